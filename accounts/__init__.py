@@ -1,0 +1,1 @@
+"""Who may do what: organisations, users, roles and two-factor sign-in."""

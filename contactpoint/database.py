@@ -1,0 +1,89 @@
+"""Which PostgreSQL server ContactPoint uses.
+
+With ``DATABASE_URL`` set, that server. Without it, a private PostgreSQL started from the
+``pgserver`` wheel with its data in ``var/pgdata``, so that ``make run`` and ``make test`` need no
+system database. The embedded server keeps running after the process that started it exits, so
+gunicorn workers, management commands and the test run all share it; ``python -m
+contactpoint.database stop`` stops it.
+"""
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+# pgserver asks platformdirs for a runtime folder, which warns (even at exit) when
+# XDG_RUNTIME_DIR is unset.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+
+EMBEDDED_DATABASE = "contactpoint"
+EMBEDDED_DATA_DIR = Path(__file__).resolve().parent.parent / "var" / "pgdata"
+
+
+def embedded_server_url(data_dir: Path = EMBEDDED_DATA_DIR) -> str:
+    """Start (or attach to) the embedded server and return its URL."""
+    import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Run as root, pgserver runs postgres as its own system user, which must be able to reach
+    # the data folder; the folders above it are created world-traversable for that reason.
+    for folder in (data_dir.parent, data_dir):
+        folder.chmod(folder.stat().st_mode | 0o755)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    _create_database_if_missing(str(server.get_uri()), EMBEDDED_DATABASE)
+    return str(server.get_uri(EMBEDDED_DATABASE))
+
+
+def _create_database_if_missing(maintenance_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(maintenance_url, autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not found:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def stop_embedded_server(data_dir: Path = EMBEDDED_DATA_DIR) -> None:
+    import pgserver
+
+    if (data_dir / "postmaster.pid").exists():
+        pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
+
+
+def database_config(url: str) -> dict[str, Any]:
+    """Turn ``postgresql://user:password@host:port/name?host=/socket`` into Django settings."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured("DATABASE_URL must be a postgresql:// URL")
+    query = parse_qs(parts.query)
+    host = query.pop("host", [parts.hostname or ""])[0]
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or ""),
+        "OPTIONS": {key: values[0] for key, values in query.items()},
+    }
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else ""
+    if command == "url":
+        print(embedded_server_url())
+        return 0
+    if command == "stop":
+        stop_embedded_server()
+        return 0
+    print("usage: python -m contactpoint.database url|stop", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

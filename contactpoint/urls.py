@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from contactpoint import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
+]

@@ -1,0 +1,394 @@
+"""The facts ContactPoint holds about a child, each with where and when it came from.
+
+Contact information only: who the child is, where they live, who cares for them and which
+services and practitioners work with them — never case notes. What must never be wrong is a
+database constraint, not only form validation.
+"""
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+
+from directory import contactpoint_id
+from directory.postcodes import STORED_POSTCODE_PATTERN
+
+
+class Source(models.TextChoices):
+    SCHOOL_CENSUS = "school_census", "School census"
+    CHILD_BENEFIT = "child_benefit", "Child benefit"
+    GP_REGISTRATION = "gp_registration", "GP registrations"
+    LA_SYSTEM = "la_system", "Local authority system"
+    PRACTITIONER = "practitioner", "Recorded by a practitioner"
+    DEMO = "demo", "Demo data"
+
+
+class Provenance(models.Model):
+    """Where a fact came from (a feed or a user) and when ContactPoint received it."""
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    source_reference = models.CharField(
+        max_length=200, blank=True, help_text="The feed file and row, or who recorded it"
+    )
+    received_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        abstract = True
+
+
+def _ended_after_started(prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        name=f"{prefix}_ends_after_it_starts",
+        condition=Q(ended_on__isnull=True)
+        | Q(started_on__isnull=True)
+        | Q(ended_on__gte=F("started_on")),
+    )
+
+
+def _valid_uk_postcode(prefix: str, *, only_if: Q | None = None) -> models.CheckConstraint:
+    condition = Q(postcode="") | Q(postcode__regex=STORED_POSTCODE_PATTERN)
+    return models.CheckConstraint(
+        name=f"{prefix}_postcode_is_normalised",
+        condition=condition if only_if is None else ~only_if | condition,
+    )
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    NOT_SPECIFIED = "not_specified", "Not specified"
+    NOT_KNOWN = "not_known", "Not known"
+
+
+class Child(Provenance):
+    """A child in England. Archived at 18 (up to 25 with consent), purged 6 years later."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+        DECEASED = "deceased", "Deceased"
+
+    # Issued by PostgreSQL so that no code path can create a child with a made-up or reused ID.
+    contactpoint_id = models.CharField(
+        "ContactPoint ID",
+        max_length=12,
+        unique=True,
+        editable=False,
+        db_default=models.Func(function="contactpoint_id_next", output_field=models.CharField()),
+    )
+    given_name = models.CharField(max_length=100)
+    middle_names = models.CharField(max_length=200, blank=True)
+    family_name = models.CharField(max_length=100)
+    gender = models.CharField(max_length=20, choices=Gender.choices)
+    date_of_birth = models.DateField()
+    date_of_death = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    archived_on = models.DateField(null=True, blank=True)
+    local_authority = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The local authority whose ContactPoint team looks after this record",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "children"
+        constraints = [
+            models.CheckConstraint(
+                name="child_contactpoint_id_check_digit",
+                condition=Q(
+                    models.Func(
+                        F("contactpoint_id"),
+                        function="contactpoint_id_is_valid",
+                        output_field=models.BooleanField(),
+                    )
+                ),
+            ),
+            models.CheckConstraint(
+                name="child_dies_after_birth",
+                condition=Q(date_of_death__isnull=True) | Q(date_of_death__gte=F("date_of_birth")),
+            ),
+            models.CheckConstraint(
+                name="child_deceased_has_date_of_death",
+                condition=~Q(status="deceased") | Q(date_of_death__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="child_archived_has_date",
+                condition=~Q(status="archived") | Q(archived_on__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="child_gender_is_known_value",
+                condition=Q(gender__in=Gender.values),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Child {self.contactpoint_id}"
+
+    @property
+    def contactpoint_id_display(self) -> str:
+        return contactpoint_id.display(self.contactpoint_id)
+
+    def age_on(self, day: date) -> int:
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+class ChildName(Provenance):
+    """A former name (before adoption or a change of name) or another name the child is known by."""
+
+    class Kind(models.TextChoices):
+        FORMER = "former", "Former name"
+        KNOWN_AS = "known_as", "Also known as"
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="other_names")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.child}"
+
+
+class PostalAddress(models.Model):
+    line_1 = models.CharField(max_length=200, blank=True)
+    line_2 = models.CharField(max_length=200, blank=True)
+    town = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Address(Provenance, PostalAddress):
+    """One of a child's addresses. A child may have several current ones (parents apart)."""
+
+    class Kind(models.TextChoices):
+        RESIDENTIAL = "residential", "Residential address"
+        NO_KNOWN_ADDRESS = "no_known_address", "No known address"
+        LEFT_ENGLAND = "left_england", "Left England, expected back within 3 years"
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="addresses")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.RESIDENTIAL)
+    expected_return_by = models.DateField(null=True, blank=True)
+    started_on = models.DateField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True, help_text="Empty while current")
+
+    class Meta:
+        verbose_name_plural = "addresses"
+        indexes = [models.Index(fields=["postcode"], name="address_postcode")]
+        constraints = [
+            _ended_after_started("address"),
+            _valid_uk_postcode("address"),
+            models.CheckConstraint(
+                name="address_residential_has_line_and_postcode",
+                condition=~Q(kind="residential") | (~Q(line_1="") & ~Q(postcode="")),
+            ),
+            models.CheckConstraint(
+                name="address_non_residential_has_no_location",
+                condition=Q(kind="residential") | (Q(line_1="") & Q(postcode="")),
+            ),
+            models.CheckConstraint(
+                name="address_return_date_only_when_left_england",
+                condition=Q(kind="left_england") | Q(expected_return_by__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.child}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.ended_on is None
+
+
+class ParentCarer(Provenance, PostalAddress):
+    """A parent or carer: one person, linked to each of their children by a CareRelationship.
+
+    Their address may be overseas (parents abroad, child at school in England); only a UK
+    address has its postcode validated.
+    """
+
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    country = models.CharField(max_length=2, default="GB", help_text="ISO 3166 country code")
+
+    class Meta:
+        constraints = [
+            _valid_uk_postcode("parentcarer", only_if=Q(country="GB")),
+            models.CheckConstraint(
+                name="parentcarer_country_is_iso_code", condition=Q(country__regex=r"^[A-Z]{2}$")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Parent or carer #{self.pk}"
+
+    @property
+    def is_overseas(self) -> bool:
+        return self.country != "GB"
+
+
+class CareRelationship(Provenance):
+    """How a parent or carer is related to a child; whether they hold parental responsibility."""
+
+    class Relationship(models.TextChoices):
+        MOTHER = "mother", "Mother"
+        FATHER = "father", "Father"
+        STEP_PARENT = "step_parent", "Step-parent"
+        GRANDPARENT = "grandparent", "Grandparent"
+        FOSTER_CARER = "foster_carer", "Foster carer"
+        GUARDIAN = "guardian", "Special guardian"
+        OTHER_RELATIVE = "other_relative", "Other relative"
+        OTHER = "other", "Other"
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="carer_relationships")
+    carer = models.ForeignKey(ParentCarer, on_delete=models.CASCADE, related_name="relationships")
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    parental_responsibility = models.BooleanField()
+    started_on = models.DateField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            _ended_after_started("carerelationship"),
+            models.UniqueConstraint(fields=["child", "carer"], name="one_relationship_per_carer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_relationship_display()} of {self.child}"
+
+
+class SensitiveCategory(models.TextChoices):
+    """Services whose involvements only shielding officers may see (DESIGN.md, "Sensitive")."""
+
+    SEXUAL_HEALTH = "sexual_health", "Sexual health"
+    MENTAL_HEALTH = "mental_health", "Mental health"
+    SUBSTANCE_MISUSE = "substance_misuse", "Substance misuse"
+
+
+class Service(Provenance, PostalAddress):
+    """An education setting, GP practice or other service that works with children."""
+
+    class Kind(models.TextChoices):
+        EARLY_YEARS = "early_years", "Early years setting"
+        SCHOOL = "school", "School"
+        FURTHER_EDUCATION = "further_education", "Further education college"
+        GP_PRACTICE = "gp_practice", "GP practice"
+        HEALTH_VISITING = "health_visiting", "Health visiting"
+        SCHOOL_NURSING = "school_nursing", "School nursing"
+        SOCIAL_CARE = "social_care", "Children's social care"
+        EARLY_HELP = "early_help", "Early help"
+        YOUTH_JUSTICE = "youth_justice", "Youth justice"
+        POLICE = "police", "Police"
+        VOLUNTARY = "voluntary", "Voluntary sector"
+        SEXUAL_HEALTH = SensitiveCategory.SEXUAL_HEALTH.value, SensitiveCategory.SEXUAL_HEALTH.label
+        MENTAL_HEALTH = SensitiveCategory.MENTAL_HEALTH.value, SensitiveCategory.MENTAL_HEALTH.label
+        SUBSTANCE_MISUSE = (
+            SensitiveCategory.SUBSTANCE_MISUSE.value,
+            SensitiveCategory.SUBSTANCE_MISUSE.label,
+        )
+
+    EDUCATION_KINDS = frozenset({Kind.EARLY_YEARS, Kind.SCHOOL, Kind.FURTHER_EDUCATION})
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    identifier = models.CharField(
+        max_length=20, blank=True, help_text="URN for a school, ODS code for a GP practice"
+    )
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    local_authority = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+    )
+
+    class Meta:
+        constraints = [
+            _valid_uk_postcode("service"),
+            models.UniqueConstraint(
+                fields=["kind", "identifier"],
+                condition=~Q(identifier=""),
+                name="service_identifier_unique_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_education_setting(self) -> bool:
+        return self.kind in self.EDUCATION_KINDS
+
+    @property
+    def sensitive_category(self) -> SensitiveCategory | None:
+        return SensitiveCategory(self.kind) if self.kind in SensitiveCategory.values else None
+
+
+class Involvement(Provenance):
+    """A service or practitioner working with a child: since when, CAF held, lead professional.
+
+    Ending an involvement sets ``ended_on`` and keeps the row, so the history stays visible.
+    An involvement with a sensitive service records why it may be held at all.
+    """
+
+    class SensitiveBasis(models.TextChoices):
+        CONSENT = "consent", "The child (or a parent) consented"
+        SIGNIFICANT_HARM = "significant_harm", "Significant harm is suspected"
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="involvements")
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, null=True, blank=True, related_name="involvements"
+    )
+    practitioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="involvements",
+    )
+    role = models.CharField(max_length=200, blank=True, help_text="e.g. Class teacher")
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+    caf_held = models.BooleanField("holds a CAF assessment", default=False)
+    lead_professional = models.BooleanField(default=False)
+    sensitive_category = models.CharField(
+        max_length=20, choices=SensitiveCategory.choices, blank=True
+    )
+    sensitive_basis = models.CharField(max_length=20, choices=SensitiveBasis.choices, blank=True)
+    sensitive_basis_note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            _ended_after_started("involvement"),
+            models.CheckConstraint(
+                name="involvement_names_service_or_practitioner",
+                condition=Q(service__isnull=False) | Q(practitioner__isnull=False),
+            ),
+            # A child has at most one lead professional at a time.
+            models.UniqueConstraint(
+                fields=["child"],
+                condition=Q(lead_professional=True, ended_on__isnull=True),
+                name="one_lead_professional_per_child",
+            ),
+            models.CheckConstraint(
+                name="involvement_sensitive_has_basis",
+                condition=(Q(sensitive_category="") & Q(sensitive_basis=""))
+                | (~Q(sensitive_category="") & ~Q(sensitive_basis="")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Involvement with {self.child}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.ended_on is None

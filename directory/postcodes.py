@@ -1,0 +1,26 @@
+"""UK postcodes: validation and the one stored form ("SW1A 1AA")."""
+
+import re
+
+# Outward code (area, district, optional sub-district letter), then inward code (sector, unit).
+# Letters never used in particular positions are excluded, as Royal Mail's format defines.
+_POSTCODE = re.compile(
+    r"^(?P<outward>[A-PR-UWYZ](?:[0-9][0-9A-HJKPS-UW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?))"
+    r"(?P<inward>[0-9][ABD-HJLNP-UW-Z]{2})$"
+)
+# The pattern the database enforces on stored postcodes (see Address and ParentCarer).
+STORED_POSTCODE_PATTERN = r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$"
+
+
+def normalise_postcode(value: str) -> str | None:
+    """The postcode in stored form, or None if it is not a valid UK postcode."""
+    compact = re.sub(r"\s+", "", value).upper()
+    match = _POSTCODE.match(compact)
+    if match is None:
+        return None
+    return f"{match['outward']} {match['inward']}"
+
+
+def outward_code(postcode: str) -> str:
+    """The part before the space: the postcode district ("SW1A")."""
+    return postcode.split(" ", 1)[0]

@@ -1,0 +1,1 @@
+"""Shielding: the one policy that masks where an at-risk child can be found."""
