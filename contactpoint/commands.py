@@ -1,0 +1,36 @@
+"""Base for management commands: bad input is one line on stderr and exit code 2."""
+
+import argparse
+import sys
+from typing import Any, NoReturn
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class _OneLineErrorParser(CommandParser):
+    def error(self, message: str) -> NoReturn:
+        if not self.called_from_command_line:
+            super().error(message)  # raises CommandError for call_command()
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+class Command(BaseCommand):
+    """Like Django's BaseCommand, but argparse's usage block is not printed above an error."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Django builds the parser itself, so the subclass is swapped in afterwards.
+        parser.__class__ = _OneLineErrorParser
+        return parser
+
+
+def positive_int(value: str) -> int:
+    """An argparse type for counts: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number

@@ -1,0 +1,91 @@
+"""Fixtures shared by the suite: fast hashing, and a live server with a browser to drive it."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test.testcases import LiveServerThread
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium as root in a sandbox, with no background traffic to a network it can't reach.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Argon2 is deliberately slow; tests that create many users use a faster hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def app_server(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """The app on a real socket, its static files served by WhiteNoise exactly as in production.
+
+    pytest-django's live_server serves static files from the finders, which do not know the
+    hashed names in the manifest; here they come from collectstatic's output instead.
+    """
+    with django_db_blocker.unblock():
+        # No static-files wrapper: requests for /static/ reach WhiteNoise inside the app.
+        thread = LiveServerThread("127.0.0.1", static_handler=lambda app: app)  # type: ignore[arg-type]
+        thread.daemon = True
+        thread.start()
+        thread.is_ready.wait()
+        if thread.error:
+            raise thread.error
+        yield f"http://127.0.0.1:{thread.port}"
+        thread.terminate()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls tests make between
+    # browser steps are still synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_server) -> Iterator[object]:
+    """A fresh browser tab whose console errors (CSP violations among them) fail the test."""
+    context = browser.new_context(base_url=app_server)
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"the browser reported errors: {errors}"
+
+
+@pytest.fixture
+def screenshot(page):
+    """Saves a full-page screenshot into var/screenshots/ (gitignored) for a person to look at."""
+
+    def take(name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,57 @@
+"""Configuration comes from the environment and fails loudly when it is wrong."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from contactpoint.database import database_config
+from contactpoint.env import env_bool, env_int, env_list
+
+
+def test_it_reads_a_database_url_with_a_host_and_port():
+    config = database_config("postgresql://app:s%40cret@db.internal:6432/contactpoint")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["USER"], config["PASSWORD"]) == ("app", "s@cret")
+    assert (config["HOST"], config["PORT"], config["NAME"]) == (
+        "db.internal",
+        "6432",
+        "contactpoint",
+    )
+
+
+def test_it_reads_the_embedded_servers_socket_url():
+    config = database_config("postgresql://postgres:@/contactpoint?host=/srv/var/pgdata")
+    assert config["HOST"] == "/srv/var/pgdata"
+    assert config["NAME"] == "contactpoint"
+    assert config["OPTIONS"] == {}
+
+
+def test_it_passes_other_url_options_to_the_driver():
+    config = database_config("postgres://app@db/cp?sslmode=verify-full")
+    assert config["OPTIONS"] == {"sslmode": "verify-full"}
+
+
+def test_it_refuses_a_url_that_is_not_postgresql():
+    with pytest.raises(ImproperlyConfigured):
+        database_config("mysql://app@db/cp")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("0", False), ("", True)])
+def test_booleans(monkeypatch, value, expected):
+    monkeypatch.setenv("SOME_FLAG", value)
+    assert env_bool("SOME_FLAG", True) is expected
+
+
+def test_a_mistyped_boolean_or_number_fails_at_start_up(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "sometimes")
+    monkeypatch.setenv("SOME_NUMBER", "twelve")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        env_bool("SOME_FLAG", False)
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER"):
+        env_int("SOME_NUMBER", 3)
+
+
+def test_lists(monkeypatch):
+    monkeypatch.setenv("HOSTS", "a.example, b.example,,")
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+    monkeypatch.delenv("HOSTS")
+    assert env_list("HOSTS", ["x"]) == ["x"]

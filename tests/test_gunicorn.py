@@ -1,0 +1,61 @@
+"""`make run` serves ContactPoint with gunicorn and its config file: this proves the set-up."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.django_db
+def test_gunicorn_serves_the_sign_in_page_and_its_static_files(tmp_path: Path):
+    db = connection.settings_dict
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+    }
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    log = (tmp_path / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [str(gunicorn), "-c", "contactpoint/gunicorn.conf.py"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        html = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as reply:
+                    html = reply.read().decode()
+                    assert reply.headers["Content-Security-Policy"]
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "Sign in to ContactPoint" in html
+        css = html.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{css}") as reply:
+            assert reply.status == 200
+            assert "max-age=315360000" in reply.headers["Cache-Control"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+    access_log = (tmp_path / "gunicorn.log").read_text()
+    assert '"GET /accounts/login/" 200' in access_log

@@ -1,0 +1,139 @@
+"""Every page is a GOV.UK page under a strict Content Security Policy; signing in and out works."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from tests.personas import PASSWORD, priya
+
+pytestmark = pytest.mark.django_db
+
+
+class _InlineCode(HTMLParser):
+    """Collects what a strict CSP would block: inline scripts, style elements and attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {name for name, _ in attrs}
+        if tag == "script":
+            self._in_script = "src" not in names
+        if tag == "style":
+            self.problems.append("<style> element")
+        if "style" in names:
+            self.problems.append(f"style attribute on <{tag}>")
+        self.problems += [f"{name} handler on <{tag}>" for name in names if name.startswith("on")]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.problems.append("inline <script>")
+
+
+def inline_code(html: str) -> list[str]:
+    parser = _InlineCode()
+    parser.feed(html)
+    return parser.problems
+
+
+def test_the_home_page_sends_an_anonymous_visitor_to_sign_in(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+class TestSignInPage:
+    def test_it_is_a_govuk_page_for_contactpoint(self, client):
+        html = client.get(reverse("accounts:login")).content.decode()
+        assert 'class="govuk-header"' in html
+        assert re.search(r"govuk-service-navigation__service-name.*?ContactPoint", html, re.S)
+        assert 'class="govuk-skip-link"' in html and 'href="#main-content"' in html
+        assert 'id="main-content"' in html
+        assert "govuk-phase-banner" in html
+        assert 'class="govuk-footer"' in html
+        assert '<html lang="en"' in html
+        assert "<title>Sign in – ContactPoint</title>" in html
+
+    def test_it_has_a_strict_content_security_policy_and_no_inline_code(self, client):
+        response = client.get(reverse("accounts:login"))
+        policy = response["Content-Security-Policy"]
+        assert "default-src 'self'" in policy
+        assert "script-src 'self'" in policy
+        assert "style-src 'self'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert inline_code(response.content.decode()) == []
+
+    def test_it_sends_the_other_security_headers(self, client):
+        response = client.get(reverse("accounts:login"))
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"] == "same-origin"
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+    def test_its_stylesheet_and_script_are_served_from_built_govuk_frontend(self, client):
+        html = client.get(reverse("accounts:login")).content.decode()
+        for asset in re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|mjs))"', html):
+            response = client.get(asset)
+            assert response.status_code == 200, asset
+            body = b"".join(response.streaming_content)
+            assert len(body) > 100, asset
+        css = re.search(r'href="(/static/css/application\.[0-9a-f]+\.css)"', html)
+        assert css, "the stylesheet has a hashed, cacheable name"
+
+    def test_a_wrong_password_shows_a_govuk_error_summary(self, client):
+        priya()
+        response = client.post(
+            reverse("accounts:login"), {"username": "priya", "password": "not-the-password"}
+        )
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "govuk-error-summary" in html and "There is a problem" in html
+        assert "<title>Sign in (error) – ContactPoint</title>" in html
+        assert "not-the-password" not in html
+
+
+class TestSigningInAndOut:
+    def test_a_practitioner_signs_in_and_sees_who_they_are(self, client):
+        priya()
+        response = client.post(
+            reverse("accounts:login"), {"username": "priya", "password": PASSWORD}, follow=True
+        )
+        html = response.content.decode()
+        assert "You are signed in as Priya" in html
+        assert "Northshire" in html
+        assert "Practitioner" in html
+
+    def test_sign_out_is_a_post(self, client):
+        client.force_login(priya())
+        assert client.get(reverse("accounts:logout")).status_code == 405
+        response = client.post(reverse("accounts:logout"))
+        assert response.status_code == 302
+        assert client.get("/").status_code == 302
+
+    def test_passwords_are_stored_with_argon2(self, settings):
+        settings.PASSWORD_HASHERS = [
+            "django.contrib.auth.hashers.Argon2PasswordHasher",
+            "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        ]
+        assert priya().password.startswith("argon2$")
+
+
+def test_an_unknown_page_is_a_govuk_404_that_repeats_nothing_from_the_request(client):
+    response = client.get("/children/Amelia-Hart/")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "Page not found" in html and 'class="govuk-header"' in html
+    assert "Amelia" not in html
+
+
+def test_debug_is_off():
+    assert settings.DEBUG is False
