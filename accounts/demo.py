@@ -10,10 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, User
 from accounts.roles import Role
+from accounts.services import backup_codes_create
 
+DEMO_CODES_SHOWN = 5
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / "var" / "demo-credentials.txt"
 
 
@@ -42,7 +46,22 @@ def personas(home_la: str, other_la: str, operator: str) -> tuple[Persona, ...]:
             "sam", "Sam", "Okafor", "ContactPoint team officer", (Role.SHIELDING_OFFICER,), home_la
         ),
         Persona("dana", "Dana", "Kowalski", "Data quality officer", (Role.DATA_MANAGER,), home_la),
-        Persona("lee", "Lee", "Chen", "Access control officer", (Role.LA_ADMINISTRATOR,), home_la),
+        # An LA administrator may only give roles they hold, so Lee holds every LA role.
+        Persona(
+            "lee",
+            "Lee",
+            "Chen",
+            "Access control officer",
+            (
+                Role.LA_ADMINISTRATOR,
+                Role.PRACTITIONER,
+                Role.OVERRIDE_PRACTITIONER,
+                Role.SHIELDING_OFFICER,
+                Role.DATA_MANAGER,
+                Role.AUDITOR,
+            ),
+            home_la,
+        ),
         Persona("ada", "Ada", "Mensah", "Information governance auditor", (Role.AUDITOR,), home_la),
         Persona(
             "nina", "Nina", "Patel", "Service operator", (Role.NATIONAL_ADMINISTRATOR,), operator
@@ -73,23 +92,25 @@ def demo_users_create(*, home_la: str, other_la: str, operator: str, today: date
             },
         )
         user.set_password(password)
-        user.save(update_fields=["password"])
+        user.last_login = timezone.now()  # a demo user is never dormant
+        user.save(update_fields=["password", "last_login"])
+        TOTPDevice.objects.filter(user=user).delete()
+        TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
+        codes = backup_codes_create(user=user)
         roles = ", ".join(role.label for role in persona.roles)
         lines.append(f"  {persona.username:<8} {password}   {roles} ({user.organisation.name})")
+        lines.append(f"           backup codes: {' '.join(codes[:DEMO_CODES_SHOWN])}")
     return lines
 
 
 def credentials_write(lines: list[str]) -> str:
     text = (
-        "Demo users (demo data only; passwords change each time the demo data is loaded):\n"
-        "  username password            role (organisation)\n" + "\n".join(lines) + "\n"
-        "Sign in at http://127.0.0.1:8000/accounts/login/\n"
+        "Demo users (demo data only; passwords and backup codes change every time they are made):\n"
+        "  username password                      roles (organisation)\n" + "\n".join(lines) + "\n"
+        "Sign in at http://127.0.0.1:8000/accounts/login/ with the password, then a backup code\n"
+        "(each works once) as the security code.\n"
     )
     CREDENTIALS_FILE.parent.mkdir(exist_ok=True)
     CREDENTIALS_FILE.write_text(text)
     CREDENTIALS_FILE.chmod(0o600)
     return text
-
-
-def credentials_read() -> str | None:
-    return CREDENTIALS_FILE.read_text() if CREDENTIALS_FILE.exists() else None

@@ -1,5 +1,10 @@
-"""Organisations and the people who sign in to ContactPoint."""
+"""Organisations, the people who sign in to ContactPoint, and what keeps them out."""
 
+import hashlib
+import uuid
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -65,6 +70,10 @@ class User(AbstractUser):
     )
     training_completed_on = models.DateField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
+    # Each session remembers the stamp it was signed in under; a new stamp ends every session.
+    session_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
+    two_factor_reset_at = models.DateTimeField(null=True, blank=True)
+    unlocked_at = models.DateTimeField(null=True, blank=True)
 
     REQUIRED_FIELDS = ["email", "organisation"]
 
@@ -77,5 +86,94 @@ class User(AbstractUser):
             ),
         ]
 
+    def is_verified(self) -> bool:
+        """Whether this session passed the second factor.
+
+        django-otp's middleware replaces this on each request's user; False where it has not run.
+        """
+        return False
+
     def has_role(self, role: Role) -> bool:
         return role in self.roles
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [role.label for role in Role if role in self.roles]
+
+    def vetting_expires_on(self) -> date | None:
+        if self.vetting_checked_on is None:
+            return None
+        return _years_after(self.vetting_checked_on, settings.VETTING_VALID_YEARS)
+
+    def training_expires_on(self) -> date | None:
+        if self.training_completed_on is None:
+            return None
+        return _years_after(self.training_completed_on, settings.TRAINING_VALID_YEARS)
+
+    def access_problem(self, now: datetime) -> str | None:
+        """Why this user may not use ContactPoint now (DESIGN.md "Users and roles"), or None."""
+        today = now.date()
+        vetting_expires, training_expires = self.vetting_expires_on(), self.training_expires_on()
+        if not self.is_active:
+            return "deactivated"
+        if self.suspended_at is not None:
+            return "suspended"
+        if vetting_expires is None or vetting_expires <= today:
+            return "vetting"
+        if training_expires is None or training_expires <= today:
+            return "training"
+        last_seen = self.last_login or self.date_joined
+        if now - last_seen > timedelta(days=settings.DORMANT_AFTER_DAYS):
+            return "dormant"
+        return None
+
+
+def _years_after(day: date, years: int) -> date:
+    """The same date ``years`` later (28 February for 29 February in a common year)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+class SignInFailure(models.Model):
+    """One failed password or one-time code, counted towards locking a username or an address."""
+
+    class Stage(models.TextChoices):
+        PASSWORD = "password", "Password"
+        SECOND_FACTOR = "second_factor", "Security code"
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip_address = models.GenericIPAddressField(db_index=True)
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    failed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Failed {self.stage} for {self.username}"
+
+
+class SetupLink(models.Model):
+    """A one-time link for a new user to choose a password and enrol two-factor sign-in.
+
+    Only a hash of the token is stored, so a copy of the database cannot be used to take over an
+    account that is waiting to be set up.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="setup_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Set-up link for {self.user}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.used_at is None and now < self.expires_at

@@ -1,6 +1,7 @@
 """Django settings for ContactPoint, read from the environment (see README "Configuration")."""
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -49,6 +50,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "auditlog",
     "accounts",
     "directory",
     "shielding",
@@ -63,7 +68,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The one place that decides who may reach which page (two factors, sessions, access).
+    "accounts.middleware.AccessControlMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -80,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.navigation",
             ],
         },
     },
@@ -110,6 +120,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sessions and sign-in (DESIGN.md "Authentication").
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 20))
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 10))
+SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_NAME = "contactpoint_session"
+LOCKOUT_USERNAME_FAILURES = env_int("LOCKOUT_USERNAME_FAILURES", 5)
+LOCKOUT_IP_FAILURES = env_int("LOCKOUT_IP_FAILURES", 20)
+LOCKOUT_PERIOD = timedelta(minutes=env_int("LOCKOUT_MINUTES", 30))
+SETUP_LINK_VALID_FOR = timedelta(hours=72)
+VETTING_VALID_YEARS = 3
+TRAINING_VALID_YEARS = env_int("TRAINING_VALID_YEARS", 3)
+DORMANT_AFTER_DAYS = 90
+BACKUP_CODE_COUNT = 10
+OTP_TOTP_ISSUER = "ContactPoint"
+# Proxies whose X-Forwarded-For is believed when recording a client's address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+# The address set-up links are built on, e.g. https://contactpoint.example.gov.uk
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

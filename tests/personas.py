@@ -5,8 +5,15 @@ manager, Lee the LA administrator, Ada the auditor and Nina the national adminis
 or with Northshire; Xavier is a practitioner from Southshire, another LA.
 """
 
+import time
 from datetime import date
 
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.middleware import LAST_SEEN_AT, SESSION_STAMP, SIGNED_IN_AT
 from accounts.models import Organisation, User
 from accounts.roles import Role
 from directory.models import Child, Gender, Service, Source
@@ -59,8 +66,65 @@ def priya() -> User:
     return make_user("priya", Role.PRACTITIONER)
 
 
+def owen() -> User:
+    return make_user("owen", Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER)
+
+
+def sam() -> User:
+    return make_user("sam", Role.SHIELDING_OFFICER)
+
+
+def dana() -> User:
+    return make_user("dana", Role.DATA_MANAGER)
+
+
+def lee() -> User:
+    return make_user("lee", Role.LA_ADMINISTRATOR)
+
+
+def ada() -> User:
+    return make_user("ada", Role.AUDITOR)
+
+
+def nina() -> User:
+    return make_user("nina", Role.NATIONAL_ADMINISTRATOR, organisation=operator())
+
+
 def xavier() -> User:
     return make_user("xavier", Role.PRACTITIONER, organisation=southshire())
+
+
+def operator() -> Organisation:
+    org, _ = Organisation.objects.get_or_create(
+        code="CPNATIONAL",
+        defaults={"name": "ContactPoint National Service", "kind": "service_operator"},
+    )
+    return org
+
+
+def authenticator(user: User) -> TOTPDevice:
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=True, defaults={"name": "Phone"}
+    )
+    return device
+
+
+def current_code(device: TOTPDevice) -> str:
+    """What the user's authenticator app shows right now."""
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+def sign_in(client: Client, user: User, *, verified: bool = True) -> None:
+    """A session as if the user had given their password and, if ``verified``, their code."""
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    session[SIGNED_IN_AT] = now
+    session[LAST_SEEN_AT] = now
+    session[SESSION_STAMP] = str(user.session_stamp)
+    if verified:
+        session[DEVICE_ID_SESSION_KEY] = authenticator(user).persistent_id
+    session.save()
 
 
 def make_child(**fields: object) -> Child:

@@ -25,3 +25,40 @@ def test_the_skip_link_is_the_first_thing_a_keyboard_reaches(page):
     assert focused == "Skip to main content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main-content"
+
+
+def test_a_practitioner_signs_in_with_password_and_security_code(page, screenshot):
+    from tests.personas import PASSWORD, authenticator, current_code, priya
+
+    device = authenticator(priya())
+    page.goto("/")
+    page.get_by_label("Username").fill("priya")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    assert page.title() == "Enter your security code – ContactPoint"
+    page.get_by_label("Security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+    assert "You are signed in as Priya" in page.inner_text("main")
+    screenshot("home")
+    page.get_by_role("button", name="Sign out").click()
+    assert page.title() == "Sign in – ContactPoint"
+
+
+def test_a_new_user_enrols_by_scanning_a_qr_code(page, screenshot):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.personas import PASSWORD, current_code, priya
+
+    user = priya()
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("priya")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    assert page.title() == "Set up two-factor sign-in – ContactPoint"
+    assert page.locator(".app-qr-code svg").is_visible()
+    screenshot("enrol")
+    device = TOTPDevice.objects.get(user=user)
+    page.get_by_label("Security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+    assert page.locator(".app-backup-codes li").count() == 10
+    screenshot("backup-codes")

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from tests.personas import PASSWORD, priya
+from tests.personas import priya, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -102,18 +102,15 @@ class TestSignInPage:
 
 
 class TestSigningInAndOut:
-    def test_a_practitioner_signs_in_and_sees_who_they_are(self, client):
-        priya()
-        response = client.post(
-            reverse("accounts:login"), {"username": "priya", "password": PASSWORD}, follow=True
-        )
-        html = response.content.decode()
+    def test_a_signed_in_practitioner_sees_who_they_are(self, client):
+        sign_in(client, priya())
+        html = client.get("/").content.decode()
         assert "You are signed in as Priya" in html
         assert "Northshire" in html
         assert "Practitioner" in html
 
     def test_sign_out_is_a_post(self, client):
-        client.force_login(priya())
+        sign_in(client, priya())
         assert client.get(reverse("accounts:logout")).status_code == 405
         response = client.post(reverse("accounts:logout"))
         assert response.status_code == 302

@@ -1,6 +1,7 @@
 """`python manage.py seed_demo --children N [--seed S]`: load deterministic demo data."""
 
 import time
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from accounts.demo import credentials_read, credentials_write, demo_users_create
+from accounts.demo import credentials_write, demo_users_create
 from accounts.models import Organisation, User
 from contactpoint.commands import Command as BaseCommand
 from contactpoint.commands import positive_int
@@ -72,8 +73,12 @@ class Command(BaseCommand):
     ) -> None:
         existing = Child.objects.count()
         if existing and if_empty:
+            # The demo users are made afresh, so a newcomer always has working sign-in details.
+            with transaction.atomic():
+                self._organisations()
+                credentials = self._demo_users(timezone.localdate())
             self.stdout.write(f"The directory already holds {existing:,} children.")
-            self.stdout.write(credentials_read() or "Demo sign-in details were not found.")
+            self.stdout.write(credentials_write(credentials))
             return
         if existing and not replace:
             raise CommandError(
@@ -90,12 +95,7 @@ class Command(BaseCommand):
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     cursor.execute(f"TRUNCATE {', '.join(DIRECTORY_TABLES)}")
             la_ids = self._organisations()
-            credentials = demo_users_create(
-                home_la=LOCAL_AUTHORITIES[0].code,
-                other_la=LOCAL_AUTHORITIES[1].code,
-                operator=SERVICE_OPERATOR[0],
-                today=today,
-            )
+            credentials = self._demo_users(today)
             practitioners = {
                 user.organisation.code: user.pk
                 for user in User.objects.filter(username__in=["priya", "xavier"]).select_related(
@@ -113,6 +113,14 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Loaded {summary} in {elapsed:.1f} s (seed {seed}).")
         self.stdout.write(credentials_write(credentials))
+
+    def _demo_users(self, today: date) -> list[str]:
+        return demo_users_create(
+            home_la=LOCAL_AUTHORITIES[0].code,
+            other_la=LOCAL_AUTHORITIES[1].code,
+            operator=SERVICE_OPERATOR[0],
+            today=today,
+        )
 
     def _organisations(self) -> dict[str, int]:
         la_ids = {}

@@ -1,0 +1,181 @@
+"""Forms for signing in, setting up an account and administering users and organisations."""
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import SetPasswordForm
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from accounts.roles import Role
+from contactpoint.govuk_forms import DateInputField
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(max_length=150, error_messages={"required": "Enter your username"})
+    password = forms.CharField(
+        max_length=1024,
+        widget=forms.PasswordInput,
+        strip=False,
+        error_messages={"required": "Enter your password"},
+    )
+
+
+class SecurityCodeForm(forms.Form):
+    otp_token = forms.CharField(
+        label="Security code",
+        max_length=20,
+        help_text="The 6-digit code from your authenticator app, or one of your backup codes",
+        error_messages={"required": "Enter the security code from your authenticator app"},
+    )
+
+    def clean_otp_token(self) -> str:
+        # Codes are often read out with spaces ("123 456") or typed in capitals.
+        return "".join(self.cleaned_data["otp_token"].split()).replace("-", "").lower()
+
+
+class EnrolmentCodeForm(SecurityCodeForm):
+    """At enrolment there are no backup codes yet: only the app's code will do."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["otp_token"].help_text = "The 6-digit code your authenticator app shows"
+
+
+class ChoosePasswordForm(SetPasswordForm):
+    error_messages = {"password_mismatch": "The passwords do not match"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = "Create a password"
+        self.fields[
+            "new_password1"
+        ].help_text = "At least 12 characters. Avoid common words and anything about you."
+        self.fields["new_password1"].error_messages["required"] = "Enter a password"
+        self.fields["new_password2"].label = "Confirm your password"
+        self.fields["new_password2"].help_text = ""
+        self.fields["new_password2"].error_messages["required"] = "Confirm your password"
+
+
+class UserForm(forms.Form):
+    """Creating or editing a user. ``roles`` offers only what the administrator may grant."""
+
+    username = forms.RegexField(
+        regex=r"^[a-z0-9][a-z0-9._-]{1,149}$",
+        help_text="Lower-case letters, numbers, dots, hyphens and underscores",
+        error_messages={
+            "required": "Enter a username",
+            "invalid": "Username must be lower-case letters, numbers, dots, hyphens or underscores",
+        },
+    )
+    first_name = forms.CharField(max_length=150, error_messages={"required": "Enter a first name"})
+    last_name = forms.CharField(max_length=150, error_messages={"required": "Enter a last name"})
+    email = forms.EmailField(
+        label="Email address",
+        error_messages={
+            "required": "Enter an email address",
+            "invalid": "Enter an email address in the correct format, like name@example.org",
+        },
+    )
+    job_title = forms.CharField(max_length=200, required=False)
+    organisation = forms.ModelChoiceField(
+        queryset=Organisation.objects.all(),
+        empty_label=None,
+        error_messages={"required": "Select an organisation"},
+    )
+    roles = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        error_messages={"invalid_choice": "Select only roles you are allowed to give"},
+    )
+    vetting_checked_on = DateInputField(
+        label="Date of enhanced vetting check",
+        required=False,
+        help_text="Access ends 3 years after this date. For example, 27 3 2025",
+    )
+    training_completed_on = DateInputField(
+        label="Date ContactPoint training was completed",
+        required=False,
+        help_text="For example, 14 4 2025",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        grantable: list[Role],
+        organisations: Any,
+        editing: User | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        roles, organisation = self.fields["roles"], self.fields["organisation"]
+        assert isinstance(roles, forms.MultipleChoiceField)
+        assert isinstance(organisation, forms.ModelChoiceField)
+        roles.choices = [(role.value, role.label) for role in grantable]
+        organisation.queryset = organisations
+        if editing is not None:
+            del self.fields["username"]
+        if editing is not None or organisations.count() == 1:
+            # Only a national administrator chooses; an LA administrator's users join their LA.
+            del self.fields["organisation"]
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("That username is already taken")
+        return username
+
+    def _not_in_future(self, field: str) -> Any:
+        value = self.cleaned_data.get(field)
+        if value and value > timezone.localdate():
+            label = str(self.fields[field].label)
+            raise forms.ValidationError(
+                f"The {label[0].lower()}{label[1:]} must be today or in the past"
+            )
+        return value
+
+    def clean_vetting_checked_on(self) -> Any:
+        return self._not_in_future("vetting_checked_on")
+
+    def clean_training_completed_on(self) -> Any:
+        return self._not_in_future("training_completed_on")
+
+
+class UserSearchForm(forms.Form):
+    q = forms.CharField(label="Search by name, username or email", required=False, max_length=100)
+
+
+class OrganisationForm(forms.ModelForm):
+    class Meta:
+        model = Organisation
+        fields = ["code", "name", "kind", "team_name", "team_phone", "team_email"]
+        labels = {
+            "code": "Code",
+            "team_name": "ContactPoint team name",
+            "team_phone": "ContactPoint team phone number",
+            "team_email": "ContactPoint team email address",
+        }
+        error_messages = {
+            "code": {
+                "required": "Enter a code",
+                "unique": "An organisation with that code already exists",
+            },
+            "name": {"required": "Enter a name"},
+            "kind": {"required": "Select a kind of organisation"},
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == Organisation.Kind.LOCAL_AUTHORITY:
+            if not data.get("team_phone"):
+                self.add_error(
+                    "team_phone",
+                    "Enter the phone number of the local authority's ContactPoint team",
+                )
+            if not data.get("team_email"):
+                self.add_error(
+                    "team_email",
+                    "Enter the email address of the local authority's ContactPoint team",
+                )
+        return data

@@ -1,0 +1,63 @@
+"""`python manage.py create_user USERNAME --organisation CODE --role ROLE [--role ROLE …]`."""
+
+from typing import Any
+
+from auditlog.context import set_actor
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError, CommandParser
+from django.core.validators import validate_email
+
+from accounts import services
+from accounts.models import Organisation, User
+from accounts.roles import Role
+from contactpoint.commands import Command as BaseCommand
+
+
+class Command(BaseCommand):
+    """Creates a user and prints the one-time set-up link they finish with (for bootstrapping).
+
+    The link is valid for 72 hours; the user chooses a password and enrols two-factor sign-in.
+    Vetting and training dates are recorded by an administrator afterwards, and until they are
+    the user cannot get past sign-in.
+    """
+
+    help = "Create a user and print their one-time set-up link."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--organisation", required=True, metavar="CODE")
+        parser.add_argument(
+            "--role", action="append", required=True, choices=Role.values, dest="roles"
+        )
+        parser.add_argument("--email", default="")
+        parser.add_argument("--first-name", default="")
+        parser.add_argument("--last-name", default="")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username: str = options["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise CommandError(f"A user called {username!r} already exists", returncode=2)
+        organisation = Organisation.objects.filter(code=options["organisation"]).first()
+        if organisation is None:
+            raise CommandError(
+                f"No organisation has the code {options['organisation']!r}", returncode=2
+            )
+        if options["email"]:
+            try:
+                validate_email(options["email"])
+            except ValidationError:
+                raise CommandError(
+                    f"{options['email']!r} is not an email address", returncode=2
+                ) from None
+        with set_actor(None):
+            user, link = services.user_create(
+                username=username,
+                organisation=organisation,
+                roles=[Role(role) for role in dict.fromkeys(options["roles"])],
+                email=options["email"],
+                first_name=options["first_name"],
+                last_name=options["last_name"],
+                by=None,
+            )
+        self.stdout.write(f"Created {user.username} at {organisation.name}.")
+        self.stdout.write(f"Set-up link (valid for 72 hours, works once): {link}")

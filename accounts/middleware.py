@@ -1,0 +1,99 @@
+"""The one place that decides whether a request may reach a page at all.
+
+Every page needs a signed-in user whose session is current, whose access has not ended and
+who has passed the second factor — except the pages on the two short lists below, which are
+what it takes to get that far. Roles are checked afterwards, by each view's
+``@permission_required`` (accounts/permissions.py).
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts.models import User
+
+# Reachable by anyone: signing in, and a new user's set-up link.
+PUBLIC_VIEWS = frozenset({"accounts:login", "accounts:setup"})
+# Reachable after the password but before the second factor.
+FIRST_FACTOR_VIEWS = frozenset({"accounts:two_factor", "accounts:enrol", "accounts:logout"})
+
+SIGNED_IN_AT = "signed_in_at"
+LAST_SEEN_AT = "last_seen_at"
+SESSION_STAMP = "session_stamp"
+
+
+def session_start(request: HttpRequest, user: User) -> None:
+    """Called right after ``login()``: what the session is later checked against."""
+    now = timezone.now().timestamp()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_SEEN_AT] = now
+    request.session[SESSION_STAMP] = str(user.session_stamp)
+
+
+def _session_problem(request: HttpRequest, user: User, now: datetime) -> str | None:
+    session = request.session
+    if session.get(SESSION_STAMP) != str(user.session_stamp):
+        return "You have been signed out because your account was changed. Sign in again."
+    moment = now.timestamp()
+    if moment - session.get(SIGNED_IN_AT, 0) > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds():
+        return "You have been signed out because you were signed in for 10 hours. Sign in again."
+    if moment - session.get(LAST_SEEN_AT, 0) > settings.SESSION_IDLE_TIMEOUT.total_seconds():
+        return (
+            "You have been signed out because you did nothing for 20 minutes, "
+            "to protect children's information. Sign in again."
+        )
+    return None
+
+
+def access_ended_response(request: HttpRequest, user: User, problem: str) -> HttpResponse:
+    """Ends the session and tells the user why and whom to contact (403)."""
+    organisation = user.organisation
+    logout(request)
+    return render(
+        request,
+        "accounts/access_ended.html",
+        {"problem": problem, "organisation": organisation},
+        status=403,
+    )
+
+
+class AccessControlMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponseBase | None:
+        match = request.resolver_match
+        name = match.view_name if match else ""
+        if name in PUBLIC_VIEWS:
+            return None
+        user = request.user
+        if not isinstance(user, User):
+            return redirect_to_login(request.get_full_path())
+        now = timezone.now()
+        problem = _session_problem(request, user, now)
+        if problem:
+            logout(request)
+            messages.info(request, problem)
+            return redirect_to_login(request.get_full_path())
+        access_problem = user.access_problem(now)
+        if access_problem:
+            return access_ended_response(request, user, access_problem)
+        if name not in FIRST_FACTOR_VIEWS and not user.is_verified():
+            return redirect("accounts:two_factor")
+        # Saving the session on every request would be a write per page; once a minute will do.
+        if now.timestamp() - request.session.get(LAST_SEEN_AT, 0) > 60:
+            request.session[LAST_SEEN_AT] = now.timestamp()
+        return None

@@ -1,0 +1,111 @@
+"""What each role may do: the one table every view's access check reads.
+
+Views name the permission they need with ``@permission_required``; nothing else in the code
+decides from a role. A user holding several roles has the union of their permissions.
+"""
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase
+
+from accounts.models import User
+from accounts.roles import Role
+
+
+class Permission(StrEnum):
+    SEARCH_CHILDREN = "search_children"
+    VIEW_RECORDS = "view_records"
+    RECORD_OWN_INVOLVEMENT = "record_own_involvement"
+    OVERRIDE_SHIELD = "override_shield"
+    MANAGE_SHIELDS = "manage_shields"
+    BROKER_CONTACT = "broker_contact"
+    SEE_SENSITIVE_SERVICES = "see_sensitive_services"
+    REVIEW_MATCHES = "review_matches"
+    MERGE_RECORDS = "merge_records"
+    SEE_ARCHIVED_RECORDS = "see_archived_records"
+    MANAGE_USERS = "manage_users"
+    MANAGE_ORGANISATIONS = "manage_organisations"
+    MANAGE_ALL_USERS = "manage_all_users"
+    READ_AUDIT = "read_audit"
+    READ_ALL_AUDIT = "read_all_audit"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PRACTITIONER: frozenset({P.SEARCH_CHILDREN, P.VIEW_RECORDS, P.RECORD_OWN_INVOLVEMENT}),
+    Role.OVERRIDE_PRACTITIONER: frozenset(
+        {P.SEARCH_CHILDREN, P.VIEW_RECORDS, P.RECORD_OWN_INVOLVEMENT, P.OVERRIDE_SHIELD}
+    ),
+    Role.SHIELDING_OFFICER: frozenset(
+        {
+            P.SEARCH_CHILDREN,
+            P.VIEW_RECORDS,
+            P.MANAGE_SHIELDS,
+            P.BROKER_CONTACT,
+            P.SEE_SENSITIVE_SERVICES,
+        }
+    ),
+    Role.DATA_MANAGER: frozenset(
+        {
+            P.SEARCH_CHILDREN,
+            P.VIEW_RECORDS,
+            P.REVIEW_MATCHES,
+            P.MERGE_RECORDS,
+            P.SEE_ARCHIVED_RECORDS,
+        }
+    ),
+    Role.LA_ADMINISTRATOR: frozenset({P.MANAGE_USERS}),
+    Role.AUDITOR: frozenset({P.READ_AUDIT}),
+    Role.NATIONAL_ADMINISTRATOR: frozenset(
+        {P.MANAGE_USERS, P.MANAGE_ALL_USERS, P.MANAGE_ORGANISATIONS}
+    ),
+}
+NATIONAL_ROLES = frozenset({Role.NATIONAL_ADMINISTRATOR})
+
+
+def has_permission(user: Any, permission: Permission) -> bool:
+    if not isinstance(user, User):
+        return False
+    return any(permission in ROLE_PERMISSIONS[Role(role)] for role in user.roles)
+
+
+def is_national(user: User) -> bool:
+    """National administrators, and auditors of the service operator, see every organisation."""
+    return user.has_role(Role.NATIONAL_ADMINISTRATOR) or (
+        user.has_role(Role.AUDITOR) and user.organisation.kind == "service_operator"
+    )
+
+
+def grantable_roles(admin: User) -> list[Role]:
+    """The roles ``admin`` may give: only roles they hold themselves, and no national role.
+
+    A national administrator may give every role.
+    """
+    if admin.has_role(Role.NATIONAL_ADMINISTRATOR):
+        return list(Role)
+    if not admin.has_role(Role.LA_ADMINISTRATOR):
+        return []
+    return [role for role in Role if admin.has_role(role) and role not in NATIONAL_ROLES]
+
+
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
+
+def permission_required(permission: Permission) -> Callable[[View], View]:
+    """Refuse the view (403) to anyone whose roles do not grant ``permission``."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not has_permission(request.user, permission):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,164 @@
+"""Changes to users and organisations: each one a transaction, each one in the change log.
+
+django-auditlog records every field these change, with the acting user (set by its middleware
+for requests and by ``auditlog.context.set_actor`` in commands), so "who changed what from what"
+is answered for suspensions, 2FA resets, unlocks, roles and dates alike.
+"""
+
+import secrets
+import uuid
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.lockout import sign_in_failures_clear
+from accounts.models import Organisation, SetupLink, User
+from accounts.roles import Role
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    organisation: Organisation,
+    roles: list[Role],
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    job_title: str = "",
+    vetting_checked_on: date | None = None,
+    training_completed_on: date | None = None,
+    by: User | None,
+) -> tuple[User, str]:
+    """A new user with no usable password, and the set-up link they will finish with."""
+    user = User(
+        username=username,
+        organisation=organisation,
+        roles=[role.value for role in roles],
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        job_title=job_title,
+        vetting_checked_on=vetting_checked_on,
+        training_completed_on=training_completed_on,
+    )
+    user.set_unusable_password()
+    user.save()
+    return user, setup_link_create(user=user, by=by)
+
+
+@transaction.atomic
+def setup_link_create(*, user: User, by: User | None) -> str:
+    """Replaces any unused link with a new one, valid for 72 hours; returns its full URL."""
+    now = timezone.now()
+    SetupLink.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
+    token = secrets.token_urlsafe(32)
+    SetupLink.objects.create(
+        user=user,
+        token_hash=SetupLink.hash_token(token),
+        created_by=by,
+        expires_at=now + settings.SETUP_LINK_VALID_FOR,
+    )
+    return settings.SITE_URL.rstrip("/") + reverse("accounts:setup", args=[token])
+
+
+def setup_link_find(token: str, now: datetime) -> SetupLink | None:
+    link = (
+        SetupLink.objects.select_related("user", "user__organisation")
+        .filter(token_hash=SetupLink.hash_token(token))
+        .first()
+    )
+    return link if link is not None and link.is_usable(now) else None
+
+
+@transaction.atomic
+def setup_link_redeem(*, link: SetupLink, password: str) -> User:
+    """The new user's chosen password; the link can never be used again."""
+    link.used_at = timezone.now()
+    link.save(update_fields=["used_at"])
+    user = link.user
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
+def _end_sessions(user: User) -> None:
+    """Every session signed in under the old stamp fails its next check (accounts/middleware)."""
+    user.session_stamp = uuid.uuid4()
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    email: str,
+    job_title: str,
+    roles: list[Role],
+    vetting_checked_on: date | None,
+    training_completed_on: date | None,
+) -> User:
+    user.first_name, user.last_name, user.email = first_name, last_name, email
+    user.job_title = job_title
+    user.roles = [role.value for role in Role if role in roles]
+    user.vetting_checked_on = vetting_checked_on
+    user.training_completed_on = training_completed_on
+    user.save()
+    return user
+
+
+@transaction.atomic
+def user_suspend(*, user: User) -> None:
+    user.suspended_at = timezone.now()
+    _end_sessions(user)
+    user.save(update_fields=["suspended_at", "session_stamp"])
+
+
+@transaction.atomic
+def user_reactivate(*, user: User) -> None:
+    """Lifts a suspension; and counts as activity, so a dormant account can be used again."""
+    user.suspended_at = None
+    user.last_login = timezone.now()
+    user.save(update_fields=["suspended_at", "last_login"])
+
+
+@transaction.atomic
+def user_two_factor_reset(*, user: User) -> None:
+    """Removes every device, so the user enrols again at their next sign-in."""
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    user.two_factor_reset_at = timezone.now()
+    _end_sessions(user)
+    user.save(update_fields=["two_factor_reset_at", "session_stamp"])
+
+
+@transaction.atomic
+def user_unlock(*, user: User) -> None:
+    sign_in_failures_clear(user.username)
+    user.unlocked_at = timezone.now()
+    user.save(update_fields=["unlocked_at"])
+
+
+@transaction.atomic
+def backup_codes_create(*, user: User) -> list[str]:
+    """Ten new single-use backup codes, replacing any old ones; shown to the user once."""
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, name="Backup codes", defaults={"confirmed": True}
+    )
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(settings.BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+@transaction.atomic
+def organisation_save(*, organisation: Organisation) -> Organisation:
+    organisation.full_clean()
+    organisation.save()
+    return organisation

@@ -1,0 +1,357 @@
+"""Signing in (password, then a second factor), setting up an account, and user administration."""
+
+from typing import Any
+from urllib.parse import urlencode
+
+import django_otp
+import segno
+from django.contrib import messages
+from django.contrib.auth import authenticate, login
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import services
+from accounts.forms import (
+    ChoosePasswordForm,
+    EnrolmentCodeForm,
+    OrganisationForm,
+    SecurityCodeForm,
+    SignInForm,
+    UserForm,
+    UserSearchForm,
+)
+from accounts.lockout import (
+    LOCKED_MESSAGE,
+    sign_in_failure_record,
+    sign_in_failures_clear,
+    sign_in_locked,
+    username_locked,
+)
+from accounts.middleware import access_ended_response, session_start
+from accounts.models import Organisation, SignInFailure, User
+from accounts.permissions import Permission, grantable_roles, has_permission, permission_required
+from accounts.roles import Role
+from contactpoint.client import client_ip
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return "/"
+
+
+def _signed_in_user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
+    return request.user
+
+
+@sensitive_post_parameters("password")
+@never_cache
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """The first factor. Only a correct password reveals anything about the account."""
+    form = SignInForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        username, ip = form.cleaned_data["username"], client_ip(request)
+        if sign_in_locked(username=username, ip_address=ip, now=timezone.now()):
+            form.add_error(None, LOCKED_MESSAGE)
+        else:
+            user = authenticate(request, username=username, password=form.cleaned_data["password"])
+            if not isinstance(user, User):
+                sign_in_failure_record(
+                    username=username, ip_address=ip, stage=SignInFailure.Stage.PASSWORD
+                )
+                form.add_error(None, "Enter a correct username and password")
+            else:
+                problem = user.access_problem(timezone.now())
+                if problem:
+                    return access_ended_response(request, user, problem)
+                login(request, user)  # a new session key: nothing from before sign-in is kept
+                session_start(request, user)
+                if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                    return redirect("accounts:enrol")
+                next_query = urlencode({"next": _safe_next(request)})
+                return redirect(f"{reverse('accounts:two_factor')}?{next_query}")
+    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+
+
+@sensitive_post_parameters("otp_token")
+@never_cache
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """The second factor: a code from the authenticator app, or a single-use backup code."""
+    user = _signed_in_user(request)
+    if user.is_verified():
+        return redirect(_safe_next(request))
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return redirect("accounts:enrol")
+    form = SecurityCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ip = client_ip(request)
+        if sign_in_locked(username=user.username, ip_address=ip, now=timezone.now()):
+            form.add_error("otp_token", LOCKED_MESSAGE)
+        else:
+            device = django_otp.match_token(user, form.cleaned_data["otp_token"])
+            if device is None:
+                sign_in_failure_record(
+                    username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR
+                )
+                form.add_error("otp_token", "The security code is not correct, or has been used")
+            else:
+                return _second_factor_passed(request, user, device, _safe_next(request))
+    return render(request, "accounts/two_factor.html", {"form": form, "next": _safe_next(request)})
+
+
+def _second_factor_passed(
+    request: HttpRequest, user: User, device: Any, next_url: str
+) -> HttpResponse:
+    django_otp.login(request, device)
+    request.session.cycle_key()
+    sign_in_failures_clear(user.username)
+    if isinstance(device, StaticDevice):
+        left = device.token_set.count()
+        messages.info(request, f"You used a backup code. You have {left} left.")
+    return redirect(next_url)
+
+
+@sensitive_post_parameters("otp_token")
+@never_cache
+def enrol(request: HttpRequest) -> HttpResponse:
+    """First sign-in: scan a QR code, prove it with a code, then see the backup codes once."""
+    user = _signed_in_user(request)
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return redirect("accounts:two_factor")
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=False, defaults={"name": "Authenticator app"}
+    )
+    form = EnrolmentCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["otp_token"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = services.backup_codes_create(user=user)
+            django_otp.login(request, device)
+            request.session.cycle_key()
+            sign_in_failures_clear(user.username)
+            return render(request, "accounts/backup_codes.html", {"codes": codes})
+        sign_in_failure_record(
+            username=user.username,
+            ip_address=client_ip(request),
+            stage=SignInFailure.Stage.SECOND_FACTOR,
+        )
+        form.add_error("otp_token", "The security code is not correct. Try the newest code")
+    qr = segno.make(device.config_url, error="m")
+    secret = " ".join(
+        device.config_url.split("secret=")[1].split("&")[0][i : i + 4] for i in range(0, 32, 4)
+    )
+    return render(
+        request,
+        "accounts/enrol.html",
+        {
+            "form": form,
+            "qr_svg": qr.svg_inline(scale=5, title="QR code for your authenticator app"),
+            "secret": secret.strip(),
+        },
+    )
+
+
+@sensitive_post_parameters("new_password1", "new_password2")
+@never_cache
+def setup(request: HttpRequest, token: str) -> HttpResponse:
+    """A new user's one-time link: choose a password, then enrol the second factor."""
+    link = services.setup_link_find(token, timezone.now())
+    if link is None:
+        return render(request, "accounts/setup_invalid.html", status=404)
+    form = ChoosePasswordForm(link.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.setup_link_redeem(link=link, password=form.cleaned_data["new_password1"])
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        session_start(request, user)
+        return redirect("accounts:enrol")
+    return render(request, "accounts/setup.html", {"form": form, "new_user": link.user})
+
+
+# User administration ---------------------------------------------------------------------
+
+
+def _manageable_users(admin: User) -> QuerySet[User]:
+    """LA administrators see their own organisation's users; national administrators, all."""
+    users = User.objects.select_related("organisation")
+    if has_permission(admin, Permission.MANAGE_ALL_USERS):
+        return users
+    return users.filter(organisation=admin.organisation)
+
+
+def _organisations_for(admin: User) -> QuerySet[Organisation]:
+    if has_permission(admin, Permission.MANAGE_ALL_USERS):
+        return Organisation.objects.all()
+    return Organisation.objects.filter(pk=admin.organisation_id)
+
+
+def _managed_user(admin: User, pk: int) -> User:
+    """404 for a user outside the administrator's reach: their existence is not revealed."""
+    return get_object_or_404(_manageable_users(admin), pk=pk)
+
+
+@permission_required(Permission.MANAGE_USERS)
+def user_list(request: HttpRequest) -> HttpResponse:
+    admin = _signed_in_user(request)
+    form = UserSearchForm(request.GET)
+    users = _manageable_users(admin).order_by("last_name", "first_name", "username")
+    query = form.cleaned_data.get("q", "").strip() if form.is_valid() else ""
+    if query:
+        users = users.filter(
+            Q(username__icontains=query)
+            | Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+            | Q(email__icontains=query)
+        )
+    now = timezone.now()
+    rows = [(user, user.access_problem(now)) for user in users[:200]]
+    return render(request, "accounts/users/list.html", {"form": form, "rows": rows, "query": query})
+
+
+@permission_required(Permission.MANAGE_USERS)
+def user_create(request: HttpRequest) -> HttpResponse:
+    admin = _signed_in_user(request)
+    form = UserForm(
+        request.POST or None,
+        grantable=grantable_roles(admin),
+        organisations=_organisations_for(admin),
+        initial={"organisation": admin.organisation_id},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        user, link = services.user_create(
+            username=data["username"],
+            organisation=data.get("organisation") or admin.organisation,
+            roles=[Role(value) for value in data["roles"]],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            job_title=data["job_title"],
+            vetting_checked_on=data["vetting_checked_on"],
+            training_completed_on=data["training_completed_on"],
+            by=admin,
+        )
+        return render(
+            request, "accounts/users/link.html", {"managed": user, "link": link, "new": True}
+        )
+    return render(request, "accounts/users/form.html", {"form": form, "managed": None})
+
+
+@permission_required(Permission.MANAGE_USERS)
+def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    admin = _signed_in_user(request)
+    managed = _managed_user(admin, pk)
+    now = timezone.now()
+    context = {
+        "managed": managed,
+        "problem": managed.access_problem(now),
+        "locked": username_locked(managed.username, now),
+        "has_two_factor": TOTPDevice.objects.filter(user=managed, confirmed=True).exists(),
+        "is_self": managed.pk == admin.pk,
+    }
+    return render(request, "accounts/users/detail.html", context)
+
+
+@permission_required(Permission.MANAGE_USERS)
+def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    admin = _signed_in_user(request)
+    managed = _managed_user(admin, pk)
+    grantable = grantable_roles(admin)
+    form = UserForm(
+        request.POST or None,
+        grantable=grantable,
+        organisations=_organisations_for(admin),
+        editing=managed,
+        initial={
+            "first_name": managed.first_name,
+            "last_name": managed.last_name,
+            "email": managed.email,
+            "job_title": managed.job_title,
+            "roles": managed.roles,
+            "vetting_checked_on": managed.vetting_checked_on,
+            "training_completed_on": managed.training_completed_on,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        # Roles this administrator may not grant are neither given nor taken away here.
+        kept = [Role(role) for role in managed.roles if Role(role) not in grantable]
+        services.user_update(
+            user=managed,
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            job_title=data["job_title"],
+            roles=kept + [Role(value) for value in data["roles"]],
+            vetting_checked_on=data["vetting_checked_on"],
+            training_completed_on=data["training_completed_on"],
+        )
+        messages.success(request, f"{managed.get_full_name()}'s details have been updated")
+        return redirect("accounts:user_detail", pk=managed.pk)
+    return render(request, "accounts/users/form.html", {"form": form, "managed": managed})
+
+
+USER_ACTIONS = {
+    "suspend": (services.user_suspend, "{name} has been suspended and signed out everywhere"),
+    "reactivate": (services.user_reactivate, "{name} can sign in again"),
+    "reset-two-factor": (
+        services.user_two_factor_reset,
+        "{name}'s two-factor sign-in has been reset; they will set it up at their next sign-in",
+    ),
+    "unlock": (services.user_unlock, "{name} can try to sign in again"),
+}
+
+
+@require_POST
+@permission_required(Permission.MANAGE_USERS)
+def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
+    admin = _signed_in_user(request)
+    managed = _managed_user(admin, pk)
+    if action == "setup-link":
+        link = services.setup_link_create(user=managed, by=admin)
+        return render(request, "accounts/users/link.html", {"managed": managed, "link": link})
+    if action not in USER_ACTIONS:
+        raise Http404
+    if managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
+        messages.error(
+            request, "You cannot do that to your own account. Ask another administrator."
+        )
+        return redirect("accounts:user_detail", pk=managed.pk)
+    service, done = USER_ACTIONS[action]
+    service(user=managed)
+    messages.success(request, done.format(name=managed.get_full_name() or managed.username))
+    return redirect("accounts:user_detail", pk=managed.pk)
+
+
+# Organisations (national administrators) ---------------------------------------------------
+
+
+@permission_required(Permission.MANAGE_ORGANISATIONS)
+def organisation_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "accounts/organisations/list.html", {"organisations": Organisation.objects.all()}
+    )
+
+
+@permission_required(Permission.MANAGE_ORGANISATIONS)
+def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk) if pk else None
+    form = OrganisationForm(request.POST or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        saved = services.organisation_save(organisation=form.instance)
+        messages.success(request, f"{saved.name} has been saved")
+        return redirect("accounts:organisation_list")
+    return render(
+        request, "accounts/organisations/form.html", {"form": form, "organisation": organisation}
+    )

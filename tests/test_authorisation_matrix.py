@@ -1,0 +1,146 @@
+"""Every URL in the URLconf, requested by every kind of user, answers as this matrix says.
+
+A URL pattern without a row here fails the test: a new page cannot be added without deciding
+who may see it. Columns: anonymous; signed in with a password but no second factor; each
+role's persona (Priya, Owen, Sam, Dana, Lee, Ada, Nina); Xavier, a practitioner of another LA;
+and Xena, an LA administrator of another LA.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.roles import Role
+from tests.personas import (
+    ada,
+    authenticator,
+    dana,
+    lee,
+    make_user,
+    nina,
+    owen,
+    priya,
+    sam,
+    sign_in,
+    southshire,
+    xavier,
+)
+
+PERSONAS = [
+    "anonymous",
+    "unverified",
+    "priya",
+    "owen",
+    "sam",
+    "dana",
+    "lee",
+    "ada",
+    "nina",
+    "xavier",
+    "xena",
+]
+LOGIN, TWO_FACTOR, OK, DENIED, GONE, NOT_ALLOWED = "login", "two_factor", 200, 403, 404, 405
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    args: str  # which object the URL names: "", "priya" (a Northshire user) or "token"
+    expect: dict[str, object]
+
+
+def everyone(result: object, **exceptions: object) -> dict[str, object]:
+    """Anonymous users go to sign-in, unverified ones to the second factor, the rest ``result``."""
+    expect: dict[str, object] = {name: result for name in PERSONAS}
+    expect.update(anonymous=LOGIN, unverified=TWO_FACTOR)
+    expect.update(exceptions)
+    return expect
+
+
+def only(allowed: dict[str, object]) -> dict[str, object]:
+    return everyone(DENIED, **allowed)
+
+
+MATRIX: dict[str, Row] = {
+    "home": Row("GET", "", everyone(OK)),
+    "accounts:login": Row("GET", "", {name: OK for name in PERSONAS}),
+    "accounts:logout": Row("POST", "", everyone(302, unverified=302)),
+    "accounts:two_factor": Row("GET", "", everyone(302, unverified=OK)),
+    "accounts:enrol": Row("GET", "", everyone(TWO_FACTOR)),  # they have a device already
+    "accounts:setup": Row("GET", "token", {name: GONE for name in PERSONAS}),
+    "accounts:user_list": Row("GET", "", only({"lee": OK, "nina": OK, "xena": OK})),
+    "accounts:user_create": Row("GET", "", only({"lee": OK, "nina": OK, "xena": OK})),
+    "accounts:user_detail": Row("GET", "priya", only({"lee": OK, "nina": OK, "xena": GONE})),
+    "accounts:user_edit": Row("GET", "priya", only({"lee": OK, "nina": OK, "xena": GONE})),
+    "accounts:user_action": Row("POST", "priya", only({"lee": 302, "nina": 302, "xena": GONE})),
+    "accounts:organisation_list": Row("GET", "", only({"nina": OK})),
+    "accounts:organisation_create": Row("GET", "", only({"nina": OK})),
+    "accounts:organisation_edit": Row("GET", "organisation", only({"nina": OK})),
+}
+
+
+def url_names(resolver: URLResolver | None = None, prefix: str = "") -> set[str]:
+    names = set()
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            names |= url_names(pattern, namespace)
+        elif isinstance(pattern, URLPattern):
+            names.add(f"{prefix}{pattern.name}")
+    return names
+
+
+def test_every_url_has_a_row_in_the_matrix():
+    assert url_names() == set(MATRIX), "add a row for each new URL, deciding who may see it"
+
+
+def _url(name: str, row: Row, target) -> str:
+    if row.args == "priya":
+        kwargs = {"pk": target.pk}
+        if name == "accounts:user_action":
+            kwargs["action"] = "unlock"
+        return reverse(name, kwargs=kwargs)
+    if row.args == "organisation":
+        return reverse(name, args=[target.organisation_id])
+    if row.args == "token":
+        return reverse(name, args=["not-a-real-token"])
+    return reverse(name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_the_matrix(client, name):
+    row = MATRIX[name]
+    makers = {
+        "priya": priya,
+        "owen": owen,
+        "sam": sam,
+        "dana": dana,
+        "lee": lee,
+        "ada": ada,
+        "nina": nina,
+        "xavier": xavier,
+    }
+    people = {persona: make() for persona, make in makers.items()}
+    people["xena"] = make_user("xena", Role.LA_ADMINISTRATOR, organisation=southshire())
+    people["unverified"] = make_user(
+        "una", Role.PRACTITIONER, Role.LA_ADMINISTRATOR, Role.NATIONAL_ADMINISTRATOR
+    )
+    authenticator(people["unverified"])
+    url = _url(name, row, people["priya"])
+    results = {}
+    for persona in PERSONAS:
+        browser = client.__class__()
+        if persona != "anonymous":
+            sign_in(browser, people[persona], verified=persona != "unverified")
+        response = browser.generic(row.method, url)
+        if response.status_code == 302 and response["Location"].startswith(
+            reverse("accounts:login") + "?"
+        ):
+            results[persona] = LOGIN
+        elif response.status_code == 302 and response["Location"] == reverse("accounts:two_factor"):
+            results[persona] = TWO_FACTOR
+        else:
+            results[persona] = response.status_code
+    assert results == row.expect

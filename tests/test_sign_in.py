@@ -1,0 +1,253 @@
+"""Signing in takes a password and a second factor; lockout, session limits and access expiry."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import services
+from accounts.models import SignInFailure
+from tests.personas import PASSWORD, authenticator, current_code, lee, priya, sign_in
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("accounts:login")
+TWO_FACTOR = reverse("accounts:two_factor")
+ENROL = reverse("accounts:enrol")
+
+
+def give_password(client, username="priya", password=PASSWORD, **extra):
+    return client.post(LOGIN, {"username": username, "password": password}, **extra)
+
+
+class TestTwoFactorSignIn:
+    def test_the_password_alone_does_not_open_any_page(self, client):
+        authenticator(priya())
+        response = give_password(client)
+        assert response.status_code == 302 and response["Location"].startswith(TWO_FACTOR)
+        for page in ("/", reverse("accounts:user_list")):
+            assert client.get(page)["Location"] == TWO_FACTOR
+
+    def test_the_code_from_the_app_completes_sign_in(self, client):
+        device = authenticator(priya())
+        give_password(client)
+        response = client.post(TWO_FACTOR, {"otp_token": current_code(device)})
+        assert response.status_code == 302
+        assert "You are signed in as Priya" in client.get("/").content.decode()
+
+    def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(self, client):
+        device = authenticator(priya())
+        response = give_password(client, **{"QUERY_STRING": "next=/accounts/users/"})
+        assert "next=%2Faccounts%2Fusers%2F" in response["Location"]
+        reply = client.post(
+            TWO_FACTOR + "?next=https://evil.example/", {"otp_token": current_code(device)}
+        )
+        assert reply["Location"] == "/"
+
+    def test_a_wrong_code_is_refused_with_a_clear_message(self, client):
+        authenticator(priya())
+        give_password(client)
+        response = client.post(TWO_FACTOR, {"otp_token": "000000"})
+        html = response.content.decode()
+        assert "The security code is not correct" in html and "govuk-error-summary" in html
+        assert client.get("/")["Location"] == TWO_FACTOR
+
+    def test_the_session_key_changes_at_each_step(self, client):
+        device = authenticator(priya())
+        client.get(LOGIN)
+        before = client.session.session_key
+        give_password(client)
+        after_password = client.session.session_key
+        client.post(TWO_FACTOR, {"otp_token": current_code(device)})
+        assert len({before, after_password, client.session.session_key}) == 3
+
+    def test_a_backup_code_works_once(self, client):
+        user = priya()
+        authenticator(user)
+        code = services.backup_codes_create(user=user)[0]
+        give_password(client)
+        assert client.post(TWO_FACTOR, {"otp_token": code.upper()}).status_code == 302
+        assert StaticToken.objects.filter(token=code).count() == 0
+        client.post(reverse("accounts:logout"))
+        give_password(client)
+        response = client.post(TWO_FACTOR, {"otp_token": code})
+        assert response.status_code == 200 and "has been used" in response.content.decode()
+
+
+class TestEnrolment:
+    def test_first_sign_in_shows_a_qr_code_then_ten_backup_codes_once(self, client):
+        user = priya()
+        response = give_password(client)
+        assert response["Location"] == ENROL
+        page = client.get(ENROL).content.decode()
+        assert "<svg" in page and "QR code for your authenticator app" in page
+        device = TOTPDevice.objects.get(user=user, confirmed=False)
+        wrong = client.post(ENROL, {"otp_token": "123456"}).content.decode()
+        assert "not correct" in wrong
+        device.refresh_from_db()
+        device.throttle_reset()  # django-otp pauses a second after a wrong code; a person would too
+        done = client.post(ENROL, {"otp_token": current_code(device)}).content.decode()
+        assert "Two-factor sign-in is set up" in done
+        codes = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
+        assert len(codes) == 10 and all(code in done for code in codes)
+        assert client.get("/").status_code == 200
+        # Shown once: the enrolment page is closed now that a device is confirmed.
+        assert client.get(ENROL)["Location"] == TWO_FACTOR
+
+    def test_an_unverified_user_cannot_see_another_qr_code_once_enrolled(self, client):
+        authenticator(priya())
+        give_password(client)
+        assert client.get(ENROL)["Location"] == TWO_FACTOR
+
+
+class TestLockout:
+    def test_five_wrong_passwords_lock_the_username(self, client):
+        authenticator(priya())
+        for _ in range(5):
+            assert (
+                "Enter a correct username and password"
+                in give_password(client, password="x").content.decode()
+            )
+        response = give_password(client)
+        assert "signing in is locked" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+
+    def test_the_lock_names_no_account_so_unknown_usernames_lock_the_same_way(self, client):
+        for _ in range(5):
+            give_password(client, username="nobody", password="x")
+        assert "signing in is locked" in give_password(client, username="nobody").content.decode()
+
+    def test_many_failures_from_one_address_lock_that_address(self, client, settings):
+        authenticator(priya())
+        for n in range(settings.LOCKOUT_IP_FAILURES):
+            give_password(client, username=f"guess{n}", password="x")
+        assert "signing in is locked" in give_password(client).content.decode()
+        other = give_password(client.__class__(), REMOTE_ADDR="192.0.2.9")
+        assert other.status_code == 302
+
+    def test_wrong_codes_count_towards_the_lock(self, client):
+        authenticator(priya())
+        give_password(client)
+        for _ in range(5):
+            client.post(TWO_FACTOR, {"otp_token": "000000"})
+        assert SignInFailure.objects.filter(stage="second_factor").count() == 5
+        client.post(reverse("accounts:logout"))
+        assert "signing in is locked" in give_password(client).content.decode()
+
+    def test_the_lock_lifts_after_the_lockout_period(self, client, settings):
+        authenticator(priya())
+        for _ in range(5):
+            give_password(client, password="x")
+        SignInFailure.objects.update(failed_at=timezone.now() - settings.LOCKOUT_PERIOD)
+        assert give_password(client).status_code == 302
+
+    def test_an_administrator_unlocks_at_once(self, client):
+        user = priya()
+        authenticator(user)
+        for _ in range(5):
+            give_password(client, password="x")
+        admin = client.__class__()
+        sign_in(admin, lee())
+        admin.post(reverse("accounts:user_action", args=[user.pk, "unlock"]))
+        assert give_password(client).status_code == 302
+
+    def test_the_lock_ignores_a_forged_forwarded_for_header(self, client, settings):
+        settings.TRUSTED_PROXIES = []
+        for n in range(settings.LOCKOUT_IP_FAILURES):
+            give_password(
+                client, username=f"g{n}", password="x", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"
+            )
+        assert set(SignInFailure.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
+
+
+class TestSessions:
+    def test_twenty_idle_minutes_sign_you_out(self, client):
+        sign_in(client, priya())
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        response = client.get("/", follow=True)
+        assert "did nothing for 20 minutes" in response.content.decode()
+        assert response.redirect_chain[-1][0].startswith(LOGIN)
+
+    def test_activity_keeps_the_session_alive(self, client):
+        sign_in(client, priya())
+        session = client.session
+        session["last_seen_at"] -= 19 * 60
+        session.save()
+        assert client.get("/").status_code == 200
+        assert client.get("/").status_code == 200
+
+    def test_ten_hours_sign_you_out_however_busy(self, client):
+        sign_in(client, priya())
+        session = client.session
+        session["signed_in_at"] -= 10 * 3600 + 1
+        session.save()
+        assert "signed in for 10 hours" in client.get("/", follow=True).content.decode()
+
+    def test_suspension_ends_every_session_of_the_user(self, client):
+        user = priya()
+        sign_in(client, user)
+        other_browser = client.__class__()
+        sign_in(other_browser, user)
+        services.user_suspend(user=user)
+        for browser in (client, other_browser):
+            assert browser.get("/")["Location"].startswith(LOGIN)
+
+    def test_a_two_factor_reset_ends_every_session_and_removes_the_devices(self, client):
+        user = priya()
+        sign_in(client, user)
+        services.user_two_factor_reset(user=user)
+        assert client.get("/")["Location"].startswith(LOGIN)
+        assert not TOTPDevice.objects.filter(user=user).exists()
+        assert give_password(client)["Location"] == ENROL
+
+    def test_sign_out_ends_the_session(self, client):
+        sign_in(client, priya())
+        client.post(reverse("accounts:logout"))
+        assert client.get("/")["Location"].startswith(LOGIN)
+
+
+class TestAccessEnds:
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            (
+                {"vetting_checked_on": timezone.localdate() - timedelta(days=3 * 366)},
+                "vetting check has expired",
+            ),
+            ({"vetting_checked_on": None}, "vetting check has expired or has not been recorded"),
+            ({"training_completed_on": None}, "training has expired or has not been recorded"),
+            ({"last_login": timezone.now() - timedelta(days=91)}, "not signed in for 90 days"),
+            ({"suspended_at": timezone.now()}, "suspended"),
+        ],
+    )
+    def test_access_ends_with_a_message_saying_whom_to_contact(self, client, change, message):
+        user = priya()
+        sign_in(client, user)
+        for field, value in change.items():
+            setattr(user, field, value)
+        user.save()
+        response = client.get("/")
+        html = response.content.decode()
+        assert response.status_code == 403
+        assert message in html
+        assert "01632 960000" in html and "contactpoint@northshire.example.org" in html
+        assert client.get("/")["Location"].startswith(LOGIN), "the session has ended"
+
+    def test_the_reason_is_only_shown_after_the_right_password(self, client):
+        user = priya()
+        user.suspended_at = timezone.now()
+        user.save()
+        assert "suspended" not in give_password(client, password="wrong").content.decode()
+        assert "suspended" in give_password(client).content.decode()
+
+    def test_vetting_is_valid_for_exactly_three_years(self):
+        user = priya()
+        user.vetting_checked_on = timezone.localdate().replace(year=timezone.localdate().year - 3)
+        assert user.access_problem(timezone.now()) == "vetting"
+        user.vetting_checked_on += timedelta(days=1)
+        assert user.access_problem(timezone.now()) is None

@@ -1,0 +1,386 @@
+"""LA administrators manage their own organisation's users; national administrators, everyone."""
+
+import re
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Organisation, SetupLink, User
+from accounts.roles import Role
+from tests.personas import (
+    current_code,
+    lee,
+    make_user,
+    nina,
+    northshire,
+    priya,
+    sign_in,
+    southshire,
+    xavier,
+)
+
+pytestmark = pytest.mark.django_db
+
+USERS = reverse("accounts:user_list")
+NEW_USER = reverse("accounts:user_create")
+
+
+def new_user_form(**overrides):
+    data = {
+        "username": "tom.baker",
+        "first_name": "Tom",
+        "last_name": "Baker",
+        "email": "tom.baker@northshire.example.org",
+        "job_title": "School nurse",
+        "organisation": "",
+        "roles": ["la_administrator"],
+        "vetting_checked_on_0": "3",
+        "vetting_checked_on_1": "2",
+        "vetting_checked_on_2": "2026",
+        "training_completed_on_0": "",
+        "training_completed_on_1": "",
+        "training_completed_on_2": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def lee_client(client):
+    admin = lee()
+    sign_in(client, admin)
+    client.admin = admin
+    return client
+
+
+def setup_path(html: str) -> str:
+    match = re.search(r"/accounts/set-up/[\w-]+/", html)
+    assert match, "the page shows a set-up link"
+    return match.group(0)
+
+
+def action(client, user, name):
+    return client.post(reverse("accounts:user_action", args=[user.pk, name]))
+
+
+class TestListingUsers:
+    def test_lee_sees_only_northshire_users(self, lee_client):
+        priya()
+        xavier()
+        html = lee_client.get(USERS).content.decode()
+        assert "priya" in html and "xavier" not in html
+
+    def test_lee_searches_by_name(self, lee_client):
+        priya()
+        make_user("tom", Role.PRACTITIONER)
+        html = lee_client.get(USERS, {"q": "pri"}).content.decode()
+        assert "priya" in html and ">tom<" not in html
+
+    def test_another_las_user_does_not_exist_for_lee(self, lee_client):
+        outsider = xavier()
+        for url in (
+            reverse("accounts:user_detail", args=[outsider.pk]),
+            reverse("accounts:user_edit", args=[outsider.pk]),
+        ):
+            assert lee_client.get(url).status_code == 404
+        assert action(lee_client, outsider, "suspend").status_code == 404
+        outsider.refresh_from_db()
+        assert outsider.suspended_at is None
+
+    def test_nina_sees_every_organisations_users(self, client):
+        sign_in(client, nina())
+        priya()
+        xavier()
+        html = client.get(USERS).content.decode()
+        assert "priya" in html and "xavier" in html
+
+    def test_the_detail_page_shows_last_sign_in_and_dates(self, lee_client):
+        user = priya()
+        user.last_login = timezone.now().replace(year=2026, month=11, day=2, hour=9, minute=30)
+        user.save()
+        html = lee_client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+        assert "2 November 2026" in html
+        assert "5 January 2029" in html, "vetting valid for 3 years from 5 January 2026"
+
+
+class TestCreatingUsers:
+    def test_lee_creates_a_user_who_finishes_with_a_one_time_link(self, lee_client, client):
+        response = lee_client.post(NEW_USER, new_user_form())
+        html = response.content.decode()
+        assert "User added" in html
+        path = setup_path(html)
+        assert f"http://127.0.0.1:8000{path}" in html
+        created = User.objects.get(username="tom.baker")
+        assert created.organisation == northshire()
+        assert not created.has_usable_password()
+        newcomer = client.__class__()
+        page = newcomer.get(path).content.decode()
+        assert "Your username is <strong>tom.baker</strong>" in page
+        short = newcomer.post(path, {"new_password1": "short", "new_password2": "short"})
+        assert "This password is too short" in short.content.decode()
+        chosen = "a-long-and-unusual-passphrase"
+        response = newcomer.post(path, {"new_password1": chosen, "new_password2": chosen})
+        assert response["Location"] == reverse("accounts:enrol")
+        created.refresh_from_db()
+        assert created.check_password(chosen)
+        # The link works once.
+        assert client.__class__().get(path).status_code == 404
+
+    def test_a_set_up_link_expires_after_72_hours(self, lee_client):
+        html = lee_client.post(NEW_USER, new_user_form()).content.decode()
+        path = setup_path(html)
+        SetupLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        response = lee_client.__class__().get(path)
+        assert response.status_code == 404
+        assert "has expired, has already been used" in response.content.decode()
+
+    def test_only_a_hash_of_the_link_is_stored(self, lee_client):
+        html = lee_client.post(NEW_USER, new_user_form()).content.decode()
+        token = setup_path(html).split("/")[-2]
+        assert not SetupLink.objects.filter(token_hash=token).exists()
+        assert SetupLink.objects.filter(token_hash=SetupLink.hash_token(token)).exists()
+
+    def test_lee_cannot_give_a_role_he_does_not_hold(self, lee_client):
+        response = lee_client.post(NEW_USER, new_user_form(roles=["practitioner"]))
+        assert "Select only roles you are allowed to give" in response.content.decode()
+        assert not User.objects.filter(username="tom.baker").exists()
+
+    def test_nobody_but_nina_gives_a_national_role(self, lee_client):
+        lee_client.admin.roles.append(Role.NATIONAL_ADMINISTRATOR)  # not grantable even if held
+        assert "national_administrator" not in lee_client.get(NEW_USER).content.decode()
+        response = lee_client.post(NEW_USER, new_user_form(roles=["national_administrator"]))
+        assert "Select only roles you are allowed to give" in response.content.decode()
+
+    def test_lee_cannot_place_a_user_in_another_organisation(self, lee_client):
+        assert 'name="organisation"' not in lee_client.get(NEW_USER).content.decode()
+        lee_client.post(NEW_USER, new_user_form(organisation=str(southshire().pk)))
+        assert User.objects.get(username="tom.baker").organisation == northshire()
+
+    def test_nina_creates_a_practitioner_in_any_local_authority(self, client):
+        sign_in(client, nina())
+        form = new_user_form(organisation=str(southshire().pk), roles=["practitioner"])
+        assert "User added" in client.post(NEW_USER, form).content.decode()
+        assert User.objects.get(username="tom.baker").organisation == southshire()
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("username", "", "Enter a username"),
+            ("username", "Tom Baker", "Username must be lower-case letters"),
+            ("username", "lee", "That username is already taken"),
+            ("email", "not-an-email", "Enter an email address in the correct format"),
+            ("vetting_checked_on_1", "13", "must be a real date"),
+            ("vetting_checked_on_2", "", "must include a year"),
+            ("vetting_checked_on_2", "2099", "must be today or in the past"),
+        ],
+    )
+    def test_bad_input_gets_a_clear_message_and_creates_nothing(
+        self, lee_client, field, value, message
+    ):
+        response = lee_client.post(NEW_USER, new_user_form(**{field: value}))
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert message in html and "govuk-error-summary" in html
+        assert User.objects.count() == 1
+
+
+class TestChangingUsers:
+    def test_lee_records_vetting_and_training_dates(self, lee_client):
+        user = priya()
+        form = new_user_form(
+            roles=[],
+            vetting_checked_on_0="1",
+            vetting_checked_on_1="10",
+            vetting_checked_on_2="2026",
+            training_completed_on_0="2",
+            training_completed_on_1="10",
+            training_completed_on_2="2026",
+        )
+        lee_client.post(reverse("accounts:user_edit", args=[user.pk]), form)
+        user.refresh_from_db()
+        assert str(user.vetting_checked_on) == "2026-10-01"
+        assert str(user.training_completed_on) == "2026-10-02"
+
+    def test_editing_keeps_roles_lee_cannot_give(self, lee_client):
+        user = priya()
+        lee_client.post(
+            reverse("accounts:user_edit", args=[user.pk]), new_user_form(roles=["la_administrator"])
+        )
+        user.refresh_from_db()
+        assert user.roles == ["practitioner", "la_administrator"]
+
+    def test_suspend_and_reactivate(self, lee_client):
+        user = priya()
+        assert action(lee_client, user, "suspend").status_code == 302
+        user.refresh_from_db()
+        assert user.suspended_at is not None
+        action(lee_client, user, "reactivate")
+        user.refresh_from_db()
+        assert user.suspended_at is None
+
+    def test_lee_cannot_suspend_himself(self, lee_client):
+        action(lee_client, lee_client.admin, "suspend")
+        lee_client.admin.refresh_from_db()
+        assert lee_client.admin.suspended_at is None
+
+    def test_reactivating_a_dormant_user_lets_them_back_in(self, lee_client):
+        user = priya()
+        user.last_login = timezone.now() - timedelta(days=120)
+        user.save()
+        action(lee_client, user, "reactivate")
+        user.refresh_from_db()
+        assert user.access_problem(timezone.now()) is None
+
+    def test_actions_are_posts(self, lee_client):
+        user = priya()
+        url = reverse("accounts:user_action", args=[user.pk, "suspend"])
+        assert lee_client.get(url).status_code == 405
+        user.refresh_from_db()
+        assert user.suspended_at is None
+
+    def test_an_unknown_action_is_not_found(self, lee_client):
+        assert action(lee_client, priya(), "delete").status_code == 404
+
+
+class TestChangeLog:
+    def test_every_administrative_change_is_recorded_with_who_and_before_after(self, lee_client):
+        user = priya()
+        for name in ("suspend", "reactivate", "reset-two-factor", "unlock"):
+            action(lee_client, user, name)
+        entries = LogEntry.objects.get_for_object(user).filter(actor=lee_client.admin)
+        changed = [set(entry.changes_dict) for entry in entries.order_by("timestamp")]
+        assert changed == [
+            {"suspended_at"},
+            {"suspended_at"},
+            {"two_factor_reset_at"},
+            {"unlocked_at"},
+        ]
+        suspension = entries.order_by("timestamp").first()
+        before, after = suspension.changes_dict["suspended_at"]
+        assert before == "None" and after != "None"
+
+    def test_role_changes_are_recorded(self, lee_client):
+        user = priya()
+        lee_client.post(
+            reverse("accounts:user_edit", args=[user.pk]), new_user_form(roles=["la_administrator"])
+        )
+        entry = (
+            LogEntry.objects.get_for_object(user).filter(actor=lee_client.admin).latest("timestamp")
+        )
+        assert "roles" in entry.changes_dict
+
+    def test_passwords_never_reach_the_change_log(self, lee_client):
+        lee_client.post(NEW_USER, new_user_form())
+        for entry in LogEntry.objects.all():
+            assert "password" not in entry.changes_dict
+            assert "token_hash" not in entry.changes_dict
+
+
+class TestOrganisations:
+    def test_nina_adds_a_local_authority_with_its_contact_team(self, client):
+        sign_in(client, nina())
+        url = reverse("accounts:organisation_create")
+        form = {
+            "code": "E06000047",
+            "name": "County Durham",
+            "kind": "local_authority",
+            "team_name": "",
+            "team_phone": "",
+            "team_email": "",
+        }
+        html = client.post(url, form).content.decode()
+        assert "Enter the phone number of the local authority&#x27;s ContactPoint team" in html
+        assert not Organisation.objects.filter(code="E06000047").exists()
+        form.update(team_phone="03000 260000", team_email="contactpoint@durham.example.org")
+        assert client.post(url, form).status_code == 302
+        assert Organisation.objects.get(code="E06000047").team_phone == "03000 260000"
+        assert "County Durham" in client.get(reverse("accounts:organisation_list")).content.decode()
+
+    def test_nina_changes_an_organisation_and_it_is_recorded(self, client):
+        admin = nina()
+        sign_in(client, admin)
+        org = northshire()
+        form = {
+            "code": org.code,
+            "name": "Northshire Council",
+            "kind": org.kind,
+            "team_name": org.team_name,
+            "team_phone": org.team_phone,
+            "team_email": org.team_email,
+        }
+        client.post(reverse("accounts:organisation_edit", args=[org.pk]), form)
+        org.refresh_from_db()
+        assert org.name == "Northshire Council"
+        assert LogEntry.objects.get_for_object(org).filter(actor=admin).exists()
+
+    def test_lee_cannot_manage_organisations(self, lee_client):
+        assert lee_client.get(reverse("accounts:organisation_list")).status_code == 403
+
+
+class TestCreateUserCommand:
+    def run(self, *args):
+        return subprocess.run(
+            [sys.executable, "manage.py", "create_user", *args],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def test_it_refuses_an_unknown_role_in_one_line(self):
+        result = self.run("tom", "--organisation", "X", "--role", "wizard")
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "invalid choice: 'wizard'" in result.stderr
+
+    def test_it_needs_an_organisation_and_a_role(self):
+        result = self.run("tom")
+        assert result.returncode == 2
+        assert "the following arguments are required: --organisation, --role" in result.stderr
+
+    def test_it_prints_a_set_up_link(self, capsys):
+        from django.core.management import call_command
+
+        northshire()
+        call_command(
+            "create_user",
+            "tom",
+            "--organisation",
+            "E06000099",
+            "--role",
+            "practitioner",
+            "--role",
+            "auditor",
+            "--email",
+            "tom@example.org",
+        )
+        output = capsys.readouterr().out
+        assert setup_path(output)
+        user = User.objects.get(username="tom")
+        assert user.roles == ["practitioner", "auditor"]
+
+    def test_it_refuses_an_unknown_organisation(self):
+        from django.core.management import CommandError, call_command
+
+        with pytest.raises(CommandError, match="No organisation has the code 'NOPE'"):
+            call_command("create_user", "tom", "--organisation", "NOPE", "--role", "practitioner")
+
+
+def test_the_code_helper_matches_what_the_app_accepts(client):
+    """The tests' authenticator gives codes the sign-in page accepts (a check on the harness)."""
+    from tests.personas import authenticator
+
+    device = authenticator(priya())
+    client.post(
+        reverse("accounts:login"), {"username": "priya", "password": "correct-horse-battery-staple"}
+    )
+    assert (
+        client.post(reverse("accounts:two_factor"), {"otp_token": current_code(device)}).status_code
+        == 302
+    )
