@@ -1,12 +1,9 @@
 """`seed_demo` loads realistic, deterministic demo data and refuses bad input in one line."""
 
-import subprocess
-import sys
 from datetime import date
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Count, Q
 
@@ -15,6 +12,7 @@ from accounts.models import User
 from accounts.roles import Role
 from directory.models import Address, Child, Involvement, ParentCarer, Service
 from shielding.models import Shield
+from tests.commands import run_manage
 
 
 @pytest.fixture(autouse=True)
@@ -116,14 +114,7 @@ class TestDemoData:
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(arguments, message):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "seed_demo", *arguments],
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_manage("seed_demo", *arguments)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr

@@ -1,18 +1,16 @@
 """LA administrators manage their own organisation's users; national administrators, everyone."""
 
 import re
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Organisation, SetupLink, User
 from accounts.roles import Role
+from tests.commands import run_manage
 from tests.personas import (
     current_code,
     lee,
@@ -325,14 +323,7 @@ class TestOrganisations:
 
 class TestCreateUserCommand:
     def run(self, *args):
-        return subprocess.run(
-            [sys.executable, "manage.py", "create_user", *args],
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_manage("create_user", *args)
 
     def test_it_refuses_an_unknown_role_in_one_line(self):
         result = self.run("tom", "--organisation", "X", "--role", "wizard")
@@ -384,3 +375,10 @@ def test_the_code_helper_matches_what_the_app_accepts(client):
         client.post(reverse("accounts:two_factor"), {"otp_token": current_code(device)}).status_code
         == 302
     )
+
+
+def test_a_mistyped_date_is_shown_again_for_correcting(client):
+    sign_in(client, lee())
+    html = client.post(NEW_USER, new_user_form(vetting_checked_on_1="13")).content.decode()
+    assert 'name="vetting_checked_on_1" type="text" inputmode="numeric" value="13"' in html
+    assert '<label class="govuk-label govuk-date-input__label" for="id_vetting_checked_on_2">Year' in html
