@@ -40,6 +40,8 @@ from accounts.middleware import access_ended_response, session_start
 from accounts.models import Organisation, SignInFailure, User
 from accounts.permissions import Permission, grantable_roles, has_permission, permission_required
 from accounts.roles import Role
+from audit.models import Action
+from audit.recorder import audit_note
 from contactpoint.client import client_ip
 
 
@@ -63,6 +65,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         username, ip = form.cleaned_data["username"], client_ip(request)
         if sign_in_locked(username=username, ip_address=ip, now=timezone.now()):
+            audit_note(
+                request, action=Action.SIGN_IN_FAILED, detail={"username": username, "locked": True}
+            )
             form.add_error(None, LOCKED_MESSAGE)
         else:
             user = authenticate(request, username=username, password=form.cleaned_data["password"])
@@ -70,13 +75,21 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 sign_in_failure_record(
                     username=username, ip_address=ip, stage=SignInFailure.Stage.PASSWORD
                 )
+                audit_note(request, action=Action.SIGN_IN_FAILED, detail={"username": username})
                 form.add_error(None, "Enter a correct username and password")
             else:
                 problem = user.access_problem(timezone.now())
                 if problem:
+                    audit_note(
+                        request,
+                        action=Action.SIGN_IN_FAILED,
+                        user=user,
+                        detail={"username": username, "access_ended": problem},
+                    )
                     return access_ended_response(request, user, problem)
                 login(request, user)  # a new session key: nothing from before sign-in is kept
                 session_start(request, user)
+                audit_note(request, action=Action.SIGN_IN)
                 if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
                     return redirect("accounts:enrol")
                 next_query = urlencode({"next": _safe_next(request)})
@@ -104,6 +117,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 sign_in_failure_record(
                     username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR
                 )
+                audit_note(request, action=Action.TWO_FACTOR_FAILED)
                 form.add_error("otp_token", "The security code is not correct, or has been used")
             else:
                 return _second_factor_passed(request, user, device, _safe_next(request))
@@ -116,6 +130,7 @@ def _second_factor_passed(
     django_otp.login(request, device)
     request.session.cycle_key()
     sign_in_failures_clear(user.username)
+    audit_note(request, action=Action.TWO_FACTOR_PASSED, detail={"device": type(device).__name__})
     if isinstance(device, StaticDevice):
         left = device.token_set.count()
         messages.info(request, f"You used a backup code. You have {left} left.")
@@ -141,12 +156,14 @@ def enrol(request: HttpRequest) -> HttpResponse:
             django_otp.login(request, device)
             request.session.cycle_key()
             sign_in_failures_clear(user.username)
+            audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
             return render(request, "accounts/backup_codes.html", {"codes": codes})
         sign_in_failure_record(
             username=user.username,
             ip_address=client_ip(request),
             stage=SignInFailure.Stage.SECOND_FACTOR,
         )
+        audit_note(request, action=Action.TWO_FACTOR_FAILED)
         form.add_error("otp_token", "The security code is not correct. Try the newest code")
     qr = segno.make(device.config_url, error="m")
     secret = " ".join(
@@ -175,6 +192,7 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
         user = services.setup_link_redeem(link=link, password=form.cleaned_data["new_password1"])
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         session_start(request, user)
+        audit_note(request, action=Action.SIGN_IN, detail={"set_up_link": True})
         return redirect("accounts:enrol")
     return render(request, "accounts/setup.html", {"form": form, "new_user": link.user})
 
@@ -242,6 +260,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
             training_completed_on=data["training_completed_on"],
             by=admin,
         )
+        _note_admin_action(request, "create_user", user)
         return render(
             request, "accounts/users/link.html", {"managed": user, "link": link, "new": True}
         )
@@ -297,6 +316,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             vetting_checked_on=data["vetting_checked_on"],
             training_completed_on=data["training_completed_on"],
         )
+        _note_admin_action(request, "change_user", managed)
         messages.success(request, f"{managed.get_full_name()}'s details have been updated")
         return redirect("accounts:user_detail", pk=managed.pk)
     return render(request, "accounts/users/form.html", {"form": form, "managed": managed})
@@ -318,6 +338,7 @@ USER_ACTIONS = {
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = _signed_in_user(request)
     managed = _managed_user(admin, pk)
+    _note_admin_action(request, action, managed)
     if action == "setup-link":
         link = services.setup_link_create(user=managed, by=admin)
         return render(request, "accounts/users/link.html", {"managed": managed, "link": link})
@@ -332,6 +353,14 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     service(user=managed)
     messages.success(request, done.format(name=managed.get_full_name() or managed.username))
     return redirect("accounts:user_detail", pk=managed.pk)
+
+
+def _note_admin_action(request: HttpRequest, action: str, managed: User) -> None:
+    audit_note(
+        request,
+        action=Action.ADMIN_ACTION,
+        detail={"action": action, "user_id": managed.pk, "username": managed.username},
+    )
 
 
 # Organisations (national administrators) ---------------------------------------------------
@@ -350,6 +379,11 @@ def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
     form = OrganisationForm(request.POST or None, instance=organisation)
     if request.method == "POST" and form.is_valid():
         saved = services.organisation_save(organisation=form.instance)
+        audit_note(
+            request,
+            action=Action.ADMIN_ACTION,
+            detail={"action": "save_organisation", "organisation": saved.code},
+        )
         messages.success(request, f"{saved.name} has been saved")
         return redirect("accounts:organisation_list")
     return render(

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Everything below runs in one transaction with the request's audit event (fail closed).
+    "audit.recorder.AuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -199,3 +201,7 @@ LOGGING = {
 
 # The demo data's fixed seed, so every newcomer sees the same children.
 DEMO_SEED = env_int("DEMO_SEED", 2009)
+
+# The access log (audit app): how long events are kept, and how far ahead partitions exist.
+AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 7)
+AUDIT_PARTITION_MONTHS_AHEAD = 3

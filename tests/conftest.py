@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connections
 from django.test.testcases import LiveServerThread
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -22,6 +25,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+class _SharedConnectionServer(ThreadedWSGIServer):
+    def _close_connections(self) -> None:
+        """The shared connection belongs to the test, which rolls it back; it stays open."""
+
+
+class _AppServerThread(LiveServerThread):
+    server_class = _SharedConnectionServer
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Argon2 is deliberately slow; tests that create many users use a faster hasher."""
@@ -30,14 +42,22 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(scope="session")
 def app_server(django_db_setup, django_db_blocker) -> Iterator[str]:
-    """The app on a real socket, its static files served by WhiteNoise exactly as in production.
+    """The app on a real socket, sharing the test's database connection and transaction.
 
-    pytest-django's live_server serves static files from the finders, which do not know the
-    hashed names in the manifest; here they come from collectstatic's output instead.
+    Sharing the connection means a browser test sees the data its test made and everything is
+    rolled back afterwards, as in any other test; the audit tables refuse the TRUNCATE that a
+    transactional test's clean-up would need. Static files are served by WhiteNoise from
+    collectstatic's output, exactly as in production (pytest-django's live_server would serve
+    them from the finders, which do not know the manifest's hashed names).
     """
     with django_db_blocker.unblock():
-        # No static-files wrapper: requests for /static/ reach WhiteNoise inside the app.
-        thread = LiveServerThread("127.0.0.1", static_handler=lambda app: app)  # type: ignore[arg-type]
+        shared = connections["default"]
+        shared.inc_thread_sharing()
+        thread = _AppServerThread(
+            "127.0.0.1",
+            static_handler=lambda app: app,  # type: ignore[arg-type]
+            connections_override={"default": shared},
+        )
         thread.daemon = True
         thread.start()
         thread.is_ready.wait()
@@ -45,6 +65,7 @@ def app_server(django_db_setup, django_db_blocker) -> Iterator[str]:
             raise thread.error
         yield f"http://127.0.0.1:{thread.port}"
         thread.terminate()
+        shared.dec_thread_sharing()
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +82,12 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, app_server) -> Iterator[object]:
+def page(browser, app_server, db) -> Iterator[object]:
     """A fresh browser tab whose console errors (CSP violations among them) fail the test."""
+    # Django closes connections that are inside a transaction at each request's start and end;
+    # the test client avoids that the same way while it makes a request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     context = browser.new_context(base_url=app_server)
     page = context.new_page()
     errors: list[str] = []
@@ -75,6 +100,8 @@ def page(browser, app_server) -> Iterator[object]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
     assert errors == [], f"the browser reported errors: {errors}"
 
 

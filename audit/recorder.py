@@ -1,0 +1,129 @@
+"""Writing the access log: one event per request, in the request's own transaction.
+
+``AuditMiddleware`` opens a transaction around everything the request does, and writes the
+request's event inside it once the response is ready. If the event cannot be written the
+transaction rolls back and the user gets a "service unavailable" page instead of the response:
+no data is ever shown without its event (fail closed). Views add what only they know —
+the action, the child viewed, the search criteria and results — with ``audit_note()``.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.models import User
+from audit.models import Action, AuditEvent
+from contactpoint.client import client_ip
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditNote:
+    """What a view tells the audit log about its request, beyond what the request shows."""
+
+    action: Action = Action.PAGE_VIEW
+    user: User | None = None  # who acted, where request.user does not say (sign-out)
+    child_id: int | None = None
+    child_contactpoint_id: str = ""
+    child_shielded: bool | None = None
+    child_local_authority_id: int | None = None
+    search_criteria: dict[str, Any] | None = None
+    result_ids: list[str] = field(default_factory=list)
+    result_count: int | None = None
+    reason: str = ""
+    detail: dict[str, Any] | None = None
+
+
+def audit_note(request: HttpRequest, **facts: Any) -> None:
+    """Adds facts to this request's event (see AuditNote for the names)."""
+    note = getattr(request, "audit", None)
+    if note is None:  # a request that did not pass through AuditMiddleware (a unit test)
+        note = request.audit = AuditNote()  # type: ignore[attr-defined]
+    for name, value in facts.items():
+        if not hasattr(note, name):
+            raise TypeError(f"audit events have no field {name!r}")
+        setattr(note, name, value)
+
+
+def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | None) -> None:
+    """Inserts one event; raises if it cannot, so the caller's transaction fails with it."""
+    user = note.user
+    if user is None and request is not None and isinstance(getattr(request, "user", None), User):
+        user = request.user  # type: ignore[assignment]
+    meta = request.META if request is not None else {}
+    AuditEvent.objects.create(
+        occurred_at=timezone.now(),
+        request_id=getattr(request, "request_id", None),
+        user_id=user.pk if user else None,
+        username=user.username if user else "",
+        roles=list(user.roles) if user else [],
+        organisation_id=user.organisation_id if user else None,
+        action=note.action,
+        method=request.method or "" if request is not None else "",
+        path=request.path[:500] if request is not None else "",
+        status=status,
+        ip_address=client_ip(request) if request is not None else None,
+        user_agent=meta.get("HTTP_USER_AGENT", "")[:500],
+        child_id=note.child_id,
+        child_contactpoint_id=note.child_contactpoint_id,
+        child_shielded=note.child_shielded,
+        child_local_authority_id=note.child_local_authority_id,
+        search_criteria=note.search_criteria,
+        result_ids=note.result_ids,
+        result_count=note.result_count,
+        reason=note.reason,
+        detail=note.detail,
+    )
+
+
+class _Failed(Exception):
+    """Rolls back a request whose response is a server error, keeping that response."""
+
+    def __init__(self, response: HttpResponseBase) -> None:
+        self.response = response
+
+
+def service_unavailable() -> HttpResponse:
+    # Rendered without a request or the database: it must work when they are the problem.
+    return HttpResponse(render_to_string("503.html"), status=503)
+
+
+class AuditMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        request.request_id = uuid.uuid4()  # type: ignore[attr-defined]
+        request.audit = AuditNote()  # type: ignore[attr-defined]
+        try:
+            with transaction.atomic():
+                response = self.get_response(request)
+                if response.status_code >= 500:
+                    raise _Failed(response)  # nothing a failed request did is kept
+                record_event(request, request.audit, status=response.status_code)  # type: ignore[attr-defined]
+            return response
+        except _Failed as failure:
+            self._record_failure(request, failure.response.status_code)
+            return failure.response
+        except DatabaseError:
+            logger.exception("request %s failed in the database", request.request_id)  # type: ignore[attr-defined]
+            self._record_failure(request, 503)
+            return service_unavailable()
+
+    def _record_failure(self, request: HttpRequest, status: int) -> None:
+        """Best effort: the database may be the very thing that failed."""
+        note = request.audit  # type: ignore[attr-defined]
+        note.action = Action.ERROR
+        try:
+            with transaction.atomic():
+                record_event(request, note, status=status)
+        except DatabaseError:
+            logger.exception("could not record the failure of request %s", request.request_id)  # type: ignore[attr-defined]

@@ -1,0 +1,146 @@
+"""Daily seals make tampering with the access log visible, and retention drops only whole months."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from audit.integrity import partitions, retention_apply, seal_closed_days, verify
+from audit.models import Action, AuditEvent, AuditSeal
+
+pytestmark = pytest.mark.django_db
+
+
+def event_on(day: date, hour: int = 10, **fields) -> AuditEvent:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT audit_create_month(%s)", [day])
+    values = {"action": Action.PAGE_VIEW, "username": "priya", "path": "/"}
+    values.update(fields)
+    return AuditEvent.objects.create(
+        occurred_at=datetime(day.year, day.month, day.day, hour, tzinfo=UTC), **values
+    )
+
+
+def as_an_attacker_with_superuser(sql: str, params=()) -> None:
+    """Someone who can switch the append-only triggers off (a database superuser)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, params)
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+
+
+@pytest.fixture
+def three_sealed_days():
+    today = timezone.now().astimezone(UTC).date()
+    days = [today - timedelta(days=n) for n in (3, 2, 1)]
+    made = [event_on(day, hour) for day in days for hour in (9, 14)]
+    seals = seal_closed_days(now=timezone.now() + timedelta(hours=2))
+    assert [seal.day for seal in seals] == days
+    return made
+
+
+class TestSealing:
+    def test_each_closed_day_is_sealed_once_and_chained(self, three_sealed_days):
+        seals = list(AuditSeal.objects.order_by("day"))
+        assert [seal.event_count for seal in seals] == [2, 2, 2]
+        assert seals[1].previous_seal_hash == seals[0].seal_hash
+        assert seal_closed_days(now=timezone.now() + timedelta(hours=2)) == []
+
+    def test_today_is_not_sealed_while_it_is_still_going(self):
+        event_on(timezone.now().astimezone(UTC).date())
+        assert seal_closed_days(now=timezone.now()) == []
+
+    def test_an_intact_log_verifies(self, three_sealed_days, capsys):
+        assert verify().ok
+        call_command("audit_verify")
+        assert "The audit log is intact" in capsys.readouterr().out
+
+
+class TestTamperingIsFound:
+    def expect(self, capsys, *problems):
+        with pytest.raises(SystemExit) as exit_code:
+            call_command("audit_verify")
+        assert exit_code.value.code == 1
+        err = capsys.readouterr().err
+        for problem in problems:
+            assert problem in err
+        return err
+
+    def test_an_altered_event(self, three_sealed_days, capsys):
+        victim = three_sealed_days[2]
+        as_an_attacker_with_superuser(
+            "UPDATE audit_event SET username = 'nobody' WHERE id = %s", [victim.id]
+        )
+        self.expect(capsys, f"event {victim.id} of {victim.occurred_at.date()} has been altered")
+
+    def test_a_removed_event(self, three_sealed_days, capsys):
+        victim = three_sealed_days[0]
+        as_an_attacker_with_superuser("DELETE FROM audit_event WHERE id = %s", [victim.id])
+        self.expect(capsys, f"event {victim.id} of {victim.occurred_at.date()} has been removed")
+
+    def test_an_inserted_event(self, three_sealed_days, capsys):
+        day = three_sealed_days[3].occurred_at.date()
+        forged = event_on(day, 23)
+        self.expect(capsys, f"event {forged.id} was inserted into sealed day {day}")
+
+    def test_an_altered_seal(self, three_sealed_days, capsys):
+        seal = AuditSeal.objects.order_by("day")[1]
+        as_an_attacker_with_superuser(
+            "UPDATE audit_seal SET event_count = 1 WHERE day = %s", [seal.day]
+        )
+        self.expect(capsys, f"the seal of {seal.day} has been altered")
+
+    def test_a_removed_seal(self, three_sealed_days, capsys):
+        seal = AuditSeal.objects.order_by("day")[1]
+        as_an_attacker_with_superuser("DELETE FROM audit_seal WHERE day = %s", [seal.day])
+        self.expect(capsys, "seals are missing for", "does not chain to the seal before it")
+
+    def test_a_forged_digest_and_event_together(self, three_sealed_days, capsys):
+        victim = three_sealed_days[1]
+        as_an_attacker_with_superuser(
+            "UPDATE audit_event SET status = 200 WHERE id = %s", [victim.id]
+        )
+        as_an_attacker_with_superuser(
+            "UPDATE audit_event_digest d SET digest = audit_event_digest_of(e) FROM audit_event e "
+            "WHERE d.event_id = e.id AND e.id = %s",
+            [victim.id],
+        )
+        self.expect(capsys, f"the digests sealed for {victim.occurred_at.date()} have been altered")
+
+
+class TestRetention:
+    def test_months_older_than_the_period_are_dropped_after_verification(self):
+        now = timezone.now()
+        old_day = (now - timedelta(days=400)).astimezone(UTC).date()
+        old = event_on(old_day)
+        recent = event_on((now - timedelta(days=2)).astimezone(UTC).date())
+        seal_closed_days(now=now)
+        result = retention_apply(now=now, years=1)
+        assert old_day.replace(day=1) in result.dropped
+        assert old_day.replace(day=1) not in partitions()
+        assert not AuditEvent.objects.filter(id=old.id).exists()
+        assert AuditEvent.objects.filter(id=recent.id).exists()
+        (record,) = AuditEvent.objects.filter(action=Action.RETENTION)
+        assert record.detail["retention_years"] == 1
+        assert verify().ok, "the seals of dropped days still chain; their events are not expected"
+
+    def test_nothing_is_dropped_from_a_tampered_month(self):
+        now = timezone.now()
+        old_day = (now - timedelta(days=400)).astimezone(UTC).date()
+        victim = event_on(old_day)
+        seal_closed_days(now=now)
+        as_an_attacker_with_superuser(
+            "UPDATE audit_event SET path = '/x' WHERE id = %s", [victim.id]
+        )
+        result = retention_apply(now=now, years=1)
+        assert result.dropped == [] and not result.verification.ok
+        assert AuditEvent.objects.filter(id=victim.id).exists()
+
+    def test_nothing_is_dropped_before_it_is_sealed(self):
+        now = timezone.now()
+        event_on((now - timedelta(days=400)).astimezone(UTC).date())
+        result = retention_apply(now=now, years=1)
+        assert result.dropped == []
+        assert "not all sealed" in result.verification.problems[0]

@@ -1,0 +1,160 @@
+"""Every request is an access event, written in its own transaction and kept append-only."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from audit.models import Action, AuditEvent, AuditSeal
+from tests.personas import PASSWORD, authenticator, current_code, lee, priya, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def events(**filters):
+    return list(AuditEvent.objects.filter(**filters).order_by("id"))
+
+
+class TestEveryRequestIsAnEvent:
+    def test_an_anonymous_page_view(self, client):
+        client.get(reverse("accounts:login"), HTTP_USER_AGENT="Firefox/140")
+        (event,) = events(path="/accounts/login/")
+        assert event.action == Action.PAGE_VIEW and event.status == 200
+        assert event.user_id is None and event.method == "GET"
+        assert event.ip_address == "127.0.0.1" and event.user_agent == "Firefox/140"
+        assert event.request_id is not None
+
+    def test_a_signed_in_users_page_view_records_who_they_were(self, client):
+        user = priya()
+        sign_in(client, user)
+        client.get("/")
+        (event,) = events(path="/")
+        assert (event.user_id, event.username, event.roles) == (user.pk, "priya", ["practitioner"])
+        assert event.organisation_id == user.organisation_id
+
+    def test_signing_in_and_out(self, client):
+        device = authenticator(priya())
+        client.post(reverse("accounts:login"), {"username": "priya", "password": "wrong"})
+        client.post(reverse("accounts:login"), {"username": "priya", "password": PASSWORD})
+        client.post(reverse("accounts:two_factor"), {"otp_token": "000000"})
+        device.refresh_from_db()
+        device.throttle_reset()
+        client.post(reverse("accounts:two_factor"), {"otp_token": current_code(device)})
+        client.post(reverse("accounts:logout"))
+        actions = [event.action for event in events(method="POST")]
+        assert actions == [
+            Action.SIGN_IN_FAILED,
+            Action.SIGN_IN,
+            Action.TWO_FACTOR_FAILED,
+            Action.TWO_FACTOR_PASSED,
+            Action.SIGN_OUT,
+        ]
+        assert events(action=Action.SIGN_IN_FAILED)[0].detail == {"username": "priya"}
+        assert events(action=Action.SIGN_OUT)[0].username == "priya"
+
+    def test_an_administrators_action_names_what_was_done_to_whom(self, client):
+        sign_in(client, lee())
+        user = priya()
+        client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]))
+        (event,) = events(action=Action.ADMIN_ACTION)
+        assert event.detail == {"action": "suspend", "user_id": user.pk, "username": "priya"}
+        assert event.status == 302
+
+    def test_the_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(
+        self, client, settings
+    ):
+        client.get("/accounts/login/", HTTP_X_FORWARDED_FOR="203.0.113.7")
+        settings.TRUSTED_PROXIES = ["127.0.0.1"]
+        client.get("/accounts/login/", HTTP_X_FORWARDED_FOR="203.0.113.8, 127.0.0.1")
+        first, second = events(path="/accounts/login/")
+        assert first.ip_address == "127.0.0.1"
+        assert second.ip_address == "203.0.113.8"
+
+
+class TestFailClosed:
+    def detach_this_months_partition(self):
+        with connection.cursor() as cursor:
+            name = timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
+            cursor.execute(f"ALTER TABLE audit_event DETACH PARTITION {name}")
+
+    def test_no_page_is_shown_if_its_event_cannot_be_written(self, client):
+        sign_in(client, priya())
+        self.detach_this_months_partition()
+        response = client.get("/")
+        html = response.content.decode()
+        assert response.status_code == 503
+        assert "could not record this request" in html
+        assert "Priya" not in html and "signed in as" not in html
+
+    def test_no_change_is_kept_if_its_event_cannot_be_written(self, client):
+        sign_in(client, lee())
+        user = priya()
+        self.detach_this_months_partition()
+        response = client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]))
+        assert response.status_code == 503
+        user.refresh_from_db()
+        assert user.suspended_at is None
+
+
+class TestAppendOnly:
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "UPDATE audit_event SET username = 'someone else'",
+            "DELETE FROM audit_event",
+            "TRUNCATE audit_event",
+            "TRUNCATE audit_event_y{month}",
+            "UPDATE auditlog_logentry SET object_repr = 'x'",
+            "DELETE FROM auditlog_logentry",
+            "TRUNCATE auditlog_logentry",
+            "DELETE FROM audit_seal",
+            "TRUNCATE audit_event_digest",
+        ],
+    )
+    def test_postgresql_refuses_to_change_or_remove_audit_rows(self, client, statement):
+        client.get("/accounts/login/")
+        sign_in(client, lee())
+        client.post(
+            reverse("accounts:user_action", args=[priya().pk, "suspend"])
+        )  # a change log entry
+        AuditSeal.objects.create(
+            day=date(2026, 1, 1), event_count=0, events_hash="", previous_seal_hash="", seal_hash=""
+        )
+        month = timezone.now().astimezone(UTC).strftime("%Ym%m")
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # else TRUNCATE waits on FK checks
+        refused = pytest.raises(DatabaseError, match="append-only")
+        with refused, transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement.format(month=month))
+
+    def test_events_can_still_be_added(self):
+        AuditEvent.objects.create(occurred_at=timezone.now(), action=Action.PAGE_VIEW)
+        assert AuditEvent.objects.count() == 1
+
+
+class TestPartitions:
+    def test_partitions_exist_ahead_and_the_command_adds_more(self):
+        from django.core.management import call_command
+
+        from audit.integrity import partitions
+
+        call_command("audit_partitions", "--months-ahead", "18", stdout=None)
+        months = partitions()
+        now = timezone.now().date()
+        assert months[-1] >= (now.replace(day=1) + timedelta(days=18 * 31)).replace(
+            day=1
+        ) - timedelta(days=31)
+
+    def test_an_event_in_a_month_without_a_partition_is_refused(self):
+        with pytest.raises(DatabaseError, match="no partition"), transaction.atomic():
+            AuditEvent.objects.create(
+                occurred_at=datetime(2001, 1, 1, tzinfo=UTC), action=Action.PAGE_VIEW
+            )
+
+
+def test_users_are_not_deleted_by_accident():
+    """Events keep a snapshot of who acted; a user row is never needed to read them."""
+    assert User._meta.get_field("organisation").remote_field.on_delete.__name__ == "PROTECT"
