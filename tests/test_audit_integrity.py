@@ -23,6 +23,12 @@ def event_on(day: date, hour: int = 10, **fields) -> AuditEvent:
     )
 
 
+def result_kept_from(now: datetime) -> str:
+    """The first day of the month one year before ``now``'s month."""
+    today = now.astimezone(UTC).date()
+    return date(today.year - 1, today.month, 1).isoformat()
+
+
 def as_an_attacker_with_superuser(sql: str, params=()) -> None:
     """Someone who can switch the append-only triggers off (a database superuser)."""
     with connection.cursor() as cursor:
@@ -123,7 +129,11 @@ class TestRetention:
         assert not AuditEvent.objects.filter(id=old.id).exists()
         assert AuditEvent.objects.filter(id=recent.id).exists()
         (record,) = AuditEvent.objects.filter(action=Action.RETENTION)
-        assert record.detail["retention_years"] == 1
+        assert record.detail == {
+            "dropped_months": [old_day.isoformat()[:7]],
+            "kept_from": result_kept_from(now),
+            "retention_years": 1,
+        }
         assert verify().ok, "the seals of dropped days still chain; their events are not expected"
 
     def test_nothing_is_dropped_from_a_tampered_month(self):
