@@ -70,6 +70,9 @@ class User(AbstractUser):
     )
     training_completed_on = models.DateField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
+    home_postcode = models.CharField(
+        max_length=8, blank=True, help_text="Lets auditors spot searches of the user's own street"
+    )
     # Each session remembers the stamp it was signed in under; a new stamp ends every session.
     session_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
     two_factor_reset_at = models.DateTimeField(null=True, blank=True)

@@ -205,3 +205,5 @@ DEMO_SEED = env_int("DEMO_SEED", 2009)
 # The access log (audit app): how long events are kept, and how far ahead partitions exist.
 AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 7)
 AUDIT_PARTITION_MONTHS_AHEAD = 3
+# The "many records viewed in a short time" report: this many record views in 10 minutes.
+AUDIT_MANY_VIEWS = env_int("AUDIT_MANY_VIEWS", 30)

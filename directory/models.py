@@ -128,6 +128,10 @@ class Child(Provenance):
     def __str__(self) -> str:
         return f"Child {self.contactpoint_id}"
 
+    def get_additional_data(self) -> dict[str, object]:
+        """Which children a change-log entry is about (django-auditlog calls this)."""
+        return {"child_ids": [self.pk]}
+
     @property
     def contactpoint_id_display(self) -> str:
         return contactpoint_id.display(self.contactpoint_id)
@@ -151,6 +155,9 @@ class ChildName(Provenance):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.child}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}
 
 
 class PostalAddress(models.Model):
@@ -200,6 +207,9 @@ class Address(Provenance, PostalAddress):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.child}"
 
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}
+
     @property
     def is_current(self) -> bool:
         return self.ended_on is None
@@ -228,6 +238,9 @@ class ParentCarer(Provenance, PostalAddress):
 
     def __str__(self) -> str:
         return f"Parent or carer #{self.pk}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": list(self.relationships.values_list("child_id", flat=True))}
 
     @property
     def is_overseas(self) -> bool:
@@ -262,6 +275,9 @@ class CareRelationship(Provenance):
 
     def __str__(self) -> str:
         return f"{self.get_relationship_display()} of {self.child}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}
 
 
 class SensitiveCategory(models.TextChoices):
@@ -388,6 +404,9 @@ class Involvement(Provenance):
 
     def __str__(self) -> str:
         return f"Involvement with {self.child}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}
 
     @property
     def is_current(self) -> bool:

@@ -61,6 +61,9 @@ class Shield(models.Model):
     def __str__(self) -> str:
         return f"Shield on {self.child}"
 
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}
+
     @property
     def in_force(self) -> bool:
         return self.lifted_at is None

@@ -17,6 +17,7 @@ from tests.personas import (
     authenticator,
     dana,
     lee,
+    make_child,
     make_user,
     nina,
     owen,
@@ -46,7 +47,9 @@ LOGIN, TWO_FACTOR, OK, DENIED, GONE, NOT_ALLOWED = "login", "two_factor", 200, 4
 @dataclass(frozen=True)
 class Row:
     method: str
-    args: str  # which object the URL names: "", "priya" (a Northshire user) or "token"
+    args: (
+        str  # what the URL names: "", "priya" (a Northshire user), "child", "organisation", "token"
+    )
     expect: dict[str, object]
 
 
@@ -77,6 +80,12 @@ MATRIX: dict[str, Row] = {
     "accounts:organisation_list": Row("GET", "", only({"nina": OK})),
     "accounts:organisation_create": Row("GET", "", only({"nina": OK})),
     "accounts:organisation_edit": Row("GET", "organisation", only({"nina": OK})),
+    "audit:events": Row("GET", "", only({"ada": OK})),
+    "audit:export": Row("GET", "", only({"ada": OK})),
+    "audit:child_history": Row("GET", "child", only({"ada": OK})),
+    "audit:user_activity": Row("GET", "priya", only({"ada": OK})),
+    "audit:anomalies": Row("GET", "", only({"ada": OK})),
+    "audit:charts": Row("GET", "", only({"ada": OK})),
 }
 
 
@@ -103,6 +112,8 @@ def _url(name: str, row: Row, target) -> str:
         return reverse(name, kwargs=kwargs)
     if row.args == "organisation":
         return reverse(name, args=[target.organisation_id])
+    if row.args == "child":
+        return reverse(name, args=[make_child().contactpoint_id])
     if row.args == "token":
         return reverse(name, args=["not-a-real-token"])
     return reverse(name)

@@ -1,0 +1,105 @@
+"""The auditors' filters: by user, child, organisation, action and date range."""
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import Organisation
+from audit.models import Action
+from directory import contactpoint_id
+
+
+class NativeDateInput(forms.DateInput):
+    """The browser's own date picker, which sends year-month-day."""
+
+    input_type = "date"
+
+
+class EventFilterForm(forms.Form):
+    username = forms.CharField(required=False, max_length=150)
+    contactpoint_id = forms.CharField(
+        label="ContactPoint ID",
+        required=False,
+        max_length=20,
+        help_text="The 12-digit ID of a child",
+    )
+    organisation = forms.ModelChoiceField(
+        queryset=Organisation.objects.none(), required=False, empty_label="All organisations"
+    )
+    action = forms.ChoiceField(required=False)
+    date_from = forms.DateField(
+        label="From",
+        required=False,
+        widget=NativeDateInput,
+        error_messages={"invalid": "Enter the start date as year-month-day, like 2026-11-01"},
+    )
+    date_to = forms.DateField(
+        label="To",
+        required=False,
+        widget=NativeDateInput,
+        error_messages={"invalid": "Enter the end date as year-month-day, like 2026-11-30"},
+    )
+
+    def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        organisation = self.fields["organisation"]
+        assert isinstance(organisation, forms.ModelChoiceField)
+        organisation.queryset = organisations
+        action = self.fields["action"]
+        assert isinstance(action, forms.ChoiceField)
+        action.choices = [("", "All actions"), *Action.choices]
+
+    def clean_contactpoint_id(self) -> str:
+        typed = self.cleaned_data["contactpoint_id"].strip()
+        if not typed:
+            return ""
+        normalised = contactpoint_id.normalise(typed)
+        if normalised is None:
+            raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
+        return normalised
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date must be the same as or after the start date")
+        return data
+
+    def criteria(self) -> dict[str, str]:
+        """The filters as typed, for the auditor-query event and for links to the next page."""
+        data = self.cleaned_data
+        values = {
+            "username": data.get("username") or "",
+            "contactpoint_id": data.get("contactpoint_id") or "",
+            "organisation": str(data["organisation"].pk) if data.get("organisation") else "",
+            "action": data.get("action") or "",
+            "date_from": data["date_from"].isoformat() if data.get("date_from") else "",
+            "date_to": data["date_to"].isoformat() if data.get("date_to") else "",
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+class PeriodForm(forms.Form):
+    """A date range for reports; the last 7 days unless given."""
+
+    date_from = forms.DateField(
+        label="From",
+        required=False,
+        widget=NativeDateInput,
+        error_messages={"invalid": "Enter the start date as year-month-day, like 2026-11-01"},
+    )
+    date_to = forms.DateField(
+        label="To",
+        required=False,
+        widget=NativeDateInput,
+        error_messages={"invalid": "Enter the end date as year-month-day, like 2026-11-30"},
+    )
+
+    def period(self) -> tuple[date, date]:
+        today = timezone.localdate()
+        data = self.cleaned_data if self.is_valid() else {}
+        end = data.get("date_to") or today
+        start = data.get("date_from") or end - timedelta(days=6)
+        return (start, end) if start <= end else (end, start)

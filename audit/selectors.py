@@ -1,0 +1,209 @@
+"""Reading the access log for auditors: scope, filters, histories, anomalies and totals.
+
+An LA auditor sees the events of their own organisation's users; a national auditor sees all.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from accounts.permissions import is_national
+from audit.models import Action, AuditEvent
+
+
+def events_visible_to(auditor: User) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.all()
+    if is_national(auditor):
+        return events
+    return events.filter(organisation_id=auditor.organisation_id)
+
+
+def organisations_visible_to(auditor: User) -> QuerySet[Organisation]:
+    if is_national(auditor):
+        return Organisation.objects.all()
+    return Organisation.objects.filter(pk=auditor.organisation_id)
+
+
+def _day_range(start: date | None, end: date | None) -> Q:
+    zone = timezone.get_current_timezone()
+    condition = Q()
+    if start:
+        condition &= Q(occurred_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+    if end:
+        day_after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+        condition &= Q(occurred_at__lt=day_after)
+    return condition
+
+
+def events_filtered(auditor: User, filters: dict[str, Any]) -> QuerySet[AuditEvent]:
+    events = events_visible_to(auditor)
+    if filters.get("username"):
+        events = events.filter(username__iexact=filters["username"])
+    if filters.get("contactpoint_id"):
+        cpid = filters["contactpoint_id"]
+        events = events.filter(Q(child_contactpoint_id=cpid) | Q(result_ids__contains=[cpid]))
+    if filters.get("organisation"):
+        events = events.filter(organisation_id=filters["organisation"].pk)
+    if filters.get("action"):
+        events = events.filter(action=filters["action"])
+    return events.filter(_day_range(filters.get("date_from"), filters.get("date_to")))
+
+
+def child_history(auditor: User, contactpoint_id: str) -> QuerySet[AuditEvent]:
+    """Every event in which the child was viewed or appeared in search results."""
+    return events_visible_to(auditor).filter(
+        Q(child_contactpoint_id=contactpoint_id) | Q(result_ids__contains=[contactpoint_id])
+    )
+
+
+def user_activity_summary(events: QuerySet[AuditEvent]) -> list[tuple[str, int]]:
+    labels = dict(Action.choices)
+    rows = events.values("action").annotate(n=Count("id")).order_by("-n")
+    return [(labels.get(row["action"], row["action"]), row["n"]) for row in rows]
+
+
+# Anomalies --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    title: str
+    explanation: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+# The one piece of text formatted into the report queries below; every value is a parameter.
+PERIOD = "(%s OR e.organisation_id = %s) AND e.occurred_at >= %s AND e.occurred_at < %s"
+
+
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
+    """The patterns DESIGN.md asks auditors to look for, computed from the events."""
+    zone = settings.TIME_ZONE
+    first = datetime.combine(start, time.min, tzinfo=timezone.get_current_timezone())
+    zone_info = timezone.get_current_timezone()
+    last = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone_info)
+    period = PERIOD
+    params = [is_national(auditor), auditor.organisation_id, first, last]
+    many = settings.AUDIT_MANY_VIEWS
+    return [
+        Anomaly(
+            f"Many records viewed in a short time ({many} or more in 10 minutes)",
+            "Possible trawling: far more records than one piece of work needs.",
+            ("User", "10 minutes from", "Records viewed"),
+            _rows(
+                f"SELECT e.username, to_timestamp(floor(extract(epoch FROM e.occurred_at) / 600)"  # noqa: S608
+                f" * 600) AT TIME ZONE %s, count(*) FROM audit_event e"
+                f" WHERE {period} AND e.action = 'view_record' GROUP BY 1, 2"
+                f" HAVING count(*) >= %s ORDER BY 3 DESC, 2",
+                [zone, *params, many],
+            ),
+        ),
+        Anomaly(
+            "Searches for the user's own surname or home postcode",
+            "Practitioners must not look up themselves, their family or their neighbours.",
+            ("User", "When", "Searched for"),
+            _rows(
+                f"SELECT e.username, e.occurred_at AT TIME ZONE %s,"  # noqa: S608
+                f" concat_ws(' ', e.search_criteria->>'surname', e.search_criteria->>'postcode')"
+                f" FROM audit_event e JOIN accounts_user u ON u.id = e.user_id"
+                f" WHERE {period} AND e.action = 'search' AND ("
+                f"  (u.last_name <> ''"
+                f"   AND lower(e.search_criteria->>'surname') = lower(u.last_name))"
+                f"  OR (u.home_postcode <> '' AND replace(upper(e.search_criteria->>'postcode'),"
+                f"   ' ', '') = replace(u.home_postcode, ' ', ''))) ORDER BY 2",
+                [zone, *params],
+            ),
+        ),
+        Anomaly(
+            "Use out of hours (before 7am, after 8pm or at weekends)",
+            "Not wrong in itself, but worth a look alongside other signs.",
+            ("User", "When", "Action"),
+            _rows(
+                f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.action FROM audit_event e"  # noqa: S608
+                f" WHERE {period} AND e.action IN ('search', 'view_record', 'override', 'export')"
+                f" AND (extract(hour FROM e.occurred_at AT TIME ZONE %s) NOT BETWEEN 7 AND 19"
+                f"  OR extract(isodow FROM e.occurred_at AT TIME ZONE %s) >= 6) ORDER BY 2",
+                [zone, *params, zone, zone],
+            ),
+        ),
+        Anomaly(
+            "Shield overrides",
+            "Every override of a shield, with the reason given.",
+            ("User", "When", "ContactPoint ID", "Reason"),
+            _rows(
+                f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.child_contactpoint_id,"  # noqa: S608
+                f" e.reason FROM audit_event e WHERE {period} AND e.action = 'override'"
+                f" ORDER BY 2",
+                [zone, *params],
+            ),
+        ),
+        Anomaly(
+            "Searches with no record viewed afterwards (within 30 minutes)",
+            "Searching to see whether a child is known, without a reason to open the record.",
+            ("User", "When", "Results"),
+            _rows(
+                f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.result_count"  # noqa: S608
+                f" FROM audit_event e WHERE {period} AND e.action = 'search'"
+                f" AND coalesce(e.result_count, 0) > 0 AND NOT EXISTS ("
+                f"  SELECT 1 FROM audit_event v WHERE v.user_id = e.user_id"
+                f"  AND v.action = 'view_record' AND v.occurred_at >= e.occurred_at"
+                f"  AND v.occurred_at < e.occurred_at + interval '30 minutes') ORDER BY 2",
+                [zone, *params],
+            ),
+        ),
+        Anomaly(
+            "Views of another local authority's shielded children",
+            "A shielded child's record opened by someone outside the child's local authority.",
+            ("User", "When", "ContactPoint ID"),
+            _rows(
+                f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.child_contactpoint_id"  # noqa: S608
+                f" FROM audit_event e WHERE {period} AND e.action IN ('view_record', 'override')"
+                f" AND e.child_shielded AND e.child_local_authority_id IS DISTINCT FROM"
+                f" e.organisation_id ORDER BY 2",
+                [zone, *params],
+            ),
+        ),
+    ]
+
+
+# Totals for charts ------------------------------------------------------------------------
+
+
+def activity_per_day(auditor: User, start: date, end: date) -> list[tuple[date, int]]:
+    counts = dict(
+        events_visible_to(auditor)
+        .filter(_day_range(start, end))
+        .annotate(day=TruncDate("occurred_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    return [(day, counts.get(day, 0)) for day in days]
+
+
+def activity_per_organisation(auditor: User, start: date, end: date) -> list[tuple[str, int]]:
+    names = dict(organisations_visible_to(auditor).values_list("pk", "name"))
+    rows = (
+        events_visible_to(auditor)
+        .filter(_day_range(start, end), organisation_id__isnull=False)
+        .values_list("organisation_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("organisation_id", "n")
+    )
+    return [(names.get(org_id or 0, f"Organisation {org_id}"), n) for org_id, n in rows]

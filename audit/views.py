@@ -1,0 +1,193 @@
+"""The auditors' screens. Each query an auditor makes is itself an access event."""
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from auditlog.models import LogEntry
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from accounts.models import User
+from accounts.permissions import Permission, is_national, permission_required
+from audit import selectors
+from audit.charts import bar_chart_svg
+from audit.forms import EventFilterForm, PeriodForm
+from audit.models import Action, AuditEvent
+from audit.recorder import audit_note
+from directory.contactpoint_id import normalise as contactpoint_id_normalise
+from directory.models import Child
+from shielding.policy import change_shown, shielded_among
+
+PAGE_SIZE = 50
+CSV_COLUMNS = (
+    "id", "occurred_at", "username", "roles", "organisation_id", "action", "method", "path",
+    "status", "ip_address", "user_agent", "child_contactpoint_id", "child_shielded",
+    "result_count", "result_ids", "reason", "request_id",
+)  # fmt: skip
+
+
+def _auditor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
+    return request.user
+
+
+def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> None:
+    audit_note(request, action=Action.AUDITOR_QUERY, search_criteria={"query": query, **criteria})
+
+
+def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | None]:
+    """Newest first, PAGE_SIZE at a time, continuing below the id in ``?before=``."""
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        events = events.filter(id__lt=int(before))
+    rows = list(events.order_by("-id")[: PAGE_SIZE + 1])
+    more = rows[PAGE_SIZE].id + 1 if len(rows) > PAGE_SIZE else None
+    return rows[:PAGE_SIZE], more
+
+
+@permission_required(Permission.READ_AUDIT)
+def event_list(request: HttpRequest) -> HttpResponse:
+    auditor = _auditor(request)
+    form = EventFilterForm(
+        request.GET or None, organisations=selectors.organisations_visible_to(auditor)
+    )
+    events: list[AuditEvent] = []
+    more: int | None = None
+    criteria: dict[str, str] = {}
+    if form.is_valid():
+        criteria = form.criteria()
+        events, more = _page(selectors.events_filtered(auditor, form.cleaned_data), request)
+    elif not form.is_bound:
+        events, more = _page(selectors.events_visible_to(auditor), request)
+    _note_query(request, "events", criteria)
+    context = {
+        "form": form,
+        "events": events,
+        "next_query": urlencode({**criteria, "before": more}) if more else "",
+        "export_query": urlencode(criteria),
+        "national": is_national(auditor),
+    }
+    return render(request, "audit/events.html", context)
+
+
+@permission_required(Permission.READ_AUDIT)
+def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
+    """For a subject access request: who saw the child's record or found it, when and why."""
+    auditor = _auditor(request)
+    if contactpoint_id_normalise(contactpoint_id) != contactpoint_id:
+        raise Http404
+    _note_query(request, "child_history", {"contactpoint_id": contactpoint_id})
+    events = list(selectors.child_history(auditor, contactpoint_id).order_by("occurred_at")[:5000])
+    # A purged child's events outlive the record; its change history goes with it.
+    child = Child.objects.filter(contactpoint_id=contactpoint_id).first()
+    changes = []
+    if child is not None:
+        entries = (
+            LogEntry.objects.filter(additional_data__child_ids__contains=[child.pk])
+            .select_related("actor", "content_type")
+            .order_by("timestamp")
+        )
+        shielded = shielded_among([child.pk])
+        changes = [
+            change_shown(entry, auditor, shielded, {child.pk: child.local_authority_id})
+            for entry in entries
+        ]
+    return render(
+        request,
+        "audit/child_history.html",
+        {"contactpoint_id": contactpoint_id, "events": events, "changes": changes},
+    )
+
+
+@permission_required(Permission.READ_AUDIT)
+def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    auditor = _auditor(request)
+    # Another LA's user does not exist for an LA auditor (404).
+    users = User.objects.all() if is_national(auditor) else auditor.organisation.users.all()
+    subject = get_object_or_404(users, pk=pk)
+    events_of_user = selectors.events_visible_to(auditor).filter(user_id=subject.pk)
+    _note_query(request, "user_activity", {"user_id": subject.pk})
+    events, more = _page(events_of_user, request)
+    return render(
+        request,
+        "audit/user_activity.html",
+        {
+            "subject": subject,
+            "summary": selectors.user_activity_summary(events_of_user),
+            "events": events,
+            "next_query": urlencode({"before": more}) if more else "",
+        },
+    )
+
+
+@permission_required(Permission.READ_AUDIT)
+def anomaly_report(request: HttpRequest) -> HttpResponse:
+    auditor = _auditor(request)
+    form = PeriodForm(request.GET or None)
+    start, end = form.period()
+    _note_query(request, "anomalies", {"date_from": start.isoformat(), "date_to": end.isoformat()})
+    return render(
+        request,
+        "audit/anomalies.html",
+        {
+            "form": form,
+            "start": start,
+            "end": end,
+            "reports": selectors.anomalies(auditor, start, end),
+        },
+    )
+
+
+@permission_required(Permission.READ_AUDIT)
+def activity_charts(request: HttpRequest) -> HttpResponse:
+    auditor = _auditor(request)
+    form = PeriodForm(request.GET or None)
+    start, end = form.period()
+    _note_query(request, "charts", {"date_from": start.isoformat(), "date_to": end.isoformat()})
+    per_day = selectors.activity_per_day(auditor, start, end)
+    per_organisation = selectors.activity_per_organisation(auditor, start, end)
+    return render(
+        request,
+        "audit/charts.html",
+        {
+            "form": form,
+            "start": start,
+            "end": end,
+            "per_day": per_day,
+            "per_organisation": per_organisation,
+            "day_chart": bar_chart_svg(
+                "Events per day", [(day.strftime("%d %b"), n) for day, n in per_day]
+            ),
+            "organisation_chart": bar_chart_svg("Events per organisation", per_organisation),
+        },
+    )
+
+
+class _Line:
+    """csv.writer writes into this, and the row comes straight back to be streamed."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@permission_required(Permission.READ_AUDIT)
+def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    auditor = _auditor(request)
+    form = EventFilterForm(request.GET, organisations=selectors.organisations_visible_to(auditor))
+    if not form.is_valid():
+        return render(request, "audit/events.html", {"form": form, "events": []}, status=400)
+    criteria = form.criteria()
+    audit_note(request, action=Action.EXPORT, search_criteria={"query": "events_csv", **criteria})
+    events = selectors.events_filtered(auditor, form.cleaned_data).order_by("id")
+
+    def rows() -> Iterator[str]:
+        writer = csv.writer(_Line())
+        yield writer.writerow(CSV_COLUMNS)
+        for event in events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
+            yield writer.writerow(event)
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="contactpoint-audit-events.csv"'
+    return response

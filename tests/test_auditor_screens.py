@@ -1,0 +1,247 @@
+"""Ada the auditor reads her organisation's access log; national auditors read everyone's."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from auditlog.context import set_actor
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from audit.models import Action, AuditEvent
+from directory.models import Address, Source
+from shielding.models import Shield
+from tests.personas import ada, make_child, make_user, operator, priya, sam, sign_in, xavier
+
+pytestmark = pytest.mark.django_db
+
+EVENTS = reverse("audit:events")
+
+
+def event(user, action=Action.VIEW_RECORD, at=None, **fields):
+    values = {
+        "occurred_at": at or timezone.now() - timedelta(minutes=5),
+        "user_id": user.pk,
+        "username": user.username,
+        "roles": user.roles,
+        "organisation_id": user.organisation_id,
+        "action": action,
+        "path": "/",
+    }
+    values.update(fields)
+    return AuditEvent.objects.create(**values)
+
+
+@pytest.fixture
+def ada_client(client):
+    auditor = ada()
+    sign_in(client, auditor)
+    client.auditor = auditor
+    return client
+
+
+class TestScope:
+    def test_ada_sees_her_organisations_events_only(self, ada_client):
+        event(priya(), child_contactpoint_id="111111111111")
+        event(xavier(), child_contactpoint_id="222222222222")
+        html = ada_client.get(EVENTS).content.decode()
+        assert "111111111111" in html and "222222222222" not in html
+
+    def test_a_national_auditor_sees_every_organisation(self, client):
+        sign_in(client, make_user("nadia", Role.AUDITOR, organisation=operator()))
+        event(priya(), child_contactpoint_id="111111111111")
+        event(xavier(), child_contactpoint_id="222222222222")
+        html = client.get(EVENTS).content.decode()
+        assert "111111111111" in html and "222222222222" in html
+
+    def test_another_las_user_has_no_activity_page_for_ada(self, ada_client):
+        assert ada_client.get(reverse("audit:user_activity", args=[xavier().pk])).status_code == 404
+
+
+class TestFilters:
+    def test_by_user_child_action_and_dates(self, ada_client):
+        user, other = priya(), make_user("tom", Role.PRACTITIONER)
+        child = make_child()
+        event(user, child_contactpoint_id=child.contactpoint_id, path="/wanted")
+        event(user, action=Action.SEARCH, result_ids=[child.contactpoint_id], path="/search-hit")
+        event(other, path="/other-user")
+        event(user, at=timezone.now() - timedelta(days=40), path="/too-old")
+        query = {
+            "username": "priya",
+            "contactpoint_id": child.contactpoint_id_display,
+            "date_from": (timezone.localdate() - timedelta(days=7)).isoformat(),
+        }
+        html = ada_client.get(EVENTS, query).content.decode()
+        assert "/wanted" in html and "/search-hit" in html
+        assert "/other-user" not in html and "/too-old" not in html
+        html = ada_client.get(EVENTS, {**query, "action": "search"}).content.decode()
+        assert "/search-hit" in html and "/wanted" not in html
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ({"contactpoint_id": "12345"}, "Enter a ContactPoint ID of 12 digits"),
+            ({"date_from": "yesterday"}, "Enter the start date as year-month-day"),
+            ({"date_from": "2026-11-20", "date_to": "2026-11-01"}, "must be the same as or after"),
+            ({"action": "steal"}, "Select a valid choice"),
+        ],
+    )
+    def test_bad_filters_get_a_clear_message(self, ada_client, query, message):
+        html = ada_client.get(EVENTS, query).content.decode()
+        assert message in html and "govuk-error-summary" in html
+
+    def test_each_query_is_itself_an_event(self, ada_client):
+        ada_client.get(EVENTS, {"username": "priya"})
+        logged = AuditEvent.objects.filter(action=Action.AUDITOR_QUERY).get()
+        assert logged.username == "ada"
+        assert logged.search_criteria == {"query": "events", "username": "priya"}
+
+    def test_older_events_are_a_page_away(self, ada_client):
+        user = priya()
+        for n in range(55):
+            event(user, path=f"/page-{n}")
+        first = ada_client.get(EVENTS).content.decode()
+        assert "/page-54" in first and "/page-3<" not in first
+        link = first.split('href="?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        second = ada_client.get(f"{EVENTS}?{link}").content.decode()
+        assert "/page-3<" in second and "/page-54" not in second
+
+
+class TestChildHistory:
+    def test_it_lists_who_saw_or_found_the_child_and_what_changed(self, ada_client):
+        child = make_child()
+        user = priya()
+        event(user, child_contactpoint_id=child.contactpoint_id, path="/viewed")
+        event(user, action=Action.SEARCH, result_ids=[child.contactpoint_id], path="/found")
+        with set_actor(user):
+            Address.objects.create(
+                child=child, line_1="1 Mill Lane", postcode="NE1 4ST", source=Source.PRACTITIONER
+            )
+        html = ada_client.get(
+            reverse("audit:child_history", args=[child.contactpoint_id])
+        ).content.decode()
+        assert "/viewed" in html and "/found" in html
+        assert "NE1 4ST" in html and "Print this page" in html
+
+    def test_a_shielded_childs_location_is_masked_in_the_change_history(self, ada_client):
+        child = make_child()
+        Shield.objects.create(
+            child=child,
+            reason="domestic_abuse",
+            justification="Fled abuse",
+            review_on=timezone.localdate(),
+        )
+        with set_actor(sam()):
+            Address.objects.create(
+                child=child, line_1="7 Secret Row", postcode="NE9 9ZZ", source=Source.PRACTITIONER
+            )
+            child.given_name = "Amy"
+            child.save()
+        html = ada_client.get(
+            reverse("audit:child_history", args=[child.contactpoint_id])
+        ).content.decode()
+        assert "Secret Row" not in html and "NE9 9ZZ" not in html and "Fled abuse" not in html
+        assert "[shielded]" in html
+        assert "Amy" in html, "names stay visible on a shielded record"
+
+    def test_a_malformed_id_is_not_found(self, ada_client):
+        assert ada_client.get(reverse("audit:child_history", args=["12345"])).status_code == 404
+
+
+class TestAnomalies:
+    def report(self, ada_client, title):
+        html = ada_client.get(reverse("audit:anomalies")).content.decode()
+        section = html.split(title, 1)[1].split("<h2", 1)[0]
+        return section
+
+    def test_many_records_in_ten_minutes(self, ada_client, settings):
+        settings.AUDIT_MANY_VIEWS = 5
+        user, start = priya(), timezone.now().replace(minute=0, second=0) - timedelta(hours=1)
+        for n in range(6):
+            event(user, at=start + timedelta(minutes=n))
+        assert "priya" in self.report(ada_client, "Many records viewed")
+
+    def test_searching_for_your_own_surname_or_postcode(self, ada_client):
+        user = priya()
+        user.last_name, user.home_postcode = "Sharma", "NE1 4ST"
+        user.save()
+        event(user, action=Action.SEARCH, search_criteria={"surname": "SHARMA", "forename": "Ravi"})
+        event(
+            user, action=Action.SEARCH, search_criteria={"surname": "Jones", "postcode": "ne1 4st"}
+        )
+        event(
+            user, action=Action.SEARCH, search_criteria={"surname": "Jones", "postcode": "NE2 1AB"}
+        )
+        section = self.report(ada_client, "own surname or home postcode")
+        assert "SHARMA" in section and "Jones ne1 4st" in section and "NE2 1AB" not in section
+
+    def test_out_of_hours_use(self, ada_client):
+        user = priya()
+        london_night = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)  # a Wednesday, 11.30pm
+        event(user, at=london_night, action=Action.SEARCH)
+        event(user, at=london_night.replace(hour=11), action=Action.SEARCH)
+        html = ada_client.get(
+            reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
+        ).content.decode()
+        section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
+        assert "23:30" in section and "11:00" not in section
+
+    def test_overrides_and_searches_without_a_view(self, ada_client):
+        user = priya()
+        event(
+            user,
+            action=Action.OVERRIDE,
+            child_contactpoint_id="123456789018",
+            reason="Section 47 enquiry",
+        )
+        event(user, action=Action.SEARCH, result_count=3, at=timezone.now() - timedelta(hours=2))
+        assert "Section 47 enquiry" in self.report(ada_client, "Shield overrides")
+        assert "priya" in self.report(ada_client, "Searches with no record viewed")
+
+    def test_a_search_followed_by_a_view_is_not_an_anomaly(self, ada_client):
+        user, at = priya(), timezone.now() - timedelta(hours=2)
+        event(user, action=Action.SEARCH, result_count=3, at=at)
+        event(user, action=Action.VIEW_RECORD, at=at + timedelta(minutes=2))
+        assert "None found" in self.report(ada_client, "Searches with no record viewed")
+
+    def test_views_of_another_las_shielded_children(self, client):
+        sign_in(client, make_user("nadia", Role.AUDITOR, organisation=operator()))
+        child = make_child()
+        event(
+            xavier(),
+            child_contactpoint_id=child.contactpoint_id,
+            child_shielded=True,
+            child_local_authority_id=child.local_authority_id,
+        )
+        event(
+            priya(),
+            child_contactpoint_id="999999999999",
+            child_shielded=True,
+            child_local_authority_id=child.local_authority_id,
+        )
+        html = client.get(reverse("audit:anomalies")).content.decode()
+        section = html.split("another local authority", 1)[1].split("<h2", 1)[0]
+        assert "xavier" in section and "999999999999" not in section
+
+
+class TestChartsAndExport:
+    def test_activity_charts_are_svg_with_tables(self, ada_client):
+        event(priya())
+        html = ada_client.get(reverse("audit:charts")).content.decode()
+        assert html.count('<svg class="app-chart"') == 2
+        assert '<title id="chart-events-per-day">Events per day</title>' in html
+        assert "Northshire" in html
+
+    def test_the_csv_export_streams_the_filtered_events(self, ada_client):
+        user = priya()
+        for n in range(3):
+            event(user, path=f"/exported-{n}")
+        event(xavier(), path="/not-ours")
+        response = ada_client.get(reverse("audit:export"), {"username": "priya"})
+        assert response.streaming and response["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert rows[0][:3] == ["id", "occurred_at", "username"]
+        assert [row[7] for row in rows[1:]] == ["/exported-0", "/exported-1", "/exported-2"]
+        assert AuditEvent.objects.filter(action=Action.EXPORT, username="ada").exists()
