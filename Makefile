@@ -44,6 +44,7 @@ setup: $(VENV)/.installed var/staticfiles/staticfiles.json
 
 run: setup
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py audit_partitions
 	$(BIN)/python manage.py seed_demo --children $(DEMO_CHILDREN) --if-empty
 	@cat var/demo-credentials.txt
 	@echo "ContactPoint is starting on http://127.0.0.1:8000/ (Ctrl+C stops it)."

@@ -1,0 +1,64 @@
+"""The documented production role can read and append to the audit tables, and nothing more."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from audit.models import Action, AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+ROLE = "contactpoint_app_test"
+
+
+def as_application_role(sql: str, params=()) -> None:
+    # On failure the savepoint's rollback also undoes SET LOCAL ROLE.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL ROLE {ROLE}")
+        cursor.execute(sql, params)
+        cursor.execute("RESET ROLE")
+
+
+@pytest.fixture
+def application_role():
+    """The role, granted exactly what docs/database-roles.sql grants (rolled back afterwards)."""
+    script = (Path(settings.BASE_DIR) / "docs" / "database-roles.sql").read_text()
+    sql = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("--"))
+    statements = [statement for statement in sql.split(";") if statement.strip()]
+    assert len(statements) == 4
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {ROLE} NOLOGIN")
+        for statement in statements:
+            cursor.execute(statement.replace(':"app_role"', ROLE))
+
+
+def test_it_appends_and_reads_events(application_role):
+    as_application_role(
+        "INSERT INTO audit_event (occurred_at, action) VALUES (%s, %s)",
+        [timezone.now(), Action.PAGE_VIEW],
+    )
+    as_application_role("SELECT count(*) FROM audit_event")
+    assert AuditEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_event SET username = 'x'",
+        "DELETE FROM audit_event",
+        "TRUNCATE audit_event",
+        "DELETE FROM auditlog_logentry",
+        "UPDATE audit_seal SET seal_hash = ''",
+        "DELETE FROM audit_event_digest",
+    ],
+)
+def test_it_cannot_change_or_remove_audit_rows(application_role, statement):
+    with pytest.raises(DatabaseError, match="permission denied"):
+        as_application_role(statement)
+
+
+def test_it_can_still_change_the_directory(application_role):
+    as_application_role("UPDATE directory_child SET given_name = given_name")
