@@ -62,3 +62,22 @@ def test_a_new_user_enrols_by_scanning_a_qr_code(page, screenshot):
     page.get_by_role("button", name="Continue").click()
     assert page.locator(".app-backup-codes li").count() == 10
     screenshot("backup-codes")
+
+
+def test_an_auditor_reads_the_charts_without_script_or_style_errors(page, screenshot):
+    from tests.personas import PASSWORD, ada, authenticator, current_code, priya
+
+    device = authenticator(ada())
+    priya()
+    page.goto("/audit/charts/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+    assert page.title() == "Activity charts – ContactPoint"
+    assert page.locator("svg.app-chart").count() == 2
+    screenshot("audit-charts")
+    page.get_by_role("link", name="Access events").click()
+    assert page.locator("table.govuk-table tbody tr").count() >= 4  # her own sign-in, at least
+    screenshot("audit-events")
