@@ -57,7 +57,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy .
 
-check-migrations: $(VENV)/.installed
+check-migrations: setup
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 pytest: setup

@@ -207,3 +207,11 @@ AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 7)
 AUDIT_PARTITION_MONTHS_AHEAD = 3
 # The "many records viewed in a short time" report: this many record views in 10 minutes.
 AUDIT_MANY_VIEWS = env_int("AUDIT_MANY_VIEWS", 30)
+
+# Search (directory app): anti-trawling cap, how many candidates are scored, the lowest score
+# shown, and each user's search rate limit.
+SEARCH_RESULT_CAP = env_int("SEARCH_RESULT_CAP", 20)
+SEARCH_MAX_CANDIDATES = env_int("SEARCH_MAX_CANDIDATES", 500)
+SEARCH_MIN_SCORE = env_int("SEARCH_MIN_SCORE", 70)
+SEARCH_RATE_LIMIT = env_int("SEARCH_RATE_LIMIT", 30)
+SEARCH_RATE_WINDOW = timedelta(minutes=env_int("SEARCH_RATE_WINDOW_MINUTES", 10))

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
+    path("", include("directory.urls")),
 ]

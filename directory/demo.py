@@ -16,6 +16,7 @@ from django.db import connection
 from faker import Faker
 
 from accounts.models import Organisation
+from directory.matching import search_keys
 from directory.models import (
     Address,
     CareRelationship,
@@ -23,6 +24,7 @@ from directory.models import (
     ChildName,
     Gender,
     Involvement,
+    NameKey,
     ParentCarer,
     SensitiveCategory,
     Service,
@@ -216,6 +218,7 @@ class DemoDirectory:
             *PROVENANCE,
         )
         self.names = rows(ChildName, "child_id", "kind", "given_name", "family_name", *PROVENANCE)
+        self.name_keys = rows(NameKey, "child_id", "family_key", "given_key", "date_of_birth")
         self.addresses = rows(
             Address,
             "child_id",
@@ -296,6 +299,7 @@ class DemoDirectory:
             self.services,
             self.children,
             self.names,
+            self.name_keys,
             self.addresses,
             self.carers,
             self.relationships,
@@ -532,22 +536,25 @@ class DemoDirectory:
             self.received_at,
             *self._provenance(Source.LA_SYSTEM, n),
         )
+        names = [(given, surname)]
         if rng.random() < 0.02:
+            names.append((given, rng.choice(self.surnames)))
             self.names.add(
                 child,
                 ChildName.Kind.FORMER.value,
-                given,
-                rng.choice(self.surnames),
+                *names[-1],
                 *self._provenance(Source.LA_SYSTEM, n),
             )
         if given in NICKNAMES and rng.random() < 0.5:
+            names.append((NICKNAMES[given], surname))
             self.names.add(
                 child,
                 ChildName.Kind.KNOWN_AS.value,
-                NICKNAMES[given],
-                surname,
+                *names[-1],
                 *self._provenance(Source.LA_SYSTEM, n),
             )
+        for family_key, given_key in search_keys(names):
+            self.name_keys.add(child, family_key, given_key, born)
         self._addresses(la, child, born, home, n)
         for carer_id, role, apart in carers:
             self.relationships.add(
@@ -809,6 +816,7 @@ class DemoDirectory:
                 Service,
                 Child,
                 ChildName,
+                NameKey,
                 Address,
                 ParentCarer,
                 CareRelationship,

@@ -160,6 +160,29 @@ class ChildName(Provenance):
         return {"child_ids": [self.child_id]}
 
 
+class NameKey(models.Model):
+    """A search key for one of a child's names: phonetic surname and forename keys, and the
+    date of birth, so that PostgreSQL's indexes find candidates without any extension.
+
+    Derived from the child's names (legal, former, known-as) by directory/matching.py and
+    rebuilt whenever they change (``child_search_keys_rebuild``).
+    """
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="name_keys")
+    family_key = models.CharField(max_length=40)
+    given_key = models.CharField(max_length=40)
+    date_of_birth = models.DateField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["family_key", "given_key"], name="namekey_family_given"),
+            models.Index(fields=["family_key", "date_of_birth"], name="namekey_family_dob"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Search key of {self.child}"
+
+
 class PostalAddress(models.Model):
     line_1 = models.CharField(max_length=200, blank=True)
     line_2 = models.CharField(max_length=200, blank=True)
@@ -186,7 +209,12 @@ class Address(Provenance, PostalAddress):
 
     class Meta:
         verbose_name_plural = "addresses"
-        indexes = [models.Index(fields=["postcode"], name="address_postcode")]
+        # varchar_pattern_ops lets "postcode LIKE 'NE1 %'" (an outward code) use the index.
+        indexes = [
+            models.Index(
+                fields=["postcode"], name="address_postcode", opclasses=["varchar_pattern_ops"]
+            )
+        ]
         constraints = [
             _ended_after_started("address"),
             _valid_uk_postcode("address"),

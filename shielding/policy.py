@@ -6,11 +6,16 @@ right to see the record in full; every other field — and any field added later
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
-from accounts.models import User
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from accounts.permissions import Permission, has_permission
 from accounts.roles import Role
+from directory.models import Address, Child, Involvement, Service
 from shielding.models import Shield
 
 MASK = "[shielded]"
@@ -91,4 +96,275 @@ def change_shown(
         object_repr=entry.object_repr if not protect or model in VISIBLE_WHEN_SHIELDED else MASK,
         changes={field: (str(old), str(new)) for field, (old, new) in changes.items()},
         masked=bool(protect),
+    )
+
+
+# What a view or template receives instead of a Child ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactTeam:
+    """The local authority's ContactPoint team, who broker contact with a shielded child."""
+
+    name: str
+    phone: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    source: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class AddressShown:
+    kind: str
+    lines: tuple[str, ...]
+    postcode: str
+    started_on: date | None
+    ended_on: date | None
+    expected_return_by: date | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class CarerShown:
+    name: str
+    relationship: str
+    parental_responsibility: bool
+    phone: str
+    email: str
+    address: tuple[str, ...]
+    country: str
+    overseas: bool
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class InvolvementShown:
+    id: int
+    service: str
+    service_kind: str
+    service_phone: str
+    service_email: str
+    service_address: tuple[str, ...]
+    practitioner: str
+    practitioner_job: str
+    practitioner_phone: str
+    practitioner_email: str
+    practitioner_organisation: str
+    role: str
+    started_on: date
+    ended_on: date | None
+    caf_held: bool
+    lead_professional: bool
+    sensitive: str
+    is_mine: bool
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    """A child as this viewer may see it. Masked records carry only the allowed fields;
+    everything else stays at its empty default, so nothing can be shown by mistake."""
+
+    contactpoint_id: str
+    contactpoint_id_display: str
+    given_name: str
+    middle_names: str
+    family_name: str
+    other_names: tuple[tuple[str, str, str], ...]
+    gender: str
+    date_of_birth: date
+    age: int
+    status: str
+    date_of_death: date | None
+    shielded: bool
+    masked: bool
+    contact_team: ContactTeam | None
+    provenance: Provenance | None = None
+    current_addresses: tuple[AddressShown, ...] = ()
+    past_addresses: tuple[AddressShown, ...] = ()
+    carers: tuple[CarerShown, ...] = ()
+    education: tuple[InvolvementShown, ...] = ()
+    gp_practices: tuple[InvolvementShown, ...] = ()
+    services: tuple[InvolvementShown, ...] = ()
+    ended_involvements: tuple[InvolvementShown, ...] = ()
+    caf_held: bool = False
+    lead_professional: InvolvementShown | None = None
+    my_involvement: InvolvementShown | None = None
+    past_addresses_held: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _team(organisation: Organisation) -> ContactTeam:
+    return ContactTeam(
+        name=organisation.team_name or f"{organisation.name} ContactPoint team",
+        phone=organisation.team_phone,
+        email=organisation.team_email,
+    )
+
+
+def _provenance(fact: Any) -> Provenance:
+    return Provenance(source=fact.get_source_display(), received_at=fact.received_at)
+
+
+def _lines(place: Any) -> tuple[str, ...]:
+    return tuple(part for part in (place.line_1, place.line_2, place.town) if part)
+
+
+def _address(address: Address) -> AddressShown:
+    return AddressShown(
+        kind=address.get_kind_display(),
+        lines=_lines(address),
+        postcode=address.postcode,
+        started_on=address.started_on,
+        ended_on=address.ended_on,
+        expected_return_by=address.expected_return_by,
+        provenance=_provenance(address),
+    )
+
+
+def _involvement(involvement: Involvement, viewer: User) -> InvolvementShown:
+    service: Service | None = involvement.service
+    practitioner = involvement.practitioner
+    return InvolvementShown(
+        id=involvement.pk,
+        service=service.name if service else "",
+        service_kind=service.get_kind_display() if service else "",
+        service_phone=service.phone if service else "",
+        service_email=service.email if service else "",
+        service_address=(*_lines(service), service.postcode) if service else (),
+        practitioner=practitioner.get_full_name() if practitioner else "",
+        practitioner_job=practitioner.job_title if practitioner else "",
+        practitioner_phone=practitioner.phone if practitioner else "",
+        practitioner_email=practitioner.email if practitioner else "",
+        practitioner_organisation=practitioner.organisation.name if practitioner else "",
+        role=involvement.role,
+        started_on=involvement.started_on,
+        ended_on=involvement.ended_on,
+        caf_held=involvement.caf_held,
+        lead_professional=involvement.lead_professional,
+        sensitive=involvement.get_sensitive_category_display(),
+        is_mine=practitioner is not None and practitioner.pk == viewer.pk,
+        provenance=_provenance(involvement),
+    )
+
+
+def is_shielded(child: Child) -> bool:
+    """From prefetched shields where available, so a page costs no extra query per child."""
+    return any(shield.lifted_at is None for shield in child.shields.all())
+
+
+def is_masked_for(child: Child, viewer: User) -> bool:
+    return is_shielded(child) and not sees_in_full(viewer, child.local_authority_id)
+
+
+def visible_child(child: Child, viewer: User, *, past_addresses: bool = False) -> ChildRecord:
+    """The record page's view of ``child``: masked if shielded, unless the viewer may see it
+    in full; sensitive-service involvements only for those who broker contact."""
+    today = timezone.localdate()
+    shielded = is_shielded(child)
+    masked = shielded and not sees_in_full(viewer, child.local_authority_id)
+    # Only the fields allowed on a shielded record are copied here; the rest are added below,
+    # and only for a record that is not masked.
+    identity = ChildRecord(
+        contactpoint_id=child.contactpoint_id,
+        contactpoint_id_display=child.contactpoint_id_display,
+        given_name=child.given_name,
+        middle_names=child.middle_names,
+        family_name=child.family_name,
+        other_names=tuple(
+            (name.get_kind_display(), name.given_name, name.family_name)
+            for name in child.other_names.all()
+        ),
+        gender=child.get_gender_display(),
+        date_of_birth=child.date_of_birth,
+        age=child.age_on(today),
+        status=child.get_status_display(),
+        date_of_death=child.date_of_death,
+        shielded=shielded,
+        masked=masked,
+        contact_team=_team(child.local_authority) if shielded else None,
+    )
+    if masked:
+        return identity
+    sees_sensitive = has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES)
+    involvements = [
+        _involvement(involvement, viewer)
+        for involvement in child.involvements.all()
+        if sees_sensitive or not involvement.sensitive_category
+    ]
+    current = [i for i in involvements if i.ended_on is None]
+    education_kinds = {Service.Kind(kind).label for kind in Service.EDUCATION_KINDS}
+    gp_label = Service.Kind.GP_PRACTICE.label
+    addresses = list(child.addresses.all())
+    return replace(
+        identity,
+        provenance=_provenance(child),
+        current_addresses=tuple(_address(a) for a in addresses if a.ended_on is None),
+        past_addresses=tuple(_address(a) for a in addresses if a.ended_on is not None)
+        if past_addresses
+        else (),
+        past_addresses_held=sum(1 for a in addresses if a.ended_on is not None),
+        carers=tuple(
+            CarerShown(
+                name=f"{link.carer.given_name} {link.carer.family_name}",
+                relationship=link.get_relationship_display(),
+                parental_responsibility=link.parental_responsibility,
+                phone=link.carer.phone,
+                email=link.carer.email,
+                address=(*_lines(link.carer), link.carer.postcode),
+                country=link.carer.country,
+                overseas=link.carer.is_overseas,
+                provenance=_provenance(link),
+            )
+            for link in child.carer_relationships.all()
+            if link.ended_on is None
+        ),
+        education=tuple(i for i in current if i.service_kind in education_kinds),
+        gp_practices=tuple(i for i in current if i.service_kind == gp_label),
+        services=tuple(i for i in current if i.service_kind not in education_kinds | {gp_label}),
+        ended_involvements=tuple(i for i in involvements if i.ended_on is not None),
+        caf_held=any(i.caf_held for i in current),
+        lead_professional=next((i for i in current if i.lead_professional), None),
+        my_involvement=next((i for i in current if i.is_mine), None),
+    )
+
+
+@dataclass(frozen=True)
+class SearchResultShown:
+    contactpoint_id: str
+    contactpoint_id_display: str
+    name: str
+    gender: str
+    date_of_birth: date
+    age: int
+    shielded: bool
+    score: int
+    where: str  # town and postcode district of current addresses; empty when masked
+
+
+def visible_search_result(child: Child, score: int, viewer: User) -> SearchResultShown:
+    masked = is_masked_for(child, viewer)
+    places = sorted(
+        {
+            f"{address.town}, {address.postcode.split(' ')[0]}"
+            for address in getattr(child, "current_addresses", [])
+            if address.postcode
+        }
+    )
+    return SearchResultShown(
+        contactpoint_id=child.contactpoint_id,
+        contactpoint_id_display=child.contactpoint_id_display,
+        name=" ".join(
+            part for part in (child.given_name, child.middle_names, child.family_name) if part
+        ),
+        gender=child.get_gender_display(),
+        date_of_birth=child.date_of_birth,
+        age=child.age_on(timezone.localdate()),
+        shielded=is_shielded(child),
+        score=score,
+        where="" if masked else "; ".join(places),
     )

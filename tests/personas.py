@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.middleware import LAST_SEEN_AT, SESSION_STAMP, SIGNED_IN_AT
 from accounts.models import Organisation, User
 from accounts.roles import Role
-from directory.models import Child, Gender, Service, Source
+from directory.models import Address, Child, Gender, Service, Source
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -150,3 +150,33 @@ def make_service(kind: Service.Kind = Service.Kind.SCHOOL, **fields: object) -> 
     }
     values.update(fields)
     return Service.objects.create(**values)
+
+
+def make_address(child: Child, postcode: str = "NE1 4ST", **fields: object) -> Address:
+
+    values: dict[str, object] = {
+        "child": child,
+        "line_1": "1 Mill Lane",
+        "town": "Northtown",
+        "postcode": postcode,
+        "source": Source.CHILD_BENEFIT,
+    }
+    values.update(fields)
+    return Address.objects.create(**values)
+
+
+def rebuild_keys(*children: Child) -> None:
+    from directory.services import child_search_keys_rebuild
+
+    child_search_keys_rebuild(child_ids=[child.pk for child in children])
+
+
+def shield(child: Child) -> None:
+    from shielding.models import Shield
+
+    Shield.objects.create(
+        child=child,
+        reason="domestic_abuse",
+        justification="Fled violence",
+        review_on=date(2027, 5, 1),
+    )

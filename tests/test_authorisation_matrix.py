@@ -6,6 +6,7 @@ role's persona (Priya, Owen, Sam, Dana, Lee, Ada, Nina); Xavier, a practitioner 
 and Xena, an LA administrator of another LA.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -61,9 +62,13 @@ def everyone(result: object, **exceptions: object) -> dict[str, object]:
     return expect
 
 
-def only(allowed: dict[str, object]) -> dict[str, object]:
+def only(allowed: Mapping[str, object]) -> dict[str, object]:
     return everyone(DENIED, **allowed)
 
+
+# Search and records: practitioners (of any LA), shielding officers and data managers.
+CHILD_FACING = {name: OK for name in ("priya", "owen", "sam", "dana", "xavier")}
+INVOLVED = {name: OK for name in ("priya", "owen", "xavier")}
 
 MATRIX: dict[str, Row] = {
     "home": Row("GET", "", everyone(OK)),
@@ -86,6 +91,10 @@ MATRIX: dict[str, Row] = {
     "audit:user_activity": Row("GET", "priya", only({"ada": OK})),
     "audit:anomalies": Row("GET", "", only({"ada": OK})),
     "audit:charts": Row("GET", "", only({"ada": OK})),
+    "directory:search": Row("GET", "", only(CHILD_FACING)),
+    "directory:child_record": Row("GET", "child", only(CHILD_FACING)),
+    "directory:my_involvement": Row("GET", "child", only(INVOLVED)),
+    "directory:end_my_involvement": Row("POST", "child", only({k: 302 for k in INVOLVED})),
 }
 
 

@@ -125,6 +125,7 @@ class TestSigningInAndOut:
 
 
 def test_an_unknown_page_is_a_govuk_404_that_repeats_nothing_from_the_request(client):
+    sign_in(client, priya())
     response = client.get("/children/Amelia-Hart/")
     html = response.content.decode()
     assert response.status_code == 404

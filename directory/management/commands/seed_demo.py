@@ -31,6 +31,7 @@ DIRECTORY_TABLES = (
     "directory_parentcarer",
     "directory_address",
     "directory_childname",
+    "directory_namekey",
     "directory_child",
     "directory_service",
 )

@@ -1,0 +1,191 @@
+"""The search form and a practitioner's own involvement, with GOV.UK error messages."""
+
+import re
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from directory import contactpoint_id
+from directory.matching import Criteria, normalise
+from directory.models import Gender, Service
+from directory.postcodes import normalise_postcode
+
+_DATE_PARTS = re.compile(r"^\s*(\d{1,2})[\s/.\-]+(\d{1,2})[\s/.\-]+(\d{4})\s*$")
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+_OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+
+
+def parse_date(value: str, name: str) -> date | None:
+    """'27 3 2015', '27/03/2015' or '2015-03-27'; a clear error for anything else."""
+    if not value.strip():
+        return None
+    match = _DATE_PARTS.match(value)
+    iso = _ISO_DATE.match(value)
+    if match:
+        day, month, year = (int(part) for part in match.groups())
+    elif iso:
+        year, month, day = (int(part) for part in iso.groups())
+    else:
+        raise forms.ValidationError(f"{name} must be a real date, like 27 3 2015")
+    try:
+        parsed = date(year, month, day)
+    except ValueError:
+        raise forms.ValidationError(f"{name} must be a real date, like 27 3 2015") from None
+    if parsed > timezone.localdate():
+        raise forms.ValidationError(f"{name} must be today or in the past")
+    if parsed.year < 1900:
+        raise forms.ValidationError(f"{name} must be after 1900")
+    return parsed
+
+
+class SearchForm(forms.Form):
+    """Surname and one more detail, or a ContactPoint ID alone (DESIGN.md "Search")."""
+
+    surname = forms.CharField(required=False, max_length=100)
+    forename = forms.CharField(label="First name", required=False, max_length=100)
+    date_of_birth = forms.CharField(
+        required=False, max_length=20, help_text="For example, 27 3 2015"
+    )
+    dob_from = forms.CharField(label="Born from", required=False, max_length=20)
+    dob_to = forms.CharField(label="Born to", required=False, max_length=20)
+    postcode = forms.CharField(
+        required=False, max_length=10, help_text="The full postcode, or its first part, like NE1"
+    )
+    gender = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any")] + [(g.value, g.label) for g in (Gender.FEMALE, Gender.MALE)],
+    )
+    contactpoint_id = forms.CharField(
+        label="ContactPoint ID",
+        required=False,
+        max_length=20,
+        help_text="If you have it, you need nothing else",
+    )
+
+    def clean_contactpoint_id(self) -> str:
+        typed = self.cleaned_data["contactpoint_id"]
+        if not typed.strip():
+            return ""
+        normalised = contactpoint_id.normalise(typed)
+        if normalised is None:
+            raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
+        return normalised
+
+    def clean_surname(self) -> str:
+        surname: str = self.cleaned_data["surname"].strip()
+        if surname and not normalise(surname):
+            raise forms.ValidationError("Surname must include letters")
+        return surname
+
+    def clean_forename(self) -> str:
+        forename: str = self.cleaned_data["forename"].strip()
+        if forename and not normalise(forename):
+            raise forms.ValidationError("First name must include letters")
+        return forename
+
+    def clean_date_of_birth(self) -> date | None:
+        return parse_date(self.cleaned_data["date_of_birth"], "Date of birth")
+
+    def clean_dob_from(self) -> date | None:
+        return parse_date(self.cleaned_data["dob_from"], "The start of the date of birth range")
+
+    def clean_dob_to(self) -> date | None:
+        return parse_date(self.cleaned_data["dob_to"], "The end of the date of birth range")
+
+    def clean_postcode(self) -> str:
+        typed: str = self.cleaned_data["postcode"]
+        if not typed.strip():
+            return ""
+        full = normalise_postcode(typed)
+        if full:
+            return full
+        outward = re.sub(r"\s+", "", typed).upper()
+        if _OUTWARD.match(outward):
+            return outward
+        raise forms.ValidationError(
+            "Enter a real postcode, like NE1 4ST, or its first part, like NE1"
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors or data.get("contactpoint_id"):
+            return data
+        if not data.get("surname"):
+            self.add_error("surname", "Enter the child's surname, or their ContactPoint ID")
+            return data
+        start, end = data.get("dob_from"), data.get("dob_to")
+        if data.get("date_of_birth") and (start or end):
+            self.add_error("dob_from", "Enter a date of birth or a range, not both")
+        elif bool(start) != bool(end):
+            field = "dob_to" if start else "dob_from"
+            self.add_error(field, "Enter both ends of the date of birth range")
+        elif start and end and start > end:
+            self.add_error("dob_to", "The end of the range must be after the start")
+        elif start and end and (end - start).days > 731:
+            self.add_error("dob_to", "The date of birth range must be 2 years or less")
+        elif not (
+            data.get("forename") or data.get("date_of_birth") or start or data.get("postcode")
+        ):
+            self.add_error(
+                "forename",
+                "Enter the child's first name, date of birth or postcode as well as their surname",
+            )
+        return data
+
+    def criteria(self) -> Criteria:
+        data = self.cleaned_data
+        return Criteria(
+            surname=data.get("surname", ""),
+            forename=data.get("forename", ""),
+            date_of_birth=data.get("date_of_birth"),
+            dob_from=data.get("dob_from"),
+            dob_to=data.get("dob_to"),
+            postcode=data.get("postcode", ""),
+            gender=data.get("gender", ""),
+        )
+
+    def audit_criteria(self) -> dict[str, str]:
+        """What was searched for, as the audit log keeps it."""
+        return {
+            name: value.isoformat() if isinstance(value, date) else str(value)
+            for name, value in self.cleaned_data.items()
+            if value
+        }
+
+
+class InvolvementForm(forms.Form):
+    """A practitioner's own involvement with a child."""
+
+    role = forms.CharField(
+        label="Your role with the child",
+        max_length=200,
+        help_text="For example, health visitor or family support worker",
+        error_messages={"required": "Enter your role with the child"},
+    )
+    service = forms.ModelChoiceField(
+        label="Your service",
+        queryset=Service.objects.none(),
+        required=False,
+        empty_label="No service (I work with the child myself)",
+    )
+    started_on = forms.CharField(
+        label="When you started working with the child",
+        max_length=20,
+        help_text="For example, 3 9 2025",
+        error_messages={"required": "Enter when you started working with the child"},
+    )
+    caf_held = forms.BooleanField(
+        label="I hold a Common Assessment Framework (CAF) assessment", required=False
+    )
+    lead_professional = forms.BooleanField(label="I am the lead professional", required=False)
+
+    def __init__(self, *args: Any, services: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        service = self.fields["service"]
+        assert isinstance(service, forms.ModelChoiceField)
+        service.queryset = services
+
+    def clean_started_on(self) -> date | None:
+        return parse_date(self.cleaned_data["started_on"], "The start date")

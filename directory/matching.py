@@ -1,0 +1,233 @@
+"""How names, dates and postcodes are compared: one module for search and for feed matching.
+
+Keys (computed here, stored in ``NameKey`` and indexed by PostgreSQL, no extension needed) pick
+a small set of candidates; ``score()`` then ranks each candidate from 0 to 100. Tolerated:
+case, accents, hyphens, apostrophes and spaces; double-barrelled and multi-part surnames;
+phonetic spellings (Mohammed/Muhammad, Catherine/Kathryn, via Metaphone); nicknames
+(Bill/William, Kate/Catherine); former and other known names; day and month swapped, one digit
+wrong, or only the year right in a date of birth; a postcode's outward code alone.
+"""
+
+import contextlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import jellyfish
+
+# Nicknames and short forms, each to the name it is short for.
+NICKNAMES: dict[str, str] = {
+    nickname: full
+    for full, nicknames in {
+        "WILLIAM": "BILL BILLY WILL WILLIE LIAM",
+        "CATHERINE": "KATE KATIE CATH CATHY KAT KITTY",
+        "KATHERINE": "KATE KATIE KATH KATHY",
+        "ELIZABETH": "LIZ LIZZIE LIZZY BETH BETTY ELIZA ELSIE LIBBY",
+        "ALEXANDER": "ALEX ALFIE SANDY XANDER",
+        "ALEXANDRA": "ALEX LEXI SANDRA",
+        "THOMAS": "TOM TOMMY",
+        "JOSEPH": "JOE JOEY",
+        "SAMUEL": "SAM SAMMY",
+        "BENJAMIN": "BEN BENJI BENNY",
+        "ISABELLA": "BELLA IZZY ISSY",
+        "ISABELLE": "BELLE IZZY ISSY",
+        "MATILDA": "TILLY TILDA",
+        "EDWARD": "ED EDDIE TED TEDDY NED",
+        "DANIEL": "DAN DANNY",
+        "JESSICA": "JESS JESSIE",
+        "SEBASTIAN": "SEB SEBBY",
+        "CHARLOTTE": "LOTTIE CHARLIE",
+        "THEODORE": "THEO TEDDY",
+        "ROBERT": "ROB ROBBIE BOB BOBBY BERT",
+        "RICHARD": "RICH RICHIE RICK RICKY DICK",
+        "MARGARET": "MAGGIE MEG PEGGY",
+        "JAMES": "JIM JIMMY JAMIE",
+        "JONATHAN": "JON JONNY",
+        "NICHOLAS": "NICK NICKY",
+        "MICHAEL": "MIKE MICKY MIKEY",
+        "CHRISTOPHER": "CHRIS KIT",
+        "ANTHONY": "TONY ANT",
+        "FREDERICK": "FRED FREDDIE FREDDY",
+        "HENRY": "HARRY HAL",
+        "MOHAMMED": "MO MOH",
+        "ABIGAIL": "ABBIE ABBY",
+        "VICTORIA": "VICKY TORI",
+        "REBECCA": "BECKY BECCA",
+        "ELEANOR": "ELLIE NELL",
+        "FLORENCE": "FLO FLOSSIE",
+        "ALFRED": "ALF ALFIE",
+        "ARCHIBALD": "ARCHIE",
+        "NATHANIEL": "NATE NAT",
+    }.items()
+    for nickname in nicknames.split()
+}
+
+_NOT_LETTERS = re.compile(r"[^A-Z]")
+_PART_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def normalise(name: str) -> str:
+    """Upper-case ASCII letters only: "Zoë O'Brien-Smith" becomes "ZOEOBRIENSMITH"."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return _NOT_LETTERS.sub("", decomposed.encode("ascii", "ignore").decode().upper())
+
+
+def name_parts(name: str) -> list[str]:
+    """The name whole, and each part of a double-barrelled or multi-part name."""
+    whole = normalise(name)
+    parts = [normalise(part) for part in _PART_SEPARATORS.split(name)]
+    return list(dict.fromkeys([whole, *(part for part in parts if len(part) > 1)]))
+
+
+def canonical_given(name: str) -> str:
+    normalised = normalise(name)
+    return NICKNAMES.get(normalised, normalised)
+
+
+def phonetic(normalised: str) -> str:
+    return jellyfish.metaphone(normalised) if normalised else ""
+
+
+def family_keys(family_name: str) -> set[str]:
+    return {phonetic(part) for part in name_parts(family_name)} - {""}
+
+
+def given_keys(given_name: str) -> set[str]:
+    first = _PART_SEPARATORS.split(given_name.strip())[0] if given_name.strip() else ""
+    return {phonetic(normalise(first)), phonetic(canonical_given(first))} - {""}
+
+
+def date_variants(day: date, earliest: date, latest: date) -> set[date]:
+    """Dates a mistyped ``day`` may have been meant as: day and month swapped, or one digit
+    of the eight in DDMMYYYY wrong; only real dates between ``earliest`` and ``latest``."""
+    typed = day.strftime("%d%m%Y")
+    variants = {day}
+    if day.day <= 12:
+        with contextlib.suppress(ValueError):
+            variants.add(date(day.year, day.day, day.month))
+    for position in range(8):
+        for digit in "0123456789":
+            candidate = typed[:position] + digit + typed[position + 1 :]
+            try:
+                variants.add(date(int(candidate[4:]), int(candidate[2:4]), int(candidate[:2])))
+            except ValueError:
+                continue
+    return {variant for variant in variants if earliest <= variant <= latest}
+
+
+def _digits_differ_by_one(a: date, b: date) -> bool:
+    x, y = a.strftime("%d%m%Y"), b.strftime("%d%m%Y")
+    return sum(1 for p, q in zip(x, y, strict=True) if p != q) == 1
+
+
+def date_agreement(searched: date, held: date) -> float:
+    if searched == held:
+        return 1.0
+    swapped = (searched.day, searched.month) == (held.month, held.day)
+    if swapped and searched.year == held.year:
+        return 0.85
+    if _digits_differ_by_one(searched, held):
+        return 0.75
+    if (searched.year, searched.month) == (held.year, held.month):
+        return 0.5
+    if searched.year == held.year:
+        return 0.4
+    return 0.0
+
+
+def name_similarity(searched: str, held: Iterable[str]) -> float:
+    """Best Jaro-Winkler similarity of the searched name to any held name or part of one."""
+    query = normalise(searched)
+    best = 0.0
+    for name in held:
+        for part in name_parts(name):
+            if query == part:
+                return 1.0
+            similarity = jellyfish.jaro_winkler_similarity(query, part)
+            if phonetic(query) == phonetic(part):
+                similarity = max(similarity, 0.92)
+            best = max(best, similarity)
+    return best
+
+
+def given_similarity(searched: str, held: Iterable[str]) -> float:
+    query = canonical_given(searched.split()[0]) if searched.split() else ""
+    best = 0.0
+    for name in held:
+        first = name.split()[0] if name.split() else ""
+        if query and query == canonical_given(first):
+            return 1.0
+        best = max(best, name_similarity(searched.split()[0], [first]))
+    return best
+
+
+@dataclass(frozen=True)
+class Criteria:
+    surname: str = ""
+    forename: str = ""
+    date_of_birth: date | None = None
+    dob_from: date | None = None
+    dob_to: date | None = None
+    postcode: str = ""  # normalised, or an outward code alone
+    gender: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    family_names: tuple[str, ...]
+    given_names: tuple[str, ...]
+    date_of_birth: date
+    gender: str
+    postcodes: tuple[str, ...]
+
+
+# How much each agreement counts; only the criteria given are weighed.
+WEIGHTS = {"surname": 35, "forename": 25, "date_of_birth": 25, "postcode": 10, "gender": 5}
+
+
+def score(criteria: Criteria, candidate: Candidate) -> int:
+    """How well a candidate matches, from 0 to 100."""
+    parts: list[tuple[int, float]] = []
+    if criteria.surname:
+        parts.append(
+            (WEIGHTS["surname"], name_similarity(criteria.surname, candidate.family_names))
+        )
+    if criteria.forename:
+        parts.append(
+            (WEIGHTS["forename"], given_similarity(criteria.forename, candidate.given_names))
+        )
+    if criteria.date_of_birth:
+        parts.append(
+            (
+                WEIGHTS["date_of_birth"],
+                date_agreement(criteria.date_of_birth, candidate.date_of_birth),
+            )
+        )
+    elif criteria.dob_from and criteria.dob_to:
+        inside = criteria.dob_from <= candidate.date_of_birth <= criteria.dob_to
+        parts.append((WEIGHTS["date_of_birth"], 1.0 if inside else 0.0))
+    if criteria.postcode:
+        parts.append((WEIGHTS["postcode"], _postcode_agreement(criteria.postcode, candidate)))
+    if criteria.gender and candidate.gender in {"female", "male"}:
+        parts.append((WEIGHTS["gender"], 1.0 if criteria.gender == candidate.gender else 0.0))
+    total = sum(weight for weight, _ in parts)
+    return round(100 * sum(weight * value for weight, value in parts) / total) if total else 0
+
+
+def _postcode_agreement(searched: str, candidate: Candidate) -> float:
+    if searched in candidate.postcodes:
+        return 1.0
+    outward = searched.split(" ")[0]
+    return 0.6 if any(code.split(" ")[0] == outward for code in candidate.postcodes) else 0.0
+
+
+def search_keys(names: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(family key, given key) pairs for a child's (given name, family name) pairs."""
+    return {
+        (family, given)
+        for given_name, family_name in names
+        for family in family_keys(family_name)
+        for given in given_keys(given_name) or {""}
+    }

@@ -1,0 +1,156 @@
+"""Finding a child: candidates from indexed keys, ranked by score, capped against trawling.
+
+The rules that keep search from leaking or trawling live here:
+- results are capped (``SEARCH_RESULT_CAP``); above the cap none are listed;
+- archived records are found only by data managers, for a year after archiving;
+- a search that uses a postcode never finds a shielded child, and never counts one, so that
+  neither the results nor the "too many matches" message can reveal where such a child lives.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.permissions import Permission, has_permission
+from audit.models import Action, AuditEvent
+from directory.matching import Candidate, Criteria, date_variants, family_keys, given_keys, score
+from directory.models import Address, CareRelationship, Child, ChildName, Involvement, NameKey
+from shielding.models import Shield
+
+
+@dataclass
+class SearchOutcome:
+    matches: list[tuple[Child, int]] = field(default_factory=list)
+    too_many: bool = False
+
+    @property
+    def contactpoint_ids(self) -> list[str]:
+        return [child.contactpoint_id for child, _ in self.matches]
+
+
+def findable_children(viewer: User, today: date) -> QuerySet[Child]:
+    """Children this viewer may find at all: never archived ones, except for data managers,
+    who see a record for one year after it was archived."""
+    children = Child.objects.all()
+    if has_permission(viewer, Permission.SEE_ARCHIVED_RECORDS):
+        recently = Q(status=Child.Status.ARCHIVED, archived_on__gte=today - timedelta(days=365))
+        return children.filter(~Q(status=Child.Status.ARCHIVED) | recently)
+    return children.exclude(status=Child.Status.ARCHIVED)
+
+
+def _candidate_ids(criteria: Criteria, findable: QuerySet[Child], limit: int) -> list[int]:
+    families = family_keys(criteria.surname)
+    if not families:
+        return []
+    keys = NameKey.objects.filter(family_key__in=families, child__in=findable)
+    if criteria.postcode:
+        # Not found, and not counted: a shielded child must not be locatable by postcode.
+        keys = keys.exclude(child__in=Shield.objects.filter(lifted_at__isnull=True).values("child"))
+    blocks = Q(pk__in=[])
+    if criteria.forename:
+        blocks |= Q(given_key__in=given_keys(criteria.forename))
+    if criteria.date_of_birth:
+        today = timezone.localdate()
+        variants = date_variants(criteria.date_of_birth, today - timedelta(days=26 * 365), today)
+        blocks |= Q(date_of_birth__in=variants)
+    if criteria.dob_from and criteria.dob_to:
+        blocks |= Q(date_of_birth__range=(criteria.dob_from, criteria.dob_to))
+    if criteria.postcode:
+        outward = criteria.postcode.split(" ")[0]
+        at_postcode = Address.objects.filter(
+            postcode__startswith=f"{outward} ", ended_on__isnull=True
+        ).values("child_id")
+        blocks |= Q(child_id__in=at_postcode)
+    ids = keys.filter(blocks).values_list("child_id", flat=True).distinct()
+    return list(ids[: limit + 1])
+
+
+def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
+    """Ranks the candidates that score at least ``SEARCH_MIN_SCORE``, best first."""
+    cap, scan = settings.SEARCH_RESULT_CAP, settings.SEARCH_MAX_CANDIDATES
+    today = timezone.localdate()
+    ids = _candidate_ids(criteria, findable_children(viewer, today), scan)
+    if len(ids) > scan:
+        return SearchOutcome(too_many=True)
+    children = Child.objects.filter(pk__in=ids).prefetch_related(
+        "other_names",
+        "shields",
+        Prefetch(
+            "addresses",
+            queryset=Address.objects.filter(ended_on__isnull=True),
+            to_attr="current_addresses",
+        ),
+    )
+    scored: list[tuple[Child, int]] = []
+    for child in children:
+        names: list[Child | ChildName] = [child, *child.other_names.all()]
+        candidate = Candidate(
+            family_names=tuple(name.family_name for name in names),
+            given_names=tuple(name.given_name for name in names),
+            date_of_birth=child.date_of_birth,
+            gender=child.gender,
+            postcodes=tuple(a.postcode for a in child.current_addresses if a.postcode),
+        )
+        points = score(criteria, candidate)
+        if points >= settings.SEARCH_MIN_SCORE:
+            scored.append((child, points))
+    if len(scored) > cap:
+        return SearchOutcome(too_many=True)
+    scored.sort(key=lambda pair: (-pair[1], pair[0].family_name, pair[0].given_name))
+    return SearchOutcome(matches=scored)
+
+
+def child_by_contactpoint_id(*, contactpoint_id: str, viewer: User) -> SearchOutcome:
+    child = (
+        findable_children(viewer, timezone.localdate())
+        .filter(contactpoint_id=contactpoint_id)
+        .prefetch_related(
+            "shields",
+            Prefetch(
+                "addresses",
+                queryset=Address.objects.filter(ended_on__isnull=True),
+                to_attr="current_addresses",
+            ),
+        )
+        .first()
+    )
+    return SearchOutcome(matches=[(child, 100)] if child else [])
+
+
+def child_for_record(*, contactpoint_id: str, viewer: User) -> Child | None:
+    """The child with everything the record page shows, in a fixed number of queries."""
+    return (
+        findable_children(viewer, timezone.localdate())
+        .filter(contactpoint_id=contactpoint_id)
+        .select_related("local_authority")
+        .prefetch_related(
+            "other_names",
+            "shields",
+            Prefetch("addresses", queryset=Address.objects.order_by("-started_on", "-id")),
+            Prefetch(
+                "carer_relationships",
+                queryset=CareRelationship.objects.select_related("carer").order_by("id"),
+            ),
+            Prefetch(
+                "involvements",
+                queryset=Involvement.objects.select_related(
+                    "service", "practitioner", "practitioner__organisation"
+                ).order_by("-started_on", "id"),
+            ),
+        )
+        .first()
+    )
+
+
+def search_rate_exceeded(viewer: User, now: datetime) -> bool:
+    """Whether the viewer has already searched ``SEARCH_RATE_LIMIT`` times in the window."""
+    recent = AuditEvent.objects.filter(
+        user_id=viewer.pk,
+        action=Action.SEARCH,
+        occurred_at__gte=now - settings.SEARCH_RATE_WINDOW,
+    )
+    return recent.count() >= settings.SEARCH_RATE_LIMIT

@@ -1,0 +1,185 @@
+"""Search and the child record. Children reach templates only through the shielding policy."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.permissions import Permission, permission_required
+from audit.models import Action
+from audit.recorder import audit_note
+from directory import services
+from directory.forms import InvolvementForm, SearchForm
+from directory.models import Child, SensitiveCategory, Service
+from directory.search import (
+    child_by_contactpoint_id,
+    child_for_record,
+    children_search,
+    search_rate_exceeded,
+)
+from shielding.policy import is_shielded, visible_child, visible_search_result
+
+RATE_LIMITED = (
+    "You have made a lot of searches in a short time, so searching is paused for a few "
+    "minutes. If you need to find a child urgently, contact your local authority's "
+    "ContactPoint team."
+)
+
+
+def _viewer(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
+    return request.user
+
+
+def _note_child(request: HttpRequest, child: Child, action: Action, **facts: Any) -> None:
+    audit_note(
+        request,
+        action=action,
+        child_id=child.pk,
+        child_contactpoint_id=child.contactpoint_id,
+        child_shielded=is_shielded(child),
+        child_local_authority_id=child.local_authority_id,
+        **facts,
+    )
+
+
+@never_cache
+@permission_required(Permission.SEARCH_CHILDREN)
+def search(request: HttpRequest) -> HttpResponse:
+    """Criteria come by POST, so that no name is ever in a URL, a log or browser history."""
+    viewer = _viewer(request)
+    form = SearchForm(request.POST if request.method == "POST" else None)
+    context: dict[str, Any] = {"form": form, "searched": False}
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        if search_rate_exceeded(viewer, timezone.now()):
+            form.add_error(None, RATE_LIMITED)
+            audit_note(request, action=Action.SEARCH, detail={"refused": "rate_limit"})
+            return render(request, "directory/search.html", context, status=429)
+        if form.cleaned_data.get("contactpoint_id"):
+            outcome = child_by_contactpoint_id(
+                contactpoint_id=form.cleaned_data["contactpoint_id"], viewer=viewer
+            )
+        else:
+            outcome = children_search(criteria=form.criteria(), viewer=viewer)
+        audit_note(
+            request,
+            action=Action.SEARCH,
+            search_criteria=form.audit_criteria(),
+            result_ids=outcome.contactpoint_ids,
+            result_count=None if outcome.too_many else len(outcome.matches),
+            detail={"too_many": True} if outcome.too_many else None,
+        )
+        context.update(
+            searched=True,
+            too_many=outcome.too_many,
+            results=[
+                visible_search_result(child, points, viewer) for child, points in outcome.matches
+            ],
+            cap=settings.SEARCH_RESULT_CAP,
+        )
+    return render(request, "directory/search.html", context, status=status)
+
+
+def _record_child(request: HttpRequest, contactpoint_id: str) -> Child:
+    child = child_for_record(contactpoint_id=contactpoint_id, viewer=_viewer(request))
+    if child is None:
+        raise Http404
+    return child
+
+
+@never_cache
+@permission_required(Permission.VIEW_RECORDS)
+def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
+    viewer = _viewer(request)
+    child = _record_child(request, contactpoint_id)
+    record = visible_child(child, viewer, past_addresses=request.GET.get("past") == "1")
+    _note_child(request, child, Action.VIEW_RECORD, detail={"masked": record.masked})
+    return render(request, "directory/record.html", {"record": record})
+
+
+def _services_for(viewer: User) -> Any:
+    """Services a practitioner may say they work for: their own LA's non-sensitive services."""
+    return (
+        Service.objects.filter(
+            Q(local_authority_id=viewer.organisation_id) | Q(local_authority__isnull=True)
+        )
+        .exclude(kind__in=SensitiveCategory.values)
+        .order_by("name")
+    )
+
+
+@never_cache
+@permission_required(Permission.RECORD_OWN_INVOLVEMENT)
+def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
+    """Add or change my own involvement with a child: role, service, CAF, lead professional."""
+    viewer = _viewer(request)
+    child = _record_child(request, contactpoint_id)
+    record = visible_child(child, viewer)
+    if record.masked:
+        raise Http404  # a shielded record's services are the LA team's to broker
+    mine = record.my_involvement
+    initial = {}
+    if mine:
+        initial = {
+            "role": mine.role,
+            "started_on": mine.started_on.strftime("%-d %-m %Y"),
+            "caf_held": mine.caf_held,
+            "lead_professional": mine.lead_professional,
+        }
+        current = next(i for i in child.involvements.all() if i.pk == mine.id)
+        initial["service"] = current.service_id
+    form = InvolvementForm(request.POST or None, services=_services_for(viewer), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.involvement_record_mine(
+                child=child,
+                practitioner=viewer,
+                role=data["role"],
+                service=data["service"],
+                started_on=data["started_on"],
+                caf_held=data["caf_held"],
+                lead_professional=data["lead_professional"],
+            )
+        except services.LeadProfessionalTaken as taken:
+            holder = taken.holder
+            who = holder.practitioner.get_full_name() if holder.practitioner else ""
+            where = holder.service.name if holder.service else ""
+            form.add_error(
+                "lead_professional",
+                f"{' at '.join(part for part in (who, where) if part)} is already the lead "
+                "professional for this child. Agree the handover with them: they must stop "
+                "being lead professional before you can become it.",
+            )
+        else:
+            _note_child(request, child, Action.CHANGE, detail={"change": "own_involvement"})
+            messages.success(request, "Your involvement with this child has been saved")
+            return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
+    _note_child(request, child, Action.VIEW_RECORD, detail={"page": "own_involvement"})
+    return render(
+        request, "directory/involvement.html", {"form": form, "record": record, "mine": mine}
+    )
+
+
+@require_POST
+@permission_required(Permission.RECORD_OWN_INVOLVEMENT)
+def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
+    viewer = _viewer(request)
+    child = _record_child(request, contactpoint_id)
+    if visible_child(child, viewer).masked:
+        raise Http404
+    ended = services.involvement_end_mine(
+        child=child, practitioner=viewer, ended_on=timezone.localdate()
+    )
+    _note_child(request, child, Action.CHANGE, detail={"change": "end_own_involvement"})
+    if ended:
+        messages.success(request, "Your involvement has ended. It stays in the child's history.")
+    return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)

@@ -1,0 +1,333 @@
+"""The child record shows who is involved, masks a shielded child, and lets practitioners
+record their own involvement."""
+
+from datetime import date
+
+import pytest
+from auditlog.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.roles import Role
+from audit.models import Action, AuditEvent
+from directory.models import (
+    CareRelationship,
+    Child,
+    ChildName,
+    Involvement,
+    ParentCarer,
+    Service,
+    Source,
+)
+from tests.personas import (
+    make_address,
+    make_child,
+    make_service,
+    make_user,
+    owen,
+    priya,
+    sam,
+    shield,
+    sign_in,
+    southshire,
+    xavier,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def record_url(child: Child, suffix: str = "") -> str:
+    return reverse("directory:child_record", args=[child.contactpoint_id]) + suffix
+
+
+def full_child() -> Child:
+    """Amelia: two homes, a past address, a mother abroad, a school, a GP, early help, CAMHS."""
+    child = make_child()
+    ChildName.objects.create(
+        child=child,
+        kind="former",
+        given_name="Amelia",
+        family_name="Okafor",
+        source=Source.LA_SYSTEM,
+    )
+    make_address(child, "NE1 4ST", line_1="1 Mill Lane", started_on=date(2020, 1, 1))
+    make_address(child, "NE2 1AB", line_1="9 Quay Road", started_on=date(2021, 5, 1))
+    make_address(
+        child,
+        "NE3 3XY",
+        line_1="4 Old Street",
+        started_on=date(2015, 3, 14),
+        ended_on=date(2019, 12, 31),
+    )
+    mother = ParentCarer.objects.create(
+        given_name="Marie",
+        family_name="Laurent",
+        phone="+33 4 00 00 00",
+        line_1="3 rue de la Paix",
+        town="Lyon",
+        postcode="69003",
+        country="FR",
+        source=Source.CHILD_BENEFIT,
+    )
+    CareRelationship.objects.create(
+        child=child,
+        carer=mother,
+        relationship="mother",
+        parental_responsibility=True,
+        source=Source.CHILD_BENEFIT,
+    )
+    school = make_service(
+        Service.Kind.SCHOOL, name="Northshire Primary School", phone="01632 960200"
+    )
+    gp = make_service(Service.Kind.GP_PRACTICE, name="Quayside Surgery", phone="01632 960300")
+    early_help = make_service(Service.Kind.EARLY_HELP, name="Northshire Early Help")
+    camhs = make_service(Service.Kind.MENTAL_HEALTH, name="Northshire CAMHS")
+    old_school = make_service(Service.Kind.EARLY_YEARS, name="Little Acorns Nursery")
+    for service, extra in (
+        (school, {}),
+        (gp, {}),
+        (
+            early_help,
+            {"caf_held": True, "lead_professional": True, "role": "Family support worker"},
+        ),
+        (camhs, {"sensitive_category": "mental_health", "sensitive_basis": "consent"}),
+        (old_school, {"ended_on": date(2019, 7, 20)}),
+    ):
+        Involvement.objects.create(
+            child=child,
+            service=service,
+            started_on=date(2019, 9, 1) if "ended_on" not in extra else date(2017, 9, 1),
+            source=Source.SCHOOL_CENSUS,
+            **extra,
+        )
+    return child
+
+
+class TestTheRecord:
+    def test_it_shows_everything_a_practitioner_needs(self, client):
+        sign_in(client, priya())
+        child = full_child()
+        html = client.get(record_url(child)).content.decode()
+        for fact in (
+            "Amelia",
+            "Hart",
+            "Former name",
+            "Okafor",
+            "14 March 2015",
+            "Female",
+            "1 Mill Lane",
+            "NE1 4ST",
+            "9 Quay Road",
+            "NE2 1AB",
+            "Marie Laurent",
+            "Mother",
+            "has parental responsibility",
+            "+33 4 00 00 00",
+            "overseas",
+            "Northshire Primary School",
+            "01632 960200",
+            "Quayside Surgery",
+            "Northshire Early Help",
+            "Lead professional",
+            "Holds a CAF",
+            "A Common Assessment Framework (CAF) assessment is held",
+            "Ended involvements",
+            "Little Acorns Nursery",
+            "From school census, received",
+        ):
+            assert fact in html, fact
+        assert "4 Old Street" not in html, "past addresses only on request"
+        assert "Show 1 past address" in html
+        assert "4 Old Street" in client.get(record_url(child, "?past=1")).content.decode()
+
+    def test_sensitive_services_are_hidden_from_practitioners(self, client):
+        child = full_child()
+        sign_in(client, priya())
+        assert "CAMHS" not in client.get(record_url(child)).content.decode()
+        sam_client = client.__class__()
+        sign_in(sam_client, sam())
+        assert "Northshire CAMHS" in sam_client.get(record_url(child)).content.decode()
+
+    def test_viewing_is_audited_and_never_cached(self, client):
+        sign_in(client, priya())
+        child = full_child()
+        response = client.get(record_url(child))
+        event = AuditEvent.objects.get(action=Action.VIEW_RECORD)
+        assert (event.child_id, event.child_contactpoint_id, event.child_shielded) == (
+            child.pk,
+            child.contactpoint_id,
+            False,
+        )
+        assert "no-store" in response["Cache-Control"]
+
+    def test_an_archived_record_is_not_found_by_practitioners(self, client):
+        sign_in(client, priya())
+        child = make_child(status=Child.Status.ARCHIVED, archived_on=date(2026, 1, 1))
+        assert client.get(record_url(child)).status_code == 404
+
+    def test_an_unknown_id_is_not_found(self, client):
+        sign_in(client, priya())
+        assert client.get("/children/123456789018/").status_code == 404
+
+    def test_the_number_of_queries_does_not_grow_with_the_record(self, client):
+        sign_in(client, priya())
+        small = make_child(given_name="Solo")
+        with CaptureQueriesContext(connection) as few:
+            client.get(record_url(small))
+        big = full_child()
+        for n in range(5):
+            make_address(big, "NE4 5AA", line_1=f"{n} Extra Row")
+            Involvement.objects.create(
+                child=big,
+                service=make_service(Service.Kind.VOLUNTARY, name=f"Charity {n}"),
+                started_on=date(2024, 1, 1),
+                source=Source.LA_SYSTEM,
+            )
+        with CaptureQueriesContext(connection) as many:
+            client.get(record_url(big))
+        assert len(many) == len(few)
+        assert len(many) <= 16
+
+
+class TestShieldedRecord:
+    def test_a_practitioner_sees_only_who_the_child_is_and_whom_to_contact(self, client):
+        child = full_child()
+        shield(child)
+        sign_in(client, priya())
+        html = client.get(record_url(child)).content.decode()
+        for shown in (
+            "Amelia",
+            "Hart",
+            "Okafor",
+            "14 March 2015",
+            "Female",
+            child.contactpoint_id_display,
+            "This record is shielded",
+            "01632 960000",
+            "contactpoint@northshire.example.org",
+        ):
+            assert shown in html, shown
+        for hidden in (
+            "Mill Lane",
+            "NE1",
+            "NE2",
+            "Quay Road",
+            "Marie",
+            "Laurent",
+            "+33",
+            "Lyon",
+            "Northshire Primary",
+            "Quayside",
+            "Early Help",
+            "CAF",
+            "Little Acorns",
+            "Lead professional",
+            "past address",
+        ):
+            assert hidden not in html, hidden
+        event = AuditEvent.objects.get(action=Action.VIEW_RECORD)
+        assert event.child_shielded is True and event.detail == {"masked": True}
+
+    def test_another_las_practitioner_sees_it_masked_too(self, client):
+        child = full_child()
+        shield(child)
+        sign_in(client, xavier())
+        assert "Mill Lane" not in client.get(record_url(child)).content.decode()
+
+    def test_the_childs_la_shielding_officer_sees_it_in_full(self, client):
+        child = full_child()
+        shield(child)
+        sign_in(client, sam())
+        html = client.get(record_url(child)).content.decode()
+        assert "Mill Lane" in html and "Marie Laurent" in html
+        other_officer = client.__class__()
+        sign_in(other_officer, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        assert "Mill Lane" not in other_officer.get(record_url(child)).content.decode()
+
+    def test_a_practitioner_cannot_record_involvement_through_a_shield(self, client):
+        child = full_child()
+        shield(child)
+        sign_in(client, owen())
+        assert client.get(record_url(child, "my-involvement/")).status_code == 404
+
+
+class TestMyInvolvement:
+    def form(self, **overrides):
+        data = {
+            "role": "Health visitor",
+            "service": "",
+            "started_on": "1 9 2025",
+            "caf_held": "",
+            "lead_professional": "",
+        }
+        data.update(overrides)
+        return {key: value for key, value in data.items() if value != ""}
+
+    def test_a_practitioner_records_updates_and_ends_their_own_involvement(self, client):
+        user = priya()
+        user.phone, user.job_title = "07700 900123", "Health visitor"
+        user.save()
+        sign_in(client, user)
+        child = make_child()
+        url = record_url(child, "my-involvement/")
+        assert client.post(url, self.form(caf_held="on")).status_code == 302
+        html = client.get(record_url(child)).content.decode()
+        assert "Priya" in html and "07700 900123" in html and "Holds a CAF" in html
+        client.post(url, self.form(role="Named health visitor", lead_professional="on"))
+        mine = Involvement.objects.get(child=child, practitioner=user)
+        assert (mine.role, mine.lead_professional) == ("Named health visitor", True)
+        client.post(record_url(child, "my-involvement/end/"))
+        mine.refresh_from_db()
+        assert mine.ended_on is not None
+        assert "Ended involvements" in client.get(record_url(child)).content.decode()
+        assert LogEntry.objects.get_for_object(mine).filter(actor=user).count() == 3
+
+    def test_only_one_lead_professional_at_a_time(self, client):
+        child = make_child()
+        Involvement.objects.create(
+            child=child,
+            practitioner=owen(),
+            service=make_service(Service.Kind.SOCIAL_CARE, name="Children's Services"),
+            lead_professional=True,
+            started_on=date(2025, 1, 1),
+            source=Source.PRACTITIONER,
+        )
+        sign_in(client, priya())
+        html = client.post(
+            record_url(child, "my-involvement/"), self.form(lead_professional="on")
+        ).content.decode()
+        assert "Owen at Children&#x27;s Services is already the lead professional" in html
+        assert not Involvement.objects.filter(child=child, practitioner__username="priya").exists()
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("role", "", "Enter your role with the child"),
+            ("started_on", "soon", "The start date must be a real date"),
+        ],
+    )
+    def test_bad_input_gets_a_clear_message_and_changes_nothing(
+        self, client, field, value, message
+    ):
+        sign_in(client, priya())
+        child = make_child()
+        html = client.post(
+            record_url(child, "my-involvement/"), self.form(**{field: value})
+        ).content.decode()
+        assert message in html and "govuk-error-summary" in html
+        assert not Involvement.objects.filter(child=child).exists()
+
+    def test_a_practitioner_cannot_end_someone_elses_involvement(self, client):
+        child = make_child()
+        theirs = Involvement.objects.create(
+            child=child,
+            practitioner=owen(),
+            role="Social worker",
+            started_on=date(2025, 1, 1),
+            source=Source.PRACTITIONER,
+        )
+        sign_in(client, priya())
+        client.post(record_url(child, "my-involvement/end/"))
+        theirs.refresh_from_db()
+        assert theirs.ended_on is None

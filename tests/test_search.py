@@ -1,0 +1,282 @@
+"""Search forgives real mistakes, caps results against trawling and never leaks a shielded child."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from audit.models import Action, AuditEvent
+from directory.models import Child, ChildName, Source
+from tests.personas import (
+    dana,
+    make_address,
+    make_child,
+    make_user,
+    priya,
+    rebuild_keys,
+    shield,
+    sign_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+SEARCH = reverse("directory:search")
+
+
+@pytest.fixture
+def priya_client(client):
+    sign_in(client, priya())
+    return client
+
+
+def child(given="Amelia", family="Hart", born=date(2015, 3, 14), postcode="NE1 4ST", **fields):
+    made = make_child(given_name=given, family_name=family, date_of_birth=born, **fields)
+    if postcode:
+        make_address(made, postcode)
+    rebuild_keys(made)
+    return made
+
+
+def found(client, **criteria) -> str:
+    response = client.post(SEARCH, criteria)
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+class TestMinimumCriteria:
+    @pytest.mark.parametrize(
+        ("criteria", "message"),
+        [
+            ({}, "Enter the child&#x27;s surname, or their ContactPoint ID"),
+            (
+                {"surname": "Hart"},
+                "Enter the child&#x27;s first name, date of birth or postcode as well",
+            ),
+            (
+                {"surname": "Hart", "date_of_birth": "31 2 2015"},
+                "Date of birth must be a real date",
+            ),
+            ({"surname": "Hart", "date_of_birth": "tomorrow"}, "Date of birth must be a real date"),
+            ({"surname": "Hart", "date_of_birth": "1 1 2099"}, "must be today or in the past"),
+            ({"surname": "Hart", "dob_from": "1 1 2012", "dob_to": "1 1 2015"}, "2 years or less"),
+            (
+                {"surname": "Hart", "dob_from": "1 1 2012"},
+                "Enter both ends of the date of birth range",
+            ),
+            (
+                {"surname": "Hart", "dob_from": "1 1 2014", "dob_to": "1 1 2013"},
+                "must be after the start",
+            ),
+            ({"surname": "Hart", "postcode": "XYZ"}, "Enter a real postcode"),
+            ({"surname": "---", "forename": "Amelia"}, "Surname must include letters"),
+            ({"contactpoint_id": "1234"}, "Enter a ContactPoint ID of 12 digits"),
+        ],
+    )
+    def test_too_little_or_malformed_input_gets_a_govuk_error(
+        self, priya_client, criteria, message
+    ):
+        html = found(priya_client, **criteria)
+        assert "govuk-error-summary" in html and message in html
+        assert not AuditEvent.objects.filter(action=Action.SEARCH).exists()
+
+    def test_surname_and_a_range_of_up_to_two_years_is_enough(self, priya_client):
+        child()
+        html = found(priya_client, surname="Hart", dob_from="1 1 2015", dob_to="31 12 2016")
+        assert "Amelia Hart" in html
+
+    def test_a_contactpoint_id_alone_is_enough(self, priya_client):
+        wanted = child()
+        html = found(priya_client, contactpoint_id=wanted.contactpoint_id_display)
+        assert "Amelia Hart" in html
+
+
+class TestForgivingMatching:
+    @pytest.mark.parametrize(
+        ("held", "searched"),
+        [
+            ({"given": "Zoë", "family": "Brontë"}, {"surname": "bronte", "forename": "ZOE"}),
+            ({"given": "Aoife", "family": "O'Brien"}, {"surname": "OBrien", "forename": "aoife"}),
+            ({"given": "Ella", "family": "Smith-Jones"}, {"surname": "Jones", "forename": "Ella"}),
+            (
+                {"given": "Ella", "family": "Smith-Jones"},
+                {"surname": "Smith Jones", "forename": "Ella"},
+            ),
+            (
+                {"given": "Ella", "family": "Van der Berg"},
+                {"surname": "vanderberg", "forename": "Ella"},
+            ),
+            ({"given": "Mohammed", "family": "Khan"}, {"surname": "Khan", "forename": "Muhammad"}),
+            ({"given": "Catherine", "family": "Hart"}, {"surname": "Hart", "forename": "Kathryn"}),
+            ({"given": "Catherine", "family": "Hart"}, {"surname": "Hart", "forename": "Kate"}),
+            ({"given": "William", "family": "Hart"}, {"surname": "Hart", "forename": "Bill"}),
+            ({"given": "Amelia", "family": "Smyth"}, {"surname": "Smith", "forename": "Amelia"}),
+        ],
+    )
+    def test_names_as_people_really_spell_them(self, priya_client, held, searched):
+        child(**held)
+        assert "1 child found" in found(priya_client, **searched)
+
+    def test_a_former_name(self, priya_client):
+        wanted = child(family="Okafor")
+        ChildName.objects.create(
+            child=wanted,
+            kind="former",
+            given_name="Amelia",
+            family_name="Hart",
+            source=Source.LA_SYSTEM,
+        )
+        rebuild_keys(wanted)
+        assert "Amelia Okafor" in found(priya_client, surname="Hart", forename="Amelia")
+
+    @pytest.mark.parametrize(
+        "typed",
+        [
+            "14 3 2015",
+            "14/03/2015",
+            "2015-03-14",
+            "14 3 2016",
+            "24 3 2015",
+            "14 8 2015",
+        ],
+    )
+    def test_dates_of_birth_with_swapped_or_mistyped_digits(self, priya_client, typed):
+        child()
+        assert "Amelia Hart" in found(priya_client, surname="Hart", date_of_birth=typed)
+
+    def test_day_and_month_swapped(self, priya_client):
+        child(born=date(2015, 4, 3))
+        assert "Amelia Hart" in found(priya_client, surname="Hart", date_of_birth="4 3 2015")
+
+    def test_the_postcodes_first_half(self, priya_client):
+        child()
+        assert "Amelia Hart" in found(priya_client, surname="Hart", postcode="ne1")
+
+    def test_the_best_match_comes_first(self, priya_client):
+        child(given="Amelia")
+        child(given="Amelie")
+        html = found(priya_client, surname="Hart", forename="Amelie", date_of_birth="14 3 2015")
+        assert html.index("Amelie Hart") < html.index("Amelia Hart")
+
+    def test_a_different_child_is_not_a_match(self, priya_client):
+        child(given="George", family="Okafor", born=date(2010, 6, 1))
+        assert "No children found" in found(priya_client, surname="Hart", forename="Amelia")
+
+
+class TestAntiTrawling:
+    def twins(self, count, **fields):
+        for n in range(count):
+            child(born=date(2015, 3, 14) - timedelta(days=n), **fields)
+
+    def test_twenty_matches_are_listed(self, priya_client):
+        self.twins(20)
+        assert "20 children found" in found(priya_client, surname="Hart", forename="Amelia")
+
+    def test_above_the_cap_none_are_listed(self, priya_client):
+        self.twins(21)
+        html = found(priya_client, surname="Hart", forename="Amelia")
+        assert "There are too many matches" in html and "Amelia Hart" not in html
+        event = AuditEvent.objects.get(action=Action.SEARCH)
+        assert event.result_ids == [] and event.detail == {"too_many": True}
+
+    def test_the_cap_is_a_setting(self, priya_client, settings):
+        settings.SEARCH_RESULT_CAP = 3
+        self.twins(4)
+        assert "There are too many matches" in found(
+            priya_client, surname="Hart", forename="Amelia"
+        )
+
+    def test_archived_children_are_never_found_by_practitioners(self, priya_client):
+        child(status=Child.Status.ARCHIVED, archived_on=date(2026, 6, 1))
+        assert "No children found" in found(priya_client, surname="Hart", forename="Amelia")
+
+    def test_data_managers_find_archived_children_for_a_year(self, client):
+        sign_in(client, dana())
+        child(
+            given="Recent",
+            status=Child.Status.ARCHIVED,
+            archived_on=timezone.localdate() - timedelta(days=300),
+        )
+        child(
+            given="Old",
+            status=Child.Status.ARCHIVED,
+            archived_on=timezone.localdate() - timedelta(days=400),
+        )
+        assert "Recent Hart" in found(client, surname="Hart", date_of_birth="14 3 2015")
+        assert "Old Hart" not in found(client, surname="Hart", date_of_birth="14 3 2015")
+
+    def test_searches_are_rate_limited(self, priya_client, settings):
+        settings.SEARCH_RATE_LIMIT = 2
+        child()
+        found(priya_client, surname="Hart", forename="Amelia")
+        found(priya_client, surname="Hart", forename="Amelia")
+        response = priya_client.post(SEARCH, {"surname": "Hart", "forename": "Amelia"})
+        assert response.status_code == 429
+        assert "searching is paused for a few minutes" in response.content.decode()
+
+
+class TestShieldedChildren:
+    def test_found_by_name_shown_as_shielded_without_where(self, priya_client):
+        shield(child())
+        html = found(priya_client, surname="Hart", forename="Amelia")
+        results = html.split('id="results"', 1)[1]
+        assert "Amelia Hart" in results and "Shielded" in results
+        assert "NE1" not in results and "Northtown" not in results
+
+    def test_never_found_through_a_postcode(self, priya_client):
+        shield(child())
+        html = found(priya_client, surname="Hart", postcode="NE1 4ST")
+        assert "No children found" in html and "Amelia" not in html
+        html = found(priya_client, surname="Hart", forename="Amelia", postcode="NE1")
+        assert "No children found" in html
+
+    def test_a_shielded_child_at_the_postcode_changes_no_count(self, priya_client, settings):
+        settings.SEARCH_RESULT_CAP = 3
+        for n in range(3):
+            child(given=f"Twin{n}")
+        shield(child(given="Hidden"))
+        with_shield = found(priya_client, surname="Hart", postcode="NE1 4ST")
+        assert "3 children found" in with_shield and "too many" not in with_shield
+        event = AuditEvent.objects.filter(action=Action.SEARCH).latest("id")
+        assert event.result_count == 3
+
+
+class TestRecordOfTheSearch:
+    def test_criteria_and_results_are_audited_and_never_in_the_url(self, priya_client):
+        wanted = child()
+        response = priya_client.post(SEARCH, {"surname": "Hart", "forename": "Amelia"})
+        event = AuditEvent.objects.get(action=Action.SEARCH)
+        assert event.search_criteria == {"surname": "Hart", "forename": "Amelia"}
+        assert event.result_ids == [wanted.contactpoint_id] and event.result_count == 1
+        assert event.path == "/search/" and "Hart" not in event.path
+        assert "no-store" in response["Cache-Control"]
+
+    def test_other_roles_cannot_search(self, client):
+        sign_in(client, make_user("lee", Role.LA_ADMINISTRATOR))
+        assert client.post(SEARCH, {"surname": "Hart", "forename": "Amelia"}).status_code == 403
+
+
+def test_the_number_of_queries_does_not_grow_with_the_results(priya_client):
+    child(given="Amelia")
+    with CaptureQueriesContext(connection) as one:
+        found(priya_client, surname="Hart", forename="Amelia")
+    for n in range(12):
+        extra = child(given="Amelia", born=date(2014, 1, 1) + timedelta(days=n))
+        make_address(extra, "NE2 1AB")
+        ChildName.objects.create(
+            child=extra,
+            kind="known_as",
+            given_name="Millie",
+            family_name="Hart",
+            source=Source.DEMO,
+        )
+        if n % 3 == 0:
+            shield(extra)
+    with CaptureQueriesContext(connection) as many:
+        html = found(priya_client, surname="Hart", forename="Amelia")
+    assert "13 children found" in html
+    assert len(many) == len(one), [q["sql"][:80] for q in many.captured_queries]
+    assert len(many) <= 16
