@@ -81,3 +81,31 @@ def test_an_auditor_reads_the_charts_without_script_or_style_errors(page, screen
     page.get_by_role("link", name="Access events").click()
     assert page.locator("table.govuk-table tbody tr").count() >= 4  # her own sign-in, at least
     screenshot("audit-events")
+
+
+def test_a_practitioner_finds_a_child_and_opens_the_record(page, screenshot):
+    from datetime import date
+
+    from tests.personas import (
+        PASSWORD, authenticator, current_code, make_address, make_child, priya, rebuild_keys,
+    )  # fmt: skip
+
+    device = authenticator(priya())
+    child = make_child(given_name="Siobhán", family_name="O'Brien", date_of_birth=date(2016, 5, 4))
+    make_address(child, "NE1 4ST")
+    rebuild_keys(child)
+    page.goto("/search/")
+    page.get_by_label("Username").fill("priya")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+    assert page.title() == "Find a child – ContactPoint"
+    page.get_by_label("Surname").fill("obrien")
+    page.get_by_label("Date of birth").fill("4 5 2016")
+    page.get_by_role("button", name="Search").click()
+    assert "/search/" == page.url.split(page.url.split("/search/")[0], 1)[1]
+    screenshot("search-results")
+    page.get_by_role("link", name="Siobhán O'Brien").click()
+    assert "NE1 4ST" in page.inner_text("main")
+    screenshot("record")
