@@ -87,8 +87,14 @@ def test_a_practitioner_finds_a_child_and_opens_the_record(page, screenshot):
     from datetime import date
 
     from tests.personas import (
-        PASSWORD, authenticator, current_code, make_address, make_child, priya, rebuild_keys,
-    )  # fmt: skip
+        PASSWORD,
+        authenticator,
+        current_code,
+        make_address,
+        make_child,
+        priya,
+        rebuild_keys,
+    )
 
     device = authenticator(priya())
     child = make_child(given_name="Siobhán", family_name="O'Brien", date_of_birth=date(2016, 5, 4))
@@ -104,7 +110,7 @@ def test_a_practitioner_finds_a_child_and_opens_the_record(page, screenshot):
     page.get_by_label("Surname").fill("obrien")
     page.get_by_label("Date of birth").fill("4 5 2016")
     page.get_by_role("button", name="Search").click()
-    assert "/search/" == page.url.split(page.url.split("/search/")[0], 1)[1]
+    assert page.url.endswith("/search/"), "criteria never go into the address"
     screenshot("search-results")
     page.get_by_role("link", name="Siobhán O'Brien").click()
     assert "NE1 4ST" in page.inner_text("main")
