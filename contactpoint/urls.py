@@ -7,4 +7,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
     path("", include("directory.urls")),
+    path("", include("shielding.urls")),
 ]

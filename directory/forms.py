@@ -17,26 +17,43 @@ _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 
-def parse_date(value: str, name: str) -> date | None:
-    """'27 3 2015', '27/03/2015' or '2015-03-27'; a clear error for anything else."""
-    if not value.strip():
-        return None
-    match = _DATE_PARTS.match(value)
-    iso = _ISO_DATE.match(value)
+def _read_date(value: str) -> date:
+    """'27 3 2015', '27/03/2015' or '2015-03-27'; ValueError for anything else."""
+    match, iso = _DATE_PARTS.match(value), _ISO_DATE.match(value)
     if match:
         day, month, year = (int(part) for part in match.groups())
     elif iso:
         year, month, day = (int(part) for part in iso.groups())
     else:
-        raise forms.ValidationError(f"{name} must be a real date, like 27 3 2015")
+        raise ValueError(value)
+    return date(year, month, day)
+
+
+def parse_date(value: str, name: str) -> date | None:
+    """A date in the past typed as people type them; a clear error for anything else."""
+    if not value.strip():
+        return None
     try:
-        parsed = date(year, month, day)
+        parsed = _read_date(value)
     except ValueError:
         raise forms.ValidationError(f"{name} must be a real date, like 27 3 2015") from None
     if parsed > timezone.localdate():
         raise forms.ValidationError(f"{name} must be today or in the past")
     if parsed.year < 1900:
         raise forms.ValidationError(f"{name} must be after 1900")
+    return parsed
+
+
+def parse_future_date(value: str, name: str) -> date:
+    """A date after today (a review date, say), required."""
+    if not value.strip():
+        raise forms.ValidationError(f"Enter the {name}")
+    try:
+        parsed = _read_date(value)
+    except ValueError:
+        raise forms.ValidationError(f"The {name} must be a real date, like 27 3 2027") from None
+    if parsed <= timezone.localdate():
+        raise forms.ValidationError(f"The {name} must be in the future")
     return parsed
 
 

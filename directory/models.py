@@ -86,6 +86,9 @@ class Child(Provenance):
     date_of_death = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     archived_on = models.DateField(null=True, blank=True)
+    # Set when a new record strongly resembles a shielded child: practitioners cannot find or
+    # see it until a data manager or shielding officer has decided (shielding/policy.py).
+    held_for_review = models.BooleanField(default=False, db_default=False)
     local_authority = models.ForeignKey(
         "accounts.Organisation",
         on_delete=models.PROTECT,

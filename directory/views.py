@@ -25,6 +25,7 @@ from directory.search import (
     search_rate_exceeded,
 )
 from shielding.policy import is_shielded, visible_child, visible_search_result
+from shielding.services import override_visit
 
 RATE_LIMITED = (
     "You have made a lot of searches in a short time, so searching is paused for a few "
@@ -100,9 +101,20 @@ def _record_child(request: HttpRequest, contactpoint_id: str) -> Child:
 def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     viewer = _viewer(request)
     child = _record_child(request, contactpoint_id)
-    record = visible_child(child, viewer, past_addresses=request.GET.get("past") == "1")
-    _note_child(request, child, Action.VIEW_RECORD, detail={"masked": record.masked})
-    return render(request, "directory/record.html", {"record": record})
+    override = None
+    if request.GET.get("visit"):
+        # An override shows the record unmasked for this one visit; a reload spends nothing.
+        override = override_visit(child=child, practitioner=viewer, token=request.GET["visit"])
+        if override is None:
+            messages.info(request, "The override has been used. The record is shielded again.")
+    record = visible_child(
+        child, viewer, past_addresses=request.GET.get("past") == "1", overridden=bool(override)
+    )
+    if override is not None:
+        _note_child(request, child, Action.OVERRIDE, reason=override.reason)
+    else:
+        _note_child(request, child, Action.VIEW_RECORD, detail={"masked": record.masked})
+    return render(request, "directory/record.html", {"record": record, "override": override})
 
 
 def _services_for(viewer: User) -> Any:

@@ -8,6 +8,8 @@ class ShieldingConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from shielding.models import Shield
+        from shielding.models import ContactRequest, Shield, ShieldOverride
 
         auditlog.register(Shield)
+        auditlog.register(ShieldOverride, exclude_fields=["visit_token_hash"])
+        auditlog.register(ContactRequest)

@@ -1,4 +1,6 @@
-"""Shields: a record whose location must be hidden because revealing it could cause harm."""
+"""Shields, overrides and brokered-contact requests: the records of keeping a child hidden."""
+
+import hashlib
 
 from django.conf import settings
 from django.db import models
@@ -25,21 +27,20 @@ class Shield(models.Model):
     justification = models.TextField()
     review_on = models.DateField()
     shielded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     shielded_at = models.DateTimeField(db_default=Now())
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # A database default too, so that bulk loads (COPY) may leave them out.
+    review_note = models.TextField(blank=True, db_default="")
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
+    lift_note = models.TextField(blank=True, db_default="")
 
     class Meta:
         constraints = [
@@ -67,3 +68,85 @@ class Shield(models.Model):
     @property
     def in_force(self) -> bool:
         return self.lifted_at is None
+
+
+class ShieldOverride(models.Model):
+    """An override practitioner's one-visit look at a shielded record, and the LA's review.
+
+    The link that opens the unmasked record works once, soon after the reason is given; only
+    its hash is stored. Every override waits in the LA team's queue until signed off.
+    """
+
+    child = models.ForeignKey("directory.Child", on_delete=models.CASCADE, related_name="+")
+    practitioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    requested_at = models.DateTimeField(auto_now_add=True)
+    visit_token_hash = models.CharField(max_length=64, unique=True)
+    viewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="override_has_reason", condition=~Q(reason="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"Override of the shield on child #{self.child_id}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ContactRequest(models.Model):
+    """A practitioner's request that the LA team put them in touch with a shielded child.
+
+    The team sees the full record and records what it did; the requester is never shown any
+    of the child's contact details by the system.
+    """
+
+    class Outcome(models.TextChoices):
+        CONTACT_PASSED_ON = "passed_on", "Request passed on to the family or lead professional"
+        CONTACT_ARRANGED = "arranged", "Contact arranged by the team"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn or no longer needed"
+
+    child = models.ForeignKey("directory.Child", on_delete=models.CASCADE, related_name="+")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    service = models.CharField(max_length=200)
+    reason = models.TextField()
+    reply_to = models.CharField(max_length=200, help_text="How the team can reach the requester")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    outcome_note = models.TextField(blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="contact_request_has_reason", condition=~Q(reason="")),
+            models.CheckConstraint(
+                name="contact_request_outcome_when_handled",
+                condition=Q(handled_at__isnull=True, outcome="")
+                | (Q(handled_at__isnull=False) & ~Q(outcome="")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contact request for child #{self.child_id}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}

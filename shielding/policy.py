@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -261,12 +262,16 @@ def is_masked_for(child: Child, viewer: User) -> bool:
     return is_shielded(child) and not sees_in_full(viewer, child.local_authority_id)
 
 
-def visible_child(child: Child, viewer: User, *, past_addresses: bool = False) -> ChildRecord:
+def visible_child(
+    child: Child, viewer: User, *, past_addresses: bool = False, overridden: bool = False
+) -> ChildRecord:
     """The record page's view of ``child``: masked if shielded, unless the viewer may see it
-    in full; sensitive-service involvements only for those who broker contact."""
+    in full or is on the one visit an override allows (``overridden``, checked by the caller
+    with ``override_visit``); sensitive-service involvements only for those who broker
+    contact."""
     today = timezone.localdate()
     shielded = is_shielded(child)
-    masked = shielded and not sees_in_full(viewer, child.local_authority_id)
+    masked = shielded and not overridden and not sees_in_full(viewer, child.local_authority_id)
     # Only the fields allowed on a shielded record are copied here; the rest are added below,
     # and only for a record that is not masked.
     identity = ChildRecord(
@@ -367,4 +372,83 @@ def visible_search_result(child: Child, score: int, viewer: User) -> SearchResul
         shielded=is_shielded(child),
         score=score,
         where="" if masked else "; ".join(places),
+    )
+
+
+# The shield follows the child -----------------------------------------------------------------
+
+
+def may_see_held_records(viewer: User) -> bool:
+    """Records held for review are seen only by those who decide about them."""
+    return has_permission(viewer, Permission.REVIEW_MATCHES) or has_permission(
+        viewer, Permission.MANAGE_SHIELDS
+    )
+
+
+def shielded_resemblance(child: Child) -> Child | None:
+    """A shielded child that ``child`` strongly resembles (another record of the same child,
+    perhaps from a feed), scored by the same matching as search; None if there is none."""
+    from directory.matching import Candidate, Criteria, score
+
+    families = set(child.name_keys.values_list("family_key", flat=True))
+    if not families:
+        return None
+    candidates = (
+        Child.objects.filter(
+            name_keys__family_key__in=families,
+            shields__lifted_at__isnull=True,
+        )
+        .exclude(pk=child.pk)
+        .distinct()
+        .prefetch_related("other_names")
+    )
+    criteria = Criteria(
+        surname=child.family_name,
+        forename=child.given_name,
+        date_of_birth=child.date_of_birth,
+        gender=child.gender,
+    )
+    threshold = settings.SHIELD_RESEMBLANCE_SCORE
+    for shielded in candidates:
+        names: list[Any] = [shielded, *shielded.other_names.all()]
+        candidate = Candidate(
+            family_names=tuple(name.family_name for name in names),
+            given_names=tuple(name.given_name for name in names),
+            date_of_birth=shielded.date_of_birth,
+            gender=shielded.gender,
+            postcodes=(),
+        )
+        if score(criteria, candidate) >= threshold:
+            return shielded
+    return None
+
+
+def child_hold_if_resembles_shielded(child: Child) -> Child | None:
+    """Holds a newly created ``child`` out of sight if it resembles a shielded child.
+
+    Call it after the child's search keys exist. Returns the shielded child it resembles.
+    """
+    resembled = shielded_resemblance(child)
+    if resembled is not None and not child.held_for_review:
+        child.held_for_review = True
+        child.save(update_fields=["held_for_review"])
+    return resembled
+
+
+def shield_follow_merge(*, kept: Child, absorbed: Child) -> Shield | None:
+    """When ``absorbed`` is merged into ``kept``, a shield on either stays on the result."""
+    if any(shield.lifted_at is None for shield in kept.shields.all()):
+        return None
+    source = absorbed.shields.filter(lifted_at__isnull=True).first()
+    if source is None:
+        return None
+    return Shield.objects.create(
+        child=kept,
+        reason=source.reason,
+        justification=(
+            f"Carried over when record {absorbed.contactpoint_id} was merged into this one. "
+            f"{source.justification}"
+        ),
+        review_on=source.review_on,
+        shielded_by=source.shielded_by,
     )

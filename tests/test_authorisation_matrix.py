@@ -13,6 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import Role
+from shielding.models import ContactRequest, ShieldOverride
 from tests.personas import (
     ada,
     authenticator,
@@ -24,6 +25,7 @@ from tests.personas import (
     owen,
     priya,
     sam,
+    shield,
     sign_in,
     southshire,
     xavier,
@@ -48,9 +50,9 @@ LOGIN, TWO_FACTOR, OK, DENIED, GONE, NOT_ALLOWED = "login", "two_factor", 200, 4
 @dataclass(frozen=True)
 class Row:
     method: str
-    args: (
-        str  # what the URL names: "", "priya" (a Northshire user), "child", "organisation", "token"
-    )
+    # What the URL names: "", "priya" (a Northshire user), "child", "shielded_child", "override",
+    # "contact_request" (each about a Northshire child), "organisation" or "token".
+    args: str
     expect: dict[str, object]
 
 
@@ -95,6 +97,14 @@ MATRIX: dict[str, Row] = {
     "directory:child_record": Row("GET", "child", only(CHILD_FACING)),
     "directory:my_involvement": Row("GET", "child", only(INVOLVED)),
     "directory:end_my_involvement": Row("POST", "child", only({k: 302 for k in INVOLVED})),
+    "shielding:dashboard": Row("GET", "", only({"sam": OK})),
+    "shielding:override_queue": Row("GET", "", only({"sam": OK})),
+    "shielding:override_sign_off": Row("POST", "override", only({"sam": 302})),
+    "shielding:contact_queue": Row("GET", "", only({"sam": OK})),
+    "shielding:contact_request": Row("GET", "contact_request", only({"sam": OK})),
+    "shielding:shield": Row("GET", "child", only({"sam": OK})),
+    "shielding:override": Row("GET", "shielded_child", only({"owen": OK})),
+    "shielding:request_contact": Row("GET", "shielded_child", only(CHILD_FACING)),
 }
 
 
@@ -123,6 +133,21 @@ def _url(name: str, row: Row, target) -> str:
         return reverse(name, args=[target.organisation_id])
     if row.args == "child":
         return reverse(name, args=[make_child().contactpoint_id])
+    if row.args == "shielded_child":
+        child = make_child()
+        shield(child)
+        return reverse(name, args=[child.contactpoint_id])
+    if row.args in {"override", "contact_request"}:
+        child = make_child()
+        model = ShieldOverride if row.args == "override" else ContactRequest
+        extra = (
+            {"visit_token_hash": "x" * 64}
+            if row.args == "override"
+            else {"service": "S", "reply_to": "R"}
+        )
+        requester = {"practitioner" if row.args == "override" else "requester": target}
+        item = model.objects.create(child=child, reason="Reason", **requester, **extra)
+        return reverse(name, args=[item.pk])
     if row.args == "token":
         return reverse(name, args=["not-a-real-token"])
     return reverse(name)

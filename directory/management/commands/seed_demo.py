@@ -26,6 +26,8 @@ from directory.models import Child
 # Emptied by --replace: the directory and the shields on it, never users or audit records.
 DIRECTORY_TABLES = (
     "shielding_shield",
+    "shielding_shieldoverride",
+    "shielding_contactrequest",
     "directory_involvement",
     "directory_carerelationship",
     "directory_parentcarer",

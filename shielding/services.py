@@ -1,0 +1,114 @@
+"""The shielding workflow: shield, review, lift; override; brokered contact."""
+
+import secrets
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from directory.models import Child
+from shielding.models import ContactRequest, Shield, ShieldOverride
+
+
+def default_review_date(today: date) -> date:
+    """Six months on (the same day, or the month's last day if it is shorter)."""
+    month_index = today.month - 1 + settings.SHIELD_REVIEW_MONTHS
+    year, month = today.year + month_index // 12, month_index % 12 + 1
+    for day in (today.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def shield_create(
+    *, child: Child, by: User, reason: str, justification: str, review_on: date
+) -> Shield:
+    return Shield.objects.create(
+        child=child, reason=reason, justification=justification, review_on=review_on,
+        shielded_by=by,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def shield_review(*, shield: Shield, by: User, review_on: date, note: str) -> Shield:
+    """The shield stays: reviewed now, next review on ``review_on``."""
+    shield.review_on, shield.review_note = review_on, note
+    shield.reviewed_at, shield.reviewed_by = timezone.now(), by
+    shield.save(update_fields=["review_on", "review_note", "reviewed_at", "reviewed_by"])
+    return shield
+
+
+@transaction.atomic
+def shield_lift(*, shield: Shield, by: User, note: str) -> Shield:
+    """Lifting restores the ordinary view; the shield stays in the record's history."""
+    shield.lifted_at, shield.lifted_by, shield.lift_note = timezone.now(), by, note
+    shield.save(update_fields=["lifted_at", "lifted_by", "lift_note"])
+    return shield
+
+
+@transaction.atomic
+def override_request(
+    *, child: Child, practitioner: User, reason: str
+) -> tuple[ShieldOverride, str]:
+    """Records an override and returns the one-use token for the visit it allows."""
+    token = secrets.token_urlsafe(24)
+    override = ShieldOverride.objects.create(
+        child=child, practitioner=practitioner, reason=reason,
+        visit_token_hash=ShieldOverride.hash_token(token),
+    )  # fmt: skip
+    return override, token
+
+
+@transaction.atomic
+def override_visit(*, child: Child, practitioner: User, token: str) -> ShieldOverride | None:
+    """Spends the token on this visit: the record shows unmasked now and never again with it.
+
+    Only the practitioner who asked, for the child asked about, shortly after asking.
+    """
+    recent = timezone.now() - timedelta(minutes=settings.OVERRIDE_VISIT_MINUTES)
+    override = (
+        ShieldOverride.objects.select_for_update()
+        .filter(
+            visit_token_hash=ShieldOverride.hash_token(token),
+            child=child,
+            practitioner=practitioner,
+            viewed_at__isnull=True,
+            requested_at__gte=recent,
+        )
+        .first()
+    )
+    if override is None:
+        return None
+    override.viewed_at = timezone.now()
+    override.save(update_fields=["viewed_at"])
+    return override
+
+
+@transaction.atomic
+def override_sign_off(*, override: ShieldOverride, by: User, note: str) -> None:
+    override.reviewed_at, override.reviewed_by, override.review_note = timezone.now(), by, note
+    override.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
+
+
+@transaction.atomic
+def contact_request_create(
+    *, child: Child, requester: User, service: str, reason: str, reply_to: str
+) -> ContactRequest:
+    return ContactRequest.objects.create(
+        child=child, requester=requester, service=service, reason=reason, reply_to=reply_to
+    )
+
+
+@transaction.atomic
+def contact_request_resolve(
+    *, request: ContactRequest, by: User, outcome: str, note: str
+) -> ContactRequest:
+    request.outcome, request.outcome_note = outcome, note
+    request.handled_by, request.handled_at = by, timezone.now()
+    request.save(update_fields=["outcome", "outcome_note", "handled_by", "handled_at"])
+    return request

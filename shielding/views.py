@@ -1,0 +1,282 @@
+"""Shielding officers' screens, the override warning, and requests for brokered contact."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.permissions import Permission, permission_required
+from audit.models import Action
+from audit.recorder import audit_note
+from directory.models import Child
+from directory.search import child_for_record
+from shielding import services
+from shielding.forms import (
+    ContactOutcomeForm,
+    ContactRequestForm,
+    OverrideForm,
+    ShieldForm,
+    ShieldReviewForm,
+    SignOffForm,
+)
+from shielding.models import ContactRequest, Shield, ShieldOverride
+from shielding.policy import is_masked_for, visible_child
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
+    return request.user
+
+
+def _child(request: HttpRequest, contactpoint_id: str) -> Child:
+    child = child_for_record(contactpoint_id=contactpoint_id, viewer=_user(request))
+    if child is None:
+        raise Http404
+    return child
+
+
+def _own_la_child(request: HttpRequest, contactpoint_id: str) -> Child:
+    """Shielding officers act on their own LA's children; others' do not exist for them."""
+    child = _child(request, contactpoint_id)
+    if child.local_authority_id != _user(request).organisation_id:
+        raise Http404
+    return child
+
+
+def _note(request: HttpRequest, child: Child, action: Action, **facts: Any) -> None:
+    audit_note(
+        request,
+        action=action,
+        child_id=child.pk,
+        child_contactpoint_id=child.contactpoint_id,
+        child_shielded=any(s.lifted_at is None for s in child.shields.all()),
+        child_local_authority_id=child.local_authority_id,
+        **facts,
+    )
+
+
+def _record_url(child: Child) -> str:
+    return reverse("directory:child_record", args=[child.contactpoint_id])
+
+
+# Shield, review, lift -------------------------------------------------------------------------
+
+
+@never_cache
+@permission_required(Permission.MANAGE_SHIELDS)
+def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
+    officer = _user(request)
+    child = _own_la_child(request, contactpoint_id)
+    in_force = next((s for s in child.shields.all() if s.lifted_at is None), None)
+    record = visible_child(child, officer)
+    if in_force is None:
+        form: ShieldForm | ShieldReviewForm = ShieldForm(
+            request.POST or None,
+            initial={
+                "review_on": services.default_review_date(timezone.localdate()).strftime(
+                    "%-d %-m %Y"
+                )
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            services.shield_create(child=child, by=officer, **form.cleaned_data)
+            _note(request, child, Action.CHANGE, detail={"change": "shield"})
+            messages.success(request, "The record is shielded")
+            return redirect(_record_url(child))
+    else:
+        form = ShieldReviewForm(
+            request.POST or None,
+            initial={
+                "review_on": services.default_review_date(timezone.localdate()).strftime(
+                    "%-d %-m %Y"
+                )
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if data["decision"] == "lift":
+                services.shield_lift(shield=in_force, by=officer, note=data["note"])
+                messages.success(request, "The shield has been lifted")
+            else:
+                services.shield_review(
+                    shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
+                )
+                messages.success(request, "The shield has been reviewed")
+            _note(request, child, Action.CHANGE, detail={"change": f"shield_{data['decision']}"})
+            return redirect(_record_url(child))
+    _note(request, child, Action.VIEW_RECORD, detail={"page": "shield"})
+    return render(
+        request, "shielding/shield.html", {"form": form, "record": record, "shield": in_force}
+    )
+
+
+@permission_required(Permission.MANAGE_SHIELDS)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The LA team's work: shields due for review, overrides and contact requests waiting."""
+    officer = _user(request)
+    soon = timezone.localdate() + timedelta(days=14)
+    due = (
+        Shield.objects.filter(
+            lifted_at__isnull=True, review_on__lte=soon, child__local_authority=officer.organisation
+        )
+        .select_related("child")
+        .order_by("review_on")
+    )
+    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "shielding_dashboard"})
+    return render(
+        request,
+        "shielding/dashboard.html",
+        {
+            "due": [
+                (shield, shield.child.contactpoint_id, shield.child.contactpoint_id_display)
+                for shield in due
+            ],
+            "today": timezone.localdate(),
+            "overrides_waiting": _overrides(officer).filter(reviewed_at__isnull=True).count(),
+            "requests_waiting": _requests(officer).filter(handled_at__isnull=True).count(),
+        },
+    )
+
+
+# Overrides ------------------------------------------------------------------------------------
+
+
+@never_cache
+@permission_required(Permission.OVERRIDE_SHIELD)
+def override(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
+    """The warning and the reason; then one visit of the unmasked record."""
+    practitioner = _user(request)
+    child = _child(request, contactpoint_id)
+    if not is_masked_for(child, practitioner):
+        return redirect(_record_url(child))
+    form = OverrideForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _, token = services.override_request(
+            child=child, practitioner=practitioner, reason=form.cleaned_data["reason"]
+        )
+        return redirect(f"{_record_url(child)}?visit={token}")
+    _note(request, child, Action.VIEW_RECORD, detail={"page": "override_warning"})
+    return render(
+        request,
+        "shielding/override.html",
+        {"form": form, "record": visible_child(child, practitioner)},
+    )
+
+
+def _overrides(officer: User) -> Any:
+    return ShieldOverride.objects.filter(child__local_authority=officer.organisation)
+
+
+@permission_required(Permission.MANAGE_SHIELDS)
+def override_queue(request: HttpRequest) -> HttpResponse:
+    officer = _user(request)
+    waiting = (
+        _overrides(officer)
+        .filter(reviewed_at__isnull=True)
+        .select_related("child", "practitioner", "practitioner__organisation")
+        .order_by("requested_at")
+    )
+    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "override_queue"})
+    return render(request, "shielding/overrides.html", {"overrides": waiting})
+
+
+@require_POST
+@permission_required(Permission.MANAGE_SHIELDS)
+def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
+    officer = _user(request)
+    item = get_object_or_404(_overrides(officer), pk=pk, reviewed_at__isnull=True)
+    form = SignOffForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    services.override_sign_off(override=item, by=officer, note=note)
+    audit_note(
+        request, action=Action.ADMIN_ACTION, detail={"action": "override_sign_off", "override": pk}
+    )
+    messages.success(request, "The override has been signed off")
+    return redirect("shielding:override_queue")
+
+
+# Brokered contact -----------------------------------------------------------------------------
+
+
+@never_cache
+@permission_required(Permission.VIEW_RECORDS)
+def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
+    """ "I am X from service Y and need to contact this child because…" — to the LA team."""
+    requester = _user(request)
+    child = _child(request, contactpoint_id)
+    record = visible_child(child, requester)
+    if not record.shielded:
+        return redirect(_record_url(child))
+    form = ContactRequestForm(
+        request.POST or None,
+        initial={"service": requester.job_title, "reply_to": requester.phone or requester.email},
+    )
+    if request.method == "POST" and form.is_valid():
+        made = services.contact_request_create(
+            child=child, requester=requester, **form.cleaned_data
+        )
+        _note(request, child, Action.BROKERED_CONTACT, reason=made.reason)
+        team = record.contact_team.name if record.contact_team else "the local authority"
+        messages.success(request, f"Your request has been sent to {team}. They will contact you.")
+        return redirect(_record_url(child))
+    _note(request, child, Action.VIEW_RECORD, detail={"page": "contact_request"})
+    return render(
+        request,
+        "shielding/contact_request.html",
+        {"form": form, "record": record, "requester": requester},
+    )
+
+
+def _requests(officer: User) -> Any:
+    return ContactRequest.objects.filter(child__local_authority=officer.organisation)
+
+
+@permission_required(Permission.BROKER_CONTACT)
+def contact_queue(request: HttpRequest) -> HttpResponse:
+    officer = _user(request)
+    waiting = (
+        _requests(officer)
+        .filter(handled_at__isnull=True)
+        .select_related("child", "requester", "requester__organisation")
+        .order_by("requested_at")
+    )
+    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "contact_queue"})
+    return render(request, "shielding/contact_requests.html", {"requests": waiting})
+
+
+@never_cache
+@permission_required(Permission.BROKER_CONTACT)
+def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The request beside the full record, so the team can broker contact; then the outcome."""
+    officer = _user(request)
+    item = get_object_or_404(_requests(officer).select_related("requester"), pk=pk)
+    child = _child(request, item.child.contactpoint_id)
+    form = ContactOutcomeForm(request.POST or None)
+    if request.method == "POST" and item.handled_at is None and form.is_valid():
+        services.contact_request_resolve(
+            request=item,
+            by=officer,
+            outcome=form.cleaned_data["outcome"],
+            note=form.cleaned_data["note"],
+        )
+        _note(
+            request,
+            child,
+            Action.BROKERED_CONTACT,
+            detail={"outcome": form.cleaned_data["outcome"]},
+        )
+        messages.success(request, "The outcome has been recorded")
+        return redirect("shielding:contact_queue")
+    _note(request, child, Action.VIEW_RECORD, detail={"page": "contact_request", "request": pk})
+    return render(
+        request,
+        "shielding/contact_request_detail.html",
+        {"item": item, "form": form, "record": visible_child(child, officer)},
+    )
