@@ -2,7 +2,22 @@
 
 import pytest
 
+from tests.conftest import SCREENSHOTS
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
+
+
+def sign_in_as(page, user, start="/"):
+    """Signs in through the real pages: password, then the authenticator's current code."""
+    from tests.personas import PASSWORD, authenticator, current_code
+
+    device = authenticator(user)
+    page.goto(start)
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
 
 
 def test_the_sign_in_page_renders_with_govuk_styles_and_scripts(page, screenshot):
@@ -65,16 +80,10 @@ def test_a_new_user_enrols_by_scanning_a_qr_code(page, screenshot):
 
 
 def test_an_auditor_reads_the_charts_without_script_or_style_errors(page, screenshot):
-    from tests.personas import PASSWORD, ada, authenticator, current_code, priya
+    from tests.personas import ada, priya
 
-    device = authenticator(ada())
     priya()
-    page.goto("/audit/charts/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Security code").fill(current_code(device))
-    page.get_by_role("button", name="Continue").click()
+    sign_in_as(page, ada(), "/audit/charts/")
     assert page.title() == "Activity charts – ContactPoint"
     assert page.locator("svg.app-chart").count() == 2
     screenshot("audit-charts")
@@ -86,26 +95,12 @@ def test_an_auditor_reads_the_charts_without_script_or_style_errors(page, screen
 def test_a_practitioner_finds_a_child_and_opens_the_record(page, screenshot):
     from datetime import date
 
-    from tests.personas import (
-        PASSWORD,
-        authenticator,
-        current_code,
-        make_address,
-        make_child,
-        priya,
-        rebuild_keys,
-    )
+    from tests.personas import make_address, make_child, priya, rebuild_keys
 
-    device = authenticator(priya())
     child = make_child(given_name="Siobhán", family_name="O'Brien", date_of_birth=date(2016, 5, 4))
     make_address(child, "NE1 4ST")
     rebuild_keys(child)
-    page.goto("/search/")
-    page.get_by_label("Username").fill("priya")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Security code").fill(current_code(device))
-    page.get_by_role("button", name="Continue").click()
+    sign_in_as(page, priya(), "/search/")
     assert page.title() == "Find a child – ContactPoint"
     page.get_by_label("Surname").fill("obrien")
     page.get_by_label("Date of birth").fill("4 5 2016")
@@ -115,3 +110,44 @@ def test_a_practitioner_finds_a_child_and_opens_the_record(page, screenshot):
     page.get_by_role("link", name="Siobhán O'Brien").click()
     assert "NE1 4ST" in page.inner_text("main")
     screenshot("record")
+
+
+def test_a_shielded_child_is_masked_then_contact_is_brokered_and_an_override_is_one_visit(
+    browser, app_server, screenshot, page
+):
+    from shielding.models import ContactRequest
+    from tests.personas import make_address, make_child, owen, priya, rebuild_keys, shield
+
+    child = make_child(given_name="Amelia", family_name="Hart")
+    make_address(child, "ZE2 9QX", line_1="Zqxv Secret Lane")
+    rebuild_keys(child)
+    shield(child)
+    sign_in_as(page, priya(), "/search/")
+    page.get_by_label("Surname").fill("Hart")
+    page.get_by_label("First name").fill("Amelia")
+    page.get_by_role("button", name="Search").click()
+    assert "Shielded" in page.inner_text("#results")
+    page.get_by_role("link", name="Amelia Hart").click()
+    assert "This record is shielded" in page.inner_text("main")
+    assert "Zqxv" not in page.content()
+    screenshot("shielded-record")
+    page.get_by_role("link", name="Ask the team to put you in touch").click()
+    page.get_by_label("Your service").fill("Health visiting")
+    page.get_by_label("Why you need to contact the child or their family").fill("Missed checks")
+    page.get_by_label("How the team can reach you").fill("01632 960555")
+    page.get_by_role("button", name="Send the request").click()
+    assert "Your request has been sent" in page.inner_text("main")
+    assert ContactRequest.objects.filter(child=child, reason="Missed checks").exists()
+
+    context = browser.new_context(base_url=app_server)
+    second = context.new_page()
+    sign_in_as(second, owen(), f"/children/{child.contactpoint_id}/")
+    second.get_by_role("link", name="Override the shield").click()
+    second.get_by_label("Why you need to see this record").fill("Section 47 enquiry")
+    second.get_by_role("button", name="Override and see the record").click()
+    assert "Zqxv Secret Lane" in second.inner_text("main")
+    second.screenshot(path=str(SCREENSHOTS / "override.png"), full_page=True)
+    second.reload()
+    assert "Zqxv Secret Lane" not in second.inner_text("main")
+    assert "The override has been used" in second.inner_text("main")
+    context.close()

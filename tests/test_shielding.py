@@ -1,0 +1,417 @@
+"""Shielding: the workflow, one-visit overrides, brokered contact, look-alike holds, and leak tests.
+
+A shielded child's whereabouts leaking is the worst bug this service can have.
+"""
+
+from datetime import date, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from auditlog.models import LogEntry
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from audit.models import Action, AuditEvent
+from directory.models import CareRelationship, Child, Involvement, ParentCarer, Service, Source
+from shielding.models import ContactRequest, Shield, ShieldOverride
+from shielding.policy import child_hold_if_resembles_shielded, shield_follow_merge
+from tests.personas import (
+    ada,
+    dana,
+    lee,
+    make_address,
+    make_child,
+    make_service,
+    make_user,
+    owen,
+    priya,
+    rebuild_keys,
+    sam,
+    shield,
+    sign_in,
+    southshire,
+    xavier,
+)
+
+pytestmark = pytest.mark.django_db
+
+SECRETS = (
+    "Zqxv Secret Lane", "Quibbleton", "ZE2 9QX", "Marguerite", "Quillfeather", "07700 987654",
+    "mq@quill.example.org", "Xylobridge Academy", "01632 777111", "Wyrmwood Surgery",
+    "Gloamfield Family Support",
+)  # fmt: skip
+
+
+def shielded_child() -> Child:
+    """Amelia Hart, shielded; everything that could say where she is, unique."""
+    child = make_child()
+    make_address(child, "ZE2 9QX", line_1="Zqxv Secret Lane", town="Quibbleton")
+    mother = ParentCarer.objects.create(
+        given_name="Marguerite", family_name="Quillfeather", phone="07700 987654",
+        email="mq@quill.example.org", line_1="Zqxv Secret Lane", postcode="ZE2 9QX",
+        source=Source.CHILD_BENEFIT,
+    )  # fmt: skip
+    CareRelationship.objects.create(
+        child=child,
+        carer=mother,
+        relationship="mother",
+        parental_responsibility=True,
+        source=Source.CHILD_BENEFIT,
+    )
+    school = make_service(
+        Service.Kind.SCHOOL, name="Xylobridge Academy", phone="01632 777111", postcode="ZE2 9QA"
+    )
+    gp = make_service(Service.Kind.GP_PRACTICE, name="Wyrmwood Surgery", postcode="ZE2 9QB")
+    support = make_service(Service.Kind.EARLY_HELP, name="Gloamfield Family Support")
+    for service in (school, gp, support):
+        Involvement.objects.create(
+            child=child,
+            service=service,
+            started_on=date(2020, 9, 1),
+            source=Source.SCHOOL_CENSUS,
+            caf_held=service is support,
+            lead_professional=service is support,
+        )
+    rebuild_keys(child)
+    shield(child)
+    return child
+
+
+def record(child: Child, query: str = "") -> str:
+    return reverse("directory:child_record", args=[child.contactpoint_id]) + query
+
+
+class TestShieldWorkflow:
+    def test_sam_shields_a_record_with_a_review_date_six_months_ahead(self, client):
+        sign_in(client, sam())
+        child = make_child()
+        page = client.get(
+            reverse("shielding:shield", args=[child.contactpoint_id])
+        ).content.decode()
+        today = timezone.localdate()
+        six_months = date(today.year + (today.month + 5) // 12, (today.month + 5) % 12 + 1, 1)
+        assert f"{six_months.month} {six_months.year}" in page
+        response = client.post(
+            reverse("shielding:shield", args=[child.contactpoint_id]),
+            {
+                "reason": "domestic_abuse",
+                "justification": "Fled violence",
+                "review_on": f"1 {six_months.month} {six_months.year}",
+            },
+        )
+        assert response.status_code == 302
+        shield_made = Shield.objects.get(child=child)
+        assert shield_made.in_force and shield_made.shielded_by.username == "sam"
+        assert LogEntry.objects.get_for_object(shield_made).exists()
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            (
+                {"justification": "x", "review_on": "1 1 2099"},
+                "Choose why the record must be shielded",
+            ),
+            ({"reason": "other", "review_on": "1 1 2099"}, "Enter the justification"),
+            (
+                {"reason": "other", "justification": "x", "review_on": "1 1 2020"},
+                "must be in the future",
+            ),
+            (
+                {"reason": "other", "justification": "x", "review_on": "someday"},
+                "must be a real date",
+            ),
+        ],
+    )
+    def test_bad_input_shields_nothing(self, client, data, message):
+        sign_in(client, sam())
+        child = make_child()
+        html = client.post(
+            reverse("shielding:shield", args=[child.contactpoint_id]), data
+        ).content.decode()
+        assert message in html and not Shield.objects.exists()
+
+    def test_review_extends_and_lifting_restores_the_view(self, client):
+        child = shielded_child()
+        sign_in(client, sam())
+        url = reverse("shielding:shield", args=[child.contactpoint_id])
+        client.post(url, {"decision": "extend", "review_on": "1 6 2030", "note": "Risk continues"})
+        current = Shield.objects.get(child=child)
+        assert current.review_on == date(2030, 6, 1) and current.reviewed_by.username == "sam"
+        practitioner = client.__class__()
+        sign_in(practitioner, priya())
+        assert "Zqxv Secret Lane" not in practitioner.get(record(child)).content.decode()
+        client.post(url, {"decision": "lift", "note": "Family safe now"})
+        assert "Zqxv Secret Lane" in practitioner.get(record(child)).content.decode()
+        assert Shield.objects.get(child=child).lifted_by.username == "sam"
+
+    def test_another_las_shielding_officer_cannot_touch_the_shield(self, client):
+        child = shielded_child()
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        assert (
+            client.get(reverse("shielding:shield", args=[child.contactpoint_id])).status_code == 404
+        )
+
+    def test_shields_due_for_review_are_listed(self, client):
+        due = shielded_child()
+        Shield.objects.filter(child=due).update(review_on=timezone.localdate() + timedelta(days=3))
+        later = make_child(given_name="Later")
+        Shield.objects.create(
+            child=later,
+            reason="other",
+            justification="x",
+            review_on=timezone.localdate() + timedelta(days=90),
+        )
+        sign_in(client, sam())
+        html = client.get(reverse("shielding:dashboard")).content.decode()
+        assert due.contactpoint_id_display in html and later.contactpoint_id_display not in html
+
+
+class TestOverride:
+    def override(self, client, child, reason="Section 47 enquiry, police attending today"):
+        return client.post(
+            reverse("shielding:override", args=[child.contactpoint_id]), {"reason": reason}
+        )
+
+    def test_the_warning_needs_a_reason(self, client):
+        child = shielded_child()
+        sign_in(client, owen())
+        assert (
+            "Only override it if you must"
+            in client.get(
+                reverse("shielding:override", args=[child.contactpoint_id])
+            ).content.decode()
+        )
+        assert (
+            "Enter why you need to see this shielded record"
+            in self.override(client, child, reason="").content.decode()
+        )
+        assert not ShieldOverride.objects.exists()
+
+    def test_an_override_lasts_one_visit(self, client):
+        child = shielded_child()
+        sign_in(client, owen())
+        response = self.override(client, child)
+        visit = response["Location"]
+        assert parse_qs(urlsplit(visit).query)["visit"]
+        first = client.get(visit).content.decode()
+        assert "Zqxv Secret Lane" in first and "Shield overridden" in first
+        again = client.get(visit).content.decode()
+        assert "Zqxv Secret Lane" not in again and "The override has been used" in again
+        assert "Zqxv Secret Lane" not in client.get(record(child)).content.decode()
+        event = AuditEvent.objects.get(action=Action.OVERRIDE)
+        assert event.reason == "Section 47 enquiry, police attending today" and event.child_shielded
+
+    def test_an_override_link_works_only_for_its_practitioner_and_only_soon(self, client):
+        child = shielded_child()
+        sign_in(client, owen())
+        visit = self.override(client, child)["Location"]
+        other = client.__class__()
+        sign_in(other, make_user("olga", Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER))
+        assert "Zqxv Secret Lane" not in other.get(visit).content.decode()
+        ShieldOverride.objects.update(requested_at=timezone.now() - timedelta(minutes=6))
+        assert "Zqxv Secret Lane" not in client.get(visit).content.decode()
+
+    def test_practitioners_without_the_right_cannot_override(self, client):
+        child = shielded_child()
+        sign_in(client, priya())
+        assert self.override(client, child).status_code == 403
+
+    def test_the_la_team_reviews_and_signs_off_each_override(self, client):
+        child = shielded_child()
+        sign_in(client, owen())
+        client.get(self.override(client, child)["Location"])
+        team = client.__class__()
+        sign_in(team, sam())
+        queue = team.get(reverse("shielding:override_queue")).content.decode()
+        assert "Section 47 enquiry" in queue and "Owen" in queue
+        item = ShieldOverride.objects.get()
+        team.post(
+            reverse("shielding:override_sign_off", args=[item.pk]), {"note": "Checked with police"}
+        )
+        item.refresh_from_db()
+        assert item.reviewed_by.username == "sam" and item.review_note == "Checked with police"
+        assert (
+            "Section 47 enquiry"
+            not in team.get(reverse("shielding:override_queue")).content.decode()
+        )
+
+
+class TestBrokeredContact:
+    def test_a_practitioner_asks_and_the_team_records_the_outcome(self, client):
+        child = shielded_child()
+        sign_in(client, priya())
+        url = reverse("shielding:request_contact", args=[child.contactpoint_id])
+        assert (
+            "Enter why you need to contact the child"
+            in client.post(
+                url, {"service": "Health visiting", "reply_to": "01632 960555"}
+            ).content.decode()
+        )
+        response = client.post(
+            url,
+            {
+                "service": "Health visiting",
+                "reason": "Missed immunisations",
+                "reply_to": "01632 960555",
+            },
+            follow=True,
+        )
+        html = response.content.decode()
+        assert "Your request has been sent to Northshire ContactPoint team" in html
+        assert not any(secret in html for secret in SECRETS)
+        assert AuditEvent.objects.filter(action=Action.BROKERED_CONTACT, username="priya").exists()
+        team = client.__class__()
+        sign_in(team, sam())
+        assert (
+            "Missed immunisations" in team.get(reverse("shielding:contact_queue")).content.decode()
+        )
+        item = ContactRequest.objects.get()
+        detail = team.get(reverse("shielding:contact_request", args=[item.pk])).content.decode()
+        assert "01632 960555" in detail
+        team.post(
+            reverse("shielding:contact_request", args=[item.pk]),
+            {"outcome": "passed_on", "note": "Told mother"},
+        )
+        item.refresh_from_db()
+        assert item.outcome == "passed_on" and item.handled_by.username == "sam"
+        assert (
+            "Missed immunisations"
+            not in team.get(reverse("shielding:contact_queue")).content.decode()
+        )
+
+
+class TestTheShieldFollowsTheChild:
+    def test_a_new_record_resembling_a_shielded_child_is_held_out_of_sight(self, client):
+        original = shielded_child()
+        newcomer = make_child(
+            given_name="Amelia", family_name="Hart", date_of_birth=original.date_of_birth
+        )
+        rebuild_keys(newcomer)
+        assert child_hold_if_resembles_shielded(newcomer) == original
+        newcomer.refresh_from_db()
+        assert newcomer.held_for_review
+        sign_in(client, priya())
+        assert client.get(record(newcomer)).status_code == 404
+        html = client.post(
+            reverse("directory:search"), {"surname": "Hart", "forename": "Amelia"}
+        ).content.decode()
+        assert newcomer.contactpoint_id_display not in html
+        manager = client.__class__()
+        sign_in(manager, dana())
+        assert manager.get(record(newcomer)).status_code == 200
+
+    def test_a_different_child_is_not_held(self):
+        shielded_child()
+        other = make_child(
+            given_name="George", family_name="Okafor", date_of_birth=date(2011, 1, 1)
+        )
+        rebuild_keys(other)
+        assert child_hold_if_resembles_shielded(other) is None
+
+    def test_a_merge_keeps_the_shield(self):
+        absorbed = shielded_child()
+        kept = make_child(given_name="Amelia")
+        carried = shield_follow_merge(kept=kept, absorbed=absorbed)
+        assert carried is not None and carried.child == kept and carried.in_force
+
+
+# Leak tests -------------------------------------------------------------------------------------
+
+
+def all_url_names(resolver=None, prefix=""):
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from all_url_names(
+                pattern, f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            )
+        elif isinstance(pattern, URLPattern):
+            yield f"{prefix}{pattern.name}", pattern
+
+
+def every_get_url(child: Child, ids: dict[str, int]) -> list[str]:
+    """Every URL in the URLconf, pointed at the shielded child and its related objects."""
+    urls = []
+    for name, pattern in all_url_names():
+        converters = set(pattern.pattern.converters)
+        kwargs: dict[str, object] = {}
+        if "contactpoint_id" in converters:
+            kwargs["contactpoint_id"] = child.contactpoint_id
+        if "pk" in converters:
+            kwargs["pk"] = ids.get(name.split(":")[0], ids["default"])
+        if "action" in converters:
+            kwargs["action"] = "unlock"
+        if "token" in converters:
+            kwargs["token"] = "nothing"
+        urls.append(reverse(name, kwargs=kwargs))
+    return [*urls, record(child, "?past=1"), record(child, "?visit=forged")]
+
+
+SEARCHES = (
+    {"surname": "Hart", "forename": "Amelia"},
+    {"surname": "Hart", "postcode": "ZE2 9QX"},
+    {"surname": "Hart", "postcode": "ZE2"},
+    {"surname": "Hart", "date_of_birth": "14 3 2015"},
+    {"surname": "Quillfeather", "forename": "Amelia"},
+)
+
+
+@pytest.mark.parametrize("persona", ["priya", "owen", "dana", "lee", "ada", "xavier"])
+def test_no_surface_reveals_where_a_shielded_child_is(client, persona):
+    """Every page, search and export each of these users can reach, for a shielded child
+    whose address, postcode, carer, school and GP are unique strings: none of them appears."""
+    child = shielded_child()
+    maker = {"priya": priya, "owen": owen, "dana": dana, "lee": lee, "ada": ada, "xavier": xavier}[
+        persona
+    ]
+    user = maker()
+    sign_in(client, user)
+    ShieldOverride.objects.create(
+        child=child, practitioner=user, reason="r", visit_token_hash="h" * 64
+    )
+    request = ContactRequest.objects.create(
+        child=child, requester=user, service="s", reason="r", reply_to="t"
+    )
+    ids = {
+        "default": child.local_authority_id,
+        "shielding": request.pk,
+        "accounts": user.pk,
+        "audit": user.pk,
+    }
+    responses = [client.get(url) for url in every_get_url(child, ids)]
+    responses += [client.get(reverse("audit:export"))]
+    pages = [(response, _text(response)) for response in responses]
+    for criteria in SEARCHES:
+        # The search form shows back what the user typed; what the service adds is the results.
+        response = client.post(reverse("directory:search"), criteria)
+        pages.append((response, _text(response).split('id="results"', 1)[-1]))
+    for response, text in pages:
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} leaked by {response.request['PATH_INFO']}"
+    assert sum(r.status_code == 200 for r, _ in pages) >= 3, "the walk reached real pages"
+
+
+def _text(response) -> str:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode() + str(dict(response.headers))
+
+
+MASKING = {
+    "priya": True, "owen": True, "dana": True, "xavier": True, "sam": False, "sol": True,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("persona", "masked"), MASKING.items())
+def test_the_masking_rules_for_each_role(client, persona, masked):
+    """Alongside the authorisation matrix: who sees a shielded record masked."""
+    child = shielded_child()
+    makers = {"priya": priya, "owen": owen, "dana": dana, "xavier": xavier, "sam": sam}
+    user = (
+        makers[persona]()
+        if persona in makers
+        else make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire())
+    )
+    sign_in(client, user)
+    html = client.get(record(child)).content.decode()
+    assert ("Zqxv Secret Lane" not in html) is masked
+    assert "Amelia" in html and "This record is shielded" in html
