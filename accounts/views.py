@@ -38,7 +38,13 @@ from accounts.lockout import (
 )
 from accounts.middleware import access_ended_response, session_start
 from accounts.models import Organisation, SignInFailure, User
-from accounts.permissions import Permission, grantable_roles, has_permission, permission_required
+from accounts.permissions import (
+    Permission,
+    grantable_roles,
+    has_permission,
+    permission_required,
+    signed_in_user,
+)
 from accounts.roles import Role
 from audit.models import Action
 from audit.recorder import audit_note
@@ -50,11 +56,6 @@ def _safe_next(request: HttpRequest) -> str:
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
     return "/"
-
-
-def _signed_in_user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
-    return request.user
 
 
 @sensitive_post_parameters("password")
@@ -101,7 +102,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @never_cache
 def two_factor(request: HttpRequest) -> HttpResponse:
     """The second factor: a code from the authenticator app, or a single-use backup code."""
-    user = _signed_in_user(request)
+    user = signed_in_user(request)
     if user.is_verified():
         return redirect(_safe_next(request))
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
@@ -141,7 +142,7 @@ def _second_factor_passed(
 @never_cache
 def enrol(request: HttpRequest) -> HttpResponse:
     """First sign-in: scan a QR code, prove it with a code, then see the backup codes once."""
-    user = _signed_in_user(request)
+    user = signed_in_user(request)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect("accounts:two_factor")
     device, _ = TOTPDevice.objects.get_or_create(
@@ -221,7 +222,7 @@ def _managed_user(admin: User, pk: int) -> User:
 
 @permission_required(Permission.MANAGE_USERS)
 def user_list(request: HttpRequest) -> HttpResponse:
-    admin = _signed_in_user(request)
+    admin = signed_in_user(request)
     form = UserSearchForm(request.GET)
     users = _manageable_users(admin).order_by("last_name", "first_name", "username")
     query = form.cleaned_data.get("q", "").strip() if form.is_valid() else ""
@@ -239,7 +240,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.MANAGE_USERS)
 def user_create(request: HttpRequest) -> HttpResponse:
-    admin = _signed_in_user(request)
+    admin = signed_in_user(request)
     form = UserForm(
         request.POST or None,
         grantable=grantable_roles(admin),
@@ -269,7 +270,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.MANAGE_USERS)
 def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    admin = _signed_in_user(request)
+    admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
     now = timezone.now()
     context = {
@@ -284,7 +285,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(Permission.MANAGE_USERS)
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    admin = _signed_in_user(request)
+    admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
     grantable = grantable_roles(admin)
     form = UserForm(
@@ -336,7 +337,7 @@ USER_ACTIONS = {
 @require_POST
 @permission_required(Permission.MANAGE_USERS)
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
-    admin = _signed_in_user(request)
+    admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
     _note_admin_action(request, action, managed)
     if action == "setup-link":

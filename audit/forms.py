@@ -17,18 +17,9 @@ class NativeDateInput(forms.DateInput):
     input_type = "date"
 
 
-class EventFilterForm(forms.Form):
-    username = forms.CharField(required=False, max_length=150)
-    contactpoint_id = forms.CharField(
-        label="ContactPoint ID",
-        required=False,
-        max_length=20,
-        help_text="The 12-digit ID of a child",
-    )
-    organisation = forms.ModelChoiceField(
-        queryset=Organisation.objects.none(), required=False, empty_label="All organisations"
-    )
-    action = forms.ChoiceField(required=False)
+class PeriodForm(forms.Form):
+    """A date range for reports; the last 7 days unless given."""
+
     date_from = forms.DateField(
         label="From",
         required=False,
@@ -41,6 +32,36 @@ class EventFilterForm(forms.Form):
         widget=NativeDateInput,
         error_messages={"invalid": "Enter the end date as year-month-day, like 2026-11-30"},
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date must be the same as or after the start date")
+        return data
+
+    def period(self) -> tuple[date, date]:
+        """The chosen range, or the last 7 days while the form is empty or wrong."""
+        today = timezone.localdate()
+        data = self.cleaned_data if self.is_valid() else {}
+        end = data.get("date_to") or today
+        return data.get("date_from") or end - timedelta(days=6), end
+
+
+class EventFilterForm(PeriodForm):
+    """Filters for the access events: the period, and who, which child, where and what."""
+
+    username = forms.CharField(required=False, max_length=150)
+    contactpoint_id = forms.CharField(
+        label="ContactPoint ID",
+        required=False,
+        max_length=20,
+        help_text="The 12-digit ID of a child",
+    )
+    organisation = forms.ModelChoiceField(
+        queryset=Organisation.objects.none(), required=False, empty_label="All organisations"
+    )
+    action = forms.ChoiceField(required=False)
 
     def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,13 +81,6 @@ class EventFilterForm(forms.Form):
             raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
         return normalised
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", "The end date must be the same as or after the start date")
-        return data
-
     def criteria(self) -> dict[str, str]:
         """The filters as typed, for the auditor-query event and for links to the next page."""
         data = self.cleaned_data
@@ -79,27 +93,3 @@ class EventFilterForm(forms.Form):
             "date_to": data["date_to"].isoformat() if data.get("date_to") else "",
         }
         return {key: value for key, value in values.items() if value}
-
-
-class PeriodForm(forms.Form):
-    """A date range for reports; the last 7 days unless given."""
-
-    date_from = forms.DateField(
-        label="From",
-        required=False,
-        widget=NativeDateInput,
-        error_messages={"invalid": "Enter the start date as year-month-day, like 2026-11-01"},
-    )
-    date_to = forms.DateField(
-        label="To",
-        required=False,
-        widget=NativeDateInput,
-        error_messages={"invalid": "Enter the end date as year-month-day, like 2026-11-30"},
-    )
-
-    def period(self) -> tuple[date, date]:
-        today = timezone.localdate()
-        data = self.cleaned_data if self.is_valid() else {}
-        end = data.get("date_to") or today
-        start = data.get("date_from") or end - timedelta(days=6)
-        return (start, end) if start <= end else (end, start)

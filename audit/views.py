@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, render
 
 from accounts.models import User
-from accounts.permissions import Permission, is_national, permission_required
+from accounts.permissions import Permission, is_national, permission_required, signed_in_user
 from audit import selectors
 from audit.charts import bar_chart_svg
 from audit.forms import EventFilterForm, PeriodForm
@@ -26,11 +26,6 @@ CSV_COLUMNS = (
     "status", "ip_address", "user_agent", "child_contactpoint_id", "child_shielded",
     "result_count", "result_ids", "reason", "request_id",
 )  # fmt: skip
-
-
-def _auditor(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
-    return request.user
 
 
 def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> None:
@@ -49,7 +44,7 @@ def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | No
 
 @permission_required(Permission.READ_AUDIT)
 def event_list(request: HttpRequest) -> HttpResponse:
-    auditor = _auditor(request)
+    auditor = signed_in_user(request)
     form = EventFilterForm(
         request.GET or None, organisations=selectors.organisations_visible_to(auditor)
     )
@@ -75,7 +70,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.READ_AUDIT)
 def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     """For a subject access request: who saw the child's record or found it, when and why."""
-    auditor = _auditor(request)
+    auditor = signed_in_user(request)
     if contactpoint_id_normalise(contactpoint_id) != contactpoint_id:
         raise Http404
     _note_query(request, "child_history", {"contactpoint_id": contactpoint_id})
@@ -103,7 +98,7 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
 
 @permission_required(Permission.READ_AUDIT)
 def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
-    auditor = _auditor(request)
+    auditor = signed_in_user(request)
     # Another LA's user does not exist for an LA auditor (404).
     users = User.objects.all() if is_national(auditor) else auditor.organisation.users.all()
     subject = get_object_or_404(users, pk=pk)
@@ -124,7 +119,7 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(Permission.READ_AUDIT)
 def anomaly_report(request: HttpRequest) -> HttpResponse:
-    auditor = _auditor(request)
+    auditor = signed_in_user(request)
     form = PeriodForm(request.GET or None)
     start, end = form.period()
     _note_query(request, "anomalies", {"date_from": start.isoformat(), "date_to": end.isoformat()})
@@ -142,7 +137,7 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.READ_AUDIT)
 def activity_charts(request: HttpRequest) -> HttpResponse:
-    auditor = _auditor(request)
+    auditor = signed_in_user(request)
     form = PeriodForm(request.GET or None)
     start, end = form.period()
     _note_query(request, "charts", {"date_from": start.isoformat(), "date_to": end.isoformat()})
@@ -174,7 +169,7 @@ class _Line:
 
 @permission_required(Permission.READ_AUDIT)
 def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    auditor = _auditor(request)
+    auditor = signed_in_user(request)
     form = EventFilterForm(request.GET, organisations=selectors.organisations_visible_to(auditor))
     if not form.is_valid():
         return render(request, "audit/events.html", {"form": form, "events": []}, status=400)

@@ -141,6 +141,12 @@ SCHOOL_PATTERNS = (
     "{} Junior School",
 )
 DEMO_CASELOAD = 12
+# Sensitive-service involvements: the youngest age and the chance for each child.
+SENSITIVE_CHANCES = (
+    (SensitiveCategory.MENTAL_HEALTH, 11, 0.01),
+    (SensitiveCategory.SEXUAL_HEALTH, 13, 0.004),
+    (SensitiveCategory.SUBSTANCE_MISUSE, 12, 0.003),
+)
 SAINTS = ("Mary", "John", "Peter", "Anne", "Paul", "Luke", "Michael", "Bede", "Hilda")
 
 
@@ -772,33 +778,16 @@ class DemoDirectory:
                 if rng.random() < 0.3
                 else None,
             )
-        if age >= 11 and rng.random() < 0.01:
-            self._involve(
-                child,
-                other[Service.Kind.MENTAL_HEALTH],
-                since,
-                row,
-                Source.LA_SYSTEM,
-                sensitive=SensitiveCategory.MENTAL_HEALTH,
-            )
-        if age >= 13 and rng.random() < 0.004:
-            self._involve(
-                child,
-                other[Service.Kind.SEXUAL_HEALTH],
-                since,
-                row,
-                Source.LA_SYSTEM,
-                sensitive=SensitiveCategory.SEXUAL_HEALTH,
-            )
-        if age >= 12 and rng.random() < 0.003:
-            self._involve(
-                child,
-                other[Service.Kind.SUBSTANCE_MISUSE],
-                since,
-                row,
-                Source.LA_SYSTEM,
-                sensitive=SensitiveCategory.SUBSTANCE_MISUSE,
-            )
+        for category, youngest, chance in SENSITIVE_CHANCES:
+            if age >= youngest and rng.random() < chance:
+                self._involve(
+                    child,
+                    other[Service.Kind(category.value)],
+                    since,
+                    row,
+                    Source.LA_SYSTEM,
+                    sensitive=category,
+                )
 
     # Loading -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from accounts.permissions import Permission, permission_required
+from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
 from directory import services
@@ -24,7 +24,7 @@ from directory.search import (
     children_search,
     search_rate_exceeded,
 )
-from shielding.policy import is_shielded, visible_child, visible_search_result
+from shielding.policy import audit_facts, visible_child, visible_search_result
 from shielding.services import override_visit
 
 RATE_LIMITED = (
@@ -34,28 +34,15 @@ RATE_LIMITED = (
 )
 
 
-def _viewer(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
-    return request.user
-
-
 def _note_child(request: HttpRequest, child: Child, action: Action, **facts: Any) -> None:
-    audit_note(
-        request,
-        action=action,
-        child_id=child.pk,
-        child_contactpoint_id=child.contactpoint_id,
-        child_shielded=is_shielded(child),
-        child_local_authority_id=child.local_authority_id,
-        **facts,
-    )
+    audit_note(request, action=action, **audit_facts(child), **facts)
 
 
 @never_cache
 @permission_required(Permission.SEARCH_CHILDREN)
 def search(request: HttpRequest) -> HttpResponse:
     """Criteria come by POST, so that no name is ever in a URL, a log or browser history."""
-    viewer = _viewer(request)
+    viewer = signed_in_user(request)
     form = SearchForm(request.POST if request.method == "POST" else None)
     context: dict[str, Any] = {"form": form, "searched": False}
     status = 200
@@ -90,7 +77,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 def _record_child(request: HttpRequest, contactpoint_id: str) -> Child:
-    child = child_for_record(contactpoint_id=contactpoint_id, viewer=_viewer(request))
+    child = child_for_record(contactpoint_id=contactpoint_id, viewer=signed_in_user(request))
     if child is None:
         raise Http404
     return child
@@ -99,7 +86,7 @@ def _record_child(request: HttpRequest, contactpoint_id: str) -> Child:
 @never_cache
 @permission_required(Permission.VIEW_RECORDS)
 def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
-    viewer = _viewer(request)
+    viewer = signed_in_user(request)
     child = _record_child(request, contactpoint_id)
     override = None
     if request.GET.get("visit"):
@@ -132,7 +119,7 @@ def _services_for(viewer: User) -> Any:
 @permission_required(Permission.RECORD_OWN_INVOLVEMENT)
 def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     """Add or change my own involvement with a child: role, service, CAF, lead professional."""
-    viewer = _viewer(request)
+    viewer = signed_in_user(request)
     child = _record_child(request, contactpoint_id)
     record = visible_child(child, viewer)
     if record.masked:
@@ -184,7 +171,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
 @require_POST
 @permission_required(Permission.RECORD_OWN_INVOLVEMENT)
 def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
-    viewer = _viewer(request)
+    viewer = signed_in_user(request)
     child = _record_child(request, contactpoint_id)
     if visible_child(child, viewer).masked:
         raise Http404

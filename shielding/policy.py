@@ -258,6 +258,16 @@ def is_shielded(child: Child) -> bool:
     return any(shield.lifted_at is None for shield in child.shields.all())
 
 
+def audit_facts(child: Child) -> dict[str, Any]:
+    """What an access event records about the child it concerns."""
+    return {
+        "child_id": child.pk,
+        "child_contactpoint_id": child.contactpoint_id,
+        "child_shielded": is_shielded(child),
+        "child_local_authority_id": child.local_authority_id,
+    }
+
+
 def is_masked_for(child: Child, viewer: User) -> bool:
     return is_shielded(child) and not sees_in_full(viewer, child.local_authority_id)
 

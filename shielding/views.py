@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from accounts.permissions import Permission, permission_required
+from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
 from directory.models import Child
@@ -27,16 +27,11 @@ from shielding.forms import (
     SignOffForm,
 )
 from shielding.models import ContactRequest, Shield, ShieldOverride
-from shielding.policy import is_masked_for, visible_child
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # guaranteed by AccessControlMiddleware
-    return request.user
+from shielding.policy import audit_facts, is_masked_for, visible_child
 
 
 def _child(request: HttpRequest, contactpoint_id: str) -> Child:
-    child = child_for_record(contactpoint_id=contactpoint_id, viewer=_user(request))
+    child = child_for_record(contactpoint_id=contactpoint_id, viewer=signed_in_user(request))
     if child is None:
         raise Http404
     return child
@@ -45,21 +40,13 @@ def _child(request: HttpRequest, contactpoint_id: str) -> Child:
 def _own_la_child(request: HttpRequest, contactpoint_id: str) -> Child:
     """Shielding officers act on their own LA's children; others' do not exist for them."""
     child = _child(request, contactpoint_id)
-    if child.local_authority_id != _user(request).organisation_id:
+    if child.local_authority_id != signed_in_user(request).organisation_id:
         raise Http404
     return child
 
 
 def _note(request: HttpRequest, child: Child, action: Action, **facts: Any) -> None:
-    audit_note(
-        request,
-        action=action,
-        child_id=child.pk,
-        child_contactpoint_id=child.contactpoint_id,
-        child_shielded=any(s.lifted_at is None for s in child.shields.all()),
-        child_local_authority_id=child.local_authority_id,
-        **facts,
-    )
+    audit_note(request, action=action, **audit_facts(child), **facts)
 
 
 def _record_url(child: Child) -> str:
@@ -72,7 +59,7 @@ def _record_url(child: Child) -> str:
 @never_cache
 @permission_required(Permission.MANAGE_SHIELDS)
 def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
-    officer = _user(request)
+    officer = signed_in_user(request)
     child = _own_la_child(request, contactpoint_id)
     in_force = next((s for s in child.shields.all() if s.lifted_at is None), None)
     record = visible_child(child, officer)
@@ -120,7 +107,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
 @permission_required(Permission.MANAGE_SHIELDS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The LA team's work: shields due for review, overrides and contact requests waiting."""
-    officer = _user(request)
+    officer = signed_in_user(request)
     soon = timezone.localdate() + timedelta(days=14)
     due = (
         Shield.objects.filter(
@@ -152,7 +139,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.OVERRIDE_SHIELD)
 def override(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     """The warning and the reason; then one visit of the unmasked record."""
-    practitioner = _user(request)
+    practitioner = signed_in_user(request)
     child = _child(request, contactpoint_id)
     if not is_masked_for(child, practitioner):
         return redirect(_record_url(child))
@@ -176,7 +163,7 @@ def _overrides(officer: User) -> Any:
 
 @permission_required(Permission.MANAGE_SHIELDS)
 def override_queue(request: HttpRequest) -> HttpResponse:
-    officer = _user(request)
+    officer = signed_in_user(request)
     waiting = (
         _overrides(officer)
         .filter(reviewed_at__isnull=True)
@@ -190,7 +177,7 @@ def override_queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required(Permission.MANAGE_SHIELDS)
 def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
-    officer = _user(request)
+    officer = signed_in_user(request)
     item = get_object_or_404(_overrides(officer), pk=pk, reviewed_at__isnull=True)
     form = SignOffForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -209,7 +196,7 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
 @permission_required(Permission.VIEW_RECORDS)
 def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     """ "I am X from service Y and need to contact this child because…" — to the LA team."""
-    requester = _user(request)
+    requester = signed_in_user(request)
     child = _child(request, contactpoint_id)
     record = visible_child(child, requester)
     if not record.shielded:
@@ -240,7 +227,7 @@ def _requests(officer: User) -> Any:
 
 @permission_required(Permission.BROKER_CONTACT)
 def contact_queue(request: HttpRequest) -> HttpResponse:
-    officer = _user(request)
+    officer = signed_in_user(request)
     waiting = (
         _requests(officer)
         .filter(handled_at__isnull=True)
@@ -255,7 +242,7 @@ def contact_queue(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.BROKER_CONTACT)
 def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The request beside the full record, so the team can broker contact; then the outcome."""
-    officer = _user(request)
+    officer = signed_in_user(request)
     item = get_object_or_404(_requests(officer).select_related("requester"), pk=pk)
     child = _child(request, item.child.contactpoint_id)
     form = ContactOutcomeForm(request.POST or None)

@@ -245,3 +245,10 @@ class TestChartsAndExport:
         assert rows[0][:3] == ["id", "occurred_at", "username"]
         assert [row[7] for row in rows[1:]] == ["/exported-0", "/exported-1", "/exported-2"]
         assert AuditEvent.objects.filter(action=Action.EXPORT, username="ada").exists()
+
+
+def test_a_reversed_report_period_gets_a_clear_message(ada_client):
+    html = ada_client.get(
+        reverse("audit:anomalies"), {"date_from": "2026-11-20", "date_to": "2026-11-01"}
+    ).content.decode()
+    assert "The end date must be the same as or after the start date" in html
