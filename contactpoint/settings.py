@@ -221,3 +221,10 @@ SEARCH_RATE_WINDOW = timedelta(minutes=env_int("SEARCH_RATE_WINDOW_MINUTES", 10)
 SHIELD_RESEMBLANCE_SCORE = env_int("SHIELD_RESEMBLANCE_SCORE", 85)
 SHIELD_REVIEW_MONTHS = 6
 OVERRIDE_VISIT_MINUTES = 5
+
+# Data feeds: Fellegi-Sunter match weights (None: the measured defaults in
+# directory/matching.py) and the thresholds between new child, review and automatic match.
+FEED_MATCH_LEVELS = None
+FEED_MATCH_UPPER = float(env_str("FEED_MATCH_UPPER", "17"))
+FEED_MATCH_LOWER = float(env_str("FEED_MATCH_LOWER", "8"))
+FEED_MATCH_MARGIN = float(env_str("FEED_MATCH_MARGIN", "4"))

@@ -20,5 +20,8 @@ class DirectoryConfig(AppConfig):
             models.CareRelationship,
             models.Service,
             models.Involvement,
+            models.ChildIdentifier,
+            models.Merge,
+            models.MatchReview,
         ):
             auditlog.register(model)

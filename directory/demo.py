@@ -364,7 +364,7 @@ class DemoDirectory:
         self.early_years: dict[str, list[int]] = {}
         self.gps: dict[str, list[int]] = {}
         self.other: dict[str, dict[Service.Kind, int]] = {}
-        for la in LOCAL_AUTHORITIES:
+        for la_index, la in enumerate(LOCAL_AUTHORITIES):
             la_id = la_ids[la.code]
             share = self.target * la.weight // total_weight
             self.schools[la.code] = [
@@ -373,9 +373,9 @@ class DemoDirectory:
                     la_id,
                     Service.Kind.SCHOOL,
                     self._school_name(),
-                    f"{100000 + len(self.services.rows)}",
+                    f"{100000 + la_index * 1000 + n}",
                 )
-                for _ in range(max(3, share // 250))
+                for n in range(max(3, share // 250))
             ]
             self.early_years[la.code] = [
                 self._service(
@@ -383,9 +383,9 @@ class DemoDirectory:
                     la_id,
                     Service.Kind.EARLY_YEARS,
                     f"{rng.choice(self.streets).split()[0]} Nursery",
-                    f"EY{300000 + len(self.services.rows)}",
+                    f"EY{300000 + la_index * 1000 + n}",
                 )
-                for _ in range(max(2, share // 600))
+                for n in range(max(2, share // 600))
             ]
             self.gps[la.code] = [
                 self._service(
@@ -394,9 +394,9 @@ class DemoDirectory:
                     Service.Kind.GP_PRACTICE,
                     f"{rng.choice(self.streets).split()[0]} "
                     f"{rng.choice(('Medical Centre', 'Surgery', 'Health Centre'))}",
-                    f"{la.code[0]}{81000 + len(self.services.rows)}",
+                    f"P{81000 + la_index * 100 + n}",
                 )
-                for _ in range(max(2, share // 1500))
+                for n in range(max(2, share // 1500))
             ]
             self.other[la.code] = {
                 kind: self._service(la, la_id, kind, f"{la.name} {label}", "")

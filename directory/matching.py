@@ -9,6 +9,7 @@ wrong, or only the year right in a date of birth; a postcode's outward code alon
 """
 
 import contextlib
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -231,3 +232,68 @@ def search_keys(names: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         for family in family_keys(family_name)
         for given in given_keys(given_name) or {""}
     }
+
+
+# Record linkage for the data feeds (Fellegi-Sunter) --------------------------------------------
+#
+# Each field is compared to an agreement level; each level has m (how often it occurs when the
+# two records are the same child) and u (how often when they are not). A level adds
+# log2(m / u) to the match weight. The defaults are measured with
+# `manage.py feed_match_evaluation` on a labelled set (README "Data feeds").
+
+DEFAULT_LEVELS: dict[str, dict[str, tuple[float, float]]] = {
+    "family_name": {"exact": (0.90, 0.01), "close": (0.07, 0.02), "different": (0.03, 0.97)},
+    "given_name": {"exact": (0.89, 0.02), "close": (0.10, 0.02), "different": (0.01, 0.96)},
+    "date_of_birth": {
+        "exact": (0.93, 0.003),
+        "close": (0.05, 0.01),
+        "year": (0.01, 0.08),
+        "different": (0.01, 0.907),
+    },
+    "gender": {"same": (0.98, 0.5), "different": (0.02, 0.5)},
+    "postcode": {"exact": (0.80, 0.005), "district": (0.05, 0.05), "different": (0.15, 0.945)},
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the linkage compares: one record's names, birth date, gender and postcodes."""
+
+    family_names: tuple[str, ...]
+    given_names: tuple[str, ...]
+    date_of_birth: date
+    gender: str
+    postcodes: tuple[str, ...]
+
+
+def agreement(incoming: Person, existing: Person) -> dict[str, str | None]:
+    """Each field's agreement level (None where either record lacks the field)."""
+    family = name_similarity(incoming.family_names[0], existing.family_names)
+    given = given_similarity(incoming.given_names[0], existing.given_names)
+    dob = date_agreement(incoming.date_of_birth, existing.date_of_birth)
+    known = {"female", "male"}
+    postcodes = set(incoming.postcodes), set(existing.postcodes)
+    districts = [{postcode.split(" ")[0] for postcode in side} for side in postcodes]
+    return {
+        "family_name": "exact" if family == 1.0 else "close" if family >= 0.9 else "different",
+        "given_name": "exact" if given == 1.0 else "close" if given >= 0.9 else "different",
+        "date_of_birth": "exact" if dob == 1.0 else "close" if dob >= 0.75
+        else "year" if dob >= 0.4 else "different",
+        "gender": None if not {incoming.gender, existing.gender} <= known
+        else "same" if incoming.gender == existing.gender else "different",
+        "postcode": None if not all(postcodes)
+        else "exact" if postcodes[0] & postcodes[1]
+        else "district" if districts[0] & districts[1]
+        else "different",
+    }  # fmt: skip
+
+
+def match_weight(
+    levels: dict[str, str | None], table: dict[str, dict[str, tuple[float, float]]]
+) -> float:
+    total = 0.0
+    for field_name, level in levels.items():
+        if level is not None:
+            m, u = table[field_name][level]
+            total += math.log2(m / u)
+    return round(total, 2)

@@ -55,6 +55,32 @@ def _valid_uk_postcode(prefix: str, *, only_if: Q | None = None) -> models.Check
     )
 
 
+class ChildIdentifier(models.Model):
+    """A national identifier a feed gives for a child: the NHS number or unique pupil number.
+
+    The same identifier twice is the same child, so each belongs to one record.
+    """
+
+    class Kind(models.TextChoices):
+        NHS_NUMBER = "nhs_number", "NHS number"
+        UNIQUE_PUPIL_NUMBER = "upn", "Unique pupil number"
+
+    child = models.ForeignKey("Child", on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    value = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="identifier_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.child}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.child_id]}
+
+
 class Gender(models.TextChoices):
     FEMALE = "female", "Female"
     MALE = "male", "Male"
@@ -69,6 +95,7 @@ class Child(Provenance):
         ACTIVE = "active", "Active"
         ARCHIVED = "archived", "Archived"
         DECEASED = "deceased", "Deceased"
+        MERGED = "merged", "Merged into another record"
 
     # Issued by PostgreSQL so that no code path can create a child with a made-up or reused ID.
     contactpoint_id = models.CharField(
@@ -89,6 +116,11 @@ class Child(Provenance):
     # Set when a new record strongly resembles a shielded child: practitioners cannot find or
     # see it until a data manager or shielding officer has decided (shielding/policy.py).
     held_for_review = models.BooleanField(default=False, db_default=False)
+    # Archived at 25 instead of 18 when the young person consented (DESIGN.md lifecycle).
+    kept_to_25_with_consent = models.BooleanField(default=False, db_default=False)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     local_authority = models.ForeignKey(
         "accounts.Organisation",
         on_delete=models.PROTECT,
@@ -121,6 +153,11 @@ class Child(Provenance):
             models.CheckConstraint(
                 name="child_archived_has_date",
                 condition=~Q(status="archived") | Q(archived_on__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="child_merged_names_the_record_it_went_into",
+                condition=(Q(status="merged") & Q(merged_into__isnull=False))
+                | (~Q(status="merged") & Q(merged_into__isnull=True)),
             ),
             models.CheckConstraint(
                 name="child_gender_is_known_value",
@@ -180,6 +217,8 @@ class NameKey(models.Model):
         indexes = [
             models.Index(fields=["family_key", "given_key"], name="namekey_family_given"),
             models.Index(fields=["family_key", "date_of_birth"], name="namekey_family_dob"),
+            # Feeds also look for a changed or mistyped surname: same first name and birthday.
+            models.Index(fields=["given_key", "date_of_birth"], name="namekey_given_dob"),
         ]
 
     def __str__(self) -> str:
@@ -442,3 +481,114 @@ class Involvement(Provenance):
     @property
     def is_current(self) -> bool:
         return self.ended_on is None
+
+
+# Data feeds ---------------------------------------------------------------------------------
+
+
+class FeedImport(models.Model):
+    """One file from a feed, imported whole or not at all; the same file twice changes nothing."""
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    imported_at = models.DateTimeField(auto_now_add=True)
+    rows_read = models.IntegerField()
+    rows_rejected = models.IntegerField()
+    outcome = models.JSONField(default=dict, help_text="How many rows did what")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "file_sha256"], name="feed_file_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} file {self.file_name}"
+
+
+class SourceRecord(models.Model):
+    """A person as one feed describes them, kept whatever happens to the child it is linked to,
+    so that a merge can be undone and every fact's origin traced."""
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    record_id = models.CharField(max_length=100, help_text="The feed's own id for the person")
+    child = models.ForeignKey(
+        Child, on_delete=models.SET_NULL, null=True, blank=True, related_name="source_records"
+    )
+    payload = models.JSONField(help_text="The last row received, as validated")
+    first_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
+    last_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "record_id"], name="source_record_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} record {self.record_id}"
+
+
+class MatchReview(models.Model):
+    """An incoming record that might be an existing child: a data manager decides."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for a decision"
+        MATCHED = "matched", "Matched to an existing child"
+        CREATED = "created", "Made a new child"
+        DEFERRED = "deferred", "Deferred"
+
+    source_record = models.OneToOneField(
+        SourceRecord, on_delete=models.CASCADE, related_name="review"
+    )
+    candidates = models.JSONField(help_text="[{child_id, weight}], best first")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Review of {self.source_record}"
+
+
+class Merge(models.Model):
+    """Two records found to be one child. What moved is listed so that unmerging puts it back."""
+
+    kept = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="+")
+    absorbed = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="+")
+    moved = models.JSONField(help_text="{model label: [ids]} moved from absorbed to kept")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    merged_at = models.DateTimeField(auto_now_add=True)
+    unmerged_at = models.DateTimeField(null=True, blank=True)
+    unmerged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"Merge of {self.absorbed} into {self.kept}"
+
+    def get_additional_data(self) -> dict[str, object]:
+        return {"child_ids": [self.kept_id, self.absorbed_id]}

@@ -3,12 +3,27 @@
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from directory.matching import search_keys
-from directory.models import Child, ChildName, Involvement, NameKey, Service, Source
+from directory.models import (
+    Address,
+    CareRelationship,
+    Child,
+    ChildIdentifier,
+    ChildName,
+    Involvement,
+    Merge,
+    NameKey,
+    Service,
+    Source,
+    SourceRecord,
+)
+from shielding.policy import shield_follow_merge
 
 
 @transaction.atomic
@@ -101,3 +116,67 @@ def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) ->
     mine.ended_on = max(ended_on, mine.started_on)
     mine.save(update_fields=["ended_on"])
     return mine
+
+
+# Merge and unmerge ------------------------------------------------------------------------------
+
+# What belongs to a child and moves with a merge (keyed by the model's label in Merge.moved).
+_MOVABLE = (ChildName, Address, CareRelationship, Involvement, ChildIdentifier, SourceRecord)
+
+
+@transaction.atomic
+def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
+    """Makes ``absorbed`` part of ``kept``: its names, addresses, carers, involvements,
+    identifiers and source records move across, it is marked merged, and a shield on either
+    stays on the result. Everything moved is listed, so ``children_unmerge`` can put it back.
+    """
+    if kept.pk == absorbed.pk or Child.Status.MERGED in (kept.status, absorbed.status):
+        raise ValueError("only two different, unmerged records can be merged")
+    moved: dict[str, list[int]] = {}
+    kept_carers = set(
+        CareRelationship.objects.filter(child=kept).values_list("carer_id", flat=True)
+    )
+    kept_has_lead = Involvement.objects.filter(
+        child=kept, lead_professional=True, ended_on__isnull=True
+    ).exists()
+    model: Any
+    for model in _MOVABLE:
+        rows = model.objects.filter(child=absorbed)
+        if model is CareRelationship:
+            rows = rows.exclude(carer_id__in=kept_carers)  # the same carer is linked once
+        if model is Involvement and kept_has_lead:
+            rows = rows.exclude(lead_professional=True, ended_on__isnull=True)  # one lead
+        ids = list(rows.values_list("pk", flat=True))
+        model.objects.filter(pk__in=ids).update(child=kept)
+        moved[model._meta.label] = ids
+    legal = ChildName.objects.create(
+        child=kept, kind=ChildName.Kind.KNOWN_AS, given_name=absorbed.given_name,
+        family_name=absorbed.family_name, source=Source.PRACTITIONER,
+        source_reference=f"merged from {absorbed.contactpoint_id}",
+    )  # fmt: skip
+    moved["created_name"] = [legal.pk]
+    moved["previous_status"] = [list(Child.Status.values).index(absorbed.status)]
+    absorbed.status, absorbed.merged_into = Child.Status.MERGED, kept
+    absorbed.save(update_fields=["status", "merged_into"])
+    shield_follow_merge(kept=kept, absorbed=absorbed)
+    child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
+    return Merge.objects.create(kept=kept, absorbed=absorbed, moved=moved, merged_by=by)
+
+
+@transaction.atomic
+def children_unmerge(*, merge: Merge, by: User | None) -> None:
+    """Puts back what the merge moved. A shield carried over stays: lifting it is a shielding
+    officer's decision, never a side effect."""
+    if merge.unmerged_at is not None:
+        raise ValueError("this merge has been undone already")
+    kept, absorbed = merge.kept, merge.absorbed
+    for model in _MOVABLE:
+        ids = merge.moved.get(model._meta.label, [])
+        model.objects.filter(pk__in=ids, child=kept).update(child=absorbed)
+    ChildName.objects.filter(pk__in=merge.moved.get("created_name", [])).delete()
+    status = list(Child.Status.values)[merge.moved["previous_status"][0]]
+    absorbed.status, absorbed.merged_into = status, None
+    absorbed.save(update_fields=["status", "merged_into"])
+    merge.unmerged_at, merge.unmerged_by = timezone.now(), by
+    merge.save(update_fields=["unmerged_at", "unmerged_by"])
+    child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])

@@ -4,6 +4,7 @@ import time
 from datetime import date
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
@@ -23,20 +24,8 @@ from directory.demo import (
 )
 from directory.models import Child
 
-# Emptied by --replace: the directory and the shields on it, never users or audit records.
-DIRECTORY_TABLES = (
-    "shielding_shield",
-    "shielding_shieldoverride",
-    "shielding_contactrequest",
-    "directory_involvement",
-    "directory_carerelationship",
-    "directory_parentcarer",
-    "directory_address",
-    "directory_childname",
-    "directory_namekey",
-    "directory_child",
-    "directory_service",
-)
+# Emptied by --replace: the directory, feeds and shields; never users or audit records.
+REPLACED_APPS = ("directory", "shielding")
 
 
 class Command(BaseCommand):
@@ -96,7 +85,12 @@ class Command(BaseCommand):
                 with connection.cursor() as cursor:
                     # TRUNCATE refuses while deferred foreign-key checks are pending.
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                    cursor.execute(f"TRUNCATE {', '.join(DIRECTORY_TABLES)}")
+                    tables = [
+                        model._meta.db_table
+                        for app in REPLACED_APPS
+                        for model in apps.get_app_config(app).get_models()
+                    ]
+                    cursor.execute(f"TRUNCATE {', '.join(tables)}")
             la_ids = self._organisations()
             credentials = self._demo_users(today)
             practitioners = {

@@ -1,0 +1,378 @@
+"""Importing a feed file: validate every row, then match and apply them all in one transaction.
+
+Matching is deterministic first (an already-linked source record, then an NHS number or unique
+pupil number), then probabilistic (Fellegi-Sunter weights, directory/matching.py) over
+candidates from the same indexed keys search uses. Above ``FEED_MATCH_UPPER`` — and clearly
+ahead of the next candidate — the record is merged into the child automatically; from
+``FEED_MATCH_LOWER`` it waits for a data manager; below, it becomes a new child. A match into
+a shielded child keeps the child shielded (the shield is the child's), and a new child that
+resembles a shielded one is held out of sight (shielding/policy.py).
+"""
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from directory.feeds import FeedRow, Validation, _row, feed_validate
+from directory.matching import (
+    DEFAULT_LEVELS,
+    Person,
+    agreement,
+    date_variants,
+    family_keys,
+    given_keys,
+    match_weight,
+)
+from directory.models import (
+    Address,
+    CareRelationship,
+    Child,
+    ChildIdentifier,
+    ChildName,
+    FeedImport,
+    Involvement,
+    MatchReview,
+    NameKey,
+    ParentCarer,
+    Service,
+    SourceRecord,
+)
+from directory.services import child_search_keys_rebuild
+from shielding.policy import child_hold_if_resembles_shielded
+
+
+@dataclass
+class ImportOutcome:
+    validation: Validation
+    feed_import: FeedImport | None = None
+    already_imported: bool = False
+    not_utf8: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def known_codes() -> dict[str, set[str]]:
+    """The school URNs and GP practice codes rows may refer to."""
+    codes: dict[str, set[str]] = {"school": set(), "gp_practice": set()}
+    for kind, identifier in Service.objects.filter(kind__in=codes).values_list(
+        "kind", "identifier"
+    ):
+        codes[kind].add(identifier)
+    return codes
+
+
+def feed_file_check(*, source: str, content: bytes) -> tuple[Validation, bool]:
+    """Validation of a whole file; the flag says it is not UTF-8 text."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        validation = Validation()
+        validation.errors.append((1, "the file is not UTF-8 text"))
+        return validation, True
+    return feed_validate(source, text, today=timezone.localdate(), known=known_codes()), False
+
+
+def feed_import(
+    *,
+    source: str,
+    file_name: str,
+    content: bytes,
+    local_authority: Organisation | None,
+    by: User | None,
+    skip_invalid: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> ImportOutcome:
+    """Imports a file whole or not at all. A file imported before changes nothing."""
+    digest = hashlib.sha256(content).hexdigest()
+    validation, not_utf8 = feed_file_check(source=source, content=content)
+    outcome = ImportOutcome(validation=validation, not_utf8=not_utf8)
+    if FeedImport.objects.filter(source=source, file_sha256=digest).exists():
+        outcome.already_imported = True
+        return outcome
+    if validation.errors and (not skip_invalid or not_utf8 or validation.rows_read == 0):
+        return outcome
+    with transaction.atomic():
+        record = FeedImport.objects.create(
+            source=source,
+            file_name=file_name[:255],
+            file_sha256=digest,
+            imported_by=by,
+            rows_read=validation.rows_read,
+            rows_rejected=len(validation.rejected),
+        )
+        for row in validation.rows:
+            outcome.counts[_apply_row(row, source, record, local_authority)] += 1
+            if progress:
+                progress(1)
+        record.outcome = dict(outcome.counts)
+        record.save(update_fields=["outcome"])
+    outcome.feed_import = record
+    return outcome
+
+
+# Matching -------------------------------------------------------------------------------------
+
+
+def _person(row: FeedRow) -> Person:
+    return Person(
+        family_names=(row.family_name,),
+        given_names=(row.given_name,),
+        date_of_birth=row.date_of_birth,
+        gender=row.gender,
+        postcodes=(row.address[3],) if row.address else (),
+    )
+
+
+def child_person(child: Child) -> Person:
+    names: list[Child | ChildName] = [child, *child.other_names.all()]
+    return Person(
+        family_names=tuple(name.family_name for name in names),
+        given_names=tuple(name.given_name for name in names),
+        date_of_birth=child.date_of_birth,
+        gender=child.gender,
+        postcodes=tuple(
+            a.postcode for a in child.addresses.all() if a.ended_on is None and a.postcode
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Scored:
+    child: Child
+    weight: float
+    levels: dict[str, str | None]
+
+
+def feed_candidates(row: FeedRow) -> list[Scored]:
+    """Children the row may describe, best first, from the keys search uses."""
+    families = family_keys(row.family_name)
+    today = timezone.localdate()
+    dates = date_variants(row.date_of_birth, today - timedelta(days=26 * 365), today)
+    givens = given_keys(row.given_name)
+    same_surname = Q(family_key__in=families) & (
+        Q(given_key__in=givens) | Q(date_of_birth__in=dates)
+    )
+    ids = (
+        NameKey.objects.filter(same_surname | Q(given_key__in=givens, date_of_birth__in=dates))
+        .values_list("child_id", flat=True)
+        .distinct()[: settings.SEARCH_MAX_CANDIDATES]
+    )
+    children = (
+        Child.objects.filter(pk__in=list(ids))
+        .exclude(status=Child.Status.MERGED)
+        .prefetch_related("other_names", "addresses")
+    )
+    incoming = _person(row)
+    table = settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS
+    scored = []
+    for child in children:
+        levels = agreement(incoming, child_person(child))
+        scored.append(Scored(child, match_weight(levels, table), levels))
+    return sorted(scored, key=lambda s: -s.weight)
+
+
+def match_decision(scored: list[Scored]) -> str:
+    """ "merge", "review" or "new", from the weights of the best two candidates."""
+    if not scored or scored[0].weight < settings.FEED_MATCH_LOWER:
+        return "new"
+    runner_up = scored[1].weight if len(scored) > 1 else float("-inf")
+    clear = scored[0].weight - runner_up >= settings.FEED_MATCH_MARGIN
+    return "merge" if scored[0].weight >= settings.FEED_MATCH_UPPER and clear else "review"
+
+
+def _by_identifier(row: FeedRow) -> Child | None:
+    for kind, value in row.identifiers.items():
+        found = (
+            ChildIdentifier.objects.filter(kind=kind, value=value).select_related("child").first()
+        )
+        if found:
+            child = found.child
+            while child.merged_into_id:  # followed to the record it was merged into
+                child = Child.objects.get(pk=child.merged_into_id)
+            return child
+    return None
+
+
+def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation | None) -> str:
+    existing = SourceRecord.objects.filter(source=source, record_id=row.record_id).first()
+    if existing is not None:
+        unchanged = existing.payload == row.payload
+        existing.payload, existing.last_import = row.payload, record
+        existing.save(update_fields=["payload", "last_import", "received_at"])
+        if existing.child_id is None:
+            return "still_waiting_for_review"
+        if unchanged or existing.child is None:
+            return "unchanged"
+        facts_apply(row, existing.child, source, record, la)
+        return "updated"
+    source_record = SourceRecord.objects.create(
+        source=source, record_id=row.record_id, payload=row.payload, first_import=record,
+        last_import=record,
+    )  # fmt: skip
+    child = _by_identifier(row)
+    if child is not None:
+        link(source_record, row, child, source, record, la)
+        return "matched_by_identifier"
+    scored = feed_candidates(row)
+    decision = match_decision(scored)
+    if decision == "merge":
+        link(source_record, row, scored[0].child, source, record, la)
+        return "matched_automatically"
+    if decision == "review":
+        MatchReview.objects.create(
+            source_record=source_record,
+            candidates=[{"child_id": s.child.pk, "weight": s.weight} for s in scored[:5]],
+        )
+        return "waiting_for_review"
+    child = child_create_from_row(row, source, record, la)
+    link(source_record, row, child, source, record, la)
+    return "held_as_like_a_shielded_child" if child.held_for_review else "new_child"
+
+
+def child_create_from_row(
+    row: FeedRow, source: str, record: FeedImport, la: Organisation | None
+) -> Child:
+    """A new child, looked after by the LA of the school or practice the row names, or else
+    the LA the file came from."""
+    if row.service and row.service["identifier"]:
+        service = Service.objects.get(
+            kind=row.service["kind"], identifier=row.service["identifier"]
+        )
+        la = service.local_authority or la
+    if la is None:
+        raise ValueError("a new child needs a local authority")
+    child = Child.objects.create(
+        given_name=row.given_name,
+        family_name=row.family_name,
+        gender=row.gender,
+        date_of_birth=row.date_of_birth,
+        local_authority=la,
+        source=source,
+        source_reference=f"{record.file_name} row {row.number}",
+    )
+    child_search_keys_rebuild(child_ids=[child.pk])
+    child_hold_if_resembles_shielded(child)
+    child.refresh_from_db()
+    return child
+
+
+def link(
+    source_record: SourceRecord, row: FeedRow, child: Child, source: str, record: FeedImport,
+    la: Organisation | None,
+) -> None:  # fmt: skip
+    source_record.child = child
+    source_record.save(update_fields=["child"])
+    facts_apply(row, child, source, record, la)
+
+
+def row_from_record(source_record: SourceRecord) -> FeedRow:
+    """A stored row again, to apply it once a data manager has decided."""
+    return _row(source_record.source, 0, source_record.payload, today=date.max, known=known_codes())
+
+
+# Applying what a row says -------------------------------------------------------------------
+
+
+def facts_apply(
+    row: FeedRow, child: Child, source: str, record: FeedImport, la: Organisation | None
+) -> None:
+    """The row's identifiers, name, address, carer and service, each with its provenance.
+
+    Each feed owns what it says: a new address or school from a feed ends that feed's previous
+    one, and leaves what other feeds and practitioners recorded alone.
+    """
+    reference = f"{record.file_name} row {row.number}"
+    provenance = {"source": source, "source_reference": reference}
+    today = timezone.localdate()
+    for kind, value in row.identifiers.items():
+        ChildIdentifier.objects.get_or_create(kind=kind, value=value, defaults={"child": child})
+    names = {(n.given_name, n.family_name) for n in child.other_names.all()}
+    names.add((child.given_name, child.family_name))
+    if (row.given_name, row.family_name) not in names:
+        ChildName.objects.create(
+            child=child, kind=ChildName.Kind.KNOWN_AS, given_name=row.given_name,
+            family_name=row.family_name, **provenance,
+        )  # fmt: skip
+        child_search_keys_rebuild(child_ids=[child.pk])
+    if row.address:
+        line_1, line_2, town, postcode = row.address
+        current = Address.objects.filter(child=child, ended_on__isnull=True)
+        if not current.filter(line_1=line_1, postcode=postcode).exists():
+            current.filter(source=source).update(ended_on=today)
+            Address.objects.create(
+                child=child, line_1=line_1, line_2=line_2, town=town, postcode=postcode,
+                started_on=today, **provenance,
+            )  # fmt: skip
+    if row.carer:
+        _carer_apply(row, child, provenance)
+    if row.service:
+        _service_apply(row.service, child, la, provenance)
+
+
+def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> None:
+    carer_facts = row.carer or {}
+    for link_ in CareRelationship.objects.filter(child=child, ended_on__isnull=True).select_related(
+        "carer"
+    ):
+        carer = link_.carer
+        if (carer.given_name, carer.family_name) == (
+            carer_facts["given_name"],
+            carer_facts["family_name"],
+        ):
+            if carer_facts["phone"] and carer.phone != carer_facts["phone"]:
+                carer.phone = carer_facts["phone"]
+                carer.save(update_fields=["phone"])
+            return
+    overseas = carer_facts["country"] != "GB"
+    line_1, line_2, town, postcode = row.address or ("", "", "", "")
+    carer = ParentCarer.objects.create(
+        given_name=carer_facts["given_name"], family_name=carer_facts["family_name"],
+        phone=carer_facts["phone"], country=carer_facts["country"],
+        line_1="" if overseas else line_1, line_2="" if overseas else line_2,
+        town="" if overseas else town, postcode="" if overseas else postcode, **provenance,
+    )  # fmt: skip
+    CareRelationship.objects.create(
+        child=child, carer=carer, relationship=carer_facts["relationship"] or "other",
+        parental_responsibility=carer_facts["parental_responsibility"], **provenance,
+    )  # fmt: skip
+
+
+def _service_apply(
+    facts: dict[str, object], child: Child, la: Organisation | None, provenance: dict[str, str]
+) -> None:
+    kind = str(facts["kind"])
+    if facts["identifier"]:
+        service = Service.objects.get(kind=kind, identifier=facts["identifier"])
+    else:
+        assert la is not None, "LA system files are imported for a local authority"
+        service, _ = Service.objects.get_or_create(
+            kind=kind, local_authority=la, identifier="",
+            defaults={"name": f"{la.name} {Service.Kind(kind).label}", **provenance},
+        )  # fmt: skip
+    current = Involvement.objects.filter(child=child, ended_on__isnull=True)
+    mine = current.filter(service=service).first()
+    wants_lead = bool(facts.get("lead_professional"))
+    lead_taken = current.filter(lead_professional=True).exclude(service=service).exists()
+    if mine is None:
+        started = facts["started_on"]
+        assert isinstance(started, date)
+        # A feed's new school or practice ends the one it reported before.
+        for old in current.filter(source=provenance["source"], service__kind=kind):
+            old.ended_on = max(timezone.localdate(), old.started_on)
+            old.save(update_fields=["ended_on"])
+        Involvement.objects.create(
+            child=child, service=service, started_on=started,
+            caf_held=bool(facts.get("caf_held")), lead_professional=wants_lead and not lead_taken,
+            **provenance,
+        )  # fmt: skip
+    elif "caf_held" in facts:
+        mine.caf_held = bool(facts["caf_held"])
+        mine.lead_professional = wants_lead and not lead_taken
+        mine.save(update_fields=["caf_held", "lead_professional"])

@@ -1,0 +1,288 @@
+"""Feed file formats and their validation (docs/feeds.md describes them for suppliers).
+
+Every row of a file is validated before anything is applied. A row becomes a ``FeedRow``: the
+person it describes in one shape whatever the feed, plus the facts the feed gives about them.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from directory.models import CareRelationship, ChildIdentifier, Gender, Service, Source
+from directory.postcodes import normalise_postcode
+
+FEED_SOURCES = (
+    Source.SCHOOL_CENSUS,
+    Source.CHILD_BENEFIT,
+    Source.GP_REGISTRATION,
+    Source.LA_SYSTEM,
+)
+
+PERSON = ("given_name", "family_name", "date_of_birth", "gender")
+ADDRESS = ("address_line_1", "address_line_2", "town", "postcode")
+COLUMNS: dict[str, tuple[str, ...]] = {
+    Source.SCHOOL_CENSUS: ("upn", *PERSON, *ADDRESS, "school_urn", "entry_date"),
+    Source.CHILD_BENEFIT: (
+        "claim_reference", "child_number", *PERSON, *ADDRESS, "claimant_given_name",
+        "claimant_family_name", "claimant_relationship", "claimant_phone", "claimant_country",
+    ),
+    Source.GP_REGISTRATION: ("nhs_number", *PERSON, *ADDRESS, "gp_practice_code", "registered_on"),
+    Source.LA_SYSTEM: (
+        "la_record_id", *PERSON, *ADDRESS, "nhs_number", "carer_given_name", "carer_family_name",
+        "carer_relationship", "carer_parental_responsibility", "carer_phone", "service_kind",
+        "service_started_on", "caf_held", "lead_professional",
+    ),
+}  # fmt: skip
+OPTIONAL = {
+    "address_line_2", "claimant_phone", "claimant_country", "nhs_number", "carer_given_name",
+    "carer_family_name", "carer_relationship", "carer_parental_responsibility", "carer_phone",
+    "service_kind", "service_started_on", "caf_held", "lead_professional", "entry_date",
+    "registered_on",
+}  # fmt: skip
+
+_UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+_YES_NO = {"yes": True, "no": False}
+_LA_SERVICE_KINDS = {
+    Service.Kind.HEALTH_VISITING, Service.Kind.SCHOOL_NURSING, Service.Kind.SOCIAL_CARE,
+    Service.Kind.EARLY_HELP, Service.Kind.YOUTH_JUSTICE, Service.Kind.POLICE,
+    Service.Kind.VOLUNTARY,
+}  # fmt: skip
+
+
+def upn_is_valid(upn: str) -> bool:
+    """A unique pupil number: a check letter, then 12 digits (DfE's modulus 23 check)."""
+    if not re.fullmatch(r"[A-Z][0-9]{12}", upn):
+        return False
+    total = sum(int(digit) * weight for weight, digit in enumerate(upn[1:], start=2))
+    return _UPN_CHECK_LETTERS[total % 23] == upn[0]
+
+
+def nhs_number_is_valid(number: str) -> bool:
+    """Ten digits whose last is the modulus 11 check digit of the first nine."""
+    if not re.fullmatch(r"[0-9]{10}", number):
+        return False
+    total = sum(
+        int(digit) * weight for digit, weight in zip(number[:9], range(10, 1, -1), strict=True)
+    )
+    check = 11 - total % 11
+    return check != 10 and (0 if check == 11 else check) == int(number[9])
+
+
+@dataclass
+class FeedRow:
+    """One valid row: who the person is, and what the feed says about them."""
+
+    number: int
+    record_id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: str
+    address: tuple[str, str, str, str] | None  # line 1, line 2, town, postcode
+    identifiers: dict[str, str] = field(default_factory=dict)
+    carer: dict[str, Any] | None = None
+    service: dict[str, Any] | None = None
+    payload: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Validation:
+    rows: list[FeedRow] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (row number, message)
+    rejected: dict[int, dict[str, str]] = field(default_factory=dict)
+    rows_read: int = 0
+
+
+class _RowErrors(Exception):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+def _date(values: dict[str, str], name: str, errors: list[str], *, today: date) -> date | None:
+    text = values.get(name, "")
+    if not text:
+        return None
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        errors.append(f"{name}: {text!r} is not a real date in the form YYYY-MM-DD")
+        return None
+    if parsed > today:
+        errors.append(f"{name}: {text} is in the future")
+        return None
+    return parsed
+
+
+def _flag(values: dict[str, str], name: str, errors: list[str]) -> bool:
+    text = values.get(name, "").lower()
+    if text and text not in _YES_NO:
+        errors.append(f"{name}: {values[name]!r} is not yes or no")
+    return _YES_NO.get(text, False)
+
+
+def _row(
+    source: str, number: int, values: dict[str, str], *, today: date, known: dict[str, set[str]]
+) -> FeedRow:
+    errors = [
+        f"{name}: required but empty"
+        for name in COLUMNS[source]
+        if name not in OPTIONAL and not values.get(name)
+    ]
+    born = _date(values, "date_of_birth", errors, today=today)
+    if born and born < today - timedelta(days=26 * 365):
+        errors.append(f"date_of_birth: {born} is more than 25 years ago; not a child")
+    gender = values.get("gender", "")
+    if gender and gender not in Gender.values:
+        errors.append(f"gender: unknown code {gender!r} (use {', '.join(Gender.values)})")
+    address = None
+    if values.get("postcode"):
+        postcode = normalise_postcode(values["postcode"])
+        if postcode is None:
+            errors.append(f"postcode: {values['postcode']!r} is not a UK postcode")
+        else:
+            address = (
+                values.get("address_line_1", ""), values.get("address_line_2", ""),
+                values.get("town", ""), postcode,
+            )  # fmt: skip
+    identifiers: dict[str, str] = {}
+    carer: dict[str, Any] | None = None
+    service: dict[str, Any] | None = None
+    if source == Source.SCHOOL_CENSUS:
+        record_id = values.get("upn", "")
+        if record_id and not upn_is_valid(record_id):
+            errors.append(f"upn: {record_id!r} is not a valid unique pupil number")
+        identifiers[ChildIdentifier.Kind.UNIQUE_PUPIL_NUMBER] = record_id
+        urn = values.get("school_urn", "")
+        if urn and urn not in known["school"]:
+            errors.append(f"school_urn: unknown school {urn!r}")
+        started = _date(values, "entry_date", errors, today=today)
+        service = {"kind": "school", "identifier": urn, "started_on": started or born}
+    elif source == Source.GP_REGISTRATION:
+        record_id = values.get("nhs_number", "")
+        if record_id and not nhs_number_is_valid(record_id):
+            errors.append(f"nhs_number: {record_id!r} is not a valid NHS number")
+        identifiers[ChildIdentifier.Kind.NHS_NUMBER] = record_id
+        code = values.get("gp_practice_code", "")
+        if code and code not in known["gp_practice"]:
+            errors.append(f"gp_practice_code: unknown GP practice {code!r}")
+        started = _date(values, "registered_on", errors, today=today)
+        service = {"kind": "gp_practice", "identifier": code, "started_on": started or born}
+    elif source == Source.CHILD_BENEFIT:
+        record_id = f"{values.get('claim_reference', '')}/{values.get('child_number', '')}"
+        relationship = values.get("claimant_relationship", "")
+        if relationship and relationship not in CareRelationship.Relationship.values:
+            errors.append(f"claimant_relationship: unknown code {relationship!r}")
+        country = values.get("claimant_country", "") or "GB"
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            errors.append(f"claimant_country: {country!r} is not a two-letter country code")
+        carer = {
+            "given_name": values.get("claimant_given_name", ""),
+            "family_name": values.get("claimant_family_name", ""),
+            "relationship": relationship,
+            "parental_responsibility": True,
+            "phone": values.get("claimant_phone", ""),
+            "country": country,
+        }
+    else:
+        record_id = values.get("la_record_id", "")
+        nhs = values.get("nhs_number", "")
+        if nhs:
+            if not nhs_number_is_valid(nhs):
+                errors.append(f"nhs_number: {nhs!r} is not a valid NHS number")
+            identifiers[ChildIdentifier.Kind.NHS_NUMBER] = nhs
+        if values.get("carer_family_name"):
+            relationship = values.get("carer_relationship", "")
+            if relationship not in CareRelationship.Relationship.values:
+                errors.append(f"carer_relationship: unknown code {relationship!r}")
+            carer = {
+                "given_name": values.get("carer_given_name", ""),
+                "family_name": values["carer_family_name"],
+                "relationship": relationship,
+                "parental_responsibility": _flag(values, "carer_parental_responsibility", errors),
+                "phone": values.get("carer_phone", ""),
+                "country": "GB",
+            }
+        kind = values.get("service_kind", "")
+        if kind:
+            if kind not in _LA_SERVICE_KINDS:
+                errors.append(f"service_kind: unknown code {kind!r}")
+            service = {
+                "kind": kind,
+                "identifier": "",
+                "started_on": _date(values, "service_started_on", errors, today=today) or born,
+                "caf_held": _flag(values, "caf_held", errors),
+                "lead_professional": _flag(values, "lead_professional", errors),
+            }
+    if errors or born is None:
+        raise _RowErrors(errors or ["date_of_birth: required but empty"])
+    return FeedRow(
+        number=number,
+        record_id=record_id,
+        given_name=values["given_name"],
+        family_name=values["family_name"],
+        date_of_birth=born,
+        gender=gender,
+        address=address,
+        identifiers=identifiers,
+        carer=carer,
+        service=service,
+        payload=values,
+    )
+
+
+def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[str]]) -> Validation:
+    """Checks every row; returns the valid rows and a row-numbered list of what is wrong.
+
+    Row numbers count the header as row 1, as a spreadsheet shows them.
+    """
+    result = Validation()
+    reader = csv.DictReader(io.StringIO(text))
+    expected = COLUMNS[source]
+    header = reader.fieldnames or []
+    missing = [name for name in expected if name not in header]
+    unknown = [name for name in header if name not in expected]
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"missing columns: {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unexpected columns: {', '.join(unknown)}")
+        result.errors.append((1, "header: " + "; ".join(problems)))
+        return result
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(reader, start=2):
+        result.rows_read += 1
+        if None in raw or any(value is None for value in raw.values()):
+            result.errors.append(
+                (number, "the row has a different number of fields from the header")
+            )
+            result.rejected[number] = {k: v or "" for k, v in raw.items() if k}
+            continue
+        values = {key: (value or "").strip() for key, value in raw.items()}
+        try:
+            row = _row(source, number, values, today=today, known=known)
+        except _RowErrors as problem:
+            result.errors.extend((number, message) for message in problem.messages)
+            result.rejected[number] = values
+            continue
+        if row.record_id in seen:
+            result.errors.append(
+                (
+                    number,
+                    f"duplicate: the same person as row {seen[row.record_id]} ({row.record_id})",
+                )
+            )
+            result.rejected[number] = values
+            continue
+        seen[row.record_id] = number
+        result.rows.append(row)
+    return result
+
+
+def error_report(errors: Iterable[tuple[int, str]]) -> str:
+    return "\n".join(f"Row {number}: {message}" for number, message in errors)
