@@ -216,9 +216,7 @@ SEARCH_MIN_SCORE = env_int("SEARCH_MIN_SCORE", 70)
 SEARCH_RATE_LIMIT = env_int("SEARCH_RATE_LIMIT", 30)
 SEARCH_RATE_WINDOW = timedelta(minutes=env_int("SEARCH_RATE_WINDOW_MINUTES", 10))
 
-# Shielding: how closely a new record must resemble a shielded child to be held for review,
-# how long a shield lasts before review, and how long an override's one visit stays open.
-SHIELD_RESEMBLANCE_SCORE = env_int("SHIELD_RESEMBLANCE_SCORE", 85)
+# Shielding: how long a shield lasts before review, and how long an override's visit is open.
 SHIELD_REVIEW_MONTHS = 6
 OVERRIDE_VISIT_MINUTES = 5
 

@@ -46,7 +46,7 @@ from directory.models import (
     SourceRecord,
 )
 from directory.services import child_search_keys_rebuild
-from shielding.policy import child_hold_if_resembles_shielded
+from shielding.policy import shielded_lookalike
 
 
 @dataclass
@@ -130,19 +130,6 @@ def _person(row: FeedRow) -> Person:
     )
 
 
-def child_person(child: Child) -> Person:
-    names: list[Child | ChildName] = [child, *child.other_names.all()]
-    return Person(
-        family_names=tuple(name.family_name for name in names),
-        given_names=tuple(name.given_name for name in names),
-        date_of_birth=child.date_of_birth,
-        gender=child.gender,
-        postcodes=tuple(
-            a.postcode for a in child.addresses.all() if a.ended_on is None and a.postcode
-        ),
-    )
-
-
 @dataclass(frozen=True)
 class Scored:
     child: Child
@@ -173,7 +160,7 @@ def feed_candidates(row: FeedRow) -> list[Scored]:
     table = settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS
     scored = []
     for child in children:
-        levels = agreement(incoming, child_person(child))
+        levels = agreement(incoming, child.person())
         scored.append(Scored(child, match_weight(levels, table), levels))
     return sorted(scored, key=lambda s: -s.weight)
 
@@ -222,18 +209,28 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
         return "matched_by_identifier"
     scored = feed_candidates(row)
     decision = match_decision(scored)
+    lookalike = shielded_lookalike(_person(row))
+    if lookalike is not None and (decision == "new" or scored[0].child.pk != lookalike.pk):
+        # It may be a shielded child under a new name or address: a person decides, and
+        # nothing of it is visible until then.
+        if all(s.child.pk != lookalike.pk for s in scored):
+            levels = agreement(_person(row), lookalike.person())
+            table = settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS
+            scored.append(Scored(lookalike, match_weight(levels, table), levels))
+            scored.sort(key=lambda s: -s.weight)
+        decision = "review"
     if decision == "merge":
         link(source_record, row, scored[0].child, source, record, la)
         return "matched_automatically"
     if decision == "review":
         MatchReview.objects.create(
             source_record=source_record,
-            candidates=[{"child_id": s.child.pk, "weight": s.weight} for s in scored[:5]],
+            candidates=[{"child_id": s.child.pk, "weight": s.weight} for s in scored[:6]],
         )
         return "waiting_for_review"
     child = child_create_from_row(row, source, record, la)
     link(source_record, row, child, source, record, la)
-    return "held_as_like_a_shielded_child" if child.held_for_review else "new_child"
+    return "new_child"
 
 
 def child_create_from_row(
@@ -258,8 +255,6 @@ def child_create_from_row(
         source_reference=f"{record.file_name} row {row.number}",
     )
     child_search_keys_rebuild(child_ids=[child.pk])
-    child_hold_if_resembles_shielded(child)
-    child.refresh_from_db()
     return child
 
 
@@ -274,7 +269,8 @@ def link(
 
 def row_from_record(source_record: SourceRecord) -> FeedRow:
     """A stored row again, to apply it once a data manager has decided."""
-    return _row(source_record.source, 0, source_record.payload, today=date.max, known=known_codes())
+    payload, today = source_record.payload, timezone.localdate()
+    return _row(source_record.source, 0, payload, today=today, known=known_codes())
 
 
 # Applying what a row says -------------------------------------------------------------------
@@ -376,3 +372,39 @@ def _service_apply(
         mine.caf_held = bool(facts["caf_held"])
         mine.lead_professional = wants_lead and not lead_taken
         mine.save(update_fields=["caf_held", "lead_professional"])
+
+
+# A data manager's decisions -------------------------------------------------------------------
+
+
+@transaction.atomic
+def review_decide(
+    *, review: MatchReview, decision: str, child: Child | None, by: User
+) -> Child | None:
+    """ "match" (to ``child``), "new" or "defer"; the row is applied for the first two."""
+    source_record = review.source_record
+    if decision == "defer":
+        review.status = MatchReview.Status.DEFERRED
+    else:
+        row = row_from_record(source_record)
+        if decision == "new":
+            # Looked after by the LA of the best candidate, unless the row names a school or GP.
+            best = Child.objects.get(pk=review.candidates[0]["child_id"])
+            child = child_create_from_row(
+                row, source_record.source, source_record.last_import, best.local_authority
+            )
+            review.status = MatchReview.Status.CREATED
+        else:
+            assert child is not None
+            review.status = MatchReview.Status.MATCHED
+        link(
+            source_record,
+            row,
+            child,
+            source_record.source,
+            source_record.last_import,
+            child.local_authority,
+        )
+    review.decided_by, review.decided_at = by, timezone.now()
+    review.save(update_fields=["status", "decided_by", "decided_at"])
+    return child

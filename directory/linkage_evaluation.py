@@ -15,7 +15,13 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from accounts.models import Organisation
-from directory.demo import BOYS_NAMES, GIRLS_NAMES, INWARD_LETTERS, LOCAL_AUTHORITIES
+from directory.demo import (
+    BOYS_NAMES,
+    GIRLS_NAMES,
+    INWARD_LETTERS,
+    LOCAL_AUTHORITIES,
+    local_authority_defaults,
+)
 from directory.feed_import import feed_candidates, match_decision
 from directory.feeds import FeedRow
 from directory.matching import NICKNAMES, normalise, phonetic
@@ -108,7 +114,9 @@ def evaluate(*, families: int, seed: int) -> Evaluation:
     and scores the matcher's decisions."""
     gen = _Generator(seed)
     rng = gen.rng
-    la = Organisation.objects.get(code=gen.la.code)
+    la, _ = Organisation.objects.get_or_create(
+        code=gen.la.code, defaults=local_authority_defaults(gen.la)
+    )
     existing: list[tuple[Child, str]] = []
     unseen: list[FeedRow] = []
     for _ in range(families):

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from directory import contactpoint_id
+from directory.matching import Person
 from directory.postcodes import STORED_POSTCODE_PATTERN
 
 
@@ -175,6 +176,22 @@ class Child(Provenance):
     @property
     def contactpoint_id_display(self) -> str:
         return contactpoint_id.display(self.contactpoint_id)
+
+    def person(self) -> Person:
+        """What record linkage compares: every name, birth date, gender, current postcodes.
+
+        Reads prefetched names and addresses where the caller prefetched them.
+        """
+        names: list[Child | ChildName] = [self, *self.other_names.all()]
+        return Person(
+            family_names=tuple(name.family_name for name in names),
+            given_names=tuple(name.given_name for name in names),
+            date_of_birth=self.date_of_birth,
+            gender=self.gender,
+            postcodes=tuple(
+                a.postcode for a in self.addresses.all() if a.ended_on is None and a.postcode
+            ),
+        )
 
     def age_on(self, day: date) -> int:
         born = self.date_of_birth

@@ -1,10 +1,16 @@
 from django.urls import path
 
-from directory import views
+from directory import feed_views, views
 
 app_name = "directory"
 
 urlpatterns = [
+    path("feeds/", feed_views.feeds, name="feeds"),
+    path("feeds/reviews/", feed_views.review_queue, name="review_queue"),
+    path("feeds/reviews/<int:pk>/", feed_views.review, name="review"),
+    path("feeds/merge/", feed_views.merge, name="merge"),
+    path("feeds/merges/", feed_views.merges, name="merges"),
+    path("feeds/merges/<int:pk>/unmerge/", feed_views.unmerge, name="unmerge"),
     path("search/", views.search, name="search"),
     path("children/<str:contactpoint_id>/", views.child_record, name="child_record"),
     path(

@@ -7,16 +7,17 @@ right to see the record in full; every other field — and any field added later
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission
 from accounts.roles import Role
-from directory.models import Address, Child, Involvement, Service
+from directory.matching import Person, agreement, date_variants, family_keys, given_keys
+from directory.models import Address, Child, Involvement, NameKey, Service
 from shielding.models import Shield
 
 MASK = "[shielded]"
@@ -395,41 +396,29 @@ def may_see_held_records(viewer: User) -> bool:
     )
 
 
-def shielded_resemblance(child: Child) -> Child | None:
-    """A shielded child that ``child`` strongly resembles (another record of the same child,
-    perhaps from a feed), scored by the same matching as search; None if there is none."""
-    from directory.matching import Candidate, Criteria, score
-
-    families = set(child.name_keys.values_list("family_key", flat=True))
-    if not families:
-        return None
-    candidates = (
-        Child.objects.filter(
-            name_keys__family_key__in=families,
-            shields__lifted_at__isnull=True,
-        )
-        .exclude(pk=child.pk)
+def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Child | None:
+    """A shielded child that ``person`` could be: born on the same day (or a mistyped one),
+    with the same or a close first name or surname. Deliberately wide: a child who has fled
+    with a parent often has a new surname and address, and that is the case to catch."""
+    today = timezone.localdate()
+    dates = date_variants(person.date_of_birth, today - timedelta(days=26 * 365), today)
+    families = set().union(*(family_keys(name) for name in person.family_names))
+    givens = set().union(*(given_keys(name) for name in person.given_names))
+    keys = NameKey.objects.filter(date_of_birth__in=dates).filter(
+        Q(family_key__in=families) | Q(given_key__in=givens)
+    )
+    shielded = (
+        Child.objects.filter(pk__in=keys.values("child_id"), shields__lifted_at__isnull=True)
+        .exclude(pk=other_than or 0)
+        .exclude(status=Child.Status.MERGED)
+        .prefetch_related("other_names", "addresses")
         .distinct()
-        .prefetch_related("other_names")
     )
-    criteria = Criteria(
-        surname=child.family_name,
-        forename=child.given_name,
-        date_of_birth=child.date_of_birth,
-        gender=child.gender,
-    )
-    threshold = settings.SHIELD_RESEMBLANCE_SCORE
-    for shielded in candidates:
-        names: list[Any] = [shielded, *shielded.other_names.all()]
-        candidate = Candidate(
-            family_names=tuple(name.family_name for name in names),
-            given_names=tuple(name.given_name for name in names),
-            date_of_birth=shielded.date_of_birth,
-            gender=shielded.gender,
-            postcodes=(),
-        )
-        if score(criteria, candidate) >= threshold:
-            return shielded
+    for candidate in shielded:
+        levels = agreement(person, candidate.person())
+        close_name = {levels["given_name"], levels["family_name"]} & {"exact", "close"}
+        if levels["date_of_birth"] in ("exact", "close") and close_name:
+            return candidate
     return None
 
 
@@ -438,7 +427,7 @@ def child_hold_if_resembles_shielded(child: Child) -> Child | None:
 
     Call it after the child's search keys exist. Returns the shielded child it resembles.
     """
-    resembled = shielded_resemblance(child)
+    resembled = shielded_lookalike(child.person(), other_than=child.pk)
     if resembled is not None and not child.held_for_review:
         child.held_for_review = True
         child.save(update_fields=["held_for_review"])

@@ -7,6 +7,7 @@ or with Northshire; Xavier is a practitioner from Southshire, another LA.
 
 import time
 from datetime import date
+from typing import Any
 
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -179,4 +180,39 @@ def shield(child: Child) -> None:
         reason="domestic_abuse",
         justification="Fled violence",
         review_on=date(2027, 5, 1),
+    )
+
+
+def feed_review(candidate: Child) -> Any:
+    """An LA system row waiting for a data manager, with ``candidate`` as its possible match."""
+    from directory.feeds import COLUMNS
+    from directory.models import FeedImport, MatchReview, SourceRecord
+
+    record = FeedImport.objects.create(
+        source=Source.LA_SYSTEM,
+        file_name="la.csv",
+        file_sha256="0" * 64,
+        rows_read=1,
+        rows_rejected=0,
+    )
+    payload = dict.fromkeys(COLUMNS[Source.LA_SYSTEM], "")
+    payload.update(
+        la_record_id="LA-1",
+        given_name="Amelia",
+        family_name="Hart",
+        date_of_birth="2015-03-14",
+        gender="female",
+        address_line_1="2 New Road",
+        town="Northtown",
+        postcode="NE5 5AB",
+    )
+    source_record = SourceRecord.objects.create(
+        source=Source.LA_SYSTEM,
+        record_id="LA-1",
+        payload=payload,
+        first_import=record,
+        last_import=record,
+    )
+    return MatchReview.objects.create(
+        source_record=source_record, candidates=[{"child_id": candidate.pk, "weight": 12.5}]
     )

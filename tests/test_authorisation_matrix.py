@@ -13,11 +13,13 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import Role
+from directory.services import children_merge
 from shielding.models import ContactRequest, ShieldOverride
 from tests.personas import (
     ada,
     authenticator,
     dana,
+    feed_review,
     lee,
     make_child,
     make_user,
@@ -105,6 +107,12 @@ MATRIX: dict[str, Row] = {
     "shielding:shield": Row("GET", "child", only({"sam": OK})),
     "shielding:override": Row("GET", "shielded_child", only({"owen": OK})),
     "shielding:request_contact": Row("GET", "shielded_child", only(CHILD_FACING)),
+    "directory:feeds": Row("GET", "", only({"dana": OK})),
+    "directory:review_queue": Row("GET", "", only({"dana": OK})),
+    "directory:review": Row("GET", "review", only({"dana": OK})),
+    "directory:merge": Row("GET", "", only({"dana": OK})),
+    "directory:merges": Row("GET", "", only({"dana": OK})),
+    "directory:unmerge": Row("POST", "merge", only({"dana": 302})),
 }
 
 
@@ -148,6 +156,11 @@ def _url(name: str, row: Row, target) -> str:
         requester = {"practitioner" if row.args == "override" else "requester": target}
         item = model.objects.create(child=child, reason="Reason", **requester, **extra)
         return reverse(name, args=[item.pk])
+    if row.args == "review":
+        return reverse(name, args=[feed_review(make_child()).pk])
+    if row.args == "merge":
+        merged = children_merge(kept=make_child(), absorbed=make_child(given_name="Amy"), by=None)
+        return reverse(name, args=[merged.pk])
     if row.args == "token":
         return reverse(name, args=["not-a-real-token"])
     return reverse(name)

@@ -1,0 +1,275 @@
+"""Data managers' screens: upload a feed file, work the review queue, merge and unmerge."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.models import Organisation, User
+from accounts.permissions import Permission, is_national, permission_required, signed_in_user
+from audit.models import Action
+from audit.recorder import audit_note
+from directory import contactpoint_id
+from directory.feed_import import (
+    _person,
+    feed_import,
+    review_decide,
+    row_from_record,
+)
+from directory.feeds import FEED_SOURCES, error_report
+from directory.matching import agreement
+from directory.models import Child, FeedImport, MatchReview, Merge, Source
+from directory.search import child_for_record
+from directory.services import children_merge, children_unmerge
+from shielding.policy import audit_facts, is_masked_for
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class UploadForm(forms.Form):
+    source = forms.ChoiceField(
+        label="Which feed",
+        choices=[("", "Choose a feed"), *((s.value, s.label) for s in FEED_SOURCES)],
+        error_messages={"required": "Choose which feed the file comes from"},
+    )
+    local_authority = forms.ModelChoiceField(
+        queryset=Organisation.objects.filter(kind=Organisation.Kind.LOCAL_AUTHORITY),
+        empty_label=None,
+    )
+    file = forms.FileField(
+        label="The file (CSV, UTF-8, one header row)",
+        error_messages={"required": "Choose a file to upload", "empty": "The file is empty"},
+    )
+    skip_invalid = forms.BooleanField(
+        label="Import the valid rows and leave out the rows with errors", required=False
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file must be smaller than 50 MB")
+        return upload
+
+
+class MergeForm(forms.Form):
+    kept = forms.CharField(label="ContactPoint ID of the record to keep", max_length=20)
+    absorbed = forms.CharField(
+        label="ContactPoint ID of the record to merge into it", max_length=20
+    )
+
+    def _id(self, name: str) -> str:
+        typed = contactpoint_id.normalise(self.cleaned_data[name])
+        if typed is None:
+            raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
+        return typed
+
+    def clean_kept(self) -> str:
+        return self._id("kept")
+
+    def clean_absorbed(self) -> str:
+        return self._id("absorbed")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kept") and data.get("kept") == data.get("absorbed"):
+            self.add_error("absorbed", "Enter two different records")
+        return data
+
+
+@never_cache
+@permission_required(Permission.REVIEW_MATCHES)
+def feeds(request: HttpRequest) -> HttpResponse:
+    manager = signed_in_user(request)
+    form = UploadForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"local_authority": manager.organisation_id},
+    )
+    if not is_national(manager):
+        organisation = form.fields["local_authority"]
+        assert isinstance(organisation, forms.ModelChoiceField)
+        organisation.queryset = Organisation.objects.filter(pk=manager.organisation_id)
+    outcome = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        outcome = feed_import(
+            source=form.cleaned_data["source"],
+            file_name=upload.name,
+            content=upload.read(),
+            local_authority=form.cleaned_data["local_authority"],
+            by=manager,
+            skip_invalid=form.cleaned_data["skip_invalid"],
+        )
+        audit_note(
+            request,
+            action=Action.ADMIN_ACTION,
+            detail={
+                "action": "import_feed",
+                "file": upload.name,
+                "imported": outcome.feed_import is not None,
+            },
+        )
+    return render(
+        request,
+        "directory/feeds.html",
+        {
+            "form": form,
+            "outcome": outcome,
+            "counts": sorted(outcome.counts.items()) if outcome else [],
+            "report": error_report(outcome.validation.errors) if outcome else "",
+            "imports": FeedImport.objects.order_by("-imported_at")[:20],
+            "open_reviews": MatchReview.objects.filter(status=MatchReview.Status.OPEN).count(),
+        },
+    )
+
+
+@permission_required(Permission.REVIEW_MATCHES)
+def review_queue(request: HttpRequest) -> HttpResponse:
+    reviews = (
+        MatchReview.objects.filter(
+            status__in=[MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
+        )
+        .select_related("source_record")
+        .order_by("status", "created_at")
+    )
+    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "review_queue"})
+    return render(request, "directory/reviews.html", {"reviews": reviews})
+
+
+def _comparison(review: MatchReview, viewer: User) -> list[dict[str, Any]]:
+    """Each candidate beside the incoming row, field by field; a shielded candidate's postcode
+    (and whether it agrees) is not shown to anyone who would see that record masked."""
+    row = row_from_record(review.source_record)
+    incoming = _person(row)
+    ids = [c["child_id"] for c in review.candidates]
+    children = {
+        child.pk: child
+        for child in Child.objects.filter(pk__in=ids).prefetch_related(
+            "other_names", "addresses", "shields"
+        )
+    }
+    rows = []
+    for candidate in review.candidates:
+        child = children.get(candidate["child_id"])
+        if child is None:
+            continue
+        masked = is_masked_for(child, viewer)
+        levels = agreement(incoming, child.person())
+        if masked:
+            levels["postcode"] = None
+        person = child.person()
+        rows.append(
+            {
+                "contactpoint_id": child.contactpoint_id,
+                "contactpoint_id_display": child.contactpoint_id_display,
+                "name": f"{child.given_name} {child.family_name}",
+                "other_names": ", ".join(
+                    f"{n.given_name} {n.family_name}" for n in child.other_names.all()
+                ),
+                "date_of_birth": child.date_of_birth,
+                "gender": child.get_gender_display(),
+                "postcodes": "Hidden: the record is shielded"
+                if masked
+                else ", ".join(person.postcodes),
+                "weight": candidate["weight"],
+                "levels": levels,
+                "shielded": masked or any(s.lifted_at is None for s in child.shields.all()),
+            }
+        )
+    return rows
+
+
+@never_cache
+@permission_required(Permission.REVIEW_MATCHES)
+def review(request: HttpRequest, pk: int) -> HttpResponseBase:
+    manager = signed_in_user(request)
+    item = get_object_or_404(MatchReview.objects.select_related("source_record"), pk=pk)
+    candidates = _comparison(item, manager)
+    if request.method == "POST" and item.status in (
+        MatchReview.Status.OPEN,
+        MatchReview.Status.DEFERRED,
+    ):
+        decision, _, wanted = request.POST.get("choice", "").partition(":")
+        chosen = None
+        if decision == "match":
+            allowed = {c["contactpoint_id"] for c in candidates}
+            chosen = (
+                Child.objects.filter(contactpoint_id=wanted).first() if wanted in allowed else None
+            )
+        if decision in ("new", "defer") or chosen is not None:
+            child = review_decide(review=item, decision=decision, child=chosen, by=manager)
+            facts = audit_facts(child) if child else {}
+            audit_note(
+                request,
+                action=Action.CHANGE,
+                detail={"review": item.pk, "decision": decision},
+                **facts,
+            )
+            messages.success(request, "Your decision has been recorded")
+            return redirect("directory:review_queue")
+        messages.error(request, "Choose one of the records, make a new record, or defer")
+    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "review", "review": item.pk})
+    return render(
+        request,
+        "directory/review.html",
+        {
+            "item": item,
+            "incoming": item.source_record.payload,
+            "candidates": candidates,
+            "source": Source(item.source_record.source).label,
+        },
+    )
+
+
+@never_cache
+@permission_required(Permission.MERGE_RECORDS)
+def merge(request: HttpRequest) -> HttpResponseBase:
+    manager = signed_in_user(request)
+    form = MergeForm(request.POST or None)
+    pair = None
+    if request.method == "POST" and form.is_valid():
+        kept = child_for_record(contactpoint_id=form.cleaned_data["kept"], viewer=manager)
+        absorbed = child_for_record(contactpoint_id=form.cleaned_data["absorbed"], viewer=manager)
+        if kept is None:
+            form.add_error("kept", "There is no record you can merge with that ContactPoint ID")
+        if absorbed is None:
+            form.add_error("absorbed", "There is no record you can merge with that ContactPoint ID")
+        if kept and absorbed and request.POST.get("confirmed") == "yes":
+            done = children_merge(kept=kept, absorbed=absorbed, by=manager)
+            audit_note(
+                request, action=Action.CHANGE, detail={"merge": done.pk}, **audit_facts(kept)
+            )
+            merged = f"{absorbed.contactpoint_id_display} into {kept.contactpoint_id_display}"
+            messages.success(request, f"Merged {merged}")
+            return redirect("directory:merges")
+        if kept and absorbed:
+            pair = [
+                (kept, is_masked_for(kept, manager)),
+                (absorbed, is_masked_for(absorbed, manager)),
+            ]
+    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "merge"})
+    return render(request, "directory/merge.html", {"form": form, "pair": pair})
+
+
+@permission_required(Permission.MERGE_RECORDS)
+def merges(request: HttpRequest) -> HttpResponse:
+    recent = Merge.objects.select_related("kept", "absorbed", "merged_by").order_by("-merged_at")[
+        :50
+    ]
+    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "merges"})
+    return render(request, "directory/merges.html", {"merges": recent})
+
+
+@require_POST
+@permission_required(Permission.MERGE_RECORDS)
+def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
+    manager = signed_in_user(request)
+    item = get_object_or_404(Merge, pk=pk, unmerged_at__isnull=True)
+    children_unmerge(merge=item, by=manager)
+    audit_note(request, action=Action.CHANGE, detail={"unmerge": pk}, **audit_facts(item.kept))
+    messages.success(request, "The merge has been undone")
+    return redirect("directory:merges")
