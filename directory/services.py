@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,6 +20,7 @@ from directory.models import (
     Involvement,
     Merge,
     NameKey,
+    ParentCarer,
     Service,
     Source,
     SourceRecord,
@@ -180,3 +182,55 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     merge.unmerged_at, merge.unmerged_by = timezone.now(), by
     merge.save(update_fields=["unmerged_at", "unmerged_by"])
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
+
+
+# The record lifecycle -----------------------------------------------------------------------------
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+@transaction.atomic
+def lifecycle_apply(*, today: date) -> dict[str, int]:
+    """DESIGN.md "record lifecycle": archive at 18 (25 with consent); a deceased child's
+    record stays live for a year, then is archived; archived records are purged after 6
+    years. Each change goes through the model, so the change log records it."""
+    done = {"archived_at_18": 0, "archived_at_25": 0, "archived_after_death": 0, "purged": 0}
+    active = Child.objects.filter(status=Child.Status.ACTIVE)
+    for child in active.filter(
+        date_of_birth__lte=_years_before(today, 18), kept_to_25_with_consent=False
+    ):
+        _archive(child, today)
+        done["archived_at_18"] += 1
+    for child in active.filter(
+        date_of_birth__lte=_years_before(today, 25), kept_to_25_with_consent=True
+    ):
+        _archive(child, today)
+        done["archived_at_25"] += 1
+    for child in Child.objects.filter(
+        status=Child.Status.DECEASED, date_of_death__lte=_years_before(today, 1)
+    ):
+        _archive(child, today)
+        done["archived_after_death"] += 1
+    expired = Child.objects.filter(
+        status=Child.Status.ARCHIVED, archived_on__lte=_years_before(today, 6)
+    )
+    for child in expired:
+        # Records merged into this one, and the merges themselves, go with it.
+        Merge.objects.filter(Q(kept=child) | Q(absorbed=child)).delete()
+        for absorbed in Child.objects.filter(merged_into=child):
+            absorbed.delete()
+        carers = list(child.carer_relationships.values_list("carer_id", flat=True))
+        child.delete()
+        ParentCarer.objects.filter(pk__in=carers, relationships__isnull=True).delete()
+        done["purged"] += 1
+    return done
+
+
+def _archive(child: Child, today: date) -> None:
+    child.status, child.archived_on = Child.Status.ARCHIVED, today
+    child.save(update_fields=["status", "archived_on", "updated_at"])
