@@ -23,6 +23,7 @@ from audit.models import Action, AuditEvent
 from contactpoint.client import client_ip
 
 logger = logging.getLogger(__name__)
+UNAUDITED_PATH = "/health/"
 
 
 @dataclass
@@ -68,10 +69,10 @@ def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | 
         organisation_id=user.organisation_id if user else None,
         action=note.action,
         method=request.method or "" if request is not None else "",
-        path=request.path[:500] if request is not None else "",
+        path=_storable(request.path)[:500] if request is not None else "",
         status=status,
         ip_address=client_ip(request) if request is not None else None,
-        user_agent=meta.get("HTTP_USER_AGENT", "")[:500],
+        user_agent=_storable(meta.get("HTTP_USER_AGENT", ""))[:500],
         child_id=note.child_id,
         child_contactpoint_id=note.child_contactpoint_id,
         child_shielded=note.child_shielded,
@@ -82,6 +83,12 @@ def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | 
         reason=note.reason,
         detail=note.detail,
     )
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; a request may carry one, and its event must still be
+    written."""
+    return text.replace("\x00", "\ufffd")
 
 
 class _Failed(Exception):
@@ -101,6 +108,10 @@ class AuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path == UNAUDITED_PATH:
+            # The load balancer's probe shows no data and must answer even when the database
+            # (and so the audit log) is down; auditing it would fill the log with noise.
+            return self.get_response(request)
         request.request_id = uuid.uuid4()  # type: ignore[attr-defined]
         request.audit = AuditNote()  # type: ignore[attr-defined]
         try:

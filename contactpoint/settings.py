@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "contactpoint.middleware.NoStoreMiddleware",
     # Everything below runs in one transaction with the request's audit event (fail closed).
     "audit.recorder.AuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,8 +1,10 @@
 from django.urls import include, path
 
-from contactpoint import views
+from contactpoint import health, views
+from directory import converters  # noqa: F401 - registers the ContactPoint ID URL converter
 
 urlpatterns = [
+    path("health/", health.health, name="health"),
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

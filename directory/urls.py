@@ -12,14 +12,14 @@ urlpatterns = [
     path("feeds/merges/", feed_views.merges, name="merges"),
     path("feeds/merges/<int:pk>/unmerge/", feed_views.unmerge, name="unmerge"),
     path("search/", views.search, name="search"),
-    path("children/<str:contactpoint_id>/", views.child_record, name="child_record"),
+    path("children/<cpid:contactpoint_id>/", views.child_record, name="child_record"),
     path(
-        "children/<str:contactpoint_id>/my-involvement/",
+        "children/<cpid:contactpoint_id>/my-involvement/",
         views.my_involvement,
         name="my_involvement",
     ),
     path(
-        "children/<str:contactpoint_id>/my-involvement/end/",
+        "children/<cpid:contactpoint_id>/my-involvement/end/",
         views.end_my_involvement,
         name="end_my_involvement",
     ),

@@ -14,10 +14,10 @@ urlpatterns = [
     path(
         "shielding/contact-requests/<int:pk>/", views.contact_request_detail, name="contact_request"
     ),
-    path("children/<str:contactpoint_id>/shield/", views.shield, name="shield"),
-    path("children/<str:contactpoint_id>/override/", views.override, name="override"),
+    path("children/<cpid:contactpoint_id>/shield/", views.shield, name="shield"),
+    path("children/<cpid:contactpoint_id>/override/", views.override, name="override"),
     path(
-        "children/<str:contactpoint_id>/contact-request/",
+        "children/<cpid:contactpoint_id>/contact-request/",
         views.contact_request,
         name="request_contact",
     ),

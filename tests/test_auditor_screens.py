@@ -147,7 +147,7 @@ class TestChildHistory:
         assert "Amy" in html, "names stay visible on a shielded record"
 
     def test_a_malformed_id_is_not_found(self, ada_client):
-        assert ada_client.get(reverse("audit:child_history", args=["12345"])).status_code == 404
+        assert ada_client.get("/audit/children/12345/").status_code == 404
 
 
 class TestAnomalies:

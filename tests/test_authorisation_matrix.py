@@ -76,6 +76,7 @@ INVOLVED = {name: OK for name in ("priya", "owen", "xavier")}
 
 MATRIX: dict[str, Row] = {
     "home": Row("GET", "", everyone(OK)),
+    "health": Row("GET", "", {name: OK for name in PERSONAS}),
     "accounts:login": Row("GET", "", {name: OK for name in PERSONAS}),
     "accounts:logout": Row("POST", "", everyone(302, unverified=302)),
     "accounts:two_factor": Row("GET", "", everyone(302, unverified=OK)),
