@@ -82,13 +82,21 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, app_server, db) -> Iterator[object]:
-    """A fresh browser tab whose console errors (CSP violations among them) fail the test."""
+def live_app(app_server, db) -> Iterator[str]:
+    """The app server's address, for a test whose requests share its transaction."""
     # Django closes connections that are inside a transaction at each request's start and end;
     # the test client avoids that the same way while it makes a request.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    context = browser.new_context(base_url=app_server)
+    yield app_server
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def page(browser, live_app) -> Iterator[object]:
+    """A fresh browser tab whose console errors (CSP violations among them) fail the test."""
+    context = browser.new_context(base_url=live_app)
     page = context.new_page()
     errors: list[str] = []
 
@@ -97,11 +105,10 @@ def page(browser, app_server, db) -> Iterator[object]:
             errors.append(message.text)
 
     page.on("console", on_console)
+    page.console_errors = errors  # a test that expects an error page clears what it expected
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
     assert errors == [], f"the browser reported errors: {errors}"
 
 
