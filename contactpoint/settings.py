@@ -104,6 +104,16 @@ if DATABASE_URL is None and PRODUCTION:
 DATABASES = {"default": database_config(DATABASE_URL or embedded_server_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Search and record reads go to a streaming replica where there is one (contactpoint/routers.py);
+# without one, to a second connection to the primary. In tests it mirrors the primary.
+DATABASE_REPLICA_URL = env_optional("DATABASE_REPLICA_URL")
+DATABASES["replica"] = {
+    **(database_config(DATABASE_REPLICA_URL) if DATABASE_REPLICA_URL else DATABASES["default"]),
+    "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+    "CONN_HEALTH_CHECKS": True,
+    "TEST": {"MIRROR": "default"},
+}
+DATABASE_ROUTERS = ["contactpoint.routers.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

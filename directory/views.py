@@ -15,6 +15,7 @@ from accounts.models import User
 from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
+from contactpoint.routers import replica_reads
 from directory import services
 from directory.forms import InvolvementForm, SearchForm
 from directory.models import Child, SensitiveCategory, Service
@@ -51,12 +52,13 @@ def search(request: HttpRequest) -> HttpResponse:
             form.add_error(None, RATE_LIMITED)
             audit_note(request, action=Action.SEARCH, detail={"refused": "rate_limit"})
             return render(request, "directory/search.html", context, status=429)
-        if form.cleaned_data.get("contactpoint_id"):
-            outcome = child_by_contactpoint_id(
-                contactpoint_id=form.cleaned_data["contactpoint_id"], viewer=viewer
-            )
-        else:
-            outcome = children_search(criteria=form.criteria(), viewer=viewer)
+        with replica_reads():
+            if form.cleaned_data.get("contactpoint_id"):
+                outcome = child_by_contactpoint_id(
+                    contactpoint_id=form.cleaned_data["contactpoint_id"], viewer=viewer
+                )
+            else:
+                outcome = children_search(criteria=form.criteria(), viewer=viewer)
         audit_note(
             request,
             action=Action.SEARCH,
@@ -87,7 +89,8 @@ def _record_child(request: HttpRequest, contactpoint_id: str) -> Child:
 @permission_required(Permission.VIEW_RECORDS)
 def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     viewer = signed_in_user(request)
-    child = _record_child(request, contactpoint_id)
+    with replica_reads():
+        child = _record_child(request, contactpoint_id)
     override = None
     if request.GET.get("visit"):
         # An override shows the record unmasked for this one visit; a reload spends nothing.

@@ -35,6 +35,16 @@ class _AppServerThread(LiveServerThread):
 
 
 @pytest.fixture(autouse=True)
+def _replica_is_the_primary():
+    """The replica alias mirrors the primary (settings); here it also shares the primary's
+    connection, so that reads routed to it see what the test wrote in its transaction."""
+    original = connections["replica"]
+    connections["replica"] = connections["default"]
+    yield
+    connections["replica"] = original
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Argon2 is deliberately slow; tests that create many users use a faster hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -56,7 +66,7 @@ def app_server(django_db_setup, django_db_blocker) -> Iterator[str]:
         thread = _AppServerThread(
             "127.0.0.1",
             static_handler=lambda app: app,  # type: ignore[arg-type]
-            connections_override={"default": shared},
+            connections_override={"default": shared, "replica": shared},
         )
         thread.daemon = True
         thread.start()

@@ -1,0 +1,40 @@
+"""Reads of search and record pages may go to a streaming replica; everything else, and every
+write (audit events above all), goes to the primary."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_replica_reads: ContextVar[bool] = ContextVar("replica_reads", default=False)
+REPLICATED_APPS = frozenset({"directory", "shielding"})
+
+
+@contextmanager
+def replica_reads() -> Iterator[None]:
+    """Within this block, directory and shielding reads are served by the replica.
+
+    Used only by the search and record pages, which read and never write those tables; a
+    replica may lag the primary by a moment, which they can bear.
+    """
+    token = _replica_reads.set(True)
+    try:
+        yield
+    finally:
+        _replica_reads.reset(token)
+
+
+class PrimaryReplicaRouter:
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        if _replica_reads.get() and model._meta.app_label in REPLICATED_APPS:
+            return "replica"
+        return "default"
+
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        return "default"
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
+        return True  # the replica holds the same rows as the primary
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        return db == "default"
