@@ -11,11 +11,12 @@ BIN := $(VENV)/bin
 DEMO_CHILDREN ?= 10000
 STATIC_SOURCES := $(shell find static frontend -type f 2>/dev/null)
 
-.PHONY: help run test setup lint typecheck check-migrations pytest system-packages db-stop clean
+.PHONY: help run test setup lint typecheck check-migrations pytest system-packages db-stop clean loadtest
 
 help:
 	@echo "make run    set up everything, load demo data and serve on http://127.0.0.1:8000/"
 	@echo "make test   set up everything and run the whole suite, lint and type checks"
+	@echo "make loadtest  load test with 1,000,000 demo children (not part of make test)"
 	@echo "make db-stop   stop the embedded PostgreSQL server"
 
 $(BIN)/python:
@@ -65,6 +66,11 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint typecheck check-migrations pytest
+
+# Not part of make test: about 10 minutes, most of it loading 1,000,000 demo children once.
+loadtest: setup
+	$(BIN)/python manage.py migrate --noinput
+	scripts/loadtest
 
 db-stop: $(VENV)/.installed
 	$(BIN)/python -m contactpoint.database stop

@@ -210,6 +210,11 @@ LOGGING = {
     "loggers": {"faker": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
 
+# make loadtest only: routes a minimal view (the throughput ceiling), unaudited and public.
+LOADTEST_CEILING = env_bool("LOADTEST_CEILING", False)
+if LOADTEST_CEILING and PRODUCTION and not env_bool("LOADTEST_ON_PRODUCTION_SETTINGS", False):
+    raise ImproperlyConfigured("LOADTEST_CEILING is for the load test only")
+
 # The demo data's fixed seed, so every newcomer sees the same children.
 DEMO_SEED = env_int("DEMO_SEED", 2009)
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import include, path
 
 from contactpoint import health, views
@@ -11,3 +12,6 @@ urlpatterns = [
     path("", include("directory.urls")),
     path("", include("shielding.urls")),
 ]
+
+if settings.LOADTEST_CEILING:
+    urlpatterns.append(path("loadtest/ceiling/", views.loadtest_ceiling, name="loadtest_ceiling"))

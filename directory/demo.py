@@ -373,7 +373,7 @@ class DemoDirectory:
                     la_id,
                     Service.Kind.SCHOOL,
                     self._school_name(),
-                    f"{100000 + la_index * 1000 + n}",
+                    f"{100000 + la_index * 100000 + n}",
                 )
                 for n in range(max(3, share // 250))
             ]
@@ -383,7 +383,7 @@ class DemoDirectory:
                     la_id,
                     Service.Kind.EARLY_YEARS,
                     f"{rng.choice(self.streets).split()[0]} Nursery",
-                    f"EY{300000 + la_index * 1000 + n}",
+                    f"EY{300000 + la_index * 100000 + n}",
                 )
                 for n in range(max(2, share // 600))
             ]
@@ -394,7 +394,7 @@ class DemoDirectory:
                     Service.Kind.GP_PRACTICE,
                     f"{rng.choice(self.streets).split()[0]} "
                     f"{rng.choice(('Medical Centre', 'Surgery', 'Health Centre'))}",
-                    f"P{81000 + la_index * 100 + n}",
+                    f"P{81000 + la_index * 10000 + n}",
                 )
                 for n in range(max(2, share // 1500))
             ]

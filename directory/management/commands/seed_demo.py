@@ -104,6 +104,9 @@ class Command(BaseCommand):
                 counts = directory.load(
                     la_ids=la_ids, practitioners=practitioners, progress=bar.update
                 )
+        with connection.cursor() as cursor:
+            # Fresh statistics, so that the first queries after a bulk load are planned well.
+            cursor.execute("ANALYZE")
         elapsed = time.perf_counter() - started
         summary = ", ".join(
             f"{count:,} {table.split('_', 1)[1]}" for table, count in counts.items()

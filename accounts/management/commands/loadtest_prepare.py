@@ -1,0 +1,64 @@
+"""`python manage.py loadtest_prepare --users N`: the users and sample children a load test uses."""
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandParser
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Organisation, User
+from accounts.roles import Role
+from contactpoint.commands import Command as BaseCommand
+from contactpoint.commands import positive_int
+from directory.models import Child
+
+OUTPUT = Path(settings.BASE_DIR) / "var" / "loadtest" / "fixtures.json"
+
+
+class Command(BaseCommand):
+    """Makes load-test users (practitioners, auditors, LA administrators) with known passwords
+    and authenticator keys, and writes them with a sample of findable children to
+    var/loadtest/fixtures.json. For load tests against demo data only."""
+
+    help = "Prepare users and sample children for make loadtest."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--users", type=positive_int, default=60)
+        parser.add_argument("--children", type=positive_int, default=5000)
+
+    def handle(self, *args: Any, users: int, children: int, **options: Any) -> None:
+        la = Organisation.objects.filter(kind=Organisation.Kind.LOCAL_AUTHORITY).first()
+        if la is None:
+            raise SystemExit("Load demo data first (make run, or seed_demo).")
+        kinds = {"practitioner": [Role.PRACTITIONER], "auditor": [Role.AUDITOR],
+                 "administrator": [Role.LA_ADMINISTRATOR]}  # fmt: skip
+        password = secrets.token_urlsafe(16)
+        people = []
+        for n in range(users):
+            kind = "practitioner" if n % 10 < 8 else "auditor" if n % 10 == 8 else "administrator"
+            user, _ = User.objects.update_or_create(
+                username=f"load{n:04d}",
+                defaults={
+                    "organisation": la, "roles": [r.value for r in kinds[kind]],
+                    "first_name": "Load", "last_name": f"User {n}",
+                    "vetting_checked_on": "2026-01-01", "training_completed_on": "2026-01-01",
+                },
+            )  # fmt: skip
+            user.set_password(password)
+            user.save()
+            TOTPDevice.objects.filter(user=user).delete()
+            device = TOTPDevice.objects.create(user=user, name="Load test", confirmed=True)
+            people.append({"username": user.username, "kind": kind, "key": device.key})
+        sample = list(
+            Child.objects.filter(status=Child.Status.ACTIVE, held_for_review=False)
+            .order_by("?")
+            .values("contactpoint_id", "given_name", "family_name", "date_of_birth")[:children]
+        )
+        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+        OUTPUT.write_text(
+            json.dumps({"password": password, "users": people, "children": sample}, default=str)
+        )
+        self.stdout.write(f"{len(people)} users and {len(sample)} children written to {OUTPUT}")

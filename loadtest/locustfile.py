@@ -1,0 +1,134 @@
+"""The load test's users (make loadtest): practitioners, auditors and LA administrators signing
+in with two factors and working as they would; and a "ceiling" user on a minimal view."""
+
+import json
+import random
+import re
+from http.cookiejar import DefaultCookiePolicy
+from pathlib import Path
+
+from django_otp.oath import totp
+from locust import HttpUser, between, task
+
+FIXTURES = json.loads((Path(__file__).parent.parent / "var/loadtest/fixtures.json").read_text())
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# Production settings mark cookies Secure; the load test speaks plain HTTP to gunicorn on
+# loopback and says it came through the TLS proxy (X-Forwarded-Proto), so cookies must flow.
+HEADERS = {"X-Forwarded-Proto": "https"}
+
+
+class _LoopbackPolicy(DefaultCookiePolicy):
+    def return_ok_secure(self, cookie: object, request: object) -> bool:
+        return True
+
+
+_users = iter(FIXTURES["users"] * 100)
+
+
+def form_token(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "the page has a form"
+    return found.group(1)
+
+
+class _SignedIn(HttpUser):
+    abstract = True
+    wait_time = between(0.5, 2)
+    kind = ""
+
+    def on_start(self) -> None:
+        self.client.cookies.set_policy(_LoopbackPolicy())
+        while True:
+            person = next(_users)
+            if person["kind"] == self.kind:
+                break
+        self.person = person
+        page = self.client.get("/accounts/login/", headers=HEADERS, name="sign in")
+        token = form_token(page.text)
+        self.client.post(
+            "/accounts/login/",
+            {
+                "csrfmiddlewaretoken": token,
+                "username": person["username"],
+                "password": FIXTURES["password"],
+            },
+            headers=self.headers("/accounts/login/"), name="sign in",
+        )  # fmt: skip
+        page = self.client.get("/accounts/two-factor/", headers=HEADERS, name="sign in")
+        token = form_token(page.text)
+        code = f"{totp(bytes.fromhex(person['key']), t0=0, step=30, digits=6, drift=0):06d}"
+        self.client.post(
+            "/accounts/two-factor/", {"csrfmiddlewaretoken": token, "otp_token": code},
+            headers=self.headers("/accounts/two-factor/"), name="sign in",
+        )  # fmt: skip
+
+    def csrf(self) -> str:
+        return str(self.client.cookies.get("csrftoken", ""))
+
+    def headers(self, path: str) -> dict[str, str]:
+        """As a browser behind the TLS proxy sends a form: Django checks the Referer on HTTPS."""
+        host = (self.host or "").split("://", 1)[-1]
+        return {**HEADERS, "Referer": f"https://{host}{path}"}
+
+
+class Practitioner(_SignedIn):
+    kind = "practitioner"
+    weight = 8
+
+    @task(5)
+    def search(self) -> None:
+        child = random.choice(FIXTURES["children"])
+        self.client.post(
+            "/search/",
+            {"csrfmiddlewaretoken": self.csrf(), "surname": child["family_name"],
+             "forename": child["given_name"], "date_of_birth": child["date_of_birth"]},
+            headers=self.headers("/search/"), name="search",
+        )  # fmt: skip
+
+    @task(4)
+    def view_record(self) -> None:
+        child = random.choice(FIXTURES["children"])
+        self.client.get(f"/children/{child['contactpoint_id']}/", headers=HEADERS, name="record")
+
+    @task(1)
+    def add_involvement(self) -> None:
+        child = random.choice(FIXTURES["children"])
+        url = f"/children/{child['contactpoint_id']}/my-involvement/"
+        self.client.post(
+            url,
+            {
+                "csrfmiddlewaretoken": self.csrf(),
+                "role": "Load test worker",
+                "started_on": "1 9 2025",
+            },
+            headers=self.headers(url), name="involvement",
+        )  # fmt: skip
+
+
+class Auditor(_SignedIn):
+    kind = "auditor"
+    weight = 1
+
+    @task
+    def events(self) -> None:
+        self.client.get("/audit/?action=view_record", headers=HEADERS, name="audit events")
+
+
+class Administrator(_SignedIn):
+    kind = "administrator"
+    weight = 1
+
+    @task
+    def users(self) -> None:
+        self.client.get("/accounts/users/?q=load", headers=HEADERS, name="user list")
+
+
+class Ceiling(HttpUser):
+    """A minimal Django view through the same gunicorn: the most any page could do."""
+
+    wait_time = between(0.5, 2)
+    weight = 0  # only when asked for by class name
+
+    @task
+    def minimal(self) -> None:
+        self.client.get("/loadtest/ceiling/", name="minimal view")

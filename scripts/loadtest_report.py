@@ -1,0 +1,58 @@
+"""Summarises make loadtest: throughput and latency per endpoint, the fault test's audit count."""
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactpoint.settings")
+
+
+def stats(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
+    folder = Path(out)
+    print(f"{'run':8} {'endpoint':14} {'requests':>9} {'failures':>9} {'req/s':>8} "
+          f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")  # fmt: skip
+    throughput = {}
+    for run in ("ceiling", "mix", "fault"):
+        for row in stats(folder / f"{run}_stats.csv"):
+            name = row["Name"]
+            print(
+                f"{run:8} {name:14} {row['Request Count']:>9} {row['Failure Count']:>9} "
+                f"{float(row['Requests/s']):8.1f} {row['50%']:>7} {row['95%']:>7} {row['99%']:>7}"
+            )
+            throughput[(run, name)] = float(row["Requests/s"])
+    ceiling = throughput.get(("ceiling", "minimal view"), 0.0)
+    search = throughput.get(("mix", "search"), 0.0)
+    if ceiling:
+        print(f"Search throughput is {100 * search / ceiling:.0f}% of the minimal view's "
+              "(each at the request rate its users asked for).")  # fmt: skip
+    print(f"PostgreSQL was down for {float(up) - float(down):.1f} s; the service answered "
+          f"again {float(recovered) - float(up):.1f} s after it came back.")  # fmt: skip
+    status = (folder / "outage-status.txt").read_text().strip()
+    page = (folder / "outage-page.html").read_text()
+    print(f"During the outage a record page answered {status}; "
+          f"{'a clear service-unavailable page' if 'unavailable' in page else 'UNEXPECTED PAGE'}, "
+          f"{'no traceback' if 'Traceback' not in page else 'A TRACEBACK'}.")  # fmt: skip
+
+    import django
+
+    django.setup()
+    from audit.models import AuditEvent
+
+    records = [r for r in stats(folder / "fault_stats.csv") if r["Name"] == "record"]
+    served = sum(int(r["Request Count"]) - int(r["Failure Count"]) for r in records)
+    events = AuditEvent.objects.filter(
+        action="view_record", status=200, occurred_at__gte=fault_start, username__startswith="load"
+    ).count()
+    verdict = "every one has its event" if events >= served else "EVENTS ARE MISSING"
+    print(f"Fault test: {served} record views returned 200; {events} access events: {verdict}.")
+    return 0 if events >= served else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
