@@ -7,6 +7,8 @@ gunicorn workers, management commands and the test run all share it; ``python -m
 contactpoint.database stop`` stops it.
 """
 
+import os
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -27,11 +29,11 @@ def embedded_server_url(data_dir: Path = EMBEDDED_DATA_DIR) -> str:
     """Start (or attach to) the embedded server and return its URL."""
     import pgserver
 
-    data_dir.mkdir(parents=True, exist_ok=True)
     # Run as root, pgserver runs postgres as its own system user, which must be able to reach
-    # the data folder; the folders above it are created world-traversable for that reason.
-    for folder in (data_dir.parent, data_dir):
-        folder.chmod(folder.stat().st_mode | 0o755)
+    # the data folder through var/. The data folder itself stays private (PostgreSQL refuses
+    # to start on one that others can read).
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    data_dir.parent.chmod(data_dir.parent.stat().st_mode | 0o755)
     server = pgserver.get_server(data_dir, cleanup_mode=None)
     _create_database_if_missing(str(server.get_uri()), EMBEDDED_DATABASE)
     return str(server.get_uri(EMBEDDED_DATABASE))
@@ -49,10 +51,18 @@ def _create_database_if_missing(maintenance_url: str, name: str) -> None:
 
 
 def stop_embedded_server(data_dir: Path = EMBEDDED_DATA_DIR) -> None:
-    import pgserver
+    """Stops the server at once, whoever else is using it (``make db-stop``, the fault test)."""
+    # pgserver keeps its PostgreSQL binaries here; its own stop waits for other handles.
+    from pgserver._commands import POSTGRES_BIN_PATH
 
-    if (data_dir / "postmaster.pid").exists():
-        pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
+    if not (data_dir / "postmaster.pid").exists():
+        return
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "stop", "-m", "fast", "-w"],
+        check=True,
+        capture_output=True,
+        user="pgserver" if os.geteuid() == 0 else None,
+    )
 
 
 def database_config(url: str) -> dict[str, Any]:

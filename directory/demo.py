@@ -141,6 +141,7 @@ SCHOOL_PATTERNS = (
     "{} Junior School",
 )
 DEMO_CASELOAD = 12
+WRITE_EVERY = 200_000  # children generated between COPYs
 # Sensitive-service involvements: the youngest age and the chance for each child.
 SENSITIVE_CHANCES = (
     (SensitiveCategory.MENTAL_HEALTH, 11, 0.01),
@@ -158,11 +159,29 @@ class Rows:
     columns: tuple[str, ...]
     first_id: int
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    written: int = 0  # rows already COPYed and dropped from memory
 
     def add(self, *values: Any) -> int:
-        row_id = self.first_id + len(self.rows)
+        row_id = self.next_id
         self.rows.append((row_id, *values))
         return row_id
+
+    @property
+    def next_id(self) -> int:
+        return self.first_id + self.written + len(self.rows)
+
+    def row(self, row_id: int) -> tuple[Any, ...]:
+        """A row not yet written (rows are written between families, never within one)."""
+        return self.rows[row_id - self.first_id - self.written]
+
+    def write(self, cursor: Any) -> None:
+        if not self.rows:
+            return
+        with cursor.copy(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN") as copy:
+            for values in self.rows:
+                copy.write_row(values)
+        self.written += len(self.rows)
+        self.rows.clear()
 
 
 PROVENANCE = ("source", "source_reference", "received_at")
@@ -348,7 +367,7 @@ class DemoDirectory:
             self.rng.choice(la.towns),
             self.postcode(la),
             la_id,
-            *self._provenance(Source.LA_SYSTEM, len(self.services.rows)),
+            *self._provenance(Source.LA_SYSTEM, self.services.next_id - self.services.first_id),
         )
 
     def _school_name(self) -> str:
@@ -487,7 +506,7 @@ class DemoDirectory:
             town,
             postcode,
             country,
-            *self._provenance(Source.CHILD_BENEFIT, len(self.carers.rows)),
+            *self._provenance(Source.CHILD_BENEFIT, self.carers.next_id - self.carers.first_id),
         )
         return carer_id, role, apart
 
@@ -528,7 +547,7 @@ class DemoDirectory:
         elif rng.random() < 0.0005:
             status, died = Child.Status.DECEASED, self.today - timedelta(days=rng.randint(1, 700))
             died = max(died, born)
-        n = len(self.children.rows)
+        n = self.children.next_id - self.children.first_id
         child = self.children.add(
             given,
             middle,
@@ -573,7 +592,7 @@ class DemoDirectory:
                 *self._provenance(Source.CHILD_BENEFIT, n),
             )
             if apart and rng.random() < 0.7:  # parents apart: the child lives with both
-                carer_row = self.carers.rows[carer_id - self.carers.first_id]
+                carer_row = self.carers.row(carer_id)
                 if carer_row[-4] == "GB":
                     self.addresses.add(
                         child,
@@ -822,20 +841,22 @@ class DemoDirectory:
                 first_ids[table] = cursor.fetchone()[0]
             self._tables(first_ids)
             self._make_services(la_ids)
+            since_written = 0
             for size in self.families(la_ids, practitioners):
                 progress(size)
+                since_written += size
+                if since_written >= WRITE_EVERY:  # bounded memory, whatever the size
+                    for rows in self.all_rows():
+                        rows.write(cursor)
+                    since_written = 0
             counts = {}
             for rows in self.all_rows():
-                columns = ", ".join(rows.columns)
-                with cursor.copy(f"COPY {rows.table} ({columns}) FROM STDIN") as copy:
-                    for row in rows.rows:
-                        copy.write_row(row)
-                last_id = rows.first_id + len(rows.rows) - 1
+                rows.write(cursor)
                 cursor.execute(
                     "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)",
-                    [rows.table, max(last_id, rows.first_id), bool(rows.rows)],
+                    [rows.table, max(rows.next_id - 1, rows.first_id), rows.written > 0],
                 )
-                counts[rows.table] = len(rows.rows)
+                counts[rows.table] = rows.written
         return counts
 
 

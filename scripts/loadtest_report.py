@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactpoint.settings")
 
 
@@ -18,7 +19,7 @@ def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
     print(f"{'run':8} {'endpoint':14} {'requests':>9} {'failures':>9} {'req/s':>8} "
           f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")  # fmt: skip
     throughput = {}
-    for run in ("ceiling", "mix", "fault"):
+    for run in ("ceiling", "searches", "mix", "fault"):
         for row in stats(folder / f"{run}_stats.csv"):
             name = row["Name"]
             print(
@@ -27,15 +28,15 @@ def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
             )
             throughput[(run, name)] = float(row["Requests/s"])
     ceiling = throughput.get(("ceiling", "minimal view"), 0.0)
-    search = throughput.get(("mix", "search"), 0.0)
+    search = throughput.get(("searches", "search"), 0.0)
     if ceiling:
-        print(f"Search throughput is {100 * search / ceiling:.0f}% of the minimal view's "
-              "(each at the request rate its users asked for).")  # fmt: skip
+        print(f"Search throughput without pauses is {100 * search / ceiling:.0f}% of the "
+              "minimal view's.")  # fmt: skip
     print(f"PostgreSQL was down for {float(up) - float(down):.1f} s; the service answered "
           f"again {float(recovered) - float(up):.1f} s after it came back.")  # fmt: skip
     status = (folder / "outage-status.txt").read_text().strip()
     page = (folder / "outage-page.html").read_text()
-    print(f"During the outage a record page answered {status}; "
+    print(f"During the outage a page that reads the database answered {status}; "
           f"{'a clear service-unavailable page' if 'unavailable' in page else 'UNEXPECTED PAGE'}, "
           f"{'no traceback' if 'Traceback' not in page else 'A TRACEBACK'}.")  # fmt: skip
 
