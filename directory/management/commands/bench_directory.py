@@ -1,0 +1,97 @@
+"""`python manage.py bench_directory [--samples N]`: search and record latency on this database."""
+
+import statistics
+import time
+from typing import Any
+
+from django.core.management.base import CommandParser
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from accounts.roles import Role
+from contactpoint.commands import Command as BaseCommand
+from contactpoint.commands import positive_int
+from directory.models import Child
+
+
+class Command(BaseCommand):
+    """Times the search and record pages end to end inside Django (middleware, audit event and
+    all; no network), for children sampled from the directory, and prints percentiles."""
+
+    help = "Measure search and record page latency on the current directory."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--samples", type=positive_int, default=300)
+
+    def handle(self, *args: Any, samples: int, **options: Any) -> None:
+        from django.conf import settings
+
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+        settings.SEARCH_RATE_LIMIT = 10**9
+        user = self._user()
+        client = Client()
+        client.force_login(user)
+        self._verify(client, user)
+        total = Child.objects.count()
+        ids = list(
+            Child.objects.filter(status=Child.Status.ACTIVE)
+            .order_by("?")
+            .values("contactpoint_id", "given_name", "family_name", "date_of_birth")[:samples]
+        )
+        search, record = [], []
+        for child in ids:
+            started = time.perf_counter()
+            response = client.post(
+                "/search/",
+                {"surname": child["family_name"], "forename": child["given_name"],
+                 "date_of_birth": child["date_of_birth"].isoformat()},
+            )  # fmt: skip
+            search.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+            started = time.perf_counter()
+            response = client.get(f"/children/{child['contactpoint_id']}/")
+            record.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+        self.stdout.write(f"{total:,} children; {len(ids)} samples of each page (ms):")
+        for name, times in (("search", search), ("record", record)):
+            cuts = statistics.quantiles(times, n=100)
+            self.stdout.write(
+                f"  {name:7} median {statistics.median(times):6.1f}  p95 {cuts[94]:6.1f}  "
+                f"p99 {cuts[98]:6.1f}  max {max(times):6.1f}"
+            )
+
+    @staticmethod
+    def _user() -> User:
+        organisation = Organisation.objects.filter(kind=Organisation.Kind.LOCAL_AUTHORITY).first()
+        user, _ = User.objects.update_or_create(
+            username="bench",
+            defaults={
+                "organisation": organisation, "roles": [Role.PRACTITIONER.value],
+                "vetting_checked_on": timezone.localdate(),
+                "training_completed_on": timezone.localdate(), "last_login": timezone.now(),
+            },
+        )  # fmt: skip
+        return user
+
+    @staticmethod
+    def _verify(client: Client, user: User) -> None:
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from accounts.middleware import LAST_SEEN_AT, SESSION_STAMP, SIGNED_IN_AT
+
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user, confirmed=True, defaults={"name": "b"}
+        )
+        session = client.session
+        now = time.time()
+        session.update(
+            {
+                SIGNED_IN_AT: now,
+                LAST_SEEN_AT: now,
+                SESSION_STAMP: str(user.session_stamp),
+                DEVICE_ID_SESSION_KEY: device.persistent_id,
+            }
+        )
+        session.save()
