@@ -114,9 +114,6 @@ class Child(Provenance):
     date_of_death = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     archived_on = models.DateField(null=True, blank=True)
-    # Set when a new record strongly resembles a shielded child: practitioners cannot find or
-    # see it until a data manager or shielding officer has decided (shielding/policy.py).
-    held_for_review = models.BooleanField(default=False, db_default=False)
     # Archived at 25 instead of 18 when the young person consented (DESIGN.md lifecycle).
     kept_to_25_with_consent = models.BooleanField(default=False, db_default=False)
     merged_into = models.ForeignKey(

@@ -20,7 +20,6 @@ from audit.models import Action, AuditEvent
 from directory.matching import Candidate, Criteria, date_variants, family_keys, given_keys, score
 from directory.models import Address, CareRelationship, Child, ChildName, Involvement, NameKey
 from shielding.models import Shield
-from shielding.policy import may_see_held_records
 
 
 @dataclass
@@ -37,8 +36,6 @@ def findable_children(viewer: User, today: date) -> QuerySet[Child]:
     """Children this viewer may find at all: never archived ones, except for data managers,
     who see a record for one year after it was archived."""
     children = Child.objects.all()
-    if not may_see_held_records(viewer):
-        children = children.filter(held_for_review=False)
     if has_permission(viewer, Permission.SEE_ARCHIVED_RECORDS):
         recently = Q(status=Child.Status.ARCHIVED, archived_on__gte=today - timedelta(days=365))
         return children.filter(~Q(status=Child.Status.ARCHIVED) | recently)

@@ -389,13 +389,6 @@ def visible_search_result(child: Child, score: int, viewer: User) -> SearchResul
 # The shield follows the child -----------------------------------------------------------------
 
 
-def may_see_held_records(viewer: User) -> bool:
-    """Records held for review are seen only by those who decide about them."""
-    return has_permission(viewer, Permission.REVIEW_MATCHES) or has_permission(
-        viewer, Permission.MANAGE_SHIELDS
-    )
-
-
 def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Child | None:
     """A shielded child that ``person`` could be: born on the same day (or a mistyped one),
     with the same or a close first name or surname. Deliberately wide: a child who has fled
@@ -420,18 +413,6 @@ def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Chil
         if levels["date_of_birth"] in ("exact", "close") and close_name:
             return candidate
     return None
-
-
-def child_hold_if_resembles_shielded(child: Child) -> Child | None:
-    """Holds a newly created ``child`` out of sight if it resembles a shielded child.
-
-    Call it after the child's search keys exist. Returns the shielded child it resembles.
-    """
-    resembled = shielded_lookalike(child.person(), other_than=child.pk)
-    if resembled is not None and not child.held_for_review:
-        child.held_for_review = True
-        child.save(update_fields=["held_for_review"])
-    return resembled
 
 
 def shield_follow_merge(*, kept: Child, absorbed: Child) -> Shield | None:

@@ -53,7 +53,7 @@ class Command(BaseCommand):
             device = TOTPDevice.objects.create(user=user, name="Load test", confirmed=True)
             people.append({"username": user.username, "kind": kind, "key": device.key})
         sample = list(
-            Child.objects.filter(status=Child.Status.ACTIVE, held_for_review=False)
+            Child.objects.filter(status=Child.Status.ACTIVE)
             .order_by("?")
             .values("contactpoint_id", "given_name", "family_name", "date_of_birth")[:children]
         )
