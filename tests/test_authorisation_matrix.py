@@ -32,6 +32,7 @@ from tests.personas import (
     southshire,
     xavier,
 )
+from tests.test_shielding import record, shielded_child
 
 PERSONAS = [
     "anonymous",
@@ -203,3 +204,28 @@ def test_the_matrix(client, name):
         else:
             results[persona] = response.status_code
     assert results == row.expect
+
+
+# Masking rules -----------------------------------------------------------------------------------
+
+MASKING = {
+    "priya": True, "owen": True, "dana": True, "xavier": True, "sam": False, "sol": True,
+}  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("persona", "masked"), MASKING.items())
+def test_the_masking_rules_for_each_role(client, persona, masked):
+    """The matrix's second dimension: who sees a shielded record masked (the leak tests in
+    tests/test_shielding.py walk every page for the masked ones)."""
+    child = shielded_child()
+    makers = {"priya": priya, "owen": owen, "dana": dana, "xavier": xavier, "sam": sam}
+    user = (
+        makers[persona]()
+        if persona in makers
+        else make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire())
+    )
+    sign_in(client, user)
+    html = client.get(record(child)).content.decode()
+    assert ("Zqxv Secret Lane" not in html) is masked
+    assert "Amelia" in html and "This record is shielded" in html
