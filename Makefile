@@ -47,7 +47,6 @@ run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py audit_partitions
 	$(BIN)/python manage.py seed_demo --children $(DEMO_CHILDREN) --if-empty
-	@cat var/demo-credentials.txt
 	@echo "ContactPoint is starting on http://127.0.0.1:8000/ (Ctrl+C stops it)."
 	$(BIN)/gunicorn -c contactpoint/gunicorn.conf.py
 
