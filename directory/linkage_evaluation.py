@@ -164,7 +164,7 @@ def evaluate(*, families: int, seed: int) -> Evaluation:
             place = gen.postcode()
         if kind == "given_variant":
             nicknames = [
-                nick.title() for nick, full in NICKNAMES.items() if full == normalise(given)
+                nick.title() for nick, full in NICKNAMES.items() if normalise(given) in full
             ]
             given = rng.choice(nicknames) if nicknames else gen.typo(given)
         if kind in ("surname_typo", "moved_and_typo"):

@@ -18,52 +18,52 @@ from datetime import date
 
 import jellyfish
 
-# Nicknames and short forms, each to the name it is short for.
-NICKNAMES: dict[str, str] = {
-    nickname: full
-    for full, nicknames in {
-        "WILLIAM": "BILL BILLY WILL WILLIE LIAM",
-        "CATHERINE": "KATE KATIE CATH CATHY KAT KITTY",
-        "KATHERINE": "KATE KATIE KATH KATHY",
-        "ELIZABETH": "LIZ LIZZIE LIZZY BETH BETTY ELIZA ELSIE LIBBY",
-        "ALEXANDER": "ALEX ALFIE SANDY XANDER",
-        "ALEXANDRA": "ALEX LEXI SANDRA",
-        "THOMAS": "TOM TOMMY",
-        "JOSEPH": "JOE JOEY",
-        "SAMUEL": "SAM SAMMY",
-        "BENJAMIN": "BEN BENJI BENNY",
-        "ISABELLA": "BELLA IZZY ISSY",
-        "ISABELLE": "BELLE IZZY ISSY",
-        "MATILDA": "TILLY TILDA",
-        "EDWARD": "ED EDDIE TED TEDDY NED",
-        "DANIEL": "DAN DANNY",
-        "JESSICA": "JESS JESSIE",
-        "SEBASTIAN": "SEB SEBBY",
-        "CHARLOTTE": "LOTTIE CHARLIE",
-        "THEODORE": "THEO TEDDY",
-        "ROBERT": "ROB ROBBIE BOB BOBBY BERT",
-        "RICHARD": "RICH RICHIE RICK RICKY DICK",
-        "MARGARET": "MAGGIE MEG PEGGY",
-        "JAMES": "JIM JIMMY JAMIE",
-        "JONATHAN": "JON JONNY",
-        "NICHOLAS": "NICK NICKY",
-        "MICHAEL": "MIKE MICKY MIKEY",
-        "CHRISTOPHER": "CHRIS KIT",
-        "ANTHONY": "TONY ANT",
-        "FREDERICK": "FRED FREDDIE FREDDY",
-        "HENRY": "HARRY HAL",
-        "MOHAMMED": "MO MOH",
-        "ABIGAIL": "ABBIE ABBY",
-        "VICTORIA": "VICKY TORI",
-        "REBECCA": "BECKY BECCA",
-        "ELEANOR": "ELLIE NELL",
-        "FLORENCE": "FLO FLOSSIE",
-        "ALFRED": "ALF ALFIE",
-        "ARCHIBALD": "ARCHIE",
-        "NATHANIEL": "NATE NAT",
-    }.items()
-    for nickname in nicknames.split()
+_SHORT_FORMS = {
+    "WILLIAM": "BILL BILLY WILL WILLIE LIAM",
+    "CATHERINE": "KATE KATIE CATH CATHY KAT KITTY",
+    "KATHERINE": "KATE KATIE KATH KATHY",
+    "ELIZABETH": "LIZ LIZZIE LIZZY BETH BETTY ELIZA ELSIE LIBBY",
+    "ALEXANDER": "ALEX ALFIE SANDY XANDER",
+    "ALEXANDRA": "ALEX LEXI SANDRA",
+    "THOMAS": "TOM TOMMY",
+    "JOSEPH": "JOE JOEY",
+    "SAMUEL": "SAM SAMMY",
+    "BENJAMIN": "BEN BENJI BENNY",
+    "ISABELLA": "BELLA IZZY ISSY",
+    "ISABELLE": "BELLE IZZY ISSY",
+    "MATILDA": "TILLY TILDA",
+    "EDWARD": "ED EDDIE TED TEDDY NED",
+    "DANIEL": "DAN DANNY",
+    "JESSICA": "JESS JESSIE",
+    "SEBASTIAN": "SEB SEBBY",
+    "CHARLOTTE": "LOTTIE CHARLIE",
+    "THEODORE": "THEO TEDDY",
+    "ROBERT": "ROB ROBBIE BOB BOBBY BERT",
+    "RICHARD": "RICH RICHIE RICK RICKY DICK",
+    "MARGARET": "MAGGIE MEG PEGGY",
+    "JAMES": "JIM JIMMY JAMIE",
+    "JONATHAN": "JON JONNY",
+    "NICHOLAS": "NICK NICKY",
+    "MICHAEL": "MIKE MICKY MIKEY",
+    "CHRISTOPHER": "CHRIS KIT",
+    "ANTHONY": "TONY ANT",
+    "FREDERICK": "FRED FREDDIE FREDDY",
+    "HENRY": "HARRY HAL",
+    "MOHAMMED": "MO MOH",
+    "ABIGAIL": "ABBIE ABBY",
+    "VICTORIA": "VICKY TORI",
+    "REBECCA": "BECKY BECCA",
+    "ELEANOR": "ELLIE NELL",
+    "FLORENCE": "FLO FLOSSIE",
+    "ALFRED": "ALF ALFIE",
+    "ARCHIBALD": "ARCHIE",
+    "NATHANIEL": "NATE NAT",
 }
+# Nicknames and short forms, each to the names it may be short for (Kate: Catherine or Katherine).
+NICKNAMES: dict[str, frozenset[str]] = {}
+for _full, _short in _SHORT_FORMS.items():
+    for _nickname in _short.split():
+        NICKNAMES[_nickname] = NICKNAMES.get(_nickname, frozenset()) | {_full}
 
 _NOT_LETTERS = re.compile(r"[^A-Z]")
 _PART_SEPARATORS = re.compile(r"[\s\-]+")
@@ -82,9 +82,10 @@ def name_parts(name: str) -> list[str]:
     return list(dict.fromkeys([whole, *(part for part in parts if len(part) > 1)]))
 
 
-def canonical_given(name: str) -> str:
+def given_forms(name: str) -> set[str]:
+    """The name itself and every name it may be short for."""
     normalised = normalise(name)
-    return NICKNAMES.get(normalised, normalised)
+    return {normalised, *NICKNAMES.get(normalised, ())}
 
 
 def phonetic(normalised: str) -> str:
@@ -97,7 +98,7 @@ def family_keys(family_name: str) -> set[str]:
 
 def given_keys(given_name: str) -> set[str]:
     first = _PART_SEPARATORS.split(given_name.strip())[0] if given_name.strip() else ""
-    return {phonetic(normalise(first)), phonetic(canonical_given(first))} - {""}
+    return {phonetic(form) for form in given_forms(first)} - {""}
 
 
 def date_variants(day: date, earliest: date, latest: date) -> set[date]:
@@ -154,11 +155,11 @@ def name_similarity(searched: str, held: Iterable[str]) -> float:
 
 
 def given_similarity(searched: str, held: Iterable[str]) -> float:
-    query = canonical_given(searched.split()[0]) if searched.split() else ""
+    query = given_forms(searched.split()[0]) if searched.split() else set()
     best = 0.0
     for name in held:
         first = name.split()[0] if name.split() else ""
-        if query and query == canonical_given(first):
+        if query & given_forms(first) - {""}:
             return 1.0
         best = max(best, name_similarity(searched.split()[0], [first]))
     return best
@@ -188,17 +189,22 @@ class Candidate:
 WEIGHTS = {"surname": 35, "forename": 25, "date_of_birth": 25, "postcode": 10, "gender": 5}
 
 
+def _alike(similarity: float) -> float:
+    """Names less alike than this are different names, not misspellings: Jaro-Winkler gives
+    unrelated names 0.5 to 0.7, which would otherwise let a common surname and a near birthday
+    carry a child with any first name over the threshold."""
+    return similarity if similarity >= 0.8 else 0.0
+
+
 def score(criteria: Criteria, candidate: Candidate) -> int:
     """How well a candidate matches, from 0 to 100."""
     parts: list[tuple[int, float]] = []
     if criteria.surname:
-        parts.append(
-            (WEIGHTS["surname"], name_similarity(criteria.surname, candidate.family_names))
-        )
+        similar = _alike(name_similarity(criteria.surname, candidate.family_names))
+        parts.append((WEIGHTS["surname"], similar))
     if criteria.forename:
-        parts.append(
-            (WEIGHTS["forename"], given_similarity(criteria.forename, candidate.given_names))
-        )
+        similar = _alike(given_similarity(criteria.forename, candidate.given_names))
+        parts.append((WEIGHTS["forename"], similar))
     if criteria.date_of_birth:
         parts.append(
             (

@@ -42,6 +42,9 @@ def findable_children(viewer: User, today: date) -> QuerySet[Child]:
     return children.exclude(status=Child.Status.ARCHIVED)
 
 
+NEAR_AGE = timedelta(days=2 * 366)
+
+
 def _candidate_ids(criteria: Criteria, findable: QuerySet[Child], limit: int) -> list[int]:
     families = family_keys(criteria.surname)
     if not families:
@@ -52,7 +55,17 @@ def _candidate_ids(criteria: Criteria, findable: QuerySet[Child], limit: int) ->
         keys = keys.exclude(child__in=Shield.objects.filter(lifted_at__isnull=True).values("child"))
     blocks = Q(pk__in=[])
     if criteria.forename:
-        blocks |= Q(given_key__in=given_keys(criteria.forename))
+        # With a date of birth, the first name only brings in children of about that age:
+        # otherwise a common name would bring in every child of any age who has it.
+        given = Q(given_key__in=given_keys(criteria.forename))
+        born = criteria.date_of_birth
+        if born:
+            given &= Q(date_of_birth__range=(born - NEAR_AGE, born + NEAR_AGE))
+        elif criteria.dob_from and criteria.dob_to:
+            given &= Q(
+                date_of_birth__range=(criteria.dob_from - NEAR_AGE, criteria.dob_to + NEAR_AGE)
+            )
+        blocks |= given
     if criteria.date_of_birth:
         today = timezone.localdate()
         variants = date_variants(criteria.date_of_birth, today - timedelta(days=26 * 365), today)
