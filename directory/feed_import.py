@@ -21,10 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation, User
-from directory.feeds import FeedRow, Validation, _row, feed_validate
+from directory.feeds import FeedRow, Validation, feed_row, feed_validate
 from directory.matching import (
     DEFAULT_LEVELS,
-    Person,
     agreement,
     date_variants,
     family_keys,
@@ -120,16 +119,6 @@ def feed_import(
 # Matching -------------------------------------------------------------------------------------
 
 
-def _person(row: FeedRow) -> Person:
-    return Person(
-        family_names=(row.family_name,),
-        given_names=(row.given_name,),
-        date_of_birth=row.date_of_birth,
-        gender=row.gender,
-        postcodes=(row.address[3],) if row.address else (),
-    )
-
-
 @dataclass(frozen=True)
 class Scored:
     child: Child
@@ -156,7 +145,7 @@ def feed_candidates(row: FeedRow) -> list[Scored]:
         .exclude(status=Child.Status.MERGED)
         .prefetch_related("other_names", "addresses")
     )
-    incoming = _person(row)
+    incoming = row.person()
     table = settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS
     scored = []
     for child in children:
@@ -209,12 +198,12 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
         return "matched_by_identifier"
     scored = feed_candidates(row)
     decision = match_decision(scored)
-    lookalike = shielded_lookalike(_person(row))
+    lookalike = shielded_lookalike(row.person())
     if lookalike is not None and (decision == "new" or scored[0].child.pk != lookalike.pk):
         # It may be a shielded child under a new name or address: a person decides, and
         # nothing of it is visible until then.
         if all(s.child.pk != lookalike.pk for s in scored):
-            levels = agreement(_person(row), lookalike.person())
+            levels = agreement(row.person(), lookalike.person())
             table = settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS
             scored.append(Scored(lookalike, match_weight(levels, table), levels))
             scored.sort(key=lambda s: -s.weight)
@@ -270,7 +259,7 @@ def link(
 def row_from_record(source_record: SourceRecord) -> FeedRow:
     """A stored row again, to apply it once a data manager has decided."""
     payload, today = source_record.payload, timezone.localdate()
-    return _row(source_record.source, 0, payload, today=today, known=known_codes())
+    return feed_row(source_record.source, 0, payload, today=today, known=known_codes())
 
 
 # Applying what a row says -------------------------------------------------------------------

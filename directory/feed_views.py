@@ -15,7 +15,6 @@ from audit.models import Action
 from audit.recorder import audit_note
 from directory import contactpoint_id
 from directory.feed_import import (
-    _person,
     feed_import,
     review_decide,
     row_from_record,
@@ -119,7 +118,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "outcome": outcome,
-            "counts": sorted(outcome.counts.items()) if outcome else [],
+            "summary": FeedImport.describe(outcome.counts) if outcome else "",
             "report": error_report(outcome.validation.errors) if outcome else "",
             "imports": FeedImport.objects.order_by("-imported_at")[:20],
             "open_reviews": MatchReview.objects.filter(status=MatchReview.Status.OPEN).count(),
@@ -144,7 +143,7 @@ def _comparison(review: MatchReview, viewer: User) -> list[dict[str, Any]]:
     """Each candidate beside the incoming row, field by field; a shielded candidate's postcode
     (and whether it agrees) is not shown to anyone who would see that record masked."""
     row = row_from_record(review.source_record)
-    incoming = _person(row)
+    incoming = row.person()
     ids = [c["child_id"] for c in review.candidates]
     children = {
         child.pk: child

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from directory.matching import Person
 from directory.models import CareRelationship, ChildIdentifier, Gender, Service, Source
 from directory.postcodes import normalise_postcode
 
@@ -88,6 +89,16 @@ class FeedRow:
     service: dict[str, Any] | None = None
     payload: dict[str, str] = field(default_factory=dict)
 
+    def person(self) -> Person:
+        """What record linkage compares, as Child.person() gives it for a held record."""
+        return Person(
+            family_names=(self.family_name,),
+            given_names=(self.given_name,),
+            date_of_birth=self.date_of_birth,
+            gender=self.gender,
+            postcodes=(self.address[3],) if self.address else (),
+        )
+
 
 @dataclass
 class Validation:
@@ -125,7 +136,7 @@ def _flag(values: dict[str, str], name: str, errors: list[str]) -> bool:
     return _YES_NO.get(text, False)
 
 
-def _row(
+def feed_row(
     source: str, number: int, values: dict[str, str], *, today: date, known: dict[str, set[str]]
 ) -> FeedRow:
     errors = [
@@ -265,7 +276,7 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
             continue
         values = {key: (value or "").strip() for key, value in raw.items()}
         try:
-            row = _row(source, number, values, today=today, known=known)
+            row = feed_row(source, number, values, today=today, known=known)
         except _RowErrors as problem:
             result.errors.extend((number, message) for message in problem.messages)
             result.rejected[number] = values

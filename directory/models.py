@@ -526,6 +526,15 @@ class FeedImport(models.Model):
     def __str__(self) -> str:
         return f"{self.get_source_display()} file {self.file_name}"
 
+    @staticmethod
+    def describe(counts: dict[str, int]) -> str:
+        """What happened to a file's rows, in words: "3 new child, 1 unchanged"."""
+        return ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in sorted(counts.items()))
+
+    @property
+    def outcome_text(self) -> str:
+        return self.describe(self.outcome)
+
 
 class SourceRecord(models.Model):
     """A person as one feed describes them, kept whatever happens to the child it is linked to,

@@ -35,10 +35,6 @@ RATE_LIMITED = (
 )
 
 
-def _note_child(request: HttpRequest, child: Child, action: Action, **facts: Any) -> None:
-    audit_note(request, action=action, **audit_facts(child), **facts)
-
-
 @never_cache
 @permission_required(Permission.SEARCH_CHILDREN)
 def search(request: HttpRequest) -> HttpResponse:
@@ -101,9 +97,14 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
         child, viewer, past_addresses=request.GET.get("past") == "1", overridden=bool(override)
     )
     if override is not None:
-        _note_child(request, child, Action.OVERRIDE, reason=override.reason)
+        audit_note(request, action=Action.OVERRIDE, **audit_facts(child), reason=override.reason)
     else:
-        _note_child(request, child, Action.VIEW_RECORD, detail={"masked": record.masked})
+        audit_note(
+            request,
+            action=Action.VIEW_RECORD,
+            **audit_facts(child),
+            detail={"masked": record.masked},
+        )
     return render(request, "directory/record.html", {"record": record, "override": override})
 
 
@@ -162,10 +163,17 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 "being lead professional before you can become it.",
             )
         else:
-            _note_child(request, child, Action.CHANGE, detail={"change": "own_involvement"})
+            audit_note(
+                request,
+                action=Action.CHANGE,
+                **audit_facts(child),
+                detail={"change": "own_involvement"},
+            )
             messages.success(request, "Your involvement with this child has been saved")
             return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
-    _note_child(request, child, Action.VIEW_RECORD, detail={"page": "own_involvement"})
+    audit_note(
+        request, action=Action.VIEW_RECORD, **audit_facts(child), detail={"page": "own_involvement"}
+    )
     return render(
         request, "directory/involvement.html", {"form": form, "record": record, "mine": mine}
     )
@@ -181,7 +189,12 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
     ended = services.involvement_end_mine(
         child=child, practitioner=viewer, ended_on=timezone.localdate()
     )
-    _note_child(request, child, Action.CHANGE, detail={"change": "end_own_involvement"})
+    audit_note(
+        request,
+        action=Action.CHANGE,
+        **audit_facts(child),
+        detail={"change": "end_own_involvement"},
+    )
     if ended:
         messages.success(request, "Your involvement has ended. It stays in the child's history.")
     return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)

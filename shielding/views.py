@@ -45,10 +45,6 @@ def _own_la_child(request: HttpRequest, contactpoint_id: str) -> Child:
     return child
 
 
-def _note(request: HttpRequest, child: Child, action: Action, **facts: Any) -> None:
-    audit_note(request, action=action, **audit_facts(child), **facts)
-
-
 def _record_url(child: Child) -> str:
     return reverse("directory:child_record", args=[child.contactpoint_id])
 
@@ -74,7 +70,9 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         )
         if request.method == "POST" and form.is_valid():
             services.shield_create(child=child, by=officer, **form.cleaned_data)
-            _note(request, child, Action.CHANGE, detail={"change": "shield"})
+            audit_note(
+                request, action=Action.CHANGE, **audit_facts(child), detail={"change": "shield"}
+            )
             messages.success(request, "The record is shielded")
             return redirect(_record_url(child))
     else:
@@ -96,9 +94,14 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                     shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
                 )
                 messages.success(request, "The shield has been reviewed")
-            _note(request, child, Action.CHANGE, detail={"change": f"shield_{data['decision']}"})
+            audit_note(
+                request,
+                action=Action.CHANGE,
+                **audit_facts(child),
+                detail={"change": f"shield_{data['decision']}"},
+            )
             return redirect(_record_url(child))
-    _note(request, child, Action.VIEW_RECORD, detail={"page": "shield"})
+    audit_note(request, action=Action.VIEW_RECORD, **audit_facts(child), detail={"page": "shield"})
     return render(
         request, "shielding/shield.html", {"form": form, "record": record, "shield": in_force}
     )
@@ -149,7 +152,12 @@ def override(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             child=child, practitioner=practitioner, reason=form.cleaned_data["reason"]
         )
         return redirect(f"{_record_url(child)}?visit={token}")
-    _note(request, child, Action.VIEW_RECORD, detail={"page": "override_warning"})
+    audit_note(
+        request,
+        action=Action.VIEW_RECORD,
+        **audit_facts(child),
+        detail={"page": "override_warning"},
+    )
     return render(
         request,
         "shielding/override.html",
@@ -209,11 +217,15 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
         made = services.contact_request_create(
             child=child, requester=requester, **form.cleaned_data
         )
-        _note(request, child, Action.BROKERED_CONTACT, reason=made.reason)
+        audit_note(
+            request, action=Action.BROKERED_CONTACT, **audit_facts(child), reason=made.reason
+        )
         team = record.contact_team.name if record.contact_team else "the local authority"
         messages.success(request, f"Your request has been sent to {team}. They will contact you.")
         return redirect(_record_url(child))
-    _note(request, child, Action.VIEW_RECORD, detail={"page": "contact_request"})
+    audit_note(
+        request, action=Action.VIEW_RECORD, **audit_facts(child), detail={"page": "contact_request"}
+    )
     return render(
         request,
         "shielding/contact_request.html",
@@ -253,15 +265,20 @@ def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
             outcome=form.cleaned_data["outcome"],
             note=form.cleaned_data["note"],
         )
-        _note(
+        audit_note(
             request,
-            child,
-            Action.BROKERED_CONTACT,
+            action=Action.BROKERED_CONTACT,
+            **audit_facts(child),
             detail={"outcome": form.cleaned_data["outcome"]},
         )
         messages.success(request, "The outcome has been recorded")
         return redirect("shielding:contact_queue")
-    _note(request, child, Action.VIEW_RECORD, detail={"page": "contact_request", "request": pk})
+    audit_note(
+        request,
+        action=Action.VIEW_RECORD,
+        **audit_facts(child),
+        detail={"page": "contact_request", "request": pk},
+    )
     return render(
         request,
         "shielding/contact_request_detail.html",

@@ -13,7 +13,7 @@ from accounts.models import Organisation
 from contactpoint.commands import Command as BaseCommand
 from directory.feed_import import feed_import
 from directory.feeds import COLUMNS, FEED_SOURCES, error_report
-from directory.models import Source
+from directory.models import FeedImport, Source
 
 
 class Command(BaseCommand):
@@ -83,7 +83,7 @@ class Command(BaseCommand):
             report = options["report"] or path.with_name(path.name + ".rejected.csv")
             self._write_rejected(report, source, validation)
             self.stdout.write(f"{len(validation.rejected)} rejected rows written to {report}")
-        summary = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in outcome.counts.items())
+        summary = FeedImport.describe(outcome.counts)
         self.stdout.write(
             f"Imported {len(validation.rows)} rows of {path.name}: {summary or 'none'}."
         )
