@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
+
 _replica_reads: ContextVar[bool] = ContextVar("replica_reads", default=False)
 REPLICATED_APPS = frozenset({"directory", "shielding"})
 
@@ -26,7 +28,10 @@ def replica_reads() -> Iterator[None]:
 
 class PrimaryReplicaRouter:
     def db_for_read(self, model: Any, **hints: Any) -> str:
-        if _replica_reads.get() and model._meta.app_label in REPLICATED_APPS:
+        # Without a replica, a second connection to the primary would only add a connection,
+        # and its health check, to every search and record page.
+        replicated = model._meta.app_label in REPLICATED_APPS
+        if settings.READ_REPLICA and _replica_reads.get() and replicated:
             return "replica"
         return "default"
 

@@ -105,8 +105,9 @@ DATABASES = {"default": database_config(DATABASE_URL or embedded_server_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Search and record reads go to a streaming replica where there is one (contactpoint/routers.py);
-# without one, to a second connection to the primary. In tests it mirrors the primary.
+# without one, to the primary. In tests the replica alias mirrors the primary and is used.
 DATABASE_REPLICA_URL = env_optional("DATABASE_REPLICA_URL")
+READ_REPLICA = DATABASE_REPLICA_URL is not None
 DATABASES["replica"] = {
     **(database_config(DATABASE_REPLICA_URL) if DATABASE_REPLICA_URL else DATABASES["default"]),
     "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],

@@ -9,9 +9,11 @@ The rules that keep search from leaking or trawling live here:
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -45,10 +47,12 @@ def findable_children(viewer: User, today: date) -> QuerySet[Child]:
 NEAR_AGE = timedelta(days=2 * 366)
 
 
-def _candidate_ids(criteria: Criteria, findable: QuerySet[Child], limit: int) -> list[int]:
+def _candidate_ids(
+    criteria: Criteria, findable: QuerySet[Child], limit: int
+) -> QuerySet[NameKey, Any]:
+    """The ids of at most ``limit`` + 1 children whose search keys fall in a block of the
+    criteria (one more than the limit, so that the caller can tell there were too many)."""
     families = family_keys(criteria.surname)
-    if not families:
-        return []
     keys = NameKey.objects.filter(family_key__in=families, child__in=findable)
     if criteria.postcode:
         # Not found, and not counted: a shielded child must not be locatable by postcode.
@@ -78,19 +82,57 @@ def _candidate_ids(criteria: Criteria, findable: QuerySet[Child], limit: int) ->
             postcode__startswith=f"{outward} ", ended_on__isnull=True
         ).values("child_id")
         blocks |= Q(child_id__in=at_postcode)
-    ids = keys.filter(blocks).values_list("child_id", flat=True).distinct()
-    return list(ids[: limit + 1])
+    return keys.filter(blocks).values("child_id").distinct()[: limit + 1]
+
+
+def _candidates(
+    criteria: Criteria, findable: QuerySet[Child], limit: int
+) -> list[tuple[int, Candidate]]:
+    """Each candidate child's id with what scoring compares, in one query: the candidates
+    are many and most score too low to show, so no model objects are made for them."""
+    if not family_keys(criteria.surname):
+        return []
+    current = Address.objects.filter(child=OuterRef("pk"), ended_on__isnull=True)
+    other_names = ChildName.objects.filter(child=OuterRef("pk"))
+    rows = Child.objects.filter(pk__in=_candidate_ids(criteria, findable, limit)).values_list(
+        "pk",
+        "family_name",
+        "given_name",
+        "date_of_birth",
+        "gender",
+        ArraySubquery(other_names.values("family_name")),
+        ArraySubquery(other_names.values("given_name")),
+        ArraySubquery(current.exclude(postcode="").values("postcode")),
+    )
+    return [
+        (
+            pk,
+            Candidate(
+                family_names=(family, *other_families),
+                given_names=(given, *other_givens),
+                date_of_birth=born,
+                gender=gender,
+                postcodes=tuple(postcodes),
+            ),
+        )
+        for pk, family, given, born, gender, other_families, other_givens, postcodes in rows
+    ]
 
 
 def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
     """Ranks the candidates that score at least ``SEARCH_MIN_SCORE``, best first."""
     cap, scan = settings.SEARCH_RESULT_CAP, settings.SEARCH_MAX_CANDIDATES
     today = timezone.localdate()
-    ids = _candidate_ids(criteria, findable_children(viewer, today), scan)
-    if len(ids) > scan:
+    candidates = _candidates(criteria, findable_children(viewer, today), scan)
+    if len(candidates) > scan:
         return SearchOutcome(too_many=True)
-    children = Child.objects.filter(pk__in=ids).prefetch_related(
-        "other_names",
+    points = {pk: score(criteria, candidate) for pk, candidate in candidates}
+    matched = [pk for pk, value in points.items() if value >= settings.SEARCH_MIN_SCORE]
+    if len(matched) > cap:
+        return SearchOutcome(too_many=True)
+    if not matched:
+        return SearchOutcome()
+    children = Child.objects.filter(pk__in=matched).prefetch_related(
         "shields",
         Prefetch(
             "addresses",
@@ -98,21 +140,7 @@ def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
             to_attr="current_addresses",
         ),
     )
-    scored: list[tuple[Child, int]] = []
-    for child in children:
-        names: list[Child | ChildName] = [child, *child.other_names.all()]
-        candidate = Candidate(
-            family_names=tuple(name.family_name for name in names),
-            given_names=tuple(name.given_name for name in names),
-            date_of_birth=child.date_of_birth,
-            gender=child.gender,
-            postcodes=tuple(a.postcode for a in child.current_addresses if a.postcode),
-        )
-        points = score(criteria, candidate)
-        if points >= settings.SEARCH_MIN_SCORE:
-            scored.append((child, points))
-    if len(scored) > cap:
-        return SearchOutcome(too_many=True)
+    scored: list[tuple[Child, int]] = [(child, points[child.pk]) for child in children]
     scored.sort(key=lambda pair: (-pair[1], pair[0].family_name, pair[0].given_name))
     return SearchOutcome(matches=scored)
 
@@ -166,4 +194,6 @@ def search_rate_exceeded(viewer: User, now: datetime) -> bool:
         action=Action.SEARCH,
         occurred_at__gte=now - settings.SEARCH_RATE_WINDOW,
     )
-    return recent.count() >= settings.SEARCH_RATE_LIMIT
+    # Whether there is a LIMIT-th such search: reads at most LIMIT index entries, not them all.
+    limit = settings.SEARCH_RATE_LIMIT
+    return recent.order_by()[limit - 1 : limit].exists()

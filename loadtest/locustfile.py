@@ -142,6 +142,18 @@ class Searcher(_SignedIn):
         search_for_a_child(self)
 
 
+class SignedInPage(_SignedIn):
+    """The search form, without pause: the least a signed-in page costs (session, user,
+    second-factor device, audit event, page), and so the most searches could ever reach."""
+
+    kind = "practitioner"
+    wait_time = constant(0)
+
+    @task
+    def search_form(self) -> None:
+        self.client.get("/search/", headers=HEADERS, name="search form")
+
+
 class Ceiling(HttpUser):
     """A minimal Django view through the same gunicorn, without pause: the most any page
     could do on this machine."""

@@ -35,9 +35,11 @@ class _AppServerThread(LiveServerThread):
 
 
 @pytest.fixture(autouse=True)
-def _replica_is_the_primary():
-    """The replica alias mirrors the primary (settings); here it also shares the primary's
-    connection, so that reads routed to it see what the test wrote in its transaction."""
+def _replica_is_the_primary(settings):
+    """The replica alias mirrors the primary (settings) and reads are routed to it, as they
+    are in production with a replica; here it also shares the primary's connection, so that
+    reads routed to it see what the test wrote in its transaction."""
+    settings.READ_REPLICA = True
     original = connections["replica"]
     connections["replica"] = connections["default"]
     yield

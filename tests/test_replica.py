@@ -25,6 +25,12 @@ def test_reads_go_to_the_replica_only_where_asked():
     assert Child.objects.all().db == "default"
 
 
+def test_without_a_replica_every_read_goes_to_the_primary(settings):
+    settings.READ_REPLICA = False
+    with replica_reads():
+        assert Child.objects.all().db == "default"
+
+
 def test_migrations_run_on_the_primary_only():
     assert router.allow_migrate("default", "directory")
     assert not router.allow_migrate("replica", "directory")
