@@ -213,7 +213,8 @@ LOGGING = {
 
 # make loadtest only: routes a minimal view (the throughput ceiling), unaudited and public.
 LOADTEST_CEILING = env_bool("LOADTEST_CEILING", False)
-if LOADTEST_CEILING and PRODUCTION and not env_bool("LOADTEST_ON_PRODUCTION_SETTINGS", False):
+LOADTEST_ON_PRODUCTION_SETTINGS = env_bool("LOADTEST_ON_PRODUCTION_SETTINGS", False)
+if LOADTEST_CEILING and PRODUCTION and not LOADTEST_ON_PRODUCTION_SETTINGS:
     raise ImproperlyConfigured("LOADTEST_CEILING is for the load test only")
 
 # The demo data's fixed seed, so every newcomer sees the same children.
@@ -231,6 +232,9 @@ SEARCH_RESULT_CAP = env_int("SEARCH_RESULT_CAP", 20)
 SEARCH_MAX_CANDIDATES = env_int("SEARCH_MAX_CANDIDATES", 500)
 SEARCH_MIN_SCORE = env_int("SEARCH_MIN_SCORE", 70)
 SEARCH_RATE_LIMIT = env_int("SEARCH_RATE_LIMIT", 30)
+# 0 turns the limit off: only for the load test, whose users search without pause.
+if SEARCH_RATE_LIMIT == 0 and PRODUCTION and not LOADTEST_ON_PRODUCTION_SETTINGS:
+    raise ImproperlyConfigured("SEARCH_RATE_LIMIT must be at least 1 in production")
 SEARCH_RATE_WINDOW = timedelta(minutes=env_int("SEARCH_RATE_WINDOW_MINUTES", 10))
 
 # Shielding: how long a shield lasts before review, and how long an override's visit is open.

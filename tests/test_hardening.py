@@ -153,7 +153,8 @@ def test_no_child_name_reaches_a_log_line(client, caplog):
     assert "Zebedee" not in logged and "Quartermaine" not in logged
 
 
-def test_the_deployment_checks_pass_with_production_settings():
+def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py check --deploy`` with the production settings, and any overrides."""
     db = connection.settings_dict
     # The browser tests' allowance for Playwright's event loop is not a deployment setting.
     inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
@@ -163,8 +164,9 @@ def test_the_deployment_checks_pass_with_production_settings():
         "SECRET_KEY": "".join(string.ascii_letters[i % 52] for i in range(80)) + "!9#",
         "DATABASE_URL": f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}",
         "ALLOWED_HOSTS": "contactpoint.example.gov.uk",
+        **overrides,
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=settings.BASE_DIR,
         env=env,
@@ -173,4 +175,14 @@ def test_the_deployment_checks_pass_with_production_settings():
         timeout=60,
         check=False,
     )
+
+
+def test_the_deployment_checks_pass_with_production_settings():
+    result = _check_deploy()
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_turn_the_search_rate_limit_off():
+    result = _check_deploy(SEARCH_RATE_LIMIT="0")
+    assert result.returncode != 0
+    assert "SEARCH_RATE_LIMIT must be at least 1 in production" in result.stderr

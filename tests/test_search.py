@@ -217,6 +217,12 @@ class TestAntiTrawling:
         assert response.status_code == 429
         assert "searching is paused for a few minutes" in response.content.decode()
 
+    def test_a_rate_limit_of_0_is_no_limit_for_the_load_test(self, priya_client, settings):
+        settings.SEARCH_RATE_LIMIT = 0
+        child()
+        for _ in range(3):
+            assert "Amelia Hart" in found(priya_client, surname="Hart", forename="Amelia")
+
 
 class TestShieldedChildren:
     def test_found_by_name_shown_as_shielded_without_where(self, priya_client):
