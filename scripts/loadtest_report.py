@@ -1,6 +1,7 @@
 """Summarises make loadtest: throughput and latency per endpoint, the fault test's audit count."""
 
 import csv
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,29 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactpoint.settings")
 def stats(path: Path) -> list[dict[str, str]]:
     with path.open() as handle:
         return list(csv.DictReader(handle))
+
+
+def cpu_costs(folder: Path) -> None:
+    """What a request cost each tier in CPU time, from the samples taken around each run: the
+    application (gunicorn), the database, and the rest (mostly Locust itself)."""
+    print(f"{'run':10} {'requests':>9} {'app ms':>7} {'db ms':>7} {'rest ms':>8} "
+          f"{'req per app-core-s':>19} {'req per db-core-s':>18}")  # fmt: skip
+    for run in ("ceiling", "floor", "searches", "saturation", "mix"):
+        samples = folder / f"{run}.cpu"
+        if not samples.exists():
+            continue
+        before, after = (json.loads(line) for line in samples.read_text().splitlines()[:2])
+        used = {tier: after[tier] - before[tier] for tier in before}
+        rows = stats(folder / f"{run}_stats.csv")
+        requests = next(int(row["Request Count"]) for row in rows if row["Name"] == "Aggregated")
+        rest = used["busy"] - used["app"] - used["db"]
+        per_app = requests / used["app"] if used["app"] else 0.0
+        per_db = requests / used["db"] if used["db"] else 0.0
+        print(
+            f"{run:10} {requests:>9} {1000 * used['app'] / requests:7.2f} "
+            f"{1000 * used['db'] / requests:7.2f} {1000 * rest / requests:8.2f} "
+            f"{per_app:19.0f} {per_db:18.0f}"
+        )
 
 
 def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
@@ -35,6 +59,7 @@ def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
               f"minimal view's. A signed-in page that does nothing else reaches "
               f"{100 * floor / ceiling:.0f}% of it, and search {100 * search / floor:.0f}% "
               "of that page's.")  # fmt: skip
+    cpu_costs(folder)
     print(f"PostgreSQL was down for {float(up) - float(down):.1f} s; the service answered "
           f"again {float(recovered) - float(up):.1f} s after it came back.")  # fmt: skip
     status = (folder / "outage-status.txt").read_text().strip()

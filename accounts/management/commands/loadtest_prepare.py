@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandParser
+from django.db.models import Exists, OuterRef
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, User
@@ -14,6 +15,7 @@ from accounts.roles import Role
 from contactpoint.commands import Command as BaseCommand
 from contactpoint.commands import positive_int
 from directory.models import Child
+from shielding.models import Shield
 
 OUTPUT = Path(settings.BASE_DIR) / "var" / "loadtest" / "fixtures.json"
 
@@ -52,10 +54,16 @@ class Command(BaseCommand):
             TOTPDevice.objects.filter(user=user).delete()
             device = TOTPDevice.objects.create(user=user, name="Load test", confirmed=True)
             people.append({"username": user.username, "kind": kind, "key": device.key})
+        # Shielded children stay in the sample (their masked record is part of the load), marked
+        # so that the load test adds involvements only where a practitioner may (not to them).
+        shielded = Exists(Shield.objects.filter(child=OuterRef("pk"), lifted_at__isnull=True))
         sample = list(
             Child.objects.filter(status=Child.Status.ACTIVE)
+            .annotate(shielded=shielded)
             .order_by("?")
-            .values("contactpoint_id", "given_name", "family_name", "date_of_birth")[:children]
+            .values("contactpoint_id", "given_name", "family_name", "date_of_birth", "shielded")[
+                :children
+            ]
         )
         OUTPUT.parent.mkdir(parents=True, exist_ok=True)
         OUTPUT.write_text(
