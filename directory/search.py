@@ -122,8 +122,8 @@ def _candidates(
 def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
     """Ranks the candidates that score at least ``SEARCH_MIN_SCORE``, best first."""
     cap, scan = settings.SEARCH_RESULT_CAP, settings.SEARCH_MAX_CANDIDATES
-    today = timezone.localdate()
-    candidates = _candidates(criteria, findable_children(viewer, today), scan)
+    findable = findable_children(viewer, timezone.localdate())
+    candidates = _candidates(criteria, findable, scan)
     if len(candidates) > scan:
         return SearchOutcome(too_many=True)
     points = {pk: score(criteria, candidate) for pk, candidate in candidates}
@@ -132,7 +132,8 @@ def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
         return SearchOutcome(too_many=True)
     if not matched:
         return SearchOutcome()
-    children = Child.objects.filter(pk__in=matched).prefetch_related(
+    # From the findable children again: one archived since the first query is not shown.
+    children = findable.filter(pk__in=matched).prefetch_related(
         "shields",
         Prefetch(
             "addresses",

@@ -1,0 +1,55 @@
+"""The benchmark and load-test helpers work on a small directory (their figures are measured
+by hand, never asserted: see README "Hardening, load and scale")."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_otp.oath import totp
+
+from accounts import demo as accounts_demo
+from accounts.management.commands import loadtest_prepare
+from accounts.models import User
+from shielding.models import Shield
+
+
+@pytest.fixture
+def directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(accounts_demo, "CREDENTIALS_FILE", tmp_path / "demo-credentials.txt")
+    call_command("seed_demo", "--children", "400", "--seed", "3", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_bench_directory_times_search_and_record_pages(directory):
+    out = StringIO()
+    call_command("bench_directory", "--samples", "5", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "400 children; 5 samples of each page (ms):"
+    assert lines[1].split()[:2] == ["search", "median"]
+    assert lines[2].split()[:2] == ["record", "median"]
+
+
+@pytest.mark.django_db
+def test_loadtest_prepare_writes_users_who_can_sign_in_and_marks_shielded_children(
+    directory, tmp_path, monkeypatch, client
+):
+    fixtures = tmp_path / "fixtures.json"
+    monkeypatch.setattr(loadtest_prepare, "OUTPUT", fixtures)
+    call_command("loadtest_prepare", "--users", "10", "--children", "400", stdout=StringIO())
+    written = json.loads(fixtures.read_text())
+    assert {person["kind"] for person in written["users"]} == {
+        "practitioner", "auditor", "administrator"
+    }  # fmt: skip
+    shielded = {child["contactpoint_id"] for child in written["children"] if child["shielded"]}
+    assert shielded, "the demo data shields some children"
+    assert shielded == set(
+        Shield.objects.filter(lifted_at__isnull=True).values_list(
+            "child__contactpoint_id", flat=True
+        )
+    ) & {child["contactpoint_id"] for child in written["children"]}
+    person = written["users"][0]
+    user = User.objects.get(username=person["username"])
+    assert user.check_password(written["password"])
+    code = totp(bytes.fromhex(person["key"]), t0=0, step=30, digits=6, drift=0)
+    assert user.totpdevice_set.get().verify_token(f"{code:06d}")
