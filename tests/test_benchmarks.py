@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import demo as accounts_demo
 from accounts.management.commands import loadtest_prepare
@@ -52,4 +53,4 @@ def test_loadtest_prepare_writes_users_who_can_sign_in_and_marks_shielded_childr
     user = User.objects.get(username=person["username"])
     assert user.check_password(written["password"])
     code = totp(bytes.fromhex(person["key"]), t0=0, step=30, digits=6, drift=0)
-    assert user.totpdevice_set.get().verify_token(f"{code:06d}")
+    assert TOTPDevice.objects.get(user=user).verify_token(f"{code:06d}")
