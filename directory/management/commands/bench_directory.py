@@ -40,6 +40,7 @@ class Command(BaseCommand):
             .values("contactpoint_id", "given_name", "family_name", "date_of_birth")[:samples]
         )
         search, record = [], []
+        found = too_many = 0
         for child in ids:
             started = time.perf_counter()
             response = client.post(
@@ -49,11 +50,18 @@ class Command(BaseCommand):
             )  # fmt: skip
             search.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
+            page = response.content.decode()
+            found += f"/children/{child['contactpoint_id']}/" in page
+            too_many += "There are too many matches" in page
             started = time.perf_counter()
             response = client.get(f"/children/{child['contactpoint_id']}/")
             record.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
         self.stdout.write(f"{total:,} children; {len(ids)} samples of each page (ms):")
+        self.stdout.write(
+            f"  each search found the child searched for in {found} of {len(ids)}; "
+            f"{too_many} answered too many matches"
+        )
         for name, times in (("search", search), ("record", record)):
             cuts = statistics.quantiles(times, n=100)
             self.stdout.write(
