@@ -9,12 +9,14 @@ from typing import Any
 from django.conf import settings
 
 _replica_reads: ContextVar[bool] = ContextVar("replica_reads", default=False)
-REPLICATED_APPS = frozenset({"directory", "shielding"})
+# Directory reads only. Shields are always read on the primary: a replica a moment behind must
+# never show a child who has just been shielded unmasked.
+REPLICATED_APPS = frozenset({"directory"})
 
 
 @contextmanager
 def replica_reads() -> Iterator[None]:
-    """Within this block, directory and shielding reads are served by the replica.
+    """Within this block, directory reads are served by the replica.
 
     Used only by the search and record pages, which read and never write those tables; a
     replica may lag the primary by a moment, which they can bear.

@@ -22,6 +22,7 @@ from audit.models import Action, AuditEvent
 from directory.matching import Candidate, Criteria, date_variants, family_keys, given_keys, score
 from directory.models import Address, CareRelationship, Child, ChildName, Involvement, NameKey
 from shielding.models import Shield
+from shielding.policy import is_shielded
 
 
 @dataclass
@@ -142,6 +143,10 @@ def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
         ),
     )
     scored: list[tuple[Child, int]] = [(child, points[child.pk]) for child in children]
+    if criteria.postcode:
+        # Candidates may come from a replica a moment behind; shields are read on the primary,
+        # and a child shielded in that moment must not be found by postcode either.
+        scored = [(child, value) for child, value in scored if not is_shielded(child)]
     scored.sort(key=lambda pair: (-pair[1], pair[0].family_name, pair[0].given_name))
     return SearchOutcome(matches=scored)
 

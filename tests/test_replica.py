@@ -18,7 +18,7 @@ def test_reads_go_to_the_replica_only_where_asked():
     assert Child.objects.all().db == "default"
     with replica_reads():
         assert Child.objects.all().db == "replica"
-        assert Shield.objects.all().db == "replica"
+        assert Shield.objects.all().db == "default", "whether to mask is decided on the primary"
         assert AuditEvent.objects.all().db == "default", "the audit log is read on the primary"
         assert router.db_for_write(Child) == "default"
         assert router.db_for_write(AuditEvent) == "default"
@@ -49,3 +49,68 @@ def test_a_record_read_through_the_replica_is_audited_on_the_primary(client):
         == 200
     )
     assert AuditEvent.objects.using("default").filter(child_id=child.pk).exists()
+
+
+@pytest.mark.django_db
+def test_search_and_record_pages_read_children_on_the_replica_and_shields_on_the_primary(
+    client, monkeypatch
+):
+    from datetime import date
+
+    from django.urls import reverse
+
+    from contactpoint.routers import PrimaryReplicaRouter
+    from tests.personas import make_child, priya, rebuild_keys, shield, sign_in
+
+    reads: set[tuple[str, str]] = set()
+    routed = PrimaryReplicaRouter.db_for_read
+
+    def spy(self, model, **hints):
+        alias = routed(self, model, **hints)
+        reads.add((model.__name__, alias))
+        return alias
+
+    monkeypatch.setattr(PrimaryReplicaRouter, "db_for_read", spy)
+    sign_in(client, priya())
+    child = make_child(given_name="Ada", family_name="Quill", date_of_birth=date(2016, 5, 2))
+    rebuild_keys(child)
+    shield(child)
+    found = client.post(reverse("directory:search"), {"surname": "Quill", "forename": "Ada"})
+    assert child.contactpoint_id in found.content.decode()
+    record = client.get(reverse("directory:child_record", args=[child.contactpoint_id]))
+    assert record.status_code == 200
+    assert ("Child", "replica") in reads
+    assert ("Shield", "replica") not in reads and ("Shield", "default") in reads
+    assert not any(model == "AuditEvent" and alias == "replica" for model, alias in reads)
+
+
+@pytest.mark.django_db
+def test_a_child_shielded_while_a_postcode_search_runs_is_not_found(client, monkeypatch):
+    """What a replica a moment behind the primary looks like: the candidates were read before
+    the shield existed; the primary, which decides, has it."""
+    from datetime import date
+
+    from django.urls import reverse
+
+    from directory import search
+    from tests.personas import make_address, make_child, priya, rebuild_keys, shield, sign_in
+
+    sign_in(client, priya())
+    child = make_child(given_name="Ada", family_name="Quill", date_of_birth=date(2016, 5, 2))
+    make_address(child, "NE1 4ST")
+    rebuild_keys(child)
+    scored = search.score
+
+    def shielded_meanwhile(criteria, candidate):
+        if not Shield.objects.filter(child=child).exists():
+            shield(child)
+        return scored(criteria, candidate)
+
+    monkeypatch.setattr(search, "score", shielded_meanwhile)
+    page = client.post(
+        reverse("directory:search"),
+        {"surname": "Quill", "forename": "Ada", "postcode": "NE1 4ST"},
+    ).content.decode()
+    assert Shield.objects.filter(child=child).exists()
+    assert child.contactpoint_id not in page
+    assert "No children found" in page
