@@ -17,8 +17,15 @@ class NativeDateInput(forms.DateInput):
     input_type = "date"
 
 
+# No access event is older than the service; a date outside these bounds is a typing error.
+EARLIEST = date(2000, 1, 1)
+
+
 class PeriodForm(forms.Form):
-    """A date range for reports; the last 7 days unless given."""
+    """A date range for reports; the last 7 days unless given. A report covers a year at most
+    (one bar a day in the charts); the event list may cover any period."""
+
+    longest: timedelta | None = timedelta(days=366)
 
     date_from = forms.DateField(
         label="From",
@@ -35,9 +42,20 @@ class PeriodForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        today = timezone.localdate()
+        for name, which in (("date_from", "start"), ("date_to", "end")):
+            day = data.get(name)
+            if day and not EARLIEST <= day <= today:
+                self.add_error(name, f"The {which} date must be between 1 January 2000 and today")
+        if self.errors:
+            return data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date must be the same as or after the start date")
+        elif self.longest and (start or end):
+            first, last = start or (end or today) - timedelta(days=6), end or today
+            if last - first >= self.longest:
+                self.add_error("date_from", "Choose a period of a year or less")
         return data
 
     def period(self) -> tuple[date, date]:
@@ -50,6 +68,8 @@ class PeriodForm(forms.Form):
 
 class EventFilterForm(PeriodForm):
     """Filters for the access events: the period, and who, which child, where and what."""
+
+    longest = None
 
     username = forms.CharField(required=False, max_length=150)
     contactpoint_id = forms.CharField(

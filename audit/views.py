@@ -35,7 +35,8 @@ def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> N
 def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | None]:
     """Newest first, PAGE_SIZE at a time, continuing below the id in ``?before=``."""
     before = request.GET.get("before", "")
-    if before.isdigit():
+    # ASCII digits that fit an id: "²" is a digit to str.isdigit(), and not to int().
+    if before.isascii() and before.isdigit() and len(before) <= 18:
         events = events.filter(id__lt=int(before))
     rows = list(events.order_by("-id")[: PAGE_SIZE + 1])
     more = rows[PAGE_SIZE].id + 1 if len(rows) > PAGE_SIZE else None

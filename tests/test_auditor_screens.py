@@ -252,3 +252,28 @@ def test_a_reversed_report_period_gets_a_clear_message(ada_client):
         reverse("audit:anomalies"), {"date_from": "2026-11-20", "date_to": "2026-11-01"}
     ).content.decode()
     assert "The end date must be the same as or after the start date" in html
+
+
+@pytest.mark.parametrize("page", ["audit:anomalies", "audit:charts", "audit:events"])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"date_to": "9999-12-31"}, "The end date must be between 1 January 2000 and today"),
+        ({"date_from": "0001-01-03"}, "The start date must be between 1 January 2000 and today"),
+    ],
+)
+def test_dates_outside_the_services_life_get_a_clear_message(ada_client, page, query, message):
+    response = ada_client.get(reverse(page), query)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["audit:anomalies", "audit:charts"])
+def test_a_report_covers_a_year_at_most(ada_client, page):
+    html = ada_client.get(reverse(page), {"date_from": "2020-01-01"}).content.decode()
+    assert "Choose a period of a year or less" in html
+
+
+def test_the_event_list_may_cover_any_period(ada_client):
+    html = ada_client.get(EVENTS, {"date_from": "2020-01-01"}).content.decode()
+    assert "govuk-error-summary" not in html
