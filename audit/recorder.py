@@ -78,18 +78,28 @@ def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | 
         child_contactpoint_id=note.child_contactpoint_id,
         child_shielded=note.child_shielded,
         child_local_authority_id=note.child_local_authority_id,
-        search_criteria=note.search_criteria,
+        search_criteria=_storable_json(note.search_criteria),
         result_ids=note.result_ids,
         result_count=note.result_count,
-        reason=note.reason,
-        detail=note.detail,
+        reason=_storable(note.reason),
+        detail=_storable_json(note.detail),
     )
 
 
 def _storable(text: str) -> str:
-    """PostgreSQL text cannot hold NUL; a request may carry one, and its event must still be
-    written."""
+    """PostgreSQL text cannot hold NUL; a request may carry one (in its path, or the name of
+    an uploaded file), and its event must still be written."""
     return text.replace("\x00", "\ufffd")
+
+
+def _storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, dict):
+        return {_storable(str(key)): _storable_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_json(item) for item in value]
+    return value
 
 
 class _Failed(Exception):

@@ -51,6 +51,8 @@ class UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError("The file must be smaller than 50 MB")
+        if "\x00" in (upload.name or ""):
+            raise forms.ValidationError("The file's name must not contain a null character")
         return upload
 
 

@@ -45,6 +45,15 @@ OPTIONAL = {
     "registered_on",
 }  # fmt: skip
 
+# The longest value each column may hold: what the directory's fields store (names and
+# towns 100, address lines 200, phones 40, a feed's record id 100). Codes, dates and flags
+# are checked against their own formats.
+LONGEST = {
+    "address_line_1": 200, "address_line_2": 200, "claimant_phone": 40, "carer_phone": 40,
+    "claim_reference": 60, "child_number": 20,
+}  # fmt: skip
+LONGEST_OTHERWISE = 100
+
 _UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _YES_NO = {"yes": True, "no": False}
 _LA_SERVICE_KINDS = {
@@ -144,6 +153,14 @@ def feed_row(
         for name in COLUMNS[source]
         if name not in OPTIONAL and not values.get(name)
     ]
+    for name, value in values.items():
+        longest = LONGEST.get(name, LONGEST_OTHERWISE)
+        if len(value) > longest:
+            errors.append(f"{name}: longer than {longest} characters")
+            values = {**values, name: ""}  # not checked, nor quoted, any further
+        elif "\x00" in value:
+            errors.append(f"{name}: contains a null character")
+            values = {**values, name: ""}
     born = _date(values, "date_of_birth", errors, today=today)
     if born and born < today - timedelta(days=26 * 365):
         errors.append(f"date_of_birth: {born} is more than 25 years ago; not a child")

@@ -110,6 +110,19 @@ class TestValidation:
         assert outcome.feed_import is None and not Child.objects.exists()
         assert not FeedImport.objects.exists()
 
+    def test_overlong_values_and_null_characters_are_errors_not_failures(self, school):
+        content = census(
+            {"given_name": "O" * 101},
+            {"upn": upn("352214300102"), "address_line_1": "a\x00b"},
+            {"upn": upn("352214300103"), "town": "T" * 100},
+        )
+        outcome = load(content, skip_invalid=True)
+        report = "\n".join(f"{n}: {m}" for n, m in outcome.validation.errors)
+        assert "2: given_name: longer than 100 characters" in report
+        assert "3: address_line_1: contains a null character" in report
+        assert list(outcome.validation.rejected) == [2, 3]
+        assert Child.objects.get().addresses.get().town == "T" * 100
+
     def test_skip_invalid_imports_the_rest(self, school):
         content = census({}, {"upn": upn("352214300102"), "date_of_birth": "someday"})
         outcome = load(content, skip_invalid=True)
