@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the audit transaction, so that its own "service unavailable" page has it too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "contactpoint.middleware.NoStoreMiddleware",
@@ -75,8 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # The one place that decides who may reach which page (two factors, sessions, access).
     "accounts.middleware.AccessControlMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "contactpoint.middleware.ChangeLogMiddleware",
 ]
 
 ROOT_URLCONF = "contactpoint.urls"

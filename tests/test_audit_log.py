@@ -158,3 +158,24 @@ class TestPartitions:
 def test_users_are_not_deleted_by_accident():
     """Events keep a snapshot of who acted; a user row is never needed to read them."""
     assert User._meta.get_field("organisation").remote_field.on_delete.__name__ == "PROTECT"
+
+
+class TestChangeLogAddress:
+    def test_the_change_log_believes_forwarded_addresses_only_from_trusted_proxies(
+        self, client, settings
+    ):
+        from auditlog.models import LogEntry
+
+        settings.TRUSTED_PROXIES = ["127.0.0.1"]
+        sign_in(client, lee())
+        user = priya()
+        response = client.post(
+            reverse("accounts:user_action", args=[user.pk, "suspend"]),
+            REMOTE_ADDR="198.51.100.7",
+            HTTP_X_FORWARDED_FOR="203.0.113.66",
+            HTTP_X_FORWARDED_PORT="99999999999999999999",
+        )
+        assert response.status_code == 302
+        entry = LogEntry.objects.get_for_object(user).latest("timestamp")
+        assert entry.remote_addr == "198.51.100.7", "not the address the client wrote"
+        assert entry.remote_port is None
