@@ -1,12 +1,15 @@
 """Hostile input never causes a server error or a change; headers and logs give nothing away."""
 
+import hashlib
 import logging
 import os
+import re
 import string
 import subprocess
 import sys
 from datetime import date
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlparse
 
 import pytest
 from django.conf import settings
@@ -17,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.models import User
+from accounts.roles import Role
 from audit.models import AuditEvent
 from directory.feeds import feed_validate
 from directory.models import Child, Source
@@ -32,6 +36,8 @@ NASTY = st.one_of(
             "' OR 1=1 --", "<script>alert(1)</script>", "\x00", "a\x00b", "Ω≈ç√∫˜µ≤≥÷",
             "🧒" * 50, "x" * 5000, "%00", "../../etc/passwd", "${jndi:ldap://x}", "\u202e",
             "Robert'); DROP TABLE directory_child;--", "1 1 1", "31 2 2015", "NE1 4ST" * 3,
+            "9999-12-31", "0001-01-01", "0001-01-03", "²", "٣", "-1", "0", "9" * 5000,
+            "99999999999999999999", "1e309", "nan",
         ]
     ),
 )  # fmt: skip
@@ -118,26 +124,109 @@ def test_feed_rows_survive_anything(cells):
     assert len(result.rows) + len(result.rejected) == result.rows_read
 
 
-def test_every_page_sends_the_security_headers(client):
+def assert_security_headers(response) -> None:
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_every_kind_of_response_sends_the_security_headers(client, settings):
+    """Pages, redirects, refusals, errors, the export and the health check alike."""
+    settings.SEARCH_RATE_LIMIT = 1
     sign_in(client, priya())
     child = make_child()
-    for url in (
-        "/accounts/login/",
-        "/",
-        reverse("directory:child_record", args=[child.contactpoint_id]),
-    ):
-        response = client.get(url)
-        assert "default-src 'self'" in response["Content-Security-Policy"]
-        assert response["X-Frame-Options"] == "DENY"
-        assert response["Referrer-Policy"] == "same-origin"
-        assert response["X-Content-Type-Options"] == "nosniff"
-        assert "no-store" in response["Cache-Control"]
+    responses = {
+        "sign-in page": client.get("/accounts/login/"),
+        "home": client.get("/"),
+        "record": client.get(reverse("directory:child_record", args=[child.contactpoint_id])),
+        "not found": client.get("/children/000000000000/"),
+        "not allowed": client.get(reverse("audit:events")),
+        "search": client.post(reverse("directory:search"), {"surname": "Hart", "forename": "A"}),
+        "too many searches": client.post(
+            reverse("directory:search"), {"surname": "Hart", "forename": "A"}
+        ),
+        "redirect": client.post(
+            reverse("directory:end_my_involvement", args=[child.contactpoint_id])
+        ),
+        "health": client.get("/health/"),
+    }
+    auditor = client.__class__()
+    sign_in(auditor, ada())
+    responses["export"] = auditor.get(reverse("audit:export"))
+    assert responses["too many searches"].status_code == 429
+    assert responses["not allowed"].status_code == 403
+    assert responses["not found"].status_code == 404
+    for kind, response in responses.items():
+        assert response.status_code < 500, kind
+        assert_security_headers(response)
 
 
-def test_the_health_check_answers_without_signing_in_or_filling_the_audit_log(client):
+def test_the_service_unavailable_page_sends_the_security_headers(client):
+    from datetime import UTC
+
+    from django.utils import timezone
+
+    sign_in(client, priya())
+    with connection.cursor() as cursor:
+        name = timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
+        cursor.execute(f"ALTER TABLE audit_event DETACH PARTITION {name}")
+    response = client.get("/")
+    assert response.status_code == 503
+    assert_security_headers(response)
+
+
+def test_production_sends_hsts_over_https():
+    """With the production settings, a request that came through the TLS proxy gets HSTS."""
+    probe = (
+        "from django.test import Client; "
+        "r = Client().get('/health/', HTTP_X_FORWARDED_PROTO='https', "
+        "HTTP_HOST='contactpoint.example.gov.uk'); "
+        "print(r.status_code, r['Strict-Transport-Security'])"
+    )
+    result = _production("shell", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert "200 max-age=31536000; includeSubDomains; preload" in result.stdout, result.stdout
+
+
+def test_the_health_check_answers_without_signing_in_or_filling_the_audit_log(client, settings):
+    settings.READ_REPLICA = False
     response = client.get("/health/")
     assert response.status_code == 200 and response.json() == {"status": "ok", "database": "up"}
     assert not AuditEvent.objects.filter(path="/health/").exists()
+
+
+def _unreachable(alias: str) -> Any:
+    """A connection to a database that does not exist: it fails as a database that is down."""
+    from django.db import connections
+    from django.db.utils import load_backend
+
+    config = {**connections[alias].settings_dict, "NAME": "contactpoint_no_such_database"}
+    return load_backend(config["ENGINE"]).DatabaseWrapper(config, f"{alias}_unreachable")
+
+
+@pytest.mark.parametrize(
+    ("down", "expected"),
+    [
+        ("default", {"status": "unavailable", "database": "down", "replica": "up"}),
+        ("replica", {"status": "unavailable", "database": "up", "replica": "down"}),
+    ],
+)
+def test_the_health_check_says_503_when_the_database_or_the_replica_is_down(
+    client, settings, down, expected
+):
+    from django.db import connections
+
+    settings.READ_REPLICA = True
+    working = connections[down]
+    connections[down] = _unreachable(down)
+    try:
+        response = client.get("/health/")
+    finally:
+        connections[down] = working
+    assert response.status_code == 503
+    assert response.json() == expected
 
 
 def test_no_child_name_reaches_a_log_line(client, caplog):
@@ -153,8 +242,8 @@ def test_no_child_name_reaches_a_log_line(client, caplog):
     assert "Zebedee" not in logged and "Quartermaine" not in logged
 
 
-def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
-    """``manage.py check --deploy`` with the production settings, and any overrides."""
+def _production(*arguments: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py`` with the production settings (on the test database), and any overrides."""
     db = connection.settings_dict
     # The browser tests' allowance for Playwright's event loop is not a deployment setting.
     inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
@@ -167,7 +256,7 @@ def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
         **overrides,
     }
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *arguments],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,
@@ -175,6 +264,10 @@ def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
+    return _production("check", "--deploy", "--fail-level", "WARNING", **overrides)
 
 
 def test_the_deployment_checks_pass_with_production_settings():
@@ -186,3 +279,142 @@ def test_production_refuses_to_turn_the_search_rate_limit_off():
     result = _check_deploy(SEARCH_RATE_LIMIT="0")
     assert result.returncode != 0
     assert "SEARCH_RATE_LIMIT must be at least 1 in production" in result.stderr
+
+
+# Every form and query parameter ---------------------------------------------------------------
+#
+# Each URL in the authorisation matrix is opened by someone allowed to use it; every form on the
+# page that submits to the same URL, and the query parameters the page reads, are then filled
+# with hostile values. Never a server error; and unless the service accepted the submission
+# (it answers a valid form with a redirect), nothing in the directory, shielding or accounts
+# has changed.
+
+QUERY_PARAMETERS = {
+    "directory:child_record": ("visit", "past"),
+    "audit:events": ("before",),
+    "audit:user_activity": ("before",),
+    "accounts:login": ("next",),
+}
+FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
+ATTRIBUTE = re.compile(r'(\w[\w-]*)="([^"]*)"')
+FIELD = re.compile(r"<(?:input|select|textarea)\b([^>]*)>")
+# Security state that a failed attempt rightly changes (lockout counts, code throttling).
+UNSTABLE_FIELDS = {"last_login", "throttling_failure_timestamp", "throttling_failure_count"}
+
+
+def data_fingerprint() -> str:
+    """Every row of every directory, shielding and accounts table, as one digest."""
+    from django.apps import apps
+
+    from accounts.models import SignInFailure
+
+    digest = hashlib.sha256()
+    for label in ("directory", "shielding", "accounts"):
+        for model in apps.get_app_config(label).get_models():
+            if model is SignInFailure or not model._meta.managed:
+                continue
+            fields = [f.attname for f in model._meta.concrete_fields]
+            stable = [name for name in fields if name not in UNSTABLE_FIELDS]
+            for row in model._default_manager.order_by("pk").values_list(*stable):
+                digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def forms_on(html: str, path: str) -> list[tuple[str, dict[str, str]]]:
+    """(method, {field name: input type}) of each form on the page that submits to ``path``."""
+    found = []
+    for attributes, body in FORM.findall(html):
+        form = dict(ATTRIBUTE.findall(attributes))
+        if form.get("action", path) != path:
+            continue
+        fields = {}
+        for field in FIELD.findall(body):
+            named = dict(ATTRIBUTE.findall(field))
+            if named.get("name") and named["name"] != "csrfmiddlewaretoken":
+                fields[named["name"]] = named.get("type", "text")
+        found.append((form.get("method", "get").upper(), fields))
+    return found
+
+
+# Forms that only a POST reaches (their pages are elsewhere), by URL name.
+POST_FIELDS = {"shielding:override_sign_off": ("note",)}
+
+
+def _user_for(name: str, row) -> str:
+    """Someone the matrix lets use the URL: anonymous or half-signed-in where that is whom it
+    is for, otherwise the first persona allowed."""
+    if name == "accounts:enrol":
+        return "unenrolled"  # signed in with a password, and no authenticator yet
+    if row.expect.get("anonymous") == 200 or name == "accounts:setup":
+        return "anonymous"
+    if row.expect.get("unverified") == 200:
+        return "unverified"
+    return next(
+        persona
+        for persona, result in row.expect.items()
+        if result in (200, 302) and persona not in ("anonymous", "unverified", "xena")
+    )
+
+
+def _targets() -> list[tuple[str, str]]:
+    """Each URL name, with what it names; the shield page twice, as it has two forms (shield
+    a child; review a shield)."""
+    from tests.test_authorisation_matrix import MATRIX
+
+    names = sorted(name for name in MATRIX if name not in {"health", "accounts:logout"})
+    return [(name, MATRIX[name].args) for name in names] + [("shielding:shield", "shielded_child")]
+
+
+@pytest.mark.parametrize(("name", "names"), _targets())
+def test_every_form_and_parameter_survives_anything(client, name, names):
+    from dataclasses import replace
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts.services import setup_link_create
+    from tests.personas import authenticator, dana, make_user, nina, owen, sam
+    from tests.test_authorisation_matrix import MATRIX, _url
+
+    row = replace(MATRIX[name], args=names)
+    persona = _user_for(name, row)
+    makers = {"priya": priya, "owen": owen, "sam": sam, "dana": dana, "lee": lee, "ada": ada,
+              "nina": nina}  # fmt: skip
+    target = priya()
+    if persona in ("unverified", "unenrolled"):
+        user = make_user("una", Role.PRACTITIONER)
+        if persona == "unverified":
+            authenticator(user)
+        sign_in(client, user, verified=False)
+    elif persona != "anonymous":
+        sign_in(client, makers[persona]() if persona != "priya" else target)
+    if name == "accounts:setup":
+        newcomer = make_user("newcomer", Role.PRACTITIONER)
+        url = urlparse(setup_link_create(user=newcomer, by=None)).path
+    else:
+        url = _url(name, row, target)
+    page = client.get(url)
+    assert page.status_code < 500
+    shown = page.status_code == 200 and not page.streaming
+    forms = forms_on(page.content.decode(), url) if shown else []
+    forms.append(("GET", dict.fromkeys(QUERY_PARAMETERS.get(name, ()), "text")))
+    if row.method == "POST":
+        forms.append(("POST", dict.fromkeys(POST_FIELDS.get(name, ()), "text")))
+
+    @PROPERTY
+    @given(st.data())
+    def submit(data):
+        method, fields = data.draw(st.sampled_from(forms))
+        values = {}
+        for field, kind in fields.items():
+            if kind == "file":
+                content = data.draw(st.binary(max_size=300) | NASTY.map(str.encode))
+                values[field] = SimpleUploadedFile(data.draw(NASTY) or "x.csv", content)
+            else:
+                values[field] = data.draw(NASTY)
+        before = data_fingerprint()
+        response = client.get(url, values) if method == "GET" else client.post(url, values)
+        assert response.status_code < 500, (method, values)
+        if response.status_code not in (301, 302, 303):
+            assert data_fingerprint() == before, (method, values)
+
+    submit()
