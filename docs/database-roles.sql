@@ -2,10 +2,12 @@
 --
 -- Run as the owner role, which created the tables by running the migrations, with psql:
 --   psql "$OWNER_DATABASE_URL" -v app_role=contactpoint_app -f docs/database-roles.sql
--- The application (gunicorn, and the audit_partitions, audit_seal and audit_verify commands)
--- connects as app_role. Re-run after every migration that adds a table.
+-- The application (gunicorn, and the audit_seal and audit_verify commands) connects as
+-- app_role. Re-run after every migration and every audit_partitions run (both as the owner).
 
 GRANT USAGE ON SCHEMA public TO :"app_role";
+-- Only the owner creates tables (PostgreSQL before 15 let every role create them in public).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"app_role";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 
@@ -14,3 +16,21 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 REVOKE UPDATE, DELETE, TRUNCATE ON
     audit_event, audit_event_digest, audit_seal, auditlog_logentry
 FROM :"app_role";
+
+-- Their monthly partitions get nothing at all: reads and inserts go through the parent tables,
+-- which is where PostgreSQL checks them, and a partition must not be changed directly.
+SELECT set_config('contactpoint.app_role', :'app_role', false);
+DO $$
+DECLARE
+    partition regclass;
+BEGIN
+    FOR partition IN
+        SELECT inhrelid::regclass FROM pg_inherits
+        WHERE inhparent IN ('audit_event'::regclass, 'audit_event_digest'::regclass)
+    LOOP
+        EXECUTE format(
+            'REVOKE ALL ON %s FROM %I', partition, current_setting('contactpoint.app_role')
+        );
+    END LOOP;
+END
+$$;

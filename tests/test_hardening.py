@@ -197,6 +197,16 @@ def test_the_health_check_answers_without_signing_in_or_filling_the_audit_log(cl
     assert not AuditEvent.objects.filter(path="/health/").exists()
 
 
+def test_the_probe_command_reports_the_health_check(live_app, monkeypatch, capsys):
+    from contactpoint import healthcheck
+
+    monkeypatch.setenv("ALLOWED_HOSTS", "127.0.0.1")
+    assert healthcheck.main([f"{live_app}/health/"]) == 0
+    assert capsys.readouterr().out == "healthy\n"
+    assert healthcheck.main([f"{live_app}/no-such-page/"]) == 1
+    assert healthcheck.main(["http://127.0.0.1:9/health/"]) == 1, "nothing listens there"
+
+
 def _unreachable(alias: str) -> Any:
     """A connection to a database that does not exist: it fails as a database that is down."""
     from django.db import connections
