@@ -136,3 +136,135 @@ def test_the_checker_finds_a_real_violation(page):
     )
     found = " ".join(violations(page))
     assert "image-alt" in found and "label" in found
+
+
+def test_the_set_up_and_second_factor_pages(page):
+    """A newcomer's journey: set-up link, password, authenticator, backup codes; then an
+    existing user's security-code page."""
+    from urllib.parse import urlparse
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.roles import Role
+    from accounts.services import setup_link_create
+    from tests.personas import PASSWORD, current_code, make_user, priya
+
+    newcomer = make_user("newcomer", Role.PRACTITIONER)
+    check(page, urlparse(setup_link_create(user=newcomer, by=None)).path)
+    page.get_by_label("Create a password").fill("a long and unusual passphrase 9")
+    page.get_by_label("Confirm your password").fill("a long and unusual passphrase 9")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/two-factor/set-up/")
+    assert violations(page) == [], "setting up the authenticator"
+    device = TOTPDevice.objects.get(user=newcomer, confirmed=False)
+    page.get_by_label("Security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_selector("text=backup codes")
+    assert violations(page) == [], "the backup codes"
+
+    context = page.context.browser.new_context(base_url=page.url.split("/accounts")[0])
+    other = context.new_page()
+    user = priya()
+    other.goto("/accounts/login/")
+    other.get_by_label("Username").fill(user.username)
+    other.get_by_label("Password").fill(PASSWORD)
+    other.get_by_role("button", name="Continue").click()
+    other.wait_for_url("**/two-factor/**")
+    assert violations(other) == [], "the security code page"
+    other.get_by_role("button", name="Continue").click()
+    assert violations(other) == [], "the security code page with an error"
+    context.close()
+
+
+def test_more_of_each_roles_pages(browser, live_app):
+    """Detail, edit and history pages, the forms that show a second step, and the queues with
+    something in them."""
+    from shielding.models import ContactRequest, ShieldOverride
+    from tests.personas import ada, dana, lee, make_child, nina, owen, priya, sam, shield
+    from tests.test_shielding import shielded_child
+
+    practitioner = priya()
+    child = make_child(given_name="Olive")
+    hidden = shielded_child()
+    ShieldOverride.objects.create(
+        child=hidden, practitioner=practitioner, reason="Urgent welfare visit",
+        visit_token_hash="x" * 64,
+    )  # fmt: skip
+    request = ContactRequest.objects.create(
+        child=hidden, requester=practitioner, service="Health visiting", reason="Hearing test",
+        reply_to="priya@example.org",
+    )  # fmt: skip
+    pages = {
+        lee: [f"/accounts/users/{practitioner.pk}/", f"/accounts/users/{practitioner.pk}/edit/"],
+        nina: [f"/accounts/organisations/{practitioner.organisation_id}/"],
+        ada: [f"/audit/users/{practitioner.pk}/", "/audit/?action=view_record"],
+        sam: [
+            "/shielding/overrides/",
+            f"/shielding/contact-requests/{request.pk}/",
+            f"/children/{hidden.contactpoint_id}/shield/",
+            f"/children/{hidden.contactpoint_id}/",
+        ],
+        owen: [f"/children/{hidden.contactpoint_id}/override/"],
+        dana: ["/feeds/reviews/"],
+    }
+    shield(make_child(given_name="Unused"))  # the dashboard lists a shield
+    pages[sam].insert(0, "/shielding/")
+    people = [(make(), paths) for make, paths in pages.items()]
+    people.append((practitioner, [f"/children/{child.contactpoint_id}/?past=1"]))
+    for person, paths in people:
+        context = browser.new_context(base_url=live_app)
+        page = context.new_page()
+        sign_in_as(page, person)
+        for path in paths:
+            check(page, path)
+        context.close()
+
+
+def test_the_second_steps_of_the_data_managers_forms(page, tmp_path):
+    from tests.personas import dana, make_child
+
+    kept, absorbed = make_child(given_name="Keep"), make_child(given_name="Absorb")
+    sign_in_as(page, dana(), "/feeds/merge/")
+    page.get_by_label("ContactPoint ID of the record to keep").fill(kept.contactpoint_id)
+    page.get_by_label("ContactPoint ID of the record to merge into it").fill(
+        absorbed.contactpoint_id
+    )
+    page.get_by_role("button", name="Continue").click()
+    assert violations(page) == [], "the merge confirmation"
+    upload = tmp_path / "census.csv"
+    upload.write_text("upn,given_name\nX,Y\n")
+    page.goto("/feeds/")
+    page.get_by_label("Which feed").select_option(index=1)
+    page.get_by_label("The file (CSV, UTF-8, one header row)").set_input_files(str(upload))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_selector(".govuk-error-summary, .govuk-notification-banner, table")
+    assert violations(page) == [], "a feed's error report"
+
+
+def test_the_refusal_and_error_pages(page, settings):
+    from datetime import UTC
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from tests.personas import make_child, priya
+
+    settings.SEARCH_RATE_LIMIT = 1
+    child = make_child()
+    sign_in_as(page, priya())
+    page.console_errors.clear()
+    check(page, "/audit/")  # 403: not an auditor
+    check(page, "/children/000000000000/")  # 404
+    page.goto("/search/")
+    for _ in range(2):
+        page.get_by_label("Surname").fill("Hart")
+        page.get_by_label("First name").fill("Amelia")
+        page.get_by_role("button", name="Search").click()
+    assert "searching is paused" in page.inner_text("main")
+    assert violations(page) == [], "429: searching paused"
+    with connection.cursor() as cursor:
+        name = timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
+        cursor.execute(f"ALTER TABLE audit_event DETACH PARTITION {name}")
+    check(page, f"/children/{child.contactpoint_id}/")  # 503: the access log cannot be written
+    assert "could not record this request" in page.inner_text("body")
+    page.console_errors.clear()  # those pages answer 403, 404, 429 and 503 on purpose
