@@ -42,7 +42,9 @@ class DateInputField(forms.MultiValueField):
             raise ValidationError(
                 f"The {self.name_in_errors} must include a {' and a '.join(missing)}"
             )
-        if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4:
+        # ASCII digits only ("²" is a digit to isdigit()), and no more of them than a date has.
+        numbers = all(part.isascii() and part.isdigit() for part in (day, month, year))
+        if not numbers or len(day) > 2 or len(month) > 2 or len(year) != 4:
             raise ValidationError(f"The {self.name_in_errors} must be a real date")
         try:
             return date(int(year), int(month), int(day))

@@ -174,6 +174,8 @@ class TestCreatingUsers:
             ("username", "lee", "That username is already taken"),
             ("email", "not-an-email", "Enter an email address in the correct format"),
             ("vetting_checked_on_1", "13", "must be a real date"),
+            ("vetting_checked_on_0", "2200000000", "must be a real date"),
+            ("vetting_checked_on_0", "²", "must be a real date"),
             ("vetting_checked_on_2", "", "must include a year"),
             ("vetting_checked_on_2", "2099", "must be today or in the past"),
         ],
