@@ -1,4 +1,5 @@
-"""Summarises make loadtest: throughput and latency per endpoint, the fault test's audit count."""
+"""Summarises make loadtest (throughput, latency and CPU per endpoint) and make faulttest
+(the outage, and the audit events of the record pages served)."""
 
 import csv
 import json
@@ -38,12 +39,12 @@ def cpu_costs(folder: Path) -> None:
         )
 
 
-def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
-    folder = Path(out)
+def endpoints(folder: Path, runs: tuple[str, ...]) -> dict[tuple[str, str], float]:
+    """Prints each run's endpoints; returns their throughput."""
     print(f"{'run':10} {'endpoint':14} {'requests':>9} {'failures':>9} {'req/s':>8} "
           f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")  # fmt: skip
     throughput = {}
-    for run in ("ceiling", "floor", "searches", "saturation", "mix", "fault"):
+    for run in runs:
         for row in stats(folder / f"{run}_stats.csv"):
             name = row["Name"]
             print(
@@ -51,6 +52,12 @@ def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
                 f"{float(row['Requests/s']):8.1f} {row['50%']:>7} {row['95%']:>7} {row['99%']:>7}"
             )
             throughput[(run, name)] = float(row["Requests/s"])
+    return throughput
+
+
+def load(out: str) -> int:
+    folder = Path(out)
+    throughput = endpoints(folder, ("ceiling", "floor", "searches", "saturation", "mix"))
     ceiling = throughput.get(("ceiling", "minimal view"), 0.0)
     floor = throughput.get(("floor", "search form"), 0.0)
     search = throughput.get(("searches", "search"), 0.0)
@@ -60,6 +67,12 @@ def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
               f"{100 * floor / ceiling:.0f}% of it, and search {100 * search / floor:.0f}% "
               "of that page's.")  # fmt: skip
     cpu_costs(folder)
+    return 0
+
+
+def fault(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
+    folder = Path(out)
+    endpoints(folder, ("fault",))
     print(f"PostgreSQL was down for {float(up) - float(down):.1f} s; the service answered "
           f"again {float(recovered) - float(up):.1f} s after it came back.")  # fmt: skip
     status = (folder / "outage-status.txt").read_text().strip()
@@ -91,6 +104,10 @@ def main(out: str, fault_start: str, down: str, up: str, recovered: str) -> int:
     print(f"Fault test: {served} record pages returned 200; {events} access events for record "
           f"pages: {verdict}.")  # fmt: skip
     return 0 if events >= served else 1
+
+
+def main(mode: str, *arguments: str) -> int:
+    return load(*arguments) if mode == "load" else fault(*arguments)
 
 
 if __name__ == "__main__":
