@@ -268,3 +268,24 @@ def test_the_refusal_and_error_pages(page, settings):
     check(page, f"/children/{child.contactpoint_id}/")  # 503: the access log cannot be written
     assert "could not record this request" in page.inner_text("body")
     page.console_errors.clear()  # those pages answer 403, 404, 429 and 503 on purpose
+
+
+def test_the_form_expired_bad_request_and_server_error_pages(page):
+    from django.template.loader import render_to_string
+
+    page.goto("/accounts/login/")
+    page.context.clear_cookies()  # as if the session's CSRF cookie were gone
+    page.get_by_label("Username").fill("someone")
+    page.get_by_label("Password").fill("anything")
+    page.get_by_role("button", name="Continue").click()
+    assert "Your form could not be sent" in page.inner_text("main")
+    assert violations(page) == [], "403: the form could not be sent"
+    for template in ("400.html", "500.html"):
+        # Django renders these without a request (handler400, handler500); here they are put
+        # in a page of the service, so that its styles apply as they would.
+        page.goto("/accounts/login/")
+        page.set_content(render_to_string(template))
+        font = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+        assert "GDS Transport" in font, "the service's stylesheet applies"
+        assert violations(page) == [], template
+    page.console_errors.clear()  # the 403 is on purpose
