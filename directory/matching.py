@@ -196,8 +196,15 @@ def _alike(similarity: float) -> float:
     return similarity if similarity >= 0.8 else 0.0
 
 
+# A searched date of birth rules out a child born in another month, unless the difference is
+# a typing error (a digit, or day and month swapped). Being born in the same year is no
+# evidence at national scale: every common name has several children born in any year, and
+# they would crowd out the child searched for. Unsure of the date, search a range instead.
+DATE_OF_BIRTH_FLOOR = 0.5
+
+
 def score(criteria: Criteria, candidate: Candidate) -> int:
-    """How well a candidate matches, from 0 to 100."""
+    """How well a candidate matches, from 0 to 100 (0: ruled out by the date of birth)."""
     parts: list[tuple[int, float]] = []
     if criteria.surname:
         similar = _alike(name_similarity(criteria.surname, candidate.family_names))
@@ -206,12 +213,10 @@ def score(criteria: Criteria, candidate: Candidate) -> int:
         similar = _alike(given_similarity(criteria.forename, candidate.given_names))
         parts.append((WEIGHTS["forename"], similar))
     if criteria.date_of_birth:
-        parts.append(
-            (
-                WEIGHTS["date_of_birth"],
-                date_agreement(criteria.date_of_birth, candidate.date_of_birth),
-            )
-        )
+        born = date_agreement(criteria.date_of_birth, candidate.date_of_birth)
+        if born < DATE_OF_BIRTH_FLOOR:
+            return 0
+        parts.append((WEIGHTS["date_of_birth"], born))
     elif criteria.dob_from and criteria.dob_to:
         inside = criteria.dob_from <= candidate.date_of_birth <= criteria.dob_to
         parts.append((WEIGHTS["date_of_birth"], 1.0 if inside else 0.0))

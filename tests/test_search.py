@@ -161,6 +161,19 @@ class TestForgivingMatching:
         html = found(priya_client, surname="Hart", forename="Amelie", date_of_birth="14 3 2015")
         assert html.index("Amelie Hart") < html.index("Amelia Hart")
 
+    def test_the_same_names_born_in_another_month_are_a_different_child(self, priya_client):
+        child(born=date(2015, 9, 28))
+        child(given="Amelia", born=date(2016, 3, 14) + timedelta(days=400))
+        html = found(priya_client, surname="Hart", forename="Amelia", date_of_birth="14 3 2015")
+        assert "No children found" in html
+        assert "Amelia Hart" in found(
+            priya_client,
+            surname="Hart",
+            forename="Amelia",
+            dob_from="1 1 2015",
+            dob_to="31 12 2015",
+        ), "a range finds her"
+
     def test_a_different_child_is_not_a_match(self, priya_client):
         child(given="George", family="Okafor", born=date(2010, 6, 1))
         assert "No children found" in found(priya_client, surname="Hart", forename="Amelia")
