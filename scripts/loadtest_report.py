@@ -30,12 +30,13 @@ def cpu_costs(folder: Path) -> None:
         rows = stats(folder / f"{run}_stats.csv")
         requests = next(int(row["Request Count"]) for row in rows if row["Name"] == "Aggregated")
         rest = used["busy"] - used["app"] - used["db"]
-        per_app = requests / used["app"] if used["app"] else 0.0
-        per_db = requests / used["db"] if used["db"] else 0.0
+        # A tier that did (almost) no work for the run has no meaningful rate per core.
+        per_app = f"{requests / used['app']:.0f}" if used["app"] > 1 else "-"
+        per_db = f"{requests / used['db']:.0f}" if used["db"] > 1 else "-"
         print(
             f"{run:10} {requests:>9} {1000 * used['app'] / requests:7.2f} "
             f"{1000 * used['db'] / requests:7.2f} {1000 * rest / requests:8.2f} "
-            f"{per_app:19.0f} {per_db:18.0f}"
+            f"{per_app:>19} {per_db:>18}"
         )
 
 
