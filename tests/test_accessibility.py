@@ -289,3 +289,17 @@ def test_the_form_expired_bad_request_and_server_error_pages(page):
         assert "GDS Transport" in font, "the service's stylesheet applies"
         assert violations(page) == [], template
     page.console_errors.clear()  # the 403 is on purpose
+
+
+def test_a_new_set_up_link_page(page):
+    from accounts.roles import Role
+    from tests.personas import lee, make_user
+
+    newcomer = make_user("newcomer", Role.PRACTITIONER)
+    newcomer.set_unusable_password()
+    newcomer.save()
+    sign_in_as(page, lee(), f"/accounts/users/{newcomer.pk}/")
+    page.get_by_role("button", name="Make a new set-up link").click()
+    page.wait_for_url(f"**/accounts/users/{newcomer.pk}/setup-link/")
+    assert "/accounts/set-up/" in page.inner_text("main")
+    assert violations(page) == [], "the new set-up link"
