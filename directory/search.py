@@ -49,11 +49,10 @@ NEAR_AGE = timedelta(days=2 * 366)
 
 
 def _candidate_ids(
-    criteria: Criteria, findable: QuerySet[Child], limit: int
+    criteria: Criteria, families: set[str], findable: QuerySet[Child], limit: int
 ) -> QuerySet[NameKey, Any]:
     """The ids of at most ``limit`` + 1 children whose search keys fall in a block of the
     criteria (one more than the limit, so that the caller can tell there were too many)."""
-    families = family_keys(criteria.surname)
     keys = NameKey.objects.filter(family_key__in=families, child__in=findable)
     if criteria.postcode:
         # Not found, and not counted: a shielded child must not be locatable by postcode.
@@ -91,11 +90,14 @@ def _candidates(
 ) -> list[tuple[int, Candidate]]:
     """Each candidate child's id with what scoring compares, in one query: the candidates
     are many and most score too low to show, so no model objects are made for them."""
-    if not family_keys(criteria.surname):
+    families = family_keys(criteria.surname)
+    if not families:
         return []
     current = Address.objects.filter(child=OuterRef("pk"), ended_on__isnull=True)
     other_names = ChildName.objects.filter(child=OuterRef("pk"))
-    rows = Child.objects.filter(pk__in=_candidate_ids(criteria, findable, limit)).values_list(
+    rows = Child.objects.filter(
+        pk__in=_candidate_ids(criteria, families, findable, limit)
+    ).values_list(
         "pk",
         "family_name",
         "given_name",

@@ -216,3 +216,21 @@ def feed_review(candidate: Child) -> Any:
     return MatchReview.objects.create(
         source_record=source_record, candidates=[{"child_id": candidate.pk, "weight": 12.5}]
     )
+
+
+def this_months_audit_partition() -> str:
+    """The partition this month's access events go to (named by UTC month)."""
+    from datetime import UTC
+
+    from django.utils import timezone
+
+    return timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
+
+
+def break_the_access_log() -> None:
+    """Detaches this month's partition, in the test's transaction: no event can be written,
+    so every request is refused as the access log requires (fail closed)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE audit_event DETACH PARTITION {this_months_audit_partition()}")

@@ -242,12 +242,7 @@ def test_the_second_steps_of_the_data_managers_forms(page, tmp_path):
 
 
 def test_the_refusal_and_error_pages(page, settings):
-    from datetime import UTC
-
-    from django.db import connection
-    from django.utils import timezone
-
-    from tests.personas import make_child, priya
+    from tests.personas import break_the_access_log, make_child, priya
 
     settings.SEARCH_RATE_LIMIT = 1
     child = make_child()
@@ -262,9 +257,7 @@ def test_the_refusal_and_error_pages(page, settings):
         page.get_by_role("button", name="Search").click()
     assert "searching is paused" in page.inner_text("main")
     assert violations(page) == [], "429: searching paused"
-    with connection.cursor() as cursor:
-        name = timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
-        cursor.execute(f"ALTER TABLE audit_event DETACH PARTITION {name}")
+    break_the_access_log()
     check(page, f"/children/{child.contactpoint_id}/")  # 503: the access log cannot be written
     assert "could not record this request" in page.inner_text("body")
     page.console_errors.clear()  # those pages answer 403, 404, 429 and 503 on purpose

@@ -9,7 +9,15 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import Action, AuditEvent, AuditSeal
-from tests.personas import PASSWORD, authenticator, current_code, lee, priya, sign_in
+from tests.personas import (
+    PASSWORD,
+    authenticator,
+    break_the_access_log,
+    current_code,
+    lee,
+    priya,
+    sign_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -75,14 +83,9 @@ class TestEveryRequestIsAnEvent:
 
 
 class TestFailClosed:
-    def detach_this_months_partition(self):
-        with connection.cursor() as cursor:
-            name = timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
-            cursor.execute(f"ALTER TABLE audit_event DETACH PARTITION {name}")
-
     def test_no_page_is_shown_if_its_event_cannot_be_written(self, client):
         sign_in(client, priya())
-        self.detach_this_months_partition()
+        break_the_access_log()
         response = client.get("/")
         html = response.content.decode()
         assert response.status_code == 503
@@ -92,7 +95,7 @@ class TestFailClosed:
     def test_no_change_is_kept_if_its_event_cannot_be_written(self, client):
         sign_in(client, lee())
         user = priya()
-        self.detach_this_months_partition()
+        break_the_access_log()
         response = client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]))
         assert response.status_code == 503
         user.refresh_from_db()

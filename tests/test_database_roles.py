@@ -1,6 +1,5 @@
 """The documented production role can read and append to the audit tables, and nothing more."""
 
-from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
+from tests.personas import this_months_audit_partition
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_it_appends_and_reads_events(application_role):
 )
 def test_it_cannot_change_or_remove_audit_rows(application_role, statement):
     """Nor reach a monthly partition directly, nor create a table of its own."""
-    partition = timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
+    partition = this_months_audit_partition()
     with pytest.raises(DatabaseError, match="permission denied"):
         as_application_role(statement.replace("this_months_partition", partition))
 
