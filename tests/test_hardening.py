@@ -223,13 +223,37 @@ def test_the_health_check_answers_without_signing_in_or_filling_the_audit_log(cl
     assert not AuditEvent.objects.filter(path="/health/").exists()
 
 
-def test_the_probe_command_reports_the_health_check(live_app, monkeypatch, capsys):
+def test_the_probe_command_asks_as_the_tls_proxy_would(monkeypatch, capsys):
+    """It sends the service's host and the HTTPS scheme, which production requires, and exits
+    0 only on a 200. (A server of its own: starting the shared app server before the browser
+    tests would break their sign-ins.)"""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
     from contactpoint import healthcheck
 
-    monkeypatch.setenv("ALLOWED_HOSTS", "127.0.0.1")
-    assert healthcheck.main([f"{live_app}/health/"]) == 0
-    assert capsys.readouterr().out == "healthy\n"
-    assert healthcheck.main([f"{live_app}/no-such-page/"]) == 1
+    asked = []
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append((self.headers["Host"], self.headers["X-Forwarded-Proto"]))
+            self.send_response(200 if self.path == "/health/" else 503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    server = HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("ALLOWED_HOSTS", "contactpoint.example.gov.uk,other.example")
+    try:
+        assert healthcheck.main([f"{base}/health/"]) == 0
+        assert capsys.readouterr().out == "healthy\n"
+        assert healthcheck.main([f"{base}/down/"]) == 1
+    finally:
+        server.shutdown()
+    assert asked == [("contactpoint.example.gov.uk", "https")] * 2
     assert healthcheck.main(["http://127.0.0.1:9/health/"]) == 1, "nothing listens there"
 
 
