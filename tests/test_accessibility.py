@@ -115,6 +115,7 @@ def test_a_keyboard_alone_finds_a_child_and_opens_the_record(page):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == "id_surname":
             break
+    assert page.evaluate("document.activeElement.id") == "id_surname"
     page.keyboard.type("Hart")
     page.keyboard.press("Tab")
     page.keyboard.type("Amelia")
@@ -124,6 +125,7 @@ def test_a_keyboard_alone_finds_a_child_and_opens_the_record(page):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent.trim()") == "Amelia Hart":
             break
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Amelia Hart"
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/children/{child.contactpoint_id}/")
     assert "1 Mill Lane" in page.inner_text("main")

@@ -7,6 +7,9 @@ from tests.conftest import SCREENSHOTS
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
+SIGN_IN_STEPS = ("/accounts/login/", "/accounts/two-factor/")
+
+
 def sign_in_as(page, user, start="/"):
     """Signs in through the real pages: password, then the authenticator's current code."""
     from tests.personas import PASSWORD, authenticator, current_code
@@ -18,6 +21,8 @@ def sign_in_as(page, user, start="/"):
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Security code").fill(current_code(device))
     page.get_by_role("button", name="Continue").click()
+    # Keys pressed before the next page has loaded would land on the sign-in page.
+    page.wait_for_url(lambda url: not any(step in url for step in SIGN_IN_STEPS))
 
 
 def test_the_sign_in_page_renders_with_govuk_styles_and_scripts(page, screenshot):
@@ -53,6 +58,8 @@ def test_a_practitioner_signs_in_with_password_and_security_code(page, screensho
     assert page.title() == "Enter your security code – ContactPoint"
     page.get_by_label("Security code").fill(current_code(device))
     page.get_by_role("button", name="Continue").click()
+    # Keys pressed before the next page has loaded would land on the sign-in page.
+    page.wait_for_url(lambda url: not any(step in url for step in SIGN_IN_STEPS))
     assert "You are signed in as Priya" in page.inner_text("main")
     screenshot("home")
     page.get_by_role("button", name="Sign out").click()
@@ -75,6 +82,7 @@ def test_a_new_user_enrols_by_scanning_a_qr_code(page, screenshot):
     device = TOTPDevice.objects.get(user=user)
     page.get_by_label("Security code").fill(current_code(device))
     page.get_by_role("button", name="Continue").click()
+    page.locator(".app-backup-codes").wait_for()
     assert page.locator(".app-backup-codes li").count() == 10
     screenshot("backup-codes")
 
