@@ -25,7 +25,7 @@ from directory.models import (
     Source,
     SourceRecord,
 )
-from shielding.policy import shield_follow_merge
+from shielding.policy import shield_carry
 
 
 @transaction.atomic
@@ -122,6 +122,15 @@ def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) ->
 
 # Merge and unmerge ------------------------------------------------------------------------------
 
+def _lock(*children: Child) -> None:
+    """Holds the children's rows until the transaction ends, in one order (no deadlock), so
+    that a shield put on either meanwhile waits, and is then seen; their status is re-read."""
+    locked = Child.objects.select_for_update().filter(pk__in=[c.pk for c in children])
+    statuses = dict(locked.order_by("pk").values_list("pk", "status"))
+    for child in children:
+        child.status = statuses[child.pk]
+
+
 # What belongs to a child and moves with a merge (keyed by the model's label in Merge.moved).
 _MOVABLE = (ChildName, Address, CareRelationship, Involvement, ChildIdentifier, SourceRecord)
 
@@ -132,6 +141,7 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     identifiers and source records move across, it is marked merged, and a shield on either
     stays on the result. Everything moved is listed, so ``children_unmerge`` can put it back.
     """
+    _lock(kept, absorbed)
     if kept.pk == absorbed.pk or Child.Status.MERGED in (kept.status, absorbed.status):
         raise ValueError("only two different, unmerged records can be merged")
     moved: dict[str, list[int]] = {}
@@ -160,18 +170,25 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     moved["previous_status"] = [list(Child.Status.values).index(absorbed.status)]
     absorbed.status, absorbed.merged_into = Child.Status.MERGED, kept
     absorbed.save(update_fields=["status", "merged_into"])
-    shield_follow_merge(kept=kept, absorbed=absorbed)
+    shield_carry(
+        source=absorbed,
+        target=kept,
+        why=f"Carried over when record {absorbed.contactpoint_id} was merged into this one.",
+    )
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
     return Merge.objects.create(kept=kept, absorbed=absorbed, moved=moved, merged_by=by)
 
 
 @transaction.atomic
 def children_unmerge(*, merge: Merge, by: User | None) -> None:
-    """Puts back what the merge moved. A shield carried over stays: lifting it is a shielding
-    officer's decision, never a side effect."""
+    """Puts back what the merge moved. A shield carried over stays, and one put on the merged
+    record since goes back with its facts: lifting a shield is a shielding officer's decision,
+    never a side effect."""
+    kept, absorbed = merge.kept, merge.absorbed
+    _lock(kept, absorbed)
+    merge.refresh_from_db(fields=["unmerged_at"])
     if merge.unmerged_at is not None:
         raise ValueError("this merge has been undone already")
-    kept, absorbed = merge.kept, merge.absorbed
     for model in _MOVABLE:
         ids = merge.moved.get(model._meta.label, [])
         model.objects.filter(pk__in=ids, child=kept).update(child=absorbed)
@@ -179,6 +196,11 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     status = list(Child.Status.values)[merge.moved["previous_status"][0]]
     absorbed.status, absorbed.merged_into = status, None
     absorbed.save(update_fields=["status", "merged_into"])
+    shield_carry(
+        source=kept,
+        target=absorbed,
+        why=f"Carried over when this record was unmerged from {kept.contactpoint_id}.",
+    )
     merge.unmerged_at, merge.unmerged_by = timezone.now(), by
     merge.save(update_fields=["unmerged_at", "unmerged_by"])
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])

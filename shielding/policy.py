@@ -42,12 +42,22 @@ VISIBLE_WHEN_SHIELDED: dict[str, frozenset[str]] = {
 
 
 def shielded_among(child_ids: Iterable[int]) -> set[int]:
-    """Which of these children have a shield in force."""
+    """Which of these children have a shield in force, their own or, for a record merged into
+    another, that of the record it was merged into (see ``is_shielded``)."""
     ids = {child_id for child_id in child_ids if child_id is not None}
     if not ids:
         return set()
     in_force = Shield.objects.filter(child_id__in=ids, lifted_at__isnull=True)
-    return set(in_force.values_list("child_id", flat=True))
+    shielded = set(in_force.values_list("child_id", flat=True))
+    merged = dict(
+        Child.objects.filter(pk__in=ids - shielded, merged_into__isnull=False).values_list(
+            "pk", "merged_into_id"
+        )
+    )
+    if merged:
+        targets = shielded_among(merged.values())
+        shielded |= {pk for pk, target in merged.items() if target in targets}
+    return shielded
 
 
 def sees_in_full(viewer: User, local_authority_id: int | None) -> bool:
@@ -255,8 +265,14 @@ def _involvement(involvement: Involvement, viewer: User) -> InvolvementShown:
 
 
 def is_shielded(child: Child) -> bool:
-    """From prefetched shields where available, so a page costs no extra query per child."""
-    return any(shield.lifted_at is None for shield in child.shields.all())
+    """From prefetched shields where available, so a page costs no extra query per child.
+
+    A record merged into another is shielded while that one is: what stayed behind on it
+    (a carer both records had, a second lead professional) and its change history are the
+    shielded child's."""
+    if any(shield.lifted_at is None for shield in child.shields.all()):
+        return True
+    return child.merged_into is not None and is_shielded(child.merged_into)
 
 
 def audit_facts(child: Child) -> dict[str, Any]:
@@ -415,20 +431,19 @@ def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Chil
     return None
 
 
-def shield_follow_merge(*, kept: Child, absorbed: Child) -> Shield | None:
-    """When ``absorbed`` is merged into ``kept``, a shield on either stays on the result."""
-    if any(shield.lifted_at is None for shield in kept.shields.all()):
+def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:
+    """When records are merged or unmerged, ``source``'s shield in force is put on ``target``
+    too, unless it has one: the child's facts move between the two, and the shield must
+    follow them. Lifting either is a shielding officer's decision, never a side effect."""
+    if target.shields.filter(lifted_at__isnull=True).exists():
         return None
-    source = absorbed.shields.filter(lifted_at__isnull=True).first()
-    if source is None:
+    carried = source.shields.filter(lifted_at__isnull=True).first()
+    if carried is None:
         return None
     return Shield.objects.create(
-        child=kept,
-        reason=source.reason,
-        justification=(
-            f"Carried over when record {absorbed.contactpoint_id} was merged into this one. "
-            f"{source.justification}"
-        ),
-        review_on=source.review_on,
-        shielded_by=source.shielded_by,
+        child=target,
+        reason=carried.reason,
+        justification=f"{why} {carried.justification}",
+        review_on=carried.review_on,
+        shielded_by=carried.shielded_by,
     )

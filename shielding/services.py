@@ -24,10 +24,23 @@ def default_review_date(today: date) -> date:
     raise AssertionError("unreachable")
 
 
+class MergedRecord(Exception):
+    """A record merged into another holds none of the child's facts: its shield would hide
+    nothing. The record it was merged into is the one to shield."""
+
+    def __init__(self, merged_into: Child) -> None:
+        super().__init__(merged_into.contactpoint_id)
+        self.merged_into = merged_into
+
+
 @transaction.atomic
 def shield_create(
     *, child: Child, by: User, reason: str, justification: str, review_on: date
 ) -> Shield:
+    # A merge of this record waits for the shield, or the shield for the merge (both lock it).
+    locked = Child.objects.select_for_update().get(pk=child.pk)
+    if locked.merged_into is not None:
+        raise MergedRecord(locked.merged_into)
     return Shield.objects.create(
         child=child, reason=reason, justification=justification, review_on=review_on,
         shielded_by=by,

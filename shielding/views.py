@@ -69,12 +69,20 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             },
         )
         if request.method == "POST" and form.is_valid():
-            services.shield_create(child=child, by=officer, **form.cleaned_data)
-            audit_note(
-                request, action=Action.CHANGE, **audit_facts(child), detail={"change": "shield"}
-            )
-            messages.success(request, "The record is shielded")
-            return redirect(_record_url(child))
+            try:
+                services.shield_create(child=child, by=officer, **form.cleaned_data)
+            except services.MergedRecord as merged:
+                form.add_error(
+                    None,
+                    f"This record was merged into {merged.merged_into.contactpoint_id_display}. "
+                    "Shield that record instead: its shield covers this one too",
+                )
+            else:
+                audit_note(
+                    request, action=Action.CHANGE, **audit_facts(child), detail={"change": "shield"}
+                )
+                messages.success(request, "The record is shielded")
+                return redirect(_record_url(child))
     else:
         form = ShieldReviewForm(
             request.POST or None,

@@ -14,9 +14,18 @@ from django.utils import timezone
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.matching import Person
-from directory.models import CareRelationship, Child, Involvement, ParentCarer, Service, Source
+from directory.models import (
+    CareRelationship,
+    Child,
+    Involvement,
+    Merge,
+    ParentCarer,
+    Service,
+    Source,
+)
+from directory.services import children_merge, children_unmerge
 from shielding.models import ContactRequest, Shield, ShieldOverride
-from shielding.policy import shield_follow_merge, shielded_lookalike
+from shielding.policy import shield_carry, shielded_lookalike
 from tests.personas import (
     ada,
     dana,
@@ -303,8 +312,82 @@ class TestTheShieldFollowsTheChild:
     def test_a_merge_keeps_the_shield(self):
         absorbed = shielded_child()
         kept = make_child(given_name="Amelia")
-        carried = shield_follow_merge(kept=kept, absorbed=absorbed)
+        carried = shield_carry(source=absorbed, target=kept, why="Merged.")
         assert carried is not None and carried.child == kept and carried.in_force
+
+
+class TestMergesAndTheShield:
+    """Merging moves a child's facts between records; the shield must move with them."""
+
+    def seen_by_priya(self, client, *children: Child) -> str:
+        sign_in(client, priya())
+        pages = [client.get(record(child)).content.decode() for child in children]
+        found = client.post(reverse("directory:search"), {"surname": "Hart", "postcode": "ZE2 9QX"})
+        return "".join(pages) + found.content.decode().split('id="results"', 1)[-1]
+
+    def test_a_record_merged_into_a_shielded_child_is_masked_too(self, client):
+        kept = shielded_child()
+        absorbed = make_child(given_name="Amy")
+        # Both records hold the mother and a lead professional: these stay on the merged one.
+        for link in kept.carer_relationships.all():
+            CareRelationship.objects.create(
+                child=absorbed, carer=link.carer, relationship="mother",
+                parental_responsibility=True, source=Source.CHILD_BENEFIT,
+            )  # fmt: skip
+        lead = kept.involvements.get(lead_professional=True)
+        Involvement.objects.create(
+            child=absorbed, service=lead.service, started_on=date(2021, 1, 1),
+            lead_professional=True, source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        rebuild_keys(absorbed)
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        assert absorbed.carer_relationships.exists(), "what the merge left behind"
+        page = self.seen_by_priya(client, absorbed)
+        assert "This record is shielded" in page
+        for secret in SECRETS:
+            assert secret not in page, secret
+
+    def test_a_shield_put_on_the_merged_record_goes_back_with_an_unmerge(self, client):
+        kept = make_child()
+        absorbed = make_child(given_name="Amy")
+        make_address(absorbed, "ZE2 9QX", line_1="Zqxv Secret Lane", town="Quibbleton")
+        rebuild_keys(kept, absorbed)
+        done = children_merge(kept=kept, absorbed=absorbed, by=None)
+        shield(kept)
+        children_unmerge(merge=Merge.objects.get(pk=done.pk), by=None)
+        absorbed.refresh_from_db()
+        assert absorbed.shields.get().in_force, "the shield follows the facts back"
+        assert kept.shields.get().in_force, "and stays where it was put"
+        page = self.seen_by_priya(client, absorbed, kept)
+        assert "Zqxv Secret Lane" not in page and "Quibbleton" not in page
+
+    def test_the_change_history_of_a_record_merged_into_a_shielded_one_is_masked(self, client):
+        kept = make_child()
+        absorbed = make_child(given_name="Amy")
+        make_address(absorbed, "ZE2 9QX", line_1="Zqxv Secret Lane", town="Quibbleton")
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        shield(kept)
+        sign_in(client, ada())
+        history = client.get(reverse("audit:child_history", args=[absorbed.contactpoint_id]))
+        assert history.status_code == 200
+        text = history.content.decode()
+        assert "[shielded]" in text
+        assert "Zqxv Secret Lane" not in text and "ZE2 9QX" not in text
+
+    def test_a_merged_record_cannot_be_shielded_in_place_of_the_child(self, client):
+        kept = make_child()
+        absorbed = make_child(given_name="Amy")
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        sign_in(client, sam())
+        response = client.post(
+            reverse("shielding:shield", args=[absorbed.contactpoint_id]),
+            {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": "1 1 2099"},
+        )
+        assert response.status_code == 200
+        assert f"This record was merged into {kept.contactpoint_id_display}" in (
+            response.content.decode()
+        )
+        assert not Shield.objects.exists()
 
 
 # Leak tests -------------------------------------------------------------------------------------
