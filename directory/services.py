@@ -122,6 +122,7 @@ def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) ->
 
 # Merge and unmerge ------------------------------------------------------------------------------
 
+
 def _lock(*children: Child) -> None:
     """Holds the children's rows until the transaction ends, in one order (no deadlock), so
     that a shield put on either meanwhile waits, and is then seen; their status is re-read."""
