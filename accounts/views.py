@@ -88,7 +88,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                         detail={"username": username, "access_ended": problem},
                     )
                     return access_ended_response(request, user, problem)
-                login(request, user)  # a new session key: nothing from before sign-in is kept
+                # Nothing from before is kept: login() alone would keep the session of the
+                # same user, second factor and all, even one timed out and not yet ended.
+                request.session.flush()
+                login(request, user)
                 session_start(request, user)
                 audit_note(request, action=Action.SIGN_IN)
                 if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():

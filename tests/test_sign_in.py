@@ -188,6 +188,20 @@ class TestSessions:
         session.save()
         assert "signed in for 10 hours" in client.get("/", follow=True).content.decode()
 
+    @pytest.mark.parametrize("clock", ["last_seen_at", "signed_in_at"])
+    def test_a_timed_out_session_needs_both_factors_again(self, client, clock):
+        user = priya()
+        device = authenticator(user)
+        sign_in(client, user)
+        session = client.session
+        session[clock] -= 11 * 3600
+        session.save()
+        response = give_password(client)  # the sign-in page is open; nothing ended it there
+        assert response["Location"].startswith(TWO_FACTOR)
+        assert client.get("/")["Location"] == TWO_FACTOR, "the password alone opened a page"
+        client.post(TWO_FACTOR, {"otp_token": current_code(device)})
+        assert client.get("/").status_code == 200
+
     def test_suspension_ends_every_session_of_the_user(self, client):
         user = priya()
         sign_in(client, user)
