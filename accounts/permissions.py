@@ -98,6 +98,14 @@ def grantable_roles(admin: User) -> list[Role]:
     return [role for role in Role if admin.has_role(role) and role not in NATIONAL_ROLES]
 
 
+def may_reset_credentials(admin: User, managed: User) -> bool:
+    """Whether ``admin`` may reset ``managed``'s second factor or give them a set-up link.
+    Either lets whoever holds the link set the account up afresh, so it is allowed only
+    where the administrator could have given every role the account holds."""
+    grantable = {role.value for role in grantable_roles(admin)}
+    return set(managed.roles) <= grantable
+
+
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 

@@ -42,6 +42,7 @@ from accounts.permissions import (
     Permission,
     grantable_roles,
     has_permission,
+    may_reset_credentials,
     permission_required,
     signed_in_user,
 )
@@ -282,6 +283,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "locked": username_locked(managed.username, now),
         "has_two_factor": TOTPDevice.objects.filter(user=managed, confirmed=True).exists(),
         "is_self": managed.pk == admin.pk,
+        "may_reset_credentials": may_reset_credentials(admin, managed),
     }
     return render(request, "accounts/users/detail.html", context)
 
@@ -306,6 +308,11 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "training_completed_on": managed.training_completed_on,
         },
     )
+    if request.method == "POST" and form.is_valid() and managed.pk == admin.pk:
+        # The checks that let someone in are vouched for by someone else.
+        for name in ("vetting_checked_on", "training_completed_on"):
+            if form.cleaned_data[name] != getattr(managed, name):
+                form.add_error(name, "Another administrator must record your own checks")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         # Roles this administrator may not grant are neither given nor taken away here.
@@ -326,6 +333,8 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/users/form.html", {"form": form, "managed": managed})
 
 
+# Whoever resets these could take the account over, so only someone who could give its roles.
+CREDENTIAL_ACTIONS = {"setup-link", "reset-two-factor"}
 USER_ACTIONS = {
     "suspend": (services.user_suspend, "{name} has been suspended and signed out everywhere"),
     "reactivate": (services.user_reactivate, "{name} can sign in again"),
@@ -343,6 +352,13 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
     _note_admin_action(request, action, managed)
+    if action in CREDENTIAL_ACTIONS and not may_reset_credentials(admin, managed):
+        messages.error(
+            request,
+            f"You cannot do that: {managed.get_full_name() or managed.username} holds a role "
+            "you do not hold. Ask an administrator who holds it, or a national administrator.",
+        )
+        return redirect("accounts:user_detail", pk=managed.pk)
     if action == "setup-link":
         link = services.setup_link_create(user=managed, by=admin)
         return render(request, "accounts/users/link.html", {"managed": managed, "link": link})

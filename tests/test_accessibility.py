@@ -291,12 +291,13 @@ def test_the_form_expired_bad_request_and_server_error_pages(page):
 
 def test_a_new_set_up_link_page(page):
     from accounts.roles import Role
-    from tests.personas import lee, make_user
+    from tests.personas import make_user
 
     newcomer = make_user("newcomer", Role.PRACTITIONER)
     newcomer.set_unusable_password()
     newcomer.save()
-    sign_in_as(page, lee(), f"/accounts/users/{newcomer.pk}/")
+    admin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)  # may give her role
+    sign_in_as(page, admin, f"/accounts/users/{newcomer.pk}/")
     page.get_by_role("button", name="Make a new set-up link").click()
     page.wait_for_url(f"**/accounts/users/{newcomer.pk}/setup-link/")
     assert "/accounts/set-up/" in page.inner_text("main")

@@ -7,6 +7,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, SetupLink, User
 from accounts.roles import Role
@@ -244,13 +245,50 @@ class TestChangingUsers:
         user.refresh_from_db()
         assert user.suspended_at is None
 
+    @pytest.mark.parametrize("name", ["reset-two-factor", "setup-link"])
+    def test_only_someone_who_could_give_the_roles_resets_the_credentials(self, lee_client, name):
+        """Lee holds no practitioner role: a fresh second factor or set-up link for Priya
+        would let him sign in as her and see what she sees, recorded under her name."""
+        user = priya()
+        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        response = lee_client.post(
+            reverse("accounts:user_action", args=[user.pk, name]), follow=True
+        )
+        assert "holds a role you do not hold" in response.content.decode()
+        assert "/accounts/set-up/" not in response.content.decode()
+        assert not SetupLink.objects.filter(user=user).exists()
+        assert TOTPDevice.objects.filter(pk=device.pk).exists()
+        colleague = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
+        sign_in(lee_client, colleague)
+        action(lee_client, user, name)  # an administrator holding the role may
+        if name == "setup-link":
+            assert SetupLink.objects.filter(user=user).exists()
+        else:
+            assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+    def test_an_administrator_cannot_vouch_for_his_own_checks(self, lee_client):
+        admin = lee_client.admin
+        form = new_user_form(
+            roles=[],
+            vetting_checked_on_0="1",
+            vetting_checked_on_1="10",
+            vetting_checked_on_2="2026",
+            training_completed_on_0=str(admin.training_completed_on.day),
+            training_completed_on_1=str(admin.training_completed_on.month),
+            training_completed_on_2=str(admin.training_completed_on.year),
+        )
+        response = lee_client.post(reverse("accounts:user_edit", args=[admin.pk]), form)
+        assert "Another administrator must record your own checks" in response.content.decode()
+        admin.refresh_from_db()
+        assert str(admin.vetting_checked_on) == "2026-01-05"
+
     def test_an_unknown_action_is_not_found(self, lee_client):
         assert action(lee_client, priya(), "delete").status_code == 404
 
 
 class TestChangeLog:
     def test_every_administrative_change_is_recorded_with_who_and_before_after(self, lee_client):
-        user = priya()
+        user = make_user("lara", Role.LA_ADMINISTRATOR)  # roles Lee holds: he may reset her
         for name in ("suspend", "reactivate", "reset-two-factor", "unlock"):
             action(lee_client, user, name)
         entries = LogEntry.objects.get_for_object(user).filter(actor=lee_client.admin)
