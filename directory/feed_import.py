@@ -23,12 +23,9 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from directory.feeds import FeedRow, Validation, feed_row, feed_validate
 from directory.matching import (
-    DEFAULT_LEVELS,
-    agreement,
     date_variants,
     family_keys,
     given_keys,
-    match_weight,
 )
 from directory.models import (
     Address,
@@ -45,7 +42,7 @@ from directory.models import (
     SourceRecord,
 )
 from directory.services import child_search_keys_rebuild
-from shielding.policy import shielded_lookalike
+from shielding.policy import linkage_levels, linkage_weight, shielded_among, shielded_lookalike
 
 
 @dataclass
@@ -146,11 +143,11 @@ def feed_candidates(row: FeedRow) -> list[Scored]:
         .prefetch_related("other_names", "addresses")
     )
     incoming = row.person()
-    table = settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS
+    shielded = shielded_among(child.pk for child in children)
     scored = []
     for child in children:
-        levels = agreement(incoming, child.person())
-        scored.append(Scored(child, match_weight(levels, table), levels))
+        levels = linkage_levels(incoming, child, shielded=child.pk in shielded)
+        scored.append(Scored(child, linkage_weight(levels), levels))
     return sorted(scored, key=lambda s: -s.weight)
 
 
@@ -203,9 +200,8 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
         # It may be a shielded child under a new name or address: a person decides, and
         # nothing of it is visible until then.
         if all(s.child.pk != lookalike.pk for s in scored):
-            levels = agreement(row.person(), lookalike.person())
-            table = settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS
-            scored.append(Scored(lookalike, match_weight(levels, table), levels))
+            levels = linkage_levels(row.person(), lookalike, shielded=True)
+            scored.append(Scored(lookalike, linkage_weight(levels), levels))
             scored.sort(key=lambda s: -s.weight)
         decision = "review"
     if decision == "merge":

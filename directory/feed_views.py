@@ -20,11 +20,17 @@ from directory.feed_import import (
     row_from_record,
 )
 from directory.feeds import FEED_SOURCES, error_report
-from directory.matching import agreement
 from directory.models import Child, FeedImport, MatchReview, Merge, Source
 from directory.search import child_for_record
 from directory.services import children_merge, children_unmerge
-from shielding.policy import audit_facts, is_masked_for
+from shielding.policy import (
+    HIDDEN,
+    ReviewShown,
+    audit_facts,
+    is_masked_for,
+    review_shown,
+    shielded_among,
+)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -137,51 +143,37 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         .select_related("source_record")
         .order_by("status", "created_at")
     )
+    shielded = shielded_among(c["child_id"] for item in reviews for c in item.candidates)
+    # A pupil number names the school: not beside a record that may be a shielded child.
+    rows = [
+        (
+            item,
+            HIDDEN
+            if any(c["child_id"] in shielded for c in item.candidates)
+            else item.source_record.record_id,
+        )
+        for item in reviews
+    ]
     audit_note(request, action=Action.PAGE_VIEW, detail={"page": "review_queue"})
-    return render(request, "directory/reviews.html", {"reviews": reviews})
+    return render(request, "directory/reviews.html", {"reviews": rows})
 
 
-def _comparison(review: MatchReview, viewer: User) -> list[dict[str, Any]]:
-    """Each candidate beside the incoming row, field by field; a shielded candidate's postcode
-    (and whether it agrees) is not shown to anyone who would see that record masked."""
-    row = row_from_record(review.source_record)
-    incoming = row.person()
+def _comparison(review: MatchReview, viewer: User) -> ReviewShown:
+    """The incoming row beside each candidate, as the shielding policy lets ``viewer`` see it."""
+    source_record = review.source_record
     ids = [c["child_id"] for c in review.candidates]
-    children = {
-        child.pk: child
-        for child in Child.objects.filter(pk__in=ids).prefetch_related(
-            "other_names", "addresses", "shields"
-        )
-    }
-    rows = []
-    for candidate in review.candidates:
-        child = children.get(candidate["child_id"])
-        if child is None:
-            continue
-        masked = is_masked_for(child, viewer)
-        levels = agreement(incoming, child.person())
-        if masked:
-            levels["postcode"] = None
-        person = child.person()
-        rows.append(
-            {
-                "contactpoint_id": child.contactpoint_id,
-                "contactpoint_id_display": child.contactpoint_id_display,
-                "name": f"{child.given_name} {child.family_name}",
-                "other_names": ", ".join(
-                    f"{n.given_name} {n.family_name}" for n in child.other_names.all()
-                ),
-                "date_of_birth": child.date_of_birth,
-                "gender": child.get_gender_display(),
-                "postcodes": "Hidden: the record is shielded"
-                if masked
-                else ", ".join(person.postcodes),
-                "weight": candidate["weight"],
-                "levels": levels,
-                "shielded": masked or any(s.lifted_at is None for s in child.shields.all()),
-            }
-        )
-    return rows
+    children = Child.objects.filter(pk__in=ids).prefetch_related(
+        "other_names", "addresses", "shields"
+    )
+    by_id = {child.pk: child for child in children}
+    return review_shown(
+        incoming=row_from_record(source_record).person(),
+        payload=source_record.payload,
+        record_id=source_record.record_id,
+        candidates=[by_id[pk] for pk in ids if pk in by_id],
+        decided=source_record.child,
+        viewer=viewer,
+    )
 
 
 @never_cache
@@ -189,7 +181,7 @@ def _comparison(review: MatchReview, viewer: User) -> list[dict[str, Any]]:
 def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
     item = get_object_or_404(MatchReview.objects.select_related("source_record"), pk=pk)
-    candidates = _comparison(item, manager)
+    shown = _comparison(item, manager)
     if request.method == "POST" and item.status in (
         MatchReview.Status.OPEN,
         MatchReview.Status.DEFERRED,
@@ -197,7 +189,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
         decision, _, wanted = request.POST.get("choice", "").partition(":")
         chosen = None
         if decision == "match":
-            allowed = {c["contactpoint_id"] for c in candidates}
+            allowed = {c.contactpoint_id for c in shown.candidates}
             chosen = (
                 Child.objects.filter(contactpoint_id=wanted).first() if wanted in allowed else None
             )
@@ -219,8 +211,8 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
         "directory/review.html",
         {
             "item": item,
-            "incoming": item.source_record.payload,
-            "candidates": candidates,
+            "incoming": shown,
+            "candidates": shown.candidates,
             "source": Source(item.source_record.source).label,
         },
     )

@@ -10,13 +10,22 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission
 from accounts.roles import Role
-from directory.matching import Person, agreement, date_variants, family_keys, given_keys
+from directory.matching import (
+    DEFAULT_LEVELS,
+    Person,
+    agreement,
+    date_variants,
+    family_keys,
+    given_keys,
+    match_weight,
+)
 from directory.models import Address, Child, Involvement, NameKey, Service
 from shielding.models import Shield
 
@@ -399,6 +408,106 @@ def visible_search_result(child: Child, score: int, viewer: User) -> SearchResul
         shielded=is_shielded(child),
         score=score,
         where="" if masked else "; ".join(places),
+    )
+
+
+# Feed matching and its review ---------------------------------------------------------------
+
+HIDDEN = "Hidden: a possible match is shielded"
+
+
+def linkage_levels(incoming: Person, child: Child, *, shielded: bool) -> dict[str, str | None]:
+    """How far a feed row agrees with a child, field by field, for deciding a match. A
+    shielded child's postcode is never compared: a row with one counts as living elsewhere.
+    Otherwise whether a row was matched would tell whoever uploaded it whether a guessed
+    postcode is where the child lives; and a shielded child is matched only on the rest, so
+    more often by a person than automatically."""
+    levels = agreement(incoming, child.person())
+    if shielded and levels["postcode"] is not None:
+        levels["postcode"] = "different"
+    return levels
+
+
+def linkage_weight(levels: dict[str, str | None]) -> float:
+    return match_weight(levels, settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS)
+
+
+@dataclass(frozen=True)
+class CandidateShown:
+    contactpoint_id: str
+    contactpoint_id_display: str
+    name: str
+    other_names: str
+    date_of_birth: date
+    gender: str
+    postcodes: str
+    weight: float
+    levels: dict[str, str | None]
+    shielded: bool
+
+
+@dataclass(frozen=True)
+class ReviewShown:
+    """A feed record under review beside its possible matches. Where any of them (or the
+    child it was matched to) is shielded, nothing that could say where the row's person
+    lives is shown: its postcode, its record id (a pupil number names the school), and the
+    postcode's part in each comparison; the weights are those of the fields shown."""
+
+    record_id: str
+    given_name: str
+    family_name: str
+    date_of_birth: str
+    gender: str
+    postcode: str
+    location_hidden: bool
+    candidates: tuple[CandidateShown, ...]
+
+
+def review_shown(
+    *,
+    incoming: Person,
+    payload: dict[str, str],
+    record_id: str,
+    candidates: list[Child],
+    decided: Child | None,
+    viewer: User,
+) -> ReviewShown:
+    """``candidates`` with their names, addresses and shields prefetched."""
+    hidden = any(is_masked_for(child, viewer) for child in [*candidates, *filter(None, [decided])])
+    shown = []
+    for child in candidates:
+        masked = is_masked_for(child, viewer)
+        levels = agreement(incoming, child.person())
+        if hidden:
+            levels["postcode"] = None  # not shown, so not counted in the weight shown
+        postcodes = ", ".join(
+            a.postcode for a in child.addresses.all() if a.ended_on is None and a.postcode
+        )
+        shown.append(
+            CandidateShown(
+                contactpoint_id=child.contactpoint_id,
+                contactpoint_id_display=child.contactpoint_id_display,
+                name=f"{child.given_name} {child.family_name}",
+                other_names=", ".join(
+                    f"{n.given_name} {n.family_name}" for n in child.other_names.all()
+                ),
+                date_of_birth=child.date_of_birth,
+                gender=child.get_gender_display(),
+                postcodes="Hidden: the record is shielded" if masked else postcodes,
+                weight=linkage_weight(levels),
+                levels=levels,
+                shielded=is_shielded(child),
+            )
+        )
+    return ReviewShown(
+        record_id=HIDDEN if hidden else record_id,
+        given_name=payload.get("given_name", ""),
+        family_name=payload.get("family_name", ""),
+        date_of_birth=payload.get("date_of_birth", ""),
+        gender=payload.get("gender", ""),
+        postcode=HIDDEN if hidden else payload.get("postcode", ""),
+        location_hidden=hidden,
+        candidates=tuple(shown),
     )
 
 

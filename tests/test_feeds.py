@@ -341,6 +341,45 @@ class TestTheShieldFollowsTheChild:
         assert original.contactpoint_id_display in page and "Shielded" in page
         assert "ZE2" not in page and "Zqxv" not in page
 
+    def test_neither_the_outcome_nor_the_review_says_whether_a_guessed_postcode_is_hers(
+        self, school, client
+    ):
+        """A data manager who knows a shielded child's names and date of birth uploads rows
+        with a misspelt surname and guessed postcodes: hers, her district's, and elsewhere."""
+        self.shielded()
+        outcomes, weights = [], []
+        for n, guess in enumerate(("ZE2 9QX", "ZE2 1AA", "NE7 7HW")):
+            row = {"family_name": "Brenan", "postcode": guess, "upn": upn(f"35221430010{n}")}
+            outcomes.append(dict(load(census(row)).counts))
+        sign_in(client, dana())
+        for review in MatchReview.objects.order_by("pk"):
+            page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+            assert "A possible match is shielded" in page
+            weights.append(page.split("weight ", 1)[1].split("<", 1)[0])
+        assert outcomes[0] == outcomes[1] == outcomes[2], outcomes
+        assert len(weights) == 3 and len(set(weights)) == 1, weights
+
+    def test_a_decided_review_keeps_a_shielded_childs_new_address_hidden(self, school, client):
+        original = self.shielded()
+        row = {"family_name": "Quinn", "address_line_1": "77 Hidden Way", "postcode": "NE7 7HW"}
+        load(census(row))
+        review = MatchReview.objects.get()
+        sign_in(client, dana())
+        for url in (
+            reverse("directory:review_queue"),
+            reverse("directory:review", args=[review.pk]),
+        ):
+            page = client.get(url).content.decode()
+            assert "NE7" not in page and "352214300101" not in page, url
+        client.post(
+            reverse("directory:review", args=[review.pk]),
+            {"choice": f"match:{original.contactpoint_id}"},
+        )
+        assert original.addresses.filter(postcode="NE7 7HW", ended_on__isnull=True).exists()
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "Matched to an existing child" in page or "matched to an existing child" in page
+        assert "NE7" not in page and "Hidden Way" not in page
+
 
 class TestMergeAndUnmerge:
     def test_a_merge_moves_everything_and_an_unmerge_puts_it_back(self):
