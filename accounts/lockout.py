@@ -10,6 +10,7 @@ from datetime import datetime
 from django.conf import settings
 
 from accounts.models import SignInFailure
+from contactpoint.serialise import Turn, wait_turn
 
 LOCKED_MESSAGE = (
     "Too many attempts to sign in have failed, so signing in is locked for now. "
@@ -23,6 +24,10 @@ def _key(username: str) -> str:
 
 
 def sign_in_locked(*, username: str, ip_address: str, now: datetime) -> bool:
+    """Whether this attempt must be refused. Until the request ends, other attempts for the
+    same username or from the same address wait, so that each counts this one's failure."""
+    wait_turn(Turn.SIGN_IN_USERNAME, _key(username))
+    wait_turn(Turn.SIGN_IN_ADDRESS, ip_address)
     recent = SignInFailure.objects.filter(failed_at__gte=now - settings.LOCKOUT_PERIOD)
     return (
         recent.filter(username=_key(username)).count() >= settings.LOCKOUT_USERNAME_FAILURES

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.permissions import Permission, has_permission
 from audit.models import Action, AuditEvent
+from contactpoint.serialise import Turn, wait_turn
 from directory.matching import Candidate, Criteria, date_variants, family_keys, given_keys, score
 from directory.models import Address, CareRelationship, Child, ChildName, Involvement, NameKey
 from shielding.models import Shield
@@ -201,6 +202,8 @@ def search_rate_exceeded(viewer: User, now: datetime) -> bool:
     limit = settings.SEARCH_RATE_LIMIT
     if limit == 0:
         return False
+    # The viewer's other searches wait until this one's event is written (serialise.py).
+    wait_turn(Turn.SEARCH, str(viewer.pk))
     recent = AuditEvent.objects.filter(
         user_id=viewer.pk,
         action=Action.SEARCH,
