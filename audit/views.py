@@ -18,7 +18,7 @@ from audit.models import Action, AuditEvent
 from audit.recorder import audit_note
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
-from shielding.policy import change_shown, shielded_among
+from shielding.policy import audit_facts, change_shown, sensitive_involvements, shielded_among
 
 PAGE_SIZE = 50
 CSV_COLUMNS = (
@@ -29,7 +29,14 @@ CSV_COLUMNS = (
 
 
 def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> None:
-    audit_note(request, action=Action.AUDITOR_QUERY, search_criteria={"query": query, **criteria})
+    """What the auditor asked for, with the page of results (``before``) where there is one."""
+    before = request.GET.get("before", "")
+    paged = {"before": before[:20]} if before else {}
+    audit_note(
+        request,
+        action=Action.AUDITOR_QUERY,
+        search_criteria={"query": query, **criteria, **paged},
+    )
 
 
 def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | None]:
@@ -80,14 +87,20 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     child = Child.objects.filter(contactpoint_id=contactpoint_id).first()
     changes = []
     if child is not None:
-        entries = (
+        # The page shows the child's changes: its own access history must list this view.
+        audit_note(request, **audit_facts(child))
+    if child is not None and (
+        is_national(auditor) or child.local_authority_id == auditor.organisation_id
+    ):
+        entries = list(
             LogEntry.objects.filter(additional_data__child_ids__contains=[child.pk])
             .select_related("actor", "content_type")
             .order_by("timestamp")
         )
         shielded = shielded_among([child.pk])
+        sensitive = sensitive_involvements(entries)
         changes = [
-            change_shown(entry, auditor, shielded, {child.pk: child.local_authority_id})
+            change_shown(entry, auditor, shielded, {child.pk: child.local_authority_id}, sensitive)
             for entry in entries
         ]
     return render(
@@ -168,6 +181,15 @@ class _Line:
         return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a user agent is anyone's to choose) is
+    kept as text, with the apostrophe spreadsheets themselves use for that."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 @permission_required(Permission.READ_AUDIT)
 def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     auditor = signed_in_user(request)
@@ -182,7 +204,7 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         writer = csv.writer(_Line())
         yield writer.writerow(CSV_COLUMNS)
         for event in events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow(event)
+            yield writer.writerow([_inert(value) for value in event])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="contactpoint-audit-events.csv"'

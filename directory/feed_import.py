@@ -218,6 +218,10 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
     return "new_child"
 
 
+class NoLocalAuthority(Exception):
+    """A new child must be looked after by a local authority, and none could be found."""
+
+
 def child_create_from_row(
     row: FeedRow, source: str, record: FeedImport, la: Organisation | None
 ) -> Child:
@@ -229,7 +233,7 @@ def child_create_from_row(
         )
         la = service.local_authority or la
     if la is None:
-        raise ValueError("a new child needs a local authority")
+        raise NoLocalAuthority
     child = Child.objects.create(
         given_name=row.given_name,
         family_name=row.family_name,
@@ -373,11 +377,15 @@ def review_decide(
     else:
         row = row_from_record(source_record)
         if decision == "new":
-            # Looked after by the LA of the best candidate, unless the row names a school or GP.
-            best = Child.objects.get(pk=review.candidates[0]["child_id"])
-            child = child_create_from_row(
-                row, source_record.source, source_record.last_import, best.local_authority
-            )
+            # Looked after by the LA of the best candidate still held (or else the deciding
+            # data manager's), unless the row names a school or GP.
+            ids = [c["child_id"] for c in review.candidates]
+            held = Child.objects.in_bulk(ids)
+            best = next((held[pk] for pk in ids if pk in held), None)
+            la = best.local_authority if best else None
+            if la is None and by.organisation.is_local_authority:
+                la = by.organisation
+            child = child_create_from_row(row, source_record.source, source_record.last_import, la)
             review.status = MatchReview.Status.CREATED
         else:
             assert child is not None

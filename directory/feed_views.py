@@ -15,6 +15,7 @@ from audit.models import Action
 from audit.recorder import audit_note
 from directory import contactpoint_id
 from directory.feed_import import (
+    NoLocalAuthority,
     feed_import,
     review_decide,
     row_from_record,
@@ -194,7 +195,16 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                 Child.objects.filter(contactpoint_id=wanted).first() if wanted in allowed else None
             )
         if decision in ("new", "defer") or chosen is not None:
-            child = review_decide(review=item, decision=decision, child=chosen, by=manager)
+            try:
+                child = review_decide(review=item, decision=decision, child=chosen, by=manager)
+            except NoLocalAuthority:
+                messages.error(
+                    request,
+                    "A new record needs a local authority, and this one names no school or "
+                    "practice, and none of its possible matches is still held. Defer it, or ask "
+                    "a data manager of the child's local authority to decide it.",
+                )
+                return redirect("directory:review", pk=item.pk)
             facts = audit_facts(child) if child else {}
             audit_note(
                 request,
@@ -205,7 +215,12 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             messages.success(request, "Your decision has been recorded")
             return redirect("directory:review_queue")
         messages.error(request, "Choose one of the records, make a new record, or defer")
-    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "review", "review": item.pk})
+    audit_note(
+        request,
+        action=Action.PAGE_VIEW,
+        detail={"page": "review", "review": item.pk},
+        result_ids=[c.contactpoint_id for c in shown.candidates],
+    )
     return render(
         request,
         "directory/review.html",
@@ -227,12 +242,22 @@ def merge(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         kept = child_for_record(contactpoint_id=form.cleaned_data["kept"], viewer=manager)
         absorbed = child_for_record(contactpoint_id=form.cleaned_data["absorbed"], viewer=manager)
-        if kept is None:
-            form.add_error("kept", "There is no record you can merge with that ContactPoint ID")
-        if absorbed is None:
-            form.add_error("absorbed", "There is no record you can merge with that ContactPoint ID")
+        for name, child in (("kept", kept), ("absorbed", absorbed)):
+            if child is None:
+                form.add_error(name, "There is no record you can merge with that ContactPoint ID")
+            elif child.merged_into is not None:
+                into = child.merged_into.contactpoint_id_display
+                form.add_error(name, f"That record has been merged into {into} already")
+        if kept and absorbed and kept.pk == absorbed.pk:
+            form.add_error("absorbed", "Enter the ContactPoint ID of a different record")
+        if form.errors:
+            kept = absorbed = None
         if kept and absorbed and request.POST.get("confirmed") == "yes":
-            done = children_merge(kept=kept, absorbed=absorbed, by=manager)
+            try:
+                done = children_merge(kept=kept, absorbed=absorbed, by=manager)
+            except ValueError:  # merged by someone else since this page was shown
+                messages.error(request, "One of the records has been merged since: start again")
+                return redirect("directory:merge")
             audit_note(
                 request, action=Action.CHANGE, detail={"merge": done.pk}, **audit_facts(kept)
             )
@@ -244,16 +269,26 @@ def merge(request: HttpRequest) -> HttpResponseBase:
                 (kept, is_masked_for(kept, manager)),
                 (absorbed, is_masked_for(absorbed, manager)),
             ]
-    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "merge"})
+    audit_note(
+        request,
+        action=Action.PAGE_VIEW,
+        detail={"page": "merge"},
+        result_ids=[child.contactpoint_id for child, _ in pair or []],
+    )
     return render(request, "directory/merge.html", {"form": form, "pair": pair})
 
 
 @permission_required(Permission.MERGE_RECORDS)
 def merges(request: HttpRequest) -> HttpResponse:
-    recent = Merge.objects.select_related("kept", "absorbed", "merged_by").order_by("-merged_at")[
-        :50
-    ]
-    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "merges"})
+    recent = list(
+        Merge.objects.select_related("kept", "absorbed", "merged_by").order_by("-merged_at")[:50]
+    )
+    audit_note(
+        request,
+        action=Action.PAGE_VIEW,
+        detail={"page": "merges"},
+        result_ids=[c.contactpoint_id for m in recent for c in (m.kept, m.absorbed)],
+    )
     return render(request, "directory/merges.html", {"merges": recent})
 
 

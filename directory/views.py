@@ -25,7 +25,12 @@ from directory.search import (
     children_search,
     search_rate_exceeded,
 )
-from shielding.policy import audit_facts, visible_child, visible_search_result
+from shielding.policy import (
+    audit_facts,
+    lead_professional_named,
+    visible_child,
+    visible_search_result,
+)
 from shielding.services import override_visit
 
 RATE_LIMITED = (
@@ -153,14 +158,14 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 lead_professional=data["lead_professional"],
             )
         except services.LeadProfessionalTaken as taken:
-            holder = taken.holder
-            who = holder.practitioner.get_full_name() if holder.practitioner else ""
-            where = holder.service.name if holder.service else ""
+            named = lead_professional_named(taken.holder, viewer)
             form.add_error(
                 "lead_professional",
-                f"{' at '.join(part for part in (who, where) if part)} is already the lead "
-                "professional for this child. Agree the handover with them: they must stop "
-                "being lead professional before you can become it.",
+                f"{named} is already the lead professional for this child. Agree the handover "
+                "with them: they must stop being lead professional before you can become it."
+                if named
+                else "Another service is already the lead professional for this child. Your "
+                "local authority's ContactPoint team can help agree the handover.",
             )
         else:
             audit_note(

@@ -87,13 +87,40 @@ class ChangeShown:
     masked: bool
 
 
+INVOLVEMENT = "directory.involvement"
+
+
+def sensitive_involvements(entries: Iterable[Any]) -> set[str]:
+    """The ids (as the change log keeps them) of the involvements among ``entries`` that are,
+    or ever were, with a sensitive service."""
+    logged: dict[str, bool] = {}
+    for entry in entries:
+        if f"{entry.content_type.app_label}.{entry.content_type.model}" != INVOLVEMENT:
+            continue
+        categories = entry.changes_dict.get("sensitive_category", ())
+        said = any(value not in (None, "", "None") for value in categories)
+        logged[str(entry.object_pk)] = logged.get(str(entry.object_pk), False) or said
+    now = Involvement.objects.filter(pk__in=[int(pk) for pk in logged if pk.isdigit()]).exclude(
+        sensitive_category=""
+    )
+    return {pk for pk, said in logged.items() if said} | {
+        str(pk) for pk in now.values_list("pk", flat=True)
+    }
+
+
 def change_shown(
-    entry: Any, viewer: User, shielded: set[int], local_authorities: dict[int, int]
+    entry: Any,
+    viewer: User,
+    shielded: set[int],
+    local_authorities: dict[int, int],
+    sensitive: set[str],
 ) -> ChangeShown:
     """A django-auditlog entry with the policy applied.
 
     ``shielded`` are the ids of the shielded children among those the entries are about;
-    ``local_authorities`` maps a child id to its local authority id.
+    ``local_authorities`` maps a child id to its local authority id; ``sensitive`` are
+    the involvements with sensitive services (``sensitive_involvements``), shown only to
+    those who broker contact.
     """
     model = f"{entry.content_type.app_label}.{entry.content_type.model}"
     child_ids = (entry.additional_data or {}).get("child_ids", [])
@@ -102,9 +129,14 @@ def change_shown(
         for child_id in child_ids
         if child_id in shielded and not sees_in_full(viewer, local_authorities.get(child_id))
     ]
+    hidden_service = (
+        model == INVOLVEMENT
+        and str(entry.object_pk) in sensitive
+        and not has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES)
+    )
     changes = dict(entry.changes_dict)
-    if protect:
-        allowed = VISIBLE_WHEN_SHIELDED.get(model, frozenset())
+    if protect or hidden_service:
+        allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())
         changes = {
             field: (values if field in allowed else (MASK, MASK))
             for field, values in changes.items()
@@ -114,9 +146,11 @@ def change_shown(
         actor=entry.actor.username if entry.actor else "system",
         action=entry.get_action_display(),
         model=entry.content_type.name,
-        object_repr=entry.object_repr if not protect or model in VISIBLE_WHEN_SHIELDED else MASK,
+        object_repr=MASK
+        if hidden_service or (protect and model not in VISIBLE_WHEN_SHIELDED)
+        else entry.object_repr,
         changes={field: (str(old), str(new)) for field, (old, new) in changes.items()},
-        masked=bool(protect),
+        masked=bool(protect) or hidden_service,
     )
 
 
@@ -372,6 +406,16 @@ def visible_child(
         lead_professional=next((i for i in current if i.lead_professional), None),
         my_involvement=next((i for i in current if i.is_mine), None),
     )
+
+
+def lead_professional_named(holder: Involvement, viewer: User) -> str:
+    """Who holds the lead, for a practitioner told they cannot take it: not a sensitive
+    service, which only those who broker contact may know of (it is not on the record)."""
+    if holder.sensitive_category and not has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES):
+        return ""
+    who = holder.practitioner.get_full_name() if holder.practitioner else ""
+    where = holder.service.name if holder.service else ""
+    return " at ".join(part for part in (who, where) if part)
 
 
 @dataclass(frozen=True)

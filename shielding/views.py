@@ -127,7 +127,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .select_related("child")
         .order_by("review_on")
     )
-    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "shielding_dashboard"})
+    audit_note(
+        request,
+        action=Action.PAGE_VIEW,
+        detail={"page": "shielding_dashboard"},
+        result_ids=[shield.child.contactpoint_id for shield in due],
+    )
     return render(
         request,
         "shielding/dashboard.html",
@@ -186,7 +191,12 @@ def override_queue(request: HttpRequest) -> HttpResponse:
         .select_related("child", "practitioner", "practitioner__organisation")
         .order_by("requested_at")
     )
-    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "override_queue"})
+    audit_note(
+        request,
+        action=Action.PAGE_VIEW,
+        detail={"page": "override_queue"},
+        result_ids=[item.child.contactpoint_id for item in waiting],
+    )
     return render(request, "shielding/overrides.html", {"overrides": waiting})
 
 
@@ -196,8 +206,10 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     officer = signed_in_user(request)
     item = get_object_or_404(_overrides(officer), pk=pk, reviewed_at__isnull=True)
     form = SignOffForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    services.override_sign_off(override=item, by=officer, note=note)
+    if not form.is_valid():
+        messages.error(request, "The note must be 2,000 characters or fewer, as plain text")
+        return redirect("shielding:override_queue")
+    services.override_sign_off(override=item, by=officer, note=form.cleaned_data["note"])
     audit_note(
         request, action=Action.ADMIN_ACTION, detail={"action": "override_sign_off", "override": pk}
     )
@@ -254,7 +266,12 @@ def contact_queue(request: HttpRequest) -> HttpResponse:
         .select_related("child", "requester", "requester__organisation")
         .order_by("requested_at")
     )
-    audit_note(request, action=Action.PAGE_VIEW, detail={"page": "contact_queue"})
+    audit_note(
+        request,
+        action=Action.PAGE_VIEW,
+        detail={"page": "contact_queue"},
+        result_ids=[item.child.contactpoint_id for item in waiting],
+    )
     return render(request, "shielding/contact_requests.html", {"requests": waiting})
 
 

@@ -11,9 +11,20 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
-from directory.models import Address, Source
+from directory.models import Address, Involvement, Service, Source
 from shielding.models import Shield
-from tests.personas import ada, make_child, make_user, operator, priya, sam, sign_in, xavier
+from tests.personas import (
+    ada,
+    make_child,
+    make_service,
+    make_user,
+    operator,
+    priya,
+    sam,
+    sign_in,
+    southshire,
+    xavier,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +160,42 @@ class TestChildHistory:
     def test_a_malformed_id_is_not_found(self, ada_client):
         assert ada_client.get("/audit/children/12345/").status_code == 404
 
+    def test_reading_the_history_is_itself_in_the_childs_access_history(self, ada_client):
+        child = make_child()
+        url = reverse("audit:child_history", args=[child.contactpoint_id])
+        ada_client.get(url)
+        html = ada_client.get(url).content.decode()
+        assert html.count(url) >= 1, "the first reading is listed on the second"
+        assert AuditEvent.objects.filter(
+            user_id=ada_client.auditor.pk, child_contactpoint_id=child.contactpoint_id
+        ).exists()
+
+    def test_sensitive_services_stay_hidden_from_auditors(self, ada_client):
+        child = make_child()
+        clinic = make_service(Service.Kind.SEXUAL_HEALTH, name="Brookside Clinic")
+        with set_actor(priya()):
+            Involvement.objects.create(
+                child=child, service=clinic, started_on=timezone.localdate(),
+                sensitive_category="sexual_health", sensitive_basis="consent",
+                source=Source.LA_SYSTEM,
+            )  # fmt: skip
+        html = ada_client.get(
+            reverse("audit:child_history", args=[child.contactpoint_id])
+        ).content.decode()
+        assert "[shielded]" in html, "the change is listed, masked"
+        assert "sexual_health" not in html and "Brookside" not in html and "→ consent" not in html
+
+    def test_an_la_auditor_reads_only_her_own_las_change_history(self, ada_client):
+        child = make_child(local_authority=southshire())
+        with set_actor(priya()):
+            Address.objects.create(
+                child=child, line_1="1 Mill Lane", postcode="NE1 4ST", source=Source.PRACTITIONER
+            )
+        url = reverse("audit:child_history", args=[child.contactpoint_id])
+        assert "NE1 4ST" not in ada_client.get(url).content.decode()
+        sign_in(ada_client, make_user("nadia", Role.AUDITOR, organisation=operator()))
+        assert "NE1 4ST" in ada_client.get(url).content.decode(), "a national auditor may"
+
 
 class TestAnomalies:
     def report(self, ada_client, title):
@@ -245,6 +292,21 @@ class TestChartsAndExport:
         assert rows[0][:3] == ["id", "occurred_at", "username"]
         assert [row[7] for row in rows[1:]] == ["/exported-0", "/exported-1", "/exported-2"]
         assert AuditEvent.objects.filter(action=Action.EXPORT, username="ada").exists()
+
+    def test_the_csv_export_never_hands_a_spreadsheet_a_formula(self, ada_client):
+        event(priya(), user_agent='=HYPERLINK("http://x.example","click")', path="-2+3")
+        body = b"".join(ada_client.get(reverse("audit:export")).streaming_content).decode()
+        cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
+        assert '\'=HYPERLINK("http://x.example","click")' in cells and "'-2+3" in cells
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+
+    def test_each_page_of_events_read_is_recorded(self, ada_client):
+        user = priya()
+        for _ in range(3):
+            event(user)
+        ada_client.get(EVENTS, {"before": "3"})
+        read = AuditEvent.objects.filter(user_id=ada_client.auditor.pk, path=EVENTS).latest("id")
+        assert read.search_criteria == {"query": "events", "before": "3"}
 
 
 def test_a_reversed_report_period_gets_a_clear_message(ada_client):

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.roles import Role
 from directory.feed_import import feed_import
 from directory.feeds import COLUMNS, nhs_number_is_valid, upn_is_valid
 from directory.linkage_evaluation import evaluate
@@ -28,10 +29,13 @@ from directory.services import children_merge, children_unmerge
 from tests.commands import run_manage
 from tests.personas import (
     dana,
+    feed_review,
     make_address,
     make_child,
     make_service,
+    make_user,
     northshire,
+    operator,
     priya,
     rebuild_keys,
     shield,
@@ -382,6 +386,54 @@ class TestTheShieldFollowsTheChild:
 
 
 class TestMergeAndUnmerge:
+    def test_the_children_a_data_manager_compares_are_in_their_access_histories(self, client):
+        from audit.selectors import child_history
+
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        review = feed_review(kept)
+        sign_in(client, dana())
+        client.post(
+            reverse("directory:merge"),
+            {"kept": kept.contactpoint_id, "absorbed": absorbed.contactpoint_id},
+        )
+        client.get(reverse("directory:review", args=[review.pk]))
+        auditor = make_user("nadia", Role.AUDITOR, organisation=operator())
+        pages = {
+            child.contactpoint_id: {e.path for e in child_history(auditor, child.contactpoint_id)}
+            for child in (kept, absorbed)
+        }
+        assert pages[kept.contactpoint_id] == {"/feeds/merge/", f"/feeds/reviews/{review.pk}/"}
+        assert pages[absorbed.contactpoint_id] == {"/feeds/merge/"}
+
+    def test_a_record_merged_already_gets_a_message_not_an_error(self, client):
+        kept, absorbed, other = make_child(), make_child(given_name="Amy"), make_child()
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        sign_in(client, dana())
+        for confirmed in ("", "yes"):
+            response = client.post(
+                reverse("directory:merge"),
+                {"kept": other.contactpoint_id, "absorbed": absorbed.contactpoint_id,
+                 "confirmed": confirmed},
+            )  # fmt: skip
+            assert response.status_code == 200
+            assert (
+                f"That record has been merged into {kept.contactpoint_id_display} already"
+                in response.content.decode()
+            )
+        assert Merge.objects.count() == 1
+
+    def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
+        candidate = make_child()
+        review = feed_review(candidate)
+        candidate.delete()  # purged since
+        manager = dana()
+        sign_in(client, manager)
+        response = client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        assert response.status_code == 302
+        review.refresh_from_db()
+        assert review.status == MatchReview.Status.CREATED
+        assert review.source_record.child.local_authority == manager.organisation
+
     def test_a_merge_moves_everything_and_an_unmerge_puts_it_back(self):
         kept, absorbed = make_child(), make_child(given_name="Amy")
         make_address(absorbed, "NE5 5AB")

@@ -300,6 +300,22 @@ class TestMyInvolvement:
         assert "Owen at Children&#x27;s Services is already the lead professional" in html
         assert not Involvement.objects.filter(child=child, practitioner__username="priya").exists()
 
+    def test_a_sensitive_lead_professional_is_not_named(self, client):
+        child = make_child()
+        Involvement.objects.create(
+            child=child, practitioner=owen(), lead_professional=True, started_on=date(2025, 1, 1),
+            service=make_service(Service.Kind.MENTAL_HEALTH, name="Harbour CAMHS Team"),
+            sensitive_category="mental_health", sensitive_basis="consent",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        sign_in(client, priya())
+        assert "Harbour" not in client.get(record_url(child)).content.decode()
+        html = client.post(
+            record_url(child, "my-involvement/"), self.form(lead_professional="on")
+        ).content.decode()
+        assert "Another service is already the lead professional for this child" in html
+        assert "Harbour" not in html and "Owen" not in html
+
     @pytest.mark.parametrize(
         ("field", "value", "message"),
         [

@@ -246,6 +246,32 @@ class TestOverride:
             not in team.get(reverse("shielding:override_queue")).content.decode()
         )
 
+    def test_a_sign_off_with_a_bad_note_signs_nothing_off(self, client):
+        child = shielded_child()
+        item = ShieldOverride.objects.create(
+            child=child, practitioner=owen(), reason="Section 47", visit_token_hash="x" * 64
+        )
+        sign_in(client, sam())
+        url = reverse("shielding:override_sign_off", args=[item.pk])
+        response = client.post(url, {"note": "x" * 2001}, follow=True)
+        assert "The note must be 2,000 characters or fewer" in response.content.decode()
+        item.refresh_from_db()
+        assert item.reviewed_at is None
+
+    def test_the_queues_record_which_children_they_listed(self, client):
+        child = shielded_child()
+        ShieldOverride.objects.create(
+            child=child, practitioner=owen(), reason="Section 47", visit_token_hash="x" * 64
+        )
+        ContactRequest.objects.create(
+            child=child, requester=priya(), service="School", reason="r", reply_to="t"
+        )
+        sign_in(client, sam())
+        for name in ("override_queue", "contact_queue"):
+            client.get(reverse(f"shielding:{name}"))
+            event = AuditEvent.objects.filter(path=reverse(f"shielding:{name}")).get()
+            assert event.result_ids == [child.contactpoint_id], name
+
 
 class TestBrokeredContact:
     def test_a_practitioner_asks_and_the_team_records_the_outcome(self, client):
