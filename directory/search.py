@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -96,7 +97,10 @@ def _candidates(
         return []
     current = Address.objects.filter(child=OuterRef("pk"), ended_on__isnull=True)
     other_names = ChildName.objects.filter(child=OuterRef("pk"))
-    rows = Child.objects.filter(
+    # With a postcode, which children are shielded decides who is counted, so the query runs
+    # where shields are read: the primary (a replica a moment behind could count a child
+    # shielded meanwhile into "too many matches"). Otherwise the router decides.
+    rows = Child.objects.using(DEFAULT_DB_ALIAS if criteria.postcode else None).filter(
         pk__in=_candidate_ids(criteria, families, findable, limit)
     ).values_list(
         "pk",

@@ -114,3 +114,31 @@ def test_a_child_shielded_while_a_postcode_search_runs_is_not_found(client, monk
     assert Shield.objects.filter(child=child).exists()
     assert child.contactpoint_id not in page
     assert "No children found" in page
+
+
+@pytest.mark.django_db
+def test_a_postcode_search_decides_who_is_shielded_on_the_primary(client, monkeypatch):
+    """Every query that reads shields runs on the primary, the postcode search's candidate
+    query among them (shields are part of what it counts)."""
+    from django.db.models.sql import compiler
+    from django.urls import reverse
+
+    from tests.personas import make_address, make_child, priya, rebuild_keys, sign_in
+
+    ran: list[tuple[str, str]] = []
+    execute = compiler.SQLCompiler.execute_sql
+
+    def spy(self, *args, **kwargs):
+        ran.append((self.using, self.as_sql()[0]))
+        return execute(self, *args, **kwargs)
+
+    sign_in(client, priya())
+    child = make_child()
+    make_address(child, "NE1 4ST")
+    rebuild_keys(child)
+    monkeypatch.setattr(compiler.SQLCompiler, "execute_sql", spy)
+    page = client.post(reverse("directory:search"), {"surname": "Hart", "postcode": "NE1 4ST"})
+    assert child.contactpoint_id in page.content.decode()
+    assert any(using == "replica" for using, _ in ran), "the replica serves the other reads"
+    shield_reads = [using for using, sql in ran if "shielding_shield" in sql]
+    assert shield_reads and set(shield_reads) == {"default"}, ran
