@@ -100,17 +100,19 @@ def _candidates(
     # With a postcode, which children are shielded decides who is counted, so the query runs
     # where shields are read: the primary (a replica a moment behind could count a child
     # shielded meanwhile into "too many matches"). Otherwise the router decides.
-    rows = Child.objects.using(DEFAULT_DB_ALIAS if criteria.postcode else None).filter(
-        pk__in=_candidate_ids(criteria, families, findable, limit)
-    ).values_list(
-        "pk",
-        "family_name",
-        "given_name",
-        "date_of_birth",
-        "gender",
-        ArraySubquery(other_names.values("family_name")),
-        ArraySubquery(other_names.values("given_name")),
-        ArraySubquery(current.exclude(postcode="").values("postcode")),
+    rows = (
+        Child.objects.using(DEFAULT_DB_ALIAS if criteria.postcode else None)
+        .filter(pk__in=_candidate_ids(criteria, families, findable, limit))
+        .values_list(
+            "pk",
+            "family_name",
+            "given_name",
+            "date_of_birth",
+            "gender",
+            ArraySubquery(other_names.values("family_name")),
+            ArraySubquery(other_names.values("given_name")),
+            ArraySubquery(current.exclude(postcode="").values("postcode")),
+        )
     )
     return [
         (
