@@ -161,8 +161,15 @@ def override(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         return redirect(_record_url(child))
     form = OverrideForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        _, token = services.override_request(
+        requested, token = services.override_request(
             child=child, practitioner=practitioner, reason=form.cleaned_data["reason"]
+        )
+        audit_note(
+            request,
+            action=Action.CHANGE,
+            **audit_facts(child),
+            reason=requested.reason,
+            detail={"override_requested": requested.pk},
         )
         return redirect(f"{_record_url(child)}?visit={token}")
     audit_note(

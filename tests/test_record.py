@@ -140,6 +140,8 @@ class TestTheRecord:
         assert "4 Old Street" not in html, "past addresses only on request"
         assert "Show 1 past address" in html
         assert "4 Old Street" in client.get(record_url(child, "?past=1")).content.decode()
+        views = AuditEvent.objects.filter(action=Action.VIEW_RECORD, child_id=child.pk)
+        assert [e.detail["past_addresses"] for e in views.order_by("id")] == [False, True]
 
     def test_sensitive_services_are_hidden_from_practitioners(self, client):
         child = full_child()

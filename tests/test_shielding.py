@@ -198,6 +198,14 @@ class TestOverride:
         )
         assert not ShieldOverride.objects.exists()
 
+    def test_asking_to_override_is_recorded_with_the_child_and_the_reason(self, client):
+        child = shielded_child()
+        sign_in(client, owen())
+        self.override(client, child)  # asked, and never opened
+        asked = AuditEvent.objects.get(path=f"/children/{child.contactpoint_id}/override/")
+        assert asked.child_id == child.pk and asked.child_shielded
+        assert asked.reason == "Section 47 enquiry, police attending today"
+
     def test_an_override_lasts_one_visit(self, client):
         child = shielded_child()
         sign_in(client, owen())
