@@ -108,7 +108,8 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             request,
             action=Action.VIEW_RECORD,
             **audit_facts(child),
-            detail={"masked": record.masked, "past_addresses": bool(record.past_addresses)},
+            detail={"masked": record.masked}
+            | ({"past_addresses": True} if record.past_addresses else {}),
         )
     return render(request, "directory/record.html", {"record": record, "override": override})
 
