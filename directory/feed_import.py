@@ -100,6 +100,7 @@ def feed_import(
             file_name=file_name[:255],
             file_sha256=digest,
             imported_by=by,
+            local_authority=local_authority,
             rows_read=validation.rows_read,
             rows_rejected=len(validation.rejected),
         )

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -88,6 +89,21 @@ class MergeForm(forms.Form):
         return data
 
 
+def _own_la(manager: User) -> Organisation | None:
+    """The local authority a data manager works for; None for the national data-quality team
+    (the service operator's), who work every LA's files and records."""
+    if is_national(manager) or not manager.organisation.is_local_authority:
+        return None
+    return manager.organisation
+
+
+def _reviews(manager: User) -> QuerySet[MatchReview]:
+    """An LA's data managers review the records of their LA's files."""
+    la = _own_la(manager)
+    reviews = MatchReview.objects.all()
+    return reviews.filter(source_record__last_import__local_authority=la) if la else reviews
+
+
 @never_cache
 @permission_required(Permission.REVIEW_MATCHES)
 def feeds(request: HttpRequest) -> HttpResponse:
@@ -97,7 +113,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
         request.FILES or None,
         initial={"local_authority": manager.organisation_id},
     )
-    if not is_national(manager):
+    if _own_la(manager) is not None:
         organisation = form.fields["local_authority"]
         assert isinstance(organisation, forms.ModelChoiceField)
         organisation.queryset = Organisation.objects.filter(pk=manager.organisation_id)
@@ -130,7 +146,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "summary": FeedImport.describe(outcome.counts) if outcome else "",
             "report": error_report(outcome.validation.errors) if outcome else "",
             "imports": FeedImport.objects.order_by("-imported_at")[:20],
-            "open_reviews": MatchReview.objects.filter(status=MatchReview.Status.OPEN).count(),
+            "open_reviews": _reviews(manager).filter(status=MatchReview.Status.OPEN).count(),
         },
     )
 
@@ -138,9 +154,8 @@ def feeds(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.REVIEW_MATCHES)
 def review_queue(request: HttpRequest) -> HttpResponse:
     reviews = (
-        MatchReview.objects.filter(
-            status__in=[MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
-        )
+        _reviews(signed_in_user(request))
+        .filter(status__in=[MatchReview.Status.OPEN, MatchReview.Status.DEFERRED])
         .select_related("source_record")
         .order_by("status", "created_at")
     )
@@ -181,7 +196,7 @@ def _comparison(review: MatchReview, viewer: User) -> ReviewShown:
 @permission_required(Permission.REVIEW_MATCHES)
 def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
-    item = get_object_or_404(MatchReview.objects.select_related("source_record"), pk=pk)
+    item = get_object_or_404(_reviews(manager).select_related("source_record"), pk=pk)
     shown = _comparison(item, manager)
     if request.method == "POST" and item.status in (
         MatchReview.Status.OPEN,
@@ -242,14 +257,13 @@ def merge(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         kept = child_for_record(contactpoint_id=form.cleaned_data["kept"], viewer=manager)
         absorbed = child_for_record(contactpoint_id=form.cleaned_data["absorbed"], viewer=manager)
+        la = _own_la(manager)
         for name, child in (("kept", kept), ("absorbed", absorbed)):
-            if child is None:
+            if child is None or (la and child.local_authority_id != la.pk):
                 form.add_error(name, "There is no record you can merge with that ContactPoint ID")
             elif child.merged_into is not None:
                 into = child.merged_into.contactpoint_id_display
                 form.add_error(name, f"That record has been merged into {into} already")
-        if kept and absorbed and kept.pk == absorbed.pk:
-            form.add_error("absorbed", "Enter the ContactPoint ID of a different record")
         if form.errors:
             kept = absorbed = None
         if kept and absorbed and request.POST.get("confirmed") == "yes":
@@ -278,10 +292,17 @@ def merge(request: HttpRequest) -> HttpResponseBase:
     return render(request, "directory/merge.html", {"form": form, "pair": pair})
 
 
+def _merges(manager: User) -> QuerySet[Merge]:
+    la = _own_la(manager)
+    return Merge.objects.filter(kept__local_authority=la) if la else Merge.objects.all()
+
+
 @permission_required(Permission.MERGE_RECORDS)
 def merges(request: HttpRequest) -> HttpResponse:
     recent = list(
-        Merge.objects.select_related("kept", "absorbed", "merged_by").order_by("-merged_at")[:50]
+        _merges(signed_in_user(request))
+        .select_related("kept", "absorbed", "merged_by")
+        .order_by("-merged_at")[:50]
     )
     audit_note(
         request,
@@ -296,7 +317,7 @@ def merges(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.MERGE_RECORDS)
 def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
-    item = get_object_or_404(Merge, pk=pk, unmerged_at__isnull=True)
+    item = get_object_or_404(_merges(manager), pk=pk, unmerged_at__isnull=True)
     children_unmerge(merge=item, by=manager)
     audit_note(request, action=Action.CHANGE, detail={"unmerge": pk}, **audit_facts(item.kept))
     messages.success(request, "The merge has been undone")

@@ -514,6 +514,14 @@ class FeedImport(models.Model):
         related_name="+",
     )
     imported_at = models.DateTimeField(auto_now_add=True)
+    local_authority = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Whose file it is: its records are reviewed by that LA's data managers",
+    )
     rows_read = models.IntegerField()
     rows_rejected = models.IntegerField()
     outcome = models.JSONField(default=dict, help_text="How many rows did what")

@@ -192,6 +192,7 @@ def feed_review(candidate: Child) -> Any:
         source=Source.LA_SYSTEM,
         file_name="la.csv",
         file_sha256="0" * 64,
+        local_authority=candidate.local_authority,
         rows_read=1,
         rows_rejected=0,
     )

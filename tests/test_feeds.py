@@ -40,6 +40,7 @@ from tests.personas import (
     rebuild_keys,
     shield,
     sign_in,
+    southshire,
 )
 
 pytestmark = pytest.mark.django_db
@@ -404,6 +405,27 @@ class TestMergeAndUnmerge:
         }
         assert pages[kept.contactpoint_id] == {"/feeds/merge/", f"/feeds/reviews/{review.pk}/"}
         assert pages[absorbed.contactpoint_id] == {"/feeds/merge/"}
+
+    def test_an_las_data_managers_work_on_their_own_las_files_and_records(self, client):
+        kept, absorbed = make_child(), make_child(given_name="Amy")  # Northshire's
+        review = feed_review(kept)
+        done = children_merge(kept=make_child(given_name="Ann"), absorbed=make_child(), by=None)
+        sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
+        assert client.get(reverse("directory:review", args=[review.pk])).status_code == 404
+        assert "LA-1" not in client.get(reverse("directory:review_queue")).content.decode()
+        page = client.post(
+            reverse("directory:merge"),
+            {"kept": kept.contactpoint_id, "absorbed": absorbed.contactpoint_id},
+        ).content.decode()
+        assert "There is no record you can merge with that ContactPoint ID" in page
+        assert (
+            done.kept.contactpoint_id
+            not in client.get(reverse("directory:merges")).content.decode()
+        )
+        assert client.post(reverse("directory:unmerge", args=[done.pk])).status_code == 404
+        sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
+        assert client.get(reverse("directory:review", args=[review.pk])).status_code == 200
+        assert client.post(reverse("directory:unmerge", args=[done.pk])).status_code == 302
 
     def test_a_record_merged_already_gets_a_message_not_an_error(self, client):
         kept, absorbed, other = make_child(), make_child(given_name="Amy"), make_child()
