@@ -350,3 +350,13 @@ class TestMyInvolvement:
         client.post(record_url(child, "my-involvement/end/"))
         theirs.refresh_from_db()
         assert theirs.ended_on is None
+
+
+def test_no_page_title_names_the_child(client):
+    """Titles are kept in browser history and shown in tab lists: the ID, never the name."""
+    child = make_child(given_name="Zenobia", family_name="Quillfeather")
+    sign_in(client, priya())
+    for suffix in ("", "my-involvement/"):
+        html = client.get(record_url(child, suffix)).content.decode()
+        title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+        assert child.contactpoint_id_display in title and "Zenobia" not in title, title
