@@ -237,6 +237,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
             | Q(last_name__icontains=query)
             | Q(email__icontains=query)
         )
+    if query:
+        audit_note(request, search_criteria={"query": "users", "q": query})
     now = timezone.now()
     rows = [(user, user.access_problem(now)) for user in users[:200]]
     return render(request, "accounts/users/list.html", {"form": form, "rows": rows, "query": query})

@@ -11,6 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, SetupLink, User
 from accounts.roles import Role
+from audit.models import AuditEvent
 from tests.commands import run_manage
 from tests.personas import (
     current_code,
@@ -80,6 +81,8 @@ class TestListingUsers:
         make_user("tom", Role.PRACTITIONER)
         html = lee_client.get(USERS, {"q": "pri"}).content.decode()
         assert "priya" in html and ">tom<" not in html
+        searched = AuditEvent.objects.filter(path=USERS).latest("id")
+        assert searched.search_criteria == {"query": "users", "q": "pri"}
 
     def test_another_las_user_does_not_exist_for_lee(self, lee_client):
         outsider = xavier()
