@@ -5,11 +5,38 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from directory.models import Child
+from directory.models import Address, CareRelationship, Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
+
+
+def records_alongside(child: Child) -> list[tuple[Child, bool]]:
+    """Other children who share a current carer or a current address with ``child`` (brothers
+    and sisters, most often), each with whether it is shielded. Their records show that carer
+    or address: the shielding officer decides whether they need a shield too."""
+    carers = CareRelationship.objects.filter(child=child, ended_on__isnull=True).values("carer")
+    homes = Address.objects.filter(child=child, ended_on__isnull=True).exclude(postcode="")
+    same_home = Q()
+    for line_1, postcode in homes.values_list("line_1", "postcode"):
+        same_home |= Q(addresses__line_1=line_1, addresses__postcode=postcode,
+                       addresses__ended_on__isnull=True)  # fmt: skip
+    shared = Q(carer_relationships__carer__in=carers, carer_relationships__ended_on__isnull=True)
+    others = (
+        Child.objects.filter(shared | same_home if same_home else shared)
+        .exclude(pk=child.pk)
+        .exclude(status=Child.Status.MERGED)
+        .distinct()
+        .order_by("date_of_birth")
+    )
+    shielded = set(
+        Shield.objects.filter(child__in=others, lifted_at__isnull=True).values_list(
+            "child_id", flat=True
+        )
+    )
+    return [(other, other.pk in shielded) for other in others[:20]]
 
 
 def default_review_date(today: date) -> date:

@@ -109,9 +109,18 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 detail={"change": f"shield_{data['decision']}"},
             )
             return redirect(_record_url(child))
-    audit_note(request, action=Action.VIEW_RECORD, **audit_facts(child), detail={"page": "shield"})
+    alongside = services.records_alongside(child)
+    audit_note(
+        request,
+        action=Action.VIEW_RECORD,
+        **audit_facts(child),
+        detail={"page": "shield"},
+        result_ids=[other.contactpoint_id for other, _ in alongside],
+    )
     return render(
-        request, "shielding/shield.html", {"form": form, "record": record, "shield": in_force}
+        request,
+        "shielding/shield.html",
+        {"form": form, "record": record, "shield": in_force, "alongside": alongside},
     )
 
 

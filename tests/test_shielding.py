@@ -141,6 +141,27 @@ class TestShieldWorkflow:
         ).content.decode()
         assert message in html and not Shield.objects.exists()
 
+    def test_brothers_and_sisters_sharing_a_carer_or_home_are_pointed_out(self, client):
+        child = shielded_child()
+        mother = child.carer_relationships.get().carer
+        sister = make_child(given_name="Bea")
+        CareRelationship.objects.create(
+            child=sister, carer=mother, relationship="mother", parental_responsibility=True,
+            source=Source.CHILD_BENEFIT,
+        )  # fmt: skip
+        brother = make_child(given_name="Cal")
+        make_address(brother, "ZE2 9QX", line_1="Zqxv Secret Lane")
+        unrelated = make_child(given_name="Dot")
+        make_address(unrelated, "NE1 4ST")
+        sign_in(client, sam())
+        page = client.get(reverse("shielding:shield", args=[child.contactpoint_id]))
+        text = page.content.decode()
+        assert "Records that share a carer or a home with this child" in text
+        assert sister.contactpoint_id_display in text and brother.contactpoint_id_display in text
+        assert unrelated.contactpoint_id_display not in text
+        seen = AuditEvent.objects.filter(path=page.request["PATH_INFO"]).latest("id")
+        assert set(seen.result_ids) == {sister.contactpoint_id, brother.contactpoint_id}
+
     def test_review_extends_and_lifting_restores_the_view(self, client):
         child = shielded_child()
         sign_in(client, sam())
