@@ -25,9 +25,9 @@ def _key(username: str) -> str:
 
 def sign_in_locked(*, username: str, ip_address: str, now: datetime) -> bool:
     """Whether this attempt must be refused. Until the request ends, other attempts for the
-    same username or from the same address wait, so that each counts this one's failure."""
+    same username wait, so that each counts this one's failure. Attempts from one address do
+    not wait for each other: a whole office signs in from one address, and would queue."""
     wait_turn(Turn.SIGN_IN_USERNAME, _key(username))
-    wait_turn(Turn.SIGN_IN_ADDRESS, ip_address)
     recent = SignInFailure.objects.filter(failed_at__gte=now - settings.LOCKOUT_PERIOD)
     return (
         recent.filter(username=_key(username)).count() >= settings.LOCKOUT_USERNAME_FAILURES

@@ -353,14 +353,15 @@ USER_ACTIONS = {
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
-    _note_admin_action(request, action, managed)
     if action in CREDENTIAL_ACTIONS and not may_reset_credentials(admin, managed):
+        _note_admin_action(request, action, managed, refused=True)
         messages.error(
             request,
             f"You cannot do that: {managed.get_full_name() or managed.username} holds a role "
             "you do not hold. Ask an administrator who holds it, or a national administrator.",
         )
         return redirect("accounts:user_detail", pk=managed.pk)
+    _note_admin_action(request, action, managed)
     if action == "setup-link":
         link = services.setup_link_create(user=managed, by=admin)
         return render(request, "accounts/users/link.html", {"managed": managed, "link": link})
@@ -377,11 +378,14 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     return redirect("accounts:user_detail", pk=managed.pk)
 
 
-def _note_admin_action(request: HttpRequest, action: str, managed: User) -> None:
+def _note_admin_action(
+    request: HttpRequest, action: str, managed: User, *, refused: bool = False
+) -> None:
     audit_note(
         request,
         action=Action.ADMIN_ACTION,
-        detail={"action": action, "user_id": managed.pk, "username": managed.username},
+        detail={"action": action, "user_id": managed.pk, "username": managed.username}
+        | ({"refused": True} if refused else {}),
     )
 
 

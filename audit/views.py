@@ -86,12 +86,12 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     # A purged child's events outlive the record; its change history goes with it.
     child = Child.objects.filter(contactpoint_id=contactpoint_id).first()
     changes = []
-    if child is not None:
-        # The page shows the child's changes: its own access history must list this view.
-        audit_note(request, **audit_facts(child))
+    # Another LA's child's changes, and whether it is shielded, are not an LA auditor's to see.
     if child is not None and (
         is_national(auditor) or child.local_authority_id == auditor.organisation_id
     ):
+        # The page shows the child's changes: its own access history must list this view.
+        audit_note(request, **audit_facts(child))
         entries = list(
             LogEntry.objects.filter(additional_data__child_ids__contains=[child.pk])
             .select_related("actor", "content_type")

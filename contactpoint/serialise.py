@@ -14,13 +14,12 @@ from django.db import connection
 
 class Turn(IntEnum):
     SIGN_IN_USERNAME = 1
-    SIGN_IN_ADDRESS = 2
     SEARCH = 3
 
 
 def wait_turn(kind: Turn, key: str) -> None:
     """Waits until no other transaction holds ``kind`` for ``key``, then holds it until this
-    transaction ends. Callers take usernames before addresses, so no two wait on each other."""
+    transaction ends. A request holds at most one turn, so no two can wait on each other."""
     if not connection.in_atomic_block:
         raise RuntimeError("a turn is held until the transaction ends: there must be one")
     with connection.cursor() as cursor:

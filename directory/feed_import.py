@@ -378,14 +378,12 @@ def review_decide(
     else:
         row = row_from_record(source_record)
         if decision == "new":
-            # Looked after by the LA of the best candidate still held (or else the deciding
-            # data manager's), unless the row names a school or GP.
+            # Looked after by the LA of the best candidate still held, or else the LA whose file
+            # it was, unless the row names a school or GP.
             ids = [c["child_id"] for c in review.candidates]
             held = Child.objects.in_bulk(ids)
             best = next((held[pk] for pk in ids if pk in held), None)
-            la = best.local_authority if best else None
-            if la is None and by.organisation.is_local_authority:
-                la = by.organisation
+            la = best.local_authority if best else source_record.last_import.local_authority
             child = child_create_from_row(row, source_record.source, source_record.last_import, la)
             review.status = MatchReview.Status.CREATED
         else:

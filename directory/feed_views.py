@@ -97,6 +97,11 @@ def _own_la(manager: User) -> Organisation | None:
     return manager.organisation
 
 
+def _imports(manager: User) -> QuerySet[FeedImport]:
+    la = _own_la(manager)
+    return FeedImport.objects.filter(local_authority=la) if la else FeedImport.objects.all()
+
+
 def _reviews(manager: User) -> QuerySet[MatchReview]:
     """An LA's data managers review the records of their LA's files."""
     la = _own_la(manager)
@@ -145,7 +150,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "outcome": outcome,
             "summary": FeedImport.describe(outcome.counts) if outcome else "",
             "report": error_report(outcome.validation.errors) if outcome else "",
-            "imports": FeedImport.objects.order_by("-imported_at")[:20],
+            "imports": _imports(manager).order_by("-imported_at")[:20],
             "open_reviews": _reviews(manager).filter(status=MatchReview.Status.OPEN).count(),
         },
     )
@@ -215,9 +220,8 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             except NoLocalAuthority:
                 messages.error(
                     request,
-                    "A new record needs a local authority, and this one names no school or "
-                    "practice, and none of its possible matches is still held. Defer it, or ask "
-                    "a data manager of the child's local authority to decide it.",
+                    "A new record needs a local authority and none can be found for this one. "
+                    "Defer it and ask the feed's supplier which local authority it belongs to.",
                 )
                 return redirect("directory:review", pk=item.pk)
             facts = audit_facts(child) if child else {}
@@ -254,6 +258,7 @@ def merge(request: HttpRequest) -> HttpResponseBase:
     manager = signed_in_user(request)
     form = MergeForm(request.POST or None)
     pair = None
+    mentioned: list[Child] = []  # children named in a message
     if request.method == "POST" and form.is_valid():
         kept = child_for_record(contactpoint_id=form.cleaned_data["kept"], viewer=manager)
         absorbed = child_for_record(contactpoint_id=form.cleaned_data["absorbed"], viewer=manager)
@@ -262,6 +267,7 @@ def merge(request: HttpRequest) -> HttpResponseBase:
             if child is None or (la and child.local_authority_id != la.pk):
                 form.add_error(name, "There is no record you can merge with that ContactPoint ID")
             elif child.merged_into is not None:
+                mentioned.append(child.merged_into)
                 into = child.merged_into.contactpoint_id_display
                 form.add_error(name, f"That record has been merged into {into} already")
         if form.errors:
@@ -287,7 +293,8 @@ def merge(request: HttpRequest) -> HttpResponseBase:
         request,
         action=Action.PAGE_VIEW,
         detail={"page": "merge"},
-        result_ids=[child.contactpoint_id for child, _ in pair or []],
+        result_ids=[child.contactpoint_id for child, _ in pair or []]
+        + [child.contactpoint_id for child in mentioned],
     )
     return render(request, "directory/merge.html", {"form": form, "pair": pair})
 
@@ -318,7 +325,11 @@ def merges(request: HttpRequest) -> HttpResponse:
 def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
     item = get_object_or_404(_merges(manager), pk=pk, unmerged_at__isnull=True)
-    children_unmerge(merge=item, by=manager)
+    try:
+        children_unmerge(merge=item, by=manager)
+    except ValueError:  # undone by someone else since the list was shown
+        messages.error(request, "That merge has been undone already")
+        return redirect("directory:merges")
     audit_note(request, action=Action.CHANGE, detail={"unmerge": pk}, **audit_facts(item.kept))
     messages.success(request, "The merge has been undone")
     return redirect("directory:merges")

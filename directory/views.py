@@ -165,8 +165,8 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 f"{named} is already the lead professional for this child. Agree the handover "
                 "with them: they must stop being lead professional before you can become it."
                 if named
-                else "Another service is already the lead professional for this child. Your "
-                "local authority's ContactPoint team can help agree the handover.",
+                else "You cannot become the lead professional for this child at the moment. "
+                "Contact your local authority's ContactPoint team.",
             )
         else:
             audit_note(

@@ -5,38 +5,50 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 from directory.models import Address, CareRelationship, Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
 
+ALONGSIDE_SHOWN = 20
 
-def records_alongside(child: Child) -> list[tuple[Child, bool]]:
-    """Other children who share a current carer or a current address with ``child`` (brothers
-    and sisters, most often), each with whether it is shielded. Their records show that carer
-    or address: the shielding officer decides whether they need a shield too."""
+
+def records_alongside(child: Child) -> tuple[list[tuple[Child, bool]], int]:
+    """Other children of the same local authority who share a current carer or a current
+    address with ``child`` (brothers and sisters, most often), each with whether it is
+    shielded, and how many there are in all. Their records show that carer or address: the
+    shielding officer decides whether they need a shield too. Other authorities' children are
+    not listed: whether one is shielded, and that it lives here, is not this officer's to see."""
     carers = CareRelationship.objects.filter(child=child, ended_on__isnull=True).values("carer")
-    homes = Address.objects.filter(child=child, ended_on__isnull=True).exclude(postcode="")
-    same_home = Q()
-    for line_1, postcode in homes.values_list("line_1", "postcode"):
-        same_home |= Q(addresses__line_1=line_1, addresses__postcode=postcode,
-                       addresses__ended_on__isnull=True)  # fmt: skip
-    shared = Q(carer_relationships__carer__in=carers, carer_relationships__ended_on__isnull=True)
+    sharing_a_carer = CareRelationship.objects.filter(
+        carer__in=carers, ended_on__isnull=True
+    ).values_list("child_id", flat=True)
+    ids = set(sharing_a_carer)
+    for line_1, postcode in (
+        Address.objects.filter(child=child, ended_on__isnull=True)
+        .exclude(postcode="")
+        .values_list("line_1", "postcode")
+    ):
+        ids |= set(
+            Address.objects.filter(
+                postcode=postcode, line_1=line_1, ended_on__isnull=True
+            ).values_list("child_id", flat=True)
+        )
+    ids.discard(child.pk)
     others = (
-        Child.objects.filter(shared | same_home if same_home else shared)
-        .exclude(pk=child.pk)
+        Child.objects.filter(pk__in=ids, local_authority_id=child.local_authority_id)
         .exclude(status=Child.Status.MERGED)
-        .distinct()
-        .order_by("date_of_birth")
+        .order_by("date_of_birth", "pk")
     )
+    total = others.count()
+    shown = list(others[:ALONGSIDE_SHOWN])
     shielded = set(
-        Shield.objects.filter(child__in=others, lifted_at__isnull=True).values_list(
+        Shield.objects.filter(child__in=[o.pk for o in shown], lifted_at__isnull=True).values_list(
             "child_id", flat=True
         )
     )
-    return [(other, other.pk in shielded) for other in others[:20]]
+    return [(other, other.pk in shielded) for other in shown], total
 
 
 def default_review_date(today: date) -> date:

@@ -59,6 +59,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     child = _own_la_child(request, contactpoint_id)
     in_force = next((s for s in child.shields.all() if s.lifted_at is None), None)
     record = visible_child(child, officer)
+    mentioned: list[Child] = []  # other children named on the page
     if in_force is None:
         form: ShieldForm | ShieldReviewForm = ShieldForm(
             request.POST or None,
@@ -72,6 +73,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             try:
                 services.shield_create(child=child, by=officer, **form.cleaned_data)
             except services.MergedRecord as merged:
+                mentioned.append(merged.merged_into)
                 form.add_error(
                     None,
                     f"This record was merged into {merged.merged_into.contactpoint_id_display}. "
@@ -109,18 +111,25 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 detail={"change": f"shield_{data['decision']}"},
             )
             return redirect(_record_url(child))
-    alongside = services.records_alongside(child)
+    alongside, alongside_total = services.records_alongside(child)
     audit_note(
         request,
         action=Action.VIEW_RECORD,
         **audit_facts(child),
         detail={"page": "shield"},
-        result_ids=[other.contactpoint_id for other, _ in alongside],
+        result_ids=[other.contactpoint_id for other, _ in alongside]
+        + [other.contactpoint_id for other in mentioned],
     )
     return render(
         request,
         "shielding/shield.html",
-        {"form": form, "record": record, "shield": in_force, "alongside": alongside},
+        {
+            "form": form,
+            "record": record,
+            "shield": in_force,
+            "alongside": alongside,
+            "alongside_more": alongside_total - len(alongside),
+        },
     )
 
 

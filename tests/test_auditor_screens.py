@@ -193,6 +193,9 @@ class TestChildHistory:
             )
         url = reverse("audit:child_history", args=[child.contactpoint_id])
         assert "NE1 4ST" not in ada_client.get(url).content.decode()
+        read = AuditEvent.objects.filter(path=url).latest("id")
+        assert read.child_id is None and read.child_shielded is None, "nor whether it is shielded"
+        assert (read.search_criteria or {}).get("contactpoint_id") == child.contactpoint_id
         sign_in(ada_client, make_user("nadia", Role.AUDITOR, organisation=operator()))
         assert "NE1 4ST" in ada_client.get(url).content.decode(), "a national auditor may"
 

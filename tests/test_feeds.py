@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.roles import Role
+from audit.models import AuditEvent
 from directory.feed_import import feed_import
 from directory.feeds import COLUMNS, nhs_number_is_valid, upn_is_valid
 from directory.linkage_evaluation import evaluate
@@ -413,6 +414,7 @@ class TestMergeAndUnmerge:
         sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
         assert client.get(reverse("directory:review", args=[review.pk])).status_code == 404
         assert "LA-1" not in client.get(reverse("directory:review_queue")).content.decode()
+        assert "la.csv" not in client.get(reverse("directory:feeds")).content.decode()
         page = client.post(
             reverse("directory:merge"),
             {"kept": kept.contactpoint_id, "absorbed": absorbed.contactpoint_id},
@@ -442,7 +444,24 @@ class TestMergeAndUnmerge:
                 f"That record has been merged into {kept.contactpoint_id_display} already"
                 in response.content.decode()
             )
+            seen = AuditEvent.objects.filter(path=reverse("directory:merge")).latest("id")
+            assert kept.contactpoint_id in seen.result_ids, "the record named is in the event"
         assert Merge.objects.count() == 1
+
+    def test_an_unmerge_someone_else_has_just_made_gets_a_message(self, client, monkeypatch):
+        from directory import feed_views
+
+        done = children_merge(kept=make_child(), absorbed=make_child(given_name="Amy"), by=None)
+        unmerge = feed_views.children_unmerge
+
+        def after_another_request(*, merge, by):
+            unmerge(merge=Merge.objects.get(pk=merge.pk), by=None)  # which committed first
+            return unmerge(merge=merge, by=by)
+
+        monkeypatch.setattr(feed_views, "children_unmerge", after_another_request)
+        sign_in(client, dana())
+        response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
+        assert "That merge has been undone already" in response.content.decode()
 
     def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
         candidate = make_child()
@@ -523,3 +542,33 @@ def test_automatic_matches_meet_the_precision_and_recall_targets():
     result = evaluate(families=400, seed=11)
     assert result.precision >= 0.995, result
     assert result.recall >= 0.95, result
+
+
+def test_files_imported_before_the_upgrade_stay_with_their_la():
+    """Migration 0008 gives each earlier file the LA of the data manager who imported it, so
+    the reviews it left waiting stay in that LA's queue."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate_to(name: str):
+        # Pending foreign-key checks would stop the tables being altered mid-transaction.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        executor = MigrationExecutor(connection)
+        executor.migrate([("directory", name)])
+        return executor.loader.project_state([("directory", name)]).apps
+
+    manager = dana()
+    before = migrate_to("0007_remove_held_for_review")
+    old = before.get_model("directory", "FeedImport")
+    by_hand = old.objects.create(
+        source=Source.LA_SYSTEM, file_name="a.csv", file_sha256="a" * 64,
+        imported_by_id=manager.pk, rows_read=1, rows_rejected=0,
+    )  # fmt: skip
+    by_command = old.objects.create(
+        source=Source.LA_SYSTEM, file_name="b.csv", file_sha256="b" * 64,
+        rows_read=1, rows_rejected=0,
+    )  # fmt: skip
+    migrate_to("0008_feed_import_local_authority")
+    assert FeedImport.objects.get(pk=by_hand.pk).local_authority == manager.organisation
+    assert FeedImport.objects.get(pk=by_command.pk).local_authority is None

@@ -316,8 +316,8 @@ class TestMyInvolvement:
         html = client.post(
             record_url(child, "my-involvement/"), self.form(lead_professional="on")
         ).content.decode()
-        assert "Another service is already the lead professional for this child" in html
-        assert "Harbour" not in html and "Owen" not in html
+        assert "You cannot become the lead professional for this child at the moment" in html
+        assert "Harbour" not in html and "Owen" not in html and "Another service" not in html
 
     @pytest.mark.parametrize(
         ("field", "value", "message"),

@@ -162,6 +162,18 @@ class TestShieldWorkflow:
         seen = AuditEvent.objects.filter(path=page.request["PATH_INFO"]).latest("id")
         assert set(seen.result_ids) == {sister.contactpoint_id, brother.contactpoint_id}
 
+    def test_another_las_child_at_the_same_home_is_not_listed(self, client):
+        """Sam sees that child's record masked: he must not learn that it lives here."""
+        child = make_child()
+        make_address(child, "NE1 4ST", line_1="1 Mill Lane")
+        theirs = make_child(given_name="Cara", local_authority=southshire())
+        make_address(theirs, "NE1 4ST", line_1="1 Mill Lane")
+        shield(theirs)
+        sign_in(client, sam())
+        page = client.get(reverse("shielding:shield", args=[child.contactpoint_id]))
+        assert theirs.contactpoint_id_display not in page.content.decode()
+        assert "Records that share a carer or a home" not in page.content.decode()
+
     def test_review_extends_and_lifting_restores_the_view(self, client):
         child = shielded_child()
         sign_in(client, sam())
@@ -443,6 +455,8 @@ class TestMergesAndTheShield:
             response.content.decode()
         )
         assert not Shield.objects.exists()
+        seen = AuditEvent.objects.filter(path=response.request["PATH_INFO"]).latest("id")
+        assert seen.result_ids == [kept.contactpoint_id], "the record named is in the event"
 
 
 # Leak tests -------------------------------------------------------------------------------------

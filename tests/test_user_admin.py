@@ -258,6 +258,8 @@ class TestChangingUsers:
             reverse("accounts:user_action", args=[user.pk, name]), follow=True
         )
         assert "holds a role you do not hold" in response.content.decode()
+        refused = AuditEvent.objects.filter(path__endswith=f"/{name}/").latest("id")
+        assert (refused.detail or {}).get("refused") is True
         assert "/accounts/set-up/" not in response.content.decode()
         assert not SetupLink.objects.filter(user=user).exists()
         assert TOTPDevice.objects.filter(pk=device.pk).exists()
