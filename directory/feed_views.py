@@ -278,9 +278,7 @@ def merge(request: HttpRequest) -> HttpResponseBase:
             except ValueError:  # merged by someone else since this page was shown
                 messages.error(request, "One of the records has been merged since: start again")
                 return redirect("directory:merge")
-            audit_note(
-                request, action=Action.CHANGE, detail={"merge": done.pk}, **audit_facts(kept)
-            )
+            _note_merge(request, {"merge": done.pk}, kept=kept, absorbed=absorbed)
             merged = f"{absorbed.contactpoint_id_display} into {kept.contactpoint_id_display}"
             messages.success(request, f"Merged {merged}")
             return redirect("directory:merges")
@@ -297,6 +295,20 @@ def merge(request: HttpRequest) -> HttpResponseBase:
         + [child.contactpoint_id for child in mentioned],
     )
     return render(request, "directory/merge.html", {"form": form, "pair": pair})
+
+
+def _note_merge(
+    request: HttpRequest, detail: dict[str, int], *, kept: Child, absorbed: Child
+) -> None:
+    """Both children, and the kept one's shield as it is now (a merge or unmerge may have just
+    carried one over)."""
+    audit_note(
+        request,
+        action=Action.CHANGE,
+        detail=detail,
+        result_ids=[absorbed.contactpoint_id],
+        **audit_facts(Child.objects.prefetch_related("shields").get(pk=kept.pk)),
+    )
 
 
 def _merges(manager: User) -> QuerySet[Merge]:
@@ -330,6 +342,6 @@ def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     except ValueError:  # undone by someone else since the list was shown
         messages.error(request, "That merge has been undone already")
         return redirect("directory:merges")
-    audit_note(request, action=Action.CHANGE, detail={"unmerge": pk}, **audit_facts(item.kept))
+    _note_merge(request, {"unmerge": pk}, kept=item.kept, absorbed=item.absorbed)
     messages.success(request, "The merge has been undone")
     return redirect("directory:merges")

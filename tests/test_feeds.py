@@ -429,6 +429,24 @@ class TestMergeAndUnmerge:
         assert client.get(reverse("directory:review", args=[review.pk])).status_code == 200
         assert client.post(reverse("directory:unmerge", args=[done.pk])).status_code == 302
 
+    def test_a_merge_and_its_undoing_record_both_children_and_the_shield_carried(self, client):
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        shield(absorbed)
+        sign_in(client, dana())
+        client.post(
+            reverse("directory:merge"),
+            {
+                "kept": kept.contactpoint_id,
+                "absorbed": absorbed.contactpoint_id,
+                "confirmed": "yes",
+            },
+        )
+        client.post(reverse("directory:unmerge", args=[Merge.objects.get().pk]))
+        for detail in ("merge", "unmerge"):
+            event = AuditEvent.objects.get(detail__has_key=detail)
+            assert event.child_id == kept.pk and event.result_ids == [absorbed.contactpoint_id]
+            assert event.child_shielded, "the shield carried over to the kept record"
+
     def test_a_record_merged_already_gets_a_message_not_an_error(self, client):
         kept, absorbed, other = make_child(), make_child(given_name="Amy"), make_child()
         children_merge(kept=kept, absorbed=absorbed, by=None)
