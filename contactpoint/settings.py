@@ -8,7 +8,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from contactpoint.database import database_config, embedded_server_url
-from contactpoint.env import env_bool, env_int, env_list, env_optional, env_str
+from contactpoint.env import env_bool, env_float, env_int, env_list, env_optional, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -137,17 +137,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Sessions and sign-in (DESIGN.md "Authentication").
-SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 20))
-SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 10))
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 20, minimum=1))
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 10, minimum=1))
 SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_NAME = "contactpoint_session"
-LOCKOUT_USERNAME_FAILURES = env_int("LOCKOUT_USERNAME_FAILURES", 5)
-LOCKOUT_IP_FAILURES = env_int("LOCKOUT_IP_FAILURES", 20)
-LOCKOUT_PERIOD = timedelta(minutes=env_int("LOCKOUT_MINUTES", 30))
+LOCKOUT_USERNAME_FAILURES = env_int("LOCKOUT_USERNAME_FAILURES", 5, minimum=1)
+LOCKOUT_IP_FAILURES = env_int("LOCKOUT_IP_FAILURES", 20, minimum=1)
+LOCKOUT_PERIOD = timedelta(minutes=env_int("LOCKOUT_MINUTES", 30, minimum=1))
 SETUP_LINK_VALID_FOR = timedelta(hours=72)
 VETTING_VALID_YEARS = 3
-TRAINING_VALID_YEARS = env_int("TRAINING_VALID_YEARS", 3)
+TRAINING_VALID_YEARS = env_int("TRAINING_VALID_YEARS", 3, minimum=1)
 DORMANT_AFTER_DAYS = 90
 BACKUP_CODE_COUNT = 10
 OTP_TOTP_ISSUER = "ContactPoint"
@@ -195,6 +195,8 @@ CSRF_COOKIE_HTTPONLY = True
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # A load balancer probes over plain HTTP inside the network; the check shows no data.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -222,21 +224,21 @@ if LOADTEST_CEILING and PRODUCTION and not LOADTEST_ON_PRODUCTION_SETTINGS:
 DEMO_SEED = env_int("DEMO_SEED", 2009)
 
 # The access log (audit app): how long events are kept, and how far ahead partitions exist.
-AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 7)
+AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 7, minimum=1)
 AUDIT_PARTITION_MONTHS_AHEAD = 3
 # The "many records viewed in a short time" report: this many record views in 10 minutes.
-AUDIT_MANY_VIEWS = env_int("AUDIT_MANY_VIEWS", 30)
+AUDIT_MANY_VIEWS = env_int("AUDIT_MANY_VIEWS", 30, minimum=1)
 
 # Search (directory app): anti-trawling cap, how many candidates are scored, the lowest score
 # shown, and each user's search rate limit.
-SEARCH_RESULT_CAP = env_int("SEARCH_RESULT_CAP", 20)
-SEARCH_MAX_CANDIDATES = env_int("SEARCH_MAX_CANDIDATES", 500)
+SEARCH_RESULT_CAP = env_int("SEARCH_RESULT_CAP", 20, minimum=1)
+SEARCH_MAX_CANDIDATES = env_int("SEARCH_MAX_CANDIDATES", 500, minimum=1)
 SEARCH_MIN_SCORE = env_int("SEARCH_MIN_SCORE", 70)
 SEARCH_RATE_LIMIT = env_int("SEARCH_RATE_LIMIT", 30)
 # 0 turns the limit off: only for the load test, whose users search without pause.
 if SEARCH_RATE_LIMIT == 0 and PRODUCTION and not LOADTEST_ON_PRODUCTION_SETTINGS:
     raise ImproperlyConfigured("SEARCH_RATE_LIMIT must be at least 1 in production")
-SEARCH_RATE_WINDOW = timedelta(minutes=env_int("SEARCH_RATE_WINDOW_MINUTES", 10))
+SEARCH_RATE_WINDOW = timedelta(minutes=env_int("SEARCH_RATE_WINDOW_MINUTES", 10, minimum=1))
 
 # Shielding: how long a shield lasts before review, and how long an override's visit is open.
 SHIELD_REVIEW_MONTHS = 6
@@ -245,6 +247,6 @@ OVERRIDE_VISIT_MINUTES = 5
 # Data feeds: Fellegi-Sunter match weights (None: the measured defaults in
 # directory/matching.py) and the thresholds between new child, review and automatic match.
 FEED_MATCH_LEVELS = None
-FEED_MATCH_UPPER = float(env_str("FEED_MATCH_UPPER", "17"))
-FEED_MATCH_LOWER = float(env_str("FEED_MATCH_LOWER", "8"))
-FEED_MATCH_MARGIN = float(env_str("FEED_MATCH_MARGIN", "4"))
+FEED_MATCH_UPPER = env_float("FEED_MATCH_UPPER", 17)
+FEED_MATCH_LOWER = env_float("FEED_MATCH_LOWER", 8)
+FEED_MATCH_MARGIN = env_float("FEED_MATCH_MARGIN", 4)

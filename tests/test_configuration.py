@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from contactpoint.database import database_config
-from contactpoint.env import env_bool, env_int, env_list
+from contactpoint.env import env_bool, env_float, env_int, env_list
 
 
 def test_it_reads_a_database_url_with_a_host_and_port():
@@ -48,6 +48,33 @@ def test_a_mistyped_boolean_or_number_fails_at_start_up(monkeypatch):
         env_bool("SOME_FLAG", False)
     with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER"):
         env_int("SOME_NUMBER", 3)
+
+
+def test_a_negative_or_too_small_number_fails_at_start_up(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "-1")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be at least 0, not -1"):
+        env_int("SOME_NUMBER", 3)
+    monkeypatch.setenv("SOME_NUMBER", "0")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be at least 1, not 0"):
+        env_int("SOME_NUMBER", 3, minimum=1)
+    monkeypatch.setenv("SOME_WEIGHT", "high")
+    with pytest.raises(ImproperlyConfigured, match="SOME_WEIGHT must be a number"):
+        env_float("SOME_WEIGHT", 1.5)
+
+
+def test_the_settings_refuse_a_negative_search_limit():
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "contactpoint.settings",
+             "SEARCH_RATE_LIMIT": "-1"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "SEARCH_RATE_LIMIT must be at least 0, not -1" in result.stderr
 
 
 def test_lists(monkeypatch):

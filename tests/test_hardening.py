@@ -216,6 +216,19 @@ def test_production_sends_hsts_over_https():
     assert "200 max-age=31536000; includeSubDomains; preload" in result.stdout, result.stdout
 
 
+def test_production_answers_a_plain_http_health_probe_and_redirects_every_page():
+    """A load balancer's probe sends the host name over plain HTTP: it gets the check, and
+    every other page is sent to HTTPS."""
+    probe = (
+        "from django.test import Client; c = Client(); h = 'contactpoint.example.gov.uk'; "
+        "print(c.get('/health/', HTTP_HOST=h).status_code, "
+        "c.get('/accounts/login/', HTTP_HOST=h).status_code)"
+    )
+    result = _production("shell", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["200", "301"], result.stdout
+
+
 def test_the_health_check_answers_without_signing_in_or_filling_the_audit_log(client, settings):
     settings.READ_REPLICA = False
     response = client.get("/health/")

@@ -19,6 +19,7 @@ from tests.personas import (
     make_user,
     nina,
     northshire,
+    operator,
     priya,
     sign_in,
     southshire,
@@ -400,6 +401,33 @@ class TestCreateUserCommand:
         assert setup_path(output)
         user = User.objects.get(username="tom")
         assert user.roles == ["practitioner", "auditor"]
+
+    def test_the_first_administrator_can_be_given_their_checks(self, client):
+        """No one else can vouch for the first administrator of a new deployment."""
+        from django.core.management import call_command
+
+        from tests.personas import PASSWORD, authenticator
+
+        call_command(
+            "create_user", "boot", "--organisation", operator().code,
+            "--role", "national_administrator",
+            "--vetting-checked-on", "2026-01-05", "--training-completed-on", "2026-02-01",
+        )  # fmt: skip
+        user = User.objects.get(username="boot")
+        assert str(user.vetting_checked_on) == "2026-01-05"
+        user.set_password(PASSWORD)  # as the set-up link would
+        user.save()
+        device = authenticator(user)
+        client.post(reverse("accounts:login"), {"username": "boot", "password": PASSWORD})
+        client.post(reverse("accounts:two_factor"), {"otp_token": current_code(device)})
+        assert client.get(reverse("accounts:organisation_list")).status_code == 200
+
+    @pytest.mark.parametrize("day", ["2099-01-01", "5 Jan 2026"])
+    def test_it_refuses_a_check_date_in_the_future_or_not_a_date(self, day):
+        result = self.run(
+            "tom", "--organisation", "X", "--role", "practitioner", "--vetting-checked-on", day
+        )
+        assert result.returncode == 2 and "--vetting-checked-on" in result.stderr
 
     def test_it_refuses_an_unknown_organisation(self):
         from django.core.management import CommandError, call_command

@@ -1,5 +1,8 @@
-"""`python manage.py create_user USERNAME --organisation CODE --role ROLE [--role ROLE …]`."""
+"""`python manage.py create_user USERNAME --organisation CODE --role ROLE [--role ROLE …]
+[--vetting-checked-on YYYY-MM-DD --training-completed-on YYYY-MM-DD]`."""
 
+from argparse import ArgumentTypeError
+from datetime import date
 from typing import Any
 
 from auditlog.context import set_actor
@@ -13,12 +16,23 @@ from accounts.roles import Role
 from contactpoint.commands import Command as BaseCommand
 
 
+def _past_date(text: str) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from None
+    if day > date.today():
+        raise ArgumentTypeError(f"{text} is in the future")
+    return day
+
+
 class Command(BaseCommand):
     """Creates a user and prints the one-time set-up link they finish with (for bootstrapping).
 
     The link is valid for 72 hours; the user chooses a password and enrols two-factor sign-in.
-    Vetting and training dates are recorded by an administrator afterwards, and until they are
-    the user cannot get past sign-in.
+    Until their vetting and training dates are recorded the user cannot get past sign-in: an
+    administrator records them, or, for the first administrator of a new deployment (whom no
+    one else can vouch for), this command, from the checks made before it was run.
     """
 
     help = "Create a user and print their one-time set-up link."
@@ -32,6 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
         parser.add_argument("--first-name", default="")
         parser.add_argument("--last-name", default="")
+        parser.add_argument("--vetting-checked-on", type=_past_date, metavar="YYYY-MM-DD")
+        parser.add_argument("--training-completed-on", type=_past_date, metavar="YYYY-MM-DD")
 
     def handle(self, *args: Any, **options: Any) -> None:
         username: str = options["username"]
@@ -57,6 +73,8 @@ class Command(BaseCommand):
                 email=options["email"],
                 first_name=options["first_name"],
                 last_name=options["last_name"],
+                vetting_checked_on=options["vetting_checked_on"],
+                training_completed_on=options["training_completed_on"],
                 by=None,
             )
         self.stdout.write(f"Created {user.username} at {organisation.name}.")
