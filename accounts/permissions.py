@@ -1,7 +1,9 @@
 """What each role may do: the one table every view's access check reads.
 
-Views name the permission they need with ``@permission_required``; nothing else in the code
-decides from a role. A user holding several roles has the union of their permissions.
+Views name the permission they need with ``@permission_required``. Two rules read a role
+beside an organisation and live with what they serve: shielding officers see their own LA's
+shielded records in full (shielding/policy.py ``sees_in_full``), and ``is_national`` below.
+A user holding several roles has the union of their permissions.
 """
 
 from collections.abc import Callable

@@ -6,7 +6,11 @@
 -- app_role. Re-run after every migration and every audit_partitions run (both as the owner).
 
 GRANT USAGE ON SCHEMA public TO :"app_role";
--- Only the owner creates tables (PostgreSQL before 15 let every role create them in public).
+-- Only the owner creates tables. This takes effect only where the owner owns the database and
+-- its public schema (PostgreSQL 15 and later, with the database created by or for the owner).
+-- On PostgreSQL 14 the public schema belongs to the bootstrap superuser and lets every role
+-- create tables in it: a superuser must run this statement there (or make the owner the
+-- schema's owner first), or the application's role can create tables.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"app_role";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app_role";

@@ -1,5 +1,5 @@
 // Builds build/static/ from GOV.UK Frontend: compiled CSS, its JavaScript and its fonts and images.
-// The output is not committed; `make assets` runs this whenever the inputs change.
+// The output is not committed; `make setup` (and so `make run` and `make test`) runs this whenever the inputs change.
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
