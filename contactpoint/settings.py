@@ -163,7 +163,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-# Our own static files, and GOV.UK Frontend as built by `make setup` (frontend/build.mjs; not committed).
+# Our own static files, and GOV.UK Frontend as `make setup` builds it (not committed).
 STATICFILES_DIRS = [BASE_DIR / "static", BASE_DIR / "build" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
