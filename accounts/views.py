@@ -361,17 +361,18 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
             "you do not hold. Ask an administrator who holds it, or a national administrator.",
         )
         return redirect("accounts:user_detail", pk=managed.pk)
+    if managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
+        _note_admin_action(request, action, managed, refused=True)
+        messages.error(
+            request, "You cannot do that to your own account. Ask another administrator."
+        )
+        return redirect("accounts:user_detail", pk=managed.pk)
     _note_admin_action(request, action, managed)
     if action == "setup-link":
         link = services.setup_link_create(user=managed, by=admin)
         return render(request, "accounts/users/link.html", {"managed": managed, "link": link})
     if action not in USER_ACTIONS:
         raise Http404
-    if managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
-        messages.error(
-            request, "You cannot do that to your own account. Ask another administrator."
-        )
-        return redirect("accounts:user_detail", pk=managed.pk)
     service, done = USER_ACTIONS[action]
     service(user=managed)
     messages.success(request, done.format(name=managed.get_full_name() or managed.username))

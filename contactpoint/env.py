@@ -4,6 +4,7 @@ Every setting that differs between a developer's machine and production comes th
 these, so that a typo in a variable's value fails at start-up rather than at the first request.
 """
 
+import math
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -48,9 +49,12 @@ def env_float(name: str, default: float) -> float:
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}")
+    return number
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -39,6 +39,7 @@ from directory.models import (
     NameKey,
     ParentCarer,
     Service,
+    Source,
     SourceRecord,
 )
 from directory.services import child_search_keys_rebuild
@@ -174,8 +175,18 @@ def _by_identifier(row: FeedRow) -> Child | None:
     return None
 
 
+def _record_key(row: FeedRow, source: str, la: Organisation | None) -> str:
+    """The feed's id for the person, unique across the country: an LA system numbers its own
+    records, so its ids are kept under the LA's code (otherwise one LA's file would update
+    another's records)."""
+    if source == Source.LA_SYSTEM and la is not None:
+        return f"{la.code}/{row.record_id}"
+    return row.record_id
+
+
 def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation | None) -> str:
-    existing = SourceRecord.objects.filter(source=source, record_id=row.record_id).first()
+    key = _record_key(row, source, la)
+    existing = SourceRecord.objects.filter(source=source, record_id=key).first()
     if existing is not None:
         unchanged = existing.payload == row.payload
         existing.payload, existing.last_import = row.payload, record
@@ -187,7 +198,7 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
         facts_apply(row, existing.child, source, record, la)
         return "updated"
     source_record = SourceRecord.objects.create(
-        source=source, record_id=row.record_id, payload=row.payload, first_import=record,
+        source=source, record_id=key, payload=row.payload, first_import=record,
         last_import=record,
     )  # fmt: skip
     child = _by_identifier(row)
@@ -378,12 +389,14 @@ def review_decide(
     else:
         row = row_from_record(source_record)
         if decision == "new":
-            # Looked after by the LA of the best candidate still held, or else the LA whose file
-            # it was, unless the row names a school or GP.
+            # Looked after by the LA whose file it was (or else that of the best candidate still
+            # held: the national team's files have none), unless the row names a school or GP.
             ids = [c["child_id"] for c in review.candidates]
             held = Child.objects.in_bulk(ids)
             best = next((held[pk] for pk in ids if pk in held), None)
-            la = best.local_authority if best else source_record.last_import.local_authority
+            la = source_record.last_import.local_authority or (
+                best.local_authority if best else None
+            )
             child = child_create_from_row(row, source_record.source, source_record.last_import, la)
             review.status = MatchReview.Status.CREATED
         else:

@@ -91,8 +91,9 @@ class MergeForm(forms.Form):
 
 def _own_la(manager: User) -> Organisation | None:
     """The local authority a data manager works for; None for the national data-quality team
-    (the service operator's), who work every LA's files and records."""
-    if is_national(manager) or not manager.organisation.is_local_authority:
+    (the service operator's), who work every LA's files and records. Anyone else's scope is
+    their organisation, which holds no LA's files or children: nothing."""
+    if is_national(manager) or manager.organisation.kind == Organisation.Kind.SERVICE_OPERATOR:
         return None
     return manager.organisation
 

@@ -57,9 +57,10 @@ def test_a_negative_or_too_small_number_fails_at_start_up(monkeypatch):
     monkeypatch.setenv("SOME_NUMBER", "0")
     with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be at least 1, not 0"):
         env_int("SOME_NUMBER", 3, minimum=1)
-    monkeypatch.setenv("SOME_WEIGHT", "high")
-    with pytest.raises(ImproperlyConfigured, match="SOME_WEIGHT must be a number"):
-        env_float("SOME_WEIGHT", 1.5)
+    for value in ("high", "nan", "inf"):
+        monkeypatch.setenv("SOME_WEIGHT", value)
+        with pytest.raises(ImproperlyConfigured, match="SOME_WEIGHT must be a"):
+            env_float("SOME_WEIGHT", 1.5)
 
 
 def test_the_settings_refuse_a_negative_search_limit():

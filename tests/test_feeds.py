@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import AuditEvent
 from directory.feed_import import feed_import
@@ -25,6 +26,7 @@ from directory.models import (
     Merge,
     Service,
     Source,
+    SourceRecord,
 )
 from directory.services import children_merge, children_unmerge
 from tests.commands import run_manage
@@ -73,6 +75,20 @@ def census(*rows: dict[str, str]) -> bytes:
 @pytest.fixture
 def school():
     return make_service(Service.Kind.SCHOOL, name="Northshire Primary", identifier="100000")
+
+
+def la_system(**cells: str) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS[Source.LA_SYSTEM])
+    writer.writeheader()
+    values = dict.fromkeys(COLUMNS[Source.LA_SYSTEM], "")
+    values.update(
+        la_record_id="1001", given_name="Zed", family_name="Quill", date_of_birth="2012-01-01",
+        gender="male", address_line_1="1 North Road", town="Northtown", postcode="NE1 1AA",
+    )  # fmt: skip
+    values.update(cells)
+    writer.writerow(values)
+    return out.getvalue().encode()
 
 
 def load(content: bytes, **options):
@@ -446,6 +462,42 @@ class TestMergeAndUnmerge:
             event = AuditEvent.objects.get(detail__has_key=detail)
             assert event.child_id == kept.pk and event.result_ids == [absorbed.contactpoint_id]
             assert event.child_shielded, "the shield carried over to the kept record"
+
+    def test_another_las_record_with_the_same_number_is_another_person(self):
+        """LA systems number their own records: Southshire's 1001 is not Northshire's 1001."""
+        people: tuple[tuple[Organisation, dict[str, str]], ...] = (
+            (northshire(), {}),
+            (southshire(), {"given_name": "Yan", "date_of_birth": "2013-06-06",
+                            "postcode": "SO1 1AA"}),
+        )  # fmt: skip
+        for la, person in people:
+            feed_import(
+                source=Source.LA_SYSTEM, file_name=f"{la.code}.csv",
+                content=la_system(**person), local_authority=la, by=None,
+            )  # fmt: skip
+        northern = Child.objects.get(local_authority=northshire(), family_name="Quill")
+        assert list(northern.addresses.values_list("postcode", flat=True)) == ["NE1 1AA"]
+        assert SourceRecord.objects.filter(source=Source.LA_SYSTEM).count() == 2
+
+    def test_a_new_record_from_an_las_own_file_stays_with_that_la(self, client):
+        southern = make_child(local_authority=southshire())
+        review = feed_review(southern)
+        FeedImport.objects.filter(pk=review.source_record.last_import_id).update(
+            local_authority=northshire()
+        )
+        sign_in(client, dana())  # Northshire's
+        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        review.refresh_from_db()
+        assert review.source_record.child.local_authority == northshire()
+
+    def test_a_partner_organisations_data_manager_works_no_las_files(self, client):
+        charity = Organisation.objects.create(
+            code="CHARITY1", name="A charity", kind=Organisation.Kind.NATIONAL_PARTNER
+        )
+        review = feed_review(make_child())
+        sign_in(client, make_user("pat", Role.DATA_MANAGER, organisation=charity))
+        assert "la.csv" not in client.get(reverse("directory:feeds")).content.decode()
+        assert client.get(reverse("directory:review", args=[review.pk])).status_code == 404
 
     def test_a_record_merged_already_gets_a_message_not_an_error(self, client):
         kept, absorbed, other = make_child(), make_child(given_name="Amy"), make_child()

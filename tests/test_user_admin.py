@@ -233,6 +233,8 @@ class TestChangingUsers:
         action(lee_client, lee_client.admin, "suspend")
         lee_client.admin.refresh_from_db()
         assert lee_client.admin.suspended_at is None
+        refused = AuditEvent.objects.filter(path__endswith="/suspend/").latest("id")
+        assert (refused.detail or {}).get("refused") is True, "recorded as refused, not done"
 
     def test_reactivating_a_dormant_user_lets_them_back_in(self, lee_client):
         user = priya()
