@@ -14,7 +14,7 @@ from django.db import connection
 
 class Turn(IntEnum):
     SIGN_IN_USERNAME = 1
-    SEARCH = 3
+    SEARCH = 2
 
 
 def wait_turn(kind: Turn, key: str) -> None:

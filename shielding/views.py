@@ -127,7 +127,11 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             "form": form,
             "record": record,
             "shield": in_force,
-            "alongside": alongside,
+            # IDs and whether each is shielded: nothing else of those children reaches the page.
+            "alongside": [
+                (other.contactpoint_id, other.contactpoint_id_display, shielded)
+                for other, shielded in alongside
+            ],
             "alongside_more": alongside_total - len(alongside),
         },
     )
