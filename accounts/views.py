@@ -353,19 +353,17 @@ USER_ACTIONS = {
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
+    refusal = None
     if action in CREDENTIAL_ACTIONS and not may_reset_credentials(admin, managed):
-        _note_admin_action(request, action, managed, refused=True)
-        messages.error(
-            request,
+        refusal = (
             f"You cannot do that: {managed.get_full_name() or managed.username} holds a role "
-            "you do not hold. Ask an administrator who holds it, or a national administrator.",
+            "you do not hold. Ask an administrator who holds it, or a national administrator."
         )
-        return redirect("accounts:user_detail", pk=managed.pk)
-    if managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
+    elif managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
+        refusal = "You cannot do that to your own account. Ask another administrator."
+    if refusal:
         _note_admin_action(request, action, managed, refused=True)
-        messages.error(
-            request, "You cannot do that to your own account. Ask another administrator."
-        )
+        messages.error(request, refusal)
         return redirect("accounts:user_detail", pk=managed.pk)
     _note_admin_action(request, action, managed)
     if action == "setup-link":

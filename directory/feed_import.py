@@ -391,12 +391,12 @@ def review_decide(
         if decision == "new":
             # Looked after by the LA whose file it was (or else that of the best candidate still
             # held: the national team's files have none), unless the row names a school or GP.
-            ids = [c["child_id"] for c in review.candidates]
-            held = Child.objects.in_bulk(ids)
-            best = next((held[pk] for pk in ids if pk in held), None)
-            la = source_record.last_import.local_authority or (
-                best.local_authority if best else None
-            )
+            la = source_record.last_import.local_authority
+            if la is None:
+                ids = [c["child_id"] for c in review.candidates]
+                held = Child.objects.select_related("local_authority").in_bulk(ids)
+                best = next((held[pk] for pk in ids if pk in held), None)
+                la = best.local_authority if best else None
             child = child_create_from_row(row, source_record.source, source_record.last_import, la)
             review.status = MatchReview.Status.CREATED
         else:

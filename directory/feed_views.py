@@ -1,10 +1,10 @@
 """Data managers' screens: upload a feed file, work the review queue, merge and unmerge."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -35,6 +35,7 @@ from shielding.policy import (
 )
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+Row = TypeVar("Row", bound=Model)
 
 
 class UploadForm(forms.Form):
@@ -98,16 +99,22 @@ def _own_la(manager: User) -> Organisation | None:
     return manager.organisation
 
 
-def _imports(manager: User) -> QuerySet[FeedImport]:
+def _in_own_la(rows: QuerySet[Row], manager: User, local_authority: str) -> QuerySet[Row]:
+    """``rows`` whose ``local_authority`` (a lookup) is the manager's LA; all for the national
+    team."""
     la = _own_la(manager)
-    return FeedImport.objects.filter(local_authority=la) if la else FeedImport.objects.all()
+    return rows.filter(**{local_authority: la}) if la else rows
+
+
+def _imports(manager: User) -> QuerySet[FeedImport]:
+    return _in_own_la(FeedImport.objects.all(), manager, "local_authority")
 
 
 def _reviews(manager: User) -> QuerySet[MatchReview]:
     """An LA's data managers review the records of their LA's files."""
-    la = _own_la(manager)
-    reviews = MatchReview.objects.all()
-    return reviews.filter(source_record__last_import__local_authority=la) if la else reviews
+    return _in_own_la(
+        MatchReview.objects.all(), manager, "source_record__last_import__local_authority"
+    )
 
 
 @never_cache
@@ -313,8 +320,7 @@ def _note_merge(
 
 
 def _merges(manager: User) -> QuerySet[Merge]:
-    la = _own_la(manager)
-    return Merge.objects.filter(kept__local_authority=la) if la else Merge.objects.all()
+    return _in_own_la(Merge.objects.all(), manager, "kept__local_authority")
 
 
 @permission_required(Permission.MERGE_RECORDS)

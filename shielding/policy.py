@@ -521,12 +521,10 @@ def review_shown(
     shown = []
     for child in candidates:
         masked = is_masked_for(child, viewer)
-        levels = agreement(incoming, child.person())
+        person = child.person()
+        levels = agreement(incoming, person)
         if hidden:
             levels["postcode"] = None  # not shown, so not counted in the weight shown
-        postcodes = ", ".join(
-            a.postcode for a in child.addresses.all() if a.ended_on is None and a.postcode
-        )
         shown.append(
             CandidateShown(
                 contactpoint_id=child.contactpoint_id,
@@ -537,7 +535,9 @@ def review_shown(
                 ),
                 date_of_birth=child.date_of_birth,
                 gender=child.get_gender_display(),
-                postcodes="Hidden: the record is shielded" if masked else postcodes,
+                postcodes="Hidden: the record is shielded"
+                if masked
+                else ", ".join(person.postcodes),
                 weight=linkage_weight(levels),
                 levels=levels,
                 shielded=is_shielded(child),
