@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -43,7 +44,13 @@ from directory.models import (
     SourceRecord,
 )
 from directory.services import child_search_keys_rebuild
-from shielding.policy import linkage_levels, linkage_weight, shielded_among, shielded_lookalike
+from shielding.policy import (
+    linkage_levels,
+    linkage_weight,
+    shield_lookalike,
+    shielded_among,
+    shielded_lookalike,
+)
 
 
 @dataclass
@@ -168,10 +175,7 @@ def _by_identifier(row: FeedRow) -> Child | None:
             ChildIdentifier.objects.filter(kind=kind, value=value).select_related("child").first()
         )
         if found:
-            child = found.child
-            while child.merged_into_id:  # followed to the record it was merged into
-                child = Child.objects.get(pk=child.merged_into_id)
-            return child
+            return found.child.record_kept()
     return None
 
 
@@ -186,12 +190,15 @@ def _record_key(row: FeedRow, source: str, la: Organisation | None) -> str:
 
 def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation | None) -> str:
     key = _record_key(row, source, la)
-    existing = SourceRecord.objects.filter(source=source, record_id=key).first()
+    # Locked before the review's row, as a data manager's decision locks them (no deadlock).
+    existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
     if existing is not None:
         unchanged = existing.payload == row.payload
         existing.payload, existing.last_import = row.payload, record
         existing.save(update_fields=["payload", "last_import", "received_at"])
         if existing.child_id is None:
+            if not unchanged:
+                _review_refresh(existing, row)
             return "still_waiting_for_review"
         if unchanged or existing.child is None:
             return "unchanged"
@@ -205,6 +212,20 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
     if child is not None:
         link(source_record, row, child, source, record, la)
         return "matched_by_identifier"
+    decision, scored = _placement(row)
+    if decision == "merge":
+        link(source_record, row, scored[0].child, source, record, la)
+        return "matched_automatically"
+    if decision == "review":
+        MatchReview.objects.create(source_record=source_record, candidates=_shortlist(scored))
+        return "waiting_for_review"
+    child = child_create_from_row(row, source, record, la)
+    link(source_record, row, child, source, record, la)
+    return "new_child"
+
+
+def _placement(row: FeedRow) -> tuple[str, list[Scored]]:
+    """Where a row goes ("merge", "review" or "new"), and its candidates, best first."""
     scored = feed_candidates(row)
     decision = match_decision(scored)
     lookalike = shielded_lookalike(row.person())
@@ -216,18 +237,21 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
             scored.append(Scored(lookalike, linkage_weight(levels), levels))
             scored.sort(key=lambda s: -s.weight)
         decision = "review"
-    if decision == "merge":
-        link(source_record, row, scored[0].child, source, record, la)
-        return "matched_automatically"
-    if decision == "review":
-        MatchReview.objects.create(
-            source_record=source_record,
-            candidates=[{"child_id": s.child.pk, "weight": s.weight} for s in scored[:6]],
-        )
-        return "waiting_for_review"
-    child = child_create_from_row(row, source, record, la)
-    link(source_record, row, child, source, record, la)
-    return "new_child"
+    return decision, scored
+
+
+def _shortlist(scored: list[Scored]) -> list[dict[str, Any]]:
+    return [{"child_id": s.child.pk, "weight": s.weight} for s in scored[:6]]
+
+
+def _review_refresh(source_record: SourceRecord, row: FeedRow) -> None:
+    """A row that changed while it waits for a decision is compared afresh (its new details may
+    be a shielded child's), and its review opens again with the new candidates."""
+    _, scored = _placement(row)
+    MatchReview.objects.filter(
+        source_record=source_record,
+        status__in=[MatchReview.Status.OPEN, MatchReview.Status.DEFERRED],
+    ).update(candidates=_shortlist(scored), status=MatchReview.Status.OPEN)
 
 
 class NoLocalAuthority(Exception):
@@ -378,29 +402,40 @@ def _service_apply(
 # A data manager's decisions -------------------------------------------------------------------
 
 
+class ReviewDecided(Exception):
+    """Someone else decided the review meanwhile."""
+
+
 @transaction.atomic
 def review_decide(
     *, review: MatchReview, decision: str, child: Child | None, by: User
 ) -> Child | None:
-    """ "match" (to ``child``), "new" or "defer"; the row is applied for the first two."""
-    source_record = review.source_record
+    """ "match" (to ``child``, or the record it has since been merged into), "new" or
+    "defer"; the row is applied for the first two. A new record that could be a shielded
+    child is shielded too (``shield_lookalike``)."""
+    # The row, then its review, locked in the order an import locks them; decided once.
+    source_record = SourceRecord.objects.select_for_update().get(pk=review.source_record_id)
+    review = MatchReview.objects.select_for_update().get(pk=review.pk)
+    if review.status not in (MatchReview.Status.OPEN, MatchReview.Status.DEFERRED):
+        raise ReviewDecided
     if decision == "defer":
         review.status = MatchReview.Status.DEFERRED
     else:
         row = row_from_record(source_record)
+        # The LA whose file it was; the national team's files name none.
+        la = source_record.last_import.local_authority
         if decision == "new":
-            # Looked after by the LA whose file it was (or else that of the best candidate still
-            # held: the national team's files have none), unless the row names a school or GP.
-            la = source_record.last_import.local_authority
-            if la is None:
-                ids = [c["child_id"] for c in review.candidates]
-                held = Child.objects.select_related("local_authority").in_bulk(ids)
-                best = next((held[pk] for pk in ids if pk in held), None)
-                la = best.local_authority if best else None
-            child = child_create_from_row(row, source_record.source, source_record.last_import, la)
+            lookalike = shielded_lookalike(row.person())
+            home = la or _best_candidate_la(review)
+            child = child_create_from_row(
+                row, source_record.source, source_record.last_import, home
+            )
+            if lookalike is not None:
+                shield_lookalike(child)
             review.status = MatchReview.Status.CREATED
         else:
             assert child is not None
+            child = child.record_kept()
             review.status = MatchReview.Status.MATCHED
         link(
             source_record,
@@ -408,8 +443,16 @@ def review_decide(
             child,
             source_record.source,
             source_record.last_import,
-            child.local_authority,
+            la or child.local_authority,
         )
     review.decided_by, review.decided_at = by, timezone.now()
     review.save(update_fields=["status", "decided_by", "decided_at"])
     return child
+
+
+def _best_candidate_la(review: MatchReview) -> Organisation | None:
+    """The LA of the best candidate still held, for a row from a file that names no LA."""
+    ids = [c["child_id"] for c in review.candidates]
+    held = Child.objects.select_related("local_authority").in_bulk(ids)
+    best = next((held[pk] for pk in ids if pk in held), None)
+    return best.local_authority if best else None

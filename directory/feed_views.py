@@ -17,6 +17,7 @@ from audit.recorder import audit_note
 from directory import contactpoint_id
 from directory.feed_import import (
     NoLocalAuthority,
+    ReviewDecided,
     feed_import,
     review_decide,
     row_from_record,
@@ -24,7 +25,7 @@ from directory.feed_import import (
 from directory.feeds import FEED_SOURCES, error_report
 from directory.models import Child, FeedImport, MatchReview, Merge, Source
 from directory.search import child_for_record
-from directory.services import children_merge, children_unmerge
+from directory.services import MergedOnSince, children_merge, children_unmerge
 from shielding.policy import (
     HIDDEN,
     ReviewShown,
@@ -47,6 +48,10 @@ class UploadForm(forms.Form):
     local_authority = forms.ModelChoiceField(
         queryset=Organisation.objects.filter(kind=Organisation.Kind.LOCAL_AUTHORITY),
         empty_label=None,
+        error_messages={
+            "required": "Choose the local authority the file comes from",
+            "invalid_choice": "Choose the local authority the file comes from",
+        },
     )
     file = forms.FileField(
         label="The file (CSV, UTF-8, one header row)",
@@ -127,9 +132,12 @@ def feeds(request: HttpRequest) -> HttpResponse:
         initial={"local_authority": manager.organisation_id},
     )
     if _own_la(manager) is not None:
+        # Their own LA; none for a partner organisation's (it holds no LA's files).
         organisation = form.fields["local_authority"]
         assert isinstance(organisation, forms.ModelChoiceField)
-        organisation.queryset = Organisation.objects.filter(pk=manager.organisation_id)
+        organisation.queryset = Organisation.objects.filter(
+            kind=Organisation.Kind.LOCAL_AUTHORITY, pk=manager.organisation_id
+        )
     outcome = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -232,6 +240,9 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                     "Defer it and ask the feed's supplier which local authority it belongs to.",
                 )
                 return redirect("directory:review", pk=item.pk)
+            except ReviewDecided:
+                messages.error(request, "Someone else has decided on this record meanwhile")
+                return redirect("directory:review", pk=item.pk)
             facts = audit_facts(child) if child else {}
             audit_note(
                 request,
@@ -255,6 +266,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "item": item,
             "incoming": shown,
             "candidates": shown.candidates,
+            "shielded_candidate": any(c.shielded for c in shown.candidates),
             "source": Source(item.source_record.source).label,
         },
     )
@@ -348,6 +360,21 @@ def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
         children_unmerge(merge=item, by=manager)
     except ValueError:  # undone by someone else since the list was shown
         messages.error(request, "That merge has been undone already")
+        return redirect("directory:merges")
+    except MergedOnSince as later:
+        into = later.kept.merged_into
+        assert into is not None
+        audit_note(
+            request,
+            action=Action.ADMIN_ACTION,
+            detail={"unmerge": pk, "refused": True},
+            result_ids=[item.kept.contactpoint_id, into.contactpoint_id],
+        )
+        messages.error(
+            request,
+            f"{item.kept.contactpoint_id_display} has since been merged into "
+            f"{into.contactpoint_id_display}. Undo that merge first.",
+        )
         return redirect("directory:merges")
     _note_merge(request, {"unmerge": pk}, kept=item.kept, absorbed=item.absorbed)
     messages.success(request, "The merge has been undone")

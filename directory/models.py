@@ -190,6 +190,13 @@ class Child(Provenance):
             ),
         )
 
+    def record_kept(self) -> "Child":
+        """This record, or the one it was merged into (followed through later merges)."""
+        child = self
+        while child.merged_into_id is not None:
+            child = Child.objects.get(pk=child.merged_into_id)
+        return child
+
     def age_on(self, day: date) -> int:
         born = self.date_of_birth
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
@@ -549,7 +556,8 @@ class SourceRecord(models.Model):
     so that a merge can be undone and every fact's origin traced."""
 
     source = models.CharField(max_length=20, choices=Source.choices)
-    record_id = models.CharField(max_length=100, help_text="The feed's own id for the person")
+    # An LA system's ids are kept under the LA's code (up to 20 characters and a slash).
+    record_id = models.CharField(max_length=121, help_text="The feed's own id for the person")
     child = models.ForeignKey(
         Child, on_delete=models.SET_NULL, null=True, blank=True, related_name="source_records"
     )

@@ -180,6 +180,15 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     return Merge.objects.create(kept=kept, absorbed=absorbed, moved=moved, merged_by=by)
 
 
+class MergedOnSince(Exception):
+    """The record a merge kept has been merged into another since: that merge is undone first,
+    or what moved would stay there."""
+
+    def __init__(self, kept: Child) -> None:
+        super().__init__(kept.contactpoint_id)
+        self.kept = kept
+
+
 @transaction.atomic
 def children_unmerge(*, merge: Merge, by: User | None) -> None:
     """Puts back what the merge moved. A shield carried over stays, and one put on the merged
@@ -190,6 +199,9 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     merge.refresh_from_db(fields=["unmerged_at"])
     if merge.unmerged_at is not None:
         raise ValueError("this merge has been undone already")
+    if kept.status == Child.Status.MERGED:
+        kept.refresh_from_db(fields=["merged_into"])
+        raise MergedOnSince(kept)
     for model in _MOVABLE:
         ids = merge.moved.get(model._meta.label, [])
         model.objects.filter(pk__in=ids, child=kept).update(child=absorbed)

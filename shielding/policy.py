@@ -584,6 +584,21 @@ def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Chil
     return None
 
 
+def shield_lookalike(child: Child) -> Shield:
+    """A new record made from a feed row that could be a shielded child is shielded too, due
+    for review at once: the LA's shielding team decides whether it stays shielded."""
+    return Shield.objects.create(
+        child=child,
+        reason=Shield.Reason.OTHER,
+        justification=(
+            "Shielded when it was made: the feed record it came from resembles a shielded "
+            "child. Review whether it needs to stay shielded."
+        ),
+        review_on=timezone.localdate(),
+        shielded_by=None,
+    )
+
+
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:
     """When records are merged or unmerged, ``source``'s shield in force is put on ``target``
     too, unless it has one: the child's facts move between the two, and the shield must

@@ -91,6 +91,13 @@ def la_system(**cells: str) -> bytes:
     return out.getvalue().encode()
 
 
+def la_import(content: bytes, la: Organisation | None = None, name: str = "la.csv"):
+    return feed_import(
+        source=Source.LA_SYSTEM, file_name=name, content=content,
+        local_authority=la or northshire(), by=None,
+    )  # fmt: skip
+
+
 def load(content: bytes, **options):
     return feed_import(
         source=Source.SCHOOL_CENSUS, file_name="census.csv", content=content,
@@ -402,6 +409,62 @@ class TestTheShieldFollowsTheChild:
         assert "Matched to an existing child" in page or "matched to an existing child" in page
         assert "NE7" not in page and "Hidden Way" not in page
 
+    def test_a_row_that_changes_while_it_waits_is_compared_again(self, school, client):
+        """A row first resembling an unshielded girl is corrected by its LA while it waits: the
+        date of birth and new address are the shielded child's. Its review must now show her
+        as a candidate, hide the address, and not publish it as a new record."""
+        hidden = self.shielded()
+        other = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
+        make_address(other, "NE3 3AA")
+        rebuild_keys(other)
+        first = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
+        la_import(la_system(**first, postcode="NE9 9ZZ"))
+        review = MatchReview.objects.get()
+        assert [c["child_id"] for c in review.candidates] == [other.pk]
+        review.status = MatchReview.Status.DEFERRED
+        review.save()
+        corrected = {**first, "date_of_birth": "2015-09-12", "address_line_1": "77 Hidden Way"}
+        outcome = la_import(la_system(**corrected, postcode="NE7 7HW"), name="la-2.csv")
+        assert dict(outcome.counts) == {"still_waiting_for_review": 1}
+        review.refresh_from_db()
+        assert hidden.pk in [c["child_id"] for c in review.candidates]
+        assert review.status == MatchReview.Status.OPEN, "new details: decided afresh"
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "NE7" not in page and "Shielded" in page
+        assert "The new record will be shielded" in page
+        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        made = MatchReview.objects.get().source_record.child
+        assert made.pk not in (hidden.pk, other.pk) and made.shields.get().in_force
+        sign_in(client, priya())
+        record = client.get(reverse("directory:child_record", args=[made.contactpoint_id]))
+        assert "Hidden Way" not in record.content.decode() and "NE7" not in record.content.decode()
+
+    def test_a_new_record_that_could_be_a_shielded_child_is_shielded_for_review(
+        self, school, client
+    ):
+        self.shielded()
+        row = {"family_name": "Quinn", "address_line_1": "77 Hidden Way", "postcode": "NE7 7HW"}
+        load(census(row))
+        review = MatchReview.objects.get()
+        sign_in(client, dana())
+        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        made = MatchReview.objects.get().source_record.child
+        in_force = made.shields.get(lifted_at__isnull=True)
+        assert in_force.review_on <= date.today(), "in the LA team's review queue at once"
+        sign_in(client, priya())
+        page = client.get(reverse("directory:child_record", args=[made.contactpoint_id]))
+        assert "This record is shielded" in page.content.decode()
+        assert "Hidden Way" not in page.content.decode()
+
+    def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
+        review = feed_review(make_child(given_name="Amy"))
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "The new record will be shielded" not in page
+        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        assert not MatchReview.objects.get().source_record.child.shields.exists()
+
 
 class TestMergeAndUnmerge:
     def test_the_children_a_data_manager_compares_are_in_their_access_histories(self, client):
@@ -498,6 +561,13 @@ class TestMergeAndUnmerge:
         sign_in(client, make_user("pat", Role.DATA_MANAGER, organisation=charity))
         assert "la.csv" not in client.get(reverse("directory:feeds")).content.decode()
         assert client.get(reverse("directory:review", args=[review.pk])).status_code == 404
+        upload = SimpleUploadedFile("mine.csv", la_system(), content_type="text/csv")
+        page = client.post(
+            reverse("directory:feeds"),
+            {"source": "la_system", "local_authority": charity.pk, "file": upload},
+        ).content.decode()
+        assert "Choose the local authority the file comes from" in page
+        assert not FeedImport.objects.filter(file_name="mine.csv").exists()
 
     def test_a_record_merged_already_gets_a_message_not_an_error(self, client):
         kept, absorbed, other = make_child(), make_child(given_name="Amy"), make_child()
@@ -544,6 +614,63 @@ class TestMergeAndUnmerge:
         review.refresh_from_db()
         assert review.status == MatchReview.Status.CREATED
         assert review.source_record.child.local_authority == manager.organisation
+
+    def test_an_la_record_id_as_long_as_validation_allows_is_imported(self):
+        outcome = la_import(la_system(la_record_id="R" * 100))
+        assert not outcome.validation.errors and dict(outcome.counts) == {"new_child": 1}
+        assert SourceRecord.objects.get().record_id == f"{northshire().code}/{'R' * 100}"
+
+    def test_a_reviewed_match_records_the_service_of_the_files_la(self, client):
+        held = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
+        make_address(held, "NE3 3AA")
+        rebuild_keys(held)
+        row = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
+        la_import(la_system(**row, postcode="SO9 9ZZ", service_kind="social_care"), southshire())
+        review = MatchReview.objects.get()
+        sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
+        client.post(
+            reverse("directory:review", args=[review.pk]),
+            {"choice": f"match:{held.contactpoint_id}"},
+        )
+        assert Involvement.objects.get(child=held).service.local_authority == southshire()
+
+    def test_a_row_matched_to_a_record_merged_since_joins_the_record_kept(self, client):
+        candidate = make_child()
+        review = feed_review(candidate)
+        kept = make_child()
+        children_merge(kept=kept, absorbed=candidate, by=None)
+        sign_in(client, dana())
+        client.post(
+            reverse("directory:review", args=[review.pk]),
+            {"choice": f"match:{candidate.contactpoint_id}"},
+        )
+        review.refresh_from_db()
+        assert review.status == MatchReview.Status.MATCHED
+        assert review.source_record.child == kept
+        assert kept.addresses.filter(postcode="NE5 5AB").exists()
+
+    def test_a_merge_whose_record_was_merged_on_is_undone_after_the_later_one(self, client):
+        first, second, third = make_child(given_name="Ann"), make_child(), make_child()
+        make_address(first, "NE5 5AB")
+        earlier = children_merge(kept=second, absorbed=first, by=None)
+        later = children_merge(kept=third, absorbed=second, by=None)
+        sign_in(client, dana())
+        response = client.post(reverse("directory:unmerge", args=[earlier.pk]), follow=True)
+        assert (
+            f"{second.contactpoint_id_display} has since been merged into "
+            f"{third.contactpoint_id_display}. Undo that merge first."
+        ) in response.content.decode()
+        first.refresh_from_db()
+        assert first.status == Child.Status.MERGED, "nothing was undone"
+        event = AuditEvent.objects.filter(
+            path=reverse("directory:unmerge", args=[earlier.pk])
+        ).latest("id")
+        assert third.contactpoint_id in event.result_ids
+        client.post(reverse("directory:unmerge", args=[later.pk]))
+        client.post(reverse("directory:unmerge", args=[earlier.pk]))
+        first.refresh_from_db()
+        assert first.status == Child.Status.ACTIVE
+        assert first.addresses.filter(postcode="NE5 5AB").exists()
 
     def test_a_merge_moves_everything_and_an_unmerge_puts_it_back(self):
         kept, absorbed = make_child(), make_child(given_name="Amy")
@@ -614,20 +741,23 @@ def test_automatic_matches_meet_the_precision_and_recall_targets():
     assert result.recall >= 0.95, result
 
 
-def test_files_imported_before_the_upgrade_stay_with_their_la():
-    """Migration 0008 gives each earlier file the LA of the data manager who imported it, so
-    the reviews it left waiting stay in that LA's queue."""
+def migrate_to(name: str):
+    """The directory's tables as migration ``name`` leaves them (the test's transaction undoes
+    it), and the models of that moment."""
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    def migrate_to(name: str):
-        # Pending foreign-key checks would stop the tables being altered mid-transaction.
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        executor = MigrationExecutor(connection)
-        executor.migrate([("directory", name)])
-        return executor.loader.project_state([("directory", name)]).apps
+    # Pending foreign-key checks would stop the tables being altered mid-transaction.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("directory", name)])
+    return executor.loader.project_state([("directory", name)]).apps
 
+
+def test_files_imported_before_the_upgrade_stay_with_their_la():
+    """Migration 0008 gives each earlier file the LA of the data manager who imported it, so
+    the reviews it left waiting stay in that LA's queue."""
     manager = dana()
     before = migrate_to("0007_remove_held_for_review")
     old = before.get_model("directory", "FeedImport")
@@ -642,3 +772,47 @@ def test_files_imported_before_the_upgrade_stay_with_their_la():
     migrate_to("0008_feed_import_local_authority")
     assert FeedImport.objects.get(pk=by_hand.pk).local_authority == manager.organisation
     assert FeedImport.objects.get(pk=by_command.pk).local_authority is None
+
+
+def test_an_las_records_kept_before_the_upgrade_are_found_by_its_next_file():
+    """Migration 0009 moves an LA system's records kept under bare ids ("1001") under the code
+    of the LA that sent them, so its next file updates them rather than making new children."""
+    before = migrate_to("0008_feed_import_local_authority")
+    old_import = before.get_model("directory", "FeedImport")
+    old_record = before.get_model("directory", "SourceRecord")
+    north, south = northshire(), southshire()
+    child = make_child(given_name="Zed", family_name="Quill")  # Northshire's
+    by_file, by_child, unknown = (
+        old_import.objects.create(
+            source=Source.LA_SYSTEM, file_name=f"{n}.csv", file_sha256=str(n) * 64,
+            local_authority_id=la.pk if la else None, rows_read=1, rows_rejected=0,
+        )
+        for n, la in ((1, north), (2, None), (3, None))
+    )  # fmt: skip
+    for record_id, first, linked in (
+        ("1001", by_file, child),
+        ("2002", by_child, child),
+        ("3003", unknown, None),
+        (f"{south.code}/4004", by_file, None),
+    ):
+        old_record.objects.create(
+            source=Source.LA_SYSTEM, record_id=record_id, payload={}, first_import_id=first.pk,
+            last_import_id=first.pk, child_id=linked.pk if linked else None,
+        )  # fmt: skip
+    migrate_to("0009_la_record_keys")
+    assert set(SourceRecord.objects.values_list("record_id", flat=True)) == {
+        f"{north.code}/1001",
+        f"{north.code}/2002",
+        "3003",
+        f"{north.code}/{south.code}/4004",
+    }
+    outcome = la_import(la_system(address_line_1="9 New Row", postcode="NE8 8SS"))
+    assert dict(outcome.counts) == {"updated": 1}
+    assert Child.objects.count() == 1 and child.addresses.filter(postcode="NE8 8SS").exists()
+    migrate_to("0008_feed_import_local_authority")
+    assert set(old_record.objects.values_list("record_id", flat=True)) == {
+        "1001",
+        "2002",
+        "3003",
+        f"{south.code}/4004",
+    }

@@ -21,20 +21,25 @@ from accounts.models import Organisation, SignInFailure, User
 GUESSES = 12
 
 
+def la_and_user(code: str, username: str, role: str) -> tuple[Organisation, User]:
+    """A local authority of its own and one user of it (the caller deletes both)."""
+    organisation = Organisation.objects.create(
+        code=code, name=f"Raceshire {code}", kind="local_authority",
+        team_phone="01632 960000", team_email="team@raceshire.example.org",
+    )  # fmt: skip
+    user = User.objects.create_user(
+        username=username, password="the-right-password-1", organisation=organisation,
+        roles=[role], vetting_checked_on=date(2026, 1, 5), training_completed_on=date(2026, 2, 1),
+    )  # fmt: skip
+    return organisation, user
+
+
 @pytest.fixture
 def committed(django_db_setup, django_db_blocker, settings):
     """A user committed to the test database, with the real (slow) password hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
     with django_db_blocker.unblock(), disable_auditlog():
-        organisation = Organisation.objects.create(
-            code="RACE01", name="Raceshire", kind="local_authority",
-            team_phone="01632 960000", team_email="team@raceshire.example.org",
-        )  # fmt: skip
-        user = User.objects.create_user(
-            username="guessed", password="the-right-password-1", organisation=organisation,
-            roles=["practitioner"], vetting_checked_on=date(2026, 1, 5),
-            training_completed_on=date(2026, 2, 1),
-        )  # fmt: skip
+        organisation, user = la_and_user("RACE01", "guessed", "practitioner")
         try:
             yield user
         finally:
@@ -67,3 +72,74 @@ def test_guesses_sent_at_once_are_held_to_the_lockout_limit(committed, settings)
         thread.join(timeout=120)
     assert len(outcomes) == GUESSES
     assert outcomes.count("checked") == 5, outcomes
+
+
+@pytest.fixture
+def committed_review(django_db_setup, django_db_blocker):
+    """A feed row waiting for review, committed, with a data manager of its LA."""
+    from directory.models import Child, FeedImport, MatchReview, SourceRecord
+    from tests.personas import feed_review, rebuild_keys
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, manager = la_and_user("RACE02", "racing-dm", "data_manager")
+        candidate = Child.objects.create(
+            given_name="Amelia", family_name="Hart", gender="female",
+            date_of_birth=date(2015, 3, 14), local_authority=la, source="la_system",
+        )  # fmt: skip
+        rebuild_keys(candidate)
+        review = feed_review(candidate)
+        try:
+            yield manager, review
+        finally:
+            with disable_auditlog():
+                MatchReview.objects.filter(pk=review.pk).delete()
+                SourceRecord.objects.filter(pk=review.source_record_id).delete()
+                FeedImport.objects.filter(local_authority=la).delete()
+                Child.objects.filter(local_authority=la).delete()
+                manager.delete()
+                la.delete()
+            connections.close_all()
+
+
+def test_a_review_decided_twice_at_once_is_decided_once(committed_review, monkeypatch):
+    """A double click on "make a new record" (or two data managers): both requests find the
+    review open; one decides, the other is told someone else has."""
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from directory import feed_views
+    from directory.models import Child
+
+    manager, review = committed_review
+    both_read = threading.Barrier(2, timeout=30)
+    comparison = feed_views._comparison
+
+    def read_side_by_side(item, viewer):
+        shown = comparison(item, viewer)
+        both_read.wait()  # each has read the review as open
+        return shown
+
+    monkeypatch.setattr(feed_views, "_comparison", read_side_by_side)
+    told: list[str] = []
+
+    def decide() -> None:
+        request = RequestFactory().post(f"/feeds/reviews/{review.pk}/", {"choice": "new"})
+        request.user, request.session = User.objects.get(pk=manager.pk), SessionStore()
+        request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+        try:
+            with disable_auditlog(), transaction.atomic():
+                assert feed_views.review(request, pk=review.pk).status_code == 302
+            told.extend(str(message) for message in request._messages)  # type: ignore[attr-defined]
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=decide) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    made = Child.objects.filter(local_authority=manager.organisation, given_name="Amelia")
+    assert made.count() == 2, "the candidate and one new record"
+    assert sorted(told) == [
+        "Someone else has decided on this record meanwhile",
+        "Your decision has been recorded",
+    ]
