@@ -7,7 +7,7 @@ what it takes to get that far. Roles are checked afterwards, by each view's
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -43,14 +43,25 @@ def _session_problem(request: HttpRequest, user: User, now: datetime) -> str | N
     if session.get(SESSION_STAMP) != str(user.session_stamp):
         return "You have been signed out because your account was changed. Sign in again."
     moment = now.timestamp()
-    if moment - session.get(SIGNED_IN_AT, 0) > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds():
-        return "You have been signed out because you were signed in for 10 hours. Sign in again."
-    if moment - session.get(LAST_SEEN_AT, 0) > settings.SESSION_IDLE_TIMEOUT.total_seconds():
+    longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
+    if moment - session.get(SIGNED_IN_AT, 0) > longest.total_seconds():
         return (
-            "You have been signed out because you did nothing for 20 minutes, "
+            f"You have been signed out because you were signed in for {_duration(longest)}. "
+            "Sign in again."
+        )
+    if moment - session.get(LAST_SEEN_AT, 0) > idle.total_seconds():
+        return (
+            f"You have been signed out because you did nothing for {_duration(idle)}, "
             "to protect children's information. Sign in again."
         )
     return None
+
+
+def _duration(span: timedelta) -> str:
+    """Whole hours as hours, anything else as minutes: "10 hours", "20 minutes", "1 minute"."""
+    minutes = int(span.total_seconds() // 60)
+    count, unit = (minutes // 60, "hour") if minutes % 60 == 0 else (minutes, "minute")
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def access_ended_response(request: HttpRequest, user: User, problem: str) -> HttpResponse:

@@ -70,6 +70,8 @@ class User(AbstractUser):
     )
     training_completed_on = models.DateField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
+    # An administrator's reactivation restarts the 90 days without making up a sign-in.
+    reactivated_at = models.DateTimeField(null=True, blank=True)
     home_postcode = models.CharField(
         max_length=8, blank=True, help_text="Lets auditors spot searches of the user's own street"
     )
@@ -125,7 +127,10 @@ class User(AbstractUser):
             return "vetting"
         if training_expires is None or training_expires <= today:
             return "training"
+        # last_login is a full sign-in, both factors (accounts/apps.py).
         last_seen = self.last_login or self.date_joined
+        if self.reactivated_at is not None:
+            last_seen = max(last_seen, self.reactivated_at)
         if now - last_seen > timedelta(days=settings.DORMANT_AFTER_DAYS):
             return "dormant"
         return None

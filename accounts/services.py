@@ -122,10 +122,11 @@ def user_suspend(*, user: User) -> None:
 
 @transaction.atomic
 def user_reactivate(*, user: User) -> None:
-    """Lifts a suspension; and counts as activity, so a dormant account can be used again."""
+    """Lifts a suspension, and restarts the 90 days, so a dormant account can be used again
+    (its last sign-in stays what it was)."""
     user.suspended_at = None
-    user.last_login = timezone.now()
-    user.save(update_fields=["suspended_at", "last_login"])
+    user.reactivated_at = timezone.now()
+    user.save(update_fields=["suspended_at", "reactivated_at"])
 
 
 @transaction.atomic

@@ -129,12 +129,20 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor.html", {"form": form, "next": _safe_next(request)})
 
 
-def _second_factor_passed(
-    request: HttpRequest, user: User, device: Any, next_url: str
-) -> HttpResponse:
+def _signed_in_fully(request: HttpRequest, user: User, device: Any) -> None:
+    """Both factors given: the session is verified under a new key, and this is the user's
+    last sign-in (what the 90 days without one count from)."""
     django_otp.login(request, device)
     request.session.cycle_key()
     sign_in_failures_clear(user.username)
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+
+
+def _second_factor_passed(
+    request: HttpRequest, user: User, device: Any, next_url: str
+) -> HttpResponse:
+    _signed_in_fully(request, user, device)
     audit_note(request, action=Action.TWO_FACTOR_PASSED, detail={"device": type(device).__name__})
     if isinstance(device, StaticDevice):
         left = device.token_set.count()
@@ -158,9 +166,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             codes = services.backup_codes_create(user=user)
-            django_otp.login(request, device)
-            request.session.cycle_key()
-            sign_in_failures_clear(user.username)
+            _signed_in_fully(request, user, device)
             audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
             return render(request, "accounts/backup_codes.html", {"codes": codes})
         sign_in_failure_record(

@@ -198,11 +198,18 @@ class InvolvementForm(forms.Form):
     )
     lead_professional = forms.BooleanField(label="I am the lead professional", required=False)
 
-    def __init__(self, *args: Any, services: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, services: Any, born: date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         service = self.fields["service"]
         assert isinstance(service, forms.ModelChoiceField)
         service.queryset = services
+        self.born = born
 
     def clean_started_on(self) -> date | None:
-        return parse_date(self.cleaned_data["started_on"], "The start date")
+        started = parse_date(self.cleaned_data["started_on"], "The start date")
+        if started and started < self.born:
+            born = f"{self.born.day} {self.born:%B %Y}"
+            raise forms.ValidationError(
+                f"The start date must be on or after the child's date of birth, {born}"
+            )
+        return started

@@ -145,7 +145,12 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
         }
         current = next(i for i in child.involvements.all() if i.pk == mine.id)
         initial["service"] = current.service_id
-    form = InvolvementForm(request.POST or None, services=_services_for(viewer), initial=initial)
+    form = InvolvementForm(
+        request.POST or None,
+        services=_services_for(viewer),
+        born=child.date_of_birth,
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -324,6 +324,11 @@ class TestMyInvolvement:
         [
             ("role", "", "Enter your role with the child"),
             ("started_on", "soon", "The start date must be a real date"),
+            (
+                "started_on",
+                "13 3 2015",
+                "The start date must be on or after the child&#x27;s date of birth, 14 March 2015",
+            ),
         ],
     )
     def test_bad_input_gets_a_clear_message_and_changes_nothing(

@@ -38,6 +38,20 @@ class TestTwoFactorSignIn:
         assert response.status_code == 302
         assert "You are signed in as Priya" in client.get("/").content.decode()
 
+    def test_only_both_factors_count_as_a_sign_in(self, client):
+        """The last sign-in (which the 90 days of dormancy count from) is not moved by the
+        password alone: someone with only the password cannot keep an account alive."""
+        user = priya()
+        device = authenticator(user)
+        before = timezone.now() - timedelta(days=80)
+        type(user).objects.filter(pk=user.pk).update(last_login=before)
+        give_password(client)
+        user.refresh_from_db()
+        assert user.last_login == before
+        client.post(TWO_FACTOR, {"otp_token": current_code(device)})
+        user.refresh_from_db()
+        assert user.last_login > before
+
     def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(self, client):
         device = authenticator(priya())
         response = give_password(client, **{"QUERY_STRING": "next=/accounts/users/"})
@@ -172,6 +186,21 @@ class TestSessions:
         response = client.get("/", follow=True)
         assert "did nothing for 20 minutes" in response.content.decode()
         assert response.redirect_chain[-1][0].startswith(LOGIN)
+
+    def test_the_message_names_the_limits_the_service_is_set_to(self, client, settings):
+        settings.SESSION_IDLE_TIMEOUT = timedelta(minutes=45)
+        settings.SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=1)
+        practitioner = priya()
+        sign_in(client, practitioner)
+        session = client.session
+        session["last_seen_at"] -= 46 * 60
+        session.save()
+        assert "did nothing for 45 minutes" in client.get("/", follow=True).content.decode()
+        sign_in(client, practitioner)
+        session = client.session
+        session["signed_in_at"] -= 3601
+        session.save()
+        assert "signed in for 1 hour." in client.get("/", follow=True).content.decode()
 
     def test_activity_keeps_the_session_alive(self, client):
         sign_in(client, priya())

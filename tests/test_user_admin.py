@@ -238,11 +238,15 @@ class TestChangingUsers:
 
     def test_reactivating_a_dormant_user_lets_them_back_in(self, lee_client):
         user = priya()
-        user.last_login = timezone.now() - timedelta(days=120)
+        last = timezone.now() - timedelta(days=120)
+        user.last_login = last
         user.save()
+        page = lee_client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+        assert "Dormant" in page and "/reactivate/" in page
         action(lee_client, user, "reactivate")
         user.refresh_from_db()
         assert user.access_problem(timezone.now()) is None
+        assert user.last_login == last, "no sign-in is made up: the page still shows the last"
 
     def test_actions_are_posts(self, lee_client):
         user = priya()
@@ -303,7 +307,7 @@ class TestChangeLog:
         changed = [set(entry.changes_dict) for entry in entries.order_by("timestamp")]
         assert changed == [
             {"suspended_at"},
-            {"suspended_at"},
+            {"suspended_at", "reactivated_at"},
             {"two_factor_reset_at"},
             {"unlocked_at"},
         ]
