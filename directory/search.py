@@ -132,7 +132,8 @@ def _candidates(
 def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
     """Ranks the candidates that score at least ``SEARCH_MIN_SCORE``, best first."""
     cap, scan = settings.SEARCH_RESULT_CAP, settings.SEARCH_MAX_CANDIDATES
-    findable = findable_children(viewer, timezone.localdate())
+    # A record merged into another is that child again: only the record kept is listed.
+    findable = findable_children(viewer, timezone.localdate()).exclude(status=Child.Status.MERGED)
     candidates = _candidates(criteria, findable, scan)
     if len(candidates) > scan:
         return SearchOutcome(too_many=True)
@@ -161,19 +162,19 @@ def children_search(*, criteria: Criteria, viewer: User) -> SearchOutcome:
 
 
 def child_by_contactpoint_id(*, contactpoint_id: str, viewer: User) -> SearchOutcome:
-    child = (
-        findable_children(viewer, timezone.localdate())
-        .filter(contactpoint_id=contactpoint_id)
-        .prefetch_related(
-            "shields",
-            Prefetch(
-                "addresses",
-                queryset=Address.objects.filter(ended_on__isnull=True),
-                to_attr="current_addresses",
-            ),
-        )
-        .first()
+    """The child with this ContactPoint ID; for a record merged into another, the record kept
+    (an old ID on a letter still finds the child), if the viewer may find that one."""
+    findable = findable_children(viewer, timezone.localdate()).prefetch_related(
+        "shields",
+        Prefetch(
+            "addresses",
+            queryset=Address.objects.filter(ended_on__isnull=True),
+            to_attr="current_addresses",
+        ),
     )
+    child = findable.filter(contactpoint_id=contactpoint_id).first()
+    if child is not None and child.merged_into_id is not None:
+        child = findable.filter(pk=child.record_kept().pk).first()
     return SearchOutcome(matches=[(child, 100)] if child else [])
 
 

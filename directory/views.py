@@ -110,6 +110,7 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             **audit_facts(child),
             detail={"masked": record.masked}
             | ({"past_addresses": True} if record.past_addresses else {}),
+            result_ids=[record.merged_into] if record.merged_into else [],
         )
     return render(request, "directory/record.html", {"record": record, "override": override})
 

@@ -238,6 +238,9 @@ class ChildRecord:
     shielded: bool
     masked: bool
     contact_team: ContactTeam | None
+    # The record this one was merged into (followed through later merges): raw and displayed.
+    merged_into: str = ""
+    merged_into_display: str = ""
     provenance: Provenance | None = None
     current_addresses: tuple[AddressShown, ...] = ()
     past_addresses: tuple[AddressShown, ...] = ()
@@ -363,6 +366,13 @@ def visible_child(
         masked=masked,
         contact_team=_team(child.local_authority) if shielded else None,
     )
+    if child.merged_into_id is not None:
+        kept = child.record_kept()
+        identity = replace(
+            identity,
+            merged_into=kept.contactpoint_id,
+            merged_into_display=kept.contactpoint_id_display,
+        )
     if masked:
         return identity
     sees_sensitive = has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES)

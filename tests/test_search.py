@@ -206,6 +206,25 @@ class TestAntiTrawling:
         child(status=Child.Status.ARCHIVED, archived_on=date(2026, 6, 1))
         assert "No children found" in found(priya_client, surname="Hart", forename="Amelia")
 
+    def test_a_record_merged_into_another_is_found_as_the_record_kept(self, priya_client):
+        from directory.services import children_merge
+
+        kept, absorbed = child(), child(postcode="NE1 4SU")
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        listed = found(priya_client, surname="Hart", forename="Amelia")
+        assert kept.contactpoint_id_display in listed
+        assert absorbed.contactpoint_id_display not in listed, "one child, listed once"
+        by_old_id = found(priya_client, contactpoint_id=absorbed.contactpoint_id)
+        assert kept.contactpoint_id_display in by_old_id
+        assert absorbed.contactpoint_id_display not in by_old_id
+        page = priya_client.get(
+            reverse("directory:child_record", args=[absorbed.contactpoint_id])
+        ).content.decode()
+        link = reverse("directory:child_record", args=[kept.contactpoint_id])
+        assert f'href="{link}"' in page and kept.contactpoint_id_display in page
+        seen = AuditEvent.objects.filter(action=Action.VIEW_RECORD).latest("id")
+        assert seen.child_id == absorbed.pk and seen.result_ids == [kept.contactpoint_id]
+
     def test_data_managers_find_archived_children_for_a_year(self, client):
         sign_in(client, dana())
         child(
