@@ -1,25 +1,30 @@
-"""Response headers that belong on every page, and the change log's view of the client."""
+"""Response headers that belong on every page, request bodies the service will not read, and
+the change log's view of the client."""
 
 from collections.abc import Callable
 
 from auditlog.middleware import AuditlogMiddleware
-from django.http import HttpRequest, HttpResponseBase
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
+from whitenoise.middleware import WhiteNoiseFileResponse
 
 from contactpoint.client import client_ip
 
 
 class NoStoreMiddleware:
     """Nothing the application renders may be kept by a browser or a proxy cache: almost
-    every page shows a child, a user or an audit event. Static files (served by WhiteNoise
-    before this runs) keep their long cache lifetimes."""
+    every page shows a child, a user or an audit event. Static files (WhiteNoise's) keep their
+    long cache lifetimes."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        patch_cache_control(response, no_store=True, private=True, max_age=0)
+        if not isinstance(response, WhiteNoiseFileResponse):
+            patch_cache_control(response, no_store=True, private=True, max_age=0)
         return response
 
 
@@ -38,3 +43,53 @@ class ChangeLogMiddleware(AuditlogMiddleware):
     @staticmethod
     def _get_remote_port(request: HttpRequest) -> None:
         return None
+
+
+class RequestBodyMiddleware:
+    """Refuses a request body before anything reads it (the CSRF check reads every form):
+
+    - larger than ``LARGEST_REQUEST_BYTES``, or than ``LARGEST_UPLOAD_BYTES`` on the pages that
+      take a file (``UPLOAD_PATHS``), so that no one can fill the disk with uploads, signed in or
+      not (413);
+    - sent without a length (chunked), which browsers never do for a form (411);
+    - a form declared in a character set other than UTF-8, which Django refuses when the body is
+      read, and again on its own error page, leaving a bare server error (400).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        refused = _body_refused(request)
+        if refused is not None:
+            return refused
+        return self.get_response(request)
+
+
+def _body_refused(request: HttpRequest) -> HttpResponse | None:
+    meta = request.META
+    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return _refusal(411, "Send the form again from the page it is on.")
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _refusal(400, "Go back and try again. Nothing has been changed.")
+    largest = (
+        settings.LARGEST_UPLOAD_BYTES
+        if request.path in settings.UPLOAD_PATHS
+        else settings.LARGEST_REQUEST_BYTES
+    )
+    if length > largest:
+        return _refusal(
+            413, f"What you sent is larger than this page takes ({largest / 2**20:g} MB at most)."
+        )
+    charset = (request.content_params or {}).get("charset", "utf-8").lower()
+    if request.content_type == "application/x-www-form-urlencoded" and charset != "utf-8":
+        return _refusal(400, "Go back and try again. Nothing has been changed.")
+    return None
+
+
+def _refusal(status: int, advice: str) -> HttpResponse:
+    # Rendered without the request: nothing about it has been read, or may be.
+    page = render_to_string("400.html", {"advice": advice})
+    return HttpResponse(page, status=status)

@@ -61,14 +61,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    # Outside the audit transaction, so that its own "service unavailable" page has it too.
+    # The page headers go on every response: outside the audit transaction, so that its own
+    # "service unavailable" page has them, and outside the security middleware, so that its
+    # refusal of an unknown host and its redirect to HTTPS have them too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "contactpoint.middleware.NoStoreMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Everything below runs in one transaction with the request's audit event (fail closed).
     "audit.recorder.AuditMiddleware",
+    # Before anything reads a body: too large, of no stated length, or not UTF-8.
+    "contactpoint.middleware.RequestBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -213,6 +217,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"faker": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
+
+# Request bodies (contactpoint/middleware.py): the largest a page takes, and the largest a page
+# that takes a file (the feed upload) takes. Set the proxy's limit to the larger.
+LARGEST_REQUEST_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FEED_UPLOAD_MAX_BYTES = 50 * 2**20
+LARGEST_UPLOAD_BYTES = FEED_UPLOAD_MAX_BYTES + 2**20  # the file, and the form around it
+UPLOAD_PATHS = frozenset({"/feeds/"})
 
 # make loadtest only: routes a minimal view (the throughput ceiling), unaudited and public.
 LOADTEST_CEILING = env_bool("LOADTEST_CEILING", False)

@@ -3,6 +3,7 @@
 from typing import Any, TypeVar
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -35,7 +36,6 @@ from shielding.policy import (
     shielded_among,
 )
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 Row = TypeVar("Row", bound=Model)
 
 
@@ -63,7 +63,7 @@ class UploadForm(forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
+        if upload.size > settings.FEED_UPLOAD_MAX_BYTES:
             raise forms.ValidationError("The file must be smaller than 50 MB")
         if "\x00" in (upload.name or ""):
             raise forms.ValidationError("The file's name must not contain a null character")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from accounts.roles import Role
 from audit.models import AuditEvent
 from directory.models import Source
-from tests.personas import ada, lee, make_address, make_child, priya, rebuild_keys, sign_in
+from tests.personas import ada, dana, lee, make_address, make_child, priya, rebuild_keys, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +193,44 @@ def test_every_kind_of_response_sends_the_security_headers(client, settings):
         assert_security_headers(response)
 
 
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        # Django refuses a form in another character set when it reads the body, and its own
+        # error page reads it again: a bare server error, without headers or event, before.
+        (b"username=a&password=b", {"content_type": "application/x-www-form-urlencoded; "
+                                    "charset=utf8"}, 400),
+        (b"username=a&password=b", {"content_type": "application/x-www-form-urlencoded; "
+                                    "charset=ISO-8859-1"}, 400),
+        # Uploads are not wanted before sign-in, nor anywhere but the feed upload page.
+        (b"x" * (2_621_440 + 1), {"content_type": "application/octet-stream"}, 413),
+        (b"username=a", {"content_type": "application/x-www-form-urlencoded",
+                         "HTTP_TRANSFER_ENCODING": "chunked"}, 411),
+    ],
+)  # fmt: skip
+def test_a_body_the_service_will_not_read_gets_a_page_and_an_event(body, headers, status):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    browser.get("/accounts/login/")
+    token = browser.cookies["csrftoken"].value
+    response = browser.generic("POST", "/accounts/login/", body, HTTP_X_CSRFTOKEN=token, **headers)
+    assert response.status_code == status
+    assert "Nothing has been changed" in response.content.decode() or status != 400
+    assert_security_headers(response)
+    event = AuditEvent.objects.filter(path="/accounts/login/").latest("id")
+    assert event.status == status
+
+
+def test_a_feed_file_may_be_as_large_as_the_upload_page_says(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    sign_in(client, dana())
+    upload = SimpleUploadedFile("big.csv", b"x" * (3 * 2**20), content_type="text/csv")
+    response = client.post(reverse("directory:feeds"), {"source": "la_system", "file": upload})
+    assert response.status_code == 200, "3 MB is over the limit for pages, not for files"
+
+
 def test_the_service_unavailable_page_sends_the_security_headers(client):
     from tests.personas import break_the_access_log
 
@@ -227,6 +265,21 @@ def test_production_answers_a_plain_http_health_probe_and_redirects_every_page()
     result = _production("shell", "-c", probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["200", "301"], result.stdout
+
+
+def test_production_refusals_before_any_page_send_the_page_headers_too():
+    """An unknown host and plain HTTP are answered by the security middleware before the
+    application runs; the headers go on those answers as well."""
+    probe = (
+        "from django.test import Client; c = Client(); "
+        "checks = lambda r: (r.status_code, r['X-Frame-Options'], "
+        "'no-store' in r['Cache-Control'], \"default-src 'self'\" in r['Content-Security-Policy']); "
+        "print(checks(c.get('/accounts/login/', HTTP_HOST='evil.example')), "
+        "checks(c.get('/accounts/login/', HTTP_HOST='contactpoint.example.gov.uk')))"
+    )
+    result = _production("shell", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert "(400, 'DENY', True, True) (301, 'DENY', True, True)" in result.stdout, result.stdout
 
 
 def test_the_health_check_answers_without_signing_in_or_filling_the_audit_log(client, settings):
