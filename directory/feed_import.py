@@ -277,10 +277,15 @@ def child_create_from_row(
         date_of_birth=row.date_of_birth,
         local_authority=la,
         source=source,
-        source_reference=f"{record.file_name} row {row.number}",
+        source_reference=_reference(record, row),
     )
     child_search_keys_rebuild(child_ids=[child.pk])
     return child
+
+
+def _reference(record: FeedImport, row: FeedRow) -> str:
+    """Where a fact came from: the file and row (a long file name shortened to fit)."""
+    return f"{record.file_name[:150]} row {row.number}"
 
 
 def link(
@@ -309,8 +314,7 @@ def facts_apply(
     Each feed owns what it says: a new address or school from a feed ends that feed's previous
     one, and leaves what other feeds and practitioners recorded alone.
     """
-    reference = f"{record.file_name} row {row.number}"
-    provenance = {"source": source, "source_reference": reference}
+    provenance = {"source": source, "source_reference": _reference(record, row)}
     today = timezone.localdate()
     for kind, value in row.identifiers.items():
         ChildIdentifier.objects.get_or_create(kind=kind, value=value, defaults={"child": child})

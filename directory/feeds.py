@@ -7,7 +7,7 @@ person it describes in one shape whatever the feed, plus the facts the feed give
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -270,8 +270,22 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
     """
     result = Validation()
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        header = reader.fieldnames or []
+        if _header_checked(source, header, result):
+            _rows_check(source, reader, result, {}, today=today, known=known)
+    except csv.Error as problem:
+        # The CSV itself breaks (a cell of over 128 KB, say): nothing after it can be read, so
+        # nothing of the file is imported, whatever the valid rows before.
+        result.errors.append(
+            (reader.line_num + 1, f"the file cannot be read as CSV from this row on ({problem})")
+        )
+        result.rows, result.rows_read = [], 0
+    return result
+
+
+def _header_checked(source: str, header: Sequence[str], result: Validation) -> bool:
     expected = COLUMNS[source]
-    header = reader.fieldnames or []
     missing = [name for name in expected if name not in header]
     unknown = [name for name in header if name not in expected]
     if missing or unknown:
@@ -281,8 +295,19 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
         if unknown:
             problems.append(f"unexpected columns: {', '.join(unknown)}")
         result.errors.append((1, "header: " + "; ".join(problems)))
-        return result
-    seen: dict[str, int] = {}
+        return False
+    return True
+
+
+def _rows_check(
+    source: str,
+    reader: "csv.DictReader[str]",
+    result: Validation,
+    seen: dict[str, int],
+    *,
+    today: date,
+    known: dict[str, set[str]],
+) -> None:
     for number, raw in enumerate(reader, start=2):
         result.rows_read += 1
         if None in raw or any(value is None for value in raw.values()):
@@ -309,7 +334,6 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
             continue
         seen[row.record_id] = number
         result.rows.append(row)
-    return result
 
 
 def error_report(errors: Iterable[tuple[int, str]]) -> str:

@@ -152,6 +152,32 @@ class TestValidation:
         assert list(outcome.validation.rejected) == [2, 3]
         assert Child.objects.get().addresses.get().town == "T" * 100
 
+    def test_a_file_whose_csv_breaks_is_refused_whole(self, school, client):
+        """A cell over Python's CSV limit (128 KB) stops the reader: nothing after it can be
+        read, so none of the file is imported, even with the valid rows left in."""
+        content = census({}, {"upn": upn("352214300102"), "town": "T" * 140_000}, {})
+        outcome = load(content, skip_invalid=True)
+        assert outcome.feed_import is None and not Child.objects.exists()
+        assert (
+            "3: the file cannot be read as CSV from this row on (field larger than field limit"
+            in "\n".join(f"{n}: {m}" for n, m in outcome.validation.errors)
+        )
+        sign_in(client, dana())
+        upload = SimpleUploadedFile("wide.csv", content, content_type="text/csv")
+        page = client.post(
+            reverse("directory:feeds"),
+            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+        )
+        assert page.status_code == 200 and "cannot be read as CSV" in page.content.decode()
+
+    def test_a_long_file_name_is_kept_short_where_facts_name_it(self, school):
+        outcome = feed_import(
+            source=Source.SCHOOL_CENSUS, file_name="N" * 250 + ".csv", content=census({}),
+            local_authority=northshire(), by=None,
+        )  # fmt: skip
+        assert dict(outcome.counts) == {"new_child": 1}
+        assert Child.objects.get().source_reference == "N" * 150 + " row 2"
+
     def test_skip_invalid_imports_the_rest(self, school):
         content = census({}, {"upn": upn("352214300102"), "date_of_birth": "someday"})
         outcome = load(content, skip_invalid=True)
