@@ -4,24 +4,28 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.roles import Role
-from contactpoint.govuk_forms import DateInputField
+from contactpoint.govuk_forms import DateInputField, GovukMessages, WrittenText
+
+# The longest password sign-in takes; set-up takes no longer, or it could never be used.
+LONGEST_PASSWORD = 1024
 
 
-class SignInForm(forms.Form):
+class SignInForm(GovukMessages, forms.Form):
     username = forms.CharField(max_length=150, error_messages={"required": "Enter your username"})
     password = forms.CharField(
-        max_length=1024,
+        max_length=LONGEST_PASSWORD,
         widget=forms.PasswordInput,
         strip=False,
         error_messages={"required": "Enter your password"},
     )
 
 
-class SecurityCodeForm(forms.Form):
+class SecurityCodeForm(GovukMessages, forms.Form):
     otp_token = forms.CharField(
         label="Security code",
         max_length=20,
@@ -42,7 +46,7 @@ class EnrolmentCodeForm(SecurityCodeForm):
         self.fields["otp_token"].help_text = "The 6-digit code your authenticator app shows"
 
 
-class ChoosePasswordForm(SetPasswordForm):
+class ChoosePasswordForm(GovukMessages, SetPasswordForm):
     error_messages = {"password_mismatch": "The passwords do not match"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -52,12 +56,18 @@ class ChoosePasswordForm(SetPasswordForm):
             "new_password1"
         ].help_text = "At least 12 characters. Avoid common words and anything about you."
         self.fields["new_password1"].error_messages["required"] = "Enter a password"
+        self.fields["new_password1"].validators.append(
+            MaxLengthValidator(
+                LONGEST_PASSWORD,
+                message=f"Your password must be {LONGEST_PASSWORD} characters or fewer",
+            )
+        )
         self.fields["new_password2"].label = "Confirm your password"
         self.fields["new_password2"].help_text = ""
         self.fields["new_password2"].error_messages["required"] = "Confirm your password"
 
 
-class UserForm(forms.Form):
+class UserForm(GovukMessages, forms.Form):
     """Creating or editing a user. ``roles`` offers only what the administrator may grant."""
 
     username = forms.RegexField(
@@ -68,8 +78,8 @@ class UserForm(forms.Form):
             "invalid": "Username must be lower-case letters, numbers, dots, hyphens or underscores",
         },
     )
-    first_name = forms.CharField(max_length=150, error_messages={"required": "Enter a first name"})
-    last_name = forms.CharField(max_length=150, error_messages={"required": "Enter a last name"})
+    first_name = WrittenText(max_length=150, error_messages={"required": "Enter a first name"})
+    last_name = WrittenText(max_length=150, error_messages={"required": "Enter a last name"})
     email = forms.EmailField(
         label="Email address",
         error_messages={
@@ -77,7 +87,7 @@ class UserForm(forms.Form):
             "invalid": "Enter an email address in the correct format, like name@example.org",
         },
     )
-    job_title = forms.CharField(max_length=200, required=False)
+    job_title = WrittenText(max_length=200, required=False)
     organisation = forms.ModelChoiceField(
         queryset=Organisation.objects.all(),
         empty_label=None,
@@ -120,6 +130,11 @@ class UserForm(forms.Form):
             # Only a national administrator chooses; an LA administrator's users join their LA.
             del self.fields["organisation"]
 
+    def clean_roles(self) -> list[str]:
+        """Each role once, in the order roles are listed (a repeated one is not two)."""
+        chosen = set(self.cleaned_data["roles"])
+        return [role.value for role in Role if role.value in chosen]
+
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"]
         if User.objects.filter(username__iexact=username).exists():
@@ -142,11 +157,11 @@ class UserForm(forms.Form):
         return self._not_in_future("training_completed_on")
 
 
-class UserSearchForm(forms.Form):
+class UserSearchForm(GovukMessages, forms.Form):
     q = forms.CharField(label="Search by name, username or email", required=False, max_length=100)
 
 
-class OrganisationForm(forms.ModelForm):
+class OrganisationForm(GovukMessages, forms.ModelForm):
     class Meta:
         model = Organisation
         fields = ["code", "name", "kind", "team_name", "team_phone", "team_email"]

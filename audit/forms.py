@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation
 from audit.models import Action
+from contactpoint.govuk_forms import GovukMessages
 from directory import contactpoint_id
 
 
@@ -21,7 +22,7 @@ class NativeDateInput(forms.DateInput):
 EARLIEST = date(2000, 1, 1)
 
 
-class PeriodForm(forms.Form):
+class PeriodForm(GovukMessages, forms.Form):
     """A date range for reports; the last 7 days unless given. A report covers a year at most
     (one bar a day in the charts); the event list may cover any period."""
 

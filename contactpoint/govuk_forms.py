@@ -1,10 +1,13 @@
 """Form fields that behave like the GOV.UK Design System's components."""
 
+import unicodedata
 from datetime import date
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
+from django.forms.utils import pretty_name
 
 
 class DateInputWidget(forms.MultiWidget):
@@ -54,3 +57,53 @@ class DateInputField(forms.MultiValueField):
     def clean(self, value: Any) -> date | None:
         # MultiValueField's own checks would give Django's generic messages; compress() gives ours.
         return self.compress(value if isinstance(value, list) else [])
+
+
+def _django_defaults(field: forms.Field, key: str) -> set[str]:
+    """Django's own wording for an error ``key``, from every field class ``field`` is."""
+    return {
+        str(message)
+        for kind in type(field).__mro__
+        if (message := getattr(kind, "default_error_messages", {}).get(key)) is not None
+    }
+
+
+class GovukMessages:
+    """Mixed into every form: Django's own messages for a value too long, a null character or
+    a choice not offered become the GOV.UK pattern's, naming the field and never echoing what
+    was typed."""
+
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            label = str(field.label or pretty_name(name))
+            field.validators = [_worded(validator, label) for validator in field.validators]
+            for key in ("invalid_choice", "invalid_pk_value"):
+                if str(field.error_messages.get(key)) in _django_defaults(field, key):
+                    field.error_messages[key] = f"Select one of the options for {label.lower()}"
+
+
+def _worded(validator: Any, label: str) -> Any:
+    if isinstance(validator, MaxLengthValidator):
+        limit = validator.limit_value
+        return MaxLengthValidator(limit, message=f"{label} must be {limit} characters or fewer")
+    if isinstance(validator, ProhibitNullCharactersValidator):
+        return ProhibitNullCharactersValidator(message=f"{label} must not contain a null character")
+    return validator
+
+
+class WrittenText(forms.CharField):
+    """Something a person must write (a reason, a justification, a name). Invisible
+    characters (zero-width spaces, direction overrides: Unicode's format characters) are
+    taken out, and text without a letter or a digit counts as not written at all."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value) or ""
+        return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value and not any(character.isalnum() for character in value):
+            raise ValidationError(self.error_messages["required"], code="required")

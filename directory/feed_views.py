@@ -15,6 +15,7 @@ from accounts.models import Organisation, User
 from accounts.permissions import Permission, is_national, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
+from contactpoint.govuk_forms import GovukMessages
 from directory import contactpoint_id
 from directory.feed_import import (
     NoLocalAuthority,
@@ -39,7 +40,7 @@ from shielding.policy import (
 Row = TypeVar("Row", bound=Model)
 
 
-class UploadForm(forms.Form):
+class UploadForm(GovukMessages, forms.Form):
     source = forms.ChoiceField(
         label="Which feed",
         choices=[("", "Choose a feed"), *((s.value, s.label) for s in FEED_SOURCES)],
@@ -70,7 +71,7 @@ class UploadForm(forms.Form):
         return upload
 
 
-class MergeForm(forms.Form):
+class MergeForm(GovukMessages, forms.Form):
     kept = forms.CharField(label="ContactPoint ID of the record to keep", max_length=20)
     absorbed = forms.CharField(
         label="ContactPoint ID of the record to merge into it", max_length=20

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from contactpoint.govuk_forms import GovukMessages, WrittenText
 from directory import contactpoint_id
 from directory.matching import Criteria, normalise
 from directory.models import Gender, Service
@@ -57,7 +58,7 @@ def parse_future_date(value: str, name: str) -> date:
     return parsed
 
 
-class SearchForm(forms.Form):
+class SearchForm(GovukMessages, forms.Form):
     """Surname and one more detail, or a ContactPoint ID alone (DESIGN.md "Search")."""
 
     surname = forms.CharField(required=False, max_length=100)
@@ -172,10 +173,10 @@ class SearchForm(forms.Form):
         }
 
 
-class InvolvementForm(forms.Form):
+class InvolvementForm(GovukMessages, forms.Form):
     """A practitioner's own involvement with a child."""
 
-    role = forms.CharField(
+    role = WrittenText(
         label="Your role with the child",
         max_length=200,
         help_text="For example, health visitor or family support worker",

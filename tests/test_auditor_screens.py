@@ -96,7 +96,7 @@ class TestFilters:
             ({"contactpoint_id": "12345"}, "Enter a ContactPoint ID of 12 digits"),
             ({"date_from": "yesterday"}, "Enter the start date as year-month-day"),
             ({"date_from": "2026-11-20", "date_to": "2026-11-01"}, "must be the same as or after"),
-            ({"action": "steal"}, "Select a valid choice"),
+            ({"action": "steal"}, "Select one of the options for action"),
         ],
     )
     def test_bad_filters_get_a_clear_message(self, ada_client, query, message):

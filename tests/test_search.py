@@ -74,6 +74,12 @@ class TestMinimumCriteria:
             ({"surname": "Hart", "postcode": "XYZ"}, "Enter a real postcode"),
             ({"surname": "---", "forename": "Amelia"}, "Surname must include letters"),
             ({"contactpoint_id": "1234"}, "Enter a ContactPoint ID of 12 digits"),
+            ({"surname": "S" * 101, "forename": "A"}, "Surname must be 100 characters or fewer"),
+            ({"surname": "Hart\x00", "forename": "A"}, "Surname must not contain a null"),
+            (
+                {"surname": "Hart", "forename": "A", "gender": "x" * 300},
+                "Select one of the options for gender",
+            ),
         ],
     )
     def test_too_little_or_malformed_input_gets_a_govuk_error(
@@ -81,6 +87,7 @@ class TestMinimumCriteria:
     ):
         html = found(priya_client, **criteria)
         assert "govuk-error-summary" in html and message in html
+        assert "x" * 300 not in html, "what was typed is not echoed in the message"
         assert not AuditEvent.objects.filter(action=Action.SEARCH).exists()
 
     def test_surname_and_a_range_of_up_to_two_years_is_enough(self, priya_client):

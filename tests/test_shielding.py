@@ -46,6 +46,10 @@ from tests.personas import (
 
 pytestmark = pytest.mark.django_db
 
+# A review date the forms take: after today and within a year.
+IN_90_DAYS = timezone.localdate() + timedelta(days=90)
+SOON = f"{IN_90_DAYS.day} {IN_90_DAYS.month} {IN_90_DAYS.year}"
+
 SECRETS = (
     "Zqxv Secret Lane", "Quibbleton", "ZE2 9QX", "Marguerite", "Quillfeather", "07700 987654",
     "mq@quill.example.org", "Xylobridge Academy", "01632 777111", "Wyrmwood Surgery",
@@ -119,10 +123,14 @@ class TestShieldWorkflow:
         ("data", "message"),
         [
             (
-                {"justification": "x", "review_on": "1 1 2099"},
+                {"justification": "x", "review_on": SOON},
                 "Choose why the record must be shielded",
             ),
-            ({"reason": "other", "review_on": "1 1 2099"}, "Enter the justification"),
+            ({"reason": "other", "review_on": SOON}, "Enter the justification"),
+            (
+                {"reason": "other", "justification": "\u200b\u200b", "review_on": SOON},
+                "Enter the justification",
+            ),
             (
                 {"reason": "other", "justification": "x", "review_on": "1 1 2020"},
                 "must be in the future",
@@ -130,6 +138,10 @@ class TestShieldWorkflow:
             (
                 {"reason": "other", "justification": "x", "review_on": "someday"},
                 "must be a real date",
+            ),
+            (
+                {"reason": "other", "justification": "x", "review_on": "31 12 9999"},
+                "The review date must be within a year from today",
             ),
         ],
     )
@@ -178,9 +190,9 @@ class TestShieldWorkflow:
         child = shielded_child()
         sign_in(client, sam())
         url = reverse("shielding:shield", args=[child.contactpoint_id])
-        client.post(url, {"decision": "extend", "review_on": "1 6 2030", "note": "Risk continues"})
+        client.post(url, {"decision": "extend", "review_on": SOON, "note": "Risk continues"})
         current = Shield.objects.get(child=child)
-        assert current.review_on == date(2030, 6, 1) and current.reviewed_by.username == "sam"
+        assert current.review_on == IN_90_DAYS and current.reviewed_by.username == "sam"
         practitioner = client.__class__()
         sign_in(practitioner, priya())
         assert "Zqxv Secret Lane" not in practitioner.get(record(child)).content.decode()
@@ -225,11 +237,16 @@ class TestOverride:
                 reverse("shielding:override", args=[child.contactpoint_id])
             ).content.decode()
         )
-        assert (
-            "Enter why you need to see this shielded record"
-            in self.override(client, child, reason="").content.decode()
-        )
+        # Nothing written, or only what cannot be seen: zero-width spaces, a direction
+        # override, an isolate, a combining mark.
+        for reason in ("", "\u200b\u202e\u2066\u0301"):
+            assert (
+                "Enter why you need to see this shielded record"
+                in self.override(client, child, reason=reason).content.decode()
+            )
         assert not ShieldOverride.objects.exists()
+        self.override(client, child, reason="\u202eSection 47 enquiry\u200b")
+        assert ShieldOverride.objects.get().reason == "Section 47 enquiry", "what can be seen"
 
     def test_asking_to_override_is_recorded_with_the_child_and_the_reason(self, client):
         child = shielded_child()
@@ -448,7 +465,7 @@ class TestMergesAndTheShield:
         sign_in(client, sam())
         response = client.post(
             reverse("shielding:shield", args=[absorbed.contactpoint_id]),
-            {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": "1 1 2099"},
+            {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": SOON},
         )
         assert response.status_code == 200
         assert f"This record was merged into {kept.contactpoint_id_display}" in (

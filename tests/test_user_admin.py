@@ -127,6 +127,10 @@ class TestCreatingUsers:
         assert "Your username is <strong>tom.baker</strong>" in page
         short = newcomer.post(path, {"new_password1": "short", "new_password2": "short"})
         assert "This password is too short" in short.content.decode()
+        # Longer than sign-in takes: it could never be used.
+        huge = "a-long-and-unusual-passphrase" * 40
+        too_long = newcomer.post(path, {"new_password1": huge, "new_password2": huge})
+        assert "Your password must be 1024 characters or fewer" in too_long.content.decode()
         chosen = "a-long-and-unusual-passphrase"
         response = newcomer.post(path, {"new_password1": chosen, "new_password2": chosen})
         assert response["Location"] == reverse("accounts:enrol")
@@ -183,6 +187,10 @@ class TestCreatingUsers:
             ("vetting_checked_on_0", "²", "must be a real date"),
             ("vetting_checked_on_2", "", "must include a year"),
             ("vetting_checked_on_2", "2099", "must be today or in the past"),
+            ("first_name", "\u200b\u2066", "Enter a first name"),
+            ("last_name", "B" * 151, "Last name must be 150 characters or fewer"),
+            ("job_title", "Nurse\x00", "Job title must not contain a null character"),
+            ("roles", ["wizard"], "Select only roles you are allowed to give"),
         ],
     )
     def test_bad_input_gets_a_clear_message_and_creates_nothing(
@@ -193,6 +201,11 @@ class TestCreatingUsers:
         assert response.status_code == 200
         assert message in html and "govuk-error-summary" in html
         assert User.objects.count() == 1
+
+
+def test_a_role_sent_twice_is_given_once(lee_client):
+    lee_client.post(NEW_USER, new_user_form(roles=["la_administrator", "la_administrator"]))
+    assert User.objects.get(username="tom.baker").roles == ["la_administrator"]
 
 
 class TestChangingUsers:
