@@ -201,7 +201,8 @@ class RetentionResult:
 
 
 def retention_apply(*, now: datetime, years: int | None = None) -> RetentionResult:
-    """Drops whole months older than the retention period, after verifying their seals.
+    """Drops whole months older than the retention period, after verifying their seals, and
+    the change log's entries older than the months kept.
 
     Nothing is dropped if any problem is found, or if a month to drop has unsealed days.
     The drop is itself recorded as an event.
@@ -225,6 +226,15 @@ def retention_apply(*, now: datetime, years: int | None = None) -> RetentionResu
             for base in ("audit_event", "audit_event_digest"):
                 cursor.execute(f"ALTER TABLE {base} DETACH PARTITION {base}_{suffix}")
                 cursor.execute(f"DROP TABLE {base}_{suffix}")
+        # django-auditlog's change log is one table, append-only by its trigger: its entries of
+        # the same months go too, with the trigger off for this transaction only (which, like
+        # dropping partitions, only the tables' owner may do).
+        cursor.execute(
+            "ALTER TABLE auditlog_logentry DISABLE TRIGGER auditlog_logentry_append_only"
+        )
+        cursor.execute("DELETE FROM auditlog_logentry WHERE timestamp < %s", [kept_from])
+        changes_removed = cursor.rowcount
+        cursor.execute("ALTER TABLE auditlog_logentry ENABLE TRIGGER auditlog_logentry_append_only")
         from audit.recorder import AuditNote, record_event
 
         record_event(
@@ -235,6 +245,7 @@ def retention_apply(*, now: datetime, years: int | None = None) -> RetentionResu
                     "dropped_months": [month.isoformat()[:7] for month in expired],
                     "kept_from": kept_from.isoformat(),
                     "retention_years": years,
+                    "change_log_entries_removed": changes_removed,
                 },
             ),
             status=None,

@@ -255,9 +255,12 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
         status=Child.Status.ARCHIVED, archived_on__lte=_years_before(today, 6)
     )
     for child in expired:
-        # Records merged into this one, and the merges themselves, go with it.
+        # Records merged into this one, the merges themselves, and the feed rows that described
+        # any of them (names, birth dates and addresses as the feeds sent them) go with it.
         Merge.objects.filter(Q(kept=child) | Q(absorbed=child)).delete()
-        for absorbed in Child.objects.filter(merged_into=child):
+        absorbed_ids = list(Child.objects.filter(merged_into=child).values_list("pk", flat=True))
+        SourceRecord.objects.filter(child_id__in=[child.pk, *absorbed_ids]).delete()
+        for absorbed in Child.objects.filter(pk__in=absorbed_ids):
             absorbed.delete()
         carers = list(child.carer_relationships.values_list("carer_id", flat=True))
         child.delete()

@@ -188,10 +188,11 @@ def feed_review(candidate: Child) -> Any:
     from directory.feeds import COLUMNS
     from directory.models import FeedImport, MatchReview, SourceRecord
 
+    number = FeedImport.objects.count()  # each its own file and record
     record = FeedImport.objects.create(
         source=Source.LA_SYSTEM,
         file_name="la.csv",
-        file_sha256="0" * 64,
+        file_sha256=f"{number:064d}",
         local_authority=candidate.local_authority,
         rows_read=1,
         rows_rejected=0,
@@ -209,7 +210,7 @@ def feed_review(candidate: Child) -> Any:
     )
     source_record = SourceRecord.objects.create(
         source=Source.LA_SYSTEM,
-        record_id="LA-1",
+        record_id=f"LA-{number + 1}",
         payload=payload,
         first_import=record,
         last_import=record,

@@ -3,12 +3,14 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from auditlog.models import LogEntry
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from audit.integrity import partitions, retention_apply, seal_closed_days, verify
 from audit.models import Action, AuditEvent, AuditSeal
+from tests.personas import make_child
 
 pytestmark = pytest.mark.django_db
 
@@ -122,8 +124,18 @@ class TestRetention:
         old_day = (now - timedelta(days=400)).astimezone(UTC).date()
         old = event_on(old_day)
         recent = event_on((now - timedelta(days=2)).astimezone(UTC).date())
+        with connection.cursor() as cursor:  # as in the command's own transaction: none pending
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        child = make_child()  # its creation is in the change log, with an old entry beside it
+        old_change = LogEntry.objects.get_for_object(child).get()
+        LogEntry.objects.create(
+            content_type=old_change.content_type, object_pk=old_change.object_pk,
+            object_repr="old", action=LogEntry.Action.UPDATE, changes={"given_name": ["A", "B"]},
+            timestamp=now - timedelta(days=400),
+        )  # fmt: skip
         seal_closed_days(now=now)
         result = retention_apply(now=now, years=1)
+        assert list(LogEntry.objects.get_for_object(child)) == [old_change]
         assert old_day.replace(day=1) in result.dropped
         assert old_day.replace(day=1) not in partitions()
         assert not AuditEvent.objects.filter(id=old.id).exists()
@@ -133,6 +145,7 @@ class TestRetention:
             "dropped_months": [old_day.isoformat()[:7]],
             "kept_from": result_kept_from(now),
             "retention_years": 1,
+            "change_log_entries_removed": 1,
         }
         assert verify().ok, "the seals of dropped days still chain; their events are not expected"
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import Action, AuditEvent
-from directory.models import CareRelationship, Child, ParentCarer, Source
+from directory.models import CareRelationship, Child, ParentCarer, Source, SourceRecord
 from directory.services import children_merge, lifecycle_apply
-from tests.personas import make_address, make_child
+from tests.personas import feed_review, make_address, make_child
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,13 @@ def test_archived_records_are_purged_after_six_years_with_what_hung_on_them():
     )
     absorbed = make_child(given_name="Dup")
     children_merge(kept=old, absorbed=absorbed, by=None)
+    # Rows feeds sent about them (one still waiting for review), and about someone else.
+    reviewed = feed_review(old)
+    SourceRecord.objects.filter(pk=reviewed.source_record_id).update(child=absorbed)
+    feed_review(old)
     young = make_child(status=Child.Status.ARCHIVED, archived_on=date(2021, 6, 1))
+    theirs = feed_review(young)
+    SourceRecord.objects.filter(pk=theirs.source_record_id).update(child=young)
     AuditEvent.objects.create(
         occurred_at=date(2026, 11, 1).isoformat() + "T10:00Z",
         action=Action.VIEW_RECORD,
@@ -65,6 +71,11 @@ def test_archived_records_are_purged_after_six_years_with_what_hung_on_them():
     assert not Child.objects.filter(pk__in=[old.pk, absorbed.pk]).exists()
     assert not ParentCarer.objects.filter(pk=carer.pk).exists()
     assert Child.objects.filter(pk=young.pk).exists()
+    # The row still waiting stays (it may yet be a new child); those linked to the purged go.
+    assert sorted(SourceRecord.objects.values_list("child", flat=True), key=str) == [
+        young.pk,
+        None,
+    ], "no feed row about the purged child is kept"
     assert AuditEvent.objects.filter(child_contactpoint_id=old.contactpoint_id).exists(), (
         "the access log keeps it"
     )
