@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from accounts.roles import Role
 from contactpoint.govuk_forms import DateInputField, GovukMessages, WrittenText
+from contactpoint.postcodes import normalise_postcode
 
 # The longest password sign-in takes; set-up takes no longer, or it could never be used.
 LONGEST_PASSWORD = 1024
@@ -88,6 +89,18 @@ class UserForm(GovukMessages, forms.Form):
         },
     )
     job_title = WrittenText(max_length=200, required=False)
+    phone = forms.CharField(
+        label="Work phone number",
+        max_length=40,
+        required=False,
+        help_text="Shown on the records of the children they work with",
+    )
+    home_postcode = forms.CharField(
+        label="Home postcode",
+        max_length=10,
+        required=False,
+        help_text="Never shown to anyone: auditors are told if they search for their own street",
+    )
     organisation = forms.ModelChoiceField(
         queryset=Organisation.objects.all(),
         empty_label=None,
@@ -129,6 +142,15 @@ class UserForm(GovukMessages, forms.Form):
         if editing is not None or organisations.count() == 1:
             # Only a national administrator chooses; an LA administrator's users join their LA.
             del self.fields["organisation"]
+
+    def clean_home_postcode(self) -> str:
+        typed = self.cleaned_data["home_postcode"]
+        if not typed:
+            return ""
+        postcode = normalise_postcode(typed)
+        if postcode is None:
+            raise forms.ValidationError("Enter a real postcode, like NE1 4ST")
+        return postcode
 
     def clean_roles(self) -> list[str]:
         """Each role once, in the order roles are listed (a repeated one is not two)."""

@@ -31,6 +31,8 @@ def user_create(
     last_name: str = "",
     email: str = "",
     job_title: str = "",
+    phone: str = "",
+    home_postcode: str = "",
     vetting_checked_on: date | None = None,
     training_completed_on: date | None = None,
     by: User | None,
@@ -44,6 +46,8 @@ def user_create(
         last_name=last_name,
         email=email,
         job_title=job_title,
+        phone=phone,
+        home_postcode=home_postcode,
         vetting_checked_on=vetting_checked_on,
         training_completed_on=training_completed_on,
     )
@@ -100,12 +104,14 @@ def user_update(
     last_name: str,
     email: str,
     job_title: str,
+    phone: str,
+    home_postcode: str,
     roles: list[Role],
     vetting_checked_on: date | None,
     training_completed_on: date | None,
 ) -> User:
     user.first_name, user.last_name, user.email = first_name, last_name, email
-    user.job_title = job_title
+    user.job_title, user.phone, user.home_postcode = job_title, phone, home_postcode
     user.roles = [role.value for role in Role if role in roles]
     user.vetting_checked_on = vetting_checked_on
     user.training_completed_on = training_completed_on

@@ -1,6 +1,7 @@
 """The auditors' screens. Each query an auditor makes is itself an access event."""
 
 import csv
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +25,7 @@ PAGE_SIZE = 50
 CSV_COLUMNS = (
     "id", "occurred_at", "username", "roles", "organisation_id", "action", "method", "path",
     "status", "ip_address", "user_agent", "child_contactpoint_id", "child_shielded",
-    "result_count", "result_ids", "reason", "request_id",
+    "search_criteria", "result_count", "result_ids", "reason", "detail", "request_id",
 )  # fmt: skip
 
 
@@ -185,8 +186,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _inert(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula (a user agent is anyone's to choose) is
-    kept as text, with the apostrophe spreadsheets themselves use for that."""
+    """A cell as a spreadsheet should take it: criteria and details as JSON; and text a
+    spreadsheet would run as a formula (a user agent is anyone's to choose) kept as text, with
+    the apostrophe spreadsheets themselves use for that."""
+    if isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 

@@ -16,6 +16,7 @@ from django.db import connection
 from faker import Faker
 
 from accounts.models import Organisation
+from contactpoint.postcodes import normalise_postcode
 from directory.matching import search_keys
 from directory.models import (
     Address,
@@ -30,7 +31,6 @@ from directory.models import (
     Service,
     Source,
 )
-from directory.postcodes import normalise_postcode
 from shielding.models import Shield
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from contactpoint.postcodes import normalise_postcode
 from directory.matching import Person
 from directory.models import CareRelationship, ChildIdentifier, Gender, Service, Source
-from directory.postcodes import normalise_postcode
 
 FEED_SOURCES = (
     Source.SCHOOL_CENSUS,

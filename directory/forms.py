@@ -8,10 +8,10 @@ from django import forms
 from django.utils import timezone
 
 from contactpoint.govuk_forms import GovukMessages, WrittenText
+from contactpoint.postcodes import normalise_postcode
 from directory import contactpoint_id
 from directory.matching import Criteria, normalise
 from directory.models import Gender, Service
-from directory.postcodes import normalise_postcode
 
 _DATE_PARTS = re.compile(r"^\s*(\d{1,2})[\s/.\-]+(\d{1,2})[\s/.\-]+(\d{4})\s*$")
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")

@@ -12,9 +12,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
+from contactpoint.postcodes import STORED_POSTCODE_PATTERN
 from directory import contactpoint_id
 from directory.matching import Person
-from directory.postcodes import STORED_POSTCODE_PATTERN
 
 
 class Source(models.TextChoices):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -295,6 +296,19 @@ class TestChartsAndExport:
         assert rows[0][:3] == ["id", "occurred_at", "username"]
         assert [row[7] for row in rows[1:]] == ["/exported-0", "/exported-1", "/exported-2"]
         assert AuditEvent.objects.filter(action=Action.EXPORT, username="ada").exists()
+
+    def test_what_was_searched_for_is_on_the_screens_and_in_the_export(self, ada_client):
+        criteria = {"surname": "Zebedee", "forename": "=Amelia"}
+        found = event(priya(), action=Action.SEARCH, search_criteria=criteria, result_count=0)
+        html = ada_client.get(EVENTS, {"action": "search"}).content.decode()
+        assert "Searched for: surname Zebedee, forename =Amelia" in html
+        activity = ada_client.get(reverse("audit:user_activity", args=[found.user_id]))
+        assert "Searched for: surname Zebedee" in activity.content.decode()
+        body = b"".join(
+            ada_client.get(reverse("audit:export"), {"action": "search"}).streaming_content
+        ).decode()
+        rows = list(csv.DictReader(io.StringIO(body)))
+        assert json.loads(rows[0]["search_criteria"]) == criteria
 
     def test_the_csv_export_never_hands_a_spreadsheet_a_formula(self, ada_client):
         event(priya(), user_agent='=HYPERLINK("http://x.example","click")', path="-2+3")

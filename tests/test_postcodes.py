@@ -3,8 +3,8 @@
 import pytest
 from django.db import IntegrityError, transaction
 
+from contactpoint.postcodes import normalise_postcode, outward_code
 from directory.models import Address, Source
-from directory.postcodes import normalise_postcode, outward_code
 from tests.personas import make_child
 
 

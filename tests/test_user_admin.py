@@ -191,6 +191,7 @@ class TestCreatingUsers:
             ("last_name", "B" * 151, "Last name must be 150 characters or fewer"),
             ("job_title", "Nurse\x00", "Job title must not contain a null character"),
             ("roles", ["wizard"], "Select only roles you are allowed to give"),
+            ("home_postcode", "XYZ 123", "Enter a real postcode, like NE1 4ST"),
         ],
     )
     def test_bad_input_gets_a_clear_message_and_creates_nothing(
@@ -201,6 +202,20 @@ class TestCreatingUsers:
         assert response.status_code == 200
         assert message in html and "govuk-error-summary" in html
         assert User.objects.count() == 1
+
+
+def test_a_work_phone_and_a_home_postcode_can_be_recorded(lee_client, client):
+    """The phone shows on the records of children they work with; the home postcode only feeds
+    the auditors' check for searches of the user's own street (tests/test_auditor_screens.py)."""
+    lee_client.post(NEW_USER, new_user_form(phone="01632 960123", home_postcode="ne1 4st"))
+    created = User.objects.get(username="tom.baker")
+    assert (created.phone, created.home_postcode) == ("01632 960123", "NE1 4ST")
+    page = lee_client.get(reverse("accounts:user_detail", args=[created.pk])).content.decode()
+    assert "01632 960123" in page and "NE1 4ST" not in page
+    edit = {**new_user_form(phone="01632 960999", home_postcode=""), "username": "ignored"}
+    lee_client.post(reverse("accounts:user_edit", args=[created.pk]), edit)
+    created.refresh_from_db()
+    assert (created.phone, created.home_postcode) == ("01632 960999", "")
 
 
 def test_a_role_sent_twice_is_given_once(lee_client):
