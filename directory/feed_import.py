@@ -330,7 +330,9 @@ def facts_apply(
         line_1, line_2, town, postcode = row.address
         current = Address.objects.filter(child=child, ended_on__isnull=True)
         if not current.filter(line_1=line_1, postcode=postcode).exists():
-            current.filter(source=source).update(ended_on=today)
+            for previous in current.filter(source=source):  # one save each: the change log
+                previous.ended_on = today
+                previous.save(update_fields=["ended_on"])
             Address.objects.create(
                 child=child, line_1=line_1, line_2=line_2, town=town, postcode=postcode,
                 started_on=today, **provenance,
@@ -357,12 +359,14 @@ def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> None
             return
     overseas = carer_facts["country"] != "GB"
     line_1, line_2, town, postcode = row.address or ("", "", "", "")
-    carer = ParentCarer.objects.create(
+    carer = ParentCarer(
         given_name=carer_facts["given_name"], family_name=carer_facts["family_name"],
         phone=carer_facts["phone"], country=carer_facts["country"],
         line_1="" if overseas else line_1, line_2="" if overseas else line_2,
         town="" if overseas else town, postcode="" if overseas else postcode, **provenance,
     )  # fmt: skip
+    carer.for_children = (child.pk,)  # the change log's entry for it is the child's
+    carer.save()
     CareRelationship.objects.create(
         child=child, carer=carer, relationship=carer_facts["relationship"] or "other",
         parental_responsibility=carer_facts["parental_responsibility"], **provenance,

@@ -330,8 +330,12 @@ class ParentCarer(Provenance, PostalAddress):
     def __str__(self) -> str:
         return f"Parent or carer #{self.pk}"
 
+    # The children a new carer is being added for, before the relationship that links them.
+    for_children: tuple[int, ...] = ()
+
     def get_additional_data(self) -> dict[str, object]:
-        return {"child_ids": list(self.relationships.values_list("child_id", flat=True))}
+        linked = list(self.relationships.values_list("child_id", flat=True))
+        return {"child_ids": sorted({*linked, *self.for_children})}
 
     @property
     def is_overseas(self) -> bool:

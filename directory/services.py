@@ -136,6 +136,17 @@ def _lock(*children: Child) -> None:
 _MOVABLE = (ChildName, Address, CareRelationship, Involvement, ChildIdentifier, SourceRecord)
 
 
+def _move(rows: Any, *, to: Child) -> list[int]:
+    """Gives each row to another child, one save each, so that the change log records every
+    move (a bulk update would bypass it); returns the rows' ids."""
+    moved = []
+    for row in rows.order_by("pk"):
+        row.child = to
+        row.save(update_fields=["child"])
+        moved.append(row.pk)
+    return moved
+
+
 @transaction.atomic
 def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     """Makes ``absorbed`` part of ``kept``: its names, addresses, carers, involvements,
@@ -159,9 +170,7 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
             rows = rows.exclude(carer_id__in=kept_carers)  # the same carer is linked once
         if model is Involvement and kept_has_lead:
             rows = rows.exclude(lead_professional=True, ended_on__isnull=True)  # one lead
-        ids = list(rows.values_list("pk", flat=True))
-        model.objects.filter(pk__in=ids).update(child=kept)
-        moved[model._meta.label] = ids
+        moved[model._meta.label] = _move(rows, to=kept)
     legal = ChildName.objects.create(
         child=kept, kind=ChildName.Kind.KNOWN_AS, given_name=absorbed.given_name,
         family_name=absorbed.family_name, source=Source.PRACTITIONER,
@@ -204,7 +213,7 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
         raise MergedOnSince(kept)
     for model in _MOVABLE:
         ids = merge.moved.get(model._meta.label, [])
-        model.objects.filter(pk__in=ids, child=kept).update(child=absorbed)
+        _move(model.objects.filter(pk__in=ids, child=kept), to=absorbed)
     ChildName.objects.filter(pk__in=merge.moved.get("created_name", [])).delete()
     status = list(Child.Status.values)[merge.moved["previous_status"][0]]
     absorbed.status, absorbed.merged_into = status, None

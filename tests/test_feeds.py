@@ -698,6 +698,36 @@ class TestMergeAndUnmerge:
         assert first.status == Child.Status.ACTIVE
         assert first.addresses.filter(postcode="NE5 5AB").exists()
 
+    def test_every_change_a_feed_or_a_merge_makes_is_in_the_change_log(self):
+        from auditlog.models import LogEntry
+
+        from directory.models import ParentCarer
+
+        carer_cells = {
+            "carer_given_name": "Jo",
+            "carer_family_name": "Quill",
+            "carer_relationship": "mother",
+            "carer_parental_responsibility": "yes",
+        }
+        la_import(la_system(**carer_cells))
+        child = Child.objects.get()
+        first_home = child.addresses.get()
+        la_import(la_system(address_line_1="2 New Road", postcode="NE2 2AA"), name="la-2.csv")
+        absorbed = make_child(given_name="Zed", family_name="Quill")
+        moved = make_address(absorbed, "NE5 5AB")
+        children_merge(kept=child, absorbed=absorbed, by=None)
+
+        def changed(obj) -> list[set[str]]:
+            return [set(entry.changes_dict) for entry in LogEntry.objects.get_for_object(obj)]
+
+        carer = ParentCarer.objects.get()
+        created = LogEntry.objects.get_for_object(carer).get()
+        assert created.additional_data == {"child_ids": [child.pk]}, "in the child's history"
+        assert {"ended_on"} in changed(first_home), "the feed ended the first home"
+        assert {"child"} in changed(moved), "the merge moved the address"
+        children_unmerge(merge=Merge.objects.get(), by=None)
+        assert changed(moved).count({"child"}) == 2, "and the unmerge moved it back"
+
     def test_a_merge_moves_everything_and_an_unmerge_puts_it_back(self):
         kept, absorbed = make_child(), make_child(given_name="Amy")
         make_address(absorbed, "NE5 5AB")
