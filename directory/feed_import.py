@@ -10,19 +10,23 @@ resembles a shielded one is held out of sight (shielding/policy.py).
 """
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from auditlog.context import set_actor
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation, User
-from directory.feeds import FeedRow, Validation, feed_row, feed_validate
+from audit.models import Action
+from audit.recorder import AuditNote, record_event
+from directory.feeds import FeedRow, Validation, error_report, feed_row, feed_validate
 from directory.matching import (
     date_variants,
     family_keys,
@@ -35,6 +39,7 @@ from directory.models import (
     ChildIdentifier,
     ChildName,
     FeedImport,
+    FeedUpload,
     Involvement,
     MatchReview,
     NameKey,
@@ -51,6 +56,8 @@ from shielding.policy import (
     shielded_among,
     shielded_lookalike,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -120,6 +127,88 @@ def feed_import(
         record.save(update_fields=["outcome"])
     outcome.feed_import = record
     return outcome
+
+
+# Files too large to import while the data manager waits ---------------------------------------
+
+
+def feed_upload_queue(
+    *,
+    source: str,
+    file_name: str,
+    content: bytes,
+    validation: Validation,
+    local_authority: Organisation | None,
+    by: User,
+    skip_invalid: bool,
+) -> FeedUpload:
+    """Keeps a checked file for ``waiting_uploads_import``."""
+    return FeedUpload.objects.create(
+        source=source, file_name=file_name[:255], content=content,
+        rows=validation.rows_read, skip_invalid=skip_invalid, local_authority=local_authority,
+        uploaded_by=by,
+    )  # fmt: skip
+
+
+def waiting_uploads_import() -> list[FeedUpload]:
+    """Imports every waiting upload, oldest first, each in its own transaction and as its
+    uploader (the change log and an access event say so). Runs alongside itself safely: each
+    takes an upload no other run holds."""
+    done: list[FeedUpload] = []
+    while True:
+        with transaction.atomic():
+            upload = (
+                FeedUpload.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(status=FeedUpload.Status.WAITING)
+                .select_related("uploaded_by", "local_authority")
+                .order_by("pk")
+                .first()
+            )
+            if upload is None:
+                return done
+            _upload_import(upload)
+            done.append(upload)
+
+
+def _upload_import(upload: FeedUpload) -> None:
+
+    try:
+        with transaction.atomic(), set_actor(upload.uploaded_by):
+            outcome = feed_import(
+                source=upload.source, file_name=upload.file_name, content=bytes(upload.content),
+                local_authority=upload.local_authority, by=upload.uploaded_by,
+                skip_invalid=upload.skip_invalid,
+            )  # fmt: skip
+    except Exception:  # anything at all: the file is set aside, not retried for ever
+        logger.exception("feed upload %s could not be imported", upload.pk)
+        upload.status = FeedUpload.Status.NOT_IMPORTED
+        upload.result = "Something went wrong in ContactPoint. Nothing was imported."
+    else:
+        imported = outcome.feed_import is not None
+        upload.status = FeedUpload.Status.IMPORTED if imported else FeedUpload.Status.NOT_IMPORTED
+        upload.feed_import = outcome.feed_import
+        if outcome.already_imported:
+            upload.result = "This file was imported before. Nothing has changed."
+        elif imported:
+            upload.result = FeedImport.describe(outcome.counts)
+        else:
+            upload.result = error_report(outcome.validation.errors)[:10_000]
+    upload.content, upload.finished_at = b"", timezone.now()
+    upload.save()
+    record_event(
+        None,
+        AuditNote(
+            action=Action.ADMIN_ACTION,
+            user=upload.uploaded_by,
+            detail={
+                "action": "import_feed",
+                "file": upload.file_name,
+                "upload": upload.pk,
+                "imported": upload.status == FeedUpload.Status.IMPORTED,
+            },
+        ),
+        status=None,
+    )
 
 
 # Matching -------------------------------------------------------------------------------------

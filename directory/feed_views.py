@@ -1,5 +1,6 @@
 """Data managers' screens: upload a feed file, work the review queue, merge and unmerge."""
 
+import hashlib
 from typing import Any, TypeVar
 
 from django import forms
@@ -20,12 +21,14 @@ from directory import contactpoint_id
 from directory.feed_import import (
     NoLocalAuthority,
     ReviewDecided,
+    feed_file_check,
     feed_import,
+    feed_upload_queue,
     review_decide,
     row_from_record,
 )
 from directory.feeds import FEED_SOURCES, error_report
-from directory.models import Child, FeedImport, MatchReview, Merge, Source
+from directory.models import Child, FeedImport, FeedUpload, MatchReview, Merge, Source
 from directory.search import child_for_record
 from directory.services import MergedOnSince, children_merge, children_unmerge
 from shielding.policy import (
@@ -139,25 +142,29 @@ def feeds(request: HttpRequest) -> HttpResponse:
         organisation.queryset = Organisation.objects.filter(
             kind=Organisation.Kind.LOCAL_AUTHORITY, pk=manager.organisation_id
         )
-    outcome = None
+    outcome, queued = None, None
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        outcome = feed_import(
-            source=form.cleaned_data["source"],
-            file_name=upload.name,
-            content=upload.read(),
-            local_authority=form.cleaned_data["local_authority"],
-            by=manager,
-            skip_invalid=form.cleaned_data["skip_invalid"],
-        )
+        upload, data = form.cleaned_data["file"], form.cleaned_data
+        content = upload.read()
+        queued = _queued_if_large(data, upload.name, content, manager)
+        if queued is None:
+            outcome = feed_import(
+                source=data["source"],
+                file_name=upload.name,
+                content=content,
+                local_authority=data["local_authority"],
+                by=manager,
+                skip_invalid=data["skip_invalid"],
+            )
         audit_note(
             request,
             action=Action.ADMIN_ACTION,
             detail={
-                "action": "import_feed",
+                "action": "queue_feed" if queued else "import_feed",
                 "file": upload.name,
-                "imported": outcome.feed_import is not None,
-            },
+                "imported": bool(outcome and outcome.feed_import),
+            }
+            | ({"upload": queued.pk} if queued else {}),
         )
     return render(
         request,
@@ -167,10 +174,37 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "outcome": outcome,
             "summary": FeedImport.describe(outcome.counts) if outcome else "",
             "report": error_report(outcome.validation.errors) if outcome else "",
+            "queued": queued,
             "imports": _imports(manager).order_by("-imported_at")[:20],
+            "uploads": _in_own_la(FeedUpload.objects.all(), manager, "local_authority")
+            .exclude(status=FeedUpload.Status.IMPORTED)
+            .select_related("uploaded_by")
+            .order_by("-uploaded_at")[:20],
             "open_reviews": _reviews(manager).filter(status=MatchReview.Status.OPEN).count(),
         },
     )
+
+
+def _queued_if_large(
+    data: dict[str, Any], file_name: str, content: bytes, manager: User
+) -> FeedUpload | None:
+    """A file that will be imported, with more rows than can be imported while the data
+    manager waits (``FEED_WEB_IMPORT_ROWS``), is checked now and imported within minutes by
+    ``manage.py import_waiting_feeds``; None for any other file, imported (or refused) now."""
+    validation, not_utf8 = feed_file_check(source=data["source"], content=content)
+    importable = not validation.errors or (
+        data["skip_invalid"] and not not_utf8 and validation.rows_read > 0
+    )
+    if not importable or len(validation.rows) <= settings.FEED_WEB_IMPORT_ROWS:
+        return None
+    if FeedImport.objects.filter(
+        source=data["source"], file_sha256=hashlib.sha256(content).hexdigest()
+    ).exists():
+        return None  # imported before: said at once
+    return feed_upload_queue(
+        source=data["source"], file_name=file_name, content=content, validation=validation,
+        local_authority=data["local_authority"], by=manager, skip_invalid=data["skip_invalid"],
+    )  # fmt: skip
 
 
 @permission_required(Permission.REVIEW_MATCHES)

@@ -555,6 +555,39 @@ class FeedImport(models.Model):
         return self.describe(self.outcome)
 
 
+class FeedUpload(models.Model):
+    """A file a data manager uploaded that has too many rows to import while they wait: it
+    waits for ``manage.py import_waiting_feeds`` (run every minute), which imports it exactly as
+    the upload page would have. Its content is let go once it has been dealt with."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting to be imported"
+        IMPORTED = "imported", "Imported"
+        NOT_IMPORTED = "not_imported", "Not imported"
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    file_name = models.CharField(max_length=255)
+    content = models.BinaryField()
+    rows = models.IntegerField(help_text="Rows found when it was uploaded")
+    skip_invalid = models.BooleanField()
+    local_authority = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(db_default=Now())
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
+    feed_import = models.ForeignKey(
+        FeedImport, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.TextField(blank=True, help_text="What became of its rows, or why not")
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} file {self.file_name} ({self.get_status_display()})"
+
+
 class SourceRecord(models.Model):
     """A person as one feed describes them, kept whatever happens to the child it is linked to,
     so that a merge can be undone and every fact's origin traced."""

@@ -777,6 +777,67 @@ class TestUploadScreen:
         ).content.decode()
         assert "File imported" in html and Child.objects.count() == 1
 
+    def test_a_large_file_is_checked_now_and_imported_within_minutes(
+        self, client, school, settings
+    ):
+        from directory.models import FeedUpload
+
+        settings.FEED_WEB_IMPORT_ROWS = 1
+        manager = dana()
+        sign_in(client, manager)
+        content = census({}, {"upn": upn("352214300102"), "given_name": "Ella"})
+        upload = SimpleUploadedFile("big.csv", content, content_type="text/csv")
+        html = client.post(
+            reverse("directory:feeds"),
+            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+        ).content.decode()
+        assert "File waiting to be imported" in html and "2 rows checked" in html
+        assert not Child.objects.exists(), "not while the data manager waits"
+        waiting = FeedUpload.objects.get()
+        other = make_user("dora", Role.DATA_MANAGER, organisation=southshire())
+        elsewhere = client.__class__()
+        sign_in(elsewhere, other)
+        assert "big.csv" not in elsewhere.get(reverse("directory:feeds")).content.decode()
+        assert "big.csv" in client.get(reverse("directory:feeds")).content.decode()
+        said = io.StringIO()
+        call_command("import_waiting_feeds", stdout=said)
+        assert "big.csv: imported." in said.getvalue()
+        waiting.refresh_from_db()
+        assert waiting.status == FeedUpload.Status.IMPORTED and bytes(waiting.content) == b""
+        assert waiting.feed_import.rows_read == 2 and waiting.feed_import.imported_by == manager
+        assert Child.objects.exists() and waiting.result == waiting.feed_import.outcome_text
+        done = AuditEvent.objects.filter(detail__upload=waiting.pk, path="").get()
+        assert done.user_id == manager.pk and (done.detail or {}).get("imported") is True
+
+    def test_a_waiting_file_that_fails_is_set_aside_and_the_next_imported(
+        self, client, school, settings, monkeypatch
+    ):
+        from directory import feed_import as importer
+        from directory.models import FeedUpload
+
+        settings.FEED_WEB_IMPORT_ROWS = 1
+        sign_in(client, dana())
+        for name, row in (("first.csv", {}), ("second.csv", {"upn": upn("352214300103")})):
+            content = census(row, {"upn": upn("352214300102"), "given_name": "Ella"})
+            client.post(
+                reverse("directory:feeds"),
+                {"source": "school_census", "local_authority": northshire().pk,
+                 "file": SimpleUploadedFile(name, content, content_type="text/csv")},
+            )  # fmt: skip
+        real = importer.feed_import
+
+        def failing_first(**arguments):
+            if arguments["file_name"] == "first.csv":
+                raise RuntimeError("disk full")
+            return real(**arguments)
+
+        monkeypatch.setattr(importer, "feed_import", failing_first)
+        importer.waiting_uploads_import()
+        first, second = FeedUpload.objects.order_by("pk")
+        assert first.status == FeedUpload.Status.NOT_IMPORTED and "went wrong" in first.result
+        assert second.status == FeedUpload.Status.IMPORTED
+        assert "went wrong" in client.get(reverse("directory:feeds")).content.decode()
+
     def test_errors_are_shown_by_row_and_nothing_is_imported(self, client, school):
         sign_in(client, dana())
         upload = SimpleUploadedFile(
