@@ -23,6 +23,7 @@ class Source(models.TextChoices):
     GP_REGISTRATION = "gp_registration", "GP registrations"
     LA_SYSTEM = "la_system", "Local authority system"
     PRACTITIONER = "practitioner", "Recorded by a practitioner"
+    SERVICE_REGISTER = "service_register", "Register of schools and GP practices"
     DEMO = "demo", "Demo data"
 
 

@@ -4,8 +4,10 @@ weights, reviewed by data managers, merged and unmerged; and a shield always fol
 import csv
 import io
 from datetime import date
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -14,7 +16,7 @@ from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import AuditEvent
 from directory.feed_import import feed_import
-from directory.feeds import COLUMNS, nhs_number_is_valid, upn_is_valid
+from directory.feeds import COLUMNS, error_report, nhs_number_is_valid, upn_is_valid
 from directory.linkage_evaluation import evaluate
 from directory.models import (
     Address,
@@ -765,6 +767,78 @@ class TestMergeAndUnmerge:
         client.post(reverse("directory:unmerge", args=[Merge.objects.get().pk]))
         absorbed.refresh_from_db()
         assert absorbed.status == "active"
+
+
+def manage(*arguments: str) -> tuple[int, str, str]:
+    """A command run in the test's own database: its exit code, output and errors."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*arguments, stdout=out, stderr=err)
+    except SystemExit as exit_:
+        return int(exit_.code or 0), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+class TestServiceRegister:
+    def register(self, tmp_path, *rows: str) -> str:
+        from directory.service_register import COLUMNS
+
+        path = tmp_path / "register.csv"
+        path.write_text("\n".join([",".join(COLUMNS), *rows]) + "\n")
+        return str(path)
+
+    def test_a_fresh_service_can_take_census_and_gp_files_once_the_register_is_loaded(
+        self, tmp_path
+    ):
+        samples = Path(settings.BASE_DIR) / "docs" / "samples"
+        Organisation.objects.create(
+            code="E08000003", name="Manchester", kind=Organisation.Kind.LOCAL_AUTHORITY,
+            team_phone="0161 496 0999", team_email="contactpoint@manchester.example.gov.uk",
+        )  # fmt: skip
+        census_file = (samples / "school_census.csv").read_bytes()
+        before = load(census_file)
+        assert "unknown school '100000'" in error_report(before.validation.errors)
+        code, said, problems = manage("import_services", str(samples / "services.csv"))
+        assert code == 0, problems
+        assert "Loaded 4 services from services.csv: 4 added." in said
+        school = Service.objects.get(kind="school", identifier="100000")
+        assert school.local_authority.code == "E08000003" and school.postcode == "M14 6PL"
+        assert load(census_file).feed_import is not None, "the census now names known schools"
+        gp_file = (samples / "gp_registration.csv").read_bytes()
+        gp = feed_import(
+            source=Source.GP_REGISTRATION, file_name="gp.csv", content=gp_file,
+            local_authority=None, by=None,
+        )  # fmt: skip
+        assert gp.feed_import is not None, error_report(gp.validation.errors)
+        assert "4 unchanged" in manage("import_services", str(samples / "services.csv"))[1]
+
+    def test_a_register_with_errors_changes_nothing(self, tmp_path):
+        path = self.register(
+            tmp_path,
+            "school,12345,Short URN School,,,,,,,",
+            "gp_practice,P81000,Practice,,,,NOWHERE,,not-an-email,E99999999",
+            "hospital,X1,Somewhere,,,,,,,",
+            "school,100001,,,,,,,,",
+            "gp_practice,P81001,First,,,,,,,",
+            "gp_practice,P81001,Again,,,,,,,",
+        )
+        code, _, problems = manage("import_services", path)
+        assert code == 1 and "Nothing has changed" in problems
+        for expected in (
+            "Row 2: identifier: '12345' is not a 6-digit URN",
+            "Row 3: postcode: 'NOWHERE' is not a UK postcode",
+            "Row 3: email: 'not-an-email' is not an email address",
+            "Row 3: local_authority: no local authority has the code 'E99999999'",
+            "Row 4: kind: 'hospital' is not one of",
+            "Row 5: name: required but empty",
+            "Row 7: the same gp_practice P81001 as row 6",
+        ):
+            assert expected in problems, expected
+        assert not Service.objects.exists()
+
+    def test_bad_arguments_are_one_line_and_exit_code_2(self, tmp_path):
+        done = run_manage("import_services", str(tmp_path / "missing.csv"))
+        assert done.returncode == 2 and done.stderr.count("\n") == 1
 
 
 class TestUploadScreen:
