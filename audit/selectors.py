@@ -56,11 +56,17 @@ def events_filtered(auditor: User, filters: dict[str, Any]) -> QuerySet[AuditEve
     return events.filter(_day_range(filters.get("date_from"), filters.get("date_to")))
 
 
-def child_history(auditor: User, contactpoint_id: str) -> QuerySet[AuditEvent]:
-    """Every event in which the child was viewed or appeared in search results."""
-    return events_visible_to(auditor).filter(
+def child_history(auditor: User, contactpoint_id: str, *, theirs: bool) -> QuerySet[AuditEvent]:
+    """Every event in which the child was viewed or appeared in search results. For one of
+    the auditor's own LA's children (``theirs``) that is everyone's, whatever their
+    organisation, as a subject access request needs; for another LA's child, an LA auditor sees
+    only their own users' events."""
+    naming = AuditEvent.objects.filter(
         Q(child_contactpoint_id=contactpoint_id) | Q(result_ids__contains=[contactpoint_id])
     )
+    if theirs:
+        return naming
+    return naming & events_visible_to(auditor)
 
 
 def user_activity_summary(events: QuerySet[AuditEvent]) -> list[tuple[str, int]]:

@@ -83,14 +83,24 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     if contactpoint_id_normalise(contactpoint_id) != contactpoint_id:
         raise Http404
     _note_query(request, "child_history", {"contactpoint_id": contactpoint_id})
-    events = list(selectors.child_history(auditor, contactpoint_id).order_by("occurred_at")[:5000])
-    # A purged child's events outlive the record; its change history goes with it.
+    # A purged child's events outlive the record (and say whose it was); its changes do not.
     child = Child.objects.filter(contactpoint_id=contactpoint_id).first()
+    theirs = is_national(auditor) or (
+        child.local_authority_id == auditor.organisation_id
+        if child is not None
+        else AuditEvent.objects.filter(
+            child_contactpoint_id=contactpoint_id,
+            child_local_authority_id=auditor.organisation_id,
+        ).exists()
+    )
+    events = list(
+        selectors.child_history(auditor, contactpoint_id, theirs=theirs).order_by("occurred_at")[
+            :5000
+        ]
+    )
     changes = []
     # Another LA's child's changes, and whether it is shielded, are not an LA auditor's to see.
-    if child is not None and (
-        is_national(auditor) or child.local_authority_id == auditor.organisation_id
-    ):
+    if child is not None and theirs:
         # The page shows the child's changes: its own access history must list this view.
         audit_note(request, **audit_facts(child))
         entries = list(
@@ -107,7 +117,12 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     return render(
         request,
         "audit/child_history.html",
-        {"contactpoint_id": contactpoint_id, "events": events, "changes": changes},
+        {
+            "contactpoint_id": contactpoint_id,
+            "events": events,
+            "changes": changes,
+            "theirs": theirs,
+        },
     )
 
 

@@ -158,6 +158,23 @@ class TestChildHistory:
         assert "[shielded]" in html
         assert "Amy" in html, "names stay visible on a shielded record"
 
+    def test_an_la_auditor_sees_everyone_who_saw_her_las_child_and_only_her_own_of_others(
+        self, ada_client
+    ):
+        ours, theirs = make_child(), make_child(local_authority=southshire())
+        outsider = xavier()  # Southshire's practitioner
+        event(outsider, child_contactpoint_id=ours.contactpoint_id, path="/outsider-saw-ours")
+        event(outsider, action=Action.SEARCH, result_ids=[ours.contactpoint_id], path="/found")
+        event(outsider, child_contactpoint_id=theirs.contactpoint_id, path="/outsider-saw-theirs")
+        event(priya(), child_contactpoint_id=theirs.contactpoint_id, path="/ours-saw-theirs")
+        mine = ada_client.get(reverse("audit:child_history", args=[ours.contactpoint_id]))
+        assert "/outsider-saw-ours" in mine.content.decode() and "/found" in mine.content.decode()
+        assert "from any organisation" in mine.content.decode()
+        other = ada_client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
+        html = other.content.decode()
+        assert "/ours-saw-theirs" in html and "/outsider-saw-theirs" not in html
+        assert "lists only your organisation's users" in html
+
     def test_a_malformed_id_is_not_found(self, ada_client):
         assert ada_client.get("/audit/children/12345/").status_code == 404
 
