@@ -1,5 +1,6 @@
 """gunicorn configuration: `gunicorn -c contactpoint/gunicorn.conf.py` (see README "Deployment")."""
 
+import logging
 import multiprocessing
 import os
 
@@ -17,3 +18,22 @@ errorlog = "-"
 # Only the request line's path is logged, never a query string: names must never reach a log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+class _NoRequestText(logging.Filter):
+    """gunicorn logs a malformed request's text ("Invalid HTTP Version: 'Archer HTTP/1.1'") and
+    a failed request's whole URI, query string included: either may hold a name someone typed,
+    and no name may reach a log line. The address and the kind of problem are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Invalid request from ip="):
+            record.msg, record.args = message.split(":", 1)[0] + " (its text is not logged)", ()
+        elif message.startswith("Error handling request ") and record.args:
+            uri = str(record.args[0] if isinstance(record.args, tuple) else record.args)
+            record.args = (uri.split("?", 1)[0],)
+        return True
+
+
+def post_worker_init(worker: object) -> None:
+    logging.getLogger("gunicorn.error").addFilter(_NoRequestText())

@@ -53,9 +53,16 @@ def test_gunicorn_serves_the_sign_in_page_and_its_static_files(tmp_path: Path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{css}") as reply:
             assert reply.status == 200
             assert "max-age=315360000" in reply.headers["Cache-Control"]
+        # Malformed requests that gunicorn answers itself, each with a name in its text.
+        for line in (b"GET /search/?surname=Isabelle Archer HTTP/1.1", b"GET /x?q=Quennell HTTP/9"):
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                raw.sendall(line + b"\r\nHost: 127.0.0.1\r\n\r\n")
+                assert raw.recv(1024).startswith(b"HTTP/1.1 400")
     finally:
         server.terminate()
         server.wait(timeout=20)
         log.close()
     access_log = (tmp_path / "gunicorn.log").read_text()
     assert '"GET /accounts/login/" 200' in access_log
+    assert "Invalid request from ip=127.0.0.1 (its text is not logged)" in access_log
+    assert "Archer" not in access_log and "Quennell" not in access_log, "no name in a log line"
