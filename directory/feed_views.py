@@ -74,6 +74,27 @@ class UploadForm(GovukMessages, forms.Form):
         return upload
 
 
+DECISION_NEEDED = "Choose one of the records, make a new record, or decide later"
+
+
+class ReviewDecisionForm(GovukMessages, forms.Form):
+    """A data manager's decision on a review: one of its candidates, a new record, or later."""
+
+    choice = forms.ChoiceField(
+        error_messages={"required": DECISION_NEEDED, "invalid_choice": DECISION_NEEDED}
+    )
+
+    def __init__(self, *args: Any, candidates: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choice = self.fields["choice"]
+        assert isinstance(choice, forms.ChoiceField)
+        choice.choices = [
+            *((f"match:{contactpoint_id}", contactpoint_id) for contactpoint_id in candidates),
+            ("new", "new"),
+            ("defer", "defer"),
+        ]
+
+
 class MergeForm(GovukMessages, forms.Form):
     kept = forms.CharField(label="ContactPoint ID of the record to keep", max_length=20)
     absorbed = forms.CharField(
@@ -254,18 +275,17 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
     item = get_object_or_404(_reviews(manager).select_related("source_record"), pk=pk)
     shown = _comparison(item, manager)
-    if request.method == "POST" and item.status in (
-        MatchReview.Status.OPEN,
-        MatchReview.Status.DEFERRED,
-    ):
-        decision, _, wanted = request.POST.get("choice", "").partition(":")
-        chosen = None
-        if decision == "match":
-            allowed = {c.contactpoint_id for c in shown.candidates}
-            chosen = (
-                Child.objects.filter(contactpoint_id=wanted).first() if wanted in allowed else None
-            )
-        if decision in ("new", "defer") or chosen is not None:
+    form = ReviewDecisionForm(
+        request.POST if request.method == "POST" else None,
+        candidates=[c.contactpoint_id for c in shown.candidates],
+    )
+    open_ = item.status in (MatchReview.Status.OPEN, MatchReview.Status.DEFERRED)
+    if request.method == "POST" and open_ and form.is_valid():
+        decision, _, wanted = form.cleaned_data["choice"].partition(":")
+        chosen = Child.objects.filter(contactpoint_id=wanted).first() if wanted else None
+        if decision == "match" and chosen is None:  # purged since the page was shown
+            form.add_error("choice", DECISION_NEEDED)
+        else:
             try:
                 child = review_decide(review=item, decision=decision, child=chosen, by=manager)
             except NoLocalAuthority:
@@ -287,7 +307,6 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             )
             messages.success(request, "Your decision has been recorded")
             return redirect("directory:review_queue")
-        messages.error(request, "Choose one of the records, make a new record, or defer")
     audit_note(
         request,
         action=Action.PAGE_VIEW,
@@ -301,6 +320,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "item": item,
             "incoming": shown,
             "candidates": shown.candidates,
+            "form": form,
             "shielded_candidate": any(c.shielded for c in shown.candidates),
             "source": Source(item.source_record.source).label,
         },

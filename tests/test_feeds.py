@@ -633,6 +633,20 @@ class TestMergeAndUnmerge:
         response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
         assert "That merge has been undone already" in response.content.decode()
 
+    @pytest.mark.parametrize("choice", [None, "", "match:123456789012", "maybe"])
+    def test_a_review_without_a_real_choice_gets_a_govuk_error_and_changes_nothing(
+        self, client, choice
+    ):
+        review = feed_review(make_child())
+        sign_in(client, dana())
+        posted = {} if choice is None else {"choice": choice}
+        html = client.post(reverse("directory:review", args=[review.pk]), posted).content.decode()
+        assert "govuk-error-summary" in html and 'href="#id_choice"' in html
+        assert "Choose one of the records, make a new record, or decide later" in html
+        assert 'id="id_choice"' in html, "the summary's link lands on the first choice"
+        review.refresh_from_db()
+        assert review.status == MatchReview.Status.OPEN and review.source_record.child is None
+
     def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
         candidate = make_child()
         review = feed_review(candidate)
