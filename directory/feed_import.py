@@ -44,6 +44,7 @@ from directory.models import (
     MatchReview,
     NameKey,
     ParentCarer,
+    SensitiveCategory,
     Service,
     Source,
     SourceRecord,
@@ -409,12 +410,19 @@ def facts_apply(
         ChildIdentifier.objects.get_or_create(kind=kind, value=value, defaults={"child": child})
     names = {(n.given_name, n.family_name) for n in child.other_names.all()}
     names.add((child.given_name, child.family_name))
-    if (row.given_name, row.family_name) not in names:
-        ChildName.objects.create(
-            child=child, kind=ChildName.Kind.KNOWN_AS, given_name=row.given_name,
-            family_name=row.family_name, **provenance,
-        )  # fmt: skip
-        child_search_keys_rebuild(child_ids=[child.pk])
+    wanted = [(ChildName.Kind.KNOWN_AS, row.given_name, row.family_name)]
+    if row.former_name:
+        wanted.append((ChildName.Kind.FORMER, *row.former_name))
+    for kind, given, family in wanted:
+        if (given, family) not in names:
+            ChildName.objects.create(
+                child=child, kind=kind, given_name=given, family_name=family, **provenance
+            )
+            names.add((given, family))
+            child_search_keys_rebuild(child_ids=[child.pk])
+    _life_apply(row, child)
+    if row.address_status:
+        _elsewhere_apply(row, child, source, provenance)
     if row.address:
         line_1, line_2, town, postcode = row.address
         current = Address.objects.filter(child=child, ended_on__isnull=True)
@@ -430,6 +438,39 @@ def facts_apply(
         _carer_apply(row, child, provenance)
     if row.service:
         _service_apply(row.service, child, la, provenance)
+
+
+def _life_apply(row: FeedRow, child: Child) -> None:
+    """An LA's word on a death, and on consent to keep the record until 25."""
+    changed = []
+    if row.date_of_death and child.date_of_death != row.date_of_death:
+        child.date_of_death = row.date_of_death
+        changed.append("date_of_death")
+        if child.status == Child.Status.ACTIVE:
+            child.status = Child.Status.DECEASED
+            changed.append("status")
+    if row.consent_to_25 is not None and child.kept_to_25_with_consent != row.consent_to_25:
+        child.kept_to_25_with_consent = row.consent_to_25
+        changed.append("kept_to_25_with_consent")
+    if changed:
+        child.save(update_fields=[*changed, "updated_at"])
+
+
+def _elsewhere_apply(row: FeedRow, child: Child, source: str, provenance: dict[str, str]) -> None:
+    """No known address, or left England: it takes the place of this feed's own address."""
+    current = Address.objects.filter(child=child, ended_on__isnull=True)
+    if current.filter(
+        source=source, kind=row.address_status, expected_return_by=row.expected_return_by
+    ).exists():
+        return
+    today = timezone.localdate()
+    for previous in current.filter(source=source):  # one save each: the change log
+        previous.ended_on = max(today, previous.started_on or today)
+        previous.save(update_fields=["ended_on"])
+    Address.objects.create(
+        child=child, kind=row.address_status, expected_return_by=row.expected_return_by,
+        started_on=today, **provenance,
+    )  # fmt: skip
 
 
 def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> None:
@@ -474,6 +515,10 @@ def _service_apply(
             kind=kind, local_authority=la, identifier="",
             defaults={"name": f"{la.name} {Service.Kind(kind).label}", **provenance},
         )  # fmt: skip
+    sensitive = {
+        "sensitive_category": kind if kind in SensitiveCategory.values else "",
+        "sensitive_basis": str(facts.get("sensitive_basis") or ""),
+    }
     current = Involvement.objects.filter(child=child, ended_on__isnull=True)
     mine = current.filter(service=service).first()
     wants_lead = bool(facts.get("lead_professional"))
@@ -488,7 +533,7 @@ def _service_apply(
         Involvement.objects.create(
             child=child, service=service, started_on=started,
             caf_held=bool(facts.get("caf_held")), lead_professional=wants_lead and not lead_taken,
-            **provenance,
+            **sensitive, **provenance,
         )  # fmt: skip
     elif "caf_held" in facts:
         mine.caf_held = bool(facts["caf_held"])

@@ -14,7 +14,16 @@ from typing import Any
 
 from contactpoint.postcodes import normalise_postcode
 from directory.matching import Person
-from directory.models import CareRelationship, ChildIdentifier, Gender, Service, Source
+from directory.models import (
+    Address,
+    CareRelationship,
+    ChildIdentifier,
+    Gender,
+    Involvement,
+    SensitiveCategory,
+    Service,
+    Source,
+)
 
 FEED_SOURCES = (
     Source.SCHOOL_CENSUS,
@@ -35,15 +44,25 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     Source.LA_SYSTEM: (
         "la_record_id", *PERSON, *ADDRESS, "nhs_number", "carer_given_name", "carer_family_name",
         "carer_relationship", "carer_parental_responsibility", "carer_phone", "service_kind",
-        "service_started_on", "caf_held", "lead_professional",
+        "service_started_on", "caf_held", "lead_professional", "sensitive_basis",
+        "address_status", "expected_return_by", "date_of_death", "consent_to_25",
+        "former_given_name", "former_family_name",
     ),
 }  # fmt: skip
 OPTIONAL = {
     "address_line_2", "claimant_phone", "claimant_country", "nhs_number", "carer_given_name",
     "carer_family_name", "carer_relationship", "carer_parental_responsibility", "carer_phone",
     "service_kind", "service_started_on", "caf_held", "lead_professional", "entry_date",
-    "registered_on",
+    "registered_on", "sensitive_basis", "address_status", "expected_return_by",
+    "date_of_death", "consent_to_25", "former_given_name", "former_family_name",
 }  # fmt: skip
+# Columns added to a feed's format later: a file may leave them out altogether.
+ADDED_LATER = {
+    "sensitive_basis", "address_status", "expected_return_by", "date_of_death", "consent_to_25",
+    "former_given_name", "former_family_name",
+}  # fmt: skip
+# Where an LA's row says the child lives, when it is not at an address.
+ADDRESS_STATUSES = {Address.Kind.NO_KNOWN_ADDRESS, Address.Kind.LEFT_ENGLAND}
 
 # The longest value each column may hold: what the directory's fields store (names and
 # towns 100, address lines 200, phones 40, a feed's record id 100). Codes, dates and flags
@@ -97,6 +116,12 @@ class FeedRow:
     carer: dict[str, Any] | None = None
     service: dict[str, Any] | None = None
     payload: dict[str, str] = field(default_factory=dict)
+    # What only an LA's own system knows (all optional).
+    address_status: str = ""  # no address: Address.Kind.NO_KNOWN_ADDRESS or LEFT_ENGLAND
+    expected_return_by: date | None = None
+    date_of_death: date | None = None
+    consent_to_25: bool | None = None
+    former_name: tuple[str, str] | None = None  # given, family
 
     def person(self) -> Person:
         """What record linkage compares, as Child.person() gives it for a held record."""
@@ -148,10 +173,11 @@ def _flag(values: dict[str, str], name: str, errors: list[str]) -> bool:
 def feed_row(
     source: str, number: int, values: dict[str, str], *, today: date, known: dict[str, set[str]]
 ) -> FeedRow:
+    elsewhere = values.get("address_status", "") in ADDRESS_STATUSES
     errors = [
         f"{name}: required but empty"
         for name in COLUMNS[source]
-        if name not in OPTIONAL and not values.get(name)
+        if name not in OPTIONAL and not values.get(name) and not (elsewhere and name in ADDRESS)
     ]
     for name, value in values.items():
         longest = LONGEST.get(name, LONGEST_OTHERWISE)
@@ -180,6 +206,7 @@ def feed_row(
     identifiers: dict[str, str] = {}
     carer: dict[str, Any] | None = None
     service: dict[str, Any] | None = None
+    la_only: dict[str, Any] = {}
     if source == Source.SCHOOL_CENSUS:
         record_id = values.get("upn", "")
         if record_id and not upn_is_valid(record_id):
@@ -237,7 +264,7 @@ def feed_row(
             }
         kind = values.get("service_kind", "")
         if kind:
-            if kind not in _LA_SERVICE_KINDS:
+            if kind not in _LA_SERVICE_KINDS and kind not in SensitiveCategory.values:
                 errors.append(f"service_kind: unknown code {kind!r}")
             service = {
                 "kind": kind,
@@ -245,7 +272,12 @@ def feed_row(
                 "started_on": _date(values, "service_started_on", errors, today=today) or born,
                 "caf_held": _flag(values, "caf_held", errors),
                 "lead_professional": _flag(values, "lead_professional", errors),
+                "sensitive_basis": _sensitive_basis(values, kind, errors),
             }
+        elif values.get("sensitive_basis"):
+            errors.append("sensitive_basis: only for a sexual health, mental health or "
+                          "substance misuse service_kind")  # fmt: skip
+        la_only = _la_only_facts(values, born, errors, today=today)
     if errors or born is None:
         raise _RowErrors(errors or ["date_of_birth: required but empty"])
     return FeedRow(
@@ -260,7 +292,74 @@ def feed_row(
         carer=carer,
         service=service,
         payload=values,
+        **la_only,
     )
+
+
+def _sensitive_basis(values: dict[str, str], kind: str, errors: list[str]) -> str:
+    """Why a sensitive service may be recorded (DESIGN.md): consent, or suspected harm."""
+    basis = values.get("sensitive_basis", "")
+    if kind in SensitiveCategory.values:
+        if basis not in Involvement.SensitiveBasis.values:
+            errors.append(
+                "sensitive_basis: a sexual health, mental health or substance misuse service "
+                "needs consent or significant_harm"
+            )
+        return basis
+    if basis:
+        errors.append(f"sensitive_basis: only for a sensitive service_kind, not {kind!r}")
+    return ""
+
+
+def _la_only_facts(
+    values: dict[str, str], born: date | None, errors: list[str], *, today: date
+) -> dict[str, Any]:
+    """An LA row's facts beyond the other feeds': where the child is when not at an address,
+    death, consent to stay until 25, and a former name."""
+    status = values.get("address_status", "")
+    if status and status not in ADDRESS_STATUSES:
+        errors.append(
+            f"address_status: unknown code {status!r} (use {', '.join(ADDRESS_STATUSES)})"
+        )
+    elif status:
+        errors.extend(
+            f"{name}: must be empty when address_status is {status}"
+            for name in ADDRESS
+            if values.get(name)
+        )
+    back = values.get("expected_return_by", "")
+    expected_return_by = None
+    if back:
+        try:
+            expected_return_by = date.fromisoformat(back)
+        except ValueError:
+            errors.append(f"expected_return_by: {back!r} is not a real date in the form YYYY-MM-DD")
+        else:
+            if status != Address.Kind.LEFT_ENGLAND:
+                errors.append("expected_return_by: only when address_status is left_england")
+            elif not today < expected_return_by <= today + timedelta(days=3 * 366):
+                errors.append("expected_return_by: must be within the next 3 years")
+    died = _date(values, "date_of_death", errors, today=today)
+    if died and born and died < born:
+        errors.append("date_of_death: before the date of birth")
+    consent = _flag(values, "consent_to_25", errors) if values.get("consent_to_25") else None
+    former_given, former_family = (
+        values.get("former_given_name", ""),
+        values.get("former_family_name", ""),
+    )
+    former = None
+    if former_given or former_family:
+        former = (
+            former_given or values.get("given_name", ""),
+            former_family or values.get("family_name", ""),
+        )
+    return {
+        "address_status": status if status in ADDRESS_STATUSES else "",
+        "expected_return_by": expected_return_by,
+        "date_of_death": died,
+        "consent_to_25": consent,
+        "former_name": former,
+    }
 
 
 def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[str]]) -> Validation:
@@ -286,7 +385,7 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
 
 def _header_checked(source: str, header: Sequence[str], result: Validation) -> bool:
     expected = COLUMNS[source]
-    missing = [name for name in expected if name not in header]
+    missing = [name for name in expected if name not in header and name not in ADDED_LATER]
     unknown = [name for name in header if name not in expected]
     if missing or unknown:
         problems = []

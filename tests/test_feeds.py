@@ -3,7 +3,7 @@ weights, reviewed by data managers, merged and unmerged; and a shield always fol
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Organisation
 from accounts.roles import Role
@@ -43,6 +44,7 @@ from tests.personas import (
     operator,
     priya,
     rebuild_keys,
+    sam,
     shield,
     sign_in,
     southshire,
@@ -793,6 +795,97 @@ def manage(*arguments: str) -> tuple[int, str, str]:
     except SystemExit as exit_:
         return int(exit_.code or 0), out.getvalue(), err.getvalue()
     return 0, out.getvalue(), err.getvalue()
+
+
+class TestWhatOnlyAnLaKnows:
+    """An LA's system also says when a child has died, has consented to stay until 25, was
+    known by another name, has no known address or has left England, and which sensitive
+    services work with them (DESIGN.md "Data held")."""
+
+    NOWHERE = {"address_line_1": "", "town": "", "postcode": ""}
+
+    def test_death_consent_and_a_former_name(self):
+        later = {"date_of_death": "2026-01-02", "consent_to_25": "yes"}
+        la_import(la_system(**later, former_family_name="Smith"))
+        child = Child.objects.get()
+        assert (child.status, child.date_of_death) == ("deceased", date(2026, 1, 2))
+        assert child.kept_to_25_with_consent
+        former = child.other_names.get()
+        assert (former.kind, former.given_name, former.family_name) == ("former", "Zed", "Smith")
+
+    def test_no_known_address_then_left_england_take_the_place_of_the_feeds_address(self):
+        la_import(la_system())
+        child = Child.objects.get()
+        la_import(la_system(address_status="no_known_address", **self.NOWHERE), name="2.csv")
+        current = child.addresses.get(ended_on__isnull=True)
+        assert current.kind == "no_known_address" and current.postcode == ""
+        assert child.addresses.get(postcode="NE1 1AA").ended_on is not None
+        back = (timezone.localdate() + timedelta(days=400)).isoformat()
+        la_import(
+            la_system(address_status="left_england", expected_return_by=back, **self.NOWHERE),
+            name="3.csv",
+        )
+        current = child.addresses.get(ended_on__isnull=True)
+        assert current.kind == "left_england" and current.expected_return_by.isoformat() == back
+
+    def test_a_sensitive_service_is_recorded_with_its_basis_and_seen_only_by_the_team(self, client):
+        la_import(la_system(service_kind="mental_health", sensitive_basis="consent"))
+        involvement = Involvement.objects.get()
+        assert (involvement.sensitive_category, involvement.sensitive_basis) == (
+            "mental_health",
+            "consent",
+        )
+        record = reverse("directory:child_record", args=[Child.objects.get().contactpoint_id])
+        sign_in(client, priya())
+        assert "Mental health" not in client.get(record).content.decode()
+        sign_in(client, sam())
+        assert "Mental health" in client.get(record).content.decode()
+
+    @pytest.mark.parametrize(
+        ("cells", "message"),
+        [
+            ({"address_status": "somewhere"}, "address_status: unknown code 'somewhere'"),
+            (
+                {"address_status": "no_known_address"},
+                "postcode: must be empty when address_status is no_known_address",
+            ),
+            (
+                {"expected_return_by": "2027-01-01"},
+                "expected_return_by: only when address_status is left_england",
+            ),
+            (
+                {"address_status": "left_england", "expected_return_by": "2099-01-01",
+                 "address_line_1": "", "town": "", "postcode": ""},
+                "expected_return_by: must be within the next 3 years",
+            ),
+            ({"date_of_death": "2011-01-01"}, "date_of_death: before the date of birth"),
+            ({"consent_to_25": "maybe"}, "consent_to_25: 'maybe' is not yes or no"),
+            ({"service_kind": "mental_health"}, "sensitive_basis: a sexual health, mental"),
+            (
+                {"service_kind": "early_help", "sensitive_basis": "consent"},
+                "sensitive_basis: only for a sensitive service_kind",
+            ),
+            ({"sensitive_basis": "consent"}, "sensitive_basis: only for a sexual health"),
+        ],
+    )  # fmt: skip
+    def test_bad_values_are_refused_by_row(self, cells, message):
+        outcome = la_import(la_system(**cells))
+        assert message in error_report(outcome.validation.errors)
+        assert not Child.objects.exists()
+
+    def test_files_without_the_newer_columns_are_still_read(self):
+        from directory.feeds import ADDED_LATER
+
+        header = [c for c in COLUMNS[Source.LA_SYSTEM] if c not in ADDED_LATER]
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        row = dict.fromkeys(header, "")
+        row.update(la_record_id="7", given_name="Ann", family_name="Lee",
+                   date_of_birth="2014-02-02", gender="female", address_line_1="1 Road",
+                   town="Town", postcode="NE1 1AA")  # fmt: skip
+        writer.writerow([row[c] for c in header])
+        assert dict(la_import(out.getvalue().encode()).counts) == {"new_child": 1}
 
 
 class TestServiceRegister:
