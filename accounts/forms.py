@@ -99,7 +99,7 @@ class UserForm(GovukMessages, forms.Form):
         label="Home postcode",
         max_length=10,
         required=False,
-        help_text="Never shown to anyone: auditors are told if they search for their own street",
+        help_text="Only auditors see it: they are told if the user searches their own street",
     )
     organisation = forms.ModelChoiceField(
         queryset=Organisation.objects.all(),

@@ -135,6 +135,13 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
     events_of_user = selectors.events_visible_to(auditor).filter(user_id=subject.pk)
     _note_query(request, "user_activity", {"user_id": subject.pk})
     events, more = _page(events_of_user, request)
+    # Who gave which roles, suspended, reactivated, reset two-factor sign-in, and when.
+    account_changes = [
+        change_shown(entry, auditor, set(), {}, set())
+        for entry in LogEntry.objects.get_for_object(subject)
+        .select_related("actor", "content_type")
+        .order_by("timestamp")
+    ]
     return render(
         request,
         "audit/user_activity.html",
@@ -143,6 +150,7 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
             "summary": selectors.user_activity_summary(events_of_user),
             "events": events,
             "next_query": urlencode({"before": more}) if more else "",
+            "changes": account_changes,
         },
     )
 

@@ -16,6 +16,7 @@ from directory.models import Address, Involvement, Service, Source
 from shielding.models import Shield
 from tests.personas import (
     ada,
+    lee,
     make_child,
     make_service,
     make_user,
@@ -67,6 +68,24 @@ class TestScope:
         event(xavier(), child_contactpoint_id="222222222222")
         html = client.get(EVENTS).content.decode()
         assert "111111111111" in html and "222222222222" in html
+
+    def test_a_users_page_shows_who_changed_their_roles_and_access(self, ada_client):
+        from accounts import services
+
+        user, admin = priya(), lee()
+        with set_actor(admin):
+            services.user_update(
+                user=user, first_name=user.first_name, last_name=user.last_name,
+                email=user.email, job_title=user.job_title, phone="", home_postcode="",
+                roles=[Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER],
+                vetting_checked_on=user.vetting_checked_on,
+                training_completed_on=user.training_completed_on,
+            )  # fmt: skip
+            services.user_suspend(user=user)
+        html = ada_client.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        section = html.split("Changes to the account", 1)[1]
+        assert "roles:" in section and "override_practitioner" in section
+        assert "suspended_at:" in section and "lee" in section
 
     def test_another_las_user_has_no_activity_page_for_ada(self, ada_client):
         assert ada_client.get(reverse("audit:user_activity", args=[xavier().pk])).status_code == 404
