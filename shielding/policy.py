@@ -74,6 +74,15 @@ def sees_in_full(viewer: User, local_authority_id: int | None) -> bool:
     return viewer.has_role(Role.SHIELDING_OFFICER) and viewer.organisation_id == local_authority_id
 
 
+def sees_sensitive(viewer: User, local_authority_id: int | None) -> bool:
+    """Sensitive services are seen by those who broker contact for the child: its own local
+    authority's team, not every LA's."""
+    return (
+        has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES)
+        and viewer.organisation_id == local_authority_id
+    )
+
+
 @dataclass(frozen=True)
 class ChangeShown:
     """One change-log entry as a viewer may see it."""
@@ -132,7 +141,9 @@ def change_shown(
     hidden_service = (
         model == INVOLVEMENT
         and str(entry.object_pk) in sensitive
-        and not has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES)
+        and not (
+            child_ids and all(sees_sensitive(viewer, local_authorities.get(c)) for c in child_ids)
+        )
     )
     changes = dict(entry.changes_dict)
     if protect or hidden_service:
@@ -375,11 +386,11 @@ def visible_child(
         )
     if masked:
         return identity
-    sees_sensitive = has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES)
+    sensitive_shown = sees_sensitive(viewer, child.local_authority_id)
     involvements = [
         _involvement(involvement, viewer)
         for involvement in child.involvements.all()
-        if sees_sensitive or not involvement.sensitive_category
+        if sensitive_shown or not involvement.sensitive_category
     ]
     current = [i for i in involvements if i.ended_on is None]
     education_kinds = {Service.Kind(kind).label for kind in Service.EDUCATION_KINDS}
@@ -421,7 +432,7 @@ def visible_child(
 def lead_professional_named(holder: Involvement, viewer: User) -> str:
     """Who holds the lead, for a practitioner told they cannot take it: not a sensitive
     service, which only those who broker contact may know of (it is not on the record)."""
-    if holder.sensitive_category and not has_permission(viewer, Permission.SEE_SENSITIVE_SERVICES):
+    if holder.sensitive_category and not sees_sensitive(viewer, holder.child.local_authority_id):
         return ""
     who = holder.practitioner.get_full_name() if holder.practitioner else ""
     where = holder.service.name if holder.service else ""

@@ -151,6 +151,10 @@ class TestTheRecord:
         sam_client = client.__class__()
         sign_in(sam_client, sam())
         assert "Northshire CAMHS" in sam_client.get(record_url(child)).content.decode()
+        # Another LA's team brokers no contact for this child: they do not see it either.
+        theirs = client.__class__()
+        sign_in(theirs, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        assert "CAMHS" not in theirs.get(record_url(child)).content.decode()
 
     def test_viewing_is_audited_and_never_cached(self, client):
         sign_in(client, priya())
