@@ -10,6 +10,7 @@ resembles a shielded one is held out of sight (shielding/policy.py).
 """
 
 import hashlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -548,18 +549,40 @@ class ReviewDecided(Exception):
     """Someone else decided the review meanwhile."""
 
 
+class ReviewChanged(Exception):
+    """The row, or its candidates, changed since the data manager's page was shown."""
+
+
+def review_version(review: MatchReview, source_record: SourceRecord) -> str:
+    """What the data manager's page shows of a review, in a few characters: a decision is
+    only applied to the row and candidates the page showed."""
+    shown = json.dumps([source_record.payload, review.candidates], sort_keys=True)
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+
+def new_record_shielded(review: MatchReview, row: FeedRow) -> bool:
+    """Whether a new record made from this review's row is shielded until the LA's shielding
+    team reviews it: when it could be a shielded child, or a shielded child is among its
+    candidates (whose postcodes were hidden from the data manager)."""
+    candidates = [c["child_id"] for c in review.candidates]
+    return bool(shielded_among(candidates)) or shielded_lookalike(row.person()) is not None
+
+
 @transaction.atomic
 def review_decide(
-    *, review: MatchReview, decision: str, child: Child | None, by: User
+    *, review: MatchReview, decision: str, child: Child | None, by: User, seen: str
 ) -> Child | None:
     """ "match" (to ``child``, or the record it has since been merged into), "new" or
     "defer"; the row is applied for the first two. A new record that could be a shielded
-    child is shielded too (``shield_lookalike``)."""
+    child is shielded too (``new_record_shielded``). ``seen`` is the ``review_version`` the
+    data manager's page showed: a review that changed since is not decided."""
     # The row, then its review, locked in the order an import locks them; decided once.
     source_record = SourceRecord.objects.select_for_update().get(pk=review.source_record_id)
     review = MatchReview.objects.select_for_update().get(pk=review.pk)
     if review.status not in (MatchReview.Status.OPEN, MatchReview.Status.DEFERRED):
         raise ReviewDecided
+    if seen != review_version(review, source_record):
+        raise ReviewChanged
     if decision == "defer":
         review.status = MatchReview.Status.DEFERRED
     else:
@@ -567,12 +590,12 @@ def review_decide(
         # The LA whose file it was; the national team's files name none.
         la = source_record.last_import.local_authority
         if decision == "new":
-            lookalike = shielded_lookalike(row.person())
+            shielded = new_record_shielded(review, row)
             home = la or _best_candidate_la(review)
             child = child_create_from_row(
                 row, source_record.source, source_record.last_import, home
             )
-            if lookalike is not None:
+            if shielded:
                 shield_lookalike(child)
             review.status = MatchReview.Status.CREATED
         else:

@@ -20,11 +20,14 @@ from contactpoint.govuk_forms import GovukMessages
 from directory import contactpoint_id
 from directory.feed_import import (
     NoLocalAuthority,
+    ReviewChanged,
     ReviewDecided,
     feed_file_check,
     feed_import,
     feed_upload_queue,
+    new_record_shielded,
     review_decide,
+    review_version,
     row_from_record,
 )
 from directory.feeds import FEED_SOURCES, error_report
@@ -75,17 +78,21 @@ class UploadForm(GovukMessages, forms.Form):
 
 
 DECISION_NEEDED = "Choose one of the records, make a new record, or decide later"
+CHANGED = "This record has changed since you opened it. Look at it again, then decide"
 
 
 class ReviewDecisionForm(GovukMessages, forms.Form):
-    """A data manager's decision on a review: one of its candidates, a new record, or later."""
+    """A data manager's decision on a review: one of its candidates, a new record, or later;
+    on the review as the page showed it (``seen``: its ``review_version``)."""
 
     choice = forms.ChoiceField(
         error_messages={"required": DECISION_NEEDED, "invalid_choice": DECISION_NEEDED}
     )
+    seen = forms.CharField(max_length=16, required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, candidates: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, candidates: list[str], version: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.version = version
         choice = self.fields["choice"]
         assert isinstance(choice, forms.ChoiceField)
         choice.choices = [
@@ -93,6 +100,12 @@ class ReviewDecisionForm(GovukMessages, forms.Form):
             ("new", "new"),
             ("defer", "defer"),
         ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("seen") != self.version:
+            self.add_error("choice", CHANGED)
+        return data
 
 
 class MergeForm(GovukMessages, forms.Form):
@@ -275,9 +288,11 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
     item = get_object_or_404(_reviews(manager).select_related("source_record"), pk=pk)
     shown = _comparison(item, manager)
+    version = review_version(item, item.source_record)
     form = ReviewDecisionForm(
         request.POST if request.method == "POST" else None,
         candidates=[c.contactpoint_id for c in shown.candidates],
+        version=version,
     )
     open_ = item.status in (MatchReview.Status.OPEN, MatchReview.Status.DEFERRED)
     if request.method == "POST" and open_ and form.is_valid():
@@ -287,7 +302,12 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             form.add_error("choice", DECISION_NEEDED)
         else:
             try:
-                child = review_decide(review=item, decision=decision, child=chosen, by=manager)
+                child = review_decide(
+                    review=item, decision=decision, child=chosen, by=manager, seen=version
+                )
+            except ReviewChanged:  # by a file imported in the moment since this request began
+                messages.error(request, CHANGED)
+                return redirect("directory:review", pk=item.pk)
             except NoLocalAuthority:
                 messages.error(
                     request,
@@ -321,7 +341,8 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "incoming": shown,
             "candidates": shown.candidates,
             "form": form,
-            "shielded_candidate": any(c.shielded for c in shown.candidates),
+            "version": version,
+            "shielded_candidate": new_record_shielded(item, row_from_record(item.source_record)),
             "source": Source(item.source_record.source).label,
         },
     )

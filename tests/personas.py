@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from django.test import Client
+from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -236,3 +237,15 @@ def break_the_access_log() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE audit_event DETACH PARTITION {this_months_audit_partition()}")
+
+
+def decide(client: Client, review: Any, choice: str) -> Any:
+    """A data manager's decision on ``review`` as its page now shows it."""
+    from directory.feed_import import review_version
+    from directory.models import MatchReview
+
+    current = MatchReview.objects.select_related("source_record").get(pk=review.pk)
+    return client.post(
+        reverse("directory:review", args=[review.pk]),
+        {"choice": choice, "seen": review_version(current, current.source_record)},
+    )

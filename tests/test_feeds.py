@@ -35,6 +35,7 @@ from directory.services import children_merge, children_unmerge
 from tests.commands import run_manage
 from tests.personas import (
     dana,
+    decide,
     feed_review,
     make_address,
     make_child,
@@ -328,10 +329,7 @@ class TestMatching:
         review = MatchReview.objects.get()
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert child.contactpoint_id_display in page and "Olive" in page and "NE9 9ZZ" in page
-        client.post(
-            reverse("directory:review", args=[review.pk]),
-            {"choice": f"match:{child.contactpoint_id}"},
-        )
+        decide(client, review, f"match:{child.contactpoint_id}")
         review.refresh_from_db()
         assert review.status == "matched" and child.addresses.filter(postcode="NE1 4ST").exists()
 
@@ -430,10 +428,7 @@ class TestTheShieldFollowsTheChild:
         ):
             page = client.get(url).content.decode()
             assert "NE7" not in page and "352214300101" not in page, url
-        client.post(
-            reverse("directory:review", args=[review.pk]),
-            {"choice": f"match:{original.contactpoint_id}"},
-        )
+        decide(client, review, f"match:{original.contactpoint_id}")
         assert original.addresses.filter(postcode="NE7 7HW", ended_on__isnull=True).exists()
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert "Matched to an existing child" in page or "matched to an existing child" in page
@@ -463,7 +458,7 @@ class TestTheShieldFollowsTheChild:
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert "NE7" not in page and "Shielded" in page
         assert "The new record will be shielded" in page
-        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        decide(client, review, "new")
         made = MatchReview.objects.get().source_record.child
         assert made.pk not in (hidden.pk, other.pk) and made.shields.get().in_force
         sign_in(client, priya())
@@ -478,7 +473,7 @@ class TestTheShieldFollowsTheChild:
         load(census(row))
         review = MatchReview.objects.get()
         sign_in(client, dana())
-        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        decide(client, review, "new")
         made = MatchReview.objects.get().source_record.child
         in_force = made.shields.get(lifted_at__isnull=True)
         assert in_force.review_on <= date.today(), "in the LA team's review queue at once"
@@ -487,12 +482,54 @@ class TestTheShieldFollowsTheChild:
         assert "This record is shielded" in page.content.decode()
         assert "Hidden Way" not in page.content.decode()
 
+    def test_a_decision_on_a_row_that_changed_since_the_page_was_shown_is_not_applied(self, client):
+        """The page showed one candidate; a file then changed the row into a shielded child's
+        new details. The choice made on the old page must not put them on that candidate."""
+        hidden = self.shielded()
+        other = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
+        make_address(other, "NE3 3AA")
+        rebuild_keys(other)
+        first = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
+        la_import(la_system(**first, postcode="NE9 9ZZ"))
+        review = MatchReview.objects.get()
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        seen = page.split('name="seen" value="', 1)[1].split('"', 1)[0]
+        corrected = {**first, "date_of_birth": "2015-09-12", "address_line_1": "77 Hidden Way"}
+        la_import(la_system(**corrected, postcode="NE7 7HW"), name="la-2.csv")
+        response = client.post(
+            reverse("directory:review", args=[review.pk]),
+            {"choice": f"match:{other.contactpoint_id}", "seen": seen},
+        )
+        html = response.content.decode()
+        assert "This record has changed since you opened it" in html
+        assert "govuk-error-summary" in html and "NE7" not in html
+        assert not other.addresses.filter(postcode="NE7 7HW").exists()
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
+        assert hidden.contactpoint_id_display in html, "the page now shows the new candidate"
+
+    def test_a_new_record_beside_a_shielded_candidate_is_shielded_as_the_page_says(self, client):
+        """A candidate by name and postcode that is shielded, though born on another day (not
+        a look-alike): its postcode was hidden from the data manager, so the new record is
+        shielded too, as the page says."""
+        hidden = self.shielded()
+        review = feed_review(hidden)
+        record = review.source_record
+        record.payload = {**record.payload, "date_of_birth": "2011-08-02"}
+        record.save()
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "The new record will be shielded" in page
+        decide(client, review, "new")
+        made = MatchReview.objects.get().source_record.child
+        assert made.pk != hidden.pk and made.shields.get().in_force
+
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
         sign_in(client, dana())
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert "The new record will be shielded" not in page
-        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        decide(client, review, "new")
         assert not MatchReview.objects.get().source_record.child.shields.exists()
 
 
@@ -581,7 +618,7 @@ class TestMergeAndUnmerge:
             local_authority=northshire()
         )
         sign_in(client, dana())  # Northshire's
-        client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        decide(client, review, "new")
         review.refresh_from_db()
         assert review.source_record.child.local_authority == northshire()
 
@@ -655,7 +692,7 @@ class TestMergeAndUnmerge:
         candidate.delete()  # purged since
         manager = dana()
         sign_in(client, manager)
-        response = client.post(reverse("directory:review", args=[review.pk]), {"choice": "new"})
+        response = decide(client, review, "new")
         assert response.status_code == 302
         review.refresh_from_db()
         assert review.status == MatchReview.Status.CREATED
@@ -674,10 +711,7 @@ class TestMergeAndUnmerge:
         la_import(la_system(**row, postcode="SO9 9ZZ", service_kind="social_care"), southshire())
         review = MatchReview.objects.get()
         sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
-        client.post(
-            reverse("directory:review", args=[review.pk]),
-            {"choice": f"match:{held.contactpoint_id}"},
-        )
+        decide(client, review, f"match:{held.contactpoint_id}")
         assert Involvement.objects.get(child=held).service.local_authority == southshire()
 
     def test_a_row_matched_to_a_record_merged_since_joins_the_record_kept(self, client):
@@ -686,10 +720,7 @@ class TestMergeAndUnmerge:
         kept = make_child()
         children_merge(kept=kept, absorbed=candidate, by=None)
         sign_in(client, dana())
-        client.post(
-            reverse("directory:review", args=[review.pk]),
-            {"choice": f"match:{candidate.contactpoint_id}"},
-        )
+        decide(client, review, f"match:{candidate.contactpoint_id}")
         review.refresh_from_db()
         assert review.status == MatchReview.Status.MATCHED
         assert review.source_record.child == kept

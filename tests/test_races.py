@@ -120,9 +120,14 @@ def test_a_review_decided_twice_at_once_is_decided_once(committed_review, monkey
 
     monkeypatch.setattr(feed_views, "_comparison", read_side_by_side)
     told: list[str] = []
+    from directory.feed_import import review_version
+
+    seen = review_version(review, review.source_record)  # what both pages showed
 
     def decide() -> None:
-        request = RequestFactory().post(f"/feeds/reviews/{review.pk}/", {"choice": "new"})
+        request = RequestFactory().post(
+            f"/feeds/reviews/{review.pk}/", {"choice": "new", "seen": seen}
+        )
         request.user, request.session = User.objects.get(pk=manager.pk), SessionStore()
         request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
         try:
