@@ -355,6 +355,17 @@ class TestTheShieldFollowsTheChild:
         shield(child)
         return child
 
+    def waiting_beside_another_girl(self):
+        """A shielded girl, another girl, and an LA row waiting for review with the other girl
+        its only candidate (the shielded one was born years apart)."""
+        hidden = self.shielded()
+        other = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
+        make_address(other, "NE3 3AA")
+        rebuild_keys(other)
+        first = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
+        la_import(la_system(**first, postcode="NE9 9ZZ"))
+        return hidden, other, first, MatchReview.objects.get()
+
     @pytest.mark.parametrize(
         "row",
         [
@@ -438,13 +449,7 @@ class TestTheShieldFollowsTheChild:
         """A row first resembling an unshielded girl is corrected by its LA while it waits: the
         date of birth and new address are the shielded child's. Its review must now show her
         as a candidate, hide the address, and not publish it as a new record."""
-        hidden = self.shielded()
-        other = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
-        make_address(other, "NE3 3AA")
-        rebuild_keys(other)
-        first = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
-        la_import(la_system(**first, postcode="NE9 9ZZ"))
-        review = MatchReview.objects.get()
+        hidden, other, first, review = self.waiting_beside_another_girl()
         assert [c["child_id"] for c in review.candidates] == [other.pk]
         review.status = MatchReview.Status.DEFERRED
         review.save()
@@ -485,13 +490,7 @@ class TestTheShieldFollowsTheChild:
     def test_a_decision_on_a_row_that_changed_since_the_page_was_shown_is_not_applied(self, client):
         """The page showed one candidate; a file then changed the row into a shielded child's
         new details. The choice made on the old page must not put them on that candidate."""
-        hidden = self.shielded()
-        other = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
-        make_address(other, "NE3 3AA")
-        rebuild_keys(other)
-        first = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
-        la_import(la_system(**first, postcode="NE9 9ZZ"))
-        review = MatchReview.objects.get()
+        hidden, other, first, review = self.waiting_beside_another_girl()
         sign_in(client, dana())
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         seen = page.split('name="seen" value="', 1)[1].split('"', 1)[0]
