@@ -3,6 +3,7 @@
 import csv
 import json
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +20,13 @@ from audit.models import Action, AuditEvent
 from audit.recorder import audit_note
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
-from shielding.policy import audit_facts, change_shown, sensitive_involvements, shielded_among
+from shielding.policy import (
+    audit_facts,
+    change_shown,
+    criteria_shown,
+    sensitive_involvements,
+    shielded_among,
+)
 
 PAGE_SIZE = 50
 CSV_COLUMNS = (
@@ -38,6 +45,15 @@ def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> N
         action=Action.AUDITOR_QUERY,
         search_criteria={"query": query, **criteria, **paged},
     )
+
+
+def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
+    """The events with their search criteria as an auditor may see them (``criteria_shown``),
+    in ``criteria_shown`` on each; nothing is saved."""
+    shown = criteria_shown([(event.search_criteria, event.result_ids) for event in events])
+    for event, criteria in zip(events, shown, strict=True):
+        event.criteria_shown = criteria  # type: ignore[attr-defined]
+    return events
 
 
 def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | None]:
@@ -68,7 +84,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
     _note_query(request, "events", criteria)
     context = {
         "form": form,
-        "events": events,
+        "events": _shown(events),
         "next_query": urlencode({**criteria, "before": more}) if more else "",
         "export_query": urlencode(criteria),
         "national": is_national(auditor),
@@ -119,7 +135,7 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
         "audit/child_history.html",
         {
             "contactpoint_id": contactpoint_id,
-            "events": events,
+            "events": _shown(events),
             "changes": changes,
             "theirs": theirs,
         },
@@ -148,7 +164,7 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "subject": subject,
             "summary": selectors.user_activity_summary(events_of_user),
-            "events": events,
+            "events": _shown(events),
             "next_query": urlencode({"before": more}) if more else "",
             "changes": account_changes,
         },
@@ -227,11 +243,17 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     audit_note(request, action=Action.EXPORT, search_criteria={"query": "events_csv", **criteria})
     events = selectors.events_filtered(auditor, form.cleaned_data).order_by("id")
 
+    criteria_at, found_at = CSV_COLUMNS.index("search_criteria"), CSV_COLUMNS.index("result_ids")
+
     def rows() -> Iterator[str]:
         writer = csv.writer(_Line())
         yield writer.writerow(CSV_COLUMNS)
-        for event in events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow([_inert(value) for value in event])
+        stream = events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
+        while chunk := list(islice(stream, 2000)):
+            shown = criteria_shown([(row[criteria_at], row[found_at] or []) for row in chunk])
+            for row, criteria in zip(chunk, shown, strict=True):
+                cells = [*row[:criteria_at], criteria, *row[criteria_at + 1 :]]
+                yield writer.writerow([_inert(value) for value in cells])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="contactpoint-audit-events.csv"'

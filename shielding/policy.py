@@ -5,7 +5,7 @@ allow-list: for a shielded child, only the fields named here are shown to someon
 right to see the record in full; every other field — and any field added later — is masked.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -72,6 +72,34 @@ def shielded_among(child_ids: Iterable[int]) -> set[int]:
 def sees_in_full(viewer: User, local_authority_id: int | None) -> bool:
     """Shielding officers of the child's local authority see its shielded records in full."""
     return viewer.has_role(Role.SHIELDING_OFFICER) and viewer.organisation_id == local_authority_id
+
+
+# What a search's criteria say of where a child lives.
+LOCATING_CRITERIA = frozenset({"postcode"})
+
+
+def criteria_shown(
+    searches: Sequence[tuple[dict[str, Any] | None, Sequence[str]]],
+) -> list[dict[str, Any] | None]:
+    """Each search's criteria (given with the ContactPoint IDs it found) as the audit screens
+    and export show them: where a search found a child who is shielded now, what it said of
+    where the child lives is masked, as the child's change history masks its addresses."""
+    found = {
+        cpid
+        for criteria, ids in searches
+        if criteria and LOCATING_CRITERIA & set(criteria)
+        for cpid in ids
+    }
+    children = dict(
+        Child.objects.filter(contactpoint_id__in=found).values_list("pk", "contactpoint_id")
+    )
+    shielded = {children[pk] for pk in shielded_among(children)}
+    return [
+        {name: MASK if name in LOCATING_CRITERIA else value for name, value in criteria.items()}
+        if criteria and shielded.intersection(ids)
+        else criteria
+        for criteria, ids in searches
+    ]
 
 
 def sees_sensitive(viewer: User, local_authority_id: int | None) -> bool:

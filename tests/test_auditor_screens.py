@@ -346,6 +346,34 @@ class TestChartsAndExport:
         rows = list(csv.DictReader(io.StringIO(body)))
         assert json.loads(rows[0]["search_criteria"]) == criteria
 
+    def test_the_postcode_a_shielded_child_was_found_by_is_masked(self, ada_client):
+        """Found by surname and postcode before she was shielded: her access history (printed
+        for subject access requests), the user's page, the list and the export show the search
+        without the postcode, as her change history masks her addresses."""
+        hidden, seen = make_child(), make_child(given_name="Ben")
+        Shield.objects.create(
+            child=hidden,
+            reason="domestic_abuse",
+            justification="Fled",
+            review_on=timezone.localdate(),
+        )
+        user = priya()
+        for child, postcode in ((hidden, "NE9 9ZZ"), (seen, "NE1 4ST")):
+            event(user, action=Action.SEARCH, result_ids=[child.contactpoint_id],
+                  search_criteria={"surname": "Hart", "postcode": postcode})  # fmt: skip
+        pages = [
+            ada_client.get(url).content.decode()
+            for url in (
+                reverse("audit:child_history", args=[hidden.contactpoint_id]),
+                reverse("audit:user_activity", args=[user.pk]),
+                EVENTS,
+            )
+        ]
+        pages.append(b"".join(ada_client.get(reverse("audit:export")).streaming_content).decode())
+        for page in pages:
+            assert "NE9 9ZZ" not in page and "[shielded]" in page
+        assert "NE1 4ST" in pages[2] and "NE1 4ST" in pages[3], "an unshielded child's stays"
+
     def test_the_csv_export_never_hands_a_spreadsheet_a_formula(self, ada_client):
         event(priya(), user_agent='=HYPERLINK("http://x.example","click")', path="-2+3")
         body = b"".join(ada_client.get(reverse("audit:export")).streaming_content).decode()
