@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation, User
+from accounts.permissions import Permission, has_permission, is_national
 from audit.models import Action
 from audit.recorder import AuditNote, record_event
 from directory.feeds import FeedRow, Validation, error_report, feed_row, feed_validate
@@ -173,28 +174,11 @@ def waiting_uploads_import() -> list[FeedUpload]:
 
 
 def _upload_import(upload: FeedUpload) -> None:
-
-    try:
-        with transaction.atomic(), set_actor(upload.uploaded_by):
-            outcome = feed_import(
-                source=upload.source, file_name=upload.file_name, content=bytes(upload.content),
-                local_authority=upload.local_authority, by=upload.uploaded_by,
-                skip_invalid=upload.skip_invalid,
-            )  # fmt: skip
-    except Exception:  # anything at all: the file is set aside, not retried for ever
-        logger.exception("feed upload %s could not be imported", upload.pk)
-        upload.status = FeedUpload.Status.NOT_IMPORTED
-        upload.result = "Something went wrong in ContactPoint. Nothing was imported."
+    refused = _uploader_refused(upload)
+    if refused:
+        upload.status, upload.result = FeedUpload.Status.NOT_IMPORTED, refused
     else:
-        imported = outcome.feed_import is not None
-        upload.status = FeedUpload.Status.IMPORTED if imported else FeedUpload.Status.NOT_IMPORTED
-        upload.feed_import = outcome.feed_import
-        if outcome.already_imported:
-            upload.result = "This file was imported before. Nothing has changed."
-        elif imported:
-            upload.result = FeedImport.describe(outcome.counts)
-        else:
-            upload.result = error_report(outcome.validation.errors)[:10_000]
+        _upload_apply(upload)
     upload.content, upload.finished_at = b"", timezone.now()
     upload.save()
     record_event(
@@ -211,6 +195,51 @@ def _upload_import(upload: FeedUpload) -> None:
         ),
         status=None,
     )
+
+
+def _uploader_refused(upload: FeedUpload) -> str:
+    """Why the uploader may no longer import this file, if they may not: their access ended,
+    they no longer work on feeds, or no longer for the file's LA."""
+    user = upload.uploaded_by
+    if user.access_problem(timezone.now()) or not has_permission(user, Permission.REVIEW_MATCHES):
+        return f"Not imported: {user.username} may no longer import files."
+    la = data_manager_la(user)
+    if la is not None and upload.local_authority_id != la.pk:
+        return f"Not imported: {user.username} no longer works on this local authority's files."
+    return ""
+
+
+def _upload_apply(upload: FeedUpload) -> None:
+    try:
+        with transaction.atomic(), set_actor(upload.uploaded_by):
+            outcome = feed_import(
+                source=upload.source, file_name=upload.file_name, content=bytes(upload.content),
+                local_authority=upload.local_authority, by=upload.uploaded_by,
+                skip_invalid=upload.skip_invalid,
+            )  # fmt: skip
+    except Exception:  # anything at all: the file is set aside, not retried for ever
+        logger.exception("feed upload %s could not be imported", upload.pk)
+        upload.status = FeedUpload.Status.NOT_IMPORTED
+        upload.result = "Something went wrong in ContactPoint. Nothing was imported."
+        return
+    imported = outcome.feed_import is not None
+    upload.status = FeedUpload.Status.IMPORTED if imported else FeedUpload.Status.NOT_IMPORTED
+    upload.feed_import = outcome.feed_import
+    if outcome.already_imported:
+        upload.result = "This file was imported before. Nothing has changed."
+    elif imported:
+        upload.result = FeedImport.describe(outcome.counts)
+    else:
+        upload.result = error_report(outcome.validation.errors)[:10_000]
+
+
+def data_manager_la(manager: User) -> Organisation | None:
+    """The local authority a data manager works for; None for the national data-quality team
+    (the service operator's), who work every LA's files and records. Anyone else's scope is
+    their organisation, which holds no LA's files or children: nothing."""
+    if is_national(manager) or manager.organisation.kind == Organisation.Kind.SERVICE_OPERATOR:
+        return None
+    return manager.organisation
 
 
 # Matching -------------------------------------------------------------------------------------

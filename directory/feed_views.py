@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import Organisation, User
-from accounts.permissions import Permission, is_national, permission_required, signed_in_user
+from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
 from contactpoint.govuk_forms import GovukMessages
@@ -22,6 +22,7 @@ from directory.feed_import import (
     NoLocalAuthority,
     ReviewChanged,
     ReviewDecided,
+    data_manager_la,
     feed_file_check,
     feed_import,
     feed_upload_queue,
@@ -133,19 +134,10 @@ class MergeForm(GovukMessages, forms.Form):
         return data
 
 
-def _own_la(manager: User) -> Organisation | None:
-    """The local authority a data manager works for; None for the national data-quality team
-    (the service operator's), who work every LA's files and records. Anyone else's scope is
-    their organisation, which holds no LA's files or children: nothing."""
-    if is_national(manager) or manager.organisation.kind == Organisation.Kind.SERVICE_OPERATOR:
-        return None
-    return manager.organisation
-
-
 def _in_own_la(rows: QuerySet[Row], manager: User, local_authority: str) -> QuerySet[Row]:
     """``rows`` whose ``local_authority`` (a lookup) is the manager's LA; all for the national
     team."""
-    la = _own_la(manager)
+    la = data_manager_la(manager)
     return rows.filter(**{local_authority: la}) if la else rows
 
 
@@ -169,7 +161,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
         request.FILES or None,
         initial={"local_authority": manager.organisation_id},
     )
-    if _own_la(manager) is not None:
+    if data_manager_la(manager) is not None:
         # Their own LA; none for a partner organisation's (it holds no LA's files).
         organisation = form.fields["local_authority"]
         assert isinstance(organisation, forms.ModelChoiceField)
@@ -358,7 +350,7 @@ def merge(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         kept = child_for_record(contactpoint_id=form.cleaned_data["kept"], viewer=manager)
         absorbed = child_for_record(contactpoint_id=form.cleaned_data["absorbed"], viewer=manager)
-        la = _own_la(manager)
+        la = data_manager_la(manager)
         for name, child in (("kept", kept), ("absorbed", absorbed)):
             if child is None or (la and child.local_authority_id != la.pk):
                 form.add_error(name, "There is no record you can merge with that ContactPoint ID")

@@ -1022,6 +1022,36 @@ class TestUploadScreen:
         done = AuditEvent.objects.filter(detail__upload=waiting.pk, path="").get()
         assert done.user_id == manager.pk and (done.detail or {}).get("imported") is True
 
+    @pytest.mark.parametrize("since", ["suspended", "no longer a data manager", "moved LA"])
+    def test_a_waiting_file_is_not_imported_for_someone_who_may_no_longer(
+        self, client, school, settings, since
+    ):
+        from accounts.services import user_suspend
+        from directory.feed_import import waiting_uploads_import
+        from directory.models import FeedUpload
+
+        settings.FEED_WEB_IMPORT_ROWS = 1
+        manager = dana()
+        sign_in(client, manager)
+        content = census({}, {"upn": upn("352214300102"), "given_name": "Ella"})
+        client.post(
+            reverse("directory:feeds"),
+            {"source": "school_census", "local_authority": northshire().pk,
+             "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
+        )  # fmt: skip
+        if since == "suspended":
+            user_suspend(user=manager)
+        elif since == "no longer a data manager":
+            manager.roles = [Role.PRACTITIONER]
+            manager.save()
+        else:
+            manager.organisation = southshire()
+            manager.save()
+        waiting_uploads_import()
+        upload = FeedUpload.objects.get()
+        assert upload.status == FeedUpload.Status.NOT_IMPORTED and "Not imported" in upload.result
+        assert not Child.objects.exists() and bytes(upload.content) == b""
+
     def test_a_waiting_file_that_fails_is_set_aside_and_the_next_imported(
         self, client, school, settings, monkeypatch
     ):
