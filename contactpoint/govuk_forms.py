@@ -97,13 +97,10 @@ def _worded(validator: Any, label: str) -> Any:
 class WrittenText(forms.CharField):
     """Something a person must write (a reason, a justification, a name). Invisible
     characters (zero-width spaces, direction overrides: Unicode's format characters) are
-    taken out, and text without a letter or a digit counts as not written at all."""
+    taken out, and text without a letter or a digit counts as not written at all: empty, so a
+    required field asks for it and an optional one keeps nothing."""
 
     def to_python(self, value: Any) -> str:
         text = super().to_python(value) or ""
-        return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
-
-    def validate(self, value: Any) -> None:
-        super().validate(value)
-        if value and not any(character.isalnum() for character in value):
-            raise ValidationError(self.error_messages["required"], code="required")
+        visible = "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
+        return visible if any(character.isalnum() for character in visible) else ""

@@ -1,13 +1,16 @@
 """Response headers that belong on every page, request bodies the service will not read, and
 the change log's view of the client."""
 
+import codecs
 from collections.abc import Callable
+from typing import Any
 
 from auditlog.middleware import AuditlogMiddleware
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
+from django.utils.http import parse_header_parameters
 from whitenoise.middleware import WhiteNoiseFileResponse
 
 from contactpoint.client import client_ip
@@ -84,9 +87,37 @@ def _body_refused(request: HttpRequest) -> HttpResponse | None:
             413, f"What you sent is larger than this page takes ({largest / 2**20:g} MB at most)."
         )
     charset = (request.content_params or {}).get("charset", "utf-8").lower()
-    if request.content_type == "application/x-www-form-urlencoded" and charset != "utf-8":
+    unreadable = UNREADABLE_CHARSET in meta or not _is_text_encoding(charset)
+    form_not_utf8 = request.content_type == "application/x-www-form-urlencoded" and (
+        charset != "utf-8"
+    )
+    if unreadable or form_not_utf8:
         return _refusal(400, "Go back and try again. Nothing has been changed.")
     return None
+
+
+# Set by readable_charset() on a request whose declared character set it took out.
+UNREADABLE_CHARSET = "contactpoint.unreadable_charset"
+
+
+def _is_text_encoding(charset: str) -> bool:
+    try:
+        codec = codecs.lookup(charset)
+    except LookupError:
+        return False
+    return bool(getattr(codec, "_is_text_encoding", True))
+
+
+def readable_charset(environ: dict[str, Any]) -> dict[str, Any]:
+    """Takes a declared character set that is not a text encoding ("charset=hex") out of the
+    request before Django reads it: Django would fail on it while building the request, before
+    any middleware could answer with a page. RequestBodyMiddleware then refuses the request."""
+    kind, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
+    charset = params.pop("charset", None)
+    if charset is None or _is_text_encoding(charset):
+        return environ
+    kept = "".join(f"; {name}={value}" for name, value in params.items())
+    return {**environ, "CONTENT_TYPE": kind + kept, UNREADABLE_CHARSET: charset}
 
 
 def _refusal(status: int, advice: str) -> HttpResponse:

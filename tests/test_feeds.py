@@ -1176,3 +1176,23 @@ def test_an_las_records_kept_before_the_upgrade_are_found_by_its_next_file():
         "3003",
         f"{south.code}/4004",
     }
+
+
+def test_going_back_before_0009_stops_if_an_id_would_not_fit():
+    """Two LAs hold the same 100-character id: one keeps its LA's code going back, and would
+    not fit the 100 characters of before, so the reversal stops with a clear message."""
+    first = FeedImport.objects.create(
+        source=Source.LA_SYSTEM, file_name="a.csv", file_sha256="a" * 64,
+        local_authority=northshire(), rows_read=1, rows_rejected=0,
+    )  # fmt: skip
+    second = FeedImport.objects.create(
+        source=Source.LA_SYSTEM, file_name="b.csv", file_sha256="b" * 64,
+        local_authority=southshire(), rows_read=1, rows_rejected=0,
+    )  # fmt: skip
+    for made in (first, second):
+        SourceRecord.objects.create(
+            source=Source.LA_SYSTEM, record_id=f"{made.local_authority.code}/{'7' * 100}",
+            payload={}, first_import=made, last_import=made,
+        )  # fmt: skip
+    with pytest.raises(RuntimeError, match="Migration 0009 cannot be undone: 1 LA record ids"):
+        migrate_to("0008_feed_import_local_authority")

@@ -206,6 +206,8 @@ def test_every_kind_of_response_sends_the_security_headers(client, settings):
         (b"x" * (2_621_440 + 1), {"content_type": "application/octet-stream"}, 413),
         (b"username=a", {"content_type": "application/x-www-form-urlencoded",
                          "HTTP_TRANSFER_ENCODING": "chunked"}, 411),
+        # A "character set" that is no text encoding: Django's CSRF check failed on it (500).
+        (b"--XX--", {"content_type": "multipart/form-data; boundary=XX; charset=rot13"}, 400),
     ],
 )  # fmt: skip
 def test_a_body_the_service_will_not_read_gets_a_page_and_an_event(body, headers, status):
@@ -220,6 +222,36 @@ def test_a_body_the_service_will_not_read_gets_a_page_and_an_event(body, headers
     assert_security_headers(response)
     event = AuditEvent.objects.filter(path="/accounts/login/").latest("id")
     assert event.status == status
+
+
+def test_a_request_django_could_not_build_gets_the_refusal_page_through_gunicorns_entry():
+    """charset=hex with a query string failed while Django built the request, before any
+    middleware: a bare 500 without headers or event. The WSGI entry takes it out first."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from contactpoint.wsgi import application
+
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/accounts/login/", "QUERY_STRING": "next=/x",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=hex", "CONTENT_LENGTH": "3",
+        "wsgi.input": io.BytesIO(b"a=b"), "SERVER_NAME": "127.0.0.1", "HTTP_HOST": "127.0.0.1",
+    }  # fmt: skip
+    setup_testing_defaults(environ)
+    answered: list[str] = []
+    # As the test client does: the request must not close the test's own connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        body = b"".join(application(environ, lambda status, headers: answered.append(status)))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    assert answered == ["400 Bad Request"] and b"Nothing has been changed" in body
+    assert AuditEvent.objects.filter(path="/accounts/login/", status=400).exists()
 
 
 def test_a_feed_file_may_be_as_large_as_the_upload_page_says(client):

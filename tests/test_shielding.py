@@ -304,6 +304,16 @@ class TestOverride:
             not in team.get(reverse("shielding:override_queue")).content.decode()
         )
 
+    def test_an_optional_note_of_symbols_alone_signs_off_without_it(self, client):
+        child = shielded_child()
+        item = ShieldOverride.objects.create(
+            child=child, practitioner=owen(), reason="Section 47", visit_token_hash="x" * 64
+        )
+        sign_in(client, sam())
+        client.post(reverse("shielding:override_sign_off", args=[item.pk]), {"note": "✓"})
+        item.refresh_from_db()
+        assert item.reviewed_at is not None and item.review_note == ""
+
     def test_a_sign_off_with_a_bad_note_signs_nothing_off(self, client):
         child = shielded_child()
         item = ShieldOverride.objects.create(

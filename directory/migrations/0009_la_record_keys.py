@@ -3,7 +3,8 @@ numbers its own records. Records stored before under the bare id ("1001") are mo
 code of the LA whose file first sent them, or else of the child they describe, so that the
 LA's next file still finds them. A record of neither (an import by the command, before files
 recorded their LA, still waiting for review) keeps its bare id. Backwards, the code is taken
-off again wherever that leaves ids unique.
+off again wherever that leaves ids unique; if an id then still does not fit the 100 characters
+ids had before, going back stops and says so.
 """
 
 from django.db import migrations, models
@@ -42,6 +43,15 @@ def under_la_code(apps, schema_editor):
 
 def bare(apps, schema_editor):
     _rekey(apps, lambda key, code: key.removeprefix(f"{code}/"))
+    too_long = [
+        key for key in _la_records(apps).values_list("record_id", flat=True) if len(key) > 100
+    ]
+    if too_long:
+        raise RuntimeError(
+            f"Migration 0009 cannot be undone: {len(too_long)} LA record ids (such as "
+            f"{too_long[0]!r}) keep their LA's code, as another LA holds the same bare id, and "
+            "so do not fit the 100 characters ids had before. Keep 0009 applied."
+        )
 
 
 class Migration(migrations.Migration):
