@@ -4,48 +4,64 @@ code of the LA whose file first sent them, or else of the child they describe, s
 LA's next file still finds them. A record of neither (an import by the command, before files
 recorded their LA, still waiting for review) keeps its bare id. Backwards, the code is taken
 off again wherever that leaves ids unique; if an id then still does not fit the 100 characters
-ids had before, going back stops and says so.
+ids had before, going back stops and says so. One statement each way, for any number of rows.
 """
 
 from django.db import migrations, models
 
-LA_SYSTEM = "la_system"
+# Each LA-system record with the code of the LA it belongs to, if any is known.
+OWNERS = """
+    SELECT r.id, r.record_id, coalesce(file_la.code, child_la.code) AS code
+    FROM directory_sourcerecord r
+    JOIN directory_feedimport f ON f.id = r.first_import_id
+    LEFT JOIN accounts_organisation file_la ON file_la.id = f.local_authority_id
+    LEFT JOIN directory_child c ON c.id = r.child_id
+    LEFT JOIN accounts_organisation child_la ON child_la.id = c.local_authority_id
+    WHERE r.source = 'la_system'
+"""
 
+UNDER_LA_CODE = f"""
+WITH owners AS ({OWNERS})
+UPDATE directory_sourcerecord r SET record_id = o.code || '/' || o.record_id
+FROM owners o
+WHERE r.id = o.id AND o.code IS NOT NULL
+  AND left(o.record_id, length(o.code) + 1) <> o.code || '/'
+  AND NOT EXISTS (
+      SELECT 1 FROM directory_sourcerecord t
+      WHERE t.source = 'la_system' AND t.record_id = o.code || '/' || o.record_id
+  )
+"""  # noqa: S608 - fixed text, no input
 
-def _la_records(apps):
-    SourceRecord = apps.get_model("directory", "SourceRecord")
-    return SourceRecord.objects.filter(source=LA_SYSTEM).select_related(
-        "first_import__local_authority", "child__local_authority"
-    )
-
-
-def _owner_code(record) -> str | None:
-    la = record.first_import.local_authority or (record.child and record.child.local_authority)
-    return la.code if la else None
-
-
-def _rekey(apps, new_key) -> None:
-    records = _la_records(apps)
-    taken = set(records.values_list("record_id", flat=True))
-    for record in records.iterator():
-        code = _owner_code(record)
-        key = new_key(record.record_id, code) if code else None
-        if key and key != record.record_id and key not in taken:
-            taken.discard(record.record_id)
-            taken.add(key)
-            record.record_id = key
-            record.save(update_fields=["record_id"])
+# Of records that would share a bare id, only the first (oldest) takes it.
+BARE = f"""
+WITH owners AS ({OWNERS}),
+stripped AS (
+    SELECT id, substr(record_id, length(code) + 2) AS bare,
+           row_number() OVER (PARTITION BY substr(record_id, length(code) + 2) ORDER BY id) AS nth
+    FROM owners
+    WHERE code IS NOT NULL AND left(record_id, length(code) + 1) = code || '/'
+)
+UPDATE directory_sourcerecord r SET record_id = s.bare
+FROM stripped s
+WHERE r.id = s.id AND s.nth = 1
+  AND NOT EXISTS (
+      SELECT 1 FROM directory_sourcerecord t WHERE t.source = 'la_system' AND t.record_id = s.bare
+  )
+"""  # noqa: S608 - fixed text, no input
 
 
 def under_la_code(apps, schema_editor):
-    _rekey(apps, lambda bare, code: bare if bare.startswith(f"{code}/") else f"{code}/{bare}")
+    schema_editor.execute(UNDER_LA_CODE)
 
 
 def bare(apps, schema_editor):
-    _rekey(apps, lambda key, code: key.removeprefix(f"{code}/"))
-    too_long = [
-        key for key in _la_records(apps).values_list("record_id", flat=True) if len(key) > 100
-    ]
+    schema_editor.execute(BARE)
+    SourceRecord = apps.get_model("directory", "SourceRecord")
+    too_long = list(
+        SourceRecord.objects.filter(source="la_system", record_id__regex=r"^.{101,}$").values_list(
+            "record_id", flat=True
+        )[:1000]
+    )
     if too_long:
         raise RuntimeError(
             f"Migration 0009 cannot be undone: {len(too_long)} LA record ids (such as "
