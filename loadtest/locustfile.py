@@ -4,6 +4,7 @@ in with two factors and working as they would; and a "ceiling" user on a minimal
 import json
 import random
 import re
+from datetime import date
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 
@@ -102,17 +103,23 @@ class Practitioner(_SignedIn):
 
     @task(1)
     def add_involvement(self) -> None:
+        """Saves an involvement that started today (after any child's birth): the reply is
+        the record page it redirects to, or it is counted as a failure."""
         child = random.choice(UNSHIELDED)
-        url = f"/children/{child['contactpoint_id']}/my-involvement/"
-        self.client.post(
+        record = f"/children/{child['contactpoint_id']}/"
+        url = f"{record}my-involvement/"
+        today = date.today()
+        with self.client.post(
             url,
             {
                 "csrfmiddlewaretoken": self.csrf(),
                 "role": "Load test worker",
-                "started_on": "1 9 2025",
+                "started_on": f"{today.day} {today.month} {today.year}",
             },
-            headers=self.headers(url), name="involvement",
-        )  # fmt: skip
+            headers=self.headers(url), name="involvement", catch_response=True,
+        ) as reply:  # fmt: skip
+            if reply.ok and not reply.url.endswith(record):
+                reply.failure("the involvement was not saved")
 
 
 class Auditor(_SignedIn):
