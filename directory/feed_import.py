@@ -53,6 +53,7 @@ from directory.models import (
 )
 from directory.services import child_search_keys_rebuild
 from shielding.policy import (
+    is_shielded,
     linkage_levels,
     linkage_weight,
     shield_lookalike,
@@ -443,13 +444,20 @@ def facts_apply(
     wanted = [(ChildName.Kind.KNOWN_AS, row.given_name, row.family_name)]
     if row.former_name:
         wanted.append((ChildName.Kind.FORMER, *row.former_name))
-    for kind, given, family in wanted:
-        if (given, family) not in names:
-            ChildName.objects.create(
-                child=child, kind=kind, given_name=given, family_name=family, **provenance
-            )
-            names.add((given, family))
-            child_search_keys_rebuild(child_ids=[child.pk])
+    named = [
+        (kind, given, family) for kind, given, family in wanted if (given, family) not in names
+    ]
+    for kind, given, family in named:
+        ChildName.objects.create(
+            child=child, kind=kind, given_name=given, family_name=family, **provenance
+        )
+    if named:
+        child_search_keys_rebuild(child_ids=[child.pk])
+        # A name that makes the record look like a shielded child (a former name, say) may be
+        # hers: the record is shielded before any of this row's facts can be seen.
+        held = Child.objects.prefetch_related("other_names", "addresses").get(pk=child.pk)
+        if not is_shielded(held) and shielded_lookalike(held.person(), other_than=child.pk):
+            shield_lookalike(held)
     _life_apply(row, child)
     if row.address_status:
         _elsewhere_apply(row, child, source, provenance)

@@ -125,9 +125,14 @@ class FeedRow:
 
     def person(self) -> Person:
         """What record linkage compares, as Child.person() gives it for a held record."""
+        # Names pair up by position: the name, then a former one (as Child.person() lists them).
+        names = [
+            (self.given_name, self.family_name),
+            *([self.former_name] if self.former_name else []),
+        ]
         return Person(
-            family_names=(self.family_name,),
-            given_names=(self.given_name,),
+            family_names=tuple(family for _, family in names),
+            given_names=tuple(given for given, _ in names),
             date_of_birth=self.date_of_birth,
             gender=self.gender,
             postcodes=(self.address[3],) if self.address else (),

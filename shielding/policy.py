@@ -625,11 +625,19 @@ def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Chil
         .prefetch_related("other_names", "addresses")
         .distinct()
     )
+    # Each of the person's names on its own: a former name may be the very one she was
+    # shielded under.
+    each_name = [
+        replace(person, family_names=(family,), given_names=(given,))
+        for given, family in zip(person.given_names, person.family_names, strict=True)
+    ]
     for candidate in shielded:
-        levels = agreement(person, candidate.person())
-        close_name = {levels["given_name"], levels["family_name"]} & {"exact", "close"}
-        if levels["date_of_birth"] in ("exact", "close") and close_name:
-            return candidate
+        held = candidate.person()
+        for name in each_name:
+            levels = agreement(name, held)
+            close_name = {levels["given_name"], levels["family_name"]} & {"exact", "close"}
+            if levels["date_of_birth"] in ("exact", "close") and close_name:
+                return candidate
     return None
 
 

@@ -523,6 +523,31 @@ class TestTheShieldFollowsTheChild:
         made = MatchReview.objects.get().source_record.child
         assert made.pk != hidden.pk and made.shields.get().in_force
 
+    @pytest.mark.parametrize("when", ["in its first row", "added later"])
+    def test_a_former_name_that_is_a_shielded_childs_keeps_the_shield_on(self, client, when):
+        """Amy Jones, shielded, is recorded by another LA as Jade Smith, formerly Amy Jones:
+        whoever knows Amy's name and birthday would find that record and her new address."""
+        amy = make_child(given_name="Amy", family_name="Jones", date_of_birth=date(2014, 6, 1))
+        make_address(amy, "NE1 4ST")
+        rebuild_keys(amy)
+        shield(amy)
+        jade = {"given_name": "Jade", "family_name": "Smith", "date_of_birth": "2014-06-01",
+                "gender": "female", "address_line_1": "9 Refuge Road", "town": "Southtown",
+                "postcode": "SO1 1AA"}  # fmt: skip
+        if when == "added later":
+            la_import(la_system(**jade), southshire())
+        former = {"former_given_name": "Amy", "former_family_name": "Jones"}
+        la_import(la_system(**jade, **former), southshire(), name="with-former-name.csv")
+        sign_in(client, priya())
+        for child in Child.objects.exclude(pk=amy.pk):
+            page = client.get(reverse("directory:child_record", args=[child.contactpoint_id]))
+            assert "Refuge Road" not in page.content.decode() and "SO1" not in page.content.decode()
+        found = client.post(
+            reverse("directory:search"),
+            {"surname": "Jones", "forename": "Amy", "date_of_birth": "1 6 2014"},
+        ).content.decode()
+        assert "Refuge Road" not in found and "SO1" not in found
+
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
         sign_in(client, dana())
