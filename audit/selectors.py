@@ -3,6 +3,7 @@
 An LA auditor sees the events of their own organisation's users; a national auditor sees all.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from accounts.permissions import is_national
 from audit.models import Action, AuditEvent
+from shielding.policy import criteria_shown
 
 
 def events_visible_to(auditor: User) -> QuerySet[AuditEvent]:
@@ -90,6 +92,25 @@ class Anomaly:
 PERIOD = "(%s OR e.organisation_id = %s) AND e.occurred_at >= %s AND e.occurred_at < %s"
 
 
+def _own_searches(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """User, time and what was searched for, with the criteria as the audit screens show them
+    (``criteria_shown``: a postcode that found a child shielded since is masked)."""
+    rows = _rows(sql, params)
+    searches = [
+        (json.loads(criteria) if isinstance(criteria, str) else criteria, found or [])
+        for _, _, criteria, found in rows
+    ]
+    shown = criteria_shown(searches)
+    return [
+        (
+            user,
+            when,
+            " ".join(str(c.get(name, "")) for name in ("surname", "postcode") if c.get(name)),
+        )
+        for (user, when, _, _), c in zip(rows, (c or {} for c in shown), strict=True)
+    ]
+
+
 def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -122,9 +143,9 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             "Searches for the user's own surname or home postcode",
             "Practitioners must not look up themselves, their family or their neighbours.",
             ("User", "When", "Searched for"),
-            _rows(
+            _own_searches(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s,"  # noqa: S608
-                f" concat_ws(' ', e.search_criteria->>'surname', e.search_criteria->>'postcode')"
+                f" e.search_criteria, e.result_ids"
                 f" FROM audit_event e JOIN accounts_user u ON u.id = e.user_id"
                 f" WHERE {period} AND e.action = 'search' AND ("
                 f"  (u.last_name <> ''"

@@ -8,10 +8,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from auditlog.models import LogEntry
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.models import User
+from accounts.models import Organisation, User
 from accounts.permissions import Permission, is_national, permission_required, signed_in_user
 from audit import selectors
 from audit.charts import bar_chart_svg
@@ -151,12 +152,18 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
     events_of_user = selectors.events_visible_to(auditor).filter(user_id=subject.pk)
     _note_query(request, "user_activity", {"user_id": subject.pk})
     events, more = _page(events_of_user, request)
-    # Who gave which roles, suspended, reactivated, reset two-factor sign-in, and when.
+    # Who gave which roles, suspended, reactivated, reset two-factor sign-in, and when: for an
+    # LA auditor, what their own organisation or the service operator did, not another LA's
+    # administrators (the user may have worked there before).
+    entries = LogEntry.objects.get_for_object(subject).select_related("actor", "content_type")
+    if not is_national(auditor):
+        entries = entries.filter(
+            Q(actor__isnull=True)
+            | Q(actor__organisation=auditor.organisation_id)
+            | Q(actor__organisation__kind=Organisation.Kind.SERVICE_OPERATOR)
+        )
     account_changes = [
-        change_shown(entry, auditor, set(), {}, set())
-        for entry in LogEntry.objects.get_for_object(subject)
-        .select_related("actor", "content_type")
-        .order_by("timestamp")
+        change_shown(entry, auditor, set(), {}, set()) for entry in entries.order_by("timestamp")
     ]
     return render(
         request,

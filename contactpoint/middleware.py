@@ -101,9 +101,12 @@ UNREADABLE_CHARSET = "contactpoint.unreadable_charset"
 
 
 def _is_text_encoding(charset: str) -> bool:
+    """A character set Python can decode text in ("undefined" is a codec that decodes
+    nothing; "hex" is no text encoding; a NUL in the name is an error of its own)."""
     try:
         codec = codecs.lookup(charset)
-    except LookupError:
+        b"a=b".decode(codec.name)
+    except (LookupError, ValueError):  # UnicodeError is a ValueError
         return False
     return bool(getattr(codec, "_is_text_encoding", True))
 
@@ -112,7 +115,10 @@ def readable_charset(environ: dict[str, Any]) -> dict[str, Any]:
     """Takes a declared character set that is not a text encoding ("charset=hex") out of the
     request before Django reads it: Django would fail on it while building the request, before
     any middleware could answer with a page. RequestBodyMiddleware then refuses the request."""
-    kind, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
+    try:
+        kind, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
+    except ValueError:  # a header Django cannot parse either
+        return {**environ, "CONTENT_TYPE": "", UNREADABLE_CHARSET: "?"}
     charset = params.pop("charset", None)
     if charset is None or _is_text_encoding(charset):
         return environ

@@ -362,7 +362,11 @@ def _placement(row: FeedRow) -> tuple[str, list[Scored]]:
 
 
 def _shortlist(scored: list[Scored]) -> list[dict[str, Any]]:
-    return [{"child_id": s.child.pk, "weight": s.weight} for s in scored[:6]]
+    """The best six candidates, and every shielded one however far down: the review hides
+    the row's location because of them, and must never lose one."""
+    shielded = shielded_among(s.child.pk for s in scored[6:])
+    kept = [*scored[:6], *(s for s in scored[6:] if s.child.pk in shielded)]
+    return [{"child_id": s.child.pk, "weight": s.weight} for s in kept]
 
 
 def _review_refresh(source_record: SourceRecord, row: FeedRow) -> None:
@@ -419,9 +423,10 @@ def link(
 
 
 def row_from_record(source_record: SourceRecord) -> FeedRow:
-    """A stored row again, to apply it once a data manager has decided."""
-    payload, today = source_record.payload, timezone.localdate()
-    return feed_row(source_record.source, 0, payload, today=today, known=known_codes())
+    """A stored row again, to apply it once a data manager has decided: read as on the day
+    its file was imported (an expected return date then still ahead may have passed since)."""
+    on = timezone.localdate(source_record.last_import.imported_at)
+    return feed_row(source_record.source, 0, source_record.payload, today=on, known=known_codes())
 
 
 # Applying what a row says -------------------------------------------------------------------

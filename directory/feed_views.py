@@ -323,7 +323,11 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
         request,
         action=Action.PAGE_VIEW,
         detail={"page": "review", "review": item.pk},
-        result_ids=[c.contactpoint_id for c in shown.candidates],
+        # A decided review shows the row, which is now (part of) the record it went to.
+        result_ids=[c.contactpoint_id for c in shown.candidates]
+        + (
+            [decided.record_kept().contactpoint_id] if (decided := item.source_record.child) else []
+        ),
     )
     return render(
         request,

@@ -20,9 +20,11 @@ from tests.personas import (
     make_child,
     make_service,
     make_user,
+    northshire,
     operator,
     priya,
     sam,
+    shield,
     sign_in,
     southshire,
     xavier,
@@ -86,6 +88,21 @@ class TestScope:
         section = html.split("Changes to the account", 1)[1]
         assert "roles:" in section and "override_practitioner" in section
         assert "suspended_at:" in section and "lee" in section
+
+    def test_a_user_who_moved_here_brings_no_other_las_history_onto_ada_s_screen(self, ada_client):
+        from accounts import services
+
+        mover = make_user("mover", Role.PRACTITIONER, organisation=southshire())
+        theirs = make_user("southlee", Role.LA_ADMINISTRATOR, organisation=southshire())
+        with set_actor(theirs):
+            services.user_suspend(user=mover)
+        mover.organisation = northshire()
+        mover.save()
+        with set_actor(lee()):
+            services.user_reactivate(user=mover)
+        html = ada_client.get(reverse("audit:user_activity", args=[mover.pk])).content.decode()
+        section = html.split("Changes to the account", 1)[1]
+        assert "lee" in section and "southlee" not in section
 
     def test_another_las_user_has_no_activity_page_for_ada(self, ada_client):
         assert ada_client.get(reverse("audit:user_activity", args=[xavier().pk])).status_code == 404
@@ -351,12 +368,7 @@ class TestChartsAndExport:
         for subject access requests), the user's page, the list and the export show the search
         without the postcode, as her change history masks her addresses."""
         hidden, seen = make_child(), make_child(given_name="Ben")
-        Shield.objects.create(
-            child=hidden,
-            reason="domestic_abuse",
-            justification="Fled",
-            review_on=timezone.localdate(),
-        )
+        shield(hidden)
         user = priya()
         for child, postcode in ((hidden, "NE9 9ZZ"), (seen, "NE1 4ST")):
             event(user, action=Action.SEARCH, result_ids=[child.contactpoint_id],
@@ -373,6 +385,17 @@ class TestChartsAndExport:
         for page in pages:
             assert "NE9 9ZZ" not in page and "[shielded]" in page
         assert "NE1 4ST" in pages[2] and "NE1 4ST" in pages[3], "an unshielded child's stays"
+
+    def test_the_own_surname_report_masks_it_too(self, ada_client):
+        hidden = make_child(family_name="Sharma")
+        shield(hidden)
+        user = priya()
+        user.last_name = "Sharma"
+        user.save()
+        event(user, action=Action.SEARCH, result_ids=[hidden.contactpoint_id],
+              search_criteria={"surname": "Sharma", "postcode": "NE9 9ZZ"})  # fmt: skip
+        report = ada_client.get(reverse("audit:anomalies")).content.decode()
+        assert "Sharma [shielded]" in report and "NE9 9ZZ" not in report
 
     def test_the_csv_export_never_hands_a_spreadsheet_a_formula(self, ada_client):
         event(priya(), user_agent='=HYPERLINK("http://x.example","click")', path="-2+3")

@@ -548,6 +548,24 @@ class TestTheShieldFollowsTheChild:
         ).content.decode()
         assert "Refuge Road" not in found and "SO1" not in found
 
+    def test_a_shielded_look_alike_is_never_left_out_of_the_shortlist(self, client):
+        """Six better candidates (same names, postcode and birthday) and a shielded look-alike
+        further down: she stays on the review, so its location stays hidden."""
+        other = make_child(given_name="Zed", family_name="Other", date_of_birth=date(2012, 1, 1))
+        rebuild_keys(other)
+        shield(other)
+        for _ in range(6):
+            twin = make_child(given_name="Zed", family_name="Quill", date_of_birth=date(2012, 1, 1))
+            make_address(twin, "NE1 1AA")
+            rebuild_keys(twin)
+        la_import(la_system(la_record_id="PUPIL-42"))
+        review = MatchReview.objects.get()
+        assert other.pk in [c["child_id"] for c in review.candidates]
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "NE1 1AA" not in page.split("Incoming", 1)[1].split("</tr>", 1)[0]
+        assert "PUPIL-42" not in page
+
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
         sign_in(client, dana())
@@ -709,6 +727,35 @@ class TestMergeAndUnmerge:
         assert 'id="id_choice"' in html, "the summary's link lands on the first choice"
         review.refresh_from_db()
         assert review.status == MatchReview.Status.OPEN and review.source_record.child is None
+
+    def test_a_decided_review_names_the_record_it_went_to_in_its_event(self, client):
+        review = feed_review(make_child(given_name="Amy"))
+        sign_in(client, dana())
+        decide(client, review, "new")
+        made = MatchReview.objects.get().source_record.child
+        client.get(reverse("directory:review", args=[review.pk]))
+        seen = AuditEvent.objects.filter(path=f"/feeds/reviews/{review.pk}/").latest("id")
+        assert made.contactpoint_id in seen.result_ids
+
+    def test_a_review_whose_expected_return_has_passed_can_still_be_decided(
+        self, client, monkeypatch
+    ):
+        back = (timezone.localdate() + timedelta(days=10)).isoformat()
+        review = feed_review(make_child())
+        record = review.source_record
+        record.payload = {**record.payload, "address_status": "left_england",
+                          "expected_return_by": back, "address_line_1": "", "town": "",
+                          "postcode": ""}  # fmt: skip
+        record.save()
+        later, real = timezone.localdate() + timedelta(days=21), timezone.localdate
+        # Three weeks on: today moves; a moment given (the file's import) stays what it was.
+        monkeypatch.setattr(
+            timezone, "localdate", lambda value=None, *rest: later if value is None else real(value)
+        )
+        sign_in(client, dana())
+        assert client.get(reverse("directory:review", args=[review.pk])).status_code == 200
+        decide(client, review, "new")
+        assert MatchReview.objects.get().status == MatchReview.Status.CREATED
 
     def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
         candidate = make_child()

@@ -224,9 +224,21 @@ def test_a_body_the_service_will_not_read_gets_a_page_and_an_event(body, headers
     assert event.status == status
 
 
-def test_a_request_django_could_not_build_gets_the_refusal_page_through_gunicorns_entry():
-    """charset=hex with a query string failed while Django built the request, before any
-    middleware: a bare 500 without headers or event. The WSGI entry takes it out first."""
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded; charset=hex",
+        "application/x-www-form-urlencoded; charset*=utf-8''hex",
+        "application/x-www-form-urlencoded; charset*=utf-8''utf-8%00",
+        "text/plain; charset=undefined",
+    ],
+)
+def test_a_request_django_could_not_build_gets_the_refusal_page_through_gunicorns_entry(
+    content_type,
+):
+    """charset=hex (or a charset that decodes nothing, or has a NUL in its name) with a query
+    string failed while Django built the request, before any middleware: a bare 500 without
+    headers or event. The WSGI entry takes it out first."""
     import io
     from wsgiref.util import setup_testing_defaults
 
@@ -237,7 +249,7 @@ def test_a_request_django_could_not_build_gets_the_refusal_page_through_gunicorn
 
     environ = {
         "REQUEST_METHOD": "POST", "PATH_INFO": "/accounts/login/", "QUERY_STRING": "next=/x",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=hex", "CONTENT_LENGTH": "3",
+        "CONTENT_TYPE": content_type, "CONTENT_LENGTH": "3",
         "wsgi.input": io.BytesIO(b"a=b"), "SERVER_NAME": "127.0.0.1", "HTTP_HOST": "127.0.0.1",
     }  # fmt: skip
     setup_testing_defaults(environ)
