@@ -442,6 +442,15 @@ def facts_apply(
     """
     provenance = {"source": source, "source_reference": _reference(record, row)}
     today = timezone.localdate()
+    # The row says the child is someone else (another birthday, a name not held): if that
+    # someone could be a shielded child, the record is shielded before any of the row's facts
+    # are written (an update, a match by NHS number or pupil number alike).
+    if (
+        _new_identity(row, child)
+        and not is_shielded(child)
+        and shielded_lookalike(row.person(), other_than=child.pk) is not None
+    ):
+        shield_lookalike(child)
     for kind, value in row.identifiers.items():
         ChildIdentifier.objects.get_or_create(kind=kind, value=value, defaults={"child": child})
     names = {(n.given_name, n.family_name) for n in child.other_names.all()}
@@ -481,6 +490,14 @@ def facts_apply(
         _carer_apply(row, child, provenance)
     if row.service:
         _service_apply(row.service, child, la, provenance)
+
+
+def _new_identity(row: FeedRow, child: Child) -> bool:
+    """Whether the row gives the child a birthday or a name its record does not hold."""
+    held = {(child.given_name, child.family_name)}
+    held |= {(n.given_name, n.family_name) for n in child.other_names.all()}
+    given = zip(row.person().given_names, row.person().family_names, strict=True)
+    return row.date_of_birth != child.date_of_birth or not set(given) <= held
 
 
 def _life_apply(row: FeedRow, child: Child) -> None:
@@ -602,10 +619,11 @@ def review_version(review: MatchReview, source_record: SourceRecord) -> str:
     return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
-def new_record_shielded(review: MatchReview, row: FeedRow) -> bool:
-    """Whether a new record made from this review's row is shielded until the LA's shielding
-    team reviews it: when it could be a shielded child, or a shielded child is among its
-    candidates (whose postcodes were hidden from the data manager)."""
+def decision_shielded(review: MatchReview, row: FeedRow) -> bool:
+    """Whether the record a data manager puts this review's row on (a new one, or one they
+    match it to) is shielded until the LA's shielding team reviews it: when the row could be
+    a shielded child, or a shielded child is among its candidates (whose postcodes were
+    hidden from the data manager, who so decided blind)."""
     candidates = [c["child_id"] for c in review.candidates]
     return bool(shielded_among(candidates)) or shielded_lookalike(row.person()) is not None
 
@@ -616,7 +634,7 @@ def review_decide(
 ) -> Child | None:
     """ "match" (to ``child``, or the record it has since been merged into), "new" or
     "defer"; the row is applied for the first two. A new record that could be a shielded
-    child is shielded too (``new_record_shielded``). ``seen`` is the ``review_version`` the
+    child is shielded too (``decision_shielded``). ``seen`` is the ``review_version`` the
     data manager's page showed: a review that changed since is not decided."""
     # The row, then its review, locked in the order an import locks them; decided once.
     source_record = SourceRecord.objects.select_for_update().get(pk=review.source_record_id)
@@ -632,7 +650,7 @@ def review_decide(
         # The LA whose file it was; the national team's files name none.
         la = source_record.last_import.local_authority
         if decision == "new":
-            shielded = new_record_shielded(review, row)
+            shielded = decision_shielded(review, row)
             home = la or _best_candidate_la(review)
             child = child_create_from_row(
                 row, source_record.source, source_record.last_import, home
@@ -643,6 +661,8 @@ def review_decide(
         else:
             assert child is not None
             child = child.record_kept()
+            if not is_shielded(child) and decision_shielded(review, row):
+                shield_lookalike(child)
             review.status = MatchReview.Status.MATCHED
         link(
             source_record,

@@ -566,6 +566,86 @@ class TestTheShieldFollowsTheChild:
         assert "NE1 1AA" not in page.split("Incoming", 1)[1].split("</tr>", 1)[0]
         assert "PUPIL-42" not in page
 
+    REFUGE = {"address_line_1": "9 Refuge Road", "town": "Southtown", "postcode": "SO1 2BB"}
+
+    def amy(self) -> Child:
+        """Amy Jones, shielded: born 1 June 2014, at NE1 4ST."""
+        amy = make_child(given_name="Amy", family_name="Jones", date_of_birth=date(2014, 6, 1))
+        make_address(amy, "NE1 4ST")
+        rebuild_keys(amy)
+        shield(amy)
+        return amy
+
+    def refuge_hidden_from_priya(self, client) -> None:
+        sign_in(client, priya())
+        found = client.post(reverse("directory:search"), {"surname": "Jones", "forename": "Amy"})
+        pages = [found.content.decode()] + [
+            client.get(reverse("directory:child_record", args=[c.contactpoint_id])).content.decode()
+            for c in Child.objects.all()
+        ]
+        for page in pages:
+            assert "Refuge Road" not in page and "SO1" not in page
+
+    def test_an_update_that_makes_a_record_her_shields_it_first(self, client):
+        """An LA's record of Jade Smith, born 2012, is sent again as Jade Smith, formerly
+        Amy Jones, born on Amy's birthday, at a refuge."""
+        self.amy()
+        jade = {"given_name": "Jade", "family_name": "Smith", "date_of_birth": "2012-01-01",
+                "gender": "female", "address_line_1": "1 Old Road", "town": "Southtown",
+                "postcode": "SO1 1AA"}  # fmt: skip
+        la_import(la_system(**jade), southshire())
+        her = {**jade, **self.REFUGE, "date_of_birth": "2014-06-01", "former_given_name": "Amy",
+               "former_family_name": "Jones"}  # fmt: skip
+        la_import(la_system(**her), southshire(), name="second.csv")
+        self.refuge_hidden_from_priya(client)
+
+    def test_a_match_chosen_beside_her_shields_the_record_chosen(self, client):
+        """A row with Amy's birthday mistyped (day and month swapped) waits beside her and
+        another Amy Jones; the data manager, her postcode hidden, picks the other Amy."""
+        self.amy()
+        other = make_child(given_name="Amy", family_name="Jones", date_of_birth=date(2014, 1, 7))
+        make_address(other, "NE2 2BB")
+        rebuild_keys(other)
+        row = {"given_name": "Amy", "family_name": "Jones", "date_of_birth": "2014-01-06",
+               "gender": "female", **self.REFUGE}  # fmt: skip
+        la_import(la_system(la_record_id="R9", **row))
+        review = MatchReview.objects.get()
+        sign_in(client, dana())
+        decide(client, review, f"match:{other.contactpoint_id}")
+        assert MatchReview.objects.get().status == MatchReview.Status.MATCHED
+        self.refuge_hidden_from_priya(client)
+
+    def test_a_match_by_nhs_number_to_another_record_shields_it_first(self, client):
+        self.amy()
+        other = make_child(given_name="Amy", family_name="Jones", date_of_birth=date(2011, 3, 3))
+        rebuild_keys(other)
+        ChildIdentifier.objects.create(child=other, kind="nhs_number", value="9434765919")
+        row = {"given_name": "Amy", "family_name": "Jones", "date_of_birth": "2014-06-01",
+               "gender": "female", "nhs_number": "9434765919", **self.REFUGE}  # fmt: skip
+        assert dict(la_import(la_system(**row), southshire()).counts) == {
+            "matched_by_identifier": 1
+        }
+        self.refuge_hidden_from_priya(client)
+
+    def test_an_update_that_changes_nothing_of_who_the_child_is_shields_nothing(self):
+        """Over-shielding costs practitioners the record: a routine update of a record that
+        merely shares a birthday and a first name with a shielded child leaves it alone."""
+        self.amy()
+        khan = make_child(given_name="Amy", family_name="Khan", date_of_birth=date(2014, 6, 1))
+        rebuild_keys(khan)
+        earlier = FeedImport.objects.create(
+            source=Source.LA_SYSTEM, file_name="old.csv", file_sha256="c" * 64,
+            local_authority=northshire(), rows_read=1, rows_rejected=0,
+        )  # fmt: skip
+        SourceRecord.objects.create(
+            source=Source.LA_SYSTEM, record_id=f"{northshire().code}/1001", payload={},
+            first_import=earlier, last_import=earlier, child=khan,
+        )  # fmt: skip
+        row = {"given_name": "Amy", "family_name": "Khan", "date_of_birth": "2014-06-01",
+               "gender": "female", "postcode": "NE1 2AA"}  # fmt: skip
+        assert dict(la_import(la_system(**row)).counts) == {"updated": 1}
+        assert not khan.shields.exists()
+
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
         sign_in(client, dana())
