@@ -53,11 +53,13 @@ from directory.models import (
 )
 from directory.services import child_search_keys_rebuild
 from shielding.policy import (
+    SHIELDED_CHILDS_HOME,
     is_shielded,
     linkage_levels,
     linkage_weight,
     shield_lookalike,
     shielded_among,
+    shielded_childs_home,
     shielded_lookalike,
 )
 
@@ -479,6 +481,9 @@ def facts_apply(
         line_1, line_2, town, postcode = row.address
         current = Address.objects.filter(child=child, ended_on__isnull=True)
         if not current.filter(line_1=line_1, postcode=postcode).exists():
+            # A brother or sister moving into a shielded child's home would show it.
+            if shielded_childs_home(line_1, postcode, other_than=child.pk):
+                shield_lookalike(child, SHIELDED_CHILDS_HOME)
             for previous in current.filter(source=source):  # one save each: the change log
                 previous.ended_on = today
                 previous.save(update_fields=["ended_on"])

@@ -641,19 +641,37 @@ def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Chil
     return None
 
 
-def shield_lookalike(child: Child) -> Shield:
-    """A new record made from a feed row that could be a shielded child is shielded too, due
-    for review at once: the LA's shielding team decides whether it stays shielded."""
+RESEMBLES_SHIELDED = (
+    "Shielded by a data feed: a feed record put on it could be a shielded child. Review "
+    "whether it needs to stay shielded."
+)
+SHIELDED_CHILDS_HOME = (
+    "Shielded by a data feed: its new address is a shielded child's home. Review whether it "
+    "needs to stay shielded."
+)
+
+
+def shield_lookalike(child: Child, why: str = RESEMBLES_SHIELDED) -> Shield:
+    """A record a feed row could reveal a shielded child through is shielded too (unless it
+    is already), due for review at once: the LA's shielding team decides whether it stays so."""
+    in_force = Shield.objects.filter(child=child, lifted_at__isnull=True).first()
+    if in_force is not None:
+        return in_force
     return Shield.objects.create(
         child=child,
         reason=Shield.Reason.OTHER,
-        justification=(
-            "Shielded when it was made: the feed record it came from resembles a shielded "
-            "child. Review whether it needs to stay shielded."
-        ),
+        justification=why,
         review_on=timezone.localdate(),
         shielded_by=None,
     )
+
+
+def shielded_childs_home(line_1: str, postcode: str, *, other_than: int) -> bool:
+    """Whether a shielded child (other than ``other_than``) lives at this address now."""
+    at_home = Address.objects.filter(
+        ended_on__isnull=True, postcode=postcode, line_1__iexact=line_1
+    ).exclude(child_id=other_than)
+    return bool(shielded_among(at_home.values_list("child_id", flat=True)))
 
 
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:

@@ -576,6 +576,17 @@ class TestTheShieldFollowsTheChild:
         shield(amy)
         return amy
 
+    def held_by_the_la_system(self, child: Child) -> None:
+        """``child`` as Northshire's system's record 1001, from an earlier file."""
+        earlier = FeedImport.objects.create(
+            source=Source.LA_SYSTEM, file_name="old.csv", file_sha256="e" * 64,
+            local_authority=northshire(), rows_read=1, rows_rejected=0,
+        )  # fmt: skip
+        SourceRecord.objects.create(
+            source=Source.LA_SYSTEM, record_id=f"{northshire().code}/1001", payload={},
+            first_import=earlier, last_import=earlier, child=child,
+        )  # fmt: skip
+
     def refuge_hidden_from_priya(self, client) -> None:
         sign_in(client, priya())
         found = client.post(reverse("directory:search"), {"surname": "Jones", "forename": "Amy"})
@@ -633,18 +644,26 @@ class TestTheShieldFollowsTheChild:
         self.amy()
         khan = make_child(given_name="Amy", family_name="Khan", date_of_birth=date(2014, 6, 1))
         rebuild_keys(khan)
-        earlier = FeedImport.objects.create(
-            source=Source.LA_SYSTEM, file_name="old.csv", file_sha256="c" * 64,
-            local_authority=northshire(), rows_read=1, rows_rejected=0,
-        )  # fmt: skip
-        SourceRecord.objects.create(
-            source=Source.LA_SYSTEM, record_id=f"{northshire().code}/1001", payload={},
-            first_import=earlier, last_import=earlier, child=khan,
-        )  # fmt: skip
+        self.held_by_the_la_system(khan)
         row = {"given_name": "Amy", "family_name": "Khan", "date_of_birth": "2014-06-01",
                "gender": "female", "postcode": "NE1 2AA"}  # fmt: skip
         assert dict(la_import(la_system(**row)).counts) == {"updated": 1}
         assert not khan.shields.exists()
+
+    def test_a_brother_moved_into_her_home_is_shielded_with_it(self, client):
+        """Amy is shielded at the refuge; a feed then gives her brother's record the same
+        address. His page would show where she lives."""
+        amy = self.amy()
+        make_address(amy, "SO1 2BB", line_1="9 Refuge Road")
+        ben = make_child(given_name="Ben", family_name="Jones", date_of_birth=date(2016, 2, 2))
+        rebuild_keys(ben)
+        self.held_by_the_la_system(ben)
+        row = {"given_name": "Ben", "family_name": "Jones", "date_of_birth": "2016-02-02",
+               "gender": "male", **self.REFUGE}  # fmt: skip
+        assert dict(la_import(la_system(**row)).counts) == {"updated": 1}
+        shielded = ben.shields.get(lifted_at__isnull=True)
+        assert "a shielded child's home" in shielded.justification
+        self.refuge_hidden_from_priya(client)
 
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
