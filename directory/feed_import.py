@@ -53,12 +53,14 @@ from directory.models import (
 )
 from directory.services import child_search_keys_rebuild
 from shielding.policy import (
+    SHIELDED_CHILDS_CARER,
     SHIELDED_CHILDS_HOME,
     is_shielded,
     linkage_levels,
     linkage_weight,
     shield_lookalike,
     shielded_among,
+    shielded_childs_carer,
     shielded_childs_home,
     shielded_lookalike,
 )
@@ -552,6 +554,9 @@ def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> None
                 carer.phone = carer_facts["phone"]
                 carer.save(update_fields=["phone"])
             return
+    given, family, phone = (carer_facts[name] for name in ("given_name", "family_name", "phone"))
+    if shielded_childs_carer(given, family, phone, other_than=child.pk):
+        shield_lookalike(child, SHIELDED_CHILDS_CARER)
     overseas = carer_facts["country"] != "GB"
     line_1, line_2, town, postcode = row.address or ("", "", "", "")
     carer = ParentCarer(

@@ -26,7 +26,7 @@ from directory.matching import (
     given_keys,
     match_weight,
 )
-from directory.models import Address, Child, Involvement, NameKey, Service
+from directory.models import Address, CareRelationship, Child, Involvement, NameKey, Service
 from shielding.models import Shield
 
 MASK = "[shielded]"
@@ -664,6 +664,26 @@ def shield_lookalike(child: Child, why: str = RESEMBLES_SHIELDED) -> Shield:
         review_on=timezone.localdate(),
         shielded_by=None,
     )
+
+
+SHIELDED_CHILDS_CARER = (
+    "Shielded by a data feed: a parent or carer given to it, by name and phone number, is a "
+    "shielded child's. Review whether it needs to stay shielded."
+)
+
+
+def shielded_childs_carer(given: str, family: str, phone: str, *, other_than: int) -> bool:
+    """Whether this parent or carer (the same names and phone number) is a shielded child's
+    now (other than ``other_than``'s): their contact details are hers."""
+    if not phone:
+        return False
+    theirs = CareRelationship.objects.filter(
+        ended_on__isnull=True,
+        carer__given_name__iexact=given,
+        carer__family_name__iexact=family,
+        carer__phone=phone,
+    ).exclude(child_id=other_than)
+    return bool(shielded_among(theirs.values_list("child_id", flat=True)))
 
 
 def shielded_childs_home(line_1: str, postcode: str, *, other_than: int) -> bool:

@@ -665,6 +665,32 @@ class TestTheShieldFollowsTheChild:
         assert "a shielded child's home" in shielded.justification
         self.refuge_hidden_from_priya(client)
 
+    def test_a_brother_given_her_mother_is_shielded_with_it(self, client):
+        """Amy is shielded, her mother's name and phone on her record; a feed then gives her
+        brother's record the same mother: his page would show her contact details."""
+        from directory.models import CareRelationship, ParentCarer
+
+        amy = self.amy()
+        mother = ParentCarer.objects.create(
+            given_name="Kirsty", family_name="Jones", phone="07700 900041",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        CareRelationship.objects.create(
+            child=amy, carer=mother, relationship="mother", parental_responsibility=True,
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        ben = make_child(given_name="Ben", family_name="Jones", date_of_birth=date(2016, 2, 2))
+        rebuild_keys(ben)
+        self.held_by_the_la_system(ben)
+        row = {"given_name": "Ben", "family_name": "Jones", "date_of_birth": "2016-02-02",
+               "gender": "male", "carer_given_name": "Kirsty", "carer_family_name": "Jones",
+               "carer_relationship": "mother", "carer_phone": "07700 900041"}  # fmt: skip
+        la_import(la_system(**row))
+        assert "a shielded child's" in ben.shields.get(lifted_at__isnull=True).justification
+        sign_in(client, priya())
+        page = client.get(reverse("directory:child_record", args=[ben.contactpoint_id]))
+        assert "07700 900041" not in page.content.decode()
+
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
         sign_in(client, dana())
