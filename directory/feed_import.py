@@ -53,15 +53,12 @@ from directory.models import (
 )
 from directory.services import child_search_keys_rebuild
 from shielding.policy import (
-    SHIELDED_CHILDS_CARER,
-    SHIELDED_CHILDS_HOME,
     is_shielded,
     linkage_levels,
     linkage_weight,
+    shield_follows_home_and_carers,
     shield_lookalike,
     shielded_among,
-    shielded_childs_carer,
-    shielded_childs_home,
     shielded_lookalike,
 )
 
@@ -479,13 +476,11 @@ def facts_apply(
     _life_apply(row, child)
     if row.address_status:
         _elsewhere_apply(row, child, source, provenance)
+    home_or_carer_changed = False
     if row.address:
         line_1, line_2, town, postcode = row.address
         current = Address.objects.filter(child=child, ended_on__isnull=True)
         if not current.filter(line_1=line_1, postcode=postcode).exists():
-            # A brother or sister moving into a shielded child's home would show it.
-            if shielded_childs_home(line_1, postcode, other_than=child.pk):
-                shield_lookalike(child, SHIELDED_CHILDS_HOME)
             for previous in current.filter(source=source):  # one save each: the change log
                 previous.ended_on = today
                 previous.save(update_fields=["ended_on"])
@@ -493,10 +488,15 @@ def facts_apply(
                 child=child, line_1=line_1, line_2=line_2, town=town, postcode=postcode,
                 started_on=today, **provenance,
             )  # fmt: skip
+            home_or_carer_changed = True
     if row.carer:
-        _carer_apply(row, child, provenance)
+        home_or_carer_changed |= _carer_apply(row, child, provenance)
     if row.service:
         _service_apply(row.service, child, la, provenance)
+    if home_or_carer_changed:
+        # A brother or sister at a shielded child's home, or with her mother, would show them;
+        # in the same transaction, so nothing is seen before the shield is on.
+        shield_follows_home_and_carers(child)
 
 
 def _new_identity(row: FeedRow, child: Child) -> bool:
@@ -540,7 +540,8 @@ def _elsewhere_apply(row: FeedRow, child: Child, source: str, provenance: dict[s
     )  # fmt: skip
 
 
-def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> None:
+def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> bool:
+    """Links the row's parent or carer, or brings its phone up to date; whether it changed."""
     carer_facts = row.carer or {}
     for link_ in CareRelationship.objects.filter(child=child, ended_on__isnull=True).select_related(
         "carer"
@@ -553,10 +554,8 @@ def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> None
             if carer_facts["phone"] and carer.phone != carer_facts["phone"]:
                 carer.phone = carer_facts["phone"]
                 carer.save(update_fields=["phone"])
-            return
-    given, family, phone = (carer_facts[name] for name in ("given_name", "family_name", "phone"))
-    if shielded_childs_carer(given, family, phone, other_than=child.pk):
-        shield_lookalike(child, SHIELDED_CHILDS_CARER)
+                return True
+            return False
     overseas = carer_facts["country"] != "GB"
     line_1, line_2, town, postcode = row.address or ("", "", "", "")
     carer = ParentCarer(
@@ -571,6 +570,7 @@ def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> None
         child=child, carer=carer, relationship=carer_facts["relationship"] or "other",
         parental_responsibility=carer_facts["parental_responsibility"], **provenance,
     )  # fmt: skip
+    return True
 
 
 def _service_apply(

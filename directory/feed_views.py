@@ -34,7 +34,12 @@ from directory.feed_import import (
 from directory.feeds import FEED_SOURCES, error_report
 from directory.models import Child, FeedImport, FeedUpload, MatchReview, Merge, Source
 from directory.search import child_for_record
-from directory.services import MergedOnSince, children_merge, children_unmerge
+from directory.services import (
+    MergedOnSince,
+    ShieldedAcrossLas,
+    children_merge,
+    children_unmerge,
+)
 from shielding.policy import (
     HIDDEN,
     ReviewShown,
@@ -78,6 +83,10 @@ class UploadForm(GovukMessages, forms.Form):
         return upload
 
 
+ACROSS_LAS = (
+    "A shielded record can only be merged with a record of its own local authority: ask that "
+    "local authority's shielding team"
+)
 DECISION_NEEDED = "Choose one of the records, make a new record, or decide later"
 CHANGED = "This record has changed since you opened it. Look at it again, then decide"
 
@@ -362,6 +371,9 @@ def merge(request: HttpRequest) -> HttpResponseBase:
                 mentioned.append(child.merged_into)
                 into = child.merged_into.contactpoint_id_display
                 form.add_error(name, f"That record has been merged into {into} already")
+        across = kept and absorbed and kept.local_authority_id != absorbed.local_authority_id
+        if not form.errors and across and shielded_among([kept.pk, absorbed.pk]):  # type: ignore[union-attr]
+            form.add_error("absorbed", ACROSS_LAS)
         if form.errors:
             kept = absorbed = None
         if kept and absorbed and request.POST.get("confirmed") == "yes":
@@ -369,6 +381,9 @@ def merge(request: HttpRequest) -> HttpResponseBase:
                 done = children_merge(kept=kept, absorbed=absorbed, by=manager)
             except ValueError:  # merged by someone else since this page was shown
                 messages.error(request, "One of the records has been merged since: start again")
+                return redirect("directory:merge")
+            except ShieldedAcrossLas:  # shielded since this page was shown
+                messages.error(request, ACROSS_LAS)
                 return redirect("directory:merge")
             _note_merge(request, {"merge": done.pk}, kept=kept, absorbed=absorbed)
             merged = f"{absorbed.contactpoint_id_display} into {kept.contactpoint_id_display}"

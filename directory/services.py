@@ -25,7 +25,7 @@ from directory.models import (
     Source,
     SourceRecord,
 )
-from shielding.policy import shield_carry
+from shielding.policy import shield_carry, shield_follows_home_and_carers, shielded_among
 
 
 @transaction.atomic
@@ -156,6 +156,12 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     _lock(kept, absorbed)
     if kept.pk == absorbed.pk or Child.Status.MERGED in (kept.status, absorbed.status):
         raise ValueError("only two different, unmerged records can be merged")
+    if kept.local_authority_id != absorbed.local_authority_id and (
+        shielded_among([kept.pk, absorbed.pk])
+    ):
+        # The result is the kept record's LA's: its shielding officers would see in full a
+        # child another LA's team shielded, and hers would lose sight of her.
+        raise ShieldedAcrossLas
     moved: dict[str, list[int]] = {}
     kept_carers = set(
         CareRelationship.objects.filter(child=kept).values_list("carer_id", flat=True)
@@ -186,7 +192,12 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
         why=f"Carried over when record {absorbed.contactpoint_id} was merged into this one.",
     )
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
+    shield_follows_home_and_carers(kept)
     return Merge.objects.create(kept=kept, absorbed=absorbed, moved=moved, merged_by=by)
+
+
+class ShieldedAcrossLas(Exception):
+    """A shielded record is merged only with a record of its own local authority."""
 
 
 class MergedOnSince(Exception):
@@ -226,6 +237,7 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     merge.unmerged_at, merge.unmerged_by = timezone.now(), by
     merge.save(update_fields=["unmerged_at", "unmerged_by"])
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
+    shield_follows_home_and_carers(absorbed)
 
 
 # The record lifecycle -----------------------------------------------------------------------------

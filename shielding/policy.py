@@ -5,6 +5,7 @@ allow-list: for a shielded child, only the fields named here are shown to someon
 right to see the record in full; every other field — and any field added later — is masked.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -645,8 +646,9 @@ RESEMBLES_SHIELDED = (
     "Shielded by a data feed: a feed record put on it could be a shielded child. Review "
     "whether it needs to stay shielded."
 )
-SHIELDED_CHILDS_HOME = (
-    "Shielded by a data feed: its new address is a shielded child's home. Review whether it "
+SHARES_WITH_SHIELDED = (
+    "Shielded automatically: it shares a current home, or a parent or carer (the same names "
+    "and phone number), with a shielded child, and its page would show them. Review whether it "
     "needs to stay shielded."
 )
 
@@ -666,32 +668,63 @@ def shield_lookalike(child: Child, why: str = RESEMBLES_SHIELDED) -> Shield:
     )
 
 
-SHIELDED_CHILDS_CARER = (
-    "Shielded by a data feed: a parent or carer given to it, by name and phone number, is a "
-    "shielded child's. Review whether it needs to stay shielded."
-)
+def _home_key(line_1: str) -> str:
+    """An address line however it was written: case, punctuation and spacing set aside."""
+    return re.sub(r"[^a-z0-9]+", " ", line_1.lower()).strip()
 
 
-def shielded_childs_carer(given: str, family: str, phone: str, *, other_than: int) -> bool:
-    """Whether this parent or carer (the same names and phone number) is a shielded child's
-    now (other than ``other_than``'s): their contact details are hers."""
-    if not phone:
-        return False
-    theirs = CareRelationship.objects.filter(
-        ended_on__isnull=True,
-        carer__given_name__iexact=given,
-        carer__family_name__iexact=family,
-        carer__phone=phone,
-    ).exclude(child_id=other_than)
-    return bool(shielded_among(theirs.values_list("child_id", flat=True)))
+def _phone_key(phone: str) -> str:
+    """A phone number's last 9 digits: spaces, brackets and +44 or 0 set aside."""
+    digits = re.sub(r"\D", "", phone)
+    return digits[-9:] if len(digits) >= 9 else ""
 
 
-def shielded_childs_home(line_1: str, postcode: str, *, other_than: int) -> bool:
-    """Whether a shielded child (other than ``other_than``) lives at this address now."""
-    at_home = Address.objects.filter(
-        ended_on__isnull=True, postcode=postcode, line_1__iexact=line_1
-    ).exclude(child_id=other_than)
-    return bool(shielded_among(at_home.values_list("child_id", flat=True)))
+def sharing_records(child: Child) -> set[int]:
+    """The other records with one of this child's current homes (the same postcode and first
+    line, however written), or one of its parents or carers (the same names and phone)."""
+    others: set[int] = set()
+    for line_1, postcode in Address.objects.filter(
+        child=child, ended_on__isnull=True, kind=Address.Kind.RESIDENTIAL
+    ).values_list("line_1", "postcode"):
+        key = _home_key(line_1)
+        at_postcode = Address.objects.filter(ended_on__isnull=True, postcode=postcode)
+        others |= {
+            other
+            for other, line in at_postcode.exclude(child=child).values_list("child_id", "line_1")
+            if _home_key(line) == key
+        }
+    for given, family, phone in CareRelationship.objects.filter(
+        child=child, ended_on__isnull=True
+    ).values_list("carer__given_name", "carer__family_name", "carer__phone"):
+        key = _phone_key(phone)
+        if not key:
+            continue
+        same_names = CareRelationship.objects.filter(
+            ended_on__isnull=True,
+            carer__given_name__iexact=given,
+            carer__family_name__iexact=family,
+        ).exclude(child=child)
+        others |= {
+            other
+            for other, their_phone in same_names.values_list("child_id", "carer__phone")
+            if _phone_key(their_phone) == key
+        }
+    return others
+
+
+def shield_follows_home_and_carers(child: Child) -> None:
+    """After a child's homes or parents and carers change: if it is shielded, each record that
+    shares one of them is shielded too; if one of those is, this one is. Either way the LA's
+    shielding team reviews it; nothing is lifted here."""
+    others = sharing_records(child)
+    if not others:
+        return
+    shielded = shielded_among({*others, child.pk})
+    if child.pk in shielded:
+        for other in Child.objects.filter(pk__in=others - shielded):
+            shield_lookalike(other, SHARES_WITH_SHIELDED)
+    elif shielded:
+        shield_lookalike(child, SHARES_WITH_SHIELDED)
 
 
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:

@@ -662,12 +662,38 @@ class TestTheShieldFollowsTheChild:
                "gender": "male", **self.REFUGE}  # fmt: skip
         assert dict(la_import(la_system(**row)).counts) == {"updated": 1}
         shielded = ben.shields.get(lifted_at__isnull=True)
-        assert "a shielded child's home" in shielded.justification
+        assert "shares a current home" in shielded.justification
         self.refuge_hidden_from_priya(client)
 
-    def test_a_brother_given_her_mother_is_shielded_with_it(self, client):
-        """Amy is shielded, her mother's name and phone on her record; a feed then gives her
-        brother's record the same mother: his page would show her contact details."""
+    def ben(self) -> Child:
+        """Amy's brother Ben, unshielded, Northshire's system's record 1001."""
+        ben = make_child(given_name="Ben", family_name="Jones", date_of_birth=date(2016, 2, 2))
+        rebuild_keys(ben)
+        self.held_by_the_la_system(ben)
+        return ben
+
+    BEN = {"given_name": "Ben", "family_name": "Jones", "date_of_birth": "2016-02-02",
+           "gender": "male"}  # fmt: skip
+    MOTHER = {"carer_given_name": "Kirsty", "carer_family_name": "Jones",
+              "carer_relationship": "mother"}  # fmt: skip
+
+    @pytest.mark.parametrize("written", ["9  Refuge Road", "9, REFUGE ROAD."])
+    def test_her_home_written_another_way_is_still_her_home(self, client, written):
+        make_address(self.amy(), "SO1 2BB", line_1="9 Refuge Road")
+        ben = self.ben()
+        la_import(
+            la_system(**self.BEN, address_line_1=written, town="Southtown", postcode="so12bb")
+        )
+        assert ben.shields.filter(lifted_at__isnull=True).exists()
+        self.refuge_hidden_from_priya(client)
+
+    @pytest.mark.parametrize("existing_carer", [False, True])
+    def test_her_mothers_phone_written_another_way_or_added_later_shields_him(
+        self, client, existing_carer
+    ):
+        """Amy is shielded, her mother Kirsty's name and phone on her record; a feed gives
+        her brother's record the same mother, the phone written another way, or adds it to
+        the mother he already has: his page would show Amy's mother's phone."""
         from directory.models import CareRelationship, ParentCarer
 
         amy = self.amy()
@@ -679,17 +705,47 @@ class TestTheShieldFollowsTheChild:
             child=amy, carer=mother, relationship="mother", parental_responsibility=True,
             source=Source.LA_SYSTEM,
         )  # fmt: skip
-        ben = make_child(given_name="Ben", family_name="Jones", date_of_birth=date(2016, 2, 2))
-        rebuild_keys(ben)
-        self.held_by_the_la_system(ben)
-        row = {"given_name": "Ben", "family_name": "Jones", "date_of_birth": "2016-02-02",
-               "gender": "male", "carer_given_name": "Kirsty", "carer_family_name": "Jones",
-               "carer_relationship": "mother", "carer_phone": "07700 900041"}  # fmt: skip
-        la_import(la_system(**row))
-        assert "a shielded child's" in ben.shields.get(lifted_at__isnull=True).justification
+        ben = self.ben()
+        if existing_carer:  # he has her already, with no phone
+            la_import(la_system(**self.BEN, **self.MOTHER), name="first.csv")
+            assert not ben.shields.exists()
+        la_import(la_system(**self.BEN, **self.MOTHER, carer_phone="+44 7700 900041"))
+        assert "with a shielded child" in ben.shields.get(lifted_at__isnull=True).justification
         sign_in(client, priya())
         page = client.get(reverse("directory:child_record", args=[ben.contactpoint_id]))
-        assert "07700 900041" not in page.content.decode()
+        assert "900041" not in page.content.decode()
+
+    def test_she_moves_into_his_home_and_he_is_shielded_with_her(self, client):
+        amy = self.amy()
+        ben = self.ben()
+        make_address(ben, "SO1 2BB", line_1="9 Refuge Road")
+        amy_row = {"given_name": "Amy", "family_name": "Jones", "date_of_birth": "2014-06-01",
+                   "gender": "female", "la_record_id": "2002", **self.REFUGE}  # fmt: skip
+        assert dict(la_import(la_system(**amy_row), name="amy.csv").counts) == {
+            "matched_automatically": 1
+        }
+        assert amy.addresses.filter(line_1="9 Refuge Road", ended_on__isnull=True).exists()
+        assert ben.shields.filter(lifted_at__isnull=True).exists()
+        self.refuge_hidden_from_priya(client)
+
+    def test_a_shielded_record_is_merged_only_within_its_la(self, client):
+        amy = self.amy()
+        theirs = make_child(given_name="Amy", family_name="Jones", local_authority=southshire())
+        sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
+        page = client.post(
+            reverse("directory:merge"),
+            {"kept": theirs.contactpoint_id, "absorbed": amy.contactpoint_id, "confirmed": "yes"},
+        ).content.decode()
+        assert "A shielded record can only be merged with a record of its own local" in page
+        assert not Merge.objects.exists()
+
+    def test_a_merge_that_brings_her_home_onto_a_record_shields_it(self):
+        amy = self.amy()
+        make_address(amy, "SO1 2BB", line_1="9 Refuge Road")
+        kept, absorbed = make_child(given_name="Ben"), make_child(given_name="Benjamin")
+        make_address(absorbed, "SO1 2BB", line_1="9 Refuge Road")
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        assert kept.shields.filter(lifted_at__isnull=True).exists()
 
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
