@@ -10,7 +10,7 @@ from datetime import date
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Upper
 
 from contactpoint.postcodes import STORED_POSTCODE_PATTERN
 from directory import contactpoint_id
@@ -321,6 +321,10 @@ class ParentCarer(Provenance, PostalAddress):
     country = models.CharField(max_length=2, default="GB", help_text="ISO 3166 country code")
 
     class Meta:
+        # Finding a shielded child's parent or carer by name, whatever the case (policy.py).
+        indexes = [
+            models.Index(Upper("family_name"), Upper("given_name"), name="parentcarer_name"),
+        ]
         constraints = [
             _valid_uk_postcode("parentcarer", only_if=Q(country="GB")),
             models.CheckConstraint(
