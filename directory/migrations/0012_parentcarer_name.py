@@ -5,14 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('directory', '0011_service_register_source'),
+        ("directory", "0011_service_register_source"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='parentcarer',
-            index=models.Index(django.db.models.functions.text.Upper('family_name'), django.db.models.functions.text.Upper('given_name'), name='parentcarer_name'),
+            model_name="parentcarer",
+            index=models.Index(
+                django.db.models.functions.text.Upper("family_name"),
+                django.db.models.functions.text.Upper("given_name"),
+                name="parentcarer_name",
+            ),
         ),
     ]
