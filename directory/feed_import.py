@@ -190,8 +190,8 @@ def _upload_import(upload: FeedUpload) -> None:
             user=upload.uploaded_by,
             detail={
                 "action": "import_feed",
-                "file": upload.file_name,
                 "upload": upload.pk,
+                "feed_import": upload.feed_import_id,
                 "imported": upload.status == FeedUpload.Status.IMPORTED,
             },
         ),

@@ -194,12 +194,15 @@ def feeds(request: HttpRequest) -> HttpResponse:
         audit_note(
             request,
             action=Action.ADMIN_ACTION,
+            # Which file by its digest and records, not its name: a name is anyone's free text,
+            # and the access log outlives any shield put on a child it might name.
             detail={
                 "action": "queue_feed" if queued else "import_feed",
-                "file": upload.name,
+                "file_sha256": hashlib.sha256(content).hexdigest(),
                 "imported": bool(outcome and outcome.feed_import),
             }
-            | ({"upload": queued.pk} if queued else {}),
+            | ({"upload": queued.pk} if queued else {})
+            | ({"feed_import": outcome.feed_import.pk} if outcome and outcome.feed_import else {}),
         )
     return render(
         request,

@@ -2,6 +2,7 @@
 weights, reviewed by data managers, merged and unmerged; and a shield always follows the child."""
 
 import csv
+import hashlib
 import io
 from datetime import date, timedelta
 from pathlib import Path
@@ -1333,6 +1334,21 @@ class TestUploadScreen:
         assert first.status == FeedUpload.Status.NOT_IMPORTED and "went wrong" in first.result
         assert second.status == FeedUpload.Status.IMPORTED
         assert "went wrong" in client.get(reverse("directory:feeds")).content.decode()
+
+    def test_the_access_log_names_a_file_by_its_digest_not_its_name(self, client, school):
+        """A file's name is the uploader's free text (it could name a street); the access log
+        outlives any shield, so it records the file's digest and records instead."""
+        sign_in(client, dana())
+        content = census({})
+        upload = SimpleUploadedFile("Hart-14 Ashgrove Road.csv", content, content_type="text/csv")
+        client.post(
+            reverse("directory:feeds"),
+            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+        )
+        detail = AuditEvent.objects.filter(path="/feeds/", method="POST").latest("id").detail or {}
+        assert "Ashgrove" not in str(detail)
+        assert detail["file_sha256"] == hashlib.sha256(content).hexdigest()
+        assert detail["feed_import"] == FeedImport.objects.get().pk
 
     def test_errors_are_shown_by_row_and_nothing_is_imported(self, client, school):
         sign_in(client, dana())
