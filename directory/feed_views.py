@@ -31,7 +31,7 @@ from directory.feed_import import (
     review_version,
     row_from_record,
 )
-from directory.feeds import FEED_SOURCES, error_report
+from directory.feeds import FEED_SOURCES, RowErrors, error_report
 from directory.models import Child, FeedImport, FeedUpload, MatchReview, Merge, Source
 from directory.search import child_for_record
 from directory.services import (
@@ -291,7 +291,19 @@ def _comparison(review: MatchReview, viewer: User) -> ReviewShown:
 def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
     item = get_object_or_404(_reviews(manager).select_related("source_record"), pk=pk)
-    shown = _comparison(item, manager)
+    try:
+        shown = _comparison(item, manager)
+    except RowErrors as problem:
+        # Checked when its file came, a stored row can fail a check added since: it cannot be
+        # compared or decided here, and the page says so rather than failing.
+        audit_note(request, action=Action.PAGE_VIEW, detail={"page": "review", "review": item.pk})
+        return render(
+            request,
+            "directory/review_unreadable.html",
+            # The columns only: a value (a school's number, a postcode) may say where a
+            # shielded candidate lives.
+            {"item": item, "columns": sorted({m.split(":", 1)[0] for m in problem.messages})},
+        )
     version = review_version(item, item.source_record)
     form = ReviewDecisionForm(
         request.POST if request.method == "POST" else None,

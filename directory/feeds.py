@@ -147,7 +147,9 @@ class Validation:
     rows_read: int = 0
 
 
-class _RowErrors(Exception):
+class RowErrors(Exception):
+    """What is wrong with a row, each problem a message."""
+
     def __init__(self, messages: list[str]) -> None:
         super().__init__("; ".join(messages))
         self.messages = messages
@@ -284,7 +286,7 @@ def feed_row(
                           "substance misuse service_kind")  # fmt: skip
         la_only = _la_only_facts(values, born, errors, today=today)
     if errors or born is None:
-        raise _RowErrors(errors or ["date_of_birth: required but empty"])
+        raise RowErrors(errors or ["date_of_birth: required but empty"])
     return FeedRow(
         number=number,
         record_id=record_id,
@@ -423,7 +425,7 @@ def _rows_check(
         values = {key: (value or "").strip() for key, value in raw.items()}
         try:
             row = feed_row(source, number, values, today=today, known=known)
-        except _RowErrors as problem:
+        except RowErrors as problem:
             result.errors.extend((number, message) for message in problem.messages)
             result.rejected[number] = values
             continue

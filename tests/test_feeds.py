@@ -939,6 +939,19 @@ class TestMergeAndUnmerge:
         decide(client, review, "new")
         assert MatchReview.objects.get().status == MatchReview.Status.CREATED
 
+    def test_a_stored_row_that_fails_a_later_check_gets_a_page_not_an_error(self, client):
+        """Checked when its file came; a check added since (or a school since removed from the
+        register) fails it. The page says which columns, never their values."""
+        review = feed_review(make_child())
+        record = review.source_record
+        record.payload = {**record.payload, "postcode": "ZZ99 9ZZ"}  # no longer a postcode
+        record.save()
+        sign_in(client, dana())
+        response = client.get(reverse("directory:review", args=[review.pk]))
+        html = response.content.decode()
+        assert response.status_code == 200 and "cannot be read any more" in html
+        assert "postcode" in html and "ZZ99" not in html
+
     def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
         candidate = make_child()
         review = feed_review(candidate)
