@@ -10,7 +10,7 @@ from datetime import date
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Now, Upper
+from django.db.models.functions import Now, Right
 
 from contactpoint.postcodes import STORED_POSTCODE_PATTERN
 from directory import contactpoint_id
@@ -321,9 +321,22 @@ class ParentCarer(Provenance, PostalAddress):
     country = models.CharField(max_length=2, default="GB", help_text="ISO 3166 country code")
 
     class Meta:
-        # Finding a shielded child's parent or carer by name, whatever the case (policy.py).
+        # Finding a shielded child's parent or carer by phone number, however written: its
+        # last 9 digits (shielding/policy.py, PHONE_KEY).
         indexes = [
-            models.Index(Upper("family_name"), Upper("given_name"), name="parentcarer_name"),
+            models.Index(
+                Right(
+                    models.Func(
+                        F("phone"),
+                        models.Value(r"\D"),
+                        models.Value(""),
+                        models.Value("g"),
+                        function="regexp_replace",
+                    ),
+                    9,
+                ),
+                name="parentcarer_phone_key",
+            ),
         ]
         constraints = [
             _valid_uk_postcode("parentcarer", only_if=Q(country="GB")),

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
+from django.db.models.functions import Right
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -646,6 +647,10 @@ RESEMBLES_SHIELDED = (
     "Shielded by a data feed: a feed record put on it could be a shielded child. Review "
     "whether it needs to stay shielded."
 )
+FOR_ANOTHER_RECORD = (
+    "Shielded automatically by a data feed, to keep another record's details safe. Ask the "
+    "national ContactPoint team before lifting it."
+)
 SHARES_WITH_SHIELDED = (
     "Shielded automatically: it shares a current home, or a parent or carer (the same names "
     "and phone number), with a shielded child, and its page would show them. Review whether it "
@@ -669,19 +674,28 @@ def shield_lookalike(child: Child, why: str = RESEMBLES_SHIELDED) -> Shield:
 
 
 def _home_key(line_1: str) -> str:
-    """An address line however it was written: case, punctuation and spacing set aside."""
-    return re.sub(r"[^a-z0-9]+", " ", line_1.lower()).strip()
+    """The home a first line names within its postcode: its first number ("9 Refuge Rd",
+    "Flat 9, Refuge Road": 9), or without one its words, however written."""
+    number = re.search(r"\d+[a-z]?", line_1.lower())
+    return number.group() if number else re.sub(r"[^a-z0-9]+", " ", line_1.lower()).strip()
 
 
 def _phone_key(phone: str) -> str:
-    """A phone number's last 9 digits: spaces, brackets and +44 or 0 set aside."""
-    digits = re.sub(r"\D", "", phone)
-    return digits[-9:] if len(digits) >= 9 else ""
+    """A phone number's last 9 digits: spaces, brackets and +44 or 0 set aside; nothing for
+    a number too short, or a placeholder of one digit repeated."""
+    key = re.sub(r"\D", "", phone)[-9:]
+    return key if len(key) == 9 and len(set(key)) > 1 else ""
+
+
+# A carer's phone as _phone_key reads it, in the database (and indexed: ParentCarer).
+PHONE_KEY = Right(
+    Func(F("carer__phone"), Value(r"\D"), Value(""), Value("g"), function="regexp_replace"), 9
+)
 
 
 def sharing_records(child: Child) -> set[int]:
-    """The other records with one of this child's current homes (the same postcode and first
-    line, however written), or one of its parents or carers (the same names and phone)."""
+    """The other records with one of this child's current homes (the same postcode and house
+    number, or first line), or one of its parents or carers (the same phone number)."""
     others: set[int] = set()
     for line_1, postcode in Address.objects.filter(
         child=child, ended_on__isnull=True, kind=Address.Kind.RESIDENTIAL
@@ -693,38 +707,42 @@ def sharing_records(child: Child) -> set[int]:
             for other, line in at_postcode.exclude(child=child).values_list("child_id", "line_1")
             if _home_key(line) == key
         }
-    for given, family, phone in CareRelationship.objects.filter(
-        child=child, ended_on__isnull=True
-    ).values_list("carer__given_name", "carer__family_name", "carer__phone"):
-        key = _phone_key(phone)
-        if not key:
-            continue
-        same_names = CareRelationship.objects.filter(
-            ended_on__isnull=True,
-            carer__given_name__iexact=given,
-            carer__family_name__iexact=family,
-        ).exclude(child=child)
-        others |= {
-            other
-            for other, their_phone in same_names.values_list("child_id", "carer__phone")
-            if _phone_key(their_phone) == key
-        }
+    phones = {
+        key
+        for phone in CareRelationship.objects.filter(
+            child=child, ended_on__isnull=True
+        ).values_list("carer__phone", flat=True)
+        if (key := _phone_key(phone))
+    }
+    if phones:
+        # By the number alone: a name may be written another way, and a number is nearly
+        # unique to its holder.
+        same_phone = CareRelationship.objects.annotate(phone_key=PHONE_KEY).filter(
+            ended_on__isnull=True, phone_key__in=phones
+        )
+        others |= set(same_phone.exclude(child=child).values_list("child_id", flat=True))
     return others
 
 
 def shield_follows_home_and_carers(child: Child) -> None:
     """After a child's homes or parents and carers change: if it is shielded, each record that
     shares one of them is shielded too; if one of those is, this one is. Either way the LA's
-    shielding team reviews it; nothing is lifted here."""
+    shielding team reviews it; nothing is lifted here. Across LAs the shield does not say why:
+    that a shielded child lives there is not the other LA's to know."""
     others = sharing_records(child)
     if not others:
         return
     shielded = shielded_among({*others, child.pk})
+    las = dict(
+        Child.objects.filter(pk__in={*others, child.pk}).values_list("pk", "local_authority_id")
+    )
     if child.pk in shielded:
         for other in Child.objects.filter(pk__in=others - shielded):
-            shield_lookalike(other, SHARES_WITH_SHIELDED)
-    elif shielded:
-        shield_lookalike(child, SHARES_WITH_SHIELDED)
+            same_la = las[other.pk] == las[child.pk]
+            shield_lookalike(other, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
+    elif shielded & others:
+        same_la = any(las[other] == las[child.pk] for other in shielded & others)
+        shield_lookalike(child, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
 
 
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:

@@ -673,12 +673,36 @@ class TestTheShieldFollowsTheChild:
         self.held_by_the_la_system(ben)
         return ben
 
+    def amy_with_her_mother(self) -> Child:
+        """Amy, shielded, with her mother Kirsty Jones on 07700 900041."""
+        from directory.models import CareRelationship, ParentCarer
+
+        amy = self.amy()
+        mother = ParentCarer.objects.create(
+            given_name="Kirsty", family_name="Jones", phone="07700 900041",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        CareRelationship.objects.create(
+            child=amy, carer=mother, relationship="mother", parental_responsibility=True,
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        return amy
+
     BEN = {"given_name": "Ben", "family_name": "Jones", "date_of_birth": "2016-02-02",
            "gender": "male"}  # fmt: skip
     MOTHER = {"carer_given_name": "Kirsty", "carer_family_name": "Jones",
               "carer_relationship": "mother"}  # fmt: skip
 
-    @pytest.mark.parametrize("written", ["9  Refuge Road", "9, REFUGE ROAD."])
+    @pytest.mark.parametrize(
+        "written",
+        [
+            "9  Refuge Road",
+            "9, REFUGE ROAD.",
+            "9 Refuge Rd",
+            "Flat 9 Refuge Road",
+            "9 Refuge Road Southtown",
+        ],
+    )
     def test_her_home_written_another_way_is_still_her_home(self, client, written):
         make_address(self.amy(), "SO1 2BB", line_1="9 Refuge Road")
         ben = self.ben()
@@ -695,17 +719,7 @@ class TestTheShieldFollowsTheChild:
         """Amy is shielded, her mother Kirsty's name and phone on her record; a feed gives
         her brother's record the same mother, the phone written another way, or adds it to
         the mother he already has: his page would show Amy's mother's phone."""
-        from directory.models import CareRelationship, ParentCarer
-
-        amy = self.amy()
-        mother = ParentCarer.objects.create(
-            given_name="Kirsty", family_name="Jones", phone="07700 900041",
-            source=Source.LA_SYSTEM,
-        )  # fmt: skip
-        CareRelationship.objects.create(
-            child=amy, carer=mother, relationship="mother", parental_responsibility=True,
-            source=Source.LA_SYSTEM,
-        )  # fmt: skip
+        self.amy_with_her_mother()
         ben = self.ben()
         if existing_carer:  # he has her already, with no phone
             la_import(la_system(**self.BEN, **self.MOTHER), name="first.csv")
@@ -715,6 +729,25 @@ class TestTheShieldFollowsTheChild:
         sign_in(client, priya())
         page = client.get(reverse("directory:child_record", args=[ben.contactpoint_id]))
         assert "900041" not in page.content.decode()
+
+    def test_her_mothers_phone_under_another_surname_still_shields_him(self, client):
+        self.amy_with_her_mother()
+        ben = self.ben()
+        mother_again = {**self.MOTHER, "carer_family_name": "Jones-Smith"}
+        la_import(la_system(**self.BEN, **mother_again, carer_phone="07700 900041"))
+        assert ben.shields.filter(lifted_at__isnull=True).exists()
+
+    def test_another_las_record_at_her_home_is_shielded_without_saying_why(self):
+        """Northshire's officers see Ben in full: that a shielded child lives at his address
+        is not theirs to know when she is Southshire's."""
+        amy = make_child(given_name="Amy", family_name="Jones", date_of_birth=date(2014, 6, 1),
+                         local_authority=southshire())  # fmt: skip
+        make_address(amy, "SO1 2BB", line_1="9 Refuge Road")
+        shield(amy)
+        ben = self.ben()
+        la_import(la_system(**self.BEN, **self.REFUGE))
+        reason = ben.shields.get(lifted_at__isnull=True).justification
+        assert "shielded child" not in reason and "another record" in reason
 
     def test_she_moves_into_his_home_and_he_is_shielded_with_her(self, client):
         amy = self.amy()
