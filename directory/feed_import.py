@@ -57,7 +57,7 @@ from shielding.policy import (
     linkage_levels,
     linkage_weight,
     shield_follows_home_and_carers,
-    shield_lookalike,
+    shield_for_review,
     shielded_among,
     shielded_lookalike,
 )
@@ -68,9 +68,11 @@ logger = logging.getLogger(__name__)
 @dataclass
 class ImportOutcome:
     validation: Validation
+    digest: str = ""
     feed_import: FeedImport | None = None
     already_imported: bool = False
     not_utf8: bool = False
+    importable: bool = False  # whether feed_import will apply it
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -95,6 +97,19 @@ def feed_file_check(*, source: str, content: bytes) -> tuple[Validation, bool]:
     return feed_validate(source, text, today=timezone.localdate(), known=known_codes()), False
 
 
+def feed_check(*, source: str, content: bytes, skip_invalid: bool = False) -> ImportOutcome:
+    """A file checked whole, and whether it will be imported: not if it was imported before,
+    nor with errors unless the rows with errors are to be left out (and some rows are read)."""
+    validation, not_utf8 = feed_file_check(source=source, content=content)
+    digest = hashlib.sha256(content).hexdigest()
+    outcome = ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
+    outcome.already_imported = FeedImport.objects.filter(source=source, file_sha256=digest).exists()
+    outcome.importable = not outcome.already_imported and (
+        not validation.errors or (skip_invalid and not not_utf8 and validation.rows_read > 0)
+    )
+    return outcome
+
+
 def feed_import(
     *,
     source: str,
@@ -104,21 +119,19 @@ def feed_import(
     by: User | None,
     skip_invalid: bool = False,
     progress: Callable[[int], object] | None = None,
+    checked: ImportOutcome | None = None,
 ) -> ImportOutcome:
-    """Imports a file whole or not at all. A file imported before changes nothing."""
-    digest = hashlib.sha256(content).hexdigest()
-    validation, not_utf8 = feed_file_check(source=source, content=content)
-    outcome = ImportOutcome(validation=validation, not_utf8=not_utf8)
-    if FeedImport.objects.filter(source=source, file_sha256=digest).exists():
-        outcome.already_imported = True
+    """Imports a file whole or not at all. A file imported before changes nothing.
+    ``checked`` is this file's ``feed_check``, where the caller has made it already."""
+    outcome = checked or feed_check(source=source, content=content, skip_invalid=skip_invalid)
+    if not outcome.importable:
         return outcome
-    if validation.errors and (not skip_invalid or not_utf8 or validation.rows_read == 0):
-        return outcome
+    validation = outcome.validation
     with transaction.atomic():
         record = FeedImport.objects.create(
             source=source,
             file_name=file_name[:255],
-            file_sha256=digest,
+            file_sha256=outcome.digest,
             imported_by=by,
             local_authority=local_authority,
             rows_read=validation.rows_read,
@@ -451,7 +464,7 @@ def facts_apply(
         and not is_shielded(child)
         and shielded_lookalike(row.person(), other_than=child.pk) is not None
     ):
-        shield_lookalike(child)
+        shield_for_review(child)
     for kind, value in row.identifiers.items():
         ChildIdentifier.objects.get_or_create(kind=kind, value=value, defaults={"child": child})
     names = {(n.given_name, n.family_name) for n in child.other_names.all()}
@@ -472,7 +485,7 @@ def facts_apply(
         # hers: the record is shielded before any of this row's facts can be seen.
         held = Child.objects.prefetch_related("other_names", "addresses").get(pk=child.pk)
         if not is_shielded(held) and shielded_lookalike(held.person(), other_than=child.pk):
-            shield_lookalike(held)
+            shield_for_review(held)
     _life_apply(row, child)
     if row.address_status:
         _elsewhere_apply(row, child, source, provenance)
@@ -503,8 +516,9 @@ def _new_identity(row: FeedRow, child: Child) -> bool:
     """Whether the row gives the child a birthday or a name its record does not hold."""
     held = {(child.given_name, child.family_name)}
     held |= {(n.given_name, n.family_name) for n in child.other_names.all()}
-    given = zip(row.person().given_names, row.person().family_names, strict=True)
-    return row.date_of_birth != child.date_of_birth or not set(given) <= held
+    person = row.person()
+    names = set(zip(person.given_names, person.family_names, strict=True))
+    return row.date_of_birth != child.date_of_birth or not names <= held
 
 
 def _life_apply(row: FeedRow, child: Child) -> None:
@@ -666,13 +680,13 @@ def review_decide(
                 row, source_record.source, source_record.last_import, home
             )
             if shielded:
-                shield_lookalike(child)
+                shield_for_review(child)
             review.status = MatchReview.Status.CREATED
         else:
             assert child is not None
             child = child.record_kept()
             if not is_shielded(child) and decision_shielded(review, row):
-                shield_lookalike(child)
+                shield_for_review(child)
             review.status = MatchReview.Status.MATCHED
         link(
             source_record,

@@ -1,6 +1,5 @@
 """Data managers' screens: upload a feed file, work the review queue, merge and unmerge."""
 
-import hashlib
 from typing import Any, TypeVar
 
 from django import forms
@@ -19,19 +18,20 @@ from audit.recorder import audit_note
 from contactpoint.govuk_forms import GovukMessages
 from directory import contactpoint_id
 from directory.feed_import import (
+    ImportOutcome,
     NoLocalAuthority,
     ReviewChanged,
     ReviewDecided,
     data_manager_la,
     decision_shielded,
-    feed_file_check,
+    feed_check,
     feed_import,
     feed_upload_queue,
     review_decide,
     review_version,
     row_from_record,
 )
-from directory.feeds import FEED_SOURCES, RowErrors, error_report
+from directory.feeds import FEED_SOURCES, FeedRow, RowErrors, error_report
 from directory.models import Child, FeedImport, FeedUpload, MatchReview, Merge, Source
 from directory.search import child_for_record
 from directory.services import (
@@ -181,7 +181,11 @@ def feeds(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload, data = form.cleaned_data["file"], form.cleaned_data
         content = upload.read()
-        queued = _queued_if_large(data, upload.name, content, manager)
+        # Checked once, here: a 50 MB file takes seconds to check.
+        checked = feed_check(
+            source=data["source"], content=content, skip_invalid=data["skip_invalid"]
+        )
+        queued = _queued_if_large(checked, data, upload.name, content, manager)
         if queued is None:
             outcome = feed_import(
                 source=data["source"],
@@ -190,6 +194,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
                 local_authority=data["local_authority"],
                 by=manager,
                 skip_invalid=data["skip_invalid"],
+                checked=checked,
             )
         audit_note(
             request,
@@ -198,7 +203,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
             # and the access log outlives any shield put on a child it might name.
             detail={
                 "action": "queue_feed" if queued else "import_feed",
-                "file_sha256": hashlib.sha256(content).hexdigest(),
+                "file_sha256": checked.digest,
                 "imported": bool(outcome and outcome.feed_import),
             }
             | ({"upload": queued.pk} if queued else {})
@@ -224,24 +229,17 @@ def feeds(request: HttpRequest) -> HttpResponse:
 
 
 def _queued_if_large(
-    data: dict[str, Any], file_name: str, content: bytes, manager: User
+    checked: ImportOutcome, data: dict[str, Any], file_name: str, content: bytes, manager: User
 ) -> FeedUpload | None:
-    """A file that will be imported, with more rows than can be imported while the data
-    manager waits (``FEED_WEB_IMPORT_ROWS``), is checked now and imported within minutes by
+    """A file that will be imported (``checked``), with more rows than can be imported while
+    the data manager waits (``FEED_WEB_IMPORT_ROWS``), is imported within minutes by
     ``manage.py import_waiting_feeds``; None for any other file, imported (or refused) now."""
-    validation, not_utf8 = feed_file_check(source=data["source"], content=content)
-    importable = not validation.errors or (
-        data["skip_invalid"] and not not_utf8 and validation.rows_read > 0
-    )
-    if not importable or len(validation.rows) <= settings.FEED_WEB_IMPORT_ROWS:
+    if not checked.importable or len(checked.validation.rows) <= settings.FEED_WEB_IMPORT_ROWS:
         return None
-    if FeedImport.objects.filter(
-        source=data["source"], file_sha256=hashlib.sha256(content).hexdigest()
-    ).exists():
-        return None  # imported before: said at once
     return feed_upload_queue(
-        source=data["source"], file_name=file_name, content=content, validation=validation,
-        local_authority=data["local_authority"], by=manager, skip_invalid=data["skip_invalid"],
+        source=data["source"], file_name=file_name, content=content,
+        validation=checked.validation, local_authority=data["local_authority"], by=manager,
+        skip_invalid=data["skip_invalid"],
     )  # fmt: skip
 
 
@@ -268,7 +266,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "directory/reviews.html", {"reviews": rows})
 
 
-def _comparison(review: MatchReview, viewer: User) -> ReviewShown:
+def _comparison(review: MatchReview, row: FeedRow, viewer: User) -> ReviewShown:
     """The incoming row beside each candidate, as the shielding policy lets ``viewer`` see it."""
     source_record = review.source_record
     ids = [c["child_id"] for c in review.candidates]
@@ -277,7 +275,7 @@ def _comparison(review: MatchReview, viewer: User) -> ReviewShown:
     )
     by_id = {child.pk: child for child in children}
     return review_shown(
-        incoming=row_from_record(source_record).person(),
+        incoming=row.person(),
         payload=source_record.payload,
         record_id=source_record.record_id,
         candidates=[by_id[pk] for pk in ids if pk in by_id],
@@ -292,7 +290,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
     item = get_object_or_404(_reviews(manager).select_related("source_record"), pk=pk)
     try:
-        shown = _comparison(item, manager)
+        row = row_from_record(item.source_record)
     except RowErrors as problem:
         # Checked when its file came, a stored row can fail a check added since: it cannot be
         # compared or decided here, and the page says so rather than failing.
@@ -304,6 +302,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             # shielded candidate lives.
             {"item": item, "columns": sorted({m.split(":", 1)[0] for m in problem.messages})},
         )
+    shown = _comparison(item, row, manager)
     version = review_version(item, item.source_record)
     form = ReviewDecisionForm(
         request.POST if request.method == "POST" else None,
@@ -362,7 +361,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "candidates": shown.candidates,
             "form": form,
             "version": version,
-            "shielded_candidate": decision_shielded(item, row_from_record(item.source_record)),
+            "shielded_candidate": decision_shielded(item, row),
             "source": Source(item.source_record.source).label,
         },
     )

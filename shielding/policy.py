@@ -658,7 +658,7 @@ SHARES_WITH_SHIELDED = (
 )
 
 
-def shield_lookalike(child: Child, why: str = RESEMBLES_SHIELDED) -> Shield:
+def shield_for_review(child: Child, why: str = RESEMBLES_SHIELDED) -> Shield:
     """A record a feed row could reveal a shielded child through is shielded too (unless it
     is already), due for review at once: the LA's shielding team decides whether it stays so."""
     in_force = Shield.objects.filter(child=child, lifted_at__isnull=True).first()
@@ -739,10 +739,10 @@ def shield_follows_home_and_carers(child: Child) -> None:
     if child.pk in shielded:
         for other in Child.objects.filter(pk__in=others - shielded):
             same_la = las[other.pk] == las[child.pk]
-            shield_lookalike(other, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
+            shield_for_review(other, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
     elif shielded & others:
         same_la = any(las[other] == las[child.pk] for other in shielded & others)
-        shield_lookalike(child, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
+        shield_for_review(child, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
 
 
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:

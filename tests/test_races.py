@@ -113,8 +113,8 @@ def test_a_review_decided_twice_at_once_is_decided_once(committed_review, monkey
     both_read = threading.Barrier(2, timeout=30)
     comparison = feed_views._comparison
 
-    def read_side_by_side(item, viewer):
-        shown = comparison(item, viewer)
+    def read_side_by_side(item, row, viewer):
+        shown = comparison(item, row, viewer)
         both_read.wait()  # each has read the review as open
         return shown
 
