@@ -281,6 +281,11 @@ def feed_row(
                 "lead_professional": _flag(values, "lead_professional", errors),
                 "sensitive_basis": _sensitive_basis(values, kind, errors),
             }
+            if service["lead_professional"] and kind in SensitiveCategory.values:
+                errors.append(
+                    "lead_professional: a sexual health, mental health or substance misuse "
+                    "service cannot be the lead professional, because practitioners cannot see it"
+                )
         elif values.get("sensitive_basis"):
             errors.append("sensitive_basis: only for a sexual health, mental health or "
                           "substance misuse service_kind")  # fmt: skip

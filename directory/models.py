@@ -513,6 +513,12 @@ class Involvement(Provenance):
                 condition=(Q(sensitive_category="") & Q(sensitive_basis=""))
                 | (~Q(sensitive_category="") & ~Q(sensitive_basis="")),
             ),
+            # The lead professional is the contact other practitioners coordinate through; a
+            # sensitive service is hidden from them, so it is never the lead.
+            models.CheckConstraint(
+                name="involvement_sensitive_never_lead",
+                condition=Q(sensitive_category="") | Q(lead_professional=False),
+            ),
         ]
 
     def __str__(self) -> str:

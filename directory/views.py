@@ -165,14 +165,11 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 lead_professional=data["lead_professional"],
             )
         except services.LeadProfessionalTaken as taken:
-            named = lead_professional_named(taken.holder, viewer)
+            named = lead_professional_named(taken.holder) or "Another practitioner"
             form.add_error(
                 "lead_professional",
                 f"{named} is already the lead professional for this child. Agree the handover "
-                "with them: they must stop being lead professional before you can become it."
-                if named
-                else "You cannot become the lead professional for this child at the moment. "
-                "Contact your local authority's ContactPoint team.",
+                "with them: they must stop being lead professional before you can become it.",
             )
         else:
             audit_note(

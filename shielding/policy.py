@@ -459,11 +459,10 @@ def visible_child(
     )
 
 
-def lead_professional_named(holder: Involvement, viewer: User) -> str:
-    """Who holds the lead, for a practitioner told they cannot take it: not a sensitive
-    service, which only those who broker contact may know of (it is not on the record)."""
-    if holder.sensitive_category and not sees_sensitive(viewer, holder.child.local_authority_id):
-        return ""
+def lead_professional_named(holder: Involvement) -> str:
+    """Who holds the lead, for a practitioner told they cannot take it. Never a sensitive
+    service, which only those who broker contact may know of: the database refuses one as lead
+    (``involvement_sensitive_never_lead``)."""
     who = holder.practitioner.get_full_name() if holder.practitioner else ""
     where = holder.service.name if holder.service else ""
     return " at ".join(part for part in (who, where) if part)

@@ -1196,6 +1196,12 @@ class TestWhatOnlyAnLaKnows:
                 "sensitive_basis: only for a sensitive service_kind",
             ),
             ({"sensitive_basis": "consent"}, "sensitive_basis: only for a sexual health"),
+            (
+                {"service_kind": "mental_health", "sensitive_basis": "consent",
+                 "lead_professional": "yes"},
+                "lead_professional: a sexual health, mental health or substance misuse service "
+                "cannot be the lead professional",
+            ),
         ],
     )  # fmt: skip
     def test_bad_values_are_refused_by_row(self, cells, message):
@@ -1491,6 +1497,28 @@ def test_an_las_records_kept_before_the_upgrade_are_found_by_its_next_file():
         "3003",
         f"{south.code}/4004",
     }
+
+
+def test_a_sensitive_lead_from_before_the_upgrade_is_stood_down_and_kept():
+    """Migration 0013: a sensitive service is never the lead professional. One that was loses
+    the lead, not the involvement, and the rule then holds in the database."""
+    from django.db import IntegrityError, transaction
+
+    before = migrate_to("0012_parentcarer_phone_key")
+    child = make_child()
+    service = make_service(Service.Kind.MENTAL_HEALTH, name="Harbour CAMHS Team")
+    old = before.get_model("directory", "Involvement")
+    hidden = old.objects.create(
+        child_id=child.pk, service_id=service.pk, started_on=date(2025, 1, 1),
+        lead_professional=True, caf_held=True, sensitive_category="mental_health",
+        sensitive_basis="consent", source=Source.LA_SYSTEM,
+    )  # fmt: skip
+    migrate_to("0013_sensitive_never_lead")
+    kept = Involvement.objects.get(pk=hidden.pk)
+    assert (kept.lead_professional, kept.caf_held, kept.ended_on) == (False, True, None)
+    kept.lead_professional = True
+    with pytest.raises(IntegrityError), transaction.atomic():
+        kept.save()
 
 
 def test_going_back_before_0009_stops_if_an_id_would_not_fit():
