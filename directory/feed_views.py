@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -432,16 +432,36 @@ def _note_merge(
     )
 
 
+ACROSS_LAS_UNDO = (
+    "That merge joined records of two local authorities. Only the national data-quality team "
+    "can undo it."
+)
+
+
 def _merges(manager: User) -> QuerySet[Merge]:
-    return _in_own_la(Merge.objects.all(), manager, "kept__local_authority")
+    """The merges that took in or kept a record of the manager's LA; all for the national
+    team."""
+    la = data_manager_la(manager)
+    merges = Merge.objects.all()
+    return (
+        merges.filter(Q(kept__local_authority=la) | Q(absorbed__local_authority=la))
+        if la
+        else merges
+    )
+
+
+def _may_undo(merge: Merge, manager: User) -> bool:
+    """A data manager undoes what they could have merged: an LA's, its own records' merges;
+    one across LAs is the national team's, as it was theirs to make."""
+    la = data_manager_la(manager)
+    return la is None or la.pk == merge.kept.local_authority_id == merge.absorbed.local_authority_id
 
 
 @permission_required(Permission.MERGE_RECORDS)
 def merges(request: HttpRequest) -> HttpResponse:
+    manager = signed_in_user(request)
     recent = list(
-        _merges(signed_in_user(request))
-        .select_related("kept", "absorbed", "merged_by")
-        .order_by("-merged_at")[:50]
+        _merges(manager).select_related("kept", "absorbed", "merged_by").order_by("-merged_at")[:50]
     )
     audit_note(
         request,
@@ -449,14 +469,26 @@ def merges(request: HttpRequest) -> HttpResponse:
         detail={"page": "merges"},
         result_ids=[c.contactpoint_id for m in recent for c in (m.kept, m.absorbed)],
     )
-    return render(request, "directory/merges.html", {"merges": recent})
+    rows = [(merge, _may_undo(merge, manager)) for merge in recent]
+    return render(request, "directory/merges.html", {"merges": rows})
 
 
 @require_POST
 @permission_required(Permission.MERGE_RECORDS)
 def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
-    item = get_object_or_404(_merges(manager), pk=pk, unmerged_at__isnull=True)
+    item = get_object_or_404(
+        _merges(manager).select_related("kept", "absorbed"), pk=pk, unmerged_at__isnull=True
+    )
+    if not _may_undo(item, manager):
+        audit_note(
+            request,
+            action=Action.ADMIN_ACTION,
+            detail={"unmerge": pk, "refused": True},
+            result_ids=[item.kept.contactpoint_id, item.absorbed.contactpoint_id],
+        )
+        messages.error(request, ACROSS_LAS_UNDO)
+        return redirect("directory:merges")
     try:
         children_unmerge(merge=item, by=manager)
     except ValueError:  # undone by someone else since the list was shown

@@ -834,6 +834,30 @@ class TestMergeAndUnmerge:
         assert client.get(reverse("directory:review", args=[review.pk])).status_code == 200
         assert client.post(reverse("directory:unmerge", args=[done.pk])).status_code == 302
 
+    def test_a_merge_across_las_is_undone_only_by_the_national_team(self, client):
+        """Neither LA's data managers could have made it, so neither undoes it; both see it."""
+        kept = make_child(given_name="Ann")  # Northshire's
+        absorbed = make_child(given_name="Amy", local_authority=southshire())
+        done = children_merge(kept=kept, absorbed=absorbed, by=None)
+        for manager in (dana(), make_user("dora", Role.DATA_MANAGER, organisation=southshire())):
+            sign_in(client, manager)
+            page = client.get(reverse("directory:merges")).content.decode()
+            assert absorbed.contactpoint_id_display in page
+            assert "only the national data-quality team can undo it" in page
+            assert reverse("directory:unmerge", args=[done.pk]) not in page
+            response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
+            assert "Only the national data-quality team can undo it" in response.content.decode()
+            absorbed.refresh_from_db()
+            assert absorbed.merged_into == kept
+        sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
+        assert (
+            reverse("directory:unmerge", args=[done.pk])
+            in client.get(reverse("directory:merges")).content.decode()
+        )
+        client.post(reverse("directory:unmerge", args=[done.pk]))
+        absorbed.refresh_from_db()
+        assert absorbed.merged_into is None
+
     def test_a_merge_and_its_undoing_record_both_children_and_the_shield_carried(self, client):
         kept, absorbed = make_child(), make_child(given_name="Amy")
         shield(absorbed)
