@@ -14,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections, transaction
 from django.test import RequestFactory
+from django.utils import timezone
 
 from accounts import views
 from accounts.models import Organisation, SignInFailure, User
@@ -49,13 +50,14 @@ def committed(django_db_setup, django_db_blocker, settings):
             connections.close_all()
 
 
-def test_guesses_sent_at_once_are_held_to_the_lockout_limit(committed, settings):
-    settings.LOCKOUT_USERNAME_FAILURES = 5
+def sign_in_at_once(guesses: list[tuple[str, str]]) -> list[str]:
+    """Each (username, password) posted to the sign-in page at once, on a thread and a
+    connection of its own: for each, whether the password was checked or refused unchecked."""
     outcomes: list[str] = []
 
-    def guess(number: int) -> None:
+    def guess(username: str, password: str) -> None:
         request = RequestFactory().post(
-            "/accounts/login/", {"username": "guessed", "password": f"wrong-{number}"}
+            "/accounts/login/", {"username": username, "password": password}
         )
         request.user, request.session = AnonymousUser(), SessionStore()
         try:
@@ -65,12 +67,29 @@ def test_guesses_sent_at_once_are_held_to_the_lockout_limit(committed, settings)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(GUESSES)]
+    threads = [threading.Thread(target=guess, args=pair) for pair in guesses]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert len(outcomes) == GUESSES
+    assert len(outcomes) == len(guesses)
+    return outcomes
+
+
+def test_guesses_sent_at_once_are_held_to_the_lockout_limit(committed, settings):
+    settings.LOCKOUT_USERNAME_FAILURES = 5
+    outcomes = sign_in_at_once([("guessed", f"wrong-{n}") for n in range(GUESSES)])
+    assert outcomes.count("checked") == 5, outcomes
+
+
+def test_guesses_at_many_usernames_from_one_address_are_held_to_its_limit(committed, settings):
+    """An address's attempts do not take turns over the password check, yet those sent at
+    once are held to its limit: each counts the attempts still under way."""
+    settings.LOCKOUT_IP_FAILURES = 5
+    try:
+        outcomes = sign_in_at_once([(f"sprayed-{n}", "Summer2026!") for n in range(GUESSES)])
+    finally:
+        SignInFailure.objects.filter(username__startswith="sprayed-").delete()
     assert outcomes.count("checked") == 5, outcomes
 
 
@@ -148,3 +167,51 @@ def test_a_review_decided_twice_at_once_is_decided_once(committed_review, monkey
         "Someone else has decided on this record meanwhile",
         "Your decision has been recorded",
     ]
+
+
+@pytest.mark.django_db
+def test_an_attempt_waits_while_those_under_way_could_reach_the_limit(settings, monkeypatch):
+    """With the limit at 1 and one attempt from the address still being checked, the next
+    waits for it; if it does not end in time, the next is refused as locked; once it ends
+    without failing, the next goes ahead."""
+    import psycopg
+    from django.db import connection
+
+    from accounts import lockout
+    from contactpoint.serialise import Turn
+    from tests.test_migrations import server_url
+
+    settings.LOCKOUT_IP_FAILURES = 1
+    monkeypatch.setattr(lockout, "ADDRESS_WAIT_SECONDS", 0.3)
+    address = "192.0.2.7"
+    with psycopg.connect(server_url(connection.settings_dict["NAME"])) as under_way:
+        under_way.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))",
+            [int(Turn.SIGN_IN_ADDRESS_ATTEMPT), address],
+        )
+        assert lockout.sign_in_locked(username="a", ip_address=address, now=timezone.now())
+        under_way.rollback()  # it ends, and did not fail
+    assert not lockout.sign_in_locked(username="b", ip_address=address, now=timezone.now())
+
+
+@pytest.mark.django_db
+def test_a_brief_turn_is_let_go_after_an_error_in_it():
+    """Held by the session, not the transaction: an error in its block must not leave it held
+    on a connection that outlives the request."""
+    from django.db import DataError, connection
+
+    from contactpoint.serialise import Turn, brief_turn
+
+    with (
+        pytest.raises(DataError),
+        brief_turn(Turn.SIGN_IN_ADDRESS, "192.0.2.8"),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT 1 / 0")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+            " AND pid = pg_backend_pid()",
+            [int(Turn.SIGN_IN_ADDRESS)],
+        )
+        assert cursor.fetchone() == (0,)
