@@ -647,12 +647,12 @@ RESEMBLES_SHIELDED = (
     "whether it needs to stay shielded."
 )
 FOR_ANOTHER_RECORD = (
-    "Shielded automatically by a data feed, to keep another record's details safe. Ask the "
+    "Shielded automatically, to keep another record's details safe. Ask the "
     "national ContactPoint team before lifting it."
 )
 SHARES_WITH_SHIELDED = (
-    "Shielded automatically: it shares a current home, or a parent or carer (the same names "
-    "and phone number), with a shielded child, and its page would show them. Review whether it "
+    "Shielded automatically: it shares a current home, or a parent or carer (the same person or "
+    "phone number), with a shielded child, and its page would show them. Review whether it "
     "needs to stay shielded."
 )
 
@@ -694,7 +694,8 @@ PHONE_KEY = Right(
 
 def sharing_records(child: Child) -> set[int]:
     """The other records with one of this child's current homes (the same postcode and house
-    number, or first line), or one of its parents or carers (the same phone number)."""
+    number, or first line), or one of its parents or carers (the same person, or the same phone
+    number)."""
     others: set[int] = set()
     for line_1, postcode in Address.objects.filter(
         child=child, ended_on__isnull=True, kind=Address.Kind.RESIDENTIAL
@@ -706,42 +707,49 @@ def sharing_records(child: Child) -> set[int]:
             for other, line in at_postcode.exclude(child=child).values_list("child_id", "line_1")
             if _home_key(line) == key
         }
+    current = CareRelationship.objects.filter(ended_on__isnull=True)
+    carers = current.filter(child=child)
+    others |= set(
+        current.filter(carer__in=carers.values("carer"))
+        .exclude(child=child)
+        .values_list("child_id", flat=True)
+    )
     phones = {
-        key
-        for phone in CareRelationship.objects.filter(
-            child=child, ended_on__isnull=True
-        ).values_list("carer__phone", flat=True)
-        if (key := _phone_key(phone))
+        key for phone in carers.values_list("carer__phone", flat=True) if (key := _phone_key(phone))
     }
     if phones:
         # By the number alone: a name may be written another way, and a number is nearly
         # unique to its holder.
-        same_phone = CareRelationship.objects.annotate(phone_key=PHONE_KEY).filter(
-            ended_on__isnull=True, phone_key__in=phones
-        )
+        same_phone = current.annotate(phone_key=PHONE_KEY).filter(phone_key__in=phones)
         others |= set(same_phone.exclude(child=child).values_list("child_id", flat=True))
     return others
 
 
-def shield_follows_home_and_carers(child: Child) -> None:
-    """After a child's homes or parents and carers change: if it is shielded, each record that
-    shares one of them is shielded too; if one of those is, this one is. Either way the LA's
-    shielding team reviews it; nothing is lifted here. Across LAs the shield does not say why:
-    that a shielded child lives there is not the other LA's to know."""
+def shield_follows_home_and_carers(child: Child) -> set[int]:
+    """After a child is shielded, or its homes or parents and carers change: if it is
+    shielded, each record that shares one of them is shielded too; if one of those is, this
+    one is. Either way the LA's shielding team reviews it; nothing is lifted here. Across LAs
+    the shield does not say why: that a shielded child lives there is not the other LA's to
+    know. Returns the records it shielded."""
     others = sharing_records(child)
     if not others:
-        return
+        return set()
     shielded = shielded_among({*others, child.pk})
     las = dict(
         Child.objects.filter(pk__in={*others, child.pk}).values_list("pk", "local_authority_id")
     )
     if child.pk in shielded:
+        made = set()
         for other in Child.objects.filter(pk__in=others - shielded):
             same_la = las[other.pk] == las[child.pk]
             shield_for_review(other, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
-    elif shielded & others:
+            made.add(other.pk)
+        return made
+    if shielded & others:
         same_la = any(las[other] == las[child.pk] for other in shielded & others)
         shield_for_review(child, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
+        return {child.pk}
+    return set()
 
 
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:

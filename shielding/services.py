@@ -8,46 +8,30 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from directory.models import Address, CareRelationship, Child
+from directory.models import Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
+from shielding.policy import sharing_records, shield_follows_home_and_carers, shielded_among
 
 ALONGSIDE_SHOWN = 20
 
 
 def records_alongside(child: Child) -> tuple[list[tuple[Child, bool]], int]:
-    """Other children of the same local authority who share a current carer or a current
-    address with ``child`` (brothers and sisters, most often), each with whether it is
-    shielded, and how many there are in all. Their records show that carer or address: the
-    shielding officer decides whether they need a shield too. Other authorities' children are
-    not listed: whether one is shielded, and that it lives here, is not this officer's to see."""
-    carers = CareRelationship.objects.filter(child=child, ended_on__isnull=True).values("carer")
-    sharing_a_carer = CareRelationship.objects.filter(
-        carer__in=carers, ended_on__isnull=True
-    ).values_list("child_id", flat=True)
-    ids = set(sharing_a_carer)
-    for line_1, postcode in (
-        Address.objects.filter(child=child, ended_on__isnull=True)
-        .exclude(postcode="")
-        .values_list("line_1", "postcode")
-    ):
-        ids |= set(
-            Address.objects.filter(
-                postcode=postcode, line_1=line_1, ended_on__isnull=True
-            ).values_list("child_id", flat=True)
-        )
-    ids.discard(child.pk)
+    """Other children of the same local authority who share a current home or a parent or
+    carer with ``child`` (``sharing_records``: brothers and sisters, most often), each with
+    whether it is shielded, and how many there are in all. Their records show that home or
+    carer: shielding the child shields them too, for the officer to review. Other
+    authorities' children are not listed: whether one is shielded, and that it lives here, is
+    not this officer's to see."""
     others = (
-        Child.objects.filter(pk__in=ids, local_authority_id=child.local_authority_id)
+        Child.objects.filter(
+            pk__in=sharing_records(child), local_authority_id=child.local_authority_id
+        )
         .exclude(status=Child.Status.MERGED)
         .order_by("date_of_birth", "pk")
     )
     total = others.count()
     shown = list(others[:ALONGSIDE_SHOWN])
-    shielded = set(
-        Shield.objects.filter(child__in=[o.pk for o in shown], lifted_at__isnull=True).values_list(
-            "child_id", flat=True
-        )
-    )
+    shielded = shielded_among(other.pk for other in shown)
     return [(other, other.pk in shielded) for other in shown], total
 
 
@@ -75,15 +59,23 @@ class MergedRecord(Exception):
 @transaction.atomic
 def shield_create(
     *, child: Child, by: User, reason: str, justification: str, review_on: date
-) -> Shield:
+) -> tuple[Shield, list[Child]]:
+    """Shields the child, and every record that shares a current home or a parent or carer
+    with it, for review. Returns the shield and those of the records that are the LA's own
+    (another LA's are shielded without saying why)."""
     # A merge of this record waits for the shield, or the shield for the merge (both lock it).
     locked = Child.objects.select_for_update().get(pk=child.pk)
     if locked.merged_into is not None:
         raise MergedRecord(locked.merged_into)
-    return Shield.objects.create(
+    shield = Shield.objects.create(
         child=child, reason=reason, justification=justification, review_on=review_on,
         shielded_by=by,
     )  # fmt: skip
+    # Her brother's record at the same home would show it to every practitioner.
+    alongside = shield_follows_home_and_carers(child)
+    return shield, list(
+        Child.objects.filter(pk__in=alongside, local_authority_id=child.local_authority_id)
+    )
 
 
 @transaction.atomic

@@ -52,6 +52,18 @@ def _record_url(child: Child) -> str:
 # Shield, review, lift -------------------------------------------------------------------------
 
 
+def _shielded_message(alongside: int) -> str:
+    if not alongside:
+        return "The record is shielded"
+    records = "record that shares" if alongside == 1 else "records that share"
+    return (
+        f"The record is shielded, and so {'is' if alongside == 1 else 'are'} {alongside} "
+        f"{records} a home or a parent or carer with this child. Review "
+        f"{'it' if alongside == 1 else 'them'}: {'it is' if alongside == 1 else 'they are'} "
+        "listed on this child's shield page"
+    )
+
+
 @never_cache
 @permission_required(Permission.MANAGE_SHIELDS)
 def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
@@ -71,7 +83,9 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         )
         if request.method == "POST" and form.is_valid():
             try:
-                services.shield_create(child=child, by=officer, **form.cleaned_data)
+                _, alongside_shielded = services.shield_create(
+                    child=child, by=officer, **form.cleaned_data
+                )
             except services.MergedRecord as merged:
                 mentioned.append(merged.merged_into)
                 form.add_error(
@@ -81,9 +95,13 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 )
             else:
                 audit_note(
-                    request, action=Action.CHANGE, **audit_facts(child), detail={"change": "shield"}
+                    request,
+                    action=Action.CHANGE,
+                    **audit_facts(child),
+                    detail={"change": "shield"},
+                    result_ids=[other.contactpoint_id for other in alongside_shielded],
                 )
-                messages.success(request, "The record is shielded")
+                messages.success(request, _shielded_message(len(alongside_shielded)))
                 return redirect(_record_url(child))
     else:
         form = ShieldReviewForm(

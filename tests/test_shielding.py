@@ -57,6 +57,13 @@ SECRETS = (
 )  # fmt: skip
 
 
+def mother_of(child: Child, mother: ParentCarer) -> None:
+    CareRelationship.objects.create(
+        child=child, carer=mother, relationship="mother", parental_responsibility=True,
+        source=Source.CHILD_BENEFIT,
+    )  # fmt: skip
+
+
 def shielded_child() -> Child:
     """Amelia Hart, shielded; everything that could say where she is, unique."""
     child = make_child()
@@ -66,13 +73,7 @@ def shielded_child() -> Child:
         email="mq@quill.example.org", line_1="Zqxv Secret Lane", postcode="ZE2 9QX",
         source=Source.CHILD_BENEFIT,
     )  # fmt: skip
-    CareRelationship.objects.create(
-        child=child,
-        carer=mother,
-        relationship="mother",
-        parental_responsibility=True,
-        source=Source.CHILD_BENEFIT,
-    )
+    mother_of(child, mother)
     school = make_service(
         Service.Kind.SCHOOL, name="Xylobridge Academy", phone="01632 777111", postcode="ZE2 9QA"
     )
@@ -157,10 +158,7 @@ class TestShieldWorkflow:
         child = shielded_child()
         mother = child.carer_relationships.get().carer
         sister = make_child(given_name="Bea")
-        CareRelationship.objects.create(
-            child=sister, carer=mother, relationship="mother", parental_responsibility=True,
-            source=Source.CHILD_BENEFIT,
-        )  # fmt: skip
+        mother_of(sister, mother)
         brother = make_child(given_name="Cal")
         make_address(brother, "ZE2 9QX", line_1="Zqxv Secret Lane")
         unrelated = make_child(given_name="Dot")
@@ -168,11 +166,50 @@ class TestShieldWorkflow:
         sign_in(client, sam())
         page = client.get(reverse("shielding:shield", args=[child.contactpoint_id]))
         text = page.content.decode()
-        assert "Records that share a carer or a home with this child" in text
+        assert "Records that share a home or a carer with this child" in text
         assert sister.contactpoint_id_display in text and brother.contactpoint_id_display in text
         assert unrelated.contactpoint_id_display not in text
         seen = AuditEvent.objects.filter(path=page.request["PATH_INFO"]).latest("id")
         assert set(seen.result_ids) == {sister.contactpoint_id, brother.contactpoint_id}
+
+    def test_shielding_a_child_shields_the_records_at_her_home_and_with_her_mother(self, client):
+        """Her brother's record at the same home, however its line is written, and her
+        sister's with the same mother (one carer record, no phone), would show every
+        practitioner where she is: shielding her shields them, for Sam to review."""
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="9 Refuge Road")
+        brother = make_child(given_name="Cal")
+        make_address(brother, "ZE2 9QX", line_1="Flat 9, Refuge Rd")
+        mother = ParentCarer.objects.create(
+            given_name="Mo", family_name="Hart", source=Source.CHILD_BENEFIT
+        )
+        sister = make_child(given_name="Bea")
+        for child in (amy, sister):
+            mother_of(child, mother)
+        neighbour = make_child(given_name="Dot")
+        make_address(neighbour, "ZE2 9QX", line_1="11 Refuge Road")
+        theirs = make_child(given_name="Eve", local_authority=southshire())
+        make_address(theirs, "ZE2 9QX", line_1="9 Refuge Road")
+        sign_in(client, sam())
+        url = reverse("shielding:shield", args=[amy.contactpoint_id])
+        response = client.post(
+            url, {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": SOON},
+            follow=True,
+        )  # fmt: skip
+        assert "and so are 2 records that share a home or a parent or carer" in (
+            response.content.decode()
+        )
+        for alongside in (brother, sister):
+            made = Shield.objects.get(child=alongside)
+            assert made.in_force and made.review_on == timezone.localdate()
+            assert "shares a current home, or a parent or carer" in made.justification
+        assert "another record's details" in Shield.objects.get(child=theirs).justification
+        assert not Shield.objects.filter(child=neighbour).exists()
+        event = AuditEvent.objects.filter(detail__change="shield").get()
+        assert set(event.result_ids) == {brother.contactpoint_id, sister.contactpoint_id}
+        practitioner = client.__class__()
+        sign_in(practitioner, priya())
+        assert "Refuge" not in practitioner.get(record(brother)).content.decode()
 
     def test_another_las_child_at_the_same_home_is_not_listed(self, client):
         """Sam sees that child's record masked: he must not learn that it lives here."""
@@ -184,7 +221,7 @@ class TestShieldWorkflow:
         sign_in(client, sam())
         page = client.get(reverse("shielding:shield", args=[child.contactpoint_id]))
         assert theirs.contactpoint_id_display not in page.content.decode()
-        assert "Records that share a carer or a home" not in page.content.decode()
+        assert "Records that share a home or a carer" not in page.content.decode()
 
     def test_review_extends_and_lifting_restores_the_view(self, client):
         child = shielded_child()
@@ -424,10 +461,7 @@ class TestMergesAndTheShield:
         absorbed = make_child(given_name="Amy")
         # Both records hold the mother and a lead professional: these stay on the merged one.
         for link in kept.carer_relationships.all():
-            CareRelationship.objects.create(
-                child=absorbed, carer=link.carer, relationship="mother",
-                parental_responsibility=True, source=Source.CHILD_BENEFIT,
-            )  # fmt: skip
+            mother_of(absorbed, link.carer)
         lead = kept.involvements.get(lead_professional=True)
         Involvement.objects.create(
             child=absorbed, service=lead.service, started_on=date(2021, 1, 1),
