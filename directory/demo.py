@@ -473,8 +473,10 @@ class DemoDirectory:
         age_days = (
             rng.randint(0, 18 * 365) if rng.random() > 0.03 else rng.randint(18 * 365, 20 * 365)
         )
+        # A shielded child's brothers and sisters share her home and mother: shielded with her.
+        shielded = rng.random() < 0.005
         for _ in range(size):
-            self._child(la, la_id, surname, home, carers, age_days, practitioner)
+            self._child(la, la_id, surname, home, carers, age_days, practitioner, shielded)
             age_days -= rng.randint(365, 4 * 365)
             if age_days < 0:
                 age_days = rng.randint(0, 364)
@@ -519,6 +521,7 @@ class DemoDirectory:
         carers: list[tuple[int, str, bool]],
         age_days: int,
         practitioner: int | None,
+        shielded: bool,
     ) -> None:
         rng = self.rng
         born = self.today - timedelta(days=age_days)
@@ -604,7 +607,7 @@ class DemoDirectory:
                         *self._provenance(Source.CHILD_BENEFIT, n),
                     )
         self._involvements(la, child, born, age, n, practitioner)
-        if rng.random() < 0.005:
+        if shielded:
             self.shielded_children.append(child)
             self.shields.add(
                 child,

@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.roles import Role
 from directory.models import Address, Child, Involvement, ParentCarer, Service
 from shielding.models import Shield
+from shielding.policy import sharing_records
 from tests.commands import run_manage
 
 
@@ -74,8 +75,12 @@ class TestDemoData:
 
     def test_about_half_a_percent_of_children_are_shielded(self):
         seed("--children", "6000", "--seed", "7")
-        shielded = Shield.objects.filter(lifted_at__isnull=True).count()
-        assert 10 <= shielded <= 55  # 0.5% of 6,000 is 30
+        shielded = set(
+            Shield.objects.filter(lifted_at__isnull=True).values_list("child", flat=True)
+        )
+        assert 10 <= len(shielded) <= 55  # 0.5% of 6,000 is 30
+        for child in Child.objects.filter(pk__in=shielded):
+            assert sharing_records(child) <= shielded, "her brothers and sisters are shielded"
 
     def test_it_creates_one_demo_user_per_role_and_prints_how_to_sign_in(self):
         output = seed("--children", "50")
