@@ -421,12 +421,12 @@ def merge(request: HttpRequest) -> HttpResponseBase:
 def _note_merge(
     request: HttpRequest, detail: dict[str, int], *, kept: Child, absorbed: Child
 ) -> None:
-    """Both children, and the kept one's shield as it is now (a merge or unmerge may have just
+    """Both children, and each one's shield as it is now (a merge or unmerge may have just
     carried one over)."""
     audit_note(
         request,
         action=Action.CHANGE,
-        detail=detail,
+        detail={**detail, "other_record_shielded": bool(shielded_among([absorbed.pk]))},
         result_ids=[absorbed.contactpoint_id],
         **audit_facts(Child.objects.prefetch_related("shields").get(pk=kept.pk)),
     )
@@ -503,10 +503,17 @@ def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
             detail={"unmerge": pk, "refused": True},
             result_ids=[item.kept.contactpoint_id, into.contactpoint_id],
         )
+        who = (
+            "Undo that merge first."
+            if data_manager_la(manager) is None
+            or into.local_authority_id == item.kept.local_authority_id
+            else "It is a record of another local authority: ask the national data-quality team "
+            "to undo that merge first."
+        )
         messages.error(
             request,
             f"{item.kept.contactpoint_id_display} has since been merged into "
-            f"{into.contactpoint_id_display}. Undo that merge first.",
+            f"{into.contactpoint_id_display}. {who}",
         )
         return redirect("directory:merges")
     _note_merge(request, {"unmerge": pk}, kept=item.kept, absorbed=item.absorbed)

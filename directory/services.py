@@ -25,7 +25,13 @@ from directory.models import (
     Source,
     SourceRecord,
 )
-from shielding.policy import shield_carry, shield_follows_home_and_carers, shielded_among
+from shielding.policy import (
+    FOR_ANOTHER_RECORD,
+    shield_carry,
+    shield_follows_home_and_carers,
+    shield_for_review,
+    shielded_among,
+)
 
 
 @transaction.atomic
@@ -213,7 +219,7 @@ class MergedOnSince(Exception):
 def children_unmerge(*, merge: Merge, by: User | None) -> None:
     """Puts back what the merge moved. A shield carried over stays, and one put on the merged
     record since goes back with its facts: lifting a shield is a shielding officer's decision,
-    never a side effect."""
+    never a side effect. Across LAs it goes back without its words, which are its LA's."""
     kept, absorbed = merge.kept, merge.absorbed
     _lock(kept, absorbed)
     merge.refresh_from_db(fields=["unmerged_at"])
@@ -229,11 +235,16 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     status = list(Child.Status.values)[merge.moved["previous_status"][0]]
     absorbed.status, absorbed.merged_into = status, None
     absorbed.save(update_fields=["status", "merged_into"])
-    shield_carry(
-        source=kept,
-        target=absorbed,
-        why=f"Carried over when this record was unmerged from {kept.contactpoint_id}.",
-    )
+    if kept.local_authority_id == absorbed.local_authority_id:
+        shield_carry(
+            source=kept,
+            target=absorbed,
+            why=f"Carried over when this record was unmerged from {kept.contactpoint_id}.",
+        )
+    elif shielded_among([kept.pk]):
+        # Another LA's shield, whose justification may say where she is: its words stay
+        # with that LA, and the record is shielded without saying why.
+        shield_for_review(absorbed, FOR_ANOTHER_RECORD)
     merge.unmerged_at, merge.unmerged_by = timezone.now(), by
     merge.save(update_fields=["unmerged_at", "unmerged_by"])
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])

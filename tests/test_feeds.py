@@ -33,6 +33,7 @@ from directory.models import (
     SourceRecord,
 )
 from directory.services import children_merge, children_unmerge
+from shielding.models import Shield
 from tests.commands import run_manage
 from tests.personas import (
     dana,
@@ -858,6 +859,26 @@ class TestMergeAndUnmerge:
         absorbed.refresh_from_db()
         assert absorbed.merged_into is None
 
+    def test_undoing_a_merge_across_las_shields_without_the_other_las_words(self, client):
+        """Northshire shielded the merged record, saying where she is; undone, Southshire's
+        record is shielded too, but Southshire's officers do not read Northshire's reasons."""
+        kept = make_child(given_name="Ann")  # Northshire's
+        absorbed = make_child(given_name="Amy", local_authority=southshire())
+        done = children_merge(kept=kept, absorbed=absorbed, by=None)
+        Shield.objects.create(
+            child=kept, reason="domestic_abuse", review_on=date(2027, 5, 1), shielded_by=sam(),
+            justification="Mother and Ann now at the Elm St refuge",
+        )  # fmt: skip
+        sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
+        client.post(reverse("directory:unmerge", args=[done.pk]))
+        carried = Shield.objects.get(child=absorbed, lifted_at__isnull=True)
+        assert "Elm St" not in carried.justification and carried.shielded_by is None
+        event = AuditEvent.objects.get(detail__unmerge=done.pk)
+        assert (event.detail or {})["other_record_shielded"]
+        sign_in(client, make_user("sue", Role.SHIELDING_OFFICER, organisation=southshire()))
+        page = client.get(reverse("shielding:shield", args=[absorbed.contactpoint_id]))
+        assert "Elm St" not in page.content.decode() and "sam" not in page.content.decode()
+
     def test_a_merge_and_its_undoing_record_both_children_and_the_shield_carried(self, client):
         kept, absorbed = make_child(), make_child(given_name="Amy")
         shield(absorbed)
@@ -1071,6 +1092,18 @@ class TestMergeAndUnmerge:
         first.refresh_from_db()
         assert first.status == Child.Status.ACTIVE
         assert first.addresses.filter(postcode="NE5 5AB").exists()
+
+    def test_an_la_is_told_whom_to_ask_when_its_merge_was_merged_on_across_las(self, client):
+        first, second = make_child(given_name="Ann"), make_child()
+        theirs = make_child(local_authority=southshire())
+        earlier = children_merge(kept=second, absorbed=first, by=None)
+        children_merge(kept=theirs, absorbed=second, by=None)
+        sign_in(client, dana())
+        response = client.post(reverse("directory:unmerge", args=[earlier.pk]), follow=True)
+        assert (
+            f"{theirs.contactpoint_id_display}. It is a record of another local authority: ask "
+            "the national data-quality team to undo that merge first."
+        ) in response.content.decode()
 
     def test_every_change_a_feed_or_a_merge_makes_is_in_the_change_log(self):
         from auditlog.models import LogEntry
