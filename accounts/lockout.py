@@ -5,7 +5,6 @@ an address after ``LOCKOUT_IP_FAILURES``. The lock lifts by itself when the fail
 of the period, or at once when an administrator unlocks the user.
 """
 
-import time
 from datetime import datetime
 
 from django.conf import settings
@@ -19,49 +18,51 @@ LOCKED_MESSAGE = (
     "Try again later, or ask your local authority's ContactPoint administrator to unlock "
     "your account."
 )
+BUSY_MESSAGE = (
+    "Too many sign-ins from your network are being checked at this moment. Wait a few "
+    "seconds, then try again."
+)
+# Why an attempt was refused unchecked (the audit event's detail), and what the user is told.
+REFUSALS = {"locked": LOCKED_MESSAGE, "busy": BUSY_MESSAGE}
 
 
 def _key(username: str) -> str:
     return username.strip().lower()[:150]
 
 
-def sign_in_locked(*, username: str, ip_address: str, now: datetime) -> bool:
-    """Whether this attempt must be refused. Until the request ends, other attempts for the
-    same username wait, so that each counts this one's failure. Attempts from one address do
-    not wait for each other's password checks (a whole office signs in from one address):
-    each counts those still under way as failures to come, and waits only while they could
-    reach the limit."""
-    wait_turn(Turn.SIGN_IN_USERNAME, _key(username))
+def sign_in_refused(*, username: str, ip_address: str, now: datetime) -> str:
+    """Why this attempt must be refused unchecked (a key of ``REFUSALS``), or "" to check it.
+
+    Attempts from one address do not wait for each other's password checks (a whole office
+    signs in from one address): each counts those still under way as failures to come, and is
+    refused at once ("busy") while they could reach the limit. Then, until the request ends,
+    other attempts for the same username wait, so that each counts this one's failure. In that
+    order, an attempt never waits for its address while it holds up its username's owner."""
     recent = SignInFailure.objects.filter(failed_at__gte=now - settings.LOCKOUT_PERIOD)
+    refused = _address_refusal(recent.filter(ip_address=ip_address), ip_address)
+    if refused:
+        return refused
+    wait_turn(Turn.SIGN_IN_USERNAME, _key(username))
     if recent.filter(username=_key(username)).count() >= settings.LOCKOUT_USERNAME_FAILURES:
-        return True
-    return _address_locked(recent.filter(ip_address=ip_address), ip_address)
+        return "locked"
+    return ""
 
 
-# How long an attempt waits for those under way from its address, once they could reach the
-# limit, before it is refused as locked.
-ADDRESS_WAIT_SECONDS = 10.0
-
-
-def _address_locked(failures: QuerySet[SignInFailure], ip_address: str) -> bool:
+def _address_refusal(failures: QuerySet[SignInFailure], ip_address: str) -> str:
     """Failures and attempts under way from the address stay within the limit, however many
     arrive at once: an attempt counts and joins those under way in a brief turn of its own."""
     limit = settings.LOCKOUT_IP_FAILURES
-    deadline = time.monotonic() + ADDRESS_WAIT_SECONDS
-    while True:
-        with brief_turn(Turn.SIGN_IN_ADDRESS, ip_address):
-            # Those under way first: one that ends in between is then counted twice, never
-            # missed (its failure is visible before it leaves the attempts under way).
-            under_way = attempts_under_way(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
-            failed = failures.count()
-            if failed >= limit:
-                return True
-            if failed + under_way < limit:
-                attempt_join(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
-                return False
-        if time.monotonic() >= deadline:
-            return True
-        time.sleep(0.05)
+    with brief_turn(Turn.SIGN_IN_ADDRESS, ip_address):
+        # Those under way first: one that ends in between is then counted twice, never
+        # missed (its failure is visible before it leaves the attempts under way).
+        under_way = attempts_under_way(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
+        failed = failures.count()
+        if failed >= limit:
+            return "locked"
+        if failed + under_way >= limit:
+            return "busy"
+        attempt_join(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
+        return ""
 
 
 def username_locked(username: str, now: datetime) -> bool:

@@ -30,10 +30,10 @@ from accounts.forms import (
     UserSearchForm,
 )
 from accounts.lockout import (
-    LOCKED_MESSAGE,
+    REFUSALS,
     sign_in_failure_record,
     sign_in_failures_clear,
-    sign_in_locked,
+    sign_in_refused,
     username_locked,
 )
 from accounts.middleware import access_ended_response, session_start
@@ -66,11 +66,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         username, ip = form.cleaned_data["username"], client_ip(request)
-        if sign_in_locked(username=username, ip_address=ip, now=timezone.now()):
+        refused = sign_in_refused(username=username, ip_address=ip, now=timezone.now())
+        if refused:
             audit_note(
-                request, action=Action.SIGN_IN_FAILED, detail={"username": username, "locked": True}
+                request, action=Action.SIGN_IN_FAILED, detail={"username": username, refused: True}
             )
-            form.add_error(None, LOCKED_MESSAGE)
+            form.add_error(None, REFUSALS[refused])
         else:
             user = authenticate(request, username=username, password=form.cleaned_data["password"])
             if not isinstance(user, User):
@@ -114,8 +115,10 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     form = SecurityCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         ip = client_ip(request)
-        if sign_in_locked(username=user.username, ip_address=ip, now=timezone.now()):
-            form.add_error("otp_token", LOCKED_MESSAGE)
+        refused = sign_in_refused(username=user.username, ip_address=ip, now=timezone.now())
+        if refused:
+            audit_note(request, action=Action.TWO_FACTOR_FAILED, detail={refused: True})
+            form.add_error("otp_token", REFUSALS[refused])
         else:
             device = django_otp.match_token(user, form.cleaned_data["otp_token"])
             if device is None:

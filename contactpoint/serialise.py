@@ -10,6 +10,9 @@ Where waiting for the whole request would queue too many people (a whole office 
 one address), a request instead holds the key only while it counts and joins those under way
 (``brief_turn``, ``attempt_join``), and counts each attempt under way as a failure to come
 (``attempts_under_way``).
+
+Each lock's key is a 64-bit hash of its kind and key: with 32 bits, two of 300,000 addresses
+already shared one, and one address's attempts counted against the other's.
 """
 
 from collections.abc import Iterator
@@ -26,17 +29,37 @@ class Turn(IntEnum):
     SIGN_IN_ADDRESS_ATTEMPT = 4  # held shared by each attempt from the address under way
 
 
+# What each kind of hold runs, on the 64-bit key of ``lock_key``.
+LOCKS = {
+    function: f"SELECT {function}(hashtextextended(%s, 0))"
+    for function in (
+        "pg_advisory_xact_lock",
+        "pg_advisory_xact_lock_shared",
+        "pg_advisory_lock",
+        "pg_advisory_unlock",
+    )
+}
+
+
+def lock_key(kind: Turn, key: str) -> str:
+    return f"{int(kind)}:{key}"
+
+
 def _in_transaction() -> None:
     if not connection.in_atomic_block:
         raise RuntimeError("a turn is held until the transaction ends: there must be one")
 
 
+def _lock(function: str, kind: Turn, key: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(LOCKS[function], [lock_key(kind, key)])
+
+
 def wait_turn(kind: Turn, key: str) -> None:
     """Waits until no other transaction holds ``kind`` for ``key``, then holds it until this
-    transaction ends. A request holds at most one turn, so no two can wait on each other."""
+    transaction ends. A request waits for at most one turn, so no two can wait on each other."""
     _in_transaction()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [int(kind), key])
+    _lock("pg_advisory_xact_lock", kind, key)
 
 
 @contextmanager
@@ -45,33 +68,33 @@ def brief_turn(kind: Turn, key: str) -> Iterator[None]:
     anything else. It runs in a savepoint, so that an error in it leaves the transaction able
     to let the turn go (a turn left held would outlive the request on a kept connection)."""
     _in_transaction()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [int(kind), key])
+    _lock("pg_advisory_lock", kind, key)
     try:
         with transaction.atomic():
             yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [int(kind), key])
+        _lock("pg_advisory_unlock", kind, key)
 
 
 def attempt_join(kind: Turn, key: str) -> None:
     """Counts this transaction among the attempts under way for ``key`` until it ends."""
     _in_transaction()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", [int(kind), key])
+    _lock("pg_advisory_xact_lock_shared", kind, key)
 
 
 def attempts_under_way(kind: Turn, key: str) -> int:
     """How many other transactions have joined ``key`` and not yet ended. One that has just
-    committed can still be counted for a moment, after what it wrote is visible: never fewer."""
+    committed can still be counted for a moment, after what it wrote is visible: never fewer.
+    (``pg_locks`` shows a 64-bit key as its high and low 32 bits.)"""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            "WITH k AS (SELECT hashtextextended(%s, 0) AS key) SELECT count(*) FROM pg_locks, k"
+            " WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND classid = ((k.key >> 32) & 4294967295)::oid"
+            " AND objid = (k.key & 4294967295)::oid"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " AND classid = %s AND objid = hashtext(%s)::oid AND objsubid = 2"
             " AND pid <> pg_backend_pid()",
-            [int(kind), key],
+            [lock_key(kind, key)],
         )
         (count,) = cursor.fetchone()
     return int(count)

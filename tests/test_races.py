@@ -6,18 +6,25 @@ the database refuses to delete) is left behind. Everything they make is deleted 
 """
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
+import psycopg
 import pytest
 from auditlog.context import disable_auditlog
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connections, transaction
+from django.db import DataError, connection, connections, transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts import views
+from accounts.lockout import sign_in_refused
 from accounts.models import Organisation, SignInFailure, User
+from contactpoint import serialise
+from contactpoint.serialise import Turn
+from tests.test_migrations import server_url
 
 GUESSES = 12
 
@@ -63,7 +70,8 @@ def sign_in_at_once(guesses: list[tuple[str, str]]) -> list[str]:
         try:
             with transaction.atomic():
                 page = views.sign_in(request).content.decode()
-            outcomes.append("refused unchecked" if "locked" in page else "checked")
+            refused = "locked" in page or "being checked at this moment" in page
+            outcomes.append("refused unchecked" if refused else "checked")
         finally:
             connections.close_all()
 
@@ -169,49 +177,65 @@ def test_a_review_decided_twice_at_once_is_decided_once(committed_review, monkey
     ]
 
 
+@contextmanager
+def held_elsewhere(function: str, kind: Turn, key: str) -> Iterator[psycopg.Connection]:
+    """Another connection's transaction holding an advisory lock, as a request under way
+    elsewhere would; it ends (rolls back) when the block does."""
+    with psycopg.connect(server_url(connection.settings_dict["NAME"])) as other:
+        other.execute(serialise.LOCKS[function], [serialise.lock_key(kind, key)])
+        yield other
+
+
 @pytest.mark.django_db
-def test_an_attempt_waits_while_those_under_way_could_reach_the_limit(settings, monkeypatch):
-    """With the limit at 1 and one attempt from the address still being checked, the next
-    waits for it; if it does not end in time, the next is refused as locked; once it ends
-    without failing, the next goes ahead."""
-    import psycopg
-    from django.db import connection
-
-    from accounts import lockout
-    from contactpoint.serialise import Turn
-    from tests.test_migrations import server_url
-
+def test_an_attempt_is_refused_at_once_while_those_under_way_could_reach_the_limit(settings):
+    """With the limit at 1 and one attempt from the address still being checked, the next is
+    refused unchecked, as busy rather than locked; once that one ends without failing, the
+    next goes ahead."""
     settings.LOCKOUT_IP_FAILURES = 1
-    monkeypatch.setattr(lockout, "ADDRESS_WAIT_SECONDS", 0.3)
     address = "192.0.2.7"
-    with psycopg.connect(server_url(connection.settings_dict["NAME"])) as under_way:
-        under_way.execute(
-            "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))",
-            [int(Turn.SIGN_IN_ADDRESS_ATTEMPT), address],
-        )
-        assert lockout.sign_in_locked(username="a", ip_address=address, now=timezone.now())
-        under_way.rollback()  # it ends, and did not fail
-    assert not lockout.sign_in_locked(username="b", ip_address=address, now=timezone.now())
+    with held_elsewhere("pg_advisory_xact_lock_shared", Turn.SIGN_IN_ADDRESS_ATTEMPT, address):
+        assert sign_in_refused(username="a", ip_address=address, now=timezone.now()) == "busy"
+    assert sign_in_refused(username="b", ip_address=address, now=timezone.now()) == ""
+
+
+@pytest.mark.django_db
+def test_an_attempt_refused_for_its_address_does_not_wait_for_its_username(settings):
+    """Refused at its address before it takes its username's turn: attempts from a busy
+    address cannot queue up in front of the user signing in from somewhere else."""
+    settings.LOCKOUT_IP_FAILURES = 1
+    with (
+        held_elsewhere("pg_advisory_xact_lock", Turn.SIGN_IN_USERNAME, "guessed"),
+        held_elsewhere("pg_advisory_xact_lock_shared", Turn.SIGN_IN_ADDRESS_ATTEMPT, "192.0.2.9"),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait fails the test, not hangs it
+        refused = sign_in_refused(username="guessed", ip_address="192.0.2.9", now=timezone.now())
+    assert refused == "busy"
+
+
+@pytest.mark.django_db
+def test_two_addresses_never_share_a_count(settings):
+    """10.0.155.203 and 10.1.211.108 have the same 32-bit key (PostgreSQL's hashtext of the
+    lock's text): one's attempts would refuse the other's."""
+    settings.LOCKOUT_IP_FAILURES = 1
+    with held_elsewhere(
+        "pg_advisory_xact_lock_shared", Turn.SIGN_IN_ADDRESS_ATTEMPT, "10.1.211.108"
+    ):
+        assert not sign_in_refused(username="a", ip_address="10.0.155.203", now=timezone.now())
 
 
 @pytest.mark.django_db
 def test_a_brief_turn_is_let_go_after_an_error_in_it():
     """Held by the session, not the transaction: an error in its block must not leave it held
     on a connection that outlives the request."""
-    from django.db import DataError, connection
-
-    from contactpoint.serialise import Turn, brief_turn
-
     with (
         pytest.raises(DataError),
-        brief_turn(Turn.SIGN_IN_ADDRESS, "192.0.2.8"),
+        serialise.brief_turn(Turn.SIGN_IN_ADDRESS, "192.0.2.8"),
         connection.cursor() as cursor,
     ):
         cursor.execute("SELECT 1 / 0")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
-            " AND pid = pg_backend_pid()",
-            [int(Turn.SIGN_IN_ADDRESS)],
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
         )
         assert cursor.fetchone() == (0,)

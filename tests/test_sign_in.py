@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import SignInFailure
+from audit.models import Action, AuditEvent
 from tests.personas import PASSWORD, authenticator, current_code, lee, priya, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +149,9 @@ class TestLockout:
         for _ in range(5):
             client.post(TWO_FACTOR, {"otp_token": "000000"})
         assert SignInFailure.objects.filter(stage="second_factor").count() == 5
+        page = client.post(TWO_FACTOR, {"otp_token": "000000"}).content.decode()
+        assert "signing in is locked" in page
+        assert AuditEvent.objects.filter(action=Action.TWO_FACTOR_FAILED, detail__locked=True)
         client.post(reverse("accounts:logout"))
         assert "signing in is locked" in give_password(client).content.decode()
 
