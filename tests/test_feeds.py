@@ -1559,6 +1559,7 @@ def test_an_las_records_kept_before_the_upgrade_are_found_by_its_next_file():
 def test_a_sensitive_lead_from_before_the_upgrade_is_stood_down_and_kept():
     """Migration 0013: a sensitive service is never the lead professional. One that was loses
     the lead, not the involvement, and the rule then holds in the database."""
+    from auditlog.models import LogEntry
     from django.db import IntegrityError, transaction
 
     before = migrate_to("0012_parentcarer_phone_key")
@@ -1573,6 +1574,9 @@ def test_a_sensitive_lead_from_before_the_upgrade_is_stood_down_and_kept():
     migrate_to("0013_sensitive_never_lead")
     kept = Involvement.objects.get(pk=hidden.pk)
     assert (kept.lead_professional, kept.caf_held, kept.ended_on) == (False, True, None)
+    entry = LogEntry.objects.get(object_pk=str(hidden.pk), content_type__model="involvement")
+    assert entry.changes == {"lead_professional": ["True", "False"]}
+    assert entry.additional_data["child_ids"] == [child.pk]
     kept.lead_professional = True
     with pytest.raises(IntegrityError), transaction.atomic():
         kept.save()
