@@ -6,16 +6,23 @@ from django.conf import settings
 from django.http import HttpRequest
 
 
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.TRUSTED_PROXIES)
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client's IP address.
 
-    ``X-Forwarded-For`` is believed only when the request came from a proxy listed in
-    ``TRUSTED_PROXIES``, and then only its hops up to the first address that is not itself a
-    trusted proxy; anyone else could write any address into that header.
+    ``X-Forwarded-For`` is believed only when the request came from a proxy in
+    ``TRUSTED_PROXIES`` (addresses or ranges), and then only its hops up to the first address
+    that is not itself a trusted proxy; anyone else could write any address into that header.
     """
     remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104
-    trusted = settings.TRUSTED_PROXIES
-    if remote not in trusted:
+    if not _trusted(remote):
         return remote
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
@@ -23,6 +30,6 @@ def client_ip(request: HttpRequest) -> str:
             ipaddress.ip_address(hop)
         except ValueError:
             return remote
-        if hop not in trusted:
+        if not _trusted(hop):
             return hop
     return remote

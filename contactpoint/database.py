@@ -79,7 +79,9 @@ def database_config(url: str) -> dict[str, Any]:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": host,
         "PORT": str(parts.port or ""),
-        "OPTIONS": {key: values[0] for key, values in query.items()},
+        # A server that takes the connection and never answers would hold each worker (and
+        # the health check) until gunicorn kills it: give up after 5 s unless the URL says.
+        "OPTIONS": {"connect_timeout": "5", **{key: values[0] for key, values in query.items()}},
     }
 
 

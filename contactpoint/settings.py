@@ -8,7 +8,15 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from contactpoint.database import database_config, embedded_server_url
-from contactpoint.env import env_bool, env_float, env_int, env_list, env_optional, env_str
+from contactpoint.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_optional,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -35,11 +43,15 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set in production")
     SECRET_KEY = _development_secret_key()
+elif PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
 
 DEBUG = env_bool("DEBUG", False)
 if DEBUG and PRODUCTION:
     raise ImproperlyConfigured("DEBUG must be off in production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+if PRODUCTION and not env_optional("ALLOWED_HOSTS"):
+    raise ImproperlyConfigured("ALLOWED_HOSTS must name the service's host names in production")
 
 INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
@@ -155,10 +167,13 @@ TRAINING_VALID_YEARS = env_int("TRAINING_VALID_YEARS", 3, minimum=1)
 DORMANT_AFTER_DAYS = 90
 BACKUP_CODE_COUNT = 10
 OTP_TOTP_ISSUER = "ContactPoint"
-# Proxies whose X-Forwarded-For is believed when recording a client's address.
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+# Proxies whose X-Forwarded-For is believed when recording a client's address: addresses or
+# ranges (10.0.0.0/8).
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 # The address set-up links are built on, e.g. https://contactpoint.example.gov.uk
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+if PRODUCTION and not (env_optional("SITE_URL") or "").startswith("https://"):
+    raise ImproperlyConfigured("SITE_URL must be the service's https:// address in production")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

@@ -1,6 +1,7 @@
 """Every request is an access event, written in its own transaction and kept append-only."""
 
 from datetime import UTC, date, datetime, timedelta
+from ipaddress import ip_network
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -75,11 +76,21 @@ class TestEveryRequestIsAnEvent:
         self, client, settings
     ):
         client.get("/accounts/login/", HTTP_X_FORWARDED_FOR="203.0.113.7")
-        settings.TRUSTED_PROXIES = ["127.0.0.1"]
+        settings.TRUSTED_PROXIES = [ip_network("127.0.0.1")]
         client.get("/accounts/login/", HTTP_X_FORWARDED_FOR="203.0.113.8, 127.0.0.1")
         first, second = events(path="/accounts/login/")
         assert first.ip_address == "127.0.0.1"
         assert second.ip_address == "203.0.113.8"
+
+    def test_trusted_proxies_may_be_a_range(self, client, settings):
+        settings.TRUSTED_PROXIES = [ip_network("10.0.0.0/8")]
+        client.get(
+            "/accounts/login/", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="203.0.113.9, 10.9.9.9"
+        )
+        client.get("/accounts/login/", REMOTE_ADDR="192.0.2.5", HTTP_X_FORWARDED_FOR="203.0.113.9")
+        behind_the_range, outside_it = events(path="/accounts/login/")
+        assert behind_the_range.ip_address == "203.0.113.9"
+        assert outside_it.ip_address == "192.0.2.5"
 
 
 class TestFailClosed:
@@ -169,7 +180,7 @@ class TestChangeLogAddress:
     ):
         from auditlog.models import LogEntry
 
-        settings.TRUSTED_PROXIES = ["127.0.0.1"]
+        settings.TRUSTED_PROXIES = [ip_network("127.0.0.1")]
         sign_in(client, lee())
         user = priya()
         response = client.post(

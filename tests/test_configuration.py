@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from contactpoint.database import database_config
-from contactpoint.env import env_bool, env_float, env_int, env_list
+from contactpoint.env import env_bool, env_float, env_int, env_list, env_networks
 
 
 def test_it_reads_a_database_url_with_a_host_and_port():
@@ -22,12 +22,12 @@ def test_it_reads_the_embedded_servers_socket_url():
     config = database_config("postgresql://postgres:@/contactpoint?host=/srv/var/pgdata")
     assert config["HOST"] == "/srv/var/pgdata"
     assert config["NAME"] == "contactpoint"
-    assert config["OPTIONS"] == {}
+    assert config["OPTIONS"] == {"connect_timeout": "5"}
 
 
 def test_it_passes_other_url_options_to_the_driver():
-    config = database_config("postgres://app@db/cp?sslmode=verify-full")
-    assert config["OPTIONS"] == {"sslmode": "verify-full"}
+    config = database_config("postgres://app@db/cp?sslmode=verify-full&connect_timeout=2")
+    assert config["OPTIONS"] == {"sslmode": "verify-full", "connect_timeout": "2"}
 
 
 def test_it_refuses_a_url_that_is_not_postgresql():
@@ -83,3 +83,15 @@ def test_lists(monkeypatch):
     assert env_list("HOSTS", []) == ["a.example", "b.example"]
     monkeypatch.delenv("HOSTS")
     assert env_list("HOSTS", ["x"]) == ["x"]
+
+
+def test_proxies_are_addresses_or_ranges_and_anything_else_stops_start_up(monkeypatch):
+    monkeypatch.setenv("PROXIES", "10.0.0.0/8, 192.0.2.1, 2001:db8::/32")
+    assert [str(n) for n in env_networks("PROXIES")] == [
+        "10.0.0.0/8",
+        "192.0.2.1/32",
+        "2001:db8::/32",
+    ]
+    monkeypatch.setenv("PROXIES", "10.0.0.0/8, the-load-balancer")
+    with pytest.raises(ImproperlyConfigured, match="'the-load-balancer' is not an IP address"):
+        env_networks("PROXIES")

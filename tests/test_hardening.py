@@ -416,19 +416,22 @@ def test_no_child_name_reaches_a_log_line(client, caplog):
     assert "Zebedee" not in logged and "Quartermaine" not in logged
 
 
-def _production(*arguments: str, **overrides: str) -> subprocess.CompletedProcess[str]:
-    """``manage.py`` with the production settings (on the test database), and any overrides."""
+def _production(*arguments: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
+    """``manage.py`` with the production settings (on the test database), and any overrides
+    (None leaves a variable out)."""
     db = connection.settings_dict
     # The browser tests' allowance for Playwright's event loop is not a deployment setting.
     inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env = {
+    given: dict[str, str | None] = {
         **inherited,
         "CONTACTPOINT_ENV": "production",
         "SECRET_KEY": "".join(string.ascii_letters[i % 52] for i in range(80)) + "!9#",
         "DATABASE_URL": f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}",
         "ALLOWED_HOSTS": "contactpoint.example.gov.uk",
+        "SITE_URL": "https://contactpoint.example.gov.uk",
         **overrides,
     }
+    env = {name: value for name, value in given.items() if value is not None}
     return subprocess.run(
         [sys.executable, "manage.py", *arguments],
         cwd=settings.BASE_DIR,
@@ -440,13 +443,32 @@ def _production(*arguments: str, **overrides: str) -> subprocess.CompletedProces
     )
 
 
-def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
+def _check_deploy(**overrides: str | None) -> subprocess.CompletedProcess[str]:
     return _production("check", "--deploy", "--fail-level", "WARNING", **overrides)
 
 
 def test_the_deployment_checks_pass_with_production_settings():
     result = _check_deploy()
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"SECRET_KEY": "changeme"}, "SECRET_KEY must be at least 50 random characters"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY must be at least 50 random characters"),
+        ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS must name the service's host names"),
+        ({"SITE_URL": None}, "SITE_URL must be the service's https:// address"),
+        ({"SITE_URL": "http://contactpoint.example.gov.uk"}, "SITE_URL must be the service's"),
+        ({"TRUSTED_PROXIES": "the-load-balancer"}, "TRUSTED_PROXIES: 'the-load-balancer'"),
+    ],
+)
+def test_production_refuses_to_start_half_configured(overrides, message):
+    """A development default in production would go unnoticed: a guessable key, set-up links
+    to 127.0.0.1, or every host name accepted."""
+    result = _check_deploy(**overrides)
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 def test_production_refuses_to_turn_the_search_rate_limit_off():
