@@ -53,6 +53,7 @@ from directory.models import (
 )
 from directory.services import child_search_keys_rebuild
 from shielding.policy import (
+    follow_shields_after_commit,
     is_shielded,
     linkage_levels,
     linkage_weight,
@@ -128,6 +129,8 @@ def feed_import(
         return outcome
     validation = outcome.validation
     with transaction.atomic():
+        # A shield made while the file imports cannot see the homes it writes, nor it them.
+        follow_shields_after_commit(timezone.now())
         record = FeedImport.objects.create(
             source=source,
             file_name=file_name[:255],

@@ -324,6 +324,8 @@ class ParentCarer(Provenance, PostalAddress):
         # Finding a shielded child's parent or carer by phone number, however written: its
         # last 9 digits (shielding/policy.py, PHONE_KEY).
         indexes = [
+            # Finding the parents and carers at a shielded child's home.
+            models.Index(fields=["postcode"], name="parentcarer_postcode"),
             models.Index(
                 Right(
                     models.Func(

@@ -27,6 +27,7 @@ from directory.models import (
 )
 from shielding.policy import (
     FOR_ANOTHER_RECORD,
+    follow_shields_after_commit,
     shield_carry,
     shield_follows_home_and_carers,
     shield_for_review,
@@ -160,6 +161,7 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     stays on the result. Everything moved is listed, so ``children_unmerge`` can put it back.
     """
     _lock(kept, absorbed)
+    follow_shields_after_commit(timezone.now())
     if kept.pk == absorbed.pk or Child.Status.MERGED in (kept.status, absorbed.status):
         raise ValueError("only two different, unmerged records can be merged")
     if kept.local_authority_id != absorbed.local_authority_id and (
@@ -222,6 +224,7 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     never a side effect. Across LAs it goes back without its words, which are its LA's."""
     kept, absorbed = merge.kept, merge.absorbed
     _lock(kept, absorbed)
+    follow_shields_after_commit(timezone.now())
     merge.refresh_from_db(fields=["unmerged_at"])
     if merge.unmerged_at is not None:
         raise ValueError("this merge has been undone already")

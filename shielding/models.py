@@ -41,6 +41,12 @@ class Shield(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     lift_note = models.TextField(blank=True, db_default="")
+    # Set on a shield made only because the record shares a home, or a parent or carer, with
+    # this shielded child (``shield_follows_home_and_carers``). Such a shield protects her; it
+    # is not itself followed to the records that share this record's homes and carers.
+    protects = models.ForeignKey(
+        "directory.Child", on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
 
     class Meta:
         constraints = [

@@ -12,12 +12,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Right
 from django.utils import timezone
 
 from accounts.models import Organisation, User
-from accounts.permissions import Permission, has_permission
+from accounts.permissions import Permission, has_permission, is_national
 from accounts.roles import Role
 from directory.matching import (
     DEFAULT_LEVELS,
@@ -127,6 +128,7 @@ class ChangeShown:
 
 
 INVOLVEMENT = "directory.involvement"
+SHIELD = "shielding.shield"
 
 
 def sensitive_involvements(entries: Iterable[Any]) -> set[str]:
@@ -182,9 +184,19 @@ def change_shown(
             field: (values if field in allowed else (MASK, MASK))
             for field, values in changes.items()
         }
+    # A shield made on another LA's record for sharing a home with a shielded child names,
+    # through its actor, the officer who shielded her: only their own organisation sees it.
+    actor = entry.actor
+    if (
+        actor is not None
+        and model == SHIELD
+        and not is_national(viewer)
+        and actor.organisation_id != viewer.organisation_id
+    ):
+        actor = None
     return ChangeShown(
         timestamp=entry.timestamp,
-        actor=entry.actor.username if entry.actor else "system",
+        actor=actor.username if actor else "system",
         action=entry.get_action_display(),
         model=entry.content_type.name,
         object_repr=MASK
@@ -657,26 +669,44 @@ SHARES_WITH_SHIELDED = (
 )
 
 
-def shield_for_review(child: Child, why: str = RESEMBLES_SHIELDED) -> Shield:
+def shield_for_review(
+    child: Child, why: str = RESEMBLES_SHIELDED, *, protects: Child | None = None
+) -> Shield:
     """A record a feed row could reveal a shielded child through is shielded too (unless it
-    is already), due for review at once: the LA's shielding team decides whether it stays so."""
+    is already), due for review at once: the LA's shielding team decides whether it stays so.
+    ``protects`` is the shielded child whose home or carer the record shares, if that is why."""
     in_force = Shield.objects.filter(child=child, lifted_at__isnull=True).first()
     if in_force is not None:
         return in_force
-    return Shield.objects.create(
-        child=child,
-        reason=Shield.Reason.OTHER,
-        justification=why,
-        review_on=timezone.localdate(),
-        shielded_by=None,
-    )
+    try:
+        with transaction.atomic():
+            return Shield.objects.create(
+                child=child,
+                reason=Shield.Reason.OTHER,
+                justification=why,
+                review_on=timezone.localdate(),
+                shielded_by=None,
+                protects=protects,
+            )
+    except IntegrityError:  # shielded meanwhile by another request, which has committed
+        return Shield.objects.get(child=child, lifted_at__isnull=True)
 
 
-def _home_key(line_1: str) -> str:
-    """The home a first line names within its postcode: its first number ("9 Refuge Rd",
-    "Flat 9, Refuge Road": 9), or without one its words, however written."""
-    number = re.search(r"\d+[a-z]?", line_1.lower())
-    return number.group() if number else re.sub(r"[^a-z0-9]+", " ", line_1.lower()).strip()
+def _home(line_1: str, line_2: str) -> tuple[frozenset[str], frozenset[str]]:
+    """What names a home within its postcode: its house and flat numbers, and its words."""
+    text = f"{line_1} {line_2}".lower()
+    return frozenset(re.findall(r"\d+[a-z]?", text)), frozenset(re.findall(r"[a-z]+", text))
+
+
+def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether two addresses at one postcode could be one home, however written: they share a
+    number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"), or, with no number in either, the words of
+    one are all in the other ("Rose Cottage", "Rose Cottage, Refuge Road"). Wide on purpose:
+    within a postcode, a home too many is shielded for review, one too few shows her refuge."""
+    (numbers_a, words_a), (numbers_b, words_b) = _home(*a), _home(*b)
+    if numbers_a or numbers_b:
+        return bool(numbers_a & numbers_b)
+    return bool(words_a and words_b) and (words_a <= words_b or words_b <= words_a)
 
 
 def _phone_key(phone: str) -> str:
@@ -691,65 +721,198 @@ PHONE_KEY = Right(
     Func(F("carer__phone"), Value(r"\D"), Value(""), Value("g"), function="regexp_replace"), 9
 )
 
+# A home, a parent or carer or a phone number more records than this share is not followed: a
+# placeholder number, a switchboard, a hostel. The shield page says so, for the officer to
+# look them up by hand.
+SHARED_BY_AT_MOST = 10
 
-def sharing_records(child: Child) -> set[int]:
-    """The other records with one of this child's current homes (the same postcode and house
-    number, or first line), or one of its parents or carers (the same person, or the same phone
-    number)."""
-    others: set[int] = set()
-    for line_1, postcode in Address.objects.filter(
-        child=child, ended_on__isnull=True, kind=Address.Kind.RESIDENTIAL
-    ).values_list("line_1", "postcode"):
-        key = _home_key(line_1)
-        at_postcode = Address.objects.filter(ended_on__isnull=True, postcode=postcode)
-        others |= {
-            other
-            for other, line in at_postcode.exclude(child=child).values_list("child_id", "line_1")
-            if _home_key(line) == key
-        }
-    current = CareRelationship.objects.filter(ended_on__isnull=True)
-    carers = current.filter(child=child)
-    others |= set(
-        current.filter(carer__in=carers.values("carer"))
-        .exclude(child=child)
-        .values_list("child_id", flat=True)
+Place = tuple[int, str, str, str]  # a child, and a postcode and lines it is shown with
+
+
+def _places(children: Q, postcodes: Iterable[str] | None, *, ended: bool) -> list[Place]:
+    """Where ``children`` live, or lived (``ended``), and where their current parents and
+    carers in the UK live; only at ``postcodes``, unless None."""
+    homes = Address.objects.filter(children, kind=Address.Kind.RESIDENTIAL).exclude(postcode="")
+    carers = (
+        CareRelationship.objects.filter(children, ended_on__isnull=True, carer__country="GB")
+        .exclude(carer__postcode="")
+        .exclude(carer__line_1="")
     )
+    if not ended:
+        homes = homes.filter(ended_on__isnull=True)
+    if postcodes is not None:
+        homes = homes.filter(postcode__in=list(postcodes))
+        carers = carers.filter(carer__postcode__in=list(postcodes))
+    return [
+        *homes.values_list("child_id", "postcode", "line_1", "line_2"),
+        *carers.values_list("child_id", "carer__postcode", "carer__line_1", "carer__line_2"),
+    ]
+
+
+@dataclass
+class Sharing:
+    """The records that share a home, or a parent or carer, with a child."""
+
+    # Records whose pages show one of her current homes or her parents and carers: shielding
+    # her shields them.
+    show_hers: set[int] = field(default_factory=set)
+    # Records whose current homes or carers her page shows (her past addresses too): if one
+    # of them is shielded, she is.
+    shown_by: set[int] = field(default_factory=set)
+    # Homes, carers and phone numbers shared too widely to follow (SHARED_BY_AT_MOST).
+    too_common: int = 0
+
+    @property
+    def records(self) -> set[int]:
+        return self.show_hers | self.shown_by
+
+    def add(self, found: set[int], *into: set[int]) -> None:
+        if len(found) > SHARED_BY_AT_MOST:
+            self.too_common += 1
+            return
+        for records in into:
+            records |= found
+
+
+def sharing_records(child: Child) -> Sharing:
+    """The other records that share one of this child's homes (``same_home`` at the same
+    postcode, her parents' and carers' addresses too), or one of her parents or carers (the
+    same person, or the same phone number), each followed only if no more than
+    SHARED_BY_AT_MOST records share it. Merged-away records hold nothing and are left out."""
+    sharing = Sharing()
+    own = Q(child=child)
+    others = ~Q(child=child)
+    current = _places(own, None, ended=False)
+    every = _places(own, None, ended=True)
+    for mine, theirs, into in (
+        (current, _places(others, {p for _, p, _, _ in current}, ended=True), sharing.show_hers),
+        (every, _places(others, {p for _, p, _, _ in every}, ended=False), sharing.shown_by),
+    ):
+        for home in {(postcode, l1, l2) for _, postcode, l1, l2 in mine}:
+            sharing.add(
+                {
+                    other
+                    for other, postcode, l1, l2 in theirs
+                    if postcode == home[0] and same_home(home[1:], (l1, l2))
+                },
+                into,
+            )
+    links = CareRelationship.objects.filter(ended_on__isnull=True)
+    carers = links.filter(child=child)
+    for carer_id in carers.values_list("carer_id", flat=True):
+        linked = links.filter(carer_id=carer_id).exclude(child=child)
+        sharing.add(set(linked.values_list("child_id", flat=True)), *_both(sharing))
     phones = {
         key for phone in carers.values_list("carer__phone", flat=True) if (key := _phone_key(phone))
     }
-    if phones:
+    for phone in phones:
         # By the number alone: a name may be written another way, and a number is nearly
         # unique to its holder.
-        same_phone = current.annotate(phone_key=PHONE_KEY).filter(phone_key__in=phones)
-        others |= set(same_phone.exclude(child=child).values_list("child_id", flat=True))
-    return others
+        same_phone = (
+            links.annotate(phone_key=PHONE_KEY).filter(phone_key=phone).exclude(child=child)
+        )
+        sharing.add(set(same_phone.values_list("child_id", flat=True)), *_both(sharing))
+    merged = set(
+        Child.objects.filter(pk__in=sharing.records, status=Child.Status.MERGED).values_list(
+            "pk", flat=True
+        )
+    )
+    sharing.show_hers -= merged
+    sharing.shown_by -= merged
+    return sharing
+
+
+def _both(sharing: Sharing) -> tuple[set[int], set[int]]:
+    return sharing.show_hers, sharing.shown_by
+
+
+def shield_sources_among(child_ids: Iterable[int]) -> set[int]:
+    """Which of these children are shielded for themselves, not only for sharing a home or
+    carer with a shielded child: the shields that are followed to the records alongside."""
+    return set(
+        Shield.objects.filter(
+            child_id__in=list(child_ids), lifted_at__isnull=True, protects__isnull=True
+        ).values_list("child_id", flat=True)
+    )
+
+
+def _lifted_by_a_person(child_id: int, protects: int) -> bool:
+    """An officer has lifted this record's shield for that child: their decision stands."""
+    return Shield.objects.filter(
+        child_id=child_id, protects_id=protects, lifted_by__isnull=False
+    ).exists()
 
 
 def shield_follows_home_and_carers(child: Child) -> set[int]:
     """After a child is shielded, or its homes or parents and carers change: if it is
-    shielded, each record that shares one of them is shielded too; if one of those is, this
-    one is. Either way the LA's shielding team reviews it; nothing is lifted here. Across LAs
-    the shield does not say why: that a shielded child lives there is not the other LA's to
-    know. Returns the records it shielded."""
-    others = sharing_records(child)
-    if not others:
+    shielded for itself, each record that would show one of its homes or carers is shielded
+    too; if it would show those of a child shielded for itself, it is. Either way the LA's
+    shielding team reviews it, and a shield an officer lifted is not put back; nothing is
+    lifted here. Across LAs the shield does not say why: that a shielded child lives there is
+    not the other LA's to know. Returns the records it shielded."""
+    sharing = sharing_records(child)
+    if not sharing.records:
         return set()
-    shielded = shielded_among({*others, child.pk})
-    las = dict(
-        Child.objects.filter(pk__in={*others, child.pk}).values_list("pk", "local_authority_id")
-    )
-    if child.pk in shielded:
-        made = set()
-        for other in Child.objects.filter(pk__in=others - shielded):
-            same_la = las[other.pk] == las[child.pk]
-            shield_for_review(other, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
-            made.add(other.pk)
+    ids = {*sharing.records, child.pk}
+    in_force = shielded_among(ids)
+    sources = shield_sources_among(ids)
+    las = dict(Child.objects.filter(pk__in=ids).values_list("pk", "local_authority_id"))
+
+    def why(source: int, shielded: int) -> str:
+        return SHARES_WITH_SHIELDED if las[source] == las[shielded] else FOR_ANOTHER_RECORD
+
+    made = set()
+    if child.pk in sources:
+        for other in Child.objects.filter(pk__in=sharing.show_hers - in_force).order_by("pk"):
+            if not _lifted_by_a_person(other.pk, child.pk):
+                shield_for_review(other, why(child.pk, other.pk), protects=child)
+                made.add(other.pk)
         return made
-    if shielded & others:
-        same_la = any(las[other] == las[child.pk] for other in shielded & others)
-        shield_for_review(child, SHARES_WITH_SHIELDED if same_la else FOR_ANOTHER_RECORD)
-        return {child.pk}
-    return set()
+    found = sorted(
+        source for source in sharing.shown_by & sources if not _lifted_by_a_person(child.pk, source)
+    )
+    if found and child.pk not in in_force:
+        shield_for_review(child, why(found[0], child.pk), protects=Child(pk=found[0]))
+        made.add(child.pk)
+    return made
+
+
+def follow_every_shield() -> tuple[int, int]:
+    """Follows every shield in force, made for the child itself, to the records alongside: the
+    daily safety net behind ``follow_shields_after_commit``, and the first pass over shields
+    made before shields were followed. Each child in a transaction of its own. Returns how
+    many shields it followed and how many records it shielded."""
+    followed = made = 0
+    sources = Shield.objects.filter(lifted_at__isnull=True, protects__isnull=True)
+    for child_id in sources.order_by("child_id").values_list("child_id", flat=True).iterator():
+        with transaction.atomic():
+            made += len(shield_follows_home_and_carers(Child.objects.get(pk=child_id)))
+        followed += 1
+    return followed, made
+
+
+# However a shield and a change at her brother's home interleave, the later of the two to
+# commit sees the other: each looks again once it has committed.
+AFTER_COMMIT_MARGIN = timedelta(minutes=5)
+
+
+def follow_shields_after_commit(since: datetime) -> None:
+    """When this transaction commits, follows every shield made since ``since`` (less a
+    margin for the transactions that made them) to the records alongside again. A feed file,
+    a merge or a shield in another transaction may have changed a home or carer that this
+    transaction could not see; whichever commits second sees both."""
+
+    def follow() -> None:
+        with transaction.atomic():
+            recent = Child.objects.filter(
+                shields__lifted_at__isnull=True,
+                shields__protects__isnull=True,
+                shields__shielded_at__gte=since - AFTER_COMMIT_MARGIN,
+            ).distinct()
+            for shielded in recent:
+                shield_follows_home_and_carers(shielded)
+
+    transaction.on_commit(follow, robust=True)
 
 
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:

@@ -1,6 +1,7 @@
 """The shielding workflow: shield, review, lift; override; brokered contact."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -10,29 +11,39 @@ from django.utils import timezone
 from accounts.models import User
 from directory.models import Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
-from shielding.policy import sharing_records, shield_follows_home_and_carers, shielded_among
+from shielding.policy import (
+    follow_shields_after_commit,
+    sharing_records,
+    shield_follows_home_and_carers,
+    shielded_among,
+)
 
 ALONGSIDE_SHOWN = 20
 
 
-def records_alongside(child: Child) -> tuple[list[tuple[Child, bool]], int]:
-    """Other children of the same local authority who share a current home or a parent or
-    carer with ``child`` (``sharing_records``: brothers and sisters, most often), each with
-    whether it is shielded, and how many there are in all. Their records show that home or
-    carer: shielding the child shields them too, for the officer to review. Other
-    authorities' children are not listed: whether one is shielded, and that it lives here, is
-    not this officer's to see."""
-    others = (
-        Child.objects.filter(
-            pk__in=sharing_records(child), local_authority_id=child.local_authority_id
-        )
-        .exclude(status=Child.Status.MERGED)
-        .order_by("date_of_birth", "pk")
-    )
-    total = others.count()
+@dataclass(frozen=True)
+class Alongside:
+    """Other children of the same local authority who share a home or a parent or carer
+    with a child (``sharing_records``: brothers and sisters, most often), each with whether
+    it is shielded; how many there are in all; and how many homes, carers or phone numbers
+    were shared too widely to follow. Other authorities' children are not listed: whether one
+    is shielded, and that it lives here, is not this officer's to see."""
+
+    shown: list[tuple[Child, bool]]
+    total: int
+    too_common: int
+
+
+def records_alongside(child: Child) -> Alongside:
+    sharing = sharing_records(child)
+    others = Child.objects.filter(
+        pk__in=sharing.records, local_authority_id=child.local_authority_id
+    ).order_by("date_of_birth", "pk")
     shown = list(others[:ALONGSIDE_SHOWN])
     shielded = shielded_among(other.pk for other in shown)
-    return [(other, other.pk in shielded) for other in shown], total
+    return Alongside(
+        [(other, other.pk in shielded) for other in shown], others.count(), sharing.too_common
+    )
 
 
 def default_review_date(today: date) -> date:
@@ -56,25 +67,41 @@ class MergedRecord(Exception):
         self.merged_into = merged_into
 
 
+class ShieldedSince(Exception):
+    """Someone else shielded the record after the page was shown."""
+
+
 @transaction.atomic
 def shield_create(
     *, child: Child, by: User, reason: str, justification: str, review_on: date
 ) -> tuple[Shield, list[Child]]:
-    """Shields the child, and every record that shares a current home or a parent or carer
-    with it, for review. Returns the shield and those of the records that are the LA's own
-    (another LA's are shielded without saying why)."""
-    # A merge of this record waits for the shield, or the shield for the merge (both lock it).
-    locked = Child.objects.select_for_update().get(pk=child.pk)
+    """Shields the child, and every record that shares a home or a parent or carer with it,
+    for review. Returns the shield and those of the records that are the LA's own (another
+    LA's are shielded without saying why). A shield the child had only for sharing a home
+    with another becomes this one."""
+    # Her row and those alongside, locked in one order: a merge of this record waits for the
+    # shield, or the shield for the merge; two officers shielding a brother and his sister at
+    # once take turns rather than deadlock.
+    alongside = sharing_records(child).show_hers | {child.pk}
+    list(Child.objects.select_for_update().filter(pk__in=alongside).order_by("pk").values("pk"))
+    locked = Child.objects.get(pk=child.pk)
     if locked.merged_into is not None:
         raise MergedRecord(locked.merged_into)
-    shield = Shield.objects.create(
-        child=child, reason=reason, justification=justification, review_on=review_on,
-        shielded_by=by,
-    )  # fmt: skip
+    decided = {"reason": reason, "justification": justification, "review_on": review_on}
+    shield = Shield.objects.filter(child=child, lifted_at__isnull=True).first()
+    if shield is None:
+        shield = Shield.objects.create(child=child, shielded_by=by, **decided)
+    elif shield.protects_id is not None:
+        for name, value in {**decided, "shielded_by": by, "protects": None}.items():
+            setattr(shield, name, value)
+        shield.save()
+    else:
+        raise ShieldedSince
     # Her brother's record at the same home would show it to every practitioner.
-    alongside = shield_follows_home_and_carers(child)
+    made = shield_follows_home_and_carers(child)
+    follow_shields_after_commit(timezone.now())
     return shield, list(
-        Child.objects.filter(pk__in=alongside, local_authority_id=child.local_authority_id)
+        Child.objects.filter(pk__in=made, local_authority_id=child.local_authority_id)
     )
 
 

@@ -27,7 +27,7 @@ from shielding.forms import (
     SignOffForm,
 )
 from shielding.models import ContactRequest, Shield, ShieldOverride
-from shielding.policy import audit_facts, is_masked_for, visible_child
+from shielding.policy import SHARED_BY_AT_MOST, audit_facts, is_masked_for, visible_child
 
 
 def _child(request: HttpRequest, contactpoint_id: str) -> Child:
@@ -86,6 +86,9 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 _, alongside_shielded = services.shield_create(
                     child=child, by=officer, **form.cleaned_data
                 )
+            except services.ShieldedSince:
+                messages.error(request, "Someone else shielded this record a moment ago")
+                return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
             except services.MergedRecord as merged:
                 mentioned.append(merged.merged_into)
                 form.add_error(
@@ -129,13 +132,13 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 detail={"change": f"shield_{data['decision']}"},
             )
             return redirect(_record_url(child))
-    alongside, alongside_total = services.records_alongside(child)
+    alongside = services.records_alongside(child)
     audit_note(
         request,
         action=Action.VIEW_RECORD,
         **audit_facts(child),
         detail={"page": "shield"},
-        result_ids=[other.contactpoint_id for other, _ in alongside]
+        result_ids=[other.contactpoint_id for other, _ in alongside.shown]
         + [other.contactpoint_id for other in mentioned],
     )
     return render(
@@ -148,9 +151,11 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             # IDs and whether each is shielded: nothing else of those children reaches the page.
             "alongside": [
                 (other.contactpoint_id, other.contactpoint_id_display, shielded)
-                for other, shielded in alongside
+                for other, shielded in alongside.shown
             ],
-            "alongside_more": alongside_total - len(alongside),
+            "alongside_more": alongside.total - len(alongside.shown),
+            "too_common": alongside.too_common,
+            "shared_by_at_most": SHARED_BY_AT_MOST,
         },
     )
 

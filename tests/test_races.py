@@ -8,7 +8,7 @@ the database refuses to delete) is left behind. Everything they make is deleted 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -239,3 +239,120 @@ def test_a_brief_turn_is_let_go_after_an_error_in_it():
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
         )
         assert cursor.fetchone() == (0,)
+
+
+@pytest.fixture
+def brother_and_sister(django_db_setup, django_db_blocker):
+    """Amy and Cal, committed, at one home, and their LA's shielding officer."""
+    from directory.models import Address, Child
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, officer = la_and_user("RACE03", "racing-so", "shielding_officer")
+        amy, cal = (
+            Child.objects.create(
+                given_name=name,
+                family_name="Hart",
+                gender="female",
+                date_of_birth=date(2015, 3, 14),
+                local_authority=la,
+                source="la_system",
+            )
+            for name in ("Amy", "Cal")
+        )
+        Address.objects.create(
+            child=amy, line_1="9 Refuge Road", town="Town", postcode="ZE2 9QX", source="la_system"
+        )
+        try:
+            yield officer, amy, cal
+        finally:
+            with disable_auditlog():
+                Child.objects.filter(local_authority=la).delete()
+                officer.delete()
+                la.delete()
+            connections.close_all()
+
+
+def shield_on_its_own_connection(officer: User, child, done: threading.Event | None = None):
+    from shielding import services
+
+    try:
+        with disable_auditlog(), transaction.atomic():
+            services.shield_create(
+                child=child, by=officer, reason="domestic_abuse", justification="Fled",
+                review_on=date.today().replace(year=date.today().year + 1) - timedelta(days=30),
+            )  # fmt: skip
+    finally:
+        connections.close_all()
+        if done is not None:
+            done.set()
+
+
+def test_a_brother_moving_in_while_she_is_shielded_is_shielded_when_both_have_committed(
+    brother_and_sister,
+):
+    """A feed file puts Cal at Amy's home while Amy is being shielded: each checks before the
+    other has committed, so neither sees the other. The file looks again once it commits (as
+    feed_import does), and finds her shield."""
+    from directory.models import Address
+    from shielding.models import Shield
+    from shielding.policy import follow_shields_after_commit, shield_follows_home_and_carers
+
+    officer, amy, cal = brother_and_sister
+    checked, shielded = threading.Event(), threading.Event()
+
+    def feed_file() -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                follow_shields_after_commit(timezone.now())  # feed_import's first step
+                Address.objects.create(
+                    child=cal, line_1="9 Refuge Rd", town="Town", postcode="ZE2 9QX",
+                    source="la_system",
+                )  # fmt: skip
+                shield_follows_home_and_carers(cal)  # no shield on Amy yet, as far as it sees
+                checked.set()
+                assert shielded.wait(30)  # Amy's shield commits before the file does
+        finally:
+            connections.close_all()
+
+    officer_thread = threading.Thread(
+        target=lambda: (checked.wait(30), shield_on_its_own_connection(officer, amy, shielded))
+    )
+    threads = [threading.Thread(target=feed_file), officer_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert Shield.objects.filter(child=amy, lifted_at__isnull=True).exists()
+    assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
+
+
+def test_two_officers_shielding_a_brother_and_sister_at_once_both_succeed(brother_and_sister):
+    from directory.models import Address
+    from shielding.models import Shield
+
+    officer, amy, cal = brother_and_sister
+    with disable_auditlog():
+        Address.objects.create(
+            child=cal, line_1="9 Refuge Road", town="Town", postcode="ZE2 9QX", source="la_system"
+        )
+    errors: list[BaseException] = []
+    together = threading.Barrier(2, timeout=30)
+
+    def shield(child) -> None:
+        together.wait()
+        try:
+            shield_on_its_own_connection(officer, child)
+        except BaseException as error:  # a deadlock, a unique violation
+            errors.append(error)
+
+    threads = [threading.Thread(target=shield, args=(child,)) for child in (amy, cal)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    shields = Shield.objects.filter(child__in=[amy, cal], lifted_at__isnull=True)
+    assert {(s.child_id, s.protects_id, s.justification) for s in shields} == {
+        (amy.pk, None, "Fled"),
+        (cal.pk, None, "Fled"),
+    }

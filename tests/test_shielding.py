@@ -3,14 +3,18 @@
 A shielded child's whereabouts leaking is the worst bug this service can have.
 """
 
+import io
+import re
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.matching import Person
@@ -24,8 +28,14 @@ from directory.models import (
     Source,
 )
 from directory.services import children_merge, children_unmerge
+from shielding import services
 from shielding.models import ContactRequest, Shield, ShieldOverride
-from shielding.policy import shield_carry, shielded_lookalike
+from shielding.policy import (
+    SHARED_BY_AT_MOST,
+    shield_carry,
+    shield_follows_home_and_carers,
+    shielded_lookalike,
+)
 from tests.personas import (
     ada,
     dana,
@@ -257,6 +267,137 @@ class TestShieldWorkflow:
         sign_in(client, sam())
         html = client.get(reverse("shielding:dashboard")).content.decode()
         assert due.contactpoint_id_display in html and later.contactpoint_id_display not in html
+
+
+def shield_by_sam(child: Child) -> Shield:
+    officer = User.objects.filter(username="sam").first() or sam()
+    made, _ = services.shield_create(
+        child=child, by=officer, reason="domestic_abuse", justification="Fled violence",
+        review_on=IN_90_DAYS,
+    )  # fmt: skip
+    return made
+
+
+def in_force(child: Child) -> Shield | None:
+    return Shield.objects.filter(child=child, lifted_at__isnull=True).first()
+
+
+class TestRecordsAlongside:
+    """A shield follows the child to every record that would show where she is: her brother's
+    home, his mother's address, his past address, written however a system writes them."""
+
+    @pytest.mark.parametrize(
+        ("hers", "his"),
+        [
+            ("9 Refuge Road", "Flat 2, 9 Refuge Road"),
+            ("Flat 2, 9 Refuge Road", "9 Refuge Rd"),
+            ("Rose Cottage", "Rose Cottage, Refuge Road"),
+        ],
+    )
+    def test_the_same_home_written_another_way(self, hers, his):
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1=hers)
+        make_address(cal, "ZE2 9QX", line_1=his)
+        shield_by_sam(amy)
+        assert in_force(cal) is not None
+
+    def test_his_past_address_and_his_mothers_address_at_her_home(self):
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="9 Refuge Road")
+        moved_out = make_child(given_name="Cal")
+        make_address(moved_out, "ZE2 9QX", line_1="9 Refuge Road", ended_on=date(2026, 1, 1))
+        with_dad = make_child(given_name="Dan")
+        make_address(with_dad, "NE1 4ST", line_1="1 Mill Lane")
+        mother = ParentCarer.objects.create(
+            given_name="Mo", family_name="Hart", line_1="9 Refuge Road", postcode="ZE2 9QX",
+            source=Source.CHILD_BENEFIT,
+        )  # fmt: skip
+        mother_of(with_dad, mother)
+        neighbour = make_child(given_name="Eve")
+        make_address(neighbour, "ZE2 9QX", line_1="11 Refuge Road")
+        shield_by_sam(amy)
+        assert in_force(moved_out) and in_force(with_dad)
+        assert in_force(neighbour) is None
+
+    def test_a_number_shared_by_many_records_is_not_followed_and_the_officer_is_told(self, client):
+        """A placeholder or a switchboard: following it would mask hundreds of children."""
+        amy = make_child(given_name="Amy")
+        switchboard = "01632 960 123"
+        for n in range(SHARED_BY_AT_MOST + 1):
+            other = make_child(given_name=f"Other{n}")
+            mother_of(other, ParentCarer.objects.create(
+                given_name="M", family_name=f"O{n}", phone=switchboard,
+                source=Source.CHILD_BENEFIT,
+            ))  # fmt: skip
+        mother_of(amy, ParentCarer.objects.create(
+            given_name="Mo", family_name="Hart", phone=switchboard, source=Source.CHILD_BENEFIT
+        ))  # fmt: skip
+        shield_by_sam(amy)
+        assert Shield.objects.count() == 1
+        sign_in(client, User.objects.get(username="sam"))
+        page = client.get(reverse("shielding:shield", args=[amy.contactpoint_id])).content
+        assert f"shared by more than {SHARED_BY_AT_MOST} records" in page.decode()
+
+    def test_a_shield_for_sharing_is_not_followed_further(self):
+        """Cal is shielded for sharing Amy's home; his father's other child, who shares
+        nothing of Amy's, is not shielded for sharing Cal's father."""
+        amy, cal, half = (make_child(given_name=n) for n in ("Amy", "Cal", "Hal"))
+        for child in (amy, cal):
+            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        father = ParentCarer.objects.create(
+            given_name="Fred", family_name="Hart", phone="07700 900111", source=Source.CHILD_BENEFIT
+        )
+        for child in (cal, half):
+            CareRelationship.objects.create(
+                child=child, carer=father, relationship="father", parental_responsibility=True,
+                source=Source.CHILD_BENEFIT,
+            )  # fmt: skip
+        shield_by_sam(amy)
+        assert in_force(cal).protects == amy
+        shield_follows_home_and_carers(half)
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(half) is None
+
+    def test_shields_made_before_are_followed_daily_and_a_lift_stands(self):
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        for child in (amy, cal):
+            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        shield(amy)  # as shields were made before they were followed
+        said = io.StringIO()
+        call_command("shields_follow", stdout=said)
+        assert "1 shields followed; 1 records alongside shielded" in said.getvalue()
+        made = Shield.objects.get(child=cal, lifted_at__isnull=True)
+        services.shield_lift(shield=made, by=sam(), note="Cal lives with his father")
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(cal) is None, "the officer's decision stands"
+
+    def test_shielding_a_record_shielded_for_sharing_makes_it_the_officers(self):
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        for child in (amy, cal):
+            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        made = shield_by_sam(cal)
+        assert (made.pk, made.protects, made.shielded_by.username) == (
+            in_force(cal).pk,
+            None,
+            "sam",
+        )
+        assert made.justification == "Fled violence"
+
+    def test_another_las_auditor_does_not_learn_which_officer_shielded_her(self, client):
+        amy, theirs = make_child(given_name="Amy"), make_child(local_authority=southshire())
+        for child in (amy, theirs):
+            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        sign_in(client, sam())
+        client.post(
+            reverse("shielding:shield", args=[amy.contactpoint_id]),
+            {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": SOON},
+        )
+        assert in_force(theirs) is not None
+        sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        page = client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
+        cells = re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', page.content.decode())
+        assert "system" in cells and "sam" not in cells
 
 
 class TestOverride:

@@ -4,6 +4,7 @@ import time
 from datetime import date
 from typing import Any
 
+from auditlog.context import set_actor
 from django.apps import apps
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
@@ -23,6 +24,7 @@ from directory.demo import (
     local_authority_defaults,
 )
 from directory.models import Child
+from shielding.policy import follow_every_shield
 
 # Emptied by --replace: the directory, feeds and shields; never users or audit records.
 REPLACED_APPS = ("directory", "shielding")
@@ -107,6 +109,10 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             # Fresh statistics, so that the first queries after a bulk load are planned well.
             cursor.execute("ANALYZE")
+        # Families are shielded together; this also catches records of other families that
+        # happen to share a shielded child's home or a carer's number.
+        with set_actor(None):
+            follow_every_shield()
         elapsed = time.perf_counter() - started
         summary = ", ".join(
             f"{count:,} {table.split('_', 1)[1]}" for table, count in counts.items()
