@@ -5,13 +5,22 @@ an address after ``LOCKOUT_IP_FAILURES``. The lock lifts by itself when the fail
 of the period, or at once when an administrator unlocks the user.
 """
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import SignInFailure
-from contactpoint.serialise import Turn, attempt_join, attempts_under_way, brief_turn, wait_turn
+from contactpoint.serialise import (
+    Turn,
+    TurnTimeout,
+    attempt_join,
+    attempts_under_way,
+    brief_turn,
+    wait_turn,
+)
 
 LOCKED_MESSAGE = (
     "Too many attempts to sign in have failed, so signing in is locked for now. "
@@ -30,52 +39,81 @@ def _key(username: str) -> str:
     return username.strip().lower()[:150]
 
 
+def _username_failures(username: str, now: datetime) -> QuerySet[SignInFailure]:
+    return SignInFailure.objects.filter(
+        username=_key(username),
+        failed_at__gte=now - settings.LOCKOUT_PERIOD,
+        cleared_at__isnull=True,
+    )
+
+
 def sign_in_refused(*, username: str, ip_address: str, now: datetime) -> str:
     """Why this attempt must be refused unchecked (a key of ``REFUSALS``), or "" to check it.
 
     Attempts from one address do not wait for each other's password checks (a whole office
-    signs in from one address): each counts those still under way as failures to come, and is
-    refused at once ("busy") while they could reach the limit. Then, until the request ends,
-    other attempts for the same username wait, so that each counts this one's failure. In that
-    order, an attempt never waits for its address while it holds up its username's owner."""
-    recent = SignInFailure.objects.filter(failed_at__gte=now - settings.LOCKOUT_PERIOD)
-    refused = _address_refusal(recent.filter(ip_address=ip_address), ip_address)
-    if refused:
-        return refused
-    wait_turn(Turn.SIGN_IN_USERNAME, _key(username))
-    if recent.filter(username=_key(username)).count() >= settings.LOCKOUT_USERNAME_FAILURES:
+    signs in from one address): each counts those still under way as failures to come, and
+    waits a moment, then is refused ("busy"), while they could reach the limit. Then, until
+    the request ends, other attempts for the same username wait, so that each counts this
+    one's failure. In that order, an attempt never waits for its address while it holds up its
+    username's owner. A turn another request does not give up within ``TURN_TIMEOUT`` (a lost
+    application server's) refuses the attempt as busy rather than hang it."""
+    try:
+        refused = _address_refusal(ip_address, now)
+        if refused:
+            return refused
+        wait_turn(Turn.SIGN_IN_USERNAME, _key(username), timeout=TURN_TIMEOUT)
+    except TurnTimeout:
+        return "busy"
+    if _username_failures(username, now).count() >= settings.LOCKOUT_USERNAME_FAILURES:
         return "locked"
     return ""
 
 
-def _address_refusal(failures: QuerySet[SignInFailure], ip_address: str) -> str:
+# How long an attempt waits for those under way from its address before it is told "busy",
+# and for a turn another request holds.
+ADDRESS_WAIT = timedelta(seconds=2)
+TURN_TIMEOUT = timedelta(seconds=5)
+
+
+def _address_refusal(ip_address: str, now: datetime) -> str:
     """Failures and attempts under way from the address stay within the limit, however many
     arrive at once: an attempt counts and joins those under way in a brief turn of its own."""
     limit = settings.LOCKOUT_IP_FAILURES
-    with brief_turn(Turn.SIGN_IN_ADDRESS, ip_address):
-        # Those under way first: one that ends in between is then counted twice, never
-        # missed (its failure is visible before it leaves the attempts under way).
-        under_way = attempts_under_way(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
-        failed = failures.count()
-        if failed >= limit:
-            return "locked"
-        if failed + under_way >= limit:
+    failures = SignInFailure.objects.filter(
+        ip_address=ip_address, failed_at__gte=now - settings.LOCKOUT_PERIOD
+    )
+    deadline = time.monotonic() + ADDRESS_WAIT.total_seconds()
+    while True:
+        with brief_turn(Turn.SIGN_IN_ADDRESS, ip_address, timeout=TURN_TIMEOUT):
+            # Those under way first: one that ends in between is then counted twice, never
+            # missed (its failure is visible before it leaves the attempts under way).
+            under_way = attempts_under_way(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
+            failed = failures.count()
+            if failed >= limit:
+                return "locked"
+            if failed + under_way < limit:
+                attempt_join(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
+                return ""
+        if time.monotonic() >= deadline:
             return "busy"
-        attempt_join(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
-        return ""
+        time.sleep(0.05)
 
 
 def username_locked(username: str, now: datetime) -> bool:
-    recent = SignInFailure.objects.filter(
-        username=_key(username), failed_at__gte=now - settings.LOCKOUT_PERIOD
-    )
-    return recent.count() >= settings.LOCKOUT_USERNAME_FAILURES
+    return _username_failures(username, now).count() >= settings.LOCKOUT_USERNAME_FAILURES
 
 
 def sign_in_failure_record(*, username: str, ip_address: str, stage: str) -> None:
     SignInFailure.objects.create(username=_key(username), ip_address=ip_address, stage=stage)
+    # Failures older than the period count for nothing any more.
+    SignInFailure.objects.filter(
+        failed_at__lt=timezone.now() - 2 * settings.LOCKOUT_PERIOD
+    ).delete()
 
 
 def sign_in_failures_clear(username: str) -> None:
-    """After a successful sign-in or an administrator's unlock."""
-    SignInFailure.objects.filter(username=_key(username)).delete()
+    """After a successful sign-in or an administrator's unlock: the username's failures no
+    longer count for it, but still count for the addresses they came from."""
+    SignInFailure.objects.filter(username=_key(username), cleared_at__isnull=True).update(
+        cleared_at=timezone.now()
+    )

@@ -155,6 +155,9 @@ class SignInFailure(models.Model):
     ip_address = models.GenericIPAddressField(db_index=True)
     stage = models.CharField(max_length=20, choices=Stage.choices)
     failed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When a sign-in or an administrator's unlock cleared it for its username. It still counts
+    # for its address: a user signing in at her desk must not give a guesser his guesses back.
+    cleared_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Failed {self.stage} for {self.username}"

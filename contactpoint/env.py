@@ -66,12 +66,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_networks(name: str) -> list[IPv4Network | IPv6Network]:
-    """Comma-separated addresses or ranges (``10.0.0.0/8``); an entry that is neither stops
-    start-up, rather than silently trusting nothing or everything."""
+    """Comma-separated addresses or ranges (``10.20.30.0/24``); an entry that is neither, a
+    range written with host bits ("10.0.0.5/8": which was meant?) or one that is everything
+    ("0.0.0.0/0") stops start-up, rather than silently trusting the wrong addresses."""
     networks = []
     for item in env_list(name, []):
         try:
-            networks.append(ip_network(item, strict=False))
+            network = ip_network(item, strict=True)
         except ValueError:
             raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or range") from None
+        if network.prefixlen == 0:
+            raise ImproperlyConfigured(f"{name}: {item!r} is every address")
+        networks.append(network)
     return networks

@@ -17,9 +17,10 @@ already shared one, and one address's attempts counted against the other's.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from enum import IntEnum
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 
 class Turn(IntEnum):
@@ -50,25 +51,50 @@ def _in_transaction() -> None:
         raise RuntimeError("a turn is held until the transaction ends: there must be one")
 
 
-def _lock(function: str, kind: Turn, key: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(LOCKS[function], [lock_key(kind, key)])
+class TurnTimeout(Exception):
+    """Another request held the turn for longer than the caller would wait: most likely one
+    on an application server that was lost, whose connection the database has not yet seen
+    go (until then, a turn is held)."""
 
 
-def wait_turn(kind: Turn, key: str) -> None:
+def _lock(function: str, kind: Turn, key: str, timeout: timedelta | None = None) -> None:
+    if timeout is None:
+        with connection.cursor() as cursor:
+            cursor.execute(LOCKS[function], [lock_key(kind, key)])
+        return
+    try:
+        # In a savepoint, so that a wait given up leaves the transaction usable.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (before,) = cursor.fetchone()
+            limit = f"{int(timeout.total_seconds() * 1000)}ms"
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [limit])
+            cursor.execute(LOCKS[function], [lock_key(kind, key)])
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise TurnTimeout from None
+        raise
+
+
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def wait_turn(kind: Turn, key: str, *, timeout: timedelta | None = None) -> None:
     """Waits until no other transaction holds ``kind`` for ``key``, then holds it until this
-    transaction ends. A request waits for at most one turn, so no two can wait on each other."""
+    transaction ends (``TurnTimeout`` after ``timeout``, if given). A request waits for at most
+    one turn at a time, so no two can wait on each other."""
     _in_transaction()
-    _lock("pg_advisory_xact_lock", kind, key)
+    _lock("pg_advisory_xact_lock", kind, key, timeout)
 
 
 @contextmanager
-def brief_turn(kind: Turn, key: str) -> Iterator[None]:
+def brief_turn(kind: Turn, key: str, *, timeout: timedelta | None = None) -> Iterator[None]:
     """Holds ``kind`` for ``key`` only while the block runs. The block must not wait for
     anything else. It runs in a savepoint, so that an error in it leaves the transaction able
     to let the turn go (a turn left held would outlive the request on a kept connection)."""
     _in_transaction()
-    _lock("pg_advisory_lock", kind, key)
+    _lock("pg_advisory_lock", kind, key, timeout)
     try:
         with transaction.atomic():
             yield

@@ -50,7 +50,7 @@ DEBUG = env_bool("DEBUG", False)
 if DEBUG and PRODUCTION:
     raise ImproperlyConfigured("DEBUG must be off in production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
-if PRODUCTION and not env_optional("ALLOWED_HOSTS"):
+if PRODUCTION and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS or not env_optional("ALLOWED_HOSTS")):
     raise ImproperlyConfigured("ALLOWED_HOSTS must name the service's host names in production")
 
 INSTALLED_APPS = [
@@ -171,7 +171,7 @@ OTP_TOTP_ISSUER = "ContactPoint"
 # ranges (10.0.0.0/8).
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 # The address set-up links are built on, e.g. https://contactpoint.example.gov.uk
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").strip()
 if PRODUCTION and not (env_optional("SITE_URL") or "").startswith("https://"):
     raise ImproperlyConfigured("SITE_URL must be the service's https:// address in production")
 

@@ -92,6 +92,22 @@ class TestEveryRequestIsAnEvent:
         assert behind_the_range.ip_address == "203.0.113.9"
         assert outside_it.ip_address == "192.0.2.5"
 
+    @pytest.mark.parametrize(
+        ("remote", "forwarded", "recorded"),
+        [
+            ("::ffff:10.0.0.2", "203.0.113.5", "203.0.113.5"),  # a server bound to [::]
+            ("10.0.0.2", "203.0.113.5:51234", "203.0.113.5"),  # a hop with its port
+            ("10.0.0.2", "[2001:db8::7]:443", "2001:db8::7"),
+            ("10.0.0.2", "10.0.0.9", "10.0.0.9"),  # every hop a proxy: the first is the client
+            ("10.0.0.2", "not-an-address", "10.0.0.2"),
+        ],
+    )
+    def test_addresses_as_proxies_write_them(self, client, settings, remote, forwarded, recorded):
+        settings.TRUSTED_PROXIES = [ip_network("10.0.0.0/24")]
+        client.get("/accounts/login/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+        (event,) = events(path="/accounts/login/")
+        assert event.ip_address == recorded
+
 
 class TestFailClosed:
     def test_no_page_is_shown_if_its_event_cannot_be_written(self, client):

@@ -92,6 +92,11 @@ def test_proxies_are_addresses_or_ranges_and_anything_else_stops_start_up(monkey
         "192.0.2.1/32",
         "2001:db8::/32",
     ]
-    monkeypatch.setenv("PROXIES", "10.0.0.0/8, the-load-balancer")
-    with pytest.raises(ImproperlyConfigured, match="'the-load-balancer' is not an IP address"):
-        env_networks("PROXIES")
+    for wrong, said in (
+        ("10.0.0.0/8, the-load-balancer", "'the-load-balancer' is not an IP address"),
+        ("10.0.0.5/8", "'10.0.0.5/8' is not an IP address or range"),
+        ("0.0.0.0/0", "'0.0.0.0/0' is every address"),
+    ):
+        monkeypatch.setenv("PROXIES", wrong)
+        with pytest.raises(ImproperlyConfigured, match=said):
+            env_networks("PROXIES")

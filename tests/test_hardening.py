@@ -458,6 +458,8 @@ def test_the_deployment_checks_pass_with_production_settings():
         ({"SECRET_KEY": "changeme"}, "SECRET_KEY must be at least 50 random characters"),
         ({"SECRET_KEY": "a" * 60}, "SECRET_KEY must be at least 50 random characters"),
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS must name the service's host names"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS must name the service's host names"),
+        ({"ALLOWED_HOSTS": ","}, "ALLOWED_HOSTS must name the service's host names"),
         ({"SITE_URL": None}, "SITE_URL must be the service's https:// address"),
         ({"SITE_URL": "http://contactpoint.example.gov.uk"}, "SITE_URL must be the service's"),
         ({"TRUSTED_PROXIES": "the-load-balancer"}, "TRUSTED_PROXIES: 'the-load-balancer'"),

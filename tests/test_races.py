@@ -31,6 +31,8 @@ GUESSES = 12
 
 def la_and_user(code: str, username: str, role: str) -> tuple[Organisation, User]:
     """A local authority of its own and one user of it (the caller deletes both)."""
+    # These commit: never to the development database (a test run alone, unmarked, can be).
+    assert connection.settings_dict["NAME"].startswith("test_"), "not the test database"
     organisation = Organisation.objects.create(
         code=code, name=f"Raceshire {code}", kind="local_authority",
         team_phone="01632 960000", team_email="team@raceshire.example.org",
@@ -186,11 +188,21 @@ def held_elsewhere(function: str, kind: Turn, key: str) -> Iterator[psycopg.Conn
         yield other
 
 
+@pytest.fixture
+def short_waits(monkeypatch):
+    from accounts import lockout
+
+    monkeypatch.setattr(lockout, "ADDRESS_WAIT", timedelta(seconds=0.3))
+    monkeypatch.setattr(lockout, "TURN_TIMEOUT", timedelta(seconds=0.3))
+
+
 @pytest.mark.django_db
-def test_an_attempt_is_refused_at_once_while_those_under_way_could_reach_the_limit(settings):
-    """With the limit at 1 and one attempt from the address still being checked, the next is
-    refused unchecked, as busy rather than locked; once that one ends without failing, the
-    next goes ahead."""
+def test_an_attempt_is_refused_as_busy_while_those_under_way_could_reach_the_limit(
+    settings, short_waits
+):
+    """With the limit at 1 and one attempt from the address still being checked, the next
+    waits a moment, then is refused unchecked, as busy rather than locked; once that one ends
+    without failing, the next goes ahead."""
     settings.LOCKOUT_IP_FAILURES = 1
     address = "192.0.2.7"
     with held_elsewhere("pg_advisory_xact_lock_shared", Turn.SIGN_IN_ADDRESS_ATTEMPT, address):
@@ -199,18 +211,44 @@ def test_an_attempt_is_refused_at_once_while_those_under_way_could_reach_the_lim
 
 
 @pytest.mark.django_db
-def test_an_attempt_refused_for_its_address_does_not_wait_for_its_username(settings):
+def test_an_attempt_waits_for_a_colleagues_that_ends_in_a_moment(settings):
+    """Colleagues behind one address signing in at once: the attempt that would pass the
+    limit waits for one under way to end, rather than being refused."""
+    settings.LOCKOUT_IP_FAILURES = 1
+    address = "192.0.2.17"
+    with held_elsewhere(
+        "pg_advisory_xact_lock_shared", Turn.SIGN_IN_ADDRESS_ATTEMPT, address
+    ) as colleague:
+        threading.Timer(0.3, colleague.rollback).start()  # signed in, no failure
+        refused = sign_in_refused(username="b", ip_address=address, now=timezone.now())
+    assert refused == ""
+
+
+@pytest.mark.django_db
+def test_an_attempt_refused_for_its_address_does_not_wait_for_its_username(
+    settings, short_waits, monkeypatch
+):
     """Refused at its address before it takes its username's turn: attempts from a busy
     address cannot queue up in front of the user signing in from somewhere else."""
+    from accounts import lockout
+
     settings.LOCKOUT_IP_FAILURES = 1
-    with (
-        held_elsewhere("pg_advisory_xact_lock", Turn.SIGN_IN_USERNAME, "guessed"),
-        held_elsewhere("pg_advisory_xact_lock_shared", Turn.SIGN_IN_ADDRESS_ATTEMPT, "192.0.2.9"),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait fails the test, not hangs it
+    waited: list[str] = []
+    monkeypatch.setattr(lockout, "wait_turn", lambda kind, key, **_: waited.append(key))
+    with held_elsewhere("pg_advisory_xact_lock_shared", Turn.SIGN_IN_ADDRESS_ATTEMPT, "192.0.2.9"):
         refused = sign_in_refused(username="guessed", ip_address="192.0.2.9", now=timezone.now())
+    assert (refused, waited) == ("busy", [])
+
+
+@pytest.mark.django_db
+def test_a_turn_held_by_a_lost_server_refuses_as_busy_rather_than_hangs(settings, short_waits):
+    with held_elsewhere("pg_advisory_lock", Turn.SIGN_IN_ADDRESS, "192.0.2.10"):
+        refused = sign_in_refused(username="a", ip_address="192.0.2.10", now=timezone.now())
     assert refused == "busy"
+    with held_elsewhere("pg_advisory_xact_lock", Turn.SIGN_IN_USERNAME, "guessed"):
+        refused = sign_in_refused(username="guessed", ip_address="192.0.2.11", now=timezone.now())
+    assert refused == "busy"
+    assert sign_in_refused(username="guessed", ip_address="192.0.2.11", now=timezone.now()) == ""
 
 
 @pytest.mark.django_db

@@ -143,6 +143,21 @@ class TestLockout:
         other = give_password(client.__class__(), REMOTE_ADDR="192.0.2.9")
         assert other.status_code == 302
 
+    def test_a_user_signing_in_at_her_desk_does_not_give_a_guesser_his_guesses_back(
+        self, client, settings
+    ):
+        settings.LOCKOUT_IP_FAILURES = 3
+        user = priya()
+        device = authenticator(user)
+        guesser = client.__class__(REMOTE_ADDR="198.51.100.7")
+        for _ in range(3):
+            give_password(guesser, password="Summer2026!")
+        give_password(client)  # from her desk, both factors: her failures no longer count
+        client.post(TWO_FACTOR, {"otp_token": current_code(device)})
+        assert client.get("/").status_code == 200
+        assert not SignInFailure.objects.filter(cleared_at__isnull=True).exists()
+        assert "signing in is locked" in give_password(guesser, username="owen").content.decode()
+
     def test_wrong_codes_count_towards_the_lock(self, client):
         authenticator(priya())
         give_password(client)
