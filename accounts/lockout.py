@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -27,12 +28,20 @@ LOCKED_MESSAGE = (
     "Try again later, or ask your local authority's ContactPoint administrator to unlock "
     "your account."
 )
+ADDRESS_LOCKED_MESSAGE = (
+    "Too many attempts to sign in from your network have failed, so signing in from it is "
+    "locked for now. Try again in 30 minutes."
+)
 BUSY_MESSAGE = (
     "Too many sign-ins from your network are being checked at this moment. Wait a few "
     "seconds, then try again."
 )
 # Why an attempt was refused unchecked (the audit event's detail), and what the user is told.
-REFUSALS = {"locked": LOCKED_MESSAGE, "busy": BUSY_MESSAGE}
+REFUSALS = {
+    "locked": LOCKED_MESSAGE,
+    "address_locked": ADDRESS_LOCKED_MESSAGE,
+    "busy": BUSY_MESSAGE,
+}
 
 
 def _key(username: str) -> str:
@@ -90,7 +99,7 @@ def _address_refusal(ip_address: str, now: datetime) -> str:
             under_way = attempts_under_way(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
             failed = failures.count()
             if failed >= limit:
-                return "locked"
+                return "address_locked"
             if failed + under_way < limit:
                 attempt_join(Turn.SIGN_IN_ADDRESS_ATTEMPT, ip_address)
                 return ""
@@ -105,15 +114,26 @@ def username_locked(username: str, now: datetime) -> bool:
 
 def sign_in_failure_record(*, username: str, ip_address: str, stage: str) -> None:
     SignInFailure.objects.create(username=_key(username), ip_address=ip_address, stage=stage)
-    # Failures older than the period count for nothing any more.
-    SignInFailure.objects.filter(
-        failed_at__lt=timezone.now() - 2 * settings.LOCKOUT_PERIOD
-    ).delete()
+    # Failures older than twice the period count for nothing any more. Those another
+    # request is purging are left to it: a failed sign-in never waits for another's.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM accounts_signinfailure WHERE id IN (SELECT id FROM "
+            "accounts_signinfailure WHERE failed_at < %s ORDER BY id LIMIT 100 "
+            "FOR UPDATE SKIP LOCKED)",
+            [timezone.now() - 2 * settings.LOCKOUT_PERIOD],
+        )
 
 
-def sign_in_failures_clear(username: str) -> None:
-    """After a successful sign-in or an administrator's unlock: the username's failures no
-    longer count for it, but still count for the addresses they came from."""
-    SignInFailure.objects.filter(username=_key(username), cleared_at__isnull=True).update(
-        cleared_at=timezone.now()
+def sign_in_failures_clear(username: str, *, signed_in_from: str | None = None) -> None:
+    """After a successful sign-in or an administrator's unlock, the username's failures no
+    longer count for it. Those from elsewhere still count for the addresses they came from (a
+    user signing in at her desk must not give a guesser his guesses back); those from the
+    address she signed in from are gone, or her office would lock itself out with its typos."""
+    now = timezone.now()
+    failures = SignInFailure.objects.filter(
+        username=_key(username), failed_at__gte=now - settings.LOCKOUT_PERIOD
     )
+    if signed_in_from:
+        failures.filter(ip_address=signed_in_from).delete()
+    failures.filter(cleared_at__isnull=True).update(cleared_at=now)

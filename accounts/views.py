@@ -137,7 +137,7 @@ def _signed_in_fully(request: HttpRequest, user: User, device: Any) -> None:
     last sign-in (what the 90 days without one count from)."""
     django_otp.login(request, device)
     request.session.cycle_key()
-    sign_in_failures_clear(user.username)
+    sign_in_failures_clear(user.username, signed_in_from=client_ip(request))
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
 

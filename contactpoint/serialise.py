@@ -15,6 +15,7 @@ Each lock's key is a 64-bit hash of its kind and key: with 32 bits, two of 300,0
 already shared one, and one address's attempts counted against the other's.
 """
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -67,7 +68,7 @@ def _lock(function: str, kind: Turn, key: str, timeout: timedelta | None = None)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('lock_timeout')")
             (before,) = cursor.fetchone()
-            limit = f"{int(timeout.total_seconds() * 1000)}ms"
+            limit = f"{max(1, int(timeout.total_seconds() * 1000))}ms"  # 0 is no limit
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [limit])
             cursor.execute(LOCKS[function], [lock_key(kind, key)])
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
@@ -78,6 +79,15 @@ def _lock(function: str, kind: Turn, key: str, timeout: timedelta | None = None)
 
 
 LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _try_lock(kind: Turn, key: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [lock_key(kind, key)]
+        )
+        (taken,) = cursor.fetchone()
+    return bool(taken)
 
 
 def wait_turn(kind: Turn, key: str, *, timeout: timedelta | None = None) -> None:
@@ -94,7 +104,16 @@ def brief_turn(kind: Turn, key: str, *, timeout: timedelta | None = None) -> Ite
     anything else. It runs in a savepoint, so that an error in it leaves the transaction able
     to let the turn go (a turn left held would outlive the request on a kept connection)."""
     _in_transaction()
-    _lock("pg_advisory_lock", kind, key, timeout)
+    if timeout is None:
+        _lock("pg_advisory_lock", kind, key)
+    else:
+        # Tried, not waited for under a lock_timeout: a session's lock granted just as its
+        # wait timed out would be left held, and the savepoint's rollback would not free it.
+        deadline = time.monotonic() + timeout.total_seconds()
+        while not _try_lock(kind, key):
+            if time.monotonic() >= deadline:
+                raise TurnTimeout
+            time.sleep(0.02)
     try:
         with transaction.atomic():
             yield

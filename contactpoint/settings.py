@@ -3,6 +3,7 @@
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -172,7 +173,7 @@ OTP_TOTP_ISSUER = "ContactPoint"
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 # The address set-up links are built on, e.g. https://contactpoint.example.gov.uk
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").strip()
-if PRODUCTION and not (env_optional("SITE_URL") or "").startswith("https://"):
+if PRODUCTION and not (SITE_URL.startswith("https://") and urlsplit(SITE_URL).hostname):
     raise ImproperlyConfigured("SITE_URL must be the service's https:// address in production")
 
 LANGUAGE_CODE = "en-gb"

@@ -86,6 +86,8 @@ def test_lists(monkeypatch):
 
 
 def test_proxies_are_addresses_or_ranges_and_anything_else_stops_start_up(monkeypatch):
+    monkeypatch.setenv("PROXIES", "::ffff:10.0.0.2, ::ffff:10.0.0.0/120")
+    assert [str(n) for n in env_networks("PROXIES")] == ["10.0.0.2/32", "10.0.0.0/24"]
     monkeypatch.setenv("PROXIES", "10.0.0.0/8, 192.0.2.1, 2001:db8::/32")
     assert [str(n) for n in env_networks("PROXIES")] == [
         "10.0.0.0/8",

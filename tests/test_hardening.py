@@ -462,6 +462,7 @@ def test_the_deployment_checks_pass_with_production_settings():
         ({"ALLOWED_HOSTS": ","}, "ALLOWED_HOSTS must name the service's host names"),
         ({"SITE_URL": None}, "SITE_URL must be the service's https:// address"),
         ({"SITE_URL": "http://contactpoint.example.gov.uk"}, "SITE_URL must be the service's"),
+        ({"SITE_URL": "https://"}, "SITE_URL must be the service's"),
         ({"TRUSTED_PROXIES": "the-load-balancer"}, "TRUSTED_PROXIES: 'the-load-balancer'"),
     ],
 )

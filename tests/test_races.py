@@ -263,6 +263,31 @@ def test_two_addresses_never_share_a_count(settings):
 
 
 @pytest.mark.django_db
+def test_a_brief_turn_given_up_is_never_left_held():
+    """A turn let go just as the wait for it is given up must not stay with the connection
+    (a session's lock outlives the request on a kept connection)."""
+    for _ in range(20):
+        with held_elsewhere("pg_advisory_lock", Turn.SIGN_IN_ADDRESS, "192.0.2.12") as holder:
+            threading.Timer(0.05, lambda: holder.execute(
+                serialise.LOCKS["pg_advisory_unlock"],
+                [serialise.lock_key(Turn.SIGN_IN_ADDRESS, "192.0.2.12")],
+            )).start()  # fmt: skip
+            try:
+                with serialise.brief_turn(
+                    Turn.SIGN_IN_ADDRESS, "192.0.2.12", timeout=timedelta(seconds=0.05)
+                ):
+                    pass
+            except serialise.TurnTimeout:
+                pass
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND pid = pg_backend_pid()"
+            )
+            assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.django_db
 def test_a_brief_turn_is_let_go_after_an_error_in_it():
     """Held by the session, not the transaction: an error in its block must not leave it held
     on a connection that outlives the request."""

@@ -11,7 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services
 from accounts.models import SignInFailure
 from audit.models import Action, AuditEvent
-from tests.personas import PASSWORD, authenticator, current_code, lee, priya, sign_in
+from tests.personas import PASSWORD, authenticator, current_code, lee, owen, priya, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +139,9 @@ class TestLockout:
         authenticator(priya())
         for n in range(settings.LOCKOUT_IP_FAILURES):
             give_password(client, username=f"guess{n}", password="x")
-        assert "signing in is locked" in give_password(client).content.decode()
+        page = give_password(client).content.decode()
+        assert "signing in from it is locked for now" in page
+        assert AuditEvent.objects.filter(detail__address_locked=True).exists()
         other = give_password(client.__class__(), REMOTE_ADDR="192.0.2.9")
         assert other.status_code == 302
 
@@ -156,7 +158,26 @@ class TestLockout:
         client.post(TWO_FACTOR, {"otp_token": current_code(device)})
         assert client.get("/").status_code == 200
         assert not SignInFailure.objects.filter(cleared_at__isnull=True).exists()
-        assert "signing in is locked" in give_password(guesser, username="owen").content.decode()
+        assert (
+            "signing in from it is locked"
+            in give_password(guesser, username="owen").content.decode()
+        )
+
+    def test_an_office_whose_colleagues_mistyped_then_signed_in_is_not_locked_out(
+        self, client, settings
+    ):
+        """Each colleague's sign-in takes back their own typos from the office's address."""
+        settings.LOCKOUT_IP_FAILURES = 3
+        for user in (priya(), owen()):
+            device = authenticator(user)
+            colleague = client.__class__()
+            give_password(colleague, username=user.username, password="typo")
+            give_password(colleague, username=user.username)
+            colleague.post(TWO_FACTOR, {"otp_token": current_code(device)})
+            assert colleague.get("/").status_code == 200
+        authenticator(lee())
+        give_password(client, username="lee", password="typo")
+        assert give_password(client, username="lee").status_code == 302
 
     def test_wrong_codes_count_towards_the_lock(self, client):
         authenticator(priya())

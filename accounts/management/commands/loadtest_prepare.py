@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Exists, OuterRef, Q
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -32,6 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--children", type=positive_int, default=5000)
 
     def handle(self, *args: Any, users: int, children: int, **options: Any) -> None:
+        if settings.PRODUCTION:
+            # It makes users with a shared password and clears sign-in failures.
+            raise CommandError("loadtest_prepare is for the load test's own database only")
         la = Organisation.objects.filter(kind=Organisation.Kind.LOCAL_AUTHORITY).first()
         if la is None:
             raise SystemExit("Load demo data first (make run, or seed_demo).")
