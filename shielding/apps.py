@@ -10,6 +10,7 @@ class ShieldingConfig(AppConfig):
 
         from shielding.models import ContactRequest, Shield, ShieldOverride
 
-        auditlog.register(Shield)
+        # Whom a shield protects is not told to another LA through its change log.
+        auditlog.register(Shield, exclude_fields=["protects"])
         auditlog.register(ShieldOverride, exclude_fields=["visit_token_hash"])
         auditlog.register(ContactRequest)

@@ -41,9 +41,11 @@ class Shield(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     lift_note = models.TextField(blank=True, db_default="")
-    # Set on a shield made only because the record shares a home, or a parent or carer, with
-    # this shielded child (``shield_follows_home_and_carers``). Such a shield protects her; it
-    # is not itself followed to the records that share this record's homes and carers.
+    # A shield made only because the record shares a home, or a parent or carer, with a
+    # shielded child (``shield_follows_home_and_carers``), and that child (while her record
+    # is kept). Such a shield protects her; it is not itself followed to the records that
+    # share this record's homes and carers.
+    for_sharing = models.BooleanField(default=False, db_default=False)
     protects = models.ForeignKey(
         "directory.Child", on_delete=models.SET_NULL, related_name="+", null=True, blank=True
     )

@@ -686,6 +686,7 @@ def shield_for_review(
                 justification=why,
                 review_on=timezone.localdate(),
                 shielded_by=None,
+                for_sharing=protects is not None,
                 protects=protects,
             )
     except IntegrityError:  # shielded meanwhile by another request, which has committed
@@ -693,19 +694,26 @@ def shield_for_review(
 
 
 def _home(line_1: str, line_2: str) -> tuple[frozenset[str], frozenset[str]]:
-    """What names a home within its postcode: its house and flat numbers, and its words."""
-    text = f"{line_1} {line_2}".lower()
+    """What names a home within its postcode: its house and flat numbers ("9a" however
+    spaced: "9 A"), and its words."""
+    text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", f"{line_1} {line_2}".lower())
     return frozenset(re.findall(r"\d+[a-z]?", text)), frozenset(re.findall(r"[a-z]+", text))
 
 
 def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     """Whether two addresses at one postcode could be one home, however written: they share a
-    number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"), or, with no number in either, the words of
-    one are all in the other ("Rose Cottage", "Rose Cottage, Refuge Road"). Wide on purpose:
-    within a postcode, a home too many is shielded for review, one too few shows her refuge."""
+    number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"); or the one without a number names a
+    house that the other names too ("Refuge House", "Flat 2, Refuge House"); or, with no
+    number in either, the words of one are all in the other ("Rose Cottage", "Rose Cottage,
+    Refuge Road"). Wide on purpose: within a postcode, a home too many is shielded for review,
+    one too few shows her refuge."""
     (numbers_a, words_a), (numbers_b, words_b) = _home(*a), _home(*b)
-    if numbers_a or numbers_b:
+    if numbers_a and numbers_b:
         return bool(numbers_a & numbers_b)
+    if numbers_a or numbers_b:
+        named = words_b if numbers_a else words_a
+        numbered = words_a if numbers_a else words_b
+        return bool(named) and named <= numbered
     return bool(words_a and words_b) and (words_a <= words_b or words_b <= words_a)
 
 
@@ -721,9 +729,9 @@ PHONE_KEY = Right(
     Func(F("carer__phone"), Value(r"\D"), Value(""), Value("g"), function="regexp_replace"), 9
 )
 
-# A home, a parent or carer or a phone number more records than this share is not followed: a
-# placeholder number, a switchboard, a hostel. The shield page says so, for the officer to
-# look them up by hand.
+# A parent or carer or a phone number more records than this share is not followed: a
+# placeholder number, a switchboard, a refuge's own number. The shield page says so, for the
+# officer to look them up by hand. Homes are not capped: the postcode bounds them.
 SHARED_BY_AT_MOST = 10
 
 Place = tuple[int, str, str, str]  # a child, and a postcode and lines it is shown with
@@ -766,8 +774,8 @@ class Sharing:
     def records(self) -> set[int]:
         return self.show_hers | self.shown_by
 
-    def add(self, found: set[int], *into: set[int]) -> None:
-        if len(found) > SHARED_BY_AT_MOST:
+    def add(self, found: set[int], *into: set[int], capped: bool = True) -> None:
+        if capped and len(found) > SHARED_BY_AT_MOST:
             self.too_common += 1
             return
         for records in into:
@@ -777,16 +785,27 @@ class Sharing:
 def sharing_records(child: Child) -> Sharing:
     """The other records that share one of this child's homes (``same_home`` at the same
     postcode, her parents' and carers' addresses too), or one of her parents or carers (the
-    same person, or the same phone number), each followed only if no more than
-    SHARED_BY_AT_MOST records share it. Merged-away records hold nothing and are left out."""
+    same person, or the same phone number, each followed only if no more than
+    SHARED_BY_AT_MOST records share it). Merged-away records hold nothing and are left out."""
     sharing = Sharing()
     own = Q(child=child)
-    others = ~Q(child=child)
     current = _places(own, None, ended=False)
     every = _places(own, None, ended=True)
+    # Everyone living at her home now; and of those who lived there, her family (a brother
+    # who has moved out): at a refuge, past residents who are not are many, and show only
+    # that the refuge is there.
+    names = {
+        child.family_name.lower(),
+        *(name.lower() for name in child.other_names.values_list("family_name", flat=True)),
+    }
+    family = Q(child__family_name__iregex="^(" + "|".join(re.escape(n) for n in names) + ")$")
+    postcodes = {p for _, p, _, _ in current}
+    residents = _places(~own, postcodes, ended=False)
+    living = set(residents)
+    former = [p for p in _places(~own & family, postcodes, ended=True) if p not in living]
     for mine, theirs, into in (
-        (current, _places(others, {p for _, p, _, _ in current}, ended=True), sharing.show_hers),
-        (every, _places(others, {p for _, p, _, _ in every}, ended=False), sharing.shown_by),
+        (current, residents + former, sharing.show_hers),
+        (every, _places(~own, {p for _, p, _, _ in every}, ended=False), sharing.shown_by),
     ):
         for home in {(postcode, l1, l2) for _, postcode, l1, l2 in mine}:
             sharing.add(
@@ -796,6 +815,7 @@ def sharing_records(child: Child) -> Sharing:
                     if postcode == home[0] and same_home(home[1:], (l1, l2))
                 },
                 into,
+                capped=False,
             )
     links = CareRelationship.objects.filter(ended_on__isnull=True)
     carers = links.filter(child=child)
@@ -831,16 +851,28 @@ def shield_sources_among(child_ids: Iterable[int]) -> set[int]:
     carer with a shielded child: the shields that are followed to the records alongside."""
     return set(
         Shield.objects.filter(
-            child_id__in=list(child_ids), lifted_at__isnull=True, protects__isnull=True
+            child_id__in=list(child_ids), lifted_at__isnull=True, for_sharing=False
         ).values_list("child_id", flat=True)
     )
 
 
 def _lifted_by_a_person(child_id: int, protects: int) -> bool:
-    """An officer has lifted this record's shield for that child: their decision stands."""
-    return Shield.objects.filter(
-        child_id=child_id, protects_id=protects, lifted_by__isnull=False
-    ).exists()
+    """An officer has lifted this record's shield for that child, and neither record has had
+    a home or a parent or carer recorded since: their decision stands, but not for a new home
+    (Cal lifted because he lived with his father, moving in with her at her next refuge)."""
+    lifted = (
+        Shield.objects.filter(child_id=child_id, protects_id=protects, lifted_by__isnull=False)
+        .order_by("-lifted_at")
+        .values_list("lifted_at", flat=True)
+        .first()
+    )
+    if lifted is None:
+        return False
+    both = [child_id, protects]
+    return not (
+        Address.objects.filter(child_id__in=both, received_at__gt=lifted).exists()
+        or CareRelationship.objects.filter(child_id__in=both, received_at__gt=lifted).exists()
+    )
 
 
 def shield_follows_home_and_carers(child: Child) -> set[int]:
@@ -892,22 +924,25 @@ def follow_every_shield() -> tuple[int, int]:
 
 
 # However a shield and a change at her brother's home interleave, the later of the two to
-# commit sees the other: each looks again once it has committed.
-AFTER_COMMIT_MARGIN = timedelta(minutes=5)
+# commit sees the other: each looks again once it has committed. A shield made by a file
+# that ran for longer than this before it committed can still be missed here, until the
+# daily ``shields_follow``.
+AFTER_COMMIT_MARGIN = timedelta(hours=1)
 
 
-def follow_shields_after_commit(since: datetime) -> None:
+def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -> None:
     """When this transaction commits, follows every shield made since ``since`` (less a
-    margin for the transactions that made them) to the records alongside again. A feed file,
-    a merge or a shield in another transaction may have changed a home or carer that this
-    transaction could not see; whichever commits second sees both."""
+    margin for the transactions that made them), and those of ``children``, to the records
+    alongside again. A feed file, a merge or a shield in another transaction may have changed
+    a home or carer that this transaction could not see; whichever commits second sees both."""
+    named = list(children)
 
     def follow() -> None:
         with transaction.atomic():
             recent = Child.objects.filter(
+                Q(shields__shielded_at__gte=since - AFTER_COMMIT_MARGIN) | Q(pk__in=named),
                 shields__lifted_at__isnull=True,
-                shields__protects__isnull=True,
-                shields__shielded_at__gte=since - AFTER_COMMIT_MARGIN,
+                shields__for_sharing=False,
             ).distinct()
             for shielded in recent:
                 shield_follows_home_and_carers(shielded)
@@ -918,16 +953,27 @@ def follow_shields_after_commit(since: datetime) -> None:
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:
     """When records are merged or unmerged, ``source``'s shield in force is put on ``target``
     too, unless it has one: the child's facts move between the two, and the shield must
-    follow them. Lifting either is a shielding officer's decision, never a side effect."""
-    if target.shields.filter(lifted_at__isnull=True).exists():
-        return None
+    follow them. A shield the target had only for sharing gives way to one the source had for
+    itself; a shield carried keeps whom it protects. Lifting either is a shielding officer's
+    decision, never a side effect."""
     carried = source.shields.filter(lifted_at__isnull=True).first()
     if carried is None:
         return None
+    held = target.shields.filter(lifted_at__isnull=True).first()
+    if held is not None:
+        if not (held.for_sharing and not carried.for_sharing):
+            return None
+        held.reason, held.review_on = carried.reason, carried.review_on
+        held.justification = f"{why} {carried.justification}"
+        held.shielded_by, held.for_sharing, held.protects = carried.shielded_by, False, None
+        held.save()
+        return held
     return Shield.objects.create(
         child=target,
         reason=carried.reason,
         justification=f"{why} {carried.justification}",
         review_on=carried.review_on,
         shielded_by=carried.shielded_by,
+        for_sharing=carried.for_sharing,
+        protects=carried.protects,
     )

@@ -37,7 +37,7 @@ class Alongside:
 def records_alongside(child: Child) -> Alongside:
     sharing = sharing_records(child)
     others = Child.objects.filter(
-        pk__in=sharing.records, local_authority_id=child.local_authority_id
+        pk__in=sharing.show_hers, local_authority_id=child.local_authority_id
     ).order_by("date_of_birth", "pk")
     shown = list(others[:ALONGSIDE_SHOWN])
     shielded = shielded_among(other.pk for other in shown)
@@ -91,15 +91,20 @@ def shield_create(
     shield = Shield.objects.filter(child=child, lifted_at__isnull=True).first()
     if shield is None:
         shield = Shield.objects.create(child=child, shielded_by=by, **decided)
-    elif shield.protects_id is not None:
-        for name, value in {**decided, "shielded_by": by, "protects": None}.items():
+    elif shield.for_sharing:
+        for name, value in {
+            **decided,
+            "shielded_by": by,
+            "for_sharing": False,
+            "protects": None,
+        }.items():
             setattr(shield, name, value)
         shield.save()
     else:
         raise ShieldedSince
     # Her brother's record at the same home would show it to every practitioner.
     made = shield_follows_home_and_carers(child)
-    follow_shields_after_commit(timezone.now())
+    follow_shields_after_commit(timezone.now(), children=[child.pk])
     return shield, list(
         Child.objects.filter(pk__in=made, local_authority_id=child.local_authority_id)
     )

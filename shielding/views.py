@@ -72,66 +72,67 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     in_force = next((s for s in child.shields.all() if s.lifted_at is None), None)
     record = visible_child(child, officer)
     mentioned: list[Child] = []  # other children named on the page
-    if in_force is None:
-        form: ShieldForm | ShieldReviewForm = ShieldForm(
-            request.POST or None,
-            initial={
-                "review_on": services.default_review_date(timezone.localdate()).strftime(
-                    "%-d %-m %Y"
-                )
-            },
+    initial = {
+        "review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")
+    }
+    posted = request.POST if request.method == "POST" else None
+    reviewing = in_force is not None and posted is not None and "decision" in posted
+    # A shield held only for sharing a home with a shielded child can also be made the
+    # officer's own, for the child itself (and then followed to its own family).
+    form: ShieldForm | ShieldReviewForm | None = None
+    own_form = None
+    if in_force is None or in_force.for_sharing:
+        # Beside the review form, its fields named apart (one id per field on the page).
+        own_form = ShieldForm(
+            None if reviewing else posted, initial=initial, prefix="own" if in_force else None
         )
-        if request.method == "POST" and form.is_valid():
-            try:
-                _, alongside_shielded = services.shield_create(
-                    child=child, by=officer, **form.cleaned_data
-                )
-            except services.ShieldedSince:
-                messages.error(request, "Someone else shielded this record a moment ago")
-                return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
-            except services.MergedRecord as merged:
-                mentioned.append(merged.merged_into)
-                form.add_error(
-                    None,
-                    f"This record was merged into {merged.merged_into.contactpoint_id_display}. "
-                    "Shield that record instead: its shield covers this one too",
-                )
-            else:
-                audit_note(
-                    request,
-                    action=Action.CHANGE,
-                    **audit_facts(child),
-                    detail={"change": "shield"},
-                    result_ids=[other.contactpoint_id for other in alongside_shielded],
-                )
-                messages.success(request, _shielded_message(len(alongside_shielded)))
-                return redirect(_record_url(child))
-    else:
-        form = ShieldReviewForm(
-            request.POST or None,
-            initial={
-                "review_on": services.default_review_date(timezone.localdate()).strftime(
-                    "%-d %-m %Y"
-                )
-            },
-        )
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            if data["decision"] == "lift":
-                services.shield_lift(shield=in_force, by=officer, note=data["note"])
-                messages.success(request, "The shield has been lifted")
-            else:
-                services.shield_review(
-                    shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
-                )
-                messages.success(request, "The shield has been reviewed")
+    review_form = (
+        ShieldReviewForm(posted if reviewing else None, initial=initial) if in_force else None
+    )
+    if own_form is not None and posted is not None and not reviewing and own_form.is_valid():
+        try:
+            _, alongside_shielded = services.shield_create(
+                child=child, by=officer, **own_form.cleaned_data
+            )
+        except services.ShieldedSince:
+            messages.error(request, "Someone else shielded this record a moment ago")
+            return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
+        except services.MergedRecord as merged:
+            mentioned.append(merged.merged_into)
+            own_form.add_error(
+                None,
+                f"This record was merged into {merged.merged_into.contactpoint_id_display}. "
+                "Shield that record instead: its shield covers this one too",
+            )
+        else:
             audit_note(
                 request,
                 action=Action.CHANGE,
                 **audit_facts(child),
-                detail={"change": f"shield_{data['decision']}"},
+                detail={"change": "shield"},
+                result_ids=[other.contactpoint_id for other in alongside_shielded],
             )
+            messages.success(request, _shielded_message(len(alongside_shielded)))
             return redirect(_record_url(child))
+    if review_form is not None and in_force is not None and reviewing and review_form.is_valid():
+        data = review_form.cleaned_data
+        if data["decision"] == "lift":
+            services.shield_lift(shield=in_force, by=officer, note=data["note"])
+            messages.success(request, "The shield has been lifted")
+        else:
+            services.shield_review(
+                shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
+            )
+            messages.success(request, "The shield has been reviewed")
+        audit_note(
+            request,
+            action=Action.CHANGE,
+            **audit_facts(child),
+            detail={"change": f"shield_{data['decision']}"},
+        )
+        return redirect(_record_url(child))
+    # The error summary is the submitted form's.
+    form = review_form if reviewing or own_form is None else own_form
     alongside = services.records_alongside(child)
     audit_note(
         request,
@@ -146,6 +147,8 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         "shielding/shield.html",
         {
             "form": form,
+            "review_form": review_form,
+            "own_form": own_form,
             "record": record,
             "shield": in_force,
             # IDs and whether each is shielded: nothing else of those children reaches the page.

@@ -69,10 +69,17 @@ def test_a_practitioners_pages(page):
 
 
 def test_administrators_auditors_officers_and_data_managers_pages(browser, live_app):
+    from shielding.models import Shield
     from tests.personas import ada, dana, feed_review, lee, make_child, nina, sam
 
     child = make_child()
     review = feed_review(child)
+    # Shielded only for sharing a home: its page has the review form and the shield form.
+    brother = make_child(given_name="Cal")
+    Shield.objects.create(
+        child=brother, reason="other", justification="Shares a home", review_on="2027-01-01",
+        for_sharing=True,
+    )  # fmt: skip
     pages = {
         lee: ["/accounts/users/", "/accounts/users/new/"],
         nina: ["/accounts/organisations/", "/accounts/organisations/new/"],
@@ -87,6 +94,7 @@ def test_administrators_auditors_officers_and_data_managers_pages(browser, live_
             "/shielding/overrides/",
             "/shielding/contact-requests/",
             f"/children/{child.contactpoint_id}/shield/",
+            f"/children/{brother.contactpoint_id}/shield/",
         ],
         dana: [
             "/feeds/",

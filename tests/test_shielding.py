@@ -32,8 +32,10 @@ from shielding import services
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     SHARED_BY_AT_MOST,
+    same_home,
     shield_carry,
     shield_follows_home_and_carers,
+    shield_sources_among,
     shielded_lookalike,
 )
 from tests.personas import (
@@ -282,6 +284,13 @@ def in_force(child: Child) -> Shield | None:
     return Shield.objects.filter(child=child, lifted_at__isnull=True).first()
 
 
+def amy_and_cal_at_the_refuge() -> tuple[Child, Child]:
+    amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+    for child in (amy, cal):
+        make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+    return amy, cal
+
+
 class TestRecordsAlongside:
     """A shield follows the child to every record that would show where she is: her brother's
     home, his mother's address, his past address, written however a system writes them."""
@@ -300,6 +309,90 @@ class TestRecordsAlongside:
         make_address(cal, "ZE2 9QX", line_1=his)
         shield_by_sam(amy)
         assert in_force(cal) is not None
+
+    @pytest.mark.parametrize(
+        ("one", "other", "same"),
+        [
+            ("Flat 2, Refuge House", "Refuge House", True),
+            ("9A Refuge Road", "9 a Refuge Road", True),
+            ("Rose Cottage, Refuge Road", "11 Refuge Road", False),
+            ("11 Refuge Road", "9 Refuge Road", False),
+        ],
+    )
+    def test_what_counts_as_the_same_home(self, one, other, same):
+        assert same_home((one, ""), (other, "")) is same
+        assert same_home((other, ""), (one, "")) is same
+
+    def test_at_a_refuge_everyone_there_now_and_her_family_who_were_are_shielded(self):
+        """However many have lived there: a cap would have switched shielding off at every
+        refuge that had had ten children through it."""
+        amy = make_child(given_name="Amy", family_name="Hart")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House")
+        living, gone = [], []
+        for n in range(SHARED_BY_AT_MOST + 2):
+            now = make_child(given_name=f"Now{n}", family_name=f"Other{n}")
+            make_address(now, "ZE2 9QX", line_1="Flat 3, Refuge House")
+            living.append(now)
+            then = make_child(given_name=f"Then{n}", family_name=f"Past{n}")
+            make_address(then, "ZE2 9QX", line_1="Refuge House", ended_on=date(2026, 1, 1))
+            gone.append(then)
+        brother = make_child(given_name="Cal", family_name="Hart")
+        make_address(brother, "ZE2 9QX", line_1="Refuge House", ended_on=date(2026, 1, 1))
+        shield_by_sam(amy)
+        assert all(in_force(child) for child in [*living, brother])
+        assert not any(in_force(child) for child in gone)
+
+    def test_an_officers_lift_stands_only_until_a_new_home_is_shared(self):
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        made = Shield.objects.get(child=cal, lifted_at__isnull=True)
+        services.shield_lift(shield=made, by=User.objects.get(username="sam"), note="Moved")
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(cal) is None, "the officer's decision stands"
+        for child in (amy, cal):  # her next refuge, and he moves in with her
+            make_address(child, "ZE3 1AA", line_1="4 Haven Close")
+        shield_follows_home_and_carers(cal)
+        assert in_force(cal) is not None
+
+    def test_a_merge_keeps_her_own_shield_and_a_shield_for_sharing_stays_one(self):
+        amy, duplicate = make_child(given_name="Amy"), make_child(given_name="Amelia")
+        for child in (amy, duplicate):
+            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        assert in_force(duplicate).for_sharing
+        children_merge(kept=duplicate, absorbed=amy, by=None)
+        kept = in_force(duplicate)
+        assert not kept.for_sharing and kept.protects is None, "her own shield, followed"
+        cal, other = make_child(given_name="Cal"), make_child(given_name="Cal")
+        shield_by_sam(make_child(given_name="Zoe"))
+        for child in (cal,):
+            make_address(child, "NE9 9ZZ", line_1="1 Far Lane")
+        Shield.objects.create(
+            child=cal, reason="other", justification="For Zoe", review_on=IN_90_DAYS,
+            for_sharing=True,
+        )  # fmt: skip
+        children_merge(kept=other, absorbed=cal, by=None)
+        assert in_force(other).for_sharing, "a shield for sharing is carried as one"
+
+    def test_whom_a_shield_protects_is_not_in_the_change_log_and_outlives_her_record(self):
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        made = in_force(cal)
+        assert "protects" not in LogEntry.objects.get_for_object(made).get().changes_dict
+        amy.delete()  # purged
+        made.refresh_from_db()
+        assert made.for_sharing and not shield_sources_among([cal.pk])
+
+    def test_an_officer_shields_a_record_held_for_sharing_for_its_own_sake(self, client):
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield", args=[cal.contactpoint_id])
+        assert "Shield this record for the child's own sake" in client.get(url).content.decode()
+        client.post(url, {"own-reason": "child_protection", "own-justification": "Cal too",
+                          "own-review_on": SOON})  # fmt: skip
+        made = in_force(cal)
+        assert (made.for_sharing, made.justification) == (False, "Cal too")
 
     def test_his_past_address_and_his_mothers_address_at_her_home(self):
         amy = make_child(given_name="Amy")
@@ -359,9 +452,7 @@ class TestRecordsAlongside:
         assert in_force(half) is None
 
     def test_shields_made_before_are_followed_daily_and_a_lift_stands(self):
-        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
-        for child in (amy, cal):
-            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        amy, cal = amy_and_cal_at_the_refuge()
         shield(amy)  # as shields were made before they were followed
         said = io.StringIO()
         call_command("shields_follow", stdout=said)
@@ -372,9 +463,7 @@ class TestRecordsAlongside:
         assert in_force(cal) is None, "the officer's decision stands"
 
     def test_shielding_a_record_shielded_for_sharing_makes_it_the_officers(self):
-        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
-        for child in (amy, cal):
-            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        amy, cal = amy_and_cal_at_the_refuge()
         shield_by_sam(amy)
         made = shield_by_sam(cal)
         assert (made.pk, made.protects, made.shielded_by.username) == (
