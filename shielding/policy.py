@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Func, Q, Value
+from django.db.models import F, Func, Q, QuerySet, Value
 from django.db.models.functions import Right
 from django.utils import timezone
 
@@ -875,6 +875,29 @@ def _lifted_by_a_person(child_id: int, protects: int) -> bool:
     )
 
 
+def _near_a_shield(child: Child) -> bool:
+    """Whether a child shielded for itself lives, or has a parent or carer, at one of this
+    child's postcodes, or shares one of its parents or carers or their phone numbers: a cheap
+    first look, before ``sharing_records`` compares homes one by one."""
+    postcodes = list({postcode for _, postcode, _, _ in _places(Q(child=child), None, ended=True)})
+    links = CareRelationship.objects.filter(ended_on__isnull=True)
+    mine = links.filter(child=child)
+    phones = [
+        key for phone in mine.values_list("carer__phone", flat=True) if (key := _phone_key(phone))
+    ]
+    nearby: list[QuerySet[Any, Any]] = [
+        Address.objects.filter(postcode__in=postcodes).values("child_id"),
+        links.filter(carer__postcode__in=postcodes).values("child_id"),
+        links.filter(carer_id__in=mine.values("carer_id")).values("child_id"),
+    ]
+    if phones:
+        nearby.append(
+            links.annotate(phone_key=PHONE_KEY).filter(phone_key__in=phones).values("child_id")
+        )
+    sources = Shield.objects.filter(lifted_at__isnull=True, for_sharing=False)
+    return any(sources.filter(child_id__in=children).exists() for children in nearby)
+
+
 def shield_follows_home_and_carers(child: Child) -> set[int]:
     """After a child is shielded, or its homes or parents and carers change: if it is
     shielded for itself, each record that would show one of its homes or carers is shielded
@@ -882,6 +905,8 @@ def shield_follows_home_and_carers(child: Child) -> set[int]:
     shielding team reviews it, and a shield an officer lifted is not put back; nothing is
     lifted here. Across LAs the shield does not say why: that a shielded child lives there is
     not the other LA's to know. Returns the records it shielded."""
+    if not (shield_sources_among([child.pk]) or _near_a_shield(child)):
+        return set()  # most records: no shielded child at any of its homes or carers
     sharing = sharing_records(child)
     if not sharing.records:
         return set()
