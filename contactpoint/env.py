@@ -75,12 +75,12 @@ def env_networks(name: str) -> list[IPv4Network | IPv6Network]:
             network = ip_network(item, strict=True)
         except ValueError:
             raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or range") from None
-        if network.prefixlen == 0:
-            raise ImproperlyConfigured(f"{name}: {item!r} is every address")
         mapped = network.network_address.ipv4_mapped if network.version == 6 else None
         if mapped is not None and network.prefixlen >= 96:
             # IPv4 written as IPv6 (::ffff:10.0.0.2), as a server bound to [::] shows it:
             # client_ip reads such an address as IPv4, so the range must be IPv4 too.
             network = ip_network(f"{mapped}/{network.prefixlen - 96}")
+        if network.prefixlen < 8:
+            raise ImproperlyConfigured(f"{name}: {item!r} is most of the internet, not proxies")
         networks.append(network)
     return networks

@@ -161,7 +161,7 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     stays on the result. Everything moved is listed, so ``children_unmerge`` can put it back.
     """
     _lock(kept, absorbed)
-    follow_shields_after_commit(timezone.now())
+    follow_shields_after_commit(timezone.now(), children=[kept.pk, absorbed.pk])
     if kept.pk == absorbed.pk or Child.Status.MERGED in (kept.status, absorbed.status):
         raise ValueError("only two different, unmerged records can be merged")
     if kept.local_authority_id != absorbed.local_authority_id and (
@@ -224,7 +224,7 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     never a side effect. Across LAs it goes back without its words, which are its LA's."""
     kept, absorbed = merge.kept, merge.absorbed
     _lock(kept, absorbed)
-    follow_shields_after_commit(timezone.now())
+    follow_shields_after_commit(timezone.now(), children=[kept.pk, absorbed.pk])
     merge.refresh_from_db(fields=["unmerged_at"])
     if merge.unmerged_at is not None:
         raise ValueError("this merge has been undone already")

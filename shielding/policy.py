@@ -5,6 +5,7 @@ allow-list: for a shielded child, only the fields named here are shown to someon
 right to see the record in full; every other field — and any field added later — is masked.
 """
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -791,20 +792,12 @@ def sharing_records(child: Child) -> Sharing:
     own = Q(child=child)
     current = _places(own, None, ended=False)
     every = _places(own, None, ended=True)
-    # Everyone living at her home now; and of those who lived there, her family (a brother
-    # who has moved out): at a refuge, past residents who are not are many, and show only
-    # that the refuge is there.
-    names = {
-        child.family_name.lower(),
-        *(name.lower() for name in child.other_names.values_list("family_name", flat=True)),
-    }
-    family = Q(child__family_name__iregex="^(" + "|".join(re.escape(n) for n in names) + ")$")
+    # Everyone who lives or lived at her home: a brother who moved out to his father's, under
+    # his father's name, still shows it as his past address.
     postcodes = {p for _, p, _, _ in current}
-    residents = _places(~own, postcodes, ended=False)
-    living = set(residents)
-    former = [p for p in _places(~own & family, postcodes, ended=True) if p not in living]
+    residents = _places(~own, postcodes, ended=True)
     for mine, theirs, into in (
-        (current, residents + former, sharing.show_hers),
+        (current, residents, sharing.show_hers),
         (every, _places(~own, {p for _, p, _, _ in every}, ended=False), sharing.shown_by),
     ):
         for home in {(postcode, l1, l2) for _, postcode, l1, l2 in mine}:
@@ -856,23 +849,34 @@ def shield_sources_among(child_ids: Iterable[int]) -> set[int]:
     )
 
 
+def sharing_fingerprint(child_id: int, other_id: int) -> str:
+    """The homes, past homes and parents and carers (with their addresses and phone numbers)
+    of two records, as one digest: what an officer saw when deciding about a shield one of
+    them has for sharing with the other."""
+    ids = sorted({child_id, other_id})
+    homes = Address.objects.filter(child_id__in=ids).order_by("pk")
+    carers = CareRelationship.objects.filter(child_id__in=ids).order_by("pk")
+    facts = [
+        *homes.values_list("child_id", "kind", "postcode", "line_1", "line_2", "ended_on"),
+        *carers.values_list(
+            "child_id", "carer_id", "ended_on", "carer__phone", "carer__postcode",
+            "carer__line_1", "carer__line_2",
+        ),
+    ]  # fmt: skip
+    return hashlib.sha256(repr(facts).encode()).hexdigest()
+
+
 def _lifted_by_a_person(child_id: int, protects: int) -> bool:
-    """An officer has lifted this record's shield for that child, and neither record has had
-    a home or a parent or carer recorded since: their decision stands, but not for a new home
-    (Cal lifted because he lived with his father, moving in with her at her next refuge)."""
-    lifted = (
+    """An officer has lifted this record's shield for that child, and the two records' homes
+    and carers are as the officer saw them: their decision stands, but not for a new home
+    (Cal, lifted because he lived with his father, moving in with her at her next refuge)."""
+    seen = (
         Shield.objects.filter(child_id=child_id, protects_id=protects, lifted_by__isnull=False)
         .order_by("-lifted_at")
-        .values_list("lifted_at", flat=True)
+        .values_list("lifted_seeing", flat=True)
         .first()
     )
-    if lifted is None:
-        return False
-    both = [child_id, protects]
-    return not (
-        Address.objects.filter(child_id__in=both, received_at__gt=lifted).exists()
-        or CareRelationship.objects.filter(child_id__in=both, received_at__gt=lifted).exists()
-    )
+    return bool(seen) and seen == sharing_fingerprint(child_id, protects)
 
 
 def _near_a_shield(child: Child) -> bool:
@@ -940,7 +944,7 @@ def follow_every_shield() -> tuple[int, int]:
     made before shields were followed. Each child in a transaction of its own. Returns how
     many shields it followed and how many records it shielded."""
     followed = made = 0
-    sources = Shield.objects.filter(lifted_at__isnull=True, protects__isnull=True)
+    sources = Shield.objects.filter(lifted_at__isnull=True, for_sharing=False)
     for child_id in sources.order_by("child_id").values_list("child_id", flat=True).iterator():
         with transaction.atomic():
             made += len(shield_follows_home_and_carers(Child.objects.get(pk=child_id)))

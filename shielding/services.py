@@ -13,6 +13,7 @@ from directory.models import Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     follow_shields_after_commit,
+    sharing_fingerprint,
     sharing_records,
     shield_follows_home_and_carers,
     shielded_among,
@@ -119,11 +120,23 @@ def shield_review(*, shield: Shield, by: User, review_on: date, note: str) -> Sh
     return shield
 
 
+class SharingChanged(Exception):
+    """The homes or carers of a record shielded for sharing, or of the child it protects,
+    have changed since the officer's page was shown."""
+
+
 @transaction.atomic
-def shield_lift(*, shield: Shield, by: User, note: str) -> Shield:
-    """Lifting restores the ordinary view; the shield stays in the record's history."""
+def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None) -> Shield:
+    """Lifting restores the ordinary view; the shield stays in the record's history. A
+    shield for sharing keeps what the officer saw (``seen``, from their page), and the lift
+    stands only while the two records' homes and carers are so."""
+    if shield.for_sharing and shield.protects_id is not None:
+        now_seen = sharing_fingerprint(shield.child_id, shield.protects_id)
+        if seen is not None and seen != now_seen:
+            raise SharingChanged
+        shield.lifted_seeing = now_seen
     shield.lifted_at, shield.lifted_by, shield.lift_note = timezone.now(), by, note
-    shield.save(update_fields=["lifted_at", "lifted_by", "lift_note"])
+    shield.save(update_fields=["lifted_at", "lifted_by", "lift_note", "lifted_seeing"])
     return shield
 
 

@@ -27,7 +27,13 @@ from shielding.forms import (
     SignOffForm,
 )
 from shielding.models import ContactRequest, Shield, ShieldOverride
-from shielding.policy import SHARED_BY_AT_MOST, audit_facts, is_masked_for, visible_child
+from shielding.policy import (
+    SHARED_BY_AT_MOST,
+    audit_facts,
+    is_masked_for,
+    sharing_fingerprint,
+    visible_child,
+)
 
 
 def _child(request: HttpRequest, contactpoint_id: str) -> Child:
@@ -76,7 +82,11 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         "review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")
     }
     posted = request.POST if request.method == "POST" else None
-    reviewing = in_force is not None and posted is not None and "decision" in posted
+    reviewing = (
+        in_force is not None
+        and posted is not None
+        and (posted.get("form") == "review" or "decision" in posted)
+    )
     # A shield held only for sharing a home with a shielded child can also be made the
     # officer's own, for the child itself (and then followed to its own family).
     form: ShieldForm | ShieldReviewForm | None = None
@@ -116,21 +126,34 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             return redirect(_record_url(child))
     if review_form is not None and in_force is not None and reviewing and review_form.is_valid():
         data = review_form.cleaned_data
-        if data["decision"] == "lift":
-            services.shield_lift(shield=in_force, by=officer, note=data["note"])
-            messages.success(request, "The shield has been lifted")
-        else:
-            services.shield_review(
-                shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
+        try:
+            if data["decision"] == "lift":
+                services.shield_lift(
+                    shield=in_force,
+                    by=officer,
+                    note=data["note"],
+                    seen=request.POST.get("seen", ""),
+                )
+                messages.success(request, "The shield has been lifted")
+            else:
+                services.shield_review(
+                    shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
+                )
+                messages.success(request, "The shield has been reviewed")
+        except services.SharingChanged:
+            review_form.add_error(
+                None,
+                "The homes or carers of this record, or of the child it shares them with, have "
+                "changed since this page was shown. Look at them again before lifting.",
             )
-            messages.success(request, "The shield has been reviewed")
-        audit_note(
-            request,
-            action=Action.CHANGE,
-            **audit_facts(child),
-            detail={"change": f"shield_{data['decision']}"},
-        )
-        return redirect(_record_url(child))
+        else:
+            audit_note(
+                request,
+                action=Action.CHANGE,
+                **audit_facts(child),
+                detail={"change": f"shield_{data['decision']}"},
+            )
+            return redirect(_record_url(child))
     # The error summary is the submitted form's.
     form = review_form if reviewing or own_form is None else own_form
     alongside = services.records_alongside(child)
@@ -148,6 +171,10 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         {
             "form": form,
             "review_form": review_form,
+            # What the officer sees now, for a shield for sharing: a lift stands while it is so.
+            "seen": sharing_fingerprint(child.pk, in_force.protects_id)
+            if in_force is not None and in_force.for_sharing and in_force.protects_id
+            else "",
             "own_form": own_form,
             "record": record,
             "shield": in_force,

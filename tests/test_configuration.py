@@ -97,7 +97,8 @@ def test_proxies_are_addresses_or_ranges_and_anything_else_stops_start_up(monkey
     for wrong, said in (
         ("10.0.0.0/8, the-load-balancer", "'the-load-balancer' is not an IP address"),
         ("10.0.0.5/8", "'10.0.0.5/8' is not an IP address or range"),
-        ("0.0.0.0/0", "'0.0.0.0/0' is every address"),
+        ("0.0.0.0/0", "'0.0.0.0/0' is most of the internet"),
+        ("::ffff:0.0.0.0/96", "'::ffff:0.0.0.0/96' is most of the internet"),
     ):
         monkeypatch.setenv("PROXIES", wrong)
         with pytest.raises(ImproperlyConfigured, match=said):

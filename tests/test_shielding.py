@@ -323,24 +323,57 @@ class TestRecordsAlongside:
         assert same_home((one, ""), (other, "")) is same
         assert same_home((other, ""), (one, "")) is same
 
-    def test_at_a_refuge_everyone_there_now_and_her_family_who_were_are_shielded(self):
-        """However many have lived there: a cap would have switched shielding off at every
-        refuge that had had ten children through it."""
+    def test_at_a_refuge_everyone_who_lives_or_lived_there_is_shielded(self):
+        """However many: a cap would have switched shielding off at every refuge that had had
+        ten children through it; and a half-brother who moved out to his father's, under his
+        father's name, still shows the refuge as his past address."""
         amy = make_child(given_name="Amy", family_name="Hart")
         make_address(amy, "ZE2 9QX", line_1="Refuge House")
-        living, gone = [], []
+        others = []
         for n in range(SHARED_BY_AT_MOST + 2):
             now = make_child(given_name=f"Now{n}", family_name=f"Other{n}")
             make_address(now, "ZE2 9QX", line_1="Flat 3, Refuge House")
-            living.append(now)
             then = make_child(given_name=f"Then{n}", family_name=f"Past{n}")
             make_address(then, "ZE2 9QX", line_1="Refuge House", ended_on=date(2026, 1, 1))
-            gone.append(then)
-        brother = make_child(given_name="Cal", family_name="Hart")
-        make_address(brother, "ZE2 9QX", line_1="Refuge House", ended_on=date(2026, 1, 1))
+            others += [now, then]
+        half_brother = make_child(given_name="Cal", family_name="Smith")
+        make_address(
+            half_brother, "ZE2 9QX", line_1="Flat 2, Refuge House", ended_on=date(2026, 1, 1)
+        )
+        make_address(half_brother, "NE1 4ST", line_1="1 Mill Lane")
+        neighbour = make_child(given_name="Dot")
+        make_address(neighbour, "ZE2 9QX", line_1="Rose Cottage")
         shield_by_sam(amy)
-        assert all(in_force(child) for child in [*living, brother])
-        assert not any(in_force(child) for child in gone)
+        assert all(in_force(child) for child in [*others, half_brother])
+        assert in_force(neighbour) is None
+
+    def test_a_lift_from_a_page_shown_before_a_new_home_is_refused(self, client):
+        """The officer decided on what the page showed: a home both records gained since is
+        another decision."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield", args=[cal.contactpoint_id])
+        seen = re.search(r'name="seen" value="([0-9a-f]{64})"', client.get(url).content.decode())
+        assert seen is not None
+        for child in (amy, cal):  # a feed, while the page is open
+            make_address(child, "ZE3 1AA", line_1="4 Haven Close")
+        page = client.post(url, {"form": "review", "seen": seen.group(1), "decision": "lift",
+                                 "note": "Lives with his father"})  # fmt: skip
+        assert "have changed since this page was shown" in page.content.decode()
+        assert in_force(cal) is not None
+
+    @pytest.mark.parametrize("for_sharing", [False, True])
+    def test_a_review_without_a_decision_says_so(self, client, for_sharing):
+        cal = make_child(given_name="Cal")
+        Shield.objects.create(
+            child=cal, reason="other", justification="Risk", review_on=IN_90_DAYS,
+            for_sharing=for_sharing,
+        )  # fmt: skip
+        sign_in(client, sam())
+        url = reverse("shielding:shield", args=[cal.contactpoint_id])
+        page = client.post(url, {"form": "review", "note": ""}).content.decode()
+        assert 'href="#id_decision"' in page and "id_own-reason" not in page.split("</h2>")[0]
 
     def test_an_officers_lift_stands_only_until_a_new_home_is_shared(self):
         amy, cal = amy_and_cal_at_the_refuge()
