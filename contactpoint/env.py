@@ -80,7 +80,7 @@ def env_networks(name: str) -> list[IPv4Network | IPv6Network]:
             # IPv4 written as IPv6 (::ffff:10.0.0.2), as a server bound to [::] shows it:
             # client_ip reads such an address as IPv4, so the range must be IPv4 too.
             network = ip_network(f"{mapped}/{network.prefixlen - 96}")
-        if network.prefixlen < 8:
+        if network.prefixlen < (8 if network.version == 4 else 32):
             raise ImproperlyConfigured(f"{name}: {item!r} is most of the internet, not proxies")
         networks.append(network)
     return networks

@@ -135,6 +135,8 @@ def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None)
         if seen is not None and seen != now_seen:
             raise SharingChanged
         shield.lifted_seeing = now_seen
+        # A feed committing meanwhile may have changed what this lift saw: look again after.
+        follow_shields_after_commit(timezone.now(), children=[shield.protects_id])
     shield.lifted_at, shield.lifted_by, shield.lift_note = timezone.now(), by, note
     shield.save(update_fields=["lifted_at", "lifted_by", "lift_note", "lifted_seeing"])
     return shield

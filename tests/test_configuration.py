@@ -99,6 +99,7 @@ def test_proxies_are_addresses_or_ranges_and_anything_else_stops_start_up(monkey
         ("10.0.0.5/8", "'10.0.0.5/8' is not an IP address or range"),
         ("0.0.0.0/0", "'0.0.0.0/0' is most of the internet"),
         ("::ffff:0.0.0.0/96", "'::ffff:0.0.0.0/96' is most of the internet"),
+        ("2000::/8", "'2000::/8' is most of the internet"),
     ):
         monkeypatch.setenv("PROXIES", wrong)
         with pytest.raises(ImproperlyConfigured, match=said):

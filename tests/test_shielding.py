@@ -363,6 +363,21 @@ class TestRecordsAlongside:
         assert "have changed since this page was shown" in page.content.decode()
         assert in_force(cal) is not None
 
+    def test_a_lift_that_saw_a_home_a_feed_was_changing_is_looked_at_again(
+        self, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        """The lift read the homes before a feed committed her new one: once the lift
+        commits, her shield is followed again and finds the lift saw something else."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        monkeypatch.setattr(services, "sharing_fingerprint", lambda *_: "as it was before")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.shield_lift(
+                shield=Shield.objects.get(child=cal, lifted_at__isnull=True),
+                by=User.objects.get(username="sam"), note="Moved out",
+            )  # fmt: skip
+        assert in_force(cal) is not None
+
     @pytest.mark.parametrize("for_sharing", [False, True])
     def test_a_review_without_a_decision_says_so(self, client, for_sharing):
         cal = make_child(given_name="Cal")
