@@ -61,11 +61,11 @@ def _record_url(child: Child) -> str:
 def _shielded_message(alongside: int) -> str:
     if not alongside:
         return "The record is shielded"
-    records = "record that shares" if alongside == 1 else "records that share"
+    one = alongside == 1
     return (
-        f"The record is shielded, and so {'is' if alongside == 1 else 'are'} {alongside} "
-        f"{records} a home or a parent or carer with this child. Review "
-        f"{'it' if alongside == 1 else 'them'}: {'it is' if alongside == 1 else 'they are'} "
+        f"The record is shielded, and so {'is' if one else 'are'} {alongside} "
+        f"record{'' if one else 's'} that share{'s' if one else ''} a home or a parent or carer "
+        f"with this child. Review {'it' if one else 'them'}: {'it is' if one else 'they are'} "
         "listed on this child's shield page"
     )
 
@@ -89,7 +89,6 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     )
     # A shield held only for sharing a home with a shielded child can also be made the
     # officer's own, for the child itself (and then followed to its own family).
-    form: ShieldForm | ShieldReviewForm | None = None
     own_form = None
     if in_force is None or in_force.for_sharing:
         # Beside the review form, its fields named apart (one id per field on the page).
@@ -155,7 +154,9 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             )
             return redirect(_record_url(child))
     # The error summary is the submitted form's.
-    form = review_form if reviewing or own_form is None else own_form
+    form: ShieldForm | ShieldReviewForm | None = (
+        review_form if reviewing or own_form is None else own_form
+    )
     alongside = services.records_alongside(child)
     audit_note(
         request,
