@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from accounts.models import User
@@ -137,8 +138,11 @@ def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None)
         shield.lifted_seeing = now_seen
         # A feed committing meanwhile may have changed what this lift saw: look again after.
         follow_shields_after_commit(timezone.now(), children=[shield.protects_id])
-    shield.lifted_at, shield.lifted_by, shield.lift_note = timezone.now(), by, note
+    # The database's clock, which stamped ``shielded_at``: an app server's clock a little
+    # behind it would put the lift before the shield, which the database refuses.
+    shield.lifted_at, shield.lifted_by, shield.lift_note = Now(), by, note
     shield.save(update_fields=["lifted_at", "lifted_by", "lift_note", "lifted_seeing"])
+    shield.refresh_from_db(fields=["lifted_at"])
     return shield
 
 

@@ -249,6 +249,20 @@ class TestShieldWorkflow:
         assert "Zqxv Secret Lane" in practitioner.get(record(child)).content.decode()
         assert Shield.objects.get(child=child).lifted_by.username == "sam"
 
+    def test_a_lift_is_stamped_by_the_clock_that_stamped_the_shield(self, client, monkeypatch):
+        """The database stamps a shield as it is made; an app server whose clock is a minute
+        behind the database's still lifts it, rather than failing with a server error."""
+        child = make_child()
+        sign_in(client, sam())
+        made = shield_by_sam(child)
+        app_clock = timezone.now
+        monkeypatch.setattr(timezone, "now", lambda: app_clock() - timedelta(minutes=1))
+        url = reverse("shielding:shield", args=[child.contactpoint_id])
+        lifted = client.post(url, {"decision": "lift", "note": "Family safe now"})
+        assert lifted.status_code == 302
+        made.refresh_from_db()
+        assert made.lifted_at is not None and made.lifted_at >= made.shielded_at
+
     def test_another_las_shielding_officer_cannot_touch_the_shield(self, client):
         child = shielded_child()
         sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
