@@ -1,6 +1,6 @@
 """Daily seals make tampering with the access log visible, and retention drops only whole months."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -39,12 +39,18 @@ def as_an_attacker_with_superuser(sql: str, params=()) -> None:
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
 
 
+def two_hours_into_today() -> datetime:
+    """When yesterday is closed and today is not, whatever the time the suite runs (an
+    hour or two added to the time now would close today too late in the evening)."""
+    return datetime.combine(timezone.now().astimezone(UTC).date(), time(2), tzinfo=UTC)
+
+
 @pytest.fixture
 def three_sealed_days():
     today = timezone.now().astimezone(UTC).date()
     days = [today - timedelta(days=n) for n in (3, 2, 1)]
     made = [event_on(day, hour) for day in days for hour in (9, 14)]
-    seals = seal_closed_days(now=timezone.now() + timedelta(hours=2))
+    seals = seal_closed_days(now=two_hours_into_today())
     assert [seal.day for seal in seals] == days
     return made
 
@@ -54,7 +60,7 @@ class TestSealing:
         seals = list(AuditSeal.objects.order_by("day"))
         assert [seal.event_count for seal in seals] == [2, 2, 2]
         assert seals[1].previous_seal_hash == seals[0].seal_hash
-        assert seal_closed_days(now=timezone.now() + timedelta(hours=2)) == []
+        assert seal_closed_days(now=two_hours_into_today()) == []
 
     def test_today_is_not_sealed_while_it_is_still_going(self):
         event_on(timezone.now().astimezone(UTC).date())
