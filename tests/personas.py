@@ -6,7 +6,7 @@ or with Northshire; Xavier is a practitioner from Southshire, another LA.
 """
 
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.test import Client
@@ -228,6 +228,18 @@ def this_months_audit_partition() -> str:
     from django.utils import timezone
 
     return timezone.now().astimezone(UTC).strftime("audit_event_y%Ym%m")
+
+
+def event_at(occurred_at: datetime, **fields: Any) -> Any:
+    """An access event at any moment. Partitions exist from last month on; an older month's
+    is made first, as the suite must pass whichever day it runs."""
+    from django.db import connection
+
+    from audit.models import AuditEvent
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT audit_create_month(%s::timestamptz::date)", [occurred_at])
+    return AuditEvent.objects.create(occurred_at=occurred_at, **fields)
 
 
 def break_the_access_log() -> None:

@@ -10,19 +10,15 @@ from django.utils import timezone
 
 from audit.integrity import partitions, retention_apply, seal_closed_days, verify
 from audit.models import Action, AuditEvent, AuditSeal
-from tests.personas import make_child
+from tests.personas import event_at, make_child
 
 pytestmark = pytest.mark.django_db
 
 
 def event_on(day: date, hour: int = 10, **fields) -> AuditEvent:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT audit_create_month(%s)", [day])
     values = {"action": Action.PAGE_VIEW, "username": "priya", "path": "/"}
     values.update(fields)
-    return AuditEvent.objects.create(
-        occurred_at=datetime(day.year, day.month, day.day, hour, tzinfo=UTC), **values
-    )
+    return event_at(datetime(day.year, day.month, day.day, hour, tzinfo=UTC), **values)
 
 
 def result_kept_from(now: datetime) -> str:

@@ -16,6 +16,7 @@ from directory.models import Address, Involvement, Service, Source
 from shielding.models import Shield
 from tests.personas import (
     ada,
+    event_at,
     lee,
     make_child,
     make_service,
@@ -37,7 +38,6 @@ EVENTS = reverse("audit:events")
 
 def event(user, action=Action.VIEW_RECORD, at=None, **fields):
     values = {
-        "occurred_at": at or timezone.now() - timedelta(minutes=5),
         "user_id": user.pk,
         "username": user.username,
         "roles": user.roles,
@@ -46,7 +46,7 @@ def event(user, action=Action.VIEW_RECORD, at=None, **fields):
         "path": "/",
     }
     values.update(fields)
-    return AuditEvent.objects.create(**values)
+    return event_at(at or timezone.now() - timedelta(minutes=5), **values)
 
 
 @pytest.fixture

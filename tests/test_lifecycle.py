@@ -1,6 +1,6 @@
 """Records are archived at 18 (25 with consent) and a year after death, and purged 6 years on."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core.management import call_command
@@ -8,7 +8,7 @@ from django.core.management import call_command
 from audit.models import Action, AuditEvent
 from directory.models import CareRelationship, Child, ParentCarer, Source, SourceRecord
 from directory.services import children_merge, lifecycle_apply
-from tests.personas import feed_review, make_address, make_child
+from tests.personas import event_at, feed_review, make_address, make_child
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +62,8 @@ def test_archived_records_are_purged_after_six_years_with_what_hung_on_them():
     young = make_child(status=Child.Status.ARCHIVED, archived_on=date(2021, 6, 1))
     theirs = feed_review(young)
     SourceRecord.objects.filter(pk=theirs.source_record_id).update(child=young)
-    AuditEvent.objects.create(
-        occurred_at=date(2026, 11, 1).isoformat() + "T10:00Z",
+    event_at(
+        datetime(2026, 11, 1, 10, tzinfo=UTC),
         action=Action.VIEW_RECORD,
         child_contactpoint_id=old.contactpoint_id,
     )
