@@ -354,7 +354,10 @@ class ParentCarer(Provenance, PostalAddress):
     for_children: tuple[int, ...] = ()
 
     def get_additional_data(self) -> dict[str, object]:
-        linked = list(self.relationships.values_list("child_id", flat=True))
+        # Children she cares for now: her changes after a link ended are not that child's.
+        linked = list(
+            self.relationships.filter(ended_on__isnull=True).values_list("child_id", flat=True)
+        )
         return {"child_ids": sorted({*linked, *self.for_children})}
 
     @property

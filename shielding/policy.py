@@ -694,28 +694,42 @@ def shield_for_review(
         return Shield.objects.get(child=child, lifted_at__isnull=True)
 
 
-def _home(line_1: str, line_2: str) -> tuple[frozenset[str], frozenset[str]]:
+# Words systems shorten, read the same whoever wrote them ("Quillfeather Ln").
+_SHORTENED = {
+    "rd": "road", "ln": "lane", "st": "street", "ave": "avenue", "av": "avenue",
+    "cl": "close", "ct": "court", "cres": "crescent", "dr": "drive", "gdns": "gardens",
+    "gro": "grove", "pl": "place", "sq": "square", "ter": "terrace", "terr": "terrace",
+    "hse": "house", "ho": "house", "cott": "cottage", "pk": "park", "bldgs": "buildings",
+}  # fmt: skip
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_SHORTENED.get(word, word) for word in re.findall(r"[a-z]+", text))
+
+
+def _home(line_1: str, line_2: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """What names a home within its postcode: its house and flat numbers ("9a" however
-    spaced: "9 A"), and its words."""
+    spaced: "9 A"), its words, and the words of its first part, a house's name where it has
+    one ("Refuge House" in "Refuge House, Quillfeather Lane")."""
     text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", f"{line_1} {line_2}".lower())
-    return frozenset(re.findall(r"\d+[a-z]?", text)), frozenset(re.findall(r"[a-z]+", text))
+    words = _words(text)
+    return frozenset(re.findall(r"\d+[a-z]?", text)), words, _words(line_1.lower().split(",")[0])
 
 
 def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     """Whether two addresses at one postcode could be one home, however written: they share a
     number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"); or the one without a number names a
-    house that the other names too ("Refuge House", "Flat 2, Refuge House"); or, with no
-    number in either, the words of one are all in the other ("Rose Cottage", "Rose Cottage,
-    Refuge Road"). Wide on purpose: within a postcode, a home too many is shielded for review,
-    one too few shows her refuge."""
-    (numbers_a, words_a), (numbers_b, words_b) = _home(*a), _home(*b)
+    house that the other names too ("Refuge House, Quillfeather Lane", "Flat 2, Refuge
+    House"); or, with no number in either, the name of one is all in the other ("Rose
+    Cottage", "Rose Cottage, Quillfeather Ln"). Wide on purpose: within a postcode, a home too
+    many is shielded for review, one too few shows her refuge."""
+    (numbers_a, words_a, name_a), (numbers_b, words_b, name_b) = _home(*a), _home(*b)
     if numbers_a and numbers_b:
         return bool(numbers_a & numbers_b)
-    if numbers_a or numbers_b:
-        named = words_b if numbers_a else words_a
-        numbered = words_a if numbers_a else words_b
-        return bool(named) and named <= numbered
-    return bool(words_a and words_b) and (words_a <= words_b or words_b <= words_a)
+    named = [(name_b or words_b, words_a)] if numbers_a else [(name_a or words_a, words_b)]
+    if not (numbers_a or numbers_b):
+        named.append((name_b or words_b, words_a))
+    return any(bool(name) and name <= other for name, other in named)
 
 
 def _phone_key(phone: str) -> str:

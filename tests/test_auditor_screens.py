@@ -3,7 +3,7 @@
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from auditlog.context import set_actor
@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
-from directory.models import Address, Involvement, Service, Source
+from directory.models import (
+    Address,
+    CareRelationship,
+    Involvement,
+    ParentCarer,
+    Service,
+    Source,
+)
 from shielding.models import Shield
 from tests.personas import (
     ada,
@@ -193,6 +200,34 @@ class TestChildHistory:
         assert "Secret Row" not in html and "NE9 9ZZ" not in html and "Fled abuse" not in html
         assert "[shielded]" in html
         assert "Amy" in html, "names stay visible on a shielded record"
+
+    def test_a_mothers_changes_are_not_in_the_history_of_a_child_she_no_longer_cares_for(
+        self, ada_client
+    ):
+        """Her phone after the link ended is no business of his, and would be a shielded
+        half-sister's mother's phone on an unshielded record's page."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        mother = ParentCarer.objects.create(
+            given_name="Jo", family_name="Hart", phone="07700 900001", source=Source.LA_SYSTEM
+        )
+        for child, ended_on in ((amy, None), (cal, date(2020, 1, 1))):
+            CareRelationship.objects.create(
+                child=child, carer=mother, relationship="mother", parental_responsibility=True,
+                started_on=date(2010, 1, 1), ended_on=ended_on, source=Source.LA_SYSTEM,
+            )  # fmt: skip
+        shield(amy)
+        mother.phone = "07700 987654"
+        mother.save()
+        html = ada_client.get(
+            reverse("audit:child_history", args=[cal.contactpoint_id])
+        ).content.decode()
+        assert "07700 987654" not in html
+        assert (
+            "07700 987654"
+            not in ada_client.get(
+                reverse("audit:child_history", args=[amy.contactpoint_id])
+            ).content.decode()
+        ), "masked in her own history"
 
     def test_an_la_auditor_sees_everyone_who_saw_her_las_child_and_only_her_own_of_others(
         self, ada_client

@@ -325,11 +325,30 @@ class TestRecordsAlongside:
         assert in_force(cal) is not None
 
     @pytest.mark.parametrize(
+        ("hers", "his"),
+        [
+            (("Rose Cottage", "Quillfeather Lane"), ("Rose Cottage", "Quillfeather Ln")),
+            (("Flat 2", "Refuge House"), ("Refuge House", "Quillfeather Lane")),
+            (("Flat 2, Refuge House", ""), ("Refuge House, Quillfeather Lane", "")),
+            (("Rose Cottage", "Lane End"), ("Rose Cottage", "Quillfeather Lane")),
+        ],
+    )
+    def test_her_house_named_in_either_line_however_the_street_is_written(self, client, hers, his):
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1=hers[0], line_2=hers[1])
+        make_address(cal, "ZE2 9QX", line_1=his[0], line_2=his[1])
+        shield_by_sam(amy)
+        sign_in(client, priya())
+        page = client.get(reverse("directory:child_record", args=[cal.contactpoint_id]))
+        assert "ZE2" not in page.content.decode()
+
+    @pytest.mark.parametrize(
         ("one", "other", "same"),
         [
             ("Flat 2, Refuge House", "Refuge House", True),
             ("9A Refuge Road", "9 a Refuge Road", True),
             ("Rose Cottage, Refuge Road", "11 Refuge Road", False),
+            ("Rose Cottage, Refuge Road", "Ivy Cottage, Refuge Road", False),
             ("11 Refuge Road", "9 Refuge Road", False),
         ],
     )
