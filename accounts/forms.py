@@ -83,9 +83,11 @@ class UserForm(GovukMessages, forms.Form):
     last_name = WrittenText(max_length=150, error_messages={"required": "Enter a last name"})
     email = forms.EmailField(
         label="Email address",
+        max_length=254,  # the column's: a valid address may be up to 320
         error_messages={
             "required": "Enter an email address",
             "invalid": "Enter an email address in the correct format, like name@example.org",
+            "max_length": "Email address must be 254 characters or fewer",
         },
     )
     job_title = WrittenText(max_length=200, required=False)

@@ -69,7 +69,8 @@ def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | 
         roles=list(user.roles) if user else [],
         organisation_id=user.organisation_id if user else None,
         action=note.action,
-        method=request.method or "" if request is not None else "",
+        # gunicorn takes methods of up to 20 letters (VERSION-CONTROL is a WebDAV one).
+        method=(request.method or "")[:10] if request is not None else "",
         path=_storable(request.path)[:500] if request is not None else "",
         status=status,
         ip_address=client_ip(request) if request is not None else None,

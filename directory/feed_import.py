@@ -128,26 +128,53 @@ def feed_import(
     if not outcome.importable:
         return outcome
     validation = outcome.validation
-    with transaction.atomic():
-        # A shield made while the file imports cannot see the homes it writes, nor it them.
-        follow_shields_after_commit(timezone.now())
-        record = FeedImport.objects.create(
-            source=source,
-            file_name=file_name[:255],
-            file_sha256=outcome.digest,
-            imported_by=by,
-            local_authority=local_authority,
-            rows_read=validation.rows_read,
-            rows_rejected=len(validation.rejected),
-        )
-        for row in validation.rows:
-            outcome.counts[_apply_row(row, source, record, local_authority)] += 1
-            if progress:
-                progress(1)
-        record.outcome = dict(outcome.counts)
-        record.save(update_fields=["outcome"])
+    try:
+        record = _rows_import(source, file_name, outcome, local_authority, by, progress)
+    except RowRefused as refused:  # the whole file is left out, as for any row's error
+        validation.errors.append((refused.number, refused.message))
+        outcome.importable = False
+        outcome.counts.clear()
+        return outcome
     outcome.feed_import = record
     return outcome
+
+
+class RowRefused(Exception):
+    """A valid row that cannot apply to the record it belongs to."""
+
+    def __init__(self, number: int, message: str) -> None:
+        super().__init__(message)
+        self.number, self.message = number, message
+
+
+@transaction.atomic
+def _rows_import(
+    source: str,
+    file_name: str,
+    outcome: ImportOutcome,
+    local_authority: Organisation | None,
+    by: User | None,
+    progress: Callable[[int], object] | None,
+) -> FeedImport:
+    validation = outcome.validation
+    # A shield made while the file imports cannot see the homes it writes, nor it them.
+    follow_shields_after_commit(timezone.now())
+    record = FeedImport.objects.create(
+        source=source,
+        file_name=file_name[:255],
+        file_sha256=outcome.digest,
+        imported_by=by,
+        local_authority=local_authority,
+        rows_read=validation.rows_read,
+        rows_rejected=len(validation.rejected),
+    )
+    for row in validation.rows:
+        outcome.counts[_apply_row(row, source, record, local_authority)] += 1
+        if progress:
+            progress(1)
+    record.outcome = dict(outcome.counts)
+    record.save(update_fields=["outcome"])
+    return record
 
 
 # Files too large to import while the data manager waits ---------------------------------------
@@ -527,6 +554,12 @@ def _new_identity(row: FeedRow, child: Child) -> bool:
 def _life_apply(row: FeedRow, child: Child) -> None:
     """An LA's word on a death, and on consent to keep the record until 25."""
     changed = []
+    if row.date_of_death and row.date_of_death < child.date_of_birth:
+        # Checked against the row's own birthday when read; the record's may be later.
+        raise RowRefused(
+            row.number,
+            "date_of_death: before the date of birth ContactPoint holds for this child",
+        )
     if row.date_of_death and child.date_of_death != row.date_of_death:
         child.date_of_death = row.date_of_death
         changed.append("date_of_death")

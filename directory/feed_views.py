@@ -22,6 +22,7 @@ from directory.feed_import import (
     NoLocalAuthority,
     ReviewChanged,
     ReviewDecided,
+    RowRefused,
     data_manager_la,
     decision_shielded,
     feed_check,
@@ -332,6 +333,13 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                 return redirect("directory:review", pk=item.pk)
             except ReviewDecided:
                 messages.error(request, "Someone else has decided on this record meanwhile")
+                return redirect("directory:review", pk=item.pk)
+            except RowRefused:  # review_decide's transaction has changed nothing
+                messages.error(
+                    request,
+                    "The row records a death before that record's date of birth, so it cannot "
+                    "be that child. Choose another record, or a new one.",
+                )
                 return redirect("directory:review", pk=item.pk)
             facts = audit_facts(child) if child else {}
             audit_note(

@@ -28,6 +28,14 @@ def events(**filters):
 
 
 class TestEveryRequestIsAnEvent:
+    def test_a_long_method_name_is_recorded_not_refused(self, client):
+        """gunicorn passes methods of up to 20 letters; the event keeps the first ten."""
+        sign_in(client, priya())
+        response = client.generic("VERSION-CONTROL", reverse("home"))
+        assert response.status_code < 500
+        (event,) = events(path=reverse("home"))
+        assert event.method == "VERSION-CO" and event.status == response.status_code
+
     def test_an_anonymous_page_view(self, client):
         client.get(reverse("accounts:login"), HTTP_USER_AGENT="Firefox/140")
         (event,) = events(path="/accounts/login/")

@@ -1200,6 +1200,39 @@ class TestWhatOnlyAnLaKnows:
         former = child.other_names.get()
         assert (former.kind, former.given_name, former.family_name) == ("former", "Zed", "Smith")
 
+    def test_a_death_before_the_birthday_the_record_holds_is_refused_with_the_row(self, client):
+        """Checked against the row's own birthday as the file is read; the record the row
+        updates may hold a later one. The file is not imported, and says which row."""
+        la_import(la_system(date_of_birth="2012-01-10"))
+        sign_in(client, dana())
+        later = la_system(date_of_birth="2012-01-01", date_of_death="2012-01-05", town="Newtown")
+        page = client.post(
+            reverse("directory:feeds"),
+            {
+                "source": "la_system",
+                "local_authority": northshire().pk,
+                "file": SimpleUploadedFile("later.csv", later, content_type="text/csv"),
+            },
+        ).content.decode()
+        assert "The file was not imported" in page
+        assert "2: date_of_death: before the date of birth ContactPoint holds" in page
+        child = Child.objects.get()
+        assert child.date_of_death is None and FeedImport.objects.count() == 1
+        assert not child.addresses.filter(town="Newtown").exists(), "nothing half-applied"
+
+    def test_a_death_before_the_chosen_records_birthday_is_not_matched_to_it(self, client):
+        chosen = make_child(date_of_birth=date(2015, 4, 1))
+        review = feed_review(chosen)
+        SourceRecord.objects.filter(pk=review.source_record_id).update(
+            payload={**review.source_record.payload, "date_of_death": "2015-03-20"}
+        )
+        sign_in(client, dana())
+        page = decide(client, review, f"match:{chosen.contactpoint_id}")
+        assert "cannot be that child" in client.get(page.url).content.decode()
+        chosen.refresh_from_db()
+        review.refresh_from_db()
+        assert chosen.date_of_death is None and review.status == "open"
+
     def test_no_known_address_then_left_england_take_the_place_of_the_feeds_address(self):
         la_import(la_system())
         child = Child.objects.get()

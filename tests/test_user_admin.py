@@ -189,6 +189,7 @@ class TestCreatingUsers:
             ("vetting_checked_on_2", "2099", "must be today or in the past"),
             ("first_name", "\u200b\u2066", "Enter a first name"),
             ("last_name", "B" * 151, "Last name must be 150 characters or fewer"),
+            ("email", "a" * 250 + "@example.org", "Email address must be 254 characters or fewer"),
             ("job_title", "Nurse\x00", "Job title must not contain a null character"),
             ("roles", ["wizard"], "Select only roles you are allowed to give"),
             ("home_postcode", "XYZ 123", "Enter a real postcode, like NE1 4ST"),
