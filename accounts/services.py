@@ -153,6 +153,18 @@ def user_unlock(*, user: User) -> None:
 
 
 @transaction.atomic
+def enrolment_device(*, user: User) -> TOTPDevice:
+    """The authenticator being set up, made on the first load of the set-up page. The user's
+    row is held until the request ends, so that two loads at once (a double click) make one;
+    of two made before that was so, the first is the one (the page shows its QR code)."""
+    User.objects.select_for_update().only("pk").get(pk=user.pk)
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
+    return device
+
+
+@transaction.atomic
 def backup_codes_create(*, user: User) -> list[str]:
     """Ten new single-use backup codes, replacing any old ones; shown to the user once."""
     device, _ = StaticDevice.objects.get_or_create(

@@ -5,8 +5,10 @@ inside a transaction as the audit middleware does, but without it, so that no au
 the database refuses to delete) is left behind. Everything they make is deleted at the end.
 """
 
+import itertools
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -16,6 +18,7 @@ from auditlog.context import disable_auditlog
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import DataError, connection, connections, transaction
+from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -419,3 +422,72 @@ def test_two_officers_shielding_a_brother_and_sister_at_once_both_succeed(brothe
         (amy.pk, None, "Fled"),
         (cal.pk, None, "Fled"),
     }
+
+
+def side_by_side() -> Callable[[], None]:
+    """A point two requests reach together, each on its own connection, as a double click's
+    would: the first waits there for the second, unless the second is waiting for a lock
+    (the first's, which it holds until it commits: the requests take turns)."""
+    arrivals = itertools.count()
+    both_here = threading.Event()
+
+    def reach() -> None:
+        if next(arrivals) == 1:
+            both_here.set()
+        given_up_at = time.monotonic() + 30
+        while not both_here.wait(0.05):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)")
+                if cursor.fetchone() == (True,):
+                    return
+            assert time.monotonic() < given_up_at, "the other request never came"
+
+    return reach
+
+
+def at_once(request: Callable[[], object]) -> list[BaseException]:
+    """The request sent twice at once, each on a thread and a connection of its own, inside a
+    transaction as the audit middleware's: what each raised, if anything."""
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                request()
+        except BaseException as error:  # a server error page
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+def test_the_two_factor_set_up_page_opened_twice_at_once_still_lets_her_enrol(
+    committed, monkeypatch
+):
+    """A double click, or a reload while it loads: each load found no device being set up and
+    made one, and every later load was a server error (two where one was expected), so the new
+    user could not enrol until an administrator reset her second factor."""
+    both_found_a_device = side_by_side()
+    form = views.EnrolmentCodeForm
+
+    def form_once_both_have_a_device(*args, **kwargs):
+        both_found_a_device()
+        return form(*args, **kwargs)
+
+    monkeypatch.setattr(views, "EnrolmentCodeForm", form_once_both_have_a_device)
+
+    def load() -> HttpResponse:
+        request = RequestFactory().get("/accounts/two-factor/set-up/")
+        request.user = User.objects.get(pk=committed.pk)
+        return views.enrol(request)
+
+    assert at_once(load) == []
+    monkeypatch.setattr(views, "EnrolmentCodeForm", form)
+    with transaction.atomic():
+        assert load().status_code == 200  # the next load of the page

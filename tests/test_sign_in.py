@@ -112,6 +112,19 @@ class TestEnrolment:
         # Shown once: the enrolment page is closed now that a device is confirmed.
         assert client.get(ENROL)["Location"] == TWO_FACTOR
 
+    def test_two_devices_left_by_a_double_click_before_the_fix_still_let_her_enrol(self, client):
+        """Two loads of the page at once used to make two devices being set up; the page then
+        failed on every load. It shows the first made, and her code for it enrols her."""
+        user = priya()
+        first, _ = (
+            TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+            for _ in range(2)
+        )
+        give_password(client)
+        assert client.get(ENROL).status_code == 200
+        done = client.post(ENROL, {"otp_token": current_code(first)}).content.decode()
+        assert "Two-factor sign-in is set up" in done
+
     def test_an_unverified_user_cannot_see_another_qr_code_once_enrolled(self, client):
         authenticator(priya())
         give_password(client)
