@@ -20,7 +20,7 @@ from typing import Any
 
 from auditlog.context import set_actor
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -133,9 +133,16 @@ def feed_import(
     except RowRefused as refused:  # the whole file is left out, as for any row's error
         validation.errors.append((refused.number, refused.message))
         outcome.importable = False
-        outcome.counts.clear()
+    except IntegrityError:
+        # The same file uploaded twice at once: the other upload imported it after the check
+        # above. Nothing of this one is kept, and it is told so as for a file imported before.
+        if not FeedImport.objects.filter(source=source, file_sha256=outcome.digest).exists():
+            raise
+        outcome.already_imported, outcome.importable = True, False
+    else:
+        outcome.feed_import = record
         return outcome
-    outcome.feed_import = record
+    outcome.counts.clear()  # nothing of it was kept
     return outcome
 
 

@@ -491,3 +491,70 @@ def test_the_two_factor_set_up_page_opened_twice_at_once_still_lets_her_enrol(
     monkeypatch.setattr(views, "EnrolmentCodeForm", form)
     with transaction.atomic():
         assert load().status_code == 200  # the next load of the page
+
+
+@pytest.fixture
+def committed_data_manager(django_db_setup, django_db_blocker):
+    """A data manager of an LA of its own, committed; what their files made is deleted after."""
+    from directory.models import Child, FeedImport, SourceRecord
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, manager = la_and_user("RACE10", "racing-upload", "data_manager")
+        try:
+            yield manager
+        finally:
+            imports = FeedImport.objects.filter(local_authority=la)
+            SourceRecord.objects.filter(first_import__in=imports).delete()
+            Child.objects.filter(local_authority=la).delete()
+            imports.delete()
+            manager.delete()
+            la.delete()
+            connections.close_all()
+
+
+def test_a_feed_file_uploaded_twice_at_once_is_imported_once_and_the_second_told_so(
+    committed_data_manager, monkeypatch
+):
+    """A double click on "Upload": both requests found the file not imported before, and the
+    second then broke the rule that a file is imported once: a server error page rather than
+    "This file was imported before"."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from directory import feed_views
+    from directory.models import Child, FeedImport
+
+    manager = committed_data_manager
+    content = (
+        b"la_record_id,given_name,family_name,date_of_birth,gender,address_line_1,"
+        b"address_line_2,town,postcode,nhs_number,carer_given_name,carer_family_name,"
+        b"carer_relationship,carer_parental_responsibility,carer_phone,service_kind,"
+        b"service_started_on,caf_held,lead_professional\n"
+        b"RC-1,Zephyrine,Quorrell,2016-04-02,female,1 Mill Lane,,Northtown,NE1 4ST,,,,,,,,,,\n"
+    )
+    both_checked = side_by_side()
+    feed_check = feed_views.feed_check
+
+    def check_side_by_side(**kwargs):
+        checked = feed_check(**kwargs)
+        both_checked()  # each has found the file not imported before
+        return checked
+
+    monkeypatch.setattr(feed_views, "feed_check", check_side_by_side)
+    pages: list[str] = []
+
+    def upload() -> None:
+        request = RequestFactory().post(
+            "/feeds/",
+            {
+                "source": "la_system",
+                "local_authority": manager.organisation_id,
+                "file": SimpleUploadedFile("la.csv", content, content_type="text/csv"),
+            },
+        )
+        request.user, request.session = User.objects.get(pk=manager.pk), SessionStore()
+        pages.append(feed_views.feeds(request).content.decode())
+
+    assert at_once(upload) == []
+    assert FeedImport.objects.filter(local_authority=manager.organisation).count() == 1
+    assert Child.objects.filter(local_authority=manager.organisation).count() == 1
+    assert sorted("This file was imported before" in page for page in pages) == [False, True]
