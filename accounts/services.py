@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -19,6 +19,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.lockout import sign_in_failures_clear
 from accounts.models import Organisation, SetupLink, User
 from accounts.roles import Role
+
+
+class UsernameTaken(Exception):
+    """Someone else took the username after the form checked it (a double click on "Add user")."""
 
 
 @transaction.atomic
@@ -52,7 +56,13 @@ def user_create(
         training_completed_on=training_completed_on,
     )
     user.set_unusable_password()
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        if not User.objects.filter(username=username).exists():
+            raise
+        raise UsernameTaken from None
     return user, setup_link_create(user=user, by=by)
 
 

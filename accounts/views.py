@@ -262,24 +262,28 @@ def user_create(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user, link = services.user_create(
-            username=data["username"],
-            organisation=data.get("organisation") or admin.organisation,
-            roles=[Role(value) for value in data["roles"]],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data["email"],
-            job_title=data["job_title"],
-            phone=data["phone"],
-            home_postcode=data["home_postcode"],
-            vetting_checked_on=data["vetting_checked_on"],
-            training_completed_on=data["training_completed_on"],
-            by=admin,
-        )
-        _note_admin_action(request, "create_user", user)
-        return render(
-            request, "accounts/users/link.html", {"managed": user, "link": link, "new": True}
-        )
+        try:
+            user, link = services.user_create(
+                username=data["username"],
+                organisation=data.get("organisation") or admin.organisation,
+                roles=[Role(value) for value in data["roles"]],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                job_title=data["job_title"],
+                phone=data["phone"],
+                home_postcode=data["home_postcode"],
+                vetting_checked_on=data["vetting_checked_on"],
+                training_completed_on=data["training_completed_on"],
+                by=admin,
+            )
+        except services.UsernameTaken:
+            form.add_error("username", "That username is already taken")
+        else:
+            _note_admin_action(request, "create_user", user)
+            return render(
+                request, "accounts/users/link.html", {"managed": user, "link": link, "new": True}
+            )
     return render(request, "accounts/users/form.html", {"form": form, "managed": None})
 
 

@@ -558,3 +558,58 @@ def test_a_feed_file_uploaded_twice_at_once_is_imported_once_and_the_second_told
     assert FeedImport.objects.filter(local_authority=manager.organisation).count() == 1
     assert Child.objects.filter(local_authority=manager.organisation).count() == 1
     assert sorted("This file was imported before" in page for page in pages) == [False, True]
+
+
+@pytest.fixture
+def committed_la_administrator(django_db_setup, django_db_blocker):
+    """An LA administrator of an LA of its own, committed; the users they add are deleted after."""
+    from accounts.models import SetupLink
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, administrator = la_and_user("RACE11", "racing-admin", "la_administrator")
+        try:
+            yield administrator
+        finally:
+            added = User.objects.filter(organisation=la).exclude(pk=administrator.pk)
+            SetupLink.objects.filter(user__in=added).delete()
+            added.delete()
+            administrator.delete()
+            la.delete()
+            connections.close_all()
+
+
+def test_add_user_submitted_twice_at_once_adds_one_and_says_the_username_is_taken(
+    committed_la_administrator, monkeypatch
+):
+    """A double click on "Add user": neither submission saw the other's new user, and the
+    second broke the rule that a username is unique: a server error page rather than the
+    form's "That username is already taken"."""
+    from accounts import services
+
+    administrator = committed_la_administrator
+    both_valid = side_by_side()
+    user_create = services.user_create
+
+    def create_side_by_side(**kwargs):
+        both_valid()  # each submission has passed the form's checks
+        return user_create(**kwargs)
+
+    monkeypatch.setattr(services, "user_create", create_side_by_side)
+    pages: list[str] = []
+
+    def submit() -> None:
+        request = RequestFactory().post(
+            "/accounts/users/new/",
+            {
+                "username": "tom.baker", "first_name": "Tom", "last_name": "Baker",
+                "email": "tom@example.org", "roles": ["la_administrator"],
+                "vetting_checked_on_0": "3", "vetting_checked_on_1": "2",
+                "vetting_checked_on_2": "2026",
+            },
+        )  # fmt: skip
+        request.user, request.session = User.objects.get(pk=administrator.pk), SessionStore()
+        pages.append(views.user_create(request).content.decode())
+
+    assert at_once(submit) == []
+    assert User.objects.filter(username="tom.baker").count() == 1
+    assert sorted("That username is already taken" in page for page in pages) == [False, True]
