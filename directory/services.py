@@ -87,6 +87,9 @@ def involvement_record_mine(
     lead_professional: bool,
 ) -> Involvement:
     """Adds or updates the practitioner's own current involvement with the child."""
+    # The child's row, not hers (which may not exist yet), so that a second save at once
+    # waits for the first and then finds what it added.
+    _lock(child)
     mine = (
         Involvement.objects.select_for_update()
         .filter(child=child, practitioner=practitioner, ended_on__isnull=True)

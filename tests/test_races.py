@@ -613,3 +613,57 @@ def test_add_user_submitted_twice_at_once_adds_one_and_says_the_username_is_take
     assert at_once(submit) == []
     assert User.objects.filter(username="tom.baker").count() == 1
     assert sorted("That username is already taken" in page for page in pages) == [False, True]
+
+
+@pytest.fixture
+def practitioner_and_child(django_db_setup, django_db_blocker):
+    """Priya, a practitioner, and a child of her LA, committed."""
+    from directory.models import Child, Involvement
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, priya = la_and_user("RACE12", "racing-priya", "practitioner")
+        child = Child.objects.create(
+            given_name="Amelia", family_name="Hart", gender="female",
+            date_of_birth=date(2015, 3, 14), local_authority=la, source="la_system",
+        )  # fmt: skip
+        try:
+            yield priya, child
+        finally:
+            Involvement.objects.filter(child=child).delete()
+            child.delete()
+            priya.delete()
+            la.delete()
+            connections.close_all()
+
+
+def test_my_involvement_saved_twice_at_once_is_recorded_once(practitioner_and_child, monkeypatch):
+    """A double click on "Save" for a new involvement: both requests found none of hers, and
+    both added one. The child's record listed her twice, and "End my involvement" ended one."""
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from directory import views as directory_views
+    from directory.models import Involvement
+
+    priya, child = practitioner_and_child
+    both_found_none = side_by_side()
+    save = Involvement.save
+
+    def save_side_by_side(self, *args, **kwargs):
+        if self.pk is None:
+            both_found_none()  # each has found no current involvement of hers
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Involvement, "save", save_side_by_side)
+
+    def submit() -> None:
+        request = RequestFactory().post(
+            f"/children/{child.contactpoint_id}/my-involvement/",
+            {"role": "Health visitor", "service": "", "started_on": "3 9 2025"},
+        )
+        request.user, request.session = User.objects.get(pk=priya.pk), SessionStore()
+        request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+        directory_views.my_involvement(request, contactpoint_id=child.contactpoint_id)
+
+    assert at_once(submit) == []
+    mine = Involvement.objects.filter(child=child, practitioner=priya, ended_on__isnull=True)
+    assert mine.count() == 1
