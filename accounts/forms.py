@@ -15,6 +15,9 @@ from contactpoint.postcodes import normalise_postcode
 # The longest password sign-in takes; set-up takes no longer, or it could never be used.
 LONGEST_PASSWORD = 1024
 
+# Said by the form, and by the view when a second "Add user" at once took it meanwhile.
+USERNAME_TAKEN = "That username is already taken"
+
 
 class SignInForm(GovukMessages, forms.Form):
     username = forms.CharField(max_length=150, error_messages={"required": "Enter your username"})
@@ -162,7 +165,7 @@ class UserForm(GovukMessages, forms.Form):
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"]
         if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("That username is already taken")
+            raise forms.ValidationError(USERNAME_TAKEN)
         return username
 
     def _not_in_future(self, field: str) -> Any:

@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.forms import (
+    USERNAME_TAKEN,
     ChoosePasswordForm,
     EnrolmentCodeForm,
     OrganisationForm,
@@ -278,7 +279,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 by=admin,
             )
         except services.UsernameTaken:
-            form.add_error("username", "That username is already taken")
+            form.add_error("username", USERNAME_TAKEN)
         else:
             _note_admin_action(request, "create_user", user)
             return render(

@@ -106,6 +106,16 @@ def test_guesses_at_many_usernames_from_one_address_are_held_to_its_limit(commit
     assert outcomes.count("checked") == 5, outcomes
 
 
+def amelia_of(la):
+    """A child of ``la``: Amelia Hart, as the feed rows in these tests describe her."""
+    from directory.models import Child
+
+    return Child.objects.create(
+        given_name="Amelia", family_name="Hart", gender="female",
+        date_of_birth=date(2015, 3, 14), local_authority=la, source="la_system",
+    )  # fmt: skip
+
+
 @pytest.fixture
 def committed_review(django_db_setup, django_db_blocker):
     """A feed row waiting for review, committed, with a data manager of its LA."""
@@ -114,10 +124,7 @@ def committed_review(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock(), disable_auditlog():
         la, manager = la_and_user("RACE02", "racing-dm", "data_manager")
-        candidate = Child.objects.create(
-            given_name="Amelia", family_name="Hart", gender="female",
-            date_of_birth=date(2015, 3, 14), local_authority=la, source="la_system",
-        )  # fmt: skip
+        candidate = amelia_of(la)
         rebuild_keys(candidate)
         review = feed_review(candidate)
         try:
@@ -618,14 +625,11 @@ def test_add_user_submitted_twice_at_once_adds_one_and_says_the_username_is_take
 @pytest.fixture
 def practitioner_and_child(django_db_setup, django_db_blocker):
     """Priya, a practitioner, and a child of her LA, committed."""
-    from directory.models import Child, Involvement
+    from directory.models import Involvement
 
     with django_db_blocker.unblock(), disable_auditlog():
         la, priya = la_and_user("RACE12", "racing-priya", "practitioner")
-        child = Child.objects.create(
-            given_name="Amelia", family_name="Hart", gender="female",
-            date_of_birth=date(2015, 3, 14), local_authority=la, source="la_system",
-        )  # fmt: skip
+        child = amelia_of(la)
         try:
             yield priya, child
         finally:
