@@ -464,6 +464,18 @@ class TestCreateUserCommand:
         )
         assert result.returncode == 2 and "--vetting-checked-on" in result.stderr
 
+    def test_it_refuses_an_email_address_too_long_to_keep(self):
+        from django.core.management import CommandError, call_command
+
+        northshire()
+        too_long = "a" * 250 + "@example.org"
+        with pytest.raises(CommandError, match="254 characters or fewer"):
+            call_command(
+                "create_user", "tom", "--organisation", "E06000099", "--role", "practitioner",
+                "--email", too_long,
+            )  # fmt: skip
+        assert not User.objects.filter(username="tom").exists()
+
     def test_it_refuses_an_unknown_organisation(self):
         from django.core.management import CommandError, call_command
 

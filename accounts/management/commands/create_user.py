@@ -65,17 +65,24 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{options['email']!r} is not an email address", returncode=2
                 ) from None
-        with set_actor(None):
-            user, link = services.user_create(
-                username=username,
-                organisation=organisation,
-                roles=[Role(role) for role in dict.fromkeys(options["roles"])],
-                email=options["email"],
-                first_name=options["first_name"],
-                last_name=options["last_name"],
-                vetting_checked_on=options["vetting_checked_on"],
-                training_completed_on=options["training_completed_on"],
-                by=None,
-            )
+            if len(options["email"]) > 254:
+                raise CommandError(
+                    "The email address must be 254 characters or fewer", returncode=2
+                )
+        try:
+            with set_actor(None):
+                user, link = services.user_create(
+                    username=username,
+                    organisation=organisation,
+                    roles=[Role(role) for role in dict.fromkeys(options["roles"])],
+                    email=options["email"],
+                    first_name=options["first_name"],
+                    last_name=options["last_name"],
+                    vetting_checked_on=options["vetting_checked_on"],
+                    training_completed_on=options["training_completed_on"],
+                    by=None,
+                )
+        except services.UsernameTaken:  # taken by someone else since the check above
+            raise CommandError(f"A user called {username!r} already exists", returncode=2) from None
         self.stdout.write(f"Created {user.username} at {organisation.name}.")
         self.stdout.write(f"Set-up link (valid for 72 hours, works once): {link}")
