@@ -162,16 +162,25 @@ def user_unlock(*, user: User) -> None:
     user.save(update_fields=["unlocked_at"])
 
 
+def enrolment_devices(*, user: User) -> list[TOTPDevice]:
+    """The authenticators being set up, newest first, made on the first load of the set-up
+    page. Two loads at once (a double click) may make one each, and the browser shows the
+    second's QR code: so the page shows the newest, and her code is checked against each.
+    (A lock here would make her double click on "Continue" find her device confirmed by the
+    first click, and show a new QR code; and it would turn an administrator's reset of her
+    second factor meanwhile into a deadlock.)"""
+    devices = list(TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk"))
+    return devices or [
+        TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
+    ]
+
+
 @transaction.atomic
-def enrolment_device(*, user: User) -> TOTPDevice:
-    """The authenticator being set up, made on the first load of the set-up page. The user's
-    row is held until the request ends, so that two loads at once (a double click) make one;
-    of two made before that was so, the first is the one (the page shows its QR code)."""
-    User.objects.select_for_update().only("pk").get(pk=user.pk)
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
-    return device
+def enrolment_confirm(*, device: TOTPDevice) -> None:
+    """The device her code proved is hers; any other being set up is not."""
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
 
 
 @transaction.atomic

@@ -161,14 +161,15 @@ def enrol(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect("accounts:two_factor")
-    device = services.enrolment_device(user=user)
+    setting_up = services.enrolment_devices(user=user)
     form = EnrolmentCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["otp_token"]):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+        token = form.cleaned_data["otp_token"]
+        proved = next((device for device in setting_up if device.verify_token(token)), None)
+        if proved is not None:
+            services.enrolment_confirm(device=proved)
             codes = services.backup_codes_create(user=user)
-            _signed_in_fully(request, user, device)
+            _signed_in_fully(request, user, proved)
             audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
             return render(request, "accounts/backup_codes.html", {"codes": codes})
         sign_in_failure_record(
@@ -178,9 +179,10 @@ def enrol(request: HttpRequest) -> HttpResponse:
         )
         audit_note(request, action=Action.TWO_FACTOR_FAILED)
         form.add_error("otp_token", "The security code is not correct. Try the newest code")
-    qr = segno.make(device.config_url, error="m")
+    shown = setting_up[0]
+    qr = segno.make(shown.config_url, error="m")
     secret = " ".join(
-        device.config_url.split("secret=")[1].split("&")[0][i : i + 4] for i in range(0, 32, 4)
+        shown.config_url.split("secret=")[1].split("&")[0][i : i + 4] for i in range(0, 32, 4)
     )
     return render(
         request,

@@ -17,16 +17,19 @@ import pytest
 from auditlog.context import disable_auditlog
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 from django.db import DataError, connection, connections, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import views
 from accounts.lockout import sign_in_refused
 from accounts.models import Organisation, SignInFailure, User
 from contactpoint import serialise
 from contactpoint.serialise import Turn
+from tests.personas import current_code
 from tests.test_migrations import server_url
 
 GUESSES = 12
@@ -498,6 +501,48 @@ def test_the_two_factor_set_up_page_opened_twice_at_once_still_lets_her_enrol(
     monkeypatch.setattr(views, "EnrolmentCodeForm", form)
     with transaction.atomic():
         assert load().status_code == 200  # the next load of the page
+        # Her browser shows the second page's QR code, whichever device that made.
+        for device in TOTPDevice.objects.filter(user=committed):
+            with transaction.atomic():
+                assert "Two-factor sign-in is set up" in enrol_with(committed, device)
+                assert TOTPDevice.objects.filter(user=committed).count() == 1
+                transaction.set_rollback(True)
+
+
+ENROL = "/accounts/two-factor/set-up/"
+
+
+def enrol_with(user: User, device: TOTPDevice) -> str:
+    """The set-up page's answer to the code ``device`` shows now."""
+    request = RequestFactory().post(ENROL, {"otp_token": current_code(device)})
+    request.user, request.session = User.objects.get(pk=user.pk), SessionStore()
+    return views.enrol(request).content.decode()
+
+
+def test_her_code_sent_twice_at_once_enrols_her_on_both_pages(committed, monkeypatch):
+    """A double click on "Continue": the browser shows the second page, which must be the
+    backup codes too, not "the code is not correct" beside a new QR code."""
+    with transaction.atomic():
+        load = RequestFactory().get(ENROL)
+        load.user = committed
+        views.enrol(load)  # her first load makes the device she scans
+    device = TOTPDevice.objects.get(user=committed)
+    both_checked = side_by_side()
+    form = views.EnrolmentCodeForm
+
+    def form_once_both_have_found_her_device(*args, **kwargs):
+        both_checked()
+        return form(*args, **kwargs)
+
+    monkeypatch.setattr(views, "EnrolmentCodeForm", form_once_both_have_found_her_device)
+    pages: list[str] = []
+    before = set(Session.objects.values_list("session_key", flat=True))
+    try:
+        assert at_once(lambda: pages.append(enrol_with(committed, device))) == []
+        assert all("Two-factor sign-in is set up" in page for page in pages), pages
+        assert list(TOTPDevice.objects.filter(user=committed).values_list("confirmed")) == [(True,)]
+    finally:  # the sessions her two sign-ins made
+        Session.objects.exclude(session_key__in=before).delete()
 
 
 @pytest.fixture
