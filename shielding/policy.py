@@ -707,29 +707,60 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(_SHORTENED.get(word, word) for word in re.findall(r"[a-z]+", text))
 
 
-def _home(line_1: str, line_2: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """What names a home within its postcode: its house and flat numbers ("9a" however
-    spaced: "9 A"), its words, and the words of its first part, a house's name where it has
-    one ("Refuge House" in "Refuge House, Quillfeather Lane")."""
-    text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", f"{line_1} {line_2}".lower())
-    words = _words(text)
-    return frozenset(re.findall(r"\d+[a-z]?", text)), words, _words(line_1.lower().split(",")[0])
+# Words that name a part of a house ("Flat 2", "Top Flat", "Annexe"), not the house.
+_PART_OF_A_HOUSE = frozenset(
+    {"flat", "apartment", "apt", "annexe", "annex", "floor", "unit", "room", "studio", "basement",
+     "maisonette"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Home:
+    """What names a home within its postcode."""
+
+    numbers: frozenset[str]  # house and flat numbers, "9a" however spaced ("9 A")
+    words: frozenset[str]
+    name: frozenset[str]  # the house's name: its first part that is not a flat's
+    numbered_flats_only: bool  # every number is a flat's ("Flat 2, Refuge House")
+
+
+def _home(line_1: str, line_2: str) -> _Home:
+    text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", f"{line_1}, {line_2}".lower())
+    parts = [part for part in text.split(",") if part.strip()]
+    flats = [part for part in parts if _words(part) & _PART_OF_A_HOUSE]
+    house = [part for part in parts if part not in flats]
+    numbers = frozenset(re.findall(r"\d+[a-z]?", text))
+    flat_numbers = {number for part in flats for number in re.findall(r"\d+[a-z]?", part)}
+    return _Home(
+        numbers=numbers,
+        words=_words(text),
+        name=_words(house[0]) if house else frozenset(),
+        numbered_flats_only=bool(numbers) and numbers <= flat_numbers,
+    )
+
+
+def _within(some: frozenset[str], others: frozenset[str]) -> bool:
+    return bool(some) and some <= others
 
 
 def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     """Whether two addresses at one postcode could be one home, however written: they share a
-    number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"); or the one without a number names a
-    house that the other names too ("Refuge House, Quillfeather Lane", "Flat 2, Refuge
-    House"); or, with no number in either, the name of one is all in the other ("Rose
-    Cottage", "Rose Cottage, Quillfeather Ln"). Wide on purpose: within a postcode, a home too
-    many is shielded for review, one too few shows her refuge."""
-    (numbers_a, words_a, name_a), (numbers_b, words_b, name_b) = _home(*a), _home(*b)
-    if numbers_a and numbers_b:
-        return bool(numbers_a & numbers_b)
-    named = [(name_b or words_b, words_a)] if numbers_a else [(name_a or words_a, words_b)]
-    if not (numbers_a or numbers_b):
-        named.append((name_b or words_b, words_a))
-    return any(bool(name) and name <= other for name, other in named)
+    number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"); or one names a house, in either line,
+    that the other names too ("Refuge House, Quillfeather Lane", "Flat 2, Refuge House",
+    "Refuge House Quillfeather Lane", "Top Flat, Refuge House"), with its street's words
+    however shortened ("Rose Cottage, Quillfeather Ln"). Wide on purpose: within a
+    postcode, a home too many is shielded for review, one too few shows her refuge."""
+    one, other = _home(*a), _home(*b)
+    if one.numbers and other.numbers:
+        return bool(one.numbers & other.numbers)
+    if one.numbers or other.numbers:
+        numbered, named = (one, other) if one.numbers else (other, one)
+        return _within(named.name or named.words, numbered.words) or (
+            numbered.numbered_flats_only and _within(numbered.name, named.words)
+        )
+    return _within(one.name or one.words, other.words) or _within(
+        other.name or other.words, one.words
+    )
 
 
 def _phone_key(phone: str) -> str:

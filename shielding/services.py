@@ -2,11 +2,10 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models.functions import Now
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -138,12 +137,19 @@ def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None)
         shield.lifted_seeing = now_seen
         # A feed committing meanwhile may have changed what this lift saw: look again after.
         follow_shields_after_commit(timezone.now(), children=[shield.protects_id])
-    # The database's clock, which stamped ``shielded_at``: an app server's clock a little
-    # behind it would put the lift before the shield, which the database refuses.
-    shield.lifted_at, shield.lifted_by, shield.lift_note = Now(), by, note
+    shield.lifted_at, shield.lifted_by, shield.lift_note = _database_now(), by, note
     shield.save(update_fields=["lifted_at", "lifted_by", "lift_note", "lifted_seeing"])
-    shield.refresh_from_db(fields=["lifted_at"])
     return shield
+
+
+def _database_now() -> datetime:
+    """The database's clock, which stamped ``shielded_at``: an app server's clock a little
+    behind it would put a lift before its shield, which the database refuses. Read first, so
+    that the change log records the time (it reads the fields before they are saved)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        (now,) = cursor.fetchone()
+    return now
 
 
 @transaction.atomic

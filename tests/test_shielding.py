@@ -5,7 +5,7 @@ A shielded child's whereabouts leaking is the worst bug this service can have.
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -262,6 +262,10 @@ class TestShieldWorkflow:
         assert lifted.status_code == 302
         made.refresh_from_db()
         assert made.lifted_at is not None and made.lifted_at >= made.shielded_at
+        lift = LogEntry.objects.get_for_object(made).filter(action=LogEntry.Action.UPDATE).get()
+        # The time (the change log writes it in UTC); it was the text "Now()".
+        written = datetime.fromisoformat(lift.changes["lifted_at"][1])
+        assert written == timezone.make_naive(made.lifted_at, UTC)
 
     def test_another_las_shielding_officer_cannot_touch_the_shield(self, client):
         child = shielded_child()
@@ -331,6 +335,7 @@ class TestRecordsAlongside:
             (("Flat 2", "Refuge House"), ("Refuge House", "Quillfeather Lane")),
             (("Flat 2, Refuge House", ""), ("Refuge House, Quillfeather Lane", "")),
             (("Rose Cottage", "Lane End"), ("Rose Cottage", "Quillfeather Lane")),
+            (("Flat 2", "Refuge House"), ("Refuge House Quillfeather Lane", "")),
         ],
     )
     def test_her_house_named_in_either_line_however_the_street_is_written(self, client, hers, his):
@@ -349,6 +354,9 @@ class TestRecordsAlongside:
             ("9A Refuge Road", "9 a Refuge Road", True),
             ("Rose Cottage, Refuge Road", "11 Refuge Road", False),
             ("Rose Cottage, Refuge Road", "Ivy Cottage, Refuge Road", False),
+            ("Flat A, Refuge House", "Top Flat, Refuge House", True),
+            ("Annexe, Rose Cottage", "Annexe, Ivy Cottage", False),
+            ("Ground Floor Flat, Rose Cottage", "Ground Floor Flat, Ivy House", False),
             ("11 Refuge Road", "9 Refuge Road", False),
         ],
     )
