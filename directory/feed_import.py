@@ -123,27 +123,37 @@ def feed_import(
     checked: ImportOutcome | None = None,
 ) -> ImportOutcome:
     """Imports a file whole or not at all. A file imported before changes nothing.
-    ``checked`` is this file's ``feed_check``, where the caller has made it already."""
+    ``checked`` is this file's ``feed_check``, where the caller has made it already. A row
+    that cannot apply to its record (``RowRefused``) is an error like any other: with
+    ``skip_invalid`` it is left out and the file imported again without it."""
     outcome = checked or feed_check(source=source, content=content, skip_invalid=skip_invalid)
     if not outcome.importable:
         return outcome
     validation = outcome.validation
-    try:
-        record = _rows_import(source, file_name, outcome, local_authority, by, progress)
-    except RowRefused as refused:  # the whole file is left out, as for any row's error
-        validation.errors.append((refused.number, refused.message))
-        outcome.importable = False
-    except IntegrityError:
-        # The same file uploaded twice at once: the other upload imported it after the check
-        # above. Nothing of this one is kept, and it is told so as for a file imported before.
-        if not FeedImport.objects.filter(source=source, file_sha256=outcome.digest).exists():
-            raise
-        outcome.already_imported, outcome.importable = True, False
-    else:
-        outcome.feed_import = record
-        return outcome
-    outcome.counts.clear()  # nothing of it was kept
-    return outcome
+    while True:
+        try:
+            record = _rows_import(source, file_name, outcome, local_authority, by, progress)
+        except RowRefused as refused:  # as for any row's error: the file, or the row, is left out
+            validation.errors.append((refused.number, refused.message))
+            outcome.counts.clear()
+            if not skip_invalid:
+                outcome.importable = False
+                return outcome
+            (row,) = (row for row in validation.rows if row.number == refused.number)
+            validation.rows.remove(row)
+            validation.rejected[row.number] = row.payload
+        except IntegrityError:
+            # The same file uploaded twice at once: the other upload imported it after the
+            # check above. Nothing of this one is kept; it is told so, as for a file imported
+            # before.
+            if not FeedImport.objects.filter(source=source, file_sha256=outcome.digest).exists():
+                raise
+            outcome.already_imported, outcome.importable = True, False
+            outcome.counts.clear()
+            return outcome
+        else:
+            outcome.feed_import = record
+            return outcome
 
 
 class RowRefused(Exception):

@@ -1220,6 +1220,21 @@ class TestWhatOnlyAnLaKnows:
         assert child.date_of_death is None and FeedImport.objects.count() == 1
         assert not child.addresses.filter(town="Newtown").exists(), "nothing half-applied"
 
+    def test_leaving_out_rows_with_errors_leaves_out_such_a_row_too(self):
+        la_import(la_system(date_of_birth="2012-01-10"))
+        rows = la_system(date_of_birth="2012-01-01", date_of_death="2012-01-05")
+        rows += la_system(la_record_id="1002", given_name="Ada", family_name="Lovelace").split(
+            b"\n", 1
+        )[1]
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="two.csv", content=rows,
+            local_authority=northshire(), by=None, skip_invalid=True,
+        )  # fmt: skip
+        assert outcome.feed_import is not None and list(outcome.validation.rejected) == [2]
+        assert dict(outcome.counts) == {"new_child": 1}
+        assert Child.objects.get(family_name="Quill").date_of_death is None
+        assert Child.objects.filter(family_name="Lovelace").exists()
+
     def test_a_death_before_the_chosen_records_birthday_is_not_matched_to_it(self, client):
         chosen = make_child(date_of_birth=date(2015, 4, 1))
         review = feed_review(chosen)
