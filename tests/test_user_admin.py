@@ -464,17 +464,24 @@ class TestCreateUserCommand:
         )
         assert result.returncode == 2 and "--vetting-checked-on" in result.stderr
 
-    def test_it_refuses_an_email_address_too_long_to_keep(self):
+    @pytest.mark.parametrize(
+        ("username", "option", "value", "message"),
+        [
+            ("tom", "--email", "a" * 250 + "@example.org", "email must be 254 characters"),
+            ("tom", "--first-name", "T" * 151, "first name must be 150 characters"),
+            ("t" * 151, "--last-name", "Baker", "username must be 150 characters"),
+        ],
+    )
+    def test_it_refuses_what_is_too_long_to_keep(self, username, option, value, message):
         from django.core.management import CommandError, call_command
 
         northshire()
-        too_long = "a" * 250 + "@example.org"
-        with pytest.raises(CommandError, match="254 characters or fewer"):
+        with pytest.raises(CommandError, match=message):
             call_command(
-                "create_user", "tom", "--organisation", "E06000099", "--role", "practitioner",
-                "--email", too_long,
+                "create_user", username, "--organisation", "E06000099", "--role",
+                "practitioner", option, value,
             )  # fmt: skip
-        assert not User.objects.filter(username="tom").exists()
+        assert not User.objects.exists()
 
     def test_it_refuses_an_unknown_organisation(self):
         from django.core.management import CommandError, call_command

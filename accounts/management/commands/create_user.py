@@ -9,6 +9,7 @@ from auditlog.context import set_actor
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.core.validators import validate_email
+from django.db.models import CharField
 
 from accounts import services
 from accounts.models import Organisation, User
@@ -51,6 +52,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         username: str = options["username"]
+        for name in ("username", "email", "first_name", "last_name"):
+            field = User._meta.get_field(name)
+            assert isinstance(field, CharField)
+            longest = field.max_length or 0
+            if len(options[name]) > longest:
+                raise CommandError(
+                    f"The {name.replace('_', ' ')} must be {longest} characters or fewer",
+                    returncode=2,
+                )
         if User.objects.filter(username__iexact=username).exists():
             raise CommandError(f"A user called {username!r} already exists", returncode=2)
         organisation = Organisation.objects.filter(code=options["organisation"]).first()
@@ -65,10 +75,6 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{options['email']!r} is not an email address", returncode=2
                 ) from None
-            if len(options["email"]) > 254:
-                raise CommandError(
-                    "The email address must be 254 characters or fewer", returncode=2
-                )
         try:
             with set_actor(None):
                 user, link = services.user_create(
