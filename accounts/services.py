@@ -165,10 +165,7 @@ def user_unlock(*, user: User) -> None:
 def enrolment_devices(*, user: User) -> list[TOTPDevice]:
     """The authenticators being set up, newest first, made on the first load of the set-up
     page. Two loads at once (a double click) may make one each, and the browser shows the
-    second's QR code: so the page shows the newest, and her code is checked against each.
-    (A lock here would make her double click on "Continue" find her device confirmed by the
-    first click, and show a new QR code; and it would turn an administrator's reset of her
-    second factor meanwhile into a deadlock.)"""
+    second's QR code: so the page shows the newest, and her code is checked against each."""
     devices = list(TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk"))
     return devices or [
         TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
@@ -176,11 +173,20 @@ def enrolment_devices(*, user: User) -> list[TOTPDevice]:
 
 
 @transaction.atomic
-def enrolment_confirm(*, device: TOTPDevice) -> None:
-    """The device her code proved is hers; any other being set up is not."""
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
+def enrolment_prove(*, user: User, token: str) -> TOTPDevice | None:
+    """The authenticator being set up that her code proves, now confirmed, and any other
+    removed. The devices are read under lock, as checking a code saves the whole device: a
+    copy read before a double click's first request confirmed it (or before an administrator
+    reset her second factor) would undo that."""
+    devices = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False)
+    proved = next(
+        (device for device in devices.order_by("-pk") if device.verify_token(token)), None
+    )
+    if proved is not None:
+        proved.confirmed = True
+        proved.save(update_fields=["confirmed"])
+        devices.exclude(pk=proved.pk).delete()
+    return proved
 
 
 @transaction.atomic

@@ -164,14 +164,14 @@ def enrol(request: HttpRequest) -> HttpResponse:
     setting_up = services.enrolment_devices(user=user)
     form = EnrolmentCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token = form.cleaned_data["otp_token"]
-        proved = next((device for device in setting_up if device.verify_token(token)), None)
+        proved = services.enrolment_prove(user=user, token=form.cleaned_data["otp_token"])
         if proved is not None:
-            services.enrolment_confirm(device=proved)
             codes = services.backup_codes_create(user=user)
             _signed_in_fully(request, user, proved)
             audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
             return render(request, "accounts/backup_codes.html", {"codes": codes})
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            return redirect("accounts:two_factor")  # a double click's first request enrolled her
         sign_in_failure_record(
             username=user.username,
             ip_address=client_ip(request),

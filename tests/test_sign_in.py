@@ -8,8 +8,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import services
-from accounts.models import SignInFailure
+from accounts import services, views
+from accounts.models import SignInFailure, User
 from audit.models import Action, AuditEvent
 from tests.personas import PASSWORD, authenticator, current_code, lee, owen, priya, sign_in
 
@@ -125,6 +125,25 @@ class TestEnrolment:
         done = client.post(ENROL, {"otp_token": current_code(first)}).content.decode()
         assert "Two-factor sign-in is set up" in done
         assert list(TOTPDevice.objects.filter(user=user)) == [first]
+
+    def test_an_administrators_reset_while_her_code_is_checked_is_not_undone(
+        self, client, monkeypatch
+    ):
+        """Checking a code saves the whole device: a copy read before the reset deleted it
+        came back, confirmed. (A double click on Continue undid a confirmation the same way.)"""
+        user = priya()
+        give_password(client)
+        client.get(ENROL)
+        device = TOTPDevice.objects.get(user=user)
+        form = views.EnrolmentCodeForm
+
+        def reset_meanwhile(*args, **kwargs):
+            services.user_two_factor_reset(user=User.objects.get(pk=user.pk))
+            return form(*args, **kwargs)
+
+        monkeypatch.setattr(views, "EnrolmentCodeForm", reset_meanwhile)
+        client.post(ENROL, {"otp_token": current_code(device)})
+        assert not TOTPDevice.objects.filter(user=user).exists()
 
     def test_an_unverified_user_cannot_see_another_qr_code_once_enrolled(self, client):
         authenticator(priya())
