@@ -7,6 +7,7 @@ right to see the record in full; every other field — and any field added later
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -704,13 +705,17 @@ _SHORTENED = {
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_SHORTENED.get(word, word) for word in re.findall(r"[a-z]+", text))
+    """Its words, read alike however written: "Tŷ" as "ty", "Mary's" as "marys", "Ln" as
+    "lane"; "the" left out ("The Old Rectory" is "Old Rectory")."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    words = re.findall(r"[a-z]+", re.sub(r"['\u2019]", "", plain.lower()))
+    return frozenset(_SHORTENED.get(word, word) for word in words if word != "the")
 
 
 # Words that name a part of a house ("Flat 2", "Top Flat", "Annexe"), not the house.
 _PART_OF_A_HOUSE = frozenset(
     {"flat", "apartment", "apt", "annexe", "annex", "floor", "unit", "room", "studio", "basement",
-     "maisonette"}
+     "maisonette", "bedsit", "suite"}
 )  # fmt: skip
 
 
@@ -751,16 +756,21 @@ def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     however shortened ("Rose Cottage, Quillfeather Ln"). Wide on purpose: within a
     postcode, a home too many is shielded for review, one too few shows her refuge."""
     one, other = _home(*a), _home(*b)
+    if _flat_in_house(one, other) or _flat_in_house(other, one):
+        return True
     if one.numbers and other.numbers:
         return bool(one.numbers & other.numbers)
     if one.numbers or other.numbers:
         numbered, named = (one, other) if one.numbers else (other, one)
-        return _within(named.name or named.words, numbered.words) or (
-            numbered.numbered_flats_only and _within(numbered.name, named.words)
-        )
+        return _within(named.name or named.words, numbered.words)
     return _within(one.name or one.words, other.words) or _within(
         other.name or other.words, one.words
     )
+
+
+def _flat_in_house(flat: _Home, other: _Home) -> bool:
+    """A flat ("Flat 2, Refuge House"), in the house the other names, whatever its numbers."""
+    return flat.numbered_flats_only and _within(flat.name, other.words)
 
 
 def _phone_key(phone: str) -> str:
