@@ -125,35 +125,29 @@ def feed_import(
     """Imports a file whole or not at all. A file imported before changes nothing.
     ``checked`` is this file's ``feed_check``, where the caller has made it already. A row
     that cannot apply to its record (``RowRefused``) is an error like any other: with
-    ``skip_invalid`` it is left out and the file imported again without it."""
+    ``skip_invalid`` it is left out (each row in a savepoint of its own), and without it the
+    file is not imported."""
     outcome = checked or feed_check(source=source, content=content, skip_invalid=skip_invalid)
     if not outcome.importable:
         return outcome
-    validation = outcome.validation
-    while True:
-        try:
-            record = _rows_import(source, file_name, outcome, local_authority, by, progress)
-        except RowRefused as refused:  # as for any row's error: the file, or the row, is left out
-            validation.errors.append((refused.number, refused.message))
-            outcome.counts.clear()
-            if not skip_invalid:
-                outcome.importable = False
-                return outcome
-            (row,) = (row for row in validation.rows if row.number == refused.number)
-            validation.rows.remove(row)
-            validation.rejected[row.number] = row.payload
-        except IntegrityError:
-            # The same file uploaded twice at once: the other upload imported it after the
-            # check above. Nothing of this one is kept; it is told so, as for a file imported
-            # before.
-            if not FeedImport.objects.filter(source=source, file_sha256=outcome.digest).exists():
-                raise
-            outcome.already_imported, outcome.importable = True, False
-            outcome.counts.clear()
-            return outcome
-        else:
-            outcome.feed_import = record
-            return outcome
+    try:
+        record = _rows_import(
+            source, file_name, outcome, local_authority, by, progress, skip_invalid=skip_invalid
+        )
+    except RowRefused as refused:  # as for any row's error, the file is not imported
+        outcome.validation.errors.append((refused.number, refused.message))
+        outcome.importable = False
+    except IntegrityError:
+        # The same file uploaded twice at once: the other upload imported it after the check
+        # above. Nothing of this one is kept; it is told so, as for a file imported before.
+        if not FeedImport.objects.filter(source=source, file_sha256=outcome.digest).exists():
+            raise
+        outcome.already_imported, outcome.importable = True, False
+    else:
+        outcome.feed_import = record
+        return outcome
+    outcome.counts.clear()  # nothing of it was kept
+    return outcome
 
 
 class RowRefused(Exception):
@@ -172,6 +166,8 @@ def _rows_import(
     local_authority: Organisation | None,
     by: User | None,
     progress: Callable[[int], object] | None,
+    *,
+    skip_invalid: bool,
 ) -> FeedImport:
     validation = outcome.validation
     # A shield made while the file imports cannot see the homes it writes, nor it them.
@@ -185,12 +181,21 @@ def _rows_import(
         rows_read=validation.rows_read,
         rows_rejected=len(validation.rejected),
     )
-    for row in validation.rows:
-        outcome.counts[_apply_row(row, source, record, local_authority)] += 1
+    for row in list(validation.rows):
+        if skip_invalid:  # a row refused is left out like a row with errors, and the rest kept
+            try:
+                with transaction.atomic():
+                    outcome.counts[_apply_row(row, source, record, local_authority)] += 1
+            except RowRefused as refused:
+                validation.errors.append((refused.number, refused.message))
+                validation.rows.remove(row)
+                validation.rejected[row.number] = row.payload
+        else:
+            outcome.counts[_apply_row(row, source, record, local_authority)] += 1
         if progress:
             progress(1)
-    record.outcome = dict(outcome.counts)
-    record.save(update_fields=["outcome"])
+    record.outcome, record.rows_rejected = dict(outcome.counts), len(validation.rejected)
+    record.save(update_fields=["outcome", "rows_rejected"])
     return record
 
 
@@ -289,8 +294,11 @@ def _upload_apply(upload: FeedUpload) -> None:
     upload.feed_import = outcome.feed_import
     if outcome.already_imported:
         upload.result = "This file was imported before. Nothing has changed."
-    elif imported:
-        upload.result = FeedImport.describe(outcome.counts)
+    elif imported:  # with what was left out, and why: some rows are refused only as they apply
+        report = error_report(outcome.validation.errors)
+        upload.result = "\n".join(filter(None, [FeedImport.describe(outcome.counts), report]))[
+            :10_000
+        ]
     else:
         upload.result = error_report(outcome.validation.errors)[:10_000]
 

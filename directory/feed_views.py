@@ -221,7 +221,6 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "queued": queued,
             "imports": _imports(manager).order_by("-imported_at")[:20],
             "uploads": _in_own_la(FeedUpload.objects.all(), manager, "local_authority")
-            .exclude(status=FeedUpload.Status.IMPORTED)
             .select_related("uploaded_by")
             .order_by("-uploaded_at")[:20],
             "open_reviews": _reviews(manager).filter(status=MatchReview.Status.OPEN).count(),

@@ -1220,20 +1220,43 @@ class TestWhatOnlyAnLaKnows:
         assert child.date_of_death is None and FeedImport.objects.count() == 1
         assert not child.addresses.filter(town="Newtown").exists(), "nothing half-applied"
 
+    REFUSED_THEN_NEW = (
+        la_system(date_of_birth="2012-01-01", date_of_death="2012-01-05")
+        + (
+            la_system(la_record_id="1002", given_name="Ada", family_name="Lovelace").split(
+                b"\n", 1
+            )[1]
+        )
+    )
+
     def test_leaving_out_rows_with_errors_leaves_out_such_a_row_too(self):
         la_import(la_system(date_of_birth="2012-01-10"))
-        rows = la_system(date_of_birth="2012-01-01", date_of_death="2012-01-05")
-        rows += la_system(la_record_id="1002", given_name="Ada", family_name="Lovelace").split(
-            b"\n", 1
-        )[1]
+        ticks: list[int] = []
         outcome = feed_import(
-            source=Source.LA_SYSTEM, file_name="two.csv", content=rows,
-            local_authority=northshire(), by=None, skip_invalid=True,
+            source=Source.LA_SYSTEM, file_name="two.csv", content=self.REFUSED_THEN_NEW,
+            local_authority=northshire(), by=None, skip_invalid=True, progress=ticks.append,
         )  # fmt: skip
         assert outcome.feed_import is not None and list(outcome.validation.rejected) == [2]
-        assert dict(outcome.counts) == {"new_child": 1}
+        assert dict(outcome.counts) == {"new_child": 1} and outcome.feed_import.rows_rejected == 1
+        assert sum(ticks) == 2, "each row once"
         assert Child.objects.get(family_name="Quill").date_of_death is None
         assert Child.objects.filter(family_name="Lovelace").exists()
+
+    def test_a_large_files_row_left_out_so_is_listed_with_why(self, client, settings):
+        from directory.feed_import import waiting_uploads_import
+
+        settings.FEED_WEB_IMPORT_ROWS = 1
+        la_import(la_system(date_of_birth="2012-01-10"))
+        sign_in(client, dana())
+        client.post(
+            reverse("directory:feeds"),
+            {"source": "la_system", "local_authority": northshire().pk, "skip_invalid": "on",
+             "file": SimpleUploadedFile("big.csv", self.REFUSED_THEN_NEW, content_type="text/csv")},
+        )  # fmt: skip
+        waiting_uploads_import()
+        page = client.get(reverse("directory:feeds")).content.decode()
+        assert "1 new child" in page
+        assert "2: date_of_death: before the date of birth ContactPoint holds" in page
 
     def test_a_death_before_the_chosen_records_birthday_is_not_matched_to_it(self, client):
         chosen = make_child(date_of_birth=date(2015, 4, 1))
