@@ -483,6 +483,17 @@ class TestCreateUserCommand:
             )  # fmt: skip
         assert not User.objects.exists()
 
+    @pytest.mark.parametrize("username", ["has space", "ＡＤＭＩＮ", "x\u200by", "tom "])
+    def test_it_refuses_a_username_the_form_would(self, username):
+        from django.core.management import CommandError, call_command
+
+        northshire()
+        with pytest.raises(CommandError, match="Username must be lower-case letters"):
+            call_command(
+                "create_user", username, "--organisation", "E06000099", "--role", "practitioner"
+            )
+        assert not User.objects.exists()
+
     def test_it_refuses_an_unknown_organisation(self):
         from django.core.management import CommandError, call_command
 

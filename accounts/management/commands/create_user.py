@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db.models import CharField
 
 from accounts import services
+from accounts.forms import UserForm
 from accounts.models import Organisation, User
 from accounts.roles import Role
 from contactpoint.commands import Command as BaseCommand
@@ -61,6 +62,10 @@ class Command(BaseCommand):
                     f"The {name.replace('_', ' ')} must be {longest} characters or fewer",
                     returncode=2,
                 )
+        try:  # as the administrators' form has it
+            UserForm.base_fields["username"].clean(username)
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages), returncode=2) from None
         if User.objects.filter(username__iexact=username).exists():
             raise CommandError(f"A user called {username!r} already exists", returncode=2)
         organisation = Organisation.objects.filter(code=options["organisation"]).first()
