@@ -179,9 +179,9 @@ def enrolment_prove(*, user: User, token: str) -> TOTPDevice | None:
     copy read before a double click's first request confirmed it (or before an administrator
     reset her second factor) would undo that."""
     devices = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False)
-    proved = next(
-        (device for device in devices.order_by("-pk") if device.verify_token(token)), None
-    )
+    # Locked oldest first, as an administrator's reset deletes them; the newest is likeliest.
+    locked = list(devices.order_by("pk"))
+    proved = next((device for device in reversed(locked) if device.verify_token(token)), None)
     if proved is not None:
         proved.confirmed = True
         proved.save(update_fields=["confirmed"])
