@@ -75,7 +75,7 @@ class UserForm(GovukMessages, forms.Form):
     """Creating or editing a user. ``roles`` offers only what the administrator may grant."""
 
     username = forms.RegexField(
-        regex=r"^[a-z0-9][a-z0-9._-]{1,149}$",
+        regex=r"\A[a-z0-9][a-z0-9._-]{1,149}\Z",  # "$" would let a newline end it
         help_text="Lower-case letters, numbers, dots, hyphens and underscores",
         error_messages={
             "required": "Enter a username",

@@ -483,7 +483,7 @@ class TestCreateUserCommand:
             )  # fmt: skip
         assert not User.objects.exists()
 
-    @pytest.mark.parametrize("username", ["has space", "ＡＤＭＩＮ", "x\u200by", "tom "])
+    @pytest.mark.parametrize("username", ["has space", "ＡＤＭＩＮ", "x\u200by", "tom ", "tom\n"])
     def test_it_refuses_a_username_the_form_would(self, username):
         from django.core.management import CommandError, call_command
 
