@@ -695,20 +695,27 @@ def shield_for_review(
         return Shield.objects.get(child=child, lifted_at__isnull=True)
 
 
-# Words systems shorten, read the same whoever wrote them ("Quillfeather Ln").
+# Words systems shorten, read the same whoever wrote them ("Quillfeather Ln"); "St" is a
+# street or a saint, so both are read as "st".
 _SHORTENED = {
-    "rd": "road", "ln": "lane", "st": "street", "ave": "avenue", "av": "avenue",
+    "rd": "road", "ln": "lane", "street": "st", "saint": "st", "ave": "avenue", "av": "avenue",
     "cl": "close", "ct": "court", "cres": "crescent", "dr": "drive", "gdns": "gardens",
     "gro": "grove", "pl": "place", "sq": "square", "ter": "terrace", "terr": "terrace",
     "hse": "house", "ho": "house", "cott": "cottage", "pk": "park", "bldgs": "buildings",
 }  # fmt: skip
 
 
+# An apostrophe however typed: straight, curly either way, a backtick or a modifier letter.
+_APOSTROPHE = re.compile("['\u2018\u2019`\u02bc]")
+
+
 def _words(text: str) -> frozenset[str]:
-    """Its words, read alike however written: "Tŷ" as "ty", "Mary's" as "marys", "Ln" as
-    "lane"; "the" left out ("The Old Rectory" is "Old Rectory")."""
+    """Its words, read alike however written: "Tŷ" as "ty", "Ln" as "lane", "Saint" and "St"
+    alike; "the" left out ("The Old Rectory" is "Old Rectory"); a word with an apostrophe
+    read both run together and apart ("Mary's" is "Marys", "O'Neill" is "O Neill")."""
     plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    words = re.findall(r"[a-z]+", re.sub(r"['\u2019]", "", plain.lower()))
+    plain = plain.lower()
+    words = re.findall(r"[a-z]+", _APOSTROPHE.sub("", plain)) + re.findall(r"[a-z]+", plain)
     return frozenset(_SHORTENED.get(word, word) for word in words if word != "the")
 
 

@@ -362,6 +362,8 @@ class TestRecordsAlongside:
             ("Tŷ Newydd", "Ty Newydd", True),
             ("Bedsit 2, Refuge House", "Refuge House Quillfeather Lane", True),
             ("The Annexe", "Annexe, Rose Cottage", True),
+            ("O'Neill House", "O Neill House", True),
+            ("St Mary\u2019s", "Saint Mary's", True),
             ("Ground Floor Flat, Rose Cottage", "Ground Floor Flat, Ivy House", False),
             ("11 Refuge Road", "9 Refuge Road", False),
         ],
