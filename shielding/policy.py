@@ -726,6 +726,13 @@ _PART_OF_A_HOUSE = frozenset(
 )  # fmt: skip
 
 
+# Words that say which flat ("Top Flat", "Ground Floor Flat", "Flat A").
+_WHICH_FLAT = frozenset(
+    {"top", "ground", "first", "second", "third", "lower", "upper", "rear", "front", "garden",
+     "side", "back", *"abcdefghijklmnopqrstuvwxyz"}
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class _Home:
     """What names a home within its postcode."""
@@ -743,10 +750,13 @@ def _home(line_1: str, line_2: str) -> _Home:
     house = [part for part in parts if part not in flats]
     numbers = frozenset(re.findall(r"\d+[a-z]?", text))
     flat_numbers = {number for part in flats for number in re.findall(r"\d+[a-z]?", part)}
+    # With no part free of a flat's words, the house is named beside the flat in one part
+    # ("Refuge House Flat 2"): its name is what is left once the flat's words go.
+    beside = (_words(part) - _PART_OF_A_HOUSE - _WHICH_FLAT for part in flats)
     return _Home(
         numbers=numbers,
         words=_words(text),
-        name=_words(house[0]) if house else frozenset(),
+        name=_words(house[0]) if house else next(filter(None, beside), frozenset()),
         numbered_flats_only=bool(numbers) and numbers <= flat_numbers,
     )
 

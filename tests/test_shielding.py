@@ -363,6 +363,8 @@ class TestRecordsAlongside:
             ("Bedsit 2, Refuge House", "Refuge House Quillfeather Lane", True),
             ("The Annexe", "Annexe, Rose Cottage", True),
             ("O'Neill House", "O Neill House", True),
+            ("Refuge House Flat 2", "Refuge House, 14 Quillfeather Lane", True),
+            ("Top Flat", "Ivy House, Refuge Road", False),
             ("St Mary\u2019s", "Saint Mary's", True),
             ("Ground Floor Flat, Rose Cottage", "Ground Floor Flat, Ivy House", False),
             ("11 Refuge Road", "9 Refuge Road", False),
