@@ -709,14 +709,26 @@ _SHORTENED = {
 _APOSTROPHE = re.compile("['\u2018\u2019`\u02bc]")
 
 
-def _words(text: str) -> frozenset[str]:
+Reading = tuple[frozenset[str], frozenset[str]]
+
+
+def _readings(text: str) -> Reading:
     """Its words, read alike however written: "Tŷ" as "ty", "Ln" as "lane", "Saint" and "St"
-    alike; "the" left out ("The Old Rectory" is "Old Rectory"); a word with an apostrophe
-    read both run together and apart ("Mary's" is "Marys", "O'Neill" is "O Neill")."""
+    alike; "the" left out ("The Old Rectory" is "Old Rectory"). Read twice: with each
+    apostrophe run together ("Marys", "Oneill"), and with it a space ("Mary s", "O Neill")."""
     plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    plain = plain.lower()
-    words = re.findall(r"[a-z]+", _APOSTROPHE.sub("", plain)) + re.findall(r"[a-z]+", plain)
-    return frozenset(_SHORTENED.get(word, word) for word in words if word != "the")
+
+    def read(written: str) -> frozenset[str]:
+        words = re.findall(r"[a-z]+", written.lower())
+        return frozenset(_SHORTENED.get(word, word) for word in words if word != "the")
+
+    return read(_APOSTROPHE.sub("", plain)), read(plain)
+
+
+def _words(text: str) -> frozenset[str]:
+    """Its words in either reading: what another address's name is looked for in."""
+    joined, apart = _readings(text)
+    return joined | apart
 
 
 # Words that name a part of a house ("Flat 2", "Top Flat", "Annexe"), not the house.
@@ -738,8 +750,11 @@ class _Home:
     """What names a home within its postcode."""
 
     numbers: frozenset[str]  # house and flat numbers, "9a" however spaced ("9 A")
-    words: frozenset[str]
-    name: frozenset[str]  # the house's name: its first part that is not a flat's
+    words: frozenset[str]  # in either reading
+    # The house's name (its first part that is not a flat's) in each reading, each to be
+    # found whole in another address; with no name, its words stand for it.
+    name: Reading
+    named: bool
     numbered_flats_only: bool  # every number is a flat's ("Flat 2, Refuge House")
 
 
@@ -752,17 +767,23 @@ def _home(line_1: str, line_2: str) -> _Home:
     flat_numbers = {number for part in flats for number in re.findall(r"\d+[a-z]?", part)}
     # With no part free of a flat's words, the house is named beside the flat in one part
     # ("Refuge House Flat 2"): its name is what is left once the flat's words go.
-    beside = (_words(part) - _PART_OF_A_HOUSE - _WHICH_FLAT for part in flats)
+    beside = (
+        (joined - _PART_OF_A_HOUSE - _WHICH_FLAT, apart - _PART_OF_A_HOUSE - _WHICH_FLAT)
+        for joined, apart in map(_readings, flats)
+    )
+    name = _readings(house[0]) if house else next((n for n in beside if n[0]), None)
     return _Home(
         numbers=numbers,
         words=_words(text),
-        name=_words(house[0]) if house else next(filter(None, beside), frozenset()),
+        name=name or _readings(text),
+        named=name is not None,
         numbered_flats_only=bool(numbers) and numbers <= flat_numbers,
     )
 
 
-def _within(some: frozenset[str], others: frozenset[str]) -> bool:
-    return bool(some) and some <= others
+def _within(name: Reading, others: frozenset[str]) -> bool:
+    """Whether the name, in one reading or the other, is all in the other's words."""
+    return any(some and some <= others for some in name)
 
 
 def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
@@ -779,15 +800,13 @@ def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
         return bool(one.numbers & other.numbers)
     if one.numbers or other.numbers:
         numbered, named = (one, other) if one.numbers else (other, one)
-        return _within(named.name or named.words, numbered.words)
-    return _within(one.name or one.words, other.words) or _within(
-        other.name or other.words, one.words
-    )
+        return _within(named.name, numbered.words)
+    return _within(one.name, other.words) or _within(other.name, one.words)
 
 
 def _flat_in_house(flat: _Home, other: _Home) -> bool:
     """A flat ("Flat 2, Refuge House"), in the house the other names, whatever its numbers."""
-    return flat.numbered_flats_only and _within(flat.name, other.words)
+    return flat.numbered_flats_only and flat.named and _within(flat.name, other.words)
 
 
 def _phone_key(phone: str) -> str:

@@ -363,6 +363,8 @@ class TestRecordsAlongside:
             ("Bedsit 2, Refuge House", "Refuge House Quillfeather Lane", True),
             ("The Annexe", "Annexe, Rose Cottage", True),
             ("O'Neill House", "O Neill House", True),
+            ("St Mary's, Quillfeather Lane", "St Marys, 14 Quillfeather Lane", True),
+            ("Flat 2, O'Neill House", "Oneill House, 14 Quillfeather Lane", True),
             ("Refuge House Flat 2", "Refuge House, 14 Quillfeather Lane", True),
             ("Top Flat", "Ivy House, Refuge Road", False),
             ("St Mary\u2019s", "Saint Mary's", True),
