@@ -14,6 +14,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -182,16 +183,16 @@ def _rows_import(
         rows_rejected=len(validation.rejected),
     )
     for row in list(validation.rows):
-        if skip_invalid:  # a row refused is left out like a row with errors, and the rest kept
-            try:
-                with transaction.atomic():
-                    outcome.counts[_apply_row(row, source, record, local_authority)] += 1
-            except RowRefused as refused:
-                validation.errors.append((refused.number, refused.message))
-                validation.rows.remove(row)
-                validation.rejected[row.number] = row.payload
-        else:
-            outcome.counts[_apply_row(row, source, record, local_authority)] += 1
+        # With rows with errors left out, each row in a savepoint: one refused goes alone.
+        try:
+            with transaction.atomic() if skip_invalid else nullcontext():
+                outcome.counts[_apply_row(row, source, record, local_authority)] += 1
+        except RowRefused as refused:
+            if not skip_invalid:
+                raise
+            validation.errors.append((refused.number, refused.message))
+            validation.rows.remove(row)
+            validation.rejected[row.number] = row.payload
         if progress:
             progress(1)
     record.outcome, record.rows_rejected = dict(outcome.counts), len(validation.rejected)
