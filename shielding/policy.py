@@ -758,13 +758,39 @@ class _Home:
     numbered_flats_only: bool  # every number is a flat's ("Flat 2, Refuge House")
 
 
+# Words that end a building's name ("2 Refuge House", "4 Rose Cottages"): a number before
+# one is a flat's in it, or a house's in its row, not a number on a street.
+_BUILDING = frozenset(
+    {"house", "cottage", "cottages", "court", "lodge", "hall", "mansions", "tower", "towers",
+     "block", "building", "buildings", "flats", "apartments", "chambers", "heights", "manor",
+     "farm", "barn", "mill", "villa", "villas", "hostel", "centre"}
+)  # fmt: skip
+
+
+def _numbers(text: str) -> frozenset[str]:
+    """Its house and flat numbers, each with its digits alone too ("14a" is at "14")."""
+    found = re.findall(r"(\d+)([a-z]?)", text)
+    return frozenset(number + letter for number, letter in found) | {n for n, _ in found}
+
+
+def _ascii_digits(text: str) -> str:
+    """Digits however typed (full width, Arabic-Indic) as 0 to 9; the rest as it is."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
 def _home(line_1: str, line_2: str) -> _Home:
-    text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", f"{line_1}, {line_2}".lower())
+    text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
+    text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", text)
     parts = [part for part in text.split(",") if part.strip()]
     flats = [part for part in parts if _words(part) & _PART_OF_A_HOUSE]
     house = [part for part in parts if part not in flats]
-    numbers = frozenset(re.findall(r"\d+[a-z]?", text))
-    flat_numbers = {number for part in flats for number in re.findall(r"\d+[a-z]?", part)}
+    numbers = _numbers(text)
+    flat_numbers = {number for part in flats for number in _numbers(part)}
+    for part in house:
+        # "2 Refuge House" is a flat in the house, as "Flat 2, Refuge House" is.
+        numbered = re.fullmatch(r"\s*\d+[a-z]?\s.*?([a-z]+)\W*", part)
+        if numbered and _SHORTENED.get(numbered[1], numbered[1]) in _BUILDING:
+            flat_numbers |= _numbers(part)
     # With no part free of a flat's words, the house is named beside the flat in one part
     # ("Refuge House Flat 2"): its name is what is left once the flat's words go.
     beside = (
@@ -791,8 +817,9 @@ def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"); or one names a house, in either line,
     that the other names too ("Refuge House, Quillfeather Lane", "Flat 2, Refuge House",
     "Refuge House Quillfeather Lane", "Top Flat, Refuge House"), with its street's words
-    however shortened ("Rose Cottage, Quillfeather Ln"). Wide on purpose: within a
-    postcode, a home too many is shielded for review, one too few shows her refuge."""
+    however shortened ("Rose Cottage, Quillfeather Ln"). A number before a building's name is a
+    flat's ("2 Refuge House"); "14A" is at "14"; digits count however typed. Wide on purpose:
+    within a postcode, a home too many is shielded for review, one too few shows her refuge."""
     one, other = _home(*a), _home(*b)
     if _flat_in_house(one, other) or _flat_in_house(other, one):
         return True

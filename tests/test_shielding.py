@@ -319,6 +319,7 @@ class TestRecordsAlongside:
             ("9 Refuge Road", "Flat 2, 9 Refuge Road"),
             ("Flat 2, 9 Refuge Road", "9 Refuge Rd"),
             ("Rose Cottage", "Rose Cottage, Refuge Road"),
+            ("2 Refuge House", "Refuge House, 14 Quillfeather Lane"),
         ],
     )
     def test_the_same_home_written_another_way(self, hers, his):
@@ -370,6 +371,15 @@ class TestRecordsAlongside:
             ("St Mary\u2019s", "Saint Mary's", True),
             ("Ground Floor Flat, Rose Cottage", "Ground Floor Flat, Ivy House", False),
             ("11 Refuge Road", "9 Refuge Road", False),
+            ("2 Refuge House", "Refuge House, 14 Quillfeather Lane", True),
+            ("2 Refuge House, Quillfeather Lane", "Refuge House, 14 Quillfeather Lane", True),
+            ("2 Rose Cottages", "4 Rose Cottages", True),
+            ("2 Quillfeather Lane", "4 Quillfeather Lane", False),
+            ("3 Acacia Place", "5 Acacia Place", False),
+            ("\uff19 Refuge Road", "9 Refuge Road", True),
+            ("\u0669 Refuge Road", "9 Refuge Rd", True),
+            ("14A Quillfeather Lane", "Flat A, 14 Quillfeather Lane", True),
+            ("14A Quillfeather Lane", "14 Quillfeather Lane", True),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
