@@ -778,18 +778,32 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
+def _parts(text: str) -> list[str]:
+    """Its parts between commas, a number alone joined to the part after it ("2, Refuge
+    House" is "2 Refuge House")."""
+    parts: list[str] = []
+    number = ""
+    for part in text.split(","):
+        if re.fullmatch(r"\s*\d+[a-z]?\W*", part):
+            number += f" {part}"
+        elif part.strip():
+            parts.append(f"{number} {part}")
+            number = ""
+    return [*parts, number] if number.strip() else parts
+
+
 def _home(line_1: str, line_2: str) -> _Home:
     text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
-    text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", text)
-    parts = [part for part in text.split(",") if part.strip()]
+    text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", re.sub(r"\bno\W*(?=\d)", "", text))
+    parts = _parts(text)
     flats = [part for part in parts if _words(part) & _PART_OF_A_HOUSE]
     house = [part for part in parts if part not in flats]
     numbers = _numbers(text)
     flat_numbers = {number for part in flats for number in _numbers(part)}
     for part in house:
         # "2 Refuge House" is a flat in the house, as "Flat 2, Refuge House" is.
-        numbered = re.fullmatch(r"\s*\d+[a-z]?\s.*?([a-z]+)\W*", part)
-        if numbered and _SHORTENED.get(numbered[1], numbered[1]) in _BUILDING:
+        last = re.findall(r"[a-z]+", part)[-1:]
+        if last and _SHORTENED.get(last[0], last[0]) in _BUILDING:
             flat_numbers |= _numbers(part)
     # With no part free of a flat's words, the house is named beside the flat in one part
     # ("Refuge House Flat 2"): its name is what is left once the flat's words go.

@@ -373,6 +373,8 @@ class TestRecordsAlongside:
             ("11 Refuge Road", "9 Refuge Road", False),
             ("2 Refuge House", "Refuge House, 14 Quillfeather Lane", True),
             ("2 Refuge House, Quillfeather Lane", "Refuge House, 14 Quillfeather Lane", True),
+            ("2, Refuge House", "Refuge House, 14 Quillfeather Lane", True),
+            ("No. 2 Refuge House", "Refuge House Quillfeather Lane", True),
             ("2 Rose Cottages", "4 Rose Cottages", True),
             ("2 Quillfeather Lane", "4 Quillfeather Lane", False),
             ("3 Acacia Place", "5 Acacia Place", False),
