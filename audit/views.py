@@ -24,9 +24,9 @@ from directory.models import Child
 from shielding.policy import (
     audit_facts,
     change_shown,
+    changes_context,
     criteria_shown,
     sensitive_involvements,
-    shielded_among,
 )
 
 PAGE_SIZE = 50
@@ -125,11 +125,10 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             .select_related("actor", "content_type")
             .order_by("timestamp")
         )
-        shielded = shielded_among([child.pk])
+        shielded, authorities = changes_context(entries)
         sensitive = sensitive_involvements(entries)
         changes = [
-            change_shown(entry, auditor, shielded, {child.pk: child.local_authority_id}, sensitive)
-            for entry in entries
+            change_shown(entry, auditor, shielded, authorities, sensitive) for entry in entries
         ]
     return render(
         request,

@@ -75,8 +75,47 @@ def shielded_among(child_ids: Iterable[int]) -> set[int]:
 
 
 def sees_in_full(viewer: User, local_authority_id: int | None) -> bool:
-    """Shielding officers of the child's local authority see its shielded records in full."""
+    """Shielding officers of the child's local authority see its shielded records in full.
+    For a record merged into another, that is the kept record's authority
+    (``shielding_authority``): its team keeps the shield the record is masked by."""
     return viewer.has_role(Role.SHIELDING_OFFICER) and viewer.organisation_id == local_authority_id
+
+
+def shielding_authority(child: Child) -> int | None:
+    """The local authority whose team keeps the shield this record would be masked by: its
+    own, or for a record merged into another, the kept record's."""
+    while child.merged_into is not None:
+        child = child.merged_into
+    return child.local_authority_id
+
+
+def shielding_authorities(child_ids: Iterable[int]) -> dict[int, int | None]:
+    """``shielding_authority`` of each of these children, in a query per level of merges."""
+    found: dict[int, int | None] = {}
+    ids = set(child_ids)
+    rows = Child.objects.filter(pk__in=ids).values_list("pk", "local_authority_id", "merged_into")
+    merged: dict[int, int] = {}
+    for pk, authority, into in rows:
+        found[pk] = authority
+        if into is not None:
+            merged[pk] = into
+    if merged:
+        kept = shielding_authorities(merged.values())
+        found.update({pk: kept.get(into) for pk, into in merged.items()})
+    return found
+
+
+def changes_context(entries: Iterable[Any]) -> tuple[set[int], dict[int, int | None]]:
+    """For ``change_shown``: which children the change-log entries name are shielded, and
+    each one's ``shielding_authority``. Every child an entry names counts, not only the one
+    whose history is shown: a mother's move is in her son's history and her shielded
+    daughter's."""
+    ids = {
+        child_id
+        for entry in entries
+        for child_id in (entry.additional_data or {}).get("child_ids", [])
+    }
+    return shielded_among(ids), shielding_authorities(ids)
 
 
 # What a search's criteria say of where a child lives.
@@ -161,7 +200,8 @@ def change_shown(
     """A django-auditlog entry with the policy applied.
 
     ``shielded`` are the ids of the shielded children among those the entries are about;
-    ``local_authorities`` maps a child id to its local authority id; ``sensitive`` are
+    ``local_authorities`` maps a child id to its ``shielding_authority`` (both from
+    ``changes_context``); ``sensitive`` are
     the involvements with sensitive services (``sensitive_involvements``), shown only to
     those who broker contact.
     """
@@ -387,7 +427,7 @@ def audit_facts(child: Child) -> dict[str, Any]:
 
 
 def is_masked_for(child: Child, viewer: User) -> bool:
-    return is_shielded(child) and not sees_in_full(viewer, child.local_authority_id)
+    return is_shielded(child) and not sees_in_full(viewer, shielding_authority(child))
 
 
 def visible_child(
@@ -399,7 +439,7 @@ def visible_child(
     contact."""
     today = timezone.localdate()
     shielded = is_shielded(child)
-    masked = shielded and not overridden and not sees_in_full(viewer, child.local_authority_id)
+    masked = shielded and not overridden and not sees_in_full(viewer, shielding_authority(child))
     # Only the fields allowed on a shielded record are copied here; the rest are added below,
     # and only for a record that is not masked.
     identity = ChildRecord(
@@ -702,6 +742,7 @@ _SHORTENED = {
     "cl": "close", "ct": "court", "cres": "crescent", "dr": "drive", "gdns": "gardens",
     "gro": "grove", "pl": "place", "sq": "square", "ter": "terrace", "terr": "terrace",
     "hse": "house", "ho": "house", "cott": "cottage", "pk": "park", "bldgs": "buildings",
+    "rm": "room", "flt": "flat",
 }  # fmt: skip
 
 
@@ -719,7 +760,7 @@ def _readings(text: str) -> Reading:
     plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
     def read(written: str) -> frozenset[str]:
-        words = re.findall(r"[a-z]+", written.lower())
+        words = re.findall(r"(?<![0-9])[a-z]+", written.lower())  # not 9a's "a"
         return frozenset(_SHORTENED.get(word, word) for word in words if word != "the")
 
     return read(_APOSTROPHE.sub("", plain)), read(plain)

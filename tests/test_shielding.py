@@ -337,6 +337,12 @@ class TestRecordsAlongside:
             (("Flat 2, Refuge House", ""), ("Refuge House, Quillfeather Lane", "")),
             (("Rose Cottage", "Lane End"), ("Rose Cottage", "Quillfeather Lane")),
             (("Flat 2", "Refuge House"), ("Refuge House Quillfeather Lane", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("2, Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("2", "Refuge House")),
+            (("Refuge House", "14 Quillfeather Lane"), ("No. 2 Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Rm 2, Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("2a, Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Refuge House 2", "")),
         ],
     )
     def test_her_house_named_in_either_line_however_the_street_is_written(self, client, hers, his):
@@ -601,6 +607,29 @@ class TestRecordsAlongside:
         cells = re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', page.content.decode())
         assert "system" in cells and "sam" not in cells
 
+    def test_her_brothers_change_history_masks_their_mothers_move_to_her_refuge(self, client):
+        """Jo moved to the refuge with Amy and Cal, then Cal went to his father's (his link to
+        Jo ended), then Amy was shielded. Cal's page shows nothing of Jo, but Jo's move is in
+        his change history, as in Amy's: an auditor sees it masked in both."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        jo = ParentCarer.objects.create(
+            given_name="Jo", family_name="Hart", line_1="1 Mill Lane", postcode="NE1 4ST",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        for child in (amy, cal):
+            mother_of(child, jo)
+        jo.line_1, jo.postcode = "Refuge House, 14 Quillfeather Lane", "ZE2 9QX"
+        jo.save()
+        CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
+        make_address(cal, "NE1 4ST", line_1="1 Mill Lane")
+        shield_by_sam(amy)
+        assert in_force(cal) is None, "his page shows nothing of Jo"
+        sign_in(client, ada())
+        for child in (amy, cal):
+            page = client.get(reverse("audit:child_history", args=[child.contactpoint_id]))
+            assert "Quillfeather" not in page.content.decode(), child.given_name
+            assert "ZE2 9QX" not in page.content.decode(), child.given_name
+
 
 class TestOverride:
     def override(self, client, child, reason="Section 47 enquiry, police attending today"):
@@ -792,6 +821,23 @@ class TestTheShieldFollowsTheChild:
 
 class TestMergesAndTheShield:
     """Merging moves a child's facts between records; the shield must move with them."""
+
+    def test_another_las_officer_sees_a_record_merged_into_hers_masked(self, client):
+        """A Southshire duplicate of Amelia was merged into her Northshire record before she
+        was shielded; their mother stays on it too. The duplicate is masked by Amelia's shield,
+        which Northshire's team keeps: Southshire's shielding officer sees it masked."""
+        amelia = shielded_child()
+        duplicate = make_child(local_authority=southshire())
+        for link in amelia.carer_relationships.all():
+            mother_of(duplicate, link.carer)
+        in_force(amelia).delete()  # type: ignore[union-attr]
+        children_merge(kept=amelia, absorbed=duplicate, by=None)
+        shield_by_sam(amelia)
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        page = client.get(record(duplicate))
+        assert page.status_code == 200 and amelia.contactpoint_id_display in page.content.decode()
+        for secret in ("Marguerite", "07700 987654", "ZE2 9QX"):
+            assert secret not in page.content.decode(), secret
 
     def seen_by_priya(self, client, *children: Child) -> str:
         sign_in(client, priya())
