@@ -194,7 +194,7 @@ def change_shown(
     entry: Any,
     viewer: User,
     shielded: set[int],
-    local_authorities: dict[int, int],
+    local_authorities: dict[int, int | None],
     sensitive: set[str],
 ) -> ChangeShown:
     """A django-auditlog entry with the policy applied.

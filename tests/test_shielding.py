@@ -830,7 +830,7 @@ class TestMergesAndTheShield:
         duplicate = make_child(local_authority=southshire())
         for link in amelia.carer_relationships.all():
             mother_of(duplicate, link.carer)
-        in_force(amelia).delete()  # type: ignore[union-attr]
+        in_force(amelia).delete()
         children_merge(kept=amelia, absorbed=duplicate, by=None)
         shield_by_sam(amelia)
         sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
