@@ -8,9 +8,11 @@ database constraint, not only form validation.
 from datetime import date
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Now, Right
+from django.db.models.functions import Lower, Now
 
 from contactpoint.postcodes import STORED_POSTCODE_PATTERN
 from directory import contactpoint_id
@@ -307,6 +309,15 @@ class Address(Provenance, PostalAddress):
         return self.ended_on is None
 
 
+class PhoneKeys(models.Func):
+    """The last 9 digits of each phone number in a field ("07700 987654 / 01632 960123 ext
+    2" holds two), as shielding/policy.py ``phone_keys`` reads them; the SQL function is
+    made by migration 0015."""
+
+    function = "contactpoint_phone_keys"
+    output_field = ArrayField(models.TextField())
+
+
 class ParentCarer(Provenance, PostalAddress):
     """A parent or carer: one person, linked to each of their children by a CareRelationship.
 
@@ -321,24 +332,13 @@ class ParentCarer(Provenance, PostalAddress):
     country = models.CharField(max_length=2, default="GB", help_text="ISO 3166 country code")
 
     class Meta:
-        # Finding a shielded child's parent or carer by phone number, however written: its
-        # last 9 digits (shielding/policy.py, PHONE_KEY).
         indexes = [
             # Finding the parents and carers at a shielded child's home.
             models.Index(fields=["postcode"], name="parentcarer_postcode"),
-            models.Index(
-                Right(
-                    models.Func(
-                        F("phone"),
-                        models.Value(r"\D"),
-                        models.Value(""),
-                        models.Value("g"),
-                        function="regexp_replace",
-                    ),
-                    9,
-                ),
-                name="parentcarer_phone_key",
-            ),
+            # Finding a shielded child's parent or carer by a phone number or email however
+            # written (shielding/policy.py, sharing_records).
+            GinIndex(PhoneKeys("phone"), name="parentcarer_phone_keys"),
+            models.Index(Lower("email"), name="parentcarer_email"),
         ]
         constraints = [
             _valid_uk_postcode("parentcarer", only_if=Q(country="GB")),

@@ -15,8 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Func, Q, QuerySet, Value
-from django.db.models.functions import Right
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -31,7 +31,15 @@ from directory.matching import (
     given_keys,
     match_weight,
 )
-from directory.models import Address, CareRelationship, Child, Involvement, NameKey, Service
+from directory.models import (
+    Address,
+    CareRelationship,
+    Child,
+    Involvement,
+    NameKey,
+    PhoneKeys,
+    Service,
+)
 from shielding.models import Shield
 
 MASK = "[shielded]"
@@ -891,17 +899,38 @@ def _flat_in_house(flat: _Home, other: _Home) -> bool:
     return flat.numbered_flats_only and flat.named and _within(flat.name, other.words)
 
 
-def _phone_key(phone: str) -> str:
-    """A phone number's last 9 digits: spaces, brackets and +44 or 0 set aside; nothing for
-    a number too short, or a placeholder of one digit repeated."""
-    key = re.sub(r"\D", "", phone)[-9:]
-    return key if len(key) == 9 and len(set(key)) > 1 else ""
+# Where one phone number in a field ends and the next begins ("07700 987654 / 01632 960123",
+# "07700 987654 ext 2"); the same in contactpoint_phone_keys (directory migration 0015).
+_BETWEEN_NUMBERS = re.compile(r"[/,;&|]|[A-Za-z]+")
 
 
-# A carer's phone as _phone_key reads it, in the database (and indexed: ParentCarer).
-PHONE_KEY = Right(
-    Func(F("carer__phone"), Value(r"\D"), Value(""), Value("g"), function="regexp_replace"), 9
-)
+def phone_keys(phone: str) -> set[str]:
+    """Each phone number's last 9 digits: spaces, brackets and +44 or 0 set aside; nothing for
+    a number too short, or a placeholder of one digit repeated. As ``PhoneKeys`` reads them in
+    the database, where they are indexed."""
+    keys = {re.sub("[^0-9]", "", part)[-9:] for part in _BETWEEN_NUMBERS.split(phone)}
+    return {key for key in keys if len(key) == 9 and len(set(key)) > 1}
+
+
+def _carers_reached(mine: QuerySet[Any, Any]) -> list[tuple[str, Q]]:
+    """How these parents and carers are found on other records, beside being the same person:
+    by each phone number, and by email, however written (a name may be written another way,
+    and a number or an address is nearly unique to its holder)."""
+    phones = {
+        key for phone in mine.values_list("carer__phone", flat=True) for key in phone_keys(phone)
+    }
+    emails = {email.lower() for email in mine.values_list("carer__email", flat=True) if email}
+    return [
+        *((key, Q(carer_phone_keys__contains=[key])) for key in sorted(phones)),
+        *((email, Q(carer_email=email)) for email in sorted(emails)),
+    ]
+
+
+def _with_contacts(links: QuerySet[Any, Any]) -> QuerySet[Any, Any]:
+    return links.annotate(
+        carer_phone_keys=PhoneKeys("carer__phone"), carer_email=Lower("carer__email")
+    )
+
 
 # A parent or carer or a phone number more records than this share is not followed: a
 # placeholder number, a switchboard, a refuge's own number. The shield page says so, for the
@@ -988,16 +1017,9 @@ def sharing_records(child: Child) -> Sharing:
     for carer_id in carers.values_list("carer_id", flat=True):
         linked = links.filter(carer_id=carer_id).exclude(child=child)
         sharing.add(set(linked.values_list("child_id", flat=True)), *_both(sharing))
-    phones = {
-        key for phone in carers.values_list("carer__phone", flat=True) if (key := _phone_key(phone))
-    }
-    for phone in phones:
-        # By the number alone: a name may be written another way, and a number is nearly
-        # unique to its holder.
-        same_phone = (
-            links.annotate(phone_key=PHONE_KEY).filter(phone_key=phone).exclude(child=child)
-        )
-        sharing.add(set(same_phone.values_list("child_id", flat=True)), *_both(sharing))
+    for _, reached in _carers_reached(carers):
+        same = _with_contacts(links).filter(reached).exclude(child=child)
+        sharing.add(set(same.values_list("child_id", flat=True)), *_both(sharing))
     merged = set(
         Child.objects.filter(pk__in=sharing.records, status=Child.Status.MERGED).values_list(
             "pk", flat=True
@@ -1059,18 +1081,15 @@ def _near_a_shield(child: Child) -> bool:
     postcodes = list({postcode for _, postcode, _, _ in _places(Q(child=child), None, ended=True)})
     links = CareRelationship.objects.filter(ended_on__isnull=True)
     mine = links.filter(child=child)
-    phones = [
-        key for phone in mine.values_list("carer__phone", flat=True) if (key := _phone_key(phone))
-    ]
     nearby: list[QuerySet[Any, Any]] = [
         Address.objects.filter(postcode__in=postcodes).values("child_id"),
         links.filter(carer__postcode__in=postcodes).values("child_id"),
         links.filter(carer_id__in=mine.values("carer_id")).values("child_id"),
+        *(
+            _with_contacts(links).filter(reached).values("child_id")
+            for _, reached in _carers_reached(mine)
+        ),
     ]
-    if phones:
-        nearby.append(
-            links.annotate(phone_key=PHONE_KEY).filter(phone_key__in=phones).values("child_id")
-        )
     sources = Shield.objects.filter(lifted_at__isnull=True, for_sharing=False)
     return any(sources.filter(child_id__in=children).exists() for children in nearby)
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from auditlog.models import LogEntry
 from django.core.management import call_command
+from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -32,6 +33,7 @@ from shielding import services
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     SHARED_BY_AT_MOST,
+    phone_keys,
     same_home,
     shield_carry,
     shield_follows_home_and_carers,
@@ -512,6 +514,68 @@ class TestRecordsAlongside:
                           "own-review_on": SOON})  # fmt: skip
         made = in_force(cal)
         assert (made.for_sharing, made.justification) == (False, "Cal too")
+
+    @pytest.mark.parametrize(
+        ("hers", "his"),
+        [
+            ({"phone": "07700 987654", "email": "mq@quill.example.org"},
+             {"email": "MQ@quill.example.org"}),
+            ({"phone": "07700 987654"}, {"phone": "07700 987654 / 01632 960123"}),
+            ({"phone": "07700 987654"}, {"phone": "07700 987654 ext 2"}),
+            ({"phone": "07700 987654 or 01632 960123"}, {"phone": "(07700) 987-654"}),
+        ],
+    )  # fmt: skip
+    def test_his_own_record_of_their_mother_by_any_of_her_numbers_or_her_email(
+        self, client, hers, his
+    ):
+        """Two feeds, two records of one mother: his has her email, or her mobile with
+        another number or an extension beside it. His page would show her contact details."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House", line_2="14 Quillfeather Lane")
+        make_address(cal, "NE1 4ST", line_1="1 Mill Lane")
+        for child, contact in ((amy, hers), (cal, his)):
+            mother = ParentCarer.objects.create(
+                given_name="Marguerite", family_name="Quillfeather", source=Source.LA_SYSTEM,
+                **contact,
+            )  # fmt: skip
+            mother_of(child, mother)
+        shield_by_sam(amy)
+        assert in_force(cal) is not None
+        sign_in(client, priya())
+        page = client.get(record(cal)).content.decode()
+        assert "quill.example.org" not in page and "987654" not in page
+
+    def test_the_database_reads_a_phone_field_as_the_application_does(self):
+        """The index that finds a carer by phone (contactpoint_phone_keys) and the keys looked
+        for (phone_keys) must agree, or a number is looked for where it is not filed."""
+        fields = [
+            "07700 987654", "+44 (0)7700 987654", "07700 987654 / 01632 960123",
+            "07700 987654 ext 2", "Mobile: 07700-987-654; home 0163 296 0123", "999",
+            "0000 000 0000", "01632 960123 or 07700 987654", "07700\u00a0987654", "",
+        ]  # fmt: skip
+        with connection.cursor() as cursor:
+            for phone in fields:
+                cursor.execute("SELECT contactpoint_phone_keys(%s)", [phone])
+                filed = {key for key in cursor.fetchone()[0] if len(set(key)) > 1}
+                assert filed == phone_keys(phone), phone
+
+    def test_a_number_shared_too_widely_is_not_followed_whatever_is_beside_it(self):
+        """A refuge's switchboard written beside each mother's own number is still the
+        switchboard: it reaches more records than SHARED_BY_AT_MOST, so it is not followed."""
+        amy = make_child(given_name="Amy")
+        shared = "01632 960000"
+        mother_of(amy, ParentCarer.objects.create(
+            given_name="Mo", family_name="Hart", phone=f"07700 900100 / {shared}",
+            source=Source.CHILD_BENEFIT,
+        ))  # fmt: skip
+        others = [make_child(given_name=f"Other{n}") for n in range(SHARED_BY_AT_MOST + 1)]
+        for n, other in enumerate(others):
+            mother_of(other, ParentCarer.objects.create(
+                given_name="M", family_name=f"O{n}", phone=f"07700 9002{n:02d} or {shared}",
+                source=Source.CHILD_BENEFIT,
+            ))  # fmt: skip
+        shield_by_sam(amy)
+        assert not any(in_force(other) for other in others)
 
     def test_his_past_address_and_his_mothers_address_at_her_home(self):
         amy = make_child(given_name="Amy")
