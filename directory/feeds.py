@@ -5,7 +5,6 @@ person it describes in one shape whatever the feed, plus the facts the feed give
 """
 
 import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from contactpoint.postcodes import normalise_postcode
+from directory.csv_rows import WRONG_WIDTH, CsvRows
 from directory.matching import Person
 from directory.models import (
     Address,
@@ -380,16 +380,15 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
     Row numbers count the header as row 1, as a spreadsheet shows them.
     """
     result = Validation()
-    reader = csv.DictReader(io.StringIO(text))
+    reader = CsvRows(text)
     try:
-        header = reader.fieldnames or []
-        if _header_checked(source, header, result):
+        if _header_checked(source, reader.header, result):
             _rows_check(source, reader, result, {}, today=today, known=known)
     except csv.Error as problem:
         # The CSV itself breaks (a cell of over 128 KB, say): nothing after it can be read, so
         # nothing of the file is imported, whatever the valid rows before.
         result.errors.append(
-            (reader.line_num + 1, f"the file cannot be read as CSV from this row on ({problem})")
+            (reader.next_number, f"the file cannot be read as CSV from this row on ({problem})")
         )
         result.rows, result.rows_read = [], 0
     return result
@@ -412,22 +411,20 @@ def _header_checked(source: str, header: Sequence[str], result: Validation) -> b
 
 def _rows_check(
     source: str,
-    reader: "csv.DictReader[str]",
+    reader: CsvRows,
     result: Validation,
     seen: dict[str, int],
     *,
     today: date,
     known: dict[str, set[str]],
 ) -> None:
-    for number, raw in enumerate(reader, start=2):
+    for number, cells, fits in reader:
         result.rows_read += 1
-        if None in raw or any(value is None for value in raw.values()):
-            result.errors.append(
-                (number, "the row has a different number of fields from the header")
-            )
-            result.rejected[number] = {k: v or "" for k, v in raw.items() if k}
+        if not fits:
+            result.errors.append((number, WRONG_WIDTH))
+            result.rejected[number] = cells
             continue
-        values = {key: (value or "").strip() for key, value in raw.items()}
+        values = {key: value.strip() for key, value in cells.items()}
         try:
             row = feed_row(source, number, values, today=today, known=known)
         except RowErrors as problem:

@@ -7,7 +7,6 @@ its service or brings an existing one (the same kind and code) up to date.
 """
 
 import csv
-import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from django.db import transaction
 
 from accounts.models import Organisation
 from contactpoint.postcodes import normalise_postcode
+from directory.csv_rows import WRONG_WIDTH, CsvRows
 from directory.models import Service, Source
 
 COLUMNS = (
@@ -45,10 +45,9 @@ class RegisterCheck:
 def register_check(text: str) -> RegisterCheck:
     """Every row checked; row numbers count the header as row 1."""
     result = RegisterCheck()
-    reader = csv.DictReader(io.StringIO(text))
+    reader = CsvRows(text)
     try:
-        header = reader.fieldnames or []
-        if list(header) != list(COLUMNS):
+        if reader.header != list(COLUMNS):
             result.errors.append((1, f"header: the columns must be {', '.join(COLUMNS)}"))
             return result
         las = dict(
@@ -57,8 +56,8 @@ def register_check(text: str) -> RegisterCheck:
             )
         )
         seen: dict[tuple[str, str], int] = {}
-        for number, raw in enumerate(reader, start=2):
-            problems, service = _row(raw, las)
+        for number, cells, fits in reader:
+            problems, service = _row(cells, las) if fits else ([WRONG_WIDTH], {})
             key = (str(service.get("kind", "")), str(service.get("identifier", "")))
             if not problems and key in seen:
                 problems.append(f"the same {key[0]} {key[1]} as row {seen[key]}")
@@ -68,15 +67,13 @@ def register_check(text: str) -> RegisterCheck:
                 result.services.append(service)
     except csv.Error as problem:
         result.errors.append(
-            (reader.line_num + 1, f"the file cannot be read as CSV from this row on ({problem})")
+            (reader.next_number, f"the file cannot be read as CSV from this row on ({problem})")
         )
     return result
 
 
-def _row(raw: dict[str | None, str | None], las: dict[str, int]) -> tuple[list[str], dict]:
-    if None in raw or any(value is None for value in raw.values()):
-        return ["the row has a different number of fields from the header"], {}
-    values = {str(name): (value or "").strip() for name, value in raw.items()}
+def _row(cells: dict[str, str], las: dict[str, int]) -> tuple[list[str], dict]:
+    values = {name: value.strip() for name, value in cells.items()}
     problems = [f"{name}: required but empty" for name in REQUIRED if not values[name]]
     for name, value in values.items():
         if len(value) > LONGEST.get(name, 100):

@@ -159,6 +159,15 @@ class TestValidation:
         assert list(outcome.validation.rejected) == [2, 3]
         assert Child.objects.get().addresses.get().town == "T" * 100
 
+    @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+    def test_rows_are_numbered_as_a_spreadsheet_shows_them_however_lines_end(self, school, ending):
+        """A blank line is a row of its own in a spreadsheet, and a file saved with CR line
+        endings (Excel for Mac's "CSV (Macintosh)") is read like any other."""
+        lines = census({}, {"upn": upn("352214300102"), "gender": "boy"}).decode().splitlines()
+        content = ending.join([lines[0], lines[1], "", lines[2], ""]).encode()
+        errors = load(content).validation.errors
+        assert [(n, m[:26]) for n, m in errors] == [(4, "gender: unknown code 'boy'")]
+
     def test_a_file_whose_csv_breaks_is_refused_whole(self, school, client):
         """A cell over Python's CSV limit (128 KB) stops the reader: nothing after it can be
         read, so none of the file is imported, even with the valid rows left in."""
@@ -1394,6 +1403,8 @@ class TestServiceRegister:
             "school,100001,,,,,,,,",
             "gp_practice,P81001,First,,,,,,,",
             "gp_practice,P81001,Again,,,,,,,",
+            "",
+            "school,100009,Too short",
         )
         code, _, problems = manage("import_services", path)
         assert code == 1 and "Nothing has changed" in problems
@@ -1405,6 +1416,7 @@ class TestServiceRegister:
             "Row 4: kind: 'hospital' is not one of",
             "Row 5: name: required but empty",
             "Row 7: the same gp_practice P81001 as row 6",
+            "Row 9: the row has a different number of fields from the header",
         ):
             assert expected in problems, expected
         assert not Service.objects.exists()

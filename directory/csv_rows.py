@@ -1,0 +1,45 @@
+"""A feed or register file's rows, numbered as a spreadsheet shows them."""
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import NamedTuple
+
+WRONG_WIDTH = "the row has a different number of fields from the header"
+
+
+class CsvRow(NamedTuple):
+    number: int
+    # Each column's cell ("" for a cell the row lacks; cells beyond the header left out).
+    values: dict[str, str]
+    fits: bool  # as many cells as the header has columns (else: WRONG_WIDTH)
+
+
+class CsvRows:
+    """The header is row 1 and every line after it counts, a blank one too (a spreadsheet
+    shows an empty row there); blank rows are then left out. Lines may end however the file
+    was saved: CR (Excel for Mac), LF or CR LF. ``csv.Error`` is raised by iterating, where
+    the CSV itself breaks."""
+
+    def __init__(self, text: str) -> None:
+        self._reader = csv.reader(io.StringIO(text, newline=""))
+        self._number = 0
+        self.header: list[str] = []
+        for cells in self._reader:
+            self._number += 1
+            if cells:
+                self.header = cells
+                break
+
+    @property
+    def next_number(self) -> int:
+        """The row being read next: where the CSV broke, if it did."""
+        return self._number + 1
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        for cells in self._reader:
+            self._number += 1
+            if cells:
+                padded = [*cells, *[""] * (len(self.header) - len(cells))]
+                values = dict(zip(self.header, padded, strict=False))
+                yield CsvRow(self._number, values, len(cells) == len(self.header))
