@@ -29,6 +29,7 @@ class Turn(IntEnum):
     SEARCH = 2
     SIGN_IN_ADDRESS = 3  # a brief turn: counting the address's failures and attempts
     SIGN_IN_ADDRESS_ATTEMPT = 4  # held shared by each attempt from the address under way
+    CONTACT_REQUEST = 5  # a practitioner's request about a child: sent twice, kept once
 
 
 # What each kind of hold runs, on the 64-bit key of ``lock_key``.

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from contactpoint.serialise import Turn, wait_turn
 from directory.models import Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
@@ -197,12 +198,18 @@ def override_sign_off(*, override: ShieldOverride, by: User, note: str) -> None:
 
 
 @transaction.atomic
+@transaction.atomic
 def contact_request_create(
     *, child: Child, requester: User, service: str, reason: str, reply_to: str
 ) -> ContactRequest:
-    return ContactRequest.objects.create(
-        child=child, requester=requester, service=service, reason=reason, reply_to=reply_to
-    )
+    """The request, or the same one still open if she sent it already (a second click): the
+    LA team would otherwise broker it twice."""
+    wait_turn(Turn.CONTACT_REQUEST, f"{requester.pk}:{child.pk}")
+    asked = {"service": service, "reason": reason, "reply_to": reply_to}
+    open_already = ContactRequest.objects.filter(
+        child=child, requester=requester, outcome="", **asked
+    ).first()
+    return open_already or ContactRequest.objects.create(child=child, requester=requester, **asked)
 
 
 @transaction.atomic

@@ -722,3 +722,33 @@ def test_my_involvement_saved_twice_at_once_is_recorded_once(practitioner_and_ch
     assert at_once(submit) == []
     mine = Involvement.objects.filter(child=child, practitioner=priya, ended_on__isnull=True)
     assert mine.count() == 1
+
+
+def test_a_contact_request_sent_twice_at_once_is_kept_once(practitioner_and_child, monkeypatch):
+    """A double click on "Send the request": both found none open and both were kept, so the
+    LA team's queue listed it twice and it was brokered twice."""
+    from shielding import services
+    from shielding.models import ContactRequest
+
+    priya, child = practitioner_and_child
+    both_found_none = side_by_side()
+    save = ContactRequest.save
+
+    def save_side_by_side(self, *args, **kwargs):
+        if self.pk is None:
+            both_found_none()
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(ContactRequest, "save", save_side_by_side)
+
+    def send() -> None:
+        services.contact_request_create(
+            child=child, requester=User.objects.get(pk=priya.pk), service="Health visiting",
+            reason="Missed immunisations", reply_to="01632 960555",
+        )  # fmt: skip
+
+    try:
+        assert at_once(send) == []
+        assert ContactRequest.objects.filter(child=child).count() == 1
+    finally:
+        ContactRequest.objects.filter(child=child).delete()

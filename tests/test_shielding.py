@@ -815,6 +815,17 @@ class TestOverride:
 
 
 class TestBrokeredContact:
+    def test_a_request_sent_twice_is_kept_once_and_another_is_kept_too(self, client):
+        child = shielded_child()
+        sign_in(client, priya())
+        url = reverse("shielding:request_contact", args=[child.contactpoint_id])
+        form = {"service": "Health visiting", "reason": "Missed immunisations",
+                "reply_to": "01632 960555"}  # fmt: skip
+        assert client.post(url, form).status_code == client.post(url, form).status_code == 302
+        assert ContactRequest.objects.filter(child=child).count() == 1
+        client.post(url, {**form, "reason": "A new baby in the family"})
+        assert ContactRequest.objects.filter(child=child).count() == 2
+
     def test_a_practitioner_asks_and_the_team_records_the_outcome(self, client):
         child = shielded_child()
         sign_in(client, priya())
