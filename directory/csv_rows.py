@@ -18,18 +18,25 @@ class CsvRow(NamedTuple):
 class CsvRows:
     """The header is row 1 and every line after it counts, a blank one too (a spreadsheet
     shows an empty row there); blank rows are then left out. Lines may end however the file
-    was saved: CR (Excel for Mac), LF or CR LF. ``csv.Error`` is raised by iterating, where
-    the CSV itself breaks."""
+    was saved: CR (Excel for Mac), LF or CR LF. ``csv.Error`` is raised by reading the header or
+    the rows, where the CSV itself breaks."""
 
     def __init__(self, text: str) -> None:
         self._reader = csv.reader(io.StringIO(text, newline=""))
         self._number = 0
-        self.header: list[str] = []
-        for cells in self._reader:
-            self._number += 1
-            if cells:
-                self.header = cells
-                break
+        self._header: list[str] | None = None
+
+    @property
+    def header(self) -> list[str]:
+        """The first row that is not blank, read on first use (it may raise ``csv.Error``)."""
+        if self._header is None:
+            self._header = []
+            for cells in self._reader:
+                self._number += 1
+                if cells:
+                    self._header = cells
+                    break
+        return self._header
 
     @property
     def next_number(self) -> int:
@@ -37,9 +44,10 @@ class CsvRows:
         return self._number + 1
 
     def __iter__(self) -> Iterator[CsvRow]:
+        header = self.header
         for cells in self._reader:
             self._number += 1
             if cells:
-                padded = [*cells, *[""] * (len(self.header) - len(cells))]
-                values = dict(zip(self.header, padded, strict=False))
-                yield CsvRow(self._number, values, len(cells) == len(self.header))
+                padded = [*cells, *[""] * (len(header) - len(cells))]
+                values = dict(zip(header, padded, strict=False))
+                yield CsvRow(self._number, values, len(cells) == len(header))
