@@ -22,6 +22,7 @@ from audit.recorder import audit_note
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
 from shielding.policy import (
+    ChangesContext,
     audit_facts,
     change_shown,
     changes_context,
@@ -125,11 +126,9 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             .select_related("actor", "content_type")
             .order_by("timestamp")
         )
-        shielded, authorities = changes_context(entries)
+        context = changes_context(entries)
         sensitive = sensitive_involvements(entries)
-        changes = [
-            change_shown(entry, auditor, shielded, authorities, sensitive) for entry in entries
-        ]
+        changes = [change_shown(entry, auditor, context, sensitive) for entry in entries]
     return render(
         request,
         "audit/child_history.html",
@@ -162,7 +161,8 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
             | Q(actor__organisation__kind=Organisation.Kind.SERVICE_OPERATOR)
         )
     account_changes = [
-        change_shown(entry, auditor, set(), {}, set()) for entry in entries.order_by("timestamp")
+        change_shown(entry, auditor, ChangesContext(), set())
+        for entry in entries.order_by("timestamp")
     ]
     return render(
         request,

@@ -113,17 +113,40 @@ def shielding_authorities(child_ids: Iterable[int]) -> dict[int, int | None]:
     return found
 
 
-def changes_context(entries: Iterable[Any]) -> tuple[set[int], dict[int, int | None]]:
-    """For ``change_shown``: which children the change-log entries name are shielded, and
-    each one's ``shielding_authority``. Every child an entry names counts, not only the one
-    whose history is shown: a mother's move is in her son's history and her shielded
-    daughter's."""
-    ids = {
-        child_id
-        for entry in entries
-        for child_id in (entry.additional_data or {}).get("child_ids", [])
-    }
-    return shielded_among(ids), shielding_authorities(ids)
+@dataclass(frozen=True)
+class ChangesContext:
+    """What ``change_shown`` must know of the children change-log entries are about."""
+
+    shielded: set[int] = field(default_factory=set)
+    authorities: dict[int, int | None] = field(default_factory=dict)  # shielding_authority
+    # Each parent's or carer's children, past links too, by the carer's id as logged.
+    carers_children: dict[str, set[int]] = field(default_factory=dict)
+
+    def about(self, entry: Any) -> set[int]:
+        """The children an entry is about: those it named when written, and for a parent or
+        carer, every child linked to them, before or since (her move to the refuge, logged
+        while she was only his mother, is his shielded sister's mother's move too)."""
+        named = set((entry.additional_data or {}).get("child_ids", []))
+        if _model(entry) == CARER:
+            named |= self.carers_children.get(str(entry.object_pk), set())
+        return named
+
+
+def changes_context(entries: Sequence[Any]) -> ChangesContext:
+    """The ``ChangesContext`` of these change-log entries: every child they are about counts,
+    not only the one whose history is shown."""
+    carers = {int(entry.object_pk) for entry in entries if _model(entry) == CARER}
+    carers_children: dict[str, set[int]] = {}
+    links = CareRelationship.objects.filter(carer_id__in=carers)
+    for carer_id, child_id in links.values_list("carer_id", "child_id"):
+        carers_children.setdefault(str(carer_id), set()).add(child_id)
+    context = ChangesContext(carers_children=carers_children)
+    ids = {child_id for entry in entries for child_id in context.about(entry)}
+    return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
+
+
+def _model(entry: Any) -> str:
+    return f"{entry.content_type.app_label}.{entry.content_type.model}"
 
 
 # What a search's criteria say of where a child lives.
@@ -177,6 +200,7 @@ class ChangeShown:
 
 
 INVOLVEMENT = "directory.involvement"
+CARER = "directory.parentcarer"
 SHIELD = "shielding.shield"
 
 
@@ -199,26 +223,22 @@ def sensitive_involvements(entries: Iterable[Any]) -> set[str]:
 
 
 def change_shown(
-    entry: Any,
-    viewer: User,
-    shielded: set[int],
-    local_authorities: dict[int, int | None],
-    sensitive: set[str],
+    entry: Any, viewer: User, context: ChangesContext, sensitive: set[str]
 ) -> ChangeShown:
     """A django-auditlog entry with the policy applied.
 
-    ``shielded`` are the ids of the shielded children among those the entries are about;
-    ``local_authorities`` maps a child id to its ``shielding_authority`` (both from
-    ``changes_context``); ``sensitive`` are
-    the involvements with sensitive services (``sensitive_involvements``), shown only to
-    those who broker contact.
+    ``context`` is ``changes_context`` of the entries shown; ``sensitive`` are the
+    involvements with sensitive services (``sensitive_involvements``), shown only to those who
+    broker contact.
     """
-    model = f"{entry.content_type.app_label}.{entry.content_type.model}"
+    model = _model(entry)
     child_ids = (entry.additional_data or {}).get("child_ids", [])
+    local_authorities = context.authorities
     protect = [
         child_id
-        for child_id in child_ids
-        if child_id in shielded and not sees_in_full(viewer, local_authorities.get(child_id))
+        for child_id in context.about(entry)
+        if child_id in context.shielded
+        and not sees_in_full(viewer, local_authorities.get(child_id))
     ]
     hidden_service = (
         model == INVOLVEMENT
@@ -863,7 +883,9 @@ def _home(line_1: str, line_2: str) -> _Home:
     name = _readings(house[0]) if house else next((n for n in beside if n[0]), None)
     return _Home(
         numbers=numbers,
-        words=_words(text),
+        # A letter joined to a number ("flat 3c block") is still a word another address's
+        # name may hold ("C Block"); only a name leaves it out ("2a, Refuge House").
+        words=_words(text) | _words(re.sub(r"(\d)([a-z])\b", r"\1 \2", text)),
         name=name or _readings(text),
         named=name is not None,
         numbered_flats_only=bool(numbers) and numbers <= flat_numbers,
@@ -902,13 +924,19 @@ def _flat_in_house(flat: _Home, other: _Home) -> bool:
 # Where one phone number in a field ends and the next begins ("07700 987654 / 01632 960123",
 # "07700 987654 ext 2"); the same in contactpoint_phone_keys (directory migration 0015).
 _BETWEEN_NUMBERS = re.compile(r"[/,;&|]|[A-Za-z]+")
+_ONE_NUMBER_AT_MOST = 13  # digits: "+44 (0)7700 900123"
 
 
 def phone_keys(phone: str) -> set[str]:
     """Each phone number's last 9 digits: spaces, brackets and +44 or 0 set aside; nothing for
     a number too short, or a placeholder of one digit repeated. As ``PhoneKeys`` reads them in
     the database, where they are indexed."""
-    keys = {re.sub("[^0-9]", "", part)[-9:] for part in _BETWEEN_NUMBERS.split(phone)}
+    keys = set()
+    for part in _BETWEEN_NUMBERS.split(phone):
+        digits = re.sub("[^0-9]", "", part)
+        keys.add(digits[-9:])
+        if len(digits) > _ONE_NUMBER_AT_MOST:  # two run together: the first one's too
+            keys.add(re.sub("^0", "", re.sub("^44", "", digits))[1:10])
     return {key for key in keys if len(key) == 9 and len(set(key)) > 1}
 
 

@@ -390,6 +390,8 @@ class TestRecordsAlongside:
             ("\u0669 Refuge Road", "9 Refuge Rd", True),
             ("14A Quillfeather Lane", "Flat A, 14 Quillfeather Lane", True),
             ("14A Quillfeather Lane", "14 Quillfeather Lane", True),
+            ("Flat 3 C Block, 14 Quillfeather Lane", "C Block, Quillfeather Lane", True),
+            ("Room 12 B Wing, 14 Quillfeather Lane", "B Wing, Quillfeather Lane", True),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
@@ -523,6 +525,9 @@ class TestRecordsAlongside:
             ({"phone": "07700 987654"}, {"phone": "07700 987654 / 01632 960123"}),
             ({"phone": "07700 987654"}, {"phone": "07700 987654 ext 2"}),
             ({"phone": "07700 987654 or 01632 960123"}, {"phone": "(07700) 987-654"}),
+            ({"phone": "07700 987654"}, {"phone": "07700 987654 - 01632 960123"}),
+            ({"phone": "07700 987654"}, {"phone": "07700987654 01632960123"}),
+            ({"phone": "07700 987654"}, {"phone": "+44 7700 987654 \u2013 01632 960123"}),
         ],
     )  # fmt: skip
     def test_his_own_record_of_their_mother_by_any_of_her_numbers_or_her_email(
@@ -552,6 +557,7 @@ class TestRecordsAlongside:
             "07700 987654", "+44 (0)7700 987654", "07700 987654 / 01632 960123",
             "07700 987654 ext 2", "Mobile: 07700-987-654; home 0163 296 0123", "999",
             "0000 000 0000", "01632 960123 or 07700 987654", "07700\u00a0987654", "",
+            "07700 987654 - 01632 960123", "+44 (0)7700 987654 \u2013 0163 296 0123", "4" * 14,
         ]  # fmt: skip
         with connection.cursor() as cursor:
             for phone in fields:
@@ -693,6 +699,26 @@ class TestRecordsAlongside:
             page = client.get(reverse("audit:child_history", args=[child.contactpoint_id]))
             assert "Quillfeather" not in page.content.decode(), child.given_name
             assert "ZE2 9QX" not in page.content.decode(), child.given_name
+
+    def test_and_when_she_was_linked_to_their_mother_after_the_move(self, client):
+        """Jo moved to the refuge when she was only Cal's mother, so the entry names Cal alone;
+        Amy was born there, then shielded. The move is still about Amy."""
+        cal = make_child(given_name="Cal")
+        jo = ParentCarer.objects.create(
+            given_name="Jo", family_name="Hart", line_1="1 Mill Lane", postcode="NE1 4ST",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        mother_of(cal, jo)
+        jo.line_1, jo.postcode = "Refuge House, 14 Quillfeather Lane", "ZE2 9QX"
+        jo.save()
+        amy = make_child(given_name="Amy")
+        mother_of(amy, jo)
+        CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
+        shield_by_sam(amy)
+        assert in_force(cal) is None
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        assert page.status_code == 200 and "Quillfeather" not in page.content.decode()
 
 
 class TestOverride:
