@@ -31,6 +31,7 @@ from shielding.policy import (
     SHARED_BY_AT_MOST,
     audit_facts,
     is_masked_for,
+    kept_record,
     sharing_fingerprint,
     visible_child,
 )
@@ -317,8 +318,9 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
         initial={"service": requester.job_title, "reply_to": requester.phone or requester.email},
     )
     if request.method == "POST" and form.is_valid():
+        # To the team that keeps her shield: for a record merged into another, the kept one's.
         made = services.contact_request_create(
-            child=child, requester=requester, **form.cleaned_data
+            child=kept_record(child), requester=requester, **form.cleaned_data
         )
         audit_note(
             request, action=Action.BROKERED_CONTACT, **audit_facts(child), reason=made.reason

@@ -841,6 +841,30 @@ class TestOverride:
 
 
 class TestBrokeredContact:
+    def test_a_request_about_a_record_merged_into_hers_goes_to_the_team_that_keeps_her(
+        self, client
+    ):
+        """A Southshire record merged into Amelia's Northshire one: a Southshire practitioner
+        who finds it asks Northshire's team, which sees her in full, not Southshire's."""
+        amelia = shielded_child()
+        duplicate = make_child(local_authority=southshire())
+        in_force(amelia).delete()
+        children_merge(kept=amelia, absorbed=duplicate, by=None)
+        shield_by_sam(amelia)
+        sign_in(client, make_user("xena", Role.PRACTITIONER, organisation=southshire()))
+        url = reverse("shielding:request_contact", args=[duplicate.contactpoint_id])
+        assert "Northshire" in client.get(url).content.decode()
+        form = {"service": "Health visiting", "reason": "Missed immunisations",
+                "reply_to": "01632 960555"}  # fmt: skip
+        page = client.post(url, form, follow=True).content.decode()
+        assert "Your request has been sent to Northshire" in page
+        sign_in(client, User.objects.get(username="sam"))
+        queue = client.get(reverse("shielding:contact_queue")).content.decode()
+        assert amelia.contactpoint_id_display in queue
+        made = ContactRequest.objects.get()
+        detail = client.get(reverse("shielding:contact_request", args=[made.pk])).content.decode()
+        assert "01632 960555" in detail and amelia.contactpoint_id in detail
+
     def test_a_request_sent_twice_is_kept_once_and_another_is_kept_too(self, client):
         child = shielded_child()
         sign_in(client, priya())
