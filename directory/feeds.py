@@ -398,12 +398,15 @@ def _header_checked(source: str, header: Sequence[str], result: Validation) -> b
     expected = COLUMNS[source]
     missing = [name for name in expected if name not in header and name not in ADDED_LATER]
     unknown = [name for name in header if name not in expected]
-    if missing or unknown:
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if missing or unknown or repeated:
         problems = []
         if missing:
             problems.append(f"missing columns: {', '.join(missing)}")
         if unknown:
             problems.append(f"unexpected columns: {', '.join(unknown)}")
+        if repeated:
+            problems.append(f"columns named twice: {', '.join(repeated)}")
         result.errors.append((1, "header: " + "; ".join(problems)))
         return False
     return True

@@ -159,6 +159,14 @@ class TestValidation:
         assert list(outcome.validation.rejected) == [2, 3]
         assert Child.objects.get().addresses.get().town == "T" * 100
 
+    def test_a_column_named_twice_is_refused_not_read_from_one_of_them(self, school):
+        """Which of two "given_name" columns is the child's name? Neither is guessed."""
+        header, row = census({}).decode().splitlines()
+        content = f"{header},given_name\n{row},Olive\n".encode()
+        outcome = load(content)
+        assert outcome.validation.errors == [(1, "header: columns named twice: given_name")]
+        assert not Child.objects.exists()
+
     @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
     def test_rows_are_numbered_as_a_spreadsheet_shows_them_however_lines_end(self, school, ending):
         """A blank line is a row of its own in a spreadsheet, and a file saved with CR line
