@@ -89,18 +89,10 @@ def sees_in_full(viewer: User, local_authority_id: int | None) -> bool:
     return viewer.has_role(Role.SHIELDING_OFFICER) and viewer.organisation_id == local_authority_id
 
 
-def kept_record(child: Child) -> Child:
-    """The record, or the one it was merged into (followed through later merges), from the
-    records already loaded where they are: its team keeps the shield that masks this one,
-    and brokers contact with the child."""
-    while child.merged_into is not None:
-        child = child.merged_into
-    return child
-
-
 def shielding_authority(child: Child) -> int | None:
-    """The local authority whose team keeps the shield this record would be masked by."""
-    return kept_record(child).local_authority_id
+    """The local authority whose team keeps the shield this record would be masked by, and
+    brokers contact with the child: for a record merged into another, the kept record's."""
+    return child.record_kept().local_authority_id
 
 
 def shielding_authorities(child_ids: Iterable[int]) -> dict[int, int | None]:
@@ -493,7 +485,7 @@ def visible_child(
         date_of_death=child.date_of_death,
         shielded=shielded,
         masked=masked,
-        contact_team=_team(kept_record(child).local_authority) if shielded else None,
+        contact_team=_team(child.record_kept().local_authority) if shielded else None,
     )
     if child.merged_into_id is not None:
         kept = child.record_kept()

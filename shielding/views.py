@@ -31,7 +31,6 @@ from shielding.policy import (
     SHARED_BY_AT_MOST,
     audit_facts,
     is_masked_for,
-    kept_record,
     sharing_fingerprint,
     visible_child,
 )
@@ -320,7 +319,7 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
     if request.method == "POST" and form.is_valid():
         # To the team that keeps her shield: for a record merged into another, the kept one's.
         made = services.contact_request_create(
-            child=kept_record(child), requester=requester, **form.cleaned_data
+            child=child.record_kept(), requester=requester, **form.cleaned_data
         )
         audit_note(
             request, action=Action.BROKERED_CONTACT, **audit_facts(child), reason=made.reason
