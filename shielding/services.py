@@ -198,7 +198,6 @@ def override_sign_off(*, override: ShieldOverride, by: User, note: str) -> None:
 
 
 @transaction.atomic
-@transaction.atomic
 def contact_request_create(
     *, child: Child, requester: User, service: str, reason: str, reply_to: str
 ) -> ContactRequest:
