@@ -3,7 +3,9 @@
 from typing import Any
 
 from django import forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
@@ -69,6 +71,16 @@ class ChoosePasswordForm(GovukMessages, SetPasswordForm):
         self.fields["new_password2"].label = "Confirm your password"
         self.fields["new_password2"].help_text = ""
         self.fields["new_password2"].error_messages["required"] = "Confirm your password"
+
+    def validate_password_for_user(self, user: Any, password_field_name: str = "") -> None:
+        """What is wrong with the password chosen goes on "Create a password", as one message:
+        Django puts each of its validators' on the confirmation."""
+        password = self.cleaned_data.get("new_password1")
+        if password:
+            try:
+                password_validation.validate_password(password, user)
+            except ValidationError as error:
+                self.add_error("new_password1", " ".join(error.messages))
 
 
 class UserForm(GovukMessages, forms.Form):

@@ -71,6 +71,8 @@ class EventFilterForm(PeriodForm):
     """Filters for the access events: the period, and who, which child, where and what."""
 
     longest = None
+    # As the page shows them, so that the error summary lists them in that order.
+    field_order = ("username", "contactpoint_id", "organisation", "action", "date_from", "date_to")
 
     username = forms.CharField(required=False, max_length=150)
     contactpoint_id = forms.CharField(

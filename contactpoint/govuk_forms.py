@@ -69,9 +69,9 @@ def _django_defaults(field: forms.Field, key: str) -> set[str]:
 
 
 class GovukMessages:
-    """Mixed into every form: Django's own messages for a value too long, a null character or
-    a choice not offered become the GOV.UK pattern's, naming the field and never echoing what
-    was typed."""
+    """Mixed into every form: Django's own messages for a value left out, too long, a null
+    character or a choice not offered become the GOV.UK pattern's, naming the field and never
+    echoing what was typed."""
 
     fields: dict[str, forms.Field]
 
@@ -83,6 +83,15 @@ class GovukMessages:
             for key in ("invalid_choice", "invalid_pk_value"):
                 if str(field.error_messages.get(key)) in _django_defaults(field, key):
                     field.error_messages[key] = f"Select one of the options for {label.lower()}"
+            if str(field.error_messages.get("required")) in _django_defaults(field, "required"):
+                verb = "Select" if isinstance(field, forms.ChoiceField) else "Enter"
+                field.error_messages["required"] = f"{verb} {_in_a_sentence(label)}"
+
+
+def _in_a_sentence(label: str) -> str:
+    """A label as it reads after "Enter": "date of birth", but "ContactPoint ID" as it is."""
+    first = label.split(" ", 1)[0]
+    return label if first[1:] != first[1:].lower() else label[0].lower() + label[1:]
 
 
 def _worded(validator: Any, label: str) -> Any:

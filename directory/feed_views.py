@@ -218,6 +218,10 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "outcome": outcome,
             "summary": FeedImport.describe(outcome.counts) if outcome else "",
             "report": error_report(outcome.validation.errors) if outcome else "",
+            # The file refused: its report heads the page as an error summary does.
+            "page_has_errors": bool(
+                outcome and not outcome.already_imported and outcome.feed_import is None
+            ),
             "queued": queued,
             "imports": _imports(manager).order_by("-imported_at")[:20],
             "uploads": _in_own_la(FeedUpload.objects.all(), manager, "local_authority")

@@ -97,7 +97,7 @@ class TestSignInPage:
         html = response.content.decode()
         assert response.status_code == 200
         assert "govuk-error-summary" in html and "There is a problem" in html
-        assert "<title>Sign in (error) – ContactPoint</title>" in html
+        assert "<title>Error: Sign in – ContactPoint</title>" in html
         assert "not-the-password" not in html
 
 

@@ -1,0 +1,187 @@
+"""axe on the page states test_accessibility.py does not reach: forms sent with errors, empty
+and capped search results, a shielded result, the record after an override, merges, the
+access-ended page. Each state is reached as a user reaches it, in the browser."""
+
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import pytest
+from django.utils import timezone
+
+from accounts.roles import Role
+from accounts.services import setup_link_create
+from shielding.models import ContactRequest
+from tests.personas import (
+    PASSWORD,
+    ada,
+    dana,
+    feed_review,
+    lee,
+    make_address,
+    make_child,
+    make_user,
+    nina,
+    owen,
+    priya,
+    rebuild_keys,
+    sam,
+    shield,
+)
+from tests.test_accessibility import violations
+from tests.test_browser import sign_in_as
+from tests.test_shielding import shielded_child
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db]
+
+
+def passes(page, state: str) -> None:
+    assert violations(page) == [], state
+
+
+def filled(page, fields: dict[str, str], button: str, state: str, url: str = "") -> None:
+    """The form at ``url`` (or the page as it is) filled in, sent with ``button``, then axe."""
+    if url:
+        page.goto(url)
+    for label, value in fields.items():
+        page.get_by_label(label).first.fill(value)
+    page.get_by_role("button", name=button).click()
+    passes(page, state)
+
+
+def shown(page, url: str, state: str) -> None:
+    page.goto(url)
+    passes(page, state)
+
+
+def test_a_practitioners_pages_in_every_state(page, settings):
+    settings.SEARCH_RESULT_CAP = 1
+    one = make_child()
+    other = make_child(date_of_birth=one.date_of_birth.replace(year=2016))
+    hidden = make_child(given_name="Amy")
+    shield(hidden)
+    for child in (one, other, hidden):
+        make_address(child)
+    rebuild_keys(one, other, hidden)
+    sign_in_as(page, owen(), "/search/")
+    searches = {
+        "too many matches": {"Surname": "Hart", "First name": "Amelia"},
+        "no results": {"Surname": "Zzzzqx", "First name": ""},
+        "a shielded result": {"Surname": "Hart", "First name": "Amy"},
+        "field errors": {"First name": "", "Date of birth": "99 99 2015", "Postcode": "XXXX"},
+    }
+    for state, fields in searches.items():
+        filled(page, fields, "Search", f"search: {state}")
+    filled(page, {"ContactPoint ID": "12"}, "Search", "search: ID error", url="/search/")
+    record = f"/children/{one.contactpoint_id}/"
+    filled(page, {}, "Save", "involvement errors", url=f"{record}my-involvement/")
+    shielded = f"/children/{hidden.contactpoint_id}/"
+    filled(page, {}, "Send the request", "contact errors", url=f"{shielded}contact-request/")
+    filled(page, {}, "Override and see the record", "override errors", url=f"{shielded}override/")
+    page.locator("#id_reason").fill("Urgent child protection visit tonight")
+    filled(page, {}, "Override and see the record", "the record after an override")
+
+
+def test_a_shielding_officers_forms_with_errors(page):
+    plain, hidden = make_child(given_name="Plain"), shielded_child()
+    request = ContactRequest.objects.create(
+        child=hidden, requester=priya(), service="Health visiting", reason="Hearing test",
+        reply_to="priya@example.org",
+    )  # fmt: skip
+    sign_in_as(page, sam())
+    filled(
+        page,
+        {},
+        "Shield the record",
+        "shield errors",
+        url=f"/children/{plain.contactpoint_id}/shield/",
+    )
+    filled(
+        page,
+        {},
+        "Save decision",
+        "review errors",
+        url=f"/children/{hidden.contactpoint_id}/shield/",
+    )
+    filled(
+        page,
+        {},
+        "Record the outcome",
+        "outcome errors",
+        url=f"/shielding/contact-requests/{request.pk}/",
+    )
+
+
+def test_a_data_managers_pages_in_every_state(page):
+    review = feed_review(make_child())
+    kept, absorbed = make_child(given_name="Keep"), make_child(given_name="Absorb")
+    keep, merge = (
+        "ContactPoint ID of the record to keep",
+        "ContactPoint ID of the record to merge into it",
+    )
+    sign_in_as(page, dana())
+    filled(page, {}, "Check and import", "upload errors", url="/feeds/")
+    filled(page, {}, "Save decision", "review errors", url=f"/feeds/reviews/{review.pk}/")
+    filled(page, {}, "Continue", "merge: nothing entered", url="/feeds/merge/")
+    filled(page, {keep: "123", merge: "123"}, "Continue", "merge: bad IDs")
+    filled(
+        page,
+        {keep: kept.contactpoint_id, merge: absorbed.contactpoint_id},
+        "Continue",
+        "merge: the pair",
+    )
+    filled(page, {}, "Merge these records", "merged")
+    shown(page, "/feeds/merges/", "merges, with one")
+
+
+@pytest.mark.parametrize("persona", ["lee", "nina", "ada"])
+def test_administrators_and_auditors_pages_in_every_state(page, persona):
+    child = make_child()
+    user = {"lee": lee, "nina": nina, "ada": ada}[persona]()
+    sign_in_as(page, user)
+    if persona == "lee":
+        filled(page, {}, "Add user", "add user errors", url="/accounts/users/new/")
+        bad = {"Day": "99", "Email": "not-an-email"}
+        filled(
+            page, bad, "Save changes", "edit user errors", url=f"/accounts/users/{user.pk}/edit/"
+        )
+        shown(page, "/accounts/users/?q=zzzzzz", "no user found")
+    elif persona == "nina":
+        filled(page, {}, "Save", "add organisation errors", url="/accounts/organisations/new/")
+    else:
+        shown(page, "/audit/?date_from=99+99+2020&date_to=xx&contactpoint_id=12", "filter errors")
+        shown(page, "/audit/anomalies/?date_from=99+99+2020", "anomalies errors")
+        shown(page, "/audit/charts/?date_from=99+99+2020", "charts errors")
+        shown(page, f"/audit/children/{child.contactpoint_id}/", "a child's history")
+
+
+def test_setting_up_an_account_and_signing_in_in_every_state(page):
+    newcomer = make_user("newcomer", Role.PRACTITIONER)
+    passwords = ("Create a password", "Confirm your password")
+    filled(
+        page,
+        {},
+        "Continue",
+        "set-up errors",
+        url=urlparse(setup_link_create(user=newcomer, by=None)).path,
+    )
+    filled(page, dict.fromkeys(passwords, "12345"), "Continue", "a weak password")
+    page.get_by_label(passwords[0]).fill("a long and unusual passphrase 9")
+    page.get_by_label(passwords[1]).fill("a long and unusual passphrase 9")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/two-factor/set-up/")
+    filled(page, {}, "Continue", "no code")
+    filled(page, {"Security code": "000000"}, "Continue", "a wrong code")
+    gone = make_user("gone", Role.PRACTITIONER)
+    gone.suspended_at = timezone.now() - timedelta(days=1)
+    gone.save()
+    page.context.clear_cookies()
+    signing_in = {"Username": "gone", "Password": PASSWORD}
+    filled(page, signing_in, "Continue", "access ended", url="/accounts/login/")
+    filled(
+        page,
+        {**signing_in, "Password": "wrong"},
+        "Continue",
+        "a wrong password",
+        url="/accounts/login/",
+    )
+    page.console_errors.clear()  # the access-ended page is a 403, as it should be

@@ -1,0 +1,135 @@
+"""The GOV.UK error-message pattern where axe cannot see it broken: the page title, where the
+error summary's links lead, which control each message describes, one message a field, and
+the summary's order and wording."""
+
+import re
+from collections import Counter
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.test_browser import sign_in_as
+
+pytestmark = pytest.mark.django_db
+
+
+def _title(html: str) -> str:
+    match = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert match
+    return match.group(1).strip()
+
+
+def test_a_page_whose_form_has_errors_has_a_title_starting_error(client):
+    """GOV.UK: 'If there's an error, add "Error: " to the beginning of the <title>'."""
+    from tests.personas import dana, priya, sign_in
+
+    user = priya()
+    wrong = {"username": "priya", "password": "not-the-password"}
+    titles = [_title(client.post("/accounts/login/", wrong).content.decode())]
+    sign_in(client, user)
+    titles.append(_title(client.post("/search/", {"surname": ""}).content.decode()))
+    sign_in(client, dana())
+    titles.append(_title(client.post("/feeds/merge/", {"kept": ""}).content.decode()))
+    for title in titles:
+        assert title.startswith("Error: "), title
+
+
+@pytest.mark.browser
+def test_following_an_error_summary_link_puts_focus_on_the_field(page):
+    """GOV.UK: each link in the summary takes the user to the field: for radios the first
+    radio, for a date input the day. Here the links point at a <div>, so focus stays on the
+    link and the next Tab goes to the next link: a keyboard user never reaches the field."""
+    from tests.personas import sam
+    from tests.test_shielding import shielded_child
+
+    hidden = shielded_child()
+    officer = sam()
+    sign_in_as(page, officer, f"/children/{hidden.contactpoint_id}/shield/")
+    page.get_by_role("button", name="Save decision").click()  # no decision chosen
+    page.wait_for_load_state()
+    page.get_by_role("link", name="Choose whether to keep or lift the shield").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(200)
+    focused = page.evaluate("[document.activeElement.tagName, document.activeElement.type]")
+    assert focused == ["INPUT", "radio"], focused
+
+
+@pytest.mark.browser
+def test_following_an_error_summary_link_to_a_date_puts_focus_on_the_day(page):
+    from tests.personas import lee
+
+    admin = lee()
+    sign_in_as(page, admin, f"/accounts/users/{admin.pk}/edit/")
+    page.locator("#id_vetting_checked_on_0").fill("99")
+    page.get_by_role("button", name="Save changes").click()
+    page.wait_for_load_state()
+    page.get_by_role("link", name="The date of enhanced vetting check must be a real date").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(200)
+    assert page.evaluate("document.activeElement.id") == "id_vetting_checked_on_0"
+
+
+def _describedby(html: str, element_id: str) -> list[str]:
+    tag = re.search(rf'<(?:input|select|textarea)[^>]*\bid="{element_id}"[^>]*>', html)
+    assert tag, element_id
+    described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))
+    return described.group(1).split() if described else []
+
+
+def test_a_select_or_file_upload_in_error_is_described_by_its_error_message(client):
+    """GOV.UK select and file upload: the error message's id is in the control's
+    aria-describedby, so a screen reader reads it when the control gets focus."""
+    from tests.personas import dana, nina, sign_in
+
+    sign_in(client, dana())
+    html = client.post("/feeds/", {"source": ""}).content.decode()
+    assert 'id="id_source-error"' in html and 'id="id_file-error"' in html
+    assert "id_source-error" in _describedby(html, "id_source")
+    assert "id_file-error" in _describedby(html, "id_file")
+    sign_in(client, nina())
+    html = client.post("/accounts/organisations/new/", {"code": ""}).content.decode()
+    assert 'id="id_kind-error"' in html
+    assert "id_kind-error" in _describedby(html, "id_kind")
+
+
+def test_a_weak_password_is_one_error_on_the_password_field(client):
+    """Django's validators give up to three messages, all put on 'Confirm your password'
+    with the same id three times (axe reports duplicate-id-aria only as 'needs review')."""
+    from accounts.roles import Role
+    from accounts.services import setup_link_create
+    from tests.personas import make_user
+
+    newcomer = make_user("newcomer", Role.PRACTITIONER)
+    path = urlparse(setup_link_create(user=newcomer, by=None)).path
+    html = client.post(path, {"new_password1": "12345", "new_password2": "12345"}).content
+    html = html.decode()
+    ids = Counter(re.findall(r'\bid="([^"]+)"', html))
+    assert [i for i, n in ids.items() if n > 1] == [], "every id is unique"
+    # The problem is the password chosen: its field says so, and is described by the error.
+    assert "id_new_password1-error" in _describedby(html, "id_new_password1")
+
+
+def test_the_merge_forms_error_summary_names_each_field(client):
+    """Two links both reading 'This field is required.' cannot be told apart by a screen
+    reader user listing the links."""
+    from tests.personas import dana, sign_in
+
+    sign_in(client, dana())
+    html = client.post("/feeds/merge/", {"kept": "", "absorbed": ""}).content.decode()
+    summary = html.split('class="govuk-error-summary"')[1].split("</ul>")[0]
+    links = re.findall(r"<a [^>]*>([^<]*)</a>", summary)
+    assert len(links) == 2 and len(set(links)) == 2, links
+    assert "This field is required." not in links
+
+
+def test_the_audit_filters_errors_are_summarised_in_page_order(client):
+    """GOV.UK: list errors in the summary in the order the fields appear on the page."""
+    from tests.personas import ada, sign_in
+
+    sign_in(client, ada())
+    html = client.get("/audit/", {"date_from": "x", "contactpoint_id": "12"}).content.decode()
+    summary = html.split('class="govuk-error-summary"')[1].split("</ul>")[0]
+    in_summary = re.findall(r'href="#(id_[a-z_]+)"', summary)
+    form = html.split('class="app-filter-form"')[1]
+    on_page = [i for i in re.findall(r'<input[^>]*\bid="(id_[a-z_]+)"', form) if i in in_summary]
+    assert in_summary == on_page
