@@ -6,6 +6,7 @@ person it describes in one shape whatever the feed, plus the facts the feed give
 
 import csv
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -398,7 +399,7 @@ def _header_checked(source: str, header: Sequence[str], result: Validation) -> b
     expected = COLUMNS[source]
     missing = [name for name in expected if name not in header and name not in ADDED_LATER]
     unknown = [name for name in header if name not in expected]
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted(name for name, times in Counter(header).items() if times > 1)
     if missing or unknown or repeated:
         problems = []
         if missing:

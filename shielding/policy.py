@@ -6,6 +6,7 @@ right to see the record in full; every other field — and any field added later
 """
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -111,22 +112,29 @@ def shielding_authorities(child_ids: Iterable[int]) -> dict[int, int | None]:
     return found
 
 
+# A child linked to a parent or carer: until when (None: still).
+Linked = dict[int, date | None]
+
+
 @dataclass(frozen=True)
 class ChangesContext:
     """What ``change_shown`` must know of the children change-log entries are about."""
 
     shielded: set[int] = field(default_factory=set)
     authorities: dict[int, int | None] = field(default_factory=dict)  # shielding_authority
-    # Each parent's or carer's children, past links too, by the carer's id as logged.
-    carers_children: dict[str, set[int]] = field(default_factory=dict)
+    # Each parent's or carer's children, by the carer's id as logged (``children_of_carer``).
+    carers_children: dict[str, Linked] = field(default_factory=dict)
 
     def about(self, entry: Any) -> set[int]:
         """The children an entry is about: those it named when written, and for a parent or
-        carer, every child linked to them, before or since (her move to the refuge, logged
-        while she was only his mother, is his shielded sister's mother's move too)."""
+        carer, every child linked to her then or since (her move to the refuge, logged while
+        she was only his mother, is his shielded sister's mother's move too); not a child
+        who had left her before it, of whose whereabouts it says nothing."""
         named = set((entry.additional_data or {}).get("child_ids", []))
         if _model(entry) == CARER:
-            named |= self.carers_children.get(str(entry.object_pk), set())
+            day = timezone.localdate(entry.timestamp)
+            linked = self.carers_children.get(str(entry.object_pk), {})
+            named |= {child for child, until in linked.items() if until is None or day <= until}
         return named
 
 
@@ -134,13 +142,27 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
     """The ``ChangesContext`` of these change-log entries: every child they are about counts,
     not only the one whose history is shown."""
     carers = {int(entry.object_pk) for entry in entries if _model(entry) == CARER}
-    carers_children: dict[str, set[int]] = {}
-    links = CareRelationship.objects.filter(carer_id__in=carers)
-    for carer_id, child_id in links.values_list("carer_id", "child_id"):
-        carers_children.setdefault(str(carer_id), set()).add(child_id)
-    context = ChangesContext(carers_children=carers_children)
+    context = ChangesContext(carers_children={str(c): children_of_carer(c) for c in carers})
     ids = {child_id for entry in entries for child_id in context.about(entry)}
     return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
+
+
+def children_of_carer(carer_id: int) -> Linked:
+    """The children of a parent or carer, and until when: hers, and those of the records of
+    the same person that other feeds made (one a child), found as ``sharing_records`` finds
+    them, by a phone number or email no more than SHARED_BY_AT_MOST records share."""
+    mine = CareRelationship.objects.filter(carer_id=carer_id)
+    links = [list(mine.values_list("child_id", "ended_on"))]
+    for _, reached in _carers_reached(mine):
+        same = _with_contacts(CareRelationship.objects.all()).filter(reached)
+        children = same.values_list("child_id", flat=True).distinct()[: SHARED_BY_AT_MOST + 1]
+        if len(children) <= SHARED_BY_AT_MOST:
+            links.append(list(same.values_list("child_id", "ended_on")))
+    linked: Linked = {}
+    for child, until in itertools.chain.from_iterable(links):
+        held = linked.get(child, until)
+        linked[child] = None if held is None or until is None else max(held, until)
+    return linked
 
 
 def _model(entry: Any) -> str:

@@ -167,6 +167,13 @@ class TestValidation:
         assert outcome.validation.errors == [(1, "header: columns named twice: given_name")]
         assert not Child.objects.exists()
 
+    def test_a_header_of_many_columns_is_refused(self, school):
+        """A header of 200,000 columns (a file of one line, checked while the page waits):
+        counting each name by reading the header again took minutes, and the page hung."""
+        header = ",".join(f"c{n}" for n in range(200_000)).encode()
+        errors = load(header + b"\n").validation.errors
+        assert [number for number, _ in errors] == [1]
+
     @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
     def test_rows_are_numbered_as_a_spreadsheet_shows_them_however_lines_end(self, school, ending):
         """A blank line is a row of its own in a spreadsheet, and a file saved with CR line

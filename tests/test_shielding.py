@@ -463,7 +463,7 @@ class TestRecordsAlongside:
         sign_in(client, sam())
         url = reverse("shielding:shield", args=[cal.contactpoint_id])
         page = client.post(url, {"form": "review", "note": ""}).content.decode()
-        assert 'href="#id_decision"' in page and "id_own-reason" not in page.split("</h2>")[0]
+        assert 'href="#id_decision_0"' in page and "id_own-reason" not in page.split("</h2>")[0]
 
     def test_an_officers_lift_stands_only_until_a_new_home_is_shared(self):
         amy, cal = amy_and_cal_at_the_refuge()
@@ -699,6 +699,44 @@ class TestRecordsAlongside:
             page = client.get(reverse("audit:child_history", args=[child.contactpoint_id]))
             assert "Quillfeather" not in page.content.decode(), child.given_name
             assert "ZE2 9QX" not in page.content.decode(), child.given_name
+
+    def test_and_when_each_child_has_a_record_of_their_mother_from_another_feed(self, client):
+        """Feeds make one record of a mother for each child: his and hers are the same person
+        by her phone number, as sharing_records finds her."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        jo = {
+            "given_name": "Jo", "family_name": "Hart", "phone": "07700 987654",
+            "line_1": "1 Mill Lane", "postcode": "NE1 4ST", "source": Source.CHILD_BENEFIT,
+        }  # fmt: skip
+        his_jo, her_jo = ParentCarer.objects.create(**jo), ParentCarer.objects.create(**jo)
+        mother_of(cal, his_jo)
+        his_jo.line_1, his_jo.postcode = "Refuge House, 14 Quillfeather Lane", "ZE2 9QX"
+        his_jo.save()
+        CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
+        mother_of(amy, her_jo)
+        shield_by_sam(amy)
+        assert in_force(cal) is None, "his page shows nothing of Jo"
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        assert page.status_code == 200 and "Quillfeather" not in page.content.decode()
+
+    def test_a_carers_change_after_a_shielded_child_left_her_is_shown(self, client):
+        """Fay fostered Amy until 2024; Amy, shielded now, says nothing of Fay's new number
+        of 2026, which Cal's record shows: his history shows it too."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        fay = ParentCarer.objects.create(
+            given_name="Fay", family_name="Foster", phone="07700 900111", line_1="1 Mill Lane",
+            postcode="NE1 4ST", source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        for child in (amy, cal):
+            mother_of(child, fay)
+        CareRelationship.objects.filter(child=amy).update(ended_on=date(2024, 6, 1))
+        fay.phone = "07700 900222"
+        fay.save()
+        shield_by_sam(amy)
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        assert "07700 900222" in page.content.decode()
 
     def test_and_when_she_was_linked_to_their_mother_after_the_move(self, client):
         """Jo moved to the refuge when she was only Cal's mother, so the entry names Cal alone;
