@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -134,8 +134,10 @@ class AuditMiddleware:
                 record_event(request, request.audit, status=response.status_code)  # type: ignore[attr-defined]
             return response
         except _Failed as failure:
-            if not connection.is_usable():
-                # The database went away mid-request: say the service is unavailable.
+            lost = getattr(request, "database_lost", False)
+            if lost or not connection.is_usable():
+                # The database (or the read replica) went away mid-request: say the service
+                # is unavailable.
                 self._record_failure(request, 503)
                 return service_unavailable()
             self._record_failure(request, failure.response.status_code)
@@ -144,6 +146,12 @@ class AuditMiddleware:
             logger.exception("request %s failed in the database", request.request_id)  # type: ignore[attr-defined]
             self._record_failure(request, 503)
             return service_unavailable()
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """A view that lost its database connection, the replica's included (whose loss the
+        primary's ``is_usable`` cannot see): its 500 becomes the service-unavailable page."""
+        if isinstance(exception, OperationalError | InterfaceError):
+            request.database_lost = True  # type: ignore[attr-defined]
 
     def _record_failure(self, request: HttpRequest, status: int) -> None:
         """Best effort: the database may be the very thing that failed."""

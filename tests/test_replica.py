@@ -2,12 +2,14 @@
 
 import pytest
 from django.conf import settings
-from django.db import router
+from django.db import OperationalError, router
+from django.urls import reverse
 
 from audit.models import AuditEvent
 from contactpoint.routers import replica_reads
 from directory.models import Child
 from shielding.models import Shield
+from tests.personas import make_child, priya, sign_in
 
 
 def test_the_replica_alias_mirrors_the_primary_in_tests():
@@ -142,3 +144,37 @@ def test_a_postcode_search_decides_who_is_shielded_on_the_primary(client, monkey
     assert any(using == "replica" for using, _ in ran), "the replica serves the other reads"
     shield_reads = [using for using, sql in ran if "shielding_shield" in sql]
     assert shield_reads and set(shield_reads) == {"default"}, ran
+
+
+def _replica_refuses(monkeypatch) -> None:
+    """The replica is down, the primary up. In tests the replica alias is the primary's
+    connection, so the outage is made where queries are sent."""
+    from django.db.models.sql import compiler
+
+    execute = compiler.SQLCompiler.execute_sql
+
+    def refused_on_the_replica(self, *args, **kwargs):
+        if self.using == "replica":
+            raise OperationalError("connection to server at the replica failed")
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(compiler.SQLCompiler, "execute_sql", refused_on_the_replica)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["record", "search"])
+def test_while_the_replica_is_down_its_pages_say_the_service_is_unavailable(
+    client, monkeypatch, settings, page
+):
+    """The 503 page a database outage gives, not a 500 server error; and no data shown."""
+    settings.READ_REPLICA = True
+    sign_in(client, priya())
+    child = make_child()
+    client.raise_request_exception = False
+    _replica_refuses(monkeypatch)
+    if page == "record":
+        response = client.get(reverse("directory:child_record", args=[child.contactpoint_id]))
+    else:
+        response = client.post(reverse("directory:search"), {"surname": "Hart", "forename": "A"})
+    assert response.status_code == 503
+    assert "Amelia" not in response.content.decode()
