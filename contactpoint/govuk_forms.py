@@ -89,9 +89,10 @@ class GovukMessages:
 
 
 def _in_a_sentence(label: str) -> str:
-    """A label as it reads after "Enter": "date of birth", but "ContactPoint ID" as it is."""
+    """A label as it reads after "Enter": "date of birth", but "the ContactPoint ID" (a name
+    keeps its capitals, and needs an article)."""
     first = label.split(" ", 1)[0]
-    return label if first[1:] != first[1:].lower() else label[0].lower() + label[1:]
+    return f"the {label}" if first[1:] != first[1:].lower() else label[0].lower() + label[1:]
 
 
 def _worded(validator: Any, label: str) -> Any:

@@ -115,6 +115,8 @@ class ReviewDecisionForm(GovukMessages, forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("seen") != self.version:
+            if data.get("seen"):  # a page shown before the row changed: the field shows one
+                self.errors.pop("choice", None)  # message, and "look again" covers "choose"
             self.add_error("choice", CHANGED)
         return data
 

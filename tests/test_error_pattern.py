@@ -109,6 +109,17 @@ def test_a_weak_password_is_one_error_on_the_password_field(client):
     assert "id_new_password1-error" in _describedby(html, "id_new_password1")
 
 
+def _summary_links(html: str) -> list[str]:
+    summary = html.split('class="govuk-error-summary"')[1].split("</ul>")[0]
+    return re.findall(r"<a [^>]*>([^<]*)</a>", summary)
+
+
+def test_the_error_summary_reads_each_message_as_written(client):
+    """Not "['Enter your username']": a screen reader would read the brackets out."""
+    html = client.post("/accounts/login/", {"username": "", "password": ""}).content.decode()
+    assert _summary_links(html) == ["Enter your username", "Enter your password"]
+
+
 def test_the_merge_forms_error_summary_names_each_field(client):
     """Two links both reading 'This field is required.' cannot be told apart by a screen
     reader user listing the links."""
@@ -116,10 +127,47 @@ def test_the_merge_forms_error_summary_names_each_field(client):
 
     sign_in(client, dana())
     html = client.post("/feeds/merge/", {"kept": "", "absorbed": ""}).content.decode()
-    summary = html.split('class="govuk-error-summary"')[1].split("</ul>")[0]
-    links = re.findall(r"<a [^>]*>([^<]*)</a>", summary)
-    assert len(links) == 2 and len(set(links)) == 2, links
-    assert "This field is required." not in links
+    assert _summary_links(html) == [
+        "Enter the ContactPoint ID of the record to keep",
+        "Enter the ContactPoint ID of the record to merge into it",
+    ]
+
+
+def test_a_weak_password_that_does_not_match_says_both(client):
+    from accounts.roles import Role
+    from accounts.services import setup_link_create
+    from tests.personas import make_user
+
+    path = urlparse(setup_link_create(user=make_user("newbie", Role.PRACTITIONER), by=None)).path
+    html = client.post(path, {"new_password1": "12345", "new_password2": "54321"}).content
+    links = _summary_links(html.decode())
+    assert len(links) == 2 and "too short" in links[0] and "do not match" in links[1], links
+
+
+def test_a_review_that_changed_meanwhile_says_so_first(client):
+    """Sent without a choice from a page shown before the row changed: "look again" is
+    what matters, and a field shows one message."""
+    from django.urls import reverse
+
+    from tests.personas import dana, feed_review, make_child, sign_in
+
+    review = feed_review(make_child())
+    sign_in(client, dana())
+    url = reverse("directory:review", args=[review.pk])
+    html = client.post(url, {"seen": "stale"}).content.decode()
+    assert _summary_links(html)[0].startswith("This record has changed since you opened it")
+
+
+def test_a_users_search_too_long_says_what_is_wrong(client):
+    """The title says "Error: ", so the page must show the error too."""
+    from django.urls import reverse
+
+    from tests.personas import nina, sign_in
+
+    sign_in(client, nina())
+    html = client.get(reverse("accounts:user_list"), {"q": "x" * 101}).content.decode()
+    assert _title(html).startswith("Error: ") and len(_summary_links(html)) == 1
+    assert "id_q-error" in _describedby(html, "id_q")
 
 
 def test_the_audit_filters_errors_are_summarised_in_page_order(client):
