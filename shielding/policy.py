@@ -6,7 +6,6 @@ right to see the record in full; every other field — and any field added later
 """
 
 import hashlib
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -38,6 +37,7 @@ from directory.models import (
     Child,
     Involvement,
     NameKey,
+    ParentCarer,
     PhoneKeys,
     Service,
 )
@@ -122,47 +122,118 @@ class ChangesContext:
 
     shielded: set[int] = field(default_factory=set)
     authorities: dict[int, int | None] = field(default_factory=dict)  # shielding_authority
-    # Each parent's or carer's children, by the carer's id as logged (``children_of_carer``).
+    # Each parent's or carer's children, by the carer's id as logged.
     carers_children: dict[str, Linked] = field(default_factory=dict)
+    # The shielded children whose home, or whose parent's or carer's address, phone number
+    # or email, a parent's or carer's entries show (``_shielded_alongside``).
+    carers_alongside: dict[str, set[int]] = field(default_factory=dict)
 
     def about(self, entry: Any) -> set[int]:
-        """The children an entry is about: those it named when written, and for a parent or
+        """The children an entry is about: those it named when written; for a parent or
         carer, every child linked to her then or since (her move to the refuge, logged while
-        she was only his mother, is his shielded sister's mother's move too); not a child
-        who had left her before it, of whose whereabouts it says nothing."""
+        she was only his mother, is his shielded sister's mother's move too), but not a child
+        who had left her before it, of whose whereabouts it says nothing; and any shielded
+        child whose home or family's contact details her entries show, however the records
+        are linked (another feed's record of the same mother, a number changed since)."""
         named = set((entry.additional_data or {}).get("child_ids", []))
         if _model(entry) == CARER:
             day = timezone.localdate(entry.timestamp)
             linked = self.carers_children.get(str(entry.object_pk), {})
             named |= {child for child, until in linked.items() if until is None or day <= until}
+            named |= self.carers_alongside.get(str(entry.object_pk), set())
         return named
 
 
 def changes_context(entries: Sequence[Any]) -> ChangesContext:
     """The ``ChangesContext`` of these change-log entries: every child they are about counts,
-    not only the one whose history is shown."""
-    carers = {int(entry.object_pk) for entry in entries if _model(entry) == CARER}
-    context = ChangesContext(carers_children={str(c): children_of_carer(c) for c in carers})
+    not only the one whose history is shown. In a few queries, however many carers."""
+    carer_entries = [entry for entry in entries if _model(entry) == CARER]
+    carers = {int(entry.object_pk) for entry in carer_entries}
+    carers_children: dict[str, Linked] = {}
+    links = CareRelationship.objects.filter(carer_id__in=carers)
+    for carer, child, until in links.values_list("carer_id", "child_id", "ended_on"):
+        linked = carers_children.setdefault(str(carer), {})
+        held = linked.get(child, until)
+        linked[child] = None if held is None or until is None else max(held, until)
+    context = ChangesContext(
+        carers_children=carers_children,
+        carers_alongside=_shielded_alongside(carer_entries, carers),
+    )
     ids = {child_id for entry in entries for child_id in context.about(entry)}
     return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
 
 
-def children_of_carer(carer_id: int) -> Linked:
-    """The children of a parent or carer, and until when: hers, and those of the records of
-    the same person that other feeds made (one a child), found as ``sharing_records`` finds
-    them, by a phone number or email no more than SHARED_BY_AT_MOST records share."""
-    mine = CareRelationship.objects.filter(carer_id=carer_id)
-    links = [list(mine.values_list("child_id", "ended_on"))]
-    for _, reached in _carers_reached(mine):
-        same = _with_contacts(CareRelationship.objects.all()).filter(reached)
-        children = same.values_list("child_id", flat=True).distinct()[: SHARED_BY_AT_MOST + 1]
-        if len(children) <= SHARED_BY_AT_MOST:
-            links.append(list(same.values_list("child_id", "ended_on")))
-    linked: Linked = {}
-    for child, until in itertools.chain.from_iterable(links):
-        held = linked.get(child, until)
-        linked[child] = None if held is None or until is None else max(held, until)
-    return linked
+_CONTACT = ("line_1", "line_2", "postcode", "phone", "email")
+
+
+def _shielded_alongside(entries: Sequence[Any], carers: set[int]) -> dict[str, set[int]]:
+    """For each parent or carer, the shielded children whose home (``same_home`` at the same
+    postcode), or whose current parent's or carer's address, phone number or email, her
+    record or her entries show, now or before a change."""
+    rows = ParentCarer.objects.filter(pk__in=carers).values_list("pk", *_CONTACT)
+    now = {str(pk): dict(zip(_CONTACT, values, strict=True)) for pk, *values in rows}
+    shown: dict[str, list[dict[str, str]]] = {pk: [values] for pk, values in now.items()}
+    for entry in entries:
+        held = now.get(str(entry.object_pk), {})
+        for side in (0, 1):  # what it said before the change, and after
+            shown.setdefault(str(entry.object_pk), []).append(
+                {
+                    name: _logged(entry.changes_dict[name][side])
+                    if name in entry.changes_dict
+                    else held.get(name, "")
+                    for name in _CONTACT
+                }
+            )
+    every = [values for each in shown.values() for values in each]
+    postcodes = {values["postcode"] for values in every if values["postcode"]}
+    keys = {key for values in every for key in phone_keys(values["phone"])}
+    emails = {values["email"].lower() for values in every if values["email"]}
+    places = _places(Q(), postcodes, ended=False) if postcodes else []
+    contacts: list[tuple[int, str, str]] = []
+    if keys or emails:
+        reached = Q(carer_phone_keys__overlap=sorted(keys)) | Q(carer_email__in=emails)
+        current = _with_contacts(CareRelationship.objects.filter(ended_on__isnull=True))
+        contacts = list(
+            current.filter(reached).values_list("child_id", "carer__phone", "carer__email")
+        )
+    shielded = shielded_among({child for child, *_ in places} | {c for c, _, _ in contacts})
+    return {
+        carer: {
+            child
+            for values in each
+            for child in _shown_by(values, places, contacts)
+            if child in shielded
+        }
+        for carer, each in shown.items()
+    }
+
+
+def _logged(value: Any) -> str:
+    """A value as the change log holds it: "None" for none."""
+    return "" if value is None or str(value) == "None" else str(value)
+
+
+def _shown_by(
+    values: dict[str, str], places: list["Place"], contacts: list[tuple[int, str, str]]
+) -> set[int]:
+    """The children whose home, or parent's or carer's address or contacts, ``values`` (an
+    address, a phone number and an email) show."""
+    home, keys, email = (
+        (values["line_1"], values["line_2"]),
+        phone_keys(values["phone"]),
+        values["email"].lower(),
+    )
+    at_home = {
+        child
+        for child, postcode, l1, l2 in places
+        if postcode == values["postcode"] and same_home(home, (l1, l2))
+    }
+    reached = {
+        child
+        for child, phone, their_email in contacts
+        if keys & phone_keys(phone) or (email and their_email.lower() == email)
+    }
+    return at_home | reached
 
 
 def _model(entry: Any) -> str:

@@ -12,6 +12,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from shielding import services
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     SHARED_BY_AT_MOST,
+    changes_context,
     phone_keys,
     same_home,
     shield_carry,
@@ -309,6 +311,22 @@ def amy_and_cal_at_the_refuge() -> tuple[Child, Child]:
     for child in (amy, cal):
         make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
     return amy, cal
+
+
+def her_records_moved_to_the_refuge(amy: Child, cal: Child) -> tuple[ParentCarer, ParentCarer]:
+    """Two feeds' records of one mother, Jo, one each: his moves to the refuge, then his link
+    to her ends (he went to his father's)."""
+    jo = {
+        "given_name": "Jo", "family_name": "Hart", "phone": "07700 987654",
+        "line_1": "1 Mill Lane", "postcode": "NE1 4ST", "source": Source.CHILD_BENEFIT,
+    }  # fmt: skip
+    his_jo, her_jo = ParentCarer.objects.create(**jo), ParentCarer.objects.create(**jo)
+    mother_of(cal, his_jo)
+    mother_of(amy, her_jo)
+    his_jo.line_1, his_jo.postcode = "Refuge House, 14 Quillfeather Lane", "ZE2 9QX"
+    his_jo.save()
+    CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
+    return his_jo, her_jo
 
 
 class TestRecordsAlongside:
@@ -704,21 +722,50 @@ class TestRecordsAlongside:
         """Feeds make one record of a mother for each child: his and hers are the same person
         by her phone number, as sharing_records finds her."""
         amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
-        jo = {
-            "given_name": "Jo", "family_name": "Hart", "phone": "07700 987654",
-            "line_1": "1 Mill Lane", "postcode": "NE1 4ST", "source": Source.CHILD_BENEFIT,
-        }  # fmt: skip
-        his_jo, her_jo = ParentCarer.objects.create(**jo), ParentCarer.objects.create(**jo)
-        mother_of(cal, his_jo)
-        his_jo.line_1, his_jo.postcode = "Refuge House, 14 Quillfeather Lane", "ZE2 9QX"
-        his_jo.save()
-        CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
-        mother_of(amy, her_jo)
+        her_records_moved_to_the_refuge(amy, cal)
         shield_by_sam(amy)
         assert in_force(cal) is None, "his page shows nothing of Jo"
         sign_in(client, ada())
         page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
         assert page.status_code == 200 and "Quillfeather" not in page.content.decode()
+
+    @pytest.mark.parametrize("later", ["her new number", "his record's number blanked"])
+    def test_and_when_their_records_of_her_no_longer_share_a_number(self, client, later):
+        """As above, but one record's number changes after the shield: the move still shows
+        where Amy lives, and is masked whatever links the two records now."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        his_jo, her_jo = her_records_moved_to_the_refuge(amy, cal)
+        shield_by_sam(amy)
+        changed, phone = (her_jo, "07700 111222") if later == "her new number" else (his_jo, "")
+        changed.phone = phone
+        changed.save()
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        assert page.status_code == 200 and "Quillfeather" not in page.content.decode()
+
+    def test_a_history_costs_the_same_queries_however_many_carers_it_names(self):
+        def history_of_carers(count: int) -> list[LogEntry]:
+            child = make_child()
+            for n in range(count):
+                carer = ParentCarer.objects.create(
+                    given_name=f"Carer{n}", family_name="Hart", phone=f"07700 9{n:05d}",
+                    email=f"c{n}@example.org", line_1="1 Mill Lane", postcode="NE1 4ST",
+                    source=Source.LA_SYSTEM,
+                )  # fmt: skip
+                mother_of(child, carer)
+                carer.line_1 = f"{n} New Road"
+                carer.save()
+            about_him = LogEntry.objects.filter(additional_data__child_ids__contains=[child.pk])
+            return list(about_him.select_related("actor", "content_type"))
+
+        counts = []
+        for carers in (1, 12):
+            entries = history_of_carers(carers)
+            with CaptureQueriesContext(connection) as queries:
+                changes_context(entries)
+            counts.append(len(queries))
+        assert counts[0] == counts[1], counts
 
     def test_a_carers_change_after_a_shielded_child_left_her_is_shown(self, client):
         """Fay fostered Amy until 2024; Amy, shielded now, says nothing of Fay's new number
