@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -157,7 +158,7 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
         linked[child] = None if held is None or until is None else max(held, until)
     context = ChangesContext(
         carers_children=carers_children,
-        carers_alongside=_shielded_alongside(carer_entries, carers),
+        carers_alongside=_shielded_alongside(carers),
     )
     ids = {child_id for entry in entries for child_id in context.about(entry)}
     return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
@@ -166,24 +167,27 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
 _CONTACT = ("line_1", "line_2", "postcode", "phone", "email")
 
 
-def _shielded_alongside(entries: Sequence[Any], carers: set[int]) -> dict[str, set[int]]:
+def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
     """For each parent or carer, the shielded children whose home (``same_home`` at the same
-    postcode), or whose current parent's or carer's address, phone number or email, her
-    record or her entries show, now or before a change."""
+    postcode), or whose current parent's or carer's address, phone number or email (one that
+    no more records share than the shield follows), her record shows now or showed before
+    any change the log holds."""
     rows = ParentCarer.objects.filter(pk__in=carers).values_list("pk", *_CONTACT)
     now = {str(pk): dict(zip(_CONTACT, values, strict=True)) for pk, *values in rows}
     shown: dict[str, list[dict[str, str]]] = {pk: [values] for pk, values in now.items()}
-    for entry in entries:
-        held = now.get(str(entry.object_pk), {})
-        for side in (0, 1):  # what it said before the change, and after
-            shown.setdefault(str(entry.object_pk), []).append(
-                {
-                    name: _logged(entry.changes_dict[name][side])
-                    if name in entry.changes_dict
-                    else held.get(name, "")
-                    for name in _CONTACT
-                }
-            )
+    # And as her record stood before and after each change the log holds of it, rebuilt back
+    # from now (or from her deletion): a change of one line is read with the postcode it had
+    # then, which a later change, made when she was no longer this child's, has replaced.
+    state = {pk: dict(values) for pk, values in now.items()}
+    logged = LogEntry.objects.filter(
+        content_type__app_label="directory",
+        content_type__model="parentcarer",
+        object_pk__in=[str(pk) for pk in carers],
+    )
+    for entry in logged.order_by("-timestamp", "-pk"):
+        before, after = _sides(entry, state)
+        shown.setdefault(str(entry.object_pk), []).extend((before, after))
+        state[str(entry.object_pk)] = before
     every = [values for each in shown.values() for values in each]
     postcodes = {values["postcode"] for values in every if values["postcode"]}
     keys = {key for values in every for key in phone_keys(values["phone"])}
@@ -196,16 +200,36 @@ def _shielded_alongside(entries: Sequence[Any], carers: set[int]) -> dict[str, s
         contacts = list(
             current.filter(reached).values_list("child_id", "carer__phone", "carer__email")
         )
+    # A number or email more records share than the shield follows (a children's home's, a
+    # refuge's): their pages show it, so it says nothing of where a shielded child is.
+    sharing: dict[str, set[int]] = {}
+    for child, phone, email in contacts:
+        for key in (phone_keys(phone) & keys) | ({email.lower()} & emails):
+            sharing.setdefault(key, set()).add(child)
+    common = {key for key, children in sharing.items() if len(children) > SHARED_BY_AT_MOST + 1}
     shielded = shielded_among({child for child, *_ in places} | {c for c, _, _ in contacts})
     return {
         carer: {
             child
             for values in each
-            for child in _shown_by(values, places, contacts)
+            for child in _shown_by(values, places, contacts, common)
             if child in shielded
         }
         for carer, each in shown.items()
     }
+
+
+def _sides(entry: Any, held: dict[str, dict[str, str]]) -> tuple[dict[str, str], ...]:
+    """What a parent's or carer's entry shows before and after its change: the fields it
+    changed, and the rest as ``held`` for her."""
+    changes, now = entry.changes_dict, held.get(str(entry.object_pk), {})
+    return tuple(
+        {
+            name: _logged(changes[name][side]) if name in changes else now.get(name, "")
+            for name in _CONTACT
+        }
+        for side in (0, 1)
+    )
 
 
 def _logged(value: Any) -> str:
@@ -214,14 +238,17 @@ def _logged(value: Any) -> str:
 
 
 def _shown_by(
-    values: dict[str, str], places: list["Place"], contacts: list[tuple[int, str, str]]
+    values: dict[str, str],
+    places: list["Place"],
+    contacts: list[tuple[int, str, str]],
+    common: set[str],
 ) -> set[int]:
     """The children whose home, or parent's or carer's address or contacts, ``values`` (an
     address, a phone number and an email) show."""
     home, keys, email = (
         (values["line_1"], values["line_2"]),
-        phone_keys(values["phone"]),
-        values["email"].lower(),
+        phone_keys(values["phone"]) - common,
+        "" if values["email"].lower() in common else values["email"].lower(),
     )
     at_home = {
         child

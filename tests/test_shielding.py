@@ -744,6 +744,62 @@ class TestRecordsAlongside:
         page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
         assert page.status_code == 200 and "Quillfeather" not in page.content.decode()
 
+    @pytest.mark.parametrize("later", ["she moved on", "his record of her deleted"])
+    def test_and_when_the_move_was_logged_a_field_at_a_time(self, client, later):
+        """His record of Jo had its postcode, then its first line, set to Amy's refuge; then
+        his link to her ended, and that record moved on or was deleted. Each entry is read
+        with the rest of her record as it stood then."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        jo = ParentCarer.objects.create(
+            given_name="Jo", family_name="Hart", line_1="1 Mill Lane", postcode="NE1 4ST",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        mother_of(cal, jo)
+        jo.postcode = "ZE2 9QX"
+        jo.save()
+        jo.line_1 = "Refuge House, 14 Quillfeather Lane"
+        jo.save()
+        CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
+        if later == "she moved on":
+            jo.line_1, jo.postcode = "5 Oak Road", "NE2 1AA"
+            jo.save()
+        else:
+            jo.delete()
+        shield_by_sam(amy)
+        assert in_force(cal) is None, "his page shows nothing of the refuge"
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        assert "Quillfeather" not in page.content.decode()
+        assert "ZE2 9QX" not in page.content.decode()
+
+    def test_a_number_too_widely_shared_to_follow_masks_no_history(self, client):
+        """A children's home's number is on the carers of more children than a shield
+        follows, Amy's among them: Ben's page shows his carer in full, and so does his
+        history to an auditor."""
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        children = [
+            amy,
+            *(make_child(given_name=f"Child{n}") for n in range(SHARED_BY_AT_MOST + 1)),
+        ]
+        for n, child in enumerate(children):
+            carer = ParentCarer(
+                given_name="Fay", family_name=f"Foster{n}", phone="01632 960999",
+                line_1=f"{n + 2} Elm Road", postcode="NE3 3AB", source=Source.LA_SYSTEM,
+            )  # fmt: skip
+            carer.for_children = (child.pk,)  # as a feed adds her: the entry is the child's
+            carer.save()
+            mother_of(child, carer)
+        ben = children[1]
+        shield_by_sam(amy)
+        assert in_force(ben) is None
+        sign_in(client, priya())
+        assert "3 Elm Road" in client.get(record(ben)).content.decode()
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[ben.contactpoint_id]))
+        assert "3 Elm Road" in page.content.decode()
+
     def test_a_history_costs_the_same_queries_however_many_carers_it_names(self):
         def history_of_carers(count: int) -> list[LogEntry]:
             child = make_child()
