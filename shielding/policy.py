@@ -5,6 +5,7 @@ allow-list: for a shielded child, only the fields named here are shown to someon
 right to see the record in full; every other field — and any field added later — is masked.
 """
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -200,18 +201,21 @@ def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
         contacts = list(
             current.filter(reached).values_list("child_id", "carer__phone", "carer__email")
         )
-    # A number or email more records share than the shield follows (a children's home's, a
-    # refuge's): their pages show it, so it says nothing of where a shielded child is.
+    # A number or email that more unmasked records show than a shield follows (a children's
+    # home's) says nothing of where a shielded child is; one that only masked records hold
+    # (a refuge's own line, each mother there giving it) says where she is.
     sharing: dict[str, set[int]] = {}
     for child, phone, email in contacts:
         for key in (phone_keys(phone) & keys) | ({email.lower()} & emails):
             sharing.setdefault(key, set()).add(child)
-    common = {key for key, children in sharing.items() if len(children) > SHARED_BY_AT_MOST + 1}
     shielded = shielded_among({child for child, *_ in places} | {c for c, _, _ in contacts})
+    common = {
+        key for key, children in sharing.items() if len(children - shielded) > SHARED_BY_AT_MOST
+    }
     return {
         carer: {
             child
-            for values in each
+            for values in {tuple(values.items()): values for values in each}.values()
             for child in _shown_by(values, places, contacts, common)
             if child in shielded
         }
@@ -979,6 +983,7 @@ def _parts(text: str) -> list[str]:
     return [*parts, number] if number.strip() else parts
 
 
+@functools.lru_cache(maxsize=65536)  # a history compares each home with every other
 def _home(line_1: str, line_2: str) -> _Home:
     text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
     text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", re.sub(r"\bno\W*(?=\d)", "", text))

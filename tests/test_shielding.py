@@ -800,6 +800,33 @@ class TestRecordsAlongside:
         page = client.get(reverse("audit:child_history", args=[ben.contactpoint_id]))
         assert "3 Elm Road" in page.content.decode()
 
+    def test_a_refuges_own_number_that_only_masked_records_show_stays_masked(self, client):
+        """Every mother at the refuge gives its landline, and every child there is shielded:
+        no page shows the number, however many records hold it. His record of their mother
+        held it for a while: his history does not show it either."""
+        refuge_line = "01632 960999"
+        for n in range(SHARED_BY_AT_MOST + 2):
+            child = make_child(given_name=f"Resident{n}")
+            make_address(child, "ZE2 9QX", line_1=f"Refuge House, Room {n + 1}")
+            mother_of(child, ParentCarer.objects.create(
+                given_name="Mum", family_name=f"Resident{n}", phone=refuge_line,
+                source=Source.LA_SYSTEM,
+            ))  # fmt: skip
+            shield(child)
+        cal = make_child(given_name="Cal")
+        jo = ParentCarer.objects.create(
+            given_name="Jo", family_name="Hart", phone="01632 960123", source=Source.LA_SYSTEM
+        )
+        mother_of(cal, jo)
+        jo.phone = refuge_line
+        jo.save()
+        CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
+        jo.phone = "07700 111222"
+        jo.save()
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        assert page.status_code == 200 and "960999" not in page.content.decode()
+
     def test_a_history_costs_the_same_queries_however_many_carers_it_names(self):
         def history_of_carers(count: int) -> list[LogEntry]:
             child = make_child()
