@@ -279,8 +279,10 @@ def criteria_shown(
     searches: Sequence[tuple[dict[str, Any] | None, Sequence[str]]],
 ) -> list[dict[str, Any] | None]:
     """Each search's criteria (given with the ContactPoint IDs it found) as the audit screens
-    and export show them: where a search found a child who is shielded now, what it said of
-    where the child lives is masked, as the child's change history masks its addresses."""
+    and export show them: what a search said of where a child lives is masked where it found
+    a child who is shielded now, as the child's change history masks its addresses, or where
+    it gave the full postcode of a shielded child's home (a search by postcode never finds
+    her, so her own officer's search there would otherwise show it)."""
     found = {
         cpid
         for criteria, ids in searches
@@ -291,9 +293,13 @@ def criteria_shown(
         Child.objects.filter(contactpoint_id__in=found).values_list("pk", "contactpoint_id")
     )
     shielded = {children[pk] for pk in shielded_among(children)}
+    typed = {str(c["postcode"]) for c, _ in searches if c and " " in str(c.get("postcode", ""))}
+    places = _places(Q(), typed, ended=False) if typed else []
+    at_home = shielded_among({child for child, *_ in places})
+    homes = {postcode for child, postcode, _, _ in places if child in at_home}
     return [
         {name: MASK if name in LOCATING_CRITERIA else value for name, value in criteria.items()}
-        if criteria and shielded.intersection(ids)
+        if criteria and (shielded.intersection(ids) or criteria.get("postcode") in homes)
         else criteria
         for criteria, ids in searches
     ]

@@ -800,6 +800,20 @@ class TestRecordsAlongside:
         page = client.get(reverse("audit:child_history", args=[ben.contactpoint_id]))
         assert "3 Elm Road" in page.content.decode()
 
+    def test_her_officers_search_at_her_postcode_is_masked_on_the_audit_screens(self, client):
+        """A search by postcode never finds a shielded child, even for her own officer, so it
+        never names her: the postcode it gave, her home's, is masked all the same."""
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        officer = User.objects.get(pk=shield_by_sam(amy).shielded_by_id)
+        sign_in(client, officer)
+        client.post(reverse("directory:search"), {"surname": "Hart", "postcode": "ZE2 9QX"})
+        client.post(reverse("directory:search"), {"surname": "Hart", "postcode": "NE1 4ST"})
+        sign_in(client, ada())
+        for url in (reverse("audit:events"), reverse("audit:export")):
+            body = _text(client.get(url))
+            assert "ZE2 9QX" not in body and "NE1 4ST" in body, url
+
     def test_a_refuges_own_number_that_only_masked_records_show_stays_masked(self, client):
         """Every mother at the refuge gives its landline, and every child there is shielded:
         no page shows the number, however many records hold it. His record of their mother
