@@ -254,6 +254,17 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/users/list.html", {"form": form, "rows": rows, "query": query})
 
 
+# A user's profile as the form gives it and the services take it.
+PROFILE = (
+    "first_name", "last_name", "email", "job_title", "phone", "home_postcode",
+    "vetting_checked_on", "training_completed_on",
+)  # fmt: skip
+
+
+def _profile(data: dict[str, Any]) -> dict[str, Any]:
+    return {name: data[name] for name in PROFILE}
+
+
 @permission_required(Permission.MANAGE_USERS)
 def user_create(request: HttpRequest) -> HttpResponse:
     admin = signed_in_user(request)
@@ -270,14 +281,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 username=data["username"],
                 organisation=data.get("organisation") or admin.organisation,
                 roles=[Role(value) for value in data["roles"]],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                email=data["email"],
-                job_title=data["job_title"],
-                phone=data["phone"],
-                home_postcode=data["home_postcode"],
-                vetting_checked_on=data["vetting_checked_on"],
-                training_completed_on=data["training_completed_on"],
+                **_profile(data),
                 by=admin,
             )
         except services.UsernameTaken:
@@ -338,16 +342,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         # Roles this administrator may not grant are neither given nor taken away here.
         kept = [Role(role) for role in managed.roles if Role(role) not in grantable]
         services.user_update(
-            user=managed,
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data["email"],
-            job_title=data["job_title"],
-            phone=data["phone"],
-            home_postcode=data["home_postcode"],
-            roles=kept + [Role(value) for value in data["roles"]],
-            vetting_checked_on=data["vetting_checked_on"],
-            training_completed_on=data["training_completed_on"],
+            user=managed, roles=kept + [Role(value) for value in data["roles"]], **_profile(data)
         )
         _note_admin_action(request, "change_user", managed)
         messages.success(request, f"{managed.get_full_name()}'s details have been updated")
