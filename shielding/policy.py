@@ -5,7 +5,6 @@ allow-list: for a shielded child, only the fields named here are shown to someon
 right to see the record in full; every other field — and any field added later — is masked.
 """
 
-import functools
 import hashlib
 import re
 import unicodedata
@@ -212,11 +211,14 @@ def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
     common = {
         key for key, children in sharing.items() if len(children - shielded) > SHARED_BY_AT_MOST
     }
+    # Each home read once for this history, and kept no longer than it (a refuge's address
+    # among them).
+    homes = {(l1, l2): _home(l1, l2) for _, _, l1, l2 in places}
     return {
         carer: {
             child
             for values in {tuple(values.items()): values for values in each}.values()
-            for child in _shown_by(values, places, contacts, common)
+            for child in _shown_by(values, places, homes, contacts, common)
             if child in shielded
         }
         for carer, each in shown.items()
@@ -244,20 +246,21 @@ def _logged(value: Any) -> str:
 def _shown_by(
     values: dict[str, str],
     places: list["Place"],
+    homes: dict[tuple[str, str], "_Home"],
     contacts: list[tuple[int, str, str]],
     common: set[str],
 ) -> set[int]:
     """The children whose home, or parent's or carer's address or contacts, ``values`` (an
-    address, a phone number and an email) show."""
+    address, a phone number and an email) show; ``homes`` are the places' homes, read."""
     home, keys, email = (
-        (values["line_1"], values["line_2"]),
+        _home(values["line_1"], values["line_2"]),
         phone_keys(values["phone"]) - common,
         "" if values["email"].lower() in common else values["email"].lower(),
     )
     at_home = {
         child
         for child, postcode, l1, l2 in places
-        if postcode == values["postcode"] and same_home(home, (l1, l2))
+        if postcode == values["postcode"] and _one_home(home, homes[(l1, l2)])
     }
     reached = {
         child
@@ -989,7 +992,6 @@ def _parts(text: str) -> list[str]:
     return [*parts, number] if number.strip() else parts
 
 
-@functools.lru_cache(maxsize=65536)  # a history compares each home with every other
 def _home(line_1: str, line_2: str) -> _Home:
     text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
     text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", re.sub(r"\bno\W*(?=\d)", "", text))
@@ -1034,7 +1036,11 @@ def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     however shortened ("Rose Cottage, Quillfeather Ln"). A number before a building's name is a
     flat's ("2 Refuge House"); "14A" is at "14"; digits count however typed. Wide on purpose:
     within a postcode, a home too many is shielded for review, one too few shows her refuge."""
-    one, other = _home(*a), _home(*b)
+    return _one_home(_home(*a), _home(*b))
+
+
+def _one_home(one: _Home, other: _Home) -> bool:
+    """``same_home`` of two addresses already read."""
     if _flat_in_house(one, other) or _flat_in_house(other, one):
         return True
     if one.numbers and other.numbers:
