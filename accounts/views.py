@@ -320,17 +320,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         grantable=grantable,
         organisations=_organisations_for(admin),
         editing=managed,
-        initial={
-            "first_name": managed.first_name,
-            "last_name": managed.last_name,
-            "email": managed.email,
-            "job_title": managed.job_title,
-            "phone": managed.phone,
-            "home_postcode": managed.home_postcode,
-            "roles": managed.roles,
-            "vetting_checked_on": managed.vetting_checked_on,
-            "training_completed_on": managed.training_completed_on,
-        },
+        initial={"roles": managed.roles, **{name: getattr(managed, name) for name in PROFILE}},
     )
     if request.method == "POST" and form.is_valid() and managed.pk == admin.pk:
         # The checks that let someone in are vouched for by someone else.
