@@ -179,9 +179,10 @@ def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
     # from now (or from her deletion): a change of one line is read with the postcode it had
     # then, which a later change, made when she was no longer this child's, has replaced.
     state = {pk: dict(values) for pk, values in now.items()}
+    app_label, model = CARER.split(".")
     logged = LogEntry.objects.filter(
-        content_type__app_label="directory",
-        content_type__model="parentcarer",
+        content_type__app_label=app_label,
+        content_type__model=model,
         object_pk__in=[str(pk) for pk in carers],
     )
     for entry in logged.order_by("-timestamp", "-pk"):
@@ -598,7 +599,8 @@ def visible_child(
     contact."""
     today = timezone.localdate()
     shielded = is_shielded(child)
-    masked = shielded and not overridden and not sees_in_full(viewer, shielding_authority(child))
+    kept = child.record_kept()  # its team keeps the shield and brokers contact
+    masked = shielded and not overridden and not sees_in_full(viewer, kept.local_authority_id)
     # Only the fields allowed on a shielded record are copied here; the rest are added below,
     # and only for a record that is not masked.
     identity = ChildRecord(
@@ -618,10 +620,9 @@ def visible_child(
         date_of_death=child.date_of_death,
         shielded=shielded,
         masked=masked,
-        contact_team=_team(child.record_kept().local_authority) if shielded else None,
+        contact_team=_team(kept.local_authority) if shielded else None,
     )
     if child.merged_into_id is not None:
-        kept = child.record_kept()
         identity = replace(
             identity,
             merged_into=kept.contactpoint_id,
