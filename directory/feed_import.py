@@ -29,7 +29,14 @@ from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission, is_national
 from audit.models import Action
 from audit.recorder import AuditNote, record_event
-from directory.feeds import FeedRow, Validation, error_report, feed_row, feed_validate
+from directory.feeds import (
+    LA_FEED_SOURCES,
+    FeedRow,
+    Validation,
+    error_report,
+    feed_row,
+    feed_validate,
+)
 from directory.matching import (
     date_variants,
     family_keys,
@@ -274,6 +281,8 @@ def _uploader_refused(upload: FeedUpload) -> str:
     la = data_manager_la(user)
     if la is not None and upload.local_authority_id != la.pk:
         return f"Not imported: {user.username} no longer works on this local authority's files."
+    if la is not None and upload.source not in LA_FEED_SOURCES:
+        return f"Not imported: {user.username} no longer works on national feeds."
     return ""
 
 

@@ -32,7 +32,7 @@ from directory.feed_import import (
     review_version,
     row_from_record,
 )
-from directory.feeds import FEED_SOURCES, FeedRow, RowErrors, error_report
+from directory.feeds import FEED_SOURCES, LA_FEED_SOURCES, FeedRow, RowErrors, error_report
 from directory.models import Child, FeedImport, FeedUpload, MatchReview, Merge, Source
 from directory.search import child_for_record
 from directory.services import (
@@ -75,6 +75,23 @@ class UploadForm(GovukMessages, forms.Form):
         label="Import the valid rows and leave out the rows with errors", required=False
     )
 
+    def __init__(self, *args: Any, la: Organisation | None, **kwargs: Any) -> None:
+        """``la``: the uploader's local authority (``data_manager_la``), whose own feeds and
+        name are the only ones offered; None for the national team, offered every feed and LA."""
+        super().__init__(*args, **kwargs)
+        if la is None:
+            return
+        source = self.fields["source"]
+        assert isinstance(source, forms.ChoiceField)
+        source.choices = [("", "Choose a feed"), *((s.value, s.label) for s in LA_FEED_SOURCES)]
+        source.error_messages["invalid_choice"] = NATIONAL_FEED
+        # Their own LA; none for a partner organisation's (it holds no LA's files).
+        organisation = self.fields["local_authority"]
+        assert isinstance(organisation, forms.ModelChoiceField)
+        organisation.queryset = Organisation.objects.filter(
+            kind=Organisation.Kind.LOCAL_AUTHORITY, pk=la.pk
+        )
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > settings.FEED_UPLOAD_MAX_BYTES:
@@ -84,6 +101,10 @@ class UploadForm(GovukMessages, forms.Form):
         return upload
 
 
+NATIONAL_FEED = (
+    "Choose a school census or local authority system file: child benefit and GP registration "
+    "files are uploaded by the national data-quality team"
+)
 ACROSS_LAS = (
     "A shielded record can only be merged with a record of its own local authority: ask that "
     "local authority's shielding team"
@@ -172,14 +193,8 @@ def feeds(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         request.FILES or None,
         initial={"local_authority": manager.organisation_id},
+        la=data_manager_la(manager),
     )
-    if data_manager_la(manager) is not None:
-        # Their own LA; none for a partner organisation's (it holds no LA's files).
-        organisation = form.fields["local_authority"]
-        assert isinstance(organisation, forms.ModelChoiceField)
-        organisation.queryset = Organisation.objects.filter(
-            kind=Organisation.Kind.LOCAL_AUTHORITY, pk=manager.organisation_id
-        )
     outcome, queued = None, None
     if request.method == "POST" and form.is_valid():
         upload, data = form.cleaned_data["file"], form.cleaned_data

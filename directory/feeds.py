@@ -32,6 +32,10 @@ FEED_SOURCES = (
     Source.GP_REGISTRATION,
     Source.LA_SYSTEM,
 )
+# The feeds a local authority sends: its schools' census returns and its own systems' records.
+# Child benefit and GP registrations come from national bodies (HMRC, the NHS), so only the
+# national data-quality team uploads them: an LA's file cannot claim to be one.
+LA_FEED_SOURCES = (Source.SCHOOL_CENSUS, Source.LA_SYSTEM)
 
 PERSON = ("given_name", "family_name", "date_of_birth", "gender")
 ADDRESS = ("address_line_1", "address_line_2", "town", "postcode")

@@ -1513,6 +1513,29 @@ class TestUploadScreen:
         assert upload.status == FeedUpload.Status.NOT_IMPORTED and "Not imported" in upload.result
         assert not Child.objects.exists() and bytes(upload.content) == b""
 
+    def test_a_waiting_national_file_is_not_imported_once_its_uploader_joins_an_la(
+        self, client, settings
+    ):
+        from directory.feed_import import waiting_uploads_import
+        from directory.models import FeedUpload
+
+        settings.FEED_WEB_IMPORT_ROWS = 1
+        manager = make_user("nat", Role.DATA_MANAGER, organisation=operator())
+        sign_in(client, manager)
+        benefit = (Path(settings.BASE_DIR) / "docs" / "samples" / "child_benefit.csv").read_bytes()
+        client.post(
+            reverse("directory:feeds"),
+            {"source": "child_benefit", "local_authority": northshire().pk,
+             "file": SimpleUploadedFile("benefit.csv", benefit, content_type="text/csv")},
+        )  # fmt: skip
+        manager.organisation = northshire()
+        manager.save()
+        waiting_uploads_import()
+        upload = FeedUpload.objects.get()
+        assert upload.status == FeedUpload.Status.NOT_IMPORTED
+        assert "no longer works on national feeds" in upload.result
+        assert not Child.objects.exists()
+
     def test_a_waiting_file_that_fails_is_set_aside_and_the_next_imported(
         self, client, school, settings, monkeypatch
     ):
@@ -1556,6 +1579,31 @@ class TestUploadScreen:
         assert "Ashgrove" not in str(detail)
         assert detail["file_sha256"] == hashlib.sha256(content).hexdigest()
         assert detail["feed_import"] == FeedImport.objects.get().pk
+
+    def test_only_the_national_team_uploads_child_benefit_and_gp_files(self, client):
+        """An LA's data manager sends their LA's census and system files; a file from HMRC or
+        the NHS comes through the national team, so an LA cannot pass one off and change
+        other LAs' children with it."""
+        benefit = (Path(settings.BASE_DIR) / "docs" / "samples" / "child_benefit.csv").read_bytes()
+        sign_in(client, dana())
+        offered = client.get(reverse("directory:feeds")).content.decode()
+        assert 'value="school_census"' in offered and 'value="la_system"' in offered
+        assert 'value="child_benefit"' not in offered and 'value="gp_registration"' not in offered
+        upload = SimpleUploadedFile("benefit.csv", benefit, content_type="text/csv")
+        html = client.post(
+            reverse("directory:feeds"),
+            {"source": "child_benefit", "local_authority": northshire().pk, "file": upload},
+        ).content.decode()
+        assert "uploaded by the national data-quality team" in html
+        assert not FeedImport.objects.exists() and not Child.objects.exists()
+        national = make_user("nat", Role.DATA_MANAGER, organisation=operator())
+        sign_in(client, national)
+        upload = SimpleUploadedFile("benefit.csv", benefit, content_type="text/csv")
+        html = client.post(
+            reverse("directory:feeds"),
+            {"source": "child_benefit", "local_authority": northshire().pk, "file": upload},
+        ).content.decode()
+        assert "File imported" in html and Child.objects.exists()
 
     def test_errors_are_shown_by_row_and_nothing_is_imported(self, client, school):
         sign_in(client, dana())
