@@ -261,3 +261,13 @@ def decide(client: Client, review: Any, choice: str) -> Any:
         reverse("directory:review", args=[review.pk]),
         {"choice": choice, "seen": review_version(current, current.source_record)},
     )
+
+
+def unreachable_database(alias: str) -> Any:
+    """A connection to a database that does not exist: it fails as a database that is down.
+    Put in place with ``connections[alias] = unreachable_database(alias)``."""
+    from django.db import connections
+    from django.db.utils import load_backend
+
+    config = {**connections[alias].settings_dict, "NAME": "contactpoint_no_such_database"}
+    return load_backend(config["ENGINE"]).DatabaseWrapper(config, f"{alias}_unreachable")

@@ -9,13 +9,21 @@ from audit.models import AuditEvent
 from contactpoint.routers import replica_reads
 from directory.models import Child
 from shielding.models import Shield
-from tests.personas import make_child, priya, sign_in
+from tests.personas import (
+    make_address,
+    make_child,
+    priya,
+    rebuild_keys,
+    sign_in,
+    unreachable_database,
+)
 
 
 def test_the_replica_alias_mirrors_the_primary_in_tests():
     assert settings.DATABASES["replica"]["TEST"]["MIRROR"] == "default"
 
 
+@pytest.mark.django_db
 def test_reads_go_to_the_replica_only_where_asked():
     assert Child.objects.all().db == "default"
     with replica_reads():
@@ -27,6 +35,7 @@ def test_reads_go_to_the_replica_only_where_asked():
     assert Child.objects.all().db == "default"
 
 
+@pytest.mark.django_db
 def test_without_a_replica_every_read_goes_to_the_primary(settings):
     settings.READ_REPLICA = False
     with replica_reads():
@@ -42,7 +51,11 @@ def test_migrations_run_on_the_primary_only():
 def test_a_record_read_through_the_replica_is_audited_on_the_primary(client):
     from django.urls import reverse
 
-    from tests.personas import make_child, priya, sign_in
+    from tests.personas import (
+        make_child,
+        priya,
+        sign_in,
+    )
 
     sign_in(client, priya())
     child = make_child()
@@ -178,3 +191,39 @@ def test_while_the_replica_is_down_its_pages_say_the_service_is_unavailable(
         response = client.post(reverse("directory:search"), {"surname": "Hart", "forename": "A"})
     assert response.status_code == 503
     assert "Amelia" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_while_the_replica_takes_no_connections_search_and_record_read_the_primary(
+    client, monkeypatch, settings
+):
+    """A replica that is down does not take the service down: its reads go to the primary,
+    and the replica is tried again after ``REPLICA_RETRY_SECONDS``, not on every request."""
+    from django.db import connections
+
+    from contactpoint import routers
+
+    monkeypatch.setattr(routers, "_replica_down_until", 0.0)
+    settings.READ_REPLICA = True
+    sign_in(client, priya())
+    child = make_child()
+    make_address(child)
+    rebuild_keys(child)
+    working = connections["replica"]
+    connections["replica"] = unreachable_database("replica")
+    try:
+        record = client.get(reverse("directory:child_record", args=[child.contactpoint_id]))
+        found = client.post(reverse("directory:search"), {"surname": "Hart", "postcode": "NE1 4ST"})
+        with replica_reads():
+            assert Child.objects.all().db == "default", "not tried again at once"
+        monkeypatch.setattr(routers, "_replica_down_until", 0.0)  # the retry period is over
+        with replica_reads():
+            assert Child.objects.all().db == "default", "tried again, and still down"
+    finally:
+        connections["replica"] = working
+    assert record.status_code == 200 and "Amelia" in record.content.decode()
+    assert found.status_code == 200 and child.contactpoint_id in found.content.decode()
+    assert AuditEvent.objects.filter(child_id=child.pk).exists()
+    monkeypatch.setattr(routers, "_replica_down_until", 0.0)
+    with replica_reads():
+        assert Child.objects.all().db == "replica", "back on the replica once it answers"
