@@ -293,18 +293,33 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
         status=Child.Status.ARCHIVED, archived_on__lte=_years_before(today, 6)
     )
     for child in expired:
-        # Records merged into this one, the merges themselves, and the feed rows that described
-        # any of them (names, birth dates and addresses as the feeds sent them) go with it.
-        Merge.objects.filter(Q(kept=child) | Q(absorbed=child)).delete()
-        absorbed_ids = list(Child.objects.filter(merged_into=child).values_list("pk", flat=True))
-        SourceRecord.objects.filter(child_id__in=[child.pk, *absorbed_ids]).delete()
-        for absorbed in Child.objects.filter(pk__in=absorbed_ids):
-            absorbed.delete()
-        carers = list(child.carer_relationships.values_list("carer_id", flat=True))
-        child.delete()
+        # Records merged into this one (and those merged into them), the merges themselves,
+        # and the feed rows that described any of them (names, birth dates and addresses as the
+        # feeds sent them) go with it.
+        ids = _merged_tree(child)
+        Merge.objects.filter(Q(kept_id__in=ids) | Q(absorbed_id__in=ids)).delete()
+        SourceRecord.objects.filter(child_id__in=ids).delete()
+        carers = list(
+            CareRelationship.objects.filter(child_id__in=ids).values_list("carer_id", flat=True)
+        )
+        held = Child.objects.in_bulk(ids)
+        for pk in reversed(ids):  # each record before the one it was merged into
+            held[pk].delete()
         ParentCarer.objects.filter(pk__in=carers, relationships__isnull=True).delete()
         done["purged"] += 1
     return done
+
+
+def _merged_tree(child: Child) -> list[int]:
+    """``child``'s id, then the ids of the records merged into it, then of those merged into
+    them, and so on: every record a purge of ``child`` takes with it."""
+    ids, frontier = [child.pk], [child.pk]
+    while frontier:
+        frontier = list(
+            Child.objects.filter(merged_into_id__in=frontier).values_list("pk", flat=True)
+        )
+        ids += frontier
+    return ids
 
 
 def _archive(child: Child, today: date) -> None:

@@ -81,6 +81,21 @@ def test_archived_records_are_purged_after_six_years_with_what_hung_on_them():
     )
 
 
+def test_a_record_that_absorbed_a_chain_of_merged_records_is_purged_with_all_of_them():
+    """A merged into B, then B into C: purging C takes B and A, and the day's other work is
+    still done (the job is one transaction, so a failure here would stop every LA's)."""
+    kept = make_child(given_name="Cee", status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1))
+    middle = make_child(given_name="Bee")
+    first = make_child(given_name="Aye")
+    children_merge(kept=middle, absorbed=first, by=None)
+    middle.refresh_from_db()
+    children_merge(kept=kept, absorbed=middle, by=None)
+    make_child(date_of_birth=date(2000, 1, 1))
+    done = lifecycle_apply(today=TODAY)
+    assert (done["purged"], done["archived_at_18"]) == (1, 1)
+    assert not Child.objects.filter(pk__in=[first.pk, middle.pk, kept.pk]).exists()
+
+
 def test_the_command_reports_what_it_did(capsys):
     make_child(date_of_birth=date(2000, 1, 1))
     call_command("lifecycle")
