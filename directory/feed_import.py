@@ -361,12 +361,24 @@ def feed_candidates(row: FeedRow) -> list[Scored]:
 
 
 def match_decision(scored: list[Scored]) -> str:
-    """ "merge", "review" or "new", from the weights of the best two candidates."""
+    """ "merge", "review" or "new", from the weights of the best two candidates. A boy and a
+    girl are never joined without a person deciding, however much else agrees: twins share a
+    surname, a birthday and a home."""
     if not scored or scored[0].weight < settings.FEED_MATCH_LOWER:
         return "new"
     runner_up = scored[1].weight if len(scored) > 1 else float("-inf")
     clear = scored[0].weight - runner_up >= settings.FEED_MATCH_MARGIN
-    return "merge" if scored[0].weight >= settings.FEED_MATCH_UPPER and clear else "review"
+    automatic = scored[0].weight >= settings.FEED_MATCH_UPPER and clear
+    return "merge" if automatic and scored[0].levels.get("gender") != "different" else "review"
+
+
+def _identifier_differs(row: FeedRow, child: Child) -> bool:
+    """Whether ``child`` already holds another NHS number or UPN of a kind the row gives: a
+    twin, as a rule, not the same child (each number is a person's for life)."""
+    return any(
+        ChildIdentifier.objects.filter(child=child, kind=kind).exclude(value=value).exists()
+        for kind, value in row.identifiers.items()
+    )
 
 
 def _by_identifier(row: FeedRow) -> Child | None:
@@ -428,6 +440,8 @@ def _placement(row: FeedRow) -> tuple[str, list[Scored]]:
     """Where a row goes ("merge", "review" or "new"), and its candidates, best first."""
     scored = feed_candidates(row)
     decision = match_decision(scored)
+    if decision == "merge" and _identifier_differs(row, scored[0].child):
+        decision = "review"
     lookalike = shielded_lookalike(row.person())
     if lookalike is not None and (decision == "new" or scored[0].child.pk != lookalike.pk):
         # It may be a shielded child under a new name or address: a person decides, and

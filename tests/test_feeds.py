@@ -340,6 +340,30 @@ class TestMatching:
         assert child.identifiers.get().value == upn("352214300101")
         assert child.involvements.get().service == school
 
+    def test_twins_in_one_census_file_stay_two_children(self, school):
+        """Ella and Ellie: the same surname, birthday, school and home, and names a typo
+        apart; but each has her own pupil number, so the second waits for a person."""
+        outcome = load(
+            census(
+                {"upn": upn("352214300101"), "given_name": "Ella"},
+                {"upn": upn("352214300102"), "given_name": "Ellie"},
+            )
+        )
+        assert outcome.counts == {"new_child": 1, "waiting_for_review": 1}
+        assert Child.objects.get().given_name == "Ella"
+        assert Child.objects.get().identifiers.count() == 1
+
+    def test_a_boy_is_never_joined_to_a_girl_without_a_person_deciding(self, school):
+        louis = make_child(
+            given_name="Louis", family_name="Brennan", gender="male",
+            date_of_birth=date(2015, 9, 12),
+        )  # fmt: skip
+        make_address(louis, "NE1 4ST")
+        rebuild_keys(louis)
+        outcome = load(census({"given_name": "Louise"}))  # female, the same home and birthday
+        assert outcome.counts == {"waiting_for_review": 1}
+        assert not louis.identifiers.exists()
+
     def test_an_uncertain_match_waits_for_a_data_manager(self, school, client):
         child = make_child(
             given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
