@@ -173,21 +173,30 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
         # The result is the kept record's LA's: its shielding officers would see in full a
         # child another LA's team shielded, and hers would lose sight of her.
         raise ShieldedAcrossLas
-    moved: dict[str, list[int]] = {}
+    moved: dict[str, Any] = {}
     kept_carers = set(
         CareRelationship.objects.filter(child=kept).values_list("carer_id", flat=True)
     )
     kept_has_lead = Involvement.objects.filter(
         child=kept, lead_professional=True, ended_on__isnull=True
     ).exists()
+    if kept_has_lead:
+        # One lead professional: the absorbed record's lead's service still works with the
+        # child, so it moves as an ordinary involvement (and is lead again if undone).
+        leads = Involvement.objects.filter(
+            child=absorbed, lead_professional=True, ended_on__isnull=True
+        )
+        moved["lead_stood_down"] = list(leads.values_list("pk", flat=True))
+        for involvement in leads:
+            involvement.lead_professional = False
+            involvement.save(update_fields=["lead_professional"])
     model: Any
     for model in _MOVABLE:
         rows = model.objects.filter(child=absorbed)
         if model is CareRelationship:
             rows = rows.exclude(carer_id__in=kept_carers)  # the same carer is linked once
-        if model is Involvement and kept_has_lead:
-            rows = rows.exclude(lead_professional=True, ended_on__isnull=True)  # one lead
         moved[model._meta.label] = _move(rows, to=kept)
+    moved["kept_before"] = _facts_taken(kept, absorbed)
     legal = ChildName.objects.create(
         child=kept, kind=ChildName.Kind.KNOWN_AS, given_name=absorbed.given_name,
         family_name=absorbed.family_name, source=Source.PRACTITIONER,
@@ -205,6 +214,42 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
     shield_follows_home_and_carers(kept)
     return Merge.objects.create(kept=kept, absorbed=absorbed, moved=moved, merged_by=by)
+
+
+def _facts_taken(kept: Child, absorbed: Child) -> dict[str, Any]:
+    """The kept record takes what the absorbed one knows of the child and it does not: a
+    death, and consent to stay until 25. Returns the kept record's values before, for
+    ``_facts_given_back``."""
+    before: dict[str, Any] = {}
+    died = absorbed.date_of_death
+    if died and kept.date_of_death is None and died >= kept.date_of_birth:
+        before["date_of_death"] = None
+        kept.date_of_death = died
+        if kept.status == Child.Status.ACTIVE:
+            before["status"] = kept.status
+            kept.status = Child.Status.DECEASED
+    if absorbed.kept_to_25_with_consent and not kept.kept_to_25_with_consent:
+        before["kept_to_25_with_consent"] = False
+        kept.kept_to_25_with_consent = True
+    if before:
+        kept.save(update_fields=[*before, "updated_at"])
+    return before
+
+
+def _facts_given_back(kept: Child, absorbed: Child, before: dict[str, Any]) -> None:
+    """Undoes ``_facts_taken``, where the kept record still holds what the merge gave it."""
+    given = {
+        "date_of_death": absorbed.date_of_death,
+        "status": Child.Status.DECEASED,
+        "kept_to_25_with_consent": True,
+    }
+    back = [field for field in before if getattr(kept, field) == given[field]]
+    if "status" in back and "date_of_death" not in back:
+        back.remove("status")  # a death recorded since: the record stays deceased
+    for field in back:
+        setattr(kept, field, before[field])
+    if back:
+        kept.save(update_fields=[*back, "updated_at"])
 
 
 class ShieldedAcrossLas(Exception):
@@ -238,6 +283,12 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
         ids = merge.moved.get(model._meta.label, [])
         _move(model.objects.filter(pk__in=ids, child=kept), to=absorbed)
     ChildName.objects.filter(pk__in=merge.moved.get("created_name", [])).delete()
+    _facts_given_back(kept, absorbed, merge.moved.get("kept_before", {}))
+    for involvement in Involvement.objects.filter(
+        pk__in=merge.moved.get("lead_stood_down", []), child=absorbed, ended_on__isnull=True
+    ):
+        involvement.lead_professional = True
+        involvement.save(update_fields=["lead_professional"])
     status = list(Child.Status.values)[merge.moved["previous_status"][0]]
     absorbed.status, absorbed.merged_into = status, None
     absorbed.save(update_fields=["status", "merged_into"])

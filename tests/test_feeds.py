@@ -840,6 +840,47 @@ class TestTheShieldFollowsTheChild:
 
 
 class TestMergeAndUnmerge:
+    def test_a_merge_keeps_a_death_and_a_consent_the_absorbed_record_held_until_undone(self):
+        born = date(2008, 1, 1)
+        kept = make_child(date_of_birth=born)
+        absorbed = make_child(
+            date_of_birth=born, status=Child.Status.DECEASED, date_of_death=date(2026, 1, 10),
+            kept_to_25_with_consent=True,
+        )  # fmt: skip
+        merge = children_merge(kept=kept, absorbed=absorbed, by=None)
+        kept.refresh_from_db()
+        assert (kept.status, kept.date_of_death) == ("deceased", date(2026, 1, 10))
+        assert kept.kept_to_25_with_consent
+        children_unmerge(merge=merge, by=None)
+        kept.refresh_from_db()
+        absorbed.refresh_from_db()
+        assert (kept.status, kept.date_of_death, kept.kept_to_25_with_consent) == (
+            "active", None, False,
+        )  # fmt: skip
+        assert (absorbed.status, absorbed.date_of_death) == ("deceased", date(2026, 1, 10))
+
+    def test_the_absorbed_records_lead_service_still_works_with_the_child(self):
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        school = make_service(Service.Kind.SCHOOL, identifier="111111")
+        social = make_service(Service.Kind.SOCIAL_CARE, name="Northshire Social Care")
+        Involvement.objects.create(
+            child=kept, service=school, started_on=date(2020, 1, 1), lead_professional=True,
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        theirs = Involvement.objects.create(
+            child=absorbed, service=social, started_on=date(2024, 1, 1), lead_professional=True,
+            caf_held=True, source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        merge = children_merge(kept=kept, absorbed=absorbed, by=None)
+        current = kept.involvements.filter(ended_on__isnull=True)
+        assert {(i.service.name, i.lead_professional, i.caf_held) for i in current} == {
+            ("Northshire Primary School", True, False),
+            ("Northshire Social Care", False, True),
+        }
+        children_unmerge(merge=merge, by=None)
+        theirs.refresh_from_db()
+        assert (theirs.child, theirs.lead_professional) == (absorbed, True)
+
     def test_the_children_a_data_manager_compares_are_in_their_access_histories(self, client):
         from audit.selectors import child_history
 
