@@ -431,7 +431,10 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
     if decision == "review":
         MatchReview.objects.create(source_record=source_record, candidates=_shortlist(scored))
         return "waiting_for_review"
-    child = child_create_from_row(row, source, record, la)
+    try:
+        child = child_create_from_row(row, source, record, la)
+    except NoLocalAuthority:
+        raise RowRefused(row.number, NO_LA_FOR_NEW_CHILD) from None
     link(source_record, row, child, source, record, la)
     return "new_child"
 
@@ -474,6 +477,12 @@ def _review_refresh(source_record: SourceRecord, row: FeedRow) -> None:
 
 class NoLocalAuthority(Exception):
     """A new child must be looked after by a local authority, and none could be found."""
+
+
+NO_LA_FOR_NEW_CHILD = (
+    "a new child, and no local authority to look after them: the school or practice the row "
+    "names has none, and the file names none (--local-authority)"
+)
 
 
 def child_create_from_row(

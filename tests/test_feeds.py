@@ -340,6 +340,28 @@ class TestMatching:
         assert child.identifiers.get().value == upn("352214300101")
         assert child.involvements.get().service == school
 
+    def test_a_new_child_with_no_la_to_look_after_them_is_a_row_error(self, school):
+        """A file imported with no LA, naming a school that has none either."""
+        make_service(Service.Kind.SCHOOL, name="Free School", identifier="200000",
+                     local_authority=None)  # fmt: skip
+        content = census(
+            {},
+            {"upn": upn("352214300102"), "given_name": "Zara", "family_name": "Quill",
+             "date_of_birth": "2013-02-03", "school_urn": "200000"},
+        )  # fmt: skip
+
+        def imported(**options):
+            return feed_import(
+                source=Source.SCHOOL_CENSUS, file_name="census.csv", content=content,
+                local_authority=None, by=None, **options,
+            )  # fmt: skip
+
+        refused = imported()
+        assert refused.feed_import is None and not Child.objects.exists()
+        report = error_report(refused.validation.errors)
+        assert "Row 3: a new child, and no local authority to look after them" in report
+        assert dict(imported(skip_invalid=True).counts) == {"new_child": 1}
+
     def test_twins_in_one_census_file_stay_two_children(self, school):
         """Ella and Ellie: the same surname, birthday, school and home, and names a typo
         apart; but each has her own pupil number, so the second waits for a person."""
