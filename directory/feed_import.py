@@ -581,10 +581,12 @@ def facts_apply(
     if row.address:
         line_1, line_2, town, postcode = row.address
         current = Address.objects.filter(child=child, ended_on__isnull=True)
+        # The feed's earlier homes end, even when another feed gave this one first.
+        moved_from = current.filter(source=source).exclude(line_1=line_1, postcode=postcode)
+        for previous in moved_from:  # one save each: the change log
+            previous.ended_on = today
+            previous.save(update_fields=["ended_on"])
         if not current.filter(line_1=line_1, postcode=postcode).exists():
-            for previous in current.filter(source=source):  # one save each: the change log
-                previous.ended_on = today
-                previous.save(update_fields=["ended_on"])
             Address.objects.create(
                 child=child, line_1=line_1, line_2=line_2, town=town, postcode=postcode,
                 started_on=today, **provenance,
@@ -704,8 +706,11 @@ def _service_apply(
     if mine is None:
         started = facts["started_on"]
         assert isinstance(started, date)
+        reported = current.filter(source=provenance["source"], service__kind=kind)
+        if reported.filter(started_on__gt=started).exists():
+            return  # an older row than the school or practice the feed has reported since
         # A feed's new school or practice ends the one it reported before.
-        for old in current.filter(source=provenance["source"], service__kind=kind):
+        for old in reported:
             old.ended_on = max(timezone.localdate(), old.started_on)
             old.save(update_fields=["ended_on"])
         Involvement.objects.create(

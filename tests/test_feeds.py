@@ -294,6 +294,22 @@ class TestMatching:
         assert [a.postcode for a in current] == ["NE2 1AB"]
         assert child.addresses.filter(postcode="NE1 4ST", ended_on__isnull=False).exists()
 
+    def test_a_feeds_move_ends_its_old_home_even_when_another_feed_gave_the_new_one(self, school):
+        load(census({}))  # 14 Ashgrove Road
+        child = Child.objects.get()
+        make_address(child, "NE2 1AB", line_1="3 New Street", source=Source.LA_SYSTEM)
+        load(census({"address_line_1": "3 New Street", "postcode": "NE2 1AB"}))
+        current = child.addresses.filter(ended_on__isnull=True)
+        assert [(a.postcode, a.source) for a in current] == [("NE2 1AB", Source.LA_SYSTEM)]
+
+    def test_an_older_census_row_does_not_move_a_child_back_to_the_school_she_left(self, school):
+        load(census({}))  # at school 100000 since 2020
+        make_service(Service.Kind.SCHOOL, name="Northshire Academy", identifier="100001")
+        load(census({"school_urn": "100001", "entry_date": "2026-04-20"}))
+        load(census({"entry_date": "2020-09-03", "town": "Old Town"}))  # last autumn's file
+        current = Child.objects.get().involvements.filter(ended_on__isnull=True)
+        assert [i.service.name for i in current] == ["Northshire Academy"]
+
     def test_an_nhs_number_links_records_from_different_feeds(self, school):
         child = make_child(
             given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
