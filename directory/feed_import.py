@@ -414,7 +414,7 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
             return "still_waiting_for_review"
         if unchanged or existing.child is None:
             return "unchanged"
-        facts_apply(row, existing.child, source, record, la)
+        facts_apply(row, existing.child, existing, record, la)
         return "updated"
     source_record = SourceRecord.objects.create(
         source=source, record_id=key, payload=row.payload, first_import=record,
@@ -422,11 +422,11 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
     )  # fmt: skip
     child = _by_identifier(row)
     if child is not None:
-        link(source_record, row, child, source, record, la)
+        link(source_record, row, child, record, la)
         return "matched_by_identifier"
     decision, scored = _placement(row)
     if decision == "merge":
-        link(source_record, row, scored[0].child, source, record, la)
+        link(source_record, row, scored[0].child, record, la)
         return "matched_automatically"
     if decision == "review":
         MatchReview.objects.create(source_record=source_record, candidates=_shortlist(scored))
@@ -435,7 +435,7 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
         child = child_create_from_row(row, source, record, la)
     except NoLocalAuthority:
         raise RowRefused(row.number, NO_LA_FOR_NEW_CHILD) from None
-    link(source_record, row, child, source, record, la)
+    link(source_record, row, child, record, la)
     return "new_child"
 
 
@@ -516,12 +516,12 @@ def _reference(record: FeedImport, row: FeedRow) -> str:
 
 
 def link(
-    source_record: SourceRecord, row: FeedRow, child: Child, source: str, record: FeedImport,
+    source_record: SourceRecord, row: FeedRow, child: Child, record: FeedImport,
     la: Organisation | None,
 ) -> None:  # fmt: skip
     source_record.child = child
     source_record.save(update_fields=["child"])
-    facts_apply(row, child, source, record, la)
+    facts_apply(row, child, source_record, record, la)
 
 
 def row_from_record(source_record: SourceRecord) -> FeedRow:
@@ -535,14 +535,21 @@ def row_from_record(source_record: SourceRecord) -> FeedRow:
 
 
 def facts_apply(
-    row: FeedRow, child: Child, source: str, record: FeedImport, la: Organisation | None
+    row: FeedRow,
+    child: Child,
+    source_record: SourceRecord,
+    record: FeedImport,
+    la: Organisation | None,
 ) -> None:
-    """The row's identifiers, name, address, carer and service, each with its provenance.
+    """The row's identifiers, name, address, carer and service, each with its provenance and
+    the feed record (``source_record``) that gave it.
 
-    Each feed owns what it says: a new address or school from a feed ends that feed's previous
-    one, and leaves what other feeds and practitioners recorded alone.
+    Each feed record owns what it says: a new address or school from it ends the one it gave
+    before, and leaves what other records, feeds and practitioners recorded alone.
     """
+    source = source_record.source
     provenance = {"source": source, "source_reference": _reference(record, row)}
+    fact = {**provenance, "source_record": source_record}
     today = timezone.localdate()
     # The row says the child is someone else (another birthday, a name not held): if that
     # someone could be a shielded child, the record is shielded before any of the row's facts
@@ -554,7 +561,9 @@ def facts_apply(
     ):
         shield_for_review(child)
     for kind, value in row.identifiers.items():
-        ChildIdentifier.objects.get_or_create(kind=kind, value=value, defaults={"child": child})
+        ChildIdentifier.objects.get_or_create(
+            kind=kind, value=value, defaults={"child": child, "source_record": source_record}
+        )
     names = {(n.given_name, n.family_name) for n in child.other_names.all()}
     names.add((child.given_name, child.family_name))
     wanted = [(ChildName.Kind.KNOWN_AS, row.given_name, row.family_name)]
@@ -565,7 +574,7 @@ def facts_apply(
     ]
     for kind, given, family in named:
         ChildName.objects.create(
-            child=child, kind=kind, given_name=given, family_name=family, **provenance
+            child=child, kind=kind, given_name=given, family_name=family, **fact
         )
     if named:
         child_search_keys_rebuild(child_ids=[child.pk])
@@ -576,26 +585,28 @@ def facts_apply(
             shield_for_review(held)
     _life_apply(row, child)
     if row.address_status:
-        _elsewhere_apply(row, child, source, provenance)
+        _elsewhere_apply(row, child, fact)
     home_or_carer_changed = False
     if row.address:
         line_1, line_2, town, postcode = row.address
         current = Address.objects.filter(child=child, ended_on__isnull=True)
-        # The feed's earlier homes end, even when another feed gave this one first.
-        moved_from = current.filter(source=source).exclude(line_1=line_1, postcode=postcode)
+        # The record's earlier homes end, even when another feed gave this one first.
+        moved_from = current.filter(_given_by(source_record)).exclude(
+            line_1=line_1, postcode=postcode
+        )
         for previous in moved_from:  # one save each: the change log
             previous.ended_on = today
             previous.save(update_fields=["ended_on"])
         if not current.filter(line_1=line_1, postcode=postcode).exists():
             Address.objects.create(
                 child=child, line_1=line_1, line_2=line_2, town=town, postcode=postcode,
-                started_on=today, **provenance,
+                started_on=today, **fact,
             )  # fmt: skip
             home_or_carer_changed = True
     if row.carer:
-        home_or_carer_changed |= _carer_apply(row, child, provenance)
+        home_or_carer_changed |= _carer_apply(row, child, provenance, fact)
     if row.service:
-        _service_apply(row.service, child, la, provenance)
+        _service_apply(row.service, child, la, provenance, fact)
     if home_or_carer_changed:
         # A brother or sister at a shielded child's home, or with her mother, would show them;
         # in the same transaction, so nothing is seen before the shield is on.
@@ -633,24 +644,33 @@ def _life_apply(row: FeedRow, child: Child) -> None:
         child.save(update_fields=[*changed, "updated_at"])
 
 
-def _elsewhere_apply(row: FeedRow, child: Child, source: str, provenance: dict[str, str]) -> None:
-    """No known address, or left England: it takes the place of this feed's own address."""
+def _elsewhere_apply(row: FeedRow, child: Child, fact: dict[str, Any]) -> None:
+    """No known address, or left England: it takes the place of this record's own address."""
     current = Address.objects.filter(child=child, ended_on__isnull=True)
-    if current.filter(
-        source=source, kind=row.address_status, expected_return_by=row.expected_return_by
-    ).exists():
+    given = current.filter(_given_by(fact["source_record"]))
+    if given.filter(kind=row.address_status, expected_return_by=row.expected_return_by).exists():
         return
     today = timezone.localdate()
-    for previous in current.filter(source=source):  # one save each: the change log
+    for previous in given:  # one save each: the change log
         previous.ended_on = max(today, previous.started_on or today)
         previous.save(update_fields=["ended_on"])
     Address.objects.create(
         child=child, kind=row.address_status, expected_return_by=row.expected_return_by,
-        started_on=today, **provenance,
+        started_on=today, **fact,
     )  # fmt: skip
 
 
-def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> bool:
+def _given_by(source_record: SourceRecord) -> Q:
+    """The facts a feed record gave; and, of those recorded before facts named their record
+    (migration 0016), its feed's."""
+    return Q(source_record=source_record) | Q(
+        source_record__isnull=True, source=source_record.source
+    )
+
+
+def _carer_apply(
+    row: FeedRow, child: Child, provenance: dict[str, str], fact: dict[str, Any]
+) -> bool:
     """Links the row's parent or carer, or brings its phone up to date; whether it changed."""
     carer_facts = row.carer or {}
     for link_ in CareRelationship.objects.filter(child=child, ended_on__isnull=True).select_related(
@@ -678,13 +698,17 @@ def _carer_apply(row: FeedRow, child: Child, provenance: dict[str, str]) -> bool
     carer.save()
     CareRelationship.objects.create(
         child=child, carer=carer, relationship=carer_facts["relationship"] or "other",
-        parental_responsibility=carer_facts["parental_responsibility"], **provenance,
+        parental_responsibility=carer_facts["parental_responsibility"], **fact,
     )  # fmt: skip
     return True
 
 
 def _service_apply(
-    facts: dict[str, object], child: Child, la: Organisation | None, provenance: dict[str, str]
+    facts: dict[str, object],
+    child: Child,
+    la: Organisation | None,
+    provenance: dict[str, str],
+    fact: dict[str, Any],
 ) -> None:
     kind = str(facts["kind"])
     if facts["identifier"]:
@@ -706,17 +730,17 @@ def _service_apply(
     if mine is None:
         started = facts["started_on"]
         assert isinstance(started, date)
-        reported = current.filter(source=provenance["source"], service__kind=kind)
+        reported = current.filter(_given_by(fact["source_record"]), service__kind=kind)
         if reported.filter(started_on__gt=started).exists():
-            return  # an older row than the school or practice the feed has reported since
-        # A feed's new school or practice ends the one it reported before.
+            return  # an older row than the school or practice the record has given since
+        # A record's new school or practice ends the one it gave before.
         for old in reported:
             old.ended_on = max(timezone.localdate(), old.started_on)
             old.save(update_fields=["ended_on"])
         Involvement.objects.create(
             child=child, service=service, started_on=started,
             caf_held=bool(facts.get("caf_held")), lead_professional=wants_lead and not lead_taken,
-            **sensitive, **provenance,
+            **sensitive, **fact,
         )  # fmt: skip
     elif "caf_held" in facts:
         mine.caf_held = bool(facts["caf_held"])
@@ -787,14 +811,7 @@ def review_decide(
             if not is_shielded(child) and decision_shielded(review, row):
                 shield_for_review(child)
             review.status = MatchReview.Status.MATCHED
-        link(
-            source_record,
-            row,
-            child,
-            source_record.source,
-            source_record.last_import,
-            la or child.local_authority,
-        )
+        link(source_record, row, child, source_record.last_import, la or child.local_authority)
     review.decided_by, review.decided_at = by, timezone.now()
     review.save(update_fields=["status", "decided_by", "decided_at"])
     return child

@@ -42,6 +42,18 @@ class Provenance(models.Model):
         abstract = True
 
 
+class FedBy(models.Model):
+    """A fact a feed gave: which of the feed's records gave it, so that the record's later rows
+    replace only its own facts, and the facts go with it when a merge is undone."""
+
+    source_record = models.ForeignKey(
+        "SourceRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
 def _ended_after_started(prefix: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         name=f"{prefix}_ends_after_it_starts",
@@ -59,7 +71,7 @@ def _valid_uk_postcode(prefix: str, *, only_if: Q | None = None) -> models.Check
     )
 
 
-class ChildIdentifier(models.Model):
+class ChildIdentifier(FedBy):
     """A national identifier a feed gives for a child: the NHS number or unique pupil number.
 
     The same identifier twice is the same child, so each belongs to one record.
@@ -205,7 +217,7 @@ class Child(Provenance):
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-class ChildName(Provenance):
+class ChildName(Provenance, FedBy):
     """A former name (before adoption or a change of name) or another name the child is known by."""
 
     class Kind(models.TextChoices):
@@ -259,7 +271,7 @@ class PostalAddress(models.Model):
         abstract = True
 
 
-class Address(Provenance, PostalAddress):
+class Address(Provenance, FedBy, PostalAddress):
     """One of a child's addresses. A child may have several current ones (parents apart)."""
 
     class Kind(models.TextChoices):
@@ -365,7 +377,7 @@ class ParentCarer(Provenance, PostalAddress):
         return self.country != "GB"
 
 
-class CareRelationship(Provenance):
+class CareRelationship(Provenance, FedBy):
     """How a parent or carer is related to a child; whether they hold parental responsibility."""
 
     class Relationship(models.TextChoices):
@@ -467,7 +479,7 @@ class Service(Provenance, PostalAddress):
         return SensitiveCategory(self.kind) if self.kind in SensitiveCategory.values else None
 
 
-class Involvement(Provenance):
+class Involvement(Provenance, FedBy):
     """A service or practitioner working with a child: since when, CAF held, lead professional.
 
     Ending an involvement sets ``ended_on`` and keeps the row, so the history stays visible.

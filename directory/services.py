@@ -279,9 +279,13 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     if kept.status == Child.Status.MERGED:
         kept.refresh_from_db(fields=["merged_into"])
         raise MergedOnSince(kept)
+    # What moved, and what the feed records that moved have given the child since.
+    fed_by = merge.moved.get(SourceRecord._meta.label, [])
     for model in _MOVABLE:
-        ids = merge.moved.get(model._meta.label, [])
-        _move(model.objects.filter(pk__in=ids, child=kept), to=absorbed)
+        ids = Q(pk__in=merge.moved.get(model._meta.label, []))
+        if model is not SourceRecord:
+            ids |= Q(source_record_id__in=fed_by)
+        _move(model.objects.filter(ids, child=kept), to=absorbed)
     ChildName.objects.filter(pk__in=merge.moved.get("created_name", [])).delete()
     _facts_given_back(kept, absorbed, merge.moved.get("kept_before", {}))
     for involvement in Involvement.objects.filter(

@@ -897,6 +897,32 @@ class TestMergeAndUnmerge:
         )  # fmt: skip
         assert (absorbed.status, absorbed.date_of_death) == ("deceased", date(2026, 1, 10))
 
+    def test_an_unmerge_gives_back_what_the_absorbed_records_feed_sent_since(self):
+        """Two records of the LA's system, merged; then the second's row says she moved. Her
+        move ends only her own old home, and goes back with her record when the merge is
+        undone."""
+        la_import(la_system(la_record_id="A1"), name="a.csv")  # 1 North Road, NE1 1AA
+        second = {"la_record_id": "B1", "given_name": "Zack", "family_name": "Other",
+                  "date_of_birth": "2013-05-05"}  # fmt: skip
+        la_import(
+            la_system(**second, address_line_1="9 South Road", postcode="NE9 9AA"), name="b.csv"
+        )
+        kept = Child.objects.get(source_records__record_id__endswith="/A1")
+        absorbed = Child.objects.get(source_records__record_id__endswith="/B1")
+        merge = children_merge(kept=kept, absorbed=absorbed, by=None)
+        la_import(
+            la_system(**second, address_line_1="3 Moved Street", postcode="NE3 3AA"), name="c.csv"
+        )
+
+        def homes(child):
+            return set(
+                child.addresses.filter(ended_on__isnull=True).values_list("postcode", flat=True)
+            )
+
+        assert homes(kept) == {"NE1 1AA", "NE3 3AA"}, "her move ends her old home, not his"
+        children_unmerge(merge=merge, by=None)
+        assert (homes(kept), homes(absorbed)) == ({"NE1 1AA"}, {"NE3 3AA"})
+
     def test_the_absorbed_records_lead_service_still_works_with_the_child(self):
         kept, absorbed = make_child(), make_child(given_name="Amy")
         school = make_service(Service.Kind.SCHOOL, identifier="111111")
@@ -1822,8 +1848,8 @@ def test_a_sensitive_lead_from_before_the_upgrade_is_stood_down_and_kept():
         lead_professional=True, caf_held=True, sensitive_category="mental_health",
         sensitive_basis="consent", source=Source.LA_SYSTEM,
     )  # fmt: skip
-    migrate_to("0013_sensitive_never_lead")
-    kept = Involvement.objects.get(pk=hidden.pk)
+    after = migrate_to("0013_sensitive_never_lead")
+    kept = after.get_model("directory", "Involvement").objects.get(pk=hidden.pk)
     assert (kept.lead_professional, kept.caf_held, kept.ended_on) == (False, True, None)
     entry = LogEntry.objects.get(object_pk=str(hidden.pk), content_type__model="involvement")
     assert entry.changes == {"lead_professional": ["True", "False"]}
