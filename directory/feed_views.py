@@ -1,5 +1,6 @@
 """Data managers' screens: upload a feed file, work the review queue, merge and unmerge."""
 
+from datetime import date
 from typing import Any, TypeVar
 
 from django import forms
@@ -8,6 +9,7 @@ from django.contrib import messages
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -33,13 +35,23 @@ from directory.feed_import import (
     row_from_record,
 )
 from directory.feeds import FEED_SOURCES, LA_FEED_SOURCES, FeedRow, RowErrors, error_report
-from directory.models import Child, FeedImport, FeedUpload, MatchReview, Merge, Source
+from directory.models import (
+    Child,
+    FeedImport,
+    FeedUpload,
+    MatchReview,
+    Merge,
+    Source,
+    SourceRecord,
+)
 from directory.search import child_for_record
 from directory.services import (
     MergedOnSince,
+    NotSeparable,
     ShieldedAcrossLas,
     children_merge,
     children_unmerge,
+    source_record_separate,
 )
 from shielding.policy import (
     HIDDEN,
@@ -142,29 +154,50 @@ class ReviewDecisionForm(GovukMessages, forms.Form):
         return data
 
 
+def _typed_id(typed: str) -> str:
+    found = contactpoint_id.normalise(typed)
+    if found is None:
+        raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
+    return found
+
+
 class MergeForm(GovukMessages, forms.Form):
     kept = forms.CharField(label="ContactPoint ID of the record to keep", max_length=20)
     absorbed = forms.CharField(
         label="ContactPoint ID of the record to merge into it", max_length=20
     )
 
-    def _id(self, name: str) -> str:
-        typed = contactpoint_id.normalise(self.cleaned_data[name])
-        if typed is None:
-            raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
-        return typed
-
     def clean_kept(self) -> str:
-        return self._id("kept")
+        return _typed_id(self.cleaned_data["kept"])
 
     def clean_absorbed(self) -> str:
-        return self._id("absorbed")
+        return _typed_id(self.cleaned_data["absorbed"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("kept") and data.get("kept") == data.get("absorbed"):
             self.add_error("absorbed", "Enter two different records")
         return data
+
+
+NOT_ANOTHER = "Choose the feed record that is another child"
+
+
+class SeparateForm(GovukMessages, forms.Form):
+    """A record, then which of its feed records is another child (offered once the record is
+    found)."""
+
+    record = forms.CharField(label="ContactPoint ID of the record", max_length=20)
+    feed_record = forms.TypedChoiceField(
+        label="Which feed record is another child?",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={"invalid_choice": NOT_ANOTHER},
+    )
+
+    def clean_record(self) -> str:
+        return _typed_id(self.cleaned_data["record"])
 
 
 def _in_own_la(rows: QuerySet[Row], manager: User, local_authority: str) -> QuerySet[Row]:
@@ -444,6 +477,81 @@ def merge(request: HttpRequest) -> HttpResponseBase:
         + [child.contactpoint_id for child in mentioned],
     )
     return render(request, "directory/merge.html", {"form": form, "pair": pair})
+
+
+@never_cache
+@permission_required(Permission.MERGE_RECORDS)
+def separate(request: HttpRequest) -> HttpResponseBase:
+    """Undoes a feed record's join to a record it is not (an automatic match, or a data
+    manager's): it becomes a record of its own."""
+    manager = signed_in_user(request)
+    form = SeparateForm(request.POST or None)
+    child, fed = None, []
+    # The feed record is checked once the record's are known to choose from (below).
+    if request.method == "POST" and (form.is_valid() or "record" in form.cleaned_data):
+        child = child_for_record(contactpoint_id=form.cleaned_data["record"], viewer=manager)
+        la = data_manager_la(manager)
+        if child is None or child.merged_into_id or (la and child.local_authority_id != la.pk):
+            form.add_error("record", "There is no record you can change with that ContactPoint ID")
+            child = None
+    if child is not None:
+        fed = list(
+            SourceRecord.objects.filter(child=child).select_related("first_import", "last_import")
+        )
+        choice = form.fields["feed_record"]
+        assert isinstance(choice, forms.TypedChoiceField)
+        choice.choices = [(item.pk, _fed_label(item)) for item in fed]
+        form.full_clean()  # again, with the record's feed records to choose from
+        chosen = form.cleaned_data.get("feed_record")
+        if request.POST.get("separating") == "yes" and chosen is None and not form.errors:
+            form.add_error("feed_record", NOT_ANOTHER)
+        elif chosen is not None:
+            try:
+                made = source_record_separate(
+                    source_record=next(item for item in fed if item.pk == chosen)
+                )
+            except NotSeparable as refused:
+                form.add_error("feed_record", str(refused))
+            else:
+                audit_note(
+                    request,
+                    action=Action.CHANGE,
+                    detail={"separated": chosen},
+                    result_ids=[made.contactpoint_id],
+                    **audit_facts(Child.objects.prefetch_related("shields").get(pk=child.pk)),
+                )
+                messages.success(
+                    request,
+                    f"The feed record is now a record of its own: {made.contactpoint_id_display}",
+                )
+                return redirect("directory:separate")
+    audit_note(
+        request,
+        action=Action.PAGE_VIEW,
+        detail={"page": "separate"},
+        result_ids=[child.contactpoint_id] if child else [],
+    )
+    masked = child is not None and is_masked_for(child, manager)
+    return render(
+        request,
+        "directory/separate.html",
+        {"form": form, "child": child, "masked": masked, "fed": fed},
+    )
+
+
+def _fed_label(item: SourceRecord) -> str:
+    """A feed record as the choice names it: the feed, the person it describes and when it
+    came; never its address or its id, which could say where a shielded child is."""
+    payload = item.payload
+    try:
+        born = f"{date.fromisoformat(payload.get('date_of_birth', '')):%-d %B %Y}"
+    except ValueError:
+        born = "on a date that is not valid"
+    return (
+        f"{Source(item.source).label}: {payload.get('given_name', '')} "
+        f"{payload.get('family_name', '')}, born {born}, "
+        f"first received {timezone.localtime(item.first_import.imported_at):%-d %B %Y}"
+    )
 
 
 def _note_merge(

@@ -296,20 +296,94 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     status = list(Child.Status.values)[merge.moved["previous_status"][0]]
     absorbed.status, absorbed.merged_into = status, None
     absorbed.save(update_fields=["status", "merged_into"])
-    if kept.local_authority_id == absorbed.local_authority_id:
-        shield_carry(
-            source=kept,
-            target=absorbed,
-            why=f"Carried over when this record was unmerged from {kept.contactpoint_id}.",
-        )
-    elif shielded_among([kept.pk]):
-        # Another LA's shield, whose justification may say where she is: its words stay
-        # with that LA, and the record is shielded without saying why.
-        shield_for_review(absorbed, FOR_ANOTHER_RECORD)
+    _shield_split(
+        kept, absorbed, f"Carried over when this record was unmerged from {kept.contactpoint_id}."
+    )
     merge.unmerged_at, merge.unmerged_by = timezone.now(), by
     merge.save(update_fields=["unmerged_at", "unmerged_by"])
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
     shield_follows_home_and_carers(absorbed)
+
+
+def _shield_split(source: Child, target: Child, why: str) -> None:
+    """A record split off a shielded one is shielded too: it held her facts."""
+    if source.local_authority_id == target.local_authority_id:
+        shield_carry(source=source, target=target, why=why)
+    elif shielded_among([source.pk]):
+        # Another LA's shield, whose justification may say where she is: its words stay
+        # with that LA, and the record is shielded without saying why.
+        shield_for_review(target, FOR_ANOTHER_RECORD)
+
+
+class NotSeparable(Exception):
+    """Why a feed record cannot be made a record of its own; the message says so."""
+
+
+# The facts a feed record gave a child (directory.models.FedBy).
+_FED = (ChildName, Address, CareRelationship, Involvement, ChildIdentifier)
+
+
+@transaction.atomic
+def source_record_separate(*, source_record: SourceRecord) -> Child:
+    """A feed record that joined a child it is not (a twin, say) becomes a record of its own,
+    with every fact it gave: an automatic match undone. Returns the new record.
+
+    Refused for the record that gave the child its name and birthday (separate the others),
+    for a child's only feed record, and for one that came with a merge (undo that instead).
+    """
+    from directory.feed_import import child_create_from_row, facts_apply, row_from_record
+    from directory.feeds import RowErrors
+
+    source_record = SourceRecord.objects.select_for_update().get(pk=source_record.pk)
+    child = source_record.child
+    if child is None:
+        raise NotSeparable("That feed record has not joined a record")
+    _lock(child)
+    follow_shields_after_commit(timezone.now(), children=[child.pk])
+    others = SourceRecord.objects.filter(child=child).exclude(pk=source_record.pk)
+    if child.status == Child.Status.MERGED or not others.exists():
+        raise NotSeparable("It is the record's only feed record: there is nothing to separate")
+    if Merge.objects.filter(
+        kept=child, unmerged_at__isnull=True, moved__contains={
+            SourceRecord._meta.label: [source_record.pk]
+        },
+    ).exists():  # fmt: skip
+        raise NotSeparable("That feed record came with a merge: undo the merge instead")
+    try:
+        row = row_from_record(source_record)
+    except RowErrors:
+        raise NotSeparable(
+            "That feed record's last row no longer passes the feed's checks"
+        ) from None
+    if (row.given_name, row.family_name, row.date_of_birth) == (
+        child.given_name, child.family_name, child.date_of_birth,
+    ):  # fmt: skip
+        raise NotSeparable(
+            "That feed record gave the record its name and date of birth: separate the others"
+        )
+    record = source_record.last_import
+    la = record.local_authority or child.local_authority
+    separate = child_create_from_row(row, source_record.source, record, la)
+    numbers = Q()
+    for kind, value in row.identifiers.items():  # given before facts named their record
+        numbers |= Q(kind=kind, value=value)
+    model: Any
+    for model in _FED:
+        given = Q(source_record=source_record)
+        if model is ChildIdentifier and numbers:
+            given |= numbers
+        _move(model.objects.filter(given, child=child), to=separate)
+    source_record.child = separate
+    source_record.save(update_fields=["child"])
+    facts_apply(row, separate, source_record, record, la)  # what was recorded before 0016
+    _shield_split(
+        child,
+        separate,
+        f"Carried over when this record was separated from {child.contactpoint_id}.",
+    )
+    child_search_keys_rebuild(child_ids=[child.pk, separate.pk])
+    shield_follows_home_and_carers(separate)
+    return separate
 
 
 # The record lifecycle -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("feeds/merge/", feed_views.merge, name="merge"),
     path("feeds/merges/", feed_views.merges, name="merges"),
     path("feeds/merges/<int:pk>/unmerge/", feed_views.unmerge, name="unmerge"),
+    path("feeds/separate/", feed_views.separate, name="separate"),
     path("search/", views.search, name="search"),
     path("children/<cpid:contactpoint_id>/", views.child_record, name="child_record"),
     path(

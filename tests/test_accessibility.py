@@ -102,6 +102,7 @@ def test_administrators_auditors_officers_and_data_managers_pages(browser, live_
             f"/feeds/reviews/{review.pk}/",
             "/feeds/merge/",
             "/feeds/merges/",
+            "/feeds/separate/",
         ],
     }
     for make, paths in pages.items():

@@ -131,6 +131,13 @@ def test_a_data_managers_pages_in_every_state(page):
     )
     filled(page, {}, "Merge these records", "merged")
     shown(page, "/feeds/merges/", "merges, with one")
+    filled(page, {}, "Continue", "separate: nothing entered", url="/feeds/separate/")
+    filled(
+        page,
+        {"ContactPoint ID of the record": kept.contactpoint_id},
+        "Continue",
+        "separate: a record",
+    )
 
 
 @pytest.mark.parametrize("persona", ["lee", "nina", "ada"])

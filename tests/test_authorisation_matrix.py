@@ -115,6 +115,7 @@ MATRIX: dict[str, Row] = {
     "directory:merge": Row("GET", "", only({"dana": OK})),
     "directory:merges": Row("GET", "", only({"dana": OK})),
     "directory:unmerge": Row("POST", "merge", only({"dana": 302})),
+    "directory:separate": Row("GET", "", only({"dana": OK})),
 }
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation
 from accounts.roles import Role
-from audit.models import AuditEvent
+from audit.models import Action, AuditEvent
 from directory.feed_import import feed_import
 from directory.feeds import COLUMNS, error_report, nhs_number_is_valid, upn_is_valid
 from directory.linkage_evaluation import evaluate
@@ -1877,3 +1877,83 @@ def test_going_back_before_0009_stops_if_an_id_would_not_fit():
         )  # fmt: skip
     with pytest.raises(RuntimeError, match="Migration 0009 cannot be undone: 1 LA record ids"):
         migrate_to("0008_feed_import_local_authority")
+
+
+class TestSeparateAFeedRecord:
+    """Dana undoes a feed record's join to a child it is not: Ellie, whose LA record joined
+    her twin Ella's (a name a letter apart, no number of its own to tell them apart)."""
+
+    ELLIE = {
+        "la_record_id": "77", "given_name": "Ellie", "family_name": "Brennan",
+        "date_of_birth": "2015-09-12", "gender": "female", "address_line_1": "14 Ashgrove Road",
+        "postcode": "NE1 4ST", "service_kind": "social_care", "service_started_on": "2025-01-06",
+    }  # fmt: skip
+
+    def twins_joined(self) -> Child:
+        load(census({"given_name": "Ella"}))
+        outcome = la_import(la_system(**self.ELLIE))
+        assert outcome.counts == {"matched_automatically": 1}
+        return Child.objects.get()
+
+    def separate(self, client, child: Child, feed_record: object = None):
+        data: dict[str, object] = {"record": child.contactpoint_id}
+        if feed_record is not None:
+            data |= {"feed_record": feed_record, "separating": "yes"}
+        return client.post(reverse("directory:separate"), data, follow=True)
+
+    def test_a_feed_record_that_joined_another_child_becomes_a_record_of_its_own(
+        self, client, school
+    ):
+        ella = self.twins_joined()
+        ellies = SourceRecord.objects.get(source=Source.LA_SYSTEM)
+        sign_in(client, dana())
+        listed = self.separate(client, ella).content.decode()
+        assert "Local authority system: Ellie Brennan, born 12 September 2015" in listed
+        assert "School census: Ella Brennan" in listed
+        page = self.separate(client, ella, ellies.pk).content.decode()
+        ellie = Child.objects.exclude(pk=ella.pk).get()
+        assert f"now a record of its own: {ellie.contactpoint_id_display}" in page
+        assert (ellie.given_name, ellie.date_of_birth) == ("Ellie", date(2015, 9, 12))
+        assert [i.service.kind for i in ellie.involvements.all()] == ["social_care"]
+        assert [i.service.kind for i in ella.involvements.all()] == ["school"]
+        assert ella.identifiers.count() == 1 and not ellie.identifiers.exists()
+        assert not ella.other_names.filter(given_name="Ellie").exists()
+        # Her LA's next row is hers, not her sister's.
+        la_import(la_system(**self.ELLIE | {"postcode": "NE2 1AB"}), name="again.csv")
+        assert ellie.addresses.filter(postcode="NE2 1AB", ended_on__isnull=True).exists()
+        assert ella.addresses.filter(ended_on__isnull=True).get().postcode == "NE1 4ST"
+        event = AuditEvent.objects.filter(action=Action.CHANGE).latest("id")
+        assert event.child_contactpoint_id == ella.contactpoint_id
+        assert event.result_ids == [ellie.contactpoint_id]
+
+    def test_what_cannot_be_separated_is_refused_with_a_reason(self, client, school):
+        ella = self.twins_joined()
+        census_record = SourceRecord.objects.get(source=Source.SCHOOL_CENSUS)
+        sign_in(client, dana())
+        page = self.separate(client, ella, census_record.pk).content.decode()
+        assert "gave the record its name and date of birth: separate the others" in page
+        assert (
+            "Choose the feed record that is another child"
+            in self.separate(client, ella, "").content.decode()
+        )
+        assert Child.objects.count() == 1
+        alone = make_child(given_name="Solo")
+        SourceRecord.objects.filter(pk=census_record.pk).update(child=alone)
+        theirs = SourceRecord.objects.get(source=Source.LA_SYSTEM)
+        SourceRecord.objects.filter(pk=theirs.pk).update(child=None)
+        assert "only feed record" in self.separate(client, alone, census_record.pk).content.decode()
+        sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
+        page = self.separate(client, alone).content.decode()
+        assert "There is no record you can change with that ContactPoint ID" in page
+
+    def test_a_record_separated_from_a_shielded_one_is_shielded_and_shows_no_address(
+        self, client, school
+    ):
+        ella = self.twins_joined()
+        shield(ella)
+        sign_in(client, dana())
+        page = self.separate(client, ella).content.decode()
+        assert "Shielded" in page and "Ashgrove" not in page and "NE1" not in page
+        self.separate(client, ella, SourceRecord.objects.get(source=Source.LA_SYSTEM).pk)
+        ellie = Child.objects.exclude(pk=ella.pk).get()
+        assert ellie.shields.filter(lifted_at__isnull=True).exists()

@@ -169,6 +169,9 @@ def test_the_walk(persona):
             {"kept": kept.contactpoint_id, "absorbed": absorbed.contactpoint_id},
         )
         pages.append((f"merge {kept.given_name}", response.status_code, _text(response)))
+    for child in (amy, cal, dup):
+        response = client.post(reverse("directory:separate"), {"record": child.contactpoint_id})
+        pages.append((f"separate {child.given_name}", response.status_code, _text(response)))
     leaks = sorted(
         {
             (url, status, secret)
