@@ -162,22 +162,28 @@ def user_unlock(*, user: User) -> None:
     user.save(update_fields=["unlocked_at"])
 
 
-def enrolment_devices(*, user: User) -> list[TOTPDevice]:
-    """The authenticators being set up, newest first, made on the first load of the set-up
-    page. Two loads at once (a double click) may make one each, and the browser shows the
-    second's QR code: so the page shows the newest, and her code is checked against each."""
-    devices = list(TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk"))
-    return devices or [
-        TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
-    ]
+@transaction.atomic
+def enrolment_device(*, user: User, shown: int | None) -> TOTPDevice:
+    """The authenticator this session is setting up: the one it was shown (``shown``, kept in
+    the session), else a new one. Its key is shown to that session only: another signing in
+    with her password while she enrols would otherwise hold her second factor for good. A new
+    one ends any other being set up, so whoever confirms holds a key nobody else saw."""
+    if shown is not None:
+        device = TOTPDevice.objects.filter(user=user, confirmed=False, pk=shown).first()
+        if device is not None:
+            return device
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
 
 
 @transaction.atomic
 def enrolment_prove(*, user: User, token: str) -> TOTPDevice | None:
     """The authenticator being set up that her code proves, now confirmed, and any other
-    removed. The devices are read under lock, as checking a code saves the whole device: a
-    copy read before a double click's first request confirmed it (or before an administrator
-    reset her second factor) would undo that."""
+    removed. Her code is checked against each: two loads of the set-up page at once (a double
+    click) may each make one, and her browser shows either; each key was shown to her session
+    alone. The devices are read under lock, as checking a code saves the whole device: a copy
+    read before a double click's first request confirmed it (or before an administrator reset
+    her second factor) would undo that."""
     devices = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False)
     # Locked oldest first, as an administrator's reset deletes them; the newest is likeliest.
     locked = list(devices.order_by("pk"))

@@ -154,6 +154,10 @@ def _second_factor_passed(
     return redirect(next_url)
 
 
+# The authenticator this session is setting up: its key is shown to no other session.
+ENROLLING = "enrolling_device_id"
+
+
 @sensitive_post_parameters("otp_token")
 @never_cache
 def enrol(request: HttpRequest) -> HttpResponse:
@@ -161,12 +165,16 @@ def enrol(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect("accounts:two_factor")
-    setting_up = services.enrolment_devices(user=user)
+    shown = services.enrolment_device(user=user, shown=request.session.get(ENROLLING))
+    if request.session.get(ENROLLING) != shown.pk:
+        # Only then: a double click's first request, enrolling her, ends this session's key.
+        request.session[ENROLLING] = shown.pk
     form = EnrolmentCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         proved = services.enrolment_prove(user=user, token=form.cleaned_data["otp_token"])
         if proved is not None:
             codes = services.backup_codes_create(user=user)
+            del request.session[ENROLLING]
             _signed_in_fully(request, user, proved)
             audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
             return render(request, "accounts/backup_codes.html", {"codes": codes})
@@ -179,7 +187,6 @@ def enrol(request: HttpRequest) -> HttpResponse:
         )
         audit_note(request, action=Action.TWO_FACTOR_FAILED)
         form.add_error("otp_token", "The security code is not correct. Try the newest code")
-    shown = setting_up[0]
     qr = segno.make(shown.config_url, error="m")
     secret = " ".join(
         shown.config_url.split("secret=")[1].split("&")[0][i : i + 4] for i in range(0, 32, 4)

@@ -19,7 +19,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import DataError, connection, connections, transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -491,44 +491,63 @@ def test_the_two_factor_set_up_page_opened_twice_at_once_still_lets_her_enrol(
         return form(*args, **kwargs)
 
     monkeypatch.setattr(views, "EnrolmentCodeForm", form_once_both_have_a_device)
+    browser = her_browser()
 
     def load() -> HttpResponse:
-        request = RequestFactory().get("/accounts/two-factor/set-up/")
-        request.user = User.objects.get(pk=committed.pk)
-        return views.enrol(request)
+        return in_her_browser(RequestFactory().get(ENROL), committed, browser)
 
-    assert at_once(load) == []
-    monkeypatch.setattr(views, "EnrolmentCodeForm", form)
-    with transaction.atomic():
-        assert load().status_code == 200  # the next load of the page
-        # Her browser shows the second page's QR code, whichever device that made.
-        for device in TOTPDevice.objects.filter(user=committed):
-            with transaction.atomic():
-                assert (
-                    "Two-factor sign-in is set up" in enrol_with(committed, device).content.decode()
-                )
-                assert TOTPDevice.objects.filter(user=committed).count() == 1
-                transaction.set_rollback(True)
+    try:
+        assert at_once(load) == []
+        monkeypatch.setattr(views, "EnrolmentCodeForm", form)
+        with transaction.atomic():
+            assert load().status_code == 200  # the next load of the page
+            # Her browser shows the second page's QR code, whichever device that made.
+            for device in TOTPDevice.objects.filter(user=committed):
+                with transaction.atomic():
+                    page = enrol_with(committed, device, browser).content.decode()
+                    assert "Two-factor sign-in is set up" in page
+                    assert TOTPDevice.objects.filter(user=committed).count() == 1
+                    transaction.set_rollback(True)
+    finally:
+        Session.objects.filter(session_key=browser).delete()
 
 
 ENROL = "/accounts/two-factor/set-up/"
 
 
-def enrol_with(user: User, device: TOTPDevice) -> HttpResponse:
+def her_browser() -> str:
+    """The key of a session of her own, which her browser sends with each request."""
+    session = SessionStore()
+    session.create()
+    assert session.session_key
+    return session.session_key
+
+
+def in_her_browser(request: HttpRequest, user: User, browser: str) -> HttpResponse:
+    """The set-up page's answer to ``request`` in her session, which it then saves if changed
+    (in the request's transaction, as the session middleware does)."""
+    request.user = User.objects.get(pk=user.pk)
+    request.session = SessionStore(session_key=browser)
+    response = views.enrol(request)
+    if request.session.modified:
+        request.session.save()
+    return response
+
+
+def enrol_with(user: User, device: TOTPDevice, browser: str) -> HttpResponse:
     """The set-up page's answer to the code ``device`` shows now."""
     request = RequestFactory().post(ENROL, {"otp_token": current_code(device)})
-    request.user, request.session = User.objects.get(pk=user.pk), SessionStore()
-    return views.enrol(request)
+    return in_her_browser(request, user, browser)
 
 
 def test_her_code_sent_twice_at_once_enrols_her_once_and_counts_no_failure(committed, monkeypatch):
     """A double click on "Continue": the second request, which had read her device before
     the first confirmed it, saved it back unconfirmed and said "the code is not correct"
     beside a new QR code. Now it waits for the first, and finds her enrolled."""
+    before = set(Session.objects.values_list("session_key", flat=True))
+    browser = her_browser()
     with transaction.atomic():
-        load = RequestFactory().get(ENROL)
-        load.user = committed
-        views.enrol(load)  # her first load makes the device she scans
+        in_her_browser(RequestFactory().get(ENROL), committed, browser)  # the QR code she scans
     device = TOTPDevice.objects.get(user=committed)
     both_checked = side_by_side()
     form = views.EnrolmentCodeForm
@@ -539,15 +558,14 @@ def test_her_code_sent_twice_at_once_enrols_her_once_and_counts_no_failure(commi
 
     monkeypatch.setattr(views, "EnrolmentCodeForm", form_once_both_have_found_her_device)
     answers: list[HttpResponse] = []
-    before = set(Session.objects.values_list("session_key", flat=True))
     try:
-        assert at_once(lambda: answers.append(enrol_with(committed, device))) == []
+        assert at_once(lambda: answers.append(enrol_with(committed, device, browser))) == []
         pages = [answer.content.decode() for answer in answers]
         assert any("Two-factor sign-in is set up" in page for page in pages)
         assert not any("not correct" in page for page in pages)
         assert list(TOTPDevice.objects.filter(user=committed).values_list("confirmed")) == [(True,)]
         assert not SignInFailure.objects.filter(username=committed.username).exists()
-    finally:  # the session her sign-in made
+    finally:  # her session, and any her sign-in made
         Session.objects.exclude(session_key__in=before).delete()
 
 

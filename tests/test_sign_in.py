@@ -1,10 +1,14 @@
 """Signing in takes a password and a second factor; lockout, session limits and access expiry."""
 
+import re
+import time
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -18,6 +22,21 @@ pytestmark = pytest.mark.django_db
 LOGIN = reverse("accounts:login")
 TWO_FACTOR = reverse("accounts:two_factor")
 ENROL = reverse("accounts:enrol")
+
+
+def key_shown(response) -> str:
+    """The key the set-up page shows, for typing into an authenticator app."""
+    page = response.content.decode()
+    match = re.search(r'<code class="app-secret-key">([A-Z2-7 ]+)</code>', page)
+    assert match, "the set-up page shows a key"
+    return match.group(1)
+
+
+def code_in_half_a_minute(device: TOTPDevice) -> str:
+    """The app's next code, which is accepted now as well (the last one is used up)."""
+    app = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    app.time = time.time() + device.step
+    return f"{app.token():06d}"
 
 
 def give_password(client, username="priya", password=PASSWORD, **extra):
@@ -114,17 +133,42 @@ class TestEnrolment:
 
     def test_two_devices_left_by_a_double_click_before_the_fix_still_let_her_enrol(self, client):
         """Two loads of the page at once used to make two devices being set up; the page then
-        failed on every load. Her code from either enrols her, and the other goes."""
+        failed on every load. Her next sign-in is shown a new key, which enrols her."""
         user = priya()
-        first, _ = (
+        for _ in range(2):
             TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
-            for _ in range(2)
-        )
         give_password(client)
         assert client.get(ENROL).status_code == 200
-        done = client.post(ENROL, {"otp_token": current_code(first)}).content.decode()
+        shown = TOTPDevice.objects.get(user=user)
+        done = client.post(ENROL, {"otp_token": current_code(shown)}).content.decode()
         assert "Two-factor sign-in is set up" in done
-        assert list(TOTPDevice.objects.filter(user=user)) == [first]
+        assert list(TOTPDevice.objects.filter(user=user)) == [shown]
+
+    def test_someone_else_with_her_password_is_not_shown_the_key_she_is_setting_up(self, client):
+        """Whoever has Priya's password and signs in while she enrols must not see the key she
+        is about to confirm: he would hold her second factor for good, and she would not know."""
+        priya()
+        give_password(client)
+        hers = key_shown(client.get(ENROL))
+        someone = Client()
+        give_password(someone)
+        assert key_shown(someone.get(ENROL)) != hers
+        assert key_shown(client.get(ENROL)) != hers, "the key both were shown is gone"
+
+    def test_a_key_another_session_was_shown_does_not_let_it_in_once_she_has_enrolled(self, client):
+        user = priya()
+        someone = Client()
+        give_password(someone)
+        someone.get(ENROL)
+        his = TOTPDevice.objects.get(user=user)
+        give_password(client)
+        client.get(ENROL)
+        hers = TOTPDevice.objects.get(user=user)
+        done = client.post(ENROL, {"otp_token": current_code(hers)}).content.decode()
+        assert "Two-factor sign-in is set up" in done
+        give_password(someone)
+        someone.post(TWO_FACTOR, {"otp_token": code_in_half_a_minute(his)})
+        assert someone.get("/")["Location"] == TWO_FACTOR
 
     def test_an_administrators_reset_while_her_code_is_checked_is_not_undone(
         self, client, monkeypatch
