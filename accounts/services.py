@@ -101,6 +101,13 @@ def setup_link_redeem(*, link: SetupLink, password: str) -> User:
     return user
 
 
+# A user's profile as the administrator's form gives it and user_update saves it.
+PROFILE = (
+    "first_name", "last_name", "email", "job_title", "phone", "home_postcode",
+    "vetting_checked_on", "training_completed_on",
+)  # fmt: skip
+
+
 def _end_sessions(user: User) -> None:
     """Every session signed in under the old stamp fails its next check (accounts/middleware)."""
     user.session_stamp = uuid.uuid4()
@@ -120,12 +127,17 @@ def user_update(
     vetting_checked_on: date | None,
     training_completed_on: date | None,
 ) -> User:
+    """The details an administrator's form changes, and only those: his copy of the account
+    was read before he saved, and writing all of it back would undo a suspension or a
+    two-factor reset made meanwhile (and let her old sessions back in)."""
+    # Locked, so the change log compares with the row as it is, not as another request left it.
+    list(User.objects.select_for_update().filter(pk=user.pk).values("pk"))
     user.first_name, user.last_name, user.email = first_name, last_name, email
     user.job_title, user.phone, user.home_postcode = job_title, phone, home_postcode
     user.roles = [role.value for role in Role if role in roles]
     user.vetting_checked_on = vetting_checked_on
     user.training_completed_on = training_completed_on
-    user.save()
+    user.save(update_fields=[*PROFILE, "roles"])
     return user
 
 

@@ -48,6 +48,7 @@ from accounts.permissions import (
     signed_in_user,
 )
 from accounts.roles import Role
+from accounts.services import PROFILE
 from audit.models import Action
 from audit.recorder import audit_note
 from contactpoint.client import client_ip
@@ -259,13 +260,6 @@ def user_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     rows = [(user, user.access_problem(now)) for user in users[:200]]
     return render(request, "accounts/users/list.html", {"form": form, "rows": rows, "query": query})
-
-
-# A user's profile as the form gives it and the services take it.
-PROFILE = (
-    "first_name", "last_name", "email", "job_title", "phone", "home_postcode",
-    "vetting_checked_on", "training_completed_on",
-)  # fmt: skip
 
 
 def _profile(data: dict[str, Any]) -> dict[str, Any]:

@@ -5,10 +5,12 @@ from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import services, views
 from accounts.models import Organisation, SetupLink, User
 from accounts.roles import Role
 from audit.models import AuditEvent
@@ -322,6 +324,26 @@ class TestChangingUsers:
         assert "Another administrator must record your own checks" in response.content.decode()
         admin.refresh_from_db()
         assert str(admin.vetting_checked_on) == "2026-01-05"
+
+    def test_a_suspension_made_while_lee_saves_her_details_stands(self, lee_client, monkeypatch):
+        """Lin suspends Priya while Lee's change to her details is under way: saving his copy of
+        her account must not make her active again, nor let her old sessions back in."""
+        user = priya()
+        her_browser = Client()
+        sign_in(her_browser, user)
+        form = views.UserForm
+
+        def suspended_meanwhile(*args, **kwargs):
+            services.user_suspend(user=User.objects.get(pk=user.pk))
+            return form(*args, **kwargs)
+
+        monkeypatch.setattr(views, "UserForm", suspended_meanwhile)
+        lee_client.post(
+            reverse("accounts:user_edit", args=[user.pk]), new_user_form(roles=[], job_title="Head")
+        )
+        user.refresh_from_db()
+        assert user.suspended_at is not None and user.job_title == "Head"
+        assert her_browser.get("/")["Location"].startswith(reverse("accounts:login"))
 
     def test_an_unknown_action_is_not_found(self, lee_client):
         assert action(lee_client, priya(), "delete").status_code == 404
