@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.roles import Role
 
@@ -117,7 +118,8 @@ class User(AbstractUser):
 
     def access_problem(self, now: datetime) -> str | None:
         """Why this user may not use ContactPoint now (DESIGN.md "Users and roles"), or None."""
-        today = now.date()
+        # Checks and training are dated in England: they end at midnight there, not in UTC.
+        today = timezone.localdate(now)
         vetting_expires, training_expires = self.vetting_expires_on(), self.training_expires_on()
         if not self.is_active:
             return "deactivated"

@@ -2,7 +2,7 @@
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -411,3 +411,17 @@ class TestAccessEnds:
         assert user.access_problem(timezone.now()) == "vetting"
         user.vetting_checked_on += timedelta(days=1)
         assert user.access_problem(timezone.now()) is None
+
+    @pytest.mark.parametrize(
+        ("moment", "problem"),
+        [
+            (datetime(2026, 5, 31, 22, 30, tzinfo=UTC), None),  # 23:30 BST on 31 May
+            (datetime(2026, 5, 31, 23, 30, tzinfo=UTC), "vetting"),  # 00:30 BST on 1 June
+        ],
+    )
+    def test_vetting_ends_at_midnight_in_england_not_at_midnight_utc(self, moment, problem):
+        """Checked on 1 June 2023, her vetting is valid until 1 June 2026 begins in England:
+        in summer time that is an hour before it begins in UTC."""
+        user = priya()
+        user.vetting_checked_on = date(2023, 6, 1)
+        assert user.access_problem(moment) == problem
