@@ -770,3 +770,48 @@ def test_a_contact_request_sent_twice_at_once_is_kept_once(practitioner_and_chil
         assert ContactRequest.objects.filter(child=child).count() == 1
     finally:
         ContactRequest.objects.filter(child=child).delete()
+
+
+def test_a_two_factor_reset_made_while_her_code_is_checked_stands(committed, monkeypatch):
+    """Her phone was stolen: the administrator resets her second factor while a code from it
+    is being checked. Checking a code saves the device it read; unless the check holds the
+    device until it is done, that save would put back the row the reset removed, and the
+    stolen phone would work again."""
+    from accounts import services
+
+    device = TOTPDevice.objects.create(user=committed, name="Phone", confirmed=True)
+    code = current_code(device)
+
+    def reset() -> None:
+        try:
+            with disable_auditlog():
+                services.user_two_factor_reset(user=User.objects.get(pk=committed.pk))
+        finally:
+            connections.close_all()
+
+    resetting = threading.Thread(target=reset)
+    check = TOTPDevice.verify_token
+
+    def checked_while_reset(self: TOTPDevice, token: str) -> bool:
+        resetting.start()
+        given_up_at = time.monotonic() + 30
+        while resetting.is_alive():  # until the reset waits for this check, or is done
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)")
+                if cursor.fetchone() == (True,):
+                    break
+            assert time.monotonic() < given_up_at, "the reset neither waited nor finished"
+            time.sleep(0.05)
+        return check(self, token)
+
+    monkeypatch.setattr(TOTPDevice, "verify_token", checked_while_reset)
+    request = RequestFactory().post("/accounts/two-factor/", {"otp_token": code})
+    request.user, request.session = User.objects.get(pk=committed.pk), SessionStore()
+    before = set(Session.objects.values_list("session_key", flat=True))
+    try:
+        with disable_auditlog(), transaction.atomic():
+            views.two_factor(request)
+        resetting.join(timeout=60)
+        assert not TOTPDevice.objects.filter(user=committed).exists(), "the reset was undone"
+    finally:  # the session her sign-in made
+        Session.objects.exclude(session_key__in=before).delete()
