@@ -92,7 +92,8 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
 
 @transaction.atomic
 def setup_link_redeem(*, link: SetupLink, password: str) -> User:
-    """The new user's chosen password; the link can never be used again."""
+    """The password a new user chose, or a user who forgot hers; the link can never be used
+    again. Her other sessions end with the old password: Django checks each against it."""
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
     user = link.user

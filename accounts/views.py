@@ -374,7 +374,8 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     _note_admin_action(request, action, managed)
     if action == "setup-link":
         link = services.setup_link_create(user=managed, by=admin)
-        return render(request, "accounts/users/link.html", {"managed": managed, "link": link})
+        context = {"managed": managed, "link": link, "new_password": managed.has_usable_password()}
+        return render(request, "accounts/users/link.html", context)
     if action not in USER_ACTIONS:
         raise Http404
     service, done = USER_ACTIONS[action]

@@ -16,6 +16,7 @@ from accounts.roles import Role
 from audit.models import AuditEvent
 from tests.commands import run_manage
 from tests.personas import (
+    authenticator,
     current_code,
     lee,
     make_user,
@@ -344,6 +345,38 @@ class TestChangingUsers:
         user.refresh_from_db()
         assert user.suspended_at is not None and user.job_title == "Head"
         assert her_browser.get("/")["Location"].startswith(reverse("accounts:login"))
+
+    def test_a_user_who_forgot_her_password_is_given_a_link_to_choose_a_new_one(self, client):
+        """There is no self-service reset: her administrator (one who could give her roles)
+        gives her a link. Her second factor is still asked for afterwards."""
+        user = priya()
+        device = authenticator(user)
+        sign_in(client, make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER))
+        page = client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+        assert "Give a link to choose a new password" in page
+        made = action(client, user, "setup-link").content.decode()
+        assert "Link to choose a new password made" in made
+        her_browser = Client()
+        path = setup_path(made)
+        assert "Choose a new password" in her_browser.get(path).content.decode()
+        chosen = "a-long-and-unusual-passphrase"
+        her_browser.post(path, {"new_password1": chosen, "new_password2": chosen})
+        user.refresh_from_db()
+        assert user.check_password(chosen)
+        assert her_browser.get("/")["Location"].startswith(reverse("accounts:two_factor"))
+        her_browser.post(reverse("accounts:two_factor"), {"otp_token": current_code(device)})
+        assert her_browser.get("/").status_code == 200
+
+    def test_choosing_a_new_password_through_the_link_signs_her_out_everywhere_else(self):
+        """Whoever is signed in as her (it may be why she asked) is signed out."""
+        user = priya()
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        lin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
+        link = services.setup_link_create(user=user, by=lin)
+        chosen = "a-long-and-unusual-passphrase"
+        Client().post(link, {"new_password1": chosen, "new_password2": chosen})
+        assert elsewhere.get("/")["Location"].startswith(reverse("accounts:login"))
 
     def test_an_unknown_action_is_not_found(self, lee_client):
         assert action(lee_client, priya(), "delete").status_code == 404
