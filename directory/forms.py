@@ -199,12 +199,14 @@ class InvolvementForm(GovukMessages, forms.Form):
     )
     lead_professional = forms.BooleanField(label="I am the lead professional", required=False)
 
-    def __init__(self, *args: Any, services: Any, born: date, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, services: Any, born: date, died: date | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         service = self.fields["service"]
         assert isinstance(service, forms.ModelChoiceField)
         service.queryset = services
-        self.born = born
+        self.born, self.died = born, died
 
     def clean_started_on(self) -> date | None:
         started = parse_date(self.cleaned_data["started_on"], "The start date")
@@ -212,5 +214,10 @@ class InvolvementForm(GovukMessages, forms.Form):
             born = f"{self.born.day} {self.born:%B %Y}"
             raise forms.ValidationError(
                 f"The start date must be on or after the child's date of birth, {born}"
+            )
+        if started and self.died and started > self.died:
+            died = f"{self.died.day} {self.died:%B %Y}"
+            raise forms.ValidationError(
+                f"The start date must be on or before the date the child died, {died}"
             )
         return started

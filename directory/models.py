@@ -205,6 +205,13 @@ class Child(Provenance):
             ),
         )
 
+    @property
+    def takes_involvements(self) -> bool:
+        """Whether practitioners may record, change or end involvements on this record: not on
+        one merged into another, where nobody looking at the child would see them (and a second
+        lead professional could sit unseen), nor on an archived one."""
+        return self.status not in (self.Status.MERGED, self.Status.ARCHIVED)
+
     def record_kept(self) -> "Child":
         """This record, or the one it was merged into (followed through later merges)."""
         child = self

@@ -68,6 +68,10 @@ class LeadProfessionalTaken(Exception):
         self.holder = holder
 
 
+class RecordClosed(Exception):
+    """The record takes no involvements (``Child.takes_involvements``): merged or archived."""
+
+
 def _current_lead(child: Child, *, other_than: int | None) -> Involvement | None:
     leads = Involvement.objects.filter(child=child, lead_professional=True, ended_on__isnull=True)
     if other_than is not None:
@@ -90,6 +94,8 @@ def involvement_record_mine(
     # The child's row, not hers (which may not exist yet), so that a second save at once
     # waits for the first and then finds what it added.
     _lock(child)
+    if not child.takes_involvements:  # read under the lock: a merge meanwhile is seen
+        raise RecordClosed
     mine = (
         Involvement.objects.select_for_update()
         .filter(child=child, practitioner=practitioner, ended_on__isnull=True)
@@ -120,6 +126,9 @@ def involvement_record_mine(
 @transaction.atomic
 def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) -> Involvement | None:
     """Ends the practitioner's current involvement, keeping it in the child's history."""
+    _lock(child)
+    if not child.takes_involvements:
+        raise RecordClosed
     mine = Involvement.objects.filter(
         child=child, practitioner=practitioner, ended_on__isnull=True
     ).first()

@@ -112,7 +112,11 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             | ({"past_addresses": True} if record.past_addresses else {}),
             result_ids=[record.merged_into] if record.merged_into else [],
         )
-    return render(request, "directory/record.html", {"record": record, "override": override})
+    return render(
+        request,
+        "directory/record.html",
+        {"record": record, "override": override, "takes_involvements": child.takes_involvements},
+    )
 
 
 def _services_for(viewer: User) -> Any:
@@ -126,6 +130,28 @@ def _services_for(viewer: User) -> Any:
     )
 
 
+def _closed_to_involvements(request: HttpRequest, child: Child) -> HttpResponseBase | None:
+    """Where a record takes no involvements, nothing is saved and the practitioner is told why:
+    sent to the record the child's was merged into (the same child, whose involvements and
+    lead professional it holds), or back to the archived record."""
+    if child.takes_involvements:
+        return None
+    if child.merged_into_id is not None:
+        kept = child.record_kept()
+        messages.info(
+            request,
+            f"Record {child.contactpoint_id_display} has been merged into record "
+            f"{kept.contactpoint_id_display}. Nothing has been saved: record your involvement "
+            "on this record.",
+        )
+        return redirect("directory:my_involvement", contactpoint_id=kept.contactpoint_id)
+    messages.info(
+        request,
+        "This record is archived. Involvements can no longer be recorded, changed or ended on it.",
+    )
+    return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
+
+
 @never_cache
 @permission_required(Permission.RECORD_OWN_INVOLVEMENT)
 def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
@@ -135,6 +161,8 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
     record = visible_child(child, viewer)
     if record.masked:
         raise Http404  # a shielded record's services are the LA team's to broker
+    if closed := _closed_to_involvements(request, child):
+        return closed
     mine = record.my_involvement
     initial = {}
     if mine:
@@ -150,6 +178,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
         request.POST or None,
         services=_services_for(viewer),
         born=child.date_of_birth,
+        died=child.date_of_death,
         initial=initial,
     )
     if request.method == "POST" and form.is_valid():
@@ -163,6 +192,11 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 started_on=data["started_on"],
                 caf_held=data["caf_held"],
                 lead_professional=data["lead_professional"],
+            )
+        except services.RecordClosed:
+            # Merged or archived since the page was read: nothing was saved.
+            return _closed_to_involvements(request, Child.objects.get(pk=child.pk)) or redirect(
+                "directory:child_record", contactpoint_id=child.contactpoint_id
             )
         except services.LeadProfessionalTaken as taken:
             named = lead_professional_named(taken.holder) or "Another practitioner"
@@ -195,9 +229,16 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
     child = _record_child(request, contactpoint_id)
     if visible_child(child, viewer).masked:
         raise Http404
-    ended = services.involvement_end_mine(
-        child=child, practitioner=viewer, ended_on=timezone.localdate()
-    )
+    if closed := _closed_to_involvements(request, child):
+        return closed
+    try:
+        ended = services.involvement_end_mine(
+            child=child, practitioner=viewer, ended_on=timezone.localdate()
+        )
+    except services.RecordClosed:  # merged or archived since the page was read
+        return _closed_to_involvements(request, Child.objects.get(pk=child.pk)) or redirect(
+            "directory:child_record", contactpoint_id=child.contactpoint_id
+        )
     audit_note(
         request,
         action=Action.CHANGE,

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
+from directory import services
 from directory.models import (
     CareRelationship,
     Child,
@@ -347,6 +348,52 @@ class TestMyInvolvement:
         ).content.decode()
         assert message in html and "govuk-error-summary" in html
         assert not Involvement.objects.filter(child=child).exists()
+
+    def test_a_record_merged_into_another_takes_no_involvement(self, client):
+        """An involvement left on the merged-away record would be seen by nobody looking at the
+        child, and could make a second lead professional: the practitioner is sent, with
+        nothing saved, to the kept record, which is the child's now."""
+        kept, absorbed = make_child(), make_child(given_name="Amelie")
+        Involvement.objects.create(
+            child=kept, practitioner=owen(), role="Social worker", lead_professional=True,
+            started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        services.children_merge(kept=kept, absorbed=absorbed, by=None)
+        sign_in(client, priya())
+        page = client.get(record_url(absorbed)).content.decode()
+        assert "Record that I work with this child" not in page
+        for suffix in ("my-involvement/", "my-involvement/end/"):
+            response = client.post(record_url(absorbed, suffix), self.form(lead_professional="on"))
+            assert response.status_code == 302
+        assert response.url == record_url(kept, "my-involvement/")
+        followed = client.get(response.url).content.decode()
+        assert f"merged into record {kept.contactpoint_id_display}" in followed
+        assert not Involvement.objects.filter(practitioner__username="priya").exists()
+        assert Involvement.objects.filter(lead_professional=True, ended_on=None).count() == 1
+
+    def test_an_archived_record_takes_no_involvement(self, client):
+        """A data manager who is also a practitioner can find an archived record; it is kept
+        for the record, not worked on."""
+        archived = make_child(status=Child.Status.ARCHIVED, archived_on=date.today())
+        sign_in(client, make_user("pat", Role.PRACTITIONER, Role.DATA_MANAGER))
+        page = client.get(record_url(archived)).content.decode()
+        assert "Record that I work with this child" not in page
+        response = client.post(record_url(archived, "my-involvement/"), self.form())
+        assert response.url == record_url(archived)
+        assert "This record is archived" in client.get(response.url).content.decode()
+        assert not Involvement.objects.filter(child=archived).exists()
+
+    def test_an_involvement_cannot_start_after_the_child_died(self, client):
+        child = make_child(status=Child.Status.DECEASED, date_of_death=date(2025, 8, 31))
+        sign_in(client, priya())
+        html = client.post(record_url(child, "my-involvement/"), self.form()).content.decode()
+        assert "govuk-error-summary" in html
+        assert "The start date must be on or before the date the child died, 31 August 2025" in (
+            html
+        )
+        assert not Involvement.objects.filter(child=child).exists()
+        client.post(record_url(child, "my-involvement/"), self.form(started_on="31 8 2025"))
+        assert Involvement.objects.filter(child=child).exists()
 
     def test_a_practitioner_cannot_end_someone_elses_involvement(self, client):
         child = make_child()
