@@ -198,6 +198,8 @@ class InvolvementForm(GovukMessages, forms.Form):
         label="I hold a Common Assessment Framework (CAF) assessment", required=False
     )
     lead_professional = forms.BooleanField(label="I am the lead professional", required=False)
+    # Which of her involvements the form showed: after a merge she may have two.
+    involvement = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(
         self, *args: Any, services: Any, born: date, died: date | None = None, **kwargs: Any

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -89,18 +89,18 @@ def involvement_record_mine(
     started_on: date,
     caf_held: bool,
     lead_professional: bool,
+    shown: int | None = None,
 ) -> Involvement:
-    """Adds or updates the practitioner's own current involvement with the child."""
+    """Adds or updates the practitioner's own current involvement with the child: the one
+    her form showed (``shown``) while it is still current, else the one the record shows her
+    (after a merge she may have two)."""
     # The child's row, not hers (which may not exist yet), so that a second save at once
     # waits for the first and then finds what it added.
     _lock(child)
     if not child.takes_involvements:  # read under the lock: a merge meanwhile is seen
         raise RecordClosed
-    mine = (
-        Involvement.objects.select_for_update()
-        .filter(child=child, practitioner=practitioner, ended_on__isnull=True)
-        .first()
-    )
+    current = _mine(child, practitioner).select_for_update()
+    mine = (current.filter(pk=shown).first() if shown else None) or current.first()
     if lead_professional:
         holder = _current_lead(child, other_than=mine.pk if mine else None)
         if holder is not None:
@@ -124,19 +124,24 @@ def involvement_record_mine(
 
 
 @transaction.atomic
-def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) -> Involvement | None:
-    """Ends the practitioner's current involvement, keeping it in the child's history."""
+def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) -> list[Involvement]:
+    """Ends the practitioner's current involvements with the child (after a merge she may
+    have two), keeping them in the child's history; returns those ended."""
     _lock(child)
     if not child.takes_involvements:
         raise RecordClosed
-    mine = Involvement.objects.filter(
+    ended = list(_mine(child, practitioner).select_for_update())
+    for mine in ended:
+        mine.ended_on = max(ended_on, mine.started_on)
+        mine.save(update_fields=["ended_on"])  # one save each, so the change log has each
+    return ended
+
+
+def _mine(child: Child, practitioner: User) -> QuerySet[Involvement]:
+    """The practitioner's current involvements with the child, in the record page's order."""
+    return Involvement.objects.filter(
         child=child, practitioner=practitioner, ended_on__isnull=True
-    ).first()
-    if mine is None:
-        return None
-    mine.ended_on = max(ended_on, mine.started_on)
-    mine.save(update_fields=["ended_on"])
-    return mine
+    ).order_by("-started_on", "id")
 
 
 # Merge and unmerge ------------------------------------------------------------------------------

@@ -167,6 +167,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
     initial = {}
     if mine:
         initial = {
+            "involvement": mine.id,
             "role": mine.role,
             "started_on": mine.started_on.strftime("%-d %-m %Y"),
             "caf_held": mine.caf_held,
@@ -192,6 +193,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 started_on=data["started_on"],
                 caf_held=data["caf_held"],
                 lead_professional=data["lead_professional"],
+                shown=data["involvement"],
             )
         except services.RecordClosed:
             # Merged or archived since the page was read: nothing was saved.

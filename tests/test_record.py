@@ -1,6 +1,7 @@
 """The child record shows who is involved, masks a shielded child, and lets practitioners
 record their own involvement."""
 
+import re
 from datetime import date
 
 import pytest
@@ -394,6 +395,47 @@ class TestMyInvolvement:
         assert not Involvement.objects.filter(child=child).exists()
         client.post(record_url(child, "my-involvement/"), self.form(started_on="31 8 2025"))
         assert Involvement.objects.filter(child=child).exists()
+
+    def merged_with_two_of_mine(self, user):
+        """Priya worked with both records of the child, which are then merged."""
+        kept, absorbed = make_child(), make_child(given_name="Amelie")
+        for child, role, started in (
+            (kept, "Health visitor", date(2025, 1, 1)),
+            (absorbed, "Named health visitor", date(2025, 3, 1)),
+        ):
+            Involvement.objects.create(
+                child=child, practitioner=user, role=role, started_on=started,
+                source=Source.PRACTITIONER,
+            )  # fmt: skip
+        services.children_merge(kept=kept, absorbed=absorbed, by=None)
+        return kept
+
+    def test_ending_my_involvement_after_a_merge_ends_it(self, client):
+        user = priya()
+        kept = self.merged_with_two_of_mine(user)
+        sign_in(client, user)
+        html = client.post(record_url(kept, "my-involvement/end/"), follow=True).content.decode()
+        assert "Your involvement has ended" in html and "End my involvement" not in html
+        assert not Involvement.objects.filter(practitioner=user, ended_on=None).exists()
+        assert Involvement.objects.filter(practitioner=user, child=kept).count() == 2
+
+    def test_changing_my_involvement_after_a_merge_changes_the_one_shown(self, client):
+        user = priya()
+        kept = self.merged_with_two_of_mine(user)
+        sign_in(client, user)
+        page = client.get(record_url(kept, "my-involvement/")).content.decode()
+        assert 'value="Named health visitor"' in page
+        shown = re.search(r'name="involvement" value="(\d+)"', page)
+        client.post(
+            record_url(kept, "my-involvement/"),
+            self.form(
+                role="Lead health visitor",
+                started_on="1 3 2025",
+                involvement=shown[1] if shown else "",
+            ),
+        )
+        roles = Involvement.objects.filter(practitioner=user).values_list("role", flat=True)
+        assert sorted(roles) == ["Health visitor", "Lead health visitor"]
 
     def test_a_practitioner_cannot_end_someone_elses_involvement(self, client):
         child = make_child()
