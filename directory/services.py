@@ -138,9 +138,11 @@ def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) ->
 
 
 def _mine(child: Child, practitioner: User) -> QuerySet[Involvement]:
-    """The practitioner's current involvements with the child, in the record page's order."""
+    """The practitioner's current involvements with the child that she may change herself, in
+    the record page's order. Not one with a sensitive service: it is hidden from her, is never
+    the lead, and is recorded on its own basis (consent, or suspected harm)."""
     return Involvement.objects.filter(
-        child=child, practitioner=practitioner, ended_on__isnull=True
+        child=child, practitioner=practitioner, ended_on__isnull=True, sensitive_category=""
     ).order_by("-started_on", "id")
 
 

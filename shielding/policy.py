@@ -669,7 +669,8 @@ def visible_child(
         ended_involvements=tuple(i for i in involvements if i.ended_on is not None),
         caf_held=any(i.caf_held for i in current),
         lead_professional=next((i for i in current if i.lead_professional), None),
-        my_involvement=next((i for i in current if i.is_mine), None),
+        # Hers to change: never a sensitive one, even for a viewer who may see it.
+        my_involvement=next((i for i in current if i.is_mine and not i.sensitive), None),
     )
 
 

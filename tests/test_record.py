@@ -437,6 +437,46 @@ class TestMyInvolvement:
         roles = Involvement.objects.filter(practitioner=user).values_list("role", flat=True)
         assert sorted(roles) == ["Health visitor", "Lead health visitor"]
 
+    def sensitive_involvement_of(self, user, child):
+        return Involvement.objects.create(
+            child=child, practitioner=user, role="CAMHS worker", started_on=date(2025, 1, 1),
+            service=make_service(Service.Kind.MENTAL_HEALTH, name="Harbour CAMHS Team"),
+            sensitive_category="mental_health", sensitive_basis="consent",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+
+    def test_my_hidden_sensitive_involvement_is_left_alone_when_i_record_mine(self, client):
+        """Owen's CAMHS involvement is hidden from him: recording his involvement (as lead,
+        which a sensitive service never is) adds his own beside it, and rewrites nothing."""
+        user, child = owen(), make_child()
+        hidden = self.sensitive_involvement_of(user, child)
+        sign_in(client, user)
+        early_help = make_service(Service.Kind.EARLY_HELP, name="Northshire Early Help")
+        response = client.post(
+            record_url(child, "my-involvement/"),
+            self.form(role="Youth worker", service=early_help.pk, lead_professional="on"),
+        )
+        assert response.status_code == 302
+        hidden.refresh_from_db()
+        assert (hidden.role, hidden.service.name, hidden.lead_professional) == (
+            "CAMHS worker", "Harbour CAMHS Team", False,
+        )  # fmt: skip
+        html = client.get(record_url(child)).content.decode()
+        assert "Youth worker" in html and "The lead professional is Owen" in html
+        client.post(record_url(child, "my-involvement/end/"))
+        hidden.refresh_from_db()
+        assert hidden.ended_on is None
+
+    def test_a_sensitive_involvement_is_not_offered_to_change_to_those_who_see_it(self, client):
+        """A shielding officer who is also a practitioner sees her own CAMHS involvement, but
+        it is recorded on its own basis, not through her own-involvement form."""
+        user, child = make_user("shona", Role.PRACTITIONER, Role.SHIELDING_OFFICER), make_child()
+        self.sensitive_involvement_of(user, child)
+        sign_in(client, user)
+        html = client.get(record_url(child)).content.decode()
+        assert "Harbour CAMHS Team" in html
+        assert "Record that I work with this child" in html and "End my involvement" not in html
+
     def test_a_practitioner_cannot_end_someone_elses_involvement(self, client):
         child = make_child()
         theirs = Involvement.objects.create(
