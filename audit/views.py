@@ -25,9 +25,8 @@ from shielding.policy import (
     ChangesContext,
     audit_facts,
     change_shown,
-    changes_context,
+    changes_shown,
     criteria_shown,
-    sensitive_involvements,
 )
 
 PAGE_SIZE = 50
@@ -126,9 +125,7 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             .select_related("actor", "content_type")
             .order_by("timestamp")
         )
-        context = changes_context(entries)
-        sensitive = sensitive_involvements(entries)
-        changes = [change_shown(entry, auditor, context, sensitive) for entry in entries]
+        changes = changes_shown(entries, auditor)
     return render(
         request,
         "audit/child_history.html",

@@ -354,6 +354,32 @@ def sensitive_involvements(entries: Iterable[Any]) -> set[str]:
     }
 
 
+def changes_shown(entries: Sequence[Any], viewer: User) -> list[ChangeShown]:
+    """A child's change-log entries as this viewer may see them. Those about an involvement
+    with a sensitive service are left out for anyone who may not see it: even masked, an
+    entry listing its fields (``sensitive_category``, ``sensitive_basis``) would say that the
+    child has one, and on what basis."""
+    context = changes_context(entries)
+    sensitive = sensitive_involvements(entries)
+    return [
+        change_shown(entry, viewer, context, sensitive)
+        for entry in entries
+        if not _service_hidden(entry, viewer, context, sensitive)
+    ]
+
+
+def _service_hidden(entry: Any, viewer: User, context: ChangesContext, sensitive: set[str]) -> bool:
+    """Whether the entry is about a sensitive-service involvement this viewer may not see."""
+    child_ids = (entry.additional_data or {}).get("child_ids", [])
+    return (
+        _model(entry) == INVOLVEMENT
+        and str(entry.object_pk) in sensitive
+        and not (
+            child_ids and all(sees_sensitive(viewer, context.authorities.get(c)) for c in child_ids)
+        )
+    )
+
+
 def change_shown(
     entry: Any, viewer: User, context: ChangesContext, sensitive: set[str]
 ) -> ChangeShown:
@@ -361,10 +387,9 @@ def change_shown(
 
     ``context`` is ``changes_context`` of the entries shown; ``sensitive`` are the
     involvements with sensitive services (``sensitive_involvements``), shown only to those who
-    broker contact.
+    broker contact (a child's history leaves them out: ``changes_shown``).
     """
     model = _model(entry)
-    child_ids = (entry.additional_data or {}).get("child_ids", [])
     local_authorities = context.authorities
     protect = [
         child_id
@@ -372,13 +397,7 @@ def change_shown(
         if child_id in context.shielded
         and not sees_in_full(viewer, local_authorities.get(child_id))
     ]
-    hidden_service = (
-        model == INVOLVEMENT
-        and str(entry.object_pk) in sensitive
-        and not (
-            child_ids and all(sees_sensitive(viewer, local_authorities.get(c)) for c in child_ids)
-        )
-    )
+    hidden_service = _service_hidden(entry, viewer, context, sensitive)
     changes = dict(entry.changes_dict)
     if protect or hidden_service:
         allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())

@@ -260,19 +260,32 @@ class TestChildHistory:
         ).exists()
 
     def test_sensitive_services_stay_hidden_from_auditors(self, ada_client):
+        """Not even masked: a masked entry naming its fields would say the child has a
+        sexual health, mental health or substance misuse service, and on what basis (and
+        call a child who is not shielded "[shielded]")."""
         child = make_child()
         clinic = make_service(Service.Kind.SEXUAL_HEALTH, name="Brookside Clinic")
         with set_actor(priya()):
-            Involvement.objects.create(
+            sensitive = Involvement.objects.create(
                 child=child, service=clinic, started_on=timezone.localdate(),
                 sensitive_category="sexual_health", sensitive_basis="consent",
                 source=Source.LA_SYSTEM,
             )  # fmt: skip
-        html = ada_client.get(
-            reverse("audit:child_history", args=[child.contactpoint_id])
-        ).content.decode()
-        assert "[shielded]" in html, "the change is listed, masked"
+            sensitive.sensitive_basis_note = "Asked at the clinic"
+            sensitive.save()
+            Involvement.objects.create(
+                child=child, service=make_service(), role="Class teacher",
+                started_on=timezone.localdate(), source=Source.SCHOOL_CENSUS,
+            )  # fmt: skip
+        url = reverse("audit:child_history", args=[child.contactpoint_id])
+        html = ada_client.get(url).content.decode()
+        assert "Class teacher" in html, "other involvements' changes are listed"
         assert "sexual_health" not in html and "Brookside" not in html and "→ consent" not in html
+        assert "Asked at the clinic" not in html and "[shielded]" not in html
+        assert html.count("sensitive_category") == 1, "only the school's, empty"
+        sign_in(ada_client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
+        html = ada_client.get(url).content.decode()
+        assert "sexual_health" in html and "Asked at the clinic" in html, "who brokers sees it"
 
     def test_an_la_auditor_reads_only_her_own_las_change_history(self, ada_client):
         child = make_child(local_authority=southshire())
