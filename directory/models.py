@@ -29,6 +29,18 @@ class Source(models.TextChoices):
     DEMO = "demo", "Demo data"
 
 
+# Where a fact came from, as the record page says it ("From GP registrations, received ...").
+SOURCE_SAID: dict[str, str] = {
+    Source.SCHOOL_CENSUS: "From the school census",
+    Source.CHILD_BENEFIT: "From child benefit records",
+    Source.GP_REGISTRATION: "From GP registrations",
+    Source.LA_SYSTEM: "From a local authority system",
+    Source.PRACTITIONER: "Recorded by a practitioner",
+    Source.SERVICE_REGISTER: "From the register of schools and GP practices",
+    Source.DEMO: "From demo data",
+}
+
+
 class Provenance(models.Model):
     """Where a fact came from (a feed or a user) and when ContactPoint received it."""
 

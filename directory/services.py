@@ -110,7 +110,9 @@ def involvement_record_mine(
     )
     involvement.role, involvement.service, involvement.started_on = role, service, started_on
     involvement.caf_held, involvement.lead_professional = caf_held, lead_professional
-    involvement.source_reference = practitioner.username
+    # What the row says now is what she recorded, today (a feed's row of hers included).
+    involvement.source, involvement.source_reference = Source.PRACTITIONER, practitioner.username
+    involvement.received_at = timezone.now()
     try:
         with transaction.atomic():
             involvement.save()
@@ -133,7 +135,10 @@ def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) ->
     ended = list(_mine(child, practitioner).select_for_update())
     for mine in ended:
         mine.ended_on = max(ended_on, mine.started_on)
-        mine.save(update_fields=["ended_on"])  # one save each, so the change log has each
+        mine.source, mine.source_reference = Source.PRACTITIONER, practitioner.username
+        mine.received_at = timezone.now()
+        # One save each, so that the change log has each.
+        mine.save(update_fields=["ended_on", "source", "source_reference", "received_at"])
     return ended
 
 

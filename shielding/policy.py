@@ -33,6 +33,7 @@ from directory.matching import (
     match_weight,
 )
 from directory.models import (
+    SOURCE_SAID,
     Address,
     CareRelationship,
     Child,
@@ -442,8 +443,16 @@ class ContactTeam:
 
 @dataclass(frozen=True)
 class Provenance:
-    source: str
+    said: str  # "From GP registrations", "Recorded by a practitioner" (``SOURCE_SAID``)
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class NameShown:
+    kind: str
+    given_name: str
+    family_name: str
+    provenance: Provenance | None  # none on a masked record: its names only
 
 
 @dataclass(frozen=True)
@@ -503,7 +512,7 @@ class ChildRecord:
     given_name: str
     middle_names: str
     family_name: str
-    other_names: tuple[tuple[str, str, str], ...]
+    other_names: tuple[NameShown, ...]
     gender: str
     date_of_birth: date
     age: int
@@ -539,7 +548,7 @@ def _team(organisation: Organisation) -> ContactTeam:
 
 
 def _provenance(fact: Any) -> Provenance:
-    return Provenance(source=fact.get_source_display(), received_at=fact.received_at)
+    return Provenance(said=SOURCE_SAID[fact.source], received_at=fact.received_at)
 
 
 def _lines(place: Any) -> tuple[str, ...]:
@@ -629,7 +638,7 @@ def visible_child(
         middle_names=child.middle_names,
         family_name=child.family_name,
         other_names=tuple(
-            (name.get_kind_display(), name.given_name, name.family_name)
+            NameShown(name.get_kind_display(), name.given_name, name.family_name, None)
             for name in child.other_names.all()
         ),
         gender=child.get_gender_display(),
@@ -662,6 +671,10 @@ def visible_child(
     return replace(
         identity,
         provenance=_provenance(child),
+        other_names=tuple(
+            NameShown(name.get_kind_display(), name.given_name, name.family_name, _provenance(name))
+            for name in child.other_names.all()
+        ),
         current_addresses=tuple(_address(a) for a in addresses if a.ended_on is None),
         past_addresses=tuple(_address(a) for a in addresses if a.ended_on is not None)
         if past_addresses

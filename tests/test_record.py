@@ -2,18 +2,20 @@
 record their own involvement."""
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from auditlog.models import LogEntry
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory import services
 from directory.models import (
+    Address,
     CareRelationship,
     Child,
     ChildName,
@@ -136,7 +138,7 @@ class TestTheRecord:
             "A Common Assessment Framework (CAF) assessment is held",
             "Ended involvements",
             "Little Acorns Nursery",
-            "From school census, received",
+            "From the school census, received",
         ):
             assert fact in html, fact
         assert "4 Old Street" not in html, "past addresses only on request"
@@ -145,6 +147,29 @@ class TestTheRecord:
         views = AuditEvent.objects.filter(action=Action.VIEW_RECORD, child_id=child.pk)
         shown = [(e.detail or {}).get("past_addresses", False) for e in views.order_by("id")]
         assert shown == [False, True]
+
+    def test_every_fact_says_where_it_came_from_and_when(self, client):
+        """DESIGN.md "Provenance": former names and past addresses too, said in English."""
+        sign_in(client, priya())
+        child = full_child()
+        ChildName.objects.filter(child=child).update(received_at=datetime(2024, 2, 3, tzinfo=UTC))
+        Address.objects.filter(child=child, ended_on__isnull=False).update(
+            source=Source.GP_REGISTRATION, received_at=datetime(2023, 4, 5, tzinfo=UTC)
+        )
+        html = client.get(record_url(child, "?past=1")).content.decode()
+        former = html.split("Former name", 1)[1].split("</div>", 1)[0]
+        assert "From a local authority system, received 3 February 2024" in former, former
+        past = html.split("Past addresses", 1)[1].split("</ul>", 1)[0]
+        assert "From GP registrations, received 5 April 2023" in past, past
+
+    def test_where_a_fact_came_from_reads_as_english_for_every_source(self):
+        from directory.models import SOURCE_SAID
+
+        said = {source: SOURCE_SAID.get(source, "") for source in Source}
+        assert all(words[:1].isupper() for words in said.values()), said
+        assert not any(words.startswith("From recorded") for words in said.values())
+        assert said[Source.GP_REGISTRATION] == "From GP registrations"
+        assert said[Source.PRACTITIONER] == "Recorded by a practitioner"
 
     def test_sensitive_services_are_hidden_from_practitioners(self, client):
         child = full_child()
@@ -476,6 +501,29 @@ class TestMyInvolvement:
         html = client.get(record_url(child)).content.decode()
         assert "Harbour CAMHS Team" in html
         assert "Record that I work with this child" in html and "End my involvement" not in html
+
+    def test_changing_my_involvement_says_it_was_received_today(self, client):
+        """Her CAF flag was recorded today, not when she first recorded the involvement, nor
+        when a feed first sent it."""
+        user, child = priya(), make_child()
+        mine = Involvement.objects.create(
+            child=child, practitioner=user, role="Health visitor", started_on=date(2025, 1, 1),
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        long_ago = datetime(2024, 1, 1, tzinfo=UTC)
+        Involvement.objects.filter(pk=mine.pk).update(received_at=long_ago)
+        sign_in(client, user)
+        client.post(record_url(child, "my-involvement/"), self.form(caf_held="on"))
+        mine.refresh_from_db()
+        assert mine.caf_held and mine.received_at > long_ago
+        assert (mine.source, mine.source_reference) == (Source.PRACTITIONER, "priya")
+        html = client.get(record_url(child)).content.decode()
+        received = timezone.localtime(mine.received_at)
+        assert f"Recorded by a practitioner, received {received:%-d %B %Y}" in html
+        Involvement.objects.filter(pk=mine.pk).update(received_at=long_ago)
+        client.post(record_url(child, "my-involvement/end/"))
+        mine.refresh_from_db()
+        assert mine.ended_on and mine.received_at > long_ago
 
     def test_a_practitioner_cannot_end_someone_elses_involvement(self, client):
         child = make_child()
