@@ -136,6 +136,7 @@ def _closed_to_involvements(request: HttpRequest, child: Child) -> HttpResponseB
     lead professional it holds), or back to the archived record."""
     if child.takes_involvements:
         return None
+    audit_note(request, **audit_facts(child), detail={"refused": f"record_{child.status}"})
     if child.merged_into_id is not None:
         kept = child.record_kept()
         messages.info(
@@ -241,12 +242,16 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
         return _closed_to_involvements(request, Child.objects.get(pk=child.pk)) or redirect(
             "directory:child_record", contactpoint_id=child.contactpoint_id
         )
-    audit_note(
-        request,
-        action=Action.CHANGE,
-        **audit_facts(child),
-        detail={"change": "end_own_involvement"},
-    )
     if ended:
+        audit_note(
+            request,
+            action=Action.CHANGE,
+            **audit_facts(child),
+            detail={"change": "end_own_involvement", "involvement_ids": [i.pk for i in ended]},
+        )
         messages.success(request, "Your involvement has ended. It stays in the child's history.")
+    else:
+        # Nothing changed: the request is logged as what it was, an access to the record.
+        audit_note(request, **audit_facts(child), detail={"ended": "nothing current"})
+        messages.info(request, "You have no current involvement with this child to end.")
     return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)

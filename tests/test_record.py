@@ -407,6 +407,8 @@ class TestMyInvolvement:
         response = client.post(record_url(archived, "my-involvement/"), self.form())
         assert response.url == record_url(archived)
         assert "This record is archived" in client.get(response.url).content.decode()
+        refused = AuditEvent.objects.get(path=record_url(archived, "my-involvement/"))
+        assert (refused.child_id, refused.detail) == (archived.pk, {"refused": "record_archived"})
         assert not Involvement.objects.filter(child=archived).exists()
 
     def test_an_involvement_cannot_start_after_the_child_died(self, client):
@@ -524,6 +526,15 @@ class TestMyInvolvement:
         client.post(record_url(child, "my-involvement/end/"))
         mine.refresh_from_db()
         assert mine.ended_on and mine.received_at > long_ago
+
+    def test_ending_when_nothing_is_current_changes_nothing_and_is_logged_as_such(self, client):
+        child = make_child()
+        sign_in(client, priya())
+        html = client.post(record_url(child, "my-involvement/end/"), follow=True).content.decode()
+        assert "You have no current involvement with this child to end" in html
+        ending = AuditEvent.objects.get(path=record_url(child, "my-involvement/end/"))
+        assert (ending.action, ending.child_id) == (Action.PAGE_VIEW, child.pk)
+        assert not AuditEvent.objects.filter(action=Action.CHANGE).exists()
 
     def test_a_practitioner_cannot_end_someone_elses_involvement(self, client):
         child = make_child()
