@@ -731,7 +731,7 @@ def _service_apply(
         started = facts["started_on"]
         assert isinstance(started, date)
         reported = current.filter(_given_by(fact["source_record"]), service__kind=kind)
-        if reported.filter(started_on__gt=started).exists():
+        if facts.get("dated") and reported.filter(started_on__gt=started).exists():
             return  # an older row than the school or practice the record has given since
         # A record's new school or practice ends the one it gave before.
         for old in reported:

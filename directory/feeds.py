@@ -228,7 +228,8 @@ def feed_row(
         if urn and urn not in known["school"]:
             errors.append(f"school_urn: unknown school {urn!r}")
         started = _date(values, "entry_date", errors, today=today)
-        service = {"kind": "school", "identifier": urn, "started_on": started or born}
+        service = {"kind": "school", "identifier": urn, "started_on": started or born,
+                   "dated": started is not None}  # fmt: skip
     elif source == Source.GP_REGISTRATION:
         record_id = values.get("nhs_number", "")
         if record_id and not nhs_number_is_valid(record_id):
@@ -238,7 +239,8 @@ def feed_row(
         if code and code not in known["gp_practice"]:
             errors.append(f"gp_practice_code: unknown GP practice {code!r}")
         started = _date(values, "registered_on", errors, today=today)
-        service = {"kind": "gp_practice", "identifier": code, "started_on": started or born}
+        service = {"kind": "gp_practice", "identifier": code, "started_on": started or born,
+                   "dated": started is not None}  # fmt: skip
     elif source == Source.CHILD_BENEFIT:
         record_id = f"{values.get('claim_reference', '')}/{values.get('child_number', '')}"
         relationship = values.get("claimant_relationship", "")
@@ -278,10 +280,12 @@ def feed_row(
         if kind:
             if kind not in _LA_SERVICE_KINDS and kind not in SensitiveCategory.values:
                 errors.append(f"service_kind: unknown code {kind!r}")
+            started = _date(values, "service_started_on", errors, today=today)
             service = {
                 "kind": kind,
                 "identifier": "",
-                "started_on": _date(values, "service_started_on", errors, today=today) or born,
+                "started_on": started or born,
+                "dated": started is not None,  # a start left out is not a start at birth
                 "caf_held": _flag(values, "caf_held", errors),
                 "lead_professional": _flag(values, "lead_professional", errors),
                 "sensitive_basis": _sensitive_basis(values, kind, errors),

@@ -310,6 +310,13 @@ class TestMatching:
         current = Child.objects.get().involvements.filter(ended_on__isnull=True)
         assert [i.service.name for i in current] == ["Northshire Academy"]
 
+    def test_a_census_row_without_an_entry_date_still_moves_a_child_to_her_new_school(self, school):
+        load(census({}))  # at school 100000 since 2020
+        make_service(Service.Kind.SCHOOL, name="Northshire Academy", identifier="100001")
+        load(census({"school_urn": "100001", "entry_date": ""}))
+        current = Child.objects.get().involvements.filter(ended_on__isnull=True)
+        assert [i.service.name for i in current] == ["Northshire Academy"]
+
     def test_an_nhs_number_links_records_from_different_feeds(self, school):
         child = make_child(
             given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
