@@ -309,11 +309,11 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
         _move(model.objects.filter(ids, child=kept), to=absorbed)
     ChildName.objects.filter(pk__in=merge.moved.get("created_name", [])).delete()
     _facts_given_back(kept, absorbed, merge.moved.get("kept_before", {}))
-    for involvement in Involvement.objects.filter(
-        pk__in=merge.moved.get("lead_stood_down", []), child=absorbed, ended_on__isnull=True
-    ):
-        involvement.lead_professional = True
-        involvement.save(update_fields=["lead_professional"])
+    current = Involvement.objects.filter(child=absorbed, ended_on__isnull=True)
+    if not current.filter(lead_professional=True).exists():  # one named since stays lead
+        for involvement in current.filter(pk__in=merge.moved.get("lead_stood_down", []))[:1]:
+            involvement.lead_professional = True
+            involvement.save(update_fields=["lead_professional"])
     status = list(Child.Status.values)[merge.moved["previous_status"][0]]
     absorbed.status, absorbed.merged_into = status, None
     absorbed.save(update_fields=["status", "merged_into"])

@@ -904,6 +904,36 @@ class TestMergeAndUnmerge:
         )  # fmt: skip
         assert (absorbed.status, absorbed.date_of_death) == ("deceased", date(2026, 1, 10))
 
+    def test_an_unmerge_leaves_one_lead_when_the_absorbed_records_feed_named_one_since(self):
+        """His lead stood down at the merge; then her feed named a new lead on the merged
+        record. Undone, she has that lead, and one only."""
+        kept = make_child()
+        la_import(la_system(la_record_id="B1", given_name="Zack", family_name="Other"))
+        absorbed = Child.objects.get(source_records__record_id__endswith="/B1")
+        social = make_service(Service.Kind.SOCIAL_CARE, name="Northshire Social Care")
+        school = make_service(Service.Kind.SCHOOL, identifier="111111")
+        Involvement.objects.create(
+            child=kept, service=school, started_on=date(2020, 1, 1), lead_professional=True,
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        theirs = Involvement.objects.create(
+            child=absorbed, service=social, started_on=date(2024, 1, 1), lead_professional=True,
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        merge = children_merge(kept=kept, absorbed=absorbed, by=None)
+        Involvement.objects.filter(service=school).update(ended_on=date(2026, 1, 1))
+        la_import(
+            la_system(la_record_id="B1", given_name="Zack", family_name="Other",
+                      service_kind="early_help", lead_professional="yes",
+                      service_started_on="2026-02-01"),
+            name="b2.csv",
+        )  # fmt: skip
+        children_unmerge(merge=merge, by=None)
+        leads = absorbed.involvements.filter(lead_professional=True, ended_on__isnull=True)
+        assert [i.service.kind for i in leads] == ["early_help"]
+        theirs.refresh_from_db()
+        assert (theirs.child, theirs.ended_on) == (absorbed, None)
+
     def test_an_unmerge_gives_back_what_the_absorbed_records_feed_sent_since(self):
         """Two records of the LA's system, merged; then the second's row says she moved. Her
         move ends only her own old home, and goes back with her record when the merge is
