@@ -580,9 +580,7 @@ def facts_apply(
         child_search_keys_rebuild(child_ids=[child.pk])
         # A name that makes the record look like a shielded child (a former name, say) may be
         # hers: the record is shielded before any of this row's facts can be seen.
-        held = Child.objects.prefetch_related("other_names", "addresses").get(pk=child.pk)
-        if not is_shielded(held) and shielded_lookalike(held.person(), other_than=child.pk):
-            shield_for_review(held)
+        shield_if_lookalike(child)
     _life_apply(row, child)
     if row.address_status:
         _elsewhere_apply(row, child, fact)
@@ -611,6 +609,14 @@ def facts_apply(
         # A brother or sister at a shielded child's home, or with her mother, would show them;
         # in the same transaction, so nothing is seen before the shield is on.
         shield_follows_home_and_carers(child)
+
+
+def shield_if_lookalike(child: Child) -> None:
+    """Shields the record, for review, if it (its names, birthday and homes as now held) could
+    be another child who is shielded."""
+    held = Child.objects.prefetch_related("other_names", "addresses").get(pk=child.pk)
+    if not is_shielded(held) and shielded_lookalike(held.person(), other_than=child.pk):
+        shield_for_review(held)
 
 
 def _new_identity(row: FeedRow, child: Child) -> bool:

@@ -181,6 +181,10 @@ class MergeForm(GovukMessages, forms.Form):
 
 
 NOT_ANOTHER = "Choose the feed record that is another child"
+FACTS_LEFT = (
+    "Some facts its feed gave {record} were recorded before ContactPoint noted which feed "
+    "record gave each fact, so they stay on {record}: check both records"
+)
 
 
 class SeparateForm(GovukMessages, forms.Form):
@@ -193,6 +197,7 @@ class SeparateForm(GovukMessages, forms.Form):
         coerce=int,
         required=False,
         empty_value=None,
+        widget=forms.RadioSelect,
         error_messages={"invalid_choice": NOT_ANOTHER},
     )
 
@@ -494,6 +499,8 @@ def separate(request: HttpRequest) -> HttpResponseBase:
         if child is None or child.merged_into_id or (la and child.local_authority_id != la.pk):
             form.add_error("record", "There is no record you can change with that ContactPoint ID")
             child = None
+    if child is None:
+        form.errors.pop("feed_record", None)  # no feed records are shown to choose from
     if child is not None:
         fed = list(
             SourceRecord.objects.filter(child=child).select_related("first_import", "last_import")
@@ -507,7 +514,7 @@ def separate(request: HttpRequest) -> HttpResponseBase:
             form.add_error("feed_record", NOT_ANOTHER)
         elif chosen is not None:
             try:
-                made = source_record_separate(
+                made, facts_left = source_record_separate(
                     source_record=next(item for item in fed if item.pk == chosen)
                 )
             except NotSeparable as refused:
@@ -524,6 +531,8 @@ def separate(request: HttpRequest) -> HttpResponseBase:
                     request,
                     f"The feed record is now a record of its own: {made.contactpoint_id_display}",
                 )
+                if facts_left:
+                    messages.info(request, FACTS_LEFT.format(record=child.contactpoint_id_display))
                 return redirect("directory:separate")
     audit_note(
         request,

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -344,15 +344,26 @@ class NotSeparable(Exception):
 _FED = (ChildName, Address, CareRelationship, Involvement, ChildIdentifier)
 
 
+class Separated(NamedTuple):
+    child: Child  # the new record
+    facts_left: bool  # facts its feed gave before they named their feed record (0016) stay
+
+
 @transaction.atomic
-def source_record_separate(*, source_record: SourceRecord) -> Child:
+def source_record_separate(*, source_record: SourceRecord) -> Separated:
     """A feed record that joined a child it is not (a twin, say) becomes a record of its own,
     with every fact it gave: an automatic match undone. Returns the new record.
 
     Refused for the record that gave the child its name and birthday (separate the others),
     for a child's only feed record, and for one that came with a merge (undo that instead).
     """
-    from directory.feed_import import child_create_from_row, facts_apply, row_from_record
+    # Here, not at the top: the feed import uses this module's services.
+    from directory.feed_import import (
+        child_create_from_row,
+        facts_apply,
+        row_from_record,
+        shield_if_lookalike,
+    )
     from directory.feeds import RowErrors
 
     source_record = SourceRecord.objects.select_for_update().get(pk=source_record.pk)
@@ -397,14 +408,42 @@ def source_record_separate(*, source_record: SourceRecord) -> Child:
     source_record.child = separate
     source_record.save(update_fields=["child"])
     facts_apply(row, separate, source_record, record, la)  # what was recorded before 0016
+    _life_given_back(child, row, [row_from_record(other) for other in others])
     _shield_split(
         child,
         separate,
         f"Carried over when this record was separated from {child.contactpoint_id}.",
     )
     child_search_keys_rebuild(child_ids=[child.pk, separate.pk])
+    shield_if_lookalike(separate)
     shield_follows_home_and_carers(separate)
-    return separate
+    facts_left = any(
+        model.objects.filter(child=child, source=source_record.source, source_record=None).exists()
+        for model in (ChildName, Address, CareRelationship, Involvement)
+    )
+    return Separated(separate, facts_left)
+
+
+def _life_given_back(child: Child, row: Any, others: list[Any]) -> None:
+    """A death or a consent to stay until 25 that only the separated row gave leaves the
+    record it had joined (the feed rows still on it, ``others``, are read afresh)."""
+    changed = []
+    died = row.date_of_death
+    if died and child.date_of_death == died and all(o.date_of_death != died for o in others):
+        child.date_of_death = None
+        changed.append("date_of_death")
+        if child.status == Child.Status.DECEASED:
+            child.status = Child.Status.ACTIVE
+            changed.append("status")
+    if (
+        row.consent_to_25
+        and child.kept_to_25_with_consent
+        and not any(o.consent_to_25 for o in others)
+    ):
+        child.kept_to_25_with_consent = False
+        changed.append("kept_to_25_with_consent")
+    if changed:
+        child.save(update_fields=[*changed, "updated_at"])
 
 
 # The record lifecycle -----------------------------------------------------------------------------

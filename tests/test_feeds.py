@@ -4,6 +4,7 @@ weights, reviewed by data managers, merged and unmerged; and a shield always fol
 import csv
 import hashlib
 import io
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -1926,9 +1927,9 @@ class TestSeparateAFeedRecord:
         "postcode": "NE1 4ST", "service_kind": "social_care", "service_started_on": "2025-01-06",
     }  # fmt: skip
 
-    def twins_joined(self) -> Child:
+    def twins_joined(self, **ellies: str) -> Child:
         load(census({"given_name": "Ella"}))
-        outcome = la_import(la_system(**self.ELLIE))
+        outcome = la_import(la_system(**self.ELLIE | ellies))
         assert outcome.counts == {"matched_automatically": 1}
         return Child.objects.get()
 
@@ -1994,3 +1995,51 @@ class TestSeparateAFeedRecord:
         self.separate(client, ella, SourceRecord.objects.get(source=Source.LA_SYSTEM).pk)
         ellie = Child.objects.exclude(pk=ella.pk).get()
         assert ellie.shields.filter(lifted_at__isnull=True).exists()
+
+    def test_a_death_only_the_separated_row_gave_leaves_with_it(self, client, school):
+        ella = self.twins_joined(date_of_death="2025-03-01")
+        assert ella.status == Child.Status.DECEASED, "the wrong join's doing"
+        sign_in(client, dana())
+        self.separate(client, ella, SourceRecord.objects.get(source=Source.LA_SYSTEM).pk)
+        ellie = Child.objects.exclude(pk=ella.pk).get()
+        ella.refresh_from_db()
+        assert (ellie.status, ellie.date_of_death) == ("deceased", date(2025, 3, 1))
+        assert (ella.status, ella.date_of_death) == ("active", None)
+
+    def test_a_separated_record_that_could_be_a_shielded_child_is_shielded(self, client, school):
+        ella = self.twins_joined()
+        fled = make_child(given_name="Ellie", family_name="Carter", date_of_birth=date(2015, 9, 12))
+        make_address(fled, "SO1 1AA")
+        rebuild_keys(fled)
+        shield(fled)
+        sign_in(client, dana())
+        self.separate(client, ella, SourceRecord.objects.get(source=Source.LA_SYSTEM).pk)
+        ellie = Child.objects.exclude(pk__in=[ella.pk, fled.pk]).get()
+        assert ellie.shields.filter(lifted_at__isnull=True).exists()
+
+    def test_facts_that_name_no_feed_record_stay_and_the_data_manager_is_told(self, client, school):
+        """As recorded before migration 0016: which of the feed's records gave them is not
+        known, so they stay, and the page says to check both records."""
+        ella = self.twins_joined()
+        Involvement.objects.filter(child=ella).update(source_record=None)
+        sign_in(client, dana())
+        page = self.separate(
+            client, ella, SourceRecord.objects.get(source=Source.LA_SYSTEM).pk
+        ).content.decode()
+        assert f"so they stay on {ella.contactpoint_id_display}: check both records" in page
+
+    def test_the_choice_is_gov_uk_radios_and_errors_link_to_what_the_page_shows(
+        self, client, school
+    ):
+        ella = self.twins_joined()
+        sign_in(client, dana())
+        page = self.separate(client, ella, "").content.decode()
+        ids = re.findall(r'class="govuk-radios__input" id="([^"]*)"', page)
+        assert len(ids) == 2 and len(set(ids)) == 2 and "None" not in ids
+        assert f'<a href="#{ids[0]}">Choose the feed record that is another child' in page
+        unknown = client.post(
+            reverse("directory:separate"),
+            {"record": "123", "feed_record": "1", "separating": "yes"},
+        ).content.decode()
+        assert "Enter a ContactPoint ID of 12 digits" in unknown
+        assert "Choose the feed record" not in unknown
