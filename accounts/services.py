@@ -7,6 +7,7 @@ is answered for suspensions, 2FA resets, unlocks, roles and dates alike.
 
 import secrets
 import uuid
+from collections.abc import Collection
 from datetime import date, datetime
 
 from django.conf import settings
@@ -125,17 +126,21 @@ def user_update(
     phone: str,
     home_postcode: str,
     roles: list[Role],
+    may_give: Collection[Role] = tuple(Role),
     vetting_checked_on: date | None,
     training_completed_on: date | None,
 ) -> User:
     """The details an administrator's form changes, and only those: his copy of the account
     was read before he saved, and writing all of it back would undo a suspension or a
-    two-factor reset made meanwhile (and let her old sessions back in)."""
+    two-factor reset made meanwhile (and let her old sessions back in). ``roles`` are those
+    chosen of the roles he ``may_give``; the others she holds are neither given nor taken
+    away, as they are when he saves (another administrator may have changed them since)."""
     # Locked, so the change log compares with the row as it is, not as another request left it.
-    list(User.objects.select_for_update().filter(pk=user.pk).values("pk"))
+    held = User.objects.select_for_update().values_list("roles", flat=True).get(pk=user.pk)
+    kept = [Role(role) for role in held if Role(role) not in may_give]
     user.first_name, user.last_name, user.email = first_name, last_name, email
     user.job_title, user.phone, user.home_postcode = job_title, phone, home_postcode
-    user.roles = [role.value for role in Role if role in roles]
+    user.roles = [role.value for role in Role if role in roles or role in kept]
     user.vetting_checked_on = vetting_checked_on
     user.training_completed_on = training_completed_on
     user.save(update_fields=[*PROFILE, "roles"])

@@ -330,10 +330,11 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(name, "Another administrator must record your own checks")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        # Roles this administrator may not grant are neither given nor taken away here.
-        kept = [Role(role) for role in managed.roles if Role(role) not in grantable]
         services.user_update(
-            user=managed, roles=kept + [Role(value) for value in data["roles"]], **_profile(data)
+            user=managed,
+            roles=[Role(value) for value in data["roles"]],
+            may_give=grantable,
+            **_profile(data),
         )
         _note_admin_action(request, "change_user", managed)
         messages.success(request, f"{managed.get_full_name()}'s details have been updated")

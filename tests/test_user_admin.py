@@ -346,6 +346,28 @@ class TestChangingUsers:
         assert user.suspended_at is not None and user.job_title == "Head"
         assert her_browser.get("/")["Location"].startswith(reverse("accounts:login"))
 
+    def test_a_role_nina_takes_away_while_lee_saves_her_details_stays_taken_away(
+        self, lee_client, monkeypatch
+    ):
+        """Lee cannot give the auditor role, so his save leaves it as it is when he saves, not
+        as his copy of her account, read before Nina took it away, had it."""
+        user = make_user("pria", Role.PRACTITIONER, Role.AUDITOR)
+        form = views.UserForm
+
+        def taken_away_meanwhile(*args, **kwargs):
+            fresh = User.objects.get(pk=user.pk)
+            profile = {name: getattr(fresh, name) for name in services.PROFILE}
+            services.user_update(user=fresh, roles=[Role.PRACTITIONER], **profile)
+            return form(*args, **kwargs)
+
+        monkeypatch.setattr(views, "UserForm", taken_away_meanwhile)
+        lee_client.post(
+            reverse("accounts:user_edit", args=[user.pk]),
+            new_user_form(username="pria", roles=[], job_title="Head"),
+        )
+        user.refresh_from_db()
+        assert (user.job_title, user.roles) == ("Head", [Role.PRACTITIONER.value])
+
     def test_a_user_who_forgot_her_password_is_given_a_link_to_choose_a_new_one(self, client):
         """There is no self-service reset: her administrator (one who could give her roles)
         gives her a link. Her second factor is still asked for afterwards."""
