@@ -92,9 +92,13 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
 
 
 @transaction.atomic
-def setup_link_redeem(*, link: SetupLink, password: str) -> User:
+def setup_link_redeem(*, link: SetupLink, password: str) -> User | None:
     """The password a new user chose, or a user who forgot hers; the link can never be used
-    again. Her other sessions end with the old password: Django checks each against it."""
+    again. Her other sessions end with the old password: Django checks each against it. None
+    if it was used (or ran out) since it was found: of two sent at once, one sets a password."""
+    link = SetupLink.objects.select_for_update().select_related("user").get(pk=link.pk)
+    if not link.is_usable(timezone.now()):
+        return None
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
     user = link.user

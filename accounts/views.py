@@ -213,6 +213,8 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
     form = ChoosePasswordForm(link.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = services.setup_link_redeem(link=link, password=form.cleaned_data["new_password1"])
+        if user is None:  # used by another submission meanwhile
+            return render(request, "accounts/setup_invalid.html", status=404)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         session_start(request, user)
         audit_note(request, action=Action.SIGN_IN, detail={"set_up_link": True})

@@ -815,3 +815,41 @@ def test_a_two_factor_reset_made_while_her_code_is_checked_stands(committed, mon
         assert not TOTPDevice.objects.filter(user=committed).exists(), "the reset was undone"
     finally:  # the session her sign-in made
         Session.objects.exclude(session_key__in=before).delete()
+
+
+def test_a_set_up_link_sent_twice_at_once_sets_one_password(committed, monkeypatch):
+    """A double click, or the link's holder racing whoever else has it: both find it unused,
+    but only one chooses her password and is signed in; the other is told the link is used."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.test import RequestFactory
+
+    from accounts import services, views
+
+    token = services.setup_link_create(user=committed, by=None).rstrip("/").rsplit("/", 1)[-1]
+    both_found = side_by_side()
+    find = services.setup_link_find
+
+    def find_side_by_side(*args, **kwargs):
+        found = find(*args, **kwargs)
+        both_found()
+        return found
+
+    monkeypatch.setattr(services, "setup_link_find", find_side_by_side)
+    before = set(Session.objects.values_list("session_key", flat=True))
+    statuses: list[int] = []
+    passwords = iter(["first-unusual-passphrase-41", "second-unusual-passphrase-42"])
+
+    def choose() -> None:
+        password = next(passwords)
+        request = RequestFactory().post("/", {"new_password1": password, "new_password2": password})
+        request.user, request.session = AnonymousUser(), SessionStore()
+        statuses.append(views.setup(request, token).status_code)
+        request.session.save()
+
+    try:
+        assert at_once(choose) == []
+        assert sorted(statuses) == [302, 404], statuses
+    finally:
+        Session.objects.exclude(session_key__in=before).delete()
