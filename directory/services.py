@@ -103,7 +103,11 @@ def involvement_record_mine(
     mine = (current.filter(pk=shown).first() if shown else None) or current.first()
     if lead_professional:
         holder = _current_lead(child, other_than=mine.pk if mine else None)
-        if holder is not None:
+        if holder is not None and holder.practitioner_id == practitioner.pk:
+            # Her other involvement with the child (two, after a merge) hands the lead over.
+            holder.lead_professional = False
+            holder.save(update_fields=["lead_professional"])
+        elif holder is not None:
             raise LeadProfessionalTaken(holder)
     involvement = mine or Involvement(
         child=child, practitioner=practitioner, source=Source.PRACTITIONER

@@ -464,6 +464,24 @@ class TestMyInvolvement:
         roles = Involvement.objects.filter(practitioner=user).values_list("role", flat=True)
         assert sorted(roles) == ["Health visitor", "Lead health visitor"]
 
+    def test_after_a_merge_the_lead_moves_to_the_involvement_she_changes(self, client):
+        """She was lead on one record and not on the other: asking to be lead on the one her
+        form shows is no handover to agree with herself."""
+        user = priya()
+        kept = self.merged_with_two_of_mine(user)
+        Involvement.objects.filter(role="Health visitor").update(lead_professional=True)
+        sign_in(client, user)
+        page = client.get(record_url(kept, "my-involvement/")).content.decode()
+        shown = re.search(r'name="involvement" value="(\d+)"', page)
+        response = client.post(
+            record_url(kept, "my-involvement/"),
+            self.form(role="Named health visitor", started_on="1 3 2025",
+                      lead_professional="on", involvement=shown[1] if shown else ""),
+        )  # fmt: skip
+        assert response.status_code == 302
+        leads = Involvement.objects.filter(child=kept, lead_professional=True, ended_on=None)
+        assert [i.role for i in leads] == ["Named health visitor"]
+
     def sensitive_involvement_of(self, user, child):
         return Involvement.objects.create(
             child=child, practitioner=user, role="CAMHS worker", started_on=date(2025, 1, 1),
