@@ -333,6 +333,7 @@ class ChangeShown:
 
 
 INVOLVEMENT = "directory.involvement"
+MERGE = "directory.merge"
 CARER = "directory.parentcarer"
 SHIELD = "shielding.shield"
 
@@ -400,6 +401,13 @@ def change_shown(
     ]
     hidden_service = _service_hidden(entry, viewer, context, sensitive)
     changes = dict(entry.changes_dict)
+    child_ids = (entry.additional_data or {}).get("child_ids", [])
+    if model == MERGE and not all(
+        sees_sensitive(viewer, local_authorities.get(c)) for c in child_ids
+    ):
+        # What moved, by id, counts the involvements with sensitive services among them
+        # (whose own entries are left out): shown to no one else, so its absence says nothing.
+        changes.pop("moved", None)
     if protect or hidden_service:
         allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())
         changes = {

@@ -287,6 +287,30 @@ class TestChildHistory:
         html = ada_client.get(url).content.decode()
         assert "sexual_health" in html and "Asked at the clinic" in html, "who brokers sees it"
 
+    def test_a_merge_in_the_history_does_not_count_the_sensitive_services_that_moved(
+        self, ada_client
+    ):
+        """The merge's entry listed, by id, every involvement it moved: one more than the
+        entries shown would say the child has a service the auditor may not see. What moved
+        is shown only to those who see sensitive services."""
+        from directory.services import children_merge
+
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        clinic = make_service(Service.Kind.SEXUAL_HEALTH, name="Brookside Clinic")
+        with set_actor(priya()):
+            Involvement.objects.create(
+                child=absorbed, service=clinic, started_on=timezone.localdate(),
+                sensitive_category="sexual_health", sensitive_basis="consent",
+                source=Source.LA_SYSTEM,
+            )  # fmt: skip
+            children_merge(kept=kept, absorbed=absorbed, by=None)
+        url = reverse("audit:child_history", args=[kept.contactpoint_id])
+        html = ada_client.get(url).content.decode()
+        assert "merge" in html.lower(), "the merge is listed"
+        assert "directory.Involvement&quot;: [" not in html and "moved:" not in html
+        sign_in(ada_client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
+        assert "directory.Involvement&quot;: [" in ada_client.get(url).content.decode()
+
     def test_an_la_auditor_reads_only_her_own_las_change_history(self, ada_client):
         child = make_child(local_authority=southshire())
         with set_actor(priya()):
