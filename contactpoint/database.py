@@ -65,7 +65,7 @@ def stop_embedded_server(data_dir: Path = EMBEDDED_DATA_DIR) -> None:
     )
 
 
-def database_config(url: str) -> dict[str, Any]:
+def database_config(url: str, *, connect_timeout: int = 5) -> dict[str, Any]:
     """Turn ``postgresql://user:password@host:port/name?host=/socket`` into Django settings."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
@@ -80,8 +80,11 @@ def database_config(url: str) -> dict[str, Any]:
         "HOST": host,
         "PORT": str(parts.port or ""),
         # A server that takes the connection and never answers would hold each worker (and
-        # the health check) until gunicorn kills it: give up after 5 s unless the URL says.
-        "OPTIONS": {"connect_timeout": "5", **{key: values[0] for key, values in query.items()}},
+        # the health check) until gunicorn kills it: give up (after 5 s) unless the URL says.
+        "OPTIONS": {
+            "connect_timeout": str(connect_timeout),
+            **{key: values[0] for key, values in query.items()},
+        },
     }
 
 

@@ -24,9 +24,10 @@ REPLICA_RETRY_SECONDS = 30.0
 _replica_down_until = 0.0  # time.monotonic(), in this process
 
 
-def _replica_connects() -> bool:
+def replica_connects() -> bool:
     """Whether the replica takes a connection, or still holds a usable one (the health check
-    ``CONN_HEALTH_CHECKS`` makes once a request); False for this worker for a while once not."""
+    ``CONN_HEALTH_CHECKS`` makes once a request); False for this worker for a while once not,
+    without trying it again (each try may wait for ``connect_timeout``)."""
     global _replica_down_until
     if time.monotonic() < _replica_down_until:
         return False
@@ -51,7 +52,7 @@ def replica_reads() -> Iterator[None]:
     Used only by the search and record pages, which read and never write those tables; a
     replica may lag the primary by a moment, which they can bear.
     """
-    token = _replica_reads.set(settings.READ_REPLICA and _replica_connects())
+    token = _replica_reads.set(settings.READ_REPLICA and replica_connects())
     try:
         yield
     finally:

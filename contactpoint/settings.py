@@ -127,7 +127,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_REPLICA_URL = env_optional("DATABASE_REPLICA_URL")
 READ_REPLICA = DATABASE_REPLICA_URL is not None
 DATABASES["replica"] = {
-    **(database_config(DATABASE_REPLICA_URL) if DATABASE_REPLICA_URL else DATABASES["default"]),
+    # A replica that does not answer is passed over (contactpoint/routers.py): give up on
+    # it sooner than on the primary, unless its URL says otherwise.
+    **(
+        database_config(DATABASE_REPLICA_URL, connect_timeout=2)
+        if DATABASE_REPLICA_URL
+        else DATABASES["default"]
+    ),
     "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
     "CONN_HEALTH_CHECKS": True,
     "TEST": {"MIRROR": "default"},

@@ -30,6 +30,15 @@ def test_it_passes_other_url_options_to_the_driver():
     assert config["OPTIONS"] == {"sslmode": "verify-full", "connect_timeout": "2"}
 
 
+def test_a_replica_is_given_up_on_sooner_unless_its_url_says():
+    """settings.py asks 2 s for the replica: one that does not answer is passed over."""
+    assert database_config("postgres://app@replica/cp", connect_timeout=2)["OPTIONS"] == {
+        "connect_timeout": "2"
+    }
+    url = "postgres://app@replica/cp?connect_timeout=7"
+    assert database_config(url, connect_timeout=2)["OPTIONS"] == {"connect_timeout": "7"}
+
+
 def test_it_refuses_a_url_that_is_not_postgresql():
     with pytest.raises(ImproperlyConfigured):
         database_config("mysql://app@db/cp")

@@ -390,10 +390,13 @@ def test_the_probe_command_asks_as_the_tls_proxy_would(monkeypatch, capsys):
     ],
 )
 def test_the_health_check_says_503_when_the_database_is_down_and_names_a_replica_down(
-    client, settings, down, expected_status, expected
+    client, settings, monkeypatch, down, expected_status, expected
 ):
     from django.db import connections
 
+    from contactpoint import routers
+
+    monkeypatch.setattr(routers, "_replica_down_until", 0.0)
     settings.READ_REPLICA = True
     working = connections[down]
     connections[down] = unreachable_database(down)
@@ -403,6 +406,33 @@ def test_the_health_check_says_503_when_the_database_is_down_and_names_a_replica
         connections[down] = working
     assert response.status_code == expected_status
     assert response.json() == expected
+
+
+def test_the_health_check_does_not_wait_again_on_a_replica_found_down(
+    client, settings, monkeypatch
+):
+    """A replica host that does not answer costs its connect_timeout to find out: once
+    found down, the probe says so at once until the search pages would try it again."""
+    from django.db import connections
+
+    from contactpoint import routers
+
+    def tried_again():
+        raise AssertionError("the replica was tried again")
+
+    monkeypatch.setattr(routers, "_replica_down_until", 0.0)
+    settings.READ_REPLICA = True
+    working = connections["replica"]
+    connections["replica"] = unreachable_database("replica")
+    try:
+        assert client.get("/health/").json()["replica"] == "down"
+        silent = unreachable_database("replica")
+        silent.cursor = tried_again
+        connections["replica"] = silent
+        answer = client.get("/health/")
+    finally:
+        connections["replica"] = working
+    assert (answer.status_code, answer.json()["replica"]) == (200, "down")
 
 
 def test_no_child_name_reaches_a_log_line(client, caplog):
