@@ -911,18 +911,9 @@ class TestMergeAndUnmerge:
         kept = make_child()
         la_import(la_system(la_record_id="B1", given_name="Zack", family_name="Other"))
         absorbed = Child.objects.get(source_records__record_id__endswith="/B1")
-        social = make_service(Service.Kind.SOCIAL_CARE, name="Northshire Social Care")
-        school = make_service(Service.Kind.SCHOOL, identifier="111111")
-        Involvement.objects.create(
-            child=kept, service=school, started_on=date(2020, 1, 1), lead_professional=True,
-            source=Source.LA_SYSTEM,
-        )  # fmt: skip
-        theirs = Involvement.objects.create(
-            child=absorbed, service=social, started_on=date(2024, 1, 1), lead_professional=True,
-            source=Source.LA_SYSTEM,
-        )  # fmt: skip
+        theirs = self.each_with_a_lead(kept, absorbed)
         merge = children_merge(kept=kept, absorbed=absorbed, by=None)
-        Involvement.objects.filter(service=school).update(ended_on=date(2026, 1, 1))
+        Involvement.objects.filter(service__kind="school").update(ended_on=date(2026, 1, 1))
         la_import(
             la_system(la_record_id="B1", given_name="Zack", family_name="Other",
                       service_kind="early_help", lead_professional="yes",
@@ -961,18 +952,23 @@ class TestMergeAndUnmerge:
         children_unmerge(merge=merge, by=None)
         assert (homes(kept), homes(absorbed)) == ({"NE1 1AA"}, {"NE3 3AA"})
 
-    def test_the_absorbed_records_lead_service_still_works_with_the_child(self):
-        kept, absorbed = make_child(), make_child(given_name="Amy")
+    def each_with_a_lead(self, kept: Child, absorbed: Child) -> Involvement:
+        """The school leads on the first record; social care, with a CAF, on the second
+        (returned)."""
         school = make_service(Service.Kind.SCHOOL, identifier="111111")
         social = make_service(Service.Kind.SOCIAL_CARE, name="Northshire Social Care")
         Involvement.objects.create(
             child=kept, service=school, started_on=date(2020, 1, 1), lead_professional=True,
             source=Source.LA_SYSTEM,
         )  # fmt: skip
-        theirs = Involvement.objects.create(
+        return Involvement.objects.create(
             child=absorbed, service=social, started_on=date(2024, 1, 1), lead_professional=True,
             caf_held=True, source=Source.LA_SYSTEM,
         )  # fmt: skip
+
+    def test_the_absorbed_records_lead_service_still_works_with_the_child(self):
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        theirs = self.each_with_a_lead(kept, absorbed)
         merge = children_merge(kept=kept, absorbed=absorbed, by=None)
         current = kept.involvements.filter(ended_on__isnull=True)
         assert {(i.service.name, i.lead_professional, i.caf_held) for i in current} == {
