@@ -490,7 +490,7 @@ def separate(request: HttpRequest) -> HttpResponseBase:
     """Undoes a feed record's join to a record it is not (an automatic match, or a data
     manager's): it becomes a record of its own."""
     manager = signed_in_user(request)
-    form = SeparateForm(request.POST or None)
+    form = SeparateForm(request.POST if request.method == "POST" else None)
     child, fed = None, []
     # The feed record is checked once the record's are known to choose from (below).
     if request.method == "POST" and (form.is_valid() or "record" in form.cleaned_data):

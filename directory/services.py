@@ -370,14 +370,18 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     )
     from directory.feeds import RowErrors
 
-    source_record = SourceRecord.objects.select_for_update().get(pk=source_record.pk)
-    child = source_record.child
+    joined = SourceRecord.objects.filter(pk=source_record.pk).values_list("child", flat=True)
+    child_id = joined.first()
+    child = Child.objects.filter(pk=child_id).first() if child_id else None
     if child is None:
         raise NotSeparable("That feed record has not joined a record")
-    _lock(child)
+    _lock(child)  # the child, then its feed record: the order a merge takes them in
+    source_record = SourceRecord.objects.select_for_update().get(pk=source_record.pk)
+    if source_record.child_id != child.pk:
+        raise NotSeparable("That feed record has moved since the page was shown: look again")
     follow_shields_after_commit(timezone.now(), children=[child.pk])
-    others = SourceRecord.objects.filter(child=child).exclude(pk=source_record.pk)
-    if child.status == Child.Status.MERGED or not others.exists():
+    others = list(SourceRecord.objects.filter(child=child).exclude(pk=source_record.pk))
+    if child.status == Child.Status.MERGED or not others:
         raise NotSeparable("It is the record's only feed record: there is nothing to separate")
     if Merge.objects.filter(
         kept=child, unmerged_at__isnull=True, moved__contains={
@@ -402,7 +406,7 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     separate = child_create_from_row(row, source_record.source, record, la)
     numbers = Q()
     for kind, value in row.identifiers.items():  # given before facts named their record
-        numbers |= Q(kind=kind, value=value)
+        numbers |= Q(kind=kind, value=value, source_record=None)
     model: Any
     for model in _FED:
         given = Q(source_record=source_record)
@@ -412,7 +416,16 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     source_record.child = separate
     source_record.save(update_fields=["child"])
     facts_apply(row, separate, source_record, record, la)  # what was recorded before 0016
-    _life_given_back(child, row, [row_from_record(other) for other in others])
+    _life_taken_back(child, row)
+    # What the record's own feed records say again, where the separated row had overwritten
+    # it (a CAF on a service both named, a consent, a death).
+    for other in others:
+        try:
+            said = row_from_record(other)
+        except RowErrors:
+            continue
+        facts_apply(said, child, other, other.last_import, other.last_import.local_authority or la)
+    _archived_in_error(child, timezone.localdate())
     _shield_split(
         child,
         separate,
@@ -428,26 +441,35 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     return Separated(separate, facts_left)
 
 
-def _life_given_back(child: Child, row: Any, others: list[Any]) -> None:
-    """A death or a consent to stay until 25 that only the separated row gave leaves the
-    record it had joined (the feed rows still on it, ``others``, are read afresh)."""
+def _life_taken_back(child: Child, row: Any) -> None:
+    """A death or a consent the separated row gave leaves the record it had joined (its own
+    feed rows then say theirs again)."""
     changed = []
-    died = row.date_of_death
-    if died and child.date_of_death == died and all(o.date_of_death != died for o in others):
+    if row.date_of_death and child.date_of_death == row.date_of_death:
         child.date_of_death = None
         changed.append("date_of_death")
         if child.status == Child.Status.DECEASED:
             child.status = Child.Status.ACTIVE
             changed.append("status")
-    if (
-        row.consent_to_25
-        and child.kept_to_25_with_consent
-        and not any(o.consent_to_25 for o in others)
-    ):
+    if row.consent_to_25 is not None and child.kept_to_25_with_consent == row.consent_to_25:
         child.kept_to_25_with_consent = False
         changed.append("kept_to_25_with_consent")
     if changed:
         child.save(update_fields=[*changed, "updated_at"])
+
+
+def _archived_in_error(child: Child, today: date) -> None:
+    """A record archived for a death it no longer holds, and not yet of an age to be archived,
+    is live again."""
+    child.refresh_from_db(fields=["status", "date_of_death", "kept_to_25_with_consent"])
+    age = 25 if child.kept_to_25_with_consent else 18
+    if (
+        child.status == Child.Status.ARCHIVED
+        and child.date_of_death is None
+        and child.date_of_birth > _years_before(today, age)
+    ):
+        child.status, child.archived_on = Child.Status.ACTIVE, None
+        child.save(update_fields=["status", "archived_on", "updated_at"])
 
 
 # The record lifecycle -----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from directory.models import (
     Source,
     SourceRecord,
 )
-from directory.services import children_merge, children_unmerge
+from directory.services import children_merge, children_unmerge, lifecycle_apply
 from shielding.models import Shield
 from tests.commands import run_manage
 from tests.personas import (
@@ -2039,3 +2039,61 @@ class TestSeparateAFeedRecord:
         ).content.decode()
         assert "Enter a ContactPoint ID of 12 digits" in unknown
         assert "Choose the feed record" not in unknown
+
+    ELLA = {
+        "la_record_id": "76", "given_name": "Ella", "family_name": "Brennan",
+        "date_of_birth": "2015-09-12", "gender": "female", "address_line_1": "14 Ashgrove Road",
+        "postcode": "NE1 4ST", "service_kind": "social_care", "service_started_on": "2025-01-06",
+        "caf_held": "no", "lead_professional": "no",
+    }  # fmt: skip
+
+    def both_in_their_las_system(self, client, ella: dict, ellie: dict) -> tuple[Child, Child]:
+        """Ella's record and Ellie's in their LA's system (one social-care service), Ellie's
+        joined to Ella's, then separated: (Ella, Ellie)."""
+        la_import(la_system(**ella), name="ella.csv")
+        la_import(la_system(**ellie), name="ellie.csv")
+        ella_record = Child.objects.get()
+        sign_in(client, dana())
+        ellies = SourceRecord.objects.get(record_id__endswith="/77")
+        page = self.separate(client, ella_record, ellies.pk).content.decode()
+        assert "now a record of its own" in page
+        ella_record.refresh_from_db()
+        return ella_record, Child.objects.exclude(pk=ella_record.pk).get()
+
+    def test_what_her_own_record_says_is_said_again_on_hers(self, client):
+        """Ellie's row had set a CAF and the lead on the service both rows name, and withdrawn
+        the consent to 25 Ella's own row gives: Ella's record says what her row says again."""
+        ella, ellie = self.both_in_their_las_system(
+            client,
+            self.ELLA | {"consent_to_25": "yes"},
+            self.ELLIE | {"caf_held": "yes", "lead_professional": "yes", "consent_to_25": "no"},
+        )
+        hers, theirs = ellie.involvements.get(), ella.involvements.get()
+        assert (hers.caf_held, hers.lead_professional) == (True, True)
+        assert (theirs.caf_held, theirs.lead_professional) == (False, False)
+        assert ella.kept_to_25_with_consent and not ellie.kept_to_25_with_consent
+
+    def test_a_record_archived_for_a_death_only_the_separated_row_gave_is_live_again(self, client):
+        la_import(la_system(**self.ELLA), name="ella.csv")
+        la_import(la_system(**self.ELLIE | {"date_of_death": "2024-06-01"}), name="ellie.csv")
+        lifecycle_apply(today=timezone.localdate())
+        assert Child.objects.get().status == Child.Status.ARCHIVED, "a year after the death"
+        sign_in(client, dana())
+        ella = Child.objects.get()
+        self.separate(client, ella, SourceRecord.objects.get(record_id__endswith="/77").pk)
+        ella.refresh_from_db()
+        assert (ella.status, ella.archived_on, ella.date_of_death) == ("active", None, None)
+
+    def test_a_number_her_own_feed_record_gave_stays_with_her(self, client):
+        """Ellie's record carried Ella's NHS number (mistyped), so it joined hers by it."""
+        number = "9434765919"
+        ella, ellie = self.both_in_their_las_system(
+            client, self.ELLA | {"nhs_number": number}, self.ELLIE | {"nhs_number": number}
+        )
+        assert ChildIdentifier.objects.get(value=number).child == ella
+        assert not ellie.identifiers.exists()
+
+    def test_a_post_with_nothing_in_it_is_the_form_again(self, client):
+        sign_in(client, dana())
+        response = client.post(reverse("directory:separate"), {})
+        assert response.status_code == 200 and "Enter" in response.content.decode()

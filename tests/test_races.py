@@ -853,3 +853,94 @@ def test_a_set_up_link_sent_twice_at_once_sets_one_password(committed, monkeypat
         assert sorted(statuses) == [302, 404], statuses
     finally:
         Session.objects.exclude(session_key__in=before).delete()
+
+
+@pytest.fixture
+def twins_joined_committed(django_db_setup, django_db_blocker):
+    """Ellie's LA record joined to her twin Ella's record, committed, with another record of
+    Ella to merge hers into and a data manager of their LA."""
+    from directory.feed_import import feed_import
+    from directory.models import Child, FeedImport, Merge, Source, SourceRecord
+    from tests.test_feeds import la_system
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, manager = la_and_user("RACE31", "racing-separate", "data_manager")
+        try:
+            for name, record_id in (("Ella", "76"), ("Ellie", "77")):
+                feed_import(
+                    source=Source.LA_SYSTEM, file_name=f"{name}.csv", local_authority=la, by=None,
+                    content=la_system(
+                        la_record_id=record_id, given_name=name, family_name="Brennan",
+                        date_of_birth="2015-09-12", gender="female",
+                        address_line_1="14 Ashgrove Road", postcode="NE1 4ST",
+                    ),
+                )  # fmt: skip
+            ella = Child.objects.get(local_authority=la)
+            other = Child.objects.create(
+                given_name="Ella", family_name="Brenan", gender="female",
+                date_of_birth=ella.date_of_birth, local_authority=la, source=Source.LA_SYSTEM,
+            )  # fmt: skip
+            yield manager, ella, other, SourceRecord.objects.get(record_id="RACE31/77")
+        finally:
+            children = Child.objects.filter(local_authority=la)
+            Merge.objects.filter(kept__in=children).delete()
+            imports = FeedImport.objects.filter(local_authority=la)
+            SourceRecord.objects.filter(first_import__in=imports).delete()
+            children.filter(merged_into__isnull=False).delete()
+            children.delete()
+            imports.delete()
+            manager.delete()
+            la.delete()
+            connections.close_all()
+
+
+def test_separating_a_feed_record_while_its_record_is_merged_is_no_deadlock(
+    twins_joined_committed, monkeypatch
+):
+    """A merge locks the two records, then moves their feed records; a separation takes the
+    record first too, so the two take turns instead of PostgreSQL failing one of them."""
+    from directory import services
+
+    manager, ella, other, ellies = twins_joined_committed
+    move = services._move
+    merging = threading.Event()
+
+    def slow_move(rows, *, to):  # the merge, holding both records, moves their rows
+        if threading.current_thread().name == "merge" and not merging.is_set():
+            merging.set()
+            time.sleep(1.0)  # meanwhile the separation begins
+        return move(rows, to=to)
+
+    monkeypatch.setattr(services, "_move", slow_move)
+    errors: list[BaseException] = []
+
+    def run(work: Callable[[], object]) -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                work()
+        except (services.NotSeparable, ValueError):
+            pass  # refused with a reason, after the other's turn
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(
+            name="merge",
+            target=run,
+            args=(lambda: services.children_merge(kept=other, absorbed=ella, by=manager),),
+        ),
+        threading.Thread(
+            name="separate",
+            target=run,
+            args=(lambda: services.source_record_separate(source_record=ellies),),
+        ),
+    ]
+    threads[0].start()
+    assert merging.wait(10)
+    time.sleep(0.2)
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [], [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
