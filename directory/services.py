@@ -416,16 +416,14 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     source_record.child = separate
     source_record.save(update_fields=["child"])
     facts_apply(row, separate, source_record, record, la)  # what was recorded before 0016
-    _life_taken_back(child, row)
-    # What the record's own feed records say again, where the separated row had overwritten
-    # it (a CAF on a service both named, a consent, a death).
+    still = []  # the last rows of the feed records that stay
     for other in others:
         try:
-            said = row_from_record(other)
+            still.append(row_from_record(other))
         except RowErrors:
             continue
-        facts_apply(said, child, other, other.last_import, other.last_import.local_authority or la)
-    _archived_in_error(child, timezone.localdate())
+    _life_taken_back(child, row, still, timezone.localdate())
+    _service_flags_taken_back(child, row, still)
     _shield_split(
         child,
         separate,
@@ -441,35 +439,74 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     return Separated(separate, facts_left)
 
 
-def _life_taken_back(child: Child, row: Any) -> None:
-    """A death or a consent the separated row gave leaves the record it had joined (its own
-    feed rows then say theirs again)."""
+def _one_answer(answers: set[Any], default: Any) -> Any:
+    """What the feed rows that stay say, if they say one thing: ``default`` if none says
+    anything, None if they disagree (which is newer is not known, so nothing is changed)."""
+    if not answers:
+        return default
+    return next(iter(answers)) if len(answers) == 1 else None
+
+
+def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> None:
+    """A death or a consent the separated row gave (the record still holding it) leaves the
+    record it had joined, for what the rows that stay say. A record archived for that death
+    alone (under 18 when archived), and not of an age to be archived, is live again."""
     changed = []
-    if row.date_of_death and child.date_of_death == row.date_of_death:
+    died = row.date_of_death
+    if died and child.date_of_death == died and all(o.date_of_death != died for o in still):
         child.date_of_death = None
         changed.append("date_of_death")
         if child.status == Child.Status.DECEASED:
             child.status = Child.Status.ACTIVE
             changed.append("status")
     if row.consent_to_25 is not None and child.kept_to_25_with_consent == row.consent_to_25:
-        child.kept_to_25_with_consent = False
-        changed.append("kept_to_25_with_consent")
+        said = {o.consent_to_25 for o in still if o.consent_to_25 is not None}
+        consent = _one_answer(said, default=False)
+        if consent is not None and consent != child.kept_to_25_with_consent:
+            child.kept_to_25_with_consent = consent
+            changed.append("kept_to_25_with_consent")
+    age = 25 if child.kept_to_25_with_consent else 18
+    if (
+        "date_of_death" in changed
+        and child.status == Child.Status.ARCHIVED
+        and child.archived_on is not None
+        # Under 18 when archived: the death was the only reason. Older, her age may have been.
+        and child.date_of_birth > _years_before(child.archived_on, 18)
+        and child.date_of_birth > _years_before(today, age)
+    ):
+        child.status, child.archived_on = Child.Status.ACTIVE, None
+        changed += ["status", "archived_on"]
     if changed:
         child.save(update_fields=[*changed, "updated_at"])
 
 
-def _archived_in_error(child: Child, today: date) -> None:
-    """A record archived for a death it no longer holds, and not yet of an age to be archived,
-    is live again."""
-    child.refresh_from_db(fields=["status", "date_of_death", "kept_to_25_with_consent"])
-    age = 25 if child.kept_to_25_with_consent else 18
-    if (
-        child.status == Child.Status.ARCHIVED
-        and child.date_of_death is None
-        and child.date_of_birth > _years_before(today, age)
+def _service_flags_taken_back(child: Child, row: Any, still: list[Any]) -> None:
+    """A CAF or lead the separated row set on a service another feed record of the record
+    names (one involvement for both) is what the rows that stay say of it."""
+    named = row.service
+    if not named or "caf_held" not in named:
+        return
+    key = (named["kind"], named["identifier"])
+    said = {
+        (bool(o.service["caf_held"]), bool(o.service["lead_professional"]))
+        for o in still
+        if o.service and (o.service["kind"], o.service["identifier"]) == key
+        and "caf_held" in o.service
+    }  # fmt: skip
+    flags = _one_answer(said, default=None)
+    if flags is None:
+        return
+    current = Involvement.objects.filter(child=child, ended_on__isnull=True)
+    for involvement in current.filter(
+        service__kind=key[0], service__identifier=key[1], source_record__isnull=False
     ):
-        child.status, child.archived_on = Child.Status.ACTIVE, None
-        child.save(update_fields=["status", "archived_on", "updated_at"])
+        caf, lead = flags
+        lead = (
+            lead and not current.filter(lead_professional=True).exclude(pk=involvement.pk).exists()
+        )
+        if (involvement.caf_held, involvement.lead_professional) != (caf, lead):
+            involvement.caf_held, involvement.lead_professional = caf, lead
+            involvement.save(update_fields=["caf_held", "lead_professional"])
 
 
 # The record lifecycle -----------------------------------------------------------------------------

@@ -2050,15 +2050,16 @@ class TestSeparateAFeedRecord:
     def both_in_their_las_system(self, client, ella: dict, ellie: dict) -> tuple[Child, Child]:
         """Ella's record and Ellie's in their LA's system (one social-care service), Ellie's
         joined to Ella's, then separated: (Ella, Ellie)."""
-        la_import(la_system(**ella), name="ella.csv")
+        if ella:
+            la_import(la_system(**ella), name="ella.csv")
         la_import(la_system(**ellie), name="ellie.csv")
-        ella_record = Child.objects.get()
+        ella_record = Child.objects.get(source_records__record_id__endswith="/76")
         sign_in(client, dana())
         ellies = SourceRecord.objects.get(record_id__endswith="/77")
         page = self.separate(client, ella_record, ellies.pk).content.decode()
         assert "now a record of its own" in page
         ella_record.refresh_from_db()
-        return ella_record, Child.objects.exclude(pk=ella_record.pk).get()
+        return ella_record, Child.objects.get(source_records__record_id__endswith="/77")
 
     def test_what_her_own_record_says_is_said_again_on_hers(self, client):
         """Ellie's row had set a CAF and the lead on the service both rows name, and withdrawn
@@ -2097,3 +2098,39 @@ class TestSeparateAFeedRecord:
         sign_in(client, dana())
         response = client.post(reverse("directory:separate"), {})
         assert response.status_code == 200 and "Enter" in response.content.decode()
+
+    def test_what_the_separated_row_never_said_is_left_as_it_is(self, client):
+        """Ella's two LA records: 76 gave a consent to 25 and no CAF; 79, newer, withdrew the
+        consent and said a CAF is held. Separating Ellie, whose row says neither, changes
+        neither: which of 76 and 79 is newer is not what the separation decides."""
+        older = self.ELLA | {"consent_to_25": "yes"}
+        la_import(la_system(**older), name="a.csv")
+        newer = {"la_record_id": "79", "consent_to_25": "no", "caf_held": "yes"}
+        la_import(la_system(**self.ELLA | newer), name="b.csv")
+        # 76 again, unchanged, in the LA's next file (with someone else): nothing to apply.
+        someone = la_system(la_record_id="500").split(b"\n", 1)[1]
+        la_import(la_system(**older) + someone, name="c.csv")
+        ella, _ = self.both_in_their_las_system(client, {}, self.ELLIE | {"service_kind": ""})
+        assert not ella.kept_to_25_with_consent
+        assert ella.involvements.get(ended_on__isnull=True).caf_held
+
+    def test_a_record_archived_at_18_stays_archived(self, client):
+        born = {"date_of_birth": "2007-06-01"}
+        la_import(la_system(**self.ELLA | born), name="a.csv")
+        lifecycle_apply(today=timezone.localdate())
+        la_import(la_system(**self.ELLA | born | {"consent_to_25": "yes"}), name="b.csv")
+        ella, _ = self.both_in_their_las_system(
+            client, {}, self.ELLIE | born | {"date_of_death": "2024-06-01"}
+        )
+        assert ella.status == Child.Status.ARCHIVED, "archived for her age, not for a death"
+
+    def test_a_record_that_absorbed_another_can_still_be_separated(self, client):
+        """The absorbed record's row gives a death before the kept record's birthday (which
+        the merge therefore did not take): nothing about it stops the separation."""
+        la_import(la_system(**self.ELLA), name="ella.csv")
+        ella = Child.objects.get()
+        dead = {"la_record_id": "80", "date_of_birth": "2014-01-01", "date_of_death": "2015-01-01"}
+        la_import(la_system(**dead), name="other.csv")
+        children_merge(kept=ella, absorbed=Child.objects.exclude(pk=ella.pk).get(), by=None)
+        ella, ellie = self.both_in_their_las_system(client, {}, self.ELLIE)
+        assert ellie.given_name == "Ellie" and ella.date_of_death is None
