@@ -564,23 +564,7 @@ def facts_apply(
         ChildIdentifier.objects.get_or_create(
             kind=kind, value=value, defaults={"child": child, "source_record": source_record}
         )
-    names = {(n.given_name, n.family_name) for n in child.other_names.all()}
-    names.add((child.given_name, child.family_name))
-    wanted = [(ChildName.Kind.KNOWN_AS, row.given_name, row.family_name)]
-    if row.former_name:
-        wanted.append((ChildName.Kind.FORMER, *row.former_name))
-    named = [
-        (kind, given, family) for kind, given, family in wanted if (given, family) not in names
-    ]
-    for kind, given, family in named:
-        ChildName.objects.create(
-            child=child, kind=kind, given_name=given, family_name=family, **fact
-        )
-    if named:
-        child_search_keys_rebuild(child_ids=[child.pk])
-        # A name that makes the record look like a shielded child (a former name, say) may be
-        # hers: the record is shielded before any of this row's facts can be seen.
-        shield_if_lookalike(child)
+    _names_apply(row, child, fact)
     _life_apply(row, child)
     if row.address_status:
         _elsewhere_apply(row, child, fact)
@@ -608,6 +592,81 @@ def facts_apply(
     if home_or_carer_changed:
         # A brother or sister at a shielded child's home, or with her mother, would show them;
         # in the same transaction, so nothing is seen before the shield is on.
+        shield_follows_home_and_carers(child)
+
+
+def _names_apply(row: FeedRow, child: Child, fact: dict[str, Any]) -> None:
+    """The row's name and former name, where the record does not hold them."""
+    names = {(n.given_name, n.family_name) for n in child.other_names.all()}
+    names.add((child.given_name, child.family_name))
+    wanted = [(ChildName.Kind.KNOWN_AS, row.given_name, row.family_name)]
+    if row.former_name:
+        wanted.append((ChildName.Kind.FORMER, *row.former_name))
+    named = [
+        (kind, given, family) for kind, given, family in wanted if (given, family) not in names
+    ]
+    for kind, given, family in named:
+        ChildName.objects.create(
+            child=child, kind=kind, given_name=given, family_name=family, **fact
+        )
+    if named:
+        child_search_keys_rebuild(child_ids=[child.pk])
+        # A name that makes the record look like a shielded child (a former name, say) may be
+        # hers: the record is shielded before any of this row's facts can be seen.
+        shield_if_lookalike(child)
+
+
+def facts_restore(
+    row: FeedRow,
+    child: Child,
+    source_record: SourceRecord,
+    record: FeedImport,
+    la: Organisation | None,
+) -> None:
+    """What a feed record's last row says and its record no longer holds, given back, ending
+    and changing nothing: after another feed record that gave the same home, school, carer or
+    name first is separated, those went with it."""
+    provenance = {"source": source_record.source, "source_reference": _reference(record, row)}
+    fact = {**provenance, "source_record": source_record}
+    _names_apply(row, child, fact)
+    current = Address.objects.filter(child=child, ended_on__isnull=True)
+    restored = False
+    if row.address_status and not current.filter(kind=row.address_status).exists():
+        Address.objects.create(
+            child=child, kind=row.address_status, expected_return_by=row.expected_return_by,
+            started_on=timezone.localdate(), **fact,
+        )  # fmt: skip
+    if row.address:
+        line_1, line_2, town, postcode = row.address
+        if not current.filter(line_1=line_1, postcode=postcode).exists():
+            Address.objects.create(
+                child=child, line_1=line_1, line_2=line_2, town=town, postcode=postcode,
+                started_on=timezone.localdate(), **fact,
+            )  # fmt: skip
+            restored = True
+    if row.carer and not CareRelationship.objects.filter(
+        child=child, ended_on__isnull=True, carer__given_name=row.carer["given_name"],
+        carer__family_name=row.carer["family_name"],
+    ).exists():  # fmt: skip
+        restored |= _carer_apply(row, child, provenance, fact)
+    if row.service:
+        service = _service_for(row.service, la, provenance)
+        involvements = Involvement.objects.filter(child=child, ended_on__isnull=True)
+        lead_free = not involvements.filter(lead_professional=True).exists()
+        wants_lead = bool(row.service.get("lead_professional")) and lead_free
+        held = involvements.filter(service=service).first()
+        if held is None:
+            started = row.service["started_on"]
+            assert isinstance(started, date)
+            Involvement.objects.create(
+                child=child, service=service, started_on=started,
+                caf_held=bool(row.service.get("caf_held")), lead_professional=wants_lead,
+                **_sensitive(row.service), **fact,
+            )  # fmt: skip
+        elif wants_lead and not held.sensitive_category:  # refused for the other, once
+            held.lead_professional = True
+            held.save(update_fields=["lead_professional"])
+    if restored:
         shield_follows_home_and_carers(child)
 
 
@@ -709,6 +768,29 @@ def _carer_apply(
     return True
 
 
+def _service_for(
+    facts: dict[str, object], la: Organisation | None, provenance: dict[str, str]
+) -> Service:
+    """The school, practice or LA service a row names (an LA's own made the first time)."""
+    kind = str(facts["kind"])
+    if facts["identifier"]:
+        return Service.objects.get(kind=kind, identifier=facts["identifier"])
+    assert la is not None, "LA system files are imported for a local authority"
+    service, _ = Service.objects.get_or_create(
+        kind=kind, local_authority=la, identifier="",
+        defaults={"name": f"{la.name} {Service.Kind(kind).label}", **provenance},
+    )  # fmt: skip
+    return service
+
+
+def _sensitive(facts: dict[str, object]) -> dict[str, str]:
+    kind = str(facts["kind"])
+    return {
+        "sensitive_category": kind if kind in SensitiveCategory.values else "",
+        "sensitive_basis": str(facts.get("sensitive_basis") or ""),
+    }
+
+
 def _service_apply(
     facts: dict[str, object],
     child: Child,
@@ -717,18 +799,8 @@ def _service_apply(
     fact: dict[str, Any],
 ) -> None:
     kind = str(facts["kind"])
-    if facts["identifier"]:
-        service = Service.objects.get(kind=kind, identifier=facts["identifier"])
-    else:
-        assert la is not None, "LA system files are imported for a local authority"
-        service, _ = Service.objects.get_or_create(
-            kind=kind, local_authority=la, identifier="",
-            defaults={"name": f"{la.name} {Service.Kind(kind).label}", **provenance},
-        )  # fmt: skip
-    sensitive = {
-        "sensitive_category": kind if kind in SensitiveCategory.values else "",
-        "sensitive_basis": str(facts.get("sensitive_basis") or ""),
-    }
+    service = _service_for(facts, la, provenance)
+    sensitive = _sensitive(facts)
     current = Involvement.objects.filter(child=child, ended_on__isnull=True)
     mine = current.filter(service=service).first()
     wants_lead = bool(facts.get("lead_professional"))

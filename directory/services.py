@@ -365,6 +365,7 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     from directory.feed_import import (
         child_create_from_row,
         facts_apply,
+        facts_restore,
         row_from_record,
         shield_if_lookalike,
     )
@@ -413,17 +414,26 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
         if model is ChildIdentifier and numbers:
             given |= numbers
         _move(model.objects.filter(given, child=child), to=separate)
+    ChildName.objects.filter(  # the name it joined under is now the record's own
+        child=separate, given_name=separate.given_name, family_name=separate.family_name
+    ).delete()
     source_record.child = separate
     source_record.save(update_fields=["child"])
     facts_apply(row, separate, source_record, record, la)  # what was recorded before 0016
-    still = []  # the last rows of the feed records that stay
+    staying = []  # the feed records that stay, with their last rows
     for other in others:
         try:
-            still.append(row_from_record(other))
+            staying.append((other, row_from_record(other)))
         except RowErrors:
             continue
+    still = [said for _, said in staying]
     _life_taken_back(child, row, still, timezone.localdate())
     _service_flags_taken_back(child, row, still)
+    _carer_phone_taken_back(child, row, still)
+    for other, said in staying:  # a home, school or carer both rows named went with it
+        facts_restore(
+            said, child, other, other.last_import, other.last_import.local_authority or la
+        )
     _shield_split(
         child,
         separate,
@@ -454,9 +464,11 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
     changed = []
     died = row.date_of_death
     if died and child.date_of_death == died and all(o.date_of_death != died for o in still):
-        child.date_of_death = None
-        changed.append("date_of_death")
-        if child.status == Child.Status.DECEASED:
+        said = {o.date_of_death for o in still if o.date_of_death}
+        if len(said) < 2:  # two other dates: which is newer is not known
+            child.date_of_death = next(iter(said), None)
+            changed.append("date_of_death")
+        if child.date_of_death is None and child.status == Child.Status.DECEASED:
             child.status = Child.Status.ACTIVE
             changed.append("status")
     if row.consent_to_25 is not None and child.kept_to_25_with_consent == row.consent_to_25:
@@ -468,6 +480,7 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
     age = 25 if child.kept_to_25_with_consent else 18
     if (
         "date_of_death" in changed
+        and child.date_of_death is None
         and child.status == Child.Status.ARCHIVED
         and child.archived_on is not None
         # Under 18 when archived: the death was the only reason. Older, her age may have been.
@@ -478,6 +491,29 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
         changed += ["status", "archived_on"]
     if changed:
         child.save(update_fields=[*changed, "updated_at"])
+
+
+def _carer_phone_taken_back(child: Child, row: Any, still: list[Any]) -> None:
+    """A phone the separated row gave a carer the rows that stay also name is what they say
+    of it, if they say one thing."""
+    if not row.carer or not row.carer["phone"]:
+        return
+    name = (row.carer["given_name"], row.carer["family_name"])
+    said = {
+        o.carer["phone"]
+        for o in still
+        if o.carer and o.carer["phone"] and (o.carer["given_name"], o.carer["family_name"]) == name
+    }
+    phone = _one_answer(said, default=None)
+    if phone is None:
+        return
+    for link in CareRelationship.objects.filter(
+        child=child, ended_on__isnull=True, carer__given_name=name[0], carer__family_name=name[1],
+        carer__phone=row.carer["phone"],
+    ).select_related("carer"):  # fmt: skip
+        link.carer.phone = phone
+        link.carer.for_children = (child.pk,)  # the change log's entry for it is the child's
+        link.carer.save(update_fields=["phone"])
 
 
 def _service_flags_taken_back(child: Child, row: Any, still: list[Any]) -> None:

@@ -2134,3 +2134,39 @@ class TestSeparateAFeedRecord:
         children_merge(kept=ella, absorbed=Child.objects.exclude(pk=ella.pk).get(), by=None)
         ella, ellie = self.both_in_their_las_system(client, {}, self.ELLIE)
         assert ellie.given_name == "Ellie" and ella.date_of_death is None
+
+    def test_what_both_rows_named_stays_with_the_record_that_keeps_her_row(self, client):
+        """Ellie's row gave the home, service and mother first; Ella's row, later, named the
+        same (so recorded nothing new), asked for social care as lead (refused: Ellie's early
+        help was), gave its own date of death and mother's phone. Separated, each has hers."""
+        mum = {"carer_given_name": "Mary", "carer_family_name": "Brennan",
+               "carer_relationship": "mother"}  # fmt: skip
+        ellies = self.ELLIE | mum | {
+            "service_kind": "early_help", "caf_held": "yes", "lead_professional": "yes",
+            "carer_phone": "07700900001", "date_of_death": "2025-04-01",
+        }  # fmt: skip
+        ellas = self.ELLA | mum | {
+            "service_kind": "social_care", "caf_held": "yes", "lead_professional": "yes",
+            "carer_phone": "07700900002", "date_of_death": "2025-03-01",
+        }  # fmt: skip
+        la_import(la_system(**self.ELLA | {"address_line_1": "1 North Road"}), name="a.csv")
+        la_import(la_system(**ellies | {"service_kind": "social_care"}), name="b.csv")
+        la_import(la_system(**ellies), name="c.csv")  # her early help, lead
+        la_import(la_system(**ellas), name="d.csv")
+        ella, ellie = self.both_in_their_las_system(client, {}, ellies)
+        for child, phone, died in ((ella, "07700900002", 3), (ellie, "07700900001", 4)):
+            assert child.addresses.filter(ended_on__isnull=True, postcode="NE1 4ST").exists()
+            assert child.carer_relationships.get(ended_on__isnull=True).carer.phone == phone
+            assert (child.status, child.date_of_death) == ("deceased", date(2025, died, 1))
+        assert [(i.service.kind, i.lead_professional) for i in ella.involvements.filter(
+            ended_on__isnull=True)] == [("social_care", True)]  # fmt: skip
+        assert not ellie.other_names.filter(given_name="Ellie").exists(), "her own name"
+
+    def test_her_own_date_of_death_is_hers_again(self, client):
+        ella, ellie = self.both_in_their_las_system(
+            client,
+            self.ELLA | {"date_of_death": "2025-03-01"},
+            self.ELLIE | {"date_of_death": "2025-04-01"},
+        )
+        assert (ella.status, ella.date_of_death) == ("deceased", date(2025, 3, 1))
+        assert ellie.date_of_death == date(2025, 4, 1)
