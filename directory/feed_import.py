@@ -616,55 +616,74 @@ def _names_apply(row: FeedRow, child: Child, fact: dict[str, Any]) -> None:
         shield_if_lookalike(child)
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What a separated feed record took from the record it had joined (``facts_restore``)."""
+
+    homes: frozenset[tuple[str, str]]  # (line 1, postcode)
+    elsewhere: frozenset[str]  # "no known address", "left England"
+    carers: frozenset[tuple[str, str]]  # (given name, family name)
+    services: frozenset[int]
+    lead: bool
+
+
 def facts_restore(
     row: FeedRow,
     child: Child,
     source_record: SourceRecord,
     record: FeedImport,
     la: Organisation | None,
+    taken: Taken,
 ) -> None:
-    """What a feed record's last row says and its record no longer holds, given back, ending
-    and changing nothing: after another feed record that gave the same home, school, carer or
-    name first is separated, those went with it."""
+    """What a feed record's last row says of what another (separated) record ``taken`` from
+    the record, given back, ending and changing nothing else: a home, school or carer both
+    named went with the one that gave it first, and a lead refused while the other held it."""
     provenance = {"source": source_record.source, "source_reference": _reference(record, row)}
     fact = {**provenance, "source_record": source_record}
     _names_apply(row, child, fact)
     current = Address.objects.filter(child=child, ended_on__isnull=True)
     restored = False
-    if row.address_status and not current.filter(kind=row.address_status).exists():
+    status = row.address_status
+    if status in taken.elsewhere and not current.filter(kind=status).exists():
         Address.objects.create(
-            child=child, kind=row.address_status, expected_return_by=row.expected_return_by,
+            child=child, kind=status, expected_return_by=row.expected_return_by,
             started_on=timezone.localdate(), **fact,
         )  # fmt: skip
     if row.address:
         line_1, line_2, town, postcode = row.address
-        if not current.filter(line_1=line_1, postcode=postcode).exists():
+        home = (line_1, postcode)
+        if home in taken.homes and not current.filter(line_1=line_1, postcode=postcode).exists():
             Address.objects.create(
                 child=child, line_1=line_1, line_2=line_2, town=town, postcode=postcode,
                 started_on=timezone.localdate(), **fact,
             )  # fmt: skip
             restored = True
-    if row.carer and not CareRelationship.objects.filter(
-        child=child, ended_on__isnull=True, carer__given_name=row.carer["given_name"],
-        carer__family_name=row.carer["family_name"],
+    carer = (row.carer or {}).get("given_name"), (row.carer or {}).get("family_name")
+    if row.carer and carer in taken.carers and not CareRelationship.objects.filter(
+        child=child, ended_on__isnull=True, carer__given_name=carer[0],
+        carer__family_name=carer[1],
     ).exists():  # fmt: skip
         restored |= _carer_apply(row, child, provenance, fact)
     if row.service:
         service = _service_for(row.service, la, provenance)
+        # A feed's involvement, never a practitioner's own: hers is hers to change.
         involvements = Involvement.objects.filter(child=child, ended_on__isnull=True)
-        lead_free = not involvements.filter(lead_professional=True).exists()
-        wants_lead = bool(row.service.get("lead_professional")) and lead_free
-        held = involvements.filter(service=service).first()
-        if held is None:
+        fed = involvements.filter(service=service, practitioner__isnull=True)
+        lead = (
+            bool(row.service.get("lead_professional"))
+            and taken.lead
+            and not involvements.filter(lead_professional=True).exists()
+        )
+        if service.pk in taken.services and not fed.exists():
             started = row.service["started_on"]
             assert isinstance(started, date)
             Involvement.objects.create(
                 child=child, service=service, started_on=started,
-                caf_held=bool(row.service.get("caf_held")), lead_professional=wants_lead,
+                caf_held=bool(row.service.get("caf_held")), lead_professional=lead,
                 **_sensitive(row.service), **fact,
             )  # fmt: skip
-        elif wants_lead and not held.sensitive_category:  # refused for the other, once
-            held.lead_professional = True
+        elif lead and (held := fed.filter(sensitive_category="").first()) is not None:
+            held.lead_professional = True  # refused while the separated record's held it
             held.save(update_fields=["lead_professional"])
     if restored:
         shield_follows_home_and_carers(child)

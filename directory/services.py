@@ -363,6 +363,7 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     """
     # Here, not at the top: the feed import uses this module's services.
     from directory.feed_import import (
+        Taken,
         child_create_from_row,
         facts_apply,
         facts_restore,
@@ -408,6 +409,20 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     numbers = Q()
     for kind, value in row.identifiers.items():  # given before facts named their record
         numbers |= Q(kind=kind, value=value, source_record=None)
+    own = {"child": child, "source_record": source_record}
+    addresses = Address.objects.filter(**own, ended_on__isnull=True)
+    involvements = Involvement.objects.filter(**own, ended_on__isnull=True)
+    taken = Taken(
+        homes=frozenset(addresses.values_list("line_1", "postcode")),
+        elsewhere=frozenset(addresses.values_list("kind", flat=True)),
+        carers=frozenset(
+            CareRelationship.objects.filter(**own, ended_on__isnull=True).values_list(
+                "carer__given_name", "carer__family_name"
+            )
+        ),
+        services=frozenset(involvements.values_list("service_id", flat=True)),
+        lead=involvements.filter(lead_professional=True).exists(),
+    )
     model: Any
     for model in _FED:
         given = Q(source_record=source_record)
@@ -420,8 +435,8 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     source_record.child = separate
     source_record.save(update_fields=["child"])
     facts_apply(row, separate, source_record, record, la)  # what was recorded before 0016
-    staying = []  # the feed records that stay, with their last rows
-    for other in others:
+    staying = []  # the feed records that stay, with their last rows, the last received last
+    for other in sorted(others, key=lambda other: other.received_at):
         try:
             staying.append((other, row_from_record(other)))
         except RowErrors:
@@ -432,7 +447,7 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     _carer_phone_taken_back(child, row, still)
     for other, said in staying:  # a home, school or carer both rows named went with it
         facts_restore(
-            said, child, other, other.last_import, other.last_import.local_authority or la
+            said, child, other, other.last_import, other.last_import.local_authority or la, taken
         )
     _shield_split(
         child,
@@ -459,15 +474,16 @@ def _one_answer(answers: set[Any], default: Any) -> Any:
 
 def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> None:
     """A death or a consent the separated row gave (the record still holding it) leaves the
-    record it had joined, for what the rows that stay say. A record archived for that death
-    alone (under 18 when archived), and not of an age to be archived, is live again."""
+    record it had joined, for what the rows that stay (``still``, the last received last)
+    say. A record archived for that death alone (under 18 when archived), and not of an age
+    to be archived, is live again."""
     changed = []
     died = row.date_of_death
     if died and child.date_of_death == died and all(o.date_of_death != died for o in still):
-        said = {o.date_of_death for o in still if o.date_of_death}
-        if len(said) < 2:  # two other dates: which is newer is not known
-            child.date_of_death = next(iter(said), None)
-            changed.append("date_of_death")
+        # Theirs, or the last received of theirs where they give two.
+        deaths = [o.date_of_death for o in still if o.date_of_death]
+        child.date_of_death = deaths[-1] if deaths else None
+        changed.append("date_of_death")
         if child.date_of_death is None and child.status == Child.Status.DECEASED:
             child.status = Child.Status.ACTIVE
             changed.append("status")

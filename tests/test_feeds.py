@@ -33,7 +33,12 @@ from directory.models import (
     Source,
     SourceRecord,
 )
-from directory.services import children_merge, children_unmerge, lifecycle_apply
+from directory.services import (
+    children_merge,
+    children_unmerge,
+    involvement_record_mine,
+    lifecycle_apply,
+)
 from shielding.models import Shield
 from tests.commands import run_manage
 from tests.personas import (
@@ -2170,3 +2175,38 @@ class TestSeparateAFeedRecord:
         )
         assert (ella.status, ella.date_of_death) == ("deceased", date(2025, 3, 1))
         assert ellie.date_of_death == date(2025, 4, 1)
+
+    def test_what_the_separated_record_never_took_is_not_given_back(self, client):
+        """Only what it took is given back: not a school the census left out as older than
+        the one it gave since, nor the lead on a practitioner's own involvement."""
+        make_service(Service.Kind.SCHOOL, name="Northshire Academy", identifier="200000")
+        ella_census = {"given_name": "Ella", "upn": upn("352214300101")}
+        load(census(ella_census | {"school_urn": "200000", "entry_date": "2024-09-03"}))
+        load(census(ella_census | {"entry_date": "2020-09-03"}))  # older: left out
+        ella = Child.objects.get()
+        la_import(la_system(**self.ELLA | {"service_kind": "early_help"}), name="a.csv")
+        la_import(la_system(**self.ELLIE | {"lead_professional": "yes"}), name="ellie.csv")
+        la_import(la_system(**self.ELLA | {"lead_professional": "yes"}), name="c.csv")
+        social = Service.objects.get(kind="social_care")
+        involvement_record_mine(
+            child=ella, practitioner=priya(), role="Social worker", service=social,
+            started_on=date(2025, 2, 1), caf_held=False, lead_professional=False,
+        )  # fmt: skip
+        ellie = self.ELLIE | {"lead_professional": "yes"}
+        ella, _ = self.both_in_their_las_system(client, {}, ellie)
+        current = ella.involvements.filter(ended_on__isnull=True)
+        assert sorted(i.service.name for i in current) == [
+            "Northshire Academy", "Northshire Children's social care",  # hers, and the LA's
+            "Northshire Children's social care", "Northshire Early help",
+        ]  # fmt: skip
+        leads = current.filter(lead_professional=True)
+        assert [(i.source, i.service.kind) for i in leads] == [("la_system", "social_care")]
+
+    def test_her_death_is_one_of_those_her_records_give_not_her_twins(self, client):
+        la_import(la_system(**self.ELLA | {"date_of_death": "2025-03-01"}), name="a.csv")
+        second = {"la_record_id": "79", "date_of_death": "2025-02-01"}
+        la_import(la_system(**self.ELLA | second), name="b.csv")
+        ella, _ = self.both_in_their_las_system(
+            client, {}, self.ELLIE | {"date_of_death": "2025-04-01"}
+        )
+        assert ella.date_of_death == date(2025, 2, 1), "the last her records sent"
