@@ -409,19 +409,21 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     numbers = Q()
     for kind, value in row.identifiers.items():  # given before facts named their record
         numbers |= Q(kind=kind, value=value, source_record=None)
+    # What it gave, current or ended since (by its own later rows: a twin's move ends the
+    # home both named, which the other's row still names).
     own = {"child": child, "source_record": source_record}
-    addresses = Address.objects.filter(**own, ended_on__isnull=True)
-    involvements = Involvement.objects.filter(**own, ended_on__isnull=True)
+    addresses = Address.objects.filter(**own)
+    involvements = Involvement.objects.filter(**own)
     taken = Taken(
         homes=frozenset(addresses.values_list("line_1", "postcode")),
         elsewhere=frozenset(addresses.values_list("kind", flat=True)),
         carers=frozenset(
-            CareRelationship.objects.filter(**own, ended_on__isnull=True).values_list(
+            CareRelationship.objects.filter(**own).values_list(
                 "carer__given_name", "carer__family_name"
             )
         ),
         services=frozenset(involvements.values_list("service_id", flat=True)),
-        lead=involvements.filter(lead_professional=True).exists(),
+        lead=involvements.filter(lead_professional=True, ended_on__isnull=True).exists(),
     )
     model: Any
     for model in _FED:
@@ -481,7 +483,11 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
     died = row.date_of_death
     if died and child.date_of_death == died and all(o.date_of_death != died for o in still):
         # Theirs, or the last received of theirs where they give two.
-        deaths = [o.date_of_death for o in still if o.date_of_death]
+        deaths = [
+            o.date_of_death
+            for o in still
+            if o.date_of_death and o.date_of_death >= child.date_of_birth  # hers, not before
+        ]
         child.date_of_death = deaths[-1] if deaths else None
         changed.append("date_of_death")
         if child.date_of_death is None and child.status == Child.Status.DECEASED:
@@ -494,13 +500,21 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
             child.kept_to_25_with_consent = consent
             changed.append("kept_to_25_with_consent")
     age = 25 if child.kept_to_25_with_consent else 18
+    archived_on = child.archived_on
+    reason_gone = (  # why it was archived, taken back with the separated row
+        # A death, if she was under 18 when archived (older, her age may have been why).
+        (
+            "date_of_death" in changed
+            and archived_on
+            and child.date_of_birth > _years_before(archived_on, 18)
+        )
+        # Or, at 18, a consent to 25 withdrawn by the separated row, hers again.
+        or ("kept_to_25_with_consent" in changed and child.kept_to_25_with_consent)
+    )
     if (
-        "date_of_death" in changed
-        and child.date_of_death is None
+        reason_gone
         and child.status == Child.Status.ARCHIVED
-        and child.archived_on is not None
-        # Under 18 when archived: the death was the only reason. Older, her age may have been.
-        and child.date_of_birth > _years_before(child.archived_on, 18)
+        and child.date_of_death is None
         and child.date_of_birth > _years_before(today, age)
     ):
         child.status, child.archived_on = Child.Status.ACTIVE, None

@@ -2210,3 +2210,39 @@ class TestSeparateAFeedRecord:
             client, {}, self.ELLIE | {"date_of_death": "2025-04-01"}
         )
         assert ella.date_of_death == date(2025, 2, 1), "the last her records sent"
+
+    def test_her_home_her_twins_move_ended_is_hers_again(self, client):
+        """Ellie's row gave the home both rows name; her next row moved her, which ended that
+        home on the joined record. Separated, Ella's home is the one her own row gives."""
+        la_import(la_system(**self.ELLA | {"address_line_1": "1 North Road"}), name="a.csv")
+        la_import(la_system(**self.ELLIE), name="b.csv")
+        la_import(la_system(**self.ELLA), name="c.csv")  # Ella there too: nothing new
+        moved = self.ELLIE | {"address_line_1": "9 South Street", "postcode": "NE9 9ZZ"}
+        ella, ellie = self.both_in_their_las_system(client, {}, moved)
+        assert ellie.addresses.filter(ended_on__isnull=True, postcode="NE9 9ZZ").exists()
+        homes = ella.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True)
+        assert list(homes) == ["14 Ashgrove Road"]
+
+    def test_a_record_archived_at_18_for_her_twins_withdrawn_consent_is_live_again(self, client):
+        born = {"date_of_birth": "2007-06-01"}
+        la_import(la_system(**self.ELLA | born | {"consent_to_25": "yes"}), name="a.csv")
+        la_import(la_system(**self.ELLIE | born | {"consent_to_25": "no"}), name="b.csv")
+        lifecycle_apply(today=timezone.localdate())
+        ella, _ = self.both_in_their_las_system(
+            client, {}, self.ELLIE | born | {"consent_to_25": "no"}
+        )
+        assert (ella.kept_to_25_with_consent, ella.status) == (True, "active")
+
+    def test_a_death_before_her_birthday_is_never_hers(self, client):
+        """A record merged into hers gave a death before her birthday (which the merge did
+        not take): taking back her twin's death does not give her that one."""
+        la_import(la_system(**self.ELLA), name="ella.csv")
+        ella = Child.objects.get()
+        dead = {"la_record_id": "80", "date_of_birth": "2014-01-01", "date_of_death": "2015-01-01"}
+        la_import(la_system(**dead), name="other.csv")
+        children_merge(kept=ella, absorbed=Child.objects.exclude(pk=ella.pk).get(), by=None)
+        ella, ellie = self.both_in_their_las_system(
+            client, {}, self.ELLIE | {"date_of_death": "2025-04-01"}
+        )
+        assert (ella.status, ella.date_of_death) == ("active", None)
+        assert ellie.date_of_death == date(2025, 4, 1)
