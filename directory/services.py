@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -378,7 +378,14 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     if child is None:
         raise NotSeparable("That feed record has not joined a record")
     _lock(child)  # the child, then its feed record: the order a merge takes them in
-    source_record = SourceRecord.objects.select_for_update().get(pk=source_record.pk)
+    try:
+        # A file importing holds its feed records, then waits for their children: waiting
+        # here for one would leave each waiting for the other.
+        source_record = SourceRecord.objects.select_for_update(nowait=True).get(pk=source_record.pk)
+    except OperationalError:
+        raise NotSeparable(
+            "A file from that feed is being imported: try again when it has been"
+        ) from None
     if source_record.child_id != child.pk:
         raise NotSeparable("That feed record has moved since the page was shown: look again")
     follow_shields_after_commit(timezone.now(), children=[child.pk])

@@ -944,3 +944,68 @@ def test_separating_a_feed_record_while_its_record_is_merged_is_no_deadlock(
     for thread in threads:
         thread.join(60)
     assert errors == [], [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
+
+
+def test_separating_a_feed_record_while_its_las_file_imports_is_refused_not_a_deadlock(
+    twins_joined_committed,
+):
+    """The LA's daily file: Ellie's row first, unchanged (the import holds her feed record),
+    then Ella's, who has moved (the import then needs Ella's record). Dana separates Ellie's
+    record in between: she is told to try again, and the file imports."""
+    from directory import services
+    from directory.feed_import import feed_import
+    from directory.models import Address, Source
+    from tests.test_feeds import la_system
+
+    _, ella, _, ellies = twins_joined_committed
+    cells = {
+        "family_name": "Brennan", "date_of_birth": "2015-09-12", "gender": "female",
+        "address_line_1": "14 Ashgrove Road",
+    }  # fmt: skip
+    daily = la_system(la_record_id="77", given_name="Ellie", postcode="NE1 4ST", **cells)
+    daily += la_system(la_record_id="76", given_name="Ella", postcode="NE2 1AB", **cells).split(
+        b"\n", 1
+    )[1]
+    errors: list[tuple[str, BaseException]] = []
+    refused: list[str] = []
+    separating = threading.Thread(name="separate", target=lambda: None)
+
+    def separate() -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                services.source_record_separate(source_record=ellies)
+        except services.NotSeparable as refusal:
+            refused.append(str(refusal))
+        except BaseException as error:
+            errors.append(("separate", error))
+        finally:
+            connections.close_all()
+
+    def after_each_row(_: int) -> None:  # after Ellie's row, Dana's request comes in
+        nonlocal separating
+        if not separating.is_alive() and not refused and not errors:
+            separating = threading.Thread(target=separate, name="separate")
+            separating.start()
+            time.sleep(1.0)
+
+    def import_file() -> None:
+        try:
+            with disable_auditlog():
+                feed_import(
+                    source=Source.LA_SYSTEM, file_name="daily.csv", content=daily,
+                    local_authority=ella.local_authority, by=None, progress=after_each_row,
+                )  # fmt: skip
+        except BaseException as error:
+            errors.append(("import", error))
+        finally:
+            connections.close_all()
+
+    importing = threading.Thread(target=import_file, name="import")
+    importing.start()
+    importing.join(60)
+    separating.join(60)
+    assert errors == [], [
+        f"{who}: {type(e).__name__}: {str(e).splitlines()[0]}" for who, e in errors
+    ]
+    assert refused == ["A file from that feed is being imported: try again when it has been"]
+    assert Address.objects.filter(child=ella, postcode="NE2 1AB", ended_on=None).exists()
