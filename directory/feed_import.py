@@ -821,9 +821,12 @@ def _service_apply(
     service = _service_for(facts, la, provenance)
     sensitive = _sensitive(facts)
     current = Involvement.objects.filter(child=child, ended_on__isnull=True)
-    mine = current.filter(service=service).first()
+    # The feed's involvement with the service: a practitioner's own is hers to change.
+    mine = current.filter(service=service, practitioner__isnull=True).first()
     wants_lead = bool(facts.get("lead_professional"))
-    lead_taken = current.filter(lead_professional=True).exclude(service=service).exists()
+    lead_taken = current.filter(lead_professional=True)
+    if mine is not None:
+        lead_taken = lead_taken.exclude(pk=mine.pk)
     if mine is None:
         started = facts["started_on"]
         assert isinstance(started, date)
@@ -836,12 +839,13 @@ def _service_apply(
             old.save(update_fields=["ended_on"])
         Involvement.objects.create(
             child=child, service=service, started_on=started,
-            caf_held=bool(facts.get("caf_held")), lead_professional=wants_lead and not lead_taken,
+            caf_held=bool(facts.get("caf_held")),
+            lead_professional=wants_lead and not lead_taken.exists(),
             **sensitive, **fact,
         )  # fmt: skip
     elif "caf_held" in facts:
         mine.caf_held = bool(facts["caf_held"])
-        mine.lead_professional = wants_lead and not lead_taken
+        mine.lead_professional = wants_lead and not lead_taken.exists()
         mine.save(update_fields=["caf_held", "lead_professional"])
 
 

@@ -391,6 +391,27 @@ class TestMatching:
         assert "Row 3: a new child, and no local authority to look after them" in report
         assert dict(imported(skip_invalid=True).counts) == {"new_child": 1}
 
+    def test_a_feed_never_changes_a_practitioners_own_involvement(self, school):
+        """Priya records her work with the LA's social care; the LA's own row about that
+        service (a CAF, the lead) is the feed's involvement, beside hers, not a change to it."""
+        la_import(la_system(la_record_id="9", service_kind="social_care"), name="a.csv")
+        child = Child.objects.get()
+        social = Service.objects.get(kind="social_care")
+        involvement_record_mine(
+            child=child, practitioner=priya(), role="Social worker", service=social,
+            started_on=date(2025, 2, 1), caf_held=False, lead_professional=False,
+        )  # fmt: skip
+        Involvement.objects.filter(practitioner__isnull=True).delete()
+        la_import(
+            la_system(la_record_id="9", service_kind="social_care", caf_held="yes",
+                      lead_professional="yes"),
+            name="b.csv",
+        )  # fmt: skip
+        hers = child.involvements.get(practitioner__username="priya")
+        assert (hers.caf_held, hers.lead_professional, hers.role) == (False, False, "Social worker")
+        feeds = child.involvements.get(practitioner__isnull=True, ended_on__isnull=True)
+        assert (feeds.caf_held, feeds.lead_professional) == (True, True)
+
     def test_twins_in_one_census_file_stay_two_children(self, school):
         """Ella and Ellie: the same surname, birthday, school and home, and names a typo
         apart; but each has her own pupil number, so the second waits for a person."""
