@@ -745,11 +745,18 @@ def _elsewhere_apply(row: FeedRow, child: Child, fact: dict[str, Any]) -> None:
 
 
 def _given_by(source_record: SourceRecord) -> Q:
-    """The facts a feed record gave; and, of those recorded before facts named their record
-    (migration 0016), its feed's."""
-    return Q(source_record=source_record) | Q(
+    """The facts a feed record answers for: its own; of those recorded before facts named
+    their record (migration 0016), its feed's; and, for an LA system's record, those other
+    LAs' systems gave (the child has moved to this LA: their homes and services are past)."""
+    given = Q(source_record=source_record) | Q(
         source_record__isnull=True, source=source_record.source
     )
+    la_code, _, number = source_record.record_id.partition("/")
+    if source_record.source == Source.LA_SYSTEM and number:
+        given |= Q(source=Source.LA_SYSTEM, source_record__isnull=False) & ~Q(
+            source_record__record_id__startswith=f"{la_code}/"
+        )
+    return given
 
 
 def _carer_apply(

@@ -391,6 +391,26 @@ class TestMatching:
         assert "Row 3: a new child, and no local authority to look after them" in report
         assert dict(imported(skip_invalid=True).counts) == {"new_child": 1}
 
+    def test_a_child_who_moves_to_another_la_has_one_current_home(self, school):
+        """Each feed record answers for its own facts, but an LA's system speaks for the
+        child now: the LA she left stops sending rows, and its home (or its "no known
+        address") is past once the new LA's record gives hers."""
+        nhs = "9434765005"
+        la_import(la_system(la_record_id="1", nhs_number=nhs), name="n.csv")
+        child = Child.objects.get()
+        elsewhere = {"address_line_1": "", "town": "", "postcode": "",
+                     "address_status": "no_known_address"}  # fmt: skip
+        la_import(la_system(la_record_id="1", nhs_number=nhs, **elsewhere), name="n2.csv")
+        la_import(la_system(la_record_id="7", nhs_number=nhs, **elsewhere), southshire(), "s.csv")
+        assert [a.kind for a in child.addresses.filter(ended_on__isnull=True)] == [
+            "no_known_address"
+        ]
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
+        la_import(la_system(la_record_id="7", nhs_number=nhs, **south), southshire(), "s2.csv")
+        assert Child.objects.count() == 1
+        current = child.addresses.filter(ended_on__isnull=True)
+        assert [a.postcode for a in current] == ["SE1 1AA"]
+
     def test_a_feed_never_changes_a_practitioners_own_involvement(self, school):
         """Priya records her work with the LA's social care; the LA's own row about that
         service (a CAF, the lead) is the feed's involvement, beside hers, not a change to it."""
