@@ -57,7 +57,7 @@ from shielding.policy import (
     HIDDEN,
     ReviewShown,
     audit_facts,
-    is_masked_for,
+    record_named,
     review_shown,
     shielded_among,
 )
@@ -470,15 +470,12 @@ def merge(request: HttpRequest) -> HttpResponseBase:
             messages.success(request, f"Merged {merged}")
             return redirect("directory:merges")
         if kept and absorbed:
-            pair = [
-                (kept, is_masked_for(kept, manager)),
-                (absorbed, is_masked_for(absorbed, manager)),
-            ]
+            pair = [record_named(kept, manager), record_named(absorbed, manager)]
     audit_note(
         request,
         action=Action.PAGE_VIEW,
         detail={"page": "merge"},
-        result_ids=[child.contactpoint_id for child, _ in pair or []]
+        result_ids=[child.contactpoint_id for child in pair or []]
         + [child.contactpoint_id for child in mentioned],
     )
     return render(request, "directory/merge.html", {"form": form, "pair": pair})
@@ -540,11 +537,10 @@ def separate(request: HttpRequest) -> HttpResponseBase:
         detail={"page": "separate"},
         result_ids=[child.contactpoint_id] if child else [],
     )
-    masked = child is not None and is_masked_for(child, manager)
     return render(
         request,
         "directory/separate.html",
-        {"form": form, "child": child, "masked": masked, "fed": fed},
+        {"form": form, "child": child and record_named(child, manager), "fed": fed},
     )
 
 

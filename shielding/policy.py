@@ -782,6 +782,29 @@ def linkage_weight(levels: dict[str, str | None]) -> float:
 
 
 @dataclass(frozen=True)
+class RecordNamed:
+    """A record as a data manager picks it out to merge or separate: who, never where."""
+
+    contactpoint_id: str
+    contactpoint_id_display: str
+    name: str
+    date_of_birth: date
+    gender: str
+    masked: bool
+
+
+def record_named(child: Child, viewer: User) -> RecordNamed:
+    return RecordNamed(
+        contactpoint_id=child.contactpoint_id,
+        contactpoint_id_display=child.contactpoint_id_display,
+        name=f"{child.given_name} {child.family_name}",
+        date_of_birth=child.date_of_birth,
+        gender=child.get_gender_display().lower(),
+        masked=is_masked_for(child, viewer),
+    )
+
+
+@dataclass(frozen=True)
 class CandidateShown:
     contactpoint_id: str
     contactpoint_id_display: str
