@@ -32,6 +32,7 @@ from audit.recorder import AuditNote, record_event
 from directory.feeds import (
     LA_FEED_SOURCES,
     FeedRow,
+    RowErrors,
     Validation,
     error_report,
     feed_row,
@@ -473,6 +474,29 @@ def _review_refresh(source_record: SourceRecord, row: FeedRow) -> None:
         source_record=source_record,
         status__in=[MatchReview.Status.OPEN, MatchReview.Status.DEFERRED],
     ).update(candidates=_shortlist(scored), status=MatchReview.Status.OPEN)
+
+
+def reviews_compare_afresh(*, child_ids: list[int]) -> None:
+    """Reviews still waiting with one of these records among their candidates are compared
+    afresh: a record separated or unmerged from it may be the row's child, and must be
+    offered. A review whose candidates change opens again (its page's decision is refused)."""
+    among = Q()
+    for pk in child_ids:
+        among |= Q(candidates__contains=[{"child_id": pk}])
+    waiting = [MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
+    reviews = MatchReview.objects.filter(among, status__in=waiting)
+    # The feed record before its review, as an import and a decision lock them; one a file
+    # is importing now is left to it (waiting could deadlock with the file).
+    for source_record in SourceRecord.objects.select_for_update(skip_locked=True).filter(
+        pk__in=reviews.values("source_record")
+    ):
+        try:
+            _, scored = _placement(row_from_record(source_record))
+        except RowErrors:
+            continue  # its row no longer passes the feed's checks: it waits as it is
+        MatchReview.objects.filter(source_record=source_record, status__in=waiting).exclude(
+            candidates=_shortlist(scored)
+        ).update(candidates=_shortlist(scored), status=MatchReview.Status.OPEN)
 
 
 class NoLocalAuthority(Exception):

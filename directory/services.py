@@ -328,6 +328,9 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     merge.save(update_fields=["unmerged_at", "unmerged_by"])
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
     shield_follows_home_and_carers(absorbed)
+    from directory.feed_import import reviews_compare_afresh  # it uses this module's services
+
+    reviews_compare_afresh(child_ids=[kept.pk])
 
 
 def _shield_split(source: Child, target: Child, why: str) -> None:
@@ -367,6 +370,7 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
         child_create_from_row,
         facts_apply,
         facts_restore,
+        reviews_compare_afresh,
         row_from_record,
         shield_if_lookalike,
     )
@@ -466,6 +470,7 @@ def source_record_separate(*, source_record: SourceRecord) -> Separated:
     child_search_keys_rebuild(child_ids=[child.pk, separate.pk])
     shield_if_lookalike(separate)
     shield_follows_home_and_carers(separate)
+    reviews_compare_afresh(child_ids=[child.pk])
     facts_left = any(
         model.objects.filter(child=child, source=source_record.source, source_record=None).exists()
         for model in (ChildName, Address, CareRelationship, Involvement)

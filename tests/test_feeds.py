@@ -972,6 +972,22 @@ class TestMergeAndUnmerge:
         theirs.refresh_from_db()
         assert (theirs.child, theirs.ended_on) == (absorbed, None)
 
+    def test_a_review_waiting_on_the_record_kept_is_offered_the_one_unmerged(self):
+        la_import(la_system(la_record_id="A1"), name="a.csv")
+        zack = {"given_name": "Zack", "family_name": "Other", "date_of_birth": "2013-05-05"}
+        la_import(la_system(la_record_id="B1", **zack), name="b.csv")
+        kept = Child.objects.get(source_records__record_id__endswith="/A1")
+        absorbed = Child.objects.get(source_records__record_id__endswith="/B1")
+        merge = children_merge(kept=kept, absorbed=absorbed, by=None)
+        zak = zack | {"given_name": "Zak"}
+        outcome = la_import(la_system(la_record_id="C1", **zak), name="c.csv")
+        assert outcome.counts == {"waiting_for_review": 1}
+        review = MatchReview.objects.get()
+        assert [c["child_id"] for c in review.candidates] == [kept.pk]
+        children_unmerge(merge=merge, by=None)
+        review.refresh_from_db()
+        assert absorbed.pk in [c["child_id"] for c in review.candidates]
+
     def test_an_unmerge_gives_back_what_the_absorbed_records_feed_sent_since(self):
         """Two records of the LA's system, merged; then the second's row says she moved. Her
         move ends only her own old home, and goes back with her record when the merge is
@@ -2025,6 +2041,30 @@ class TestSeparateAFeedRecord:
         sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
         page = self.separate(client, alone).content.decode()
         assert "There is no record you can change with that ContactPoint ID" in page
+
+    def test_a_review_waiting_on_the_record_is_offered_the_separated_one(self, client, school):
+        ella = self.twins_joined()
+        elly = {"la_record_id": "78", "given_name": "Elly", "postcode": "NE9 9ZZ"}
+        outcome = la_import(la_system(**self.ELLIE | elly), name="elly.csv")
+        assert outcome.counts == {"waiting_for_review": 1}
+        sign_in(client, dana())
+        review = MatchReview.objects.get()
+        shown = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        self.separate(client, ella, SourceRecord.objects.get(record_id__endswith="/77").pk)
+        ellie = Child.objects.exclude(pk=ella.pk).get()
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert ellie.contactpoint_id_display in page
+        assert ella.contactpoint_id_display in page
+        # The page Dana had open offered only Ella: deciding on it is refused.
+        seen = re.search(r'name="seen" value="([^"]+)"', shown)
+        assert seen is not None
+        answer = client.post(
+            reverse("directory:review", args=[review.pk]),
+            {"choice": f"match:{ella.contactpoint_id}", "seen": seen[1]},
+            follow=True,
+        ).content.decode()
+        assert "This record has changed since you opened it" in answer
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
 
     def test_a_record_separated_from_a_shielded_one_is_shielded_and_shows_no_address(
         self, client, school
