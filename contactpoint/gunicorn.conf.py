@@ -4,6 +4,8 @@ import logging
 import multiprocessing
 import os
 
+from contactpoint.secret_paths import path_without_secrets
+
 wsgi_app = "contactpoint.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -17,6 +19,8 @@ accesslog = "-"
 errorlog = "-"
 # Only the request line's path is logged, never a query string: names must never reach a log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# ...and a set-up link's path without its token, which is the new account's password.
+logger_class = "contactpoint.gunicorn_logging.AccessLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
@@ -31,7 +35,7 @@ class _NoRequestText(logging.Filter):
             record.msg, record.args = message.split(":", 1)[0] + " (its text is not logged)", ()
         elif message.startswith("Error handling request ") and record.args:
             uri = str(record.args[0] if isinstance(record.args, tuple) else record.args)
-            record.args = (uri.split("?", 1)[0],)
+            record.args = (path_without_secrets(uri.split("?", 1)[0]),)
         return True
 
 

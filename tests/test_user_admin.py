@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from auditlog.models import LogEntry
@@ -155,6 +156,27 @@ class TestCreatingUsers:
         token = setup_path(html).split("/")[-2]
         assert not SetupLink.objects.filter(token_hash=token).exists()
         assert SetupLink.objects.filter(token_hash=SetupLink.hash_token(token)).exists()
+
+    def test_it_keeps_a_set_up_links_token_out_of_the_access_log_and_gunicorns_log(
+        self, lee_client
+    ):
+        """The token is the account's password until it is used: an auditor reading the access
+        events, or anyone reading gunicorn's log, must not be able to set the account up."""
+        from gunicorn.config import Config  # type: ignore[import-untyped]
+
+        from contactpoint.gunicorn_logging import AccessLogger
+
+        path = setup_path(lee_client.post(NEW_USER, new_user_form()).content.decode())
+        token = path.split("/")[-2]
+        assert lee_client.__class__().get(path).status_code == 200  # opened, not yet used
+        opened = AuditEvent.objects.filter(path__startswith="/accounts/set-up/").get()
+        assert token not in opened.path
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "RAW_URI": path,
+                   "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": ""}  # fmt: skip
+        response = SimpleNamespace(status="200 OK", headers=[], sent=100)
+        atoms = AccessLogger(Config()).atoms(response, [], environ, timedelta(milliseconds=5))
+        assert atoms["U"] == "/accounts/set-up/[token]/"
+        assert token not in str(atoms)
 
     def test_lee_cannot_give_a_role_he_does_not_hold(self, lee_client):
         response = lee_client.post(NEW_USER, new_user_form(roles=["practitioner"]))
