@@ -6,6 +6,7 @@ the password and enrol the second factor of a new user, or of one whose administ
 new link. Only a hash of it is stored (accounts.models.SetupLink); the logs keep neither.
 """
 
+import logging
 import re
 
 # accounts/urls.py: path("set-up/<str:token>/", ...), under "accounts/".
@@ -15,3 +16,16 @@ _SET_UP_TOKEN = re.compile(r"^(/accounts/set-up/)[^/]+")
 def path_without_secrets(path: str) -> str:
     """``path`` with a set-up link's token taken out: "/accounts/set-up/[token]/"."""
     return _SET_UP_TOKEN.sub(r"\1[token]", path)
+
+
+class SecretPathFilter(logging.Filter):
+    """Takes a set-up link's token out of Django's log lines, which name the path of a request
+    that failed: "Internal Server Error: /accounts/set-up/…/" (whose link, rolled back, is still
+    usable), "Forbidden (CSRF token missing.): …"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                path_without_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True

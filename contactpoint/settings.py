@@ -235,7 +235,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A failed request's path is logged: never with a set-up link's token (secret_paths.py).
+    "filters": {"secret_paths": {"()": "contactpoint.secret_paths.SecretPathFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"faker": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }

@@ -448,6 +448,26 @@ def test_no_child_name_reaches_a_log_line(client, caplog):
     assert "Zebedee" not in logged and "Quartermaine" not in logged
 
 
+def test_it_keeps_a_set_up_links_token_out_of_djangos_log_lines():
+    """Django names a failed request's path: a server error while a set-up link was being used
+    leaves the link usable, so its token must not reach the log with it."""
+    from contactpoint.secret_paths import SecretPathFilter
+
+    consoles = [
+        handler
+        for handler in logging.getLogger().handlers
+        if any(isinstance(each, SecretPathFilter) for each in handler.filters)
+    ]
+    assert consoles, "the console handler takes tokens out"
+    record = logging.LogRecord(
+        "django.request", logging.ERROR, __file__, 1, "%s: %s",
+        ("Internal Server Error", "/accounts/set-up/s3cret-Token_value/"), None,
+    )  # fmt: skip
+    assert consoles[0].filter(record)
+    line = consoles[0].format(record)
+    assert "Internal Server Error: /accounts/set-up/[token]/" in line and "s3cret" not in line
+
+
 def _production(*arguments: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
     """``manage.py`` with the production settings (on the test database), and any overrides
     (None leaves a variable out)."""
