@@ -234,7 +234,13 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            # A database error's DETAIL, which holds the refused row's values, is left out.
+            "()": "contactpoint.log_lines.WithoutRowValuesFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     # A failed request's path is logged: never with a set-up link's token (secret_paths.py).
     "filters": {"secret_paths": {"()": "contactpoint.secret_paths.SecretPathFilter"}},
     "handlers": {

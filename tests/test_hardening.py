@@ -468,6 +468,32 @@ def test_it_keeps_a_set_up_links_token_out_of_djangos_log_lines():
     assert "Internal Server Error: /accounts/set-up/[token]/" in line and "s3cret" not in line
 
 
+def test_it_keeps_the_values_of_a_row_the_database_refused_out_of_the_log():
+    """PostgreSQL says which row it refused, values and all; Django's "Internal Server Error"
+    line prints that with its traceback. The error is logged, the child's name is not."""
+    from django.db import IntegrityError, transaction
+
+    name = "Quarter" + "maine"  # as a form would give it: not in the traceback's source lines
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE refused (name text, age int CHECK (age >= 0))")
+            cursor.execute("INSERT INTO refused VALUES (%s, -1)", [name])
+    except IntegrityError:
+        record = logging.LogRecord(
+            "django.request", logging.ERROR, __file__, 1, "%s: %s",
+            ("Internal Server Error", "/children/"), sys.exc_info(),
+        )  # fmt: skip
+    console = next(
+        handler
+        for handler in logging.getLogger().handlers
+        if getattr(handler.formatter, "_fmt", None)
+        == "%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    line = console.format(record)
+    assert 'violates check constraint "refused_age_check"' in line
+    assert name not in line
+
+
 def _production(*arguments: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
     """``manage.py`` with the production settings (on the test database), and any overrides
     (None leaves a variable out)."""
