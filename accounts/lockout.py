@@ -5,6 +5,7 @@ an address after ``LOCKOUT_IP_FAILURES``. The lock lifts by itself when the fail
 of the period, or at once when an administrator unlocks the user.
 """
 
+import ipaddress
 import time
 from datetime import datetime, timedelta
 
@@ -48,6 +49,19 @@ def _key(username: str) -> str:
     return username.strip().lower()[:150]
 
 
+def _address_key(ip_address: str) -> str:
+    """The address failures are counted for. An IPv6 address counts with the rest of its /64
+    network, which one connection is given whole: otherwise a guesser could try from a new
+    address each time, and no address would ever lock."""
+    try:
+        address = ipaddress.ip_address(ip_address)
+    except ValueError:
+        return ip_address
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return ip_address
+
+
 def _username_failures(username: str, now: datetime) -> QuerySet[SignInFailure]:
     return SignInFailure.objects.filter(
         username=_key(username),
@@ -67,7 +81,7 @@ def sign_in_refused(*, username: str, ip_address: str, now: datetime) -> str:
     username's owner. A turn another request does not give up within ``TURN_TIMEOUT`` (a lost
     application server's) refuses the attempt as busy rather than hang it."""
     try:
-        refused = _address_refusal(ip_address, now)
+        refused = _address_refusal(_address_key(ip_address), now)
         if refused:
             return refused
         wait_turn(Turn.SIGN_IN_USERNAME, _key(username), timeout=TURN_TIMEOUT)
@@ -113,7 +127,9 @@ def username_locked(username: str, now: datetime) -> bool:
 
 
 def sign_in_failure_record(*, username: str, ip_address: str, stage: str) -> None:
-    SignInFailure.objects.create(username=_key(username), ip_address=ip_address, stage=stage)
+    SignInFailure.objects.create(
+        username=_key(username), ip_address=_address_key(ip_address), stage=stage
+    )
     # Failures older than twice the period count for nothing any more. Those another
     # request is purging are left to it: a failed sign-in never waits for another's.
     with connection.cursor() as cursor:
@@ -135,5 +151,5 @@ def sign_in_failures_clear(username: str, *, signed_in_from: str | None = None) 
         username=_key(username), failed_at__gte=now - settings.LOCKOUT_PERIOD
     )
     if signed_in_from:
-        failures.filter(ip_address=signed_in_from).delete()
+        failures.filter(ip_address=_address_key(signed_in_from)).delete()
     failures.filter(cleared_at__isnull=True).update(cleared_at=now)

@@ -222,6 +222,21 @@ class TestLockout:
         other = give_password(client.__class__(), REMOTE_ADDR="192.0.2.9")
         assert other.status_code == 302
 
+    def test_it_locks_an_ipv6_guesser_however_many_of_his_networks_addresses_he_uses(
+        self, client, settings
+    ):
+        """One IPv6 connection is given a /64 network: billions of addresses to try from."""
+        settings.LOCKOUT_IP_FAILURES = 3
+        authenticator(priya())
+        for n in range(3):
+            give_password(
+                client, username=f"guess{n}", password="x", REMOTE_ADDR=f"2001:db8:1:2::{n}"
+            )
+        page = give_password(client, REMOTE_ADDR="2001:db8:1:2:ffff::9").content.decode()
+        assert "signing in from it is locked for now" in page
+        elsewhere = give_password(client.__class__(), REMOTE_ADDR="2001:db8:1:3::1")
+        assert elsewhere.status_code == 302
+
     def test_a_user_signing_in_at_her_desk_does_not_give_a_guesser_his_guesses_back(
         self, client, settings
     ):
