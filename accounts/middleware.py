@@ -81,13 +81,22 @@ class AccessControlMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if request.resolver_match is None and isinstance(getattr(request, "user", None), User):
+            # No page matched (the "page not found" page): a session that has ended, or an
+            # account whose access has, ends here too, not on the next real page.
+            return self._refusal(request, "") or response
+        return response
 
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponseBase | None:
         match = request.resolver_match
-        name = match.view_name if match else ""
+        return self._refusal(request, match.view_name if match else "")
+
+    @staticmethod
+    def _refusal(request: HttpRequest, name: str) -> HttpResponseBase | None:
+        """Why this request may not reach the page ``name``, as the response; None if it may."""
         if name in PUBLIC_VIEWS:
             return None
         user = request.user

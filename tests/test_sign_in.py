@@ -319,6 +319,19 @@ class TestSessions:
         assert "did nothing for 20 minutes" in response.content.decode()
         assert response.redirect_chain[-1][0].startswith(LOGIN)
 
+    def test_a_page_that_does_not_exist_ends_an_idle_session_too(self, client):
+        practitioner = priya()
+        sign_in(client, practitioner)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        response = client.get("/no-such-page/", follow=True)
+        assert "did nothing for 20 minutes" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+        sign_in(client, practitioner)
+        missing = client.get("/no-such-page/")
+        assert missing.status_code == 404, "a current session still gets the page not found"
+
     def test_the_message_names_the_limits_the_service_is_set_to(self, client, settings):
         settings.SESSION_IDLE_TIMEOUT = timedelta(minutes=45)
         settings.SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=1)
