@@ -143,6 +143,9 @@ def retained_from() -> date | None:
 def verify(*, first_day: date | None = None, last_day: date | None = None) -> Verification:
     result = Verification()
     kept_from = retained_from()
+    # A retention event is only an event, which anyone able to write one could forge: a day is
+    # left unchecked as dropped only where its month's partition has really gone.
+    months = set(partitions())
     previous, previous_day = GENESIS, None
     for seal in AuditSeal.objects.order_by("day"):
         if previous_day is not None and seal.day != previous_day + timedelta(days=1):
@@ -160,7 +163,8 @@ def verify(*, first_day: date | None = None, last_day: date | None = None) -> Ve
         in_range = (first_day is None or seal.day >= first_day) and (
             last_day is None or seal.day <= last_day
         )
-        if in_range and (kept_from is None or seal.day >= kept_from):
+        dropped = kept_from is not None and seal.day < kept_from
+        if in_range and not (dropped and _month_start(seal.day) not in months):
             _verify_day(seal, result)
     return result
 

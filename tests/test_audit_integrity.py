@@ -169,3 +169,21 @@ class TestRetention:
         result = retention_apply(now=now, years=1)
         assert result.dropped == []
         assert "not all sealed" in result.verification.problems[0]
+
+
+class TestVerificationCannotBeTalkedOutOfChecking:
+    def expect_problem(self, text):
+        result = verify()
+        assert not result.ok and any(text in problem for problem in result.problems)
+
+    def test_it_still_checks_days_a_forged_retention_event_claims_were_dropped(
+        self, three_sealed_days
+    ):
+        """Anyone who can write an event (the application's role) could otherwise say that
+        retention kept nothing before the year 2999, and every sealed day went unchecked."""
+        victim = three_sealed_days[2]
+        event_at(timezone.now(), action=Action.RETENTION, detail={"kept_from": "2999-01-01"})
+        as_an_attacker_with_superuser(
+            "UPDATE audit_event SET username = 'nobody' WHERE id = %s", [victim.id]
+        )
+        self.expect_problem(f"event {victim.id} of {victim.occurred_at.date()} has been altered")
