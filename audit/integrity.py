@@ -147,7 +147,10 @@ def verify(*, first_day: date | None = None, last_day: date | None = None) -> Ve
     # left unchecked as dropped only where its month's partition has really gone.
     months = set(partitions())
     previous, previous_day = GENESIS, None
-    for seal in AuditSeal.objects.order_by("day"):
+    seals = list(AuditSeal.objects.order_by("day"))
+    if seals:
+        _verify_none_before(seals[0].day, result)
+    for seal in seals:
         if previous_day is not None and seal.day != previous_day + timedelta(days=1):
             result.problems.append(
                 f"seals are missing for {previous_day + timedelta(days=1)} to "
@@ -167,6 +170,21 @@ def verify(*, first_day: date | None = None, last_day: date | None = None) -> Ve
         if in_range and not (dropped and _month_start(seal.day) not in months):
             _verify_day(seal, result)
     return result
+
+
+def _verify_none_before(first_sealed: date, result: Verification) -> None:
+    """Sealing starts on the day of the first event, so an event dated before the first
+    sealed day was inserted afterwards, and no seal will ever cover it."""
+    start, _ = _day_bounds(first_sealed)
+    for event_id, occurred_at in (
+        AuditEvent.objects.filter(occurred_at__lt=start)
+        .order_by("id")
+        .values_list("id", "occurred_at")[:100]
+    ):
+        result.problems.append(
+            f"event {event_id} of {occurred_at.astimezone(UTC).date()} was inserted before "
+            f"the first sealed day, {first_sealed}"
+        )
 
 
 def _verify_day(seal: AuditSeal, result: Verification) -> None:

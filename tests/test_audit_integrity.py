@@ -187,3 +187,9 @@ class TestVerificationCannotBeTalkedOutOfChecking:
             "UPDATE audit_event SET username = 'nobody' WHERE id = %s", [victim.id]
         )
         self.expect_problem(f"event {victim.id} of {victim.occurred_at.date()} has been altered")
+
+    def test_it_finds_an_event_inserted_before_the_first_sealed_day(self, three_sealed_days):
+        """No later seal will ever cover a day before the first seal's."""
+        first = AuditSeal.objects.order_by("day").first()
+        forged = event_on(first.day - timedelta(days=5))
+        self.expect_problem(f"event {forged.id} of {first.day - timedelta(days=5)}")
