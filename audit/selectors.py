@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from accounts.permissions import is_national
 from audit.models import Action, AuditEvent
+from directory.matching import name_parts
 from shielding.policy import criteria_shown
 
 
@@ -111,6 +112,25 @@ def _own_searches(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _own_surname_searched(params: list[Any]) -> tuple[list[int], list[str]]:
+    """Each user and surname searched for in the period where the surname is the user's own
+    as the search compares names (``name_parts``: case, accents, apostrophes, hyphens and each
+    part of a double-barrelled name), which PostgreSQL's lower() alone cannot tell."""
+    pairs = _rows(
+        f"SELECT DISTINCT e.user_id, u.last_name, e.search_criteria->>'surname'"  # noqa: S608
+        f" FROM audit_event e JOIN accounts_user u ON u.id = e.user_id"
+        f" WHERE {PERIOD} AND e.action = 'search' AND u.last_name <> ''"
+        f" AND e.search_criteria->>'surname' <> ''",
+        params,
+    )
+    own = [
+        (user_id, searched)
+        for user_id, last_name, searched in pairs
+        if set(name_parts(searched)) & set(name_parts(last_name))
+    ]
+    return [user_id for user_id, _ in own], [searched for _, searched in own]
+
+
 def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -148,11 +168,11 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
                 f" e.search_criteria, e.result_ids"
                 f" FROM audit_event e JOIN accounts_user u ON u.id = e.user_id"
                 f" WHERE {period} AND e.action = 'search' AND ("
-                f"  (u.last_name <> ''"
-                f"   AND lower(e.search_criteria->>'surname') = lower(u.last_name))"
+                f"  (e.user_id, e.search_criteria->>'surname') IN"
+                f"   (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
                 f"  OR (u.home_postcode <> '' AND replace(upper(e.search_criteria->>'postcode'),"
                 f"   ' ', '') = replace(u.home_postcode, ' ', ''))) ORDER BY 2",
-                [zone, *params],
+                [zone, *params, *_own_surname_searched(params)],
             ),
         ),
         Anomaly(

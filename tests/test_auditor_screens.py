@@ -353,6 +353,20 @@ class TestAnomalies:
         section = self.report(ada_client, "own surname or home postcode")
         assert "SHARMA" in section and "Jones ne1 4st" in section and "NE2 1AB" not in section
 
+    def test_own_surname_searches_are_found_however_the_name_was_typed(self, ada_client):
+        """The search finds O'Brien-Öztürk's family under OBrien, o'brien with a curly
+        apostrophe, or Ozturk (it ignores case, accents, apostrophes and hyphens, and matches each
+        part of a double-barrelled name), so the report counts those as her own surname too."""
+        user = priya()
+        user.last_name = "O'Brien-Öztürk"
+        user.save()
+        for typed in ("OBrien", "o\u2019brien", "OZTURK", "O Brien Ozturk", "Jones"):
+            event(user, action=Action.SEARCH, search_criteria={"surname": typed, "forename": "A"})
+        section = self.report(ada_client, "own surname or home postcode")
+        for typed in ("OBrien", "o\u2019brien", "OZTURK"):
+            assert typed in section, typed
+        assert "O Brien Ozturk" in section and "Jones" not in section
+
     def test_out_of_hours_use(self, ada_client):
         user = priya()
         london_night = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)  # a Wednesday, 11.30pm
