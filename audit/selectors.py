@@ -91,6 +91,13 @@ class Anomaly:
 
 # The one piece of text formatted into the report queries below; every value is a parameter.
 PERIOD = "(%s OR e.organisation_id = %s) AND e.occurred_at >= %s AND e.occurred_at < %s"
+# Reports about children, not users: an LA auditor sees everyone's access to her own LA's
+# children too (as in a child's access history), so an outsider's override of her LA's
+# shield reaches her.
+CHILDREN_PERIOD = (
+    "(%s OR e.organisation_id = %s OR e.child_local_authority_id = %s)"
+    " AND e.occurred_at >= %s AND e.occurred_at < %s"
+)
 
 
 def _own_searches(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -145,6 +152,7 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
     last = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone_info)
     period = PERIOD
     params = [is_national(auditor), auditor.organisation_id, first, last]
+    about_children = [is_national(auditor), auditor.organisation_id, *params[1:]]
     many = settings.AUDIT_MANY_VIEWS
     return [
         Anomaly(
@@ -193,9 +201,9 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             ("User", "When", "ContactPoint ID", "Reason"),
             _rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.child_contactpoint_id,"  # noqa: S608
-                f" e.reason FROM audit_event e WHERE {period} AND e.action = 'override'"
+                f" e.reason FROM audit_event e WHERE {CHILDREN_PERIOD} AND e.action = 'override'"
                 f" ORDER BY 2",
-                [zone, *params],
+                [zone, *about_children],
             ),
         ),
         Anomaly(
@@ -218,10 +226,11 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             ("User", "When", "ContactPoint ID"),
             _rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.child_contactpoint_id"  # noqa: S608
-                f" FROM audit_event e WHERE {period} AND e.action IN ('view_record', 'override')"
+                f" FROM audit_event e WHERE {CHILDREN_PERIOD}"
+                f" AND e.action IN ('view_record', 'override')"
                 f" AND e.child_shielded AND e.child_local_authority_id IS DISTINCT FROM"
                 f" e.organisation_id ORDER BY 2",
-                [zone, *params],
+                [zone, *about_children],
             ),
         ),
     ]

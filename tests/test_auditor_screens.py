@@ -396,6 +396,26 @@ class TestAnomalies:
         event(user, action=Action.VIEW_RECORD, at=at + timedelta(minutes=2))
         assert "None found" in self.report(ada_client, "Searches with no record viewed")
 
+    def test_ada_sees_another_las_overrides_and_views_of_her_las_shielded_child(self, ada_client):
+        """Each override is flagged to the child's LA's auditors (DESIGN.md), and an LA auditor
+        sees everyone's access to her own LA's children, whatever their organisation."""
+        child = make_child()
+        shield(child)
+        facts = {
+            "child_contactpoint_id": child.contactpoint_id,
+            "child_shielded": True,
+            "child_local_authority_id": child.local_authority_id,
+        }
+        outsider = make_user("olga", Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER,
+                             organisation=southshire())  # fmt: skip
+        event(outsider, **facts)
+        event(outsider, action=Action.OVERRIDE, reason="Section 47 enquiry", **facts)
+        event(xavier(), child_contactpoint_id="999999999999", child_shielded=True,
+              child_local_authority_id=southshire().pk)  # fmt: skip
+        assert "Section 47 enquiry" in self.report(ada_client, "Shield overrides")
+        section = self.report(ada_client, "another local authority")
+        assert "olga" in section and "999999999999" not in section
+
     def test_views_of_another_las_shielded_children(self, client):
         sign_in(client, make_user("nadia", Role.AUDITOR, organisation=operator()))
         child = make_child()
