@@ -250,7 +250,9 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 
     def rows() -> Iterator[str]:
         writer = csv.writer(_Line())
-        yield writer.writerow(CSV_COLUMNS)
+        # The byte-order mark tells a spreadsheet the file is UTF-8 (Excel assumes
+        # Windows-1252 without it, and mangles every accented name searched for).
+        yield "\ufeff" + writer.writerow(CSV_COLUMNS)
         stream = events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
         while chunk := list(islice(stream, 2000)):
             shown = criteria_shown([(row[criteria_at], row[found_at] or []) for row in chunk])

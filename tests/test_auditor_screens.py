@@ -451,7 +451,9 @@ class TestChartsAndExport:
         event(xavier(), path="/not-ours")
         response = ada_client.get(reverse("audit:export"), {"username": "priya"})
         assert response.streaming and response["Content-Type"].startswith("text/csv")
-        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        rows = list(
+            csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+        )
         assert rows[0][:3] == ["id", "occurred_at", "username"]
         assert [row[7] for row in rows[1:]] == ["/exported-0", "/exported-1", "/exported-2"]
         assert AuditEvent.objects.filter(action=Action.EXPORT, username="ada").exists()
@@ -509,6 +511,14 @@ class TestChartsAndExport:
         cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
         assert '\'=HYPERLINK("http://x.example","click")' in cells and "'-2+3" in cells
         assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+
+    def test_the_csv_export_opens_as_utf_8_in_a_spreadsheet(self, ada_client):
+        """Without a byte-order mark Excel reads a CSV file as Windows-1252, and a search for
+        Zoë reads as a search for ZoÃ«."""
+        event(priya(), action=Action.SEARCH, search_criteria={"surname": "Öztürk"})
+        body = b"".join(ada_client.get(reverse("audit:export")).streaming_content)
+        assert body.startswith("\ufeff".encode()) and body.count("\ufeff".encode()) == 1
+        assert "Öztürk" in body.decode("utf-8-sig")
 
     def test_each_page_of_events_read_is_recorded(self, ada_client):
         user = priya()
