@@ -193,3 +193,10 @@ class TestVerificationCannotBeTalkedOutOfChecking:
         first = AuditSeal.objects.order_by("day").first()
         forged = event_on(first.day - timedelta(days=5))
         self.expect_problem(f"event {forged.id} of {first.day - timedelta(days=5)}")
+
+    @pytest.mark.parametrize("detail", [None, {}, {"kept_from": "last Tuesday"}, ["2999-01-01"]])
+    def test_a_malformed_retention_event_does_not_stop_verification(
+        self, three_sealed_days, detail
+    ):
+        event_at(timezone.now(), action=Action.RETENTION, detail=detail)
+        assert verify().ok
