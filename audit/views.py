@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -243,8 +244,18 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if not form.is_valid():
         return render(request, "audit/events.html", {"form": form, "events": []}, status=400)
     criteria = form.criteria()
-    audit_note(request, action=Action.EXPORT, search_criteria={"query": "events_csv", **criteria})
     events = selectors.events_filtered(auditor, form.cleaned_data).order_by("id")
+    most = settings.AUDIT_EXPORT_MAX_ROWS
+    if events[: most + 1].count() > most:
+        # Streamed past gunicorn's timeout, the file would stop mid-row with nothing to say so.
+        form.add_error(
+            None,
+            f"There are more than {most:,} events to download. Choose a shorter period, "
+            "or a user, organisation or action, and download again",
+        )
+        _note_query(request, "events_csv", {**criteria, "refused": "too_many"})
+        return render(request, "audit/events.html", {"form": form, "events": []}, status=400)
+    audit_note(request, action=Action.EXPORT, search_criteria={"query": "events_csv", **criteria})
 
     criteria_at, found_at = CSV_COLUMNS.index("search_criteria"), CSV_COLUMNS.index("result_ids")
 

@@ -275,6 +275,9 @@ AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 7, minimum=1)
 AUDIT_PARTITION_MONTHS_AHEAD = 3
 # The "many records viewed in a short time" report: this many record views in 10 minutes.
 AUDIT_MANY_VIEWS = env_int("AUDIT_MANY_VIEWS", 30, minimum=1)
+# The most events one CSV export holds: streamed at about 35,000 a second, a larger one would
+# outlast gunicorn's timeout and be cut off mid-file with nothing to say so.
+AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 500_000, minimum=1)
 
 # Search (directory app): anti-trawling cap, how many candidates are scored, the lowest score
 # shown, and each user's search rate limit.

@@ -520,6 +520,22 @@ class TestChartsAndExport:
         assert body.startswith("\ufeff".encode()) and body.count("\ufeff".encode()) == 1
         assert "Öztürk" in body.decode("utf-8-sig")
 
+    def test_an_export_too_large_to_stream_in_time_is_refused_with_a_message(
+        self, ada_client, settings
+    ):
+        """Cut off by the server's timeout, a file would just stop, and look complete."""
+        settings.AUDIT_EXPORT_MAX_ROWS = 2
+        user = priya()
+        for _ in range(3):
+            event(user)
+        response = ada_client.get(reverse("audit:export"), {"username": "priya"})
+        assert response.status_code == 400 and not response.streaming
+        assert "There are more than 2 events to download" in response.content.decode()
+        assert not AuditEvent.objects.filter(action=Action.EXPORT).exists()
+        settings.AUDIT_EXPORT_MAX_ROWS = 3
+        response = ada_client.get(reverse("audit:export"), {"username": "priya"})
+        assert response.streaming and len(b"".join(response.streaming_content).splitlines()) == 4
+
     def test_each_page_of_events_read_is_recorded(self, ada_client):
         user = priya()
         for _ in range(3):
