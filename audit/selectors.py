@@ -89,8 +89,12 @@ class Anomaly:
     rows: list[tuple[Any, ...]]
 
 
-# The one piece of text formatted into the report queries below; every value is a parameter.
+# The only text formatted into the report queries below (constants); every value is a parameter.
 PERIOD = "(%s OR e.organisation_id = %s) AND e.occurred_at >= %s AND e.occurred_at < %s"
+# What counts as use of the directory out of hours: whatever reads or changes a child's record.
+OUT_OF_HOURS_ACTIONS = (
+    "('search', 'view_record', 'override', 'export', 'change', 'brokered_contact')"
+)
 # Reports about children, not users: an LA auditor sees everyone's access to her own LA's
 # children too (as in a child's access history), so an outsider's override of her LA's
 # shield reaches her.
@@ -189,7 +193,7 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             ("User", "When", "Action"),
             _rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.action FROM audit_event e"  # noqa: S608
-                f" WHERE {period} AND e.action IN ('search', 'view_record', 'override', 'export')"
+                f" WHERE {period} AND e.action IN {OUT_OF_HOURS_ACTIONS}"
                 f" AND (extract(hour FROM e.occurred_at AT TIME ZONE %s) NOT BETWEEN 7 AND 19"
                 f"  OR extract(isodow FROM e.occurred_at AT TIME ZONE %s) >= 6) ORDER BY 2",
                 [zone, *params, zone, zone],

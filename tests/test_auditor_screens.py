@@ -378,6 +378,20 @@ class TestAnomalies:
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
         assert "23:30" in section and "11:00" not in section
 
+    def test_changes_to_records_out_of_hours_are_use_too(self, ada_client):
+        """A shield lifted, a merge or an involvement recorded at 2am is as much use of the
+        directory as a search, and brokering contact names a shielded child."""
+        user = sam()
+        night = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+        event(user, at=night, action=Action.CHANGE, detail={"change": "shield_lift"})
+        event(user, at=night.replace(minute=10), action=Action.BROKERED_CONTACT)
+        event(user, at=night.replace(minute=20), action=Action.SIGN_IN)
+        html = ada_client.get(
+            reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
+        ).content.decode()
+        section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
+        assert "02:00" in section and "02:10" in section and "02:20" not in section
+
     def test_overrides_and_searches_without_a_view(self, ada_client):
         user = priya()
         event(
