@@ -31,6 +31,7 @@ from shielding.policy import (
 )
 
 PAGE_SIZE = 50
+CHILD_HISTORY_MOST = 5000  # events on one child's access history page
 CSV_COLUMNS = (
     "id", "occurred_at", "username", "roles", "organisation_id", "action", "method", "path",
     "status", "ip_address", "user_agent", "child_contactpoint_id", "child_shielded",
@@ -111,11 +112,10 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             child_local_authority_id=auditor.organisation_id,
         ).exists()
     )
-    events = list(
-        selectors.child_history(auditor, contactpoint_id, theirs=theirs).order_by("occurred_at")[
-            :5000
-        ]
-    )
+    history = selectors.child_history(auditor, contactpoint_id, theirs=theirs)
+    events = list(history.order_by("occurred_at")[:CHILD_HISTORY_MOST])
+    # A subject access request's answer must not look whole when it is not.
+    total = history.count() if len(events) == CHILD_HISTORY_MOST else len(events)
     changes = []
     # Another LA's child's changes, and whether it is shielded, are not an LA auditor's to see.
     if child is not None and theirs:
@@ -133,6 +133,8 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
         {
             "contactpoint_id": contactpoint_id,
             "events": _shown(events),
+            "total": total,
+            "national": is_national(auditor),
             "changes": changes,
             "theirs": theirs,
         },

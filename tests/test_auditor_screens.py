@@ -180,6 +180,19 @@ class TestChildHistory:
         assert "/viewed" in html and "/found" in html
         assert "NE1 4ST" in html and "Print this page" in html
 
+    def test_a_history_too_long_for_one_page_says_so(self, ada_client, monkeypatch):
+        """Printed for a subject access request, a page cut short without a word would look
+        like the whole answer."""
+        monkeypatch.setattr("audit.views.CHILD_HISTORY_MOST", 2)
+        child, user = make_child(), priya()
+        for n in range(3):
+            event(user, child_contactpoint_id=child.contactpoint_id, path=f"/viewed-{n}")
+        html = ada_client.get(
+            reverse("audit:child_history", args=[child.contactpoint_id])
+        ).content.decode()
+        assert "/viewed-0" in html and "/viewed-2" not in html
+        assert "This page lists only the first 2 of 3 events" in html
+
     def test_a_shielded_childs_location_is_masked_in_the_change_history(self, ada_client):
         child = make_child()
         Shield.objects.create(
