@@ -4,7 +4,7 @@ An LA auditor sees the events of their own organisation's users; a national audi
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -87,6 +87,12 @@ class Anomaly:
     explanation: str
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
+    more: bool = False  # rows beyond ANOMALY_ROWS were found and are not listed
+
+
+# Rows one report lists at most: a year of a national service's night shifts would otherwise
+# be one page that no server could finish in time.
+ANOMALY_ROWS = 1000
 
 
 # The only text formatted into the report queries below (constants); every value is a parameter.
@@ -107,7 +113,7 @@ CHILDREN_PERIOD = (
 def _own_searches(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """User, time and what was searched for, with the criteria as the audit screens show them
     (``criteria_shown``: a postcode that found a child shielded since is masked)."""
-    rows = _rows(sql, params)
+    rows = _report_rows(sql, params)
     searches = [
         (json.loads(criteria) if isinstance(criteria, str) else criteria, found or [])
         for _, _, criteria, found in rows
@@ -142,6 +148,11 @@ def _own_surname_searched(params: list[Any]) -> tuple[list[int], list[str]]:
     return [user_id for user_id, _ in own], [searched for _, searched in own]
 
 
+def _report_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """A report's rows, one more than it lists, so that it can say there are more."""
+    return _rows(f"{sql} LIMIT %s", [*params, ANOMALY_ROWS + 1])
+
+
 def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -158,12 +169,12 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
     params = [is_national(auditor), auditor.organisation_id, first, last]
     about_children = [is_national(auditor), auditor.organisation_id, *params[1:]]
     many = settings.AUDIT_MANY_VIEWS
-    return [
+    reports = [
         Anomaly(
             f"Many records viewed in a short time ({many} or more in 10 minutes)",
             "Possible trawling: far more records than one piece of work needs.",
             ("User", "10 minutes from", "Records viewed"),
-            _rows(
+            _report_rows(
                 f"SELECT e.username, to_timestamp(floor(extract(epoch FROM e.occurred_at) / 600)"  # noqa: S608
                 f" * 600) AT TIME ZONE %s, count(*) FROM audit_event e"
                 f" WHERE {period} AND e.action = 'view_record' GROUP BY 1, 2"
@@ -191,7 +202,7 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             "Use out of hours (before 7am, after 8pm or at weekends)",
             "Not wrong in itself, but worth a look alongside other signs.",
             ("User", "When", "Action"),
-            _rows(
+            _report_rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.action FROM audit_event e"  # noqa: S608
                 f" WHERE {period} AND e.action IN {OUT_OF_HOURS_ACTIONS}"
                 f" AND (extract(hour FROM e.occurred_at AT TIME ZONE %s) NOT BETWEEN 7 AND 19"
@@ -203,7 +214,7 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             "Shield overrides",
             "Every override of a shield, with the reason given.",
             ("User", "When", "ContactPoint ID", "Reason"),
-            _rows(
+            _report_rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.child_contactpoint_id,"  # noqa: S608
                 f" e.reason FROM audit_event e WHERE {CHILDREN_PERIOD} AND e.action = 'override'"
                 f" ORDER BY 2",
@@ -214,7 +225,7 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             "Searches with no record viewed afterwards (within 30 minutes)",
             "Searching to see whether a child is known, without a reason to open the record.",
             ("User", "When", "Results"),
-            _rows(
+            _report_rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.result_count"  # noqa: S608
                 f" FROM audit_event e WHERE {period} AND e.action = 'search'"
                 f" AND coalesce(e.result_count, 0) > 0 AND NOT EXISTS ("
@@ -228,7 +239,7 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             "Views of another local authority's shielded children",
             "A shielded child's record opened by someone outside the child's local authority.",
             ("User", "When", "ContactPoint ID"),
-            _rows(
+            _report_rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.child_contactpoint_id"  # noqa: S608
                 f" FROM audit_event e WHERE {CHILDREN_PERIOD}"
                 f" AND e.action IN ('view_record', 'override')"
@@ -237,6 +248,10 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
                 [zone, *about_children],
             ),
         ),
+    ]
+    return [
+        replace(report, rows=report.rows[:ANOMALY_ROWS], more=len(report.rows) > ANOMALY_ROWS)
+        for report in reports
     ]
 
 

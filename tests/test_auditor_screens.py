@@ -405,6 +405,21 @@ class TestAnomalies:
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
         assert "02:00" in section and "02:10" in section and "02:20" not in section
 
+    def test_a_long_report_lists_its_first_rows_and_says_there_are_more(
+        self, ada_client, monkeypatch
+    ):
+        """A year of a national service's night work would be a page no server finishes."""
+        monkeypatch.setattr("audit.selectors.ANOMALY_ROWS", 2)
+        user, night = priya(), datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+        for minute in (1, 2, 3):
+            event(user, at=night.replace(minute=minute), action=Action.SEARCH)
+        html = ada_client.get(
+            reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
+        ).content.decode()
+        section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
+        assert "02:01" in section and "02:02" in section and "02:03" not in section
+        assert "Only the first 2 are listed. Choose a shorter period" in section
+
     def test_overrides_and_searches_without_a_view(self, ada_client):
         user = priya()
         event(
