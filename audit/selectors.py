@@ -4,6 +4,7 @@ An LA auditor sees the events of their own organisation's users; a national audi
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from accounts.models import Organisation, User
 from accounts.permissions import is_national
 from audit.models import Action, AuditEvent
 from directory.matching import name_parts
+from directory.models import Child
 from shielding.policy import criteria_shown
 
 
@@ -59,13 +61,30 @@ def events_filtered(auditor: User, filters: dict[str, Any]) -> QuerySet[AuditEve
     return events.filter(_day_range(filters.get("date_from"), filters.get("date_to")))
 
 
-def child_history(auditor: User, contactpoint_id: str, *, theirs: bool) -> QuerySet[AuditEvent]:
-    """Every event in which the child was viewed or appeared in search results. For one of
-    the auditor's own LA's children (``theirs``) that is everyone's, whatever their
-    organisation, as a subject access request needs; for another LA's child, an LA auditor sees
-    only their own users' events."""
+def records_merged_into(child: Child) -> list[str]:
+    """The ContactPoint IDs of the records merged into ``child``, and into those, and so on:
+    the same child, seen under another record before the merge."""
+    found: list[str] = []
+    frontier = [child.pk]
+    while frontier:
+        merged = list(
+            Child.objects.filter(merged_into_id__in=frontier).values_list("pk", "contactpoint_id")
+        )
+        frontier = [pk for pk, _ in merged]
+        found += [cpid for _, cpid in merged]
+    return found
+
+
+def child_history(
+    auditor: User, contactpoint_id: str, *, theirs: bool, merged: Sequence[str] = ()
+) -> QuerySet[AuditEvent]:
+    """Every event in which the child (under its record or one ``merged`` into it) was viewed
+    or appeared in search results. For one of the auditor's own LA's children (``theirs``) that
+    is everyone's, whatever their organisation, as a subject access request needs; for another
+    LA's child, an LA auditor sees only their own users' events."""
+    records = [contactpoint_id, *merged]
     naming = AuditEvent.objects.filter(
-        Q(child_contactpoint_id=contactpoint_id) | Q(result_ids__contains=[contactpoint_id])
+        Q(child_contactpoint_id__in=records) | Q(result_ids__overlap=records)
     )
     if theirs:
         return naming

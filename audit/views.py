@@ -112,7 +112,8 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             child_local_authority_id=auditor.organisation_id,
         ).exists()
     )
-    history = selectors.child_history(auditor, contactpoint_id, theirs=theirs)
+    merged = selectors.records_merged_into(child) if child is not None else []
+    history = selectors.child_history(auditor, contactpoint_id, theirs=theirs, merged=merged)
     events = list(history.order_by("occurred_at")[:CHILD_HISTORY_MOST])
     # A subject access request's answer must not look whole when it is not.
     total = history.count() if len(events) == CHILD_HISTORY_MOST else len(events)
@@ -134,6 +135,7 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             "contactpoint_id": contactpoint_id,
             "events": _shown(events),
             "total": total,
+            "merged": merged,
             "national": is_national(auditor),
             "changes": changes,
             "theirs": theirs,

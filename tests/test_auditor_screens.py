@@ -23,6 +23,7 @@ from directory.models import (
 from shielding.models import Shield
 from tests.personas import (
     ada,
+    dana,
     event_at,
     lee,
     make_child,
@@ -179,6 +180,22 @@ class TestChildHistory:
         ).content.decode()
         assert "/viewed" in html and "/found" in html
         assert "NE1 4ST" in html and "Print this page" in html
+
+    def test_it_includes_the_accesses_to_records_merged_into_the_childs(self, ada_client):
+        """Two records of one child, merged: a subject access request is about the child,
+        and who saw her under the record that was merged away saw her."""
+        from directory.services import children_merge
+
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        user = priya()
+        event(user, child_contactpoint_id=absorbed.contactpoint_id, path="/viewed-before")
+        event(user, action=Action.SEARCH, result_ids=[absorbed.contactpoint_id], path="/found")
+        children_merge(kept=kept, absorbed=absorbed, by=dana())
+        html = ada_client.get(
+            reverse("audit:child_history", args=[kept.contactpoint_id])
+        ).content.decode()
+        assert "/viewed-before" in html and "/found" in html
+        assert absorbed.contactpoint_id in html
 
     def test_a_history_too_long_for_one_page_says_so(self, ada_client, monkeypatch):
         """Printed for a subject access request, a page cut short without a word would look
