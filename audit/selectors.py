@@ -152,18 +152,24 @@ def _own_surname_searched(params: list[Any]) -> tuple[list[int], list[str]]:
     """Each user and surname searched for in the period where the surname is the user's own
     as the search compares names (``name_parts``: case, accents, apostrophes, hyphens and each
     part of a double-barrelled name), which PostgreSQL's lower() alone cannot tell."""
-    pairs = _rows(
-        f"SELECT DISTINCT e.user_id, u.last_name, e.search_criteria->>'surname'"  # noqa: S608
-        f" FROM audit_event e JOIN accounts_user u ON u.id = e.user_id"
-        f" WHERE {PERIOD} AND e.action = 'search' AND u.last_name <> ''"
-        f" AND e.search_criteria->>'surname' <> ''",
-        params,
-    )
-    own = [
-        (user_id, searched)
-        for user_id, last_name, searched in pairs
-        if set(name_parts(searched)) & set(name_parts(last_name))
-    ]
+    own: list[tuple[int, str]] = []
+    parts: dict[str, set[str]] = {}  # each name's parts, worked out once
+    # Streamed from a server-side cursor: a year's searches nationally are millions of pairs.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT e.user_id, u.last_name, e.search_criteria->>'surname'"  # noqa: S608
+            f" FROM audit_event e JOIN accounts_user u ON u.id = e.user_id"
+            f" WHERE {PERIOD} AND e.action = 'search' AND u.last_name <> ''"
+            f" AND e.search_criteria->>'surname' <> ''",
+            params,
+        )
+        while pairs := cursor.fetchmany(5000):
+            for user_id, last_name, searched in pairs:
+                for name in (last_name, searched):
+                    if name not in parts:
+                        parts[name] = set(name_parts(name))
+                if parts[last_name] & parts[searched]:
+                    own.append((user_id, searched))
     return [user_id for user_id, _ in own], [searched for _, searched in own]
 
 
