@@ -70,9 +70,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         username, ip = form.cleaned_data["username"], client_ip(request)
         refused = sign_in_refused(username=username, ip_address=ip, now=timezone.now())
         if refused:
-            audit_note(
-                request, action=Action.SIGN_IN_FAILED, detail={"username": username, refused: True}
-            )
+            _sign_in_failed(request, username, {refused: True})
             form.add_error(None, REFUSALS[refused])
         else:
             user = authenticate(request, username=username, password=form.cleaned_data["password"])
@@ -80,7 +78,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 sign_in_failure_record(
                     username=username, ip_address=ip, stage=SignInFailure.Stage.PASSWORD
                 )
-                audit_note(request, action=Action.SIGN_IN_FAILED, detail={"username": username})
+                _sign_in_failed(request, username, {})
                 form.add_error(None, "Enter a correct username and password")
             else:
                 problem = user.access_problem(timezone.now())
@@ -103,6 +101,15 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 next_query = urlencode({"next": _safe_next(request)})
                 return redirect(f"{reverse('accounts:two_factor')}?{next_query}")
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+
+
+def _sign_in_failed(request: HttpRequest, username: str, detail: dict[str, Any]) -> None:
+    """The event of a refused password, against the account it was for, where the LA's
+    auditors see it. A username that names no account is not kept: it is often the
+    password, typed in the wrong box, and auditors read and export the log."""
+    account = User.objects.filter(username=username).first()
+    tried: dict[str, Any] = {"username": username} if account else {"username_unknown": True}
+    audit_note(request, action=Action.SIGN_IN_FAILED, user=account, detail=tried | detail)
 
 
 @sensitive_post_parameters("otp_token")

@@ -69,8 +69,18 @@ class TestEveryRequestIsAnEvent:
             Action.TWO_FACTOR_PASSED,
             Action.SIGN_OUT,
         ]
-        assert events(action=Action.SIGN_IN_FAILED)[0].detail == {"username": "priya"}
+        failed = events(action=Action.SIGN_IN_FAILED)[0]
+        assert failed.detail == {"username": "priya"}
+        assert failed.organisation_id == device.user.organisation_id, "her LA's auditors see it"
         assert events(action=Action.SIGN_OUT)[0].username == "priya"
+
+    def test_a_username_that_names_no_account_is_not_kept(self, client):
+        """It is often the password, typed in the username box."""
+        authenticator(priya())
+        client.post(reverse("accounts:login"), {"username": "Tr0ub4dor&3xyz", "password": "x"})
+        (event,) = events(action=Action.SIGN_IN_FAILED)
+        assert event.detail == {"username_unknown": True}
+        assert event.user_id is None and "Tr0ub4dor" not in str(event.path)
 
     def test_an_administrators_action_names_what_was_done_to_whom(self, client):
         sign_in(client, lee())
