@@ -30,6 +30,14 @@ def _read_date(value: str) -> date:
     return date(year, month, day)
 
 
+def _two_years_after(day: date) -> date:
+    """The same date two years on; from 29 February, 1 March (as a birthday falls)."""
+    try:
+        return day.replace(year=day.year + 2)
+    except ValueError:
+        return date(day.year + 2, 3, 1)
+
+
 def parse_date(value: str, name: str) -> date | None:
     """A date in the past typed as people type them; a clear error for anything else."""
     if not value.strip():
@@ -141,7 +149,7 @@ class SearchForm(GovukMessages, forms.Form):
             self.add_error(field, "Enter both ends of the date of birth range")
         elif start and end and start > end:
             self.add_error("dob_to", "The end of the range must be after the start")
-        elif start and end and (end - start).days > 731:
+        elif start and end and end > _two_years_after(start):
             self.add_error("dob_to", "The date of birth range must be 2 years or less")
         elif not (
             data.get("forename") or data.get("date_of_birth") or start or data.get("postcode")

@@ -90,6 +90,26 @@ class TestMinimumCriteria:
         assert "x" * 300 not in html, "what was typed is not echoed in the message"
         assert not AuditEvent.objects.filter(action=Action.SEARCH).exists()
 
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [("1 1 2013", "2 1 2015"), ("28 2 2013", "1 3 2015"), ("29 2 2016", "2 3 2018")],
+    )
+    def test_it_refuses_a_range_a_day_over_two_years(self, priya_client, start, end):
+        """At most 2 years: counting 731 days let a range without a 29 February run a day over."""
+        child(born=date(2015, 1, 2))
+        html = found(priya_client, surname="Hart", dob_from=start, dob_to=end)
+        assert "The date of birth range must be 2 years or less" in html
+        assert 'href="#id_dob_to"' in html and 'id="results"' not in html
+
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [("1 1 2013", "1 1 2015"), ("1 3 2015", "1 3 2017"), ("29 2 2016", "1 3 2018")],
+    )
+    def test_it_takes_a_range_of_exactly_two_years(self, priya_client, start, end):
+        """Two years on from 29 February is 1 March, as for a birthday."""
+        html = found(priya_client, surname="Hart", dob_from=start, dob_to=end)
+        assert "govuk-error-summary" not in html and 'id="results"' in html
+
     def test_surname_and_a_range_of_up_to_two_years_is_enough(self, priya_client):
         child()
         html = found(priya_client, surname="Hart", dob_from="1 1 2015", dob_to="31 12 2016")
