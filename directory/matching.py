@@ -204,7 +204,8 @@ DATE_OF_BIRTH_FLOOR = 0.5
 
 
 def score(criteria: Criteria, candidate: Candidate) -> int:
-    """How well a candidate matches, from 0 to 100 (0: ruled out by the date of birth)."""
+    """How well a candidate matches, from 0 to 100 (0: ruled out by the date of birth or
+    the range)."""
     parts: list[tuple[int, float]] = []
     if criteria.surname:
         similar = _alike(name_similarity(criteria.surname, candidate.family_names))
@@ -218,8 +219,11 @@ def score(criteria: Criteria, candidate: Candidate) -> int:
             return 0
         parts.append((WEIGHTS["date_of_birth"], born))
     elif criteria.dob_from and criteria.dob_to:
-        inside = criteria.dob_from <= candidate.date_of_birth <= criteria.dob_to
-        parts.append((WEIGHTS["date_of_birth"], 1.0 if inside else 0.0))
+        # A range is already the searcher's allowance for not knowing the date: a child born
+        # outside it is ruled out like one born on another date.
+        if not criteria.dob_from <= candidate.date_of_birth <= criteria.dob_to:
+            return 0
+        parts.append((WEIGHTS["date_of_birth"], 1.0))
     if criteria.postcode:
         parts.append((WEIGHTS["postcode"], _postcode_agreement(criteria.postcode, candidate)))
     if criteria.gender and candidate.gender in {"female", "male"}:

@@ -201,6 +201,22 @@ class TestForgivingMatching:
             dob_to="31 12 2015",
         ), "a range finds her"
 
+    def test_it_never_lists_a_child_born_outside_the_range_searched(self, priya_client):
+        """A range is a criterion like a date: names alone scored 71 and listed her."""
+        child(born=date(2013, 6, 1))
+        child(given="Amelie", born=date(2015, 6, 1))
+        for gender in ("", "female"):
+            html = found(
+                priya_client,
+                surname="Hart",
+                forename="Amelia",
+                dob_from="1 1 2015",
+                dob_to="31 12 2016",
+                gender=gender,
+            )
+            assert "1 child found" in html and "1 June 2015" in html
+            assert "1 June 2013" not in html
+
     def test_a_different_child_is_not_a_match(self, priya_client):
         child(given="George", family="Okafor", born=date(2010, 6, 1))
         assert "No children found" in found(priya_client, surname="Hart", forename="Amelia")
