@@ -66,12 +66,24 @@ for _full, _short in _SHORT_FORMS.items():
         NICKNAMES[_nickname] = NICKNAMES.get(_nickname, frozenset()) | {_full}
 
 _NOT_LETTERS = re.compile(r"[^A-Z]")
-_PART_SEPARATORS = re.compile(r"[\s\-]+")
+# Hyphens, and the dashes a word processor puts in their place in a double-barrelled name.
+_PART_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
+# Letters that do not decompose into a letter and an accent, so that dropping what is not
+# ASCII would drop the letter itself ("Wałęsa" would key as "WAESA", never as "Walesa").
+_UNDECOMPOSED = str.maketrans(
+    {
+        "Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "ß": "ss", "ẞ": "SS", "Æ": "AE", "æ": "ae",
+        "Œ": "OE", "œ": "oe", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Þ": "TH", "þ": "th",
+        "\u0131": "i",  # dotless i
+        "Ħ": "H", "ħ": "h", "Ŧ": "T", "ŧ": "t", "ĸ": "k",
+    }
+)  # fmt: skip
 
 
 def normalise(name: str) -> str:
-    """Upper-case ASCII letters only: "Zoë O'Brien-Smith" becomes "ZOEOBRIENSMITH"."""
-    decomposed = unicodedata.normalize("NFKD", name)
+    """Upper-case ASCII letters only: "Zoë O'Brien-Smith" becomes "ZOEOBRIENSMITH", and
+    "Michał Wałęsa" "MICHALWALESA"."""
+    decomposed = unicodedata.normalize("NFKD", name.translate(_UNDECOMPOSED))
     return _NOT_LETTERS.sub("", decomposed.encode("ascii", "ignore").decode().upper())
 
 

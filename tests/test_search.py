@@ -141,11 +141,40 @@ class TestForgivingMatching:
             ({"given": "Catherine", "family": "Hart"}, {"surname": "Hart", "forename": "Kate"}),
             ({"given": "William", "family": "Hart"}, {"surname": "Hart", "forename": "Bill"}),
             ({"given": "Amelia", "family": "Smyth"}, {"surname": "Smith", "forename": "Amelia"}),
+            # Letters that do not decompose into a letter and an accent, typed without it.
+            ({"given": "Michał", "family": "Wałęsa"}, {"surname": "Walesa", "forename": "Michal"}),
+            ({"given": "Łucja", "family": "Nowak"}, {"surname": "nowak", "forename": "Lucja"}),
+            ({"given": "Søren", "family": "Strauß"}, {"surname": "Strauss", "forename": "Soren"}),
+            ({"given": "Ella", "family": "Walesa"}, {"surname": "Wałęsa", "forename": "Ella"}),
+            # A double-barrelled name joined by a dash rather than a hyphen, either half.
+            ({"given": "Ella", "family": "Smith–Jones"}, {"surname": "Jones", "forename": "Ella"}),
+            ({"given": "Ella", "family": "Smith‑Jones"}, {"surname": "Smith", "forename": "Ella"}),
+            (
+                {"given": "Ella", "family": "Smith-Jones"},
+                {"surname": "Smith—Jones", "forename": "Ella"},
+            ),
         ],
     )
     def test_names_as_people_really_spell_them(self, priya_client, held, searched):
         child(**held)
         assert "1 child found" in found(priya_client, **searched)
+
+    def test_it_finds_children_keyed_before_such_letters_were_read(self, priya_client):
+        """Migration 0017 keys again the children whose names go beyond ASCII, and only them."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        from directory.models import NameKey
+
+        wanted, other = child(given="Michał", family="Wałęsa"), child()
+        NameKey.objects.filter(child=wanted).update(family_key="WS", given_key="MX")
+        NameKey.objects.filter(child=other).update(given_key="STALE")
+        import_module("directory.migrations.0017_rekey_names_beyond_ascii").rekey(apps, None)
+        assert "1 child found" in found(priya_client, surname="Walesa", forename="Michal")
+        assert set(NameKey.objects.filter(child=other).values_list("given_key", flat=True)) == {
+            "STALE"
+        }
 
     def test_a_former_name(self, priya_client):
         wanted = child(family="Okafor")

@@ -1,0 +1,63 @@
+"""Search keys made afresh for children with a name written beyond plain ASCII.
+
+Keys made before ``matching.normalise`` read letters such as Ł, Ø, ß and Æ dropped them
+("Wałęsa" was keyed as "WAESA", never found as "Walesa"), and a name joined by a dash rather
+than a hyphen (an en dash from a word processor) was keyed whole only. Only those children's keys change, so
+only they are keyed again; undoing the migration leaves the new keys, which the old code reads
+as well as its own.
+"""
+
+from collections import defaultdict
+
+from django.db import migrations
+from django.db.models import Q
+
+# Anything but printable ASCII: more than needs rekeying, never less.
+BEYOND_ASCII = r"[^ -~]"
+
+
+def rekey(apps, schema_editor):
+    # The keys are the application's own computation, as the search reads them.
+    from directory.matching import search_keys
+
+    Child = apps.get_model("directory", "Child")
+    ChildName = apps.get_model("directory", "ChildName")
+    NameKey = apps.get_model("directory", "NameKey")
+    beyond = Q(given_name__regex=BEYOND_ASCII) | Q(family_name__regex=BEYOND_ASCII)
+    ids = set(Child.objects.filter(beyond).values_list("pk", flat=True))
+    ids |= set(ChildName.objects.filter(beyond).values_list("child_id", flat=True))
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 5000):
+        batch = ordered[start : start + 5000]
+        names: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        births = {}
+        for pk, given, family, born in Child.objects.filter(pk__in=batch).values_list(
+            "pk", "given_name", "family_name", "date_of_birth"
+        ):
+            names[pk].append((given, family))
+            births[pk] = born
+        for child_id, given, family in ChildName.objects.filter(child_id__in=batch).values_list(
+            "child_id", "given_name", "family_name"
+        ):
+            names[child_id].append((given, family))
+        NameKey.objects.filter(child_id__in=batch).delete()
+        NameKey.objects.bulk_create(
+            [
+                NameKey(child_id=pk, family_key=family, given_key=given, date_of_birth=births[pk])
+                for pk in births
+                for family, given in search_keys(names[pk])
+            ],
+            batch_size=5000,
+        )
+    if ordered:
+        print(f"\n  Search keys made afresh for {len(ordered)} children.")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("directory", "0016_facts_name_the_feed_record"),
+    ]
+
+    operations = [
+        migrations.RunPython(rekey, migrations.RunPython.noop),
+    ]
