@@ -232,6 +232,9 @@ class Child(Provenance):
         return child
 
     def age_on(self, day: date) -> int:
+        """Age in whole years on ``day``; a child who has died stays the age she died at."""
+        if self.date_of_death is not None and self.date_of_death < day:
+            day = self.date_of_death
         born = self.date_of_birth
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 

@@ -2,7 +2,7 @@
 record their own involvement."""
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -203,6 +203,16 @@ class TestTheRecord:
     def test_an_unknown_id_is_not_found(self, client):
         sign_in(client, priya())
         assert client.get("/children/123456789018/").status_code == 404
+
+    def test_it_gives_a_child_who_died_the_age_she_died_at(self, client):
+        """Her age did not stop at her death: "age 10" for a girl who died at 9."""
+        sign_in(client, priya())
+        died = timezone.localdate() - timedelta(days=30)
+        born = died - timedelta(days=3650)  # 2 or 3 days short of her tenth birthday
+        child = make_child(date_of_birth=born, date_of_death=died, status=Child.Status.DECEASED)
+        html = client.get(record_url(child)).content.decode()
+        assert "(age 9)" in html and "(age 10)" not in html
+        assert f"(died {died.day} {died:%B %Y})" in html
 
     def test_the_number_of_queries_does_not_grow_with_the_record(self, client):
         sign_in(client, priya())
