@@ -731,6 +731,7 @@ class SearchResultShown:
     gender: str
     date_of_birth: date
     age: int
+    date_of_death: date | None  # shown on a masked record too: it says nothing of where
     shielded: bool
     score: int
     where: str  # town and postcode district of current addresses; empty when masked
@@ -754,6 +755,7 @@ def visible_search_result(child: Child, score: int, viewer: User) -> SearchResul
         gender=child.get_gender_display(),
         date_of_birth=child.date_of_birth,
         age=child.age_on(timezone.localdate()),
+        date_of_death=child.date_of_death,
         shielded=is_shielded(child),
         score=score,
         where="" if masked else "; ".join(places),

@@ -327,6 +327,16 @@ class TestAntiTrawling:
         for _ in range(3):
             assert "Amelia Hart" in found(priya_client, surname="Hart", forename="Amelia")
 
+    def test_it_says_in_the_results_that_a_child_has_died(self, priya_client):
+        """Deceased records stay live for a year: the list must not read as a living child."""
+        child(status=Child.Status.DECEASED, date_of_death=date(2025, 2, 3))
+        shield(child(given="Hidden", status=Child.Status.DECEASED, date_of_death=date(2025, 4, 5)))
+        results = found(priya_client, surname="Hart", date_of_birth="14 3 2015").split(
+            'id="results"', 1
+        )[1]
+        assert "Died 3 February 2025" in results and "Died 5 April 2025" in results
+        assert "NE1" not in results.split("Hidden", 1)[1].split("</tr>", 1)[0]
+
 
 class TestShieldedChildren:
     def test_found_by_name_shown_as_shielded_without_where(self, priya_client):
