@@ -101,7 +101,9 @@ def given_forms(name: str) -> set[str]:
 
 
 def phonetic(normalised: str) -> str:
-    return jellyfish.metaphone(normalised) if normalised else ""
+    """The Metaphone key; a name Metaphone spells as nothing (vowels alone, "Ee") is its
+    own key, or a child with that surname would have no key to be found by."""
+    return (jellyfish.metaphone(normalised) or normalised) if normalised else ""
 
 
 def family_keys(family_name: str) -> set[str]:

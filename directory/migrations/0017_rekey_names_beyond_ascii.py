@@ -1,8 +1,9 @@
-"""Search keys made afresh for children with a name written beyond plain ASCII.
+"""Search keys made afresh for the children whose names the keys misread.
 
 Keys made before ``matching.normalise`` read letters such as Ł, Ø, ß and Æ dropped them
-("Wałęsa" was keyed as "WAESA", never found as "Walesa"), and a name joined by a dash rather
-than a hyphen (an en dash from a word processor) was keyed whole only. Only those children's keys change, so
+("Wałęsa" was keyed as "WAESA", never found as "Walesa"); a name joined by a dash rather than
+a hyphen (an en dash from a word processor) was keyed whole only; and a surname Metaphone
+spells as nothing ("Ee") left the child without a key. Only those children's keys change, so
 only they are keyed again; undoing the migration leaves the new keys, which the old code reads
 as well as its own.
 """
@@ -10,7 +11,7 @@ as well as its own.
 from collections import defaultdict
 
 from django.db import migrations
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 # Anything but printable ASCII: more than needs rekeying, never less.
 BEYOND_ASCII = r"[^ -~]"
@@ -26,6 +27,8 @@ def rekey(apps, schema_editor):
     beyond = Q(given_name__regex=BEYOND_ASCII) | Q(family_name__regex=BEYOND_ASCII)
     ids = set(Child.objects.filter(beyond).values_list("pk", flat=True))
     ids |= set(ChildName.objects.filter(beyond).values_list("child_id", flat=True))
+    keyless = ~Exists(NameKey.objects.filter(child_id=OuterRef("pk")))
+    ids |= set(Child.objects.filter(keyless).values_list("pk", flat=True))
     ordered = sorted(ids)
     for start in range(0, len(ordered), 5000):
         batch = ordered[start : start + 5000]
