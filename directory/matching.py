@@ -100,10 +100,15 @@ def given_forms(name: str) -> set[str]:
     return {normalised, *NICKNAMES.get(normalised, ())}
 
 
+# As long as NameKey's columns: a 100-letter name's key is longer, and the child, or the whole
+# feed file she came in, could not be saved. Cut alike on both sides, keys still agree.
+KEY_LENGTH = 40
+
+
 def phonetic(normalised: str) -> str:
     """The Metaphone key; a name Metaphone spells as nothing (vowels alone, "Ee") is its
     own key, or a child with that surname would have no key to be found by."""
-    return (jellyfish.metaphone(normalised) or normalised) if normalised else ""
+    return (jellyfish.metaphone(normalised) or normalised)[:KEY_LENGTH] if normalised else ""
 
 
 def family_keys(family_name: str) -> set[str]:
