@@ -173,6 +173,19 @@ def name_similarity(searched: str, held: Iterable[str]) -> float:
     return best
 
 
+def surname_similarity(searched: str, held: Iterable[str]) -> float:
+    """``name_similarity`` of the surname searched, or of either half of a double-barrelled
+    one: Amelia Okafor-Hart may be held as Amelia Hart. A half alone counts a little less than
+    the whole name, which ranks first; every half held is the whole name, in any order."""
+    held = tuple(held)
+    whole = name_similarity(searched, held)
+    halves = name_parts(searched)[1:]
+    if whole == 1.0 or not halves:
+        return whole
+    each = [name_similarity(half, held) for half in halves]
+    return 1.0 if min(each) == 1.0 else max(whole, 0.95 * max(each))
+
+
 def given_similarity(searched: str, held: Iterable[str]) -> float:
     query = given_forms(searched.split()[0]) if searched.split() else set()
     best = 0.0
@@ -227,7 +240,7 @@ def score(criteria: Criteria, candidate: Candidate) -> int:
     the range)."""
     parts: list[tuple[int, float]] = []
     if criteria.surname:
-        similar = _alike(name_similarity(criteria.surname, candidate.family_names))
+        similar = _alike(surname_similarity(criteria.surname, candidate.family_names))
         parts.append((WEIGHTS["surname"], similar))
     if criteria.forename:
         similar = _alike(given_similarity(criteria.forename, candidate.given_names))

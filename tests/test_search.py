@@ -204,6 +204,21 @@ class TestForgivingMatching:
             "STALE"
         }
 
+    @pytest.mark.parametrize("searched", ["Okafor-Hart", "Hart Okafor", "okafor hart"])
+    def test_either_half_of_a_double_barrelled_name_searched_finds_her(
+        self, priya_client, searched
+    ):
+        """Known as Amelia Okafor-Hart, held as Amelia Hart (or Okafor): the other way round
+        from a search for one half, and found the same; the whole name ranks first."""
+        child(family="Hart", born=date(2015, 3, 14))
+        child(family="Okafor", born=date(2015, 3, 15))
+        child(family="Okafor-Hart", born=date(2015, 3, 16))
+        html = found(priya_client, surname=searched, forename="Amelia", date_of_birth="15 3 2015")
+        assert "Amelia Hart" in html and "Amelia Okafor</a>" in html
+        both = found(priya_client, surname=searched, forename="Amelia")
+        assert "3 children found" in both
+        assert both.index("Amelia Okafor-Hart") < both.index("Amelia Hart")
+
     def test_a_former_name(self, priya_client):
         wanted = child(family="Okafor")
         ChildName.objects.create(
