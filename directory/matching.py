@@ -187,12 +187,19 @@ def surname_similarity(searched: str, held: Iterable[str]) -> float:
 
 
 def given_similarity(searched: str, held: Iterable[str]) -> float:
+    """1.0 for the same name or a nickname of it; as sound-alike spellings (0.92) a nickname
+    of a name that sounds like the one held (Mo: Mohammed, so Muhammad); else as names."""
     query = given_forms(searched.split()[0]) if searched.split() else set()
+    sounds = {phonetic(form) for form in query} - {""}
     best = 0.0
     for name in held:
         first = name.split()[0] if name.split() else ""
-        if query & given_forms(first) - {""}:
+        forms = given_forms(first) - {""}
+        if query & forms:
             return 1.0
+        # Without a nickname on either side, name_similarity below compares the same sounds.
+        if (len(query) > 1 or len(forms) > 1) and sounds & {phonetic(f) for f in forms}:
+            best = max(best, 0.92)
         best = max(best, name_similarity(searched.split()[0], [first]))
     return best
 

@@ -219,6 +219,17 @@ class TestForgivingMatching:
         assert "3 children found" in both
         assert both.index("Amelia Okafor-Hart") < both.index("Amelia Hart")
 
+    @pytest.mark.parametrize(
+        ("held", "searched"),
+        [("Muhammad", "Mo"), ("Mo", "Muhammad"), ("Kathryn", "Katie"), ("Elisabeth", "Liz")],
+    )
+    def test_a_nickname_finds_a_sound_alike_spelling_of_its_name(
+        self, priya_client, held, searched
+    ):
+        """Mo is short for Mohammed, and so for Muhammad, which sounds the same."""
+        child(given=held, family="Khan")
+        assert "1 child found" in found(priya_client, surname="Khan", forename=searched)
+
     def test_a_former_name(self, priya_client):
         wanted = child(family="Okafor")
         ChildName.objects.create(
