@@ -60,17 +60,15 @@ def _candidate_ids(
         # Not found, and not counted: a shielded child must not be locatable by postcode.
         keys = keys.exclude(child__in=Shield.objects.filter(lifted_at__isnull=True).values("child"))
     blocks = Q(pk__in=[])
-    if criteria.forename:
+    if criteria.forename and not (criteria.dob_from and criteria.dob_to):
         # With a date of birth, the first name only brings in children of about that age:
-        # otherwise a common name would bring in every child of any age who has it.
+        # otherwise a common name would bring in every child of any age who has it. With a
+        # range it brings in no one the range block does not: a child born outside the range
+        # is ruled out (``score``), and counting her could make a search "too many matches".
         given = Q(given_key__in=given_keys(criteria.forename))
         born = criteria.date_of_birth
         if born:
             given &= Q(date_of_birth__range=(born - NEAR_AGE, born + NEAR_AGE))
-        elif criteria.dob_from and criteria.dob_to:
-            given &= Q(
-                date_of_birth__range=(criteria.dob_from - NEAR_AGE, criteria.dob_to + NEAR_AGE)
-            )
         blocks |= given
     if criteria.date_of_birth:
         today = timezone.localdate()
