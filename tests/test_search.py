@@ -187,6 +187,19 @@ class TestForgivingMatching:
         import_module("directory.migrations.0017_rekey_names_beyond_ascii").rekey(apps, None)
         assert "1 child found" in found(priya_client, surname="Ee", forename="Amelia")
 
+    def test_it_finds_children_keyed_before_their_nickname_was_known(self, priya_client):
+        """Migration 0017 keys a Jack as a John too."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        from directory.models import NameKey
+
+        wanted = child(given="Jack")
+        NameKey.objects.filter(child=wanted).exclude(given_key="JK").delete()
+        import_module("directory.migrations.0017_rekey_names_beyond_ascii").rekey(apps, None)
+        assert "1 child found" in found(priya_client, surname="Hart", forename="John")
+
     def test_it_finds_children_keyed_before_such_letters_were_read(self, priya_client):
         """Migration 0017 keys again the children whose names go beyond ASCII, and only them."""
         from importlib import import_module
@@ -218,6 +231,25 @@ class TestForgivingMatching:
         both = found(priya_client, surname=searched, forename="Amelia")
         assert "3 children found" in both
         assert both.index("Amelia Okafor-Hart") < both.index("Amelia Hart")
+
+    @pytest.mark.parametrize(
+        ("held", "searched"),
+        [
+            ("John", "Jack"),
+            ("Jack", "John"),
+            ("Charles", "Charlie"),
+            ("Oliver", "Ollie"),
+            ("Amelia", "Millie"),
+            ("Mary", "Molly"),
+            ("Sarah", "Sally"),
+            ("Patrick", "Paddy"),
+            ("Penelope", "Penny"),
+        ],
+    )
+    def test_common_nicknames_find_the_name_they_shorten(self, priya_client, held, searched):
+        """Jack for John, Millie for Amelia: among the commonest, with a surname alone."""
+        child(given=held, family="Khan")
+        assert "1 child found" in found(priya_client, surname="Khan", forename=searched)
 
     @pytest.mark.parametrize(
         ("held", "searched"),

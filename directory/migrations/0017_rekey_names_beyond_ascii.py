@@ -2,10 +2,11 @@
 
 Keys made before ``matching.normalise`` read letters such as Ł, Ø, ß and Æ dropped them
 ("Wałęsa" was keyed as "WAESA", never found as "Walesa"); a name joined by a dash rather than
-a hyphen (an en dash from a word processor) was keyed whole only; and a surname Metaphone
-spells as nothing ("Ee") left the child without a key. Only those children's keys change, so
-only they are keyed again; undoing the migration leaves the new keys, which the old code reads
-as well as its own.
+a hyphen (an en dash from a word processor) was keyed whole only; a surname Metaphone spells
+as nothing ("Ee") left the child without a key; and a first name that is one of the common
+nicknames added then (Jack, Millie) was not keyed as the name it shortens. Only those
+children's keys change, so only they are keyed again; undoing the migration leaves the new
+keys, which the old code reads as well as its own.
 """
 
 from collections import defaultdict
@@ -15,6 +16,12 @@ from django.db.models import Exists, OuterRef, Q
 
 # Anything but printable ASCII: more than needs rekeying, never less.
 BEYOND_ASCII = r"[^ -~]"
+# The nicknames added to matching._SHORT_FORMS with this migration, as a first name.
+ADDED_NICKNAMES = (
+    r"^\s*(JACK|JOHNNY|CHARLIE|CHARLEY|CHAS|OLLIE|OLLY|MILLIE|MILLY|ANDY|DREW|SALLY|SADIE"
+    r"|MOLLY|POLLY|PENNY|EVIE|PADDY|PAT|HATTIE|MATT|MATTY|JOSH|MAX|JEN|JENNY|DAVE|DAVY|PETE"
+    r"|STEVE|SUE|SUSIE|FRANK|FRANKIE|FRAN)([\s-]|$)"
+)
 
 
 def rekey(apps, schema_editor):
@@ -24,7 +31,11 @@ def rekey(apps, schema_editor):
     Child = apps.get_model("directory", "Child")
     ChildName = apps.get_model("directory", "ChildName")
     NameKey = apps.get_model("directory", "NameKey")
-    beyond = Q(given_name__regex=BEYOND_ASCII) | Q(family_name__regex=BEYOND_ASCII)
+    beyond = (
+        Q(given_name__regex=BEYOND_ASCII)
+        | Q(family_name__regex=BEYOND_ASCII)
+        | Q(given_name__iregex=ADDED_NICKNAMES)
+    )
     ids = set(Child.objects.filter(beyond).values_list("pk", flat=True))
     ids |= set(ChildName.objects.filter(beyond).values_list("child_id", flat=True))
     keyless = ~Exists(NameKey.objects.filter(child_id=OuterRef("pk")))
