@@ -739,13 +739,16 @@ class SearchResultShown:
 
 def visible_search_result(child: Child, score: int, viewer: User) -> SearchResultShown:
     masked = is_masked_for(child, viewer)
+    current = getattr(child, "current_addresses", [])
     places = sorted(
         {
             f"{address.town}, {address.postcode.split(' ')[0]}"
-            for address in getattr(child, "current_addresses", [])
+            for address in current
             if address.postcode
         }
     )
+    # Left England, or no known address, says where she is as well as a town does.
+    places += sorted({address.get_kind_display() for address in current if not address.postcode})
     return SearchResultShown(
         contactpoint_id=child.contactpoint_id,
         contactpoint_id_display=child.contactpoint_id_display,

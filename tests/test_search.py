@@ -440,6 +440,28 @@ class TestAntiTrawling:
         assert "Died 3 February 2025" in results and "Died 5 April 2025" in results
         assert "NE1" not in results.split("Hidden", 1)[1].split("</tr>", 1)[0]
 
+    def test_it_says_where_a_child_without_a_home_address_is(self, priya_client):
+        """Left England, or no known address: not "No current address", as if none were held."""
+        from directory.models import Address
+
+        away = child(given="Away", postcode="")
+        Address.objects.create(
+            child=away,
+            kind="left_england",
+            expected_return_by=timezone.localdate() + timedelta(days=300),
+            source=Source.LA_SYSTEM,
+        )
+        nowhere = child(given="Nowhere", postcode="")
+        Address.objects.create(child=nowhere, kind="no_known_address", source=Source.LA_SYSTEM)
+        shield(nowhere)
+        results = found(priya_client, surname="Hart", date_of_birth="14 3 2015").split(
+            'id="results"', 1
+        )[1]
+        away_row = results.split("Away Hart", 1)[1].split("</tr>", 1)[0]
+        assert "Left England" in away_row
+        nowhere_row = results.split("Nowhere Hart", 1)[1].split("</tr>", 1)[0]
+        assert "Not shown" in nowhere_row and "No known address" not in nowhere_row
+
 
 class TestShieldedChildren:
     def test_found_by_name_shown_as_shielded_without_where(self, priya_client):
