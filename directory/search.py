@@ -177,10 +177,12 @@ def child_by_contactpoint_id(*, contactpoint_id: str, viewer: User) -> SearchOut
 
 
 def child_for_record(*, contactpoint_id: str, viewer: User) -> Child | None:
-    """The child with everything the record page shows, in a fixed number of queries."""
-    return (
-        findable_children(viewer, timezone.localdate())
-        .filter(contactpoint_id=contactpoint_id)
+    """The child with everything the record page shows, in a fixed number of queries. A
+    record merged into another is the child's only while the viewer may find the record kept:
+    what stayed on it (a carer both records had) is an archived child's otherwise."""
+    findable = findable_children(viewer, timezone.localdate())
+    child = (
+        findable.filter(contactpoint_id=contactpoint_id)
         .select_related("local_authority")
         .prefetch_related(
             "other_names",
@@ -199,6 +201,9 @@ def child_for_record(*, contactpoint_id: str, viewer: User) -> Child | None:
         )
         .first()
     )
+    if child is None or child.merged_into_id is None:
+        return child
+    return child if findable.filter(pk=child.record_kept().pk).exists() else None
 
 
 def search_rate_exceeded(viewer: User, now: datetime) -> bool:

@@ -200,6 +200,31 @@ class TestTheRecord:
         child = make_child(status=Child.Status.ARCHIVED, archived_on=date(2026, 1, 1))
         assert client.get(record_url(child)).status_code == 404
 
+    def test_a_record_merged_into_an_archived_one_is_not_found_by_practitioners(self, client):
+        """The record merged away still shows the mother both records had: archived data."""
+        kept = make_child()
+        absorbed = make_child(given_name="Amy")
+        mother = ParentCarer.objects.create(
+            given_name="Marie", family_name="Laurent", phone="07700 900123", source=Source.DEMO
+        )
+        for child in (kept, absorbed):
+            CareRelationship.objects.create(
+                child=child,
+                carer=mother,
+                relationship="mother",
+                parental_responsibility=True,
+                source=Source.DEMO,
+            )
+        services.children_merge(kept=kept, absorbed=absorbed, by=None)
+        archived = timezone.localdate() - timedelta(days=30)
+        Child.objects.filter(pk=kept.pk).update(status=Child.Status.ARCHIVED, archived_on=archived)
+        sign_in(client, priya())
+        assert client.get(record_url(absorbed)).status_code == 404
+        assert client.get(record_url(absorbed, "my-involvement/")).status_code == 404
+        data_manager = client.__class__()
+        sign_in(data_manager, make_user("dana", Role.DATA_MANAGER))
+        assert "Marie Laurent" in data_manager.get(record_url(absorbed)).content.decode()
+
     def test_an_unknown_id_is_not_found(self, client):
         sign_in(client, priya())
         assert client.get("/children/123456789018/").status_code == 404
