@@ -51,6 +51,12 @@ def normalise(value: str) -> str | None:
     return candidate if is_valid(candidate) else None
 
 
+def has_length(value: str) -> bool:
+    """Whether a typed ID is twelve digits once separators are taken out, right or not."""
+    candidate = _SEPARATORS.sub("", value.strip())
+    return len(candidate) == LENGTH and candidate.isascii() and candidate.isdigit()
+
+
 def display(value: str) -> str:
     """Groups of four, as printed on screen and read over the phone."""
     return " ".join(value[i : i + 4] for i in range(0, len(value), 4))

@@ -95,6 +95,11 @@ class SearchForm(GovukMessages, forms.Form):
         if not typed.strip():
             return ""
         normalised = contactpoint_id.normalise(typed)
+        if normalised is None and contactpoint_id.has_length(typed):
+            # The check digit caught a mistyped or swapped digit: saying "12 digits" would not.
+            raise forms.ValidationError(
+                "Check the ContactPoint ID: a digit is wrong or two are swapped"
+            )
         if normalised is None:
             raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
         return normalised

@@ -110,6 +110,13 @@ class TestMinimumCriteria:
         html = found(priya_client, surname="Hart", dob_from=start, dob_to=end)
         assert "govuk-error-summary" not in html and 'id="results"' in html
 
+    @pytest.mark.parametrize("typed", ["1234 5678 9012", "6846-5561-7748", " 684655617748 "])
+    def test_it_says_a_contactpoint_id_of_12_digits_has_a_wrong_digit(self, priya_client, typed):
+        """Twelve digits typed, one wrong or two swapped: "Enter 12 digits" told her nothing."""
+        html = found(priya_client, contactpoint_id=typed)
+        assert "Check the ContactPoint ID: a digit is wrong or two are swapped" in html
+        assert 'href="#id_contactpoint_id"' in html and 'id="results"' not in html
+
     def test_surname_and_a_range_of_up_to_two_years_is_enough(self, priya_client):
         child()
         html = found(priya_client, surname="Hart", dob_from="1 1 2015", dob_to="31 12 2016")
