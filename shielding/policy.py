@@ -732,6 +732,7 @@ class SearchResultShown:
     date_of_birth: date
     age: int
     date_of_death: date | None  # shown on a masked record too: it says nothing of where
+    archived_on: date | None  # found only by data managers, for a year: a status, not a place
     shielded: bool
     score: int
     where: str  # town and postcode district of current addresses; empty when masked
@@ -759,6 +760,7 @@ def visible_search_result(child: Child, score: int, viewer: User) -> SearchResul
         date_of_birth=child.date_of_birth,
         age=child.age_on(timezone.localdate()),
         date_of_death=child.date_of_death,
+        archived_on=child.archived_on if child.status == Child.Status.ARCHIVED else None,
         shielded=is_shielded(child),
         score=score,
         where="" if masked else "; ".join(places),

@@ -422,6 +422,18 @@ class TestAntiTrawling:
         assert "Recent Hart" in found(client, surname="Hart", date_of_birth="14 3 2015")
         assert "Old Hart" not in found(client, surname="Hart", date_of_birth="14 3 2015")
 
+    def test_data_managers_are_told_a_record_found_is_archived(self, client):
+        """Listed like a living record, an archived one read as current to a data manager."""
+        sign_in(client, dana())
+        child(given="Recent", status=Child.Status.ARCHIVED, archived_on=date(2026, 2, 3))
+        child(given="Current")
+        results = found(client, surname="Hart", date_of_birth="14 3 2015").split('id="results"', 1)[
+            1
+        ]
+        recent = results.split("Recent Hart", 1)[1].split("</tr>", 1)[0]
+        assert "Archived 3 February 2026" in recent
+        assert "Archived" not in results.split("Current Hart", 1)[1].split("</tr>", 1)[0]
+
     def test_searches_are_rate_limited(self, priya_client, settings):
         settings.SEARCH_RATE_LIMIT = 2
         child()
