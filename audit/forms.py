@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 from audit.models import Action
 from contactpoint.govuk_forms import GovukMessages
-from directory import contactpoint_id
+from directory.forms import contactpoint_id_typed
 
 
 class NativeDateInput(forms.DateInput):
@@ -99,10 +99,7 @@ class EventFilterForm(PeriodForm):
         typed = self.cleaned_data["contactpoint_id"].strip()
         if not typed:
             return ""
-        normalised = contactpoint_id.normalise(typed)
-        if normalised is None:
-            raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
-        return normalised
+        return contactpoint_id_typed(typed)
 
     def criteria(self) -> dict[str, str]:
         """The filters as typed, for the auditor-query event and for links to the next page."""

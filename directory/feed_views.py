@@ -18,7 +18,6 @@ from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
 from contactpoint.govuk_forms import GovukMessages
-from directory import contactpoint_id
 from directory.feed_import import (
     ImportOutcome,
     NoLocalAuthority,
@@ -35,6 +34,7 @@ from directory.feed_import import (
     row_from_record,
 )
 from directory.feeds import FEED_SOURCES, LA_FEED_SOURCES, FeedRow, RowErrors, error_report
+from directory.forms import contactpoint_id_typed
 from directory.models import (
     Child,
     FeedImport,
@@ -154,13 +154,6 @@ class ReviewDecisionForm(GovukMessages, forms.Form):
         return data
 
 
-def _typed_id(typed: str) -> str:
-    found = contactpoint_id.normalise(typed)
-    if found is None:
-        raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
-    return found
-
-
 class MergeForm(GovukMessages, forms.Form):
     kept = forms.CharField(label="ContactPoint ID of the record to keep", max_length=20)
     absorbed = forms.CharField(
@@ -168,10 +161,10 @@ class MergeForm(GovukMessages, forms.Form):
     )
 
     def clean_kept(self) -> str:
-        return _typed_id(self.cleaned_data["kept"])
+        return contactpoint_id_typed(self.cleaned_data["kept"])
 
     def clean_absorbed(self) -> str:
-        return _typed_id(self.cleaned_data["absorbed"])
+        return contactpoint_id_typed(self.cleaned_data["absorbed"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -202,7 +195,7 @@ class SeparateForm(GovukMessages, forms.Form):
     )
 
     def clean_record(self) -> str:
-        return _typed_id(self.cleaned_data["record"])
+        return contactpoint_id_typed(self.cleaned_data["record"])
 
 
 def _in_own_la(rows: QuerySet[Row], manager: User, local_authority: str) -> QuerySet[Row]:

@@ -38,6 +38,23 @@ def _two_years_after(day: date) -> date:
         return date(day.year + 2, 3, 1)
 
 
+WRONG_DIGIT = "Check the ContactPoint ID: a digit is wrong or two are swapped"
+
+
+def contactpoint_id_typed(typed: str) -> str:
+    """A ContactPoint ID as typed, normalised; a clear error for one that is not, on every
+    form that asks for one."""
+    normalised = contactpoint_id.normalise(typed)
+    if normalised is None and contactpoint_id.has_length(typed):
+        # The check digit caught a mistyped or swapped digit: saying "12 digits" would not.
+        raise forms.ValidationError(
+            "Check the ContactPoint ID: a digit is wrong or two are swapped"
+        )
+    if normalised is None:
+        raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
+    return normalised
+
+
 def parse_date(value: str, name: str) -> date | None:
     """A date in the past typed as people type them; a clear error for anything else."""
     if not value.strip():
@@ -92,17 +109,7 @@ class SearchForm(GovukMessages, forms.Form):
 
     def clean_contactpoint_id(self) -> str:
         typed = self.cleaned_data["contactpoint_id"]
-        if not typed.strip():
-            return ""
-        normalised = contactpoint_id.normalise(typed)
-        if normalised is None and contactpoint_id.has_length(typed):
-            # The check digit caught a mistyped or swapped digit: saying "12 digits" would not.
-            raise forms.ValidationError(
-                "Check the ContactPoint ID: a digit is wrong or two are swapped"
-            )
-        if normalised is None:
-            raise forms.ValidationError("Enter a ContactPoint ID of 12 digits, like 1234 5678 9018")
-        return normalised
+        return contactpoint_id_typed(typed) if typed.strip() else ""
 
     def clean_surname(self) -> str:
         surname: str = self.cleaned_data["surname"].strip()

@@ -139,6 +139,7 @@ class TestFilters:
         ("query", "message"),
         [
             ({"contactpoint_id": "12345"}, "Enter a ContactPoint ID of 12 digits"),
+            ({"contactpoint_id": "1234 5678 9012"}, "a digit is wrong or two are swapped"),
             ({"date_from": "yesterday"}, "Enter the start date as year-month-day"),
             ({"date_from": "2026-11-20", "date_to": "2026-11-01"}, "must be the same as or after"),
             ({"action": "steal"}, "Select one of the options for action"),

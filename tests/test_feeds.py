@@ -2125,6 +2125,8 @@ class TestSeparateAFeedRecord:
         ).content.decode()
         assert "Enter a ContactPoint ID of 12 digits" in unknown
         assert "Choose the feed record" not in unknown
+        mistyped = client.post(reverse("directory:separate"), {"record": "1234 5678 9012"})
+        assert "a digit is wrong or two are swapped" in mistyped.content.decode()
 
     ELLA = {
         "la_record_id": "76", "given_name": "Ella", "family_name": "Brennan",
