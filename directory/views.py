@@ -96,11 +96,11 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     if request.GET.get("visit"):
         # An override shows the record unmasked for this one visit; a reload spends nothing.
         override = override_visit(child=child, practitioner=viewer, token=request.GET["visit"])
-        if override is None:
-            messages.info(request, "The override has been used. The record is shielded again.")
     record = visible_child(
         child, viewer, past_addresses=request.GET.get("past") == "1", overridden=bool(override)
     )
+    if request.GET.get("visit") and override is None and record.masked:
+        messages.info(request, "The override has been used. The record is shielded again.")
     if override is not None:
         audit_note(request, action=Action.OVERRIDE, **audit_facts(child), reason=override.reason)
     else:

@@ -952,6 +952,12 @@ class TestOverride:
         event = AuditEvent.objects.get(action=Action.OVERRIDE)
         assert event.reason == "Section 47 enquiry, police attending today" and event.child_shielded
 
+    def test_a_visit_link_on_a_record_that_is_not_shielded_says_nothing_of_shields(self, client):
+        child = make_child()
+        sign_in(client, owen())
+        page = client.get(record(child), {"visit": "anything"}).content.decode()
+        assert "shielded again" not in page and child.given_name in page
+
     def test_an_override_link_works_only_for_its_practitioner_and_only_soon(self, client):
         child = shielded_child()
         sign_in(client, owen())
