@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
@@ -189,11 +190,31 @@ class UserForm(GovukMessages, forms.Form):
             )
         return value
 
+    def _not_run_out(self, field: str, years: int) -> Any:
+        """A newly recorded check must still give access: an older date is a typing mistake or
+        a check to redo. A user's own date, unchanged, is kept, so their other details can be."""
+        value = self._not_in_future(field)
+        if not value or (self.editing is not None and value == getattr(self.editing, field)):
+            return value
+        checked = User(**{field: value})  # the model says when a check runs out
+        runs_out = (
+            checked.vetting_expires_on()
+            if field == "vetting_checked_on"
+            else checked.training_expires_on()
+        )
+        if runs_out is not None and runs_out <= timezone.localdate():
+            label = str(self.fields[field].label)
+            raise forms.ValidationError(
+                f"The {label[0].lower()}{label[1:]} must be in the last {years} years: "
+                "an older one gives no access"
+            )
+        return value
+
     def clean_vetting_checked_on(self) -> Any:
-        return self._not_in_future("vetting_checked_on")
+        return self._not_run_out("vetting_checked_on", settings.VETTING_VALID_YEARS)
 
     def clean_training_completed_on(self) -> Any:
-        return self._not_in_future("training_completed_on")
+        return self._not_run_out("training_completed_on", settings.TRAINING_VALID_YEARS)
 
 
 class UserSearchForm(GovukMessages, forms.Form):

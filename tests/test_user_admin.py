@@ -266,6 +266,48 @@ class TestChangingUsers:
         assert str(user.vetting_checked_on) == "2026-10-01"
         assert str(user.training_completed_on) == "2026-10-02"
 
+    def test_a_check_too_old_to_give_access_is_refused_when_recorded(self, lee_client):
+        """Vetting and training last 3 years: recording an older date is a mistake to correct,
+        not a user left unable to sign in without being told."""
+        user = priya()
+        long_ago = timezone.localdate() - timedelta(days=3 * 366)
+        for field, label in (
+            ("vetting_checked_on", "date of enhanced vetting check"),
+            ("training_completed_on", "date ContactPoint training was completed"),
+        ):
+            form = new_user_form(
+                roles=[],
+                **{
+                    f"{field}_0": str(long_ago.day),
+                    f"{field}_1": str(long_ago.month),
+                    f"{field}_2": str(long_ago.year),
+                },
+            )
+            html = lee_client.post(reverse("accounts:user_edit", args=[user.pk]), form)
+            html = html.content.decode()
+            assert f"The {label} must be in the last 3 years" in html, field
+            assert "govuk-error-summary" in html
+            created = lee_client.post(NEW_USER, form).content.decode()
+            assert f"The {label} must be in the last 3 years" in created, field
+        user.refresh_from_db()
+        assert user.vetting_checked_on != long_ago and user.training_completed_on != long_ago
+        assert not User.objects.filter(username="tom.baker").exists()
+
+    def test_a_user_whose_check_has_run_out_can_still_have_other_details_changed(self, lee_client):
+        user = priya()
+        old = timezone.localdate() - timedelta(days=3 * 366)
+        User.objects.filter(pk=user.pk).update(vetting_checked_on=old)
+        form = new_user_form(
+            roles=[],
+            job_title="Head of year",
+            vetting_checked_on_0=str(old.day),
+            vetting_checked_on_1=str(old.month),
+            vetting_checked_on_2=str(old.year),
+        )
+        lee_client.post(reverse("accounts:user_edit", args=[user.pk]), form)
+        user.refresh_from_db()
+        assert (user.job_title, user.vetting_checked_on) == ("Head of year", old)
+
     def test_editing_keeps_roles_lee_cannot_give(self, lee_client):
         user = priya()
         lee_client.post(
