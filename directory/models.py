@@ -116,6 +116,15 @@ class Gender(models.TextChoices):
     NOT_KNOWN = "not_known", "Not known"
 
 
+def years_before(day: date, years: int) -> date:
+    """The same date ``years`` earlier (28 February for 29 February in a common year): how
+    the record lifecycle counts its years."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
 class Child(Provenance):
     """A child in England. Archived at 18 (up to 25 with consent), purged 6 years later."""
 

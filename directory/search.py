@@ -22,7 +22,15 @@ from accounts.permissions import Permission, has_permission
 from audit.models import Action, AuditEvent
 from contactpoint.serialise import Turn, wait_turn
 from directory.matching import Candidate, Criteria, date_variants, family_keys, given_keys, score
-from directory.models import Address, CareRelationship, Child, ChildName, Involvement, NameKey
+from directory.models import (
+    Address,
+    CareRelationship,
+    Child,
+    ChildName,
+    Involvement,
+    NameKey,
+    years_before,
+)
 from shielding.models import Shield
 from shielding.policy import is_shielded
 
@@ -39,10 +47,10 @@ class SearchOutcome:
 
 def findable_children(viewer: User, today: date) -> QuerySet[Child]:
     """Children this viewer may find at all: never archived ones, except for data managers,
-    who see a record for one year after it was archived."""
+    who see a record for one year after it was archived (not on its first anniversary)."""
     children = Child.objects.all()
     if has_permission(viewer, Permission.SEE_ARCHIVED_RECORDS):
-        recently = Q(status=Child.Status.ARCHIVED, archived_on__gte=today - timedelta(days=365))
+        recently = Q(status=Child.Status.ARCHIVED, archived_on__gt=years_before(today, 1))
         return children.filter(~Q(status=Child.Status.ARCHIVED) | recently)
     return children.exclude(status=Child.Status.ARCHIVED)
 

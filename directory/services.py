@@ -24,6 +24,7 @@ from directory.models import (
     Service,
     Source,
     SourceRecord,
+    years_before,
 )
 from shielding.policy import (
     FOR_ANOTHER_RECORD,
@@ -518,7 +519,7 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
         (
             "date_of_death" in changed
             and archived_on
-            and child.date_of_birth > _years_before(archived_on, 18)
+            and child.date_of_birth > years_before(archived_on, 18)
         )
         # Or, at 18, a consent to 25 withdrawn by the separated row, hers again.
         or ("kept_to_25_with_consent" in changed and child.kept_to_25_with_consent)
@@ -527,7 +528,7 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
         reason_gone
         and child.status == Child.Status.ARCHIVED
         and child.date_of_death is None
-        and child.date_of_birth > _years_before(today, age)
+        and child.date_of_birth > years_before(today, age)
     ):
         child.status, child.archived_on = Child.Status.ACTIVE, None
         changed += ["status", "archived_on"]
@@ -590,13 +591,6 @@ def _service_flags_taken_back(child: Child, row: Any, still: list[Any]) -> None:
 # The record lifecycle -----------------------------------------------------------------------------
 
 
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
 @transaction.atomic
 def lifecycle_apply(*, today: date) -> dict[str, int]:
     """DESIGN.md "record lifecycle": archive at 18 (25 with consent); a deceased child's
@@ -605,22 +599,22 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     done = {"archived_at_18": 0, "archived_at_25": 0, "archived_after_death": 0, "purged": 0}
     active = Child.objects.filter(status=Child.Status.ACTIVE)
     for child in active.filter(
-        date_of_birth__lte=_years_before(today, 18), kept_to_25_with_consent=False
+        date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False
     ):
         _archive(child, today)
         done["archived_at_18"] += 1
     for child in active.filter(
-        date_of_birth__lte=_years_before(today, 25), kept_to_25_with_consent=True
+        date_of_birth__lte=years_before(today, 25), kept_to_25_with_consent=True
     ):
         _archive(child, today)
         done["archived_at_25"] += 1
     for child in Child.objects.filter(
-        status=Child.Status.DECEASED, date_of_death__lte=_years_before(today, 1)
+        status=Child.Status.DECEASED, date_of_death__lte=years_before(today, 1)
     ):
         _archive(child, today)
         done["archived_after_death"] += 1
     expired = Child.objects.filter(
-        status=Child.Status.ARCHIVED, archived_on__lte=_years_before(today, 6)
+        status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6)
     )
     for child in expired:
         # Records merged into this one (and those merged into them), the merges themselves,

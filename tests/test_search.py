@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.models import Child, ChildName, Source
+from directory.search import findable_children
 from tests.personas import (
     dana,
     make_address,
@@ -433,6 +434,22 @@ class TestAntiTrawling:
         recent = results.split("Recent Hart", 1)[1].split("</tr>", 1)[0]
         assert "Archived 3 February 2026" in recent
         assert "Archived" not in results.split("Current Hart", 1)[1].split("</tr>", 1)[0]
+
+    def test_data_managers_see_an_archived_record_for_one_calendar_year_not_365_days(self):
+        """Up to the day before the first anniversary of archiving, as the lifecycle counts
+        its years: whether or not a 29 February falls in between."""
+        manager = dana()
+        over_a_leap_day = child(
+            given="Leap", status=Child.Status.ARCHIVED, archived_on=date(2023, 6, 1)
+        )
+        over_common_days = child(
+            given="Common", status=Child.Status.ARCHIVED, archived_on=date(2024, 6, 1)
+        )
+        for archived, anniversary in ((over_a_leap_day, 2024), (over_common_days, 2025)):
+            findable = findable_children(manager, date(anniversary, 5, 31))
+            assert findable.filter(pk=archived.pk).exists(), "still within the year"
+            findable = findable_children(manager, date(anniversary, 6, 1))
+            assert not findable.filter(pk=archived.pk).exists(), "a year on, no longer"
 
     def test_searches_are_rate_limited(self, priya_client, settings):
         settings.SEARCH_RATE_LIMIT = 2
