@@ -16,7 +16,7 @@ from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
 from directory.models import Child
-from directory.search import child_for_record
+from directory.search import child_for_record, findable_children
 from shielding import services
 from shielding.forms import (
     ContactOutcomeForm,
@@ -195,10 +195,14 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The LA team's work: shields due for review, overrides and contact requests waiting."""
     officer = signed_in_user(request)
-    soon = timezone.localdate() + timedelta(days=14)
+    today = timezone.localdate()
     due = (
         Shield.objects.filter(
-            lifted_at__isnull=True, review_on__lte=soon, child__local_authority=officer.organisation
+            lifted_at__isnull=True,
+            review_on__lte=today + timedelta(days=14),
+            child__local_authority=officer.organisation,
+            # Only records she can open: an archived one stays shielded, out of sight.
+            child__in=findable_children(officer, today),
         )
         .select_related("child")
         .order_by("review_on")
@@ -217,7 +221,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 (shield, shield.child.contactpoint_id, shield.child.contactpoint_id_display)
                 for shield in due
             ],
-            "today": timezone.localdate(),
+            "today": today,
             "overrides_waiting": _overrides(officer).filter(reviewed_at__isnull=True).count(),
             "requests_waiting": _requests(officer).filter(handled_at__isnull=True).count(),
         },

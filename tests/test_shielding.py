@@ -292,6 +292,21 @@ class TestShieldWorkflow:
         html = client.get(reverse("shielding:dashboard")).content.decode()
         assert due.contactpoint_id_display in html and later.contactpoint_id_display not in html
 
+    def test_a_shield_on_an_archived_record_is_not_listed_for_review(self, client):
+        """The shield stays in force on the archived record, but the officer cannot open it
+        (archived records are not found), so it is not work waiting for her."""
+        archived = shielded_child()
+        Shield.objects.filter(child=archived).update(
+            review_on=timezone.localdate() + timedelta(days=3)
+        )
+        Child.objects.filter(pk=archived.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=timezone.localdate()
+        )
+        sign_in(client, sam())
+        html = client.get(reverse("shielding:dashboard")).content.decode()
+        assert archived.contactpoint_id_display not in html
+        assert "No shield is due for review" in html
+
 
 def shield_by_sam(child: Child) -> Shield:
     officer = User.objects.filter(username="sam").first() or sam()
