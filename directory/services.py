@@ -597,7 +597,11 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     record stays live for a year, then is archived; archived records are purged after 6
     years. Each change goes through the model, so the change log records it."""
     done = {"archived_at_18": 0, "archived_at_25": 0, "archived_after_death": 0, "purged": 0}
-    active = Child.objects.filter(status=Child.Status.ACTIVE)
+    # Each record held from when it is read, in the order a merge takes them (``_lock``): a
+    # merge or another run meanwhile waits, or is waited for and its change seen, instead of
+    # the job writing over it (a record merged and archived at once, refused, fails the job).
+    children = Child.objects.select_for_update().order_by("pk")
+    active = children.filter(status=Child.Status.ACTIVE)
     for child in active.filter(
         date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False
     ):
@@ -608,14 +612,12 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     ):
         _archive(child, today)
         done["archived_at_25"] += 1
-    for child in Child.objects.filter(
+    for child in children.filter(
         status=Child.Status.DECEASED, date_of_death__lte=years_before(today, 1)
     ):
         _archive(child, today)
         done["archived_after_death"] += 1
-    expired = Child.objects.filter(
-        status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6)
-    )
+    expired = children.filter(status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6))
     for child in expired:
         # Records merged into this one (and those merged into them), the merges themselves,
         # and the feed rows that described any of them (names, birth dates and addresses as the

@@ -1009,3 +1009,77 @@ def test_separating_a_feed_record_while_its_las_file_imports_is_refused_not_a_de
     ]
     assert refused == ["A file from that feed is being imported: try again when it has been"]
     assert Address.objects.filter(child=ella, postcode="NE2 1AB", ended_on=None).exists()
+
+
+@pytest.fixture
+def adult_and_her_other_record(django_db_setup, django_db_blocker):
+    """A young woman of 18 or more, another record of her, and a data manager of their LA,
+    committed."""
+    from directory.models import Child, Merge
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, manager = la_and_user("RACE41", "racing-lifecycle", "data_manager")
+        try:
+            adult = Child.objects.create(
+                given_name="Amelia", family_name="Hart", gender="female",
+                date_of_birth=date(2000, 3, 14), local_authority=la, source="la_system",
+            )  # fmt: skip
+            yield manager, adult, amelia_of(la)
+        finally:
+            children = Child.objects.filter(local_authority=la)
+            Merge.objects.filter(kept__in=children).delete()
+            children.filter(merged_into__isnull=False).delete()
+            children.delete()
+            manager.delete()
+            la.delete()
+            connections.close_all()
+
+
+def test_a_record_merged_while_the_lifecycle_job_runs_does_not_fail_the_job(
+    adult_and_her_other_record, monkeypatch
+):
+    """The job read her record as live; a data manager merged it into her other record; the
+    job then archived it, merged and archived at once, which the database refuses: the whole
+    day's archiving and purging failed. The job now holds the records it changes from when it
+    reads them, so the merge waits for it."""
+    from directory import services
+    from directory.models import Child
+
+    manager, adult, other = adult_and_her_other_record
+    read, merged = threading.Event(), threading.Event()
+    archive = services._archive
+
+    def archive_after_the_merge(child, today):
+        read.set()
+        merged.wait(3)  # unless the job holds her record, the merge is done by now
+        return archive(child, today)
+
+    monkeypatch.setattr(services, "_archive", archive_after_the_merge)
+    errors: list[tuple[str, BaseException]] = []
+
+    def run(who: str, work: Callable[[], object]) -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                work()
+        except BaseException as error:
+            errors.append((who, error))
+        finally:
+            merged.set()
+            connections.close_all()
+
+    job = threading.Thread(
+        target=run, args=("job", lambda: services.lifecycle_apply(today=date(2026, 11, 29)))
+    )
+    merge = threading.Thread(
+        target=run,
+        args=("merge", lambda: services.children_merge(kept=other, absorbed=adult, by=manager)),
+    )
+    job.start()
+    assert read.wait(10)
+    merge.start()
+    job.join(60)
+    merge.join(60)
+    assert errors == [], [
+        f"{who}: {type(e).__name__}: {str(e).splitlines()[0]}" for who, e in errors
+    ]
+    assert Child.objects.get(pk=adult.pk).merged_into_id == other.pk
