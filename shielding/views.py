@@ -369,7 +369,10 @@ def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The request beside the full record, so the team can broker contact; then the outcome."""
     officer = signed_in_user(request)
     item = get_object_or_404(_requests(officer).select_related("requester"), pk=pk)
-    child = _child(request, item.child.contactpoint_id)
+    # A record archived since the request was sent is out of sight (no link, no details), but
+    # the request is still answered: otherwise it would wait in the queue until the purge.
+    shown = child_for_record(contactpoint_id=item.child.contactpoint_id, viewer=officer)
+    child = shown or item.child
     form = ContactOutcomeForm(request.POST or None)
     if request.method == "POST" and item.handled_at is None and form.is_valid():
         services.contact_request_resolve(
@@ -395,5 +398,9 @@ def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     return render(
         request,
         "shielding/contact_request_detail.html",
-        {"item": item, "form": form, "record": visible_child(child, officer)},
+        {
+            "item": item,
+            "form": form,
+            "record": visible_child(shown, officer) if shown else None,
+        },
     )

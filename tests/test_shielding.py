@@ -1122,6 +1122,29 @@ class TestBrokeredContact:
             not in team.get(reverse("shielding:contact_queue")).content.decode()
         )
 
+    def test_a_request_about_a_record_archived_since_can_still_be_answered(self, client):
+        """She turned 18 while it waited: the record is out of sight, but the request stays in
+        the queue until the team records what it did, so the team must be able to."""
+        child = shielded_child()
+        item = ContactRequest.objects.create(
+            child=child, requester=priya(), service="Health visiting",
+            reason="Missed immunisations", reply_to="01632 960555",
+        )  # fmt: skip
+        Child.objects.filter(pk=child.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=timezone.localdate()
+        )
+        sign_in(client, sam())
+        url = reverse("shielding:contact_request", args=[item.pk])
+        detail = client.get(url).content.decode()
+        assert "01632 960555" in detail and "has been archived" in detail
+        assert not any(secret in detail for secret in SECRETS), "the record stays out of sight"
+        assert reverse("directory:child_record", args=[child.contactpoint_id]) not in detail
+        client.post(url, {"outcome": "withdrawn", "note": "Now an adult"})
+        item.refresh_from_db()
+        assert item.outcome == "withdrawn" and item.handled_by.username == "sam"
+        answered = AuditEvent.objects.filter(action=Action.BROKERED_CONTACT).latest("id")
+        assert answered.child_contactpoint_id == child.contactpoint_id
+
 
 class TestTheShieldFollowsTheChild:
     def test_a_record_that_could_be_a_shielded_child_is_recognised(self):
