@@ -241,6 +241,9 @@ def override(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         return redirect(_record_url(child))
     form = OverrideForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Through a record merged into another, it is the kept record's shield that is
+        # overridden: her details are there, and so is the team that signs it off.
+        child = child.record_kept()
         requested, token = services.override_request(
             child=child, practitioner=practitioner, reason=form.cleaned_data["reason"]
         )

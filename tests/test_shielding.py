@@ -983,6 +983,32 @@ class TestOverride:
         ShieldOverride.objects.update(requested_at=timezone.now() - timedelta(minutes=6))
         assert "Zqxv Secret Lane" not in client.get(visit).content.decode()
 
+    def test_an_override_through_a_record_merged_into_hers_goes_to_the_team_that_keeps_her(
+        self, client
+    ):
+        """A Southshire record merged into Amelia's Northshire one: overriding it through the
+        old ID is an override of her shield, for Northshire's team to sign off, and it shows
+        her record, where her details are now."""
+        amelia = shielded_child()
+        duplicate = make_child(local_authority=southshire())
+        in_force(amelia).delete()
+        children_merge(kept=amelia, absorbed=duplicate, by=None)
+        shield_by_sam(amelia)
+        sign_in(
+            client,
+            make_user(
+                "oscar", Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER, organisation=southshire()
+            ),
+        )
+        visit = self.override(client, duplicate)["Location"]
+        assert "Zqxv Secret Lane" in client.get(visit).content.decode()
+        made = ShieldOverride.objects.get()
+        assert made.child == amelia
+        team = client.__class__()
+        sign_in(team, User.objects.get(username="sam"))
+        queue = team.get(reverse("shielding:override_queue")).content.decode()
+        assert "Section 47 enquiry" in queue and amelia.contactpoint_id_display in queue
+
     def test_practitioners_without_the_right_cannot_override(self, client):
         child = shielded_child()
         sign_in(client, priya())
