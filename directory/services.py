@@ -10,6 +10,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import Action
+from audit.recorder import AuditNote, record_event
 from directory.matching import search_keys
 from directory.models import (
     Address,
@@ -595,8 +597,11 @@ def _service_flags_taken_back(child: Child, row: Any, still: list[Any]) -> None:
 def lifecycle_apply(*, today: date) -> dict[str, int]:
     """DESIGN.md "record lifecycle": archive at 18 (25 with consent); a deceased child's
     record stays live for a year, then is archived; archived records are purged after 6
-    years. Each change goes through the model, so the change log records it."""
+    years. Each change goes through the model, so the change log records it; a run that
+    changed anything is also an access event naming the records, which outlives them."""
     done = {"archived_at_18": 0, "archived_at_25": 0, "archived_after_death": 0, "purged": 0}
+    archived: list[str] = []
+    purged: list[str] = []
     # Each record held from when it is read, in the order a merge takes them (``_lock``): a
     # merge or another run meanwhile waits, or is waited for and its change seen, instead of
     # the job writing over it (a record merged and archived at once, refused, fails the job).
@@ -606,16 +611,19 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
         date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False
     ):
         _archive(child, today)
+        archived.append(child.contactpoint_id)
         done["archived_at_18"] += 1
     for child in active.filter(
         date_of_birth__lte=years_before(today, 25), kept_to_25_with_consent=True
     ):
         _archive(child, today)
+        archived.append(child.contactpoint_id)
         done["archived_at_25"] += 1
     for child in children.filter(
         status=Child.Status.DECEASED, date_of_death__lte=years_before(today, 1)
     ):
         _archive(child, today)
+        archived.append(child.contactpoint_id)
         done["archived_after_death"] += 1
     expired = children.filter(status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6))
     for child in expired:
@@ -629,10 +637,23 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
             CareRelationship.objects.filter(child_id__in=ids).values_list("carer_id", flat=True)
         )
         held = Child.objects.in_bulk(ids)
+        purged += [held[pk].contactpoint_id for pk in ids]
         for pk in reversed(ids):  # each record before the one it was merged into
             held[pk].delete()
         ParentCarer.objects.filter(pk__in=carers, relationships__isnull=True).delete()
         done["purged"] += 1
+    if archived or purged:
+        # In the job's transaction: if the event cannot be written, nothing is changed.
+        record_event(
+            None,
+            AuditNote(
+                action=Action.ADMIN_ACTION,
+                detail={"action": "lifecycle", **done, "archived": archived, "purged": purged},
+                result_ids=archived + purged,
+                result_count=len(archived) + len(purged),
+            ),
+            status=None,
+        )
     return done
 
 

@@ -96,6 +96,29 @@ def test_a_record_that_absorbed_a_chain_of_merged_records_is_purged_with_all_of_
     assert not Child.objects.filter(pk__in=[first.pk, middle.pk, kept.pk]).exists()
 
 
+def test_each_run_that_archives_or_purges_is_an_audit_event_naming_the_records():
+    """Auditors answering for a purged child still find when and why the record went: its
+    change log is shown only while the record exists. A second run that day changes nothing,
+    and records nothing."""
+    adult = make_child(date_of_birth=date(2000, 1, 1))
+    old = make_child(status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1))
+    absorbed = make_child(given_name="Dup")
+    children_merge(kept=old, absorbed=absorbed, by=None)
+    lifecycle_apply(today=TODAY)
+    event = AuditEvent.objects.get(action=Action.ADMIN_ACTION)
+    detail = event.detail or {}
+    assert detail["action"] == "lifecycle"
+    assert detail["archived"] == [adult.contactpoint_id]
+    assert sorted(detail["purged"]) == sorted([old.contactpoint_id, absorbed.contactpoint_id])
+    assert set(event.result_ids) == {
+        adult.contactpoint_id,
+        old.contactpoint_id,
+        absorbed.contactpoint_id,
+    }, "the child's access history finds it"
+    lifecycle_apply(today=TODAY)
+    assert AuditEvent.objects.filter(action=Action.ADMIN_ACTION).count() == 1
+
+
 def test_the_command_reports_what_it_did(capsys):
     make_child(date_of_birth=date(2000, 1, 1))
     call_command("lifecycle")

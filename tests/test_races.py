@@ -1055,6 +1055,8 @@ def test_a_record_merged_while_the_lifecycle_job_runs_does_not_fail_the_job(
         return archive(child, today)
 
     monkeypatch.setattr(services, "_archive", archive_after_the_merge)
+    # Its access event would be committed, and the database refuses to delete one.
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
     errors: list[tuple[str, BaseException]] = []
 
     def run(who: str, work: Callable[[], object]) -> None:
