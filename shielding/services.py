@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.permissions import Permission, has_permission
 from contactpoint.serialise import Turn, wait_turn
 from directory.models import Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
@@ -170,8 +171,11 @@ def override_request(
 def override_visit(*, child: Child, practitioner: User, token: str) -> ShieldOverride | None:
     """Spends the token on this visit: the record shows unmasked now and never again with it.
 
-    Only the practitioner who asked, for the child asked about, shortly after asking.
+    Only the practitioner who asked, for the child asked about, shortly after asking, while
+    she still holds the override right.
     """
+    if not has_permission(practitioner, Permission.OVERRIDE_SHIELD):
+        return None
     recent = timezone.now() - timedelta(minutes=settings.OVERRIDE_VISIT_MINUTES)
     override = (
         ShieldOverride.objects.select_for_update()

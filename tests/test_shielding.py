@@ -1009,6 +1009,18 @@ class TestOverride:
         queue = team.get(reverse("shielding:override_queue")).content.decode()
         assert "Section 47 enquiry" in queue and amelia.contactpoint_id_display in queue
 
+    def test_an_override_link_shows_nothing_once_the_right_is_taken_away(self, client):
+        """The LA administrator took the override right away in the minutes between the
+        reason and the visit: the link is no longer a way round the shield."""
+        child = shielded_child()
+        practitioner = owen()
+        sign_in(client, practitioner)
+        visit = self.override(client, child)["Location"]
+        User.objects.filter(pk=practitioner.pk).update(roles=[Role.PRACTITIONER.value])
+        page = client.get(visit).content.decode()
+        assert "Zqxv Secret Lane" not in page
+        assert not AuditEvent.objects.filter(action=Action.OVERRIDE).exists()
+
     def test_practitioners_without_the_right_cannot_override(self, client):
         child = shielded_child()
         sign_in(client, priya())
