@@ -44,7 +44,7 @@ from directory.models import (
     Source,
     SourceRecord,
 )
-from directory.search import child_for_record
+from directory.search import child_for_record, findable_children
 from directory.services import (
     MergedOnSince,
     NotSeparable,
@@ -322,9 +322,9 @@ def _comparison(review: MatchReview, row: FeedRow, viewer: User) -> ReviewShown:
     """The incoming row beside each candidate, as the shielding policy lets ``viewer`` see it."""
     source_record = review.source_record
     ids = [c["child_id"] for c in review.candidates]
-    children = Child.objects.filter(pk__in=ids).prefetch_related(
-        "other_names", "addresses", "shields"
-    )
+    # Only records she may find: one archived over a year ago is out of her sight here too.
+    findable = findable_children(viewer, timezone.localdate())
+    children = findable.filter(pk__in=ids).prefetch_related("other_names", "addresses", "shields")
     by_id = {child.pk: child for child in children}
     return review_shown(
         incoming=row.person(),

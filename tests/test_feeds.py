@@ -1173,6 +1173,29 @@ class TestMergeAndUnmerge:
         review.refresh_from_db()
         assert review.source_record.child.local_authority == northshire()
 
+    def test_a_record_archived_over_a_year_ago_is_not_shown_beside_a_feed_row(self, client):
+        """Data managers see an archived record for a year after archiving, not after: not on
+        its page, and not as a possible match for a feed row either."""
+        today = timezone.localdate()
+        old = make_child(
+            given_name="Zebedee", status=Child.Status.ARCHIVED, archived_on=today - timedelta(800)
+        )
+        recent = make_child(
+            given_name="Yolanda", status=Child.Status.ARCHIVED, archived_on=today - timedelta(30)
+        )
+        sign_in(client, dana())
+        for archived, shown in ((old, False), (recent, True)):
+            review = feed_review(archived)
+            html = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+            assert (archived.given_name in html) is shown, archived.given_name
+            assert (archived.contactpoint_id_display in html) is shown
+        decide(
+            client,
+            MatchReview.objects.get(candidates__0__child_id=old.pk),
+            f"match:{old.contactpoint_id}",
+        )
+        assert not SourceRecord.objects.filter(child=old).exists(), "not matched to it either"
+
     def test_a_partner_organisations_data_manager_works_no_las_files(self, client):
         charity = Organisation.objects.create(
             code="CHARITY1", name="A charity", kind=Organisation.Kind.NATIONAL_PARTNER
