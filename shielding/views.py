@@ -287,7 +287,14 @@ def override_queue(request: HttpRequest) -> HttpResponse:
         detail={"page": "override_queue"},
         result_ids=[item.child.contactpoint_id for item in waiting],
     )
-    return render(request, "shielding/overrides.html", {"overrides": waiting})
+    # A record archived since cannot be opened: the override is still signed off.
+    openable = set(
+        findable_children(officer, timezone.localdate())
+        .filter(pk__in=[item.child_id for item in waiting])
+        .values_list("pk", flat=True)
+    )
+    rows = [(item, item.child_id in openable) for item in waiting]
+    return render(request, "shielding/overrides.html", {"overrides": rows})
 
 
 @require_POST

@@ -1045,6 +1045,20 @@ class TestOverride:
             not in team.get(reverse("shielding:override_queue")).content.decode()
         )
 
+    def test_an_override_of_a_record_archived_since_is_signed_off_without_a_dead_link(self, client):
+        child = shielded_child()
+        ShieldOverride.objects.create(
+            child=child, practitioner=owen(), reason="Section 47", visit_token_hash="x" * 64
+        )
+        Child.objects.filter(pk=child.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=timezone.localdate()
+        )
+        sign_in(client, sam())
+        queue = client.get(reverse("shielding:override_queue")).content.decode()
+        assert f"{child.contactpoint_id_display} (archived)" in queue
+        assert reverse("directory:child_record", args=[child.contactpoint_id]) not in queue
+        assert "Sign off" in queue
+
     def test_an_optional_note_of_symbols_alone_signs_off_without_it(self, client):
         child = shielded_child()
         item = ShieldOverride.objects.create(
