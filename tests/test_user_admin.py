@@ -605,6 +605,21 @@ class TestCreateUserCommand:
         )
         assert result.returncode == 2 and "--vetting-checked-on" in result.stderr
 
+    @pytest.mark.parametrize("option", ["--vetting-checked-on", "--training-completed-on"])
+    def test_it_refuses_a_check_too_old_to_give_access(self, option):
+        from django.core.management import CommandError, call_command
+
+        northshire()
+        long_ago = (timezone.localdate() - timedelta(days=3 * 366)).isoformat()
+        dates = {"--vetting-checked-on": "2026-01-05", "--training-completed-on": "2026-02-01"}
+        dates[option] = long_ago
+        with pytest.raises(CommandError, match=f"{option} is too long ago"):
+            call_command(
+                "create_user", "boot", "--organisation", "E06000099", "--role",
+                "la_administrator", *[part for pair in dates.items() for part in pair],
+            )  # fmt: skip
+        assert not User.objects.filter(username="boot").exists()
+
     @pytest.mark.parametrize(
         ("username", "option", "value", "message"),
         [

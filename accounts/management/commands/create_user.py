@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.core.validators import validate_email
 from django.db.models import CharField
+from django.utils import timezone
 
 from accounts import services
 from accounts.forms import UserForm
@@ -73,6 +74,19 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No organisation has the code {options['organisation']!r}", returncode=2
             )
+        # As the administrators' form has it: a check too old to give access is a mistake.
+        checked = User(
+            vetting_checked_on=options["vetting_checked_on"],
+            training_completed_on=options["training_completed_on"],
+        )
+        for option, runs_out in (
+            ("--vetting-checked-on", checked.vetting_expires_on()),
+            ("--training-completed-on", checked.training_expires_on()),
+        ):
+            if runs_out is not None and runs_out <= timezone.localdate():
+                raise CommandError(
+                    f"{option} is too long ago: that check no longer gives access", returncode=2
+                )
         if options["email"]:
             try:
                 validate_email(options["email"])
