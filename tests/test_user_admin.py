@@ -115,6 +115,14 @@ class TestListingUsers:
         assert "2 November 2026" in html
         assert "5 January 2029" in html, "vetting valid for 3 years from 5 January 2026"
 
+    def test_the_detail_page_says_access_ends_on_the_day_a_check_runs_out(self, lee_client):
+        """Vetting checked on 5 January 2026 lets her in up to 4 January 2029: on 5 January
+        she is turned away, so that day is not shown as one she is "valid until"."""
+        user = priya()
+        html = lee_client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+        assert "runs out on 5 January 2029" in html and "runs out on 1 February 2029" in html
+        assert "valid until" not in html
+
 
 class TestCreatingUsers:
     def test_lee_creates_a_user_who_finishes_with_a_one_time_link(self, lee_client, client):
