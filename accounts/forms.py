@@ -1,5 +1,7 @@
 """Forms for signing in, setting up an account and administering users and organisations."""
 
+import re
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -222,6 +224,11 @@ class UserSearchForm(GovukMessages, forms.Form):
 
 
 class OrganisationForm(GovukMessages, forms.ModelForm):
+    # What practitioners read on a shielded record to reach the LA team: never invisible.
+    name = WrittenText(max_length=200, error_messages={"required": "Enter a name"})
+    team_name = WrittenText(label="ContactPoint team name", max_length=200, required=False)
+    team_phone = WrittenText(label="ContactPoint team phone number", max_length=40, required=False)
+
     class Meta:
         model = Organisation
         fields = ["code", "name", "kind", "team_name", "team_phone", "team_email"]
@@ -239,6 +246,18 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
             "name": {"required": "Enter a name"},
             "kind": {"required": "Select a kind of organisation"},
         }
+
+    def clean_code(self) -> str:
+        """In capitals, as ONS codes are written: a lower-case code would be a second
+        organisation for the same LA."""
+        code = "".join(c for c in self.cleaned_data["code"] if unicodedata.category(c) != "Cf")
+        code = code.strip().upper()
+        if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]*", code):
+            raise forms.ValidationError("Code must be letters and numbers, like E06000047")
+        taken = Organisation.objects.filter(code__iexact=code).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("An organisation with that code already exists")
+        return code
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

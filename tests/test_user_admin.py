@@ -530,6 +530,44 @@ class TestOrganisations:
         assert Organisation.objects.get(code="E06000047").team_phone == "03000 260000"
         assert "County Durham" in client.get(reverse("accounts:organisation_list")).content.decode()
 
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("code", "e06000099", "An organisation with that code already exists"),
+            ("code", "E06 000047", "Code must be letters and numbers, like E06000047"),
+            ("name", "\u200b\u200b", "Enter a name"),
+            ("team_phone", "\u200b", "Enter the phone number of the local authority"),
+        ],
+    )
+    def test_what_cannot_be_seen_or_differs_only_in_case_is_refused(
+        self, client, field, value, message
+    ):
+        """A second Northshire under a lower-case code, a name of invisible characters, or an
+        LA team whose phone number practitioners would see as blank."""
+        northshire()
+        sign_in(client, nina())
+        form = {
+            "code": "E06000047", "name": "County Durham", "kind": "local_authority",
+            "team_name": "", "team_phone": "03000 260000",
+            "team_email": "contactpoint@durham.example.org",
+        }  # fmt: skip
+        form[field] = value
+        response = client.post(reverse("accounts:organisation_create"), form)
+        html = response.content.decode()
+        assert response.status_code == 200 and message in html, html[-3000:]
+        assert Organisation.objects.count() == 2, "Northshire and the operator only"
+
+    def test_an_organisation_code_is_kept_in_capitals(self, client):
+        """As ONS codes are written, without what cannot be seen."""
+        sign_in(client, nina())
+        form = {
+            "code": " e06\u202e000047 ", "name": "County Durham", "kind": "local_authority",
+            "team_name": "", "team_phone": "03000 260000",
+            "team_email": "contactpoint@durham.example.org",
+        }  # fmt: skip
+        assert client.post(reverse("accounts:organisation_create"), form).status_code == 302
+        assert Organisation.objects.filter(code="E06000047").exists()
+
     def test_nina_changes_an_organisation_and_it_is_recorded(self, client):
         admin = nina()
         sign_in(client, admin)
