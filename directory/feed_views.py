@@ -584,11 +584,25 @@ def _merges(manager: User) -> QuerySet[Merge]:
     )
 
 
-def _may_undo(merge: Merge, manager: User) -> bool:
-    """A data manager undoes what they could have merged: an LA's, its own records' merges;
-    one across LAs is the national team's, as it was theirs to make."""
+ARCHIVED_UNDO = (
+    "The record kept was archived more than a year ago. A merge can no longer be undone once "
+    "its record is out of sight."
+)
+
+
+def _undo_refused(merge: Merge, manager: User) -> str | None:
+    """Why this data manager may not undo the merge, or None. They undo what they could have
+    merged: an LA's, its own records' merges; one across LAs is the national team's, as it
+    was theirs to make. And only while they may still see the record kept: undone later, an
+    archived child's other record would come back live, its clocks started afresh."""
     la = data_manager_la(manager)
-    return la is None or la.pk == merge.kept.local_authority_id == merge.absorbed.local_authority_id
+    if la is not None and not (
+        la.pk == merge.kept.local_authority_id == merge.absorbed.local_authority_id
+    ):
+        return ACROSS_LAS_UNDO
+    if not findable_children(manager, timezone.localdate()).filter(pk=merge.kept_id).exists():
+        return ARCHIVED_UNDO
+    return None
 
 
 @permission_required(Permission.MERGE_RECORDS)
@@ -603,7 +617,7 @@ def merges(request: HttpRequest) -> HttpResponse:
         detail={"page": "merges"},
         result_ids=[c.contactpoint_id for m in recent for c in (m.kept, m.absorbed)],
     )
-    rows = [(merge, _may_undo(merge, manager)) for merge in recent]
+    rows = [(merge, _undo_refused(merge, manager)) for merge in recent]
     return render(request, "directory/merges.html", {"merges": rows})
 
 
@@ -614,14 +628,15 @@ def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     item = get_object_or_404(
         _merges(manager).select_related("kept", "absorbed"), pk=pk, unmerged_at__isnull=True
     )
-    if not _may_undo(item, manager):
+    refused = _undo_refused(item, manager)
+    if refused:
         audit_note(
             request,
             action=Action.ADMIN_ACTION,
             detail={"unmerge": pk, "refused": True},
             result_ids=[item.kept.contactpoint_id, item.absorbed.contactpoint_id],
         )
-        messages.error(request, ACROSS_LAS_UNDO)
+        messages.error(request, refused)
         return redirect("directory:merges")
     try:
         children_unmerge(merge=item, by=manager)

@@ -1093,7 +1093,7 @@ class TestMergeAndUnmerge:
             sign_in(client, manager)
             page = client.get(reverse("directory:merges")).content.decode()
             assert absorbed.contactpoint_id_display in page
-            assert "only the national data-quality team can undo it" in page
+            assert "Only the national data-quality team can undo it" in page
             assert reverse("directory:unmerge", args=[done.pk]) not in page
             response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
             assert "Only the national data-quality team can undo it" in response.content.decode()
@@ -1230,6 +1230,28 @@ class TestMergeAndUnmerge:
             seen = AuditEvent.objects.filter(path=reverse("directory:merge")).latest("id")
             assert kept.contactpoint_id in seen.result_ids, "the record named is in the event"
         assert Merge.objects.count() == 1
+
+    def test_a_merge_into_a_record_archived_over_a_year_ago_is_not_undone(self, client):
+        """Undone, the other record would come back live, with its clocks started afresh."""
+        born = date(2005, 1, 1)
+        kept = make_child(date_of_birth=born)
+        absorbed = make_child(given_name="Amy", date_of_birth=born)
+        done = children_merge(kept=kept, absorbed=absorbed, by=None)
+        Child.objects.filter(pk=kept.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=date(2024, 1, 1)
+        )
+        sign_in(client, dana())
+        page = client.get(reverse("directory:merges")).content.decode()
+        assert "archived more than a year ago" in page
+        assert reverse("directory:unmerge", args=[done.pk]) not in page
+        response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
+        assert "archived more than a year ago" in response.content.decode()
+        absorbed.refresh_from_db()
+        assert absorbed.status == Child.Status.MERGED
+        Child.objects.filter(pk=kept.pk).update(archived_on=timezone.localdate())
+        client.post(reverse("directory:unmerge", args=[done.pk]))
+        absorbed.refresh_from_db()
+        assert absorbed.status == Child.Status.ACTIVE, "within the year it is undone"
 
     def test_an_unmerge_someone_else_has_just_made_gets_a_message(self, client, monkeypatch):
         from directory import feed_views
