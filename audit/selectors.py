@@ -134,8 +134,13 @@ def _own_searches(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     (``criteria_shown``: a postcode that found a child shielded since is masked)."""
     rows = _report_rows(sql, params)
     searches = [
-        (json.loads(criteria) if isinstance(criteria, str) else criteria, found or [])
-        for _, _, criteria, found in rows
+        (
+            json.loads(criteria) if isinstance(criteria, str) else criteria,
+            found or [],
+            organisation_id,
+            roles or [],
+        )
+        for _, _, criteria, found, organisation_id, roles in rows
     ]
     shown = criteria_shown(searches)
     return [
@@ -144,7 +149,7 @@ def _own_searches(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
             when,
             " ".join(str(c.get(name, "")) for name in ("surname", "postcode") if c.get(name)),
         )
-        for (user, when, _, _), c in zip(rows, (c or {} for c in shown), strict=True)
+        for (user, when, *_), c in zip(rows, (c or {} for c in shown), strict=True)
     ]
 
 
@@ -213,7 +218,7 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             ("User", "When", "Searched for"),
             _own_searches(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s,"  # noqa: S608
-                f" e.search_criteria, e.result_ids"
+                f" e.search_criteria, e.result_ids, e.organisation_id, e.roles"
                 f" FROM audit_event e JOIN accounts_user u ON u.id = e.user_id"
                 f" WHERE {period} AND e.action = 'search' AND ("
                 f"  (e.user_id, e.search_criteria->>'surname') IN"

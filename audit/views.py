@@ -53,7 +53,12 @@ def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> N
 def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
     """The events with their search criteria as an auditor may see them (``criteria_shown``),
     in ``criteria_shown`` on each; nothing is saved."""
-    shown = criteria_shown([(event.search_criteria, event.result_ids) for event in events])
+    shown = criteria_shown(
+        [
+            (event.search_criteria, event.result_ids, event.organisation_id, event.roles)
+            for event in events
+        ]
+    )
     for event, criteria in zip(events, shown, strict=True):
         event.criteria_shown = criteria  # type: ignore[attr-defined]
     return events
@@ -262,6 +267,7 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     audit_note(request, action=Action.EXPORT, search_criteria={"query": "events_csv", **criteria})
 
     criteria_at, found_at = CSV_COLUMNS.index("search_criteria"), CSV_COLUMNS.index("result_ids")
+    organisation_at, roles_at = CSV_COLUMNS.index("organisation_id"), CSV_COLUMNS.index("roles")
 
     def rows() -> Iterator[str]:
         writer = csv.writer(_Line())
@@ -270,7 +276,12 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         yield "\ufeff" + writer.writerow(CSV_COLUMNS)
         stream = events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
         while chunk := list(islice(stream, 2000)):
-            shown = criteria_shown([(row[criteria_at], row[found_at] or []) for row in chunk])
+            shown = criteria_shown(
+                [
+                    (row[criteria_at], row[found_at] or [], row[organisation_at], row[roles_at])
+                    for row in chunk
+                ]
+            )
             for row, criteria in zip(chunk, shown, strict=True):
                 cells = [*row[:criteria_at], criteria, *row[criteria_at + 1 :]]
                 yield writer.writerow([_inert(value) for value in cells])

@@ -280,17 +280,22 @@ def _model(entry: Any) -> str:
 LOCATING_CRITERIA = frozenset({"postcode"})
 
 
-def criteria_shown(
-    searches: Sequence[tuple[dict[str, Any] | None, Sequence[str]]],
-) -> list[dict[str, Any] | None]:
-    """Each search's criteria (given with the ContactPoint IDs it found) as the audit screens
-    and export show them: what a search said of where a child lives is masked where it found
-    a child who is shielded now, as the child's change history masks its addresses, or where
-    it gave the full postcode of a shielded child's home (a search by postcode never finds
-    her, so her own officer's search there would otherwise show it)."""
+# A search as the access log keeps it: its criteria, the ContactPoint IDs it found, and the
+# searcher's organisation and roles then.
+SearchLogged = tuple[dict[str, Any] | None, Sequence[str], int | None, Sequence[str]]
+
+
+def criteria_shown(searches: Sequence[SearchLogged]) -> list[dict[str, Any] | None]:
+    """Each search's criteria as the audit screens and export show them: what a search said
+    of where a child lives is masked where it found a child who is shielded now, as the
+    child's change history masks its addresses, or where her own LA's shielding officer gave
+    the full postcode of her home (a search by postcode never finds her, so her officer's
+    search there would otherwise show it). Only her officers' searches are compared with her
+    home: for anyone else's, the mask would say whether the postcode typed is a shielded
+    child's home, to a searcher who also reads the log (or an auditor who knows it)."""
     found = {
         cpid
-        for criteria, ids in searches
+        for criteria, ids, _, _ in searches
         if criteria and LOCATING_CRITERIA & set(criteria)
         for cpid in ids
     }
@@ -298,15 +303,31 @@ def criteria_shown(
         Child.objects.filter(contactpoint_id__in=found).values_list("pk", "contactpoint_id")
     )
     shielded = {children[pk] for pk in shielded_among(children)}
-    typed = {str(c["postcode"]) for c, _ in searches if c and " " in str(c.get("postcode", ""))}
+    typed = {
+        str(c["postcode"])
+        for c, _, _, roles in searches
+        if c and " " in str(c.get("postcode", "")) and Role.SHIELDING_OFFICER in roles
+    }
     places = _places(Q(), typed, ended=False) if typed else []
     at_home = shielded_among({child for child, *_ in places})
-    homes = {postcode for child, postcode, _, _ in places if child in at_home}
+    authorities = shielding_authorities(at_home)
+    # Each shielded home's postcode, with the authorities whose officers see her in full.
+    homes: dict[str, set[int | None]] = {}
+    for child, postcode, _, _ in places:
+        if child in at_home:
+            homes.setdefault(postcode, set()).add(authorities.get(child))
     return [
         {name: MASK if name in LOCATING_CRITERIA else value for name, value in criteria.items()}
-        if criteria and (shielded.intersection(ids) or criteria.get("postcode") in homes)
+        if criteria
+        and (
+            shielded.intersection(ids)
+            or (
+                Role.SHIELDING_OFFICER in roles
+                and organisation_id in homes.get(str(criteria.get("postcode")), set())
+            )
+        )
         else criteria
-        for criteria, ids in searches
+        for criteria, ids, organisation_id, roles in searches
     ]
 
 

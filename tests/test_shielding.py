@@ -830,6 +830,21 @@ class TestRecordsAlongside:
             body = _text(client.get(url))
             assert "ZE2 9QX" not in body and "NE1 4ST" in body, url
 
+    def test_the_audit_screens_never_say_whether_a_postcode_searched_is_her_home(self, client):
+        """Lee searches and audits: if his search of a postcode came back masked only where a
+        shielded child lives there, he could try any postcode and read the answer in the log.
+        Someone else's search is shown as typed, which says nothing the service holds."""
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        shield_by_sam(amy)
+        lee = make_user("lee", Role.PRACTITIONER, Role.AUDITOR)
+        sign_in(client, lee)
+        for postcode in ("ZE2 9QX", "ZE2 9QY"):
+            client.post(reverse("directory:search"), {"surname": "Smith", "postcode": postcode})
+        for url in (reverse("audit:events"), reverse("audit:export")):
+            body = _text(client.get(url))
+            assert "ZE2 9QX" in body and "ZE2 9QY" in body and "[shielded]" not in body, url
+
     def test_a_refuges_own_number_that_only_masked_records_show_stays_masked(self, client):
         """Every mother at the refuge gives its landline, and every child there is shielded:
         no page shows the number, however many records hold it. His record of their mother
