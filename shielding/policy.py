@@ -851,7 +851,8 @@ class ReviewShown:
     """A feed record under review beside its possible matches. Where any of them (or the
     child it was matched to) is shielded, nothing that could say where the row's person
     lives is shown: its postcode, its record id (a pupil number names the school), and the
-    postcode's part in each comparison; the weights are those of the fields shown."""
+    postcode's part in each comparison; the weights are those of the fields shown, and the
+    candidates are ranked by them."""
 
     record_id: str
     given_name: str
@@ -899,6 +900,10 @@ def review_shown(
                 shielded=is_shielded(child),
             )
         )
+    if hidden:
+        # Ranked as matched, by the row's postcode too, the order would say which candidate's
+        # postcode or district the row gives: ranked by the weights shown instead.
+        shown.sort(key=lambda candidate: (-candidate.weight, candidate.contactpoint_id))
     return ReviewShown(
         record_id=HIDDEN if hidden else record_id,
         given_name=payload.get("given_name", ""),

@@ -569,6 +569,30 @@ class TestTheShieldFollowsTheChild:
         assert outcomes[0] == outcomes[1] == outcomes[2], outcomes
         assert len(weights) == 3 and len(set(weights)) == 1, weights
 
+    def test_the_order_of_the_candidates_does_not_say_where_the_hidden_row_lives(
+        self, school, client
+    ):
+        """Beside a shielded girl, two other girls of her name and birthday, in NE3 and NE5:
+        rows whose postcodes are hidden list them in the same order, whichever district the
+        row gave (ranked by the hidden postcode, the order told the data manager)."""
+        self.shielded()
+        for postcode in ("NE3 3AA", "NE5 5AA"):
+            other = make_child(
+                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+            )
+            make_address(other, postcode)
+            rebuild_keys(other)
+        for n, guess in enumerate(("NE3 1ZZ", "NE5 1ZZ")):
+            row = {"family_name": "Brenan", "postcode": guess, "upn": upn(f"35221430010{n}")}
+            load(census(row))
+        sign_in(client, dana())
+        orders = []
+        for review in MatchReview.objects.order_by("pk"):
+            page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+            assert "A possible match is shielded" in page
+            orders.append(re.findall(r'value="match:(\d+)"', page))
+        assert len(orders) == 2 and len(orders[0]) == 3 and orders[0] == orders[1], orders
+
     def test_a_decided_review_keeps_a_shielded_childs_new_address_hidden(self, school, client):
         original = self.shielded()
         row = {"family_name": "Quinn", "address_line_1": "77 Hidden Way", "postcode": "NE7 7HW"}
