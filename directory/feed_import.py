@@ -460,8 +460,18 @@ def _placement(row: FeedRow) -> tuple[str, list[Scored]]:
 
 def _shortlist(scored: list[Scored]) -> list[dict[str, Any]]:
     """The best six candidates, and every shielded one however far down: the review hides
-    the row's location because of them, and must never lose one."""
-    shielded = shielded_among(s.child.pk for s in scored[6:])
+    the row's location because of them, and must never lose one. Beside a shielded one, the
+    six are the best without the postcode, which the review hides: chosen by it, which of
+    them were left out would say where the row lives."""
+    shielded = shielded_among(s.child.pk for s in scored)
+    if shielded:
+        scored = sorted(
+            scored,
+            key=lambda s: (
+                -linkage_weight({**s.levels, "postcode": None}),
+                s.child.contactpoint_id,
+            ),
+        )
     kept = [*scored[:6], *(s for s in scored[6:] if s.child.pk in shielded)]
     return [{"child_id": s.child.pk, "weight": s.weight} for s in kept]
 

@@ -593,6 +593,32 @@ class TestTheShieldFollowsTheChild:
             orders.append(re.findall(r'value="match:(\d+)"', page))
         assert len(orders) == 2 and len(orders[0]) == 3 and orders[0] == orders[1], orders
 
+    def test_which_candidates_are_kept_does_not_say_where_the_hidden_row_lives(self, school):
+        """Beside a shielded girl, six others of her name and birthday in NE3 and one in NE5:
+        a review keeps six of them, and the same six whichever district the hidden row gave
+        (chosen by the hidden postcode, the one left out told the data manager)."""
+        hidden = self.shielded()
+        for postcode in ("NE3 3AA", "NE3 3AB", "NE3 3AD", "NE3 3AE", "NE3 3AF", "NE3 3AG"):
+            other = make_child(
+                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+            )
+            make_address(other, postcode)
+            rebuild_keys(other)
+        other = make_child(
+            given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+        )
+        make_address(other, "NE5 5AA")
+        rebuild_keys(other)
+        for n, guess in enumerate(("NE3 1ZZ", "NE5 1ZZ")):
+            row = {"family_name": "Brenan", "postcode": guess, "upn": upn(f"35221430010{n}")}
+            load(census(row))
+        kept = [
+            {c["child_id"] for c in review.candidates}
+            for review in MatchReview.objects.order_by("pk")
+        ]
+        assert len(kept) == 2 and kept[0] == kept[1], kept
+        assert hidden.pk in kept[0] and len(kept[0]) >= 6
+
     def test_a_decided_review_keeps_a_shielded_childs_new_address_hidden(self, school, client):
         original = self.shielded()
         row = {"family_name": "Quinn", "address_line_1": "77 Hidden Way", "postcode": "NE7 7HW"}
