@@ -289,10 +289,11 @@ def criteria_shown(searches: Sequence[SearchLogged]) -> list[dict[str, Any] | No
     """Each search's criteria as the audit screens and export show them: what a search said
     of where a child lives is masked where it found a child who is shielded now, as the
     child's change history masks its addresses, or where her own LA's shielding officer gave
-    the full postcode of her home (a search by postcode never finds her, so her officer's
-    search there would otherwise show it). Only her officers' searches are compared with her
-    home: for anyone else's, the mask would say whether the postcode typed is a shielded
-    child's home, to a searcher who also reads the log (or an auditor who knows it)."""
+    the postcode of her home, or its district (a search by postcode never finds her, so her
+    officer's search there would otherwise show it). Only her officers' searches are
+    compared with her home: for anyone else's, the mask would say whether the postcode typed
+    is a shielded child's home, to a searcher who also reads the log (or an auditor who knows
+    it)."""
     found = {
         cpid
         for criteria, ids, _, _ in searches
@@ -306,29 +307,51 @@ def criteria_shown(searches: Sequence[SearchLogged]) -> list[dict[str, Any] | No
     typed = {
         str(c["postcode"])
         for c, _, _, roles in searches
-        if c and " " in str(c.get("postcode", "")) and Role.SHIELDING_OFFICER in roles
+        if c and c.get("postcode") and Role.SHIELDING_OFFICER in (roles or ())
     }
-    places = _places(Q(), typed, ended=False) if typed else []
-    at_home = shielded_among({child for child, *_ in places})
-    authorities = shielding_authorities(at_home)
-    # Each shielded home's postcode, with the authorities whose officers see her in full.
-    homes: dict[str, set[int | None]] = {}
-    for child, postcode, _, _ in places:
-        if child in at_home:
-            homes.setdefault(postcode, set()).add(authorities.get(child))
+    homes = _shielded_homes(typed) if typed else {}
     return [
         {name: MASK if name in LOCATING_CRITERIA else value for name, value in criteria.items()}
         if criteria
         and (
             shielded.intersection(ids)
             or (
-                Role.SHIELDING_OFFICER in roles
+                Role.SHIELDING_OFFICER in (roles or ())
                 and organisation_id in homes.get(str(criteria.get("postcode")), set())
             )
         )
         else criteria
         for criteria, ids, organisation_id, roles in searches
     ]
+
+
+def _shielded_homes(typed: set[str]) -> dict[str, set[int | None]]:
+    """Of these full postcodes and districts (outward codes), those where a shielded child
+    lives now, or a current parent or carer of hers does, each with the authorities whose
+    officers see those children in full (``shielding_authority``)."""
+    full = {postcode for postcode in typed if " " in postcode}
+    places = [(child, postcode) for child, postcode, _, _ in _places(Q(), full, ended=False)]
+    districts = typed - full
+    if districts:
+        in_force = Shield.objects.filter(lifted_at__isnull=True).values("child_id")
+        homes, carers = Q(), Q()
+        for district in districts:
+            homes |= Q(postcode__startswith=f"{district} ")
+            carers |= Q(carer__postcode__startswith=f"{district} ")
+        places += Address.objects.filter(
+            homes, child_id__in=in_force, ended_on__isnull=True
+        ).values_list("child_id", "postcode")
+        places += CareRelationship.objects.filter(
+            carers, child_id__in=in_force, ended_on__isnull=True, carer__country="GB"
+        ).values_list("child_id", "carer__postcode")
+    shielded = shielded_among({child for child, _ in places})
+    authorities = shielding_authorities(shielded)
+    found: dict[str, set[int | None]] = {}
+    for child, postcode in places:
+        if child in shielded:
+            for where in (postcode, postcode.split(" ")[0]):
+                found.setdefault(where, set()).add(authorities.get(child))
+    return found
 
 
 def sees_sensitive(viewer: User, local_authority_id: int | None) -> bool:

@@ -830,6 +830,21 @@ class TestRecordsAlongside:
             body = _text(client.get(url))
             assert "ZE2 9QX" not in body and "NE1 4ST" in body, url
 
+    def test_her_officers_search_in_her_district_is_masked_on_the_audit_screens(self, client):
+        """Her district beside her surname, typed by someone who knows where she is, says
+        where she is as her postcode does."""
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        shield_by_sam(amy)
+        officer = User.objects.get(username="sam")
+        sign_in(client, officer)
+        client.post(reverse("directory:search"), {"surname": "Hart", "postcode": "ZE2"})
+        client.post(reverse("directory:search"), {"surname": "Hart", "postcode": "NE1"})
+        sign_in(client, ada())
+        for url in (reverse("audit:events"), reverse("audit:export")):
+            body = _text(client.get(url))
+            assert "ZE2" not in body and "NE1" in body, url
+
     def test_the_audit_screens_never_say_whether_a_postcode_searched_is_her_home(self, client):
         """Lee searches and audits: if his search of a postcode came back masked only where a
         shielded child lives there, he could try any postcode and read the answer in the log.
