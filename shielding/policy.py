@@ -896,8 +896,13 @@ def review_shown(
     decided: Child | None,
     viewer: User,
 ) -> ReviewShown:
-    """``candidates`` with their names, addresses and shields prefetched."""
+    """``candidates`` with their names, addresses and shields prefetched. The row is hidden
+    beside a shielded candidate, and where it could be a shielded child who is not among them
+    (shielded since it came, say, when better candidates had kept her off its shortlist)."""
     hidden = any(is_masked_for(child, viewer) for child in [*candidates, *filter(None, [decided])])
+    if not hidden:
+        lookalike = shielded_lookalike(incoming)
+        hidden = lookalike is not None and is_masked_for(lookalike, viewer)
     shown = []
     for child in candidates:
         masked = is_masked_for(child, viewer)

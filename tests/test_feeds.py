@@ -619,6 +619,32 @@ class TestTheShieldFollowsTheChild:
         assert len(kept) == 2 and kept[0] == kept[1], kept
         assert hidden.pk in kept[0] and len(kept[0]) >= 6
 
+    def test_a_row_that_could_be_a_girl_shielded_since_it_came_has_its_postcode_hidden(
+        self, school, client
+    ):
+        """Six girls of her name and birthday in NE7 kept her off the row's shortlist; she is
+        shielded while it waits. The page says the row could be a shielded child: it must
+        not show where the row lives."""
+        her = make_child(
+            given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+        )
+        make_address(her, "ZE2 9QX", line_1="Zqxv Secret Lane")
+        rebuild_keys(her)
+        for n in range(6):
+            other = make_child(
+                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+            )
+            make_address(other, f"NE7 7H{'ABDEFG'[n]}")
+            rebuild_keys(other)
+        load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
+        review = MatchReview.objects.get()
+        assert her.pk not in {c["child_id"] for c in review.candidates}
+        shield(her)
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "could be a shielded child" in page
+        assert "NE7 7HW" not in page and upn("352214300101") not in page
+
     def test_a_decided_review_keeps_a_shielded_childs_new_address_hidden(self, school, client):
         original = self.shielded()
         row = {"family_name": "Quinn", "address_line_1": "77 Hidden Way", "postcode": "NE7 7HW"}
