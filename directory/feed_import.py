@@ -493,8 +493,29 @@ def reviews_compare_afresh(*, child_ids: list[int]) -> None:
     among = Q()
     for pk in child_ids:
         among |= Q(candidates__contains=[{"child_id": pk}])
+    _compare_afresh(MatchReview.objects.filter(among))
+
+
+def reviews_resembling_compare_afresh(*, shielded: Child) -> None:
+    """Reviews still waiting whose row was born on her birthday (or a mistyped one) and does
+    not offer her, a child just shielded, are compared afresh: a row that could be her takes
+    her onto its shortlist, and its review hides where the row lives, in the queue too. Until
+    she was shielded, better candidates could keep her off it."""
+    today = timezone.localdate()
+    born = date_variants(shielded.date_of_birth, today - timedelta(days=26 * 365), today)
+    _compare_afresh(
+        MatchReview.objects.filter(
+            source_record__payload__date_of_birth__in=[day.isoformat() for day in born]
+        ).exclude(candidates__contains=[{"child_id": shielded.pk}]),
+        offering=shielded.pk,
+    )
+
+
+def _compare_afresh(reviews: Any, *, offering: int | None = None) -> None:
+    """Each of these reviews still waiting is compared afresh; one whose candidates change
+    (to offer ``offering``, if given) opens again (its page's decision is refused)."""
     waiting = [MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
-    reviews = MatchReview.objects.filter(among, status__in=waiting)
+    reviews = reviews.filter(status__in=waiting)
     # The feed record before its review, as an import and a decision lock them; one a file
     # is importing now is left to it (waiting could deadlock with the file).
     for source_record in SourceRecord.objects.select_for_update(skip_locked=True).filter(
@@ -504,6 +525,8 @@ def reviews_compare_afresh(*, child_ids: list[int]) -> None:
             _, scored = _placement(row_from_record(source_record))
         except RowErrors:
             continue  # its row no longer passes the feed's checks: it waits as it is
+        if offering is not None and all(s.child.pk != offering for s in scored):
+            continue  # the row could not be her: it waits as it is
         MatchReview.objects.filter(source_record=source_record, status__in=waiting).exclude(
             candidates=_shortlist(scored)
         ).update(candidates=_shortlist(scored), status=MatchReview.Status.OPEN)

@@ -107,6 +107,10 @@ def shield_create(
         raise ShieldedSince
     # Her brother's record at the same home would show it to every practitioner.
     made = shield_follows_home_and_carers(child)
+    # A feed row waiting for review that could be her hides where it lives from now on.
+    from directory.feed_import import reviews_resembling_compare_afresh  # it uses the policy
+
+    reviews_resembling_compare_afresh(shielded=child)
     follow_shields_after_commit(timezone.now(), children=[child.pk])
     return shield, list(
         Child.objects.filter(pk__in=made, local_authority_id=child.local_authority_id)

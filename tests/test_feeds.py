@@ -40,6 +40,7 @@ from directory.services import (
     lifecycle_apply,
 )
 from shielding.models import Shield
+from shielding.services import shield_create
 from tests.commands import run_manage
 from tests.personas import (
     dana,
@@ -644,6 +645,41 @@ class TestTheShieldFollowsTheChild:
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert "could be a shielded child" in page
         assert "NE7 7HW" not in page and upn("352214300101") not in page
+
+    def test_shielding_her_puts_her_on_the_shortlist_of_a_row_that_could_be_her(
+        self, school, client
+    ):
+        """As above, but Sam shields her: the row is compared afresh, offers her, and the
+        queue hides its pupil number (which names the school) as the page hides its postcode."""
+        her = make_child(
+            given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+        )
+        make_address(her, "ZE2 9QX", line_1="Zqxv Secret Lane")
+        rebuild_keys(her)
+        for n in range(6):
+            other = make_child(
+                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+            )
+            make_address(other, f"NE7 7H{'ABDEFG'[n]}")
+            rebuild_keys(other)
+        load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
+        review = MatchReview.objects.get()
+        review.status = MatchReview.Status.DEFERRED
+        review.save()
+        shield_create(
+            child=her, by=sam(), reason="domestic_abuse", justification="Fled violence",
+            review_on=timezone.localdate() + timedelta(days=90),
+        )  # fmt: skip
+        review.refresh_from_db()
+        assert her.pk in {c["child_id"] for c in review.candidates}
+        assert review.status == MatchReview.Status.OPEN
+        sign_in(client, dana())
+        for url in (
+            reverse("directory:review_queue"),
+            reverse("directory:review", args=[review.pk]),
+        ):
+            page = client.get(url).content.decode()
+            assert "NE7 7HW" not in page and upn("352214300101") not in page, url
 
     def test_a_decided_review_keeps_a_shielded_childs_new_address_hidden(self, school, client):
         original = self.shielded()
