@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission, is_national
@@ -928,7 +929,9 @@ def review_version(review: MatchReview, source_record: SourceRecord) -> str:
     """What the data manager's page shows of a review, in a few characters: a decision is
     only applied to the row and candidates the page showed."""
     shown = json.dumps([source_record.payload, review.candidates], sort_keys=True)
-    return hashlib.sha256(shown.encode()).hexdigest()[:16]
+    # Keyed: the page carries it, and a plain digest would let its reader test guesses at
+    # what the page hides (a shielded candidate's or the row's postcode).
+    return salted_hmac("directory.review_version", shown, algorithm="sha256").hexdigest()[:16]
 
 
 def decision_shielded(review: MatchReview, row: FeedRow) -> bool:

@@ -5,7 +5,6 @@ allow-list: for a shielded child, only the fields named here are shown to someon
 right to see the record in full; every other field — and any field added later — is masked.
 """
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission, is_national
@@ -1347,7 +1347,8 @@ def sharing_fingerprint(child_id: int, other_id: int) -> str:
             "carer__line_1", "carer__line_2",
         ),
     ]  # fmt: skip
-    return hashlib.sha256(repr(facts).encode()).hexdigest()
+    # Keyed: the page carries it, and a plain digest would let its reader test guesses.
+    return salted_hmac("shielding.sharing_fingerprint", repr(facts), algorithm="sha256").hexdigest()
 
 
 def _lifted_by_a_person(child_id: int, protects: int) -> bool:

@@ -4,6 +4,7 @@ weights, reviewed by data managers, merged and unmerged; and a shield always fol
 import csv
 import hashlib
 import io
+import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -1379,6 +1380,16 @@ class TestMergeAndUnmerge:
         sign_in(client, dana())
         response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
         assert "That merge has been undone already" in response.content.decode()
+
+    def test_the_review_pages_version_is_keyed_so_it_cannot_test_guesses(self, client):
+        """The page carries it; a plain digest of the row and candidates would let its reader
+        confirm a guess at the postcode the page hides."""
+        review = feed_review(make_child())
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        shown = json.dumps([review.source_record.payload, review.candidates], sort_keys=True)
+        assert f'name="seen" value="{hashlib.sha256(shown.encode()).hexdigest()[:16]}"' not in page
+        assert 'name="seen" value="' in page
 
     @pytest.mark.parametrize("choice", [None, "", "match:123456789012", "maybe"])
     def test_a_review_without_a_real_choice_gets_a_govuk_error_and_changes_nothing(
