@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 WRONG_WIDTH = "the row has a different number of fields from the header"
+NEVER_CLOSED = 'a quote (") that opens a value in this row is never closed'
 
 
 class CsvRow(NamedTuple):
@@ -15,14 +16,33 @@ class CsvRow(NamedTuple):
     fits: bool  # as many cells as the header has columns (else: WRONG_WIDTH)
 
 
+class _ReadableErrors:
+    """The CSV reader, whose errors a data manager can act on."""
+
+    def __init__(self, reader: Iterator[list[str]]) -> None:
+        self._reader = reader
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        try:
+            return next(self._reader)
+        except csv.Error as problem:
+            if str(problem) == "unexpected end of data":
+                raise csv.Error(NEVER_CLOSED) from None
+            raise
+
+
 class CsvRows:
     """The header is row 1 and every line after it counts, a blank one too (a spreadsheet
     shows an empty row there); blank rows are then left out. Lines may end however the file
     was saved: CR (Excel for Mac), LF or CR LF. ``csv.Error`` is raised by reading the header or
-    the rows, where the CSV itself breaks."""
+    the rows, where the CSV itself breaks: also a quote never closed, which a lenient reader
+    would take as one cell holding every line after it (rows silently lost)."""
 
     def __init__(self, text: str) -> None:
-        self._reader = csv.reader(io.StringIO(text, newline=""))
+        self._reader = _ReadableErrors(csv.reader(io.StringIO(text, newline=""), strict=True))
         self._number = 0
         self._header: list[str] | None = None
 

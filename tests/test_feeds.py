@@ -209,6 +209,24 @@ class TestValidation:
         )
         assert page.status_code == 200 and "cannot be read as CSV" in page.content.decode()
 
+    def test_a_quote_never_closed_refuses_the_file_not_the_rows_after_it(self, school):
+        """A lenient reader takes an unclosed quote as one cell running to the end of the file:
+        with rows with errors left out, every row after it was silently lost."""
+        lines = census(
+            {}, {"upn": upn("352214300102"), "given_name": "Amy"},
+            {"upn": upn("352214300103"), "given_name": "Bea"},
+        ).decode().splitlines()  # fmt: skip
+        lines[2] = lines[2].replace("Amy", '"Amy')
+        outcome = load("\n".join([*lines, ""]).encode(), skip_invalid=True)
+        assert outcome.validation.errors == [
+            (
+                3,
+                "the file cannot be read as CSV from this row on "
+                '(a quote (") that opens a value in this row is never closed)',
+            )
+        ]
+        assert outcome.feed_import is None and not Child.objects.exists()
+
     def test_a_long_file_name_is_kept_short_where_facts_name_it(self, school):
         outcome = feed_import(
             source=Source.SCHOOL_CENSUS, file_name="N" * 250 + ".csv", content=census({}),
