@@ -36,10 +36,11 @@ class _ReadableErrors:
 
 class CsvRows:
     """The header is row 1 and every line after it counts, a blank one too (a spreadsheet
-    shows an empty row there); blank rows are then left out. Lines may end however the file
-    was saved: CR (Excel for Mac), LF or CR LF. ``csv.Error`` is raised by reading the header or
-    the rows, where the CSV itself breaks: also a quote never closed, which a lenient reader
-    would take as one cell holding every line after it (rows silently lost)."""
+    shows an empty row there); blank rows are then left out, also one of empty cells only (a
+    spreadsheet saves a row it once held, or a cleared one, as ",,,,"). Lines may end however
+    the file was saved: CR (Excel for Mac), LF or CR LF. ``csv.Error`` is raised by reading the
+    header or the rows, where the CSV itself breaks: also a quote never closed, which a lenient
+    reader would take as one cell holding every line after it (rows silently lost)."""
 
     def __init__(self, text: str) -> None:
         self._reader = _ReadableErrors(csv.reader(io.StringIO(text, newline=""), strict=True))
@@ -53,7 +54,7 @@ class CsvRows:
             self._header = []
             for cells in self._reader:
                 self._number += 1
-                if cells:
+                if _filled(cells):
                     self._header = cells
                     break
         return self._header
@@ -67,7 +68,12 @@ class CsvRows:
         header = self.header
         for cells in self._reader:
             self._number += 1
-            if cells:
+            if _filled(cells):
                 padded = [*cells, *[""] * (len(header) - len(cells))]
                 values = dict(zip(header, padded, strict=False))
                 yield CsvRow(self._number, values, len(cells) == len(header))
+
+
+def _filled(cells: list[str]) -> bool:
+    """Whether a row holds anything: not blank, nor empty cells only."""
+    return any(cell.strip() for cell in cells)

@@ -191,6 +191,16 @@ class TestValidation:
         errors = load(content).validation.errors
         assert [(n, m[:26]) for n, m in errors] == [(4, "gender: unknown code 'boy'")]
 
+    def test_a_row_of_empty_cells_is_a_blank_row(self, school):
+        """A spreadsheet saves a row it once held, or one cleared, as commas only: the sheet
+        shows it blank, and it was read as a row with every required value missing."""
+        lines = census({}, {"upn": upn("352214300102"), "gender": "boy"}).decode().splitlines()
+        content = "\r\n".join([lines[0], lines[1], ",,,,,,,,,,", lines[2], " , ,", ""])
+        errors = load(content.encode()).validation.errors
+        assert [(n, m[:26]) for n, m in errors] == [(4, "gender: unknown code 'boy'")]
+        outcome = load(content.encode(), skip_invalid=True)
+        assert dict(outcome.counts) == {"new_child": 1} and list(outcome.validation.rejected) == [4]
+
     def test_a_file_whose_csv_breaks_is_refused_whole(self, school, client):
         """A cell over Python's CSV limit (128 KB) stops the reader: nothing after it can be
         read, so none of the file is imported, even with the valid rows left in."""
