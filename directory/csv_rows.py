@@ -13,7 +13,8 @@ class CsvRow(NamedTuple):
     number: int
     # Each column's cell ("" for a cell the row lacks; cells beyond the header left out).
     values: dict[str, str]
-    fits: bool  # as many cells as the header has columns (else: WRONG_WIDTH)
+    # As many cells as the header has columns, or more, all empty (else: WRONG_WIDTH).
+    fits: bool
 
 
 class _ReadableErrors:
@@ -55,7 +56,11 @@ class CsvRows:
             for cells in self._reader:
                 self._number += 1
                 if _filled(cells):
-                    self._header = cells
+                    # Names as a reader sees them: "upn, given_name" names given_name, and the
+                    # empty columns a spreadsheet may save after the last name are none.
+                    self._header = [name.strip() for name in cells]
+                    while not self._header[-1]:
+                        self._header.pop()
                     break
         return self._header
 
@@ -71,7 +76,9 @@ class CsvRows:
             if _filled(cells):
                 padded = [*cells, *[""] * (len(header) - len(cells))]
                 values = dict(zip(header, padded, strict=False))
-                yield CsvRow(self._number, values, len(cells) == len(header))
+                beyond = cells[len(header) :]
+                fits = len(cells) == len(header) or (bool(beyond) and not _filled(beyond))
+                yield CsvRow(self._number, values, fits)
 
 
 def _filled(cells: list[str]) -> bool:

@@ -407,13 +407,14 @@ def _header_checked(source: str, header: Sequence[str], result: Validation) -> b
     expected = COLUMNS[source]
     missing = [name for name in expected if name not in header and name not in ADDED_LATER]
     unknown = [name for name in header if name not in expected]
-    repeated = sorted(name for name, times in Counter(header).items() if times > 1)
+    repeated = sorted(name for name, times in Counter(header).items() if times > 1 and name)
     if missing or unknown or repeated:
         problems = []
         if missing:
             problems.append(f"missing columns: {', '.join(missing)}")
         if unknown:
-            problems.append(f"unexpected columns: {', '.join(unknown)}")
+            named = (name or "a column with no name" for name in unknown)
+            problems.append(f"unexpected columns: {', '.join(named)}")
         if repeated:
             problems.append(f"columns named twice: {', '.join(repeated)}")
         result.errors.append((1, "header: " + "; ".join(problems)))

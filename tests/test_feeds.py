@@ -175,6 +175,23 @@ class TestValidation:
         assert outcome.validation.errors == [(1, "header: columns named twice: given_name")]
         assert not Child.objects.exists()
 
+    def test_a_header_is_read_as_a_person_reads_it(self, school):
+        """Spaces around a name ("upn, given_name") were part of it, so every column was
+        "missing" and "unexpected" at once; and the empty columns a spreadsheet saves after
+        the last one were "unexpected columns: " (a name that cannot be seen)."""
+        header, row = census({}).decode().splitlines()
+        spaced = ", ".join(header.split(",")) + " "
+        assert load(f"{spaced}\n{row}\n".encode()).validation.errors == []
+        other = {"upn": upn("352214300102"), "given_name": "Amy", "date_of_birth": "2016-05-01"}
+        amy = census(other).decode().splitlines()[1]
+        outcome = load(f"{header},,\n{row},,\n{amy},\n".encode())
+        assert outcome.validation.errors == []
+        assert dict(outcome.counts) == {"unchanged": 1, "new_child": 1}
+        outcome = load(f"{header},,family\n{row},,x\n".encode())
+        assert outcome.validation.errors == [
+            (1, "header: unexpected columns: a column with no name, family")
+        ]
+
     def test_a_header_of_many_columns_is_refused(self, school):
         """A header of 200,000 columns (a file of one line, checked while the page waits):
         counting each name by reading the header again took minutes, and the page hung."""
