@@ -295,6 +295,23 @@ class TestImportCommand:
         assert report[1][0] == "3" and report[1][1].startswith("gender: unknown code 'x'")
         assert "Imported 1 rows" in capsys.readouterr().out
 
+    def test_the_rejected_rows_never_hand_a_spreadsheet_a_formula(self, tmp_path, school):
+        """The report is opened in a spreadsheet, and a file's cells are anyone's text."""
+        formula = '=HYPERLINK("http://example.com","Open")'
+        path = self.write(
+            tmp_path,
+            census(
+                {},
+                {"upn": upn("352214300102"), "given_name": formula, "gender": "x"},
+                {"upn": upn("352214300103"), "family_name": "-2+3", "postcode": "nope"},
+            ),
+        )
+        call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+        report = list(csv.reader((tmp_path / "census.csv.rejected.csv").open()))
+        assert report[1][3] == "'" + formula and report[2][4] == "'-2+3"
+        cells = [cell for line in report for cell in line]
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+
     def test_importing_the_same_file_again_changes_nothing(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({}))
         call_command("import_feed", "--source", "school_census", str(path))

@@ -101,6 +101,17 @@ class Command(BaseCommand):
                     [
                         number,
                         "; ".join(messages.get(number, [])),
-                        *(values.get(c, "") for c in COLUMNS[source]),
+                        *(_inert(values.get(c, "")) for c in COLUMNS[source]),
                     ]
                 )
+
+
+# What a spreadsheet would run as a formula, as the auditors' CSV export guards against too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: str) -> str:
+    """A rejected row's cell as a data manager's spreadsheet should show it: a value the file
+    sent (anyone's free text) that a spreadsheet would run as a formula is kept as text, with
+    the apostrophe spreadsheets themselves use for that."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
