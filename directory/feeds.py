@@ -77,6 +77,12 @@ LONGEST = {
     "claim_reference": 60, "child_number": 20,
 }  # fmt: skip
 LONGEST_OTHERWISE = 100
+# A name has a letter, in any script: "." or "-" is a placeholder, which would become a child
+# (or a carer) no one can find, and the search and record forms refuse it too.
+NAMES = (
+    "given_name", "family_name", "claimant_given_name", "claimant_family_name",
+    "carer_given_name", "carer_family_name", "former_given_name", "former_family_name",
+)  # fmt: skip
 
 _UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _YES_NO = {"yes": True, "no": False}
@@ -199,6 +205,11 @@ def feed_row(
         elif "\x00" in value:
             errors.append(f"{name}: contains a null character")
             values = {**values, name: ""}
+    errors.extend(
+        f"{name}: {values[name]!r} has no letters, so it is not a name"
+        for name in NAMES
+        if values.get(name) and not any(character.isalpha() for character in values[name])
+    )
     born = _date(values, "date_of_birth", errors, today=today)
     if born and born < today - timedelta(days=26 * 365):
         errors.append(f"date_of_birth: {born} is more than 25 years ago; not a child")

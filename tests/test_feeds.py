@@ -167,6 +167,25 @@ class TestValidation:
         assert list(outcome.validation.rejected) == [2, 3]
         assert Child.objects.get().addresses.get().town == "T" * 100
 
+    def test_a_name_without_a_letter_is_an_error(self, school):
+        """A placeholder name ("." or "-") made a child no search can find."""
+        content = census(
+            {"given_name": "."},
+            {"upn": upn("352214300102"), "family_name": "- -"},
+            {"upn": upn("352214300103"), "given_name": "Zoë", "family_name": "O'Brien-王"},
+            {"upn": upn("352214300104"), "given_name": "محمد", "date_of_birth": "2016-02-02"},
+        )
+        outcome = load(content, skip_invalid=True)
+        assert outcome.validation.errors == [
+            (2, "given_name: '.' has no letters, so it is not a name"),
+            (3, "family_name: '- -' has no letters, so it is not a name"),
+        ]
+        assert sorted(Child.objects.values_list("given_name", flat=True)) == ["Zoë", "محمد"]
+        errors = la_import(la_system(carer_family_name="?", carer_relationship="mother"))
+        assert errors.validation.errors == [
+            (2, "carer_family_name: '?' has no letters, so it is not a name")
+        ]
+
     def test_a_column_named_twice_is_refused_not_read_from_one_of_them(self, school):
         """Which of two "given_name" columns is the child's name? Neither is guessed."""
         header, row = census({}).decode().splitlines()
