@@ -414,23 +414,36 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
     return result
 
 
-def _header_checked(source: str, header: Sequence[str], result: Validation) -> bool:
+def _header_problems(source: str, header: Sequence[str]) -> list[str]:
     expected = COLUMNS[source]
     missing = [name for name in expected if name not in header and name not in ADDED_LATER]
     unknown = [name for name in header if name not in expected]
     repeated = sorted(name for name, times in Counter(header).items() if times > 1 and name)
-    if missing or unknown or repeated:
-        problems = []
-        if missing:
-            problems.append(f"missing columns: {', '.join(missing)}")
-        if unknown:
-            named = (name or "a column with no name" for name in unknown)
-            problems.append(f"unexpected columns: {', '.join(named)}")
-        if repeated:
-            problems.append(f"columns named twice: {', '.join(repeated)}")
-        result.errors.append((1, "header: " + "; ".join(problems)))
-        return False
-    return True
+    problems = []
+    if missing:
+        problems.append(f"missing columns: {', '.join(missing)}")
+    if unknown:
+        named = (name or "a column with no name" for name in unknown)
+        problems.append(f"unexpected columns: {', '.join(named)}")
+    if repeated:
+        problems.append(f"columns named twice: {', '.join(repeated)}")
+    return problems
+
+
+def _header_checked(source: str, header: Sequence[str], result: Validation) -> bool:
+    problems = _header_problems(source, header)
+    if not problems:
+        return True
+    # A file of another feed (the wrong feed chosen on upload): its columns are all wrong, and
+    # the list of them does not say why.
+    other = next((s for s in FEED_SOURCES if not _header_problems(s, header)), None)
+    if other is not None:
+        problems.append(
+            f"these are the columns of a {Source(other).label.lower()} file, not a "
+            f"{Source(source).label.lower()} file: check which feed the file comes from"
+        )
+    result.errors.append((1, "header: " + "; ".join(problems)))
+    return False
 
 
 def _rows_check(

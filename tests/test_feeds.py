@@ -211,6 +211,17 @@ class TestValidation:
             (1, "header: unexpected columns: a column with no name, family")
         ]
 
+    def test_a_file_of_another_feed_is_named_as_such(self, school):
+        """The wrong feed chosen on upload: every column is wrong, and the report says why."""
+        (_, problem), = load(la_system()).validation.errors  # fmt: skip
+        assert problem.startswith("header: missing columns: upn,")
+        assert problem.endswith(
+            "; these are the columns of a local authority system file, not a school census "
+            "file: check which feed the file comes from"
+        )
+        (_, problem), = load(b"upn,given_name\n").validation.errors  # fmt: skip
+        assert "these are the columns" not in problem
+
     def test_a_header_of_many_columns_is_refused(self, school):
         """A header of 200,000 columns (a file of one line, checked while the page waits):
         counting each name by reading the header again took minutes, and the page hung."""
