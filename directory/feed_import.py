@@ -9,7 +9,9 @@ a shielded child keeps the child shielded (the shield is the child's), and a new
 resembles a shielded one is held out of sight (shielding/policy.py).
 """
 
+import csv
 import hashlib
+import io
 import json
 import logging
 from collections import Counter
@@ -101,11 +103,33 @@ def feed_file_check(*, source: str, content: bytes) -> tuple[Validation, bool]:
     """Validation of a whole file; the flag says it is not UTF-8 text."""
     try:
         text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as problem:
         validation = Validation()
-        validation.errors.append((1, "the file is not UTF-8 text"))
+        validation.errors.append(_not_utf8(content, problem.start))
         return validation, True
     return feed_validate(source, text, today=timezone.localdate(), known=known_codes()), False
+
+
+SAVE_AS_CSV = 'save it from the spreadsheet as "CSV UTF-8 (Comma delimited)"'
+
+
+def _not_utf8(content: bytes, start: int) -> tuple[int, str]:
+    """What a file that is not UTF-8 text is, and where, as a data manager can act on it: a
+    workbook or a compressed file is not CSV at all, and a file saved in Windows' own encoding
+    (a "Zoë" in one row of thousands) needs that row found."""
+    if content.startswith(b"PK\x03\x04"):
+        return 1, f"the file is a spreadsheet workbook (.xlsx) or a zip, not CSV: {SAVE_AS_CSV}"
+    if content.startswith(b"\x1f\x8b"):
+        return 1, "the file is compressed (gzip): upload the CSV file it holds"
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return 1, f'the file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8: {SAVE_AS_CSV}'
+    before = content[:start].decode("utf-8-sig")
+    try:
+        rows = sum(1 for _ in csv.reader(io.StringIO(before, newline="")))
+    except csv.Error:  # the CSV breaks before it (a cell over the limit): where is unknown
+        return 1, f"the file is not UTF-8 text: {SAVE_AS_CSV}"
+    row = rows + 1 if not before or before.endswith(("\n", "\r")) else rows
+    return row, f"this row is not UTF-8 text, so nor is the file: {SAVE_AS_CSV}"
 
 
 def feed_check(*, source: str, content: bytes, skip_invalid: bool = False) -> ImportOutcome:

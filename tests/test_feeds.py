@@ -302,6 +302,30 @@ class TestValidation:
         assert "missing columns: upn" in load(b"pupil,given_name\n1,x\n").validation.errors[0][1]
         assert load("upn\nÉ".encode("latin-1")).not_utf8
 
+    def test_a_file_that_is_not_utf8_says_what_it_is_and_where(self, school):
+        """ "The file is not UTF-8 text" (row 1) left a data manager to find one "Zoë" saved in
+        Windows' encoding among thousands of rows, or to guess that a workbook is not CSV."""
+        lines = census({}, {"upn": upn("352214300102"), "given_name": "Zoë"}).decode()
+        assert load(lines.encode("cp1252")).validation.errors == [
+            (
+                3,
+                "this row is not UTF-8 text, so nor is the file: save it from the spreadsheet "
+                'as "CSV UTF-8 (Comma delimited)"',
+            )
+        ]
+        quoted = census({"address_line_1": "1 Road\nFlat 2"}, {"upn": upn("352214300102")})
+        assert load(quoted + "Zoë".encode("latin-1")).validation.errors[0][0] == 4
+        wide = census({"town": "T" * 140_000}) + "Zoë".encode("latin-1")
+        assert load(wide).validation.errors[0][1].startswith("the file is not UTF-8 text: save")
+        for content, start in [
+            (b"PK\x03\x04\x14\x00\x06\x00\xff", "the file is a spreadsheet workbook (.xlsx)"),
+            (b"\x1f\x8b\x08\x00\xff", "the file is compressed (gzip)"),
+            (lines.encode("utf-16"), "the file is UTF-16 text"),
+        ]:
+            ((number, message),) = load(content).validation.errors
+            assert number == 1 and message.startswith(start)
+        assert not Child.objects.exists()
+
 
 class TestImportCommand:
     def write(self, tmp_path, content: bytes):
