@@ -54,6 +54,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "former_given_name", "former_family_name",
     ),
 }  # fmt: skip
+# The column (or columns) of a feed's own id for a person.
+RECORD_ID_COLUMN: dict[str, str] = {
+    Source.SCHOOL_CENSUS: "upn", Source.CHILD_BENEFIT: "claim_reference and child_number",
+    Source.GP_REGISTRATION: "nhs_number", Source.LA_SYSTEM: "la_record_id",
+}  # fmt: skip
 OPTIONAL = {
     "address_line_2", "claimant_phone", "claimant_country", "nhs_number", "carer_given_name",
     "carer_family_name", "carer_relationship", "carer_parental_responsibility", "carer_phone",
@@ -455,6 +460,8 @@ def _rows_check(
     today: date,
     known: dict[str, set[str]],
 ) -> None:
+    held: dict[tuple[str, str], int] = {}  # a row's NHS number or UPN: the first row giving it
+    id_column = RECORD_ID_COLUMN[source]
     for number, cells, fits in reader:
         result.rows_read += 1
         if not fits:
@@ -477,7 +484,20 @@ def _rows_check(
             )
             result.rejected[number] = values
             continue
+        # Two records of the file with one NHS number: one of them has it wrong, and the second
+        # would join the first's child by it (deterministic matching), whoever the rows name.
+        shared = [
+            f"{kind}: {value} is also row {held[kind, value]}'s, a different {id_column} in "
+            "this file: the same child twice, or one of the two has it wrong"
+            for kind, value in row.identifiers.items()
+            if (kind, value) in held
+        ]
+        if shared:
+            result.errors.extend((number, message) for message in shared)
+            result.rejected[number] = values
+            continue
         seen[row.record_id] = number
+        held.update(dict.fromkeys(row.identifiers.items(), number))
         result.rows.append(row)
 
 

@@ -186,6 +186,20 @@ class TestValidation:
             (2, "carer_family_name: '?' has no letters, so it is not a name")
         ]
 
+    def test_two_records_of_a_file_with_one_nhs_number_are_an_error(self, school):
+        """The second would join the first's child by the NHS number, whoever each row names."""
+        header, zed = la_system(nhs_number="9434765005").decode().splitlines()
+        ann = zed.replace("1001", "1002").replace("Zed", "Ann").replace("2012-01-01", "2013-03-03")
+        outcome = la_import(f"{header}\n{zed}\n{ann}\n".encode())
+        assert outcome.validation.errors == [
+            (
+                3,
+                "nhs_number: 9434765005 is also row 2's, a different la_record_id in this file: "
+                "the same child twice, or one of the two has it wrong",
+            )
+        ]
+        assert not Child.objects.exists()
+
     def test_a_column_named_twice_is_refused_not_read_from_one_of_them(self, school):
         """Which of two "given_name" columns is the child's name? Neither is guessed."""
         header, row = census({}).decode().splitlines()
