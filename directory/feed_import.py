@@ -134,13 +134,14 @@ def _not_utf8(content: bytes, start: int) -> tuple[int, str]:
 
 def feed_check(*, source: str, content: bytes, skip_invalid: bool = False) -> ImportOutcome:
     """A file checked whole, and whether it will be imported: not if it was imported before,
-    nor with errors unless the rows with errors are to be left out (and some rows are read)."""
+    nor with errors unless the rows with errors are to be left out and some rows are valid (a
+    file of none is not recorded as imported, so it can be once what it names is held)."""
     validation, not_utf8 = feed_file_check(source=source, content=content)
     digest = hashlib.sha256(content).hexdigest()
     outcome = ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
     outcome.already_imported = FeedImport.objects.filter(source=source, file_sha256=digest).exists()
     outcome.importable = not outcome.already_imported and (
-        not validation.errors or (skip_invalid and not not_utf8 and validation.rows_read > 0)
+        not validation.errors or (skip_invalid and not not_utf8 and bool(validation.rows))
     )
     return outcome
 

@@ -312,6 +312,19 @@ class TestValidation:
         assert outcome.feed_import is not None and Child.objects.count() == 1
         assert list(outcome.validation.rejected) == [3]
 
+    def test_a_file_whose_every_row_is_left_out_is_not_recorded_as_imported(self):
+        """Its schools not yet in the register, a census file left out every row: recorded as
+        imported, it was then refused as "imported before" once the register held them."""
+        content = census({}, {"upn": upn("352214300102"), "given_name": "Amy"})
+        outcome = load(content, skip_invalid=True)
+        assert outcome.feed_import is None and not FeedImport.objects.exists()
+        assert [m for _, m in outcome.validation.errors] == [
+            "school_urn: unknown school '100000'"
+        ] * 2
+        make_service(Service.Kind.SCHOOL, name="Northshire Primary", identifier="100000")
+        outcome = load(content, skip_invalid=True)
+        assert not outcome.already_imported and outcome.feed_import is not None
+
     def test_a_wrong_header_or_encoding_is_refused(self, school):
         assert "missing columns: upn" in load(b"pupil,given_name\n1,x\n").validation.errors[0][1]
         assert load("upn\nÉ".encode("latin-1")).not_utf8
