@@ -215,6 +215,9 @@ def feed_row(
         for name in NAMES
         if values.get(name) and not any(character.isalpha() for character in values[name])
     )
+    spaced = re.fullmatch(r"([0-9]{3})[ -]?([0-9]{3})[ -]?([0-9]{4})", values.get("nhs_number", ""))
+    if spaced:  # as the NHS shows it, "943 476 5919": one number, however a file spaces it
+        values = {**values, "nhs_number": "".join(spaced.groups())}
     born = _date(values, "date_of_birth", errors, today=today)
     if born and born < today - timedelta(days=26 * 365):
         errors.append(f"date_of_birth: {born} is more than 25 years ago; not a child")

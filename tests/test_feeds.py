@@ -200,6 +200,36 @@ class TestValidation:
         ]
         assert not Child.objects.exists()
 
+    def test_an_nhs_number_spaced_as_the_nhs_shows_it_is_the_same_number(self):
+        """The NHS writes a number "943 476 5005": a GP file sending it so was refused whole;
+        and a file spacing it and one not are the same person."""
+        make_service(Service.Kind.GP_PRACTICE, name="Northtown Surgery", identifier="A81001")
+        out = io.StringIO()
+        writer = csv.DictWriter(out, COLUMNS[Source.GP_REGISTRATION])
+        writer.writeheader()
+        row = {
+            "nhs_number": "943 476 5005", "given_name": "Olivia", "family_name": "Brennan",
+            "date_of_birth": "2015-09-12", "gender": "female", "address_line_1": "14 Ashgrove Road",
+            "address_line_2": "", "town": "Northtown", "postcode": "NE1 4ST",
+            "gp_practice_code": "A81001", "registered_on": "2016-01-04",
+        }  # fmt: skip
+        writer.writerow(row)
+
+        def gp(content: str, name: str):
+            return feed_import(
+                source=Source.GP_REGISTRATION, file_name=name, content=content.encode(),
+                local_authority=northshire(), by=None,
+            )  # fmt: skip
+
+        first = gp(out.getvalue(), "gp.csv")
+        assert first.validation.errors == [] and dict(first.counts) == {"new_child": 1}
+        again = gp(out.getvalue().replace("943 476 5005", "9434765005"), "gp2.csv")
+        assert dict(again.counts) == {"unchanged": 1}
+        assert ChildIdentifier.objects.get().value == "9434765005"
+        olivia = {k: v for k, v in row.items() if k in COLUMNS[Source.LA_SYSTEM]}
+        spaced_la = la_import(la_system(**{**olivia, "nhs_number": "943-476-5005"}))
+        assert dict(spaced_la.counts) == {"matched_by_identifier": 1}
+
     def test_a_column_named_twice_is_refused_not_read_from_one_of_them(self, school):
         """Which of two "given_name" columns is the child's name? Neither is guessed."""
         header, row = census({}).decode().splitlines()
