@@ -56,9 +56,9 @@ class CsvRows:
             for cells in self._reader:
                 self._number += 1
                 if _filled(cells):
-                    # Names as a reader sees them: "upn, given_name" names given_name, and the
+                    # Names as a reader sees them: "upn, Given_Name" names given_name, and the
                     # empty columns a spreadsheet may save after the last name are none.
-                    self._header = [name.strip() for name in cells]
+                    self._header = [name.strip().lower() for name in cells]
                     while not self._header[-1]:
                         self._header.pop()
                     break

@@ -245,6 +245,7 @@ class TestValidation:
         header, row = census({}).decode().splitlines()
         spaced = ", ".join(header.split(",")) + " "
         assert load(f"{spaced}\n{row}\n".encode()).validation.errors == []
+        assert load(f"{header.upper()}\n{row}\n".encode()).validation.errors == []
         other = {"upn": upn("352214300102"), "given_name": "Amy", "date_of_birth": "2016-05-01"}
         amy = census(other).decode().splitlines()[1]
         outcome = load(f"{header},,\n{row},,\n{amy},\n".encode())
