@@ -471,7 +471,7 @@ def _rows_check(
             result.errors.append((number, WRONG_WIDTH))
             result.rejected[number] = cells
             continue
-        values = {key: value.strip() for key, value in cells.items()}
+        values = {key: _cell(value) for key, value in cells.items()}
         try:
             row = feed_row(source, number, values, today=today, known=known)
         except RowErrors as problem:
@@ -502,6 +502,13 @@ def _rows_check(
         seen[row.record_id] = number
         held.update(dict.fromkeys(row.identifiers.items(), number))
         result.rows.append(row)
+
+
+def _cell(value: str) -> str:
+    """A cell as one line: a line break in a spreadsheet cell (Alt+Enter in Excel) is layout, and
+    kept it put a break in a name or an address line, one saved with CR and one with LF apart."""
+    value = value.strip()
+    return " ".join(value.split()) if any(mark in value for mark in "\r\n\t") else value
 
 
 def error_report(errors: Iterable[tuple[int, str]]) -> str:

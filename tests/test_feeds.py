@@ -283,6 +283,15 @@ class TestValidation:
         errors = load(content).validation.errors
         assert [(n, m[:26]) for n, m in errors] == [(4, "gender: unknown code 'boy'")]
 
+    def test_a_line_break_in_a_cell_is_a_space(self, school):
+        """A spreadsheet cell of two lines (Alt+Enter) kept its break in the address line; and
+        the same file saved with other line endings then changed the child's address."""
+        content = census({"address_line_1": "Flat 2\r\n14 Ashgrove Road", "given_name": "Olivia\t"})
+        assert dict(load(content).counts) == {"new_child": 1}
+        again = load(content.replace(b"\r\n14", b"\n14"))
+        assert dict(again.counts) == {"unchanged": 1}
+        assert Address.objects.get().line_1 == "Flat 2 14 Ashgrove Road"
+
     def test_a_row_of_empty_cells_is_a_blank_row(self, school):
         """A spreadsheet saves a row it once held, or one cleared, as commas only: the sheet
         shows it blank, and it was read as a row with every required value missing."""
