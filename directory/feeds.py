@@ -90,6 +90,8 @@ NAMES = (
 )  # fmt: skip
 
 _UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+# A character that is not text (an escape, a bell), left once a cell's line breaks are spaces.
+_CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
 _YES_NO = {"yes": True, "no": False}
 _LA_SERVICE_KINDS = {
     Service.Kind.HEALTH_VISITING, Service.Kind.SCHOOL_NURSING, Service.Kind.SOCIAL_CARE,
@@ -209,6 +211,9 @@ def feed_row(
             values = {**values, name: ""}  # not checked, nor quoted, any further
         elif "\x00" in value:
             errors.append(f"{name}: contains a null character")
+            values = {**values, name: ""}
+        elif _CONTROL.search(value):
+            errors.append(f"{name}: contains a control character, which no name or code has")
             values = {**values, name: ""}
     errors.extend(
         f"{name}: {values[name]!r} has no letters, so it is not a name"
@@ -504,11 +509,14 @@ def _rows_check(
         result.rows.append(row)
 
 
+_BREAK = re.compile(r"[^\S ]")  # any space but the plain one: a line break, a tab
+
+
 def _cell(value: str) -> str:
     """A cell as one line: a line break in a spreadsheet cell (Alt+Enter in Excel) is layout, and
     kept it put a break in a name or an address line, one saved with CR and one with LF apart."""
     value = value.strip()
-    return " ".join(value.split()) if any(mark in value for mark in "\r\n\t") else value
+    return " ".join(value.split()) if _BREAK.search(value) else value
 
 
 def error_report(errors: Iterable[tuple[int, str]]) -> str:

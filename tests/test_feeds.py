@@ -292,6 +292,19 @@ class TestValidation:
         assert dict(again.counts) == {"unchanged": 1}
         assert Address.objects.get().line_1 == "Flat 2 14 Ashgrove Road"
 
+    def test_a_control_character_is_an_error_not_a_name(self, school):
+        """A terminal's escape was kept in a child's name; a vertical tab (a line break in some
+        systems' cells) is a space, as a line break is."""
+        content = census(
+            {"given_name": "Oli\x1b[31mvia"},
+            {"upn": upn("352214300102"), "town": "North\x0btown"},
+        )
+        outcome = load(content, skip_invalid=True)
+        assert outcome.validation.errors == [
+            (2, "given_name: contains a control character, which no name or code has")
+        ]
+        assert Address.objects.get().town == "North town"
+
     def test_a_row_of_empty_cells_is_a_blank_row(self, school):
         """A spreadsheet saves a row it once held, or one cleared, as commas only: the sheet
         shows it blank, and it was read as a row with every required value missing."""
