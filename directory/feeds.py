@@ -93,6 +93,7 @@ _UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 # A character that is not text (an escape, a bell), left once a cell's line breaks are spaces.
 _CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
 _YES_NO = {"yes": True, "no": False}
+_CARER_DETAILS = ("carer_given_name", "carer_relationship", "carer_phone")
 _LA_SERVICE_KINDS = {
     Service.Kind.HEALTH_VISITING, Service.Kind.SCHOOL_NURSING, Service.Kind.SOCIAL_CARE,
     Service.Kind.EARLY_HELP, Service.Kind.YOUTH_JUSTICE, Service.Kind.POLICE,
@@ -288,9 +289,15 @@ def feed_row(
             if not nhs_number_is_valid(nhs):
                 errors.append(f"nhs_number: {nhs!r} is not a valid NHS number")
             identifiers[ChildIdentifier.Kind.NHS_NUMBER] = nhs
+        carer_given = [name for name in _CARER_DETAILS if values.get(name)]
+        if carer_given and not values.get("carer_family_name"):
+            # Else the carer the row names, and their phone, were left out without a word.
+            errors.append(f"carer_family_name: required with {', '.join(carer_given)}")
         if values.get("carer_family_name"):
             relationship = values.get("carer_relationship", "")
-            if relationship not in CareRelationship.Relationship.values:
+            if not relationship:
+                errors.append("carer_relationship: required with carer_family_name")
+            elif relationship not in CareRelationship.Relationship.values:
                 errors.append(f"carer_relationship: unknown code {relationship!r}")
             carer = {
                 "given_name": values.get("carer_given_name", ""),

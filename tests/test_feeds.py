@@ -406,6 +406,19 @@ class TestValidation:
             assert number == 1 and message.startswith(start)
         assert not Child.objects.exists()
 
+    def test_a_carer_without_a_family_name_is_an_error_not_left_out(self):
+        """A carer's first name, relationship and phone without a family name were left out
+        without a word; and a carer without a relationship was "unknown code ''"."""
+        outcome = la_import(la_system(carer_given_name="Jane", carer_phone="01632 960001"))
+        assert outcome.validation.errors == [
+            (2, "carer_family_name: required with carer_given_name, carer_phone")
+        ]
+        outcome = la_import(la_system(carer_family_name="Quill"))
+        assert outcome.validation.errors == [
+            (2, "carer_relationship: required with carer_family_name")
+        ]
+        assert not Child.objects.exists()
+
 
 class TestImportCommand:
     def write(self, tmp_path, content: bytes):
