@@ -329,6 +329,16 @@ def feed_row(
         elif values.get("sensitive_basis"):
             errors.append("sensitive_basis: only for a sexual health, mental health or "
                           "substance misuse service_kind")  # fmt: skip
+        else:
+            # A service's start, or a lead or CAF it holds ("no" is any row's default), would
+            # be left out without a word: whose service is it?
+            orphaned = [
+                name
+                for name in ("service_started_on", "caf_held", "lead_professional")
+                if values.get(name) and values[name].lower() != "no"
+            ]
+            if orphaned:
+                errors.append(f"service_kind: required with {', '.join(orphaned)}")
         la_only = _la_only_facts(values, born, errors, today=today)
     if errors or born is None:
         raise RowErrors(errors or ["date_of_birth: required but empty"])

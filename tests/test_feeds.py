@@ -419,6 +419,16 @@ class TestValidation:
         ]
         assert not Child.objects.exists()
 
+    def test_a_lead_professional_without_a_service_is_an_error_not_left_out(self):
+        """A row saying the LA's service leads, with no service named, was imported without
+        the lead (or the start, or the CAF) and without a word."""
+        outcome = la_import(la_system(lead_professional="yes", service_started_on="2020-01-01"))
+        assert outcome.validation.errors == [
+            (2, "service_kind: required with service_started_on, lead_professional")
+        ]
+        defaults = la_import(la_system(lead_professional="no", caf_held="No"))
+        assert defaults.validation.errors == [] and dict(defaults.counts) == {"new_child": 1}
+
 
 class TestImportCommand:
     def write(self, tmp_path, content: bytes):
@@ -2575,7 +2585,9 @@ class TestSeparateAFeedRecord:
         # 76 again, unchanged, in the LA's next file (with someone else): nothing to apply.
         someone = la_system(la_record_id="500").split(b"\n", 1)[1]
         la_import(la_system(**older) + someone, name="c.csv")
-        ella, _ = self.both_in_their_las_system(client, {}, self.ELLIE | {"service_kind": ""})
+        ella, _ = self.both_in_their_las_system(
+            client, {}, self.ELLIE | {"service_kind": "", "service_started_on": ""}
+        )
         assert not ella.kept_to_25_with_consent
         assert ella.involvements.get(ended_on__isnull=True).caf_held
 
