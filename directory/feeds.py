@@ -268,6 +268,10 @@ def feed_row(
                    "dated": started is not None}  # fmt: skip
     elif source == Source.CHILD_BENEFIT:
         record_id = f"{values.get('claim_reference', '')}/{values.get('child_number', '')}"
+        if "/" in values.get("claim_reference", ""):
+            # The id joins the two with "/": "AB/1" and "2" would be "AB" and "1/2", another
+            # child, whose next row would update this one's record.
+            errors.append("claim_reference: must not contain '/'")
         relationship = values.get("claimant_relationship", "")
         if relationship and relationship not in CareRelationship.Relationship.values:
             errors.append(f"claimant_relationship: unknown code {relationship!r}")

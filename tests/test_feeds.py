@@ -429,6 +429,27 @@ class TestValidation:
         defaults = la_import(la_system(lead_professional="no", caf_held="No"))
         assert defaults.validation.errors == [] and dict(defaults.counts) == {"new_child": 1}
 
+    def test_a_claim_reference_with_a_slash_is_an_error(self):
+        """A child benefit record is kept as claim/child: "AB/1" child "2" and "AB" child "1/2"
+        were one record, so the second child's row updated the first child."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, COLUMNS[Source.CHILD_BENEFIT])
+        writer.writeheader()
+        values = {
+            "claim_reference": "AB/1", "child_number": "2", "given_name": "Olivia",
+            "family_name": "Brennan", "date_of_birth": "2015-09-12", "gender": "female",
+            "address_line_1": "14 Ashgrove Road", "address_line_2": "", "town": "Northtown",
+            "postcode": "NE1 4ST", "claimant_given_name": "Kirsty", "claimant_family_name":
+            "Brennan", "claimant_relationship": "mother", "claimant_phone": "",
+            "claimant_country": "",
+        }  # fmt: skip
+        writer.writerow(values)
+        outcome = feed_import(
+            source=Source.CHILD_BENEFIT, file_name="cb.csv", content=out.getvalue().encode(),
+            local_authority=northshire(), by=None,
+        )  # fmt: skip
+        assert outcome.validation.errors == [(2, "claim_reference: must not contain '/'")]
+
 
 class TestImportCommand:
     def write(self, tmp_path, content: bytes):
