@@ -427,12 +427,18 @@ def _record_key(row: FeedRow, source: str, la: Organisation | None) -> str:
     return row.record_id
 
 
+def _said(payload: dict[str, str]) -> dict[str, str]:
+    return {column: value for column, value in payload.items() if value}
+
+
 def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation | None) -> str:
     key = _record_key(row, source, la)
     # Locked before the review's row, as a data manager's decision locks them (no deadlock).
     existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
     if existing is not None:
-        unchanged = existing.payload == row.payload
+        # What the rows say: a column a file leaves out (one added to the format later) says
+        # what an empty one does, so the same row with and without it is unchanged.
+        unchanged = _said(existing.payload) == _said(row.payload)
         existing.payload, existing.last_import = row.payload, record
         existing.save(update_fields=["payload", "last_import", "received_at"])
         if existing.child_id is None:

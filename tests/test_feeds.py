@@ -20,7 +20,13 @@ from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.feed_import import feed_import
-from directory.feeds import COLUMNS, error_report, nhs_number_is_valid, upn_is_valid
+from directory.feeds import (
+    ADDED_LATER,
+    COLUMNS,
+    error_report,
+    nhs_number_is_valid,
+    upn_is_valid,
+)
 from directory.linkage_evaluation import evaluate
 from directory.models import (
     Address,
@@ -514,6 +520,17 @@ class TestImportCommand:
         result = run_manage("import_feed", *arguments)
         assert result.returncode == 2 and message in result.stderr
         assert result.stderr.strip().count("\n") == 0
+
+
+def test_a_row_sent_again_with_the_columns_added_later_is_unchanged():
+    """A file may leave out the columns added to the LA format later; the same row sent with
+    them, empty, changes nothing, and was counted "updated"."""
+    header, row = la_system().decode().splitlines()
+    kept = [n for n, name in enumerate(header.split(",")) if name not in ADDED_LATER]
+    short = [",".join(line.split(",")[n] for n in kept) for line in (header, row)]
+    assert dict(la_import("\n".join(short).encode(), name="a.csv").counts) == {"new_child": 1}
+    again = la_import(f"{header}\n{row}\n".encode(), name="b.csv")
+    assert dict(again.counts) == {"unchanged": 1}
 
 
 class TestAllOrNothing:
