@@ -333,11 +333,25 @@ def _upload_apply(upload: FeedUpload) -> None:
         upload.result = "This file was imported before. Nothing has changed."
     elif imported:  # with what was left out, and why: some rows are refused only as they apply
         report = error_report(outcome.validation.errors)
-        upload.result = "\n".join(filter(None, [FeedImport.describe(outcome.counts), report]))[
-            :10_000
-        ]
+        upload.result = _kept_short([FeedImport.describe(outcome.counts), *report.splitlines()])
     else:
-        upload.result = error_report(outcome.validation.errors)[:10_000]
+        upload.result = _kept_short(error_report(outcome.validation.errors).splitlines())
+
+
+def _kept_short(lines: list[str], longest: int = 10_000) -> str:
+    """An upload's result, short enough to show: whole lines, and how many more there are (cut
+    at a length, a report hid the rows it left out, and where it stopped)."""
+    shown: list[str] = []
+    size = 0
+    for line in filter(None, lines):
+        size += len(line) + 1
+        if size > longest - 100:  # room for the line saying what is not shown
+            break
+        shown.append(line)
+    left = len(list(filter(None, lines))) - len(shown)
+    if left:
+        shown.append(f"... and {left} more errors, not shown here")
+    return "\n".join(shown)
 
 
 def data_manager_la(manager: User) -> Organisation | None:

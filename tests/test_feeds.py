@@ -2133,6 +2133,28 @@ class TestUploadScreen:
         done = AuditEvent.objects.filter(detail__upload=waiting.pk, path="").get()
         assert done.user_id == manager.pk and (done.detail or {}).get("imported") is True
 
+    def test_a_waiting_files_long_report_says_how_much_it_does_not_show(self, school):
+        """Cut at 10,000 characters, the report of rows left out stopped mid-row, and did not
+        say that hundreds more were left out."""
+        from directory.feed_import import feed_check, feed_upload_queue, waiting_uploads_import
+        from directory.models import FeedUpload
+
+        rows = [{"upn": upn(f"3522143{n:05d}"), "gender": "x"} for n in range(400)]
+        content = census({}, *rows)
+        checked = feed_check(source=Source.SCHOOL_CENSUS, content=content, skip_invalid=True)
+        feed_upload_queue(
+            source=Source.SCHOOL_CENSUS, file_name="big.csv", content=content,
+            validation=checked.validation, local_authority=northshire(), by=dana(),
+            skip_invalid=True,
+        )  # fmt: skip
+        waiting_uploads_import()
+        result = FeedUpload.objects.get().result.splitlines()
+        assert len("\n".join(result)) <= 10_000
+        assert result[0] == "1 new child" and result[1].startswith("Row 3: gender: unknown code")
+        assert [line for line in result[1:-1] if not line.endswith("not_known)")] == []
+        shown = len(result) - 2
+        assert result[-1] == f"... and {400 - shown} more errors, not shown here"
+
     @pytest.mark.parametrize("since", ["suspended", "no longer a data manager", "moved LA"])
     def test_a_waiting_file_is_not_imported_for_someone_who_may_no_longer(
         self, client, school, settings, since
