@@ -224,6 +224,8 @@ def feed_row(
     spaced = re.fullmatch(r"([0-9]{3})[ -]?([0-9]{3})[ -]?([0-9]{4})", values.get("nhs_number", ""))
     if spaced:  # as the NHS shows it, "943 476 5919": one number, however a file spaces it
         values = {**values, "nhs_number": "".join(spaced.groups())}
+    if values.get("upn"):  # one pupil's number whatever the case of its check letter
+        values = {**values, "upn": values["upn"].upper()}
     born = _date(values, "date_of_birth", errors, today=today)
     if born and born < today - timedelta(days=26 * 365):
         errors.append(f"date_of_birth: {born} is more than 25 years ago; not a child")

@@ -206,6 +206,12 @@ class TestValidation:
         ]
         assert not Child.objects.exists()
 
+    def test_a_pupil_number_in_lower_case_is_the_same_number(self, school):
+        """A check letter typed in lower case was "not a valid unique pupil number"."""
+        assert dict(load(census({})).counts) == {"new_child": 1}
+        lower = load(census({"upn": upn("352214300101").lower()}))
+        assert lower.validation.errors == [] and dict(lower.counts) == {"unchanged": 1}
+
     def test_an_nhs_number_spaced_as_the_nhs_shows_it_is_the_same_number(self):
         """The NHS writes a number "943 476 5005": a GP file sending it so was refused whole;
         and a file spacing it and one not are the same person."""
