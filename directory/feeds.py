@@ -93,6 +93,10 @@ _UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 # A character that is not text (an escape, a bell), left once a cell's line breaks are spaces.
 _CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
 _YES_NO = {"yes": True, "no": False}
+_CODES = (
+    "gender", "claimant_relationship", "carer_relationship", "service_kind", "sensitive_basis",
+    "address_status",
+)  # fmt: skip
 _CARER_DETAILS = ("carer_given_name", "carer_relationship", "carer_phone")
 _LA_SERVICE_KINDS = {
     Service.Kind.HEALTH_VISITING, Service.Kind.SCHOOL_NURSING, Service.Kind.SOCIAL_CARE,
@@ -226,6 +230,10 @@ def feed_row(
         values = {**values, "nhs_number": "".join(spaced.groups())}
     if values.get("upn"):  # one pupil's number whatever the case of its check letter
         values = {**values, "upn": values["upn"].upper()}
+    # A code is the code in any case ("Female"), as yes and no already are.
+    values = {**values, **{name: values[name].lower() for name in _CODES if values.get(name)}}
+    if values.get("claimant_country"):
+        values = {**values, "claimant_country": values["claimant_country"].upper()}
     born = _date(values, "date_of_birth", errors, today=today)
     if born and born < today - timedelta(days=26 * 365):
         errors.append(f"date_of_birth: {born} is more than 25 years ago; not a child")

@@ -212,6 +212,15 @@ class TestValidation:
         lower = load(census({"upn": upn("352214300101").lower()}))
         assert lower.validation.errors == [] and dict(lower.counts) == {"unchanged": 1}
 
+    def test_a_code_is_read_in_any_case(self):
+        """A code written "Female" or "Social_Care" was unknown; yes and no were in any case."""
+        outcome = la_import(
+            la_system(gender="Male", service_kind="Social_Care", carer_family_name="Quill",
+                      carer_relationship="MOTHER", lead_professional="Yes")
+        )  # fmt: skip
+        assert outcome.validation.errors == [] and dict(outcome.counts) == {"new_child": 1}
+        assert Involvement.objects.get().service.kind == Service.Kind.SOCIAL_CARE
+
     def test_an_nhs_number_spaced_as_the_nhs_shows_it_is_the_same_number(self):
         """The NHS writes a number "943 476 5005": a GP file sending it so was refused whole;
         and a file spacing it and one not are the same person."""
