@@ -448,6 +448,11 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
     try:
         if _header_checked(source, reader.header, result):
             _rows_check(source, reader, result, {}, today=today, known=known)
+            if not result.rows_read and not result.errors:
+                # Recorded as imported, a file that says nothing would refuse its resending.
+                result.errors.append(
+                    (2, "the file has no rows after the header: nothing to import")
+                )
     except csv.Error as problem:
         # The CSV itself breaks (a cell of over 128 KB, say): nothing after it can be read, so
         # nothing of the file is imported, whatever the valid rows before.

@@ -336,6 +336,14 @@ class TestValidation:
         outcome = load(content.encode(), skip_invalid=True)
         assert dict(outcome.counts) == {"new_child": 1} and list(outcome.validation.rejected) == [4]
 
+    def test_a_file_with_a_header_only_is_refused_not_recorded_as_imported(self, school):
+        """Recorded as imported, it would refuse the same file sent again with its rows."""
+        outcome = load(census())
+        assert outcome.validation.errors == [
+            (2, "the file has no rows after the header: nothing to import")
+        ]
+        assert outcome.feed_import is None and not FeedImport.objects.exists()
+
     def test_a_file_whose_csv_breaks_is_refused_whole(self, school, client):
         """A cell over Python's CSV limit (128 KB) stops the reader: nothing after it can be
         read, so none of the file is imported, even with the valid rows left in."""
