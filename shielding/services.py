@@ -219,11 +219,20 @@ def contact_request_create(
     return open_already or ContactRequest.objects.create(child=child, requester=requester, **asked)
 
 
+class ContactRequestAnswered(Exception):
+    """Someone (a colleague, or another tab) recorded the request's outcome meanwhile."""
+
+
 @transaction.atomic
 def contact_request_resolve(
     *, request: ContactRequest, by: User, outcome: str, note: str
 ) -> ContactRequest:
-    request.outcome, request.outcome_note = outcome, note
-    request.handled_by, request.handled_at = by, timezone.now()
-    request.save(update_fields=["outcome", "outcome_note", "handled_by", "handled_at"])
-    return request
+    """Records what the team did. Read again under a lock: an outcome recorded since the
+    officer's page was shown stands, rather than being replaced by a second one."""
+    held = ContactRequest.objects.select_for_update().get(pk=request.pk)
+    if held.handled_at is not None:
+        raise ContactRequestAnswered
+    held.outcome, held.outcome_note = outcome, note
+    held.handled_by, held.handled_at = by, timezone.now()
+    held.save(update_fields=["outcome", "outcome_note", "handled_by", "handled_at"])
+    return held

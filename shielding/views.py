@@ -385,12 +385,20 @@ def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     child = shown or item.child
     form = ContactOutcomeForm(request.POST or None)
     if request.method == "POST" and item.handled_at is None and form.is_valid():
-        services.contact_request_resolve(
-            request=item,
-            by=officer,
-            outcome=form.cleaned_data["outcome"],
-            note=form.cleaned_data["note"],
-        )
+        try:
+            services.contact_request_resolve(
+                request=item,
+                by=officer,
+                outcome=form.cleaned_data["outcome"],
+                note=form.cleaned_data["note"],
+            )
+        except services.ContactRequestAnswered:
+            audit_note(request, **audit_facts(child), detail={"refused": "answered_meanwhile"})
+            messages.info(
+                request,
+                "This request was answered meanwhile. Its outcome has not been changed.",
+            )
+            return redirect("shielding:contact_request", pk=pk)
         audit_note(
             request,
             action=Action.BROKERED_CONTACT,

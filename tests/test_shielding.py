@@ -1204,6 +1204,27 @@ class TestBrokeredContact:
             not in team.get(reverse("shielding:contact_queue")).content.decode()
         )
 
+    def test_an_outcome_recorded_meanwhile_is_not_overwritten(self):
+        """Sam and a colleague both open the request and answer it at once: the first outcome
+        stands, and the second is refused rather than silently replacing it."""
+        item = ContactRequest.objects.create(
+            child=shielded_child(), requester=priya(), service="Health visiting",
+            reason="Missed immunisations", reply_to="01632 960555",
+        )  # fmt: skip
+        colleague = make_user("sasha", Role.SHIELDING_OFFICER)
+        seen_by_colleague = ContactRequest.objects.get(pk=item.pk)  # read before Sam answered
+        services.contact_request_resolve(
+            request=item, by=sam(), outcome="arranged", note="Met at school"
+        )
+        with pytest.raises(services.ContactRequestAnswered):
+            services.contact_request_resolve(
+                request=seen_by_colleague, by=colleague, outcome="declined", note=""
+            )
+        item.refresh_from_db()
+        assert (item.outcome, item.outcome_note, item.handled_by.username) == (
+            "arranged", "Met at school", "sam",
+        )  # fmt: skip
+
     def test_a_request_about_a_record_archived_since_can_still_be_answered(self, client):
         """She turned 18 while it waited: the record is out of sight, but the request stays in
         the queue until the team records what it did, so the team must be able to."""
