@@ -325,6 +325,13 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
     child = _child(request, contactpoint_id)
     record = visible_child(child, requester)
     if not record.shielded:
+        if request.method == "POST":
+            # Lifted while she wrote: say so, rather than drop what she wrote without a word.
+            messages.info(
+                request,
+                "This record is no longer shielded, so your request has not been sent. "
+                "The record now shows who works with the child.",
+            )
         return redirect(_record_url(child))
     form = ContactRequestForm(
         request.POST or None,

@@ -1225,6 +1225,22 @@ class TestBrokeredContact:
             "arranged", "Met at school", "sam",
         )  # fmt: skip
 
+    def test_a_request_on_a_record_unshielded_meanwhile_says_it_was_not_sent(self, client):
+        """The shield was lifted while she wrote: she is told her request was not sent (the
+        record now shows who works with the child), not sent back to it without a word."""
+        child = shielded_child()
+        sign_in(client, priya())
+        url = reverse("shielding:request_contact", args=[child.contactpoint_id])
+        assert client.get(url).status_code == 200
+        lifted = in_force(child)
+        lifted.lifted_at = timezone.now()
+        lifted.save(update_fields=["lifted_at"])
+        form = {"service": "Health visiting", "reason": "Missed immunisations",
+                "reply_to": "01632 960555"}  # fmt: skip
+        page = client.post(url, form, follow=True).content.decode()
+        assert "no longer shielded" in page and "has not been sent" in page
+        assert not ContactRequest.objects.exists()
+
     def test_a_request_about_a_record_archived_since_can_still_be_answered(self, client):
         """She turned 18 while it waited: the record is out of sight, but the request stays in
         the queue until the team records what it did, so the team must be able to."""
