@@ -119,11 +119,15 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     )
 
 
-def _services_for(viewer: User) -> Any:
-    """Services a practitioner may say they work for: their own LA's non-sensitive services."""
+def _services_for(viewer: User, *, held: int | None = None) -> Any:
+    """Services a practitioner may say they work for: their own LA's non-sensitive services,
+    and the one her involvement already names (``held``), so that a change of her CAF flag
+    does not clear a service her LA's list no longer offers her (she moved LA, say)."""
     return (
         Service.objects.filter(
-            Q(local_authority_id=viewer.organisation_id) | Q(local_authority__isnull=True)
+            Q(local_authority_id=viewer.organisation_id)
+            | Q(local_authority__isnull=True)
+            | Q(pk=held)
         )
         .exclude(kind__in=SensitiveCategory.values)
         .order_by("name")
@@ -166,6 +170,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
         return closed
     mine = record.my_involvement
     initial = {}
+    held = None
     if mine:
         initial = {
             "involvement": mine.id,
@@ -175,10 +180,10 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
             "lead_professional": mine.lead_professional,
         }
         current = next(i for i in child.involvements.all() if i.pk == mine.id)
-        initial["service"] = current.service_id
+        initial["service"] = held = current.service_id
     form = InvolvementForm(
         request.POST or None,
-        services=_services_for(viewer),
+        services=_services_for(viewer, held=held),
         born=child.date_of_birth,
         died=child.date_of_death,
         initial=initial,

@@ -580,6 +580,35 @@ class TestMyInvolvement:
         mine.refresh_from_db()
         assert mine.ended_on and mine.received_at > long_ago
 
+    def test_changing_my_caf_flag_keeps_a_service_no_longer_offered_to_me(self, client):
+        """Priya recorded her involvement with Southshire's health visiting before she moved to
+        Northshire: ticking CAF held keeps that service, rather than clearing it unseen
+        because her new LA's list does not offer it."""
+        user, child = priya(), make_child()
+        before = make_service(
+            Service.Kind.HEALTH_VISITING, name="Southshire Health Visiting",
+            local_authority=southshire(),
+        )  # fmt: skip
+        mine = Involvement.objects.create(
+            child=child, practitioner=user, service=before, role="Health visitor",
+            started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        sign_in(client, user)
+        page = client.get(record_url(child, "my-involvement/")).content.decode()
+        assert f'<option value="{before.pk}" selected>' in page
+        form = self.form(started_on="1 1 2025", caf_held="on", service=str(before.pk))
+        client.post(record_url(child, "my-involvement/"), {**form, "involvement": mine.pk})
+        mine.refresh_from_db()
+        assert (mine.caf_held, mine.service) == (True, before)
+        other = make_service(
+            Service.Kind.HEALTH_VISITING, name="Southshire Family Nurses",
+            local_authority=southshire(),
+        )  # fmt: skip
+        html = client.post(
+            record_url(child, "my-involvement/"), {**form, "service": str(other.pk)}
+        ).content.decode()
+        assert "Select one of the options for your service" in html, "only hers is kept"
+
     def test_ending_when_nothing_is_current_changes_nothing_and_is_logged_as_such(self, client):
         child = make_child()
         sign_in(client, priya())
