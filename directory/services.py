@@ -71,6 +71,11 @@ class LeadProfessionalTaken(Exception):
         self.holder = holder
 
 
+class InvolvementEnded(Exception):
+    """The involvement her form showed was ended since (in another tab), and she has no other
+    current one: a change to it is not a new involvement."""
+
+
 class RecordClosed(Exception):
     """The record takes no involvements (``Child.takes_involvements``): merged or archived."""
 
@@ -104,6 +109,8 @@ def involvement_record_mine(
         raise RecordClosed
     current = _mine(child, practitioner).select_for_update()
     mine = (current.filter(pk=shown).first() if shown else None) or current.first()
+    if mine is None and shown and _ended(child, practitioner).filter(pk=shown).exists():
+        raise InvolvementEnded
     if lead_professional:
         holder = _current_lead(child, other_than=mine.pk if mine else None)
         if holder is not None and holder.practitioner_id == practitioner.pk:
@@ -156,6 +163,12 @@ def _mine(child: Child, practitioner: User) -> QuerySet[Involvement]:
     return Involvement.objects.filter(
         child=child, practitioner=practitioner, ended_on__isnull=True, sensitive_category=""
     ).order_by("-started_on", "id")
+
+
+def _ended(child: Child, practitioner: User) -> QuerySet[Involvement]:
+    return Involvement.objects.filter(
+        child=child, practitioner=practitioner, ended_on__isnull=False
+    )
 
 
 # Merge and unmerge ------------------------------------------------------------------------------

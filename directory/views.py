@@ -206,6 +206,14 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
             return _closed_to_involvements(request, Child.objects.get(pk=child.pk)) or redirect(
                 "directory:child_record", contactpoint_id=child.contactpoint_id
             )
+        except services.InvolvementEnded:
+            audit_note(request, **audit_facts(child), detail={"refused": "involvement_ended"})
+            messages.info(
+                request,
+                "You ended this involvement meanwhile, so nothing has been saved. If you still "
+                "work with the child, record your involvement again.",
+            )
+            return redirect("directory:my_involvement", contactpoint_id=child.contactpoint_id)
         except services.LeadProfessionalTaken as taken:
             named = lead_professional_named(taken.holder) or "Another practitioner"
             form.add_error(

@@ -609,6 +609,26 @@ class TestMyInvolvement:
         ).content.decode()
         assert "Select one of the options for your service" in html, "only hers is kept"
 
+    def test_a_change_from_a_tab_left_open_after_ending_it_records_nothing(self, client):
+        """Priya ended her involvement in one tab, then saved the change form still open in
+        another: she is told it has ended, rather than a new involvement being recorded that
+        she never asked for."""
+        user, child = priya(), make_child()
+        sign_in(client, user)
+        client.post(record_url(child, "my-involvement/"), self.form())
+        mine = Involvement.objects.get(child=child)
+        client.post(record_url(child, "my-involvement/end/"))
+        html = client.post(
+            record_url(child, "my-involvement/"),
+            {**self.form(caf_held="on"), "involvement": mine.pk},
+            follow=True,
+        ).content.decode()
+        assert "You ended this involvement meanwhile, so nothing has been saved" in html
+        assert list(Involvement.objects.filter(child=child)) == [mine]
+        mine.refresh_from_db()
+        assert mine.ended_on is not None and not mine.caf_held
+        assert AuditEvent.objects.filter(action=Action.CHANGE).count() == 2, "recorded, ended"
+
     def test_ending_when_nothing_is_current_changes_nothing_and_is_logged_as_such(self, client):
         child = make_child()
         sign_in(client, priya())
