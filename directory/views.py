@@ -112,10 +112,12 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             | ({"past_addresses": True} if record.past_addresses else {}),
             result_ids=[record.merged_into] if record.merged_into else [],
         )
+    # Not through an override: the involvement pages refuse a record masked for her.
+    takes_involvements = child.takes_involvements and override is None
     return render(
         request,
         "directory/record.html",
-        {"record": record, "override": override, "takes_involvements": child.takes_involvements},
+        {"record": record, "override": override, "takes_involvements": takes_involvements},
     )
 
 

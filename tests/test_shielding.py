@@ -997,6 +997,17 @@ class TestOverride:
         event = AuditEvent.objects.get(action=Action.OVERRIDE)
         assert event.reason == "Section 47 enquiry, police attending today" and event.child_shielded
 
+    def test_an_override_visit_offers_no_involvement_change_it_would_refuse(self, client):
+        """Involvements are not recorded, changed or ended through a shield: the one visit
+        does not offer buttons that lead to a page not found."""
+        child = shielded_child()
+        sign_in(client, owen())
+        first = client.get(self.override(client, child)["Location"]).content.decode()
+        assert "Zqxv Secret Lane" in first
+        assert "Record that I work with this child" not in first
+        assert reverse("directory:my_involvement", args=[child.contactpoint_id]) not in first
+        assert reverse("directory:end_my_involvement", args=[child.contactpoint_id]) not in first
+
     def test_a_visit_link_on_a_record_that_is_not_shielded_says_nothing_of_shields(self, client):
         child = make_child()
         sign_in(client, owen())
