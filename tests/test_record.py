@@ -629,6 +629,18 @@ class TestMyInvolvement:
         assert mine.ended_on is not None and not mine.caf_held
         assert AuditEvent.objects.filter(action=Action.CHANGE).count() == 2, "recorded, ended"
 
+    def test_an_ended_lead_is_shown_to_others_as_a_past_lead(self, client):
+        """Priya was lead professional and has stepped away: Xavier, reading the record, is
+        not shown her among the ended involvements tagged as the lead he should contact."""
+        child = make_child()
+        sign_in(client, priya())
+        client.post(record_url(child, "my-involvement/"), self.form(lead_professional="on"))
+        client.post(record_url(child, "my-involvement/end/"))
+        sign_in(client, xavier())
+        html = client.get(record_url(child)).content.decode()
+        assert "There is no lead professional" in html and "Ended involvements" in html
+        assert "Was lead professional" in html and ">Lead professional<" not in html
+
     def test_ending_when_nothing_is_current_changes_nothing_and_is_logged_as_such(self, client):
         child = make_child()
         sign_in(client, priya())
