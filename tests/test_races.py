@@ -772,6 +772,59 @@ def test_a_contact_request_sent_twice_at_once_is_kept_once(practitioner_and_chil
         ContactRequest.objects.filter(child=child).delete()
 
 
+def test_a_contact_request_answered_twice_at_once_keeps_the_first_outcome(
+    practitioner_and_child, monkeypatch
+):
+    """Two tabs (or two officers) record the outcome of one request at once: both read it
+    unanswered, and the second outcome replaced the first. The second is now refused."""
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from shielding import views as shielding_views
+    from shielding.forms import ContactOutcomeForm
+    from shielding.models import ContactRequest
+
+    priya, child = practitioner_and_child
+    with disable_auditlog():
+        officer = User.objects.create_user(
+            username="racing-sam", password="the-right-password-1",
+            organisation=child.local_authority, roles=["shielding_officer"],
+            vetting_checked_on=date(2026, 1, 5), training_completed_on=date(2026, 2, 1),
+        )  # fmt: skip
+        item = ContactRequest.objects.create(
+            child=child, requester=priya, service="Health visiting",
+            reason="Missed immunisations", reply_to="01632 960555",
+        )  # fmt: skip
+    both_read_it = side_by_side()
+    is_valid = ContactOutcomeForm.is_valid
+
+    def valid_side_by_side(self: ContactOutcomeForm) -> bool:
+        both_read_it()  # each has read the request unanswered
+        return is_valid(self)
+
+    monkeypatch.setattr(ContactOutcomeForm, "is_valid", valid_side_by_side)
+    outcomes = iter(["arranged", "declined"])
+    sent_to: list[str] = []
+
+    def answer() -> None:
+        request = RequestFactory().post(
+            f"/shielding/contact-requests/{item.pk}/", {"outcome": next(outcomes), "note": ""}
+        )
+        request.user, request.session = User.objects.get(pk=officer.pk), SessionStore()
+        request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+        response = shielding_views.contact_request_detail(request, pk=item.pk)
+        sent_to.append(response["Location"])
+
+    try:
+        assert at_once(answer) == []
+        assert sorted(sent_to) == sorted(
+            ["/shielding/contact-requests/", f"/shielding/contact-requests/{item.pk}/"]
+        ), "one recorded the outcome, the other was told it had been"
+    finally:
+        with disable_auditlog():
+            ContactRequest.objects.filter(pk=item.pk).delete()
+            officer.delete()
+
+
 def test_a_two_factor_reset_made_while_her_code_is_checked_stands(committed, monkeypatch):
     """Her phone was stolen: the administrator resets her second factor while a code from it
     is being checked. Checking a code saves the device it read; unless the check holds the
