@@ -142,10 +142,13 @@ def involvement_record_mine(
 @transaction.atomic
 def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) -> list[Involvement]:
     """Ends the practitioner's current involvements with the child (after a merge she may
-    have two), keeping them in the child's history; returns those ended."""
+    have two), keeping them in the child's history; returns those ended. Not after the day
+    the child died: no one worked with her after it (an involvement cannot start after it)."""
     _lock(child)
     if not child.takes_involvements:
         raise RecordClosed
+    if child.date_of_death is not None:
+        ended_on = min(ended_on, child.date_of_death)
     ended = list(_mine(child, practitioner).select_for_update())
     for mine in ended:
         mine.ended_on = max(ended_on, mine.started_on)

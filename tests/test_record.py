@@ -458,6 +458,15 @@ class TestMyInvolvement:
         client.post(record_url(child, "my-involvement/"), self.form(started_on="31 8 2025"))
         assert Involvement.objects.filter(child=child).exists()
 
+    def test_an_involvement_ended_after_the_child_died_ends_on_the_day_she_died(self, client):
+        """Priya closes her work with a child who died in August: the record does not say
+        she worked with the child until today, months after."""
+        child = make_child(status=Child.Status.DECEASED, date_of_death=date(2025, 8, 31))
+        sign_in(client, priya())
+        client.post(record_url(child, "my-involvement/"), self.form(started_on="1 3 2025"))
+        client.post(record_url(child, "my-involvement/end/"))
+        assert Involvement.objects.get(child=child).ended_on == date(2025, 8, 31)
+
     def merged_with_two_of_mine(self, user):
         """Priya worked with both records of the child, which are then merged."""
         kept, absorbed = make_child(), make_child(given_name="Amelie")
