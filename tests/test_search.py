@@ -195,6 +195,32 @@ class TestForgivingMatching:
         import_module("directory.migrations.0017_rekey_names_beyond_ascii").rekey(apps, None)
         assert "1 child found" in found(priya_client, surname="Ee", forename="Amelia")
 
+    @pytest.mark.parametrize(
+        ("given", "family", "unkeyed", "searched"),
+        [
+            ("Amelia", "Ooi-Hart", {"family_key": "OOI"}, {"surname": "Ooi", "forename": "Amelia"}),
+            ("Ee", "Hart", {"given_key": "EE"}, {"surname": "Hart", "forename": "Ee"}),
+        ],
+    )
+    def test_it_finds_children_with_a_name_part_left_without_a_key_before(
+        self, priya_client, given, family, unkeyed, searched
+    ):
+        """Migration 0017 keys a name part Metaphone spells as nothing ("Ooi", "Ee") also for a
+        child who had other keys: half of a double-barrelled surname, or her first name."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        from directory.models import NameKey
+
+        wanted = child(given=given, family=family)
+        # As keyed before: no key for the part, and the first name's key empty.
+        NameKey.objects.filter(child=wanted, **unkeyed).exclude(family_key="HRT").delete()
+        NameKey.objects.filter(child=wanted, given_key="EE").update(given_key="")
+        assert NameKey.objects.filter(child=wanted).exists()
+        import_module("directory.migrations.0017_rekey_names_beyond_ascii").rekey(apps, None)
+        assert "1 child found" in found(priya_client, **searched)
+
     def test_it_finds_children_keyed_before_their_nickname_was_known(self, priya_client):
         """Migration 0017 keys a Jack as a John too."""
         from importlib import import_module

@@ -2,11 +2,12 @@
 
 Keys made before ``matching.normalise`` read letters such as Ł, Ø, ß and Æ dropped them
 ("Wałęsa" was keyed as "WAESA", never found as "Walesa"); a name joined by a dash rather than
-a hyphen (an en dash from a word processor) was keyed whole only; a surname Metaphone spells
-as nothing ("Ee") left the child without a key; and a first name that is one of the common
-nicknames added then (Jack, Millie) was not keyed as the name it shortens. Only those
-children's keys change, so only they are keyed again; undoing the migration leaves the new
-keys, which the old code reads as well as its own.
+a hyphen (an en dash from a word processor) was keyed whole only; a surname, or a part of one,
+that Metaphone spells as nothing ("Ee", "Ooi") had no key, and such a first name was keyed as
+none, also for a child whom the rest of her names keyed (Ooi-Hart); and a first name that is
+one of the common nicknames added then (Jack, Millie) was not keyed as the name it shortens.
+Only those children's keys change, so only they are keyed again; undoing the migration leaves
+the new keys, which the old code reads as well as its own.
 """
 
 from collections import defaultdict
@@ -16,6 +17,9 @@ from django.db.models import Exists, OuterRef, Q
 
 # Anything but printable ASCII: more than needs rekeying, never less.
 BEYOND_ASCII = r"[^ -~]"
+# A name part of vowels (and W, Y, H) only, which Metaphone may spell as nothing: more than
+# needs rekeying, never less ("Ooi-Hart" was keyed only as Hart, "Ee" as no first name).
+SPELT_AS_NOTHING = r"(^|[\s-])([^A-Za-z\s-]|[AEIOUWYHaeiouwyh])+([\s-]|$)"
 # The nicknames added to matching._SHORT_FORMS with this migration, as a first name.
 ADDED_NICKNAMES = (
     r"^\s*(JACK|JOHNNY|CHARLIE|CHARLEY|CHAS|OLLIE|OLLY|MILLIE|MILLY|ANDY|DREW|SALLY|SADIE"
@@ -35,6 +39,8 @@ def rekey(apps, schema_editor):
         Q(given_name__regex=BEYOND_ASCII)
         | Q(family_name__regex=BEYOND_ASCII)
         | Q(given_name__iregex=ADDED_NICKNAMES)
+        | Q(given_name__regex=SPELT_AS_NOTHING)
+        | Q(family_name__regex=SPELT_AS_NOTHING)
     )
     ids = set(Child.objects.filter(beyond).values_list("pk", flat=True))
     ids |= set(ChildName.objects.filter(beyond).values_list("child_id", flat=True))
