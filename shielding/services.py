@@ -107,10 +107,12 @@ def shield_create(
         raise ShieldedSince
     # Her brother's record at the same home would show it to every practitioner.
     made = shield_follows_home_and_carers(child)
-    # A feed row waiting for review that could be her hides where it lives from now on.
+    # A feed row waiting for review that could be her, or a record her shield followed to
+    # (her brother at her home), hides where it lives from now on.
     from directory.feed_import import reviews_resembling_compare_afresh  # it uses the policy
 
-    reviews_resembling_compare_afresh(shielded=child)
+    for shielded in Child.objects.filter(pk__in={child.pk, *made}).order_by("pk"):
+        reviews_resembling_compare_afresh(shielded=shielded)
     follow_shields_after_commit(timezone.now(), children=[child.pk])
     return shield, list(
         Child.objects.filter(pk__in=made, local_authority_id=child.local_authority_id)

@@ -962,6 +962,44 @@ class TestTheShieldFollowsTheChild:
             page = client.get(url).content.decode()
             assert "NE7 7HW" not in page and upn("352214300101") not in page, url
 
+    def test_shielding_her_sister_puts_her_on_the_shortlist_of_a_row_that_could_be_her(
+        self, school, client
+    ):
+        """As above, but Sam shields her sister at the same home, and the shield follows to
+        her: the row that could be her is compared afresh too, and its pages hide where it is."""
+        her = make_child(
+            given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+        )
+        make_address(her, "ZE2 9QX", line_1="Zqxv Secret Lane")
+        rebuild_keys(her)
+        sister = make_child(
+            given_name="Ruby", family_name="Brennan", date_of_birth=date(2012, 4, 2)
+        )
+        make_address(sister, "ZE2 9QX", line_1="Zqxv Secret Lane")
+        rebuild_keys(sister)
+        for n in range(6):
+            other = make_child(
+                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+            )
+            make_address(other, f"NE7 7H{'ABDEFG'[n]}")
+            rebuild_keys(other)
+        load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
+        review = MatchReview.objects.get()
+        shield_create(
+            child=sister, by=sam(), reason="domestic_abuse", justification="Fled violence",
+            review_on=timezone.localdate() + timedelta(days=90),
+        )  # fmt: skip
+        assert Shield.objects.filter(child=her, lifted_at__isnull=True).exists()
+        review.refresh_from_db()
+        assert her.pk in {c["child_id"] for c in review.candidates}
+        sign_in(client, dana())
+        for url in (
+            reverse("directory:review_queue"),
+            reverse("directory:review", args=[review.pk]),
+        ):
+            page = client.get(url).content.decode()
+            assert "NE7 7HW" not in page and upn("352214300101") not in page, url
+
     def test_a_decided_review_keeps_a_shielded_childs_new_address_hidden(self, school, client):
         original = self.shielded()
         row = {"family_name": "Quinn", "address_line_1": "77 Hidden Way", "postcode": "NE7 7HW"}
