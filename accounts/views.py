@@ -106,8 +106,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 def _sign_in_failed(request: HttpRequest, username: str, detail: dict[str, Any]) -> None:
     """The event of a refused password, against the account it was for, where the LA's
     auditors see it. A username that names no account is not kept: it is often the
-    password, typed in the wrong box, and auditors read and export the log."""
-    account = User.objects.filter(username=username).first()
+    password, typed in the wrong box, and auditors read and export the log. In any case, as
+    the lockout counts it (accounts.lockout) and as usernames are unique."""
+    accounts = User.objects.filter(username__iexact=username)
+    account = accounts.filter(username=username).first() or accounts.order_by("pk").first()
     tried: dict[str, Any] = {"username": username} if account else {"username_unknown": True}
     audit_note(request, action=Action.SIGN_IN_FAILED, user=account, detail=tried | detail)
 

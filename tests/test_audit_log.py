@@ -82,6 +82,20 @@ class TestEveryRequestIsAnEvent:
         assert event.detail == {"username_unknown": True}
         assert event.user_id is None and "Tr0ub4dor" not in str(event.path)
 
+    def test_a_username_typed_in_another_case_is_her_account(self, client, settings):
+        """The lockout counts "PRIYA" as priya's attempts, and locks her account by them: her
+        LA's auditors see them as hers, not as a username naming no account."""
+        settings.LOCKOUT_USERNAME_FAILURES = 1
+        user = priya()
+        for _ in range(2):  # a wrong password, then refused as locked
+            client.post(reverse("accounts:login"), {"username": "PRIYA", "password": "x"})
+        failed = events(action=Action.SIGN_IN_FAILED)
+        assert [event.detail for event in failed] == [
+            {"username": "PRIYA"},
+            {"username": "PRIYA", "locked": True},
+        ]
+        assert {event.user_id for event in failed} == {user.pk}
+
     def test_an_administrators_action_names_what_was_done_to_whom(self, client):
         sign_in(client, lee())
         user = priya()
