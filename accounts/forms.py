@@ -252,6 +252,10 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
         organisation for the same LA."""
         code = "".join(c for c in self.cleaned_data["code"] if unicodedata.category(c) != "Cf")
         code = code.strip().upper()
+        if self.instance.pk and code == self.instance.code.upper():
+            # A code from before this rule is kept as it is: an LA system's feed records are
+            # filed under it ("e06000047/123"), and the next file would find none of them.
+            return self.instance.code
         if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]*", code):
             raise forms.ValidationError("Code must be letters and numbers, like E06000047")
         taken = Organisation.objects.filter(code__iexact=code).exclude(pk=self.instance.pk)

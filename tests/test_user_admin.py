@@ -585,6 +585,25 @@ class TestOrganisations:
         assert org.name == "Northshire Council"
         assert LogEntry.objects.get_for_object(org).filter(actor=admin).exists()
 
+    @pytest.mark.parametrize("code", ["e06000047", "ce.charity"])
+    def test_an_organisation_made_before_codes_were_capitals_keeps_its_code(self, client, code):
+        """An LA system's feed records are filed under its code (E06000047/123): changing its
+        team's phone number must not change the code's case, or the next file would find none
+        of them; nor refuse a code older than the rule."""
+        sign_in(client, nina())
+        org = Organisation.objects.create(
+            code=code, name="County Durham", kind="local_authority",
+            team_phone="03000 260000", team_email="contactpoint@durham.example.org",
+        )  # fmt: skip
+        form = {
+            "code": code, "name": "County Durham", "kind": "local_authority", "team_name": "",
+            "team_phone": "03000 260001", "team_email": "contactpoint@durham.example.org",
+        }  # fmt: skip
+        response = client.post(reverse("accounts:organisation_edit", args=[org.pk]), form)
+        assert response.status_code == 302, response.content.decode()[-2000:]
+        org.refresh_from_db()
+        assert (org.code, org.team_phone) == (code, "03000 260001")
+
     def test_lee_cannot_manage_organisations(self, lee_client):
         assert lee_client.get(reverse("accounts:organisation_list")).status_code == 403
 
