@@ -84,7 +84,8 @@ def _candidate_ids(
         blocks |= Q(date_of_birth__in=variants)
     if criteria.dob_from and criteria.dob_to:
         blocks |= Q(date_of_birth__range=(criteria.dob_from, criteria.dob_to))
-    if criteria.postcode:
+    if criteria.postcode and not (criteria.dob_from and criteria.dob_to):
+        # With a range, as with the first name: the range block holds everyone listable.
         outward = criteria.postcode.split(" ")[0]
         at_postcode = Address.objects.filter(
             postcode__startswith=f"{outward} ", ended_on__isnull=True

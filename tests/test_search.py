@@ -383,6 +383,24 @@ class TestForgivingMatching:
         )
         assert "1 child found" in html
 
+    def test_children_at_the_postcode_born_outside_the_range_are_not_counted_as_too_many(
+        self, priya_client, settings
+    ):
+        """As with a first name: with a range, a postcode never makes a search "too many
+        matches" by the children there who can never be listed."""
+        settings.SEARCH_MAX_CANDIDATES = 3
+        for month in range(1, 5):
+            child(born=date(2012, month, 1))
+        child(born=date(2015, 6, 1))
+        html = found(
+            priya_client,
+            surname="Hart",
+            postcode="NE1 4ST",
+            dob_from="1 1 2015",
+            dob_to="31 12 2016",
+        )
+        assert "1 child found" in html
+
     def test_a_different_child_is_not_a_match(self, priya_client):
         child(given="George", family="Okafor", born=date(2010, 6, 1))
         assert "No children found" in found(priya_client, surname="Hart", forename="Amelia")
