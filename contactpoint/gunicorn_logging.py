@@ -4,7 +4,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
-from contactpoint.secret_paths import path_without_secrets
+from contactpoint.secret_paths import text_without_secrets
 
 
 class AccessLogger(Logger):
@@ -13,15 +13,9 @@ class AccessLogger(Logger):
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
         atoms = super().atoms(resp, req, environ, request_time)
-        for name in ("U", "r", "{path_info}e", "{raw_uri}e", "{script_name}e"):
-            if isinstance(atoms.get(name), str):
-                atoms[name] = _without_secrets(atoms[name])
-        return atoms
-
-
-def _without_secrets(text: str) -> str:
-    """A path, or a request line ("GET /accounts/set-up/... HTTP/1.1"), without secrets."""
-    method, space, rest = text.partition(" ")
-    if space and not text.startswith("/"):
-        return f"{method} {path_without_secrets(rest)}"
-    return path_without_secrets(text)
+        # Every atom, not only the path's: the referrer ("%(f)s", "{referer}i") of the set-up
+        # page's style sheet is the page's whole URL, token and all.
+        return {
+            name: text_without_secrets(value) if isinstance(value, str) else value
+            for name, value in atoms.items()
+        }

@@ -18,6 +18,16 @@ def path_without_secrets(path: str) -> str:
     return _SET_UP_TOKEN.sub(r"\1[token]", path)
 
 
+# Anywhere in a text: a request line, or a whole URL (the set-up page is the referrer of its
+# own style sheet and scripts).
+_SET_UP_TOKEN_IN_TEXT = re.compile(r"(/accounts/set-up/)[^/?#\s\"]+")
+
+
+def text_without_secrets(text: str) -> str:
+    """``text`` with any set-up link's token taken out, wherever its path appears."""
+    return _SET_UP_TOKEN_IN_TEXT.sub(r"\1[token]", text)
+
+
 class SecretPathFilter(logging.Filter):
     """Takes a set-up link's token out of Django's log lines, which name the path of a request
     that failed: "Internal Server Error: /accounts/set-up/…/" (whose link, rolled back, is still

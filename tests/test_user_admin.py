@@ -185,6 +185,13 @@ class TestCreatingUsers:
         atoms = AccessLogger(Config()).atoms(response, [], environ, timedelta(milliseconds=5))
         assert atoms["U"] == "/accounts/set-up/[token]/"
         assert token not in str(atoms)
+        # The set-up page's own style sheet is asked for with the page as its referrer.
+        referred = {**environ, "PATH_INFO": "/static/app.css", "RAW_URI": "/static/app.css",
+                    "HTTP_REFERER": f"https://contactpoint.example{path}"}  # fmt: skip
+        headers = [("Referer", referred["HTTP_REFERER"])]
+        atoms = AccessLogger(Config()).atoms(response, headers, referred, timedelta(seconds=0))
+        assert atoms["f"] == "https://contactpoint.example/accounts/set-up/[token]/"
+        assert token not in str(atoms)
 
     def test_lee_cannot_give_a_role_he_does_not_hold(self, lee_client):
         response = lee_client.post(NEW_USER, new_user_form(roles=["practitioner"]))
