@@ -549,10 +549,13 @@ def reviews_resembling_compare_afresh(*, shielded: Child) -> None:
     she was shielded, better candidates could keep her off it."""
     today = timezone.localdate()
     born = date_variants(shielded.date_of_birth, today - timedelta(days=26 * 365), today)
+    # The payload holds the date as the file wrote it: "2015-09-12", or ISO 8601's basic
+    # "20150912", which the feeds read as the same date (feeds._date).
+    written = [form for day in born for form in (day.isoformat(), day.strftime("%Y%m%d"))]
     _compare_afresh(
-        MatchReview.objects.filter(
-            source_record__payload__date_of_birth__in=[day.isoformat() for day in born]
-        ).exclude(candidates__contains=[{"child_id": shielded.pk}]),
+        MatchReview.objects.filter(source_record__payload__date_of_birth__in=written).exclude(
+            candidates__contains=[{"child_id": shielded.pk}]
+        ),
         offering=shielded.pk,
     )
 
