@@ -622,27 +622,27 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     # merge or another run meanwhile waits, or is waited for and its change seen, instead of
     # the job writing over it (a record merged and archived at once, refused, fails the job).
     children = Child.objects.select_for_update().order_by("pk")
-    active = children.filter(status=Child.Status.ACTIVE)
-    for child in active.filter(
-        date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False
-    ):
+    active = Q(status=Child.Status.ACTIVE)
+    at_18 = active & Q(date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False)
+    at_25 = active & Q(date_of_birth__lte=years_before(today, 25), kept_to_25_with_consent=True)
+    after_death = Q(status=Child.Status.DECEASED, date_of_death__lte=years_before(today, 1))
+    expired = Q(status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6))
+    # All of them held at once, in id order: held as each one's turn came, one held while
+    # waiting for a lower one could wait for a merge that holds the lower and waits for it.
+    list(children.filter(at_18 | at_25 | after_death | expired).values_list("pk", flat=True))
+    for child in children.filter(at_18):
         _archive(child, today)
         archived.append(child.contactpoint_id)
         done["archived_at_18"] += 1
-    for child in active.filter(
-        date_of_birth__lte=years_before(today, 25), kept_to_25_with_consent=True
-    ):
+    for child in children.filter(at_25):
         _archive(child, today)
         archived.append(child.contactpoint_id)
         done["archived_at_25"] += 1
-    for child in children.filter(
-        status=Child.Status.DECEASED, date_of_death__lte=years_before(today, 1)
-    ):
+    for child in children.filter(after_death):
         _archive(child, today)
         archived.append(child.contactpoint_id)
         done["archived_after_death"] += 1
-    expired = children.filter(status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6))
-    for child in expired:
+    for child in children.filter(expired):
         # Records merged into this one (and those merged into them), the merges themselves,
         # and the feed rows that described any of them (names, birth dates and addresses as the
         # feeds sent them) go with it.

@@ -1064,6 +1064,39 @@ def test_separating_a_feed_record_while_its_las_file_imports_is_refused_not_a_de
     assert Address.objects.filter(child=ella, postcode="NE2 1AB", ended_on=None).exists()
 
 
+def one_then_the_other(
+    first: tuple[str, Callable[[], object]],
+    second: tuple[str, Callable[[], object]],
+    *,
+    started: threading.Event,
+    finished: threading.Event,
+) -> None:
+    """``first`` in a transaction on a thread and connection of its own; once it has set
+    ``started``, ``second`` on another. Each sets ``finished`` when it ends, so that no thread
+    waits for ever; both must end without an error."""
+    errors: list[tuple[str, BaseException]] = []
+
+    def run(who: str, work: Callable[[], object]) -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                work()
+        except BaseException as error:
+            errors.append((who, error))
+        finally:
+            finished.set()
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=first), threading.Thread(target=run, args=second)]
+    threads[0].start()
+    assert started.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [], [
+        f"{who}: {type(e).__name__}: {str(e).splitlines()[0]}" for who, e in errors
+    ]
+
+
 @pytest.fixture
 def adult_and_her_other_record(django_db_setup, django_db_blocker):
     """A young woman of 18 or more, another record of her, and a data manager of their LA,
@@ -1110,31 +1143,76 @@ def test_a_record_merged_while_the_lifecycle_job_runs_does_not_fail_the_job(
     monkeypatch.setattr(services, "_archive", archive_after_the_merge)
     # Its access event would be committed, and the database refuses to delete one.
     monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
-    errors: list[tuple[str, BaseException]] = []
+    one_then_the_other(
+        ("job", lambda: services.lifecycle_apply(today=date(2026, 11, 29))),
+        ("merge", lambda: services.children_merge(kept=other, absorbed=adult, by=manager)),
+        started=read,
+        finished=merged,
+    )
+    assert Child.objects.get(pk=adult.pk).merged_into_id == other.pk
 
-    def run(who: str, work: Callable[[], object]) -> None:
+
+@pytest.fixture
+def died_and_turning_18(django_db_setup, django_db_blocker):
+    """Two records the lifecycle job archives today, committed: a child who died over a year
+    ago (the lower id), then a young man who is 18."""
+    from directory.models import Child
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, _ = la_and_user("RACE42", "racing-lifecycle-2", "data_manager")
         try:
-            with disable_auditlog(), transaction.atomic():
-                work()
-        except BaseException as error:
-            errors.append((who, error))
+            died = Child.objects.create(
+                given_name="Rose", family_name="Hart", gender="female", source="la_system",
+                date_of_birth=date(2012, 5, 1), date_of_death=date(2025, 1, 10),
+                status=Child.Status.DECEASED, local_authority=la,
+            )  # fmt: skip
+            adult = Child.objects.create(
+                given_name="Tom", family_name="Hart", gender="male", source="la_system",
+                date_of_birth=date(2008, 1, 1), local_authority=la,
+            )  # fmt: skip
+            yield died, adult
         finally:
-            merged.set()
+            Child.objects.filter(local_authority=la).delete()
+            User.objects.filter(username="racing-lifecycle-2").delete()
+            la.delete()
             connections.close_all()
 
-    job = threading.Thread(
-        target=run, args=("job", lambda: services.lifecycle_apply(today=date(2026, 11, 29)))
+
+def test_the_lifecycle_job_and_a_merge_of_two_of_its_records_never_deadlock(
+    died_and_turning_18, monkeypatch
+):
+    """A merge holds its records in id order; the job held each as its turn came (the 18-year-
+    old first, then the child who died), so each waited for the other and PostgreSQL ended
+    one, the whole day's job perhaps. The job now holds all it will change first, in id
+    order, as a merge does."""
+    from directory import services
+    from directory.models import Child
+
+    died, adult = died_and_turning_18
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
+    holding = threading.Event()
+
+    def job_waiting() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    def merge_like() -> None:
+        list(Child.objects.select_for_update().filter(pk=died.pk))  # the lower id first
+        holding.set()
+        for _ in range(200):  # until the job waits for it
+            if job_waiting():
+                break
+            time.sleep(0.05)
+        list(Child.objects.select_for_update().filter(pk=adult.pk))
+
+    one_then_the_other(
+        ("merge", merge_like),
+        ("job", lambda: services.lifecycle_apply(today=date(2026, 11, 29))),
+        started=holding,
+        finished=holding,
     )
-    merge = threading.Thread(
-        target=run,
-        args=("merge", lambda: services.children_merge(kept=other, absorbed=adult, by=manager)),
+    statuses = set(
+        Child.objects.filter(pk__in=[died.pk, adult.pk]).values_list("status", flat=True)
     )
-    job.start()
-    assert read.wait(10)
-    merge.start()
-    job.join(60)
-    merge.join(60)
-    assert errors == [], [
-        f"{who}: {type(e).__name__}: {str(e).splitlines()[0]}" for who, e in errors
-    ]
-    assert Child.objects.get(pk=adult.pk).merged_into_id == other.pk
+    assert statuses == {Child.Status.ARCHIVED}
