@@ -1007,7 +1007,7 @@ def shield_for_review(
         return in_force
     try:
         with transaction.atomic():
-            return Shield.objects.create(
+            made = Shield.objects.create(
                 child=child,
                 reason=Shield.Reason.OTHER,
                 justification=why,
@@ -1018,6 +1018,17 @@ def shield_for_review(
             )
     except IntegrityError:  # shielded meanwhile by another request, which has committed
         return Shield.objects.get(child=child, lifted_at__isnull=True)
+    reviews_offer_shielded(child)
+    return made
+
+
+def reviews_offer_shielded(child: Child) -> None:
+    """Feed rows waiting for review that could be ``child``, just shielded, offer her, and
+    their reviews (and the queue) hide where the rows live: until she was shielded, better
+    candidates could keep her off their shortlists. Called wherever a shield is put on."""
+    from directory.feed_import import reviews_resembling_compare_afresh  # it uses this policy
+
+    reviews_resembling_compare_afresh(shielded=child)
 
 
 # Words systems shorten, read the same whoever wrote them ("Quillfeather Ln"); "St" is a
@@ -1479,7 +1490,7 @@ def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:
         held.shielded_by, held.for_sharing, held.protects = carried.shielded_by, False, None
         held.save()
         return held
-    return Shield.objects.create(
+    made = Shield.objects.create(
         child=target,
         reason=carried.reason,
         justification=f"{why} {carried.justification}",
@@ -1488,3 +1499,5 @@ def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:
         for_sharing=carried.for_sharing,
         protects=carried.protects,
     )
+    reviews_offer_shielded(target)
+    return made

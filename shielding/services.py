@@ -15,6 +15,7 @@ from directory.models import Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     follow_shields_after_commit,
+    reviews_offer_shielded,
     sharing_fingerprint,
     sharing_records,
     shield_follows_home_and_carers,
@@ -107,12 +108,9 @@ def shield_create(
         raise ShieldedSince
     # Her brother's record at the same home would show it to every practitioner.
     made = shield_follows_home_and_carers(child)
-    # A feed row waiting for review that could be her, or a record her shield followed to
-    # (her brother at her home), hides where it lives from now on.
-    from directory.feed_import import reviews_resembling_compare_afresh  # it uses the policy
-
-    for shielded in Child.objects.filter(pk__in={child.pk, *made}).order_by("pk"):
-        reviews_resembling_compare_afresh(shielded=shielded)
+    # A feed row waiting for review that could be her hides where it lives from now on (one
+    # that could be a record her shield followed to, her brother, was seen to as it followed).
+    reviews_offer_shielded(child)
     follow_shields_after_commit(timezone.now(), children=[child.pk])
     return shield, list(
         Child.objects.filter(pk__in=made, local_authority_id=child.local_authority_id)

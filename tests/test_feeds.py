@@ -901,12 +901,10 @@ class TestTheShieldFollowsTheChild:
         assert len(kept) == 2 and kept[0] == kept[1], kept
         assert hidden.pk in kept[0] and len(kept[0]) >= 6
 
-    def test_a_row_that_could_be_a_girl_shielded_since_it_came_has_its_postcode_hidden(
-        self, school, client
-    ):
-        """Six girls of her name and birthday in NE7 kept her off the row's shortlist; she is
-        shielded while it waits. The page says the row could be a shielded child: it must
-        not show where the row lives."""
+    @staticmethod
+    def olivia_and_six_alike_in_ne7() -> Child:
+        """Olivia Brennan at her secret home, and six girls of her name and birthday in NE7,
+        enough to keep her off the shortlist of a row from NE7."""
         her = make_child(
             given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
         )
@@ -918,6 +916,15 @@ class TestTheShieldFollowsTheChild:
             )
             make_address(other, f"NE7 7H{'ABDEFG'[n]}")
             rebuild_keys(other)
+        return her
+
+    def test_a_row_that_could_be_a_girl_shielded_since_it_came_has_its_postcode_hidden(
+        self, school, client
+    ):
+        """Six girls of her name and birthday in NE7 kept her off the row's shortlist; she is
+        shielded while it waits. The page says the row could be a shielded child: it must
+        not show where the row lives."""
+        her = self.olivia_and_six_alike_in_ne7()
         load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
         review = MatchReview.objects.get()
         assert her.pk not in {c["child_id"] for c in review.candidates}
@@ -933,17 +940,7 @@ class TestTheShieldFollowsTheChild:
     ):
         """As above, but Sam shields her: the row is compared afresh, offers her, and the
         queue hides its pupil number (which names the school) as the page hides its postcode."""
-        her = make_child(
-            given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
-        )
-        make_address(her, "ZE2 9QX", line_1="Zqxv Secret Lane")
-        rebuild_keys(her)
-        for n in range(6):
-            other = make_child(
-                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
-            )
-            make_address(other, f"NE7 7H{'ABDEFG'[n]}")
-            rebuild_keys(other)
+        her = self.olivia_and_six_alike_in_ne7()
         # The date as the file wrote it: ISO 8601's basic form is read as the same date.
         row = {"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way", "date_of_birth": born}
         load(census(row))
@@ -970,22 +967,12 @@ class TestTheShieldFollowsTheChild:
     ):
         """As above, but Sam shields her sister at the same home, and the shield follows to
         her: the row that could be her is compared afresh too, and its pages hide where it is."""
-        her = make_child(
-            given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
-        )
-        make_address(her, "ZE2 9QX", line_1="Zqxv Secret Lane")
-        rebuild_keys(her)
+        her = self.olivia_and_six_alike_in_ne7()
         sister = make_child(
             given_name="Ruby", family_name="Brennan", date_of_birth=date(2012, 4, 2)
         )
         make_address(sister, "ZE2 9QX", line_1="Zqxv Secret Lane")
         rebuild_keys(sister)
-        for n in range(6):
-            other = make_child(
-                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
-            )
-            make_address(other, f"NE7 7H{'ABDEFG'[n]}")
-            rebuild_keys(other)
         load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
         review = MatchReview.objects.get()
         shield_create(
@@ -1002,6 +989,27 @@ class TestTheShieldFollowsTheChild:
         ):
             page = client.get(url).content.decode()
             assert "NE7 7HW" not in page and upn("352214300101") not in page, url
+
+    def test_a_shield_a_merge_carries_to_her_puts_her_on_the_shortlist_of_a_row_that_could_be_her(
+        self, school, client
+    ):
+        """As above, but her shield comes with a record of her merged into hers: however a
+        shield is put on, the row that could be her is compared afresh."""
+        her = self.olivia_and_six_alike_in_ne7()
+        load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
+        review = MatchReview.objects.get()
+        assert her.pk not in {c["child_id"] for c in review.candidates}
+        earlier = make_child(
+            given_name="Liv", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+        )
+        shield(earlier)
+        children_merge(kept=her, absorbed=earlier, by=None)
+        assert Shield.objects.filter(child=her, lifted_at__isnull=True).exists()
+        review.refresh_from_db()
+        assert her.pk in {c["child_id"] for c in review.candidates}
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review_queue")).content.decode()
+        assert upn("352214300101") not in page
 
     def test_a_decided_review_keeps_a_shielded_childs_new_address_hidden(self, school, client):
         original = self.shielded()
