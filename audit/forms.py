@@ -56,7 +56,7 @@ class PeriodForm(GovukMessages, forms.Form):
         elif self.longest and (start or end):
             first, last = start or (end or today) - timedelta(days=6), end or today
             if last - first >= self.longest:
-                self.add_error("date_from", "Choose a period of a year or less")
+                self.add_error("date_from", "Enter a period of a year or less")
         return data
 
     def period(self) -> tuple[date, date]:

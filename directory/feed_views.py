@@ -69,19 +69,19 @@ class UploadForm(GovukMessages, forms.Form):
     source = forms.ChoiceField(
         label="Which feed",
         choices=[("", "Choose a feed"), *((s.value, s.label) for s in FEED_SOURCES)],
-        error_messages={"required": "Choose which feed the file comes from"},
+        error_messages={"required": "Select which feed the file comes from"},
     )
     local_authority = forms.ModelChoiceField(
         queryset=Organisation.objects.filter(kind=Organisation.Kind.LOCAL_AUTHORITY),
         empty_label=None,
         error_messages={
-            "required": "Choose the local authority the file comes from",
-            "invalid_choice": "Choose the local authority the file comes from",
+            "required": "Select the local authority the file comes from",
+            "invalid_choice": "Select the local authority the file comes from",
         },
     )
     file = forms.FileField(
         label="The file (CSV, UTF-8, one header row)",
-        error_messages={"required": "Choose a file to upload", "empty": "The file is empty"},
+        error_messages={"required": "Select a file to upload", "empty": "The file is empty"},
     )
     skip_invalid = forms.BooleanField(
         label="Import the valid rows and leave out the rows with errors", required=False
@@ -114,14 +114,14 @@ class UploadForm(GovukMessages, forms.Form):
 
 
 NATIONAL_FEED = (
-    "Choose a school census or local authority system file: child benefit and GP registration "
+    "Select a school census or local authority system file: child benefit and GP registration "
     "files are uploaded by the national data-quality team"
 )
 ACROSS_LAS = (
     "A shielded record can only be merged with a record of its own local authority: ask that "
     "local authority's shielding team"
 )
-DECISION_NEEDED = "Choose one of the records, make a new record, or decide later"
+DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
 CHANGED = "This record has changed since you opened it. Look at it again, then decide"
 
 
@@ -173,7 +173,7 @@ class MergeForm(GovukMessages, forms.Form):
         return data
 
 
-NOT_ANOTHER = "Choose the feed record that is another child"
+NOT_ANOTHER = "Select the feed record that is another child"
 FACTS_LEFT = (
     "Some facts its feed gave {record} were recorded before ContactPoint noted which feed "
     "record gave each fact, so they stay on {record}: check both records"
@@ -389,7 +389,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                 messages.error(
                     request,
                     "The row records a death before that record's date of birth, so it cannot "
-                    "be that child. Choose another record, or a new one.",
+                    "be that child. Select another record, or a new one.",
                 )
                 return redirect("directory:review", pk=item.pk)
             facts = audit_facts(child) if child else {}

@@ -24,7 +24,7 @@ class ShieldForm(GovukMessages, forms.Form):
     reason = forms.ChoiceField(
         label="Why the record must be shielded",
         choices=[("", "Choose a reason"), *Shield.Reason.choices],
-        error_messages={"required": "Choose why the record must be shielded"},
+        error_messages={"required": "Select why the record must be shielded"},
     )
     justification = WrittenText(
         widget=forms.Textarea, max_length=2000,
@@ -45,7 +45,7 @@ class ShieldReviewForm(GovukMessages, forms.Form):
     decision = forms.ChoiceField(
         choices=[("extend", "Keep the shield until the next review"), ("lift", "Lift the shield")],
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose whether to keep or lift the shield"},
+        error_messages={"required": "Select whether to keep or lift the shield"},
     )
     review_on = forms.CharField(label="Next review date", max_length=20, required=False)
     note = WrittenText(
@@ -91,7 +91,7 @@ class ContactRequestForm(GovukMessages, forms.Form):
 class ContactOutcomeForm(GovukMessages, forms.Form):
     outcome = forms.ChoiceField(
         choices=ContactRequest.Outcome.choices, widget=forms.RadioSelect,
-        error_messages={"required": "Choose what was done"},
+        error_messages={"required": "Select what was done"},
     )  # fmt: skip
     note = WrittenText(label="Note", widget=forms.Textarea, max_length=2000, required=False)
 

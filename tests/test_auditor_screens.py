@@ -629,7 +629,7 @@ def test_dates_outside_the_services_life_get_a_clear_message(ada_client, page, q
 @pytest.mark.parametrize("page", ["audit:anomalies", "audit:charts"])
 def test_a_report_covers_a_year_at_most(ada_client, page):
     html = ada_client.get(reverse(page), {"date_from": "2020-01-01"}).content.decode()
-    assert "Choose a period of a year or less" in html
+    assert "Enter a period of a year or less" in html
 
 
 def test_the_event_list_may_cover_any_period(ada_client):

@@ -47,7 +47,7 @@ def test_following_an_error_summary_link_puts_focus_on_the_field(page):
     sign_in_as(page, officer, f"/children/{hidden.contactpoint_id}/shield/")
     page.get_by_role("button", name="Save decision").click()  # no decision chosen
     page.wait_for_load_state()
-    page.get_by_role("link", name="Choose whether to keep or lift the shield").focus()
+    page.get_by_role("link", name="Select whether to keep or lift the shield").focus()
     page.keyboard.press("Enter")
     page.wait_for_timeout(200)
     focused = page.evaluate("[document.activeElement.tagName, document.activeElement.type]")
@@ -181,3 +181,31 @@ def test_the_audit_filters_errors_are_summarised_in_page_order(client):
     form = html.split('class="app-filter-form"')[1]
     on_page = [i for i in re.findall(r'<input[^>]*\bid="(id_[a-z_]+)"', form) if i in in_summary]
     assert in_summary == on_page
+
+
+def test_a_choice_not_made_is_asked_for_with_select_as_gov_uk_words_it(client):
+    """GOV.UK's error messages: 'Select …' for radios, a select or a file upload, 'Enter …' for
+    what is typed. Some forms said 'Choose …', so the same mistake read differently by form."""
+    from tests.personas import dana, make_child, sam, sign_in
+    from tests.test_shielding import shielded_child
+
+    plain, hidden = make_child(), shielded_child()
+    sign_in(client, sam())
+    summaries = [
+        _summary_links(
+            client.post(f"/children/{plain.contactpoint_id}/shield/", {"x": "1"}).content.decode()
+        ),
+        _summary_links(
+            client.post(
+                f"/children/{hidden.contactpoint_id}/shield/", {"form": "review"}
+            ).content.decode()
+        ),
+    ]
+    sign_in(client, dana())
+    summaries.append(_summary_links(client.post("/feeds/", {"x": "1"}).content.decode()))
+    messages = [message for summary in summaries for message in summary]
+    assert "Select why the record must be shielded" in messages
+    assert "Select whether to keep or lift the shield" in messages
+    assert "Select which feed the file comes from" in messages
+    assert "Select a file to upload" in messages
+    assert [m for m in messages if m.startswith("Choose")] == []

@@ -1651,7 +1651,7 @@ class TestMergeAndUnmerge:
             reverse("directory:feeds"),
             {"source": "la_system", "local_authority": charity.pk, "file": upload},
         ).content.decode()
-        assert "Choose the local authority the file comes from" in page
+        assert "Select the local authority the file comes from" in page
         assert not FeedImport.objects.filter(file_name="mine.csv").exists()
 
     def test_a_record_merged_already_gets_a_message_not_an_error(self, client):
@@ -1729,7 +1729,7 @@ class TestMergeAndUnmerge:
         posted = {} if choice is None else {"choice": choice}
         html = client.post(reverse("directory:review", args=[review.pk]), posted).content.decode()
         assert "govuk-error-summary" in html and 'href="#id_choice"' in html
-        assert "Choose one of the records, make a new record, or decide later" in html
+        assert "Select one of the records, make a new record, or decide later" in html
         assert 'id="id_choice"' in html, "the summary's link lands on the first choice"
         review.refresh_from_db()
         assert review.status == MatchReview.Status.OPEN and review.source_record.child is None
@@ -2548,7 +2548,7 @@ class TestSeparateAFeedRecord:
         page = self.separate(client, ella, census_record.pk).content.decode()
         assert "gave the record its name and date of birth: separate the others" in page
         assert (
-            "Choose the feed record that is another child"
+            "Select the feed record that is another child"
             in self.separate(client, ella, "").content.decode()
         )
         assert Child.objects.count() == 1
@@ -2637,13 +2637,13 @@ class TestSeparateAFeedRecord:
         page = self.separate(client, ella, "").content.decode()
         ids = re.findall(r'class="govuk-radios__input" id="([^"]*)"', page)
         assert len(ids) == 2 and len(set(ids)) == 2 and "None" not in ids
-        assert f'<a href="#{ids[0]}">Choose the feed record that is another child' in page
+        assert f'<a href="#{ids[0]}">Select the feed record that is another child' in page
         unknown = client.post(
             reverse("directory:separate"),
             {"record": "123", "feed_record": "1", "separating": "yes"},
         ).content.decode()
         assert "Enter a ContactPoint ID of 12 digits" in unknown
-        assert "Choose the feed record" not in unknown
+        assert "Select the feed record" not in unknown
         mistyped = client.post(reverse("directory:separate"), {"record": "1234 5678 9012"})
         assert "a digit is wrong or two are swapped" in mistyped.content.decode()
 

@@ -141,7 +141,7 @@ class TestShieldWorkflow:
         [
             (
                 {"justification": "x", "review_on": SOON},
-                "Choose why the record must be shielded",
+                "Select why the record must be shielded",
             ),
             ({"reason": "other", "review_on": SOON}, "Enter the justification"),
             (
