@@ -91,8 +91,12 @@ class SearchForm(GovukMessages, forms.Form):
     date_of_birth = forms.CharField(
         required=False, max_length=20, help_text="For example, 27 3 2015"
     )
-    dob_from = forms.CharField(label="Born from", required=False, max_length=20)
-    dob_to = forms.CharField(label="Born to", required=False, max_length=20)
+    dob_from = forms.CharField(
+        label="Born from", required=False, max_length=20, help_text="For example, 1 9 2014"
+    )
+    dob_to = forms.CharField(
+        label="Born to", required=False, max_length=20, help_text="For example, 31 8 2016"
+    )
     postcode = forms.CharField(
         required=False, max_length=10, help_text="The full postcode, or its first part, like NE1"
     )

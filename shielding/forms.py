@@ -47,7 +47,10 @@ class ShieldReviewForm(GovukMessages, forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": "Select whether to keep or lift the shield"},
     )
-    review_on = forms.CharField(label="Next review date", max_length=20, required=False)
+    review_on = forms.CharField(
+        label="Next review date", max_length=20, required=False,
+        help_text="Needed to keep the shield. For example, 27 5 2027",
+    )  # fmt: skip
     note = WrittenText(
         label="Reasons for your decision", widget=forms.Textarea, max_length=2000,
         error_messages={"required": "Enter the reasons for your decision"},

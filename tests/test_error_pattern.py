@@ -209,3 +209,27 @@ def test_a_choice_not_made_is_asked_for_with_select_as_gov_uk_words_it(client):
     assert "Select which feed the file comes from" in messages
     assert "Select a file to upload" in messages
     assert [m for m in messages if m.startswith("Choose")] == []
+
+
+def _hint_of(html: str, element_id: str) -> str:
+    hints = [i for i in _describedby(html, element_id) if i.endswith("-hint")]
+    assert hints, f"{element_id} is described by a hint"
+    hint = re.search(rf'id="{hints[0]}"[^>]*>(.*?)</div>', html, re.S)
+    assert hint
+    return hint.group(1)
+
+
+def test_every_typed_date_has_a_hint_giving_its_format(client):
+    """GOV.UK: a date typed in a text input has a hint such as 'For example, 27 3 2015' (WCAG
+    3.3.2): the search's range and the shield review's next date had a label alone."""
+    from tests.personas import priya, sam, sign_in
+    from tests.test_shielding import shielded_child
+
+    hidden = shielded_child()
+    sign_in(client, priya())
+    search = client.get("/search/").content.decode()
+    for element_id in ("id_date_of_birth", "id_dob_from", "id_dob_to"):
+        assert "For example, " in _hint_of(search, element_id), element_id
+    sign_in(client, sam())
+    review = client.get(f"/children/{hidden.contactpoint_id}/shield/").content.decode()
+    assert "For example, " in _hint_of(review, "id_review_on")
