@@ -233,3 +233,18 @@ def test_every_typed_date_has_a_hint_giving_its_format(client):
     sign_in(client, sam())
     review = client.get(f"/children/{hidden.contactpoint_id}/shield/").content.decode()
     assert "For example, " in _hint_of(review, "id_review_on")
+
+
+def test_an_error_about_the_whole_form_links_to_its_first_radio_not_their_group():
+    """The shield review's 'homes or carers have changed' error is the form's, linked to its
+    first field: radios, whose group <div> takes no focus, so the link left focus where it was
+    (as the summary's field errors did before cf8732e)."""
+    from django.template.loader import render_to_string
+
+    from shielding.forms import ShieldReviewForm
+
+    form = ShieldReviewForm({"decision": "lift", "note": "Moved away"})
+    assert form.is_valid()
+    form.add_error(None, "The homes or carers of this record have changed")
+    html = render_to_string("includes/error_summary.html", {"form": form})
+    assert 'href="#id_decision_0"' in html
