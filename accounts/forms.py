@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.roles import Role
-from contactpoint.govuk_forms import DateInputField, GovukMessages, WrittenText
+from contactpoint.govuk_forms import DateInputField, GovukMessages, TelephoneInput, WrittenText
 from contactpoint.postcodes import normalise_postcode
 
 # The longest password sign-in takes; set-up takes no longer, or it could never be used.
@@ -113,6 +113,7 @@ class UserForm(GovukMessages, forms.Form):
         label="Work phone number",
         max_length=40,
         required=False,
+        widget=TelephoneInput,
         help_text="Shown on the records of the children they work with",
     )
     home_postcode = forms.CharField(
@@ -227,7 +228,12 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
     # What practitioners read on a shielded record to reach the LA team: never invisible.
     name = WrittenText(max_length=200, error_messages={"required": "Enter a name"})
     team_name = WrittenText(label="ContactPoint team name", max_length=200, required=False)
-    team_phone = WrittenText(label="ContactPoint team phone number", max_length=40, required=False)
+    team_phone = WrittenText(
+        label="ContactPoint team phone number",
+        max_length=40,
+        required=False,
+        widget=TelephoneInput,
+    )
 
     class Meta:
         model = Organisation

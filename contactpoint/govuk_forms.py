@@ -10,6 +10,12 @@ from django.core.validators import MaxLengthValidator, ProhibitNullCharactersVal
 from django.forms.utils import pretty_name
 
 
+class TelephoneInput(forms.TextInput):
+    """GOV.UK's telephone number input: a phone offers its number pad."""
+
+    input_type = "tel"
+
+
 class DateInputWidget(forms.MultiWidget):
     """Day, month and year as three inputs (the GOV.UK date input)."""
 

@@ -1,0 +1,33 @@
+"""The administrators' forms hold someone else's details: GOV.UK's telephone number pattern
+(type="tel", a phone's number pad) for the phone numbers, and no autofill of the
+administrator's own name, phone or postcode into the user's."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def _input(html: str, element_id: str) -> str:
+    tag = re.search(rf'<input[^>]*\bid="{element_id}"[^>]*>', html)
+    assert tag, element_id
+    return tag.group(0)
+
+
+def test_a_users_details_are_not_filled_in_with_the_administrators_own(client):
+    from tests.personas import lee, sign_in
+
+    sign_in(client, lee())
+    html = client.get("/accounts/users/new/").content.decode()
+    for element_id in ("id_first_name", "id_last_name", "id_phone", "id_home_postcode"):
+        assert 'autocomplete="off"' in _input(html, element_id), element_id
+    assert 'type="tel"' in _input(html, "id_phone")
+
+
+def test_an_organisations_team_phone_is_a_telephone_input(client):
+    from tests.personas import nina, sign_in
+
+    sign_in(client, nina())
+    html = client.get("/accounts/organisations/new/").content.decode()
+    assert 'type="tel"' in _input(html, "id_team_phone")
