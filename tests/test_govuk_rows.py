@@ -50,6 +50,6 @@ def test_each_override_sign_off_says_which_override_it_is_for(client):
     label = re.search(rf'<label[^>]*for="note-{item.pk}"[^>]*>(.*?)</label>', html, re.S)
     assert label
     record = child.contactpoint_id_display
-    assert _text(label.group(1)) == f"Note on the override of record {record}"
+    assert _text(label.group(1)) == f"Note (optional) on the override of record {record}"
     buttons = [_text(b) for b in re.findall(r"<button[^>]*>(.*?)</button>", html, re.S)]
     assert f"Sign off the override of record {record}" in buttons
