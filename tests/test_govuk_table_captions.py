@@ -38,3 +38,16 @@ def test_every_table_has_a_caption(client):
     ):
         missing += _tables_without_caption(client, path)
     assert missing == []
+
+
+def test_an_event_tables_caption_says_what_it_lists(client):
+    """'Newest first' named the order, not the table: beside 'Changes to the account' on a
+    user's activity page, a screen reader's list of tables did not say which held the events."""
+    from tests.personas import ada, sign_in
+
+    auditor = ada()
+    sign_in(client, auditor)
+    for path in ("/audit/", f"/audit/users/{auditor.pk}/"):
+        html = client.get(path).content.decode()
+        caption = re.search(r"<caption\b[^>]*>(.*?)</caption>", html, re.S)
+        assert caption and "events" in caption.group(1).lower(), path
