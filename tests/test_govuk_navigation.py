@@ -36,3 +36,14 @@ def test_the_active_item_is_govuk_service_navigations(client):
     active = re.findall(r'<li class="govuk-service-navigation__item[^"]*--active"', html)
     assert len(active) == 1
     assert '<strong class="govuk-service-navigation__active-fallback">Audit</strong>' in html
+
+
+def test_every_heading_names_what_follows_it(client):
+    """WCAG 2.4.6: the search form's 'Or' was a heading, so a screen reader's list of
+    headings offered 'Or' as a part of the page."""
+    from tests.personas import priya, sign_in
+
+    sign_in(client, priya())
+    html = client.get("/search/").content.decode()
+    headings = re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", html, re.S)
+    assert [h for h in headings if len(re.sub(r"<[^>]+>", "", h).strip()) < 4] == []
