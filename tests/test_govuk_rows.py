@@ -53,3 +53,23 @@ def test_each_override_sign_off_says_which_override_it_is_for(client):
     assert _text(label.group(1)) == f"Note (optional) on the override of record {record}"
     buttons = [_text(b) for b in re.findall(r"<button[^>]*>(.*?)</button>", html, re.S)]
     assert f"Sign off the override of record {record}" in buttons
+
+
+def test_a_refusal_shown_after_a_redirect_is_announced_as_a_success_is(client):
+    """A message that the action was not done (a sign-off note too long) is shown in a
+    notification banner after the redirect; with role="region" govuk-frontend neither focuses
+    nor announces it, so a screen reader user heard nothing of the refusal."""
+    from shielding.models import ShieldOverride
+    from tests.personas import owen, sam, sign_in
+    from tests.test_shielding import shielded_child
+
+    item = ShieldOverride.objects.create(
+        child=shielded_child(), practitioner=owen(), reason="Section 47", visit_token_hash="x" * 64
+    )
+    sign_in(client, sam())
+    html = client.post(
+        reverse("shielding:override_sign_off", args=[item.pk]), {"note": "x" * 2001}, follow=True
+    ).content.decode()
+    banner = re.search(r'<div class="govuk-notification-banner[^"]*" role="([^"]+)"', html)
+    assert banner and "2,000 characters or fewer" in html
+    assert banner.group(1) == "alert"
