@@ -274,7 +274,14 @@ def _overrides(officer: User) -> Any:
 
 @permission_required(Permission.MANAGE_SHIELDS)
 def override_queue(request: HttpRequest) -> HttpResponse:
-    officer = signed_in_user(request)
+    return _override_queue_page(request, signed_in_user(request))
+
+
+def _override_queue_page(
+    request: HttpRequest, officer: User, refused: tuple[int, str, str] | None = None
+) -> HttpResponse:
+    """The overrides waiting for sign-off; ``refused``: the override whose sign-off was not
+    saved, the error and the note as typed, shown at that row (GOV.UK's error pattern)."""
     waiting = (
         _overrides(officer)
         .filter(reviewed_at__isnull=True)
@@ -294,7 +301,17 @@ def override_queue(request: HttpRequest) -> HttpResponse:
         .values_list("pk", flat=True)
     )
     rows = [(item, item.child_id in openable) for item in waiting]
-    return render(request, "shielding/overrides.html", {"overrides": rows})
+    return render(
+        request,
+        "shielding/overrides.html",
+        {
+            "overrides": rows,
+            "refused_pk": refused[0] if refused else None,
+            "refused_error": refused[1] if refused else "",
+            "refused_note": refused[2] if refused else "",
+            "page_has_errors": refused is not None,
+        },
+    )
 
 
 @require_POST
@@ -304,8 +321,9 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     item = get_object_or_404(_overrides(officer), pk=pk, reviewed_at__isnull=True)
     form = SignOffForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The note must be 2,000 characters or fewer, as plain text")
-        return redirect("shielding:override_queue")
+        error = "The note must be 2,000 characters or fewer, as plain text"
+        typed = request.POST.get("note", "").replace("\x00", "")
+        return _override_queue_page(request, officer, (item.pk, error, typed))
     services.override_sign_off(override=item, by=officer, note=form.cleaned_data["note"])
     audit_note(
         request, action=Action.ADMIN_ACTION, detail={"action": "override_sign_off", "override": pk}

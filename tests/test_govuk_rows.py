@@ -56,9 +56,28 @@ def test_each_override_sign_off_says_which_override_it_is_for(client):
 
 
 def test_a_refusal_shown_after_a_redirect_is_announced_as_a_success_is(client):
-    """A message that the action was not done (a sign-off note too long) is shown in a
-    notification banner after the redirect; with role="region" govuk-frontend neither focuses
-    nor announces it, so a screen reader user heard nothing of the refusal."""
+    """A message that the action was not done (a merge across local authorities that only the
+    national team may undo) is shown in a notification banner after the redirect; with
+    role="region" govuk-frontend neither focuses nor announces it, so a screen reader user
+    heard nothing of the refusal."""
+    from directory.models import Merge
+    from directory.services import children_merge
+    from tests.personas import dana, make_child, sign_in, southshire
+
+    theirs = make_child(local_authority=southshire())
+    children_merge(kept=make_child(), absorbed=theirs, by=None)
+    sign_in(client, dana())
+    undo = reverse("directory:unmerge", args=[Merge.objects.get().pk])
+    html = client.post(undo, follow=True).content.decode()
+    banner = re.search(r'<div class="govuk-notification-banner[^"]*" role="([^"]+)"', html)
+    assert banner and "Only the national data-quality team" in html
+    assert banner.group(1) == "alert"
+
+
+def test_a_sign_off_note_too_long_gets_the_govuk_error_pattern(client):
+    """A note that cannot be saved is a form error: the page with an error summary linking to
+    the note, its message beside it and 'Error: ' in the title, the note kept; not a banner
+    on a fresh page with the note gone."""
     from shielding.models import ShieldOverride
     from tests.personas import owen, sam, sign_in
     from tests.test_shielding import shielded_child
@@ -67,9 +86,15 @@ def test_a_refusal_shown_after_a_redirect_is_announced_as_a_success_is(client):
         child=shielded_child(), practitioner=owen(), reason="Section 47", visit_token_hash="x" * 64
     )
     sign_in(client, sam())
-    html = client.post(
-        reverse("shielding:override_sign_off", args=[item.pk]), {"note": "x" * 2001}, follow=True
-    ).content.decode()
-    banner = re.search(r'<div class="govuk-notification-banner[^"]*" role="([^"]+)"', html)
-    assert banner and "2,000 characters or fewer" in html
-    assert banner.group(1) == "alert"
+    note = "Checked with the officer. " * 80
+    response = client.post(reverse("shielding:override_sign_off", args=[item.pk]), {"note": note})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.search(r"<title>\s*Error: ", html)
+    assert f'<a href="#note-{item.pk}">' in html
+    assert f'id="note-{item.pk}-error"' in html
+    field = re.search(rf'<input[^>]*id="note-{item.pk}"[^>]*>', html)
+    assert field and f'aria-describedby="note-{item.pk}-error"' in field.group(0)
+    assert note.strip() in html
+    item.refresh_from_db()
+    assert item.reviewed_at is None
