@@ -121,6 +121,7 @@ ACROSS_LAS = (
     "A shielded record can only be merged with a record of its own local authority: ask that "
     "local authority's shielding team"
 )
+FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
 CHANGED = "This record has changed since you opened it. Look at it again, then decide"
 
@@ -258,6 +259,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
             | ({"upload": queued.pk} if queued else {})
             | ({"feed_import": outcome.feed_import.pk} if outcome and outcome.feed_import else {}),
         )
+    refused = bool(outcome and not outcome.already_imported and outcome.feed_import is None)
     return render(
         request,
         "directory/feeds.html",
@@ -266,10 +268,10 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "outcome": outcome,
             "summary": FeedImport.describe(outcome.counts) if outcome else "",
             "report": error_report(outcome.validation.errors) if outcome else "",
-            # The file refused: its report heads the page as an error summary does.
-            "page_has_errors": bool(
-                outcome and not outcome.already_imported and outcome.feed_import is None
-            ),
+            # The file refused: its report heads the page as an error summary does, and the
+            # summary's link leads to the file field, which says the same.
+            "page_has_errors": refused,
+            "file_error": FILE_REFUSED if refused else "",
             "queued": queued,
             "imports": _imports(manager).order_by("-imported_at")[:20],
             "uploads": _in_own_la(FeedUpload.objects.all(), manager, "local_authority")

@@ -248,3 +248,25 @@ def test_an_error_about_the_whole_form_links_to_its_first_radio_not_their_group(
     form.add_error(None, "The homes or carers of this record have changed")
     html = render_to_string("includes/error_summary.html", {"form": form})
     assert 'href="#id_decision_0"' in html
+
+
+def test_a_refused_feed_file_is_an_error_on_the_file_field(client):
+    """The summary of a refused file had no link, and the file field said nothing: GOV.UK's
+    error summary links each problem to its field, where the same message is shown."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.personas import dana, make_service, northshire, sign_in
+    from tests.test_feeds import census
+
+    make_service(name="Northshire Primary", identifier="100000")
+    sign_in(client, dana())
+    upload = SimpleUploadedFile("census.csv", census({"postcode": "bad"}), content_type="text/csv")
+    html = client.post(
+        "/feeds/", {"source": "school_census", "local_authority": northshire().pk, "file": upload}
+    ).content.decode()
+    assert "The file was not imported" in html
+    link = re.search(r'<a href="#id_file">([^<]+)</a>', html)
+    assert link, "the summary links to the file field"
+    assert "id_file-error" in _describedby(html, "id_file")
+    message = re.search(r'id="id_file-error"[^>]*>.*?</span>\s*([^<]+)</p>', html, re.S)
+    assert message and message.group(1).strip() == link.group(1).strip()
