@@ -344,7 +344,9 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
     record = visible_child(child, requester)
     if not record.shielded:
         if request.method == "POST":
-            # Lifted while she wrote: say so, rather than drop what she wrote without a word.
+            # Lifted while she wrote: say so, rather than drop what she wrote without a word;
+            # her event names the child, as other refusals' do.
+            audit_note(request, **audit_facts(child), detail={"refused": "no_longer_shielded"})
             messages.info(
                 request,
                 "This record is no longer shielded, so your request has not been sent. "

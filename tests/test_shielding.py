@@ -1252,6 +1252,23 @@ class TestBrokeredContact:
         assert "no longer shielded" in page and "has not been sent" in page
         assert not ContactRequest.objects.exists()
 
+    def test_a_request_refused_as_unshielded_is_an_event_of_that_child(self, client):
+        """The request she sent on a record unshielded meanwhile is refused with a message; its
+        event names the child and why, as other refusals do, so the child's access history
+        shows that she tried to reach the team about her."""
+        child = shielded_child()
+        sign_in(client, priya())
+        url = reverse("shielding:request_contact", args=[child.contactpoint_id])
+        lifted = in_force(child)
+        lifted.lifted_at = timezone.now()
+        lifted.save(update_fields=["lifted_at"])
+        form = {"service": "Health visiting", "reason": "Missed immunisations",
+                "reply_to": "01632 960555"}  # fmt: skip
+        client.post(url, form)
+        event = AuditEvent.objects.get(path=url, method="POST")
+        assert event.child_contactpoint_id == child.contactpoint_id
+        assert event.detail == {"refused": "no_longer_shielded"}
+
     def test_a_request_about_a_record_archived_since_can_still_be_answered(self, client):
         """She turned 18 while it waited: the record is out of sight, but the request stays in
         the queue until the team records what it did, so the team must be able to."""
