@@ -31,3 +31,15 @@ def test_an_organisations_team_phone_is_a_telephone_input(client):
     sign_in(client, nina())
     html = client.get("/accounts/organisations/new/").content.decode()
     assert 'type="tel"' in _input(html, "id_team_phone")
+
+
+def test_an_organisations_team_contact_is_not_filled_in_with_the_administrators_own(client):
+    """Practitioners read the team's phone and email on a shielded record to reach it: a
+    browser's autofill must not offer the national administrator's own (a tel input is the
+    field browsers fill with the user's phone number most readily)."""
+    from tests.personas import nina, sign_in
+
+    sign_in(client, nina())
+    html = client.get("/accounts/organisations/new/").content.decode()
+    for element_id in ("id_team_phone", "id_team_email"):
+        assert 'autocomplete="off"' in _input(html, element_id), element_id
