@@ -549,15 +549,26 @@ def reviews_resembling_compare_afresh(*, shielded: Child) -> None:
     she was shielded, better candidates could keep her off it."""
     today = timezone.localdate()
     born = date_variants(shielded.date_of_birth, today - timedelta(days=26 * 365), today)
-    # The payload holds the date as the file wrote it: "2015-09-12", or ISO 8601's basic
-    # "20150912", which the feeds read as the same date (feeds._date).
-    written = [form for day in born for form in (day.isoformat(), day.strftime("%Y%m%d"))]
+    # The payload holds the date as the file wrote it, in any ISO 8601 form the feeds read as
+    # that date (feeds._date, date.fromisoformat): "2015-09-12", "20150912", or a week date.
+    written = [form for day in born for form in _iso_forms(day)]
     _compare_afresh(
         MatchReview.objects.filter(source_record__payload__date_of_birth__in=written).exclude(
             candidates__contains=[{"child_id": shielded.pk}]
         ),
         offering=shielded.pk,
     )
+
+
+def _iso_forms(day: date) -> list[str]:
+    """Every way ``date.fromisoformat`` reads a date as ``day``: calendar and week dates,
+    extended and basic, and a week alone for its Monday."""
+    year, week, weekday = day.isocalendar()
+    forms = [day.isoformat(), day.strftime("%Y%m%d")]
+    forms += [f"{year:04d}-W{week:02d}-{weekday}", f"{year:04d}W{week:02d}{weekday}"]
+    if weekday == 1:
+        forms += [f"{year:04d}-W{week:02d}", f"{year:04d}W{week:02d}"]
+    return forms
 
 
 def _compare_afresh(reviews: Any, *, offering: int | None = None) -> None:

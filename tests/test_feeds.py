@@ -934,7 +934,7 @@ class TestTheShieldFollowsTheChild:
         assert "could be a shielded child" in page
         assert "NE7 7HW" not in page and upn("352214300101") not in page
 
-    @pytest.mark.parametrize("born", ["2015-09-12", "20150912"])
+    @pytest.mark.parametrize("born", ["2015-09-12", "20150912", "2015-W37-6", "2015W376"])
     def test_shielding_her_puts_her_on_the_shortlist_of_a_row_that_could_be_her(
         self, school, client, born
     ):
