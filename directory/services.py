@@ -147,8 +147,10 @@ def involvement_end_mine(*, child: Child, practitioner: User, ended_on: date) ->
     _lock(child)
     if not child.takes_involvements:
         raise RecordClosed
-    if child.date_of_death is not None:
-        ended_on = min(ended_on, child.date_of_death)
+    # Read under the lock: a feed may have recorded the death while this request waited.
+    died = Child.objects.filter(pk=child.pk).values_list("date_of_death", flat=True).get()
+    if died is not None:
+        ended_on = min(ended_on, died)
     ended = list(_mine(child, practitioner).select_for_update())
     for mine in ended:
         mine.ended_on = max(ended_on, mine.started_on)

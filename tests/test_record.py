@@ -467,6 +467,23 @@ class TestMyInvolvement:
         client.post(record_url(child, "my-involvement/end/"))
         assert Involvement.objects.get(child=child).ended_on == date(2025, 8, 31)
 
+    def test_a_death_recorded_while_she_ended_it_is_seen_under_the_lock(self):
+        """A feed recorded the death while Priya's request waited for the record (read before
+        it): her involvement still ends on the day the child died, not today."""
+        user = priya()
+        read_before = make_child()
+        Involvement.objects.create(
+            child=read_before, practitioner=user, role="Health visitor",
+            started_on=date(2025, 3, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        Child.objects.filter(pk=read_before.pk).update(
+            status=Child.Status.DECEASED, date_of_death=date(2025, 8, 31)
+        )
+        services.involvement_end_mine(
+            child=read_before, practitioner=user, ended_on=timezone.localdate()
+        )
+        assert Involvement.objects.get(child=read_before).ended_on == date(2025, 8, 31)
+
     def merged_with_two_of_mine(self, user):
         """Priya worked with both records of the child, which are then merged."""
         kept, absorbed = make_child(), make_child(given_name="Amelie")
