@@ -281,7 +281,7 @@ def _profile(data: dict[str, Any]) -> dict[str, Any]:
 def user_create(request: HttpRequest) -> HttpResponse:
     admin = signed_in_user(request)
     form = UserForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         grantable=grantable_roles(admin),
         organisations=_organisations_for(admin),
         initial={"organisation": admin.organisation_id},
@@ -328,7 +328,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     managed = _managed_user(admin, pk)
     grantable = grantable_roles(admin)
     form = UserForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         grantable=grantable,
         organisations=_organisations_for(admin),
         editing=managed,
@@ -420,7 +420,9 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.MANAGE_ORGANISATIONS)
 def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk) if pk else None
-    form = OrganisationForm(request.POST or None, instance=organisation)
+    form = OrganisationForm(
+        request.POST if request.method == "POST" else None, instance=organisation
+    )
     if request.method == "POST" and form.is_valid():
         saved = services.organisation_save(organisation=form.instance)
         audit_note(

@@ -222,8 +222,8 @@ def _reviews(manager: User) -> QuerySet[MatchReview]:
 def feeds(request: HttpRequest) -> HttpResponse:
     manager = signed_in_user(request)
     form = UploadForm(
-        request.POST or None,
-        request.FILES or None,
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
         initial={"local_authority": manager.organisation_id},
         la=data_manager_la(manager),
     )
@@ -432,7 +432,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
 @permission_required(Permission.MERGE_RECORDS)
 def merge(request: HttpRequest) -> HttpResponseBase:
     manager = signed_in_user(request)
-    form = MergeForm(request.POST or None)
+    form = MergeForm(request.POST if request.method == "POST" else None)
     pair = None
     mentioned: list[Child] = []  # children named in a message
     if request.method == "POST" and form.is_valid():

@@ -184,7 +184,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
         current = next(i for i in child.involvements.all() if i.pk == mine.id)
         initial["service"] = held = current.service_id
     form = InvolvementForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         services=_services_for(viewer, held=held),
         born=child.date_of_birth,
         died=child.date_of_death,

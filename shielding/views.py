@@ -239,7 +239,7 @@ def override(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     child = _child(request, contactpoint_id)
     if not is_masked_for(child, practitioner):
         return redirect(_record_url(child))
-    form = OverrideForm(request.POST or None)
+    form = OverrideForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         # Through a record merged into another, it is the kept record's shield that is
         # overridden: her details are there, and so is the team that signs it off.
@@ -354,7 +354,7 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
             )
         return redirect(_record_url(child))
     form = ContactRequestForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         initial={"service": requester.job_title, "reply_to": requester.phone or requester.email},
     )
     if request.method == "POST" and form.is_valid():
@@ -410,7 +410,7 @@ def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     # the request is still answered: otherwise it would wait in the queue until the purge.
     shown = child_for_record(contactpoint_id=item.child.contactpoint_id, viewer=officer)
     child = shown or item.child
-    form = ContactOutcomeForm(request.POST or None)
+    form = ContactOutcomeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and item.handled_at is None and form.is_valid():
         try:
             services.contact_request_resolve(

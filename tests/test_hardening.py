@@ -700,3 +700,29 @@ def test_every_form_and_parameter_survives_anything(client, settings, name, name
             assert data_fingerprint() == before, (method, values)
 
     submit()
+
+
+# Forms a POST with no fields at all must answer with the error summary, not the empty form.
+EMPTY_POSTS = [
+    ("accounts:user_create", "lee"), ("accounts:user_edit", "lee"),
+    ("accounts:organisation_create", "nina"), ("accounts:organisation_edit", "nina"),
+    ("directory:my_involvement", "priya"), ("directory:feeds", "dana"),
+    ("directory:merge", "dana"), ("shielding:override", "owen"),
+    ("shielding:request_contact", "priya"), ("shielding:contact_request", "sam"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "persona"), EMPTY_POSTS)
+def test_a_post_with_no_fields_gets_the_error_summary_and_changes_nothing(client, name, persona):
+    from tests.personas import nina, owen, sam
+    from tests.test_authorisation_matrix import MATRIX, _url
+
+    makers = {"lee": lee, "nina": nina, "priya": priya, "dana": dana, "owen": owen, "sam": sam}
+    target = priya()
+    sign_in(client, target if persona == "priya" else makers[persona]())
+    url = _url(name, MATRIX[name], target)
+    before = data_fingerprint()
+    response = client.post(url, {})
+    assert response.status_code == 200
+    assert "govuk-error-summary" in response.content.decode()
+    assert data_fingerprint() == before
