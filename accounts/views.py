@@ -419,7 +419,7 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.MANAGE_ORGANISATIONS)
 def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    organisation = get_object_or_404(Organisation, pk=pk) if pk else None
+    organisation = get_object_or_404(Organisation, pk=pk) if pk is not None else None
     form = OrganisationForm(
         request.POST if request.method == "POST" else None, instance=organisation
     )

@@ -726,3 +726,19 @@ def test_a_post_with_no_fields_gets_the_error_summary_and_changes_nothing(client
     assert response.status_code == 200
     assert "govuk-error-summary" in response.content.decode()
     assert data_fingerprint() == before
+
+
+def test_organisation_zero_is_not_the_add_an_organisation_page(client):
+    """/organisations/0/ names no organisation: a 404, not a second way to add one."""
+    from tests.personas import nina
+
+    sign_in(client, nina())
+    url = reverse("accounts:organisation_edit", args=[0])
+    assert client.get(url).status_code == 404
+    before = data_fingerprint()
+    response = client.post(
+        url, {"code": "E06000099", "name": "Zeroshire", "kind": "local_authority",
+              "team_phone": "0191 000 0000", "team_email": "team@zero.example"},
+    )  # fmt: skip
+    assert response.status_code == 404
+    assert data_fingerprint() == before
