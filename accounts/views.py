@@ -65,7 +65,7 @@ def _safe_next(request: HttpRequest) -> str:
 @never_cache
 def sign_in(request: HttpRequest) -> HttpResponse:
     """The first factor. Only a correct password reveals anything about the account."""
-    form = SignInForm(request.POST or None)
+    form = SignInForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         username, ip = form.cleaned_data["username"], client_ip(request)
         refused = sign_in_refused(username=username, ip_address=ip, now=timezone.now())
@@ -123,7 +123,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         return redirect(_safe_next(request))
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect("accounts:enrol")
-    form = SecurityCodeForm(request.POST or None)
+    form = SecurityCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         ip = client_ip(request)
         refused = sign_in_refused(username=user.username, ip_address=ip, now=timezone.now())
@@ -179,7 +179,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if request.session.get(ENROLLING) != shown.pk:
         # Only then: a double click's first request, enrolling her, ends this session's key.
         request.session[ENROLLING] = shown.pk
-    form = EnrolmentCodeForm(request.POST or None)
+    form = EnrolmentCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         proved = services.enrolment_prove(user=user, token=form.cleaned_data["otp_token"])
         if proved is not None:
@@ -219,7 +219,7 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
     link = services.setup_link_find(token, timezone.now())
     if link is None:
         return render(request, "accounts/setup_invalid.html", status=404)
-    form = ChoosePasswordForm(link.user, request.POST or None)
+    form = ChoosePasswordForm(link.user, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = services.setup_link_redeem(link=link, password=form.cleaned_data["new_password1"])
         if user is None:  # used by another submission meanwhile

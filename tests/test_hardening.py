@@ -761,3 +761,28 @@ def test_the_audit_export_survives_anything(client, **filters):
     else:
         assert response.status_code == 400
         assert "govuk-error-summary" in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["accounts:login", "accounts:two_factor", "accounts:enrol",
+                                  "accounts:setup"])  # fmt: skip
+def test_a_sign_in_step_posted_with_no_fields_gets_the_error_summary(client, name):
+    from accounts.services import setup_link_create
+    from tests.personas import authenticator, make_user
+
+    user = make_user("una", Role.PRACTITIONER)
+    if name == "accounts:two_factor":
+        authenticator(user)
+    if name in ("accounts:two_factor", "accounts:enrol"):
+        sign_in(client, user, verified=False)
+    url = (
+        reverse(name)
+        if name != "accounts:setup"
+        else urlparse(
+            setup_link_create(user=make_user("newcomer", Role.PRACTITIONER), by=None)
+        ).path
+    )
+    before = data_fingerprint()
+    response = client.post(url, {})
+    assert response.status_code == 200
+    assert "govuk-error-summary" in response.content.decode()
+    assert data_fingerprint() == before
