@@ -570,6 +570,9 @@ QUERY_PARAMETERS = {
     "directory:child_record": ("visit", "past"),
     "audit:events": ("before",),
     "audit:user_activity": ("before",),
+    "audit:child_history": ("before",),
+    "audit:anomalies": ("before",),
+    "audit:charts": ("before",),
     "accounts:login": ("next",),
 }
 FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
