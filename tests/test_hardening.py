@@ -789,3 +789,39 @@ def test_a_sign_in_step_posted_with_no_fields_gets_the_error_summary(client, nam
     assert response.status_code == 200
     assert "govuk-error-summary" in response.content.decode()
     assert data_fingerprint() == before
+
+
+HOSTILE_FORM = {
+    field: ["' OR 1=1 --", "<script>alert(1)</script>\u202e\u200b", "a\x00b", "9" * 30]
+    for field in (
+        "username", "first_name", "last_name", "email", "roles", "organisation", "code", "name",
+        "kind", "team_phone", "team_email", "note", "reason", "outcome", "choice", "record",
+        "feed_record", "separating", "kept", "absorbed", "role", "service", "started_on",
+        "involvement", "lead_professional", "reply_to", "confirm",
+    )
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name",
+    [name for name, _ in EMPTY_POSTS]
+    + ["directory:review", "directory:separate", "directory:unmerge", "shielding:shield",
+       "shielding:override_sign_off"],
+)  # fmt: skip
+def test_a_hostile_post_by_someone_not_allowed_is_refused_and_changes_nothing(client, name):
+    """Each persona the matrix refuses a page, posting hostile values to it: the same refusal
+    (never a 500, never a form's errors that would say what it checks), and nothing changed."""
+    from tests.personas import nina, owen, sam, xavier
+    from tests.test_authorisation_matrix import MATRIX, _url
+
+    makers = {"priya": priya, "owen": owen, "sam": sam, "dana": dana, "lee": lee, "ada": ada,
+              "nina": nina, "xavier": xavier}  # fmt: skip
+    target = priya()
+    url = _url(name, MATRIX[name], target)
+    refused = [p for p, result in MATRIX[name].expect.items() if p in makers and result == 403]
+    assert refused
+    for persona in refused:
+        sign_in(client, target if persona == "priya" else makers[persona]())
+        before = data_fingerprint()
+        assert client.post(url, HOSTILE_FORM).status_code == 403, persona
+        assert data_fingerprint() == before, persona
