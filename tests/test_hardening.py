@@ -825,3 +825,42 @@ def test_a_hostile_post_by_someone_not_allowed_is_refused_and_changes_nothing(cl
         before = data_fingerprint()
         assert client.post(url, HOSTILE_FORM).status_code == 403, persona
         assert data_fingerprint() == before, persona
+
+
+def test_another_las_objects_are_not_found_by_the_right_role_and_nothing_changes(client):
+    """Southshire's data manager and shielding officer, posting to Northshire's review, merge,
+    records, override and contact request: 404s, or the form's error for a record they may
+    not change."""
+    from directory.services import children_merge
+    from shielding.models import ContactRequest, ShieldOverride
+    from tests.personas import feed_review, make_user, shield, southshire
+
+    target = priya()
+    review = feed_review(make_child())
+    merged = children_merge(kept=make_child(), absorbed=make_child(given_name="Amy"), by=None)
+    child, other = make_child(), make_child(given_name="Bea")
+    shield(child)
+    override = ShieldOverride.objects.create(
+        child=child, reason="R", practitioner=target, visit_token_hash="x" * 64
+    )
+    asked = ContactRequest.objects.create(
+        child=child, reason="R", requester=target, service="S", reply_to="R"
+    )
+    manager, officer = client, client.__class__()
+    sign_in(manager, make_user("sdm", Role.DATA_MANAGER, organisation=southshire()))
+    sign_in(officer, make_user("sso", Role.SHIELDING_OFFICER, organisation=southshire()))
+    before = data_fingerprint()
+    for who, name, args, data, status in [
+        (manager, "directory:review", [review.pk], {"choice": "new"}, 404),
+        (manager, "directory:unmerge", [merged.pk], {}, 404),
+        (manager, "directory:separate", [], {"record": child.contactpoint_id}, 200),
+        (manager, "directory:merge", [],
+         {"kept": child.contactpoint_id, "absorbed": other.contactpoint_id}, 200),
+        (officer, "shielding:override_sign_off", [override.pk], {"note": "Fine"}, 404),
+        (officer, "shielding:contact_request", [asked.pk], {"outcome": "contacted"}, 404),
+    ]:  # fmt: skip
+        response = who.post(reverse(name, args=args), data)
+        assert response.status_code == status, name
+        if status == 200:
+            assert "govuk-error-summary" in response.content.decode(), name
+    assert data_fingerprint() == before
