@@ -2,17 +2,11 @@
 spellcheck off and, where the code is digits only, inputmode="numeric", so a phone offers its
 number pad rather than a keyboard."""
 
-import re
-
 import pytest
 
+from tests.html import input_tag
+
 pytestmark = pytest.mark.django_db
-
-
-def _input(html: str, element_id: str) -> str:
-    tag = re.search(rf'<input[^>]*\bid="{element_id}"[^>]*>', html)
-    assert tag, element_id
-    return tag.group(0)
 
 
 def test_the_set_up_pages_six_digit_code_asks_for_numbers(client):
@@ -21,7 +15,7 @@ def test_the_set_up_pages_six_digit_code_asks_for_numbers(client):
 
     newcomer = make_user("newcomer", Role.PRACTITIONER)
     sign_in(client, newcomer, verified=False)
-    code = _input(client.get("/accounts/two-factor/set-up/").content.decode(), "id_otp_token")
+    code = input_tag(client.get("/accounts/two-factor/set-up/").content.decode(), "id_otp_token")
     assert 'autocomplete="one-time-code"' in code and 'spellcheck="false"' in code
     assert 'inputmode="numeric"' in code
 
@@ -32,5 +26,5 @@ def test_the_sign_in_code_takes_letters_too_as_a_backup_code_has_them(client):
     practitioner = priya()
     authenticator(practitioner)
     sign_in(client, practitioner, verified=False)
-    code = _input(client.get("/accounts/two-factor/").content.decode(), "id_otp_token")
+    code = input_tag(client.get("/accounts/two-factor/").content.decode(), "id_otp_token")
     assert 'autocomplete="one-time-code"' in code and "inputmode" not in code

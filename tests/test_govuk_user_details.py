@@ -2,17 +2,11 @@
 (type="tel", a phone's number pad) for the phone numbers, and no autofill of the
 administrator's own name, phone or postcode into the user's."""
 
-import re
-
 import pytest
 
+from tests.html import input_tag
+
 pytestmark = pytest.mark.django_db
-
-
-def _input(html: str, element_id: str) -> str:
-    tag = re.search(rf'<input[^>]*\bid="{element_id}"[^>]*>', html)
-    assert tag, element_id
-    return tag.group(0)
 
 
 def test_a_users_details_are_not_filled_in_with_the_administrators_own(client):
@@ -21,16 +15,16 @@ def test_a_users_details_are_not_filled_in_with_the_administrators_own(client):
     sign_in(client, lee())
     html = client.get("/accounts/users/new/").content.decode()
     for element_id in ("id_first_name", "id_last_name", "id_phone", "id_home_postcode"):
-        assert 'autocomplete="off"' in _input(html, element_id), element_id
-    assert 'type="tel"' in _input(html, "id_phone")
+        assert 'autocomplete="off"' in input_tag(html, element_id), element_id
+    assert 'type="tel"' in input_tag(html, "id_phone")
 
 
-def test_an_organisations_team_phone_is_a_telephone_input(client):
+def test_an_organisations_team_phone_is_a_telephoneinput_tag(client):
     from tests.personas import nina, sign_in
 
     sign_in(client, nina())
     html = client.get("/accounts/organisations/new/").content.decode()
-    assert 'type="tel"' in _input(html, "id_team_phone")
+    assert 'type="tel"' in input_tag(html, "id_team_phone")
 
 
 def test_an_organisations_team_contact_is_not_filled_in_with_the_administrators_own(client):
@@ -42,4 +36,4 @@ def test_an_organisations_team_contact_is_not_filled_in_with_the_administrators_
     sign_in(client, nina())
     html = client.get("/accounts/organisations/new/").content.decode()
     for element_id in ("id_team_phone", "id_team_email"):
-        assert 'autocomplete="off"' in _input(html, element_id), element_id
+        assert 'autocomplete="off"' in input_tag(html, element_id), element_id
