@@ -59,6 +59,7 @@ from shielding.policy import (
     audit_facts,
     record_named,
     review_shown,
+    rows_resembling_shielded,
     shielded_among,
 )
 
@@ -297,6 +298,23 @@ def _queued_if_large(
     )  # fmt: skip
 
 
+def _queue_rows_hidden(reviews: list[MatchReview]) -> set[int]:
+    """The reviews whose row the queue must not place: beside a shielded candidate, one that
+    could be a shielded child not among them, and one that no longer reads (as its page)."""
+    shielded = shielded_among(c["child_id"] for item in reviews for c in item.candidates)
+    hidden = {
+        item.pk for item in reviews if any(c["child_id"] in shielded for c in item.candidates)
+    }
+    people = {}
+    for item in reviews:
+        if item.pk not in hidden:
+            try:
+                people[item.pk] = row_from_record(item.source_record).person()
+            except RowErrors:
+                hidden.add(item.pk)
+    return hidden | rows_resembling_shielded(people)
+
+
 @permission_required(Permission.REVIEW_MATCHES)
 def review_queue(request: HttpRequest) -> HttpResponse:
     reviews = (
@@ -305,16 +323,11 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         .select_related("source_record")
         .order_by("status", "created_at")
     )
-    shielded = shielded_among(c["child_id"] for item in reviews for c in item.candidates)
-    # A pupil number names the school: not beside a record that may be a shielded child.
+    # A pupil number names the school: not beside a record that may be a shielded child, nor
+    # for a row that could be one shielded since it was last compared (a file held it then).
+    hidden = _queue_rows_hidden(list(reviews))
     rows = [
-        (
-            item,
-            HIDDEN
-            if any(c["child_id"] in shielded for c in item.candidates)
-            else item.source_record.record_id,
-        )
-        for item in reviews
+        (item, HIDDEN if item.pk in hidden else item.source_record.record_id) for item in reviews
     ]
     audit_note(request, action=Action.PAGE_VIEW, detail={"page": "review_queue"})
     return render(request, "directory/reviews.html", {"reviews": rows})

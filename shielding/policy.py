@@ -947,6 +947,14 @@ def review_shown(
 # The shield follows the child -----------------------------------------------------------------
 
 
+def _shielded_children() -> QuerySet[Child]:
+    """Children with a shield in force. (A filter on ``shields__lifted_at__isnull`` would be
+    an outer join, and take in every child with no shield at all.)"""
+    return Child.objects.filter(
+        pk__in=Shield.objects.filter(lifted_at__isnull=True).values("child_id")
+    )
+
+
 def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Child | None:
     """A shielded child that ``person`` could be: born on the same day (or a mistyped one),
     with the same or a close first name or surname. Deliberately wide: a child who has fled
@@ -959,11 +967,11 @@ def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Chil
         Q(family_key__in=families) | Q(given_key__in=givens)
     )
     shielded = (
-        Child.objects.filter(pk__in=keys.values("child_id"), shields__lifted_at__isnull=True)
+        _shielded_children()
+        .filter(pk__in=keys.values("child_id"))
         .exclude(pk=other_than or 0)
         .exclude(status=Child.Status.MERGED)
         .prefetch_related("other_names", "addresses")
-        .distinct()
     )
     # Each of the person's names on its own: a former name may be the very one she was
     # shielded under.
@@ -979,6 +987,27 @@ def shielded_lookalike(person: Person, *, other_than: int | None = None) -> Chil
             if levels["date_of_birth"] in ("exact", "close") and close_name:
                 return candidate
     return None
+
+
+def rows_resembling_shielded(people: dict[int, Person]) -> set[int]:
+    """The keys of those ``people`` (feed rows, by any key) that could be a shielded child, as
+    ``shielded_lookalike`` reads them. The birthdays of the shielded are read once, so that a
+    queue of hundreds asks for look-alikes only for the few rows born on one of them."""
+    today = timezone.localdate()
+    birthdays = set(
+        _shielded_children()
+        .exclude(status=Child.Status.MERGED)
+        .values_list("date_of_birth", flat=True)
+        .distinct()
+    )
+    return {
+        key
+        for key, person in people.items()
+        if birthdays.intersection(
+            date_variants(person.date_of_birth, today - timedelta(days=26 * 365), today)
+        )
+        and shielded_lookalike(person) is not None
+    }
 
 
 RESEMBLES_SHIELDED = (

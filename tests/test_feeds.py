@@ -781,13 +781,13 @@ class TestTheShieldFollowsTheChild:
 
     def waiting_beside_another_girl(self):
         """A shielded girl, another girl, and an LA row waiting for review with the other girl
-        its only candidate (the shielded one was born years apart)."""
+        its only candidate (born a day apart, in her district; the shielded one years apart)."""
         hidden = self.shielded()
         other = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
         make_address(other, "NE3 3AA")
         rebuild_keys(other)
         first = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
-        la_import(la_system(**first, postcode="NE9 9ZZ"))
+        la_import(la_system(**first, postcode="NE3 3AB"))
         return hidden, other, first, MatchReview.objects.get()
 
     @pytest.mark.parametrize(
@@ -941,10 +941,38 @@ class TestTheShieldFollowsTheChild:
         review = MatchReview.objects.get()
         assert her.pk not in {c["child_id"] for c in review.candidates}
         shield(her)
-        sign_in(client, dana())
+        # As when a file held the row while her shield went on, so it was not compared
+        # afresh: the queue hides its pupil number all the same.
+        self.assert_the_queue_and_page_hide_where_the_row_lives(client, review)
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert "could be a shielded child" in page
-        assert "NE7 7HW" not in page and upn("352214300101") not in page
+
+    def test_a_row_like_a_child_who_is_not_shielded_shields_nothing(self, school):
+        """Twins: the school's next file names Olivia's pupil number with her sister's first
+        name. Ruby is not shielded: nothing is shielded, and Olivia's record stays in sight."""
+        load(census({}))
+        ruby = make_child(given_name="Ruby", family_name="Brennan", date_of_birth=date(2015, 9, 12))
+        make_address(ruby, "NE1 4ST")
+        rebuild_keys(ruby)
+        load(census({"given_name": "Ruby"}))
+        assert not Shield.objects.exists()
+
+    def test_the_queue_shows_the_pupil_number_of_a_row_no_shielded_child_could_be(
+        self, school, client
+    ):
+        """A shielded girl of another name born the same day is no reason to hide it: Dana
+        finds the pupil in the school's own records by that number."""
+        self.olivia_and_six_alike_in_ne7()
+        other = make_child(
+            given_name="Zainab", family_name="Okoro", date_of_birth=date(2015, 9, 12)
+        )
+        rebuild_keys(other)
+        shield(other)
+        load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
+        assert MatchReview.objects.count() == 1
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review_queue")).content.decode()
+        assert upn("352214300101") in page
 
     @pytest.mark.parametrize("born", ["2015-09-12", "20150912", "2015-W37-6", "2015W376"])
     def test_shielding_her_puts_her_on_the_shortlist_of_a_row_that_could_be_her(
@@ -1797,7 +1825,7 @@ class TestMergeAndUnmerge:
         held = make_child(given_name="Olivia", family_name="Marsh", date_of_birth=date(2011, 4, 2))
         make_address(held, "NE3 3AA")
         rebuild_keys(held)
-        row = {"given_name": "Olivia", "family_name": "Marsh", "date_of_birth": "2011-04-03"}
+        row = {"given_name": "Olivia", "family_name": "Marshe", "date_of_birth": "2011-04-02"}
         la_import(la_system(**row, postcode="SO9 9ZZ", service_kind="social_care"), southshire())
         review = MatchReview.objects.get()
         sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
