@@ -71,6 +71,11 @@ class LeadProfessionalTaken(Exception):
         self.holder = holder
 
 
+class InvolvementRecorded(NamedTuple):
+    involvement: Involvement
+    lead_taken_from: Involvement | None  # the lead of someone whose access has ended
+
+
 class InvolvementEnded(Exception):
     """The involvement her form showed was ended since (in another tab), and she has no other
     current one: a change to it is not a new involvement."""
@@ -98,10 +103,11 @@ def involvement_record_mine(
     caf_held: bool,
     lead_professional: bool,
     shown: int | None = None,
-) -> Involvement:
+) -> InvolvementRecorded:
     """Adds or updates the practitioner's own current involvement with the child: the one
     her form showed (``shown``) while it is still current, else the one the record shows her
-    (after a merge she may have two)."""
+    (after a merge she may have two). The lead professional passes to her from someone whose
+    access has ended; from anyone else it must be handed over."""
     # The child's row, not hers (which may not exist yet), so that a second save at once
     # waits for the first and then finds what it added.
     _lock(child)
@@ -111,12 +117,19 @@ def involvement_record_mine(
     mine = (current.filter(pk=shown).first() if shown else None) or current.first()
     if mine is None and shown and _ended(child, practitioner).filter(pk=shown).exists():
         raise InvolvementEnded
+    taken_from = None
     if lead_professional:
         holder = _current_lead(child, other_than=mine.pk if mine else None)
         if holder is not None and holder.practitioner_id == practitioner.pk:
             # Her other involvement with the child (two, after a merge) hands the lead over.
             holder.lead_professional = False
             holder.save(update_fields=["lead_professional"])
+        elif holder is not None and _access_ended(holder):
+            # Whoever has lost access can never step down: the lead passes, and the change
+            # log says who took it from whom.
+            holder.lead_professional = False
+            holder.save(update_fields=["lead_professional"])
+            taken_from = holder
         elif holder is not None:
             raise LeadProfessionalTaken(holder)
     involvement = mine or Involvement(
@@ -136,7 +149,14 @@ def involvement_record_mine(
         if holder is None:
             raise
         raise LeadProfessionalTaken(holder) from None
-    return involvement
+    return InvolvementRecorded(involvement, lead_taken_from=taken_from)
+
+
+def _access_ended(lead: Involvement) -> bool:
+    """Whether the lead is held by a practitioner who may no longer use ContactPoint (left
+    and suspended, vetting or training run out, or 90 days without signing in)."""
+    who = lead.practitioner
+    return who is not None and who.access_problem(timezone.now()) is not None
 
 
 @transaction.atomic

@@ -193,7 +193,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.involvement_record_mine(
+            recorded = services.involvement_record_mine(
                 child=child,
                 practitioner=viewer,
                 role=data["role"],
@@ -231,6 +231,13 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 detail={"change": "own_involvement"},
             )
             messages.success(request, "Your involvement with this child has been saved")
+            if recorded.lead_taken_from is not None:
+                named = lead_professional_named(recorded.lead_taken_from)
+                messages.success(
+                    request,
+                    f"You are now the lead professional, in place of {named}, whose "
+                    "ContactPoint access has ended.",
+                )
             return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
     audit_note(
         request, action=Action.VIEW_RECORD, **audit_facts(child), detail={"page": "own_involvement"}

@@ -369,6 +369,39 @@ class TestMyInvolvement:
         assert "Owen at Children&#x27;s Services is already the lead professional" in html
         assert not Involvement.objects.filter(child=child, practitioner__username="priya").exists()
 
+    @pytest.mark.parametrize("gone", ["suspended", "vetting", "dormant"])
+    def test_the_lead_of_someone_whose_access_has_ended_passes_to_who_takes_it(self, client, gone):
+        """Owen has left (suspended), his check has run out, or he has not signed in for 90
+        days: he can never step down, so the lead would stay his forever. Priya takes it, and
+        Owen's involvement stays on the record, no longer lead, with the change logged."""
+        owen_now = owen()
+        if gone == "suspended":
+            owen_now.suspended_at = timezone.now()
+        elif gone == "vetting":
+            owen_now.vetting_checked_on = timezone.localdate() - timedelta(days=3 * 366)
+        else:
+            owen_now.last_login = timezone.now() - timedelta(days=91)
+            owen_now.date_joined = owen_now.last_login
+        owen_now.save()
+        child = make_child()
+        his = Involvement.objects.create(
+            child=child, practitioner=owen_now, lead_professional=True,
+            started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        user = priya()
+        sign_in(client, user)
+        response = client.post(
+            record_url(child, "my-involvement/"), self.form(lead_professional="on")
+        )
+        assert response.status_code == 302
+        his.refresh_from_db()
+        assert not his.lead_professional and his.ended_on is None
+        assert Involvement.objects.get(child=child, practitioner=user).lead_professional
+        assert LogEntry.objects.get_for_object(his).filter(actor=user).exists()
+        html = client.get(record_url(child)).content.decode()
+        assert "You are now the lead professional" in html
+        assert "Owen" in html and "ContactPoint access has ended" in html
+
     def test_a_sensitive_service_is_never_the_hidden_lead(self, client):
         """A lead hidden from practitioners would leave the record saying there is none, and
         refuse anyone asking to take it without saying why: the database refuses it."""
