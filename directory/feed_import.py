@@ -62,6 +62,7 @@ from directory.models import (
     Service,
     Source,
     SourceRecord,
+    years_before,
 )
 from directory.services import child_search_keys_rebuild
 from shielding.policy import (
@@ -841,6 +842,15 @@ def _life_apply(row: FeedRow, child: Child) -> None:
     if row.consent_to_25 is not None and child.kept_to_25_with_consent != row.consent_to_25:
         child.kept_to_25_with_consent = row.consent_to_25
         changed.append("kept_to_25_with_consent")
+        if (
+            child.kept_to_25_with_consent
+            and child.status == Child.Status.ARCHIVED
+            and child.date_of_death is None
+            and child.date_of_birth > years_before(timezone.localdate(), 25)
+        ):
+            # Archived at 18 for want of the consent that has now come: live until 25.
+            child.status, child.archived_on = Child.Status.ACTIVE, None
+            changed += ["status", "archived_on"]
     if changed:
         child.save(update_fields=[*changed, "updated_at"])
 

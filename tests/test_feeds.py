@@ -1974,6 +1974,28 @@ class TestWhatOnlyAnLaKnows:
         former = child.other_names.get()
         assert (former.kind, former.given_name, former.family_name) == ("former", "Zed", "Smith")
 
+    def test_a_consent_to_25_that_comes_after_she_was_archived_at_18_brings_her_back(self):
+        """Archived at 18 for want of a consent, which her LA then records: she is live again,
+        and found by practitioners, until 25."""
+        born = {"date_of_birth": "2007-06-01"}
+        la_import(la_system(**born), name="a.csv")
+        lifecycle_apply(today=timezone.localdate())
+        assert Child.objects.get().status == Child.Status.ARCHIVED
+        la_import(la_system(**born, consent_to_25="yes"), name="b.csv")
+        lifecycle_apply(today=timezone.localdate())
+        child = Child.objects.get()
+        assert (child.status, child.archived_on) == (Child.Status.ACTIVE, None)
+
+    def test_a_consent_to_25_does_not_bring_back_a_child_who_died(self):
+        """Her record was archived a year after her death: a consent recorded late is no
+        reason to show it again."""
+        died = {"date_of_birth": "2007-06-01", "date_of_death": "2025-01-02"}
+        la_import(la_system(**died), name="a.csv")
+        lifecycle_apply(today=timezone.localdate())
+        assert Child.objects.get().status == Child.Status.ARCHIVED
+        la_import(la_system(**died, consent_to_25="yes"), name="b.csv")
+        assert Child.objects.get().status == Child.Status.ARCHIVED
+
     def test_a_death_before_the_birthday_the_record_holds_is_refused_with_the_row(self, client):
         """Checked against the row's own birthday as the file is read; the record the row
         updates may hold a later one. The file is not imported, and says which row."""
@@ -2755,7 +2777,6 @@ class TestSeparateAFeedRecord:
         born = {"date_of_birth": "2007-06-01"}
         la_import(la_system(**self.ELLA | born), name="a.csv")
         lifecycle_apply(today=timezone.localdate())
-        la_import(la_system(**self.ELLA | born | {"consent_to_25": "yes"}), name="b.csv")
         ella, _ = self.both_in_their_las_system(
             client, {}, self.ELLIE | born | {"date_of_death": "2024-06-01"}
         )
