@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 from audit.models import Action
 from contactpoint.govuk_forms import GovukMessages
-from directory.forms import contactpoint_id_typed
+from directory.forms import ContactPointIdField
 
 
 class NativeDateInput(forms.DateInput):
@@ -75,11 +75,8 @@ class EventFilterForm(PeriodForm):
     field_order = ("username", "contactpoint_id", "organisation", "action", "date_from", "date_to")
 
     username = forms.CharField(required=False, max_length=150)
-    contactpoint_id = forms.CharField(
-        label="ContactPoint ID",
-        required=False,
-        max_length=20,
-        help_text="The 12-digit ID of a child",
+    contactpoint_id = ContactPointIdField(
+        label="ContactPoint ID", required=False, help_text="The 12-digit ID of a child"
     )
     organisation = forms.ModelChoiceField(
         queryset=Organisation.objects.none(), required=False, empty_label="All organisations"
@@ -94,12 +91,6 @@ class EventFilterForm(PeriodForm):
         action = self.fields["action"]
         assert isinstance(action, forms.ChoiceField)
         action.choices = [("", "All actions"), *Action.choices]
-
-    def clean_contactpoint_id(self) -> str:
-        typed = self.cleaned_data["contactpoint_id"].strip()
-        if not typed:
-            return ""
-        return contactpoint_id_typed(typed)
 
     def criteria(self) -> dict[str, str]:
         """The filters as typed, for the auditor-query event and for links to the next page."""

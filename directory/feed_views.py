@@ -34,7 +34,7 @@ from directory.feed_import import (
     row_from_record,
 )
 from directory.feeds import FEED_SOURCES, LA_FEED_SOURCES, FeedRow, RowErrors, error_report
-from directory.forms import contactpoint_id_typed
+from directory.forms import ContactPointIdField
 from directory.models import (
     Child,
     FeedImport,
@@ -157,16 +157,8 @@ class ReviewDecisionForm(GovukMessages, forms.Form):
 
 
 class MergeForm(GovukMessages, forms.Form):
-    kept = forms.CharField(label="ContactPoint ID of the record to keep", max_length=20)
-    absorbed = forms.CharField(
-        label="ContactPoint ID of the record to merge into it", max_length=20
-    )
-
-    def clean_kept(self) -> str:
-        return contactpoint_id_typed(self.cleaned_data["kept"])
-
-    def clean_absorbed(self) -> str:
-        return contactpoint_id_typed(self.cleaned_data["absorbed"])
+    kept = ContactPointIdField(label="ContactPoint ID of the record to keep")
+    absorbed = ContactPointIdField(label="ContactPoint ID of the record to merge into it")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -186,7 +178,7 @@ class SeparateForm(GovukMessages, forms.Form):
     """A record, then which of its feed records is another child (offered once the record is
     found)."""
 
-    record = forms.CharField(label="ContactPoint ID of the record", max_length=20)
+    record = ContactPointIdField(label="ContactPoint ID of the record")
     feed_record = forms.TypedChoiceField(
         label="Which feed record is another child?",
         coerce=int,
@@ -195,9 +187,6 @@ class SeparateForm(GovukMessages, forms.Form):
         widget=forms.RadioSelect,
         error_messages={"invalid_choice": NOT_ANOTHER},
     )
-
-    def clean_record(self) -> str:
-        return contactpoint_id_typed(self.cleaned_data["record"])
 
 
 def _in_own_la(rows: QuerySet[Row], manager: User, local_authority: str) -> QuerySet[Row]:

@@ -55,6 +55,19 @@ def contactpoint_id_typed(typed: str) -> str:
     return normalised
 
 
+class ContactPointIdField(forms.CharField):
+    """A ContactPoint ID however it was copied down (in fours, a digit at a time, dashed), in
+    its stored form, or "" for an optional one left empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Room for a space, or " - ", between every digit: the check is the digits' own.
+        super().__init__(max_length=4 * contactpoint_id.LENGTH, **kwargs)
+
+    def clean(self, value: Any) -> str:
+        typed = super().clean(value)
+        return contactpoint_id_typed(typed) if typed else ""
+
+
 def parse_date(value: str, name: str) -> date | None:
     """A date in the past typed as people type them; a clear error for anything else."""
     if not value.strip():
@@ -104,16 +117,9 @@ class SearchForm(GovukMessages, forms.Form):
         required=False,
         choices=[("", "Any")] + [(g.value, g.label) for g in (Gender.FEMALE, Gender.MALE)],
     )
-    contactpoint_id = forms.CharField(
-        label="ContactPoint ID",
-        required=False,
-        max_length=20,
-        help_text="If you have it, you need nothing else",
+    contactpoint_id = ContactPointIdField(
+        label="ContactPoint ID", required=False, help_text="If you have it, you need nothing else"
     )
-
-    def clean_contactpoint_id(self) -> str:
-        typed = self.cleaned_data["contactpoint_id"]
-        return contactpoint_id_typed(typed) if typed.strip() else ""
 
     def clean_surname(self) -> str:
         surname: str = self.cleaned_data["surname"].strip()

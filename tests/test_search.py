@@ -123,9 +123,16 @@ class TestMinimumCriteria:
         html = found(priya_client, surname="Hart", dob_from="1 1 2015", dob_to="31 12 2016")
         assert "Amelia Hart" in html
 
-    def test_a_contactpoint_id_alone_is_enough(self, priya_client):
+    @pytest.mark.parametrize("spacing", ["grouped", "every digit", "read out"])
+    def test_a_contactpoint_id_alone_is_enough(self, priya_client, spacing):
+        """However it was copied down: in fours, a digit at a time, or dashed as read out."""
         wanted = child()
-        html = found(priya_client, contactpoint_id=wanted.contactpoint_id_display)
+        typed = {
+            "grouped": wanted.contactpoint_id_display,
+            "every digit": " ".join(wanted.contactpoint_id),
+            "read out": " - ".join(wanted.contactpoint_id),
+        }[spacing]
+        html = found(priya_client, contactpoint_id=typed)
         assert "Amelia Hart" in html
 
 
