@@ -8,12 +8,11 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
-        from audit.models import Action
-        from audit.recorder import audit_note
+        from audit.recorder import sign_out_note
 
         def note_sign_out(sender: object, request: object, user: object, **kwargs: object) -> None:
             # Every way of ending a session (sign-out, timeouts, suspension) passes through here.
             if request is not None and user is not None:
-                audit_note(request, action=Action.SIGN_OUT, user=user)  # type: ignore[arg-type]
+                sign_out_note(request, user)  # type: ignore[arg-type]
 
         user_logged_out.connect(note_sign_out, weak=False, dispatch_uid="audit_sign_out")

@@ -56,6 +56,13 @@ def audit_note(request: HttpRequest, **facts: Any) -> None:
         setattr(note, name, value)
 
 
+def sign_out_note(request: HttpRequest, user: User) -> None:
+    """The request ends ``user``'s session: its event says so, and the session ends even if
+    the request fails (see ``AuditMiddleware._sign_out_stands``)."""
+    audit_note(request, action=Action.SIGN_OUT, user=user)
+    request.session_ended = request.session.session_key  # type: ignore[attr-defined]
+
+
 def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | None) -> None:
     """Inserts one event; raises if it cannot, so the caller's transaction fails with it."""
     user = note.user
@@ -136,6 +143,7 @@ class AuditMiddleware:
                 record_event(request, request.audit, status=response.status_code)  # type: ignore[attr-defined]
             return response
         except _Failed as failure:
+            self._sign_out_stands(request)
             lost = getattr(request, "database_lost", False)
             if lost or not connection.is_usable():
                 # The database (or the read replica) went away mid-request: say the service
@@ -146,6 +154,7 @@ class AuditMiddleware:
             return failure.response
         except DatabaseError:
             logger.exception("request %s failed in the database", request.request_id)  # type: ignore[attr-defined]
+            self._sign_out_stands(request)
             self._record_failure(request, 503)
             return service_unavailable()
 
@@ -154,6 +163,20 @@ class AuditMiddleware:
         primary's ``is_usable`` cannot see): its 500 becomes the service-unavailable page."""
         if isinstance(exception, OperationalError | InterfaceError):
             request.database_lost = True  # type: ignore[attr-defined]
+
+    def _sign_out_stands(self, request: HttpRequest) -> None:
+        """A session the request ended stays ended though the request failed and its
+        transaction rolled back: staying signed in is never the safer failure (a shared
+        computer's next user would have the session). Best effort, as the database may be
+        the very thing that failed; while it is down, no session can be used either."""
+        ended = getattr(request, "session_ended", None)
+        if ended is None:
+            return
+        try:
+            with transaction.atomic():
+                type(request.session)(session_key=ended).delete()
+        except DatabaseError:
+            logger.exception("could not end the session of request %s", request.request_id)  # type: ignore[attr-defined]
 
     def _record_failure(self, request: HttpRequest, status: int) -> None:
         """Best effort: the database may be the very thing that failed."""

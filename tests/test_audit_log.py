@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from ipaddress import ip_network
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -159,6 +160,15 @@ class TestFailClosed:
         assert response.status_code == 503
         user.refresh_from_db()
         assert user.suspended_at is None
+
+    def test_signing_out_signs_out_even_if_its_event_cannot_be_written(self, client):
+        """Staying signed in is never the safer failure: on a shared computer the next person
+        would have Priya's session. She is told the service is unavailable, and is signed out."""
+        sign_in(client, priya())
+        break_the_access_log()
+        response = client.post(reverse("accounts:logout"))
+        assert response.status_code == 503
+        assert not Session.objects.exists()
 
 
 class TestAppendOnly:
