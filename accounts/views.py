@@ -8,14 +8,20 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -52,6 +58,7 @@ from accounts.services import PROFILE
 from audit.models import Action
 from audit.recorder import audit_note
 from contactpoint.client import client_ip
+from contactpoint.confirmation import confirmation_page, confirmed
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -366,11 +373,36 @@ USER_ACTIONS = {
 }
 
 
-@require_POST
+# What each action that cannot be taken back asks, and what it says it will do.
+ASKED_FIRST = {
+    "suspend": (
+        "Are you sure you want to suspend {name}?",
+        [
+            "They will be signed out everywhere straight away, and will not be able to sign "
+            "in until an administrator reactivates their account.",
+        ],
+        "Suspend {name}",
+    ),
+    "reset-two-factor": (
+        "Are you sure you want to reset {name}'s two-factor sign-in?",
+        [
+            "Their authenticator app and backup codes will stop working, and they will be "
+            "signed out everywhere straight away.",
+            "They will set up two-factor sign-in again the next time they sign in.",
+        ],
+        "Reset two-factor sign-in",
+    ),
+}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required(Permission.MANAGE_USERS)
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
+    if request.method != "POST" and action not in ASKED_FIRST:
+        return HttpResponseNotAllowed(["POST"])  # only a question is a page
     refusal = None
     if action in CREDENTIAL_ACTIONS and not may_reset_credentials(admin, managed):
         refusal = (
@@ -383,6 +415,24 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         _note_admin_action(request, action, managed, refused=True)
         messages.error(request, refusal)
         return redirect("accounts:user_detail", pk=managed.pk)
+    name = managed.get_full_name() or managed.username
+    if action in ASKED_FIRST and not confirmed(request):
+        audit_note(
+            request,
+            detail={
+                "page": f"confirm_{action}",
+                "user_id": managed.pk,
+                "username": managed.username,
+            },
+        )
+        question, consequences, button = ASKED_FIRST[action]
+        return confirmation_page(
+            request,
+            question=question.format(name=name),
+            consequences=consequences,
+            button=button.format(name=name),
+            cancel_url=reverse("accounts:user_detail", args=[managed.pk]),
+        )
     _note_admin_action(request, action, managed)
     if action == "setup-link":
         link = services.setup_link_create(user=managed, by=admin)
@@ -392,7 +442,7 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         raise Http404
     service, done = USER_ACTIONS[action]
     service(user=managed)
-    messages.success(request, done.format(name=managed.get_full_name() or managed.username))
+    messages.success(request, done.format(name=name))
     return redirect("accounts:user_detail", pk=managed.pk)
 
 

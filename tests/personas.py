@@ -21,6 +21,8 @@ from accounts.roles import Role
 from directory.models import Address, Child, Gender, Service, Source
 
 PASSWORD = "correct-horse-battery-staple"
+# The answer a "check before a destructive action" page posts (contactpoint.confirmation).
+CONFIRM = {"confirm": "yes"}
 
 
 def northshire() -> Organisation:

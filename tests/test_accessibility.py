@@ -69,8 +69,9 @@ def test_a_practitioners_pages(page):
 
 
 def test_administrators_auditors_officers_and_data_managers_pages(browser, live_app):
+    from accounts.roles import Role
     from shielding.models import Shield
-    from tests.personas import ada, dana, feed_review, lee, make_child, nina, sam
+    from tests.personas import ada, dana, feed_review, lee, make_child, make_user, nina, sam
 
     child = make_child()
     review = feed_review(child)
@@ -80,8 +81,15 @@ def test_administrators_auditors_officers_and_data_managers_pages(browser, live_
         child=brother, reason="other", justification="Shares a home", review_on="2027-01-01",
         for_sharing=True,
     )  # fmt: skip
+    # An administrator of Lee's: he is asked before suspending her or resetting her sign-in.
+    lara = make_user("lara", Role.LA_ADMINISTRATOR)
     pages = {
-        lee: ["/accounts/users/", "/accounts/users/new/"],
+        lee: [
+            "/accounts/users/",
+            "/accounts/users/new/",
+            f"/accounts/users/{lara.pk}/suspend/",
+            f"/accounts/users/{lara.pk}/reset-two-factor/",
+        ],
         nina: ["/accounts/organisations/", "/accounts/organisations/new/"],
         ada: [
             "/audit/",

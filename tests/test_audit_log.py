@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import Action, AuditEvent, AuditSeal
 from tests.personas import (
+    CONFIRM,
     PASSWORD,
     authenticator,
     break_the_access_log,
@@ -100,7 +101,7 @@ class TestEveryRequestIsAnEvent:
     def test_an_administrators_action_names_what_was_done_to_whom(self, client):
         sign_in(client, lee())
         user = priya()
-        client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]))
+        client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]), CONFIRM)
         (event,) = events(action=Action.ADMIN_ACTION)
         assert event.detail == {"action": "suspend", "user_id": user.pk, "username": "priya"}
         assert event.status == 302
@@ -156,7 +157,7 @@ class TestFailClosed:
         sign_in(client, lee())
         user = priya()
         break_the_access_log()
-        response = client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]))
+        response = client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]), CONFIRM)
         assert response.status_code == 503
         user.refresh_from_db()
         assert user.suspended_at is None
@@ -190,7 +191,7 @@ class TestAppendOnly:
         client.get("/accounts/login/")
         sign_in(client, lee())
         client.post(
-            reverse("accounts:user_action", args=[priya().pk, "suspend"])
+            reverse("accounts:user_action", args=[priya().pk, "suspend"]), CONFIRM
         )  # a change log entry
         AuditSeal.objects.create(
             day=date(2026, 1, 1), event_count=0, events_hash="", previous_seal_hash="", seal_hash=""
@@ -243,6 +244,7 @@ class TestChangeLogAddress:
         user = priya()
         response = client.post(
             reverse("accounts:user_action", args=[user.pk, "suspend"]),
+            CONFIRM,
             REMOTE_ADDR="198.51.100.7",
             HTTP_X_FORWARDED_FOR="203.0.113.66",
             HTTP_X_FORWARDED_PORT="99999999999999999999",

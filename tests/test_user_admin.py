@@ -17,6 +17,7 @@ from accounts.roles import Role
 from audit.models import AuditEvent
 from tests.commands import run_manage
 from tests.personas import (
+    CONFIRM,
     authenticator,
     current_code,
     lee,
@@ -71,7 +72,8 @@ def setup_path(html: str) -> str:
 
 
 def action(client, user, name):
-    return client.post(reverse("accounts:user_action", args=[user.pk, name]))
+    """The action, confirmed where the page asks first (suspending, resetting two-factor)."""
+    return client.post(reverse("accounts:user_action", args=[user.pk, name]), CONFIRM)
 
 
 class TestListingUsers:
@@ -361,10 +363,10 @@ class TestChangingUsers:
 
     def test_actions_are_posts(self, lee_client):
         user = priya()
-        url = reverse("accounts:user_action", args=[user.pk, "suspend"])
-        assert lee_client.get(url).status_code == 405
-        user.refresh_from_db()
-        assert user.suspended_at is None
+        for name in ("reactivate", "unlock", "setup-link"):
+            url = reverse("accounts:user_action", args=[user.pk, name])
+            assert lee_client.get(url).status_code == 405, name
+        assert not SetupLink.objects.filter(user=user).exists()
 
     @pytest.mark.parametrize("name", ["reset-two-factor", "setup-link"])
     def test_only_someone_who_could_give_the_roles_resets_the_credentials(self, lee_client, name):
@@ -481,6 +483,84 @@ class TestChangingUsers:
 
     def test_an_unknown_action_is_not_found(self, lee_client):
         assert action(lee_client, priya(), "delete").status_code == 404
+
+
+class TestCheckBeforeSuspendingOrResettingTwoFactor:
+    """GOV.UK's check before a destructive action: suspending a user or resetting their second
+    factor signs them out everywhere, so the first press asks, and only the answer acts."""
+
+    @pytest.fixture
+    def lara(self):
+        """An LA administrator of Lee's: he holds every role she holds, so he may reset her."""
+        user = make_user("lara", Role.LA_ADMINISTRATOR)
+        user.first_name, user.last_name = "Lara", "Quinn"
+        user.save()
+        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        return user
+
+    @staticmethod
+    def unchanged(user: User) -> bool:
+        user.refresh_from_db()
+        return (
+            user.suspended_at is None
+            and user.two_factor_reset_at is None
+            and TOTPDevice.objects.filter(user=user).exists()
+        )
+
+    @pytest.mark.parametrize(
+        ("name", "question"),
+        [
+            ("suspend", "Are you sure you want to suspend Lara Quinn?"),
+            ("reset-two-factor", "Are you sure you want to reset Lara Quinn&#x27;s two-factor"),
+        ],
+    )
+    def test_it_asks_first_and_changes_nothing(self, lee_client, lara, name, question):
+        url = reverse("accounts:user_action", args=[lara.pk, name])
+        for first in (lee_client.get(url), lee_client.post(url)):
+            html = first.content.decode()
+            assert first.status_code == 200
+            assert question in html and "signed out everywhere" in html
+            assert 'class="govuk-button govuk-button--warning"' in html
+            assert 'name="confirm" value="yes"' in html and "csrfmiddlewaretoken" in html
+            assert f'href="{reverse("accounts:user_detail", args=[lara.pk])}">Cancel<' in html
+            assert first["Cache-Control"].startswith("max-age=0")
+        assert self.unchanged(lara)
+        assert not AuditEvent.objects.filter(action="admin_action").exists(), "nothing was done"
+        asked = AuditEvent.objects.filter(path=url).latest("id")
+        assert asked.detail == {"page": f"confirm_{name}", "user_id": lara.pk, "username": "lara"}
+
+    def test_the_answer_suspends(self, lee_client, lara):
+        response = action(lee_client, lara, "suspend")
+        assert response.status_code == 302
+        lara.refresh_from_db()
+        assert lara.suspended_at is not None
+
+    def test_the_answer_resets_two_factor(self, lee_client, lara):
+        response = action(lee_client, lara, "reset-two-factor")
+        assert response.status_code == 302
+        assert not TOTPDevice.objects.filter(user=lara).exists()
+
+    def test_the_detail_page_leads_to_the_question_not_to_the_action(self, lee_client, lara):
+        html = lee_client.get(reverse("accounts:user_detail", args=[lara.pk])).content.decode()
+        for name in ("suspend", "reset-two-factor"):
+            url = reverse("accounts:user_action", args=[lara.pk, name])
+            assert f'<a href="{url}"' in html and f'action="{url}"' not in html
+
+    @pytest.mark.parametrize("name", ["suspend", "reset-two-factor"])
+    def test_outsiders_are_refused_either_step(self, client, name):
+        """Xavier is another LA's: Lee gets a 404. Priya is no administrator: a 403."""
+        outsider = xavier()
+        TOTPDevice.objects.create(user=outsider, name="phone", confirmed=True)
+        administrator = lee()
+        for signed_in, target, status in (
+            (administrator, outsider, 404),
+            (priya(), administrator, 403),
+        ):
+            sign_in(client, signed_in)
+            url = reverse("accounts:user_action", args=[target.pk, name])
+            assert client.get(url).status_code == status
+            assert client.post(url, CONFIRM).status_code == status
+        assert self.unchanged(outsider)
 
 
 class TestChangeLog:
