@@ -21,9 +21,11 @@ def confirmation_page(
     button: str,
     cancel_url: str,
     caption: str = "",
+    title: str = "",
 ) -> HttpResponse:
     """The question, what the action will do, a warning button that posts the answer back to
-    this URL, and a way out that changes nothing."""
+    this URL, and a way out that changes nothing. ``title``, where the question names a child:
+    browser history keeps titles, and a title names a record by its ID only."""
     return render(
         request,
         "confirm.html",
@@ -33,6 +35,7 @@ def confirmation_page(
             "button": button,
             "cancel_url": cancel_url,
             "caption": caption,
+            "title": title or question,
             "confirmed": CONFIRMED,
         },
     )

@@ -7,14 +7,16 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
+from contactpoint.confirmation import confirmation_page, confirmed
 from contactpoint.routers import replica_reads
 from directory import services
 from directory.forms import InvolvementForm, SearchForm
@@ -247,15 +249,44 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
     )
 
 
-@require_POST
+@never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required(Permission.RECORD_OWN_INVOLVEMENT)
 def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
+    """Asks first (GOV.UK's check before a destructive action): the child's record stops
+    naming her, and her lead professional role, if she held it, goes with it."""
     viewer = signed_in_user(request)
     child = _record_child(request, contactpoint_id)
-    if visible_child(child, viewer).masked:
+    record = visible_child(child, viewer)
+    if record.masked:
         raise Http404
     if closed := _closed_to_involvements(request, child):
         return closed
+    if not confirmed(request):
+        mine = record.my_involvement
+        if mine is None:
+            return _no_involvement_to_end(request, child)
+        audit_note(
+            request,
+            action=Action.VIEW_RECORD,
+            **audit_facts(child),
+            detail={"page": "end_own_involvement"},
+        )
+        name = " ".join(filter(None, (record.given_name, record.family_name)))
+        return confirmation_page(
+            request,
+            caption=f"ContactPoint ID {record.contactpoint_id_display}",
+            title=f"End your involvement with record {record.contactpoint_id_display}",
+            question=f"Are you sure you want to end your involvement with {name}?",
+            consequences=[
+                "The record will no longer show you as working with this child"
+                + (", or as their lead professional." if mine.lead_professional else "."),
+                "Your involvement stays in the child's history. If you work with the child "
+                "again, record your involvement again.",
+            ],
+            button="End my involvement",
+            cancel_url=reverse("directory:child_record", args=[child.contactpoint_id]),
+        )
     try:
         ended = services.involvement_end_mine(
             child=child, practitioner=viewer, ended_on=timezone.localdate()
@@ -272,8 +303,12 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
             detail={"change": "end_own_involvement", "involvement_ids": [i.pk for i in ended]},
         )
         messages.success(request, "Your involvement has ended. It stays in the child's history.")
-    else:
-        # Nothing changed: the request is logged as what it was, an access to the record.
-        audit_note(request, **audit_facts(child), detail={"ended": "nothing current"})
-        messages.info(request, "You have no current involvement with this child to end.")
+        return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
+    return _no_involvement_to_end(request, child)
+
+
+def _no_involvement_to_end(request: HttpRequest, child: Child) -> HttpResponseBase:
+    # Nothing changed: the request is logged as what it was, an access to the record.
+    audit_note(request, **audit_facts(child), detail={"ended": "nothing current"})
+    messages.info(request, "You have no current involvement with this child to end.")
     return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)

@@ -1,5 +1,6 @@
 """Every kind of page passes axe-core's WCAG 2.2 AA rules, and search works by keyboard alone."""
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ def test_the_sign_in_and_error_pages(page):
 
 
 def test_a_practitioners_pages(page):
+    from directory.models import Involvement, Source
     from tests.personas import make_address, make_child, priya, rebuild_keys, shield
 
     child = make_child()
@@ -48,12 +50,19 @@ def test_a_practitioners_pages(page):
     rebuild_keys(child)
     hidden = make_child(given_name="Amy")
     shield(hidden)
-    sign_in_as(page, priya())
+    practitioner = priya()
+    # Hers to end: the page that asks first.
+    Involvement.objects.create(
+        child=child, practitioner=practitioner, role="Health visitor",
+        started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+    )  # fmt: skip
+    sign_in_as(page, practitioner)
     for path in (
         "/",
         "/search/",
         f"/children/{child.contactpoint_id}/",
         f"/children/{child.contactpoint_id}/my-involvement/",
+        f"/children/{child.contactpoint_id}/my-involvement/end/",
         f"/children/{hidden.contactpoint_id}/",
         f"/children/{hidden.contactpoint_id}/contact-request/",
     ):

@@ -25,6 +25,8 @@ from directory.models import (
     Source,
 )
 from tests.personas import (
+    CONFIRM,
+    lee,
     make_address,
     make_child,
     make_service,
@@ -346,7 +348,7 @@ class TestMyInvolvement:
         client.post(url, self.form(role="Named health visitor", lead_professional="on"))
         mine = Involvement.objects.get(child=child, practitioner=user)
         assert (mine.role, mine.lead_professional) == ("Named health visitor", True)
-        client.post(record_url(child, "my-involvement/end/"))
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
         mine.refresh_from_db()
         assert mine.ended_on is not None
         assert "Ended involvements" in client.get(record_url(child)).content.decode()
@@ -497,7 +499,7 @@ class TestMyInvolvement:
         child = make_child(status=Child.Status.DECEASED, date_of_death=date(2025, 8, 31))
         sign_in(client, priya())
         client.post(record_url(child, "my-involvement/"), self.form(started_on="1 3 2025"))
-        client.post(record_url(child, "my-involvement/end/"))
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
         assert Involvement.objects.get(child=child).ended_on == date(2025, 8, 31)
 
     def test_a_death_recorded_while_she_ended_it_is_seen_under_the_lock(self):
@@ -535,7 +537,9 @@ class TestMyInvolvement:
         user = priya()
         kept = self.merged_with_two_of_mine(user)
         sign_in(client, user)
-        html = client.post(record_url(kept, "my-involvement/end/"), follow=True).content.decode()
+        html = client.post(
+            record_url(kept, "my-involvement/end/"), CONFIRM, follow=True
+        ).content.decode()
         assert "Your involvement has ended" in html and "End my involvement" not in html
         assert not Involvement.objects.filter(practitioner=user, ended_on=None).exists()
         assert Involvement.objects.filter(practitioner=user, child=kept).count() == 2
@@ -602,7 +606,7 @@ class TestMyInvolvement:
         )  # fmt: skip
         html = client.get(record_url(child)).content.decode()
         assert "Youth worker" in html and "The lead professional is Owen" in html
-        client.post(record_url(child, "my-involvement/end/"))
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
         hidden.refresh_from_db()
         assert hidden.ended_on is None
 
@@ -635,7 +639,7 @@ class TestMyInvolvement:
         received = timezone.localtime(mine.received_at)
         assert f"Recorded by a practitioner, received {received:%-d %B %Y}" in html
         Involvement.objects.filter(pk=mine.pk).update(received_at=long_ago)
-        client.post(record_url(child, "my-involvement/end/"))
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
         mine.refresh_from_db()
         assert mine.ended_on and mine.received_at > long_ago
 
@@ -676,7 +680,7 @@ class TestMyInvolvement:
         sign_in(client, user)
         client.post(record_url(child, "my-involvement/"), self.form())
         mine = Involvement.objects.get(child=child)
-        client.post(record_url(child, "my-involvement/end/"))
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
         html = client.post(
             record_url(child, "my-involvement/"),
             {**self.form(caf_held="on"), "involvement": mine.pk},
@@ -694,7 +698,7 @@ class TestMyInvolvement:
         child = make_child()
         sign_in(client, priya())
         client.post(record_url(child, "my-involvement/"), self.form(lead_professional="on"))
-        client.post(record_url(child, "my-involvement/end/"))
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
         sign_in(client, xavier())
         html = client.get(record_url(child)).content.decode()
         assert "There is no lead professional" in html and "Ended involvements" in html
@@ -703,7 +707,9 @@ class TestMyInvolvement:
     def test_ending_when_nothing_is_current_changes_nothing_and_is_logged_as_such(self, client):
         child = make_child()
         sign_in(client, priya())
-        html = client.post(record_url(child, "my-involvement/end/"), follow=True).content.decode()
+        html = client.post(
+            record_url(child, "my-involvement/end/"), CONFIRM, follow=True
+        ).content.decode()
         assert "You have no current involvement with this child to end" in html
         ending = AuditEvent.objects.get(path=record_url(child, "my-involvement/end/"))
         assert (ending.action, ending.child_id) == (Action.PAGE_VIEW, child.pk)
@@ -719,16 +725,86 @@ class TestMyInvolvement:
             source=Source.PRACTITIONER,
         )
         sign_in(client, priya())
-        client.post(record_url(child, "my-involvement/end/"))
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
         theirs.refresh_from_db()
         assert theirs.ended_on is None
+
+
+class TestCheckBeforeEndingMyInvolvement:
+    """GOV.UK's check before a destructive action: ending her involvement takes Priya off the
+    child's record (and stands her down as lead professional), so the first press asks."""
+
+    @staticmethod
+    def involved(child: Child, practitioner) -> Involvement:
+        return Involvement.objects.create(
+            child=child, practitioner=practitioner, role="Health visitor",
+            started_on=date(2025, 1, 1), lead_professional=True, source=Source.PRACTITIONER,
+        )  # fmt: skip
+
+    def test_it_asks_first_and_changes_nothing(self, client):
+        user = priya()
+        child = make_child(given_name="Zenobia", family_name="Quillfeather")
+        mine = self.involved(child, user)
+        sign_in(client, user)
+        url = record_url(child, "my-involvement/end/")
+        for first in (client.get(url), client.post(url)):
+            html = first.content.decode()
+            assert first.status_code == 200
+            assert (
+                "Are you sure you want to end your involvement with Zenobia Quillfeather?" in html
+            )
+            assert "or as their lead professional" in html
+            assert 'class="govuk-button govuk-button--warning"' in html
+            assert 'name="confirm" value="yes"' in html and "csrfmiddlewaretoken" in html
+            assert f'href="{record_url(child)}">Cancel<' in html
+            assert first["Cache-Control"].startswith("max-age=0")
+        mine.refresh_from_db()
+        assert mine.ended_on is None and mine.lead_professional
+        assert not AuditEvent.objects.filter(action=Action.CHANGE).exists()
+        asked = AuditEvent.objects.filter(path=url).latest("id")
+        assert (asked.action, asked.child_id) == (Action.VIEW_RECORD, child.pk)
+        assert asked.detail == {"page": "end_own_involvement"}
+
+    def test_the_answer_ends_it(self, client):
+        user = priya()
+        child = make_child()
+        mine = self.involved(child, user)
+        sign_in(client, user)
+        response = client.post(record_url(child, "my-involvement/end/"), CONFIRM)
+        assert response.status_code == 302 and response.url == record_url(child)
+        mine.refresh_from_db()
+        assert mine.ended_on == timezone.localdate()
+
+    def test_the_record_page_leads_to_the_question_not_to_the_action(self, client):
+        user = priya()
+        child = make_child()
+        self.involved(child, user)
+        sign_in(client, user)
+        html = client.get(record_url(child)).content.decode()
+        url = record_url(child, "my-involvement/end/")
+        assert f'href="{url}"' in html and f'action="{url}"' not in html
+
+    def test_outsiders_are_refused_either_step(self, client):
+        """Through a shield Priya gets a 404, as for the record's other involvement pages; Lee,
+        who has no child-facing role, a 403."""
+        child, practitioner = make_child(), priya()
+        mine = self.involved(child, practitioner)
+        shield(child)
+        for who, status in ((practitioner, 404), (lee(), 403)):
+            sign_in(client, who)
+            url = record_url(child, "my-involvement/end/")
+            assert client.get(url).status_code == status
+            assert client.post(url, CONFIRM).status_code == status
+        mine.refresh_from_db()
+        assert mine.ended_on is None
 
 
 def test_no_page_title_names_the_child(client):
     """Titles are kept in browser history and shown in tab lists: the ID, never the name."""
     child = make_child(given_name="Zenobia", family_name="Quillfeather")
     sign_in(client, priya())
-    for suffix in ("", "my-involvement/"):
+    client.post(record_url(child, "my-involvement/"), TestMyInvolvement().form())
+    for suffix in ("", "my-involvement/", "my-involvement/end/"):
         html = client.get(record_url(child, suffix)).content.decode()
         title = html.split("<title>", 1)[1].split("</title>", 1)[0]
         assert child.contactpoint_id_display in title and "Zenobia" not in title, title
