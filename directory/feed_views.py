@@ -9,14 +9,16 @@ from django.contrib import messages
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
+from contactpoint.confirmation import confirmation_page, confirmed
 from contactpoint.govuk_forms import GovukMessages
 from directory.feed_import import (
     ImportOutcome,
@@ -625,23 +627,48 @@ def merges(request: HttpRequest) -> HttpResponse:
     return render(request, "directory/merges.html", {"merges": rows})
 
 
-@require_POST
+@never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required(Permission.MERGE_RECORDS)
 def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """Asks first (GOV.UK's check before a destructive action): undoing a merge splits what
+    practitioners see as one child's record back into two."""
     manager = signed_in_user(request)
     item = get_object_or_404(
         _merges(manager).select_related("kept", "absorbed"), pk=pk, unmerged_at__isnull=True
     )
+    both = [item.kept.contactpoint_id, item.absorbed.contactpoint_id]
     refused = _undo_refused(item, manager)
     if refused:
         audit_note(
             request,
             action=Action.ADMIN_ACTION,
             detail={"unmerge": pk, "refused": True},
-            result_ids=[item.kept.contactpoint_id, item.absorbed.contactpoint_id],
+            result_ids=both,
         )
         messages.error(request, refused)
         return redirect("directory:merges")
+    if not confirmed(request):
+        audit_note(
+            request,
+            action=Action.PAGE_VIEW,
+            detail={"page": "unmerge", "merge": pk},
+            result_ids=both,
+        )
+        kept, absorbed = item.kept.contactpoint_id_display, item.absorbed.contactpoint_id_display
+        return confirmation_page(
+            request,
+            question=f"Are you sure you want to undo the merge of {absorbed} into {kept}?",
+            consequences=[
+                f"{absorbed} will be a record of its own again, with what it brought to the "
+                "merge and what its feeds have sent since. Practitioners will find two "
+                "records again.",
+                f"What was recorded on {kept} since the merge stays on {kept}. If {kept} is "
+                f"shielded, {absorbed} will be shielded too.",
+            ],
+            button="Undo the merge",
+            cancel_url=reverse("directory:merges"),
+        )
     try:
         children_unmerge(merge=item, by=manager)
     except ValueError:  # undone by someone else since the list was shown

@@ -79,6 +79,7 @@ def test_a_practitioners_pages(page):
 
 def test_administrators_auditors_officers_and_data_managers_pages(browser, live_app):
     from accounts.roles import Role
+    from directory.services import children_merge
     from shielding.models import Shield
     from tests.personas import ada, dana, feed_review, lee, make_child, make_user, nina, sam
 
@@ -90,6 +91,8 @@ def test_administrators_auditors_officers_and_data_managers_pages(browser, live_
         child=brother, reason="other", justification="Shares a home", review_on="2027-01-01",
         for_sharing=True,
     )  # fmt: skip
+    # A merge for Dana to be asked about undoing.
+    merged = children_merge(kept=make_child(given_name="Kay"), absorbed=make_child(), by=None)
     # An administrator of Lee's: he is asked before suspending her or resetting her sign-in.
     lara = make_user("lara", Role.LA_ADMINISTRATOR)
     pages = {
@@ -119,6 +122,7 @@ def test_administrators_auditors_officers_and_data_managers_pages(browser, live_
             f"/feeds/reviews/{review.pk}/",
             "/feeds/merge/",
             "/feeds/merges/",
+            f"/feeds/merges/{merged.pk}/unmerge/",
             "/feeds/separate/",
         ],
     }

@@ -114,7 +114,8 @@ MATRIX: dict[str, Row] = {
     "directory:review": Row("GET", "review", only({"dana": OK})),
     "directory:merge": Row("GET", "", only({"dana": OK})),
     "directory:merges": Row("GET", "", only({"dana": OK})),
-    "directory:unmerge": Row("POST", "merge", only({"dana": 302})),
+    # A GET or an unconfirmed POST asks first (contactpoint.confirmation).
+    "directory:unmerge": Row("GET", "merge", only({"dana": OK})),
     "directory:separate": Row("GET", "", only({"dana": OK})),
 }
 

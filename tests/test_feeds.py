@@ -50,6 +50,7 @@ from shielding.models import Shield
 from shielding.services import shield_create
 from tests.commands import run_manage
 from tests.personas import (
+    CONFIRM,
     dana,
     decide,
     feed_review,
@@ -1549,10 +1550,10 @@ class TestMergeAndUnmerge:
             done.kept.contactpoint_id
             not in client.get(reverse("directory:merges")).content.decode()
         )
-        assert client.post(reverse("directory:unmerge", args=[done.pk])).status_code == 404
+        assert client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM).status_code == 404
         sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
         assert client.get(reverse("directory:review", args=[review.pk])).status_code == 200
-        assert client.post(reverse("directory:unmerge", args=[done.pk])).status_code == 302
+        assert client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM).status_code == 302
 
     def test_a_merge_across_las_is_undone_only_by_the_national_team(self, client):
         """Neither LA's data managers could have made it, so neither undoes it; both see it."""
@@ -1565,7 +1566,9 @@ class TestMergeAndUnmerge:
             assert absorbed.contactpoint_id_display in page
             assert "Only the national data-quality team can undo it" in page
             assert reverse("directory:unmerge", args=[done.pk]) not in page
-            response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
+            response = client.post(
+                reverse("directory:unmerge", args=[done.pk]), CONFIRM, follow=True
+            )
             assert "Only the national data-quality team can undo it" in response.content.decode()
             absorbed.refresh_from_db()
             assert absorbed.merged_into == kept
@@ -1574,7 +1577,7 @@ class TestMergeAndUnmerge:
             reverse("directory:unmerge", args=[done.pk])
             in client.get(reverse("directory:merges")).content.decode()
         )
-        client.post(reverse("directory:unmerge", args=[done.pk]))
+        client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM)
         absorbed.refresh_from_db()
         assert absorbed.merged_into is None
 
@@ -1589,7 +1592,7 @@ class TestMergeAndUnmerge:
             justification="Mother and Ann now at the Elm St refuge",
         )  # fmt: skip
         sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
-        client.post(reverse("directory:unmerge", args=[done.pk]))
+        client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM)
         carried = Shield.objects.get(child=absorbed, lifted_at__isnull=True)
         assert "Elm St" not in carried.justification and carried.shielded_by is None
         event = AuditEvent.objects.get(detail__unmerge=done.pk)
@@ -1610,7 +1613,7 @@ class TestMergeAndUnmerge:
                 "confirmed": "yes",
             },
         )
-        client.post(reverse("directory:unmerge", args=[Merge.objects.get().pk]))
+        client.post(reverse("directory:unmerge", args=[Merge.objects.get().pk]), CONFIRM)
         for detail in ("merge", "unmerge"):
             event = AuditEvent.objects.get(detail__has_key=detail)
             assert event.child_id == kept.pk and event.result_ids == [absorbed.contactpoint_id]
@@ -1714,12 +1717,12 @@ class TestMergeAndUnmerge:
         page = client.get(reverse("directory:merges")).content.decode()
         assert "archived more than a year ago" in page
         assert reverse("directory:unmerge", args=[done.pk]) not in page
-        response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
+        response = client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM, follow=True)
         assert "archived more than a year ago" in response.content.decode()
         absorbed.refresh_from_db()
         assert absorbed.status == Child.Status.MERGED
         Child.objects.filter(pk=kept.pk).update(archived_on=timezone.localdate())
-        client.post(reverse("directory:unmerge", args=[done.pk]))
+        client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM)
         absorbed.refresh_from_db()
         assert absorbed.status == Child.Status.ACTIVE, "within the year it is undone"
 
@@ -1735,7 +1738,7 @@ class TestMergeAndUnmerge:
 
         monkeypatch.setattr(feed_views, "children_unmerge", after_another_request)
         sign_in(client, dana())
-        response = client.post(reverse("directory:unmerge", args=[done.pk]), follow=True)
+        response = client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM, follow=True)
         assert "That merge has been undone already" in response.content.decode()
 
     def test_the_review_pages_version_is_keyed_so_it_cannot_test_guesses(self, client):
@@ -1850,7 +1853,9 @@ class TestMergeAndUnmerge:
         earlier = children_merge(kept=second, absorbed=first, by=None)
         later = children_merge(kept=third, absorbed=second, by=None)
         sign_in(client, dana())
-        response = client.post(reverse("directory:unmerge", args=[earlier.pk]), follow=True)
+        response = client.post(
+            reverse("directory:unmerge", args=[earlier.pk]), CONFIRM, follow=True
+        )
         assert (
             f"{second.contactpoint_id_display} has since been merged into "
             f"{third.contactpoint_id_display}. Undo that merge first."
@@ -1861,8 +1866,8 @@ class TestMergeAndUnmerge:
             path=reverse("directory:unmerge", args=[earlier.pk])
         ).latest("id")
         assert third.contactpoint_id in event.result_ids
-        client.post(reverse("directory:unmerge", args=[later.pk]))
-        client.post(reverse("directory:unmerge", args=[earlier.pk]))
+        client.post(reverse("directory:unmerge", args=[later.pk]), CONFIRM)
+        client.post(reverse("directory:unmerge", args=[earlier.pk]), CONFIRM)
         first.refresh_from_db()
         assert first.status == Child.Status.ACTIVE
         assert first.addresses.filter(postcode="NE5 5AB").exists()
@@ -1873,7 +1878,9 @@ class TestMergeAndUnmerge:
         earlier = children_merge(kept=second, absorbed=first, by=None)
         children_merge(kept=theirs, absorbed=second, by=None)
         sign_in(client, dana())
-        response = client.post(reverse("directory:unmerge", args=[earlier.pk]), follow=True)
+        response = client.post(
+            reverse("directory:unmerge", args=[earlier.pk]), CONFIRM, follow=True
+        )
         assert (
             f"{theirs.contactpoint_id_display}. It is a record of another local authority: ask "
             "the national data-quality team to undo that merge first."
@@ -1943,7 +1950,7 @@ class TestMergeAndUnmerge:
         client.post(reverse("directory:merge"), {**form, "confirmed": "yes"})
         absorbed.refresh_from_db()
         assert absorbed.status == "merged"
-        client.post(reverse("directory:unmerge", args=[Merge.objects.get().pk]))
+        client.post(reverse("directory:unmerge", args=[Merge.objects.get().pk]), CONFIRM)
         absorbed.refresh_from_db()
         assert absorbed.status == "active"
 
@@ -1956,6 +1963,62 @@ def manage(*arguments: str) -> tuple[int, str, str]:
     except SystemExit as exit_:
         return int(exit_.code or 0), out.getvalue(), err.getvalue()
     return 0, out.getvalue(), err.getvalue()
+
+
+class TestCheckBeforeUndoingAMerge:
+    """GOV.UK's check before a destructive action: undoing a merge splits what practitioners
+    see as one child back into two records, so Dana's first press asks."""
+
+    @staticmethod
+    def still_merged(done: Merge) -> bool:
+        done.refresh_from_db()
+        done.absorbed.refresh_from_db()
+        return done.unmerged_at is None and done.absorbed.merged_into_id == done.kept_id
+
+    def test_it_asks_first_and_changes_nothing(self, client):
+        done = children_merge(kept=make_child(), absorbed=make_child(given_name="Amy"), by=None)
+        sign_in(client, dana())
+        url = reverse("directory:unmerge", args=[done.pk])
+        kept, absorbed = done.kept.contactpoint_id_display, done.absorbed.contactpoint_id_display
+        for first in (client.get(url), client.post(url)):
+            html = first.content.decode()
+            assert first.status_code == 200
+            assert f"Are you sure you want to undo the merge of {absorbed} into {kept}?" in html
+            assert "Practitioners will find two records again" in html
+            assert 'class="govuk-button govuk-button--warning"' in html
+            assert 'name="confirm" value="yes"' in html and "csrfmiddlewaretoken" in html
+            assert f'href="{reverse("directory:merges")}">Cancel<' in html
+            assert first["Cache-Control"].startswith("max-age=0")
+        assert self.still_merged(done)
+        assert not AuditEvent.objects.filter(action="change").exists()
+        asked = AuditEvent.objects.filter(path=url).latest("id")
+        assert asked.detail == {"page": "unmerge", "merge": done.pk}
+        assert asked.result_ids == [done.kept.contactpoint_id, done.absorbed.contactpoint_id]
+
+    def test_the_answer_undoes_it(self, client):
+        done = children_merge(kept=make_child(), absorbed=make_child(given_name="Amy"), by=None)
+        sign_in(client, dana())
+        response = client.post(reverse("directory:unmerge", args=[done.pk]), CONFIRM)
+        assert response.status_code == 302 and response.url == reverse("directory:merges")
+        assert not self.still_merged(done)
+
+    def test_the_merges_page_leads_to_the_question_not_to_the_action(self, client):
+        done = children_merge(kept=make_child(), absorbed=make_child(given_name="Amy"), by=None)
+        sign_in(client, dana())
+        html = client.get(reverse("directory:merges")).content.decode()
+        url = reverse("directory:unmerge", args=[done.pk])
+        assert f'href="{url}"' in html and f'action="{url}"' not in html
+
+    def test_outsiders_are_refused_either_step(self, client):
+        """Another LA's data manager gets a 404; Priya, who merges nothing, a 403."""
+        done = children_merge(kept=make_child(), absorbed=make_child(given_name="Amy"), by=None)
+        url = reverse("directory:unmerge", args=[done.pk])
+        other_la = make_user("dora", Role.DATA_MANAGER, organisation=southshire())
+        for who, status in ((other_la, 404), (priya(), 403)):
+            sign_in(client, who)
+            assert client.get(url).status_code == status
+            assert client.post(url, CONFIRM).status_code == status
+        assert self.still_merged(done)
 
 
 class TestWhatOnlyAnLaKnows:
