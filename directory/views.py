@@ -258,13 +258,13 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
     viewer = signed_in_user(request)
     child = _record_child(request, contactpoint_id)
     record = visible_child(child, viewer)
-    if record.masked:
-        raise Http404
+    if record.masked and record.involved_since is None:
+        raise Http404  # a shielded record says nothing of who works with the child
     if closed := _closed_to_involvements(request, child):
         return closed
     if not confirmed(request):
         mine = record.my_involvement
-        if mine is None:
+        if mine is None and not record.masked:
             return _no_involvement_to_end(request, child)
         audit_note(
             request,
@@ -280,7 +280,7 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
             question=f"Are you sure you want to end your involvement with {name}?",
             consequences=[
                 "The record will no longer show you as working with this child"
-                + (", or as their lead professional." if mine.lead_professional else "."),
+                + (", or as their lead professional." if mine and mine.lead_professional else "."),
                 "Your involvement stays in the child's history. If you work with the child "
                 "again, record your involvement again.",
             ],

@@ -587,6 +587,9 @@ class ChildRecord:
     caf_held: bool = False
     lead_professional: InvolvementShown | None = None
     my_involvement: InvolvementShown | None = None
+    # On a masked record, when the viewer's own current involvement began: nothing of where,
+    # but enough for her to end it when she stops working with the child.
+    involved_since: date | None = None
     past_addresses_held: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -709,7 +712,14 @@ def visible_child(
             merged_into_display=kept.contactpoint_id_display,
         )
     if masked:
-        return identity
+        mine = [
+            involvement.started_on
+            for involvement in child.involvements.all()
+            if involvement.practitioner_id == viewer.pk
+            and involvement.ended_on is None
+            and not involvement.sensitive_category
+        ]
+        return replace(identity, involved_since=min(mine, default=None))
     sensitive_shown = sees_sensitive(viewer, child.local_authority_id)
     involvements = [
         _involvement(involvement, viewer)

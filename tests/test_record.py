@@ -785,12 +785,12 @@ class TestCheckBeforeEndingMyInvolvement:
         assert f'href="{url}"' in html and f'action="{url}"' not in html
 
     def test_outsiders_are_refused_either_step(self, client):
-        """Through a shield Priya gets a 404, as for the record's other involvement pages; Lee,
-        who has no child-facing role, a 403."""
+        """Through a shield a practitioner who is not involved gets a 404, as for the record's
+        other involvement pages; Lee, who has no child-facing role, a 403."""
         child, practitioner = make_child(), priya()
         mine = self.involved(child, practitioner)
         shield(child)
-        for who, status in ((practitioner, 404), (lee(), 403)):
+        for who, status in ((make_user("penny", Role.PRACTITIONER), 404), (lee(), 403)):
             sign_in(client, who)
             url = record_url(child, "my-involvement/end/")
             assert client.get(url).status_code == status

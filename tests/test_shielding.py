@@ -344,6 +344,55 @@ def her_records_moved_to_the_refuge(amy: Child, cal: Child) -> tuple[ParentCarer
     return his_jo, her_jo
 
 
+class TestOwnInvolvementOnAShieldedRecord:
+    """Priya recorded that she works with Amelia, who was then shielded. When she stops, she
+    can still end her involvement, so that the record stops naming her: the masked record
+    says since when she is recorded, and nothing of where."""
+
+    def involved(self) -> tuple[Child, User]:
+        child = shielded_child()
+        user = priya()
+        Involvement.objects.create(
+            child=child, practitioner=user, role="Health visitor", started_on=date(2024, 3, 3),
+            service=make_service(Service.Kind.HEALTH_VISITING, name="Yarrowmere Health Visiting"),
+            source=Source.PRACTITIONER,
+        )  # fmt: skip
+        return child, user
+
+    def test_she_ends_her_own_involvement_and_sees_nothing_of_where(self, client):
+        child, user = self.involved()
+        sign_in(client, user)
+        end = reverse("directory:end_my_involvement", args=[child.contactpoint_id])
+        page = client.get(record(child)).content.decode()
+        assert "You are recorded as working with this child since 3 March 2024" in page
+        assert end in page
+        asked = client.get(end)
+        assert asked.status_code == 200 and "Are you sure" in asked.content.decode()
+        for html in (page, asked.content.decode()):
+            assert not any(secret in html for secret in SECRETS)
+            assert "Yarrowmere" not in html
+        client.post(end, {"confirm": "yes"})
+        assert Involvement.objects.get(practitioner=user).ended_on == timezone.localdate()
+        assert "You are recorded as working" not in client.get(record(child)).content.decode()
+        assert AuditEvent.objects.filter(path=end, action=Action.CHANGE).exists()
+
+    def test_who_is_not_involved_is_offered_nothing(self, client):
+        child, _ = self.involved()
+        sign_in(client, make_user("penny", Role.PRACTITIONER))
+        end = reverse("directory:end_my_involvement", args=[child.contactpoint_id])
+        page = client.get(record(child)).content.decode()
+        assert "You are recorded as working" not in page and end not in page
+        assert client.get(end).status_code == 404
+        assert client.post(end, {"confirm": "yes"}).status_code == 404
+
+    def test_she_still_cannot_change_it_through_the_shield(self, client):
+        """Changing it (its service, the lead) is the LA team's to broker."""
+        child, user = self.involved()
+        sign_in(client, user)
+        url = reverse("directory:my_involvement", args=[child.contactpoint_id])
+        assert client.get(url).status_code == 404
+
+
 class TestRecordsAlongside:
     """A shield follows the child to every record that would show where she is: her brother's
     home, his mother's address, his past address, written however a system writes them."""
