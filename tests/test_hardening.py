@@ -3,7 +3,6 @@
 import hashlib
 import logging
 import os
-import re
 import string
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from tests.personas import (
     sign_in,
     unreachable_database,
 )
+from tests.walk import forms_on, open_as_allowed_user, targets
 
 pytestmark = pytest.mark.django_db
 
@@ -575,9 +575,6 @@ QUERY_PARAMETERS = {
     "audit:charts": ("before",),
     "accounts:login": ("next",),
 }
-FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
-ATTRIBUTE = re.compile(r'(\w[\w-]*)="([^"]*)"')
-FIELD = re.compile(r"<(?:input|select|textarea)\b([^>]*)>")
 # Security state that a failed attempt rightly changes (lockout counts, code throttling).
 UNSTABLE_FIELDS = {"last_login", "throttling_failure_timestamp", "throttling_failure_count"}
 
@@ -600,79 +597,16 @@ def data_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def forms_on(html: str, path: str) -> list[tuple[str, dict[str, str]]]:
-    """(method, {field name: input type}) of each form on the page that submits to ``path``."""
-    found = []
-    for attributes, body in FORM.findall(html):
-        form = dict(ATTRIBUTE.findall(attributes))
-        if form.get("action", path) != path:
-            continue
-        fields = {}
-        for field in FIELD.findall(body):
-            named = dict(ATTRIBUTE.findall(field))
-            if named.get("name") and named["name"] != "csrfmiddlewaretoken":
-                fields[named["name"]] = named.get("type", "text")
-        found.append((form.get("method", "get").upper(), fields))
-    return found
-
-
 # Forms that only a POST reaches (their pages are elsewhere), by URL name.
 POST_FIELDS = {"shielding:override_sign_off": ("note",)}
 
 
-def _user_for(name: str, row) -> str:
-    """Someone the matrix lets use the URL: anonymous or half-signed-in where that is whom it
-    is for, otherwise the first persona allowed."""
-    if name == "accounts:enrol":
-        return "unenrolled"  # signed in with a password, and no authenticator yet
-    if row.expect.get("anonymous") == 200 or name == "accounts:setup":
-        return "anonymous"
-    if row.expect.get("unverified") == 200:
-        return "unverified"
-    return next(
-        persona
-        for persona, result in row.expect.items()
-        if result in (200, 302) and persona not in ("anonymous", "unverified", "xena")
-    )
-
-
-def _targets() -> list[tuple[str, str]]:
-    """Each URL name, with what it names; the shield page twice, as it has two forms (shield
-    a child; review a shield)."""
-    from tests.test_authorisation_matrix import MATRIX
-
-    names = sorted(name for name in MATRIX if name not in {"health", "accounts:logout"})
-    return [(name, MATRIX[name].args) for name in names] + [("shielding:shield", "shielded_child")]
-
-
-@pytest.mark.parametrize(("name", "names"), _targets())
+@pytest.mark.parametrize(("name", "names"), targets())
 def test_every_form_and_parameter_survives_anything(client, settings, name, names):
-    from dataclasses import replace
-
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from accounts.services import setup_link_create
-    from tests.personas import authenticator, dana, make_user, nina, owen, sam
-    from tests.test_authorisation_matrix import MATRIX, _url
-
     settings.SEARCH_RATE_LIMIT = 0  # every example reaches the search itself
-    row = replace(MATRIX[name], args=names)
-    persona = _user_for(name, row)
-    makers = {"priya": priya, "owen": owen, "sam": sam, "dana": dana, "lee": lee, "ada": ada,
-              "nina": nina}  # fmt: skip
-    target = priya()
-    if persona in ("unverified", "unenrolled"):
-        user = make_user("una", Role.PRACTITIONER)
-        if persona == "unverified":
-            authenticator(user)
-        sign_in(client, user, verified=False)
-    elif persona != "anonymous":
-        sign_in(client, makers[persona]() if persona != "priya" else target)
-    if name == "accounts:setup":
-        newcomer = make_user("newcomer", Role.PRACTITIONER)
-        url = urlparse(setup_link_create(user=newcomer, by=None)).path
-    else:
-        url = _url(name, row, target)
+    url, row = open_as_allowed_user(client, name, names)
     page = client.get(url)
     assert page.status_code < 500
     shown = page.status_code == 200 and not page.streaming
