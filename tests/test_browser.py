@@ -28,7 +28,7 @@ def sign_in_as(page, user, start="/"):
 
 def test_the_sign_in_page_renders_with_govuk_styles_and_scripts(page, screenshot):
     page.goto("/accounts/login/")
-    expect(page).to_have_title("Sign in – ContactPoint")
+    expect(page).to_have_title("Sign in to ContactPoint")
     assert page.get_by_role("heading", level=1).inner_text() == "Sign in to ContactPoint"
     # The stylesheet loaded: GOV.UK's typeface is applied.
     font = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
@@ -62,7 +62,7 @@ def test_a_practitioner_signs_in_with_password_and_security_code(page, screensho
     expect(page.locator("main")).to_contain_text("You are signed in as Priya")
     screenshot("home")
     page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_title("Sign in – ContactPoint")
+    expect(page).to_have_title("Sign in to ContactPoint")
 
 
 def test_a_new_user_enrols_by_scanning_a_qr_code(page, screenshot):

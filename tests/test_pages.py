@@ -61,7 +61,7 @@ class TestSignInPage:
         assert "govuk-phase-banner" in html
         assert 'class="govuk-footer"' in html
         assert '<html lang="en"' in html
-        assert "<title>Sign in – ContactPoint</title>" in html
+        assert "<title>Sign in to ContactPoint</title>" in html
 
     def test_it_has_a_strict_content_security_policy_and_no_inline_code(self, client):
         response = client.get(reverse("accounts:login"))
@@ -97,7 +97,7 @@ class TestSignInPage:
         html = response.content.decode()
         assert response.status_code == 200
         assert "govuk-error-summary" in html and "There is a problem" in html
-        assert "<title>Error: Sign in – ContactPoint</title>" in html
+        assert "<title>Error: Sign in to ContactPoint</title>" in html
         assert "not-the-password" not in html
 
 
