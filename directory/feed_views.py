@@ -127,6 +127,13 @@ ACROSS_LAS = (
 FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
 CHANGED = "This record has changed since you opened it. Look at it again, then decide"
+# A decision review_decide cannot apply, said on the decision's radios.
+DECISION_REFUSED = {
+    NoLocalAuthority: "A new record needs a local authority and none can be found for this one. "
+    "Select decide later, and ask the feed's supplier which local authority it belongs to",
+    RowRefused: "The row records a death before that record's date of birth, so it cannot be "
+    "that child. Select another record, or make a new one",
+}
 
 
 class ReviewDecisionForm(GovukMessages, forms.Form):
@@ -379,34 +386,24 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                     review=item, decision=decision, child=chosen, by=manager, seen=version
                 )
             except ReviewChanged:  # by a file imported in the moment since this request began
-                messages.error(request, CHANGED)
-                return redirect("directory:review", pk=item.pk)
-            except NoLocalAuthority:
-                messages.error(
-                    request,
-                    "A new record needs a local authority and none can be found for this one. "
-                    "Defer it and ask the feed's supplier which local authority it belongs to.",
-                )
-                return redirect("directory:review", pk=item.pk)
-            except ReviewDecided:
+                # Read again: the page as the row now is, "look again" on the decision (the
+                # form's check of what the page showed), as for a page shown before the change.
+                return review(request, pk)
+            except ReviewDecided:  # not the decision's fault: nothing on the page to correct
                 messages.error(request, "Someone else has decided on this record meanwhile")
                 return redirect("directory:review", pk=item.pk)
-            except RowRefused:  # review_decide's transaction has changed nothing
-                messages.error(
+            except (NoLocalAuthority, RowRefused) as refused:  # nothing has changed
+                form.add_error("choice", DECISION_REFUSED[type(refused)])
+            else:
+                facts = audit_facts(child) if child else {}
+                audit_note(
                     request,
-                    "The row records a death before that record's date of birth, so it cannot "
-                    "be that child. Select another record, or a new one.",
+                    action=Action.CHANGE,
+                    detail={"review": item.pk, "decision": decision},
+                    **facts,
                 )
-                return redirect("directory:review", pk=item.pk)
-            facts = audit_facts(child) if child else {}
-            audit_note(
-                request,
-                action=Action.CHANGE,
-                detail={"review": item.pk, "decision": decision},
-                **facts,
-            )
-            messages.success(request, "Your decision has been recorded")
-            return redirect("directory:review_queue")
+                messages.success(request, "Your decision has been recorded")
+                return redirect("directory:review_queue")
     audit_note(
         request,
         action=Action.PAGE_VIEW,

@@ -2125,7 +2125,10 @@ class TestWhatOnlyAnLaKnows:
         )
         sign_in(client, dana())
         page = decide(client, review, f"match:{chosen.contactpoint_id}")
-        assert "cannot be that child" in client.get(page.url).content.decode()
+        html = page.content.decode()
+        # The decision shown again, refused on its radios (tests/test_govuk_refusals.py).
+        assert page.status_code == 200 and '<a href="#id_choice">' in html
+        assert "cannot be that child" in html
         chosen.refresh_from_db()
         review.refresh_from_db()
         assert chosen.date_of_death is None and review.status == "open"
