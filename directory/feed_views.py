@@ -429,6 +429,27 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     )
 
 
+def _merge_pair(
+    form: MergeForm, manager: User, mentioned: list[Child]
+) -> tuple[Child | None, Child | None]:
+    """The two records a valid merge form names, as they are now; or an error on the field of
+    each that cannot be merged (one merged already is added to ``mentioned``) and no pair."""
+    kept = child_for_record(contactpoint_id=form.cleaned_data["kept"], viewer=manager)
+    absorbed = child_for_record(contactpoint_id=form.cleaned_data["absorbed"], viewer=manager)
+    la = data_manager_la(manager)
+    for name, child in (("kept", kept), ("absorbed", absorbed)):
+        if child is None or (la and child.local_authority_id != la.pk):
+            form.add_error(name, "There is no record you can merge with that ContactPoint ID")
+        elif child.merged_into is not None:
+            mentioned.append(child.merged_into)
+            into = child.merged_into.contactpoint_id_display
+            form.add_error(name, f"That record has been merged into {into} already")
+    across = kept and absorbed and kept.local_authority_id != absorbed.local_authority_id
+    if not form.errors and across and shielded_among([kept.pk, absorbed.pk]):  # type: ignore[union-attr]
+        form.add_error("absorbed", ACROSS_LAS)
+    return (None, None) if form.errors else (kept, absorbed)
+
+
 @never_cache
 @permission_required(Permission.MERGE_RECORDS)
 def merge(request: HttpRequest) -> HttpResponseBase:
@@ -437,34 +458,21 @@ def merge(request: HttpRequest) -> HttpResponseBase:
     pair = None
     mentioned: list[Child] = []  # children named in a message
     if request.method == "POST" and form.is_valid():
-        kept = child_for_record(contactpoint_id=form.cleaned_data["kept"], viewer=manager)
-        absorbed = child_for_record(contactpoint_id=form.cleaned_data["absorbed"], viewer=manager)
-        la = data_manager_la(manager)
-        for name, child in (("kept", kept), ("absorbed", absorbed)):
-            if child is None or (la and child.local_authority_id != la.pk):
-                form.add_error(name, "There is no record you can merge with that ContactPoint ID")
-            elif child.merged_into is not None:
-                mentioned.append(child.merged_into)
-                into = child.merged_into.contactpoint_id_display
-                form.add_error(name, f"That record has been merged into {into} already")
-        across = kept and absorbed and kept.local_authority_id != absorbed.local_authority_id
-        if not form.errors and across and shielded_among([kept.pk, absorbed.pk]):  # type: ignore[union-attr]
-            form.add_error("absorbed", ACROSS_LAS)
-        if form.errors:
-            kept = absorbed = None
+        kept, absorbed = _merge_pair(form, manager, mentioned)
         if kept and absorbed and request.POST.get("confirmed") == "yes":
             try:
                 done = children_merge(kept=kept, absorbed=absorbed, by=manager)
-            except ValueError:  # merged by someone else since this page was shown
-                messages.error(request, "One of the records has been merged since: start again")
-                return redirect("directory:merge")
-            except ShieldedAcrossLas:  # shielded since this page was shown
-                messages.error(request, ACROSS_LAS)
-                return redirect("directory:merge")
-            _note_merge(request, {"merge": done.pk}, kept=kept, absorbed=absorbed)
-            merged = f"{absorbed.contactpoint_id_display} into {kept.contactpoint_id_display}"
-            messages.success(request, f"Merged {merged}")
-            return redirect("directory:merges")
+            except (ValueError, ShieldedAcrossLas):  # merged or shielded since it was shown
+                # Checked again, the form says which record, and why, on its field.
+                kept, absorbed = _merge_pair(form, manager, mentioned)
+                if not form.errors:
+                    form.add_error(None, "One of the records has changed since: start again")
+                    kept = absorbed = None
+            else:
+                _note_merge(request, {"merge": done.pk}, kept=kept, absorbed=absorbed)
+                merged = f"{absorbed.contactpoint_id_display} into {kept.contactpoint_id_display}"
+                messages.success(request, f"Merged {merged}")
+                return redirect("directory:merges")
         if kept and absorbed:
             pair = [record_named(kept, manager), record_named(absorbed, manager)]
     audit_note(

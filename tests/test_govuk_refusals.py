@@ -10,11 +10,13 @@ import re
 from html import unescape
 
 import pytest
+from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import Role
 from directory import feed_views
-from directory.models import Child, FeedImport, MatchReview, SourceRecord
+from directory.models import Child, FeedImport, MatchReview, Merge, SourceRecord
+from directory.services import children_merge
 from tests.personas import dana, decide, feed_review, make_child, make_user, operator, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +80,48 @@ class TestADecisionTheReviewCannotApply:
         assert_refused_on(response, "id_choice", "This record has changed since you opened it")
         assert MatchReview.objects.get(pk=review.pk).status == MatchReview.Status.OPEN
         assert SourceRecord.objects.get(pk=review.source_record_id).child_id is None
+
+
+class TestAMergeRefusedInTheMomentItIsConfirmed:
+    def confirm(self, client, kept: Child, absorbed: Child):
+        return client.post(
+            reverse("directory:merge"),
+            {"kept": kept.contactpoint_id, "absorbed": absorbed.contactpoint_id,
+             "confirmed": "yes"},
+        )  # fmt: skip
+
+    def test_a_record_merged_elsewhere_meanwhile_is_an_error_on_its_field(
+        self, client, monkeypatch
+    ):
+        kept, absorbed, third = make_child(), make_child(given_name="Amy"), make_child()
+        merging = feed_views.children_merge
+
+        def someone_else_first(**pair):
+            children_merge(kept=third, absorbed=absorbed, by=None)
+            return merging(**pair)
+
+        monkeypatch.setattr(feed_views, "children_merge", someone_else_first)
+        sign_in(client, dana())
+        response = self.confirm(client, kept, absorbed)
+        assert_refused_on(
+            response, "id_absorbed", f"merged into {third.contactpoint_id_display} already"
+        )
+        assert list(Merge.objects.values_list("kept", flat=True)) == [third.pk]
+
+    def test_a_record_shielded_meanwhile_across_las_is_an_error_on_its_field(
+        self, client, monkeypatch
+    ):
+        from tests.personas import shield, southshire
+
+        kept, absorbed = make_child(), make_child(local_authority=southshire())
+        merging = feed_views.children_merge
+
+        def shielded_first(**pair):
+            shield(absorbed)
+            return merging(**pair)
+
+        monkeypatch.setattr(feed_views, "children_merge", shielded_first)
+        sign_in(client, national_data_manager())
+        response = self.confirm(client, kept, absorbed)
+        assert_refused_on(response, "id_absorbed", "A shielded record can only be merged")
+        assert not Merge.objects.exists()
