@@ -1,5 +1,6 @@
 """Search and the child record. Children reach templates only through the shielding policy."""
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -185,13 +186,14 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
         }
         current = next(i for i in child.involvements.all() if i.pk == mine.id)
         initial["service"] = held = current.service_id
-    form = InvolvementForm(
-        request.POST if request.method == "POST" else None,
+    form_for = partial(
+        InvolvementForm,
         services=_services_for(viewer, held=held),
         born=child.date_of_birth,
         died=child.date_of_death,
-        initial=initial,
     )
+    form = form_for(request.POST if request.method == "POST" else None, initial=initial)
+    refused: dict[str, str] = {}
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -211,13 +213,16 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 "directory:child_record", contactpoint_id=child.contactpoint_id
             )
         except services.InvolvementEnded:
-            audit_note(request, **audit_facts(child), detail={"refused": "involvement_ended"})
-            messages.info(
-                request,
+            # What she typed, as a new involvement: recorded only if she saves it once more.
+            refused, mine = {"refused": "involvement_ended"}, None
+            form = form_for({**request.POST.dict(), "involvement": ""})
+            form.full_clean()
+            form.add_error(
+                None,
                 "You ended this involvement meanwhile, so nothing has been saved. If you still "
-                "work with the child, record your involvement again.",
+                "work with the child, check these details and save them to record your "
+                "involvement again",
             )
-            return redirect("directory:my_involvement", contactpoint_id=child.contactpoint_id)
         except services.LeadProfessionalTaken as taken:
             named = lead_professional_named(taken.holder) or "Another practitioner"
             form.add_error(
@@ -242,7 +247,10 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 )
             return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
     audit_note(
-        request, action=Action.VIEW_RECORD, **audit_facts(child), detail={"page": "own_involvement"}
+        request,
+        action=Action.VIEW_RECORD,
+        **audit_facts(child),
+        detail={"page": "own_involvement"} | refused,
     )
     return render(
         request, "directory/involvement.html", {"form": form, "record": record, "mine": mine}

@@ -24,6 +24,7 @@ from directory.models import (
     Service,
     Source,
 )
+from tests.html import input_tag
 from tests.personas import (
     CONFIRM,
     lee,
@@ -681,16 +682,33 @@ class TestMyInvolvement:
         client.post(record_url(child, "my-involvement/"), self.form())
         mine = Involvement.objects.get(child=child)
         client.post(record_url(child, "my-involvement/end/"), CONFIRM)
-        html = client.post(
+        response = client.post(
             record_url(child, "my-involvement/"),
             {**self.form(caf_held="on"), "involvement": mine.pk},
-            follow=True,
-        ).content.decode()
+        )
+        html = response.content.decode()
+        assert response.status_code == 200 and '<a href="#id_role">' in html
         assert "You ended this involvement meanwhile, so nothing has been saved" in html
         assert list(Involvement.objects.filter(child=child)) == [mine]
         mine.refresh_from_db()
         assert mine.ended_on is not None and not mine.caf_held
         assert AuditEvent.objects.filter(action=Action.CHANGE).count() == 2, "recorded, ended"
+
+    def test_a_change_refused_as_ended_keeps_what_she_typed_for_a_new_involvement(self, client):
+        """The GOV.UK error pattern rather than a banner over an empty form: her answers are
+        kept, and saving them once more records a new involvement, as she then asks."""
+        user, child = priya(), make_child()
+        sign_in(client, user)
+        client.post(record_url(child, "my-involvement/"), self.form())
+        mine = Involvement.objects.get(child=child)
+        client.post(record_url(child, "my-involvement/end/"), CONFIRM)
+        changed = {**self.form(role="School nurse", caf_held="on"), "involvement": mine.pk}
+        html = client.post(record_url(child, "my-involvement/"), changed).content.decode()
+        assert 'value="School nurse"' in html and "Record that you work with this child" in html
+        assert "value=" not in input_tag(html, "id_involvement"), "not the ended one"
+        client.post(record_url(child, "my-involvement/"), {**changed, "involvement": ""})
+        again = Involvement.objects.get(child=child, ended_on__isnull=True)
+        assert (again.role, again.caf_held) == ("School nurse", True)
 
     def test_an_ended_lead_is_shown_to_others_as_a_past_lead(self, client):
         """Priya was lead professional and has stepped away: Xavier, reading the record, is
