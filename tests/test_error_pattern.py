@@ -265,6 +265,8 @@ def test_a_refused_feed_file_is_an_error_on_the_file_field(client):
         "/feeds/", {"source": "school_census", "local_authority": northshire().pk, "file": upload}
     ).content.decode()
     assert "The file was not imported" in html
+    # GOV.UK: the summary at the top of the main container, where focus and a reader start.
+    assert html.index('class="govuk-error-summary"') < html.index("<h1")
     link = re.search(r'<a href="#id_file">([^<]+)</a>', html)
     assert link, "the summary links to the file field"
     assert "id_file-error" in _describedby(html, "id_file")
