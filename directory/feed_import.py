@@ -9,6 +9,7 @@ a shielded child keeps the child shielded (the shield is the child's), and a new
 resembles a shielded one is held out of sight (shielding/policy.py).
 """
 
+import codecs
 import csv
 import hashlib
 import io
@@ -124,7 +125,8 @@ def _not_utf8(content: bytes, start: int) -> tuple[int, str]:
         return 1, "the file is compressed (gzip): upload the CSV file it holds"
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         return 1, f'the file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8: {SAVE_AS_CSV}'
-    before = content[:start].decode("utf-8-sig")
+    # The decoder counts ``start`` from after a byte-order mark ("CSV UTF-8" writes one).
+    before = content.removeprefix(codecs.BOM_UTF8)[:start].decode()
     try:
         rows = sum(1 for _ in csv.reader(io.StringIO(before, newline="")))
     except csv.Error:  # the CSV breaks before it (a cell over the limit): where is unknown

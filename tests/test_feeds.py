@@ -408,6 +408,17 @@ class TestValidation:
         outcome = load(content, skip_invalid=True)
         assert not outcome.already_imported and outcome.feed_import is not None
 
+    def test_a_file_saved_with_a_byte_order_mark_names_the_row_that_is_not_utf8(self, school):
+        """Excel's "CSV UTF-8" starts the file with a byte-order mark: the row that is not UTF-8
+        is still the one named (the mark is not counted as text before it), and a name such
+        as "Renées" just before the bad byte is not cut in half (that was a server error)."""
+        mark = b"\xef\xbb\xbf"
+        assert load(mark + census({}) + "Ëmma".encode("cp1252")).validation.errors[0][0] == 3
+        row = census({}, {"upn": upn("352214300102"), "given_name": "Renées"}).decode()
+        head, _, tail = row.partition("Renées")
+        broken = mark + head.encode() + "Renées".encode() + b"\xff" + tail.encode()
+        assert load(broken).validation.errors[0][0] == 3
+
     def test_a_wrong_header_or_encoding_is_refused(self, school):
         assert "missing columns: upn" in load(b"pupil,given_name\n1,x\n").validation.errors[0][1]
         assert load("upn\nÉ".encode("latin-1")).not_utf8
