@@ -199,10 +199,19 @@ def override_visit(*, child: Child, practitioner: User, token: str) -> ShieldOve
     return override
 
 
+class OverrideSignedOff(Exception):
+    """Another officer of the team (or another tab) signed the override off meanwhile."""
+
+
 @transaction.atomic
 def override_sign_off(*, override: ShieldOverride, by: User, note: str) -> None:
-    override.reviewed_at, override.reviewed_by, override.review_note = timezone.now(), by, note
-    override.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
+    """Records the team's sign-off. Read again under a lock: a sign-off made since the
+    officer's queue was shown stands, with its note, rather than being replaced."""
+    held = ShieldOverride.objects.select_for_update().get(pk=override.pk)
+    if held.reviewed_at is not None:
+        raise OverrideSignedOff
+    held.reviewed_at, held.reviewed_by, held.review_note = timezone.now(), by, note
+    held.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
 
 
 @transaction.atomic

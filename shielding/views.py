@@ -324,7 +324,18 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
         error = "The note must be 2,000 characters or fewer, as plain text"
         typed = request.POST.get("note", "").replace("\x00", "")
         return _override_queue_page(request, officer, (item.pk, error, typed))
-    services.override_sign_off(override=item, by=officer, note=form.cleaned_data["note"])
+    try:
+        services.override_sign_off(override=item, by=officer, note=form.cleaned_data["note"])
+    except services.OverrideSignedOff:
+        audit_note(
+            request,
+            action=Action.ADMIN_ACTION,
+            detail={"action": "override_sign_off", "override": pk, "refused": "signed_off"},
+        )
+        messages.info(
+            request, "Someone else signed off this override meanwhile. Their note stands."
+        )
+        return redirect("shielding:override_queue")
     audit_note(
         request, action=Action.ADMIN_ACTION, detail={"action": "override_sign_off", "override": pk}
     )

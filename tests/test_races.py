@@ -19,6 +19,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import DataError, connection, connections, transaction
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
@@ -772,6 +773,27 @@ def test_a_contact_request_sent_twice_at_once_is_kept_once(practitioner_and_chil
         ContactRequest.objects.filter(child=child).delete()
 
 
+def officer_of(la: Organisation, username: str) -> User:
+    """A shielding officer of ``la``, committed (the caller deletes them)."""
+    return User.objects.create_user(
+        username=username, password="the-right-password-1", organisation=la,
+        roles=["shielding_officer"], vetting_checked_on=date(2026, 1, 5),
+        training_completed_on=date(2026, 2, 1),
+    )  # fmt: skip
+
+
+def forms_checked_side_by_side(monkeypatch: pytest.MonkeyPatch, form: type[Form]) -> None:
+    """Two requests check ``form`` together: each has read what it acts on, unchanged."""
+    both_read_it = side_by_side()
+    is_valid = form.is_valid
+
+    def valid_side_by_side(self: Form) -> bool:
+        both_read_it()
+        return is_valid(self)
+
+    monkeypatch.setattr(form, "is_valid", valid_side_by_side)
+
+
 def test_a_contact_request_answered_twice_at_once_keeps_the_first_outcome(
     practitioner_and_child, monkeypatch
 ):
@@ -785,23 +807,12 @@ def test_a_contact_request_answered_twice_at_once_keeps_the_first_outcome(
 
     priya, child = practitioner_and_child
     with disable_auditlog():
-        officer = User.objects.create_user(
-            username="racing-sam", password="the-right-password-1",
-            organisation=child.local_authority, roles=["shielding_officer"],
-            vetting_checked_on=date(2026, 1, 5), training_completed_on=date(2026, 2, 1),
-        )  # fmt: skip
+        officer = officer_of(child.local_authority, "racing-sam")
         item = ContactRequest.objects.create(
             child=child, requester=priya, service="Health visiting",
             reason="Missed immunisations", reply_to="01632 960555",
         )  # fmt: skip
-    both_read_it = side_by_side()
-    is_valid = ContactOutcomeForm.is_valid
-
-    def valid_side_by_side(self: ContactOutcomeForm) -> bool:
-        both_read_it()  # each has read the request unanswered
-        return is_valid(self)
-
-    monkeypatch.setattr(ContactOutcomeForm, "is_valid", valid_side_by_side)
+    forms_checked_side_by_side(monkeypatch, ContactOutcomeForm)  # each read it unanswered
     outcomes = iter(["arranged", "declined"])
     sent_to: list[str] = []
 
@@ -1216,3 +1227,51 @@ def test_the_lifecycle_job_and_a_merge_of_two_of_its_records_never_deadlock(
         Child.objects.filter(pk__in=[died.pk, adult.pk]).values_list("status", flat=True)
     )
     assert statuses == {Child.Status.ARCHIVED}
+
+
+def test_an_override_signed_off_twice_at_once_keeps_the_first_sign_off(
+    practitioner_and_child, monkeypatch
+):
+    """Two officers of the LA team sign off one override at once, each with a note: both read
+    it waiting, and the second sign-off replaced the first's note and name. The first stands
+    now, and the second officer is told it was signed off meanwhile."""
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from shielding import views as shielding_views
+    from shielding.forms import SignOffForm
+    from shielding.models import ShieldOverride
+
+    priya, child = practitioner_and_child
+    with disable_auditlog():
+        officers = [officer_of(child.local_authority, f"racing-sam-{n}") for n in (1, 2)]
+        item = ShieldOverride.objects.create(
+            child=child, practitioner=priya, reason="Section 47 enquiry",
+            visit_token_hash="f" * 64,
+        )  # fmt: skip
+    forms_checked_side_by_side(monkeypatch, SignOffForm)  # each read it waiting
+    signing = iter(zip(officers, ["Checked with police", "Fine"], strict=True))
+    told: list[str] = []
+
+    def sign_off() -> None:
+        officer, note = next(signing)
+        request = RequestFactory().post(f"/shielding/overrides/{item.pk}/", {"note": note})
+        request.user, request.session = User.objects.get(pk=officer.pk), SessionStore()
+        request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+        shielding_views.override_sign_off(request, pk=item.pk)
+        told.extend(str(message) for message in request._messages)  # type: ignore[attr-defined]
+
+    try:
+        assert at_once(sign_off) == []
+        item.refresh_from_db()
+        first = {"racing-sam-1": "Checked with police", "racing-sam-2": "Fine"}
+        assert item.reviewed_by is not None
+        assert item.review_note == first[item.reviewed_by.username]
+        assert sorted(told) == [
+            "Someone else signed off this override meanwhile. Their note stands.",
+            "The override has been signed off",
+        ]
+    finally:
+        with disable_auditlog():
+            ShieldOverride.objects.filter(pk=item.pk).delete()
+            for officer in officers:
+                officer.delete()
