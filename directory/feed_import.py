@@ -546,18 +546,21 @@ def reviews_compare_afresh(*, child_ids: list[int]) -> None:
 
 
 def reviews_resembling_compare_afresh(*, shielded: Child) -> None:
-    """Reviews still waiting whose row was born on her birthday (or a mistyped one) and does
-    not offer her, a child just shielded, are compared afresh: a row that could be her takes
-    her onto its shortlist, and its review hides where the row lives, in the queue too. Until
-    she was shielded, better candidates could keep her off it."""
+    """Reviews still waiting whose row was born on her birthday (or a mistyped one), or that
+    offer her already, a child just shielded, are compared afresh. A row that could be her
+    takes her onto its shortlist, and its review hides where the row lives, in the queue too:
+    until she was shielded, better candidates could keep her off it. And a shortlist beside
+    her is chosen without the row's postcode, which its review hides from now on: chosen by
+    it, which records were left out would say where the row lives (``_shortlist``)."""
     today = timezone.localdate()
     born = date_variants(shielded.date_of_birth, today - timedelta(days=26 * 365), today)
     # The payload holds the date as the file wrote it, in any ISO 8601 form the feeds read as
     # that date (feeds._date, date.fromisoformat): "2015-09-12", "20150912", or a week date.
     written = [form for day in born for form in _iso_forms(day)]
     _compare_afresh(
-        MatchReview.objects.filter(source_record__payload__date_of_birth__in=written).exclude(
-            candidates__contains=[{"child_id": shielded.pk}]
+        MatchReview.objects.filter(
+            Q(source_record__payload__date_of_birth__in=written)
+            | Q(candidates__contains=[{"child_id": shielded.pk}])
         ),
         offering=shielded.pk,
     )

@@ -926,9 +926,17 @@ class TestTheShieldFollowsTheChild:
             assert "NE7 7HW" not in page and upn("352214300101") not in page, url
 
     @staticmethod
-    def olivia_and_six_alike_in_ne7() -> Child:
-        """Olivia Brennan at her secret home, and six girls of her name and birthday in NE7,
-        enough to keep her off the shortlist of a row from NE7."""
+    def shielded_by_sam(child: Child) -> None:
+        shield_create(
+            child=child, by=sam(), reason="domestic_abuse", justification="Fled violence",
+            review_on=timezone.localdate() + timedelta(days=90),
+        )  # fmt: skip
+
+    @staticmethod
+    def olivia_and_six_alike_in_ne7(surname: str = "Brennan", postcode: str = "") -> Child:
+        """Olivia Brennan at her secret home, and six girls of her name (or ``surname``) and
+        birthday in NE7 (or each at her own home at ``postcode``), enough to keep her off the
+        shortlist of a row from NE7."""
         her = make_child(
             given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
         )
@@ -936,9 +944,9 @@ class TestTheShieldFollowsTheChild:
         rebuild_keys(her)
         for n in range(6):
             other = make_child(
-                given_name="Olivia", family_name="Brennan", date_of_birth=date(2015, 9, 12)
+                given_name="Olivia", family_name=surname, date_of_birth=date(2015, 9, 12)
             )
-            make_address(other, f"NE7 7H{'ABDEFG'[n]}")
+            make_address(other, postcode or f"NE7 7H{'ABDEFG'[n]}", line_1=f"{n + 1} Mill Lane")
             rebuild_keys(other)
         return her
 
@@ -999,14 +1007,32 @@ class TestTheShieldFollowsTheChild:
         review = MatchReview.objects.get()
         review.status = MatchReview.Status.DEFERRED
         review.save()
-        shield_create(
-            child=her, by=sam(), reason="domestic_abuse", justification="Fled violence",
-            review_on=timezone.localdate() + timedelta(days=90),
-        )  # fmt: skip
+        self.shielded_by_sam(her)
         review.refresh_from_db()
         assert her.pk in {c["child_id"] for c in review.candidates}
         assert review.status == MatchReview.Status.OPEN
         self.assert_the_queue_and_page_hide_where_the_row_lives(client, review)
+
+    def test_shielding_a_girl_already_on_the_shortlist_chooses_it_without_the_rows_postcode(
+        self, school, client
+    ):
+        """Six girls named Olivia Brenan live at the row's postcode, NE7 7HW, and Olivia
+        Brennan at ZE2 9QX: by the postcode, the row kept the six on its shortlist and Olivia
+        off it. Sam then shields one of the six: the review hides the row's postcode from then
+        on, so which records it offers must not depend on it either (six records at NE7 7HW
+        beside a hidden postcode say where the row lives). Without it, Olivia comes first."""
+        her = self.olivia_and_six_alike_in_ne7(surname="Brenan", postcode="NE7 7HW")
+        load(census({"postcode": "NE7 7HW", "address_line_1": "77 Hidden Way"}))
+        review = MatchReview.objects.get()
+        assert her.pk not in {c["child_id"] for c in review.candidates}
+        at_ne7 = Child.objects.get(pk=review.candidates[0]["child_id"])
+        self.shielded_by_sam(at_ne7)
+        review.refresh_from_db()
+        assert her.pk in {c["child_id"] for c in review.candidates}
+        assert at_ne7.pk in {c["child_id"] for c in review.candidates}
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "ZE2 9QX" in page, "Olivia, not shielded, is offered with her postcode"
 
     def test_shielding_her_sister_puts_her_on_the_shortlist_of_a_row_that_could_be_her(
         self, school, client
