@@ -283,11 +283,12 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
         name = " ".join(filter(None, (record.given_name, record.family_name)))
         return confirmation_page(
             request,
-            caption=f"ContactPoint ID {record.contactpoint_id_display}",
-            title=f"End your involvement with record {record.contactpoint_id_display}",
-            question=f"Are you sure you want to end your involvement with {name}?",
+            caption=name,
+            # The question names the record by its ID: titles, which repeat it, never name a child.
+            question="Are you sure you want to end your involvement with record "
+            f"{record.contactpoint_id_display}?",
             consequences=[
-                "The record will no longer show you as working with this child"
+                f"The record will no longer show you as working with {name}"
                 + (", or as their lead professional." if mine and mine.lead_professional else "."),
                 "Your involvement stays in the child's history. If you work with the child "
                 "again, record your involvement again.",

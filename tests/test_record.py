@@ -768,9 +768,9 @@ class TestCheckBeforeEndingMyInvolvement:
         for first in (client.get(url), client.post(url)):
             html = first.content.decode()
             assert first.status_code == 200
-            assert (
-                "Are you sure you want to end your involvement with Zenobia Quillfeather?" in html
-            )
+            question = "Are you sure you want to end your involvement with record "
+            assert f"{question}{child.contactpoint_id_display}?" in html
+            assert "no longer show you as working with Zenobia Quillfeather" in html
             assert "or as their lead professional" in html
             assert 'class="govuk-button govuk-button--warning"' in html
             assert 'name="confirm" value="yes"' in html and "csrfmiddlewaretoken" in html
