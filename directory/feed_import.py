@@ -946,6 +946,7 @@ def _sensitive(facts: dict[str, object]) -> dict[str, str]:
     return {
         "sensitive_category": kind if kind in SensitiveCategory.values else "",
         "sensitive_basis": str(facts.get("sensitive_basis") or ""),
+        "sensitive_basis_note": str(facts.get("sensitive_reason") or ""),
     }
 
 
@@ -985,7 +986,16 @@ def _service_apply(
     elif "caf_held" in facts:
         mine.caf_held = bool(facts["caf_held"])
         mine.lead_professional = wants_lead and not lead_taken.exists()
-        mine.save(update_fields=["caf_held", "lead_professional"])
+        changed = ["caf_held", "lead_professional"]
+        if sensitive["sensitive_category"]:
+            # Why it may be held, as the LA's system now says; a row stored before the
+            # reason's column existed says nothing of the reason.
+            mine.sensitive_basis = sensitive["sensitive_basis"]
+            changed.append("sensitive_basis")
+            if "sensitive_reason" in facts:
+                mine.sensitive_basis_note = sensitive["sensitive_basis_note"]
+                changed.append("sensitive_basis_note")
+        mine.save(update_fields=changed)
 
 
 # A data manager's decisions -------------------------------------------------------------------

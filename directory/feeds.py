@@ -50,8 +50,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "la_record_id", *PERSON, *ADDRESS, "nhs_number", "carer_given_name", "carer_family_name",
         "carer_relationship", "carer_parental_responsibility", "carer_phone", "service_kind",
         "service_started_on", "caf_held", "lead_professional", "sensitive_basis",
-        "address_status", "expected_return_by", "date_of_death", "consent_to_25",
-        "former_given_name", "former_family_name",
+        "sensitive_reason", "address_status", "expected_return_by", "date_of_death",
+        "consent_to_25", "former_given_name", "former_family_name",
     ),
 }  # fmt: skip
 # The column (or columns) of a feed's own id for a person.
@@ -63,23 +63,27 @@ OPTIONAL = {
     "address_line_2", "claimant_phone", "claimant_country", "nhs_number", "carer_given_name",
     "carer_family_name", "carer_relationship", "carer_parental_responsibility", "carer_phone",
     "service_kind", "service_started_on", "caf_held", "lead_professional", "entry_date",
-    "registered_on", "sensitive_basis", "address_status", "expected_return_by",
-    "date_of_death", "consent_to_25", "former_given_name", "former_family_name",
+    "registered_on", "sensitive_basis", "sensitive_reason", "address_status",
+    "expected_return_by", "date_of_death", "consent_to_25", "former_given_name",
+    "former_family_name",
 }  # fmt: skip
 # Columns added to a feed's format later: a file may leave them out altogether.
 ADDED_LATER = {
-    "sensitive_basis", "address_status", "expected_return_by", "date_of_death", "consent_to_25",
-    "former_given_name", "former_family_name",
+    "sensitive_basis", "sensitive_reason", "address_status", "expected_return_by",
+    "date_of_death", "consent_to_25", "former_given_name", "former_family_name",
 }  # fmt: skip
 # Where an LA's row says the child lives, when it is not at an address.
 ADDRESS_STATUSES = {Address.Kind.NO_KNOWN_ADDRESS, Address.Kind.LEFT_ENGLAND}
 
+# Why a sensitive service is recorded, in the LA's words: a sentence or two, not a case note
+# (the directory holds contact information only).
+SENSITIVE_REASON_LONGEST = 500
 # The longest value each column may hold: what the directory's fields store (names and
 # towns 100, address lines 200, phones 40, a feed's record id 100). Codes, dates and flags
 # are checked against their own formats.
 LONGEST = {
     "address_line_1": 200, "address_line_2": 200, "claimant_phone": 40, "carer_phone": 40,
-    "claim_reference": 60, "child_number": 20,
+    "claim_reference": 60, "child_number": 20, "sensitive_reason": SENSITIVE_REASON_LONGEST,
 }  # fmt: skip
 LONGEST_OTHERWISE = 100
 # A name has a letter, in any script: "." or "-" is a placeholder, which would become a child
@@ -334,15 +338,18 @@ def feed_row(
                 "caf_held": _flag(values, "caf_held", errors),
                 "lead_professional": _flag(values, "lead_professional", errors),
                 "sensitive_basis": _sensitive_basis(values, kind, errors),
+                **_sensitive_reason(values, kind, errors),
             }
             if service["lead_professional"] and kind in SensitiveCategory.values:
                 errors.append(
                     "lead_professional: a sexual health, mental health or substance misuse "
                     "service cannot be the lead professional, because practitioners cannot see it"
                 )
-        elif values.get("sensitive_basis"):
-            errors.append("sensitive_basis: only for a sexual health, mental health or "
-                          "substance misuse service_kind")  # fmt: skip
+        elif said := [n for n in ("sensitive_basis", "sensitive_reason") if values.get(n)]:
+            errors.extend(
+                f"{name}: only for a sexual health, mental health or substance misuse service_kind"
+                for name in said
+            )
         else:
             # A service's start, or a lead or CAF it holds ("no" is any row's default), would
             # be left out without a word: whose service is it?
@@ -385,6 +392,29 @@ def _sensitive_basis(values: dict[str, str], kind: str, errors: list[str]) -> st
     if basis:
         errors.append(f"sensitive_basis: only for a sensitive service_kind, not {kind!r}")
     return ""
+
+
+def _sensitive_reason(values: dict[str, str], kind: str, errors: list[str]) -> dict[str, str]:
+    """The reason a sensitive service is recorded (DESIGN.md: "the reason is recorded"):
+    required where significant harm is suspected, optional with consent. A row read from a
+    file always has the column (``_rows_check``); one stored before the column existed, read
+    again for a review or a separation, is read as it was then, saying nothing of a reason."""
+    if "sensitive_reason" not in values:
+        return {}
+    reason = values["sensitive_reason"]
+    if kind not in SensitiveCategory.values:
+        if reason:
+            errors.append(f"sensitive_reason: only for a sensitive service_kind, not {kind!r}")
+        return {}
+    harm = values.get("sensitive_basis") == Involvement.SensitiveBasis.SIGNIFICANT_HARM
+    # One emptied as too long or not text is already reported: once is enough.
+    reported = any(message.startswith("sensitive_reason:") for message in errors)
+    if harm and not reason and not reported:
+        errors.append(
+            "sensitive_reason: required when sensitive_basis is significant_harm: say why "
+            "significant harm is suspected"
+        )
+    return {"sensitive_reason": reason}
 
 
 def _la_only_facts(
@@ -513,6 +543,9 @@ def _rows_check(
             result.rejected[number] = cells
             continue
         values = {key: _cell(value) for key, value in cells.items()}
+        if source == Source.LA_SYSTEM:
+            # A file without the column gives no reason: a significant_harm row needs one.
+            values.setdefault("sensitive_reason", "")
         try:
             row = feed_row(source, number, values, today=today, known=known)
         except RowErrors as problem:

@@ -51,6 +51,7 @@ from shielding.services import shield_create
 from tests.commands import run_manage
 from tests.personas import (
     CONFIRM,
+    ada,
     dana,
     decide,
     feed_review,
@@ -2065,6 +2066,18 @@ class TestWhatOnlyAnLaKnows:
 
     NOWHERE = {"address_line_1": "", "town": "", "postcode": ""}
 
+    def dana_uploads(self, client, content: bytes, name: str) -> str:
+        """Dana the data manager uploads an LA system file on the Feeds screen: its page."""
+        sign_in(client, dana())
+        return client.post(
+            reverse("directory:feeds"),
+            {
+                "source": "la_system",
+                "local_authority": northshire().pk,
+                "file": SimpleUploadedFile(name, content, content_type="text/csv"),
+            },
+        ).content.decode()
+
     def test_death_consent_and_a_former_name(self):
         later = {"date_of_death": "2026-01-02", "consent_to_25": "yes"}
         la_import(la_system(**later, former_family_name="Smith"))
@@ -2100,16 +2113,8 @@ class TestWhatOnlyAnLaKnows:
         """Checked against the row's own birthday as the file is read; the record the row
         updates may hold a later one. The file is not imported, and says which row."""
         la_import(la_system(date_of_birth="2012-01-10"))
-        sign_in(client, dana())
         later = la_system(date_of_birth="2012-01-01", date_of_death="2012-01-05", town="Newtown")
-        page = client.post(
-            reverse("directory:feeds"),
-            {
-                "source": "la_system",
-                "local_authority": northshire().pk,
-                "file": SimpleUploadedFile("later.csv", later, content_type="text/csv"),
-            },
-        ).content.decode()
+        page = self.dana_uploads(client, later, "later.csv")
         assert "The file was not imported" in page
         assert "2: date_of_death: before the date of birth ContactPoint holds" in page
         child = Child.objects.get()
@@ -2198,6 +2203,108 @@ class TestWhatOnlyAnLaKnows:
         sign_in(client, sam())
         assert "Mental health" in client.get(record).content.decode()
 
+    HARM = {"service_kind": "mental_health", "sensitive_basis": "significant_harm"}
+
+    def involvement_changes(self, involvement):
+        from auditlog.models import LogEntry
+
+        return [entry.changes_dict for entry in LogEntry.objects.get_for_object(involvement)]
+
+    def test_the_reason_for_a_sensitive_service_is_recorded_and_a_later_row_changes_it(self):
+        """DESIGN.md "Data held": a sensitive service is recorded with the child's consent or
+        where significant harm is suspected, "the reason is recorded"."""
+        first = la_system(**self.HARM, sensitive_reason="  Disclosed to the school nurse  ")
+        la_import(first, name="a.csv")
+        involvement = Involvement.objects.get()
+        assert involvement.sensitive_basis_note == "Disclosed to the school nurse", "trimmed"
+        logged = len(self.involvement_changes(involvement))
+        assert la_import(first, name="a.csv").already_imported
+        # The same row in another file (another header order) changes nothing either.
+        same = la_system(**self.HARM, sensitive_reason="Disclosed to the school nurse")
+        la_import(same + b"\r\n", name="b.csv")
+        assert len(self.involvement_changes(involvement)) == logged, "nothing changed"
+        la_import(la_system(**self.HARM, sensitive_reason="Police referral"), name="c.csv")
+        involvement.refresh_from_db()
+        assert involvement.sensitive_basis_note == "Police referral"
+        assert self.involvement_changes(involvement)[0]["sensitive_basis_note"] == [
+            "Disclosed to the school nurse",
+            "Police referral",
+        ], "in the change log, who changed what from what to what"
+        la_import(la_system(service_kind="mental_health", sensitive_basis="consent"), name="d.csv")
+        involvement.refresh_from_db()
+        assert (involvement.sensitive_basis, involvement.sensitive_basis_note) == ("consent", "")
+        assert Involvement.objects.count() == 1
+
+    def test_a_row_suspecting_harm_without_a_reason_refuses_the_whole_file(self, client):
+        """Dana uploads a file whose second record gives no reason: nothing of the file is
+        applied, and the report names the row."""
+        good = la_system(**self.HARM, sensitive_reason="Disclosed to the school nurse")
+        bad = la_system(**self.HARM, la_record_id="1002", given_name="Amy")
+        page = self.dana_uploads(client, good + bad.split(b"\r\n", 1)[1], "harm.csv")
+        assert "The file was not imported" in page
+        assert "3: sensitive_reason: required when sensitive_basis is significant_harm" in page
+        assert not Child.objects.exists() and not Involvement.objects.exists()
+
+    def test_a_file_without_the_reason_column_still_needs_one_where_harm_is_suspected(self):
+        """A file of the format before the column: consent needs no reason, suspected harm
+        does. A row stored before the column existed is still read (for a review, a
+        separation) as it was then."""
+        from directory.feed_import import known_codes
+        from directory.feeds import feed_row
+
+        def without_reason(**cells: str) -> bytes:
+            lines = la_system(**cells).decode().splitlines()
+            rows = list(csv.DictReader(lines))
+            out = io.StringIO()
+            writer = csv.DictWriter(out, [c for c in rows[0] if c != "sensitive_reason"])
+            writer.writeheader()
+            writer.writerow({k: v for k, v in rows[0].items() if k != "sensitive_reason"})
+            return out.getvalue().encode()
+
+        refused = la_import(without_reason(**self.HARM))
+        assert "Row 2: sensitive_reason: required when sensitive_basis is significant_harm" in (
+            error_report(refused.validation.errors)
+        )
+        assert not Child.objects.exists()
+        consent = la_import(without_reason(service_kind="mental_health", sensitive_basis="consent"))
+        assert dict(consent.counts) == {"new_child": 1}
+        stored = next(csv.DictReader(without_reason(**self.HARM).decode().splitlines()))
+        row = feed_row(Source.LA_SYSTEM, 0, stored, today=timezone.localdate(), known=known_codes())
+        assert row.service is not None and row.service["sensitive_basis"] == "significant_harm"
+
+    def test_the_reason_and_its_changes_stay_out_of_the_auditors_change_history(self, client):
+        """Ada the auditor reads the child's change history: the involvement's entries, the
+        reason among them, are left out (shielding/policy.py ``changes_shown``); an auditor
+        who is also the LA's shielding officer reads them."""
+        la_import(la_system(**self.HARM, sensitive_reason="Disclosed to the school nurse"))
+        la_import(la_system(**self.HARM, sensitive_reason="Police referral"), name="b.csv")
+        assert Involvement.objects.get().sensitive_basis_note == "Police referral"
+        history = reverse("audit:child_history", args=[Child.objects.get().contactpoint_id])
+        sign_in(client, ada())
+        page = client.get(history).content.decode()
+        assert "school nurse" not in page and "Police referral" not in page
+        assert "sensitive_basis" not in page
+        sign_in(client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
+        page = client.get(history).content.decode()
+        assert "school nurse" in page and "Police referral" in page
+
+    def test_a_rejected_rows_reason_never_hands_a_spreadsheet_a_formula(self, tmp_path):
+        """The rejected-rows report carries the row's cells, the reason as the other
+        sensitive columns, each made inert as every free-text cell is."""
+        formula = '=HYPERLINK("http://example.com","Open")'
+        good = la_system(la_record_id="1002", given_name="Amy")
+        bad = la_system(service_kind="early_help", sensitive_reason=formula)
+        path = tmp_path / "la.csv"
+        path.write_bytes(good + bad.split(b"\r\n", 1)[1])
+        northshire()
+        call_command(
+            "import_feed", "--source", "la_system", "--local-authority", "E06000099",
+            "--skip-invalid", str(path),
+        )  # fmt: skip
+        report = list(csv.DictReader((tmp_path / "la.csv.rejected.csv").open()))
+        assert report[0]["sensitive_reason"] == "'" + formula
+        assert report[0]["errors"].startswith("sensitive_reason: only for a sensitive service")
+
     @pytest.mark.parametrize(
         ("cells", "message"),
         [
@@ -2223,6 +2330,34 @@ class TestWhatOnlyAnLaKnows:
                 "sensitive_basis: only for a sensitive service_kind",
             ),
             ({"sensitive_basis": "consent"}, "sensitive_basis: only for a sexual health"),
+            (
+                {"service_kind": "mental_health", "sensitive_basis": "significant_harm"},
+                "Row 2: sensitive_reason: required when sensitive_basis is significant_harm",
+            ),
+            (
+                {"service_kind": "mental_health", "sensitive_basis": "significant_harm",
+                 "sensitive_reason": "   "},
+                "Row 2: sensitive_reason: required when sensitive_basis is significant_harm",
+            ),
+            (
+                {"service_kind": "early_help", "sensitive_reason": "Asked"},
+                "Row 2: sensitive_reason: only for a sensitive service_kind, not 'early_help'",
+            ),
+            (
+                {"sensitive_reason": "Asked"},
+                "Row 2: sensitive_reason: only for a sexual health, mental health or substance "
+                "misuse service_kind",
+            ),
+            (
+                {"service_kind": "mental_health", "sensitive_basis": "significant_harm",
+                 "sensitive_reason": "Disclosed\x1b[2J at school"},
+                "Row 2: sensitive_reason: contains a control character",
+            ),
+            (
+                {"service_kind": "mental_health", "sensitive_basis": "consent",
+                 "sensitive_reason": "x" * 501},
+                "Row 2: sensitive_reason: longer than 500 characters",
+            ),
             (
                 {"service_kind": "mental_health", "sensitive_basis": "consent",
                  "lead_professional": "yes"},
