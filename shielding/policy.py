@@ -550,6 +550,10 @@ class InvolvementShown:
     caf_held: bool
     lead_professional: bool
     sensitive: str
+    # Why a sensitive service may be held (consent, or suspected harm and the reason): seen
+    # only with the involvement itself, by those who broker contact (``visible_child``).
+    sensitive_basis: str
+    sensitive_reason: str
     is_mine: bool
     provenance: Provenance
 
@@ -643,6 +647,10 @@ def _involvement(involvement: Involvement, viewer: User) -> InvolvementShown:
         caf_held=involvement.caf_held,
         lead_professional=involvement.lead_professional,
         sensitive=involvement.get_sensitive_category_display(),
+        sensitive_basis=involvement.get_sensitive_basis_display()
+        if involvement.sensitive_category
+        else "",
+        sensitive_reason=involvement.sensitive_basis_note if involvement.sensitive_category else "",
         is_mine=practitioner is not None and practitioner.pk == viewer.pk,
         provenance=_provenance(involvement),
     )

@@ -2272,6 +2272,27 @@ class TestWhatOnlyAnLaKnows:
         row = feed_row(Source.LA_SYSTEM, 0, stored, today=timezone.localdate(), known=known_codes())
         assert row.service is not None and row.service["sensitive_basis"] == "significant_harm"
 
+    def test_the_reason_is_shown_only_to_those_who_see_the_sensitive_service(self, client):
+        """Sam the shielding officer brokers contact for it and reads why it is held; Priya
+        the practitioner sees neither the service nor the reason."""
+        la_import(la_system(**self.HARM, sensitive_reason="Disclosed to the school nurse"))
+        record = reverse("directory:child_record", args=[Child.objects.get().contactpoint_id])
+        sign_in(client, sam())
+        page = client.get(record).content.decode()
+        assert "Recorded because" in page
+        assert "Significant harm is suspected: Disclosed to the school nurse" in page
+        sign_in(client, priya())
+        page = client.get(record).content.decode()
+        assert "Recorded because" not in page and "school nurse" not in page
+        assert "Significant harm" not in page
+
+    def test_a_consent_is_shown_as_the_reason_a_service_is_held(self, client):
+        la_import(la_system(service_kind="sexual_health", sensitive_basis="consent"))
+        record = reverse("directory:child_record", args=[Child.objects.get().contactpoint_id])
+        sign_in(client, sam())
+        page = client.get(record).content.decode()
+        assert "Recorded because" in page and "The child (or a parent) consented" in page
+
     def test_the_reason_and_its_changes_stay_out_of_the_auditors_change_history(self, client):
         """Ada the auditor reads the child's change history: the involvement's entries, the
         reason among them, are left out (shielding/policy.py ``changes_shown``); an auditor
