@@ -117,9 +117,23 @@ def shield_create(
     )
 
 
+class LiftedSince(Exception):
+    """Someone lifted the shield since the officer's page was shown: their lift stands."""
+
+
+def _still_in_force(shield: Shield) -> Shield:
+    """The shield read again under a lock: a lift made since the officer's page was shown
+    stands, with its note, rather than being replaced or reviewed over."""
+    held = Shield.objects.select_for_update().get(pk=shield.pk)
+    if held.lifted_at is not None:
+        raise LiftedSince
+    return held
+
+
 @transaction.atomic
 def shield_review(*, shield: Shield, by: User, review_on: date, note: str) -> Shield:
     """The shield stays: reviewed now, next review on ``review_on``."""
+    shield = _still_in_force(shield)
     shield.review_on, shield.review_note = review_on, note
     shield.reviewed_at, shield.reviewed_by = timezone.now(), by
     shield.save(update_fields=["review_on", "review_note", "reviewed_at", "reviewed_by"])
@@ -136,6 +150,7 @@ def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None)
     """Lifting restores the ordinary view; the shield stays in the record's history. A
     shield for sharing keeps what the officer saw (``seen``, from their page), and the lift
     stands only while the two records' homes and carers are so."""
+    shield = _still_in_force(shield)
     if shield.for_sharing and shield.protects_id is not None:
         now_seen = sharing_fingerprint(shield.child_id, shield.protects_id)
         if seen is not None and seen != now_seen:

@@ -139,6 +139,12 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                     shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
                 )
                 messages.success(request, "The shield has been reviewed")
+        except services.LiftedSince:
+            audit_note(request, **audit_facts(child), detail={"refused": "lifted_since"})
+            messages.error(
+                request, "Someone else lifted this shield meanwhile. Nothing has been changed."
+            )
+            return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
         except services.SharingChanged:
             review_form.add_error(
                 None,

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -782,6 +783,38 @@ def officer_of(la: Organisation, username: str) -> User:
     )  # fmt: skip
 
 
+def officer_post(
+    officer: User, view: Callable[..., object], path: str, data: dict[str, str], **kwargs: str | int
+) -> list[str]:
+    """``view`` answering ``officer``'s POST of ``data`` to ``path``: what she was told."""
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    request = RequestFactory().post(path, data)
+    request.user, request.session = User.objects.get(pk=officer.pk), SessionStore()
+    request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+    view(request, **kwargs)
+    return [str(message) for message in request._messages]  # type: ignore[attr-defined]
+
+
+def committed_remove(*rows: Any) -> None:
+    """Rows a race test committed, removed in turn (what refers to another first)."""
+    with disable_auditlog():
+        for row in rows:
+            type(row).objects.filter(pk=row.pk).delete()
+
+
+def assert_the_first_stands(
+    by: User | None, note: str, notes: list[str], told: list[str], *, refused: str, done: str
+) -> None:
+    """Of racing-sam-1 and -2, who sent ``notes`` in turn, one acted and their note stands
+    (``by``, ``note``); one was told ``done``, the other ``refused``."""
+    assert (
+        by is not None
+        and note == dict(zip(["racing-sam-1", "racing-sam-2"], notes, strict=True))[by.username]
+    )
+    assert sorted(told) == sorted([refused, done])
+
+
 def forms_checked_side_by_side(monkeypatch: pytest.MonkeyPatch, form: type[Form]) -> None:
     """Two requests check ``form`` together: each has read what it acts on, unchanged."""
     both_read_it = side_by_side()
@@ -1235,8 +1268,6 @@ def test_an_override_signed_off_twice_at_once_keeps_the_first_sign_off(
     """Two officers of the LA team sign off one override at once, each with a note: both read
     it waiting, and the second sign-off replaced the first's note and name. The first stands
     now, and the second officer is told it was signed off meanwhile."""
-    from django.contrib.messages.storage.fallback import FallbackStorage
-
     from shielding import views as shielding_views
     from shielding.forms import SignOffForm
     from shielding.models import ShieldOverride
@@ -1254,24 +1285,60 @@ def test_an_override_signed_off_twice_at_once_keeps_the_first_sign_off(
 
     def sign_off() -> None:
         officer, note = next(signing)
-        request = RequestFactory().post(f"/shielding/overrides/{item.pk}/", {"note": note})
-        request.user, request.session = User.objects.get(pk=officer.pk), SessionStore()
-        request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
-        shielding_views.override_sign_off(request, pk=item.pk)
-        told.extend(str(message) for message in request._messages)  # type: ignore[attr-defined]
+        path = f"/shielding/overrides/{item.pk}/"
+        told.extend(
+            officer_post(
+                officer, shielding_views.override_sign_off, path, {"note": note}, pk=item.pk
+            )
+        )
 
     try:
         assert at_once(sign_off) == []
         item.refresh_from_db()
-        first = {"racing-sam-1": "Checked with police", "racing-sam-2": "Fine"}
-        assert item.reviewed_by is not None
-        assert item.review_note == first[item.reviewed_by.username]
-        assert sorted(told) == [
-            "Someone else signed off this override meanwhile. Their note stands.",
-            "The override has been signed off",
-        ]
+        assert_the_first_stands(
+            item.reviewed_by, item.review_note, ["Checked with police", "Fine"], told,
+            refused="Someone else signed off this override meanwhile. Their note stands.",
+            done="The override has been signed off",
+        )  # fmt: skip
     finally:
-        with disable_auditlog():
-            ShieldOverride.objects.filter(pk=item.pk).delete()
-            for officer in officers:
-                officer.delete()
+        committed_remove(item, *officers)
+
+
+def test_a_shield_lifted_twice_at_once_keeps_the_first_lift(practitioner_and_child, monkeypatch):
+    """Two officers of the LA team lift one shield at once, each with a note: both read it in
+    force, and the second lift replaced the first's note and name. The first stands now, and
+    the second officer is told it was lifted meanwhile."""
+    from shielding import views as shielding_views
+    from shielding.forms import ShieldReviewForm
+    from shielding.models import Shield
+
+    _, child = practitioner_and_child
+    with disable_auditlog():
+        officers = [officer_of(child.local_authority, f"racing-sam-{n}") for n in (1, 2)]
+        shield = Shield.objects.create(
+            child=child, reason="domestic_abuse", justification="Fled violence",
+            review_on=date(2027, 5, 1),
+        )  # fmt: skip
+    forms_checked_side_by_side(monkeypatch, ShieldReviewForm)  # each read it in force
+    lifting = iter(zip(officers, ["Family safe now", "Moved abroad"], strict=True))
+    told: list[str] = []
+
+    def lift() -> None:
+        officer, note = next(lifting)
+        told.extend(
+            officer_post(
+                officer, shielding_views.shield, f"/shielding/{child.contactpoint_id}/",
+                {"decision": "lift", "note": note}, contactpoint_id=child.contactpoint_id,
+            )
+        )  # fmt: skip
+
+    try:
+        assert at_once(lift) == []
+        shield.refresh_from_db()
+        assert_the_first_stands(
+            shield.lifted_by, shield.lift_note, ["Family safe now", "Moved abroad"], told,
+            refused="Someone else lifted this shield meanwhile. Nothing has been changed.",
+            done="The shield has been lifted",
+        )  # fmt: skip
+    finally:
+        committed_remove(shield, *officers)
