@@ -1065,7 +1065,9 @@ def review_decide(
             review.status = MatchReview.Status.MATCHED
         link(source_record, row, child, source_record.last_import, la or child.local_authority)
     review.decided_by, review.decided_at = by, timezone.now()
-    review.save(update_fields=["status", "decided_by", "decided_at"])
+    # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
+    # this one among them, and would have listed the record just made from its own row.
+    review.save(update_fields=["status", "decided_by", "decided_at", "candidates"])
     return child
 
 

@@ -1170,9 +1170,13 @@ class TestTheShieldFollowsTheChild:
         sign_in(client, dana())
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert "The new record will be shielded" in page
+        offered = review.candidates
         decide(client, review, "new")
-        made = MatchReview.objects.get().source_record.child
+        decided = MatchReview.objects.get()
+        made = decided.source_record.child
         assert made.pk != hidden.pk and made.shields.get().in_force
+        # The decision is kept beside what was offered, not the record it made, offered since.
+        assert decided.candidates == offered
 
     @pytest.mark.parametrize("when", ["in its first row", "added later"])
     def test_a_former_name_that_is_a_shielded_childs_keeps_the_shield_on(self, client, when):
