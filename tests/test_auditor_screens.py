@@ -198,6 +198,27 @@ class TestChildHistory:
         assert "/viewed-before" in html and "/found" in html
         assert absorbed.contactpoint_id in html
 
+    @pytest.mark.parametrize("shielded", [False, True])
+    def test_it_includes_the_changes_to_records_merged_into_the_childs(self, ada_client, shielded):
+        """What was changed on the record merged away was changed about her; masked as her
+        record is, if it is shielded."""
+        from directory.services import children_merge
+
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        with set_actor(priya()):
+            Address.objects.create(
+                child=absorbed, line_1="1 Mill Lane", postcode="NE1 4ST",
+                source=Source.PRACTITIONER,
+            )  # fmt: skip
+        children_merge(kept=kept, absorbed=absorbed, by=dana())
+        if shielded:
+            shield(kept)
+        html = ada_client.get(
+            reverse("audit:child_history", args=[kept.contactpoint_id])
+        ).content.decode()
+        assert ("1 Mill Lane" in html) is not shielded
+        assert ("[shielded]" in html) is shielded
+
     def test_a_history_too_long_for_one_page_says_so(self, ada_client, monkeypatch):
         """Printed for a subject access request, a page cut short without a word would look
         like the whole answer."""
