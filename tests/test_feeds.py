@@ -2675,6 +2675,28 @@ class TestUploadScreen:
         assert not Child.objects.exists()
 
 
+class TestSendingAFileAgain:
+    """Dana imports a census file leaving out a row whose school is not yet in the register,
+    has the school added, and sends the very same file again."""
+
+    PARTLY = census({}, {"upn": upn("352214300102"), "given_name": "Ella", "school_urn": "100001"})
+
+    def upload(self, client, content: bytes, skip_invalid: bool = True) -> str:
+        form = {"source": "school_census", "local_authority": northshire().pk}
+        form |= {"skip_invalid": "on"} if skip_invalid else {}
+        upload = SimpleUploadedFile("census.csv", content, content_type="text/csv")
+        return client.post(reverse("directory:feeds"), {**form, "file": upload}).content.decode()
+
+    def test_today_the_row_left_out_can_never_come_in(self, client, school):
+        sign_in(client, dana())
+        assert "1 left out" in self.upload(client, self.PARTLY)
+        make_service(Service.Kind.SCHOOL, name="Northshire Juniors", identifier="100001")
+        page = self.upload(client, self.PARTLY)
+        assert "This file was imported before. Nothing has changed." in page
+        assert not Child.objects.filter(given_name="Ella").exists()
+        assert FeedImport.objects.count() == 1
+
+
 def test_automatic_matches_meet_the_precision_and_recall_targets():
     """The default weights and thresholds on a generated labelled set (README "Data feeds")."""
     result = evaluate(families=400, seed=11)
