@@ -48,6 +48,7 @@ from directory.matching import (
     given_keys,
 )
 from directory.models import (
+    GIVEN_SINCE,
     Address,
     CareRelationship,
     Child,
@@ -89,6 +90,24 @@ class ImportOutcome:
     not_utf8: bool = False
     importable: bool = False  # whether feed_import will apply it
     counts: Counter[str] = field(default_factory=Counter)
+    # The same file sent again: its first import, and how many rows were left out until now
+    # (the rows ``validation`` holds are those rows only).
+    resend_of: FeedImport | None = None
+    left_out_before: int = 0
+    # Imported before, but not sent again: rows were left out before ContactPoint noted
+    # which, or it was imported for another local authority.
+    left_out_not_noted: bool = False
+    other_la: bool = False
+
+    @property
+    def now_imported(self) -> int:
+        """Of the rows left out before, how many this sending imported."""
+        return sum(n for what, n in self.counts.items() if what != GIVEN_SINCE)
+
+    @property
+    def given_since(self) -> int:
+        """Of the rows left out before, how many a later file has sent the records of."""
+        return self.counts[GIVEN_SINCE]
 
 
 def known_codes() -> dict[str, set[str]]:
@@ -135,18 +154,69 @@ def _not_utf8(content: bytes, start: int) -> tuple[int, str]:
     return row, f"this row is not UTF-8 text, so nor is the file: {SAVE_AS_CSV}"
 
 
-def feed_check(*, source: str, content: bytes, skip_invalid: bool = False) -> ImportOutcome:
+def feed_check(
+    *,
+    source: str,
+    content: bytes,
+    skip_invalid: bool = False,
+    local_authority: Organisation | None = None,
+) -> ImportOutcome:
     """A file checked whole, and whether it will be imported: not if it was imported before,
     nor with errors unless the rows with errors are to be left out and some rows are valid (a
-    file of none is not recorded as imported, so it can be once what it names is held)."""
+    file of none is not recorded as imported, so it can be once what it names is held).
+
+    A file imported before with rows left out is sent again (``resend_of``) for the same local
+    authority: only the rows left out until now are checked, and will be imported as any
+    file's, the others having been imported already."""
     validation, not_utf8 = feed_file_check(source=source, content=content)
     digest = hashlib.sha256(content).hexdigest()
     outcome = ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
-    outcome.already_imported = FeedImport.objects.filter(source=source, file_sha256=digest).exists()
+    first = FeedImport.objects.filter(
+        source=source, file_sha256=digest, resend_of__isnull=True
+    ).first()
+    if first is not None:
+        _resend_check(outcome, first, local_authority)
     outcome.importable = not outcome.already_imported and (
         not validation.errors or (skip_invalid and not not_utf8 and bool(validation.rows))
     )
     return outcome
+
+
+def _resend_check(
+    outcome: ImportOutcome, first: FeedImport, local_authority: Organisation | None
+) -> None:
+    """A file imported before: sent again if rows noted as left out remain, and for the same
+    local authority (whose records the file's rows are, and whose data managers sent it)."""
+    left_out = left_out_now(first)
+    la_id = local_authority.pk if local_authority else None
+    if not left_out or first.local_authority_id != la_id:
+        outcome.already_imported = True
+        outcome.left_out_not_noted = left_out is None
+        outcome.other_la = bool(left_out) and first.local_authority_id != la_id
+        return
+    outcome.resend_of, outcome.left_out_before = first, len(left_out)
+    _only_rows(outcome.validation, set(left_out))
+
+
+def left_out_now(first: FeedImport) -> list[int] | None:
+    """The numbers of the rows of a file (by its first import) that none of its imports has
+    imported yet: the last one's left out; None where they were not noted."""
+    last = FeedImport.objects.filter(Q(pk=first.pk) | Q(resend_of=first)).order_by("-pk").first()
+    assert last is not None
+    return [] if last.rows_rejected == 0 else last.left_out
+
+
+def _only_rows(validation: Validation, numbers: set[int]) -> None:
+    """The file's validation cut to these rows: the others were imported before, and what is
+    said of them now is of no matter."""
+    validation.rows = [row for row in validation.rows if row.number in numbers]
+    validation.errors = [(n, message) for n, message in validation.errors if n in numbers]
+    validation.rejected = {n: row for n, row in validation.rejected.items() if n in numbers}
+
+
+class SentMeanwhile(Exception):
+    """Another sending of the same file imported the rows left out while this one was
+    checked."""
 
 
 def feed_import(
@@ -165,7 +235,9 @@ def feed_import(
     that cannot apply to its record (``RowRefused``) is an error like any other: with
     ``skip_invalid`` it is left out (each row in a savepoint of its own), and without it the
     file is not imported."""
-    outcome = checked or feed_check(source=source, content=content, skip_invalid=skip_invalid)
+    outcome = checked or feed_check(
+        source=source, content=content, skip_invalid=skip_invalid, local_authority=local_authority
+    )
     if not outcome.importable:
         return outcome
     try:
@@ -175,6 +247,8 @@ def feed_import(
     except RowRefused as refused:  # as for any row's error, the file is not imported
         outcome.validation.errors.append((refused.number, refused.message))
         outcome.importable = False
+    except SentMeanwhile:
+        outcome.already_imported, outcome.importable = True, False
     except IntegrityError:
         # The same file uploaded twice at once: the other upload imported it after the check
         # above. Nothing of this one is kept; it is told so, as for a file imported before.
@@ -208,6 +282,14 @@ def _rows_import(
     skip_invalid: bool,
 ) -> FeedImport:
     validation = outcome.validation
+    first = outcome.resend_of
+    if first is not None:
+        # The same file sent twice at once: one at a time, each importing what is left out.
+        first = FeedImport.objects.select_for_update(no_key=True).get(pk=first.pk)
+        still = left_out_now(first)
+        _only_rows(validation, set(still or []))
+        if not validation.rows:
+            raise SentMeanwhile
     # A shield made while the file imports cannot see the homes it writes, nor it them.
     follow_shields_after_commit(timezone.now())
     record = FeedImport.objects.create(
@@ -218,12 +300,14 @@ def _rows_import(
         local_authority=local_authority,
         rows_read=validation.rows_read,
         rows_rejected=len(validation.rejected),
+        resend_of=first,
     )
     for row in list(validation.rows):
         # With rows with errors left out, each row in a savepoint: one refused goes alone.
         try:
             with transaction.atomic() if skip_invalid else nullcontext():
-                outcome.counts[_apply_row(row, source, record, local_authority)] += 1
+                applied = _apply_row(row, source, record, local_authority, sent_first=first)
+                outcome.counts[applied] += 1
         except RowRefused as refused:
             if not skip_invalid:
                 raise
@@ -233,7 +317,8 @@ def _rows_import(
         if progress:
             progress(1)
     record.outcome, record.rows_rejected = dict(outcome.counts), len(validation.rejected)
-    record.save(update_fields=["outcome", "rows_rejected"])
+    record.left_out = sorted(validation.rejected)
+    record.save(update_fields=["outcome", "rows_rejected", "left_out"])
     return record
 
 
@@ -296,10 +381,16 @@ def _upload_import(upload: FeedUpload) -> None:
                 "upload": upload.pk,
                 "feed_import": upload.feed_import_id,
                 "imported": upload.status == FeedUpload.Status.IMPORTED,
-            },
+            }
+            | ({"resend_of": resent} if (resent := _resend_of(upload)) else {}),
         ),
         status=None,
     )
+
+
+def _resend_of(upload: FeedUpload) -> int | None:
+    """The first import of the file an upload imported, when it was that file sent again."""
+    return upload.feed_import.resend_of_id if upload.feed_import else None
 
 
 def _uploader_refused(upload: FeedUpload) -> str:
@@ -335,8 +426,9 @@ def _upload_apply(upload: FeedUpload) -> None:
     if outcome.already_imported:
         upload.result = "This file was imported before. Nothing has changed."
     elif imported:  # with what was left out, and why: some rows are refused only as they apply
+        assert outcome.feed_import is not None
         report = error_report(outcome.validation.errors)
-        upload.result = _kept_short([FeedImport.describe(outcome.counts), *report.splitlines()])
+        upload.result = _kept_short([outcome.feed_import.outcome_text, *report.splitlines()])
     else:
         upload.result = _kept_short(error_report(outcome.validation.errors).splitlines())
 
@@ -448,10 +540,26 @@ def _said(payload: dict[str, str]) -> dict[str, str]:
     return {column: value for column, value in payload.items() if value}
 
 
-def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation | None) -> str:
+def _apply_row(
+    row: FeedRow,
+    source: str,
+    record: FeedImport,
+    la: Organisation | None,
+    *,
+    sent_first: FeedImport | None = None,
+) -> str:
+    """What the row did to the directory, as a count's key. ``sent_first``: the first import
+    of the file this row was left out of, now sent again."""
     key = _record_key(row, source, la)
     # Locked before the review's row, as a data manager's decision locks them (no deadlock).
-    existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
+    existing = (
+        SourceRecord.objects.select_for_update()
+        .select_related("last_import")
+        .filter(source=source, record_id=key)
+        .first()
+    )
+    if existing is not None and sent_first is not None and _sent_since(existing, sent_first):
+        return GIVEN_SINCE  # what a later file said is newer than this row
     if existing is not None:
         # What the rows say: a column a file leaves out (one added to the format later) says
         # what an empty one does, so the same row with and without it is unchanged.
@@ -487,6 +595,13 @@ def _apply_row(row: FeedRow, source: str, record: FeedImport, la: Organisation |
         raise RowRefused(row.number, NO_LA_FOR_NEW_CHILD) from None
     link(source_record, row, child, record, la)
     return "new_child"
+
+
+def _sent_since(source_record: SourceRecord, first: FeedImport) -> bool:
+    """Whether a file received after ``first`` (not the same file sent again) has sent the
+    feed record: a row left out of ``first`` would put back what that newer file replaced."""
+    last = source_record.last_import
+    return last.imported_at > first.imported_at and first.pk not in (last.pk, last.resend_of_id)
 
 
 def _placement(row: FeedRow) -> tuple[str, list[Scored]]:

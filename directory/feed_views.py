@@ -1,5 +1,6 @@
 """Data managers' screens: upload a feed file, work the review queue, merge and unmerge."""
 
+from collections import Counter
 from datetime import date
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ from directory.feed_import import (
 from directory.feeds import FEED_SOURCES, LA_FEED_SOURCES, FeedRow, RowErrors, error_report
 from directory.forms import ContactPointIdField
 from directory.models import (
+    GIVEN_SINCE,
     Child,
     FeedImport,
     FeedUpload,
@@ -125,6 +127,14 @@ ACROSS_LAS = (
     "local authority's shielding team"
 )
 FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
+NOTHING_PASSES_YET = (
+    "None of the {left_out} rows left out of this file before can be imported yet: correct what "
+    "the report says in ContactPoint (or the file), then send it again"
+)
+STILL_REFUSED = (
+    "Some of the rows left out of this file before still have errors: correct them, or leave "
+    "those rows out again"
+)
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
 CHANGED = "This record has changed since you opened it. Look at it again, then decide"
 # A decision review_decide cannot apply, said on the decision's radios.
@@ -232,8 +242,9 @@ def feeds(request: HttpRequest) -> HttpResponse:
         content = upload.read()
         # Checked once, here: a 50 MB file takes seconds to check.
         checked = feed_check(
-            source=data["source"], content=content, skip_invalid=data["skip_invalid"]
-        )
+            source=data["source"], content=content, skip_invalid=data["skip_invalid"],
+            local_authority=data["local_authority"],
+        )  # fmt: skip
         queued = _queued_if_large(checked, data, upload.name, content, manager)
         if queued is None:
             outcome = feed_import(
@@ -256,7 +267,8 @@ def feeds(request: HttpRequest) -> HttpResponse:
                 "imported": bool(outcome and outcome.feed_import),
             }
             | ({"upload": queued.pk} if queued else {})
-            | ({"feed_import": outcome.feed_import.pk} if outcome and outcome.feed_import else {}),
+            | ({"feed_import": outcome.feed_import.pk} if outcome and outcome.feed_import else {})
+            | ({"resend_of": checked.resend_of.pk} if checked.resend_of else {}),
         )
     refused = bool(outcome and not outcome.already_imported and outcome.feed_import is None)
     return render(
@@ -265,20 +277,38 @@ def feeds(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "outcome": outcome,
-            "summary": FeedImport.describe(outcome.counts) if outcome else "",
+            # Rows a later file has sent since are said apart, on a file sent again.
+            "summary": FeedImport.describe(
+                outcome.counts - Counter({GIVEN_SINCE: outcome.given_since})
+            )
+            if outcome
+            else "",
             "report": error_report(outcome.validation.errors) if outcome else "",
             # The file refused: its report heads the page as an error summary does, and the
             # summary's link leads to the file field, which says the same.
             "page_has_errors": refused,
-            "file_error": FILE_REFUSED if refused else "",
+            "file_error": (
+                _refused_because(outcome, form.cleaned_data["skip_invalid"]) if refused else ""
+            ),
             "queued": queued,
-            "imports": _imports(manager).order_by("-imported_at")[:20],
+            "imports": _imports(manager)
+            .select_related("imported_by")
+            .order_by("-imported_at")[:20],
             "uploads": _in_own_la(FeedUpload.objects.all(), manager, "local_authority")
             .select_related("uploaded_by")
             .order_by("-uploaded_at")[:20],
             "open_reviews": _reviews(manager).filter(status=MatchReview.Status.OPEN).count(),
         },
     )
+
+
+def _refused_because(outcome: ImportOutcome | None, skip_invalid: bool) -> str:
+    """What the file field says of a file not imported: sent again, of the rows left out."""
+    if outcome is None or outcome.resend_of is None:
+        return FILE_REFUSED
+    if skip_invalid:
+        return NOTHING_PASSES_YET.format(left_out=outcome.left_out_before)
+    return STILL_REFUSED
 
 
 def _queued_if_large(

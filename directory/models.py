@@ -583,8 +583,16 @@ class Involvement(Provenance, FedBy):
 # Data feeds ---------------------------------------------------------------------------------
 
 
+# A row left out of a file, sent again after a later file has sent its record: not applied
+# over what is newer (``FeedImport.describe_resend``, directory/feed_import.py).
+GIVEN_SINCE = "sent_since_in_a_later_file"
+
+
 class FeedImport(models.Model):
-    """One file from a feed, imported whole or not at all; the same file twice changes nothing."""
+    """One file from a feed, imported whole or not at all, or with the rows left out that a
+    data manager chose to leave out. The same file sent again changes nothing, except to bring
+    in rows left out of it that now pass: each such re-send is an import of its own
+    (``resend_of``), so the history says who sent it again and when."""
 
     source = models.CharField(max_length=20, choices=Source.choices)
     file_name = models.CharField(max_length=255)
@@ -608,10 +616,30 @@ class FeedImport(models.Model):
     rows_read = models.IntegerField()
     rows_rejected = models.IntegerField()
     outcome = models.JSONField(default=dict, help_text="How many rows did what")
+    left_out = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The numbers of the rows left out; null where not noted (imported before "
+        "ContactPoint noted them)",
+    )
+    resend_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resends",
+        help_text="The file's first import, when this is the same file sent again to import "
+        "rows left out of it",
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "file_sha256"], name="feed_file_once"),
+            # A file is imported once; sent again, only the rows left out of it come in.
+            models.UniqueConstraint(
+                fields=["source", "file_sha256"],
+                condition=models.Q(resend_of__isnull=True),
+                name="feed_file_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -624,7 +652,25 @@ class FeedImport(models.Model):
 
     @property
     def outcome_text(self) -> str:
-        return self.describe(self.outcome)
+        if self.resend_of_id is None:
+            return self.describe(self.outcome)
+        return self.describe_resend(self.outcome, still_left_out=self.rows_rejected)
+
+    @classmethod
+    def describe_resend(cls, counts: dict[str, int], *, still_left_out: int) -> str:
+        """What sending a file again did: "2 rows left out before now imported (1 new child,
+        1 unchanged); 1 still left out"."""
+        given_since = counts.get(GIVEN_SINCE, 0)
+        applied = {what: n for what, n in counts.items() if what != GIVEN_SINCE}
+        done = sum(applied.values())
+        said = [f"Sent again: {done} row{'s' * (done != 1)} left out before now imported"]
+        if applied:
+            said[0] += f" ({cls.describe(applied)})"
+        if given_since:
+            records = "that record" if given_since == 1 else "those records"
+            said.append(f"{given_since} not, as a later file has sent {records} since")
+        said.append(f"{still_left_out} still left out")
+        return "; ".join(said)
 
 
 class FeedUpload(models.Model):

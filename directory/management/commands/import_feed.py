@@ -22,7 +22,9 @@ class Command(BaseCommand):
     Every row is validated first and a row-numbered report printed; a file with errors is
     rejected whole unless ``--skip-invalid``, which imports the valid rows and writes the
     rejected ones, with their errors, to a report file. Importing the same file again changes
-    nothing. Exit codes: 0 imported (or already imported), 1 rejected, 2 bad arguments.
+    nothing, except that a file imported with rows left out, sent again for the same LA,
+    imports those of its rows left out that now pass. Exit codes: 0 imported (or already
+    imported), 1 rejected, 2 bad arguments.
     """
 
     help = "Import a feed file: school_census, child_benefit, gp_registration or la_system."
@@ -70,9 +72,23 @@ class Command(BaseCommand):
         validation = outcome.validation
         if outcome.already_imported:
             self.stdout.write(f"{path.name} was imported before; nothing has changed.")
+            if outcome.other_la:
+                self.stdout.write("It was imported for another local authority.")
+            elif outcome.left_out_not_noted:
+                self.stdout.write(
+                    "Rows were left out of it before ContactPoint noted which: send them in a "
+                    "file of their own."
+                )
             return
         if validation.errors:
             self.stderr.write(error_report(validation.errors))
+        if outcome.feed_import is None and outcome.resend_of is not None:
+            self.stderr.write(
+                f"{path.name} was imported before with {outcome.left_out_before} rows left out: "
+                f"{len(validation.rejected) or 1} of them still have errors. Nothing has changed. "
+                "Correct them, or use --skip-invalid."
+            )
+            sys.exit(1)
         if outcome.feed_import is None:
             self.stderr.write(
                 f"{path.name} was rejected: {len(validation.rejected) or 1} rows have errors. "
@@ -83,6 +99,9 @@ class Command(BaseCommand):
             report = options["report"] or path.with_name(path.name + ".rejected.csv")
             self._write_rejected(report, source, validation)
             self.stdout.write(f"{len(validation.rejected)} rejected rows written to {report}")
+        if outcome.resend_of is not None:
+            self.stdout.write(f"{path.name} sent again: {outcome.feed_import.outcome_text}.")
+            return
         summary = FeedImport.describe(outcome.counts)
         self.stdout.write(
             f"Imported {len(validation.rows)} rows of {path.name}: {summary or 'none'}."
