@@ -252,8 +252,9 @@ def feed_import(
     except IntegrityError:
         # The same file uploaded twice at once: the other upload imported it after the check
         # above. Nothing of this one is kept; it is told so, as for a file imported before.
-        if not FeedImport.objects.filter(source=source, file_sha256=outcome.digest).exists():
-            raise
+        imported = FeedImport.objects.filter(source=source, file_sha256=outcome.digest)
+        if outcome.resend_of is not None or not imported.exists():
+            raise  # re-sends take turns (_rows_import): this is no double click
         outcome.already_imported, outcome.importable = True, False
     else:
         outcome.feed_import = record
@@ -552,12 +553,8 @@ def _apply_row(
     of the file this row was left out of, now sent again."""
     key = _record_key(row, source, la)
     # Locked before the review's row, as a data manager's decision locks them (no deadlock).
-    existing = (
-        SourceRecord.objects.select_for_update()
-        .select_related("last_import")
-        .filter(source=source, record_id=key)
-        .first()
-    )
+    # Not joined to its import: a row locked after another file changed it would drop out.
+    existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
     if existing is not None and sent_first is not None and _sent_since(existing, sent_first):
         return GIVEN_SINCE  # what a later file said is newer than this row
     if existing is not None:

@@ -584,10 +584,42 @@ def committed_data_manager(django_db_setup, django_db_blocker):
             imports = FeedImport.objects.filter(local_authority=la)
             SourceRecord.objects.filter(first_import__in=imports).delete()
             Child.objects.filter(local_authority=la).delete()
+            imports.filter(resend_of__isnull=False).delete()  # before the imports they name
             imports.delete()
             manager.delete()
             la.delete()
             connections.close_all()
+
+
+def feed_uploaded_at_once(
+    manager: User, form: dict[str, object], file: tuple[str, bytes], monkeypatch
+) -> list[str]:
+    """The feed upload page posted twice at once (``form`` and the ``file`` named), each
+    request having checked the file before the other imports it: each page, as HTML."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from directory import feed_views
+
+    both_checked = side_by_side()
+    feed_check = feed_views.feed_check
+
+    def check_side_by_side(**kwargs):
+        checked = feed_check(**kwargs)
+        both_checked()  # each has found what the other will import not imported yet
+        return checked
+
+    monkeypatch.setattr(feed_views, "feed_check", check_side_by_side)
+    pages: list[str] = []
+
+    def upload() -> None:
+        name, content = file
+        upload = SimpleUploadedFile(name, content, content_type="text/csv")
+        request = RequestFactory().post("/feeds/", {**form, "file": upload})
+        request.user, request.session = User.objects.get(pk=manager.pk), SessionStore()
+        pages.append(feed_views.feeds(request).content.decode())
+
+    assert at_once(upload) == []
+    return pages
 
 
 def test_a_feed_file_uploaded_twice_at_once_is_imported_once_and_the_second_told_so(
@@ -596,9 +628,7 @@ def test_a_feed_file_uploaded_twice_at_once_is_imported_once_and_the_second_told
     """A double click on "Upload": both requests found the file not imported before, and the
     second then broke the rule that a file is imported once: a server error page rather than
     "This file was imported before"."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from directory import feed_views
     from directory.models import Child, FeedImport
 
     manager = committed_data_manager
@@ -609,33 +639,61 @@ def test_a_feed_file_uploaded_twice_at_once_is_imported_once_and_the_second_told
         b"service_started_on,caf_held,lead_professional\n"
         b"RC-1,Zephyrine,Quorrell,2016-04-02,female,1 Mill Lane,,Northtown,NE1 4ST,,,,,,,,,,\n"
     )
-    both_checked = side_by_side()
-    feed_check = feed_views.feed_check
-
-    def check_side_by_side(**kwargs):
-        checked = feed_check(**kwargs)
-        both_checked()  # each has found the file not imported before
-        return checked
-
-    monkeypatch.setattr(feed_views, "feed_check", check_side_by_side)
-    pages: list[str] = []
-
-    def upload() -> None:
-        request = RequestFactory().post(
-            "/feeds/",
-            {
-                "source": "la_system",
-                "local_authority": manager.organisation_id,
-                "file": SimpleUploadedFile("la.csv", content, content_type="text/csv"),
-            },
-        )
-        request.user, request.session = User.objects.get(pk=manager.pk), SessionStore()
-        pages.append(feed_views.feeds(request).content.decode())
-
-    assert at_once(upload) == []
+    form = {"source": "la_system", "local_authority": manager.organisation_id}
+    pages = feed_uploaded_at_once(manager, form, ("la.csv", content), monkeypatch)
     assert FeedImport.objects.filter(local_authority=manager.organisation).count() == 1
     assert Child.objects.filter(local_authority=manager.organisation).count() == 1
     assert sorted("This file was imported before" in page for page in pages) == [False, True]
+
+
+def test_a_file_sent_again_twice_at_once_imports_its_rows_left_out_once(
+    committed_data_manager, monkeypatch
+):
+    """Two data managers send again, at the same moment, a file imported with a row left out
+    (Ysolde's move to a school not then in the register): both find the row still left out,
+    but it is imported once, and the second is told the file was imported before."""
+
+    from directory.feed_import import feed_import
+    from directory.models import Child, FeedImport, Service, SourceRecord
+    from tests.test_feeds import census, upn
+
+    manager = committed_data_manager
+    la = manager.organisation
+    ysolde = {"upn": upn("352214300102"), "given_name": "Ysolde", "family_name": "Quorrell",
+              "date_of_birth": "2014-02-02"}  # fmt: skip
+    content = census(
+        {"given_name": "Zephyrine", "family_name": "Quorrell"}, {**ysolde, "school_urn": "100001"}
+    )
+    schools = [
+        Service.objects.create(kind="school", identifier="100000", name="P", local_authority=la)
+    ]
+    form = {"source": "school_census", "local_authority": la.pk, "skip_invalid": "on"}
+    try:
+        feed_import(
+            source="school_census", file_name="older.csv", content=census(ysolde),
+            local_authority=la, by=manager,
+        )  # fmt: skip
+        first = feed_import(
+            source="school_census", file_name="census.csv", content=content,
+            local_authority=la, by=manager, skip_invalid=True,
+        )  # fmt: skip
+        assert first.feed_import is not None and first.feed_import.left_out == [3]
+        schools.append(
+            Service.objects.create(kind="school", identifier="100001", name="J", local_authority=la)
+        )
+        pages = feed_uploaded_at_once(manager, form, ("census.csv", content), monkeypatch)
+        assert FeedImport.objects.filter(resend_of=first.feed_import).get().outcome == {
+            "updated": 1
+        }
+        ysolde_now = Child.objects.get(local_authority=la, given_name="Ysolde")
+        assert ysolde_now.involvements.get(ended_on__isnull=True).service.identifier == "100001"
+        assert sorted("File sent again" in page for page in pages) == [False, True]
+        assert sorted("This file was imported before" in page for page in pages) == [False, True]
+    finally:
+        imports = FeedImport.objects.filter(local_authority=la)
+        SourceRecord.objects.filter(first_import__in=imports).delete()
+        Child.objects.filter(local_authority=la).delete()
+        Service.objects.filter(pk__in=[school.pk for school in schools]).delete()
 
 
 @pytest.fixture
