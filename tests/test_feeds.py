@@ -2792,6 +2792,16 @@ class TestSendingAFileAgain:
         assert not Child.objects.filter(given_name="Ella").exists()
         assert "File sent again" in self.upload(client, self.PARTLY)
 
+    def test_rows_left_out_before_they_were_noted_are_said_to_be_unknown(self, client, school):
+        """An import made before ContactPoint noted its rows left out cannot say which to try."""
+        sign_in(client, dana())
+        self.upload(client, self.PARTLY)
+        FeedImport.objects.update(left_out=None)  # as migration 0018 leaves an earlier import
+        self.juniors()
+        page = self.upload(client, self.PARTLY)
+        assert "before ContactPoint noted which rows they were. Nothing has changed" in page
+        assert not Child.objects.filter(given_name="Ella").exists()
+
     def test_a_row_sent_again_that_could_be_a_shielded_child_waits_for_review(self, client):
         make_service(Service.Kind.SCHOOL, name="Northshire Primary", identifier="100000")
         hidden = TestTheShieldFollowsTheChild().shielded()
