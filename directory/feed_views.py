@@ -128,8 +128,8 @@ ACROSS_LAS = (
 )
 FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
 NOTHING_PASSES_YET = (
-    "None of the {left_out} rows left out of this file before can be imported yet: correct what "
-    "the report says in ContactPoint (or the file), then send it again"
+    "The rows left out of this file before ({left_out}) cannot be imported yet: put right in "
+    "ContactPoint (or the file) what the report says, then send it again"
 )
 STILL_REFUSED = (
     "Some of the rows left out of this file before still have errors: correct them, or leave "

@@ -2743,7 +2743,7 @@ class TestSendingAFileAgain:
         self.upload(client, content)
         page = self.upload(client, content)
         assert "The rows left out before were not imported" in page
-        assert "None of the 2 rows left out of this file before can be imported yet" in page
+        assert "The rows left out of this file before (2) cannot be imported yet" in page
         assert "Row 3: school_urn: unknown school &#x27;100001&#x27;" in page
         self.juniors()
         page = self.upload(client, content, skip_invalid=False)
