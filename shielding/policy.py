@@ -594,6 +594,8 @@ class ChildRecord:
     # On a masked record, when the viewer's own current involvement began: nothing of where,
     # but enough for her to end it when she stops working with the child.
     involved_since: date | None = None
+    # And whether she is the child's lead professional, which ending it stands her down from.
+    involved_as_lead: bool = False
     past_addresses_held: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -721,13 +723,17 @@ def visible_child(
         )
     if masked:
         mine = [
-            involvement.started_on
+            involvement
             for involvement in child.involvements.all()
             if involvement.practitioner_id == viewer.pk
             and involvement.ended_on is None
             and not involvement.sensitive_category
         ]
-        return replace(identity, involved_since=min(mine, default=None))
+        return replace(
+            identity,
+            involved_since=min((i.started_on for i in mine), default=None),
+            involved_as_lead=any(i.lead_professional for i in mine),
+        )
     sensitive_shown = sees_sensitive(viewer, child.local_authority_id)
     involvements = [
         _involvement(involvement, viewer)

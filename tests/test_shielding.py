@@ -376,6 +376,20 @@ class TestOwnInvolvementOnAShieldedRecord:
         assert "You are recorded as working" not in client.get(record(child)).content.decode()
         assert AuditEvent.objects.filter(path=end, action=Action.CHANGE).exists()
 
+    def test_the_question_says_she_stops_being_the_lead_professional(self, client):
+        """Priya holds the lead on Amelia's record: ending her involvement stands her down,
+        and the question must say so on the masked record as it does on any other."""
+        child, user = self.involved()
+        Involvement.objects.filter(child=child).update(lead_professional=False)
+        Involvement.objects.filter(practitioner=user).update(lead_professional=True)
+        sign_in(client, user)
+        end = reverse("directory:end_my_involvement", args=[child.contactpoint_id])
+        html = client.get(end).content.decode()
+        assert "or as their lead professional." in html
+        assert not any(secret in html for secret in SECRETS) and "Yarrowmere" not in html
+        client.post(end, {"confirm": "yes"})
+        assert not Involvement.objects.filter(child=child, practitioner=user, ended_on=None)
+
     def test_who_is_not_involved_is_offered_nothing(self, client):
         child, _ = self.involved()
         sign_in(client, make_user("penny", Role.PRACTITIONER))
