@@ -944,6 +944,15 @@ def _new_identity(row: FeedRow, child: Child) -> bool:
 def _life_apply(row: FeedRow, child: Child) -> None:
     """An LA's word on a death, and on consent to keep the record until 25."""
     changed = []
+    if row.date_of_death or row.consent_to_25 is not None:
+        # Her status as it is now, held: the lifecycle job may have archived her since this
+        # row read the record, and what follows turns on whether she is archived.
+        child.status, child.archived_on = (
+            Child.objects.select_for_update()
+            .filter(pk=child.pk)
+            .values_list("status", "archived_on")
+            .get()
+        )
     if row.date_of_death and row.date_of_death < child.date_of_birth:
         # Checked against the row's own birthday when read; the record's may be later.
         raise RowRefused(

@@ -2103,6 +2103,28 @@ class TestWhatOnlyAnLaKnows:
         child = Child.objects.get()
         assert (child.status, child.archived_on) == (Child.Status.ACTIVE, None)
 
+    def test_a_consent_to_25_imported_while_the_lifecycle_job_archives_her_brings_her_back(
+        self, monkeypatch
+    ):
+        """The nightly job archives her at 18 while her LA's file, read before it committed,
+        records her consent: the file's row read her record as live, and wrote the consent
+        alone, leaving her archived with a consent to 25 that no later file or job undid."""
+        import directory.feed_import as feed_import_module
+
+        born = {"date_of_birth": "2007-06-01"}
+        la_import(la_system(**born), name="a.csv")
+        names_apply = feed_import_module._names_apply
+
+        def job_commits_meanwhile(*args, **kwargs):
+            lifecycle_apply(today=timezone.localdate())
+            return names_apply(*args, **kwargs)
+
+        monkeypatch.setattr(feed_import_module, "_names_apply", job_commits_meanwhile)
+        la_import(la_system(**born, consent_to_25="yes"), name="b.csv")
+        child = Child.objects.get()
+        assert child.kept_to_25_with_consent
+        assert (child.status, child.archived_on) == (Child.Status.ACTIVE, None)
+
     def test_a_consent_to_25_does_not_bring_back_a_child_who_died(self):
         """Her record was archived a year after her death: a consent recorded late is no
         reason to show it again."""
