@@ -281,8 +281,6 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
             detail={"page": "end_own_involvement"},
         )
         name = " ".join(filter(None, (record.given_name, record.family_name)))
-        # On a masked record she is told only of her own lead, not of any involvement.
-        leads = mine.lead_professional if mine else record.involved_as_lead
         return confirmation_page(
             request,
             caption=name,
@@ -291,7 +289,7 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
             f"{record.contactpoint_id_display}?",
             consequences=[
                 f"The record will no longer show you as working with {name}"
-                + (", or as their lead professional." if leads else "."),
+                + (", or as their lead professional." if record.involved_as_lead else "."),
                 "Your involvement stays in the child's history. If you work with the child "
                 "again, record your involvement again.",
             ],

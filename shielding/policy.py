@@ -594,7 +594,8 @@ class ChildRecord:
     # On a masked record, when the viewer's own current involvement began: nothing of where,
     # but enough for her to end it when she stops working with the child.
     involved_since: date | None = None
-    # And whether she is the child's lead professional, which ending it stands her down from.
+    # Whether one of her own current involvements (after a merge she may have two) holds the
+    # lead, which ending them stands her down from; on a masked record too.
     involved_as_lead: bool = False
     past_addresses_held: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -779,6 +780,9 @@ def visible_child(
         lead_professional=next((i for i in current if i.lead_professional), None),
         # Hers to change: never a sensitive one, even for a viewer who may see it.
         my_involvement=next((i for i in current if i.is_mine and not i.sensitive), None),
+        involved_as_lead=any(
+            i.is_mine and not i.sensitive and i.lead_professional for i in current
+        ),
     )
 
 

@@ -545,6 +545,18 @@ class TestMyInvolvement:
         assert not Involvement.objects.filter(practitioner=user, ended_on=None).exists()
         assert Involvement.objects.filter(practitioner=user, child=kept).count() == 2
 
+    def test_the_question_after_a_merge_says_she_stops_being_lead_whichever_holds_it(self, client):
+        """Her older involvement holds the lead and the record shows her newer one: ending
+        ends both, so the question must say that she stops being the lead professional."""
+        user = priya()
+        kept = self.merged_with_two_of_mine(user)
+        Involvement.objects.filter(practitioner=user, started_on=date(2025, 1, 1)).update(
+            lead_professional=True
+        )
+        sign_in(client, user)
+        html = client.get(record_url(kept, "my-involvement/end/")).content.decode()
+        assert "or as their lead professional." in html
+
     def test_changing_my_involvement_after_a_merge_changes_the_one_shown(self, client):
         user = priya()
         kept = self.merged_with_two_of_mine(user)
