@@ -403,19 +403,22 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     managed = _managed_user(admin, pk)
     if request.method != "POST" and action not in ASKED_FIRST:
         return HttpResponseNotAllowed(["POST"])  # only a question is a page
+    name = managed.get_full_name() or managed.username
     refusal = None
     if action in CREDENTIAL_ACTIONS and not may_reset_credentials(admin, managed):
         refusal = (
-            f"You cannot do that: {managed.get_full_name() or managed.username} holds a role "
+            f"You cannot do that: {name} holds a role "
             "you do not hold. Ask an administrator who holds it, or a national administrator."
         )
     elif managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
         refusal = "You cannot do that to your own account. Ask another administrator."
+    elif action == "suspend" and managed.suspended_at is not None:
+        # Its date says when her access ended: a second suspension must not move it.
+        refusal = f"{name} is already suspended. Nothing has been changed."
     if refusal:
         _note_admin_action(request, action, managed, refused=True)
         messages.error(request, refusal)
         return redirect("accounts:user_detail", pk=managed.pk)
-    name = managed.get_full_name() or managed.username
     if action in ASKED_FIRST and not confirmed(request):
         audit_note(
             request,

@@ -342,6 +342,19 @@ class TestChangingUsers:
         user.refresh_from_db()
         assert user.suspended_at is None
 
+    def test_suspending_someone_already_suspended_keeps_when_it_was_done(self, lee_client):
+        """The date of a suspension says when her access ended: a second one (a page left
+        open, a link followed) must not move it."""
+        user = priya()
+        action(lee_client, user, "suspend")
+        user.refresh_from_db()
+        first = user.suspended_at
+        response = action(lee_client, user, "suspend")
+        user.refresh_from_db()
+        assert user.suspended_at == first
+        page = lee_client.get(response.url).content.decode()
+        assert "is already suspended" in page
+
     def test_lee_cannot_suspend_himself(self, lee_client):
         action(lee_client, lee_client.admin, "suspend")
         lee_client.admin.refresh_from_db()
