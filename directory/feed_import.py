@@ -596,9 +596,12 @@ def _apply_row(
 
 def _sent_since(source_record: SourceRecord, first: FeedImport) -> bool:
     """Whether a file received after ``first`` (not the same file sent again) has sent the
-    feed record: a row left out of ``first`` would put back what that newer file replaced."""
+    feed record: a row left out of ``first`` would put back what that newer file replaced.
+    A file is as new as when it first came: an older file sent again since is not newer."""
     last = source_record.last_import
-    return last.imported_at > first.imported_at and first.pk not in (last.pk, last.resend_of_id)
+    sent = last.resend_of if last.resend_of_id is not None else last
+    assert sent is not None
+    return sent.imported_at > first.imported_at
 
 
 def _placement(row: FeedRow) -> tuple[str, list[Scored]]:

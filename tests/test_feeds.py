@@ -2803,6 +2803,43 @@ class TestSendingAFileAgain:
         assert FeedImport.objects.latest("pk").outcome == {"sent_since_in_a_later_file": 1}
         assert "This file was imported before" in self.upload(client, self.PARTLY)
 
+    def two_months_each_leaving_ella_out(self, client) -> tuple[bytes, bytes]:
+        """January's file and February's (Ella has moved), each imported with Ella's row left
+        out for want of her school, which is then added."""
+        sign_in(client, dana())
+        january = self.PARTLY
+        february = census({}, {**self.ELLA, "address_line_1": "9 New Street"})
+        self.upload(client, january)
+        self.upload(client, february)
+        self.juniors()
+        return january, february
+
+    def test_files_sent_again_oldest_first_leave_each_record_as_the_newest_file_says(
+        self, client, school
+    ):
+        """Ella's school was missing from January's file and February's alike. Dana adds it
+        and sends January's file again, then February's: February's row is the newer, and
+        January's, received again after it was first, is not a later file."""
+        january, february = self.two_months_each_leaving_ella_out(client)
+        assert "1 row that was left out before has now been imported" in self.upload(
+            client, january
+        )
+        page = self.upload(client, february)
+        assert "1 row that was left out before has now been imported" in page
+        assert "a later file has sent" not in page
+        ella = Child.objects.get(given_name="Ella")
+        homes = ella.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True)
+        assert list(homes) == ["9 New Street"]
+
+    def test_an_older_file_sent_again_after_a_newer_one_leaves_the_newer_row(self, client, school):
+        january, february = self.two_months_each_leaving_ella_out(client)
+        self.upload(client, february)
+        page = self.upload(client, january)
+        assert "1 row was not imported, as a later file has sent that record since" in page
+        ella = Child.objects.get(given_name="Ella")
+        homes = ella.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True)
+        assert list(homes) == ["9 New Street"]
+
     def test_only_the_local_authority_whose_file_it_was_sends_it_again(self, client, school):
         sign_in(client, dana())
         self.upload(client, self.PARTLY)
