@@ -2908,6 +2908,24 @@ class TestSendingAFileAgain:
         assert "census.csv sent again: Sent again: 1 row left out before now imported" in said
         assert Child.objects.filter(given_name="Ella").exists()
 
+    def test_the_import_command_says_what_to_do_when_no_row_left_out_passes_yet(
+        self, tmp_path, school, capsys
+    ):
+        """Sent again with --skip-invalid while the school is still missing: told to put right
+        what refused the rows, not to use the --skip-invalid it used."""
+        path = tmp_path / "census.csv"
+        path.write_bytes(self.PARTLY)
+        call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+        said = capsys.readouterr().err
+        assert exit_.value.code == 1
+        assert "Row 3: school_urn: unknown school '100001'" in said
+        assert "use --skip-invalid" not in said
+        assert "cannot be imported yet" in said
+        assert FeedImport.objects.count() == 1
+
 
 def test_automatic_matches_meet_the_precision_and_recall_targets():
     """The default weights and thresholds on a generated labelled set (README "Data feeds")."""

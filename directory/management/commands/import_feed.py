@@ -83,10 +83,17 @@ class Command(BaseCommand):
         if validation.errors:
             self.stderr.write(error_report(validation.errors))
         if outcome.feed_import is None and outcome.resend_of is not None:
+            # With --skip-invalid, none of them passes yet: the flag is no way on.
+            advice = (
+                "They cannot be imported yet: put right in ContactPoint (or the file) what the "
+                "report says, then send it again."
+                if options["skip_invalid"]
+                else "Correct them, or use --skip-invalid."
+            )
             self.stderr.write(
                 f"{path.name} was imported before with {outcome.left_out_before} rows left out: "
                 f"{len(validation.rejected) or 1} of them still have errors. Nothing has changed. "
-                "Correct them, or use --skip-invalid."
+                + advice
             )
             sys.exit(1)
         if outcome.feed_import is None:
