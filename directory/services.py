@@ -23,6 +23,7 @@ from directory.models import (
     Merge,
     NameKey,
     ParentCarer,
+    SensitiveCategory,
     Service,
     Source,
     SourceRecord,
@@ -601,31 +602,60 @@ def _carer_phone_taken_back(child: Child, row: Any, still: list[Any]) -> None:
 
 def _service_flags_taken_back(child: Child, row: Any, still: list[Any]) -> None:
     """A CAF or lead the separated row set on a service another feed record of the record
-    names (one involvement for both) is what the rows that stay say of it."""
+    names (one involvement for both) is what the rows that stay say of it; and so is why a
+    sensitive one is held, which the separated row's reason (another child's) replaced."""
     named = row.service
     if not named or "caf_held" not in named:
         return
     key = (named["kind"], named["identifier"])
-    said = {
-        (bool(o.service["caf_held"]), bool(o.service["lead_professional"]))
+    same = [
+        o.service
         for o in still
         if o.service and (o.service["kind"], o.service["identifier"]) == key
         and "caf_held" in o.service
-    }  # fmt: skip
-    flags = _one_answer(said, default=None)
-    if flags is None:
+    ]  # fmt: skip
+    flags = _one_answer(
+        {(bool(s["caf_held"]), bool(s["lead_professional"])) for s in same}, default=None
+    )
+    why = _sensitive_why_taken_back(named, same)
+    if flags is None and not why:
         return
     current = Involvement.objects.filter(child=child, ended_on__isnull=True)
     for involvement in current.filter(
         service__kind=key[0], service__identifier=key[1], source_record__isnull=False
     ):
-        caf, lead = flags
-        lead = (
-            lead and not current.filter(lead_professional=True).exclude(pk=involvement.pk).exists()
-        )
-        if (involvement.caf_held, involvement.lead_professional) != (caf, lead):
-            involvement.caf_held, involvement.lead_professional = caf, lead
-            involvement.save(update_fields=["caf_held", "lead_professional"])
+        changed = [name for name, value in why.items() if getattr(involvement, name) != value]
+        for name in changed:
+            setattr(involvement, name, why[name])
+        if flags is not None:
+            caf, lead = flags
+            lead = (
+                lead
+                and not current.filter(lead_professional=True).exclude(pk=involvement.pk).exists()
+            )
+            if (involvement.caf_held, involvement.lead_professional) != (caf, lead):
+                involvement.caf_held, involvement.lead_professional = caf, lead
+                changed += ["caf_held", "lead_professional"]
+        if changed:
+            involvement.save(update_fields=changed)
+
+
+def _sensitive_why_taken_back(named: dict[str, Any], same: list[dict[str, Any]]) -> dict[str, str]:
+    """Why a sensitive service is held, as the rows that stay say it, where they say one thing:
+    its basis, and its reason if the separated row gave one (a row stored before the reason's
+    column says nothing of it, nor is taken to)."""
+    if named["kind"] not in SensitiveCategory.values:
+        return {}
+    why = {}
+    basis = _one_answer({s["sensitive_basis"] for s in same}, default=None)
+    if basis:
+        why["sensitive_basis"] = basis
+    if "sensitive_reason" in named:
+        reasons = {s["sensitive_reason"] for s in same if "sensitive_reason" in s}
+        reason = _one_answer(reasons, default=None)
+        if reason is not None:
+            why["sensitive_basis_note"] = reason
+    return why
 
 
 # The record lifecycle -----------------------------------------------------------------------------

@@ -3288,6 +3288,24 @@ class TestSeparateAFeedRecord:
         response = client.post(reverse("directory:separate"), {})
         assert response.status_code == 200 and "Enter" in response.content.decode()
 
+    def test_why_her_sensitive_service_is_held_is_her_own_row_s_again(self, client):
+        """Both twins see the same CAMHS team. Ellie's row, joined to Ella's record, replaced
+        the reason Ella's service is held with Ellie's: separated, Sam reads Ella's own reason
+        on Ella's record again, not her sister's."""
+        camhs = {"service_kind": "mental_health", "sensitive_basis": "significant_harm"}
+        ella, ellie = self.both_in_their_las_system(
+            client,
+            self.ELLA | camhs | {"sensitive_reason": "Ella told her teacher"},
+            self.ELLIE | camhs | {"sensitive_reason": "Ellie told the school nurse"},
+        )
+        theirs, hers = ella.involvements.get(), ellie.involvements.get()
+        assert hers.sensitive_basis_note == "Ellie told the school nurse"
+        assert theirs.sensitive_basis_note == "Ella told her teacher"
+        sign_in(client, sam())
+        page = client.get(reverse("directory:child_record", args=[ella.contactpoint_id]))
+        assert "Ella told her teacher" in page.content.decode()
+        assert "school nurse" not in page.content.decode()
+
     def test_what_the_separated_row_never_said_is_left_as_it_is(self, client):
         """Ella's two LA records: 76 gave a consent to 25 and no CAF; 79, newer, withdrew the
         consent and said a CAF is held. Separating Ellie, whose row says neither, changes
