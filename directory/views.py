@@ -139,20 +139,27 @@ def _services_for(viewer: User, *, held: int | None = None) -> Any:
     )
 
 
-def _closed_to_involvements(request: HttpRequest, child: Child) -> HttpResponseBase | None:
+def _closed_to_involvements(
+    request: HttpRequest, child: Child, *, ending: bool = False
+) -> HttpResponseBase | None:
     """Where a record takes no involvements, nothing is saved and the practitioner is told why:
     sent to the record the child's was merged into (the same child, whose involvements and
-    lead professional it holds), or back to the archived record."""
+    lead professional it holds), to the same page there (``ending``: the question before
+    ending hers, which a shielded record still asks her), or back to the archived record."""
     if child.takes_involvements:
         return None
     audit_note(request, **audit_facts(child), detail={"refused": f"record_{child.status}"})
     if child.merged_into_id is not None:
         kept = child.record_kept()
-        messages.info(
-            request,
+        merged = (
             f"Record {child.contactpoint_id_display} has been merged into record "
-            f"{kept.contactpoint_id_display}. Nothing has been saved: record your involvement "
-            "on this record.",
+            f"{kept.contactpoint_id_display}."
+        )
+        if ending:
+            messages.info(request, f"{merged} Nothing has been ended: end your involvement here.")
+            return redirect("directory:end_my_involvement", contactpoint_id=kept.contactpoint_id)
+        messages.info(
+            request, f"{merged} Nothing has been saved: record your involvement on this record."
         )
         return redirect("directory:my_involvement", contactpoint_id=kept.contactpoint_id)
     messages.info(
@@ -266,9 +273,11 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
     viewer = signed_in_user(request)
     child = _record_child(request, contactpoint_id)
     record = visible_child(child, viewer)
-    if record.masked and record.involved_since is None:
+    # A merged record has none (they moved to the record kept, which checks them in turn),
+    # and says on its own page which record it was merged into.
+    if record.masked and record.involved_since is None and child.merged_into_id is None:
         raise Http404  # a shielded record says nothing of who works with the child
-    if closed := _closed_to_involvements(request, child):
+    if closed := _closed_to_involvements(request, child, ending=True):
         return closed
     if not confirmed(request):
         mine = record.my_involvement
@@ -301,9 +310,8 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
             child=child, practitioner=viewer, ended_on=timezone.localdate()
         )
     except services.RecordClosed:  # merged or archived since the page was read
-        return _closed_to_involvements(request, Child.objects.get(pk=child.pk)) or redirect(
-            "directory:child_record", contactpoint_id=child.contactpoint_id
-        )
+        closed = _closed_to_involvements(request, Child.objects.get(pk=child.pk), ending=True)
+        return closed or redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
     if ended:
         audit_note(
             request,

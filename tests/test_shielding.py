@@ -399,6 +399,34 @@ class TestOwnInvolvementOnAShieldedRecord:
         assert client.get(end).status_code == 404
         assert client.post(end, {"confirm": "yes"}).status_code == 404
 
+    def test_after_a_merge_she_is_sent_to_end_it_on_the_record_kept(self, client):
+        """Amelia's shielded record was merged into another while Priya's page was open: her
+        involvement moved to the record kept, and the link she follows, or the question she
+        confirms, takes her to the question on that record, never a page not found."""
+        absorbed, user = self.involved()
+        kept = make_child(given_name="Amelie")
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        sign_in(client, user)
+        end = reverse("directory:end_my_involvement", args=[absorbed.contactpoint_id])
+        kept_end = reverse("directory:end_my_involvement", args=[kept.contactpoint_id])
+        for method, data in ((client.get, {}), (client.post, {"confirm": "yes"})):
+            response = method(end, data)
+            assert response.status_code == 302 and response.url == kept_end
+            html = client.get(response.url).content.decode()
+            assert "Are you sure" in html and "Nothing has been ended" in html
+            assert not any(secret in html for secret in SECRETS) and "Yarrowmere" not in html
+        assert Involvement.objects.get(practitioner=user).ended_on is None
+        client.post(kept_end, {"confirm": "yes"})
+        assert Involvement.objects.get(practitioner=user, child=kept).ended_on is not None
+
+    def test_after_a_merge_who_is_not_involved_is_still_offered_nothing(self, client):
+        absorbed, _ = self.involved()
+        kept = make_child(given_name="Amelie")
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        sign_in(client, make_user("penny", Role.PRACTITIONER))
+        end = reverse("directory:end_my_involvement", args=[absorbed.contactpoint_id])
+        assert client.get(end, follow=True).status_code == 404
+
     def test_she_still_cannot_change_it_through_the_shield(self, client):
         """Changing it (its service, the lead) is the LA team's to broker."""
         child, user = self.involved()
