@@ -641,16 +641,51 @@ def _undo_refused(merge: Merge, manager: User) -> str | None:
         la.pk == merge.kept.local_authority_id == merge.absorbed.local_authority_id
     ):
         return ACROSS_LAS_UNDO
+    if merge.kept.merged_into is not None:
+        return _merged_on_since(merge.kept, manager)
     if not findable_children(manager, timezone.localdate()).filter(pk=merge.kept_id).exists():
         return ARCHIVED_UNDO
     return None
+
+
+def _unmerge_refused(request: HttpRequest, merge: Merge, refused: str) -> HttpResponseBase:
+    """Nothing is undone; the event names the records, and the one merged on into if any."""
+    into = merge.kept.merged_into
+    audit_note(
+        request,
+        action=Action.ADMIN_ACTION,
+        detail={"unmerge": merge.pk, "refused": True},
+        result_ids=[merge.kept.contactpoint_id, merge.absorbed.contactpoint_id]
+        + ([into.contactpoint_id] if into else []),
+    )
+    messages.error(request, refused)
+    return redirect("directory:merges")
+
+
+def _merged_on_since(kept: Child, manager: User) -> str:
+    """The record a merge kept was merged into another since: that later merge is undone
+    first (``MergedOnSince``), by whoever may undo it."""
+    into = kept.merged_into
+    assert into is not None
+    who = (
+        "Undo that merge first."
+        if data_manager_la(manager) is None or into.local_authority_id == kept.local_authority_id
+        else "It is a record of another local authority: ask the national data-quality team "
+        "to undo that merge first."
+    )
+    return (
+        f"{kept.contactpoint_id_display} has since been merged into "
+        f"{into.contactpoint_id_display}. {who}"
+    )
 
 
 @permission_required(Permission.MERGE_RECORDS)
 def merges(request: HttpRequest) -> HttpResponse:
     manager = signed_in_user(request)
     recent = list(
-        _merges(manager).select_related("kept", "absorbed", "merged_by").order_by("-merged_at")[:50]
+        _merges(manager)
+        .select_related("kept__merged_into", "absorbed", "merged_by")
+        .order_by("-merged_at")[:50]
     )
     audit_note(
         request,
@@ -670,19 +705,14 @@ def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     practitioners see as one child's record back into two."""
     manager = signed_in_user(request)
     item = get_object_or_404(
-        _merges(manager).select_related("kept", "absorbed"), pk=pk, unmerged_at__isnull=True
+        _merges(manager).select_related("kept__merged_into", "absorbed"),
+        pk=pk,
+        unmerged_at__isnull=True,
     )
     both = [item.kept.contactpoint_id, item.absorbed.contactpoint_id]
-    refused = _undo_refused(item, manager)
-    if refused:
-        audit_note(
-            request,
-            action=Action.ADMIN_ACTION,
-            detail={"unmerge": pk, "refused": True},
-            result_ids=both,
-        )
-        messages.error(request, refused)
-        return redirect("directory:merges")
+    # Refused before the question, so that no one is asked about what will not be done.
+    if refused := _undo_refused(item, manager):
+        return _unmerge_refused(request, item, refused)
     if not confirmed(request):
         audit_note(
             request,
@@ -709,28 +739,9 @@ def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     except ValueError:  # undone by someone else since the list was shown
         messages.error(request, "That merge has been undone already")
         return redirect("directory:merges")
-    except MergedOnSince as later:
-        into = later.kept.merged_into
-        assert into is not None
-        audit_note(
-            request,
-            action=Action.ADMIN_ACTION,
-            detail={"unmerge": pk, "refused": True},
-            result_ids=[item.kept.contactpoint_id, into.contactpoint_id],
-        )
-        who = (
-            "Undo that merge first."
-            if data_manager_la(manager) is None
-            or into.local_authority_id == item.kept.local_authority_id
-            else "It is a record of another local authority: ask the national data-quality team "
-            "to undo that merge first."
-        )
-        messages.error(
-            request,
-            f"{item.kept.contactpoint_id_display} has since been merged into "
-            f"{into.contactpoint_id_display}. {who}",
-        )
-        return redirect("directory:merges")
+    except MergedOnSince as later:  # merged on while the question was answered
+        item.kept = later.kept
+        return _unmerge_refused(request, item, _merged_on_since(later.kept, manager))
     _note_merge(request, {"unmerge": pk}, kept=item.kept, absorbed=item.absorbed)
     messages.success(request, "The merge has been undone")
     return redirect("directory:merges")

@@ -1914,6 +1914,48 @@ class TestMergeAndUnmerge:
         assert first.status == Child.Status.ACTIVE
         assert first.addresses.filter(postcode="NE5 5AB").exists()
 
+    def test_a_merge_merged_on_since_is_refused_before_the_question_is_asked(self, client):
+        """Dana is not asked whether she is sure of what will not be done: the list offers no
+        Undo, and the link she kept says why, as the other refusals do."""
+        first, second, third = make_child(given_name="Ann"), make_child(), make_child()
+        earlier = children_merge(kept=second, absorbed=first, by=None)
+        children_merge(kept=third, absorbed=second, by=None)
+        sign_in(client, dana())
+        refusal = (
+            f"{second.contactpoint_id_display} has since been merged into "
+            f"{third.contactpoint_id_display}. Undo that merge first."
+        )
+        undo = reverse("directory:unmerge", args=[earlier.pk])
+        listed = client.get(reverse("directory:merges")).content.decode()
+        assert refusal in listed and f'href="{undo}"' not in listed
+        response = client.get(undo)
+        assert response.status_code == 302 and response.url == reverse("directory:merges")
+        assert refusal in client.get(response.url).content.decode()
+        event = AuditEvent.objects.filter(path=undo).latest("id")
+        assert event.detail == {"unmerge": earlier.pk, "refused": True}
+        assert third.contactpoint_id in event.result_ids
+
+    def test_a_merge_merged_on_while_she_answers_the_question_is_still_refused(
+        self, client, monkeypatch
+    ):
+        first, second, third = make_child(given_name="Ann"), make_child(), make_child()
+        earlier = children_merge(kept=second, absorbed=first, by=None)
+        sign_in(client, dana())
+
+        def merged_on_meanwhile(**kwargs):
+            children_merge(kept=third, absorbed=Child.objects.get(pk=second.pk), by=None)
+            return children_unmerge(**kwargs)
+
+        monkeypatch.setattr("directory.feed_views.children_unmerge", merged_on_meanwhile)
+        response = client.post(reverse("directory:unmerge", args=[earlier.pk]), CONFIRM)
+        assert response.url == reverse("directory:merges")
+        assert (
+            f"{second.contactpoint_id_display} has since been merged into "
+            f"{third.contactpoint_id_display}. Undo that merge first."
+        ) in client.get(response.url).content.decode()
+        first.refresh_from_db()
+        assert first.status == Child.Status.MERGED, "nothing was undone"
+
     def test_an_la_is_told_whom_to_ask_when_its_merge_was_merged_on_across_las(self, client):
         first, second = make_child(given_name="Ann"), make_child()
         theirs = make_child(local_authority=southshire())
