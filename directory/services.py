@@ -32,6 +32,7 @@ from directory.models import (
 from shielding.policy import (
     FOR_ANOTHER_RECORD,
     follow_shields_after_commit,
+    is_masked_for,
     shield_carry,
     shield_follows_home_and_carers,
     shield_for_review,
@@ -86,6 +87,11 @@ class RecordClosed(Exception):
     """The record takes no involvements (``Child.takes_involvements``): merged or archived."""
 
 
+class RecordShielded(Exception):
+    """The record was shielded since her page was read, and is masked for her: who works with
+    a shielded child is the LA team's to broker, as the involvement page says by answering 404."""
+
+
 def _current_lead(child: Child, *, other_than: int | None) -> Involvement | None:
     leads = Involvement.objects.filter(child=child, lead_professional=True, ended_on__isnull=True)
     if other_than is not None:
@@ -114,6 +120,9 @@ def involvement_record_mine(
     _lock(child)
     if not child.takes_involvements:  # read under the lock: a merge meanwhile is seen
         raise RecordClosed
+    # A shield waits for the lock too (``shield_create``): one put on meanwhile is seen here.
+    if is_masked_for(Child.objects.get(pk=child.pk), practitioner):
+        raise RecordShielded
     current = _mine(child, practitioner).select_for_update()
     mine = (current.filter(pk=shown).first() if shown else None) or current.first()
     if mine is None and shown and _ended(child, practitioner).filter(pk=shown).exists():

@@ -219,6 +219,16 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
             return _closed_to_involvements(request, Child.objects.get(pk=child.pk)) or redirect(
                 "directory:child_record", contactpoint_id=child.contactpoint_id
             )
+        except services.RecordShielded:
+            # Shielded since the page was read: nothing saved, and nothing of where said.
+            shielded = Child.objects.get(pk=child.pk)
+            audit_note(request, **audit_facts(shielded), detail={"refused": "record_shielded"})
+            messages.info(
+                request,
+                "This record has been shielded. Nothing has been saved: contact the local "
+                "authority team shown on the record about your work with this child.",
+            )
+            return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
         except services.InvolvementEnded:
             # What she typed, as a new involvement: recorded only if she saves it once more.
             refused, mine = {"refused": "involvement_ended"}, None

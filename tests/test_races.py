@@ -1400,3 +1400,56 @@ def test_a_shield_lifted_twice_at_once_keeps_the_first_lift(practitioner_and_chi
         )  # fmt: skip
     finally:
         committed_remove(shield, *officers)
+
+
+def test_my_involvement_saved_as_the_child_is_shielded_is_refused_and_names_no_service(
+    practitioner_and_child, monkeypatch
+):
+    """Priya's page was read before Sam shielded the child, and her save waited for his
+    shield: she took the lead from a colleague whose access has ended. Who works with a
+    shielded child is the LA team's to broker, so nothing is saved, and she is not told the
+    service of a child now shielded."""
+    from directory import services as directory_services
+    from directory import views as directory_views
+    from directory.models import Involvement, Service, Source
+    from shielding.models import Shield
+
+    priya, child = practitioner_and_child
+    with disable_auditlog():
+        sam = officer_of(child.local_authority, "racing-sam-1")
+        gone = User.objects.create_user(
+            username="racing-gone", password="the-right-password-1", first_name="Gwen",
+            organisation=child.local_authority, roles=["practitioner"], is_active=False,
+        )  # fmt: skip
+        refuge = Service.objects.create(name="Zqx Refuge Outreach", kind="early_help")
+        Involvement.objects.create(
+            child=child, practitioner=gone, service=refuge, role="Outreach worker",
+            lead_professional=True, started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+    lock = directory_services._lock
+
+    def shielded_as_she_saves(*children):
+        # Sam's shield commits, on a connection of its own, before her lock is taken.
+        shielding = threading.Thread(target=shield_on_its_own_connection, args=(sam, child))
+        shielding.start()
+        shielding.join(30)
+        lock(*children)
+
+    monkeypatch.setattr(directory_services, "_lock", shielded_as_she_saves)
+    try:
+        told = officer_post(
+            priya, directory_views.my_involvement,
+            f"/children/{child.contactpoint_id}/my-involvement/",
+            {"role": "Health visitor", "service": "", "started_on": "3 9 2025",
+             "lead_professional": "on"},
+            contactpoint_id=child.contactpoint_id,
+        )  # fmt: skip
+        assert not any("Zqx" in message or "Gwen" in message for message in told), told
+        assert any("has been shielded. Nothing has been saved" in m for m in told), told
+        assert not Involvement.objects.filter(practitioner=priya).exists()
+        assert Involvement.objects.get(practitioner=gone).lead_professional
+    finally:
+        committed_remove(
+            *Involvement.objects.filter(child=child), *Shield.objects.filter(child=child),
+            refuge, gone, sam,
+        )  # fmt: skip
