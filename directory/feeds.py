@@ -396,9 +396,10 @@ def _sensitive_basis(values: dict[str, str], kind: str, errors: list[str]) -> st
 
 def _sensitive_reason(values: dict[str, str], kind: str, errors: list[str]) -> dict[str, str]:
     """The reason a sensitive service is recorded (DESIGN.md: "the reason is recorded"):
-    required where significant harm is suspected, optional with consent. A row read from a
-    file always has the column (``_rows_check``); one stored before the column existed, read
-    again for a review or a separation, is read as it was then, saying nothing of a reason."""
+    required where significant harm is suspected, optional with consent. A significant_harm
+    row read from a file always has the column (``_rows_check``); any other row without it (a
+    file of the older format, or one stored before the column existed, read again for a review
+    or a separation) says nothing of a reason, and leaves the one recorded as it is."""
     if "sensitive_reason" not in values:
         return {}
     reason = values["sensitive_reason"]
@@ -543,8 +544,10 @@ def _rows_check(
             result.rejected[number] = cells
             continue
         values = {key: _cell(value) for key, value in cells.items()}
-        if source == Source.LA_SYSTEM:
-            # A file without the column gives no reason: a significant_harm row needs one.
+        harm = values.get("sensitive_basis") == Involvement.SensitiveBasis.SIGNIFICANT_HARM
+        if source == Source.LA_SYSTEM and harm:
+            # A file without the column gives no reason, which a significant_harm row needs;
+            # for a consent it says nothing, and the reason recorded before stays.
             values.setdefault("sensitive_reason", "")
         try:
             row = feed_row(source, number, values, today=today, known=known)

@@ -2313,6 +2313,31 @@ class TestWhatOnlyAnLaKnows:
         assert "3: sensitive_reason: required when sensitive_basis is significant_harm" in page
         assert not Child.objects.exists() and not Involvement.objects.exists()
 
+    @staticmethod
+    def without_reason(**cells: str) -> bytes:
+        """A file of the format before the ``sensitive_reason`` column."""
+        lines = la_system(**cells).decode().splitlines()
+        rows = list(csv.DictReader(lines))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, [c for c in rows[0] if c != "sensitive_reason"])
+        writer.writeheader()
+        writer.writerow({k: v for k, v in rows[0].items() if k != "sensitive_reason"})
+        return out.getvalue().encode()
+
+    def test_a_file_without_the_reason_column_keeps_the_reason_recorded(self):
+        """A file of the older format says nothing of the reason: the one a later file of the
+        LA's system recorded for a consent stays, as the change log shows (no change)."""
+        consent = {"service_kind": "mental_health", "sensitive_basis": "consent"}
+        la_import(la_system(**consent, sensitive_reason="Asked at the clinic"), name="a.csv")
+        involvement = Involvement.objects.get()
+        logged = len(self.involvement_changes(involvement))
+        la_import(self.without_reason(**consent, caf_held="yes"), name="b.csv")
+        involvement.refresh_from_db()
+        assert involvement.caf_held, "the rest of the row is applied"
+        assert involvement.sensitive_basis_note == "Asked at the clinic"
+        assert "sensitive_basis_note" not in self.involvement_changes(involvement)[0]
+        assert len(self.involvement_changes(involvement)) == logged + 1
+
     def test_a_file_without_the_reason_column_still_needs_one_where_harm_is_suspected(self):
         """A file of the format before the column: consent needs no reason, suspected harm
         does. A row stored before the column existed is still read (for a review, a
@@ -2320,15 +2345,7 @@ class TestWhatOnlyAnLaKnows:
         from directory.feed_import import known_codes
         from directory.feeds import feed_row
 
-        def without_reason(**cells: str) -> bytes:
-            lines = la_system(**cells).decode().splitlines()
-            rows = list(csv.DictReader(lines))
-            out = io.StringIO()
-            writer = csv.DictWriter(out, [c for c in rows[0] if c != "sensitive_reason"])
-            writer.writeheader()
-            writer.writerow({k: v for k, v in rows[0].items() if k != "sensitive_reason"})
-            return out.getvalue().encode()
-
+        without_reason = self.without_reason
         refused = la_import(without_reason(**self.HARM))
         assert "Row 2: sensitive_reason: required when sensitive_basis is significant_harm" in (
             error_report(refused.validation.errors)
