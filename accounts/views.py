@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 import django_otp
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.db.models import Q, QuerySet
@@ -415,6 +416,9 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     elif action == "suspend" and managed.suspended_at is not None:
         # Its date says when her access ended: a second suspension must not move it.
         refusal = f"{name} is already suspended. Nothing has been changed."
+    elif already := _already_done(action, managed):
+        # A repeat (a page left open) would move a recorded date, or sign her out for nothing.
+        refusal = f"{name} {already}. Nothing has been changed."
     if refusal:
         _note_admin_action(request, action, managed, refused=True)
         messages.error(request, refusal)
@@ -447,6 +451,25 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     service(user=managed)
     messages.success(request, done.format(name=name))
     return redirect("accounts:user_detail", pk=managed.pk)
+
+
+def _already_done(action: str, managed: User) -> str | None:
+    """What makes the action pointless for ``managed`` now, where the user page would not
+    offer it: reactivating someone neither suspended nor dormant (it would restart her 90
+    days), unlocking someone not locked out, resetting a two-factor sign-in never set up."""
+    now = timezone.now()
+    if action == "reactivate" and not (
+        managed.suspended_at or managed.access_problem(now) == "dormant"
+    ):
+        return f"is not suspended, and has signed in within {settings.DORMANT_AFTER_DAYS} days"
+    if action == "unlock" and not username_locked(managed.username, now):
+        return "is not locked out"
+    if (
+        action == "reset-two-factor"
+        and not TOTPDevice.objects.filter(user=managed, confirmed=True).exists()
+    ):
+        return "has not set up two-factor sign-in yet: they will set it up at their next sign-in"
+    return None
 
 
 def _note_admin_action(

@@ -6,12 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services, views
+from accounts.lockout import sign_in_failure_record
 from accounts.models import Organisation, SetupLink, User
 from accounts.roles import Role
 from audit.models import AuditEvent
@@ -69,6 +71,12 @@ def setup_path(html: str) -> str:
     match = re.search(r"/accounts/set-up/[\w-]+/", html)
     assert match, "the page shows a set-up link"
     return match.group(0)
+
+
+def locked_out(username: str) -> None:
+    """Enough failed sign-ins, just now, to lock the username out."""
+    for _ in range(settings.LOCKOUT_USERNAME_FAILURES):
+        sign_in_failure_record(username=username, ip_address="192.0.2.7", stage="password")
 
 
 def action(client, user, name):
@@ -355,6 +363,28 @@ class TestChangingUsers:
         page = lee_client.get(response.url).content.decode()
         assert "is already suspended" in page
 
+    @pytest.mark.parametrize(
+        ("name", "told"),
+        [
+            ("reactivate", "is not suspended, and has signed in within 90 days"),
+            ("unlock", "is not locked out"),
+            ("reset-two-factor", "has not set up two-factor sign-in yet"),
+        ],
+    )
+    def test_an_action_already_done_or_not_needed_changes_nothing(self, lee_client, name, told):
+        """A page left open, or a link followed: reactivating someone who can sign in would
+        restart her 90 days, unlocking someone not locked out would record an unlock, and
+        resetting a second factor never set up would sign her out for nothing."""
+        user = make_user("lara", Role.LA_ADMINISTRATOR)  # roles Lee holds: he may reset her
+        user.last_login = timezone.now()
+        user.save(update_fields=["last_login"])
+        before = User.objects.filter(pk=user.pk).values().get()
+        response = action(lee_client, user, name)
+        assert User.objects.filter(pk=user.pk).values().get() == before
+        assert told in lee_client.get(response.url).content.decode()
+        refused = AuditEvent.objects.filter(path__endswith=f"/{name}/").latest("id")
+        assert (refused.detail or {}).get("refused") is True
+
     def test_lee_cannot_suspend_himself(self, lee_client):
         action(lee_client, lee_client.admin, "suspend")
         lee_client.admin.refresh_from_db()
@@ -579,6 +609,8 @@ class TestCheckBeforeSuspendingOrResettingTwoFactor:
 class TestChangeLog:
     def test_every_administrative_change_is_recorded_with_who_and_before_after(self, lee_client):
         user = make_user("lara", Role.LA_ADMINISTRATOR)  # roles Lee holds: he may reset her
+        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        locked_out("lara")
         for name in ("suspend", "reactivate", "reset-two-factor", "unlock"):
             action(lee_client, user, name)
         entries = LogEntry.objects.get_for_object(user).filter(actor=lee_client.admin)
