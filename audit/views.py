@@ -61,7 +61,21 @@ def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
     )
     for event, criteria in zip(events, shown, strict=True):
         event.criteria_shown = criteria  # type: ignore[attr-defined]
+        event.outcome_shown = _outcome(event)  # type: ignore[attr-defined]
     return events
+
+
+def _outcome(event: AuditEvent) -> str:
+    """What the event's path and status do not say: that it was refused (a refused
+    suspension redirects as a done one does), or that it was the question asked first."""
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    page = detail.get("page")
+    if isinstance(page, str) and page.startswith("confirm_"):
+        return f"Asked to confirm: {page.removeprefix('confirm_')}"
+    if detail.get("refused"):
+        changing = event.action in (Action.ADMIN_ACTION, Action.CHANGE)
+        return "Refused: nothing was changed" if changing else "Refused"
+    return ""
 
 
 def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | None]:

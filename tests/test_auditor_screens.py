@@ -165,6 +165,31 @@ class TestFilters:
         second = ada_client.get(f"{EVENTS}?{link}").content.decode()
         assert "/page-3<" in second and "/page-54" not in second
 
+    def test_a_refused_admin_action_reads_as_refused(self, ada_client):
+        """Lee suspending Priya, and Lee's second try refused (she was already suspended),
+        are two events at the same path with the same status: the list must say which one
+        changed nothing, or Ada reads two suspensions. Asking first is its own page."""
+        admin, user = lee(), priya()
+        said = {"user_id": user.pk, "username": user.username}
+        path = f"/accounts/users/{user.pk}/suspend/"
+        event(
+            admin,
+            Action.PAGE_VIEW,
+            path=path,
+            status=200,
+            detail={"page": "confirm_suspend", **said},
+        )
+        event(
+            admin, Action.ADMIN_ACTION, path=path, status=302, detail={"action": "suspend", **said}
+        )
+        event(
+            admin, Action.ADMIN_ACTION, path=path, status=302,
+            detail={"action": "suspend", **said, "refused": True},
+        )  # fmt: skip
+        html = ada_client.get(EVENTS, {"username": "lee"}).content.decode()
+        assert html.count("Refused: nothing was changed") == 1
+        assert html.count("Asked to confirm: suspend") == 1
+
 
 class TestChildHistory:
     def test_it_lists_who_saw_or_found_the_child_and_what_changed(self, ada_client):
