@@ -14,6 +14,7 @@ from typing import Any
 
 from auditlog.models import LogEntry
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
@@ -129,6 +130,9 @@ class ChangesContext:
     # The shielded children whose home, or whose parent's or carer's address, phone number
     # or email, a parent's or carer's entries show (``_shielded_alongside``).
     carers_alongside: dict[str, set[int]] = field(default_factory=dict)
+    # Whose each row of a child's (an address, an involvement) is now, by model and id as
+    # logged: a merge undone gives rows back to the other record, whose they then are.
+    owners: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def about(self, entry: Any) -> set[int]:
         """The children an entry is about: those it named when written; for a parent or
@@ -138,6 +142,11 @@ class ChangesContext:
         child whose home or family's contact details her entries show, however the records
         are linked (another feed's record of the same mother, a number changed since)."""
         named = set((entry.additional_data or {}).get("child_ids", []))
+        # A row changed while two records were merged names the record kept; the merge
+        # undone, it is the other child's, and says where she is.
+        owner = self.owners.get((_model(entry), str(entry.object_pk)))
+        if owner is not None:
+            named.add(owner)
         if _model(entry) == CARER:
             day = timezone.localdate(entry.timestamp)
             linked = self.carers_children.get(str(entry.object_pk), {})
@@ -160,9 +169,30 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
     context = ChangesContext(
         carers_children=carers_children,
         carers_alongside=_shielded_alongside(carers),
+        owners=_owners(entries),
     )
     ids = {child_id for entry in entries for child_id in context.about(entry)}
     return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
+
+
+def _owners(entries: Sequence[Any]) -> dict[tuple[str, str], int]:
+    """The child each entry's row belongs to now, for rows of models that belong to one
+    (``ChangesContext.owners``); in a query per model."""
+    rows: dict[Any, set[int]] = {}
+    for entry in entries:
+        model = entry.content_type.model_class()
+        try:
+            child = model._meta.get_field("child") if model is not None else None
+        except FieldDoesNotExist:
+            continue
+        belongs = child is not None and child.many_to_one and child.related_model is Child
+        if belongs and str(entry.object_pk).isdigit():
+            rows.setdefault(model, set()).add(int(entry.object_pk))
+    return {
+        (model._meta.label_lower, str(pk)): owner
+        for model, pks in rows.items()
+        for pk, owner in model.objects.filter(pk__in=pks).values_list("pk", "child_id")
+    }
 
 
 _CONTACT = ("line_1", "line_2", "postcode", "phone", "email")

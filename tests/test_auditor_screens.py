@@ -244,6 +244,36 @@ class TestChildHistory:
         assert ("1 Mill Lane" in html) is not shielded
         assert ("[shielded]" in html) is shielded
 
+    def test_a_change_made_while_merged_is_masked_once_the_record_it_went_back_to_is_shielded(
+        self, ada_client
+    ):
+        """Two records wrongly merged (twins): while merged, Amy's new address was typed on
+        the kept record, so its entry names Amelia's. The merge undone, the address is Amy's
+        again and Amy is shielded: the entry says where Amy lives, so it is masked in
+        Amelia's history as in Amy's own."""
+        from directory.models import Merge
+        from directory.services import children_merge, children_unmerge
+
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        practitioner, manager = priya(), dana()
+        with set_actor(practitioner):
+            home = Address.objects.create(
+                child=absorbed, line_1="1 Mill Lane", postcode="NE1 4ST",
+                source=Source.PRACTITIONER,
+            )  # fmt: skip
+        merge = children_merge(kept=kept, absorbed=absorbed, by=manager)
+        with set_actor(practitioner):
+            home.refresh_from_db()
+            home.line_1, home.postcode = "5 Refuge Road", "NE7 7HW"
+            home.save()
+        children_unmerge(merge=Merge.objects.get(pk=merge.pk), by=manager)
+        shield(absorbed)
+        html = ada_client.get(
+            reverse("audit:child_history", args=[kept.contactpoint_id])
+        ).content.decode()
+        assert "5 Refuge Road" not in html and "NE7 7HW" not in html
+        assert "[shielded]" in html
+
     def test_a_history_too_long_for_one_page_says_so(self, ada_client, monkeypatch):
         """Printed for a subject access request, a page cut short without a word would look
         like the whole answer."""
