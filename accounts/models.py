@@ -129,13 +129,18 @@ class User(AbstractUser):
             return "vetting"
         if training_expires is None or training_expires <= today:
             return "training"
+        if self.is_dormant(now):
+            return "dormant"
+        return None
+
+    def is_dormant(self, now: datetime) -> bool:
+        """90 days without a sign-in or a reactivation, whatever else ends her access: lapsed
+        vetting or training must not hide it, or reactivating her would be refused."""
         # last_login is a full sign-in, both factors (accounts/apps.py).
         last_seen = self.last_login or self.date_joined
         if self.reactivated_at is not None:
             last_seen = max(last_seen, self.reactivated_at)
-        if now - last_seen > timedelta(days=settings.DORMANT_AFTER_DAYS):
-            return "dormant"
-        return None
+        return now - last_seen > timedelta(days=settings.DORMANT_AFTER_DAYS)
 
 
 def _years_after(day: date, years: int) -> date:

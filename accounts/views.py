@@ -322,6 +322,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "managed": managed,
         "problem": managed.access_problem(now),
+        "dormant": managed.is_dormant(now),
         "locked": username_locked(managed.username, now),
         "has_two_factor": TOTPDevice.objects.filter(user=managed, confirmed=True).exists(),
         "is_self": managed.pk == admin.pk,
@@ -371,6 +372,13 @@ USER_ACTIONS = {
         "{name}'s two-factor sign-in has been reset; they will set it up at their next sign-in",
     ),
     "unlock": (services.user_unlock, "{name} can try to sign in again"),
+}
+
+
+# What a reactivated user still needs before she can sign in.
+STILL_CANNOT_SIGN_IN = {
+    "vetting": "a current enhanced vetting check is recorded",
+    "training": "their completed training is recorded",
 }
 
 
@@ -449,6 +457,10 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         raise Http404
     service, done = USER_ACTIONS[action]
     service(user=managed)
+    still = STILL_CANNOT_SIGN_IN.get(managed.access_problem(timezone.now()) or "")
+    if action == "reactivate" and still:
+        # Reactivated while her checks have lapsed: "can sign in again" would not be true yet.
+        done = "{name} has been reactivated, but cannot sign in until " + still
     messages.success(request, done.format(name=name))
     return redirect("accounts:user_detail", pk=managed.pk)
 
@@ -458,9 +470,7 @@ def _already_done(action: str, managed: User) -> str | None:
     offer it: reactivating someone neither suspended nor dormant (it would restart her 90
     days), unlocking someone not locked out, resetting a two-factor sign-in never set up."""
     now = timezone.now()
-    if action == "reactivate" and not (
-        managed.suspended_at or managed.access_problem(now) == "dormant"
-    ):
+    if action == "reactivate" and not (managed.suspended_at or managed.is_dormant(now)):
         return f"is not suspended, and has signed in within {settings.DORMANT_AFTER_DAYS} days"
     if action == "unlock" and not username_locked(managed.username, now):
         return "is not locked out"

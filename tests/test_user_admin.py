@@ -404,6 +404,24 @@ class TestChangingUsers:
         assert user.access_problem(timezone.now()) is None
         assert user.last_login == last, "no sign-in is made up: the page still shows the last"
 
+    def test_a_dormant_user_whose_training_has_lapsed_can_be_reactivated(self, lee_client):
+        """Away for months, her training lapsed too: Lee reactivates her and records her
+        renewed training, in either order, and she can sign in. Her lapsed training must
+        not hide that she is dormant (nor tell Lee she has signed in within 90 days)."""
+        user = priya()
+        user.last_login = timezone.now() - timedelta(days=120)
+        user.training_completed_on = timezone.localdate() - timedelta(days=5 * 366)
+        user.save()
+        assert user.access_problem(timezone.now()) == "training"
+        page = lee_client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+        assert "/reactivate/" in page
+        response = action(lee_client, user, "reactivate")
+        told = "has been reactivated, but cannot sign in until their completed training is recorded"
+        assert told in lee_client.get(response.url).content.decode()
+        User.objects.filter(pk=user.pk).update(training_completed_on=timezone.localdate())
+        user.refresh_from_db()
+        assert user.access_problem(timezone.now()) is None
+
     def test_actions_are_posts(self, lee_client):
         user = priya()
         for name in ("reactivate", "unlock", "setup-link"):
