@@ -544,8 +544,9 @@ def _rows_check(
             result.rejected[number] = cells
             continue
         values = {key: _cell(value) for key, value in cells.items()}
-        harm = values.get("sensitive_basis") == Involvement.SensitiveBasis.SIGNIFICANT_HARM
-        if source == Source.LA_SYSTEM and harm:
+        # Read as feed_row reads it: a code in any case ("Significant_Harm").
+        basis = values.get("sensitive_basis", "").lower()
+        if source == Source.LA_SYSTEM and basis == Involvement.SensitiveBasis.SIGNIFICANT_HARM:
             # A file without the column gives no reason, which a significant_harm row needs;
             # for a consent it says nothing, and the reason recorded before stays.
             values.setdefault("sensitive_reason", "")

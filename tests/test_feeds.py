@@ -2338,6 +2338,18 @@ class TestWhatOnlyAnLaKnows:
         assert "sensitive_basis_note" not in self.involvement_changes(involvement)[0]
         assert len(self.involvement_changes(involvement)) == logged + 1
 
+    def test_suspected_harm_written_in_capitals_still_needs_a_reason_without_the_column(self):
+        """A code may be written in any case (docs/feeds.md): 'Significant_Harm' in a file of
+        the older format is suspected harm all the same, and is refused without a reason."""
+        for written in ("Significant_Harm", "SIGNIFICANT_HARM"):
+            refused = la_import(
+                self.without_reason(service_kind="mental_health", sensitive_basis=written)
+            )
+            assert "Row 2: sensitive_reason: required when sensitive_basis is significant_harm" in (
+                error_report(refused.validation.errors)
+            ), written
+            assert not Involvement.objects.exists(), written
+
     def test_a_file_without_the_reason_column_still_needs_one_where_harm_is_suspected(self):
         """A file of the format before the column: consent needs no reason, suspected harm
         does. A row stored before the column existed is still read (for a review, a
