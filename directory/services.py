@@ -652,16 +652,17 @@ def _service_flags_taken_back(child: Child, row: Any, still: list[Any]) -> None:
 def _sensitive_why_taken_back(named: dict[str, Any], same: list[dict[str, Any]]) -> dict[str, str]:
     """Why a sensitive service is held, as the rows that stay say it, where they say one thing:
     its basis, and its reason if the separated row gave one (a row stored before the reason's
-    column says nothing of it, nor is taken to)."""
+    column says nothing of it, so where none that stays gives one, none is held)."""
     if named["kind"] not in SensitiveCategory.values:
         return {}
     why = {}
     basis = _one_answer({s["sensitive_basis"] for s in same}, default=None)
     if basis:
         why["sensitive_basis"] = basis
-    if "sensitive_reason" in named:
+    if "sensitive_reason" in named and same:
         reasons = {s["sensitive_reason"] for s in same if "sensitive_reason" in s}
-        reason = _one_answer(reasons, default=None)
+        # Rows that stay all of the older format gave none: the reason is the separated row's.
+        reason = _one_answer(reasons, default="")
         if reason is not None:
             why["sensitive_basis_note"] = reason
     return why

@@ -3377,6 +3377,32 @@ class TestSeparateAFeedRecord:
         assert "Ella told her teacher" in page.content.decode()
         assert "school nurse" not in page.content.decode()
 
+    def test_another_child_s_reason_leaves_a_record_whose_own_row_gave_none(self, client):
+        """Ella's row came in a file of the older format (a consent, no reason column);
+        Ellie's, joined to her record, gave her own reason for suspected harm. Separated,
+        Ella's service is held with her consent again, and Sam does not read on Ella's record
+        why harm was suspected for her sister."""
+        camhs = {"service_kind": "mental_health"}
+        older = TestWhatOnlyAnLaKnows.without_reason
+        la_import(older(**self.ELLA | camhs | {"sensitive_basis": "consent"}), name="ella.csv")
+        ellie_row = {"sensitive_basis": "significant_harm"}
+        la_import(
+            la_system(
+                **self.ELLIE | camhs | ellie_row | {"sensitive_reason": "Ellie told the nurse"}
+            ),
+            name="ellie.csv",
+        )
+        ella = Child.objects.get(source_records__record_id__endswith="/76")
+        sign_in(client, dana())
+        ellies = SourceRecord.objects.get(record_id__endswith="/77")
+        assert "now a record of its own" in self.separate(client, ella, ellies.pk).content.decode()
+        theirs = ella.involvements.get()
+        assert theirs.sensitive_basis == "consent"
+        assert "nurse" not in theirs.sensitive_basis_note
+        sign_in(client, sam())
+        page = client.get(reverse("directory:child_record", args=[ella.contactpoint_id]))
+        assert "Ellie told the nurse" not in page.content.decode()
+
     def test_what_the_separated_row_never_said_is_left_as_it_is(self, client):
         """Ella's two LA records: 76 gave a consent to 25 and no CAF; 79, newer, withdrew the
         consent and said a CAF is held. Separating Ellie, whose row says neither, changes
