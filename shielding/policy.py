@@ -445,8 +445,10 @@ def changes_shown(entries: Sequence[Any], viewer: User) -> list[ChangeShown]:
 
 
 def _service_hidden(entry: Any, viewer: User, context: ChangesContext, sensitive: set[str]) -> bool:
-    """Whether the entry is about a sensitive-service involvement this viewer may not see."""
-    child_ids = (entry.additional_data or {}).get("child_ids", [])
+    """Whether the entry is about a sensitive-service involvement this viewer may not see:
+    she must see them for every child it is about, the one whose it is now among them (a
+    service moved by a merge undone since is the other child's again)."""
+    child_ids = context.about(entry)
     return (
         _model(entry) == INVOLVEMENT
         and str(entry.object_pk) in sensitive

@@ -15,6 +15,7 @@ from audit.models import Action, AuditEvent
 from directory.models import (
     Address,
     CareRelationship,
+    Child,
     Involvement,
     ParentCarer,
     Service,
@@ -189,6 +190,18 @@ class TestFilters:
         html = ada_client.get(EVENTS, {"username": "lee"}).content.decode()
         assert html.count("Refused: nothing was changed") == 1
         assert html.count("Asked to confirm: suspend") == 1
+
+
+def sees_the_clinic(child: Child) -> None:
+    """The child sees Brookside sexual health clinic, with her consent: a sensitive service,
+    recorded by Priya (her change-log entry)."""
+    clinic = make_service(Service.Kind.SEXUAL_HEALTH, name="Brookside Clinic")
+    with set_actor(priya()):
+        Involvement.objects.create(
+            child=child, service=clinic, started_on=timezone.localdate(),
+            sensitive_category="sexual_health", sensitive_basis="consent",
+            source=Source.LA_SYSTEM,
+        )  # fmt: skip
 
 
 class TestChildHistory:
@@ -403,20 +416,35 @@ class TestChildHistory:
         from directory.services import children_merge
 
         kept, absorbed = make_child(), make_child(given_name="Amy")
-        clinic = make_service(Service.Kind.SEXUAL_HEALTH, name="Brookside Clinic")
-        with set_actor(priya()):
-            Involvement.objects.create(
-                child=absorbed, service=clinic, started_on=timezone.localdate(),
-                sensitive_category="sexual_health", sensitive_basis="consent",
-                source=Source.LA_SYSTEM,
-            )  # fmt: skip
-            children_merge(kept=kept, absorbed=absorbed, by=None)
+        sees_the_clinic(absorbed)
+        children_merge(kept=kept, absorbed=absorbed, by=None)
         url = reverse("audit:child_history", args=[kept.contactpoint_id])
         html = ada_client.get(url).content.decode()
         assert "merge" in html.lower(), "the merge is listed"
         assert "directory.Involvement&quot;: [" not in html and "moved:" not in html
         sign_in(ada_client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
         assert "directory.Involvement&quot;: [" in ada_client.get(url).content.decode()
+
+    def test_another_las_childs_sensitive_service_moved_by_an_undone_merge_stays_hidden(
+        self, ada_client
+    ):
+        """Southshire's child was merged into Northshire's by mistake and the merge undone:
+        the entries of her clinic moving over and back name Northshire's record, but the
+        service is hers, and only Southshire's team may know of it. Sasha, auditor and
+        shielding officer in Northshire, does not read it in Northshire's child's history."""
+        from directory.models import Merge
+        from directory.services import children_merge, children_unmerge
+
+        kept = make_child()
+        absorbed = make_child(given_name="Amy", local_authority=southshire())
+        sees_the_clinic(absorbed)
+        merge = children_merge(kept=kept, absorbed=absorbed, by=None)
+        children_unmerge(merge=Merge.objects.get(pk=merge.pk), by=None)
+        sign_in(ada_client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
+        url = reverse("audit:child_history", args=[kept.contactpoint_id])
+        html = ada_client.get(url).content.decode()
+        assert "update: involvement" not in html, "not even that a service of hers moved"
+        assert "merge" in html.lower(), "the merge and its undoing are listed"
 
     def test_an_la_auditor_reads_only_her_own_las_change_history(self, ada_client):
         child = make_child(local_authority=southshire())
