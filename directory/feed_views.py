@@ -717,7 +717,7 @@ def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
         audit_note(
             request,
             action=Action.PAGE_VIEW,
-            detail={"page": "unmerge", "merge": pk},
+            detail={"page": "confirm_unmerge", "merge": pk},
             result_ids=both,
         )
         kept, absorbed = item.kept.contactpoint_id_display, item.absorbed.contactpoint_id_display

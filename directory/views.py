@@ -297,7 +297,7 @@ def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpRespon
             request,
             action=Action.VIEW_RECORD,
             **audit_facts(child),
-            detail={"page": "end_own_involvement"},
+            detail={"page": "confirm_end_own_involvement"},
         )
         name = " ".join(filter(None, (record.given_name, record.family_name)))
         return confirmation_page(

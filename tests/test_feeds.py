@@ -2076,7 +2076,7 @@ class TestCheckBeforeUndoingAMerge:
         assert self.still_merged(done)
         assert not AuditEvent.objects.filter(action="change").exists()
         asked = AuditEvent.objects.filter(path=url).latest("id")
-        assert asked.detail == {"page": "unmerge", "merge": done.pk}
+        assert asked.detail == {"page": "confirm_unmerge", "merge": done.pk}
         assert asked.result_ids == [done.kept.contactpoint_id, done.absorbed.contactpoint_id]
 
     def test_the_answer_undoes_it(self, client):

@@ -792,7 +792,7 @@ class TestCheckBeforeEndingMyInvolvement:
         assert not AuditEvent.objects.filter(action=Action.CHANGE).exists()
         asked = AuditEvent.objects.filter(path=url).latest("id")
         assert (asked.action, asked.child_id) == (Action.VIEW_RECORD, child.pk)
-        assert asked.detail == {"page": "end_own_involvement"}
+        assert asked.detail == {"page": "confirm_end_own_involvement"}
 
     def test_the_answer_ends_it(self, client):
         user = priya()
