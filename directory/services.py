@@ -128,20 +128,19 @@ def involvement_record_mine(
     if mine is None and shown and _ended(child, practitioner).filter(pk=shown).exists():
         raise InvolvementEnded
     taken_from = None
-    if lead_professional:
-        holder = _current_lead(child, other_than=mine.pk if mine else None)
-        if holder is not None and holder.practitioner_id == practitioner.pk:
-            # Her other involvement with the child (two, after a merge) hands the lead over.
-            holder.lead_professional = False
-            holder.save(update_fields=["lead_professional"])
-        elif holder is not None and _access_ended(holder):
-            # Whoever has lost access can never step down: the lead passes, and the change
-            # log says who took it from whom.
-            holder.lead_professional = False
-            holder.save(update_fields=["lead_professional"])
+    holder = (
+        _current_lead(child, other_than=mine.pk if mine else None) if lead_professional else None
+    )
+    if holder is not None:
+        # Her other involvement with the child (two, after a merge) hands the lead over; so
+        # does whoever has lost access and can never step down (the change log says who
+        # took it from whom). Anyone else must hand it over themselves.
+        if holder.practitioner_id != practitioner.pk:
+            if not _access_ended(holder):
+                raise LeadProfessionalTaken(holder)
             taken_from = holder
-        elif holder is not None:
-            raise LeadProfessionalTaken(holder)
+        holder.lead_professional = False
+        holder.save(update_fields=["lead_professional"])
     involvement = mine or Involvement(
         child=child, practitioner=practitioner, source=Source.PRACTITIONER
     )
