@@ -169,6 +169,18 @@ def _closed_to_involvements(
     return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
 
 
+def _shielded_meanwhile(request: HttpRequest, child: Child) -> HttpResponseBase:
+    """Her form was read before the record was shielded, or merged into a shielded one:
+    nothing is saved, and she is sent to the masked record, which says nothing of where."""
+    audit_note(request, **audit_facts(child), detail={"refused": "record_shielded"})
+    messages.info(
+        request,
+        "This record has been shielded. Nothing has been saved: contact the local "
+        "authority team shown on the record about your work with this child.",
+    )
+    return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
+
+
 @never_cache
 @permission_required(Permission.RECORD_OWN_INVOLVEMENT)
 def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
@@ -176,6 +188,8 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
     viewer = signed_in_user(request)
     child = _record_child(request, contactpoint_id)
     record = visible_child(child, viewer)
+    if record.masked and request.method == "POST":
+        return _shielded_meanwhile(request, child)  # since her form was read, or merged
     if record.masked:
         raise Http404  # a shielded record's services are the LA team's to broker
     if closed := _closed_to_involvements(request, child):
@@ -220,15 +234,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
                 "directory:child_record", contactpoint_id=child.contactpoint_id
             )
         except services.RecordShielded:
-            # Shielded since the page was read: nothing saved, and nothing of where said.
-            shielded = Child.objects.get(pk=child.pk)
-            audit_note(request, **audit_facts(shielded), detail={"refused": "record_shielded"})
-            messages.info(
-                request,
-                "This record has been shielded. Nothing has been saved: contact the local "
-                "authority team shown on the record about your work with this child.",
-            )
-            return redirect("directory:child_record", contactpoint_id=child.contactpoint_id)
+            return _shielded_meanwhile(request, Child.objects.get(pk=child.pk))
         except services.InvolvementEnded:
             # What she typed, as a new involvement: recorded only if she saves it once more.
             refused, mine = {"refused": "involvement_ended"}, None

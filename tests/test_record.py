@@ -467,6 +467,28 @@ class TestMyInvolvement:
         assert not Involvement.objects.filter(practitioner__username="priya").exists()
         assert Involvement.objects.filter(lead_professional=True, ended_on=None).count() == 1
 
+    @pytest.mark.parametrize("meanwhile", ["shielded", "merged into a shielded record"])
+    def test_a_form_read_before_the_record_was_shielded_saves_nothing(self, client, meanwhile):
+        """Priya's form was open when the record was shielded, or merged into a shielded one:
+        nothing is saved, and she is told so on the masked record (its LA team to contact),
+        where her post used to answer 404, a dead end."""
+        child, kept = make_child(), make_child(given_name="Amelie")
+        if meanwhile == "shielded":
+            shield(child)
+        else:
+            shield(kept)
+            services.children_merge(kept=kept, absorbed=child, by=None)
+        sign_in(client, priya())
+        response = client.post(record_url(child, "my-involvement/"), self.form())
+        assert response.status_code == 302 and response.url == record_url(child)
+        page = client.get(response.url).content.decode()
+        assert "This record has been shielded. Nothing has been saved" in page
+        assert "This record is shielded" in page
+        assert not Involvement.objects.filter(practitioner__username="priya").exists()
+        refused = AuditEvent.objects.get(path=record_url(child, "my-involvement/"))
+        assert refused.detail == {"refused": "record_shielded"} and refused.child_shielded
+        assert client.get(record_url(child, "my-involvement/")).status_code == 404
+
     def test_an_archived_record_takes_no_involvement(self, client):
         """A data manager who is also a practitioner can find an archived record; it is kept
         for the record, not worked on."""
