@@ -7,6 +7,14 @@ from typing import NamedTuple
 
 WRONG_WIDTH = "the row has a different number of fields from the header"
 NEVER_CLOSED = 'a quote (") that opens a value in this row is never closed'
+# Python's own wording for the other ways a CSV breaks, and what a data manager can do.
+_READABLE = {
+    "',' expected after '\"'": (
+        'a value in this row has text after its closing quote ("): put the whole value in '
+        "quotes, with each quote inside it written twice"
+    ),
+    "field larger than field limit": "a value in this row is longer than 128 KB",
+}
 
 
 class CsvRow(NamedTuple):
@@ -32,6 +40,9 @@ class _ReadableErrors:
         except csv.Error as problem:
             if str(problem) == "unexpected end of data":
                 raise csv.Error(NEVER_CLOSED) from None
+            for said, readable in _READABLE.items():
+                if str(problem).startswith(said):
+                    raise csv.Error(readable) from None
             raise
 
 

@@ -353,8 +353,8 @@ class TestValidation:
         outcome = load(content, skip_invalid=True)
         assert outcome.feed_import is None and not Child.objects.exists()
         assert (
-            "3: the file cannot be read as CSV from this row on (field larger than field limit"
-            in "\n".join(f"{n}: {m}" for n, m in outcome.validation.errors)
+            "3: the file cannot be read as CSV from this row on (a value in this row is "
+            "longer than 128 KB)" in "\n".join(f"{n}: {m}" for n, m in outcome.validation.errors)
         )
         sign_in(client, dana())
         upload = SimpleUploadedFile("wide.csv", content, content_type="text/csv")
@@ -378,6 +378,21 @@ class TestValidation:
                 3,
                 "the file cannot be read as CSV from this row on "
                 '(a quote (") that opens a value in this row is never closed)',
+            )
+        ]
+        assert outcome.feed_import is None and not Child.objects.exists()
+
+    def test_text_after_a_closing_quote_refuses_the_file_saying_how_to_mend_it(self, school):
+        """A lenient reader would join '"Amy" Jo' into one name; which was meant is unknown,
+        so nothing is imported, and the data manager is told how to write the value."""
+        lines = census({}, {"upn": upn("352214300102"), "given_name": "Amy"}).decode()
+        outcome = load(lines.replace("Amy", '"Amy" Jo').encode(), skip_invalid=True)
+        assert outcome.validation.errors == [
+            (
+                3,
+                "the file cannot be read as CSV from this row on (a value in this row has text "
+                'after its closing quote ("): put the whole value in quotes, with each quote '
+                "inside it written twice)",
             )
         ]
         assert outcome.feed_import is None and not Child.objects.exists()
