@@ -49,6 +49,7 @@ from directory.matching import (
 )
 from directory.models import (
     GIVEN_SINCE,
+    PURGED,
     Address,
     CareRelationship,
     Child,
@@ -60,6 +61,7 @@ from directory.models import (
     MatchReview,
     NameKey,
     ParentCarer,
+    PurgedFeedRecord,
     SensitiveCategory,
     Service,
     Source,
@@ -102,12 +104,17 @@ class ImportOutcome:
     @property
     def now_imported(self) -> int:
         """Of the rows left out before, how many this sending imported."""
-        return sum(n for what, n in self.counts.items() if what != GIVEN_SINCE)
+        return sum(n for what, n in self.counts.items() if what not in (GIVEN_SINCE, PURGED))
 
     @property
     def given_since(self) -> int:
         """Of the rows left out before, how many a later file has sent the records of."""
         return self.counts[GIVEN_SINCE]
+
+    @property
+    def purged(self) -> int:
+        """Of the rows left out before, how many are about records the lifecycle purged."""
+        return self.counts[PURGED]
 
 
 def known_codes() -> dict[str, set[str]]:
@@ -571,6 +578,8 @@ def _apply_row(
             return "unchanged"
         facts_apply(row, existing.child, existing, record, la)
         return "updated"
+    if PurgedFeedRecord.objects.filter(digest=PurgedFeedRecord.digest_of(source, key)).exists():
+        return PURGED  # nothing of the row is kept: the person's record was purged
     source_record = SourceRecord.objects.create(
         source=source, record_id=key, payload=row.payload, first_import=record,
         last_import=record,

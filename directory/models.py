@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower, Now
+from django.utils.crypto import salted_hmac
 
 from contactpoint.postcodes import STORED_POSTCODE_PATTERN
 from directory import contactpoint_id
@@ -586,6 +587,9 @@ class Involvement(Provenance, FedBy):
 # A row left out of a file, sent again after a later file has sent its record: not applied
 # over what is newer (``FeedImport.describe_resend``, directory/feed_import.py).
 GIVEN_SINCE = "sent_since_in_a_later_file"
+# A row about someone whose record the lifecycle purged: not imported, so that an old file
+# sent again cannot bring them back as a new child (``PurgedFeedRecord``).
+PURGED = "not_imported_as_its_record_was_purged"
 
 
 class FeedImport(models.Model):
@@ -660,8 +664,8 @@ class FeedImport(models.Model):
     def describe_resend(cls, counts: dict[str, int], *, still_left_out: int) -> str:
         """What sending a file again did: "2 rows left out before now imported (1 new child,
         1 unchanged); 1 still left out"."""
-        given_since = counts.get(GIVEN_SINCE, 0)
-        applied = {what: n for what, n in counts.items() if what != GIVEN_SINCE}
+        given_since, purged = counts.get(GIVEN_SINCE, 0), counts.get(PURGED, 0)
+        applied = {what: n for what, n in counts.items() if what not in (GIVEN_SINCE, PURGED)}
         done = sum(applied.values())
         said = [f"Sent again: {done} row{'s' * (done != 1)} left out before now imported"]
         if applied:
@@ -669,6 +673,9 @@ class FeedImport(models.Model):
         if given_since:
             records = "that record" if given_since == 1 else "those records"
             said.append(f"{given_since} not, as a later file has sent {records} since")
+        if purged:
+            records = "its record was" if purged == 1 else "their records were"
+            said.append(f"{purged} not, as {records} purged")
         said.append(f"{still_left_out} still left out")
         return "; ".join(said)
 
@@ -728,6 +735,25 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} record {self.record_id}"
+
+
+class PurgedFeedRecord(models.Model):
+    """A feed record whose child the lifecycle purged, kept as a keyed digest of the feed's
+    id for the person and nothing else: a row of an old file about them is then not imported
+    (as a new child it would bring back a record purged by law). The digest keeps no name,
+    birth date or address, and without the key a guessed id cannot be tested against it."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    purged_on = models.DateField()
+
+    def __str__(self) -> str:
+        return f"Feed record purged on {self.purged_on}"
+
+    @staticmethod
+    def digest_of(source: str, record_id: str) -> str:
+        # Keyed: a UPN or an LA's record number is guessable, so a plain hash would not hide it.
+        key = f"{source}\n{record_id}"
+        return salted_hmac("directory.purged_feed_record", key, algorithm="sha256").hexdigest()
 
 
 class MatchReview(models.Model):

@@ -23,6 +23,7 @@ from directory.models import (
     Merge,
     NameKey,
     ParentCarer,
+    PurgedFeedRecord,
     SensitiveCategory,
     Service,
     Source,
@@ -709,7 +710,17 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
         # feeds sent them) go with it.
         ids = _merged_tree(child)
         Merge.objects.filter(Q(kept_id__in=ids) | Q(absorbed_id__in=ids)).delete()
-        SourceRecord.objects.filter(child_id__in=ids).delete()
+        described = SourceRecord.objects.filter(child_id__in=ids)
+        # Their ids kept only as keyed digests, so that an old file sent again cannot bring
+        # them back (directory/feed_import.py, ``_apply_row``).
+        PurgedFeedRecord.objects.bulk_create(
+            [
+                PurgedFeedRecord(digest=PurgedFeedRecord.digest_of(source, key), purged_on=today)
+                for source, key in described.values_list("source", "record_id")
+            ],
+            ignore_conflicts=True,
+        )
+        described.delete()
         carers = list(
             CareRelationship.objects.filter(child_id__in=ids).values_list("carer_id", flat=True)
         )

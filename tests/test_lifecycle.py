@@ -1,14 +1,36 @@
 """Records are archived at 18 (25 with consent) and a year after death, and purged 6 years on."""
 
+import csv
+import io
 from datetime import UTC, date, datetime
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.urls import reverse
 
 from audit.models import Action, AuditEvent
-from directory.models import CareRelationship, Child, ParentCarer, Source, SourceRecord
+from directory.feed_import import feed_import
+from directory.feeds import COLUMNS
+from directory.models import (
+    CareRelationship,
+    Child,
+    FeedImport,
+    ParentCarer,
+    PurgedFeedRecord,
+    Source,
+    SourceRecord,
+)
 from directory.services import children_merge, lifecycle_apply
-from tests.personas import event_at, feed_review, make_address, make_child
+from tests.personas import (
+    dana,
+    event_at,
+    feed_review,
+    make_address,
+    make_child,
+    northshire,
+    sign_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +145,74 @@ def test_the_command_reports_what_it_did(capsys):
     make_child(date_of_birth=date(2000, 1, 1))
     call_command("lifecycle")
     assert "1 archived at 18" in capsys.readouterr().out
+
+
+class TestAPurgedPersonDoesNotComeBackFromAnOldFile:
+    """Zed's record was archived at 18 and purged 6 years on. His LA's old file, or one of its
+    rows left out then, sent again afterwards must not make him a new record: the row is not
+    imported, and Dana the data manager is told why."""
+
+    ZED = {"la_record_id": "1001", "given_name": "Zed", "date_of_birth": "2002-01-01"}
+    ADA = {"la_record_id": "1002", "given_name": "Ada", "date_of_birth": "2015-03-03"}
+
+    def purge(self) -> None:
+        zed = Child.objects.filter(given_name="Zed")
+        zed.update(status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1))
+        assert lifecycle_apply(today=TODAY)["purged"] == 1
+
+    def upload(self, client, content: bytes, name: str) -> str:
+        form = {"source": "la_system", "local_authority": northshire().pk, "skip_invalid": "on"}
+        upload = SimpleUploadedFile(name, content, content_type="text/csv")
+        return client.post(reverse("directory:feeds"), {**form, "file": upload}).content.decode()
+
+    def test_an_old_files_row_about_him_is_not_imported_and_the_report_says_why(self, client):
+        feed_import(
+            source=Source.LA_SYSTEM, file_name="2017.csv", content=la_file(self.ZED),
+            local_authority=northshire(), by=None,
+        )  # fmt: skip
+        self.purge()
+        assert not SourceRecord.objects.exists()
+        again = la_file(self.ZED, self.ADA)
+        sign_in(client, dana())
+        page = self.upload(client, again, "2017-copy.csv")
+        assert "1 new child, 1 not imported as its record was purged" in page
+        assert list(Child.objects.values_list("given_name", flat=True)) == ["Ada"]
+        assert SourceRecord.objects.count() == 1, "nothing of Zed's row is kept"
+        assert PurgedFeedRecord.objects.count() == 1
+        assert "Zed" not in str(PurgedFeedRecord.objects.values_list().get())
+
+    def test_a_row_left_out_of_an_old_file_and_sent_again_is_not_imported(self, client):
+        """The row was refused (a death before the birthday the record held); once the record
+        is purged the file is sent again, and the row would now pass as a new child."""
+        feed_import(
+            source=Source.LA_SYSTEM, file_name="first.csv", content=la_file(self.ZED),
+            local_authority=northshire(), by=None,
+        )  # fmt: skip
+        early = {**self.ZED, "date_of_birth": "2001-12-01", "date_of_death": "2001-12-20"}
+        partly = la_file(early, self.ADA)
+        sign_in(client, dana())
+        self.upload(client, partly, "partly.csv")
+        assert FeedImport.objects.latest("pk").left_out == [2]
+        self.purge()
+        page = self.upload(client, partly, "partly.csv")
+        assert "File sent again" in page
+        assert "0 rows that were left out before have now been imported" in page
+        assert "1 row was not imported, as its record was purged" in page
+        assert list(Child.objects.values_list("given_name", flat=True)) == ["Ada"]
+        resent = FeedImport.objects.latest("pk")
+        assert (resent.rows_rejected, resent.left_out) == (0, []), "not left out to come again"
+        assert "1 not, as its record was purged" in resent.outcome_text
+
+
+def la_file(*rows: dict[str, str]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS[Source.LA_SYSTEM])
+    writer.writeheader()
+    for cells in rows:
+        values = dict.fromkeys(COLUMNS[Source.LA_SYSTEM], "")
+        values.update(
+            family_name="Quill", gender="male", address_line_1="1 North Road", town="Northtown",
+            postcode="NE1 1AA",
+        )  # fmt: skip
+        writer.writerow(values | cells)
+    return out.getvalue().encode()
