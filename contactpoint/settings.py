@@ -47,6 +47,10 @@ if not SECRET_KEY:
 elif PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
 
+# Keys replaced: sessions and links signed with them still open, and the digests of purged
+# feed records made with them still keep those people out (directory.PurgedFeedRecord).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
 DEBUG = env_bool("DEBUG", False)
 if DEBUG and PRODUCTION:
     raise ImproperlyConfigured("DEBUG must be off in production")

@@ -578,7 +578,7 @@ def _apply_row(
             return "unchanged"
         facts_apply(row, existing.child, existing, record, la)
         return "updated"
-    if PurgedFeedRecord.objects.filter(digest=PurgedFeedRecord.digest_of(source, key)).exists():
+    if PurgedFeedRecord.is_purged(source, key):
         return PURGED  # nothing of the row is kept: the person's record was purged
     source_record = SourceRecord.objects.create(
         source=source, record_id=key, payload=row.payload, first_import=record,

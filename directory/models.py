@@ -750,10 +750,20 @@ class PurgedFeedRecord(models.Model):
         return f"Feed record purged on {self.purged_on}"
 
     @staticmethod
-    def digest_of(source: str, record_id: str) -> str:
+    def digest_of(source: str, record_id: str, *, secret: str | None = None) -> str:
         # Keyed: a UPN or an LA's record number is guessable, so a plain hash would not hide it.
         key = f"{source}\n{record_id}"
-        return salted_hmac("directory.purged_feed_record", key, algorithm="sha256").hexdigest()
+        return salted_hmac(
+            "directory.purged_feed_record", key, secret=secret, algorithm="sha256"
+        ).hexdigest()
+
+    @classmethod
+    def is_purged(cls, source: str, record_id: str) -> bool:
+        """Whether a feed record was purged, under the key or one it replaced: a digest cannot
+        be made again under a new key, so a rotated key must stay in SECRET_KEY_FALLBACKS."""
+        keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+        digests = [cls.digest_of(source, record_id, secret=key) for key in keys]
+        return cls.objects.filter(digest__in=digests).exists()
 
 
 class MatchReview(models.Model):

@@ -13,6 +13,7 @@ from audit.models import Action, AuditEvent
 from directory.feed_import import feed_import
 from directory.feeds import COLUMNS
 from directory.models import (
+    PURGED,
     CareRelationship,
     Child,
     FeedImport,
@@ -202,6 +203,23 @@ class TestAPurgedPersonDoesNotComeBackFromAnOldFile:
         resent = FeedImport.objects.latest("pk")
         assert (resent.rows_rejected, resent.left_out) == (0, []), "not left out to come again"
         assert "1 not, as its record was purged" in resent.outcome_text
+
+    def test_a_replaced_secret_key_kept_as_a_fallback_still_keeps_him_out(self, settings):
+        """A digest cannot be made again under a new key: with the old key kept in
+        SECRET_KEY_FALLBACKS, as the deployment guide says, Zed's row is still not imported."""
+        feed_import(
+            source=Source.LA_SYSTEM, file_name="2017.csv", content=la_file(self.ZED),
+            local_authority=northshire(), by=None,
+        )  # fmt: skip
+        self.purge()
+        settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+        settings.SECRET_KEY = "a new key, " * 5
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="2017-copy.csv",
+            content=la_file(self.ZED, self.ADA), local_authority=northshire(), by=None,
+        )  # fmt: skip
+        assert dict(outcome.counts) == {"new_child": 1, PURGED: 1}
+        assert list(Child.objects.values_list("given_name", flat=True)) == ["Ada"]
 
 
 def la_file(*rows: dict[str, str]) -> bytes:
