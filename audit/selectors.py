@@ -9,7 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -19,7 +21,7 @@ from accounts.models import Organisation, User
 from accounts.permissions import is_national
 from audit.models import Action, AuditEvent
 from directory.matching import name_parts
-from directory.models import Child
+from directory.models import Child, ChildName, Merge
 from shielding.policy import criteria_shown
 
 
@@ -73,6 +75,37 @@ def records_merged_into(child: Child) -> list[str]:
         frontier = [pk for pk, _ in merged]
         found += [cpid for _, cpid in merged]
     return found
+
+
+def child_changes(child: Child, merged: Sequence[str]) -> QuerySet[LogEntry]:
+    """The change-log entries about the child: those naming her record or one ``merged`` into
+    it, and those naming a record she was merged into, written while she was, about rows that
+    are hers under that merge (``Merge.absorbed_rows``, and the name it gave that record). Not
+    the kept record's own rows: they are another child's if the merge was wrong."""
+    records = [
+        child.pk,
+        *Child.objects.filter(contactpoint_id__in=merged).values_list("pk", flat=True),
+    ]
+    about_her = Q()
+    for pk in records:
+        about_her |= Q(additional_data__child_ids__contains=[pk])
+    for merge in Merge.objects.filter(absorbed_id__in=records):
+        while_merged = Q(additional_data__child_ids__contains=[merge.kept_id])
+        if merge.unmerged_at is not None:
+            while_merged &= Q(timestamp__lte=merge.unmerged_at)
+        for model in Merge.MOVABLE:
+            # The ids that moved as listed, so that a row deleted since still counts.
+            rows = {
+                *merge.moved.get(model._meta.label, []),
+                *model.objects.filter(merge.absorbed_rows(model)).values_list("pk", flat=True),
+            }
+            if model is ChildName:
+                rows |= set(merge.moved.get("created_name", []))
+            about_her |= while_merged & Q(
+                content_type=ContentType.objects.get_for_model(model),
+                object_pk__in=[str(pk) for pk in rows],
+            )
+    return LogEntry.objects.filter(about_her)
 
 
 def child_history(

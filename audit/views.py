@@ -141,16 +141,8 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     if child is not None and theirs:
         # The page shows the child's changes: its own access history must list this view.
         audit_note(request, **audit_facts(child))
-        # The records merged into hers too: what was changed on them was changed about her.
-        records = [
-            child.pk,
-            *Child.objects.filter(contactpoint_id__in=merged).values_list("pk", flat=True),
-        ]
-        about_her = Q()
-        for pk in records:
-            about_her |= Q(additional_data__child_ids__contains=[pk])
         entries = list(
-            LogEntry.objects.filter(about_her)
+            selectors.child_changes(child, merged)
             .select_related("actor", "content_type")
             .order_by("timestamp")
         )

@@ -797,6 +797,9 @@ class MatchReview(models.Model):
 class Merge(models.Model):
     """Two records found to be one child. What moved is listed so that unmerging puts it back."""
 
+    # What belongs to a child and moves with a merge (keyed by the model's label in ``moved``).
+    MOVABLE = (ChildName, Address, CareRelationship, Involvement, ChildIdentifier, SourceRecord)
+
     kept = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="+")
     absorbed = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="+")
     moved = models.JSONField(help_text="{model label: [ids]} moved from absorbed to kept")
@@ -822,3 +825,12 @@ class Merge(models.Model):
 
     def get_additional_data(self) -> dict[str, object]:
         return {"child_ids": [self.kept_id, self.absorbed_id]}
+
+    def absorbed_rows(self, model: type[models.Model]) -> Q:
+        """The rows of ``model`` that are the absorbed record's under this merge, wherever
+        they are now: those that moved, and those its feed records have given since. Undoing
+        the merge gives them back; her change history counts their entries as hers."""
+        rows = Q(pk__in=self.moved.get(model._meta.label, []))
+        if model is not SourceRecord:
+            rows |= Q(source_record_id__in=self.moved.get(SourceRecord._meta.label, []))
+        return rows

@@ -218,10 +218,6 @@ def _lock(*children: Child) -> None:
         child.status = statuses[child.pk]
 
 
-# What belongs to a child and moves with a merge (keyed by the model's label in Merge.moved).
-_MOVABLE = (ChildName, Address, CareRelationship, Involvement, ChildIdentifier, SourceRecord)
-
-
 def _move(rows: Any, *, to: Child) -> list[int]:
     """Gives each row to another child, one save each, so that the change log records every
     move (a bulk update would bypass it); returns the rows' ids."""
@@ -267,7 +263,7 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
             involvement.lead_professional = False
             involvement.save(update_fields=["lead_professional"])
     model: Any
-    for model in _MOVABLE:
+    for model in Merge.MOVABLE:
         rows = model.objects.filter(child=absorbed)
         if model is CareRelationship:
             rows = rows.exclude(carer_id__in=kept_carers)  # the same carer is linked once
@@ -355,13 +351,8 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     if kept.status == Child.Status.MERGED:
         kept.refresh_from_db(fields=["merged_into"])
         raise MergedOnSince(kept)
-    # What moved, and what the feed records that moved have given the child since.
-    fed_by = merge.moved.get(SourceRecord._meta.label, [])
-    for model in _MOVABLE:
-        ids = Q(pk__in=merge.moved.get(model._meta.label, []))
-        if model is not SourceRecord:
-            ids |= Q(source_record_id__in=fed_by)
-        _move(model.objects.filter(ids, child=kept), to=absorbed)
+    for model in Merge.MOVABLE:
+        _move(model.objects.filter(merge.absorbed_rows(model), child=kept), to=absorbed)
     ChildName.objects.filter(pk__in=merge.moved.get("created_name", [])).delete()
     _facts_given_back(kept, absorbed, merge.moved.get("kept_before", {}))
     current = Involvement.objects.filter(child=absorbed, ended_on__isnull=True)

@@ -27,6 +27,7 @@ from tests.personas import (
     dana,
     event_at,
     lee,
+    make_address,
     make_child,
     make_service,
     make_user,
@@ -286,6 +287,60 @@ class TestChildHistory:
         ).content.decode()
         assert "5 Refuge Road" not in html and "NE7 7HW" not in html
         assert "[shielded]" in html
+
+    @pytest.mark.parametrize("undone", [False, True])
+    def test_her_history_includes_changes_to_her_rows_made_while_she_was_merged(
+        self, ada_client, undone
+    ):
+        """Amy's record was merged into Amelia's: her address, moved with it, was changed
+        while merged, so its entry names Amelia's record. It is Amy's data, and her subject
+        access answer lists it, merge undone or not; Amelia's own address changed meanwhile
+        is Amelia's, and is not listed."""
+        from directory.models import Merge
+        from directory.services import children_merge, children_unmerge
+
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        practitioner, manager = priya(), dana()
+        hers, amelias = make_address(absorbed), make_address(kept, "NE2 2AA")
+        merge = children_merge(kept=kept, absorbed=absorbed, by=manager)
+        with set_actor(practitioner):
+            for address, line in ((hers, "5 Orchard Way"), (amelias, "9 Quay Street")):
+                address.refresh_from_db()
+                address.line_1 = line
+                address.save()
+        if undone:
+            children_unmerge(merge=Merge.objects.get(pk=merge.pk), by=manager)
+        html = ada_client.get(
+            reverse("audit:child_history", args=[absorbed.contactpoint_id])
+        ).content.decode()
+        assert "5 Orchard Way" in html
+        assert "9 Quay Street" not in html and "NE2 2AA" not in html
+
+    def test_her_changes_made_while_merged_are_masked_as_her_record_is(self, ada_client):
+        """Amy is shielded: her address, changed by Sam while merged, is masked for Ada as on
+        her own record, and shown to Sasha, whose LA team shielded her; her clinic's changed
+        reason is hidden from Ada and shown to Sasha, who brokers contact."""
+        from directory.services import children_merge
+
+        kept, absorbed = make_child(), make_child(given_name="Amy")
+        shield(absorbed)
+        home = make_address(absorbed)
+        sees_the_clinic(absorbed)
+        children_merge(kept=kept, absorbed=absorbed, by=dana())
+        with set_actor(sam()):
+            home.refresh_from_db()
+            home.line_1 = "5 Refuge Road"
+            home.save()
+            clinic = Involvement.objects.get(child=kept, sensitive_category="sexual_health")
+            clinic.sensitive_basis_note = "Asked at the clinic"
+            clinic.save()
+        url = reverse("audit:child_history", args=[absorbed.contactpoint_id])
+        html = ada_client.get(url).content.decode()
+        assert "5 Refuge Road" not in html and "Asked at the clinic" not in html
+        assert "[shielded]" in html
+        sign_in(ada_client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
+        html = ada_client.get(url).content.decode()
+        assert "5 Refuge Road" in html and "Asked at the clinic" in html
 
     def test_a_history_too_long_for_one_page_says_so(self, ada_client, monkeypatch):
         """Printed for a subject access request, a page cut short without a word would look
