@@ -131,7 +131,9 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             child_local_authority_id=auditor.organisation_id,
         ).exists()
     )
-    merged = selectors.records_merged_into(child) if child is not None else []
+    # Which records were merged into another LA's child is not in her own users' events: an
+    # LA auditor reads those under the record they name.
+    merged = selectors.records_merged_into(child) if child is not None and theirs else []
     history = selectors.child_history(auditor, contactpoint_id, theirs=theirs, merged=merged)
     events = list(history.order_by("occurred_at")[:CHILD_HISTORY_MOST])
     # A subject access request's answer must not look whole when it is not.

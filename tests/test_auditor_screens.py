@@ -515,6 +515,26 @@ class TestChildHistory:
         sign_in(ada_client, make_user("nadia", Role.AUDITOR, organisation=operator()))
         assert "NE1 4ST" in ada_client.get(url).content.decode(), "a national auditor may"
 
+    def test_an_la_auditor_does_not_read_which_records_were_merged_into_another_las_child(
+        self, ada_client
+    ):
+        """No child details beyond what the log itself shows: Priya's view of Southshire's
+        record names that record, not the one it was merged into since. Ada reads it under
+        the record it names; on the kept record's page, not that the two are one child."""
+        from directory.services import children_merge
+
+        kept = make_child(local_authority=southshire())
+        absorbed = make_child(given_name="Amy", local_authority=southshire())
+        event(priya(), child_contactpoint_id=absorbed.contactpoint_id, path="/viewed-before")
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        url = reverse("audit:child_history", args=[kept.contactpoint_id])
+        html = ada_client.get(url).content.decode()
+        assert absorbed.contactpoint_id not in html and "/viewed-before" not in html
+        own = reverse("audit:child_history", args=[absorbed.contactpoint_id])
+        assert "/viewed-before" in ada_client.get(own).content.decode()
+        sign_in(ada_client, make_user("nadia", Role.AUDITOR, organisation=operator()))
+        assert absorbed.contactpoint_id in ada_client.get(url).content.decode(), "a national may"
+
 
 class TestAnomalies:
     def report(self, ada_client, title):
