@@ -77,6 +77,19 @@ def records_merged_into(child: Child) -> list[str]:
     return found
 
 
+def _records_merged_to(pk: int) -> set[int]:
+    """The record and every record it was merged into, then or since, and so on: where rows
+    that moved to it may have been changed, and their change-log entries name."""
+    found, frontier = {pk}, {pk}
+    while frontier:
+        frontier = (
+            set(Merge.objects.filter(absorbed_id__in=frontier).values_list("kept_id", flat=True))
+            - found
+        )
+        found |= frontier
+    return found
+
+
 def child_changes(child: Child, merged: Sequence[str]) -> QuerySet[LogEntry]:
     """The change-log entries about the child: those naming her record or one ``merged`` into
     it, and those naming a record she was merged into, written while she was, about rows that
@@ -90,7 +103,9 @@ def child_changes(child: Child, merged: Sequence[str]) -> QuerySet[LogEntry]:
     for pk in records:
         about_her |= Q(additional_data__child_ids__contains=[pk])
     for merge in Merge.objects.filter(absorbed_id__in=records):
-        while_merged = Q(additional_data__child_ids__contains=[merge.kept_id])
+        while_merged = Q()
+        for holder in _records_merged_to(merge.kept_id):
+            while_merged |= Q(additional_data__child_ids__contains=[holder])
         if merge.unmerged_at is not None:
             while_merged &= Q(timestamp__lte=merge.unmerged_at)
         for model in Merge.MOVABLE:

@@ -316,6 +316,26 @@ class TestChildHistory:
         assert "5 Orchard Way" in html
         assert "9 Quay Street" not in html and "NE2 2AA" not in html
 
+    def test_her_history_follows_her_rows_into_a_record_her_keeper_was_merged_into(
+        self, ada_client
+    ):
+        """Amy's record was merged into Amelia's, and Amelia's then into a third record: her
+        address, changed there, names the third record. It is still Amy's data."""
+        from directory.services import children_merge
+
+        amy, amelia, third = make_child(given_name="Amy"), make_child(), make_child()
+        hers, manager = make_address(amy), dana()
+        children_merge(kept=amelia, absorbed=amy, by=manager)
+        children_merge(kept=third, absorbed=amelia, by=manager)
+        with set_actor(priya()):
+            hers.refresh_from_db()
+            hers.line_1 = "5 Orchard Way"
+            hers.save()
+        html = ada_client.get(
+            reverse("audit:child_history", args=[amy.contactpoint_id])
+        ).content.decode()
+        assert "5 Orchard Way" in html
+
     def test_her_changes_made_while_merged_are_masked_as_her_record_is(self, ada_client):
         """Amy is shielded: her address, changed by Sam while merged, is masked for Ada as on
         her own record, and shown to Sasha, whose LA team shielded her; her clinic's changed
