@@ -5,16 +5,20 @@ tests/test_govuk_page_titles.py checks each page's title against its heading.
 """
 
 import re
+from datetime import date
 from urllib.parse import urlparse
 
 from django.test import Client
+from django.urls import reverse
 
 from accounts.roles import Role
+from directory.models import Involvement, Source
 from tests.personas import (
     ada,
     authenticator,
     dana,
     lee,
+    make_child,
     make_user,
     nina,
     owen,
@@ -65,7 +69,13 @@ def targets() -> list[tuple[str, str]]:
     """Each URL name, with what it names; the shield page twice, as it has two forms (shield
     a child; review a shield)."""
     names = sorted(name for name in MATRIX if name not in {"health", "accounts:logout"})
-    return [(name, MATRIX[name].args) for name in names] + [("shielding:shield", "shielded_child")]
+    return [(name, MATRIX[name].args) for name in names] + [
+        ("shielding:shield", "shielded_child"),
+        # The "Are you sure?" questions, which the matrix's own targets never reach: an unlock
+        # is never asked first, and a record she does not work with has nothing to end.
+        ("accounts:user_action", "suspend"),
+        ("directory:end_my_involvement", "involved_child"),
+    ]
 
 
 def open_as_allowed_user(client: Client, name: str, names: str) -> tuple[str, Row]:
@@ -86,6 +96,17 @@ def open_as_allowed_user(client: Client, name: str, names: str) -> tuple[str, Ro
         sign_in(client, user, verified=False)
     elif persona != "anonymous":
         sign_in(client, makers[persona]() if persona != "priya" else target)
+    if name == "accounts:user_action" and names == "suspend":
+        return reverse(name, kwargs={"pk": target.pk, "action": names}), row
+    if names == "involved_child":
+        child = make_child()
+        Involvement.objects.create(
+            child=child,
+            practitioner=target,
+            started_on=date(2024, 9, 1),
+            source=Source.PRACTITIONER,
+        )
+        return reverse(name, args=[child.contactpoint_id]), row
     if name == "accounts:setup":
         newcomer = make_user("newcomer", Role.PRACTITIONER)
         return urlparse(setup_link_create(user=newcomer, by=None)).path, row
