@@ -151,8 +151,17 @@ def user_update(
     return user
 
 
+class AlreadySuspended(Exception):
+    """She was suspended meanwhile (another tab, another administrator): that suspension's
+    date says when her access ended, and stands."""
+
+
 @transaction.atomic
 def user_suspend(*, user: User) -> None:
+    # Read under her row's lock: a suspension confirmed at the same moment waits, then sees it.
+    held = User.objects.select_for_update().filter(pk=user.pk)
+    if held.values_list("suspended_at", flat=True).get() is not None:
+        raise AlreadySuspended
     user.suspended_at = timezone.now()
     _end_sessions(user)
     user.save(update_fields=["suspended_at", "session_stamp"])

@@ -364,6 +364,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 # Whoever resets these could take the account over, so only someone who could give its roles.
 CREDENTIAL_ACTIONS = {"setup-link", "reset-two-factor"}
+ALREADY_SUSPENDED = "{name} is already suspended. Nothing has been changed."
 USER_ACTIONS = {
     "suspend": (services.user_suspend, "{name} has been suspended and signed out everywhere"),
     "reactivate": (services.user_reactivate, "{name} can sign in again"),
@@ -423,7 +424,7 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         refusal = "You cannot do that to your own account. Ask another administrator."
     elif action == "suspend" and managed.suspended_at is not None:
         # Its date says when her access ended: a second suspension must not move it.
-        refusal = f"{name} is already suspended. Nothing has been changed."
+        refusal = ALREADY_SUSPENDED.format(name=name)
     elif already := _already_done(action, managed):
         # A repeat (a page left open) would move a recorded date, or sign her out for nothing.
         refusal = f"{name} {already}. Nothing has been changed."
@@ -456,7 +457,12 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     if action not in USER_ACTIONS:
         raise Http404
     service, done = USER_ACTIONS[action]
-    service(user=managed)
+    try:
+        service(user=managed)
+    except services.AlreadySuspended:  # by a suspension confirmed at the same moment
+        _note_admin_action(request, action, managed, refused=True)
+        messages.error(request, ALREADY_SUSPENDED.format(name=name))
+        return redirect("accounts:user_detail", pk=managed.pk)
     still = STILL_CANNOT_SIGN_IN.get(managed.access_problem(timezone.now()) or "")
     if action == "reactivate" and still:
         # Reactivated while her checks have lapsed: "can sign in again" would not be true yet.

@@ -31,7 +31,7 @@ from accounts.lockout import sign_in_refused
 from accounts.models import Organisation, SignInFailure, User
 from contactpoint import serialise
 from contactpoint.serialise import Turn
-from tests.personas import current_code
+from tests.personas import CONFIRM, current_code
 from tests.test_migrations import server_url
 
 GUESSES = 12
@@ -1453,3 +1453,40 @@ def test_my_involvement_saved_as_the_child_is_shielded_is_refused_and_names_no_s
             *Involvement.objects.filter(child=child), *Shield.objects.filter(child=child),
             refuge, gone, sam,
         )  # fmt: skip
+
+
+def test_a_user_suspended_twice_at_once_is_suspended_once(committed_la_administrator, monkeypatch):
+    """Two tabs (or two administrators) answer "Are you sure?" for one suspension at once: both
+    read her not yet suspended, and the second moved the date her access ended and logged a
+    second suspension. The first stands now, and the second is told she is suspended already."""
+    lee = committed_la_administrator
+    with disable_auditlog():
+        priya = User.objects.create_user(
+            username="racing-suspended", organisation=lee.organisation, roles=["practitioner"],
+            vetting_checked_on=date(2026, 1, 5), training_completed_on=date(2026, 2, 1),
+        )  # fmt: skip
+    both_checked = side_by_side()
+    user_suspend, done = views.USER_ACTIONS["suspend"]
+
+    def suspend_side_by_side(**kwargs: Any) -> None:
+        both_checked()  # each request has found her not suspended
+        user_suspend(**kwargs)
+
+    monkeypatch.setitem(views.USER_ACTIONS, "suspend", (suspend_side_by_side, done))
+    told: list[str] = []
+
+    def suspend() -> None:
+        path = f"/accounts/users/{priya.pk}/suspend/"
+        told.extend(
+            officer_post(lee, views.user_action, path, CONFIRM, pk=priya.pk, action="suspend")
+        )
+
+    assert at_once(suspend) == []
+    name = priya.get_full_name() or priya.username
+    assert User.objects.get(pk=priya.pk).suspended_at is not None
+    assert sorted(told) == sorted(
+        [
+            f"{name} has been suspended and signed out everywhere",
+            f"{name} is already suspended. Nothing has been changed.",
+        ]
+    )
