@@ -411,6 +411,8 @@ ASKED_FIRST = {
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
+    if action not in USER_ACTIONS and action != "setup-link":
+        raise Http404  # before any event: a made-up action is no administrative action
     if request.method != "POST" and action not in ASKED_FIRST:
         return HttpResponseNotAllowed(["POST"])  # only a question is a page
     name = managed.get_full_name() or managed.username
@@ -454,8 +456,6 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         link = services.setup_link_create(user=managed, by=admin)
         context = {"managed": managed, "link": link, "new_password": managed.has_usable_password()}
         return render(request, "accounts/users/link.html", context)
-    if action not in USER_ACTIONS:
-        raise Http404
     service, done = USER_ACTIONS[action]
     try:
         service(user=managed)

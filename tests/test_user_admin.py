@@ -623,6 +623,16 @@ class TestCheckBeforeSuspendingOrResettingTwoFactor:
             assert client.post(url, CONFIRM).status_code == status
         assert self.unchanged(outsider)
 
+    @pytest.mark.parametrize("method", ["get", "post"])
+    def test_a_made_up_action_is_not_found_and_not_logged_as_one(self, lee_client, method):
+        """A hand-made URL naming no action answered 404 after writing an administrative
+        action on Priya, which the events list showed as done to her."""
+        user = priya()
+        url = reverse("accounts:user_action", args=[user.pk, "frobnicate"])
+        assert getattr(lee_client, method)(url, CONFIRM).status_code == 404
+        event = AuditEvent.objects.latest("occurred_at")
+        assert event.path == url and event.action != "admin_action" and event.detail is None
+
 
 class TestChangeLog:
     def test_every_administrative_change_is_recorded_with_who_and_before_after(self, lee_client):
