@@ -13,7 +13,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from accounts.models import Organisation, User
 from accounts.permissions import is_national
 from audit.models import Action, AuditEvent
 from directory.matching import name_parts
-from directory.models import Child, ChildName, Merge
+from directory.models import CareRelationship, Child, ChildName, Merge, ParentCarer
 from shielding.policy import criteria_shown
 
 
@@ -116,11 +116,19 @@ def child_changes(child: Child, merged: Sequence[str]) -> QuerySet[LogEntry]:
             }
             if model is ChildName:
                 rows |= set(merge.moved.get("created_name", []))
-            about_her |= while_merged & Q(
-                content_type=ContentType.objects.get_for_model(model),
-                object_pk__in=[str(pk) for pk in rows],
-            )
+            about_her |= while_merged & _entries_of(model, rows)
+            if model is CareRelationship:
+                # Her carers, whose own changes name the children they care for now.
+                carers = CareRelationship.objects.filter(pk__in=rows).values_list("carer_id")
+                about_her |= while_merged & _entries_of(ParentCarer, {pk for (pk,) in carers})
     return LogEntry.objects.filter(about_her)
+
+
+def _entries_of(model: type[Model], rows: set[int]) -> Q:
+    return Q(
+        content_type=ContentType.objects.get_for_model(model),
+        object_pk__in=[str(pk) for pk in rows],
+    )
 
 
 def child_history(

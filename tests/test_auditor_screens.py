@@ -336,6 +336,35 @@ class TestChildHistory:
         ).content.decode()
         assert "5 Orchard Way" in html
 
+    @pytest.mark.parametrize("shielded", [False, True])
+    def test_her_history_includes_her_mothers_changes_made_while_she_was_merged(
+        self, ada_client, shielded
+    ):
+        """Amy's mother's link moved with her record into Amelia's: her phone changed while
+        merged names Amelia's record. She is Amy's mother: Amy's subject access answer lists
+        it, masked if Amy is shielded."""
+        from directory.services import children_merge
+
+        amy, amelia = make_child(given_name="Amy"), make_child()
+        if shielded:
+            shield(amy)
+        mother = ParentCarer.objects.create(
+            given_name="Jo", family_name="Hart", phone="07700 900001", source=Source.LA_SYSTEM
+        )
+        CareRelationship.objects.create(
+            child=amy, carer=mother, relationship="mother", parental_responsibility=True,
+            started_on=date(2010, 1, 1), source=Source.LA_SYSTEM,
+        )  # fmt: skip
+        children_merge(kept=amelia, absorbed=amy, by=dana())
+        mother.refresh_from_db()
+        mother.phone = "07700 987654"
+        mother.save()
+        html = ada_client.get(
+            reverse("audit:child_history", args=[amy.contactpoint_id])
+        ).content.decode()
+        assert ("07700 987654" in html) is not shielded
+        assert ("[shielded]" in html) is shielded
+
     def test_her_changes_made_while_merged_are_masked_as_her_record_is(self, ada_client):
         """Amy is shielded: her address, changed by Sam while merged, is masked for Ada as on
         her own record, and shown to Sasha, whose LA team shielded her; her clinic's changed
