@@ -205,6 +205,11 @@ def sees_the_clinic(child: Child) -> None:
         )  # fmt: skip
 
 
+def history_of(client, child: Child) -> str:
+    """The child's history page, as the signed-in auditor reads it."""
+    return client.get(reverse("audit:child_history", args=[child.contactpoint_id])).content.decode()
+
+
 class TestChildHistory:
     def test_it_lists_who_saw_or_found_the_child_and_what_changed(self, ada_client):
         child = make_child()
@@ -215,9 +220,7 @@ class TestChildHistory:
             Address.objects.create(
                 child=child, line_1="1 Mill Lane", postcode="NE1 4ST", source=Source.PRACTITIONER
             )
-        html = ada_client.get(
-            reverse("audit:child_history", args=[child.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, child)
         assert "/viewed" in html and "/found" in html
         assert "NE1 4ST" in html and "Print this page" in html
 
@@ -231,9 +234,7 @@ class TestChildHistory:
         event(user, child_contactpoint_id=absorbed.contactpoint_id, path="/viewed-before")
         event(user, action=Action.SEARCH, result_ids=[absorbed.contactpoint_id], path="/found")
         children_merge(kept=kept, absorbed=absorbed, by=dana())
-        html = ada_client.get(
-            reverse("audit:child_history", args=[kept.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, kept)
         assert "/viewed-before" in html and "/found" in html
         assert absorbed.contactpoint_id in html
 
@@ -252,9 +253,7 @@ class TestChildHistory:
         children_merge(kept=kept, absorbed=absorbed, by=dana())
         if shielded:
             shield(kept)
-        html = ada_client.get(
-            reverse("audit:child_history", args=[kept.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, kept)
         assert ("1 Mill Lane" in html) is not shielded
         assert ("[shielded]" in html) is shielded
 
@@ -282,9 +281,7 @@ class TestChildHistory:
             home.save()
         children_unmerge(merge=Merge.objects.get(pk=merge.pk), by=manager)
         shield(absorbed)
-        html = ada_client.get(
-            reverse("audit:child_history", args=[kept.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, kept)
         assert "5 Refuge Road" not in html and "NE7 7HW" not in html
         assert "[shielded]" in html
 
@@ -310,9 +307,7 @@ class TestChildHistory:
                 address.save()
         if undone:
             children_unmerge(merge=Merge.objects.get(pk=merge.pk), by=manager)
-        html = ada_client.get(
-            reverse("audit:child_history", args=[absorbed.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, absorbed)
         assert "5 Orchard Way" in html
         assert "9 Quay Street" not in html and "NE2 2AA" not in html
 
@@ -331,9 +326,7 @@ class TestChildHistory:
             hers.refresh_from_db()
             hers.line_1 = "5 Orchard Way"
             hers.save()
-        html = ada_client.get(
-            reverse("audit:child_history", args=[amy.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, amy)
         assert "5 Orchard Way" in html
 
     @pytest.mark.parametrize("shielded", [False, True])
@@ -359,9 +352,7 @@ class TestChildHistory:
         mother.refresh_from_db()
         mother.phone = "07700 987654"
         mother.save()
-        html = ada_client.get(
-            reverse("audit:child_history", args=[amy.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, amy)
         assert ("07700 987654" in html) is not shielded
         assert ("[shielded]" in html) is shielded
 
@@ -398,9 +389,7 @@ class TestChildHistory:
         child, user = make_child(), priya()
         for n in range(3):
             event(user, child_contactpoint_id=child.contactpoint_id, path=f"/viewed-{n}")
-        html = ada_client.get(
-            reverse("audit:child_history", args=[child.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, child)
         assert "/viewed-0" in html and "/viewed-2" not in html
         assert "This page lists only the first 2 of 3 events" in html
 
@@ -418,9 +407,7 @@ class TestChildHistory:
             )
             child.given_name = "Amy"
             child.save()
-        html = ada_client.get(
-            reverse("audit:child_history", args=[child.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, child)
         assert "Secret Row" not in html and "NE9 9ZZ" not in html and "Fled abuse" not in html
         assert "[shielded]" in html
         assert "Amy" in html, "names stay visible on a shielded record"
@@ -442,9 +429,7 @@ class TestChildHistory:
         shield(amy)
         mother.phone = "07700 987654"
         mother.save()
-        html = ada_client.get(
-            reverse("audit:child_history", args=[cal.contactpoint_id])
-        ).content.decode()
+        html = history_of(ada_client, cal)
         assert "07700 987654" not in html
         assert (
             "07700 987654"
