@@ -48,7 +48,9 @@ from directory.matching import (
     given_keys,
 )
 from directory.models import (
+    EXTRACTED_BEFORE,
     GIVEN_SINCE,
+    NOT_APPLIED,
     PURGED,
     Address,
     CareRelationship,
@@ -100,11 +102,19 @@ class ImportOutcome:
     # which, or it was imported for another local authority.
     left_out_not_noted: bool = False
     other_la: bool = False
+    # A file of the same feed and LA extracted after this one, imported before it: this one is
+    # an older file imported late, whose rows do not move back what that file's rows set.
+    extracted_later: FeedImport | None = None
 
     @property
     def now_imported(self) -> int:
         """Of the rows left out before, how many this sending imported."""
-        return sum(n for what, n in self.counts.items() if what not in (GIVEN_SINCE, PURGED))
+        return sum(n for what, n in self.counts.items() if what not in NOT_APPLIED)
+
+    @property
+    def extracted_before(self) -> int:
+        """How many rows were not applied, a file extracted later having sent their records."""
+        return self.counts[EXTRACTED_BEFORE]
 
     @property
     def given_since(self) -> int:
@@ -167,6 +177,7 @@ def feed_check(
     content: bytes,
     skip_invalid: bool = False,
     local_authority: Organisation | None = None,
+    extracted_on: date | None = None,
 ) -> ImportOutcome:
     """A file checked whole, and whether it will be imported: not if it was imported before,
     nor with errors unless the rows with errors are to be left out and some rows are valid (a
@@ -183,6 +194,9 @@ def feed_check(
     ).first()
     if first is not None:
         _resend_check(outcome, first, local_authority)
+    outcome.extracted_later = _extracted_later(
+        source, local_authority, first.extracted if first else extracted_on
+    )
     outcome.importable = not outcome.already_imported and (
         not validation.errors or (skip_invalid and not not_utf8 and bool(validation.rows))
     )
@@ -203,6 +217,23 @@ def _resend_check(
         return
     outcome.resend_of, outcome.left_out_before = first, len(left_out)
     _only_rows(outcome.validation, set(left_out))
+
+
+def _extracted_later(
+    source: str, local_authority: Organisation | None, extracted_on: date | None
+) -> FeedImport | None:
+    """The newest file of the feed and LA extracted after ``extracted_on``, if any (a file
+    imported before ContactPoint asked counts as extracted when it was received)."""
+    if extracted_on is None:
+        return None
+    files = FeedImport.objects.filter(
+        Q(extracted_on__gt=extracted_on)
+        | Q(extracted_on__isnull=True, imported_at__date__gt=extracted_on),
+        source=source,
+        local_authority=local_authority,
+        resend_of__isnull=True,
+    )
+    return max(files, key=lambda file: (file.extracted, file.pk), default=None)
 
 
 def left_out_now(first: FeedImport) -> list[int] | None:
@@ -236,21 +267,26 @@ def feed_import(
     skip_invalid: bool = False,
     progress: Callable[[int], object] | None = None,
     checked: ImportOutcome | None = None,
+    extracted_on: date | None = None,
 ) -> ImportOutcome:
     """Imports a file whole or not at all. A file imported before changes nothing.
+    ``extracted_on``: when the source system extracted the file (None: when received), so
+    that a file extracted before the one that last sent a record does not undo what it said.
     ``checked`` is this file's ``feed_check``, where the caller has made it already. A row
     that cannot apply to its record (``RowRefused``) is an error like any other: with
     ``skip_invalid`` it is left out (each row in a savepoint of its own), and without it the
     file is not imported."""
     outcome = checked or feed_check(
-        source=source, content=content, skip_invalid=skip_invalid, local_authority=local_authority
-    )
+        source=source, content=content, skip_invalid=skip_invalid,
+        local_authority=local_authority, extracted_on=extracted_on,
+    )  # fmt: skip
     if not outcome.importable:
         return outcome
     try:
         record = _rows_import(
-            source, file_name, outcome, local_authority, by, progress, skip_invalid=skip_invalid
-        )
+            source, file_name, outcome, local_authority, by, progress,
+            skip_invalid=skip_invalid, extracted_on=extracted_on,
+        )  # fmt: skip
     except RowRefused as refused:  # as for any row's error, the file is not imported
         outcome.validation.errors.append((refused.number, refused.message))
         outcome.importable = False
@@ -288,6 +324,7 @@ def _rows_import(
     progress: Callable[[int], object] | None,
     *,
     skip_invalid: bool,
+    extracted_on: date | None,
 ) -> FeedImport:
     validation = outcome.validation
     first = outcome.resend_of
@@ -309,6 +346,8 @@ def _rows_import(
         rows_read=validation.rows_read,
         rows_rejected=len(validation.rejected),
         resend_of=first,
+        # The same file sent again was extracted when it was the first time.
+        extracted_on=first.extracted_on if first is not None else extracted_on,
     )
     for row in list(validation.rows):
         # With rows with errors left out, each row in a savepoint: one refused goes alone.
@@ -342,12 +381,13 @@ def feed_upload_queue(
     local_authority: Organisation | None,
     by: User,
     skip_invalid: bool,
+    extracted_on: date | None = None,
 ) -> FeedUpload:
     """Keeps a checked file for ``waiting_uploads_import``."""
     return FeedUpload.objects.create(
         source=source, file_name=file_name[:255], content=content,
         rows=validation.rows_read, skip_invalid=skip_invalid, local_authority=local_authority,
-        uploaded_by=by,
+        uploaded_by=by, extracted_on=extracted_on,
     )  # fmt: skip
 
 
@@ -421,7 +461,7 @@ def _upload_apply(upload: FeedUpload) -> None:
             outcome = feed_import(
                 source=upload.source, file_name=upload.file_name, content=bytes(upload.content),
                 local_authority=upload.local_authority, by=upload.uploaded_by,
-                skip_invalid=upload.skip_invalid,
+                skip_invalid=upload.skip_invalid, extracted_on=upload.extracted_on,
             )  # fmt: skip
     except Exception:  # anything at all: the file is set aside, not retried for ever
         logger.exception("feed upload %s could not be imported", upload.pk)
@@ -564,6 +604,8 @@ def _apply_row(
     existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
     if existing is not None and sent_first is not None and _sent_since(existing, sent_first):
         return GIVEN_SINCE  # what a later file said is newer than this row
+    if existing is not None and record.extracted < existing.last_import.extracted:
+        return EXTRACTED_BEFORE  # an older file imported late: what the record holds is newer
     if existing is not None:
         # What the rows say: a column a file leaves out (one added to the format later) says
         # what an empty one does, so the same row with and without it is unchanged.

@@ -20,7 +20,7 @@ from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
 from contactpoint.confirmation import confirmation_page, confirmed
-from contactpoint.govuk_forms import GovukMessages
+from contactpoint.govuk_forms import DateInputField, GovukMessages
 from directory.feed_import import (
     ImportOutcome,
     NoLocalAuthority,
@@ -39,6 +39,7 @@ from directory.feed_import import (
 from directory.feeds import FEED_SOURCES, LA_FEED_SOURCES, FeedRow, RowErrors, error_report
 from directory.forms import ContactPointIdField
 from directory.models import (
+    EXTRACTED_BEFORE,
     GIVEN_SINCE,
     Child,
     FeedImport,
@@ -88,6 +89,13 @@ class UploadForm(GovukMessages, forms.Form):
         label="The file (CSV, UTF-8, one header row)",
         error_messages={"required": "Select a file to upload", "empty": "The file is empty"},
     )
+    # Asked, not assumed: files arrive out of order, and taking the day one arrives as its
+    # extract date would let an old file imported late move children back to old homes.
+    extracted_on = DateInputField(
+        label="Date the file was extracted",
+        help_text="The day the feed's system produced the file (its supplier says, often in "
+        "the file's name). For example, 27 3 2026",
+    )
     skip_invalid = forms.BooleanField(
         label="Import the valid rows and leave out the rows with errors", required=False
     )
@@ -108,6 +116,14 @@ class UploadForm(GovukMessages, forms.Form):
         organisation.queryset = Organisation.objects.filter(
             kind=Organisation.Kind.LOCAL_AUTHORITY, pk=la.pk
         )
+
+    def clean_extracted_on(self) -> date:
+        extracted_on: date = self.cleaned_data["extracted_on"]
+        if extracted_on > timezone.localdate():
+            raise forms.ValidationError(
+                "The date the file was extracted must be today or in the past"
+            )
+        return extracted_on
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -243,7 +259,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
         # Checked once, here: a 50 MB file takes seconds to check.
         checked = feed_check(
             source=data["source"], content=content, skip_invalid=data["skip_invalid"],
-            local_authority=data["local_authority"],
+            local_authority=data["local_authority"], extracted_on=data["extracted_on"],
         )  # fmt: skip
         queued = _queued_if_large(checked, data, upload.name, content, manager)
         if queued is None:
@@ -255,6 +271,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
                 by=manager,
                 skip_invalid=data["skip_invalid"],
                 checked=checked,
+                extracted_on=data["extracted_on"],
             )
         audit_note(
             request,
@@ -279,7 +296,9 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "outcome": outcome,
             # Rows a later file has sent since are said apart, on a file sent again.
             "summary": FeedImport.describe(
-                outcome.counts - Counter({GIVEN_SINCE: outcome.given_since})
+                outcome.counts
+                - Counter({GIVEN_SINCE: outcome.given_since})
+                - Counter({EXTRACTED_BEFORE: outcome.extracted_before})
             )
             if outcome
             else "",
@@ -322,7 +341,7 @@ def _queued_if_large(
     return feed_upload_queue(
         source=data["source"], file_name=file_name, content=content,
         validation=checked.validation, local_authority=data["local_authority"], by=manager,
-        skip_invalid=data["skip_invalid"],
+        skip_invalid=data["skip_invalid"], extracted_on=data["extracted_on"],
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower, Now
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from contactpoint.postcodes import STORED_POSTCODE_PATTERN
@@ -590,6 +591,10 @@ GIVEN_SINCE = "sent_since_in_a_later_file"
 # A row about someone whose record the lifecycle purged: not imported, so that an old file
 # sent again cannot bring them back as a new child (``PurgedFeedRecord``).
 PURGED = "not_imported_as_its_record_was_purged"
+# A row of a file extracted before the file that last sent its record (an older file imported
+# late): not applied, so that it cannot move a child's home or school back.
+EXTRACTED_BEFORE = "not_applied_as_a_file_extracted_later_sent_its_record"
+NOT_APPLIED = (GIVEN_SINCE, PURGED, EXTRACTED_BEFORE)
 
 
 class FeedImport(models.Model):
@@ -635,6 +640,12 @@ class FeedImport(models.Model):
         help_text="The file's first import, when this is the same file sent again to import "
         "rows left out of it",
     )
+    extracted_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When the source system extracted the file; null for a file imported "
+        "before ContactPoint asked, taken as extracted when it was received",
+    )
 
     class Meta:
         constraints = [
@@ -648,6 +659,12 @@ class FeedImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} file {self.file_name}"
+
+    @property
+    def extracted(self) -> date:
+        """The day the file was extracted: files arrive out of order, so this, not when it was
+        received, says which of two files is newer."""
+        return self.extracted_on or timezone.localdate(self.imported_at)
 
     @staticmethod
     def describe(counts: dict[str, int]) -> str:
@@ -665,7 +682,7 @@ class FeedImport(models.Model):
         """What sending a file again did: "2 rows left out before now imported (1 new child,
         1 unchanged); 1 still left out"."""
         given_since, purged = counts.get(GIVEN_SINCE, 0), counts.get(PURGED, 0)
-        applied = {what: n for what, n in counts.items() if what not in (GIVEN_SINCE, PURGED)}
+        applied = {what: n for what, n in counts.items() if what not in NOT_APPLIED}
         done = sum(applied.values())
         said = [f"Sent again: {done} row{'s' * (done != 1)} left out before now imported"]
         if applied:
@@ -673,6 +690,9 @@ class FeedImport(models.Model):
         if given_since:
             records = "that record" if given_since == 1 else "those records"
             said.append(f"{given_since} not, as a later file has sent {records} since")
+        if extracted_before := counts.get(EXTRACTED_BEFORE, 0):
+            records = "that record" if extracted_before == 1 else "those records"
+            said.append(f"{extracted_before} not, as a file extracted later has sent {records}")
         if purged:
             records = "its record was" if purged == 1 else "their records were"
             said.append(f"{purged} not, as {records} purged")
@@ -698,6 +718,7 @@ class FeedUpload(models.Model):
     local_authority = models.ForeignKey(
         "accounts.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    extracted_on = models.DateField(null=True, blank=True, help_text="As FeedImport's")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

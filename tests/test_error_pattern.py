@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.feed_forms import extracted_today
 from tests.test_browser import sign_in_as
 
 pytestmark = pytest.mark.django_db
@@ -262,7 +263,13 @@ def test_a_refused_feed_file_is_an_error_on_the_file_field(client):
     sign_in(client, dana())
     upload = SimpleUploadedFile("census.csv", census({"postcode": "bad"}), content_type="text/csv")
     html = client.post(
-        "/feeds/", {"source": "school_census", "local_authority": northshire().pk, "file": upload}
+        "/feeds/",
+        {
+            **extracted_today(),
+            "source": "school_census",
+            "local_authority": northshire().pk,
+            "file": upload,
+        },
     ).content.decode()
     assert "The file was not imported" in html
     # GOV.UK: the summary at the top of the main container, where focus and a reader start.

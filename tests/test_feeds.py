@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
-from directory.feed_import import feed_import
+from directory.feed_import import feed_import, waiting_uploads_import
 from directory.feeds import (
     ADDED_LATER,
     COLUMNS,
@@ -29,6 +29,7 @@ from directory.feeds import (
 )
 from directory.linkage_evaluation import evaluate
 from directory.models import (
+    EXTRACTED_BEFORE,
     Address,
     Child,
     ChildIdentifier,
@@ -49,6 +50,7 @@ from directory.services import (
 from shielding.models import Shield
 from shielding.services import shield_create
 from tests.commands import run_manage
+from tests.feed_forms import extracted_today, extracted_today_argument
 from tests.personas import (
     CONFIRM,
     ada,
@@ -360,7 +362,12 @@ class TestValidation:
         upload = SimpleUploadedFile("wide.csv", content, content_type="text/csv")
         page = client.post(
             reverse("directory:feeds"),
-            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "school_census",
+                "local_authority": northshire().pk,
+                "file": upload,
+            },
         )
         assert page.status_code == 200 and "cannot be read as CSV" in page.content.decode()
 
@@ -517,14 +524,23 @@ class TestImportCommand:
     def test_a_file_with_errors_is_rejected_with_exit_code_1(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({"postcode": "nope"}))
         with pytest.raises(SystemExit) as exited:
-            call_command("import_feed", "--source", "school_census", str(path))
+            call_command(
+                "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
+            )
         assert exited.value.code == 1
         err = capsys.readouterr().err
         assert "Row 2: postcode: 'nope' is not a UK postcode" in err and "was rejected" in err
 
     def test_skip_invalid_writes_the_rejected_rows_to_a_report(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({}, {"upn": upn("352214300102"), "gender": "x"}))
-        call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+        call_command(
+            "import_feed",
+            *extracted_today_argument(),
+            "--source",
+            "school_census",
+            "--skip-invalid",
+            str(path),
+        )
         report = list(csv.reader((tmp_path / "census.csv.rejected.csv").open()))
         assert report[0][:3] == ["row", "errors", "upn"]
         assert report[1][0] == "3" and report[1][1].startswith("gender: unknown code 'x'")
@@ -541,7 +557,14 @@ class TestImportCommand:
                 {"upn": upn("352214300103"), "family_name": "-2+3", "postcode": "nope"},
             ),
         )
-        call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+        call_command(
+            "import_feed",
+            *extracted_today_argument(),
+            "--source",
+            "school_census",
+            "--skip-invalid",
+            str(path),
+        )
         report = list(csv.reader((tmp_path / "census.csv.rejected.csv").open()))
         assert report[1][3] == "'" + formula and report[2][4] == "'-2+3"
         cells = [cell for line in report for cell in line]
@@ -549,9 +572,13 @@ class TestImportCommand:
 
     def test_importing_the_same_file_again_changes_nothing(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({}))
-        call_command("import_feed", "--source", "school_census", str(path))
+        call_command(
+            "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
+        )
         before = (Child.objects.count(), Address.objects.count(), Involvement.objects.count())
-        call_command("import_feed", "--source", "school_census", str(path))
+        call_command(
+            "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
+        )
         assert "imported before; nothing has changed" in capsys.readouterr().out
         assert (
             Child.objects.count(),
@@ -568,7 +595,7 @@ class TestImportCommand:
         ],
     )
     def test_bad_arguments_are_one_line_and_exit_code_2(self, arguments, message):
-        result = run_manage("import_feed", *arguments)
+        result = run_manage("import_feed", *extracted_today_argument(), *arguments)
         assert result.returncode == 2 and message in result.stderr
         assert result.stderr.strip().count("\n") == 0
 
@@ -1737,7 +1764,12 @@ class TestMergeAndUnmerge:
         upload = SimpleUploadedFile("mine.csv", la_system(), content_type="text/csv")
         page = client.post(
             reverse("directory:feeds"),
-            {"source": "la_system", "local_authority": charity.pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "la_system",
+                "local_authority": charity.pk,
+                "file": upload,
+            },
         ).content.decode()
         assert "Select the local authority the file comes from" in page
         assert not FeedImport.objects.filter(file_name="mine.csv").exists()
@@ -2133,6 +2165,7 @@ class TestWhatOnlyAnLaKnows:
         return client.post(
             reverse("directory:feeds"),
             {
+                **extracted_today(),
                 "source": "la_system",
                 "local_authority": northshire().pk,
                 "file": SimpleUploadedFile(name, content, content_type="text/csv"),
@@ -2234,7 +2267,8 @@ class TestWhatOnlyAnLaKnows:
         sign_in(client, dana())
         client.post(
             reverse("directory:feeds"),
-            {"source": "la_system", "local_authority": northshire().pk, "skip_invalid": "on",
+            {**extracted_today(), "source": "la_system", "local_authority": northshire().pk,
+             "skip_invalid": "on",
              "file": SimpleUploadedFile("big.csv", self.REFUSED_THEN_NEW, content_type="text/csv")},
         )  # fmt: skip
         waiting_uploads_import()
@@ -2431,7 +2465,8 @@ class TestWhatOnlyAnLaKnows:
         path.write_bytes(good + bad.split(b"\r\n", 1)[1])
         northshire()
         call_command(
-            "import_feed", "--source", "la_system", "--local-authority", "E06000099",
+            "import_feed", *extracted_today_argument(), "--source", "la_system",
+            "--local-authority", "E06000099",
             "--skip-invalid", str(path),
         )  # fmt: skip
         report = list(csv.DictReader((tmp_path / "la.csv.rejected.csv").open()))
@@ -2590,7 +2625,12 @@ class TestUploadScreen:
         upload = SimpleUploadedFile("census.csv", census({}), content_type="text/csv")
         html = client.post(
             reverse("directory:feeds"),
-            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "school_census",
+                "local_authority": northshire().pk,
+                "file": upload,
+            },
         ).content.decode()
         assert "File imported" in html and Child.objects.count() == 1
 
@@ -2606,7 +2646,12 @@ class TestUploadScreen:
         upload = SimpleUploadedFile("big.csv", content, content_type="text/csv")
         html = client.post(
             reverse("directory:feeds"),
-            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "school_census",
+                "local_authority": northshire().pk,
+                "file": upload,
+            },
         ).content.decode()
         assert "File waiting to be imported" in html and "2 rows checked" in html
         assert not Child.objects.exists(), "not while the data manager waits"
@@ -2662,7 +2707,7 @@ class TestUploadScreen:
         content = census({}, {"upn": upn("352214300102"), "given_name": "Ella"})
         client.post(
             reverse("directory:feeds"),
-            {"source": "school_census", "local_authority": northshire().pk,
+            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
              "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
         )  # fmt: skip
         if since == "suspended":
@@ -2690,7 +2735,7 @@ class TestUploadScreen:
         benefit = (Path(settings.BASE_DIR) / "docs" / "samples" / "child_benefit.csv").read_bytes()
         client.post(
             reverse("directory:feeds"),
-            {"source": "child_benefit", "local_authority": northshire().pk,
+            {**extracted_today(), "source": "child_benefit", "local_authority": northshire().pk,
              "file": SimpleUploadedFile("benefit.csv", benefit, content_type="text/csv")},
         )  # fmt: skip
         manager.organisation = northshire()
@@ -2713,7 +2758,7 @@ class TestUploadScreen:
             content = census(row, {"upn": upn("352214300102"), "given_name": "Ella"})
             client.post(
                 reverse("directory:feeds"),
-                {"source": "school_census", "local_authority": northshire().pk,
+                {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
                  "file": SimpleUploadedFile(name, content, content_type="text/csv")},
             )  # fmt: skip
         real = importer.feed_import
@@ -2738,7 +2783,12 @@ class TestUploadScreen:
         upload = SimpleUploadedFile("Hart-14 Ashgrove Road.csv", content, content_type="text/csv")
         client.post(
             reverse("directory:feeds"),
-            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "school_census",
+                "local_authority": northshire().pk,
+                "file": upload,
+            },
         )
         detail = AuditEvent.objects.filter(path="/feeds/", method="POST").latest("id").detail or {}
         assert "Ashgrove" not in str(detail)
@@ -2757,7 +2807,12 @@ class TestUploadScreen:
         upload = SimpleUploadedFile("benefit.csv", benefit, content_type="text/csv")
         html = client.post(
             reverse("directory:feeds"),
-            {"source": "child_benefit", "local_authority": northshire().pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "child_benefit",
+                "local_authority": northshire().pk,
+                "file": upload,
+            },
         ).content.decode()
         assert "uploaded by the national data-quality team" in html
         assert not FeedImport.objects.exists() and not Child.objects.exists()
@@ -2766,7 +2821,12 @@ class TestUploadScreen:
         upload = SimpleUploadedFile("benefit.csv", benefit, content_type="text/csv")
         html = client.post(
             reverse("directory:feeds"),
-            {"source": "child_benefit", "local_authority": northshire().pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "child_benefit",
+                "local_authority": northshire().pk,
+                "file": upload,
+            },
         ).content.decode()
         assert "File imported" in html and Child.objects.exists()
 
@@ -2777,7 +2837,12 @@ class TestUploadScreen:
         )
         html = client.post(
             reverse("directory:feeds"),
-            {"source": "school_census", "local_authority": northshire().pk, "file": upload},
+            {
+                **extracted_today(),
+                "source": "school_census",
+                "local_authority": northshire().pk,
+                "file": upload,
+            },
         ).content.decode()
         assert "The file was not imported" in html and "Row 2: postcode: &#x27;bad&#x27;" in html
         assert not Child.objects.exists()
@@ -2795,7 +2860,11 @@ class TestSendingAFileAgain:
     PARTLY = census({}, ELLA)
 
     def upload(self, client, content: bytes, skip_invalid: bool = True, la=None) -> str:
-        form = {"source": "school_census", "local_authority": (la or northshire()).pk}
+        form = {
+            **extracted_today(),
+            "source": "school_census",
+            "local_authority": (la or northshire()).pk,
+        }
         form |= {"skip_invalid": "on"} if skip_invalid else {}
         upload = SimpleUploadedFile("census.csv", content, content_type="text/csv")
         return client.post(reverse("directory:feeds"), {**form, "file": upload}).content.decode()
@@ -2987,9 +3056,18 @@ class TestSendingAFileAgain:
     def test_the_import_command_sends_a_file_again(self, tmp_path, school, capsys):
         path = tmp_path / "census.csv"
         path.write_bytes(self.PARTLY)
-        call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+        call_command(
+            "import_feed",
+            *extracted_today_argument(),
+            "--source",
+            "school_census",
+            "--skip-invalid",
+            str(path),
+        )
         self.juniors()
-        call_command("import_feed", "--source", "school_census", str(path))
+        call_command(
+            "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
+        )
         said = capsys.readouterr().out
         assert "census.csv sent again: Sent again: 1 row left out before now imported" in said
         assert Child.objects.filter(given_name="Ella").exists()
@@ -3001,10 +3079,24 @@ class TestSendingAFileAgain:
         what refused the rows, not to use the --skip-invalid it used."""
         path = tmp_path / "census.csv"
         path.write_bytes(self.PARTLY)
-        call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+        call_command(
+            "import_feed",
+            *extracted_today_argument(),
+            "--source",
+            "school_census",
+            "--skip-invalid",
+            str(path),
+        )
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_:
-            call_command("import_feed", "--source", "school_census", "--skip-invalid", str(path))
+            call_command(
+                "import_feed",
+                *extracted_today_argument(),
+                "--source",
+                "school_census",
+                "--skip-invalid",
+                str(path),
+            )
         said = capsys.readouterr().err
         assert exit_.value.code == 1
         assert "Row 3: school_urn: unknown school '100001'" in said
@@ -3561,3 +3653,90 @@ class TestSeparateAFeedRecord:
         )
         assert (ella.status, ella.date_of_death) == ("active", None)
         assert ellie.date_of_death == date(2025, 4, 1)
+
+
+class TestAnOlderFileImportedLate:
+    """Feed files carry no extract date, and can arrive out of order: Dana says when each was
+    extracted, and a row of a file extracted before the one that last sent its record does not
+    move the child's home (or anything else that record says) back."""
+
+    JANUARY = la_system()  # Zed at 1 North Road
+    MARCH = la_system(address_line_1="9 New Street", postcode="NE1 2BB")
+
+    def upload(self, client, content: bytes, extracted_on: date | None, name: str) -> str:
+        day = {"extracted_on_0": extracted_on.day, "extracted_on_1": extracted_on.month,
+               "extracted_on_2": extracted_on.year} if extracted_on else {}  # fmt: skip
+        form = {"source": "la_system", "local_authority": northshire().pk, **day}
+        upload = SimpleUploadedFile(name, content, content_type="text/csv")
+        return client.post(reverse("directory:feeds"), {**form, "file": upload}).content.decode()
+
+    def homes(self) -> list[str]:
+        return list(Address.objects.filter(ended_on__isnull=True).values_list("line_1", flat=True))
+
+    def test_it_leaves_her_newer_home_and_says_why(self, client):
+        sign_in(client, dana())
+        today = timezone.localdate()
+        self.upload(client, self.MARCH, today - timedelta(days=10), "march.csv")
+        page = self.upload(client, self.JANUARY, today - timedelta(days=60), "january.csv")
+        assert self.homes() == ["9 New Street"]
+        assert "1 row was not applied, as a file extracted later has sent that record" in page
+        assert "before the local authority system file march.csv" in page
+        january = FeedImport.objects.get(file_name="january.csv")
+        assert january.extracted_on == today - timedelta(days=60)
+        assert january.outcome == {EXTRACTED_BEFORE: 1}
+        assert "1 not applied as a file extracted later sent its record" in january.outcome_text
+        # The record keeps the newer row, so a later match or separation reads March's.
+        assert SourceRecord.objects.get().payload["address_line_1"] == "9 New Street"
+
+    def test_it_asks_for_a_real_extract_date_not_ahead(self, client):
+        sign_in(client, dana())
+        tomorrow = timezone.localdate() + timedelta(days=1)
+        for extracted_on, message in (
+            (None, "Enter the date the file was extracted"),
+            (tomorrow, "The date the file was extracted must be today or in the past"),
+        ):
+            assert message in self.upload(client, self.JANUARY, extracted_on, "january.csv")
+        assert not FeedImport.objects.exists() and not Child.objects.exists()
+
+    def test_a_file_imported_before_extract_dates_counts_as_extracted_when_received(self, client):
+        la_import(self.MARCH, name="march.csv")  # before the page asked: no extract date
+        FeedImport.objects.update(imported_at=timezone.now() - timedelta(days=30))
+        sign_in(client, dana())
+        today = timezone.localdate()
+        self.upload(client, self.JANUARY, today - timedelta(days=60), "january.csv")
+        assert self.homes() == ["9 New Street"]
+        april = la_system(address_line_2="Flat 1")  # back at 1 North Road, extracted since
+        self.upload(client, april, today - timedelta(days=5), "april.csv")
+        assert self.homes() == ["1 North Road"]
+
+    def test_a_large_file_keeps_its_extract_date_while_it_waits(self, client, settings):
+        settings.FEED_WEB_IMPORT_ROWS = 0
+        sign_in(client, dana())
+        today = timezone.localdate()
+        self.upload(client, self.MARCH, today - timedelta(days=10), "march.csv")
+        self.upload(client, self.JANUARY, today - timedelta(days=60), "january.csv")
+        waiting_uploads_import()
+        assert self.homes() == ["9 New Street"]
+        assert FeedImport.objects.get(file_name="january.csv").outcome == {EXTRACTED_BEFORE: 1}
+
+    def test_the_command_takes_the_extract_date(self, tmp_path, capsys):
+        northshire()
+        today = timezone.localdate()
+        for name, content, days in (
+            ("march.csv", self.MARCH, 10),
+            ("january.csv", self.JANUARY, 60),
+        ):
+            (tmp_path / name).write_bytes(content)
+            call_command(
+                "import_feed", "--extracted-on", (today - timedelta(days=days)).isoformat(),
+                "--source", "la_system", "--local-authority", "E06000099", str(tmp_path / name),
+            )  # fmt: skip
+        said = capsys.readouterr().out
+        assert "january.csv was extracted before march.csv" in said
+        assert self.homes() == ["9 New Street"]
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        result = run_manage(
+            "import_feed", "--extracted-on", tomorrow, "--source", "la_system",
+            "--local-authority", "E06000099", str(tmp_path / "january.csv"),
+        )  # fmt: skip
+        assert result.returncode == 2 and "is in the future" in result.stderr

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from accounts.roles import Role
 from audit.models import AuditEvent
 from directory.models import Source
+from tests.feed_forms import extracted_today
 from tests.personas import (
     ada,
     dana,
@@ -286,7 +287,12 @@ def test_a_feed_file_may_be_as_large_as_the_upload_page_says(client):
     upload = SimpleUploadedFile("big.csv", b"x" * (3 * 2**20), content_type="text/csv")
     response = client.post(
         reverse("directory:feeds"),
-        {"source": "la_system", "local_authority": manager.organisation_id, "file": upload},
+        {
+            **extracted_today(),
+            "source": "la_system",
+            "local_authority": manager.organisation_id,
+            "file": upload,
+        },
     )
     # 3 MB is over the limit for pages, not for files: the file is read, and found wanting.
     assert response.status_code == 200 and "cannot be read as CSV" in response.content.decode()

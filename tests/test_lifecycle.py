@@ -23,6 +23,7 @@ from directory.models import (
     SourceRecord,
 )
 from directory.services import children_merge, lifecycle_apply
+from tests.feed_forms import extracted_today
 from tests.personas import (
     dana,
     event_at,
@@ -162,7 +163,12 @@ class TestAPurgedPersonDoesNotComeBackFromAnOldFile:
         assert lifecycle_apply(today=TODAY)["purged"] == 1
 
     def upload(self, client, content: bytes, name: str) -> str:
-        form = {"source": "la_system", "local_authority": northshire().pk, "skip_invalid": "on"}
+        form = {
+            **extracted_today(),
+            "source": "la_system",
+            "local_authority": northshire().pk,
+            "skip_invalid": "on",
+        }
         upload = SimpleUploadedFile(name, content, content_type="text/csv")
         return client.post(reverse("directory:feeds"), {**form, "file": upload}).content.decode()
 

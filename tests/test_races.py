@@ -31,6 +31,7 @@ from accounts.lockout import sign_in_refused
 from accounts.models import Organisation, SignInFailure, User
 from contactpoint import serialise
 from contactpoint.serialise import Turn
+from tests.feed_forms import extracted_today
 from tests.personas import CONFIRM, current_code
 from tests.test_migrations import server_url
 
@@ -639,7 +640,7 @@ def test_a_feed_file_uploaded_twice_at_once_is_imported_once_and_the_second_told
         b"service_started_on,caf_held,lead_professional\n"
         b"RC-1,Zephyrine,Quorrell,2016-04-02,female,1 Mill Lane,,Northtown,NE1 4ST,,,,,,,,,,\n"
     )
-    form = {"source": "la_system", "local_authority": manager.organisation_id}
+    form = {**extracted_today(), "source": "la_system", "local_authority": manager.organisation_id}
     pages = feed_uploaded_at_once(manager, form, ("la.csv", content), monkeypatch)
     assert FeedImport.objects.filter(local_authority=manager.organisation).count() == 1
     assert Child.objects.filter(local_authority=manager.organisation).count() == 1
@@ -667,7 +668,12 @@ def test_a_file_sent_again_twice_at_once_imports_its_rows_left_out_once(
     schools = [
         Service.objects.create(kind="school", identifier="100000", name="P", local_authority=la)
     ]
-    form = {"source": "school_census", "local_authority": la.pk, "skip_invalid": "on"}
+    form = {
+        **extracted_today(),
+        "source": "school_census",
+        "local_authority": la.pk,
+        "skip_invalid": "on",
+    }
     try:
         feed_import(
             source="school_census", file_name="older.csv", content=census(ysolde),

@@ -1,12 +1,15 @@
 """`python manage.py import_feed --source SOURCE FILE`: validate, match and apply a feed file."""
 
+import argparse
 import csv
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from auditlog.context import set_actor
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.models import Organisation
@@ -25,6 +28,9 @@ class Command(BaseCommand):
     nothing, except that a file imported with rows left out, sent again for the same LA,
     imports those of its rows left out that now pass. Exit codes: 0 imported (or already
     imported), 1 rejected, 2 bad arguments.
+
+    ``--extracted-on`` is required, not taken as today: files arrive out of order, and a row
+    of a file extracted before the one that last sent its record is not applied over it.
     """
 
     help = "Import a feed file: school_census, child_benefit, gp_registration or la_system."
@@ -35,6 +41,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--local-authority", metavar="CODE",
             help="the LA the file comes from (needed for child benefit and LA system files)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--extracted-on", required=True, type=_extract_date, metavar="YYYY-MM-DD",
+            help="the day the feed's system extracted the file",
         )  # fmt: skip
         parser.add_argument("--skip-invalid", action="store_true")
         parser.add_argument(
@@ -68,6 +78,7 @@ class Command(BaseCommand):
             outcome = feed_import(
                 source=source, file_name=path.name, content=content, local_authority=la,
                 by=None, skip_invalid=options["skip_invalid"], progress=bar.update,
+                extracted_on=options["extracted_on"],
             )  # fmt: skip
         validation = outcome.validation
         if outcome.already_imported:
@@ -106,6 +117,13 @@ class Command(BaseCommand):
             report = options["report"] or path.with_name(path.name + ".rejected.csv")
             self._write_rejected(report, source, validation)
             self.stdout.write(f"{len(validation.rejected)} rejected rows written to {report}")
+        if outcome.extracted_later is not None:
+            later = outcome.extracted_later
+            self.stdout.write(
+                f"{path.name} was extracted before {later.file_name} (extracted on "
+                f"{later.extracted:%Y-%m-%d}), imported before it: its rows about records a "
+                "file extracted later has sent are not applied."
+            )
         if outcome.resend_of is not None:
             self.stdout.write(f"{path.name} sent again: {outcome.feed_import.outcome_text}.")
             return
@@ -130,6 +148,19 @@ class Command(BaseCommand):
                         *(_inert(values.get(c, "")) for c in COLUMNS[source]),
                     ]
                 )
+
+
+def _extract_date(value: str) -> date:
+    """``--extracted-on``: a real day, not ahead of today."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    if day > timezone.localdate():
+        raise argparse.ArgumentTypeError(
+            f"{value} is in the future: a file is extracted before it is sent"
+        )
+    return day
 
 
 # What a spreadsheet would run as a formula, as the auditors' CSV export guards against too.

@@ -1,0 +1,18 @@
+"""What the feed upload page and ``import_feed`` need besides the file: when it was extracted."""
+
+from django.utils import timezone
+
+
+def extracted_today() -> dict[str, int]:
+    """The upload form's date input, for a file extracted today."""
+    today = timezone.localdate()
+    return {
+        "extracted_on_0": today.day,
+        "extracted_on_1": today.month,
+        "extracted_on_2": today.year,
+    }
+
+
+def extracted_today_argument() -> list[str]:
+    """``import_feed``'s ``--extracted-on`` for a file extracted today."""
+    return ["--extracted-on", timezone.localdate().isoformat()]
