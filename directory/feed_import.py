@@ -606,6 +606,8 @@ def _apply_row(
         return GIVEN_SINCE  # what a later file said is newer than this row
     if existing is not None and record.extracted < existing.last_import.extracted:
         return EXTRACTED_BEFORE  # an older file imported late: what the record holds is newer
+    if existing is not None and _moved_on_since(existing.child, key, source, record):
+        return EXTRACTED_BEFORE
     if existing is not None:
         # What the rows say: a column a file leaves out (one added to the format later) says
         # what an empty one does, so the same row with and without it is unchanged.
@@ -622,11 +624,13 @@ def _apply_row(
         return "updated"
     if PurgedFeedRecord.is_purged(source, key):
         return PURGED  # nothing of the row is kept: the person's record was purged
+    child = _by_identifier(row)
+    if _moved_on_since(child, key, source, record):
+        return EXTRACTED_BEFORE
     source_record = SourceRecord.objects.create(
         source=source, record_id=key, payload=row.payload, first_import=record,
         last_import=record,
     )  # fmt: skip
-    child = _by_identifier(row)
     if child is not None:
         link(source_record, row, child, record, la)
         return "matched_by_identifier"
@@ -643,6 +647,21 @@ def _apply_row(
         raise RowRefused(row.number, NO_LA_FOR_NEW_CHILD) from None
     link(source_record, row, child, record, la)
     return "new_child"
+
+
+def _moved_on_since(child: Child | None, key: str, source: str, record: FeedImport) -> bool:
+    """Whether another LA's system has sent the child in a file extracted after this LA
+    system's file: she has moved there since, and its record speaks for her now (its home
+    ends this LA's), so this older row must not take her back."""
+    if child is None or source != Source.LA_SYSTEM:
+        return False
+    la_code, _, _ = key.partition("/")
+    elsewhere = (
+        SourceRecord.objects.filter(child=child, source=Source.LA_SYSTEM)
+        .exclude(record_id__startswith=f"{la_code}/")
+        .select_related("last_import")
+    )
+    return any(other.last_import.extracted > record.extracted for other in elsewhere)
 
 
 def _sent_since(source_record: SourceRecord, first: FeedImport) -> bool:

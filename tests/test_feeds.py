@@ -3719,6 +3719,28 @@ class TestAnOlderFileImportedLate:
         assert self.homes() == ["9 New Street"]
         assert FeedImport.objects.get(file_name="january.csv").outcome == {EXTRACTED_BEFORE: 1}
 
+    @pytest.mark.parametrize("sent_before", [True, False])
+    def test_an_older_file_of_the_la_she_left_does_not_end_her_new_las_home(self, sent_before):
+        """Zed moved from Northshire to Southshire: Southshire's file, extracted 10 days ago,
+        gave his home there. Northshire's file of 60 days ago, imported late, says where he
+        lived then: it must neither end his Southshire home nor bring back a Northshire one,
+        whether or not Northshire's system had sent him before."""
+        nhs, today = "9434765005", timezone.localdate()
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
+        before = {"address_line_1": "2 North Road"}
+        for la, row, days in (
+            *[(northshire(), la_system(la_record_id="1", nhs_number=nhs), 100)] * sent_before,
+            (southshire(), la_system(la_record_id="7", nhs_number=nhs, **south), 10),
+            (northshire(), la_system(la_record_id="1", nhs_number=nhs, **before), 60),
+        ):
+            outcome = feed_import(
+                source=Source.LA_SYSTEM, file_name=f"{la.code}-{days}.csv", content=row,
+                local_authority=la, by=None, extracted_on=today - timedelta(days=days),
+            )  # fmt: skip
+        assert dict(outcome.counts) == {EXTRACTED_BEFORE: 1}
+        assert self.homes() == ["9 South Street"]
+        assert Child.objects.count() == 1
+
     def test_the_command_takes_the_extract_date(self, tmp_path, capsys):
         northshire()
         today = timezone.localdate()
