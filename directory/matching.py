@@ -139,8 +139,11 @@ def family_keys(family_name: str) -> set[str]:
 
 
 def given_keys(given_name: str) -> set[str]:
+    """Keys of the first name, and of the whole name joined: Mary-Jane is found as Mary, and
+    as Maryjane, which keys alike however its parts are written."""
     first = _PART_SEPARATORS.split(given_name.strip())[0] if given_name.strip() else ""
-    return {phonetic(form) for form in given_forms(first)} - {""}
+    forms = given_forms(first) | given_forms(given_name)
+    return {phonetic(form) for form in forms} - {""}
 
 
 def date_variants(day: date, earliest: date, latest: date) -> set[date]:

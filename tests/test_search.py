@@ -303,6 +303,34 @@ class TestForgivingMatching:
         child(given=held, family="Khan")
         assert "1 child found" in found(priya_client, surname="Khan", forename=searched)
 
+    @pytest.mark.parametrize(
+        ("held", "searched"),
+        [
+            ("Mary-Jane", "Maryjane"),
+            ("Maryjane", "Mary-Jane"),
+            ("Mary Jane", "Maryjane"),
+            ("Anne-Marie", "Annemarie"),
+        ],
+    )
+    def test_a_first_name_of_two_parts_joined_or_not(self, priya_client, held, searched):
+        """Hyphens do not matter in a first name either: Mary-Jane typed as Maryjane, with a
+        surname alone, was keyed only as Mary, and not found."""
+        child(given=held)
+        assert "1 child found" in found(priya_client, surname="Hart", forename=searched)
+
+    def test_it_finds_children_keyed_before_their_first_name_was_keyed_whole(self, priya_client):
+        """Migration 0021 keys a Mary-Jane as a Maryjane too."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        from directory.models import NameKey
+
+        wanted = child(given="Mary-Jane")
+        NameKey.objects.filter(child=wanted).exclude(given_key="MR").delete()
+        import_module("directory.migrations.0021_rekey_first_names_whole").rekey(apps, None)
+        assert "1 child found" in found(priya_client, surname="Hart", forename="Maryjane")
+
     def test_a_former_name(self, priya_client):
         wanted = child(family="Okafor")
         ChildName.objects.create(

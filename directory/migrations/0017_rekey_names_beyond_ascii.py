@@ -29,9 +29,6 @@ ADDED_NICKNAMES = (
 
 
 def rekey(apps, schema_editor):
-    # The keys are the application's own computation, as the search reads them.
-    from directory.matching import search_keys
-
     Child = apps.get_model("directory", "Child")
     ChildName = apps.get_model("directory", "ChildName")
     NameKey = apps.get_model("directory", "NameKey")
@@ -46,6 +43,17 @@ def rekey(apps, schema_editor):
     ids |= set(ChildName.objects.filter(beyond).values_list("child_id", flat=True))
     keyless = ~Exists(NameKey.objects.filter(child_id=OuterRef("pk")))
     ids |= set(Child.objects.filter(keyless).values_list("pk", flat=True))
+    rekey_children(apps, ids)
+
+
+def rekey_children(apps, ids):
+    """The search keys of these children made afresh (migration 0020 uses it too)."""
+    # The keys are the application's own computation, as the search reads them.
+    from directory.matching import search_keys
+
+    Child = apps.get_model("directory", "Child")
+    ChildName = apps.get_model("directory", "ChildName")
+    NameKey = apps.get_model("directory", "NameKey")
     ordered = sorted(ids)
     for start in range(0, len(ordered), 5000):
         batch = ordered[start : start + 5000]
