@@ -631,6 +631,8 @@ class ChildRecord:
     involved_as_lead: bool = False
     past_addresses_held: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Whether the viewer's team shields this record: another LA's officer is not offered it.
+    may_shield: bool = False
 
 
 def _team(organisation: Organisation) -> ContactTeam:
@@ -747,6 +749,8 @@ def visible_child(
         shielded=shielded,
         masked=masked,
         contact_team=_team(kept.local_authority) if shielded else None,
+        may_shield=has_permission(viewer, Permission.MANAGE_SHIELDS)
+        and viewer.organisation_id == child.local_authority_id,
     )
     if child.merged_into_id is not None:
         identity = replace(

@@ -278,6 +278,19 @@ class TestShieldWorkflow:
             client.get(reverse("shielding:shield", args=[child.contactpoint_id])).status_code == 404
         )
 
+    def test_another_las_shielding_officer_is_not_offered_to_shield_a_record(self, client):
+        """Another LA's record opens in full, but shielding it is its own team's: the link
+        she was offered led to "Page not found"."""
+        child = make_child()
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        page = client.get(reverse("directory:child_record", args=[child.contactpoint_id]))
+        assert "Amelia" in page.content.decode()
+        shield_url = reverse("shielding:shield", args=[child.contactpoint_id])
+        assert shield_url not in page.content.decode()
+        sign_in(client, sam())
+        page = client.get(reverse("directory:child_record", args=[child.contactpoint_id]))
+        assert shield_url in page.content.decode(), "her own LA's team is offered it"
+
     def test_shields_due_for_review_are_listed(self, client):
         due = shielded_child()
         Shield.objects.filter(child=due).update(review_on=timezone.localdate() + timedelta(days=3))
