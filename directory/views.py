@@ -99,13 +99,19 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     if request.GET.get("visit"):
         # An override shows the record unmasked for this one visit; a reload spends nothing.
         override = override_visit(child=child, practitioner=viewer, token=request.GET["visit"])
-    record = visible_child(
-        child, viewer, past_addresses=request.GET.get("past") == "1", overridden=bool(override)
-    )
+    # An override's one visit shows the past addresses too: a link to them would end it.
+    past = request.GET.get("past") == "1" or override is not None
+    record = visible_child(child, viewer, past_addresses=past, overridden=bool(override))
     if request.GET.get("visit") and override is None and record.masked:
         messages.info(request, "The override has been used. The record is shielded again.")
     if override is not None:
-        audit_note(request, action=Action.OVERRIDE, **audit_facts(child), reason=override.reason)
+        audit_note(
+            request,
+            action=Action.OVERRIDE,
+            **audit_facts(child),
+            reason=override.reason,
+            detail={"past_addresses": True} if record.past_addresses else None,
+        )
     else:
         audit_note(
             request,

@@ -1112,6 +1112,18 @@ class TestOverride:
         assert reverse("directory:my_involvement", args=[child.contactpoint_id]) not in first
         assert reverse("directory:end_my_involvement", args=[child.contactpoint_id]) not in first
 
+    def test_an_override_visit_shows_past_addresses_rather_than_a_link_that_hides_them(
+        self, client
+    ):
+        """The one visit is the whole unmasked record: its "Show past addresses" link
+        dropped the visit, and led to the masked record."""
+        child = shielded_child()
+        make_address(child, "ZE3 1AB", line_1="Vexmoor Old House", ended_on=timezone.localdate())
+        sign_in(client, owen())
+        first = client.get(self.override(client, child)["Location"]).content.decode()
+        assert "Vexmoor Old House" in first and "?past=1" not in first
+        assert AuditEvent.objects.get(action=Action.OVERRIDE).detail == {"past_addresses": True}
+
     def test_a_visit_link_on_a_record_that_is_not_shielded_says_nothing_of_shields(self, client):
         child = make_child()
         sign_in(client, owen())
