@@ -305,13 +305,15 @@ def _postcode_agreement(searched: str, candidate: Candidate) -> float:
 
 
 def search_keys(names: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """(family key, given key) pairs for a child's (given name, family name) pairs."""
-    return {
-        (family, given)
-        for given_name, family_name in names
-        for family in family_keys(family_name)
-        for given in given_keys(given_name) or {""}
-    }
+    """(family key, given key) pairs for a child's (given name, family name) pairs: each of
+    her surnames with each of her first names, whichever names they come from. ``score``
+    compares the surname searched with all her surnames and the first name with all her first
+    names, so Amelia Okafor, formerly Kayla Hart, scores 100 as Amelia Hart and must be found
+    as her too."""
+    names = list(names)
+    families = set().union(*(family_keys(family_name) for _, family_name in names))
+    givens = set().union(*(given_keys(given_name) for given_name, _ in names)) or {""}
+    return {(family, given) for family in families for given in givens}
 
 
 # Record linkage for the data feeds (Fellegi-Sunter) --------------------------------------------

@@ -42,6 +42,15 @@ def child(given="Amelia", family="Hart", born=date(2015, 3, 14), postcode="NE1 4
     return made
 
 
+def formerly(made: Child, given="Kayla", family="Hart") -> Child:
+    """The child also held under a former name, and keyed again as the services do."""
+    ChildName.objects.create(
+        child=made, kind="former", given_name=given, family_name=family, source=Source.LA_SYSTEM
+    )
+    rebuild_keys(made)
+    return made
+
+
 def found(client, **criteria) -> str:
     response = client.post(SEARCH, criteria)
     assert response.status_code == 200, response.status_code
@@ -331,6 +340,40 @@ class TestForgivingMatching:
         import_module("directory.migrations.0021_rekey_first_names_whole").rekey(apps, None)
         assert "1 child found" in found(priya_client, surname="Hart", forename="Maryjane")
 
+    @pytest.mark.parametrize(
+        "searched",
+        [
+            {"surname": "Hart", "forename": "Amelia"},
+            {"surname": "Okafor", "forename": "Kayla"},
+            {"surname": "Hart", "forename": "Millie"},
+        ],
+    )
+    def test_a_surname_and_first_name_from_different_names_she_holds(self, priya_client, searched):
+        """Amelia Okafor, formerly Kayla Hart, scores 100 as Amelia Hart: she was found so
+        only with her date of birth, because her keys paired names only within one name."""
+        formerly(child(family="Okafor"))
+        html = found(priya_client, **searched)
+        assert "1 child found" in html and "Amelia Okafor" in html
+
+    def test_it_finds_children_keyed_before_their_names_were_paired_across(self, priya_client):
+        """Migration 0022 keys again the children who hold more than one name, and only them."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        from directory.models import NameKey
+
+        wanted, other = formerly(child(family="Okafor")), child(given="Ella")
+        # As keyed before: Okafor only with Amelia, Hart only with Kayla.
+        NameKey.objects.filter(child=wanted, family_key="OKFR", given_key="KL").delete()
+        NameKey.objects.filter(child=wanted, family_key="HRT", given_key="AML").delete()
+        NameKey.objects.filter(child=other).update(given_key="STALE")
+        import_module("directory.migrations.0022_rekey_children_of_several_names").rekey(apps, None)
+        assert "1 child found" in found(priya_client, surname="Hart", forename="Amelia")
+        assert set(NameKey.objects.filter(child=other).values_list("given_key", flat=True)) == {
+            "STALE"
+        }
+
     def test_a_former_name(self, priya_client):
         wanted = child(family="Okafor")
         ChildName.objects.create(
@@ -443,6 +486,19 @@ class TestAntiTrawling:
     def test_the_cap_is_a_setting(self, priya_client, settings):
         settings.SEARCH_RESULT_CAP = 3
         self.twins(4)
+        assert "There are too many matches" in found(
+            priya_client, surname="Hart", forename="Amelia"
+        )
+
+    def test_a_child_of_several_names_is_counted_once(self, priya_client, settings):
+        """Each of her surnames is keyed with each of her first names: she is still one
+        candidate, and one match, however many keys the search finds her by."""
+        settings.SEARCH_MAX_CANDIDATES = settings.SEARCH_RESULT_CAP = 3
+        for n in range(3):
+            made = formerly(child(family="Okafor", born=date(2015, 3, 14) - timedelta(days=n)))
+            formerly(made, given="Millie", family="Hart-Okafor")
+        assert "3 children found" in found(priya_client, surname="Hart", forename="Amelia")
+        formerly(child(family="Okafor", born=date(2015, 3, 1)))
         assert "There are too many matches" in found(
             priya_client, surname="Hart", forename="Amelia"
         )
@@ -585,6 +641,25 @@ class TestShieldedChildren:
         assert "3 children found" in with_shield and "too many" not in with_shield
         event = AuditEvent.objects.filter(action=Action.SEARCH).latest("id")
         assert event.result_count == 3
+
+    def test_found_by_names_from_different_names_she_holds_never_through_a_postcode(
+        self, priya_client, settings
+    ):
+        """Search never leaks: her names, former or not, are fields a shielded record shows, so
+        they find her; a postcode searched with them neither finds nor counts her."""
+        settings.SEARCH_RESULT_CAP = 3
+        hidden = formerly(child(given="Amelia", family="Okafor"))
+        shield(hidden)
+        html = found(priya_client, surname="Hart", forename="Amelia")
+        results = html.split('id="results"', 1)[1]
+        assert "Amelia Okafor" in results and "Shielded" in results and "NE1" not in results
+        for n in range(3):
+            formerly(child(family="Okafor", postcode="NE2 1AB", born=date(2014, 1, 1 + n)))
+        html = found(priya_client, surname="Hart", forename="Amelia", postcode="NE1 4ST")
+        assert "3 children found" in html and "too many" not in html
+        assert hidden.contactpoint_id_display not in html
+        event = AuditEvent.objects.filter(action=Action.SEARCH).latest("id")
+        assert event.result_count == 3 and hidden.contactpoint_id not in event.result_ids
 
 
 class TestRecordOfTheSearch:
