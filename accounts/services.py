@@ -71,7 +71,7 @@ def user_create(
 def setup_link_create(*, user: User, by: User | None) -> str:
     """Replaces any unused link with a new one, valid for 72 hours; returns its full URL."""
     now = timezone.now()
-    SetupLink.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
+    _end_setup_links(user, now)
     token = secrets.token_urlsafe(32)
     SetupLink.objects.create(
         user=user,
@@ -80,6 +80,10 @@ def setup_link_create(*, user: User, by: User | None) -> str:
         expires_at=now + settings.SETUP_LINK_VALID_FOR,
     )
     return settings.SITE_URL.rstrip("/") + reverse("accounts:setup", args=[token])
+
+
+def _end_setup_links(user: User, now: datetime) -> None:
+    SetupLink.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
 
 
 def setup_link_find(token: str, now: datetime) -> SetupLink | None:
@@ -158,11 +162,14 @@ class AlreadySuspended(Exception):
 
 @transaction.atomic
 def user_suspend(*, user: User) -> None:
+    """Signs her out everywhere, and ends any set-up link she was given: whoever holds it
+    would otherwise choose her password, to be let in once she is reactivated."""
     # Read under her row's lock: a suspension confirmed at the same moment waits, then sees it.
     held = User.objects.select_for_update().filter(pk=user.pk)
     if held.values_list("suspended_at", flat=True).get() is not None:
         raise AlreadySuspended
     user.suspended_at = timezone.now()
+    _end_setup_links(user, user.suspended_at)
     _end_sessions(user)
     user.save(update_fields=["suspended_at", "session_stamp"])
 

@@ -385,6 +385,19 @@ class TestChangingUsers:
         refused = AuditEvent.objects.filter(path__endswith=f"/{name}/").latest("id")
         assert (refused.detail or {}).get("refused") is True
 
+    def test_suspending_her_ends_a_set_up_link_she_has_not_used(self, lee_client):
+        """Suspension ends access: whoever holds a link given her before must not choose her
+        password (nor be recorded as signing in), to be let in when she is reactivated."""
+        user = make_user("lara", Role.LA_ADMINISTRATOR)  # roles Lee holds: he may give a link
+        path = setup_path(action(lee_client, user, "setup-link").content.decode())
+        lee_client.post(reverse("accounts:user_action", args=[user.pk, "suspend"]), CONFIRM)
+        chosen = "a-long-and-unusual-passphrase"
+        response = Client().post(path, {"new_password1": chosen, "new_password2": chosen})
+        assert response.status_code == 404
+        user.refresh_from_db()
+        assert not user.check_password(chosen)
+        assert not AuditEvent.objects.filter(action="sign_in", user_id=user.pk).exists()
+
     def test_lee_cannot_suspend_himself(self, lee_client):
         action(lee_client, lee_client.admin, "suspend")
         lee_client.admin.refresh_from_db()
