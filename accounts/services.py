@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lockout import sign_in_failures_clear
 from accounts.models import Organisation, SetupLink, User
+from accounts.permissions import may_reset_credentials
 from accounts.roles import Role
 
 
@@ -87,12 +88,18 @@ def _end_setup_links(user: User, now: datetime) -> None:
 
 
 def setup_link_find(token: str, now: datetime) -> SetupLink | None:
+    """The usable link, or None. One whose maker could no longer give it (she has been given
+    a role he does not hold since) is not: its holder would set up an account above him."""
     link = (
-        SetupLink.objects.select_related("user", "user__organisation")
+        SetupLink.objects.select_related("user", "user__organisation", "created_by")
         .filter(token_hash=SetupLink.hash_token(token))
         .first()
     )
-    return link if link is not None and link.is_usable(now) else None
+    if link is None or not link.is_usable(now):
+        return None
+    if link.created_by is not None and not may_reset_credentials(link.created_by, link.user):
+        return None
+    return link
 
 
 @transaction.atomic

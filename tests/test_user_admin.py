@@ -465,6 +465,22 @@ class TestChangingUsers:
         else:
             assert not TOTPDevice.objects.filter(pk=device.pk).exists()
 
+    def test_a_set_up_link_ends_when_she_is_given_a_role_its_maker_does_not_hold(self):
+        """Lin, who may give Priya's roles, gives her a link; Nina then makes her a shielding
+        officer. Lin could not give that link now, so it must not let its holder choose the
+        password of a shielding officer's account."""
+        user = priya()
+        lin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
+        link = services.setup_link_create(user=user, by=lin)
+        user.roles = [Role.PRACTITIONER.value, Role.SHIELDING_OFFICER.value]
+        user.save(update_fields=["roles"])
+        chosen = "a-long-and-unusual-passphrase"
+        browser = Client()
+        assert browser.get(link).status_code == 404
+        browser.post(link, {"new_password1": chosen, "new_password2": chosen})
+        user.refresh_from_db()
+        assert not user.check_password(chosen)
+
     def test_an_administrator_cannot_vouch_for_his_own_checks(self, lee_client):
         admin = lee_client.admin
         form = new_user_form(
