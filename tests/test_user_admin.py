@@ -99,6 +99,20 @@ class TestListingUsers:
         searched = AuditEvent.objects.filter(path=USERS).latest("id")
         assert searched.search_criteria == {"query": "users", "q": "pri"}
 
+    def test_a_list_too_long_to_show_says_so(self, lee_client):
+        """A large LA has more users than the page lists: Lee is told how many there are and
+        to search, not shown a count of those listed as if they were all."""
+        shown = views.USERS_SHOWN
+        User.objects.bulk_create(
+            User(username=f"user{number:04d}", organisation=northshire(), last_name="Young")
+            for number in range(shown + 10)
+        )
+        html = lee_client.get(USERS).content.decode()
+        total = shown + 11  # and Lee himself
+        assert f"{shown} of {total} users" in html
+        assert "Search by name, username or email to find the others" in html
+        assert f">{shown} users<" not in html
+
     def test_another_las_user_does_not_exist_for_lee(self, lee_client):
         outsider = xavier()
         for url in (
