@@ -271,6 +271,16 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        # The instance is still as saved: the form's values go on it after clean().
+        was_la = self.instance.pk is not None and self.instance.is_local_authority
+        leaving = data.get("kind") not in (None, Organisation.Kind.LOCAL_AUTHORITY)
+        if was_la and leaving and self.instance.children.exists():
+            # Its team is whom practitioners contact about its shielded children.
+            self.add_error(
+                "kind",
+                f"{self.instance.name} looks after children's records, so it must stay a "
+                "local authority",
+            )
         if data.get("kind") == Organisation.Kind.LOCAL_AUTHORITY:
             if not data.get("team_phone"):
                 self.add_error(

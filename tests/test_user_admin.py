@@ -23,6 +23,7 @@ from tests.personas import (
     authenticator,
     current_code,
     lee,
+    make_child,
     make_user,
     nina,
     northshire,
@@ -759,6 +760,24 @@ class TestOrganisations:
         html = response.content.decode()
         assert response.status_code == 200 and message in html, html[-3000:]
         assert Organisation.objects.count() == 2, "Northshire and the operator only"
+
+    def test_an_la_that_looks_after_children_stays_a_local_authority(self, client):
+        """Its ContactPoint team is who practitioners contact about its shielded children:
+        made a national partner, its team's phone and email could be blanked, and a shielded
+        Northshire child's record would give no way to reach anyone."""
+        org = northshire()
+        make_child()
+        sign_in(client, nina())
+        form = {
+            "code": org.code, "name": org.name, "kind": "national_partner",
+            "team_name": "", "team_phone": "", "team_email": "",
+        }  # fmt: skip
+        response = client.post(reverse("accounts:organisation_edit", args=[org.pk]), form)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "Northshire looks after children&#x27;s records" in html, html[-3000:]
+        org.refresh_from_db()
+        assert (org.kind, org.team_phone) == ("local_authority", "01632 960000")
 
     def test_an_organisation_code_is_kept_in_capitals(self, client):
         """As ONS codes are written, without what cannot be seen."""
