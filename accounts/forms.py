@@ -22,6 +22,8 @@ LONGEST_PASSWORD = 1024
 
 # Said by the form, and by the view when a second "Add user" at once took it meanwhile.
 USERNAME_TAKEN = "That username is already taken"
+# Likewise when a second "Save" of a new organisation took its code.
+CODE_TAKEN = "An organisation with that code already exists"
 
 
 class SignInForm(GovukMessages, forms.Form):
@@ -247,7 +249,7 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
         error_messages = {
             "code": {
                 "required": "Enter a code",
-                "unique": "An organisation with that code already exists",
+                "unique": CODE_TAKEN,
             },
             "name": {"required": "Enter a name"},
             "kind": {"required": "Select a kind of organisation"},
@@ -266,7 +268,7 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
             raise forms.ValidationError("Code must be letters and numbers, like E06000047")
         taken = Organisation.objects.filter(code__iexact=code).exclude(pk=self.instance.pk)
         if taken.exists():
-            raise forms.ValidationError("An organisation with that code already exists")
+            raise forms.ValidationError(CODE_TAKEN)
         return code
 
     def clean(self) -> dict[str, Any]:

@@ -252,8 +252,21 @@ def backup_codes_create(*, user: User) -> list[str]:
     return codes
 
 
+class CodeTaken(Exception):
+    """Another organisation took the code after the form checked it (a double click on "Save")."""
+
+
 @transaction.atomic
 def organisation_save(*, organisation: Organisation) -> Organisation:
-    organisation.full_clean()
-    organisation.save()
+    # The code's uniqueness is the database's to say: another save may have taken it since
+    # the form looked, and a check here would only move the moment it can.
+    organisation.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            organisation.save()
+    except IntegrityError:
+        taken = Organisation.objects.filter(code__iexact=organisation.code)
+        if not taken.exclude(pk=organisation.pk).exists():
+            raise
+        raise CodeTaken from None
     return organisation

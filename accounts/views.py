@@ -28,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.forms import (
+    CODE_TAKEN,
     USERNAME_TAKEN,
     ChoosePasswordForm,
     EnrolmentCodeForm,
@@ -523,14 +524,18 @@ def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
         request.POST if request.method == "POST" else None, instance=organisation
     )
     if request.method == "POST" and form.is_valid():
-        saved = services.organisation_save(organisation=form.instance)
-        audit_note(
-            request,
-            action=Action.ADMIN_ACTION,
-            detail={"action": "save_organisation", "organisation": saved.code},
-        )
-        messages.success(request, f"{saved.name} has been saved")
-        return redirect("accounts:organisation_list")
+        try:
+            saved = services.organisation_save(organisation=form.instance)
+        except services.CodeTaken:
+            form.add_error("code", CODE_TAKEN)
+        else:
+            audit_note(
+                request,
+                action=Action.ADMIN_ACTION,
+                detail={"action": "save_organisation", "organisation": saved.code},
+            )
+            messages.success(request, f"{saved.name} has been saved")
+            return redirect("accounts:organisation_list")
     return render(
         request, "accounts/organisations/form.html", {"form": form, "organisation": organisation}
     )

@@ -720,6 +720,18 @@ def committed_la_administrator(django_db_setup, django_db_blocker):
             connections.close_all()
 
 
+def service_called_side_by_side(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> None:
+    """Two requests call the service ``name`` together, each past its form's checks."""
+    both_valid = side_by_side()
+    service = getattr(module, name)
+
+    def called_side_by_side(**kwargs: Any) -> Any:
+        both_valid()
+        return service(**kwargs)
+
+    monkeypatch.setattr(module, name, called_side_by_side)
+
+
 def test_add_user_submitted_twice_at_once_adds_one_and_says_the_username_is_taken(
     committed_la_administrator, monkeypatch
 ):
@@ -729,14 +741,7 @@ def test_add_user_submitted_twice_at_once_adds_one_and_says_the_username_is_take
     from accounts import services
 
     administrator = committed_la_administrator
-    both_valid = side_by_side()
-    user_create = services.user_create
-
-    def create_side_by_side(**kwargs):
-        both_valid()  # each submission has passed the form's checks
-        return user_create(**kwargs)
-
-    monkeypatch.setattr(services, "user_create", create_side_by_side)
+    service_called_side_by_side(monkeypatch, services, "user_create")
     pages: list[str] = []
 
     def submit() -> None:
@@ -755,6 +760,47 @@ def test_add_user_submitted_twice_at_once_adds_one_and_says_the_username_is_take
     assert at_once(submit) == []
     assert User.objects.filter(username="tom.baker").count() == 1
     assert sorted("That username is already taken" in page for page in pages) == [False, True]
+
+
+def test_add_organisation_submitted_twice_at_once_adds_one_and_says_the_code_is_taken(
+    django_db_setup, django_db_blocker, monkeypatch
+):
+    """A double click on Nina's "Save" for a new organisation: neither submission saw the
+    other's, and the second broke the rule that a code is unique: a server error page rather
+    than the form's "An organisation with that code already exists"."""
+    from django.contrib.messages.storage.cookie import CookieStorage
+
+    from accounts import services
+
+    service_called_side_by_side(monkeypatch, services, "organisation_save")
+    statuses: list[int] = []
+    with django_db_blocker.unblock(), disable_auditlog():
+        operator, nina = la_and_user("RACE12", "racing-nina", "national_administrator")
+
+        def submit() -> None:
+            request = RequestFactory().post(
+                "/accounts/organisations/new/",
+                {
+                    "code": "RACE13", "name": "Doubleshire", "kind": "local_authority",
+                    "team_phone": "01632 960000", "team_email": "team@doubleshire.example.org",
+                },
+            )  # fmt: skip
+            request.user, request.session = User.objects.get(pk=nina.pk), SessionStore()
+            request._messages = CookieStorage(request)  # type: ignore[attr-defined]
+            response = views.organisation_edit(request)
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                assert "An organisation with that code already exists" in response.content.decode()
+
+        try:
+            assert at_once(submit) == []
+            assert Organisation.objects.filter(code="RACE13").count() == 1
+            assert sorted(statuses) == [200, 302]
+        finally:
+            Organisation.objects.filter(code="RACE13").delete()
+            nina.delete()
+            operator.delete()
+            connections.close_all()
 
 
 @pytest.fixture
