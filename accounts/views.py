@@ -339,6 +339,14 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/users/detail.html", context)
 
 
+# What an administrator may not change on his own account, and what he is told.
+SET_BY_ANOTHER = {
+    "vetting_checked_on": "Another administrator must record your own checks",
+    "training_completed_on": "Another administrator must record your own checks",
+    "home_postcode": "Another administrator must change your own home postcode",
+}
+
+
 @permission_required(Permission.MANAGE_USERS)
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     admin = signed_in_user(request)
@@ -352,10 +360,11 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial={"roles": managed.roles, **{name: getattr(managed, name) for name in PROFILE}},
     )
     if request.method == "POST" and form.is_valid() and managed.pk == admin.pk:
-        # The checks that let someone in are vouched for by someone else.
-        for name in ("vetting_checked_on", "training_completed_on"):
+        # The checks that let someone in are vouched for by someone else, and the postcode
+        # the auditors catch searches of his own street by is not his to move.
+        for name, refusal in SET_BY_ANOTHER.items():
             if form.cleaned_data[name] != getattr(managed, name):
-                form.add_error(name, "Another administrator must record your own checks")
+                form.add_error(name, refusal)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         services.user_update(

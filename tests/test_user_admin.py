@@ -512,6 +512,30 @@ class TestChangingUsers:
         admin.refresh_from_db()
         assert str(admin.vetting_checked_on) == "2026-01-05"
 
+    def test_an_administrator_cannot_change_his_own_home_postcode(self, lee_client):
+        """It is there to catch his searches of his own street (the auditors' report compares
+        each with it as it is now): Lee, a practitioner too, must not move it away."""
+        admin = lee_client.admin
+        admin.roles = [Role.PRACTITIONER.value, Role.LA_ADMINISTRATOR.value]
+        admin.home_postcode = "NE1 4ST"
+        admin.save(update_fields=["roles", "home_postcode"])
+        form = new_user_form(
+            roles=["practitioner", "la_administrator"],
+            home_postcode="SW1A 1AA",
+            vetting_checked_on_0="5",
+            vetting_checked_on_1="1",
+            vetting_checked_on_2="2026",
+            training_completed_on_0="1",
+            training_completed_on_1="2",
+            training_completed_on_2="2026",
+        )
+        response = lee_client.post(reverse("accounts:user_edit", args=[admin.pk]), form)
+        assert "Another administrator must change your own home postcode" in (
+            response.content.decode()
+        )
+        admin.refresh_from_db()
+        assert admin.home_postcode == "NE1 4ST"
+
     def test_a_suspension_made_while_lee_saves_her_details_stands(self, lee_client, monkeypatch):
         """Lin suspends Priya while Lee's change to her details is under way: saving his copy of
         her account must not make her active again, nor let her old sessions back in."""
