@@ -257,9 +257,14 @@ def _organisations_for(admin: User) -> QuerySet[Organisation]:
     return Organisation.objects.filter(pk=admin.organisation_id)
 
 
-def _managed_user(admin: User, pk: int) -> User:
-    """404 for a user outside the administrator's reach: their existence is not revealed."""
-    return get_object_or_404(_manageable_users(admin), pk=pk)
+def _managed_user(admin: User, pk: int, *, locked: bool = False) -> User:
+    """404 for a user outside the administrator's reach: their existence is not revealed.
+    ``locked``: read under lock until the request ends, so that what is checked of her
+    before an action (already suspended?) is still so when it is done (a double click)."""
+    users = _manageable_users(admin)
+    if locked:
+        users = users.select_for_update(of=("self",))
+    return get_object_or_404(users, pk=pk)
 
 
 # The most users one page lists; a search finds the others.
@@ -427,7 +432,7 @@ ASKED_FIRST = {
 @permission_required(Permission.MANAGE_USERS)
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
-    managed = _managed_user(admin, pk)
+    managed = _managed_user(admin, pk, locked=request.method == "POST")
     if action not in USER_ACTIONS and action != "setup-link":
         raise Http404  # before any event: a made-up action is no administrative action
     if request.method != "POST" and action not in ASKED_FIRST:

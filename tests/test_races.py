@@ -1507,6 +1507,42 @@ def test_my_involvement_saved_as_the_child_is_shielded_is_refused_and_names_no_s
         )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("action", "refused"),
+    [("reactivate", "is not suspended"), ("reset-two-factor", "has not set up two-factor")],
+)
+def test_a_user_action_confirmed_twice_at_once_is_done_once(
+    committed_la_administrator, monkeypatch, action, refused
+):
+    """A double click on "Reactivate" or "Reset two-factor sign-in": each request had read her
+    as she was, so the second moved the date she was reactivated (or reset her second factor
+    again), signed her out again and was logged as done, not refused as a repeat is."""
+    lee = committed_la_administrator
+    with disable_auditlog():
+        lara = User.objects.create_user(
+            username="racing-lara", organisation=lee.organisation, roles=["la_administrator"],
+            suspended_at=timezone.now(), vetting_checked_on=date(2026, 1, 5),
+            training_completed_on=date(2026, 2, 1),
+        )  # fmt: skip
+        TOTPDevice.objects.create(user=lara, name="phone", confirmed=True)
+    both_read_her = side_by_side()
+    already_done = views._already_done
+
+    def read_side_by_side(*args: Any) -> str | None:
+        both_read_her()  # each request has read her as she was
+        return already_done(*args)
+
+    monkeypatch.setattr(views, "_already_done", read_side_by_side)
+    told: list[str] = []
+
+    def confirm() -> None:
+        path = f"/accounts/users/{lara.pk}/{action}/"
+        told.extend(officer_post(lee, views.user_action, path, CONFIRM, pk=lara.pk, action=action))
+
+    assert at_once(confirm) == []
+    assert sorted(refused in message for message in told) == [False, True], told
+
+
 def test_a_user_suspended_twice_at_once_is_suspended_once(committed_la_administrator, monkeypatch):
     """Two tabs (or two administrators) answer "Are you sure?" for one suspension at once: both
     read her not yet suspended, and the second moved the date her access ended and logged a
