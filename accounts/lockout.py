@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.middleware import duration_in_words
 from accounts.models import SignInFailure
 from contactpoint.serialise import (
     Turn,
@@ -31,7 +32,7 @@ LOCKED_MESSAGE = (
 )
 ADDRESS_LOCKED_MESSAGE = (
     "Too many attempts to sign in from your network have failed, so signing in from it is "
-    "locked for now. Try again in 30 minutes."
+    "locked for now. Try again in {period}."
 )
 BUSY_MESSAGE = (
     "Too many sign-ins from your network are being checked at this moment. Wait a few "
@@ -43,6 +44,12 @@ REFUSALS = {
     "address_locked": ADDRESS_LOCKED_MESSAGE,
     "busy": BUSY_MESSAGE,
 }
+
+
+def refusal_message(refused: str) -> str:
+    """What the user is told of a refusal (a key of ``REFUSALS``), with the lockout period
+    as it is set (LOCKOUT_MINUTES), not as it is by default."""
+    return REFUSALS[refused].format(period=duration_in_words(settings.LOCKOUT_PERIOD))
 
 
 def _key(username: str) -> str:

@@ -46,18 +46,18 @@ def _session_problem(request: HttpRequest, user: User, now: datetime) -> str | N
     longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
     if moment - session.get(SIGNED_IN_AT, 0) > longest.total_seconds():
         return (
-            f"You have been signed out because you were signed in for {_duration(longest)}. "
-            "Sign in again."
+            "You have been signed out because you were signed in for "
+            f"{duration_in_words(longest)}. Sign in again."
         )
     if moment - session.get(LAST_SEEN_AT, 0) > idle.total_seconds():
         return (
-            f"You have been signed out because you did nothing for {_duration(idle)}, "
+            f"You have been signed out because you did nothing for {duration_in_words(idle)}, "
             "to protect children's information. Sign in again."
         )
     return None
 
 
-def _duration(span: timedelta) -> str:
+def duration_in_words(span: timedelta) -> str:
     """Whole hours as hours, anything else as minutes: "10 hours", "20 minutes", "1 minute"."""
     minutes = int(span.total_seconds() // 60)
     count, unit = (minutes // 60, "hour") if minutes % 60 == 0 else (minutes, "minute")

@@ -39,7 +39,7 @@ from accounts.forms import (
     UserSearchForm,
 )
 from accounts.lockout import (
-    REFUSALS,
+    refusal_message,
     sign_in_failure_record,
     sign_in_failures_clear,
     sign_in_refused,
@@ -80,7 +80,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         refused = sign_in_refused(username=username, ip_address=ip, now=timezone.now())
         if refused:
             _sign_in_failed(request, username, {refused: True})
-            form.add_error(None, REFUSALS[refused])
+            form.add_error(None, refusal_message(refused))
         else:
             user = authenticate(request, username=username, password=form.cleaned_data["password"])
             if not isinstance(user, User):
@@ -138,7 +138,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         refused = sign_in_refused(username=user.username, ip_address=ip, now=timezone.now())
         if refused:
             audit_note(request, action=Action.TWO_FACTOR_FAILED, detail={refused: True})
-            form.add_error("otp_token", REFUSALS[refused])
+            form.add_error("otp_token", refusal_message(refused))
         else:
             device = django_otp.match_token(user, form.cleaned_data["otp_token"])
             if device is None:

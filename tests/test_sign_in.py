@@ -222,6 +222,18 @@ class TestLockout:
         other = give_password(client.__class__(), REMOTE_ADDR="192.0.2.9")
         assert other.status_code == 302
 
+    def test_a_locked_address_is_told_how_long_the_lock_lasts_where_it_is_set(
+        self, client, settings
+    ):
+        """The period is a setting (LOCKOUT_MINUTES): told "30 minutes" where it is 60, she
+        would try again, be refused again, and not know why."""
+        settings.LOCKOUT_IP_FAILURES = 3
+        settings.LOCKOUT_PERIOD = timedelta(minutes=60)
+        for n in range(3):
+            give_password(client, username=f"guess{n}", password="x")
+        page = give_password(client).content.decode()
+        assert "Try again in 1 hour." in page and "30 minutes" not in page
+
     def test_it_locks_an_ipv6_guesser_however_many_of_his_networks_addresses_he_uses(
         self, client, settings
     ):
