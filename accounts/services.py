@@ -257,7 +257,14 @@ class CodeTaken(Exception):
 
 
 @transaction.atomic
-def organisation_save(*, organisation: Organisation) -> Organisation:
+def organisation_save(*, organisation: Organisation, changed: Collection[str] = ()) -> Organisation:
+    """A new organisation, or the fields ``changed`` of one that exists: the administrator's
+    copy was read before he saved, and writing all of it back would undo another's change."""
+    if organisation.pk is not None:
+        current = Organisation.objects.select_for_update().get(pk=organisation.pk)
+        for name in changed:
+            setattr(current, name, getattr(organisation, name))
+        organisation = current
     # The code's uniqueness is the database's to say: another save may have taken it since
     # the form looked, and a check here would only move the moment it can.
     organisation.full_clean(validate_unique=False)

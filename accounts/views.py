@@ -539,7 +539,9 @@ def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
     )
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.organisation_save(organisation=form.instance)
+            saved = services.organisation_save(
+                organisation=form.instance, changed=form.changed_data
+            )
         except services.CodeTaken:
             form.add_error("code", CODE_TAKEN)
         else:

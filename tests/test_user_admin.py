@@ -803,6 +803,29 @@ class TestOrganisations:
         org.refresh_from_db()
         assert (org.kind, org.team_phone) == ("local_authority", "01632 960000")
 
+    def test_a_change_made_while_nina_saves_another_stands(self, client, monkeypatch):
+        """Another national administrator changes Northshire's team phone while Nina renames
+        it: her save must not write back the phone number her page was read with."""
+        org = northshire()
+        sign_in(client, nina())
+        form = views.OrganisationForm
+
+        def changed_meanwhile(*args, **kwargs):
+            Organisation.objects.filter(pk=org.pk).update(team_phone="01632 960999")
+            return form(*args, **kwargs)
+
+        monkeypatch.setattr(views, "OrganisationForm", changed_meanwhile)
+        client.post(
+            reverse("accounts:organisation_edit", args=[org.pk]),
+            {
+                "code": org.code, "name": "North Shire", "kind": "local_authority",
+                "team_name": org.team_name, "team_phone": org.team_phone,
+                "team_email": org.team_email,
+            },
+        )  # fmt: skip
+        org.refresh_from_db()
+        assert (org.name, org.team_phone) == ("North Shire", "01632 960999")
+
     def test_an_organisation_code_is_kept_in_capitals(self, client):
         """As ONS codes are written, without what cannot be seen."""
         sign_in(client, nina())
