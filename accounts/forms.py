@@ -252,7 +252,14 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
                 "unique": CODE_TAKEN,
             },
             "name": {"required": "Enter a name"},
-            "kind": {"required": "Select a kind of organisation"},
+            "kind": {
+                "required": "Select a kind of organisation",
+                "invalid_choice": "Select a kind of organisation",
+            },
+            "team_email": {
+                "invalid": "Enter the ContactPoint team's email address in the correct "
+                "format, like contactpoint@durham.example.org",
+            },
         }
 
     def clean_code(self) -> str:

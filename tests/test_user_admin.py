@@ -765,13 +765,16 @@ class TestOrganisations:
             ("code", "E06 000047", "Code must be letters and numbers, like E06000047"),
             ("name", "\u200b\u200b", "Enter a name"),
             ("team_phone", "\u200b", "Enter the phone number of the local authority"),
+            ("team_email", "contactpoint.durham.example.org", "Enter the ContactPoint team"),
+            ("kind", "council", "Select a kind of organisation"),
         ],
     )
     def test_what_cannot_be_seen_or_differs_only_in_case_is_refused(
         self, client, field, value, message
     ):
         """A second Northshire under a lower-case code, a name of invisible characters, or an
-        LA team whose phone number practitioners would see as blank."""
+        LA team whose phone number practitioners would see as blank; and what is not an email
+        address or a kind, in GOV.UK's words, not Django's ("Enter a valid email address.")."""
         northshire()
         sign_in(client, nina())
         form = {
