@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import User
+from audit.recorder import audit_note
 
 # Reachable by anyone: signing in, a new user's set-up link, and the health check.
 PUBLIC_VIEWS = frozenset({"accounts:login", "accounts:setup", "health", "loadtest_ceiling"})
@@ -110,7 +111,10 @@ class AccessControlMiddleware:
             return redirect_to_login(request.get_full_path())
         access_problem = user.access_problem(now)
         if access_problem:
-            return access_ended_response(request, user, access_problem)
+            response = access_ended_response(request, user, access_problem)
+            # Its sign-out says why, or auditors would read one like any other.
+            audit_note(request, detail={"access_ended": access_problem})
+            return response
         if name not in FIRST_FACTOR_VIEWS and not user.is_verified():
             return redirect("accounts:two_factor")
         # Saving the session on every request would be a write per page; once a minute will do.

@@ -438,6 +438,18 @@ class TestAccessEnds:
         assert "01632 960000" in html and "contactpoint@northshire.example.org" in html
         assert client.get("/")["Location"].startswith(LOGIN), "the session has ended"
 
+    def test_the_sign_out_of_a_session_whose_access_ended_says_why(self, client):
+        """Her vetting lapsed as she worked: auditors read why she was signed out, not a
+        sign-out like any other, as they read why a password was refused."""
+        user = priya()
+        sign_in(client, user)
+        user.vetting_checked_on = None
+        user.save()
+        client.get("/")
+        event = AuditEvent.objects.latest("id")
+        assert event.action == "sign_out" and event.user_id == user.pk
+        assert (event.detail or {}).get("access_ended") == "vetting"
+
     def test_the_reason_is_only_shown_after_the_right_password(self, client):
         user = priya()
         user.suspended_at = timezone.now()
