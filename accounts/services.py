@@ -89,7 +89,8 @@ def _end_setup_links(user: User, now: datetime) -> None:
 
 def setup_link_find(token: str, now: datetime) -> SetupLink | None:
     """The usable link, or None. One whose maker could no longer give it (she has been given
-    a role he does not hold since) is not: its holder would set up an account above him."""
+    a role he does not hold since, or he has been suspended) is not: its holder would set up
+    an account above him, or on his behalf."""
     link = (
         SetupLink.objects.select_related("user", "user__organisation", "created_by")
         .filter(token_hash=SetupLink.hash_token(token))
@@ -97,7 +98,10 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
     )
     if link is None or not link.is_usable(now):
         return None
-    if link.created_by is not None and not may_reset_credentials(link.created_by, link.user):
+    maker = link.created_by
+    if maker is not None and (
+        maker.suspended_at is not None or not may_reset_credentials(maker, link.user)
+    ):
         return None
     return link
 

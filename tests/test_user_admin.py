@@ -496,6 +496,15 @@ class TestChangingUsers:
         user.refresh_from_db()
         assert not user.check_password(chosen)
 
+    def test_a_set_up_link_ends_when_its_maker_is_suspended(self):
+        """Lin is suspended (say, for misuse): the links she made, which she may still hold,
+        must not let their holder choose her colleagues' passwords."""
+        user = priya()
+        lin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
+        link = services.setup_link_create(user=user, by=lin)
+        services.user_suspend(user=lin)
+        assert Client().get(link).status_code == 404
+
     def test_an_administrator_cannot_vouch_for_his_own_checks(self, lee_client):
         admin = lee_client.admin
         form = new_user_form(
