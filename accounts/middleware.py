@@ -65,14 +65,17 @@ def duration_in_words(span: timedelta) -> str:
     return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
-def access_ended_response(request: HttpRequest, user: User, problem: str) -> HttpResponse:
-    """Ends the session and tells the user why and whom to contact (403)."""
+def access_ended_response(
+    request: HttpRequest, user: User, problem: str, *, password_set: bool = False
+) -> HttpResponse:
+    """Ends the session and tells the user why and whom to contact (403); ``password_set``:
+    she has just chosen her password through a set-up link, which stands."""
     organisation = user.organisation
     logout(request)
     return render(
         request,
         "accounts/access_ended.html",
-        {"problem": problem, "organisation": organisation},
+        {"problem": problem, "organisation": organisation, "password_set": password_set},
         status=403,
     )
 

@@ -233,6 +233,16 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
         user = services.setup_link_redeem(link=link, password=form.cleaned_data["new_password1"])
         if user is None:  # used by another submission meanwhile
             return render(request, "accounts/setup_invalid.html", status=404)
+        if problem := user.access_problem(timezone.now()):
+            # Her password stands (a newcomer's training may come later), but as at sign-in
+            # she is not let in, and the log does not say she signed in.
+            audit_note(
+                request,
+                action=Action.SIGN_IN_FAILED,
+                user=user,
+                detail={"set_up_link": True, "access_ended": problem},
+            )
+            return access_ended_response(request, user, problem, password_set=True)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         session_start(request, user)
         audit_note(request, action=Action.SIGN_IN, detail={"set_up_link": True})
@@ -449,6 +459,9 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     elif action == "suspend" and managed.suspended_at is not None:
         # Its date says when her access ended: a second suspension must not move it.
         refusal = ALREADY_SUSPENDED.format(name=name)
+    elif action == "setup-link" and managed.suspended_at is not None:
+        # A link is a way in: its holder would choose the password she is let in with later.
+        refusal = f"{name} is suspended. Reactivate them first, then give them a link."
     elif already := _already_done(action, managed):
         # A repeat (a page left open) would move a recorded date, or sign her out for nothing.
         refusal = f"{name} {already}. Nothing has been changed."

@@ -151,7 +151,9 @@ class TestListingUsers:
 
 class TestCreatingUsers:
     def test_lee_creates_a_user_who_finishes_with_a_one_time_link(self, lee_client, client):
-        response = lee_client.post(NEW_USER, new_user_form())
+        trained = {"training_completed_on_0": "2", "training_completed_on_1": "3",
+                   "training_completed_on_2": "2026"}  # fmt: skip
+        response = lee_client.post(NEW_USER, new_user_form(**trained))
         html = response.content.decode()
         assert "User added" in html
         path = setup_path(html)
@@ -175,6 +177,36 @@ class TestCreatingUsers:
         assert created.check_password(chosen)
         # The link works once.
         assert client.__class__().get(path).status_code == 404
+
+    def test_a_newcomer_not_yet_trained_chooses_a_password_but_is_not_let_in(self, lee_client):
+        """Tom's training is not recorded yet: his password stands for when it is, but he is
+        told why he cannot use ContactPoint, and the log does not say he signed in."""
+        html = lee_client.post(NEW_USER, new_user_form()).content.decode()
+        chosen, tom = "a-long-and-unusual-passphrase", Client()
+        response = tom.post(setup_path(html), {"new_password1": chosen, "new_password2": chosen})
+        assert response.status_code == 403
+        page = response.content.decode()
+        assert "Your ContactPoint training has expired or has not been recorded" in page
+        assert "Your password has been saved" in page
+        created = User.objects.get(username="tom.baker")
+        assert created.check_password(chosen)
+        assert not AuditEvent.objects.filter(action="sign_in", user_id=created.pk).exists()
+        failed = AuditEvent.objects.get(action="sign_in_failed", user_id=created.pk)
+        assert failed.detail == {"set_up_link": True, "access_ended": "training"}
+        assert tom.get(reverse("accounts:enrol")).status_code == 302  # not signed in
+
+    def test_a_suspended_user_is_given_no_set_up_link(self, lee_client):
+        """A link is a way in: its holder would choose the password she is let in with once
+        reactivated. Lee is told to reactivate her first."""
+        user = make_user("lara", Role.LA_ADMINISTRATOR)
+        action(lee_client, user, "suspend")
+        response = lee_client.post(
+            reverse("accounts:user_action", args=[user.pk, "setup-link"]), follow=True
+        )
+        assert "is suspended. Reactivate them first, then give them a link." in (
+            response.content.decode()
+        )
+        assert not SetupLink.objects.filter(user=user).exists()
 
     def test_a_set_up_link_expires_after_72_hours(self, lee_client):
         html = lee_client.post(NEW_USER, new_user_form()).content.decode()
