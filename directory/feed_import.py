@@ -667,11 +667,12 @@ def _moved_on_since(child: Child | None, key: str, source: str, record: FeedImpo
 def _sent_since(source_record: SourceRecord, first: FeedImport) -> bool:
     """Whether a file received after ``first`` (not the same file sent again) has sent the
     feed record: a row left out of ``first`` would put back what that newer file replaced.
-    A file is as new as when it first came: an older file sent again since is not newer."""
+    A file is as new as when it first came: an older file sent again since is not newer, nor
+    is one extracted before ``first`` and imported late (its row is the older word)."""
     last = source_record.last_import
     sent = last.resend_of if last.resend_of_id is not None else last
     assert sent is not None
-    return sent.imported_at > first.imported_at
+    return sent.imported_at > first.imported_at and sent.extracted >= first.extracted
 
 
 def _placement(row: FeedRow) -> tuple[str, list[Scored]]:

@@ -3741,6 +3741,30 @@ class TestAnOlderFileImportedLate:
         assert self.homes() == ["9 South Street"]
         assert Child.objects.count() == 1
 
+    ELLA = TestSendingAFileAgain.ELLA
+
+    def census_import(self, content: bytes, days: int | None) -> FeedImport | None:
+        """A census file extracted ``days`` ago (None: imported before ContactPoint asked)."""
+        extracted_on = None if days is None else timezone.localdate() - timedelta(days=days)
+        return load(content, skip_invalid=True, extracted_on=extracted_on).feed_import
+
+    def ella_homes(self) -> list[str]:
+        ella = Child.objects.get(given_name="Ella")
+        return list(ella.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True))
+
+    def test_a_row_left_out_of_a_newer_file_is_not_kept_out_by_an_older_one(self, school):
+        """January's file left Ella out (her school not yet held); December's, imported after
+        it, brought her in at her old home. January's file sent again is the newer word on
+        her: her January home is taken, not kept out as 'sent since in a later file'."""
+        january = census({}, self.ELLA)
+        self.census_import(january, 30)
+        december = census({**self.ELLA, "address_line_1": "2 Old Lane", "school_urn": "100000"})
+        self.census_import(december, 60)
+        make_service(Service.Kind.SCHOOL, name="Northshire Juniors", identifier="100001")
+        resent = self.census_import(january, 0)
+        assert resent is not None and resent.outcome == {"updated": 1}
+        assert self.ella_homes() == ["3 Mill Lane"]
+
     def test_the_command_takes_the_extract_date(self, tmp_path, capsys):
         northshire()
         today = timezone.localdate()
