@@ -346,8 +346,9 @@ def _rows_import(
         rows_read=validation.rows_read,
         rows_rejected=len(validation.rejected),
         resend_of=first,
-        # The same file sent again was extracted when it was the first time.
-        extracted_on=first.extracted_on if first is not None else extracted_on,
+        # The same file sent again was extracted when it was the first time (one imported
+        # before ContactPoint asked, when it was first received: not today).
+        extracted_on=first.extracted if first is not None else extracted_on,
     )
     for row in list(validation.rows):
         # With rows with errors left out, each row in a savepoint: one refused goes alone.

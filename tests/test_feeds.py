@@ -3765,6 +3765,21 @@ class TestAnOlderFileImportedLate:
         assert resent is not None and resent.outcome == {"updated": 1}
         assert self.ella_homes() == ["3 Mill Lane"]
 
+    def test_a_file_imported_before_extract_dates_sent_again_is_as_old_as_it_was(self, school):
+        """A file received 60 days ago, before ContactPoint asked for extract dates, is sent
+        again today for Ella's row: it is no newer for that, so a file extracted 5 days ago,
+        imported after it, still moves her."""
+        january = census({}, self.ELLA)
+        self.census_import(january, None)
+        received = timezone.now() - timedelta(days=60)
+        FeedImport.objects.update(imported_at=received)
+        make_service(Service.Kind.SCHOOL, name="Northshire Juniors", identifier="100001")
+        resent = self.census_import(january, 0)
+        assert resent is not None and resent.extracted == timezone.localdate(received)
+        moved = census({**self.ELLA, "address_line_1": "9 New Street", "postcode": "NE2 2BB"})
+        assert self.census_import(moved, 5).outcome == {"updated": 1}
+        assert self.ella_homes() == ["9 New Street"]
+
     def test_the_command_takes_the_extract_date(self, tmp_path, capsys):
         northshire()
         today = timezone.localdate()
