@@ -3681,6 +3681,7 @@ class TestAnOlderFileImportedLate:
         assert self.homes() == ["9 New Street"]
         assert "1 row was not applied, as a file extracted later has sent that record" in page
         assert "before the local authority system file march.csv" in page
+        assert '<p class="govuk-body">.</p>' not in page, "no summary of rows applied: none were"
         january = FeedImport.objects.get(file_name="january.csv")
         assert january.extracted_on == today - timedelta(days=60)
         assert january.outcome == {EXTRACTED_BEFORE: 1}
