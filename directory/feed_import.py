@@ -626,6 +626,11 @@ def _apply_row(
     if PurgedFeedRecord.is_purged(source, key):
         return PURGED  # nothing of the row is kept: the person's record was purged
     child = _by_identifier(row)
+    decision, scored = ("identifier", []) if child is not None else _placement(row)
+    if decision == "merge":
+        child = scored[0].child
+    # Whether she was found by an identifier or by her name and birthday, an older file of
+    # the LA she left must not take her back.
     if _moved_on_since(child, key, source, record):
         return EXTRACTED_BEFORE
     source_record = SourceRecord.objects.create(
@@ -634,11 +639,7 @@ def _apply_row(
     )  # fmt: skip
     if child is not None:
         link(source_record, row, child, record, la)
-        return "matched_by_identifier"
-    decision, scored = _placement(row)
-    if decision == "merge":
-        link(source_record, row, scored[0].child, record, la)
-        return "matched_automatically"
+        return "matched_by_identifier" if decision == "identifier" else "matched_automatically"
     if decision == "review":
         MatchReview.objects.create(source_record=source_record, candidates=_shortlist(scored))
         return "waiting_for_review"

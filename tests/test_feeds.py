@@ -3720,13 +3720,15 @@ class TestAnOlderFileImportedLate:
         assert self.homes() == ["9 New Street"]
         assert FeedImport.objects.get(file_name="january.csv").outcome == {EXTRACTED_BEFORE: 1}
 
+    @pytest.mark.parametrize("nhs", ["9434765005", ""], ids=["by_nhs_number", "by_name"])
     @pytest.mark.parametrize("sent_before", [True, False])
-    def test_an_older_file_of_the_la_she_left_does_not_end_her_new_las_home(self, sent_before):
+    def test_an_older_file_of_the_la_she_left_does_not_end_her_new_las_home(self, sent_before, nhs):
         """Zed moved from Northshire to Southshire: Southshire's file, extracted 10 days ago,
         gave his home there. Northshire's file of 60 days ago, imported late, says where he
         lived then: it must neither end his Southshire home nor bring back a Northshire one,
-        whether or not Northshire's system had sent him before."""
-        nhs, today = "9434765005", timezone.localdate()
+        whether or not Northshire's system had sent him before, and whether he is found by
+        his NHS number or (LA systems often hold none) by his name and birthday."""
+        today = timezone.localdate()
         south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
         before = {"address_line_1": "2 North Road"}
         for la, row, days in (
