@@ -1260,7 +1260,15 @@ def review_decide(
             if not is_shielded(child) and decision_shielded(review, row):
                 shield_for_review(child)
             review.status = MatchReview.Status.MATCHED
-        link(source_record, row, child, source_record.last_import, la or child.local_authority)
+        record = source_record.last_import
+        if decision == "match" and _moved_on_since(
+            child, source_record.record_id, source_record.source, record
+        ):
+            # Hers, but older than another LA's system's word on her: it must not take her back.
+            source_record.child = child
+            source_record.save(update_fields=["child"])
+        else:
+            link(source_record, row, child, record, la or child.local_authority)
     review.decided_by, review.decided_at = by, timezone.now()
     # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
     # this one among them, and would have listed the record just made from its own row.

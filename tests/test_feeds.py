@@ -3783,6 +3783,33 @@ class TestAnOlderFileImportedLate:
         assert self.census_import(moved, 5).outcome == {"updated": 1}
         assert self.ella_homes() == ["9 New Street"]
 
+    def test_dana_deciding_an_older_row_of_the_la_he_left_is_his_does_not_take_him_back(
+        self, client
+    ):
+        """Northshire's file of 60 days ago spells Zed 'Zedd', so his row waits for review;
+        Southshire's file of 10 days ago gave his home there. The row is his, as Dana decides,
+        but it is the older word on where he lives: his Southshire home stays."""
+        today = timezone.localdate()
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
+        for la, row, days in (
+            (southshire(), la_system(la_record_id="7", **south), 10),
+            (northshire(), la_system(given_name="Zedd", address_line_1="2 North Road"), 60),
+        ):
+            feed_import(
+                source=Source.LA_SYSTEM, file_name=f"{la.code}.csv", content=row,
+                local_authority=la, by=None, extracted_on=today - timedelta(days=days),
+            )  # fmt: skip
+        zed, review = Child.objects.get(), MatchReview.objects.get()
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        seen = page.split('name="seen" value="', 1)[1].split('"', 1)[0]
+        client.post(
+            reverse("directory:review", args=[review.pk]),
+            {"choice": f"match:{zed.contactpoint_id}", "seen": seen},
+        )
+        assert SourceRecord.objects.get(record_id__endswith="/1001").child == zed
+        assert self.homes() == ["9 South Street"]
+
     def test_the_command_takes_the_extract_date(self, tmp_path, capsys):
         northshire()
         today = timezone.localdate()
