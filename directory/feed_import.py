@@ -633,10 +633,16 @@ def _apply_row(
     # the LA she left must not take her back.
     if _moved_on_since(child, key, source, record):
         return EXTRACTED_BEFORE
-    source_record = SourceRecord.objects.create(
-        source=source, record_id=key, payload=row.payload, first_import=record,
-        last_import=record,
+    # Another file imported at this moment may bring the same person in first: the insert
+    # waits for it, and once it is committed its record is the one this row updates.
+    SourceRecord.objects.bulk_create(
+        [SourceRecord(source=source, record_id=key, payload=row.payload, first_import=record,
+                      last_import=record)],
+        ignore_conflicts=True,
     )  # fmt: skip
+    source_record = SourceRecord.objects.select_for_update().get(source=source, record_id=key)
+    if source_record.first_import_id != record.pk:
+        return _apply_row(row, source, record, la, sent_first=sent_first)
     if child is not None:
         link(source_record, row, child, record, la)
         return "matched_by_identifier" if decision == "identifier" else "matched_automatically"

@@ -593,10 +593,15 @@ def committed_data_manager(django_db_setup, django_db_blocker):
 
 
 def feed_uploaded_at_once(
-    manager: User, form: dict[str, object], file: tuple[str, bytes], monkeypatch
+    manager: User,
+    form: dict[str, object],
+    file: tuple[str, bytes],
+    monkeypatch,
+    second: tuple[str, bytes] | None = None,
 ) -> list[str]:
-    """The feed upload page posted twice at once (``form`` and the ``file`` named), each
-    request having checked the file before the other imports it: each page, as HTML."""
+    """The feed upload page posted twice at once (``form`` and the ``file`` named; the second
+    post with the ``second`` file, if given), each request having checked its file before the
+    other imports: each page, as HTML."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from directory import feed_views
@@ -611,9 +616,10 @@ def feed_uploaded_at_once(
 
     monkeypatch.setattr(feed_views, "feed_check", check_side_by_side)
     pages: list[str] = []
+    files = iter([file, second or file])
 
     def upload() -> None:
-        name, content = file
+        name, content = next(files)
         upload = SimpleUploadedFile(name, content, content_type="text/csv")
         request = RequestFactory().post("/feeds/", {**form, "file": upload})
         request.user, request.session = User.objects.get(pk=manager.pk), SessionStore()
@@ -1578,3 +1584,28 @@ def test_a_user_suspended_twice_at_once_is_suspended_once(committed_la_administr
             f"{name} is already suspended. Nothing has been changed.",
         ]
     )
+
+
+def test_two_files_naming_the_same_new_child_uploaded_at_once_are_both_imported(
+    committed_data_manager, monkeypatch
+):
+    """Dana uploads January's LA file and a colleague February's at the same moment, each
+    bringing in Zephyrine for the first time: one waited for the other's new record, and then
+    broke on it (a server error page) rather than importing its row as an update."""
+    from directory.models import Child, FeedImport
+
+    manager = committed_data_manager
+    header = (
+        b"la_record_id,given_name,family_name,date_of_birth,gender,address_line_1,"
+        b"address_line_2,town,postcode,nhs_number,carer_given_name,carer_family_name,"
+        b"carer_relationship,carer_parental_responsibility,carer_phone,service_kind,"
+        b"service_started_on,caf_held,lead_professional\n"
+    )
+    row = "RC-1,Zephyrine,Quorrell,2016-04-02,female,{},,Northtown,NE1 4ST,,,,,,,,,,\n"
+    january, february = (header + row.format(home).encode() for home in ("1 Mill", "2 Mill"))
+    form = {**extracted_today(), "source": "la_system", "local_authority": manager.organisation_id}
+    feed_uploaded_at_once(
+        manager, form, ("january.csv", january), monkeypatch, second=("february.csv", february)
+    )
+    assert FeedImport.objects.filter(local_authority=manager.organisation).count() == 2
+    assert Child.objects.filter(local_authority=manager.organisation).count() == 1
