@@ -219,6 +219,13 @@ def _resend_check(
     _only_rows(outcome.validation, set(left_out))
 
 
+def oldest_extract() -> date:
+    """The earliest extract date a file may be given: a year ago. An older one is a mistyped
+    year far more often than a real file, and its rows, not applied over anything newer, would
+    be lost: the same file cannot be sent again with the date put right."""
+    return years_before(timezone.localdate(), 1)
+
+
 def _extracted_later(
     source: str, local_authority: Organisation | None, extracted_on: date | None
 ) -> FeedImport | None:

@@ -32,6 +32,7 @@ from directory.feed_import import (
     feed_check,
     feed_import,
     feed_upload_queue,
+    oldest_extract,
     review_decide,
     review_version,
     row_from_record,
@@ -122,6 +123,11 @@ class UploadForm(GovukMessages, forms.Form):
         if extracted_on > timezone.localdate():
             raise forms.ValidationError(
                 "The date the file was extracted must be today or in the past"
+            )
+        if extracted_on < (oldest := oldest_extract()):
+            raise forms.ValidationError(
+                "The date the file was extracted must be within the last year, on or after "
+                f"{oldest:%-d %B %Y}"
             )
         return extracted_on
 

@@ -40,6 +40,7 @@ from directory.models import (
     Service,
     Source,
     SourceRecord,
+    years_before,
 )
 from directory.services import (
     children_merge,
@@ -544,7 +545,7 @@ class TestImportCommand:
         report = list(csv.reader((tmp_path / "census.csv.rejected.csv").open()))
         assert report[0][:3] == ["row", "errors", "upn"]
         assert report[1][0] == "3" and report[1][1].startswith("gender: unknown code 'x'")
-        assert "Imported 1 rows" in capsys.readouterr().out
+        assert "Read 1 row of" in capsys.readouterr().out
 
     def test_the_rejected_rows_never_hand_a_spreadsheet_a_formula(self, tmp_path, school):
         """The report is opened in a spreadsheet, and a file's cells are anyone's text."""
@@ -3690,11 +3691,20 @@ class TestAnOlderFileImportedLate:
         assert SourceRecord.objects.get().payload["address_line_1"] == "9 New Street"
 
     def test_it_asks_for_a_real_extract_date_not_ahead(self, client):
+        """Nor more than a year back: 1026 typed for 2026 would leave every row not applied,
+        and the same file could not be sent again with the date put right."""
         sign_in(client, dana())
-        tomorrow = timezone.localdate() + timedelta(days=1)
+        today = timezone.localdate()
+        tomorrow, typo = today + timedelta(days=1), today.replace(year=1026)
+        a_year_ago = years_before(today, 1)
         for extracted_on, message in (
             (None, "Enter the date the file was extracted"),
             (tomorrow, "The date the file was extracted must be today or in the past"),
+            (
+                typo,
+                "The date the file was extracted must be within the last year, on or after "
+                f"{a_year_ago:%-d %B %Y}",
+            ),
         ):
             assert message in self.upload(client, self.JANUARY, extracted_on, "january.csv")
         assert not FeedImport.objects.exists() and not Child.objects.exists()
@@ -3831,3 +3841,9 @@ class TestAnOlderFileImportedLate:
             "--local-authority", "E06000099", str(tmp_path / "january.csv"),
         )  # fmt: skip
         assert result.returncode == 2 and "is in the future" in result.stderr
+        typo = today.replace(year=1026).isoformat()
+        result = run_manage(
+            "import_feed", "--extracted-on", typo, "--source", "la_system",
+            "--local-authority", "E06000099", str(tmp_path / "january.csv"),
+        )  # fmt: skip
+        assert result.returncode == 2 and "is more than a year ago" in result.stderr

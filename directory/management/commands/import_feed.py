@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from accounts.models import Organisation
 from contactpoint.commands import Command as BaseCommand
-from directory.feed_import import feed_import
+from directory.feed_import import feed_import, oldest_extract
 from directory.feeds import COLUMNS, FEED_SOURCES, error_report
 from directory.models import FeedImport, Source
 
@@ -128,8 +128,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{path.name} sent again: {outcome.feed_import.outcome_text}.")
             return
         summary = FeedImport.describe(outcome.counts)
+        rows = len(validation.rows)
+        # "Read", not "imported": some rows may have been found older than what is held.
         self.stdout.write(
-            f"Imported {len(validation.rows)} rows of {path.name}: {summary or 'none'}."
+            f"Read {rows} row{'s' * (rows != 1)} of {path.name}: {summary or 'none'}."
         )
 
     @staticmethod
@@ -159,6 +161,10 @@ def _extract_date(value: str) -> date:
     if day > timezone.localdate():
         raise argparse.ArgumentTypeError(
             f"{value} is in the future: a file is extracted before it is sent"
+        )
+    if day < oldest_extract():
+        raise argparse.ArgumentTypeError(
+            f"{value} is more than a year ago: ask the feed's supplier for a new extract"
         )
     return day
 
