@@ -1,4 +1,5 @@
-"""`python manage.py import_feed --source SOURCE FILE`: validate, match and apply a feed file."""
+"""`python manage.py import_feed --source SOURCE --extracted-on YYYY-MM-DD FILE`: validate, match
+and apply a feed file."""
 
 import argparse
 import csv
