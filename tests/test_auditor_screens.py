@@ -583,6 +583,15 @@ class TestAnomalies:
             event(user, at=start + timedelta(minutes=n))
         assert "priya" in self.report(ada_client, "Many records viewed")
 
+    def test_many_records_in_ten_minutes_across_the_hands_of_the_clock(self, ada_client, settings):
+        """Six views in three minutes, from 10.08 to 10.11, are as many in a short time as six
+        from 10.00: the ten minutes are counted from any view, not from the clock's tens."""
+        settings.AUDIT_MANY_VIEWS = 5
+        user, start = priya(), timezone.now().replace(minute=0, second=0) - timedelta(hours=1)
+        for n in range(6):
+            event(user, at=start + timedelta(minutes=8, seconds=30 * n))
+        assert "priya" in self.report(ada_client, "Many records viewed")
+
     def test_searching_for_your_own_surname_or_postcode(self, ada_client):
         user = priya()
         user.last_name, user.home_postcode = "Sharma", "NE1 4ST"
