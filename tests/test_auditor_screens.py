@@ -580,7 +580,7 @@ class TestAnomalies:
         settings.AUDIT_MANY_VIEWS = 5
         user, start = priya(), timezone.now().replace(minute=0, second=0) - timedelta(hours=1)
         for n in range(6):
-            event(user, at=start + timedelta(minutes=n))
+            event(user, at=start + timedelta(minutes=n), child_contactpoint_id=f"{n:012d}")
         assert "priya" in self.report(ada_client, "Many records viewed")
 
     def test_many_records_in_ten_minutes_across_the_hands_of_the_clock(self, ada_client, settings):
@@ -589,8 +589,21 @@ class TestAnomalies:
         settings.AUDIT_MANY_VIEWS = 5
         user, start = priya(), timezone.now().replace(minute=0, second=0) - timedelta(hours=1)
         for n in range(6):
-            event(user, at=start + timedelta(minutes=8, seconds=30 * n))
+            event(
+                user,
+                at=start + timedelta(minutes=8, seconds=30 * n),
+                child_contactpoint_id=f"{n:012d}",
+            )
         assert "priya" in self.report(ada_client, "Many records viewed")
+
+    def test_one_record_opened_again_and_again_is_not_many_records(self, ada_client, settings):
+        """Reloading the record she is working on is one record viewed, not six."""
+        settings.AUDIT_MANY_VIEWS = 5
+        user, start = priya(), timezone.now().replace(minute=0, second=0) - timedelta(hours=1)
+        for n in range(6):
+            event(user, at=start + timedelta(minutes=n), child_contactpoint_id="000000000001")
+        event(user, at=start + timedelta(minutes=7), child_contactpoint_id="000000000002")
+        assert "priya" not in self.report(ada_client, "Many records viewed")
 
     def test_searching_for_your_own_surname_or_postcode(self, ada_client):
         user = priya()
