@@ -154,6 +154,11 @@ def retained_from() -> date | None:
 def verify(*, first_day: date | None = None, last_day: date | None = None) -> Verification:
     result = Verification()
     kept_from = retained_from()
+    if kept_from is not None:
+        # Retention keeps a year at least: a month of the last year without its partition was
+        # removed, whatever a (forgeable) retention event claims.
+        latest = _add_months(_month_start(datetime.now(UTC).date()), -12)
+        kept_from = min(kept_from, latest)
     # A retention event is only an event, which anyone able to write one could forge: a day is
     # left unchecked as dropped only where its month's partition has really gone.
     months = set(partitions())
@@ -218,7 +223,12 @@ def _verify_day(seal: AuditSeal, result: Verification) -> None:
             else:
                 result.problems.append(f"event {event_id} of {seal.day} has been altered")
         count, events_hash = _day_digest(cursor, seal.day)
-    if (count, events_hash) != (seal.event_count, seal.events_hash):
+    if count == 0 and seal.event_count > 0:
+        # Events and digests gone together (a partition dropped or detached).
+        result.problems.append(
+            f"every event sealed for {seal.day} has been removed ({seal.event_count})"
+        )
+    elif (count, events_hash) != (seal.event_count, seal.events_hash):
         result.problems.append(f"the digests sealed for {seal.day} have been altered")
     result.days_checked += 1
     result.events_checked += count

@@ -188,6 +188,22 @@ class TestVerificationCannotBeTalkedOutOfChecking:
         )
         self.expect_problem(f"event {victim.id} of {victim.occurred_at.date()} has been altered")
 
+    def test_a_recent_month_hidden_behind_a_forged_retention_event_is_found(self):
+        """Retention keeps a year at least (its years are at least 1): a sealed month of the
+        last year that has no partition was removed, whatever a retention event says."""
+        today = timezone.now().astimezone(UTC).date()
+        last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        victim = event_on(last_month + timedelta(days=2))
+        seal_closed_days(now=two_hours_into_today())
+        assert verify().ok
+        event_at(timezone.now(), action=Action.RETENTION, detail={"kept_from": "2999-01-01"})
+        suffix = last_month.strftime("y%Ym%m")
+        for base in ("audit_event", "audit_event_digest"):
+            as_an_attacker_with_superuser(f"ALTER TABLE {base} DETACH PARTITION {base}_{suffix}")
+        self.expect_problem(
+            f"every event sealed for {victim.occurred_at.date()} has been removed (1)"
+        )
+
     def test_it_finds_an_event_inserted_before_the_first_sealed_day(self, three_sealed_days):
         """No later seal will ever cover a day before the first seal's."""
         first = AuditSeal.objects.order_by("day").first()
