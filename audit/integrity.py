@@ -166,6 +166,7 @@ def verify(*, first_day: date | None = None, last_day: date | None = None) -> Ve
     seals = list(AuditSeal.objects.order_by("day"))
     if seals:
         _verify_none_before(seals[0].day, result)
+    _verify_sealed_lately(seals[-1].day if seals else None, last_day, result)
     for seal in seals:
         if previous_day is not None and seal.day != previous_day + timedelta(days=1):
             result.problems.append(
@@ -186,6 +187,24 @@ def verify(*, first_day: date | None = None, last_day: date | None = None) -> Ve
         if in_range and not (dropped and _month_start(seal.day) not in months):
             _verify_day(seal, result)
     return result
+
+
+def _verify_sealed_lately(
+    last_sealed: date | None, last_day: date | None, result: Verification
+) -> None:
+    """Days are sealed daily, so a day before yesterday with events and no seal means sealing
+    stopped (or never started), and nothing since can be verified."""
+    if last_day is not None:
+        return  # a range asked for (retention), which checks its own days are sealed
+    overdue, _ = _day_bounds(datetime.now(UTC).date() - timedelta(days=1))
+    unsealed = AuditEvent.objects.filter(occurred_at__lt=overdue)
+    if last_sealed is not None:
+        unsealed = unsealed.filter(occurred_at__gte=_day_bounds(last_sealed)[1])
+    first = unsealed.order_by("occurred_at").values_list("occurred_at", flat=True).first()
+    if first is not None:
+        result.problems.append(
+            f"events from {first.astimezone(UTC).date()} on are not sealed: run audit_seal daily"
+        )
 
 
 def _verify_none_before(first_sealed: date, result: Verification) -> None:

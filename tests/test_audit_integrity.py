@@ -204,6 +204,22 @@ class TestVerificationCannotBeTalkedOutOfChecking:
             f"every event sealed for {victim.occurred_at.date()} has been removed (1)"
         )
 
+    @pytest.mark.parametrize("sealed_before", [True, False])
+    def test_days_left_unsealed_are_not_called_intact(self, sealed_before):
+        """Sealing that stopped (or never started: its cron job missing) leaves days that any
+        change goes unnoticed in; a log that is not sealed is not verified either."""
+        today = timezone.now().astimezone(UTC).date()
+        if sealed_before:
+            event_on(today - timedelta(days=9))
+            seal_closed_days(now=datetime.combine(today - timedelta(days=7), time(2), tzinfo=UTC))
+        event_on(today - timedelta(days=5))
+        self.expect_problem(f"events from {today - timedelta(days=5)} on are not sealed")
+
+    def test_yesterday_unsealed_is_not_yet_a_problem(self):
+        """Its seal comes after midnight and an hour, from the daily job."""
+        event_on(timezone.now().astimezone(UTC).date() - timedelta(days=1), 20)
+        assert verify().ok
+
     def test_it_finds_an_event_inserted_before_the_first_sealed_day(self, three_sealed_days):
         """No later seal will ever cover a day before the first seal's."""
         first = AuditSeal.objects.order_by("day").first()
