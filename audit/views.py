@@ -167,10 +167,17 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
 @permission_required(Permission.READ_AUDIT)
 def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
     auditor = signed_in_user(request)
-    # Another LA's user does not exist for an LA auditor (404).
-    users = User.objects.all() if is_national(auditor) else auditor.organisation.users.all()
+    visible = selectors.events_visible_to(auditor)
+    # Another LA's user does not exist for an LA auditor (404), unless she worked in the
+    # auditor's LA before: her events there are the auditor's to read, under her name only.
+    users = User.objects.all()
+    if not is_national(auditor):
+        users = users.filter(
+            Q(organisation=auditor.organisation_id)
+            | Q(pk__in=visible.filter(user_id=pk).values("user_id")[:1])
+        )
     subject = get_object_or_404(users, pk=pk)
-    events_of_user = selectors.events_visible_to(auditor).filter(user_id=subject.pk)
+    events_of_user = visible.filter(user_id=subject.pk)
     _note_query(request, "user_activity", {"user_id": subject.pk})
     events, more = _page(events_of_user, request)
     # Who gave which roles, suspended, reactivated, reset two-factor sign-in, and when: for an
@@ -192,6 +199,9 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
         "audit/user_activity.html",
         {
             "subject": subject,
+            # Where a leaver works now, and as what, is her new organisation's business.
+            "elsewhere_now": not is_national(auditor)
+            and subject.organisation_id != auditor.organisation_id,
             "summary": selectors.user_activity_summary(events_of_user),
             "events": _shown(events),
             "next_query": urlencode({"before": more}) if more else "",

@@ -117,6 +117,22 @@ class TestScope:
     def test_another_las_user_has_no_activity_page_for_ada(self, ada_client):
         assert ada_client.get(reverse("audit:user_activity", args=[xavier().pk])).status_code == 404
 
+    def test_a_leavers_activity_here_is_ada_s_to_read_but_not_where_she_works_now(self, ada_client):
+        """Priya moved to Southshire: her Northshire events are still on Ada's list, and the
+        link to her activity led to 'Page not found'. Ada reads what Priya did in Northshire,
+        not her new LA, her roles there, nor what she has done there since."""
+        leaver = priya()
+        event(leaver, child_contactpoint_id="111111111111", path="/before")
+        leaver.organisation = southshire()
+        leaver.save()
+        event(leaver, child_contactpoint_id="222222222222", path="/since")
+        response = ada_client.get(reverse("audit:user_activity", args=[leaver.pk]))
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "/before" in html and "/since" not in html
+        assert "Southshire" not in html and "Roles now" not in html
+        assert "No longer" in html
+
 
 class TestFilters:
     def test_by_user_child_action_and_dates(self, ada_client):
