@@ -124,6 +124,9 @@ class UserForm(GovukMessages, forms.Form):
         required=False,
         help_text="Only auditors see it: they are told if the user searches their own street",
     )
+    remove_home_postcode = forms.BooleanField(
+        label="Remove the recorded home postcode", required=False
+    )
     organisation = forms.ModelChoiceField(
         queryset=Organisation.objects.all(),
         empty_label=None,
@@ -162,6 +165,17 @@ class UserForm(GovukMessages, forms.Form):
         organisation.queryset = organisations
         if editing is not None:
             del self.fields["username"]
+        # The stored postcode is never put back on the page: the field starts empty and an
+        # empty one keeps it, so the form can be saved without anyone reading it.
+        self.initial.pop("home_postcode", None)
+        if editing is not None and editing.home_postcode:
+            self.fields["home_postcode"].label = "New home postcode"
+            self.fields["home_postcode"].help_text = (
+                "A home postcode is recorded. Leave this empty to keep it. "
+                "Only auditors see it: they are told if the user searches their own street"
+            )
+        else:
+            del self.fields["remove_home_postcode"]
         if editing is not None or organisations.count() == 1:
             # Only a national administrator chooses; an LA administrator's users join their LA.
             del self.fields["organisation"]
@@ -174,6 +188,21 @@ class UserForm(GovukMessages, forms.Form):
         if postcode is None:
             raise forms.ValidationError("Enter a real postcode, like NE1 4ST")
         return postcode
+
+    def clean(self) -> dict[str, Any]:
+        """``home_postcode`` becomes the postcode to hold: the one typed, none if removal is
+        ticked, or else the one recorded."""
+        data = super().clean() or {}
+        typed, remove = data.get("home_postcode"), data.pop("remove_home_postcode", False)
+        if typed and remove:
+            self.add_error(
+                "home_postcode", "Enter a new home postcode or remove the recorded one, not both"
+            )
+        elif "home_postcode" in data and not typed:
+            data["home_postcode"] = (
+                "" if remove or self.editing is None else (self.editing.home_postcode)
+            )
+        return data
 
     def clean_roles(self) -> list[str]:
         """Each role once, in the order roles are listed (a repeated one is not two)."""

@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services, views
 from accounts.lockout import sign_in_failure_record
 from accounts.models import Organisation, SetupLink, User
+from accounts.permissions import grantable_roles
 from accounts.roles import Role
 from audit.models import AuditEvent
 from tests.commands import run_manage
@@ -310,7 +311,10 @@ def test_a_work_phone_and_a_home_postcode_can_be_recorded(lee_client, client):
     assert (created.phone, created.home_postcode) == ("01632 960123", "NE1 4ST")
     page = lee_client.get(reverse("accounts:user_detail", args=[created.pk])).content.decode()
     assert "01632 960123" in page and "NE1 4ST" not in page
-    edit = {**new_user_form(phone="01632 960999", home_postcode=""), "username": "ignored"}
+    edit = {
+        **new_user_form(phone="01632 960999", remove_home_postcode="on"),
+        "username": "ignored",
+    }
     lee_client.post(reverse("accounts:user_edit", args=[created.pk]), edit)
     created.refresh_from_db()
     assert (created.phone, created.home_postcode) == ("01632 960999", "")
@@ -1054,3 +1058,102 @@ def test_a_mistyped_date_is_shown_again_for_correcting(client):
     html = client.post(NEW_USER, new_user_form(vetting_checked_on_1="13")).content.decode()
     assert 'name="vetting_checked_on_1" type="text" inputmode="numeric" value="13"' in html
     assert 'for="id_vetting_checked_on_2">Year</label>' in html
+
+
+def edit_form(user, admin, **overrides):
+    """``user``'s edit form as the page gives ``admin`` it, the home postcode left empty."""
+    data = {
+        "username": "ignored",
+        "first_name": user.first_name,
+        "last_name": "Sharma",
+        "email": "priya@northshire.example.org",
+        "roles": [role.value for role in grantable_roles(admin) if user.has_role(role)],
+        "home_postcode": "",
+        "vetting_checked_on_0": str(user.vetting_checked_on.day),
+        "vetting_checked_on_1": str(user.vetting_checked_on.month),
+        "vetting_checked_on_2": str(user.vetting_checked_on.year),
+        "training_completed_on_0": str(user.training_completed_on.day),
+        "training_completed_on_1": str(user.training_completed_on.month),
+        "training_completed_on_2": str(user.training_completed_on.year),
+    }
+    return new_user_form(**data | overrides)
+
+
+class TestTheHomePostcodeIsNeverShown:
+    """A user's home postcode is there only for the auditors' report of searches of their own
+    street: administrators record, replace and remove it without ever seeing it."""
+
+    @pytest.fixture
+    def priya_at_home(self):
+        user = priya()
+        user.home_postcode = "NE1 4ST"
+        user.save(update_fields=["home_postcode"])
+        return user
+
+    @pytest.fixture(params=["lee", "nina"])
+    def admin_client(self, request, client):
+        client.admin = lee() if request.param == "lee" else nina()
+        sign_in(client, client.admin)
+        return client
+
+    def test_it_is_not_on_the_edit_form(self, admin_client, priya_at_home):
+        page = admin_client.get(reverse("accounts:user_edit", args=[priya_at_home.pk]))
+        html = page.content.decode()
+        assert "NE1" not in html and "4ST" not in html
+        assert "A home postcode is recorded. Leave this empty to keep it." in html
+        assert "Remove the recorded home postcode" in html
+
+    def test_a_user_without_one_is_offered_no_removal(self, admin_client):
+        user = priya()
+        html = admin_client.get(reverse("accounts:user_edit", args=[user.pk])).content.decode()
+        assert "Home postcode (optional)" in html and "Remove the recorded" not in html
+
+    def test_saving_without_touching_it_keeps_it(self, admin_client, priya_at_home):
+        edit = reverse("accounts:user_edit", args=[priya_at_home.pk])
+        response = admin_client.post(edit, edit_form(priya_at_home, admin_client.admin))
+        assert response.status_code == 302
+        priya_at_home.refresh_from_db()
+        assert (priya_at_home.last_name, priya_at_home.home_postcode) == ("Sharma", "NE1 4ST")
+        changes = LogEntry.objects.get_for_object(priya_at_home).latest("pk").changes_dict
+        assert "last_name" in changes and "home_postcode" not in changes
+
+    @pytest.mark.parametrize(
+        ("typed", "held"),
+        [({"home_postcode": "sw1a 1aa"}, "SW1A 1AA"), ({"remove_home_postcode": "on"}, "")],
+    )
+    def test_it_can_be_replaced_or_removed(self, admin_client, priya_at_home, typed, held):
+        edit = reverse("accounts:user_edit", args=[priya_at_home.pk])
+        admin_client.post(edit, edit_form(priya_at_home, admin_client.admin, **typed))
+        priya_at_home.refresh_from_db()
+        assert priya_at_home.home_postcode == held
+
+    def test_a_new_one_and_its_removal_at_once_is_refused(self, admin_client, priya_at_home):
+        edit = reverse("accounts:user_edit", args=[priya_at_home.pk])
+        response = admin_client.post(
+            edit,
+            edit_form(
+                priya_at_home,
+                admin_client.admin,
+                home_postcode="SW1A 1AA",
+                remove_home_postcode="on",
+            ),
+        )
+        html = response.content.decode()
+        assert "Enter a new home postcode or remove the recorded one, not both" in html
+        assert "NE1 4ST" not in html
+        priya_at_home.refresh_from_db()
+        assert priya_at_home.home_postcode == "NE1 4ST"
+
+    def test_only_auditors_read_it_in_the_change_log(self, lee_client, priya_at_home):
+        """Ada the auditor, whose report it feeds, reads its changes; Lee, who made them,
+        has no change log to read, and another LA's auditor does not know Priya."""
+        edit = reverse("accounts:user_edit", args=[priya_at_home.pk])
+        lee_client.post(edit, edit_form(priya_at_home, lee_client.admin, home_postcode="SW1A 1AA"))
+        activity = reverse("audit:user_activity", args=[priya_at_home.pk])
+        ada_client = Client()
+        sign_in(ada_client, make_user("ada", Role.AUDITOR))
+        assert "SW1A 1AA" in ada_client.get(activity).content.decode()
+        assert lee_client.get(activity).status_code in (403, 404)
+        other = Client()
+        sign_in(other, make_user("una", Role.AUDITOR, organisation=southshire()))
+        assert other.get(activity).status_code == 404
