@@ -245,6 +245,18 @@ def enrolment_prove(*, user: User, token: str) -> TOTPDevice | None:
 
 
 @transaction.atomic
+def second_factor_match(*, user: User, token: str) -> TOTPDevice | StaticDevice | None:
+    """The device that accepts her code: her app's for six digits, else her backup codes.
+    Only that one is tried: a wrong try slows the device it is tried on (django-otp's
+    throttling), and trying every device counted each app code she mistyped against her
+    backup codes, which only a backup code resets, until they refused her for days.
+    Read under lock, so that a code sent twice at once is accepted once."""
+    kind = TOTPDevice if len(token) == 6 and token.isdigit() else StaticDevice
+    device = kind.objects.select_for_update().filter(user=user, confirmed=True).first()
+    return device if device is not None and device.verify_token(token) else None
+
+
+@transaction.atomic
 def backup_codes_create(*, user: User) -> list[str]:
     """Ten new single-use backup codes, replacing any old ones; shown to the user once."""
     device, _ = StaticDevice.objects.get_or_create(

@@ -140,7 +140,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             audit_note(request, action=Action.TWO_FACTOR_FAILED, detail={refused: True})
             form.add_error("otp_token", refusal_message(refused))
         else:
-            device = django_otp.match_token(user, form.cleaned_data["otp_token"])
+            device = services.second_factor_match(user=user, token=form.cleaned_data["otp_token"])
             if device is None:
                 sign_in_failure_record(
                     username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services, views
@@ -109,6 +109,31 @@ class TestTwoFactorSignIn:
         give_password(client)
         response = client.post(TWO_FACTOR, {"otp_token": code})
         assert response.status_code == 200 and "has been used" in response.content.decode()
+
+    def test_mistyped_app_codes_do_not_lock_her_backup_codes(self, client):
+        """Each code was tried on every device, and a wrong try slows the device it was tried
+        on: a month of sign-ins, each after one typo, left her backup codes refused for days
+        ("not correct, or has been used") when she lost her phone."""
+        user = priya()
+        device = authenticator(user)
+        code = services.backup_codes_create(user=user)[0]
+
+        def a_while_later(while_: timedelta) -> None:
+            for devices in (TOTPDevice.objects, StaticDevice.objects):
+                devices.filter(user=user, throttling_failure_timestamp__isnull=False).update(
+                    throttling_failure_timestamp=timezone.now() - while_
+                )
+
+        for _ in range(20):
+            give_password(client)
+            client.post(TWO_FACTOR, {"otp_token": "000000"})
+            a_while_later(timedelta(minutes=1))  # she looks at her app again
+            assert client.post(TWO_FACTOR, {"otp_token": current_code(device)}).status_code == 302
+            client.post(reverse("accounts:logout"))
+            TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)  # her app's next code
+            a_while_later(timedelta(days=1))
+        give_password(client)
+        assert client.post(TWO_FACTOR, {"otp_token": code}).status_code == 302
 
 
 class TestEnrolment:
