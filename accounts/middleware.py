@@ -80,6 +80,14 @@ def access_ended_response(
     )
 
 
+def _to_sign_in(request: HttpRequest) -> HttpResponseBase:
+    """The sign-in page, to come back to the page asked for. Not to a form's address: the
+    form is not sent again, and such an address may answer a form only (sign-out: 405)."""
+    if request.method not in ("GET", "HEAD"):
+        return redirect(settings.LOGIN_URL)
+    return redirect_to_login(request.get_full_path())
+
+
 class AccessControlMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -105,13 +113,13 @@ class AccessControlMiddleware:
             return None
         user = request.user
         if not isinstance(user, User):
-            return redirect_to_login(request.get_full_path())
+            return _to_sign_in(request)
         now = timezone.now()
         problem = _session_problem(request, user, now)
         if problem:
             logout(request)
             messages.info(request, problem)
-            return redirect_to_login(request.get_full_path())
+            return _to_sign_in(request)
         access_problem = user.access_problem(now)
         if access_problem:
             response = access_ended_response(request, user, access_problem)

@@ -356,6 +356,26 @@ class TestSessions:
         assert "did nothing for 20 minutes" in response.content.decode()
         assert response.redirect_chain[-1][0].startswith(LOGIN)
 
+    def test_signing_out_of_a_timed_out_session_then_in_again_opens_the_service(self, client):
+        """Priya comes back after lunch and presses "Sign out": she is told she was signed
+        out already, and signing in again must not take her back to the sign-out, a page
+        only a form can send (405, "Method not allowed")."""
+        user = priya()
+        device = authenticator(user)
+        sign_in(client, user)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        response = client.post(reverse("accounts:logout"), follow=True)
+        assert "did nothing for 20 minutes" in response.content.decode()
+        give_password(client, **{"QUERY_STRING": response.request["QUERY_STRING"]})
+        home = client.post(
+            TWO_FACTOR + "?" + response.request["QUERY_STRING"],
+            {"otp_token": current_code(device)},
+            follow=True,
+        )
+        assert home.status_code == 200 and "You are signed in as Priya" in home.content.decode()
+
     def test_a_page_that_does_not_exist_ends_an_idle_session_too(self, client):
         practitioner = priya()
         sign_in(client, practitioner)
