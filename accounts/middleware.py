@@ -80,12 +80,13 @@ def access_ended_response(
     )
 
 
-def _to_sign_in(request: HttpRequest) -> HttpResponseBase:
-    """The sign-in page, to come back to the page asked for. Not to a form's address: the
-    form is not sent again, and such an address may answer a form only (sign-out: 405)."""
+def _to_sign_in(request: HttpRequest, step: str = "accounts:login") -> HttpResponseBase:
+    """The sign-in page (or its ``step``), to come back to the page asked for. Not to a
+    form's address: the form is not sent again, and such an address may answer a form only
+    (sign-out: 405)."""
     if request.method not in ("GET", "HEAD"):
-        return redirect(settings.LOGIN_URL)
-    return redirect_to_login(request.get_full_path())
+        return redirect(step)
+    return redirect_to_login(request.get_full_path(), step)
 
 
 class AccessControlMiddleware:
@@ -127,7 +128,7 @@ class AccessControlMiddleware:
             audit_note(request, detail={"access_ended": access_problem})
             return response
         if name not in FIRST_FACTOR_VIEWS and not user.is_verified():
-            return redirect("accounts:two_factor")
+            return _to_sign_in(request, "accounts:two_factor")
         # Saving the session on every request would be a write per page; once a minute will do.
         if now.timestamp() - request.session.get(LAST_SEEN_AT, 0) > 60:
             request.session[LAST_SEEN_AT] = now.timestamp()
