@@ -72,14 +72,19 @@ class AuditEvent(models.Model):
 
 
 class AuditSeal(models.Model):
-    """The hash of one closed day's events, chained to the previous day's seal.
+    """The hash of one closed day's events and change-log entries, chained to the previous
+    day's seal.
 
     Sealing runs after the day is over, never in a request, so it does not serialise traffic.
+    Seals made before the change log was sealed (migration 0002) have no ``changes_hash``.
     """
 
     day = models.DateField(primary_key=True)
     event_count = models.BigIntegerField()
     events_hash = models.CharField(max_length=64)
+    change_count = models.BigIntegerField(null=True)
+    # NULL, not "": the seal says nothing of the change log, rather than that it was empty.
+    changes_hash = models.CharField(max_length=64, null=True)  # noqa: DJ001
     previous_seal_hash = models.CharField(max_length=64)
     seal_hash = models.CharField(max_length=64)
     sealed_at = models.DateTimeField(auto_now_add=True)

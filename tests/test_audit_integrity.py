@@ -1,14 +1,23 @@
-"""Daily seals make tampering with the access log visible, and retention drops only whole months."""
+"""Daily seals make tampering with the access and change logs visible, and retention drops only
+whole months."""
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from auditlog.models import LogEntry
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from audit.integrity import partitions, retention_apply, seal_closed_days, verify
+from audit.integrity import (
+    GENESIS,
+    partitions,
+    retention_apply,
+    seal_closed_days,
+    seal_hash,
+    verify,
+)
 from audit.models import Action, AuditEvent, AuditSeal
 from tests.personas import event_at, make_child
 
@@ -51,6 +60,45 @@ def three_sealed_days():
     return made
 
 
+def two_hours_into_tomorrow() -> datetime:
+    """When today is closed too, so that changes made now (their time cannot be chosen) are
+    sealed."""
+    return two_hours_into_today() + timedelta(days=1)
+
+
+@pytest.fixture
+def a_sealed_change():
+    """Making a child writes its change-log entry; then its day is sealed."""
+    with connection.cursor() as cursor:  # as in a request's own transaction: none pending
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    child = make_child()
+    entry = LogEntry.objects.get_for_object(child).get()
+    event_on(timezone.now().astimezone(UTC).date() - timedelta(days=1))
+    seal_closed_days(now=two_hours_into_tomorrow())
+    return entry
+
+
+def a_change_of(entry: LogEntry, at: datetime) -> LogEntry:
+    """Another change-log entry about ``entry``'s object, written as if at ``at`` (a change
+    made then, or one forged by anyone who can insert into the change log)."""
+    return LogEntry.objects.create(
+        content_type=entry.content_type, object_pk=entry.object_pk, object_repr="old",
+        action=LogEntry.Action.UPDATE, changes={"given_name": ["A", "B"]}, timestamp=at,
+    )  # fmt: skip
+
+
+def seal_before_the_change_log_was(day: date, previous: str = GENESIS) -> AuditSeal:
+    """A seal as made before migration 0002, of a day without events."""
+    empty = hashlib.sha256(b"").hexdigest()
+    return AuditSeal.objects.create(
+        day=day,
+        event_count=0,
+        events_hash=empty,
+        previous_seal_hash=previous,
+        seal_hash=seal_hash(day, 0, empty, previous),
+    )
+
+
 class TestSealing:
     def test_each_closed_day_is_sealed_once_and_chained(self, three_sealed_days):
         seals = list(AuditSeal.objects.order_by("day"))
@@ -67,16 +115,41 @@ class TestSealing:
         call_command("audit_verify")
         assert "The audit log is intact" in capsys.readouterr().out
 
+    def test_a_days_changes_are_sealed_with_its_events(self, a_sealed_change, capsys):
+        day = a_sealed_change.timestamp.astimezone(UTC).date()
+        seal = AuditSeal.objects.get(day=day)
+        made = LogEntry.objects.filter(timestamp__date=day).count()
+        assert seal.change_count == made > 0
+        result = verify()
+        assert result.ok and result.changes_checked == made and result.notes == []
+        call_command("audit_verify")
+        assert f"{made} change-log entries" in capsys.readouterr().out
+
+    def test_sealed_change_digests_are_append_only(self, a_sealed_change):
+        refused = pytest.raises(DatabaseError, match="append-only")
+        with refused, transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM audit_change_digest")
+
+    def test_sealing_starts_with_a_change_made_before_any_event(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        make_child()
+        (seal,) = seal_closed_days(now=two_hours_into_tomorrow())
+        assert seal.change_count == LogEntry.objects.count() and seal.event_count == 0
+
+
+def audit_verify_fails_with(capsys, *problems):
+    with pytest.raises(SystemExit) as exit_code:
+        call_command("audit_verify")
+    assert exit_code.value.code == 1
+    err = capsys.readouterr().err
+    for problem in problems:
+        assert problem in err
+    return err
+
 
 class TestTamperingIsFound:
-    def expect(self, capsys, *problems):
-        with pytest.raises(SystemExit) as exit_code:
-            call_command("audit_verify")
-        assert exit_code.value.code == 1
-        err = capsys.readouterr().err
-        for problem in problems:
-            assert problem in err
-        return err
+    expect = staticmethod(audit_verify_fails_with)
 
     def test_an_altered_event(self, three_sealed_days, capsys):
         victim = three_sealed_days[2]
@@ -120,6 +193,102 @@ class TestTamperingIsFound:
         self.expect(capsys, f"the digests sealed for {victim.occurred_at.date()} have been altered")
 
 
+class TestChangeLogTamperingIsFound:
+    """A database superuser can switch off the change log's append-only trigger; the seals
+    still show what she did."""
+
+    expect = staticmethod(audit_verify_fails_with)
+
+    def test_an_altered_change(self, a_sealed_change, capsys):
+        as_an_attacker_with_superuser(
+            "UPDATE auditlog_logentry SET changes = '{}' WHERE id = %s", [a_sealed_change.id]
+        )
+        day = a_sealed_change.timestamp.astimezone(UTC).date()
+        self.expect(capsys, f"change-log entry {a_sealed_change.id} of {day} has been altered")
+
+    def test_a_removed_change(self, a_sealed_change, capsys):
+        as_an_attacker_with_superuser(
+            "DELETE FROM auditlog_logentry WHERE id = %s", [a_sealed_change.id]
+        )
+        day = a_sealed_change.timestamp.astimezone(UTC).date()
+        self.expect(capsys, f"change-log entry {a_sealed_change.id} of {day} has been removed")
+
+    def test_an_inserted_change(self, a_sealed_change, capsys):
+        yesterday = timezone.now() - timedelta(days=1)
+        forged = a_change_of(a_sealed_change, yesterday)
+        day = yesterday.astimezone(UTC).date()
+        self.expect(capsys, f"change-log entry {forged.id} was inserted into sealed day {day}")
+
+    def test_a_forged_digest_and_change_together(self, a_sealed_change, capsys):
+        as_an_attacker_with_superuser(
+            "UPDATE auditlog_logentry SET object_repr = 'someone else' WHERE id = %s",
+            [a_sealed_change.id],
+        )
+        as_an_attacker_with_superuser(
+            "UPDATE audit_change_digest d SET digest = audit_change_digest_of(l) "
+            "FROM auditlog_logentry l WHERE d.entry_id = l.id AND l.id = %s",
+            [a_sealed_change.id],
+        )
+        day = a_sealed_change.timestamp.astimezone(UTC).date()
+        self.expect(capsys, f"the change-log digests sealed for {day} have been altered")
+
+    def test_a_change_and_its_digest_removed_together(self, a_sealed_change, capsys):
+        as_an_attacker_with_superuser(
+            "DELETE FROM auditlog_logentry WHERE id = %s", [a_sealed_change.id]
+        )
+        as_an_attacker_with_superuser(
+            "DELETE FROM audit_change_digest WHERE entry_id = %s", [a_sealed_change.id]
+        )
+        day = a_sealed_change.timestamp.astimezone(UTC).date()
+        sealed = AuditSeal.objects.get(day=day).change_count
+        self.expect(
+            capsys,
+            f"change-log entries sealed for {day} have been removed with their digests "
+            f"(1 of {sealed})",
+        )
+
+    def test_a_seals_change_count_altered(self, a_sealed_change, capsys):
+        day = a_sealed_change.timestamp.astimezone(UTC).date()
+        as_an_attacker_with_superuser(
+            "UPDATE audit_seal SET change_count = 0 WHERE day = %s", [day]
+        )
+        self.expect(capsys, f"the seal of {day} has been altered")
+
+
+class TestSealsMadeBeforeTheChangeLogWasSealed:
+    def test_they_still_verify_and_say_their_change_log_was_not_sealed(self, capsys):
+        """Their events are checked as before; their change log cannot be, and is not
+        called intact without saying so."""
+        today = timezone.now().astimezone(UTC).date()
+        first = seal_before_the_change_log_was(today - timedelta(days=3))
+        second = seal_before_the_change_log_was(today - timedelta(days=2), first.seal_hash)
+        (new,) = seal_closed_days(now=two_hours_into_today())
+        assert new.changes_hash is not None
+        result = verify()
+        assert result.ok
+        assert result.notes == [
+            f"the change log of {first.day} to {second.day} was not sealed (those days were "
+            "sealed before the change log was), so it was not verified"
+        ]
+        call_command("audit_verify")
+        assert "NOTE: the change log of" in capsys.readouterr().out
+
+    def test_a_seal_without_the_change_log_after_one_with_it_is_a_problem(self):
+        """Sealing never goes back to leaving the change log out: a later seal without it is
+        one rewritten to hide a change."""
+        today = timezone.now().astimezone(UTC).date()
+        event_on(today - timedelta(days=3))
+        (sealed,) = seal_closed_days(
+            now=datetime.combine(today - timedelta(days=2), time(2), tzinfo=UTC)
+        )
+        seal_before_the_change_log_was(today - timedelta(days=2), sealed.seal_hash)
+        result = verify()
+        assert (
+            f"the seal of {today - timedelta(days=2)} does not cover the change log, though the "
+            f"seal of {sealed.day} does"
+        ) in result.problems
+
+
 class TestRetention:
     def test_months_older_than_the_period_are_dropped_after_verification(self):
         now = timezone.now()
@@ -150,6 +319,26 @@ class TestRetention:
             "change_log_entries_removed": 1,
         }
         assert verify().ok, "the seals of dropped days still chain; their events are not expected"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM audit_change_digest")
+            assert cursor.fetchone() == (0,), "the dropped entry's digest went with it"
+
+    def test_nothing_is_dropped_from_a_month_whose_change_log_was_tampered(self):
+        now = timezone.now()
+        old_day = (now - timedelta(days=400)).astimezone(UTC).date()
+        event_on(old_day)
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        child = make_child()
+        change = LogEntry.objects.get_for_object(child).get()
+        victim = a_change_of(change, now - timedelta(days=400))
+        seal_closed_days(now=now)
+        as_an_attacker_with_superuser(
+            "UPDATE auditlog_logentry SET changes = '{}' WHERE id = %s", [victim.id]
+        )
+        result = retention_apply(now=now, years=1)
+        assert result.dropped == [] and not result.verification.ok
+        assert LogEntry.objects.filter(id=victim.id).exists()
 
     def test_nothing_is_dropped_from_a_tampered_month(self):
         now = timezone.now()
@@ -214,6 +403,23 @@ class TestVerificationCannotBeTalkedOutOfChecking:
             seal_closed_days(now=datetime.combine(today - timedelta(days=7), time(2), tzinfo=UTC))
         event_on(today - timedelta(days=5))
         self.expect_problem(f"events from {today - timedelta(days=5)} on are not sealed")
+
+    def test_changes_left_unsealed_are_not_called_intact(self):
+        """Even on days without a single event."""
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        change = LogEntry.objects.get_for_object(make_child()).get()
+        five_days_ago = timezone.now() - timedelta(days=5)
+        a_change_of(change, five_days_ago)
+        self.expect_problem(
+            f"change-log entries from {five_days_ago.astimezone(UTC).date()} on are not sealed"
+        )
+
+    def test_it_finds_a_change_inserted_before_the_first_sealed_day(self, a_sealed_change):
+        first = AuditSeal.objects.order_by("day").first()
+        forged = a_change_of(a_sealed_change, timezone.now() - timedelta(days=30))
+        self.expect_problem(f"change-log entry {forged.id} of ")
+        assert first.changes_hash is not None
 
     def test_yesterday_unsealed_is_not_yet_a_problem(self):
         """Its seal comes after midnight and an hour, from the daily job."""

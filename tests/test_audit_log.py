@@ -185,6 +185,7 @@ class TestAppendOnly:
             "TRUNCATE auditlog_logentry",
             "DELETE FROM audit_seal",
             "TRUNCATE audit_event_digest",
+            "TRUNCATE audit_change_digest",
         ],
     )
     def test_postgresql_refuses_to_change_or_remove_audit_rows(self, client, statement):
