@@ -18,7 +18,7 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 -- The audit tables are read and appended to, never changed: the application's role may not
 -- UPDATE, DELETE or TRUNCATE them, whatever the code does (the triggers refuse it as well).
 REVOKE UPDATE, DELETE, TRUNCATE ON
-    audit_event, audit_event_digest, audit_seal, auditlog_logentry
+    audit_event, audit_event_digest, audit_seal, auditlog_logentry, audit_change_digest
 FROM :"app_role";
 
 -- Their monthly partitions get nothing at all: reads and inserts go through the parent tables,

@@ -75,6 +75,7 @@ def test_it_appends_and_reads_events(application_role):
         "DELETE FROM auditlog_logentry",
         "UPDATE audit_seal SET seal_hash = ''",
         "DELETE FROM audit_event_digest",
+        "UPDATE audit_change_digest SET digest = ''",
     ],
 )
 def test_it_cannot_change_or_remove_audit_rows(application_role, statement):
