@@ -70,6 +70,17 @@ def _shielded_message(alongside: int) -> str:
     )
 
 
+def _shielded_meanwhile(request: HttpRequest, child: Child) -> HttpResponseBase:
+    messages.error(request, "Someone else shielded this record a moment ago")
+    return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
+
+
+def _lifted_meanwhile(request: HttpRequest, child: Child) -> HttpResponseBase:
+    audit_note(request, **audit_facts(child), detail={"refused": "lifted_since"})
+    messages.error(request, "Someone else lifted this shield meanwhile. Nothing has been changed.")
+    return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
+
+
 @never_cache
 @permission_required(Permission.MANAGE_SHIELDS)
 def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
@@ -82,11 +93,14 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         "review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")
     }
     posted = request.POST if request.method == "POST" else None
-    reviewing = (
-        in_force is not None
-        and posted is not None
-        and (posted.get("form") == "review" or "decision" in posted)
-    )
+    decided = posted is not None and (posted.get("form") == "review" or "decision" in posted)
+    # Her page was shown before a colleague lifted the shield, or shielded the record: the
+    # form she sent is not the one the record now takes.
+    if decided and in_force is None:
+        return _lifted_meanwhile(request, child)
+    if posted is not None and not decided and in_force is not None and not in_force.for_sharing:
+        return _shielded_meanwhile(request, child)
+    reviewing = decided and in_force is not None
     # A shield held only for sharing a home with a shielded child can also be made the
     # officer's own, for the child itself (and then followed to its own family).
     own_form = None
@@ -104,8 +118,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 child=child, by=officer, **own_form.cleaned_data
             )
         except services.ShieldedSince:
-            messages.error(request, "Someone else shielded this record a moment ago")
-            return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
+            return _shielded_meanwhile(request, child)
         except services.MergedRecord as merged:
             mentioned.append(merged.merged_into)
             own_form.add_error(
@@ -140,11 +153,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 )
                 messages.success(request, "The shield has been reviewed")
         except services.LiftedSince:
-            audit_note(request, **audit_facts(child), detail={"refused": "lifted_since"})
-            messages.error(
-                request, "Someone else lifted this shield meanwhile. Nothing has been changed."
-            )
-            return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
+            return _lifted_meanwhile(request, child)
         except services.SharingChanged:
             review_form.add_error(
                 None,

@@ -253,6 +253,36 @@ class TestShieldWorkflow:
         assert "Zqxv Secret Lane" in practitioner.get(record(child)).content.decode()
         assert Shield.objects.get(child=child).lifted_by.username == "sam"
 
+    def test_a_decision_sent_after_a_colleague_lifted_the_shield_says_so(self, client):
+        """Sam's review page was shown before a colleague lifted the shield: she is told it was
+        lifted and nothing changed, not asked for a reason and justification she never saw."""
+        child = shielded_child()
+        sign_in(client, sam())
+        Shield.objects.filter(child=child).update(lifted_at=timezone.now(), lift_note="Safe")
+        url = reverse("shielding:shield", args=[child.contactpoint_id])
+        for decision in ({"decision": "extend", "review_on": SOON}, {"decision": "lift"}):
+            response = client.post(
+                url, {"form": "review", "note": "Risk continues", **decision}, follow=True
+            )
+            html = response.content.decode()
+            assert "Someone else lifted this shield meanwhile" in html
+            assert "Select why the record must be shielded" not in html
+        assert Shield.objects.get(child=child).lift_note == "Safe"
+
+    def test_a_shield_sent_after_a_colleague_shielded_the_record_says_so(self, client):
+        """Sam's page offered to shield the record; a colleague shielded it first. She is told
+        so, rather than shown the colleague's shield to review with her own reasons dropped."""
+        child = make_child()
+        shield(child)
+        sign_in(client, sam())
+        response = client.post(
+            reverse("shielding:shield", args=[child.contactpoint_id]),
+            {"reason": "other", "justification": "Her own words", "review_on": SOON},
+            follow=True,
+        )
+        assert "Someone else shielded this record a moment ago" in response.content.decode()
+        assert Shield.objects.get(child=child).justification == "Fled violence"
+
     def test_a_lift_is_stamped_by_the_clock_that_stamped_the_shield(self, client, monkeypatch):
         """The database stamps a shield as it is made; an app server whose clock is a minute
         behind the database's still lifts it, rather than failing with a server error."""
