@@ -329,11 +329,24 @@ def _override_queue_page(
     )
 
 
+def _signed_off_meanwhile(request: HttpRequest, pk: int) -> HttpResponseBase:
+    audit_note(
+        request,
+        action=Action.ADMIN_ACTION,
+        detail={"action": "override_sign_off", "override": pk, "refused": "signed_off"},
+    )
+    messages.info(request, "Someone else signed off this override meanwhile. Their note stands.")
+    return redirect("shielding:override_queue")
+
+
 @require_POST
 @permission_required(Permission.MANAGE_SHIELDS)
 def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     officer = signed_in_user(request)
-    item = get_object_or_404(_overrides(officer), pk=pk, reviewed_at__isnull=True)
+    item = get_object_or_404(_overrides(officer), pk=pk)
+    if item.reviewed_at is not None:
+        # Her queue was shown before a colleague signed it off.
+        return _signed_off_meanwhile(request, pk)
     form = SignOffForm(request.POST)
     if not form.is_valid():
         error = "The note must be 2,000 characters or fewer, as plain text"
@@ -342,15 +355,7 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     try:
         services.override_sign_off(override=item, by=officer, note=form.cleaned_data["note"])
     except services.OverrideSignedOff:
-        audit_note(
-            request,
-            action=Action.ADMIN_ACTION,
-            detail={"action": "override_sign_off", "override": pk, "refused": "signed_off"},
-        )
-        messages.info(
-            request, "Someone else signed off this override meanwhile. Their note stands."
-        )
-        return redirect("shielding:override_queue")
+        return _signed_off_meanwhile(request, pk)
     audit_note(
         request, action=Action.ADMIN_ACTION, detail={"action": "override_sign_off", "override": pk}
     )
@@ -426,6 +431,12 @@ def contact_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "shielding/contact_requests.html", {"requests": waiting})
 
 
+def _answered_meanwhile(request: HttpRequest, child: Child, pk: int) -> HttpResponseBase:
+    audit_note(request, **audit_facts(child), detail={"refused": "answered_meanwhile"})
+    messages.info(request, "This request was answered meanwhile. Its outcome has not been changed.")
+    return redirect("shielding:contact_request", pk=pk)
+
+
 @never_cache
 @permission_required(Permission.BROKER_CONTACT)
 def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
@@ -437,7 +448,10 @@ def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     shown = child_for_record(contactpoint_id=item.child.contactpoint_id, viewer=officer)
     child = shown or item.child
     form = ContactOutcomeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and item.handled_at is None and form.is_valid():
+    if request.method == "POST" and item.handled_at is not None:
+        # Her page was shown before a colleague recorded the outcome.
+        return _answered_meanwhile(request, child, pk)
+    if request.method == "POST" and form.is_valid():
         try:
             services.contact_request_resolve(
                 request=item,
@@ -446,12 +460,7 @@ def contact_request_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
                 note=form.cleaned_data["note"],
             )
         except services.ContactRequestAnswered:
-            audit_note(request, **audit_facts(child), detail={"refused": "answered_meanwhile"})
-            messages.info(
-                request,
-                "This request was answered meanwhile. Its outcome has not been changed.",
-            )
-            return redirect("shielding:contact_request", pk=pk)
+            return _answered_meanwhile(request, child, pk)
         audit_note(
             request,
             action=Action.BROKERED_CONTACT,

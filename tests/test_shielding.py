@@ -1268,6 +1268,24 @@ class TestOverride:
         item.refresh_from_db()
         assert item.reviewed_at is None
 
+    def test_a_sign_off_sent_after_a_colleagues_says_theirs_stands(self, client):
+        """Sam's queue was shown before a colleague signed the override off: she is told their
+        note stands, not shown "Page not found"."""
+        child = shielded_child()
+        item = ShieldOverride.objects.create(
+            child=child, practitioner=owen(), reason="Section 47", visit_token_hash="x" * 64
+        )
+        colleague = make_user("sasha", Role.SHIELDING_OFFICER)
+        services.override_sign_off(override=item, by=colleague, note="Checked with police")
+        sign_in(client, sam())
+        url = reverse("shielding:override_sign_off", args=[item.pk])
+        for note in ("Mine", "x" * 2001):
+            response = client.post(url, {"note": note}, follow=True)
+            assert response.status_code == 200
+            assert "Someone else signed off this override meanwhile" in response.content.decode()
+        item.refresh_from_db()
+        assert (item.reviewed_by.username, item.review_note) == ("sasha", "Checked with police")
+
     def test_the_queues_record_which_children_they_listed(self, client):
         child = shielded_child()
         ShieldOverride.objects.create(
@@ -1381,6 +1399,27 @@ class TestBrokeredContact:
         assert (item.outcome, item.outcome_note, item.handled_by.username) == (
             "arranged", "Met at school", "sam",
         )  # fmt: skip
+
+    def test_an_outcome_sent_after_a_colleagues_says_theirs_stands(self, client):
+        """Sam's page was shown before a colleague recorded the outcome: she is told hers was
+        not recorded, not shown the request again as if it had been."""
+        item = ContactRequest.objects.create(
+            child=shielded_child(), requester=priya(), service="Health visiting",
+            reason="Missed immunisations", reply_to="01632 960555",
+        )  # fmt: skip
+        colleague = make_user("sasha", Role.SHIELDING_OFFICER)
+        services.contact_request_resolve(
+            request=item, by=colleague, outcome="arranged", note="Met at school"
+        )
+        sign_in(client, sam())
+        response = client.post(
+            reverse("shielding:contact_request", args=[item.pk]),
+            {"outcome": "declined", "note": "Mine"},
+            follow=True,
+        )
+        assert "This request was answered meanwhile" in response.content.decode()
+        item.refresh_from_db()
+        assert (item.outcome, item.handled_by.username) == ("arranged", "sasha")
 
     def test_a_request_on_a_record_unshielded_meanwhile_says_it_was_not_sent(self, client):
         """The shield was lifted while she wrote: she is told her request was not sent (the
