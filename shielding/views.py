@@ -70,8 +70,16 @@ def _shielded_message(alongside: int) -> str:
     )
 
 
-def _shielded_meanwhile(request: HttpRequest, child: Child) -> HttpResponseBase:
-    messages.error(request, "Someone else shielded this record a moment ago")
+def _shielded_meanwhile(
+    request: HttpRequest, child: Child, *, for_sharing: bool = False
+) -> HttpResponseBase:
+    messages.error(
+        request,
+        "This record was shielded a moment ago, for sharing a home or carer with a shielded "
+        "child. Nothing has been saved: make the shield the record's own below if it needs one"
+        if for_sharing
+        else "Someone else shielded this record a moment ago",
+    )
     return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
 
 
@@ -98,8 +106,14 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     # form she sent is not the one the record now takes.
     if decided and in_force is None:
         return _lifted_meanwhile(request, child)
-    if posted is not None and not decided and in_force is not None and not in_force.for_sharing:
-        return _shielded_meanwhile(request, child)
+    # (The own-sake form beside a shield for sharing names its fields apart: "own-reason".)
+    if (
+        posted is not None
+        and not decided
+        and in_force is not None
+        and (not in_force.for_sharing or "own-reason" not in posted)
+    ):
+        return _shielded_meanwhile(request, child, for_sharing=in_force.for_sharing)
     reviewing = decided and in_force is not None
     # A shield held only for sharing a home with a shielded child can also be made the
     # officer's own, for the child itself (and then followed to its own family).

@@ -283,6 +283,26 @@ class TestShieldWorkflow:
         assert "Someone else shielded this record a moment ago" in response.content.decode()
         assert Shield.objects.get(child=child).justification == "Fled violence"
 
+    def test_a_shield_sent_after_the_record_was_shielded_for_sharing_says_so(self, client):
+        """Sam's page offered to shield the record; meanwhile it was shielded for sharing a
+        home with a shielded child, and the page now names its fields apart. Her submission
+        matched none of them and came back asking for what she had typed, her words gone."""
+        child = make_child()
+        Shield.objects.create(
+            child=child, reason="other", justification="Shares a home",
+            review_on=date(2027, 5, 1), for_sharing=True,
+        )  # fmt: skip
+        sign_in(client, sam())
+        response = client.post(
+            reverse("shielding:shield", args=[child.contactpoint_id]),
+            {"reason": "other", "justification": "Her own words", "review_on": SOON},
+            follow=True,
+        )
+        page = response.content.decode()
+        assert "This record was shielded a moment ago, for sharing a home or carer" in page
+        assert "Select why the record must be shielded" not in page
+        assert Shield.objects.get(child=child).justification == "Shares a home"
+
     def test_a_lift_is_stamped_by_the_clock_that_stamped_the_shield(self, client, monkeypatch):
         """The database stamps a shield as it is made; an app server whose clock is a minute
         behind the database's still lifts it, rather than failing with a server error."""
