@@ -11,6 +11,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -244,15 +245,25 @@ def enrolment_prove(*, user: User, token: str) -> TOTPDevice | None:
     return proved
 
 
+class SessionEnded(Exception):
+    """The session a code came with ended while the code waited for her device: a double
+    click's first request signed her in under a new session key (or she signed out)."""
+
+
 @transaction.atomic
-def second_factor_match(*, user: User, token: str) -> TOTPDevice | StaticDevice | None:
+def second_factor_match(
+    *, user: User, token: str, session: SessionBase
+) -> TOTPDevice | StaticDevice | None:
     """The device that accepts her code: her app's for six digits, else her backup codes.
     Only that one is tried: a wrong try slows the device it is tried on (django-otp's
     throttling), and trying every device counted each app code she mistyped against her
     backup codes, which only a backup code resets, until they refused her for days.
-    Read under lock, so that a code sent twice at once is accepted once."""
+    Read under lock, so that a code sent twice at once is accepted once; the second is not
+    tried at all if the first signed her in meanwhile (SessionEnded), as it is no guess."""
     kind = TOTPDevice if len(token) == 6 and token.isdigit() else StaticDevice
     device = kind.objects.select_for_update().filter(user=user, confirmed=True).first()
+    if session.session_key is not None and not session.exists(session.session_key):
+        raise SessionEnded
     return device if device is not None and device.verify_token(token) else None
 
 

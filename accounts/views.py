@@ -70,6 +70,12 @@ def _safe_next(request: HttpRequest) -> str:
     return "/"
 
 
+def _to_two_factor(request: HttpRequest) -> HttpResponse:
+    """The two-factor step, which leads on to the page she asked for once she has passed it."""
+    next_query = urlencode({"next": _safe_next(request)})
+    return redirect(f"{reverse('accounts:two_factor')}?{next_query}")
+
+
 @sensitive_post_parameters("password")
 @never_cache
 def sign_in(request: HttpRequest) -> HttpResponse:
@@ -107,8 +113,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 audit_note(request, action=Action.SIGN_IN)
                 if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
                     return redirect("accounts:enrol")
-                next_query = urlencode({"next": _safe_next(request)})
-                return redirect(f"{reverse('accounts:two_factor')}?{next_query}")
+                return _to_two_factor(request)
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
 
 
@@ -140,7 +145,13 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             audit_note(request, action=Action.TWO_FACTOR_FAILED, detail={refused: True})
             form.add_error("otp_token", refusal_message(refused))
         else:
-            device = services.second_factor_match(user=user, token=form.cleaned_data["otp_token"])
+            try:
+                device = services.second_factor_match(
+                    user=user, token=form.cleaned_data["otp_token"], session=request.session
+                )
+            except services.SessionEnded:
+                # A double click's first request signed her in: her browser holds its session.
+                return _to_two_factor(request)
             if device is None:
                 sign_in_failure_record(
                     username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR

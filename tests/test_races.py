@@ -1609,3 +1609,49 @@ def test_two_files_naming_the_same_new_child_uploaded_at_once_are_both_imported(
     )
     assert FeedImport.objects.filter(local_authority=manager.organisation).count() == 2
     assert Child.objects.filter(local_authority=manager.organisation).count() == 1
+
+
+TWO_FACTOR = "/accounts/two-factor/"
+
+
+def code_given_in_her_browser(user: User, code: str, browser: str) -> HttpResponse:
+    """The two-factor step's answer to ``code`` in her session (signed in with her password),
+    which it then saves if changed, as the session middleware does."""
+    request = RequestFactory().post(TWO_FACTOR, {"otp_token": code})
+    request.user = User.objects.get(pk=user.pk)
+    request.session = SessionStore(session_key=browser)
+    response = views.two_factor(request)
+    if request.session.modified:
+        request.session.save()
+    return response
+
+
+def test_her_code_sent_twice_at_once_signs_her_in_and_counts_no_failure(committed, monkeypatch):
+    """A double click on "Continue" at the two-factor step: the second request waited for the
+    first, found the code used, and counted a failure towards her lockout beside "not correct,
+    or has been used", though the first had signed her in. Now it goes on, as she is."""
+    device = TOTPDevice.objects.create(user=committed, name="Phone", confirmed=True)
+    before = set(Session.objects.values_list("session_key", flat=True))
+    browser = her_browser()
+    both_read_her_code = side_by_side()
+    form = views.SecurityCodeForm
+
+    def form_once_both_have_read_her_code(*args, **kwargs):
+        both_read_her_code()
+        return form(*args, **kwargs)
+
+    monkeypatch.setattr(views, "SecurityCodeForm", form_once_both_have_read_her_code)
+    code = current_code(device)
+    answers: list[HttpResponse] = []
+    try:
+        assert (
+            at_once(lambda: answers.append(code_given_in_her_browser(committed, code, browser)))
+            == []
+        )
+        assert [answer.status_code for answer in answers] == [302, 302]
+        assert not any("not correct" in answer.content.decode() for answer in answers)
+        assert not SignInFailure.objects.filter(username=committed.username).exists()
+        device.refresh_from_db()
+        assert device.throttling_failure_count == 0
+    finally:  # her session, and the one her sign-in made
+        Session.objects.exclude(session_key__in=before).delete()
