@@ -70,10 +70,12 @@ def _safe_next(request: HttpRequest) -> str:
     return "/"
 
 
-def _to_two_factor(request: HttpRequest) -> HttpResponse:
-    """The two-factor step, which leads on to the page she asked for once she has passed it."""
-    next_query = urlencode({"next": _safe_next(request)})
-    return redirect(f"{reverse('accounts:two_factor')}?{next_query}")
+def _to_step(request: HttpRequest, step: str) -> HttpResponse:
+    """The two-factor ``step`` (giving a code, or setting up), which leads on to the page
+    she asked for once she has passed it."""
+    if (next_url := _safe_next(request)) == "/":
+        return redirect(step)
+    return redirect(f"{reverse(step)}?{urlencode({'next': next_url})}")
 
 
 @sensitive_post_parameters("password")
@@ -112,8 +114,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 session_start(request, user)
                 audit_note(request, action=Action.SIGN_IN)
                 if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-                    return redirect("accounts:enrol")
-                return _to_two_factor(request)
+                    return _to_step(request, "accounts:enrol")
+                return _to_step(request, "accounts:two_factor")
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
 
 
@@ -136,7 +138,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     if user.is_verified():
         return redirect(_safe_next(request))
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        return redirect("accounts:enrol")
+        return _to_step(request, "accounts:enrol")
     form = SecurityCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         ip = client_ip(request)
@@ -151,7 +153,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 )
             except services.SessionEnded:
                 # A double click's first request signed her in: her browser holds its session.
-                return _to_two_factor(request)
+                return _to_step(request, "accounts:two_factor")
             if device is None:
                 sign_in_failure_record(
                     username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR
@@ -194,7 +196,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     """First sign-in: scan a QR code, prove it with a code, then see the backup codes once."""
     user = signed_in_user(request)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        return redirect("accounts:two_factor")
+        return _to_step(request, "accounts:two_factor")
     shown = services.enrolment_device(user=user, shown=request.session.get(ENROLLING))
     if request.session.get(ENROLLING) != shown.pk:
         # Only then: a double click's first request, enrolling her, ends this session's key.
@@ -207,9 +209,11 @@ def enrol(request: HttpRequest) -> HttpResponse:
             del request.session[ENROLLING]
             _signed_in_fully(request, user, proved)
             audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
-            return render(request, "accounts/backup_codes.html", {"codes": codes})
+            context = {"codes": codes, "next": _safe_next(request)}
+            return render(request, "accounts/backup_codes.html", context)
         if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            return redirect("accounts:two_factor")  # a double click's first request enrolled her
+            # A double click's first request enrolled her.
+            return _to_step(request, "accounts:two_factor")
         sign_in_failure_record(
             username=user.username,
             ip_address=client_ip(request),

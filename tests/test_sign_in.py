@@ -166,6 +166,34 @@ class TestEnrolment:
         # Shown once: the enrolment page is closed now that a device is confirmed.
         assert client.get(ENROL)["Location"] == TWO_FACTOR
 
+    def test_setting_up_two_factor_sign_in_leads_on_to_the_page_asked_for(self, client):
+        """Lee, new, follows a link to his users list: once he has set up two-factor sign-in
+        he is taken to that list, as he would be after giving his code."""
+        user = lee()
+        response = give_password(client, username="lee", QUERY_STRING="next=/accounts/users/")
+        assert response["Location"] == f"{ENROL}?next=%2Faccounts%2Fusers%2F"
+        client.get(response["Location"])
+        device = TOTPDevice.objects.get(user=user, confirmed=False)
+        done = client.post(response["Location"], {"otp_token": current_code(device)})
+        assert 'href="/accounts/users/"' in done.content.decode()
+
+    def test_the_two_factor_step_sends_her_to_set_up_with_the_page_asked_for(self, client):
+        lee()
+        give_password(client, username="lee")
+        asked = client.get(reverse("accounts:user_list"))
+        assert client.get(asked["Location"])["Location"] == f"{ENROL}?next=%2Faccounts%2Fusers%2F"
+
+    def test_setting_up_two_factor_sign_in_never_leads_to_another_site(self, client):
+        user = priya()
+        give_password(client)
+        client.get(ENROL)
+        device = TOTPDevice.objects.get(user=user, confirmed=False)
+        done = client.post(
+            f"{ENROL}?next=https://evil.example/", {"otp_token": current_code(device)}
+        )
+        page = done.content.decode()
+        assert "Two-factor sign-in is set up" in page and "evil.example" not in page
+
     def test_two_devices_left_by_a_double_click_before_the_fix_still_let_her_enrol(self, client):
         """Two loads of the page at once used to make two devices being set up; the page then
         failed on every load. Her next sign-in is shown a new key, which enrols her."""
