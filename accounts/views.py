@@ -175,6 +175,13 @@ def _signed_in_fully(request: HttpRequest, user: User, device: Any) -> None:
     user.save(update_fields=["last_login"])
 
 
+# Only a reset of her two-factor sign-in, which she cannot make herself, gives new codes.
+NO_BACKUP_CODES_LEFT = (
+    "You have used your last backup code. To get new backup codes, ask your administrator "
+    "to reset your two-factor sign-in. You will then set it up again the next time you sign in."
+)
+
+
 def _second_factor_passed(
     request: HttpRequest, user: User, device: Any, next_url: str
 ) -> HttpResponse:
@@ -182,7 +189,10 @@ def _second_factor_passed(
     audit_note(request, action=Action.TWO_FACTOR_PASSED, detail={"device": type(device).__name__})
     if isinstance(device, StaticDevice):
         left = device.token_set.count()
-        messages.info(request, f"You used a backup code. You have {left} left.")
+        messages.info(
+            request,
+            f"You used a backup code. You have {left} left." if left else NO_BACKUP_CODES_LEFT,
+        )
     return redirect(next_url)
 
 

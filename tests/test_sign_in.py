@@ -120,6 +120,19 @@ class TestTwoFactorSignIn:
         response = client.post(TWO_FACTOR, {"otp_token": code})
         assert response.status_code == 200 and "has been used" in response.content.decode()
 
+    def test_her_last_backup_code_tells_her_how_to_get_new_ones(self, client):
+        """ "You have 0 left" left her to find out, at her next sign-in without her phone,
+        that nothing would let her in."""
+        user = priya()
+        authenticator(user)
+        last = services.backup_codes_create(user=user)[0]
+        StaticToken.objects.filter(device__user=user).exclude(token=last).delete()
+        give_password(client)
+        client.post(TWO_FACTOR, {"otp_token": last})
+        page = client.get("/").content.decode()
+        assert "You have used your last backup code" in page and "0 left" not in page
+        assert "ask your administrator to reset your two-factor sign-in" in page
+
     def test_mistyped_app_codes_do_not_lock_her_backup_codes(self, client):
         """Each code was tried on every device, and a wrong try slows the device it was tried
         on: a month of sign-ins, each after one typo, left her backup codes refused for days
