@@ -284,6 +284,11 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
         why=f"Carried over when record {absorbed.contactpoint_id} was merged into this one.",
     )
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
+    from directory.feed_import import shield_if_lookalike  # it uses this module's services
+
+    # One record's name with the other's birthday may be a shielded child's, as a feed row
+    # giving the name would be: the result is shielded before anyone can see where it lives.
+    shield_if_lookalike(kept)
     shield_follows_home_and_carers(kept)
     return Merge.objects.create(kept=kept, absorbed=absorbed, moved=moved, merged_by=by)
 

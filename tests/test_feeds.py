@@ -1478,6 +1478,23 @@ class TestTheShieldFollowsTheChild:
         children_merge(kept=kept, absorbed=absorbed, by=None)
         assert kept.shields.filter(lifted_at__isnull=True).exists()
 
+    def test_a_merge_that_makes_a_record_look_like_a_shielded_child_shields_it(self, client):
+        """Neither record could be Olivia, shielded, on its own: one has her birthday, the
+        other her name. The merged record has both, as a row giving that name would, and is
+        shielded for review before Priya can see where it lives."""
+        self.shielded()
+        kept = make_child(given_name="Amy", family_name="Smith", date_of_birth=date(2015, 9, 12))
+        make_address(kept, "NE7 7HW", line_1="77 Hidden Way")
+        absorbed = make_child(
+            given_name="Olivia", family_name="Brennan", date_of_birth=date(2013, 2, 1)
+        )
+        rebuild_keys(kept, absorbed)
+        children_merge(kept=kept, absorbed=absorbed, by=None)
+        assert kept.shields.filter(lifted_at__isnull=True).exists()
+        sign_in(client, priya())
+        page = client.get(reverse("directory:child_record", args=[kept.contactpoint_id]))
+        assert "77 Hidden Way" not in page.content.decode()
+
     def test_a_new_record_unlike_any_shielded_child_is_not_shielded(self, client):
         review = feed_review(make_child(given_name="Amy"))
         sign_in(client, dana())
