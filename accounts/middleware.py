@@ -127,7 +127,11 @@ class AccessControlMiddleware:
             # Its sign-out says why, or auditors would read one like any other.
             audit_note(request, detail={"access_ended": access_problem})
             return response
-        if name not in FIRST_FACTOR_VIEWS and not user.is_verified():
+        if name in FIRST_FACTOR_VIEWS:
+            # Not noted as seen: these replace her session or end it, and a double click's
+            # second request would save the one its first had deleted (400 "Bad Request").
+            return None
+        if not user.is_verified():
             return _to_sign_in(request, "accounts:two_factor")
         # Saving the session on every request would be a write per page; once a minute will do.
         if now.timestamp() - request.session.get(LAST_SEEN_AT, 0) > 60:

@@ -3,6 +3,7 @@
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
+from http.cookies import SimpleCookie
 
 import pytest
 from django.test import Client
@@ -37,6 +38,30 @@ def code_in_half_a_minute(device: TOTPDevice) -> str:
     app = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     app.time = time.time() + device.step
     return f"{app.token():06d}"
+
+
+def sent_twice_after_a_minute_on_the_page(
+    client: Client, monkeypatch, page: str, form_name: str, code: str
+):
+    """``code`` sent twice to ``page`` after more than a minute there (long enough for her
+    last-seen time to be noted again), as by a double click: the first request completes
+    while the second, past the access checks, is about to read the form. Both answers, and
+    the browser that holds the first's session."""
+    session = client.session
+    session["last_seen_at"] -= 61
+    session.save()
+    first_click = Client()
+    first_click.cookies = SimpleCookie(client.cookies.output(header="", sep=";"))
+    form, firsts = getattr(views, form_name), []
+
+    def form_once_the_first_click_is_answered(*args, **kwargs):
+        monkeypatch.setattr(views, form_name, form)
+        firsts.append(first_click.post(page, {"otp_token": code}))
+        return form(*args, **kwargs)
+
+    monkeypatch.setattr(views, form_name, form_once_the_first_click_is_answered)
+    second = client.post(page, {"otp_token": code})
+    return firsts[0], second, first_click
 
 
 def give_password(client, username="priya", password=PASSWORD, **extra):
@@ -98,6 +123,19 @@ class TestTwoFactorSignIn:
         html = response.content.decode()
         assert "The security code is not correct" in html and "govuk-error-summary" in html
         assert client.get("/")["Location"].startswith(TWO_FACTOR)
+
+    def test_her_code_sent_twice_after_a_minute_on_the_page_signs_her_in(self, client, monkeypatch):
+        """A double click on "Continue" after more than a minute on the code page: the
+        second request, noting when she was last seen, saved the session the first had just
+        replaced on signing her in, and Django answered 400 "Bad Request"."""
+        device = authenticator(priya())
+        give_password(client)
+        first, second, her_browser = sent_twice_after_a_minute_on_the_page(
+            client, monkeypatch, TWO_FACTOR, "SecurityCodeForm", current_code(device)
+        )
+        assert [first.status_code, second.status_code] == [302, 302]
+        assert "You are signed in as Priya" in her_browser.get("/").content.decode()
+        assert not SignInFailure.objects.exists()
 
     def test_the_session_key_changes_at_each_step(self, client):
         device = authenticator(priya())
@@ -195,6 +233,20 @@ class TestEnrolment:
         give_password(client, username="lee")
         asked = client.get(reverse("accounts:user_list"))
         assert client.get(asked["Location"])["Location"] == f"{ENROL}?next=%2Faccounts%2Fusers%2F"
+
+    def test_her_code_sent_twice_after_a_minute_on_the_page_sets_her_up(self, client, monkeypatch):
+        """As at the two-factor step: the second request of a double click after more than a
+        minute on the set-up page saved the session the first had replaced (400)."""
+        user = priya()
+        give_password(client)
+        client.get(ENROL)
+        device = TOTPDevice.objects.get(user=user, confirmed=False)
+        first, second, her_browser = sent_twice_after_a_minute_on_the_page(
+            client, monkeypatch, ENROL, "EnrolmentCodeForm", current_code(device)
+        )
+        assert "Two-factor sign-in is set up" in first.content.decode()
+        assert second.status_code == 302
+        assert her_browser.get("/").status_code == 200
 
     def test_setting_up_two_factor_sign_in_never_leads_to_another_site(self, client):
         user = priya()
