@@ -51,7 +51,7 @@ from directory.services import (
 from shielding.models import Shield
 from shielding.services import shield_create
 from tests.commands import run_manage
-from tests.feed_forms import extracted_today, extracted_today_argument
+from tests.feed_forms import extracted_today, extracted_today_argument, import_feed_today
 from tests.personas import (
     CONFIRM,
     ada,
@@ -525,18 +525,14 @@ class TestImportCommand:
     def test_a_file_with_errors_is_rejected_with_exit_code_1(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({"postcode": "nope"}))
         with pytest.raises(SystemExit) as exited:
-            call_command(
-                "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
-            )
+            import_feed_today("--source", "school_census", str(path))
         assert exited.value.code == 1
         err = capsys.readouterr().err
         assert "Row 2: postcode: 'nope' is not a UK postcode" in err and "was rejected" in err
 
     def test_skip_invalid_writes_the_rejected_rows_to_a_report(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({}, {"upn": upn("352214300102"), "gender": "x"}))
-        call_command(
-            "import_feed",
-            *extracted_today_argument(),
+        import_feed_today(
             "--source",
             "school_census",
             "--skip-invalid",
@@ -558,9 +554,7 @@ class TestImportCommand:
                 {"upn": upn("352214300103"), "family_name": "-2+3", "postcode": "nope"},
             ),
         )
-        call_command(
-            "import_feed",
-            *extracted_today_argument(),
+        import_feed_today(
             "--source",
             "school_census",
             "--skip-invalid",
@@ -573,13 +567,9 @@ class TestImportCommand:
 
     def test_importing_the_same_file_again_changes_nothing(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({}))
-        call_command(
-            "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
-        )
+        import_feed_today("--source", "school_census", str(path))
         before = (Child.objects.count(), Address.objects.count(), Involvement.objects.count())
-        call_command(
-            "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
-        )
+        import_feed_today("--source", "school_census", str(path))
         assert "imported before; nothing has changed" in capsys.readouterr().out
         assert (
             Child.objects.count(),
@@ -2482,8 +2472,7 @@ class TestWhatOnlyAnLaKnows:
         path = tmp_path / "la.csv"
         path.write_bytes(good + bad.split(b"\r\n", 1)[1])
         northshire()
-        call_command(
-            "import_feed", *extracted_today_argument(), "--source", "la_system",
+        import_feed_today("--source", "la_system",
             "--local-authority", "E06000099",
             "--skip-invalid", str(path),
         )  # fmt: skip
@@ -3074,18 +3063,14 @@ class TestSendingAFileAgain:
     def test_the_import_command_sends_a_file_again(self, tmp_path, school, capsys):
         path = tmp_path / "census.csv"
         path.write_bytes(self.PARTLY)
-        call_command(
-            "import_feed",
-            *extracted_today_argument(),
+        import_feed_today(
             "--source",
             "school_census",
             "--skip-invalid",
             str(path),
         )
         self.juniors()
-        call_command(
-            "import_feed", *extracted_today_argument(), "--source", "school_census", str(path)
-        )
+        import_feed_today("--source", "school_census", str(path))
         said = capsys.readouterr().out
         assert "census.csv sent again: Sent again: 1 row left out before now imported" in said
         assert Child.objects.filter(given_name="Ella").exists()
@@ -3097,9 +3082,7 @@ class TestSendingAFileAgain:
         what refused the rows, not to use the --skip-invalid it used."""
         path = tmp_path / "census.csv"
         path.write_bytes(self.PARTLY)
-        call_command(
-            "import_feed",
-            *extracted_today_argument(),
+        import_feed_today(
             "--source",
             "school_census",
             "--skip-invalid",
@@ -3107,9 +3090,7 @@ class TestSendingAFileAgain:
         )
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_:
-            call_command(
-                "import_feed",
-                *extracted_today_argument(),
+            import_feed_today(
                 "--source",
                 "school_census",
                 "--skip-invalid",
