@@ -2876,6 +2876,13 @@ class TestSendingAFileAgain:
         upload = SimpleUploadedFile("census.csv", content, content_type="text/csv")
         return client.post(reverse("directory:feeds"), {**form, "file": upload}).content.decode()
 
+    def imported_partly_by_command(self, tmp_path) -> Path:
+        """The file, imported by ``import_feed`` with its row for the missing school left out."""
+        path = tmp_path / "census.csv"
+        path.write_bytes(self.PARTLY)
+        import_feed_today("--source", "school_census", "--skip-invalid", str(path))
+        return path
+
     def juniors(self, identifier: str = "100001") -> Service:
         return make_service(Service.Kind.SCHOOL, name="Northshire Juniors", identifier=identifier)
 
@@ -3061,14 +3068,7 @@ class TestSendingAFileAgain:
         assert (done.detail or {})["resend_of"] == upload.feed_import.resend_of_id
 
     def test_the_import_command_sends_a_file_again(self, tmp_path, school, capsys):
-        path = tmp_path / "census.csv"
-        path.write_bytes(self.PARTLY)
-        import_feed_today(
-            "--source",
-            "school_census",
-            "--skip-invalid",
-            str(path),
-        )
+        path = self.imported_partly_by_command(tmp_path)
         self.juniors()
         import_feed_today("--source", "school_census", str(path))
         said = capsys.readouterr().out
@@ -3080,14 +3080,7 @@ class TestSendingAFileAgain:
     ):
         """Sent again with --skip-invalid while the school is still missing: told to put right
         what refused the rows, not to use the --skip-invalid it used."""
-        path = tmp_path / "census.csv"
-        path.write_bytes(self.PARTLY)
-        import_feed_today(
-            "--source",
-            "school_census",
-            "--skip-invalid",
-            str(path),
-        )
+        path = self.imported_partly_by_command(tmp_path)
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_:
             import_feed_today(
