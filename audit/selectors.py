@@ -287,7 +287,8 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
         ),
         Anomaly(
             "Searches for the user's own surname or home postcode",
-            "Practitioners must not look up themselves, their family or their neighbours.",
+            "Practitioners must not look up themselves, their family or their neighbours."
+            " A search of the first part of their home postcode, like NE1, counts too.",
             ("User", "When", "Searched for"),
             _own_searches(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s,"  # noqa: S608
@@ -297,7 +298,8 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
                 f"  (e.user_id, e.search_criteria->>'surname') IN"
                 f"   (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
                 f"  OR (u.home_postcode <> '' AND replace(upper(e.search_criteria->>'postcode'),"
-                f"   ' ', '') = replace(u.home_postcode, ' ', ''))) ORDER BY 2",
+                f"   ' ', '') IN (replace(u.home_postcode, ' ', ''),"
+                f"   split_part(u.home_postcode, ' ', 1)))) ORDER BY 2",
                 [zone, *params, *_own_surname_searched(params)],
             ),
         ),

@@ -635,6 +635,20 @@ class TestAnomalies:
         section = self.report(ada_client, "own surname or home postcode")
         assert "SHARMA" in section and "Jones ne1 4st" in section and "NE2 1AB" not in section
 
+    def test_searching_the_district_of_your_own_postcode(self, ada_client):
+        """The search takes a postcode's first part, like NE1: a practitioner who searches her
+        own district with a neighbour's surname is looking up her neighbours as much as with
+        the full postcode. Another district that starts the same way is not hers."""
+        user = priya()
+        user.last_name, user.home_postcode = "Sharma", "NE1 4ST"
+        user.save()
+        event(user, action=Action.SEARCH, search_criteria={"surname": "Jones", "postcode": "NE1"})
+        event(user, action=Action.SEARCH, search_criteria={"surname": "Smith", "postcode": "NE12"})
+        event(user, action=Action.SEARCH, search_criteria={"surname": "Brown", "postcode": "NE"})
+        section = self.report(ada_client, "own surname or home postcode")
+        assert "Jones NE1" in section
+        assert "Smith" not in section and "Brown" not in section
+
     def test_own_surname_searches_are_found_however_the_name_was_typed(self, ada_client):
         """The search finds O'Brien-Öztürk's family under OBrien, o'brien with a curly
         apostrophe, or Ozturk (it ignores case, accents, apostrophes and hyphens, and matches each
