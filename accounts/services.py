@@ -226,6 +226,24 @@ def enrolment_device(*, user: User, shown: int | None) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
 
 
+class CodeTooSoon(Exception):
+    """django-otp pauses a device after a wrong code (a second, then two, four ...): a code
+    sent in that pause is not checked, so it is neither right nor a guess to count."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until)
+        self.until = until
+
+
+def _code_checked(device: TOTPDevice | StaticDevice, token: str) -> bool:
+    """Whether ``token`` is the device's code; CodeTooSoon in the pause after a wrong one,
+    where django-otp would refuse even the right code as if it were wrong."""
+    allowed, why = device.verify_is_allowed()
+    if not allowed:
+        raise CodeTooSoon(why["locked_until"])
+    return bool(device.verify_token(token))
+
+
 @transaction.atomic
 def enrolment_prove(*, user: User, token: str) -> TOTPDevice | None:
     """The authenticator being set up that her code proves, now confirmed, and any other
@@ -237,7 +255,7 @@ def enrolment_prove(*, user: User, token: str) -> TOTPDevice | None:
     devices = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False)
     # Locked oldest first, as an administrator's reset deletes them; the newest is likeliest.
     locked = list(devices.order_by("pk"))
-    proved = next((device for device in reversed(locked) if device.verify_token(token)), None)
+    proved = next((device for device in reversed(locked) if _code_checked(device, token)), None)
     if proved is not None:
         proved.confirmed = True
         proved.save(update_fields=["confirmed"])
@@ -264,7 +282,7 @@ def second_factor_match(
     device = kind.objects.select_for_update().filter(user=user, confirmed=True).first()
     if session.session_key is not None and not session.exists(session.session_key):
         raise SessionEnded
-    return device if device is not None and device.verify_token(token) else None
+    return device if device is not None and _code_checked(device, token) else None
 
 
 @transaction.atomic

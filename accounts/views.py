@@ -1,5 +1,6 @@
 """Signing in (password, then a second factor), setting up an account, and user administration."""
 
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -154,15 +155,29 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             except services.SessionEnded:
                 # A double click's first request signed her in: her browser holds its session.
                 return _to_step(request, "accounts:two_factor")
-            if device is None:
+            except services.CodeTooSoon as pause:
+                _code_too_soon(request, form, pause)
+            else:
+                if device is not None:
+                    return _second_factor_passed(request, user, device, _safe_next(request))
                 sign_in_failure_record(
                     username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR
                 )
                 audit_note(request, action=Action.TWO_FACTOR_FAILED)
                 form.add_error("otp_token", "The security code is not correct, or has been used")
-            else:
-                return _second_factor_passed(request, user, device, _safe_next(request))
     return render(request, "accounts/two_factor.html", {"form": form, "next": _safe_next(request)})
+
+
+def _code_too_soon(request: HttpRequest, form: Any, pause: services.CodeTooSoon) -> None:
+    """Her code came in the pause after a wrong one: it was not checked, so it is not counted
+    against her, and she is told how long to wait rather than that a right code is wrong."""
+    audit_note(request, action=Action.TWO_FACTOR_FAILED, detail={"too_soon": True})
+    seconds = max(1, math.ceil((pause.until - timezone.now()).total_seconds()))
+    form.add_error(
+        "otp_token",
+        f"You entered a wrong code just now. Wait {seconds} second{'s' if seconds > 1 else ''},"
+        " then enter the newest code",
+    )
 
 
 def _signed_in_fully(request: HttpRequest, user: User, device: Any) -> None:
@@ -213,24 +228,28 @@ def enrol(request: HttpRequest) -> HttpResponse:
         request.session[ENROLLING] = shown.pk
     form = EnrolmentCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        proved = services.enrolment_prove(user=user, token=form.cleaned_data["otp_token"])
-        if proved is not None:
-            codes = services.backup_codes_create(user=user)
-            del request.session[ENROLLING]
-            _signed_in_fully(request, user, proved)
-            audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
-            context = {"codes": codes, "next": _safe_next(request)}
-            return render(request, "accounts/backup_codes.html", context)
-        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            # A double click's first request enrolled her.
-            return _to_step(request, "accounts:two_factor")
-        sign_in_failure_record(
-            username=user.username,
-            ip_address=client_ip(request),
-            stage=SignInFailure.Stage.SECOND_FACTOR,
-        )
-        audit_note(request, action=Action.TWO_FACTOR_FAILED)
-        form.add_error("otp_token", "The security code is not correct. Try the newest code")
+        try:
+            proved = services.enrolment_prove(user=user, token=form.cleaned_data["otp_token"])
+        except services.CodeTooSoon as pause:
+            _code_too_soon(request, form, pause)
+        else:
+            if proved is not None:
+                codes = services.backup_codes_create(user=user)
+                del request.session[ENROLLING]
+                _signed_in_fully(request, user, proved)
+                audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
+                context = {"codes": codes, "next": _safe_next(request)}
+                return render(request, "accounts/backup_codes.html", context)
+            if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                # A double click's first request enrolled her.
+                return _to_step(request, "accounts:two_factor")
+            sign_in_failure_record(
+                username=user.username,
+                ip_address=client_ip(request),
+                stage=SignInFailure.Stage.SECOND_FACTOR,
+            )
+            audit_note(request, action=Action.TWO_FACTOR_FAILED)
+            form.add_error("otp_token", "The security code is not correct. Try the newest code")
     qr = segno.make(shown.config_url, error="m")
     secret = " ".join(
         shown.config_url.split("secret=")[1].split("&")[0][i : i + 4] for i in range(0, 32, 4)

@@ -196,6 +196,27 @@ class TestTwoFactorSignIn:
         give_password(client)
         assert client.post(TWO_FACTOR, {"otp_token": code}).status_code == 302
 
+    def test_the_right_code_just_after_a_wrong_one_asks_her_to_wait(self, client):
+        """django-otp pauses her app's codes for a second after a wrong one. Her right code
+        in that second was refused as "not correct" and counted towards her lockout; it is
+        now not checked, not counted, and she is told to wait, after which it works."""
+        user = priya()
+        device = authenticator(user)
+        give_password(client)
+        client.post(TWO_FACTOR, {"otp_token": "000000"})
+        assert SignInFailure.objects.filter(username="priya").count() == 1
+        page = client.post(TWO_FACTOR, {"otp_token": current_code(device)}).content.decode()
+        assert "You entered a wrong code just now. Wait 1 second, then enter the newest code" in (
+            page
+        )
+        assert "not correct" not in page
+        assert SignInFailure.objects.filter(username="priya").count() == 1
+        assert AuditEvent.objects.filter(
+            action=Action.TWO_FACTOR_FAILED, detail__too_soon=True
+        ).exists()
+        time.sleep(1.1)
+        assert client.post(TWO_FACTOR, {"otp_token": current_code(device)}).status_code == 302
+
 
 class TestEnrolment:
     def test_first_sign_in_shows_a_qr_code_then_ten_backup_codes_once(self, client):
@@ -208,7 +229,9 @@ class TestEnrolment:
         wrong = client.post(ENROL, {"otp_token": "123456"}).content.decode()
         assert "not correct" in wrong
         device.refresh_from_db()
-        device.throttle_reset()  # django-otp pauses a second after a wrong code; a person would too
+        too_soon = client.post(ENROL, {"otp_token": current_code(device)}).content.decode()
+        assert "Wait 1 second, then enter the newest code" in too_soon
+        time.sleep(1.1)
         done = client.post(ENROL, {"otp_token": current_code(device)}).content.decode()
         assert "Two-factor sign-in is set up" in done
         codes = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
@@ -412,10 +435,15 @@ class TestLockout:
         assert give_password(client, username="lee").status_code == 302
 
     def test_wrong_codes_count_towards_the_lock(self, client):
-        authenticator(priya())
+        """Each wrong code that was checked counts; one sent in django-otp's pause after a
+        wrong code is not checked (see above), so each here waits that pause out."""
+        device = authenticator(priya())
         give_password(client)
         for _ in range(5):
             client.post(TWO_FACTOR, {"otp_token": "000000"})
+            TOTPDevice.objects.filter(pk=device.pk).update(
+                throttling_failure_timestamp=timezone.now() - timedelta(minutes=1)
+            )
         assert SignInFailure.objects.filter(stage="second_factor").count() == 5
         page = client.post(TWO_FACTOR, {"otp_token": "000000"}).content.decode()
         assert "signing in is locked" in page
