@@ -1222,10 +1222,24 @@ def _parts(text: str) -> list[str]:
     return [*parts, number] if number.strip() else parts
 
 
+# "c/o" or "care of" at the start of a part: post is left with whoever it names.
+_CARE_OF = re.compile(r"^\W*(?:c\s*/\s*o|c\.\s*o\b\.?|care\s+of)\b\W*")
+
+
+def _without_care_of(parts: list[str]) -> list[str]:
+    """The parts that name the home. Post "care of" someone living there ("c/o Mrs Vexwright,
+    Refuge House") names her, not the house, where another part names it; "c/o Refuge House"
+    names the house itself."""
+    others = [part for part in parts if not _CARE_OF.match(part)]
+    if any(not _words(part) & _PART_OF_A_HOUSE for part in others):
+        return others
+    return [_CARE_OF.sub("", part) for part in parts]
+
+
 def _home(line_1: str, line_2: str) -> _Home:
     text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
     text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", re.sub(r"\bno\W*(?=\d)", "", text))
-    parts = _parts(text)
+    parts = _without_care_of(_parts(text))
     flats = [part for part in parts if _words(part) & _PART_OF_A_HOUSE]
     house = [part for part in parts if part not in flats]
     numbers = _numbers(text)

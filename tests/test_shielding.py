@@ -532,6 +532,12 @@ class TestRecordsAlongside:
             (("Refuge House", "14 Quillfeather Lane"), ("Rm 2, Refuge House", "")),
             (("Refuge House", "14 Quillfeather Lane"), ("2a, Refuge House", "")),
             (("Refuge House", "14 Quillfeather Lane"), ("Refuge House 2", "")),
+            # Post left "care of" the house, or of someone living there.
+            (("Refuge House", "14 Quillfeather Lane"), ("c/o Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("C/O Refuge House", "Quillfeather Ln")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Care of Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("c/o Mrs M Vexwright", "Refuge House")),
+            (("Refuge House", "14 Quillfeather Lane"), ("c/o Refuge House, Flat 2", "")),
         ],
     )
     def test_her_house_named_in_either_line_however_the_street_is_written(self, client, hers, his):
