@@ -1131,7 +1131,7 @@ _SHORTENED = {
     "cl": "close", "ct": "court", "cres": "crescent", "dr": "drive", "gdns": "gardens",
     "gro": "grove", "pl": "place", "sq": "square", "ter": "terrace", "terr": "terrace",
     "hse": "house", "ho": "house", "cott": "cottage", "pk": "park", "bldgs": "buildings",
-    "rm": "room", "flt": "flat",
+    "rm": "room", "flt": "flat", "fl": "flat",
 }  # fmt: skip
 
 
@@ -1164,7 +1164,7 @@ def _words(text: str) -> frozenset[str]:
 # Words that name a part of a house ("Flat 2", "Top Flat", "Annexe"), not the house.
 _PART_OF_A_HOUSE = frozenset(
     {"flat", "apartment", "apt", "annexe", "annex", "floor", "unit", "room", "studio", "basement",
-     "maisonette", "bedsit", "suite"}
+     "maisonette", "bedsit", "suite", "bedroom"}
 )  # fmt: skip
 
 
