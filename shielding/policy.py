@@ -1139,7 +1139,7 @@ _SHORTENED = {
 _APOSTROPHE = re.compile("['\u2018\u2019`\u02bc]")
 
 
-Reading = tuple[frozenset[str], frozenset[str]]
+Reading = tuple[frozenset[str], ...]  # one text read more than one way
 
 
 def _readings(text: str) -> Reading:
@@ -1181,8 +1181,9 @@ class _Home:
 
     numbers: frozenset[str]  # house and flat numbers, "9a" however spaced ("9 A")
     words: frozenset[str]  # in either reading
-    # The house's name (its first part that is not a flat's) in each reading, each to be
-    # found whole in another address; with no name, its words stand for it.
+    # The house's name (its first part that is not a flat's, and any later part that names a
+    # building) in each reading, each to be found whole in another address; with no name, its
+    # words stand for it.
     name: Reading
     named: bool
     numbered_flats_only: bool  # every number is a flat's ("Flat 2, Refuge House")
@@ -1244,18 +1245,25 @@ def _home(line_1: str, line_2: str) -> _Home:
     house = [part for part in parts if part not in flats]
     numbers = _numbers(text)
     flat_numbers = {number for part in flats for number in _numbers(part)}
+    buildings = []
     for part in house:
         # "2 Refuge House" is a flat in the house, as "Flat 2, Refuge House" is.
         last = re.findall(r"[a-z]+", part)[-1:]
         if last and _SHORTENED.get(last[0], last[0]) in _BUILDING:
             flat_numbers |= _numbers(part)
+            buildings.append(part)
     # With no part free of a flat's words, the house is named beside the flat in one part
     # ("Refuge House Flat 2"): its name is what is left once the flat's words go.
     beside = (
         (joined - _PART_OF_A_HOUSE - _WHICH_FLAT, apart - _PART_OF_A_HOUSE - _WHICH_FLAT)
         for joined, apart in map(_readings, flats)
     )
-    name = _readings(house[0]) if house else next((n for n in beside if n[0]), None)
+    # A building named after another part ("Quibbleton Women's Aid, Refuge House": who runs
+    # it) names the home too.
+    named_by = dict.fromkeys([*house[:1], *buildings])
+    name: Reading | None = next((n for n in beside if n[0]), None)
+    if house:
+        name = tuple(reading for part in named_by for reading in _readings(part))
     return _Home(
         numbers=numbers,
         # A letter joined to a number ("flat 3c block") is still a word another address's

@@ -540,6 +540,8 @@ class TestRecordsAlongside:
             (("Refuge House", "14 Quillfeather Lane"), ("c/o Refuge House, Flat 2", "")),
             (("Refuge House", "14 Quillfeather Lane"), ("Fl 2 Refuge House", "")),
             (("Refuge House", "14 Quillfeather Lane"), ("Bedroom 2, Refuge House", "")),
+            # The organisation that runs the house named before it.
+            (("Refuge House", "14 Quillfeather Lane"), ("Quibbleton Women's Aid", "Refuge House")),
         ],
     )
     def test_her_house_named_in_either_line_however_the_street_is_written(self, client, hers, his):
