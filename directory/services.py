@@ -20,6 +20,7 @@ from directory.models import (
     ChildIdentifier,
     ChildName,
     Involvement,
+    MatchReview,
     Merge,
     NameKey,
     ParentCarer,
@@ -673,7 +674,13 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     record stays live for a year, then is archived; archived records are purged after 6
     years. Each change goes through the model, so the change log records it; a run that
     changed anything is also an access event naming the records, which outlives them."""
-    done = {"archived_at_18": 0, "archived_at_25": 0, "archived_after_death": 0, "purged": 0}
+    done = {
+        "archived_at_18": 0,
+        "archived_at_25": 0,
+        "archived_after_death": 0,
+        "purged": 0,
+        "rows_waiting_for_review_purged": 0,
+    }
     archived: list[str] = []
     purged: list[str] = []
     # Each record held from when it is read, in the order a merge takes them (``_lock``): a
@@ -703,10 +710,12 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     for child in children.filter(expired):
         # Records merged into this one (and those merged into them), the merges themselves,
         # and the feed rows that described any of them (names, birth dates and addresses as the
-        # feeds sent them) go with it.
+        # feeds sent them, those waiting for review as hers too) go with it.
         ids = _merged_tree(child)
         Merge.objects.filter(Q(kept_id__in=ids) | Q(absorbed_id__in=ids)).delete()
-        described = SourceRecord.objects.filter(child_id__in=ids)
+        waiting_about_her = _reviews_offering_purged(ids)
+        done["rows_waiting_for_review_purged"] += len(waiting_about_her)
+        described = SourceRecord.objects.filter(Q(child_id__in=ids) | Q(pk__in=waiting_about_her))
         # Their ids kept only as keyed digests, so that an old file sent again cannot bring
         # them back (directory/feed_import.py, ``_apply_row``).
         PurgedFeedRecord.objects.bulk_create(
@@ -739,6 +748,27 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
             status=None,
         )
     return done
+
+
+def _reviews_offering_purged(ids: list[int]) -> list[int]:
+    """The feed records waiting for a data manager's decision whose best match is one of
+    these records, being purged: the row is most likely the purged person, so it goes with
+    her linked rows (a decision to make it a new record would bring her back). A waiting row
+    offering her below a better match is another child's: she is taken off its shortlist,
+    and its review opens again, so a decision made on the page that offered her is refused."""
+    waiting = [MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
+    offering = Q()
+    for pk in ids:
+        offering |= Q(candidates__contains=[{"child_id": pk}])
+    about_her = []
+    for review in MatchReview.objects.select_for_update().filter(offering, status__in=waiting):
+        if review.candidates[0]["child_id"] in ids:
+            about_her.append(review.source_record_id)
+            continue
+        review.candidates = [c for c in review.candidates if c["child_id"] not in ids]
+        review.status = MatchReview.Status.OPEN
+        review.save(update_fields=["candidates", "status"])
+    return about_her
 
 
 def _merged_tree(child: Child) -> list[int]:

@@ -10,13 +10,14 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from audit.models import Action, AuditEvent
-from directory.feed_import import feed_import
+from directory.feed_import import feed_import, review_version
 from directory.feeds import COLUMNS
 from directory.models import (
     PURGED,
     CareRelationship,
     Child,
     FeedImport,
+    MatchReview,
     ParentCarer,
     PurgedFeedRecord,
     Source,
@@ -82,7 +83,6 @@ def test_archived_records_are_purged_after_six_years_with_what_hung_on_them():
     # Rows feeds sent about them (one still waiting for review), and about someone else.
     reviewed = feed_review(old)
     SourceRecord.objects.filter(pk=reviewed.source_record_id).update(child=absorbed)
-    feed_review(old)
     young = make_child(status=Child.Status.ARCHIVED, archived_on=date(2021, 6, 1))
     theirs = feed_review(young)
     SourceRecord.objects.filter(pk=theirs.source_record_id).update(child=young)
@@ -95,11 +95,9 @@ def test_archived_records_are_purged_after_six_years_with_what_hung_on_them():
     assert not Child.objects.filter(pk__in=[old.pk, absorbed.pk]).exists()
     assert not ParentCarer.objects.filter(pk=carer.pk).exists()
     assert Child.objects.filter(pk=young.pk).exists()
-    # The row still waiting stays (it may yet be a new child); those linked to the purged go.
-    assert sorted(SourceRecord.objects.values_list("child", flat=True), key=str) == [
-        young.pk,
-        None,
-    ], "no feed row about the purged child is kept"
+    assert list(SourceRecord.objects.values_list("child", flat=True)) == [young.pk], (
+        "no feed row about the purged child is kept"
+    )
     assert AuditEvent.objects.filter(child_contactpoint_id=old.contactpoint_id).exists(), (
         "the access log keeps it"
     )
@@ -147,6 +145,51 @@ def test_the_command_reports_what_it_did(capsys):
     make_child(date_of_birth=date(2000, 1, 1))
     call_command("lifecycle")
     assert "1 archived at 18" in capsys.readouterr().out
+
+
+class TestARowWaitingForReviewAboutAPurgedPersonGoesWithHer:
+    """Zoe's record was archived 6 years ago; a row of an LA file that might be her waits in
+    Dana's review queue when the lifecycle purges her. Nothing of her may stay in the queue,
+    nor may a decision on the page Dana had open make her a new record."""
+
+    def test_a_row_whose_best_match_she_was_is_purged_and_kept_out(self, client):
+        zoe = make_child(status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1))
+        review = feed_review(zoe)
+        source_record = review.source_record
+        seen = review_version(review, source_record)
+        done = lifecycle_apply(today=TODAY)
+        assert not SourceRecord.objects.exists(), "her row is not left in the queue"
+        assert (done["purged"], done["rows_waiting_for_review_purged"]) == (1, 1)
+        assert not MatchReview.objects.exists()
+        assert PurgedFeedRecord.is_purged(source_record.source, source_record.record_id)
+        sign_in(client, dana())
+        assert "Amelia" not in client.get(reverse("directory:review_queue")).content.decode()
+        response = client.post(
+            reverse("directory:review", args=[review.pk]), {"choice": "new", "seen": seen}
+        )
+        assert response.status_code == 404
+        assert not Child.objects.exists(), "the decision did not bring her back"
+
+    def test_a_row_that_offered_her_below_a_better_match_stays_without_her(self, client):
+        zoe = make_child(status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1))
+        other = make_child(given_name="Amelie")
+        review = feed_review(other)
+        review.candidates = [*review.candidates, {"child_id": zoe.pk, "weight": 9.0}]
+        review.status = MatchReview.Status.DEFERRED
+        review.save()
+        seen = review_version(review, review.source_record)
+        done = lifecycle_apply(today=TODAY)
+        review.refresh_from_db()
+        assert review.candidates == [{"child_id": other.pk, "weight": 12.5}]
+        assert done["rows_waiting_for_review_purged"] == 0
+        assert review.status == MatchReview.Status.OPEN, "back in the queue to be looked at"
+        sign_in(client, dana())
+        response = client.post(
+            reverse("directory:review", args=[review.pk]),
+            {"choice": f"match:{other.contactpoint_id}", "seen": seen},
+        )
+        assert "This record has changed since you opened it" in response.content.decode()
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
 
 
 class TestAPurgedPersonDoesNotComeBackFromAnOldFile:
