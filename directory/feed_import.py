@@ -137,15 +137,21 @@ def known_codes() -> dict[str, set[str]]:
     return codes
 
 
-def feed_file_check(*, source: str, content: bytes) -> tuple[Validation, bool]:
-    """Validation of a whole file; the flag says it is not UTF-8 text."""
+def feed_file_check(
+    *, source: str, content: bytes, extracted_on: date | None = None
+) -> tuple[Validation, bool]:
+    """Validation of a whole file, extracted on ``extracted_on``; the flag says it is not
+    UTF-8 text."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as problem:
         validation = Validation()
         validation.errors.append(_not_utf8(content, problem.start))
         return validation, True
-    return feed_validate(source, text, today=timezone.localdate(), known=known_codes()), False
+    validation = feed_validate(
+        source, text, today=timezone.localdate(), known=known_codes(), extracted_on=extracted_on
+    )
+    return validation, False
 
 
 SAVE_AS_CSV = 'save it from the spreadsheet as "CSV UTF-8 (Comma delimited)"'
@@ -186,17 +192,17 @@ def feed_check(
     A file imported before with rows left out is sent again (``resend_of``) for the same local
     authority: only the rows left out until now are checked, and will be imported as any
     file's, the others having been imported already."""
-    validation, not_utf8 = feed_file_check(source=source, content=content)
     digest = hashlib.sha256(content).hexdigest()
-    outcome = ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
     first = FeedImport.objects.filter(
         source=source, file_sha256=digest, resend_of__isnull=True
     ).first()
+    # The same file sent again was extracted when it was the first time.
+    extracted = first.extracted if first else extracted_on
+    validation, not_utf8 = feed_file_check(source=source, content=content, extracted_on=extracted)
+    outcome = ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
     if first is not None:
         _resend_check(outcome, first, local_authority)
-    outcome.extracted_later = _extracted_later(
-        source, local_authority, first.extracted if first else extracted_on
-    )
+    outcome.extracted_later = _extracted_later(source, local_authority, extracted)
     outcome.importable = not outcome.already_imported and (
         not validation.errors or (skip_invalid and not not_utf8 and bool(validation.rows))
     )

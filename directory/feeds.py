@@ -182,7 +182,11 @@ class RowErrors(Exception):
         self.messages = messages
 
 
-def _date(values: dict[str, str], name: str, errors: list[str], *, today: date) -> date | None:
+def _date(
+    values: dict[str, str], name: str, errors: list[str], *, today: date, extracted_on: date | None
+) -> date | None:
+    """A date the row says has happened (a birth, a start, a death): not after the day its
+    file was extracted, which cannot record what came after it (a mistyped year, as a rule)."""
     text = values.get(name, "")
     if not text:
         return None
@@ -190,6 +194,12 @@ def _date(values: dict[str, str], name: str, errors: list[str], *, today: date) 
         parsed = date.fromisoformat(text)
     except ValueError:
         errors.append(f"{name}: {text!r} is not a real date in the form YYYY-MM-DD")
+        return None
+    if extracted_on is not None and parsed > extracted_on:
+        errors.append(
+            f"{name}: {text} is after {extracted_on:%-d %B %Y}, the date the file was "
+            "extracted: a file cannot record what happened after it was made"
+        )
         return None
     if parsed > today:
         errors.append(f"{name}: {text} is in the future")
@@ -205,8 +215,16 @@ def _flag(values: dict[str, str], name: str, errors: list[str]) -> bool:
 
 
 def feed_row(
-    source: str, number: int, values: dict[str, str], *, today: date, known: dict[str, set[str]]
+    source: str,
+    number: int,
+    values: dict[str, str],
+    *,
+    today: date,
+    known: dict[str, set[str]],
+    extracted_on: date | None = None,
 ) -> FeedRow:
+    """A row read and checked; ``extracted_on``, its file's extract date, bounds the dates it
+    gives (a row stored before extract dates were checked is read again without it)."""
     elsewhere = values.get("address_status", "") in ADDRESS_STATUSES
     errors = [
         f"{name}: required but empty"
@@ -238,7 +256,7 @@ def feed_row(
     values = {**values, **{name: values[name].lower() for name in _CODES if values.get(name)}}
     if values.get("claimant_country"):
         values = {**values, "claimant_country": values["claimant_country"].upper()}
-    born = _date(values, "date_of_birth", errors, today=today)
+    born = _date(values, "date_of_birth", errors, today=today, extracted_on=extracted_on)
     if born and born < today - timedelta(days=26 * 365):
         errors.append(f"date_of_birth: {born} is more than 25 years ago; not a child")
     gender = values.get("gender", "")
@@ -266,7 +284,7 @@ def feed_row(
         urn = values.get("school_urn", "")
         if urn and urn not in known["school"]:
             errors.append(f"school_urn: unknown school {urn!r}")
-        started = _date(values, "entry_date", errors, today=today)
+        started = _date(values, "entry_date", errors, today=today, extracted_on=extracted_on)
         service = {"kind": "school", "identifier": urn, "started_on": started or born,
                    "dated": started is not None}  # fmt: skip
     elif source == Source.GP_REGISTRATION:
@@ -277,7 +295,7 @@ def feed_row(
         code = values.get("gp_practice_code", "")
         if code and code not in known["gp_practice"]:
             errors.append(f"gp_practice_code: unknown GP practice {code!r}")
-        started = _date(values, "registered_on", errors, today=today)
+        started = _date(values, "registered_on", errors, today=today, extracted_on=extracted_on)
         service = {"kind": "gp_practice", "identifier": code, "started_on": started or born,
                    "dated": started is not None}  # fmt: skip
     elif source == Source.CHILD_BENEFIT:
@@ -329,7 +347,9 @@ def feed_row(
         if kind:
             if kind not in _LA_SERVICE_KINDS and kind not in SensitiveCategory.values:
                 errors.append(f"service_kind: unknown code {kind!r}")
-            started = _date(values, "service_started_on", errors, today=today)
+            started = _date(
+                values, "service_started_on", errors, today=today, extracted_on=extracted_on
+            )
             service = {
                 "kind": kind,
                 "identifier": "",
@@ -360,7 +380,7 @@ def feed_row(
             ]
             if orphaned:
                 errors.append(f"service_kind: required with {', '.join(orphaned)}")
-        la_only = _la_only_facts(values, born, errors, today=today)
+        la_only = _la_only_facts(values, born, errors, today=today, extracted_on=extracted_on)
     if errors or born is None:
         raise RowErrors(errors or ["date_of_birth: required but empty"])
     return FeedRow(
@@ -419,7 +439,12 @@ def _sensitive_reason(values: dict[str, str], kind: str, errors: list[str]) -> d
 
 
 def _la_only_facts(
-    values: dict[str, str], born: date | None, errors: list[str], *, today: date
+    values: dict[str, str],
+    born: date | None,
+    errors: list[str],
+    *,
+    today: date,
+    extracted_on: date | None,
 ) -> dict[str, Any]:
     """An LA row's facts beyond the other feeds': where the child is when not at an address,
     death, consent to stay until 25, and a former name."""
@@ -446,7 +471,7 @@ def _la_only_facts(
                 errors.append("expected_return_by: only when address_status is left_england")
             elif not today < expected_return_by <= today + timedelta(days=3 * 366):
                 errors.append("expected_return_by: must be within the next 3 years")
-    died = _date(values, "date_of_death", errors, today=today)
+    died = _date(values, "date_of_death", errors, today=today, extracted_on=extracted_on)
     if died and born and died < born:
         errors.append("date_of_death: before the date of birth")
     consent = _flag(values, "consent_to_25", errors) if values.get("consent_to_25") else None
@@ -469,8 +494,16 @@ def _la_only_facts(
     }
 
 
-def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[str]]) -> Validation:
+def feed_validate(
+    source: str,
+    text: str,
+    *,
+    today: date,
+    known: dict[str, set[str]],
+    extracted_on: date | None = None,
+) -> Validation:
     """Checks every row; returns the valid rows and a row-numbered list of what is wrong.
+    ``extracted_on``: the day the file was extracted, after which no date of a row may be.
 
     Row numbers count the header as row 1, as a spreadsheet shows them.
     """
@@ -478,7 +511,9 @@ def feed_validate(source: str, text: str, *, today: date, known: dict[str, set[s
     reader = CsvRows(text)
     try:
         if _header_checked(source, reader.header, result):
-            _rows_check(source, reader, result, {}, today=today, known=known)
+            _rows_check(
+                source, reader, result, {}, today=today, known=known, extracted_on=extracted_on
+            )
             if not result.rows_read and not result.errors:
                 # Recorded as imported, a file that says nothing would refuse its resending.
                 result.errors.append(
@@ -534,6 +569,7 @@ def _rows_check(
     *,
     today: date,
     known: dict[str, set[str]],
+    extracted_on: date | None,
 ) -> None:
     held: dict[tuple[str, str], int] = {}  # a row's NHS number or UPN: the first row giving it
     id_column = RECORD_ID_COLUMN[source]
@@ -551,7 +587,9 @@ def _rows_check(
             # for a consent it says nothing, and the reason recorded before stays.
             values.setdefault("sensitive_reason", "")
         try:
-            row = feed_row(source, number, values, today=today, known=known)
+            row = feed_row(
+                source, number, values, today=today, known=known, extracted_on=extracted_on
+            )
         except RowErrors as problem:
             result.errors.extend((number, message) for message in problem.messages)
             result.rejected[number] = values

@@ -602,6 +602,73 @@ def test_a_row_sent_again_with_the_columns_added_later_is_unchanged():
     assert dict(again.counts) == {"unchanged": 1}
 
 
+class TestARowCannotGiveADateAfterItsFileWasExtracted:
+    """A file extracted on one day cannot truthfully say a child was born, started school,
+    registered with a GP or died after it: such a date (a mistyped year, as a rule) was
+    accepted as long as it was not after the day of the import."""
+
+    @pytest.mark.parametrize(
+        ("source", "column", "cells"),
+        [
+            (Source.LA_SYSTEM, "date_of_birth", {}),
+            (Source.LA_SYSTEM, "service_started_on", {"service_kind": "social_care"}),
+            (Source.LA_SYSTEM, "date_of_death", {}),
+            (Source.SCHOOL_CENSUS, "date_of_birth", {}),
+            (Source.SCHOOL_CENSUS, "entry_date", {}),
+            (Source.GP_REGISTRATION, "date_of_birth", {}),
+            (Source.GP_REGISTRATION, "registered_on", {}),
+            (Source.CHILD_BENEFIT, "date_of_birth", {}),
+        ],
+    )
+    def test_the_row_is_refused_naming_the_column_and_the_extract_date(self, source, column, cells):
+        make_service(Service.Kind.SCHOOL, name="Northshire Primary", identifier="100000")
+        make_service(Service.Kind.GP_PRACTICE, name="Northtown Surgery", identifier="A81001")
+        extracted = timezone.localdate() - timedelta(days=10)
+        later = extracted + timedelta(days=3)
+        row = dict.fromkeys(COLUMNS[source], "") | {
+            "la_record_id": "1001", "upn": upn("352214300101"), "nhs_number": "9434765005",
+            "claim_reference": "CB1", "child_number": "1", "given_name": "Zed",
+            "family_name": "Quill", "date_of_birth": "2012-01-01", "gender": "male",
+            "address_line_1": "1 North Road", "town": "Northtown", "postcode": "NE1 1AA",
+            "school_urn": "100000", "gp_practice_code": "A81001", "claimant_given_name": "Jo",
+            "claimant_family_name": "Quill", "claimant_relationship": "mother",
+            **cells, column: later.isoformat(),
+        }  # fmt: skip
+        out = io.StringIO()
+        writer = csv.DictWriter(out, COLUMNS[source], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerow(row)
+        outcome = feed_import(
+            source=source, file_name="late.csv", content=out.getvalue().encode(),
+            local_authority=northshire(), by=None, extracted_on=extracted,
+        )  # fmt: skip
+        assert outcome.validation.errors == [
+            (
+                2,
+                f"{column}: {later.isoformat()} is after {extracted:%-d %B %Y}, the date the "
+                "file was extracted: a file cannot record what happened after it was made",
+            )
+        ]
+        assert outcome.feed_import is None
+        assert not Child.objects.exists() and not SourceRecord.objects.exists()
+
+    def test_with_rows_left_out_the_others_are_imported_and_the_page_says_why(self, client, school):
+        extracted = timezone.localdate() - timedelta(days=10)
+        later = (extracted + timedelta(days=1)).isoformat()
+        content = census({}, {"upn": UPN_2, "given_name": "Mia", "entry_date": later})
+        sign_in(client, dana())
+        form = {
+            "source": "school_census", "local_authority": northshire().pk, "skip_invalid": "on",
+            "extracted_on_0": extracted.day, "extracted_on_1": extracted.month,
+            "extracted_on_2": extracted.year,
+            "file": SimpleUploadedFile("census.csv", content, content_type="text/csv"),
+        }  # fmt: skip
+        page = client.post(reverse("directory:feeds"), form).content.decode()
+        assert f"entry_date: {later} is after {extracted:%-d %B %Y}" in page
+        assert list(Child.objects.values_list("given_name", flat=True)) == ["Olivia"]
+        assert FeedImport.objects.get().left_out == [3]
+
+
 class TestAllOrNothing:
     def test_an_interrupted_import_leaves_nothing_behind(self, school):
         rows = [{"upn": upn(f"3522143001{n:02d}"), "given_name": f"Child{n}"} for n in range(5)]
@@ -3790,11 +3857,18 @@ class TestAnOlderFileImportedLate:
         """Northshire's file of 60 days ago spells Zed 'Zedd', so his row waits for review;
         Southshire's file of 10 days ago gave his home there. The row is his, as Dana decides,
         but it is the older word on where he lives: his Southshire home stays."""
+        zed = self.zedd_matched_by_dana(client)
+        assert SourceRecord.objects.get(record_id__endswith="/1001").child == zed
+        assert self.homes() == ["9 South Street"]
+
+    ZEDD = {"given_name": "Zedd", "address_line_1": "2 North Road"}
+
+    def zedd_matched_by_dana(self, client) -> Child:
         today = timezone.localdate()
         south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
         for la, row, days in (
             (southshire(), la_system(la_record_id="7", **south), 10),
-            (northshire(), la_system(given_name="Zedd", address_line_1="2 North Road"), 60),
+            (northshire(), la_system(**self.ZEDD), 60),
         ):
             feed_import(
                 source=Source.LA_SYSTEM, file_name=f"{la.code}.csv", content=row,
@@ -3808,8 +3882,7 @@ class TestAnOlderFileImportedLate:
             reverse("directory:review", args=[review.pk]),
             {"choice": f"match:{zed.contactpoint_id}", "seen": seen},
         )
-        assert SourceRecord.objects.get(record_id__endswith="/1001").child == zed
-        assert self.homes() == ["9 South Street"]
+        return zed
 
     def test_the_command_takes_the_extract_date(self, tmp_path, capsys):
         northshire()
