@@ -626,13 +626,17 @@ def _apply_row(
         # What the rows say: a column a file leaves out (one added to the format later) says
         # what an empty one does, so the same row with and without it is unchanged.
         unchanged = _said(existing.payload) == _said(row.payload)
+        # Stored without being applied (another LA's system had sent the child in a file
+        # extracted after it, ``review_decide``), or applied and outrun since by that LA's:
+        # this row is newer than that LA's word, and says again what the record must hold.
+        outrun = _moved_on_since(existing.child, key, source, existing.last_import)
         existing.payload, existing.last_import = row.payload, record
         existing.save(update_fields=["payload", "last_import", "received_at"])
         if existing.child_id is None:
             if not unchanged:
                 _review_refresh(existing, row)
             return "still_waiting_for_review"
-        if unchanged or existing.child is None:
+        if (unchanged and not outrun) or existing.child is None:
             return "unchanged"
         facts_apply(row, existing.child, existing, record, la)
         return "updated"

@@ -3884,6 +3884,30 @@ class TestAnOlderFileImportedLate:
         )
         return zed
 
+    def test_the_same_row_in_a_newer_file_of_the_la_he_left_is_applied(self, client):
+        """Dana matched Northshire's older row to Zed, and it was not applied (Southshire's
+        file was newer). Northshire's file of 2 days ago sends the same row: it is newer than
+        Southshire's, so he lives at 2 North Road again. Counted "unchanged" (its row was
+        stored as it is), it was never applied, and his home stayed in Southshire."""
+        self.zedd_matched_by_dana(client)
+        ada = la_system(la_record_id="1002", given_name="Ada", date_of_birth="2014-04-04")
+        newer = la_system(**self.ZEDD) + ada.split(b"\n", 1)[1]
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="north-2.csv", content=newer,
+            local_authority=northshire(), by=None,
+            extracted_on=timezone.localdate() - timedelta(days=2),
+        )  # fmt: skip
+        assert dict(outcome.counts) == {"updated": 1, "new_child": 1}
+        zed = Child.objects.get(given_name="Zed")
+        homes = zed.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True)
+        assert list(homes) == ["2 North Road"]
+        again = feed_import(
+            source=Source.LA_SYSTEM, file_name="north-1.csv", content=newer.replace(b"\n", b"\r\n"),
+            local_authority=northshire(), by=None,
+            extracted_on=timezone.localdate() - timedelta(days=1),
+        )  # fmt: skip
+        assert dict(again.counts) == {"unchanged": 2}, "applied once is enough"
+
     def test_the_command_takes_the_extract_date(self, tmp_path, capsys):
         northshire()
         today = timezone.localdate()
