@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from auditlog.context import set_actor
 from django.conf import settings
@@ -1247,10 +1247,18 @@ def decision_shielded(review: MatchReview, row: FeedRow) -> bool:
     return bool(shielded_among(candidates)) or shielded_lookalike(row.person()) is not None
 
 
+class Decided(NamedTuple):
+    """A review decided: the record the row went to (none if deferred), and whether the row's
+    details were applied to it (not when another LA's system has sent the child since)."""
+
+    child: Child | None
+    applied: bool
+
+
 @transaction.atomic
 def review_decide(
     *, review: MatchReview, decision: str, child: Child | None, by: User, seen: str
-) -> Child | None:
+) -> Decided:
     """ "match" (to ``child``, or the record it has since been merged into), "new" or
     "defer"; the row is applied for the first two. A new record that could be a shielded
     child is shielded too (``decision_shielded``). ``seen`` is the ``review_version`` the
@@ -1262,6 +1270,7 @@ def review_decide(
         raise ReviewDecided
     if seen != review_version(review, source_record):
         raise ReviewChanged
+    applied = decision != "defer"
     if decision == "defer":
         review.status = MatchReview.Status.DEFERRED
     else:
@@ -1290,13 +1299,14 @@ def review_decide(
             # Hers, but older than another LA's system's word on her: it must not take her back.
             source_record.child = child
             source_record.save(update_fields=["child"])
+            applied = False
         else:
             link(source_record, row, child, record, la or child.local_authority)
     review.decided_by, review.decided_at = by, timezone.now()
     # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
     # this one among them, and would have listed the record just made from its own row.
     review.save(update_fields=["status", "decided_by", "decided_at", "candidates"])
-    return child
+    return Decided(child, applied)
 
 
 def _best_candidate_la(review: MatchReview) -> Organisation | None:

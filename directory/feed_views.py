@@ -158,6 +158,11 @@ STILL_REFUSED = (
     "those rows out again"
 )
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
+NOT_APPLIED_MOVED_ON = (
+    "Your decision has been recorded. The row's details were not added to the record: "
+    "another local authority's system has sent this child in a file extracted after it, so "
+    "its details are newer"
+)
 CHANGED = "This record has changed since you opened it. Look at it again, then decide"
 # A decision review_decide cannot apply, said on the decision's radios.
 DECISION_REFUSED = {
@@ -437,7 +442,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             form.add_error("choice", DECISION_NEEDED)
         else:
             try:
-                child = review_decide(
+                child, applied = review_decide(
                     review=item, decision=decision, child=chosen, by=manager, seen=version
                 )
             except ReviewChanged:  # by a file imported in the moment since this request began
@@ -457,7 +462,12 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                     detail={"review": item.pk, "decision": decision},
                     **facts,
                 )
-                messages.success(request, "Your decision has been recorded")
+                messages.success(
+                    request,
+                    "Your decision has been recorded"
+                    if applied or decision == "defer"
+                    else NOT_APPLIED_MOVED_ON,
+                )
                 return redirect("directory:review_queue")
     audit_note(
         request,

@@ -3860,6 +3860,8 @@ class TestAnOlderFileImportedLate:
         zed = self.zedd_matched_by_dana(client)
         assert SourceRecord.objects.get(record_id__endswith="/1001").child == zed
         assert self.homes() == ["9 South Street"]
+        told = client.get(reverse("directory:review_queue")).content.decode()
+        assert "The row&#x27;s details were not added to the record" in told
 
     ZEDD = {"given_name": "Zedd", "address_line_1": "2 North Road"}
 
