@@ -88,11 +88,16 @@ def is_national(user: User) -> bool:
     )
 
 
-def grantable_roles(admin: User) -> list[Role]:
-    """The roles ``admin`` may give: only roles they hold themselves, and no national role.
+def grantable_roles(admin: User, to: User | None = None) -> list[Role]:
+    """The roles ``admin`` may give (``to`` a user, if named): only roles they hold
+    themselves, and no national role. A national administrator may give every role.
 
-    A national administrator may give every role.
+    To himself, none he does not hold: he may give one up, but another administrator gives
+    him a new one, as another records his checks (a national administrator could otherwise
+    make herself an override practitioner, or the auditor of her own actions).
     """
+    if to is not None and to.pk == admin.pk:
+        return [role for role in grantable_roles(admin) if admin.has_role(role)]
     if admin.has_role(Role.NATIONAL_ADMINISTRATOR):
         return list(Role)
     if not admin.has_role(Role.LA_ADMINISTRATOR):

@@ -410,7 +410,7 @@ SET_BY_ANOTHER = {
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     admin = signed_in_user(request)
     managed = _managed_user(admin, pk)
-    grantable = grantable_roles(admin)
+    grantable = grantable_roles(admin, to=managed)
     form = UserForm(
         request.POST if request.method == "POST" else None,
         grantable=grantable,

@@ -61,6 +61,19 @@ def new_user_form(**overrides):
     return data
 
 
+def dates_as_recorded():
+    """The vetting and training dates personas are made with, as the user form sends them:
+    a form about an administrator's own account that leaves his checks as they are."""
+    return {
+        "vetting_checked_on_0": "5",
+        "vetting_checked_on_1": "1",
+        "vetting_checked_on_2": "2026",
+        "training_completed_on_0": "1",
+        "training_completed_on_1": "2",
+        "training_completed_on_2": "2026",
+    }
+
+
 @pytest.fixture
 def lee_client(client):
     admin = lee()
@@ -567,12 +580,7 @@ class TestChangingUsers:
         form = new_user_form(
             roles=["practitioner", "la_administrator"],
             home_postcode="SW1A 1AA",
-            vetting_checked_on_0="5",
-            vetting_checked_on_1="1",
-            vetting_checked_on_2="2026",
-            training_completed_on_0="1",
-            training_completed_on_1="2",
-            training_completed_on_2="2026",
+            **dates_as_recorded(),
         )
         response = lee_client.post(reverse("accounts:user_edit", args=[admin.pk]), form)
         assert "Another administrator must change your own home postcode" in (
@@ -580,6 +588,41 @@ class TestChangingUsers:
         )
         admin.refresh_from_db()
         assert admin.home_postcode == "NE1 4ST"
+
+    def test_an_administrator_cannot_give_himself_a_role(self, client):
+        """Nina may give anyone any role, but not herself: as an override practitioner she
+        could unmask any shielded child's address, and as the service operator's auditor read
+        the log of her own actions, with no one else having agreed. Another administrator
+        gives her a role; she may still give one up."""
+        admin = nina()
+        sign_in(client, admin)
+        page = reverse("accounts:user_edit", args=[admin.pk])
+        assert 'value="override_practitioner"' not in client.get(page).content.decode()
+        form = new_user_form(
+            roles=["national_administrator", "override_practitioner", "auditor"],
+            **dates_as_recorded(),
+        )
+        response = client.post(page, form)
+        assert "Select only roles you are allowed to give" in response.content.decode()
+        admin.refresh_from_db()
+        assert admin.roles == ["national_administrator"]
+        colleague = make_user("nadia", Role.NATIONAL_ADMINISTRATOR, organisation=operator())
+        sign_in(client, colleague)
+        client.post(page, form)
+        admin.refresh_from_db()
+        assert admin.roles == ["override_practitioner", "auditor", "national_administrator"]
+
+    def test_an_administrator_may_give_up_a_role(self, lee_client):
+        admin = lee_client.admin
+        admin.roles = [Role.PRACTITIONER.value, Role.LA_ADMINISTRATOR.value]
+        admin.save(update_fields=["roles"])
+        form = new_user_form(
+            roles=["la_administrator"],
+            **dates_as_recorded(),
+        )
+        lee_client.post(reverse("accounts:user_edit", args=[admin.pk]), form)
+        admin.refresh_from_db()
+        assert admin.roles == ["la_administrator"]
 
     def test_a_suspension_made_while_lee_saves_her_details_stands(self, lee_client, monkeypatch):
         """Lin suspends Priya while Lee's change to her details is under way: saving his copy of
