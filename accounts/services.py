@@ -90,8 +90,9 @@ def _end_setup_links(user: User, now: datetime) -> None:
 
 def setup_link_find(token: str, now: datetime) -> SetupLink | None:
     """The usable link, or None. One whose maker could no longer give it (she has been given
-    a role he does not hold since, or he has been suspended) is not: its holder would set up
-    an account above him, or on his behalf."""
+    a role he does not hold since, or his own access has ended: he has been suspended, or his
+    vetting or training has lapsed) is not: its holder would set up an account above him, or
+    on his behalf."""
     link = (
         SetupLink.objects.select_related("user", "user__organisation", "created_by")
         .filter(token_hash=SetupLink.hash_token(token))
@@ -101,7 +102,7 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
         return None
     maker = link.created_by
     if maker is not None and (
-        maker.suspended_at is not None or not may_reset_credentials(maker, link.user)
+        maker.access_problem(now) is not None or not may_reset_credentials(maker, link.user)
     ):
         return None
     return link

@@ -529,30 +529,36 @@ class TestChangingUsers:
         else:
             assert not TOTPDevice.objects.filter(pk=device.pk).exists()
 
-    def test_a_set_up_link_ends_when_she_is_given_a_role_its_maker_does_not_hold(self):
-        """Lin, who may give Priya's roles, gives her a link; Nina then makes her a shielding
-        officer. Lin could not give that link now, so it must not let its holder choose the
-        password of a shielding officer's account."""
+    @pytest.mark.parametrize(
+        "meanwhile",
+        [
+            # Nina makes Priya a shielding officer: Lin could not give that link now.
+            "priya_given_a_role_lin_does_not_hold",
+            # Lin is suspended, say for misuse.
+            "lin_suspended",
+            # Lin's enhanced check lapsed, or was not renewed for what it found.
+            "lin_vetting_lapsed",
+        ],
+    )
+    def test_a_set_up_link_ends_when_its_maker_could_no_longer_give_it(self, meanwhile):
+        """Lin, who may give Priya's roles, gives her a link. Once Lin could not give it,
+        the link, which she may still hold, must not let its holder choose Priya's password."""
         user = priya()
         lin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
         link = services.setup_link_create(user=user, by=lin)
-        user.roles = [Role.PRACTITIONER.value, Role.SHIELDING_OFFICER.value]
-        user.save(update_fields=["roles"])
+        if meanwhile == "priya_given_a_role_lin_does_not_hold":
+            user.roles = [Role.PRACTITIONER.value, Role.SHIELDING_OFFICER.value]
+            user.save(update_fields=["roles"])
+        elif meanwhile == "lin_suspended":
+            services.user_suspend(user=lin)
+        else:
+            User.objects.filter(pk=lin.pk).update(vetting_checked_on=None)
         chosen = "a-long-and-unusual-passphrase"
         browser = Client()
         assert browser.get(link).status_code == 404
         browser.post(link, {"new_password1": chosen, "new_password2": chosen})
         user.refresh_from_db()
         assert not user.check_password(chosen)
-
-    def test_a_set_up_link_ends_when_its_maker_is_suspended(self):
-        """Lin is suspended (say, for misuse): the links she made, which she may still hold,
-        must not let their holder choose her colleagues' passwords."""
-        user = priya()
-        lin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
-        link = services.setup_link_create(user=user, by=lin)
-        services.user_suspend(user=lin)
-        assert Client().get(link).status_code == 404
 
     def test_an_administrator_cannot_vouch_for_his_own_checks(self, lee_client):
         admin = lee_client.admin
