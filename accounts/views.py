@@ -405,6 +405,9 @@ SET_BY_ANOTHER = {
     "home_postcode": "Another administrator must change your own home postcode",
 }
 
+# Why his own page offers only the roles he holds (accounts.permissions.grantable_roles).
+OWN_ROLES = "You can give up a role here. Another administrator must give you a new one"
+
 
 @permission_required(Permission.MANAGE_USERS)
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -418,6 +421,8 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         editing=managed,
         initial={"roles": managed.roles, **{name: getattr(managed, name) for name in PROFILE}},
     )
+    if managed.pk == admin.pk:
+        form.fields["roles"].help_text = OWN_ROLES
     if request.method == "POST" and form.is_valid() and managed.pk == admin.pk:
         # The checks that let someone in are vouched for by someone else, and the postcode
         # the auditors catch searches of his own street by is not his to move.

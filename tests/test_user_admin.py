@@ -603,7 +603,9 @@ class TestChangingUsers:
         admin = nina()
         sign_in(client, admin)
         page = reverse("accounts:user_edit", args=[admin.pk])
-        assert 'value="override_practitioner"' not in client.get(page).content.decode()
+        own_page = client.get(page).content.decode()
+        assert 'value="override_practitioner"' not in own_page
+        assert "Another administrator must give you a new one" in own_page
         form = new_user_form(
             roles=["national_administrator", "override_practitioner", "auditor"],
             **dates_as_recorded(),
