@@ -141,8 +141,9 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     changes = []
     # Another LA's child's changes, and whether it is shielded, are not an LA auditor's to see.
     if child is not None and theirs:
-        # The page shows the child's changes: its own access history must list this view.
-        audit_note(request, **audit_facts(child))
+        # The page shows the child's changes, and those of the records merged into hers: each
+        # one's access history must list this view (a merge undone leaves them apart again).
+        audit_note(request, **audit_facts(child), result_ids=merged)
         entries = list(
             selectors.child_changes(child, merged)
             .select_related("actor", "content_type")

@@ -226,6 +226,16 @@ def history_of(client, child: Child) -> str:
     return client.get(reverse("audit:child_history", args=[child.contactpoint_id])).content.decode()
 
 
+def amy_at_mill_lane() -> Child:
+    """Amy, whose address a practitioner recorded: a change her history lists."""
+    amy = make_child(given_name="Amy")
+    with set_actor(priya()):
+        Address.objects.create(
+            child=amy, line_1="1 Mill Lane", postcode="NE1 4ST", source=Source.PRACTITIONER
+        )
+    return amy
+
+
 class TestChildHistory:
     def test_it_lists_who_saw_or_found_the_child_and_what_changed(self, ada_client):
         child = make_child()
@@ -260,12 +270,7 @@ class TestChildHistory:
         record is, if it is shielded."""
         from directory.services import children_merge
 
-        kept, absorbed = make_child(), make_child(given_name="Amy")
-        with set_actor(priya()):
-            Address.objects.create(
-                child=absorbed, line_1="1 Mill Lane", postcode="NE1 4ST",
-                source=Source.PRACTITIONER,
-            )  # fmt: skip
+        kept, absorbed = make_child(), amy_at_mill_lane()
         children_merge(kept=kept, absorbed=absorbed, by=dana())
         if shielded:
             shield(kept)
@@ -483,6 +488,21 @@ class TestChildHistory:
         assert AuditEvent.objects.filter(
             user_id=ada_client.auditor.pk, child_contactpoint_id=child.contactpoint_id
         ).exists()
+
+    def test_reading_a_merged_records_changes_is_in_its_own_history_once_unmerged(self, ada_client):
+        """Ada read Amy's address changes on Amelia's history while Amy was merged into
+        Amelia. The merge was wrong and is undone: Amy's subject access request must still say
+        that Ada read them."""
+        from directory.models import Merge
+        from directory.services import children_merge, children_unmerge
+
+        kept, absorbed = make_child(), amy_at_mill_lane()
+        manager = dana()
+        merge = children_merge(kept=kept, absorbed=absorbed, by=manager)
+        read = reverse("audit:child_history", args=[kept.contactpoint_id])
+        assert "1 Mill Lane" in ada_client.get(read).content.decode()
+        children_unmerge(merge=Merge.objects.get(pk=merge.pk), by=manager)
+        assert read in history_of(ada_client, absorbed)
 
     def test_sensitive_services_stay_hidden_from_auditors(self, ada_client):
         """Not even masked: a masked entry naming its fields would say the child has a
