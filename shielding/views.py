@@ -403,12 +403,16 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
         initial={"service": requester.job_title, "reply_to": requester.phone or requester.email},
     )
     if request.method == "POST" and form.is_valid():
-        # To the team that keeps her shield: for a record merged into another, the kept one's.
-        made = services.contact_request_create(
-            child=child.record_kept(), requester=requester, **form.cleaned_data
-        )
+        # To the team that keeps her shield: for a record merged into another, the kept one's,
+        # which the event names as an override's does (with the ID she came by).
+        kept = child.record_kept()
+        made = services.contact_request_create(child=kept, requester=requester, **form.cleaned_data)
         audit_note(
-            request, action=Action.BROKERED_CONTACT, **audit_facts(child), reason=made.reason
+            request,
+            action=Action.BROKERED_CONTACT,
+            **audit_facts(kept),
+            reason=made.reason,
+            result_ids=[child.contactpoint_id] if kept != child else [],
         )
         team = record.contact_team.name if record.contact_team else "the local authority"
         messages.success(request, f"Your request has been sent to {team}. They will contact you.")

@@ -1355,6 +1355,11 @@ class TestBrokeredContact:
         made = ContactRequest.objects.get()
         detail = client.get(reverse("shielding:contact_request", args=[made.pk])).content.decode()
         assert "01632 960555" in detail and amelia.contactpoint_id in detail
+        # Its event names her record, which the request is about, as an override's does.
+        event = AuditEvent.objects.get(action=Action.BROKERED_CONTACT, path=url)
+        assert event.child_contactpoint_id == amelia.contactpoint_id
+        assert event.child_local_authority_id == amelia.local_authority_id
+        assert event.result_ids == [duplicate.contactpoint_id]
 
     def test_a_request_sent_twice_is_kept_once_and_another_is_kept_too(self, client):
         child = shielded_child()
