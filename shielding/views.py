@@ -73,6 +73,7 @@ def _shielded_message(alongside: int) -> str:
 def _shielded_meanwhile(
     request: HttpRequest, child: Child, *, for_sharing: bool = False
 ) -> HttpResponseBase:
+    audit_note(request, **audit_facts(child), detail={"refused": "shielded_since"})
     messages.error(
         request,
         "This record was shielded a moment ago, for sharing a home or carer with a shielded "
@@ -131,8 +132,8 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             _, alongside_shielded = services.shield_create(
                 child=child, by=officer, **own_form.cleaned_data
             )
-        except services.ShieldedSince:
-            return _shielded_meanwhile(request, child)
+        except services.ShieldedSince:  # its event says shielded, as the record is now
+            return _shielded_meanwhile(request, Child.objects.get(pk=child.pk))
         except services.MergedRecord as merged:
             mentioned.append(merged.merged_into)
             own_form.add_error(

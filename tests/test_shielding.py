@@ -275,13 +275,18 @@ class TestShieldWorkflow:
         child = make_child()
         shield(child)
         sign_in(client, sam())
+        url = reverse("shielding:shield", args=[child.contactpoint_id])
         response = client.post(
-            reverse("shielding:shield", args=[child.contactpoint_id]),
+            url,
             {"reason": "other", "justification": "Her own words", "review_on": SOON},
             follow=True,
         )
         assert "Someone else shielded this record a moment ago" in response.content.decode()
         assert Shield.objects.get(child=child).justification == "Fled violence"
+        # In the child's access history, as refused, as a decision after a lift is.
+        (sent,) = AuditEvent.objects.filter(method="POST", path=url)
+        assert sent.child_contactpoint_id == child.contactpoint_id and sent.child_shielded
+        assert sent.detail == {"refused": "shielded_since"}
 
     def test_a_shield_sent_after_the_record_was_shielded_for_sharing_says_so(self, client):
         """Sam's page offered to shield the record; meanwhile it was shielded for sharing a
