@@ -344,11 +344,12 @@ def _override_queue_page(
     )
 
 
-def _signed_off_meanwhile(request: HttpRequest, pk: int) -> HttpResponseBase:
+def _signed_off_meanwhile(request: HttpRequest, item: ShieldOverride) -> HttpResponseBase:
     audit_note(
         request,
         action=Action.ADMIN_ACTION,
-        detail={"action": "override_sign_off", "override": pk, "refused": "signed_off"},
+        **audit_facts(item.child),
+        detail={"action": "override_sign_off", "override": item.pk, "refused": "signed_off"},
     )
     messages.info(request, "Someone else signed off this override meanwhile. Their note stands.")
     return redirect("shielding:override_queue")
@@ -361,7 +362,7 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     item = get_object_or_404(_overrides(officer), pk=pk)
     if item.reviewed_at is not None:
         # Her queue was shown before a colleague signed it off.
-        return _signed_off_meanwhile(request, pk)
+        return _signed_off_meanwhile(request, item)
     form = SignOffForm(request.POST)
     if not form.is_valid():
         error = "The note must be 2,000 characters or fewer, as plain text"
@@ -370,9 +371,12 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     try:
         services.override_sign_off(override=item, by=officer, note=form.cleaned_data["note"])
     except services.OverrideSignedOff:
-        return _signed_off_meanwhile(request, pk)
+        return _signed_off_meanwhile(request, item)
     audit_note(
-        request, action=Action.ADMIN_ACTION, detail={"action": "override_sign_off", "override": pk}
+        request,
+        action=Action.ADMIN_ACTION,
+        **audit_facts(item.child),
+        detail={"action": "override_sign_off", "override": pk},
     )
     messages.success(request, "The override has been signed off")
     return redirect("shielding:override_queue")

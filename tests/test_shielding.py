@@ -1262,6 +1262,9 @@ class TestOverride:
         )
         item.refresh_from_db()
         assert item.reviewed_by.username == "sam" and item.review_note == "Checked with police"
+        # The sign-off is in the child's access history, beside the override it signs off.
+        signed = AuditEvent.objects.get(path=reverse("shielding:override_sign_off", args=[item.pk]))
+        assert signed.child_contactpoint_id == child.contactpoint_id and signed.child_shielded
         assert (
             "Section 47 enquiry"
             not in team.get(reverse("shielding:override_queue")).content.decode()
