@@ -54,7 +54,12 @@ def search(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if search_rate_exceeded(viewer, timezone.now()):
             form.add_error(None, RATE_LIMITED)
-            audit_note(request, action=Action.SEARCH, detail={"refused": "rate_limit"})
+            audit_note(
+                request,
+                action=Action.SEARCH,
+                search_criteria=form.audit_criteria(),
+                detail={"refused": "rate_limit"},
+            )
             return render(request, "directory/search.html", context, status=429)
         with replica_reads():
             if form.cleaned_data.get("contactpoint_id"):

@@ -577,6 +577,11 @@ class TestAntiTrawling:
         response = priya_client.post(SEARCH, {"surname": "Hart", "forename": "Amelia"})
         assert response.status_code == 429
         assert "searching is paused for a few minutes" in response.content.decode()
+        # Refused, it is still a search for Amelia Hart: the auditors' reports (a search for
+        # one's own surname, say) read what it was for.
+        refused = AuditEvent.objects.filter(action=Action.SEARCH).latest("id")
+        assert refused.detail == {"refused": "rate_limit"} and refused.result_ids == []
+        assert refused.search_criteria == {"surname": "Hart", "forename": "Amelia"}
 
     def test_a_rate_limit_of_0_is_no_limit_for_the_load_test(self, priya_client, settings):
         settings.SEARCH_RATE_LIMIT = 0
