@@ -705,12 +705,14 @@ def is_shielded(child: Child) -> bool:
 
 
 def audit_facts(child: Child) -> dict[str, Any]:
-    """What an access event records about the child it concerns."""
+    """What an access event records about the child it concerns. Her local authority is the
+    one whose team keeps her shield (for a record merged into another, the kept record's): its
+    auditors read everyone's access to her, and are told of views of her from outside it."""
     return {
         "child_id": child.pk,
         "child_contactpoint_id": child.contactpoint_id,
         "child_shielded": is_shielded(child),
-        "child_local_authority_id": child.local_authority_id,
+        "child_local_authority_id": shielding_authority(child),
     }
 
 

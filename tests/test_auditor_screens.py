@@ -761,6 +761,24 @@ class TestAnomalies:
         section = self.report(ada_client, "another local authority")
         assert "olga" in section and "999999999999" not in section
 
+    def test_a_view_of_her_las_shielded_child_under_a_merged_records_id_is_flagged(
+        self, ada_client
+    ):
+        """A Southshire record merged into Amelia's Northshire one, and Amelia shielded:
+        Xavier, of Southshire, opens the old record, which Northshire's shield masks. It is a
+        view of Northshire's shielded child from outside Northshire, as her own ID's would be."""
+        from directory.services import children_merge
+
+        amelia, duplicate = make_child(), make_child(local_authority=southshire())
+        children_merge(kept=amelia, absorbed=duplicate, by=None)
+        shield(amelia)
+        practitioner = ada_client.__class__()
+        sign_in(practitioner, xavier())
+        page = practitioner.get(reverse("directory:child_record", args=[duplicate.contactpoint_id]))
+        assert "This record is shielded" in page.content.decode()
+        section = self.report(ada_client, "another local authority")
+        assert "xavier" in section and duplicate.contactpoint_id in section
+
     def test_views_of_another_las_shielded_children(self, client):
         sign_in(client, make_user("nadia", Role.AUDITOR, organisation=operator()))
         child = make_child()
