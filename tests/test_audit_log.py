@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import Action, AuditEvent, AuditSeal
+from directory.models import Child
 from tests.personas import (
     CONFIRM,
     PASSWORD,
@@ -21,6 +22,7 @@ from tests.personas import (
     priya,
     sign_in,
 )
+from tests.walk import forms_on, open_as_allowed_user, targets
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +154,25 @@ class TestFailClosed:
         assert response.status_code == 503
         assert "could not record this request" in html
         assert "Priya" not in html and "signed in as" not in html
+
+    @pytest.mark.parametrize(("name", "names"), targets())
+    def test_no_page_of_the_walk_is_shown_if_its_event_cannot_be_written(
+        self, client, settings, name, names
+    ):
+        """Each page, opened (GET or HEAD) or sent its forms by someone it lets in: the
+        service-unavailable page, nothing of the child the page is about."""
+        settings.SEARCH_RATE_LIMIT = 0
+        url, _ = open_as_allowed_user(client, name, names)
+        page = client.get(url)
+        forms = [] if page.streaming else forms_on(page.content.decode(), url)
+        break_the_access_log()
+        sent = [client.generic(method, url) for method in ("GET", "HEAD")]
+        sent += [(client.get if method == "GET" else client.post)(url) for method, _ in forms]
+        given_names = {child.given_name for child in Child.objects.all()}
+        for response in sent:
+            body = b"".join(response) if response.streaming else response.content
+            assert response.status_code == 503, (url, response.status_code)
+            assert not any(given.encode() in body for given in given_names), url
 
     def test_no_change_is_kept_if_its_event_cannot_be_written(self, client):
         sign_in(client, lee())
