@@ -101,13 +101,15 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     with replica_reads():
         child = _record_child(request, contactpoint_id)
     override = None
-    if request.GET.get("visit"):
+    # A HEAD request gets no page: it must not spend the one visit nobody would see.
+    visit = request.GET.get("visit") if request.method != "HEAD" else None
+    if visit:
         # An override shows the record unmasked for this one visit; a reload spends nothing.
-        override = override_visit(child=child, practitioner=viewer, token=request.GET["visit"])
+        override = override_visit(child=child, practitioner=viewer, token=visit)
     # An override's one visit shows the past addresses too: a link to them would end it.
     past = request.GET.get("past") == "1" or override is not None
     record = visible_child(child, viewer, past_addresses=past, overridden=bool(override))
-    if request.GET.get("visit") and override is None and record.masked:
+    if visit and override is None and record.masked:
         messages.info(request, "The override has been used. The record is shielded again.")
     if override is not None:
         audit_note(

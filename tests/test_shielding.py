@@ -1166,6 +1166,18 @@ class TestOverride:
         event = AuditEvent.objects.get(action=Action.OVERRIDE)
         assert event.reason == "Section 47 enquiry, police attending today" and event.child_shielded
 
+    def test_a_head_request_does_not_spend_the_visit(self, client):
+        """A HEAD request (a link checker's, a browser's preflight) gets no page: it neither
+        spends the one visit nor records an override nobody saw."""
+        child = shielded_child()
+        sign_in(client, owen())
+        visit = self.override(client, child)["Location"]
+        assert client.head(visit).status_code == 200
+        assert not AuditEvent.objects.filter(action=Action.OVERRIDE).exists()
+        first = client.get(visit).content.decode()
+        assert "Zqxv Secret Lane" in first and "The override has been used" not in first
+        assert AuditEvent.objects.get(action=Action.OVERRIDE).method == "GET"
+
     def test_an_override_visit_offers_no_involvement_change_it_would_refuse(self, client):
         """Involvements are not recorded, changed or ended through a shield: the one visit
         does not offer buttons that lead to a page not found."""
