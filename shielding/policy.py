@@ -1137,6 +1137,11 @@ _SHORTENED = {
 }  # fmt: skip
 
 
+# Words that join a home's name to its flat's, not part of either ("Room 2 at Refuge House",
+# "Flat 2 of Refuge House"); "The Old Rectory" is "Old Rectory".
+_JOINING = frozenset({"the", "at", "of", "in", "within"})
+
+
 # An apostrophe however typed: straight, curly either way, a backtick or a modifier letter.
 _APOSTROPHE = re.compile("['\u2018\u2019`\u02bc]")
 
@@ -1152,7 +1157,7 @@ def _readings(text: str) -> Reading:
 
     def read(written: str) -> frozenset[str]:
         words = re.findall(r"(?<![0-9])[a-z]+", written.lower())  # not 9a's "a"
-        return frozenset(_SHORTENED.get(word, word) for word in words if word != "the")
+        return frozenset(_SHORTENED.get(word, word) for word in words if word not in _JOINING)
 
     return read(_APOSTROPHE.sub("", plain)), read(plain)
 
@@ -1200,6 +1205,32 @@ _BUILDING = frozenset(
 )  # fmt: skip
 
 
+# Words that end a street's name ("Mill Lane", "Court Road"): a building's word before one is
+# the street's, not a building's ("14 Mill Lane").
+_STREET = frozenset(
+    {"road", "lane", "st", "avenue", "close", "court", "crescent", "drive", "gardens", "grove",
+     "place", "square", "terrace", "park", "way", "walk", "row", "hill", "green", "rise", "view",
+     "mews", "yard", "parade", "wharf", "gate", "end", "side", "vale", "croft", "passage",
+     "boulevard", "approach", "circus", "parkway", "wynd", "brow", "bank"}
+)  # fmt: skip
+
+
+def _building(part: str) -> str | None:
+    """The part up to the building's word that ends a name in it ("refuge house quillfeather
+    lane quibbleton" is "refuge house", "refuge house 2" all of it); None if no building is
+    named in it ("14 mill lane")."""
+    words = list(re.finditer(r"[a-z]+", part))
+    read = [_SHORTENED.get(word.group(), word.group()) for word in words]
+    ends = [
+        word.end()
+        for word, this, after in zip(words, read, [*read[1:], ""], strict=True)
+        if this in _BUILDING and after not in _STREET
+    ]
+    if not ends:
+        return None
+    return part if not re.search("[a-z]", part[ends[-1] :]) else part[: ends[-1]]
+
+
 def _numbers(text: str) -> frozenset[str]:
     """Its house and flat numbers, each with its digits alone too ("14a" is at "14")."""
     found = re.findall(r"(\d+)([a-z]?)", text)
@@ -1211,12 +1242,17 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
+# Where one part of an address ends and the next begins: a comma, a semicolon, a line's end,
+# brackets ("Refuge House (c/o Women's Aid)"), and before post left "care of" someone.
+_BETWEEN_PARTS = re.compile(r"[,;()\[\]\n]|(?=\bc\s*/\s*o\b|\bc\.\s*o\b|\bcare\s+of\b)")
+
+
 def _parts(text: str) -> list[str]:
-    """Its parts between commas, a number alone joined to the part after it ("2, Refuge
+    """Its parts between commas and the like, a number alone joined to the part after it ("2, Refuge
     House" is "2 Refuge House")."""
     parts: list[str] = []
     number = ""
-    for part in text.split(","):
+    for part in _BETWEEN_PARTS.split(text):
         if re.fullmatch(r"\s*\d+[a-z]?\W*", part):
             number += f" {part}"
         elif part.strip():
@@ -1239,9 +1275,14 @@ def _without_care_of(parts: list[str]) -> list[str]:
     return [_CARE_OF.sub("", part) for part in parts]
 
 
+_POSTCODE = re.compile(r"\b[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}\b")
+
+
 def _home(line_1: str, line_2: str) -> _Home:
     text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
     text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", re.sub(r"\bno\W*(?=\d)", "", text))
+    # Its postcode, if a line holds it, is no number of the home's; "F2" is "Flat 2".
+    text = re.sub(r"\bf\W*(?=\d)", "flat ", _POSTCODE.sub(" ", text))
     parts = _without_care_of(_parts(text))
     flats = [part for part in parts if _words(part) & _PART_OF_A_HOUSE]
     house = [part for part in parts if part not in flats]
@@ -1250,19 +1291,18 @@ def _home(line_1: str, line_2: str) -> _Home:
     buildings = []
     for part in house:
         # "2 Refuge House" is a flat in the house, as "Flat 2, Refuge House" is.
-        last = re.findall(r"[a-z]+", part)[-1:]
-        if last and _SHORTENED.get(last[0], last[0]) in _BUILDING:
-            flat_numbers |= _numbers(part)
-            buildings.append(part)
+        if building := _building(part):
+            flat_numbers |= _numbers(building)
+            buildings.append(building)
     # With no part free of a flat's words, the house is named beside the flat in one part
     # ("Refuge House Flat 2"): its name is what is left once the flat's words go.
     beside = (
         (joined - _PART_OF_A_HOUSE - _WHICH_FLAT, apart - _PART_OF_A_HOUSE - _WHICH_FLAT)
-        for joined, apart in map(_readings, flats)
+        for joined, apart in (_readings(_building(part) or part) for part in flats)
     )
     # A building named after another part ("Quibbleton Women's Aid, Refuge House": who runs
     # it) names the home too.
-    named_by = dict.fromkeys([*house[:1], *buildings])
+    named_by = dict.fromkeys([*(_building(part) or part for part in house[:1]), *buildings])
     name: Reading | None = next((n for n in beside if n[0]), None)
     if house:
         name = tuple(reading for part in named_by for reading in _readings(part))
@@ -1287,9 +1327,12 @@ def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     number ("9 Refuge Rd", "Flat 2, 9 Refuge Road"); or one names a house, in either line,
     that the other names too ("Refuge House, Quillfeather Lane", "Flat 2, Refuge House",
     "Refuge House Quillfeather Lane", "Top Flat, Refuge House"), with its street's words
-    however shortened ("Rose Cottage, Quillfeather Ln"). A number before a building's name is a
-    flat's ("2 Refuge House"); "14A" is at "14"; digits count however typed. Wide on purpose:
-    within a postcode, a home too many is shielded for review, one too few shows her refuge."""
+    however shortened ("Rose Cottage, Quillfeather Ln"), and whatever follows a building's name
+    in its part ("Refuge House Quillfeather Lane Quibbleton"), in brackets or after "c/o". A
+    number before a building's name is a flat's ("2 Refuge House", "F2 Refuge House"); "14A"
+    is at "14"; digits count however typed; a postcode in a line is no number of the home's.
+    Wide on purpose: within a postcode, a home too many is shielded for review, one too few
+    shows her refuge."""
     return _one_home(_home(*a), _home(*b))
 
 

@@ -547,8 +547,23 @@ class TestRecordsAlongside:
             (("Refuge House", "14 Quillfeather Lane"), ("Bedroom 2, Refuge House", "")),
             # The organisation that runs the house named before it.
             (("Refuge House", "14 Quillfeather Lane"), ("Quibbleton Women's Aid", "Refuge House")),
+            # The town, or the postcode, in the house's part; the house named after its flat's
+            # joining word; who post is left with in brackets or beside it.
+            (("Refuge House", "14 Quillfeather Lane"),
+             ("Refuge House Quillfeather Lane Quibbleton", "")),
+            (("Refuge House", "14 Quillfeather Lane"),
+             ("Flat 2 Refuge House Quillfeather Lane Quibbleton", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Refuge House Quibbleton", "")),
+            (("Refuge House", "14 Quillfeather Lane"),
+             ("REFUGE HOUSE QUILLFEATHER LANE QUIBBLETON ZE2 9QX", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Room 2 at Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Flat 2 of Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Refuge House (c/o Women's Aid)", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("Refuge House c/o Women's Aid", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("F2 Refuge House", "")),
+            (("Refuge House", "14 Quillfeather Lane"), ("F.2,  Refuge  House", "")),
         ],
-    )
+    )  # fmt: skip
     def test_her_house_named_in_either_line_however_the_street_is_written(self, client, hers, his):
         amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
         make_address(amy, "ZE2 9QX", line_1=hers[0], line_2=hers[1])
@@ -594,6 +609,16 @@ class TestRecordsAlongside:
             ("14A Quillfeather Lane", "14 Quillfeather Lane", True),
             ("Flat 3 C Block, 14 Quillfeather Lane", "C Block, Quillfeather Lane", True),
             ("Room 12 B Wing, 14 Quillfeather Lane", "B Wing, Quillfeather Lane", True),
+            ("Flat 2/14 Quillfeather Lane", "Refuge House, 14 Quillfeather Lane", True),
+            ("Apartment 2, Refuge House", "Refuge House, 14 Quillfeather Lane", True),
+            ("Unit 2 Refuge House", "Refuge House, 14 Quillfeather Lane", True),
+            ("Annex, Refuge House", "Refuge House, 14 Quillfeather Lane", True),
+            # A building's word in a street's name names no building.
+            ("14 Mill Lane Quibbleton", "16 Mill Lane", False),
+            ("2 Court Road", "4 Court Road", False),
+            ("Rose Cottage Quillfeather Lane Quibbleton", "Ivy Cottage, Quillfeather Lane", False),
+            ("Room 2 at Rose Cottage", "Ivy Cottage", False),
+            ("14 Hall Street Quibbleton ZE2 9QX", "16 Hall Street", False),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
