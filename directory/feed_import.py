@@ -620,15 +620,17 @@ def _apply_row(
         return GIVEN_SINCE  # what a later file said is newer than this row
     if existing is not None and record.extracted < existing.last_import.extracted:
         return EXTRACTED_BEFORE  # an older file imported late: what the record holds is newer
-    if existing is not None and _moved_on_since(existing.child, key, source, record):
+    held = _held_back(existing.child, key, source, record) if existing is not None else False
+    if held is None:
         return EXTRACTED_BEFORE
     if existing is not None:
         # What the rows say: a column a file leaves out (one added to the format later) says
         # what an empty one does, so the same row with and without it is unchanged.
         unchanged = _said(existing.payload) == _said(row.payload)
         # Stored without being applied (another LA's system had sent the child in a file
-        # extracted after it, ``review_decide``), or applied and outrun since by that LA's:
-        # this row is newer than that LA's word, and says again what the record must hold.
+        # extracted after it, ``review_decide``), held back (``_held_back``), or applied and
+        # outrun since by that LA's: this row is newer than that LA's word, and says again
+        # what the record must hold.
         outrun = _moved_on_since(existing.child, key, source, existing.last_import)
         existing.payload, existing.last_import = row.payload, record
         existing.save(update_fields=["payload", "last_import", "received_at"])
@@ -638,8 +640,8 @@ def _apply_row(
             return "still_waiting_for_review"
         if (unchanged and not outrun) or existing.child is None:
             return "unchanged"
-        facts_apply(row, existing.child, existing, record, la)
-        return "updated"
+        facts_apply(row, existing.child, existing, record, la, where=not held)
+        return "unchanged" if unchanged else "updated"
     if PurgedFeedRecord.is_purged(source, key):
         return PURGED  # nothing of the row is kept: the person's record was purged
     child = _by_identifier(row)
@@ -648,7 +650,8 @@ def _apply_row(
         child = scored[0].child
     # Whether she was found by an identifier or by her name and birthday, an older file of
     # the LA she left must not take her back.
-    if _moved_on_since(child, key, source, record):
+    held = _held_back(child, key, source, record)
+    if held is None:
         return EXTRACTED_BEFORE
     # Another file imported at this moment may bring the same person in first: the insert
     # waits for it, and once it is committed its record is the one this row updates.
@@ -661,7 +664,7 @@ def _apply_row(
     if source_record.first_import_id != record.pk:
         return _apply_row(row, source, record, la, sent_first=sent_first)
     if child is not None:
-        link(source_record, row, child, record, la)
+        link(source_record, row, child, record, la, where=not held)
         return "matched_by_identifier" if decision == "identifier" else "matched_automatically"
     if decision == "review":
         MatchReview.objects.create(source_record=source_record, candidates=_shortlist(scored))
@@ -677,7 +680,12 @@ def _apply_row(
 def _moved_on_since(child: Child | None, key: str, source: str, record: FeedImport) -> bool:
     """Whether another LA's system has sent the child in a file extracted after this LA
     system's file: she has moved there since, and its record speaks for her now (its home
-    ends this LA's), so this older row must not take her back."""
+    ends this LA's), so this older row must not take her back.
+
+    Of a shielded child, that she has moved is itself where she is: her row is not refused
+    (which would tell the data manager who sent it that another LA holds her now, and, file
+    by file, since when) but kept and reported as any row is, with what it says of where she
+    lives held back (``facts_apply``'s ``where``)."""
     if child is None or source != Source.LA_SYSTEM:
         return False
     la_code, _, _ = key.partition("/")
@@ -687,6 +695,14 @@ def _moved_on_since(child: Child | None, key: str, source: str, record: FeedImpo
         .select_related("last_import")
     )
     return any(other.last_import.extracted > record.extracted for other in elsewhere)
+
+
+def _held_back(child: Child | None, key: str, source: str, record: FeedImport) -> bool | None:
+    """Whether what ``record``'s row says of where the child lives is held back, she being
+    shielded and ``_moved_on_since``; None where, she not being shielded, none of it applies."""
+    if child is None or not _moved_on_since(child, key, source, record):
+        return False
+    return True if is_shielded(child) else None
 
 
 def _sent_since(source_record: SourceRecord, first: FeedImport) -> bool:
@@ -851,11 +867,11 @@ def _reference(record: FeedImport, row: FeedRow) -> str:
 
 def link(
     source_record: SourceRecord, row: FeedRow, child: Child, record: FeedImport,
-    la: Organisation | None,
+    la: Organisation | None, *, where: bool = True,
 ) -> None:  # fmt: skip
     source_record.child = child
     source_record.save(update_fields=["child"])
-    facts_apply(row, child, source_record, record, la)
+    facts_apply(row, child, source_record, record, la, where=where)
 
 
 def row_from_record(source_record: SourceRecord) -> FeedRow:
@@ -874,9 +890,12 @@ def facts_apply(
     source_record: SourceRecord,
     record: FeedImport,
     la: Organisation | None,
+    *,
+    where: bool = True,
 ) -> None:
     """The row's identifiers, name, address, carer and service, each with its provenance and
-    the feed record (``source_record``) that gave it.
+    the feed record (``source_record``) that gave it; without ``where``, only what says who
+    the child is, not where (no home, carer or service: a later word on her speaks for those).
 
     Each feed record owns what it says: a new address or school from it ends the one it gave
     before, and leaves what other records, feeds and practitioners recorded alone.
@@ -900,6 +919,8 @@ def facts_apply(
         )
     _names_apply(row, child, fact)
     _life_apply(row, child)
+    if not where:
+        return
     if row.address_status:
         _elsewhere_apply(row, child, fact)
     home_or_carer_changed = False
@@ -1249,7 +1270,9 @@ def decision_shielded(review: MatchReview, row: FeedRow) -> bool:
 
 class Decided(NamedTuple):
     """A review decided: the record the row went to (none if deferred), and whether the row's
-    details were applied to it (not when another LA's system has sent the child since)."""
+    details were applied to it (not when another LA's system has sent the child since, she
+    not being shielded: of a shielded child what it says of where she lives is held back,
+    and the data manager is told nothing that differs)."""
 
     child: Child | None
     applied: bool
@@ -1293,15 +1316,16 @@ def review_decide(
                 shield_for_review(child)
             review.status = MatchReview.Status.MATCHED
         record = source_record.last_import
-        if decision == "match" and _moved_on_since(
+        held = decision == "match" and _held_back(
             child, source_record.record_id, source_record.source, record
-        ):
+        )
+        if held is None:
             # Hers, but older than another LA's system's word on her: it must not take her back.
             source_record.child = child
             source_record.save(update_fields=["child"])
             applied = False
-        else:
-            link(source_record, row, child, record, la or child.local_authority)
+        else:  # what it says of where a shielded child lives may be held back (``_held_back``)
+            link(source_record, row, child, record, la or child.local_authority, where=not held)
     review.decided_by, review.decided_at = by, timezone.now()
     # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
     # this one among them, and would have listed the record just made from its own row.

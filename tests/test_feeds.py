@@ -3812,6 +3812,55 @@ class TestAnOlderFileImportedLate:
         assert self.homes() == ["9 South Street"]
         assert Child.objects.count() == 1
 
+    @pytest.mark.parametrize("moved", [False, True], ids=["still_here", "sent_by_another_la"])
+    def test_dana_cannot_learn_that_a_shielded_child_has_moved_to_another_la(self, client, moved):
+        """Zed is shielded. Whether or not Southshire's system has sent him since, Dana's upload
+        of an older Northshire file reads the same: "not applied, as a file extracted later has
+        sent that record", when Northshire sent no later file, would tell her he has left (and,
+        upload by upload, when). What her row says of where he lives is held back all the same;
+        a Northshire file extracted after Southshire's takes him back."""
+        today = timezone.localdate()
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
+        zed = {"la_record_id": "1", "nhs_number": "9434765005"}
+        la_import(la_system(**zed), northshire(), name="north-100.csv")
+        FeedImport.objects.update(extracted_on=today - timedelta(days=100))
+        shield(Child.objects.get())
+        if moved:
+            feed_import(
+                source=Source.LA_SYSTEM, file_name="south-10.csv", content=la_system(
+                    la_record_id="7", nhs_number=zed["nhs_number"], **south),
+                local_authority=southshire(), by=None, extracted_on=today - timedelta(days=10),
+            )  # fmt: skip
+        sign_in(client, dana())
+        older = la_system(**zed, address_line_1="2 North Road")
+        page = self.upload(client, older, today - timedelta(days=60), "north-60.csv")
+        assert "not applied" not in page and "1 updated" in page
+        assert FeedImport.objects.get(file_name="north-60.csv").outcome == {"updated": 1}
+        history = client.get(reverse("directory:feeds")).content.decode()
+        assert "not applied" not in history and "1 updated" in history
+        assert self.homes() == (["9 South Street"] if moved else ["2 North Road"])
+        self.upload(client, older + b"\n", today - timedelta(days=5), "north-5.csv")
+        assert self.homes() == ["2 North Road"]
+
+    @pytest.mark.parametrize("south_days", [100, 10], ids=["before_north", "after_north"])
+    def test_nor_when_northshire_had_not_sent_her_before(self, client, south_days):
+        """Zed came from Southshire's system only: Northshire's older file finds him by his NHS
+        number, and reads "matched" whether Southshire's file was extracted before it or after
+        (he has moved there since)."""
+        today = timezone.localdate()
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
+        feed_import(
+            source=Source.LA_SYSTEM, file_name="south.csv", content=la_system(
+                la_record_id="7", nhs_number="9434765005", **south),
+            local_authority=southshire(), by=None, extracted_on=today - timedelta(days=south_days),
+        )  # fmt: skip
+        shield(Child.objects.get())
+        sign_in(client, dana())
+        older = la_system(la_record_id="1", nhs_number="9434765005", address_line_1="2 North Road")
+        page = self.upload(client, older, today - timedelta(days=60), "north-60.csv")
+        assert "not applied" not in page and "1 matched by identifier" in page
+        assert self.homes() == (["9 South Street"] if south_days == 10 else ["2 North Road"])
+
     ELLA = TestSendingAFileAgain.ELLA
 
     def census_import(self, content: bytes, days: int | None) -> FeedImport | None:
