@@ -1194,6 +1194,9 @@ class _Home:
     name: Reading
     named: bool
     numbered_flats_only: bool  # every number is a flat's ("Flat 2, Refuge House")
+    # Its name holds no number but a flat's: a house's own name ("Rose Bank, 14 Quillfeather
+    # Lane"), not a number on a street ("9 Refuge Road").
+    own_name: bool
 
 
 # Words that end a building's name ("2 Refuge House", "4 Rose Cottages"): a number before
@@ -1314,6 +1317,7 @@ def _home(line_1: str, line_2: str) -> _Home:
         name=name or _readings(text),
         named=name is not None,
         numbered_flats_only=bool(numbers) and numbers <= flat_numbers,
+        own_name=bool(house) and _numbers(house[0]) <= flat_numbers,
     )
 
 
@@ -1344,7 +1348,10 @@ def _one_home(one: _Home, other: _Home) -> bool:
         return bool(one.numbers & other.numbers)
     if one.numbers or other.numbers:
         numbered, named = (one, other) if one.numbers else (other, one)
-        return _within(named.name, numbered.words)
+        # "Rose Bank Quillfeather Lane Quibbleton" is "Rose Bank, 14 Quillfeather Lane".
+        return _within(named.name, numbered.words) or (
+            numbered.own_name and _within(numbered.name, named.words)
+        )
     return _within(one.name, other.words) or _within(other.name, one.words)
 
 

@@ -619,6 +619,9 @@ class TestRecordsAlongside:
             ("Rose Cottage Quillfeather Lane Quibbleton", "Ivy Cottage, Quillfeather Lane", False),
             ("Room 2 at Rose Cottage", "Ivy Cottage", False),
             ("14 Hall Street Quibbleton ZE2 9QX", "16 Hall Street", False),
+            ("Rose Bank, 14 Quillfeather Lane", "Rose Bank Quillfeather Lane Quibbleton", True),
+            ("Rose Bank, 14 Quillfeather Lane", "Ivy Bank Quillfeather Lane Quibbleton", False),
+            ("11 Refuge Road", "Refuge Road Cottage", False),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
