@@ -640,8 +640,11 @@ def _apply_row(
             return "still_waiting_for_review"
         if (unchanged and not outrun) or existing.child is None:
             return "unchanged"
+        # Counted as the same row is for any other child: that it took her back says she had
+        # moved, and of a shielded child that must not show (``_moved_on_since``).
+        hidden = unchanged and is_shielded(existing.child)
         facts_apply(row, existing.child, existing, record, la, where=not held)
-        return "unchanged" if unchanged else "updated"
+        return "unchanged" if hidden else "updated"
     if PurgedFeedRecord.is_purged(source, key):
         return PURGED  # nothing of the row is kept: the person's record was purged
     child = _by_identifier(row)
