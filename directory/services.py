@@ -687,11 +687,16 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     # merge or another run meanwhile waits, or is waited for and its change seen, instead of
     # the job writing over it (a record merged and archived at once, refused, fails the job).
     children = Child.objects.select_for_update().order_by("pk")
+    expired = Q(status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6))
+    # Before the records, the rows waiting for review that offer one to purge, each row then
+    # its review, in the order a data manager's decision takes them (the row, the review, the
+    # record she chose): held after the record, a decision on one waited for the job as the
+    # job waited for it, and PostgreSQL ended one (her request, or the night's job).
+    _waiting_rows_hold(Child.objects.filter(expired))
     active = Q(status=Child.Status.ACTIVE)
     at_18 = active & Q(date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False)
     at_25 = active & Q(date_of_birth__lte=years_before(today, 25), kept_to_25_with_consent=True)
     after_death = Q(status=Child.Status.DECEASED, date_of_death__lte=years_before(today, 1))
-    expired = Q(status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6))
     # All of them held at once, in id order: held as each one's turn came, one held while
     # waiting for a lower one could wait for a merge that holds the lower and waits for it.
     list(children.filter(at_18 | at_25 | after_death | expired).values_list("pk", flat=True))
@@ -756,12 +761,8 @@ def _reviews_offering_purged(ids: list[int]) -> list[int]:
     her linked rows (a decision to make it a new record would bring her back). A waiting row
     offering her below a better match is another child's: she is taken off its shortlist,
     and its review opens again, so a decision made on the page that offered her is refused."""
-    waiting = [MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
-    offering = Q()
-    for pk in ids:
-        offering |= Q(candidates__contains=[{"child_id": pk}])
     about_her = []
-    for review in MatchReview.objects.select_for_update().filter(offering, status__in=waiting):
+    for review in _waiting_offering(ids).select_for_update():
         if review.candidates[0]["child_id"] in ids:
             about_her.append(review.source_record_id)
             continue
@@ -769,6 +770,27 @@ def _reviews_offering_purged(ids: list[int]) -> list[int]:
         review.status = MatchReview.Status.OPEN
         review.save(update_fields=["candidates", "status"])
     return about_her
+
+
+def _waiting_offering(ids: list[int]) -> QuerySet[MatchReview]:
+    """The reviews still waiting for a decision that offer any of these records."""
+    offering = Q()
+    for pk in ids:
+        offering |= Q(candidates__contains=[{"child_id": pk}])
+    waiting = [MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
+    return MatchReview.objects.filter(offering, status__in=waiting).order_by("pk")
+
+
+def _waiting_rows_hold(expiring: QuerySet[Child]) -> None:
+    """Holds the rows waiting for review that offer a record about to be purged (or one
+    merged into it), then their reviews."""
+    ids = [pk for child in expiring for pk in _merged_tree(child)]
+    if not ids:
+        return
+    reviews = _waiting_offering(ids)
+    rows = SourceRecord.objects.select_for_update().filter(review__in=reviews).order_by("pk")
+    list(rows.values_list("pk", flat=True))
+    list(reviews.select_for_update().values_list("pk", flat=True))
 
 
 def _merged_tree(child: Child) -> list[int]:

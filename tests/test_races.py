@@ -1655,3 +1655,76 @@ def test_her_code_sent_twice_at_once_signs_her_in_and_counts_no_failure(committe
         assert device.throttling_failure_count == 0
     finally:  # her session, and the one her sign-in made
         Session.objects.exclude(session_key__in=before).delete()
+
+
+@pytest.fixture
+def review_offering_a_record_to_purge(django_db_setup, django_db_blocker):
+    """A feed row waiting for review whose one candidate was archived over 6 years ago (the
+    lifecycle job purges it today), and a data manager of their LA, committed."""
+    from directory.models import Child, FeedImport, MatchReview, PurgedFeedRecord, SourceRecord
+    from tests.personas import feed_review
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, manager = la_and_user("RACE43", "racing-purge-dm", "data_manager")
+        candidate = amelia_of(la)
+        Child.objects.filter(pk=candidate.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 10)
+        )
+        review = feed_review(candidate)
+        try:
+            yield manager, review, candidate
+        finally:
+            MatchReview.objects.filter(pk=review.pk).delete()
+            SourceRecord.objects.filter(pk=review.source_record_id).delete()
+            PurgedFeedRecord.objects.filter(purged_on=date(2026, 11, 29)).delete()
+            Child.objects.filter(local_authority=la).delete()
+            FeedImport.objects.filter(local_authority=la).delete()
+            manager.delete()
+            la.delete()
+            connections.close_all()
+
+
+def test_a_match_decided_while_the_lifecycle_job_purges_its_record_is_no_deadlock(
+    review_offering_a_record_to_purge, monkeypatch
+):
+    """Dana matched a waiting row to a record the nightly job was purging: her decision held
+    the row, then waited for the record, which the job held while it waited for the row's
+    review, so PostgreSQL ended one of them (a server error for her, or a failed night's
+    job). The job now holds the waiting rows it takes before the records, as a decision
+    does: it waits for her decision, then purges the record with the row she matched to it."""
+    from directory import feed_import, services
+    from directory.models import Child, SourceRecord
+
+    manager, review, candidate = review_offering_a_record_to_purge
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
+    holding = threading.Event()
+    version = feed_import.review_version
+
+    def job_waiting() -> bool:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    def read_then_wait_for_the_job(item, source_record):
+        holding.set()  # the row and its review are held
+        for _ in range(200):  # until the job waits for it
+            if job_waiting():
+                break
+            time.sleep(0.05)
+        return version(item, source_record)
+
+    seen = version(review, review.source_record)
+    monkeypatch.setattr(feed_import, "review_version", read_then_wait_for_the_job)
+    one_then_the_other(
+        (
+            "decision",
+            lambda: feed_import.review_decide(
+                review=review, decision="match", child=candidate, by=manager, seen=seen
+            ),
+        ),
+        ("job", lambda: services.lifecycle_apply(today=date(2026, 11, 29))),
+        started=holding,
+        finished=holding,
+    )
+    assert not Child.objects.filter(pk=candidate.pk).exists()
+    assert not SourceRecord.objects.filter(pk=review.source_record_id).exists()
