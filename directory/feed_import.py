@@ -879,9 +879,14 @@ def link(
 
 def row_from_record(source_record: SourceRecord) -> FeedRow:
     """A stored row again, to apply it once a data manager has decided: read as on the day
-    its file was imported (an expected return date then still ahead may have passed since)."""
-    on = timezone.localdate(source_record.last_import.imported_at)
-    return feed_row(source_record.source, 0, source_record.payload, today=on, known=known_codes())
+    its file was imported (an expected return date then still ahead may have passed since),
+    its dates bounded by its file's extract date as when the file came."""
+    record = source_record.last_import
+    return feed_row(
+        source_record.source, 0, source_record.payload,
+        today=timezone.localdate(record.imported_at), known=known_codes(),
+        extracted_on=record.extracted_on,
+    )  # fmt: skip
 
 
 # Applying what a row says -------------------------------------------------------------------

@@ -224,7 +224,7 @@ def feed_row(
     extracted_on: date | None = None,
 ) -> FeedRow:
     """A row read and checked; ``extracted_on``, its file's extract date, bounds the dates it
-    gives (a row stored before extract dates were checked is read again without it)."""
+    gives (a row of a file imported before extract dates were asked for has none)."""
     elsewhere = values.get("address_status", "") in ADDRESS_STATUSES
     errors = [
         f"{name}: required but empty"
@@ -467,10 +467,18 @@ def _la_only_facts(
         except ValueError:
             errors.append(f"expected_return_by: {back!r} is not a real date in the form YYYY-MM-DD")
         else:
+            # An expectation when the file was made: ahead of its extract date, not of today
+            # (an older file's return date may have come since).
+            made = extracted_on or today
             if status != Address.Kind.LEFT_ENGLAND:
                 errors.append("expected_return_by: only when address_status is left_england")
-            elif not today < expected_return_by <= today + timedelta(days=3 * 366):
-                errors.append("expected_return_by: must be within the next 3 years")
+            elif not made < expected_return_by <= made + timedelta(days=3 * 366):
+                errors.append(
+                    "expected_return_by: must be within the next 3 years"
+                    if extracted_on is None
+                    else f"expected_return_by: must be within the 3 years after "
+                    f"{extracted_on:%-d %B %Y}, the date the file was extracted"
+                )
     died = _date(values, "date_of_death", errors, today=today, extracted_on=extracted_on)
     if died and born and died < born:
         errors.append("date_of_death: before the date of birth")

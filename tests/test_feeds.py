@@ -668,6 +668,56 @@ class TestARowCannotGiveADateAfterItsFileWasExtracted:
         assert list(Child.objects.values_list("given_name", flat=True)) == ["Olivia"]
         assert FeedImport.objects.get().left_out == [3]
 
+    def test_a_row_waiting_for_review_with_a_later_date_cannot_be_decided(self, client):
+        """Stored before its date was checked against its file's extract date: a decision
+        read it without that date, and made a record of a service begun after the file."""
+        review = feed_review(make_child())
+        record = review.source_record
+        extracted = timezone.localdate() - timedelta(days=10)
+        record.payload = {
+            **record.payload, "service_kind": "early_help",
+            "service_started_on": (extracted + timedelta(days=3)).isoformat(),
+        }  # fmt: skip
+        record.save()
+        FeedImport.objects.filter(pk=record.last_import_id).update(extracted_on=extracted)
+        sign_in(client, dana())
+        page = decide(client, review, "new").content.decode()
+        assert "cannot be read any more" in page and "service_started_on" in page
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
+        assert Child.objects.count() == 1
+
+    def test_an_expected_return_between_the_extract_date_and_today_is_taken(self):
+        """Left England, expected back: an expectation when the file was made. An older
+        file's return date, ahead then and passed since, was refused as not in the future."""
+        extracted = timezone.localdate() - timedelta(days=30)
+        back = (extracted + timedelta(days=10)).isoformat()
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="la.csv", local_authority=northshire(), by=None,
+            content=la_system(address_status="left_england", expected_return_by=back,
+                              address_line_1="", town="", postcode=""),
+            extracted_on=extracted,
+        )  # fmt: skip
+        assert outcome.validation.errors == []
+        current = Child.objects.get().addresses.get(ended_on__isnull=True)
+        assert current.expected_return_by.isoformat() == back
+
+    def test_an_expected_return_on_or_before_the_extract_date_is_refused(self):
+        extracted = timezone.localdate() - timedelta(days=30)
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="la.csv", local_authority=northshire(), by=None,
+            content=la_system(address_status="left_england",
+                              expected_return_by=extracted.isoformat(),
+                              address_line_1="", town="", postcode=""),
+            extracted_on=extracted,
+        )  # fmt: skip
+        assert outcome.validation.errors == [
+            (
+                2,
+                f"expected_return_by: must be within the 3 years after {extracted:%-d %B %Y}, "
+                "the date the file was extracted",
+            )
+        ]
+
 
 class TestAllOrNothing:
     def test_an_interrupted_import_leaves_nothing_behind(self, school):
