@@ -105,6 +105,10 @@ class ImportOutcome:
     # A file of the same feed and LA extracted after this one, imported before it: this one is
     # an older file imported late, whose rows do not move back what that file's rows set.
     extracted_later: FeedImport | None = None
+    # A file imported before keeps the extract date it came with: the other one entered for it
+    # now (None when the same, or none, was entered), and that first one.
+    extract_date_not_used: date | None = None
+    extracted_first: date | None = None
 
     @property
     def now_imported(self) -> int:
@@ -202,6 +206,8 @@ def feed_check(
     outcome = ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
     if first is not None:
         _resend_check(outcome, first, local_authority)
+        if extracted_on is not None and extracted_on != extracted:
+            outcome.extract_date_not_used, outcome.extracted_first = extracted_on, extracted
     outcome.extracted_later = _extracted_later(source, local_authority, extracted)
     outcome.importable = not outcome.already_imported and (
         not validation.errors or (skip_invalid and not not_utf8 and bool(validation.rows))

@@ -530,6 +530,22 @@ class TestImportCommand:
         err = capsys.readouterr().err
         assert "Row 2: postcode: 'nope' is not a UK postcode" in err and "was rejected" in err
 
+    def test_the_same_file_with_another_extract_date_says_the_date_was_not_used(
+        self, tmp_path, school, capsys
+    ):
+        path = self.write(tmp_path, census({}))
+        import_feed_today("--source", "school_census", str(path))
+        earlier = timezone.localdate() - timedelta(days=3)
+        call_command(
+            "import_feed", "--source", "school_census", "--extracted-on", earlier.isoformat(),
+            str(path),
+        )  # fmt: skip
+        out = capsys.readouterr().out
+        assert (
+            f"census.csv was imported before, as extracted on {timezone.localdate()}, so it "
+            f"keeps that date: --extracted-on {earlier} was not used." in out
+        )
+
     def test_skip_invalid_writes_the_rejected_rows_to_a_report(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({}, {"upn": upn("352214300102"), "gender": "x"}))
         import_feed_today(
@@ -3781,6 +3797,22 @@ class TestAnOlderFileImportedLate:
 
     def homes(self) -> list[str]:
         return list(Address.objects.filter(ended_on__isnull=True).values_list("line_1", flat=True))
+
+    def test_the_same_file_with_another_extract_date_says_the_date_was_not_used(self, client):
+        """The first import's extract date was kept for the file sent again, and the date the
+        data manager entered was dropped without a word."""
+        sign_in(client, dana())
+        today = timezone.localdate()
+        self.upload(client, self.MARCH, today - timedelta(days=10), "march.csv")
+        page = self.upload(client, self.MARCH, today - timedelta(days=2), "march.csv")
+        first, entered = today - timedelta(days=10), today - timedelta(days=2)
+        assert (
+            f"This file was imported before, as extracted on {first:%-d %B %Y}, so it keeps "
+            f"that date: the date you entered, {entered:%-d %B %Y}, was not used."
+        ) in page
+        assert FeedImport.objects.get().extracted_on == first
+        page = self.upload(client, self.MARCH, first, "march.csv")
+        assert "was not used" not in page and "This file was imported before." in page
 
     def test_it_leaves_her_newer_home_and_says_why(self, client):
         sign_in(client, dana())

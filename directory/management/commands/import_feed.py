@@ -82,6 +82,12 @@ class Command(BaseCommand):
                 extracted_on=options["extracted_on"],
             )  # fmt: skip
         validation = outcome.validation
+        if outcome.extract_date_not_used is not None:
+            self.stdout.write(
+                f"{path.name} was imported before, as extracted on "
+                f"{outcome.extracted_first:%Y-%m-%d}, so it keeps that date: "
+                f"--extracted-on {outcome.extract_date_not_used:%Y-%m-%d} was not used."
+            )
         if outcome.already_imported:
             self.stdout.write(f"{path.name} was imported before; nothing has changed.")
             if outcome.other_la:
