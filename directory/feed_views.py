@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -156,6 +156,10 @@ NOTHING_PASSES_YET = (
 STILL_REFUSED = (
     "Some of the rows left out of this file before still have errors: correct them, or leave "
     "those rows out again"
+)
+NO_LONGER_WAITING = (
+    "That feed record is no longer waiting for review: it was removed when the record it was "
+    "most likely about was purged under the lifecycle rules. Your decision was not recorded"
 )
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
 NOT_APPLIED_MOVED_ON = (
@@ -413,7 +417,15 @@ def _comparison(review: MatchReview, row: FeedRow, viewer: User) -> ReviewShown:
 @permission_required(Permission.REVIEW_MATCHES)
 def review(request: HttpRequest, pk: int) -> HttpResponseBase:
     manager = signed_in_user(request)
-    item = get_object_or_404(_reviews(manager).select_related("source_record"), pk=pk)
+    found = _reviews(manager).select_related("source_record").filter(pk=pk).first()
+    if found is None and request.method == "POST":
+        # A decision on a page shown before the row went (purged with the record it offered):
+        # told so, as for one decided meanwhile, rather than a page that is not there.
+        messages.error(request, NO_LONGER_WAITING)
+        return redirect("directory:review_queue")
+    if found is None:
+        raise Http404
+    item = found
     try:
         row = row_from_record(item.source_record)
     except RowErrors as problem:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
-from directory.feed_import import feed_import, waiting_uploads_import
+from directory.feed_import import feed_import, review_version, waiting_uploads_import
 from directory.feeds import (
     ADDED_LATER,
     COLUMNS,
@@ -2036,6 +2036,23 @@ class TestMergeAndUnmerge:
         html = response.content.decode()
         assert response.status_code == 200 and "cannot be read any more" in html
         assert "postcode" in html and "ZZ99" not in html
+
+    def test_a_decision_on_a_row_purged_meanwhile_says_it_is_no_longer_waiting(self, client):
+        """The lifecycle job purged the row with the record it offered while Dana's page was
+        open: her decision got a bare "Page not found"."""
+        candidate = make_child()
+        review = feed_review(candidate)
+        sign_in(client, dana())
+        seen = review_version(review, review.source_record)
+        review.source_record.delete()  # purged, its review with it
+        candidate.delete()
+        response = client.post(
+            reverse("directory:review", args=[review.pk]), {"choice": "new", "seen": seen},
+            follow=True,
+        )  # fmt: skip
+        assert response.redirect_chain == [(reverse("directory:review_queue"), 302)]
+        assert "That feed record is no longer waiting for review" in response.content.decode()
+        assert not Child.objects.exists()
 
     def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
         candidate = make_child()
