@@ -161,6 +161,11 @@ NO_LONGER_WAITING = (
     "That feed record is no longer waiting for review: it was removed when the record it was "
     "most likely about was purged under the lifecycle rules. Your decision was not recorded"
 )
+ARCHIVED_OUT_OF_SIGHT = (
+    "The best match for this row is a record archived more than a year ago, which you cannot see. "
+    "It is most likely that person, so it cannot be made a new record: select decide later. "
+    "It is removed with that record when the record is purged"
+)
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
 NOT_APPLIED_MOVED_ON = (
     "Your decision has been recorded. The row's details were not added to the record: "
@@ -395,6 +400,18 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "directory/reviews.html", {"reviews": rows})
 
 
+def _best_archived_out_of_sight(review: MatchReview, viewer: User) -> bool:
+    """Whether the row's best match still held is a record archived too long ago for
+    ``viewer`` to see: the row is most likely that person (the purge takes it with her), and
+    a new record of it would be her second, and active."""
+    ids = [c["child_id"] for c in review.candidates]
+    held = Child.objects.in_bulk(ids)
+    best = next((held[pk] for pk in ids if pk in held), None)
+    if best is None or best.status != Child.Status.ARCHIVED:
+        return False
+    return not findable_children(viewer, timezone.localdate()).filter(pk=best.pk).exists()
+
+
 def _comparison(review: MatchReview, row: FeedRow, viewer: User) -> ReviewShown:
     """The incoming row beside each candidate, as the shielding policy lets ``viewer`` see it."""
     source_record = review.source_record
@@ -447,11 +464,14 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
         version=version,
     )
     open_ = item.status in (MatchReview.Status.OPEN, MatchReview.Status.DEFERRED)
+    out_of_sight = open_ and _best_archived_out_of_sight(item, manager)
     if request.method == "POST" and open_ and form.is_valid():
         decision, _, wanted = form.cleaned_data["choice"].partition(":")
         chosen = Child.objects.filter(contactpoint_id=wanted).first() if wanted else None
         if decision == "match" and chosen is None:  # purged since the page was shown
             form.add_error("choice", DECISION_NEEDED)
+        elif decision == "new" and out_of_sight:
+            form.add_error("choice", ARCHIVED_OUT_OF_SIGHT)
         else:
             try:
                 child, applied = review_decide(
@@ -501,6 +521,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "form": form,
             "version": version,
             "shielded_candidate": decision_shielded(item, row),
+            "archived_out_of_sight": ARCHIVED_OUT_OF_SIGHT if out_of_sight else "",
             "source": Source(item.source_record.source).label,
         },
     )

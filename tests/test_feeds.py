@@ -20,6 +20,7 @@ from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.feed_import import feed_import, review_version, waiting_uploads_import
+from directory.feed_views import ARCHIVED_OUT_OF_SIGHT
 from directory.feeds import (
     ADDED_LATER,
     COLUMNS,
@@ -2053,6 +2054,23 @@ class TestMergeAndUnmerge:
         assert response.redirect_chain == [(reverse("directory:review_queue"), 302)]
         assert "That feed record is no longer waiting for review" in response.content.decode()
         assert not Child.objects.exists()
+
+    def test_a_row_most_likely_a_record_archived_out_of_sight_is_not_made_a_second(self, client):
+        """The row's best match was archived over a year ago, so the page, as search, hid it:
+        Dana saw no candidate, chose a new record, and the person had two, one active."""
+        archived = make_child(status=Child.Status.ARCHIVED,
+                              archived_on=timezone.localdate() - timedelta(days=400))  # fmt: skip
+        review = feed_review(archived)
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert archived.contactpoint_id_display not in page
+        assert ARCHIVED_OUT_OF_SIGHT in page
+        html = decide(client, review, "new").content.decode()
+        assert ARCHIVED_OUT_OF_SIGHT in html and 'href="#id_choice"' in html
+        assert Child.objects.count() == 1
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
+        decide(client, review, "defer")
+        assert MatchReview.objects.get().status == MatchReview.Status.DEFERRED
 
     def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
         candidate = make_child()
