@@ -11,6 +11,7 @@ wrong, or only the year right in a date of birth; a postcode's outward code alon
 import contextlib
 import math
 import re
+import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -144,6 +145,37 @@ def given_keys(given_name: str) -> set[str]:
     first = _PART_SEPARATORS.split(given_name.strip())[0] if given_name.strip() else ""
     forms = given_forms(first) | given_forms(given_name)
     return {phonetic(form) for form in forms} - {""}
+
+
+def _one_letter_off(normalised: str) -> set[str]:
+    """Spellings one slip from this one: a letter left out, two neighbours swapped, or a
+    letter too many (Tompson, Smtih, Hughs for Thompson, Smith, Hughes)."""
+    left_out = {normalised[:i] + normalised[i + 1 :] for i in range(len(normalised))}
+    swapped = {
+        normalised[:i] + normalised[i + 1] + normalised[i] + normalised[i + 2 :]
+        for i in range(len(normalised) - 1)
+    }
+    added = {
+        normalised[:i] + letter + normalised[i:]
+        for i in range(len(normalised) + 1)
+        for letter in string.ascii_uppercase
+    }
+    return left_out | swapped | added
+
+
+def misspelt_family_keys(family_name: str) -> set[str]:
+    """The surname's keys and those of every spelling one slip from it, or from a part of it:
+    Metaphone keys Thompson and Tompson, or Khan and Kahn, apart. Searched for, never stored."""
+    parts = name_parts(family_name)
+    slips = {phonetic(slip) for part in parts for slip in _one_letter_off(part)}
+    return (family_keys(family_name) | slips) - {""}
+
+
+def misspelt_given_keys(given_name: str) -> set[str]:
+    """As ``misspelt_family_keys`` for a first name: Sean and Shaun, Aisha and Ayesha."""
+    first = _PART_SEPARATORS.split(given_name.strip())[0] if given_name.strip() else ""
+    slips = {phonetic(slip) for slip in _one_letter_off(normalise(first))}
+    return (given_keys(given_name) | slips) - {""}
 
 
 def date_variants(day: date, earliest: date, latest: date) -> set[date]:

@@ -21,7 +21,16 @@ from accounts.models import User
 from accounts.permissions import Permission, has_permission
 from audit.models import Action, AuditEvent
 from contactpoint.serialise import Turn, wait_turn
-from directory.matching import Candidate, Criteria, date_variants, family_keys, given_keys, score
+from directory.matching import (
+    Candidate,
+    Criteria,
+    date_variants,
+    family_keys,
+    given_keys,
+    misspelt_family_keys,
+    misspelt_given_keys,
+    score,
+)
 from directory.models import (
     Address,
     CareRelationship,
@@ -62,7 +71,8 @@ def _candidate_ids(
     criteria: Criteria, families: set[str], findable: QuerySet[Child], limit: int
 ) -> QuerySet[NameKey, Any]:
     """The ids of at most ``limit`` + 1 children whose search keys fall in a block of the
-    criteria (one more than the limit, so that the caller can tell there were too many)."""
+    criteria (one more than the limit, so that the caller can tell there were too many).
+    ``families`` holds the keys of the surname and of its one-slip spellings."""
     keys = NameKey.objects.filter(family_key__in=families, child__in=findable)
     if criteria.postcode:
         # Not found, and not counted: a shielded child must not be locatable by postcode.
@@ -73,7 +83,11 @@ def _candidate_ids(
         # otherwise a common name would bring in every child of any age who has it. With a
         # range it brings in no one the range block does not: a child born outside the range
         # is ruled out (``score``), and counting her could make a search "too many matches".
-        given = Q(given_key__in=given_keys(criteria.forename))
+        # One name misspelt at a time: both at once would bring in too many strangers.
+        given = Q(given_key__in=given_keys(criteria.forename)) | Q(
+            family_key__in=family_keys(criteria.surname),
+            given_key__in=misspelt_given_keys(criteria.forename),
+        )
         born = criteria.date_of_birth
         if born:
             given &= Q(date_of_birth__range=(born - NEAR_AGE, born + NEAR_AGE))
@@ -99,7 +113,7 @@ def _candidates(
 ) -> list[tuple[int, Candidate]]:
     """Each candidate child's id with what scoring compares, in one query: the candidates
     are many and most score too low to show, so no model objects are made for them."""
-    families = family_keys(criteria.surname)
+    families = misspelt_family_keys(criteria.surname)
     if not families:
         return []
     current = Address.objects.filter(child=OuterRef("pk"), ended_on__isnull=True)

@@ -183,6 +183,30 @@ class TestForgivingMatching:
         child(**held)
         assert "1 child found" in found(priya_client, **searched)
 
+    @pytest.mark.parametrize(
+        ("held", "searched"),
+        [
+            # A letter left out, two swapped, or one too many: Metaphone keys them apart.
+            ({"family": "Thompson"}, {"surname": "Tompson", "forename": "Amelia"}),
+            ({"family": "Richardson"}, {"surname": "Richarson", "forename": "Amelia"}),
+            ({"family": "Smith"}, {"surname": "Smtih", "forename": "Amelia"}),
+            ({"family": "Khan"}, {"surname": "Kahn", "forename": "Amelia"}),
+            ({"family": "Murphy"}, {"surname": "Murhpy", "date_of_birth": "14 3 2015"}),
+            ({"family": "Hughes"}, {"surname": "Hughs", "postcode": "NE1 4ST"}),
+            # Spellings of one name Metaphone keys apart.
+            ({"given": "Sean"}, {"surname": "Hart", "forename": "Shaun"}),
+            ({"given": "Shaun"}, {"surname": "Hart", "forename": "Sean"}),
+            ({"given": "Aisha"}, {"surname": "Hart", "forename": "Ayesha"}),
+            ({"given": "Ayesha"}, {"surname": "Hart", "forename": "Aisha"}),
+            ({"given": "Aaliyah"}, {"surname": "Hart", "forename": "Aliyah"}),
+        ],
+    )
+    def test_a_name_misspelt_by_one_letter(self, priya_client, held, searched):
+        """Searched as Tompson, Thompson was never a candidate: every block needed the
+        surname's Metaphone key, and a letter left out or two swapped change it."""
+        child(**held)
+        assert "1 child found" in found(priya_client, **searched)
+
     @pytest.mark.parametrize("surname", ["Ee", "Aa"])
     def test_it_finds_a_surname_metaphone_has_no_key_for(self, priya_client, surname):
         """Metaphone spells a name of vowels alone as nothing: she had no key to be found by."""
