@@ -439,6 +439,39 @@ class TestForgivingMatching:
         html = found(priya_client, surname="Hart", forename="Amelie", date_of_birth="14 3 2015")
         assert html.index("Amelie Hart") < html.index("Amelia Hart")
 
+    @pytest.mark.parametrize(
+        ("exact", "other", "searched"),
+        [
+            ({"given": "Kate"}, {"given": "Catherine"}, {"surname": "Hart", "forename": "Kate"}),
+            (
+                {"given": "William"},
+                {"given": "Bill"},
+                {"surname": "Hart", "forename": "William"},
+            ),
+            (
+                {"family": "Smith"},
+                {"family": "Abbott-Smith"},
+                {"surname": "Smith", "forename": "Amelia"},
+            ),
+            (
+                {"given": "Jane", "family": "Smith"},
+                {"given": "Anne-Jane", "family": "Smith"},
+                {"surname": "Smith", "forename": "Jane", "date_of_birth": "14 3 2015"},
+            ),
+        ],
+    )
+    def test_the_name_as_typed_ranks_above_a_nickname_or_half_of_it(
+        self, priya_client, exact, other, searched
+    ):
+        """Kate Hart searched for: Catherine Hart scored 100 too, and came first by the
+        alphabet; so did Amelia Abbott-Smith for Amelia Smith."""
+        wanted, nearly = child(**exact), child(**other)
+        html = found(priya_client, **searched)
+        assert "2 children found" in html
+        wanted_name = f"{wanted.given_name} {wanted.family_name}"
+        nearly_name = f"{nearly.given_name} {nearly.family_name}"
+        assert html.index(wanted_name + "<") < html.index(nearly_name + "<")
+
     def test_the_same_names_born_in_another_month_are_a_different_child(self, priya_client):
         child(born=date(2015, 9, 28))
         child(given="Amelia", born=date(2016, 3, 14) + timedelta(days=400))
