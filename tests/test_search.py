@@ -327,6 +327,42 @@ class TestForgivingMatching:
 
     @pytest.mark.parametrize(
         ("held", "searched"),
+        [
+            ("Sasha", "Alexander"),
+            ("Alexandra", "Sasha"),
+            ("Sam", "Samantha"),
+            ("Samantha", "Sam"),
+            ("Chris", "Christina"),
+            ("Christine", "Chris"),
+            ("Jake", "Jacob"),
+            ("Tasha", "Natasha"),
+        ],
+    )
+    def test_more_nicknames_find_the_name_they_shorten(self, priya_client, held, searched):
+        """Sasha for Alexander or Alexandra, Sam for Samantha as well as Samuel: a surname and
+        the other form found no one."""
+        child(given=held, family="Khan")
+        assert "1 child found" in found(priya_client, surname="Khan", forename=searched)
+
+    def test_it_finds_children_keyed_before_these_nicknames_were_known(self, priya_client):
+        """Migration 0023 keys a Sasha as an Alexander too, and only the children it must."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        from directory.models import NameKey
+
+        wanted, other = child(given="Sasha"), child(given="Ella")
+        NameKey.objects.filter(child=wanted).exclude(given_key="SX").delete()
+        NameKey.objects.filter(child=other).update(given_key="STALE")
+        import_module("directory.migrations.0023_rekey_more_nicknames").rekey(apps, None)
+        assert "1 child found" in found(priya_client, surname="Hart", forename="Alexander")
+        assert set(NameKey.objects.filter(child=other).values_list("given_key", flat=True)) == {
+            "STALE"
+        }
+
+    @pytest.mark.parametrize(
+        ("held", "searched"),
         [("Muhammad", "Mo"), ("Mo", "Muhammad"), ("Kathryn", "Katie"), ("Elisabeth", "Liz")],
     )
     def test_a_nickname_finds_a_sound_alike_spelling_of_its_name(
