@@ -30,6 +30,17 @@ def _read_date(value: str) -> date:
     return date(year, month, day)
 
 
+def _month_first_read_day_first(value: str) -> str:
+    """A date of birth typed month first ("12 25 2015"): no month is 25, so it can only be
+    the day and month swapped, the slip search forgives; read day first, else as typed."""
+    match, iso = _DATE_PARTS.match(value), _ISO_DATE.match(value)
+    if match and int(match[2]) > 12 >= int(match[1]):
+        return f"{match[2]} {match[1]} {match[3]}"
+    if iso and int(iso[2]) > 12 >= int(iso[3]):
+        return f"{iso[2]} {iso[3]} {iso[1]}"
+    return value
+
+
 def _two_years_after(day: date) -> date:
     """The same date two years on; from 29 February, 1 March (as a birthday falls)."""
     try:
@@ -134,7 +145,8 @@ class SearchForm(GovukMessages, forms.Form):
         return forename
 
     def clean_date_of_birth(self) -> date | None:
-        return parse_date(self.cleaned_data["date_of_birth"], "Date of birth")
+        typed = _month_first_read_day_first(self.cleaned_data["date_of_birth"])
+        return parse_date(typed, "Date of birth")
 
     def clean_dob_from(self) -> date | None:
         return parse_date(self.cleaned_data["dob_from"], "The start of the date of birth range")

@@ -461,6 +461,14 @@ class TestForgivingMatching:
         child()
         assert "Amelia Hart" in found(priya_client, surname="Hart", date_of_birth=typed)
 
+    @pytest.mark.parametrize("typed", ["12 25 2015", "12/25/2015", "2015-25-12"])
+    def test_day_and_month_swapped_past_the_twelfth(self, priya_client, typed):
+        """Born on Christmas Day and typed month first: told the date "must be a real
+        date", when a swap is exactly the slip search forgives."""
+        child(born=date(2015, 12, 25))
+        html = found(priya_client, surname="Hart", date_of_birth=typed)
+        assert "govuk-error-summary" not in html and "Amelia Hart" in html
+
     def test_day_and_month_swapped(self, priya_client):
         child(born=date(2015, 4, 3))
         assert "Amelia Hart" in found(priya_client, surname="Hart", date_of_birth="4 3 2015")
