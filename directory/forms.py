@@ -15,14 +15,28 @@ from directory.models import Gender, Service
 
 _DATE_PARTS = re.compile(r"^\s*(\d{1,2})[\s/.\-]+(\d{1,2})[\s/.\-]+(\d{4})\s*$")
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+_WORDED_DATE = re.compile(r"^\s*(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\s*$")
+# Months in words, in full or cut to their first three letters (and Sept), as GOV.UK accepts.
+_MONTHS = {
+    name: number
+    for number, month in enumerate(
+        "january february march april may june july august september october november "
+        "december".split(),
+        start=1,
+    )
+    for name in (month, month[:3])
+} | {"sept": 9}
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 
 def _read_date(value: str) -> date:
-    """'27 3 2015', '27/03/2015' or '2015-03-27'; ValueError for anything else."""
-    match, iso = _DATE_PARTS.match(value), _ISO_DATE.match(value)
+    """'27 3 2015', '27/03/2015', '2015-03-27' or '27 March 2015'; ValueError for anything
+    else."""
+    match, iso, worded = _DATE_PARTS.match(value), _ISO_DATE.match(value), _WORDED_DATE.match(value)
     if match:
         day, month, year = (int(part) for part in match.groups())
+    elif worded and worded[2].lower() in _MONTHS:
+        day, month, year = int(worded[1]), _MONTHS[worded[2].lower()], int(worded[3])
     elif iso:
         year, month, day = (int(part) for part in iso.groups())
     else:

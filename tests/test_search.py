@@ -469,6 +469,14 @@ class TestForgivingMatching:
         html = found(priya_client, surname="Hart", date_of_birth=typed)
         assert "govuk-error-summary" not in html and "Amelia Hart" in html
 
+    @pytest.mark.parametrize("typed", ["14 March 2015", "14 mar 2015", "14 Sept 2015"])
+    def test_a_date_of_birth_with_the_month_in_words(self, priya_client, typed):
+        """As a letter or a referral writes it: told it "must be a real date", she was not
+        told the month must be a number."""
+        child(born=date(2015, 3, 14) if "ar" in typed else date(2015, 9, 14))
+        html = found(priya_client, surname="Hart", date_of_birth=typed)
+        assert "govuk-error-summary" not in html and "Amelia Hart" in html
+
     def test_day_and_month_swapped(self, priya_client):
         child(born=date(2015, 4, 3))
         assert "Amelia Hart" in found(priya_client, surname="Hart", date_of_birth="4 3 2015")
