@@ -105,10 +105,20 @@ def grantable_roles(admin: User, to: User | None = None) -> list[Role]:
     return [role for role in Role if admin.has_role(role) and role not in NATIONAL_ROLES]
 
 
-def may_reset_credentials(admin: User, managed: User) -> bool:
-    """Whether ``admin`` may reset ``managed``'s second factor or give them a set-up link.
-    Either lets whoever holds the link set the account up afresh, so it is allowed only
-    where the administrator could have given every role the account holds."""
+# Taking access away: an LA must be able to stop a leaver, or an account misused, at once,
+# whatever roles she holds. Every other action can extend or restore her access.
+ACTIONS_ON_ANYONE = frozenset({"suspend"})
+
+
+def may_act_on(admin: User, managed: User, action: str) -> bool:
+    """Whether ``admin`` may take ``action`` on ``managed`` (change her details, roles or
+    checks; reactivate, unlock, reset her second factor, give her a set-up link): only where
+    he could have given every role she holds. Recording her checks, reactivating or unlocking
+    her, a fresh second factor or a set-up link would otherwise let him keep open, or open
+    for himself, an account he could not have made (a shielding officer's, a
+    practitioner's). Any administrator of hers may suspend her."""
+    if action in ACTIONS_ON_ANYONE:
+        return True
     grantable = {role.value for role in grantable_roles(admin)}
     return set(managed.roles) <= grantable
 

@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lockout import sign_in_failures_clear
 from accounts.models import Organisation, SetupLink, User
-from accounts.permissions import may_reset_credentials
+from accounts.permissions import may_act_on
 from accounts.roles import Role
 
 
@@ -102,7 +102,7 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
         return None
     maker = link.created_by
     if maker is not None and (
-        maker.access_problem(now) is not None or not may_reset_credentials(maker, link.user)
+        maker.access_problem(now) is not None or not may_act_on(maker, link.user, "setup-link")
     ):
         return None
     return link

@@ -52,7 +52,7 @@ from accounts.permissions import (
     Permission,
     grantable_roles,
     has_permission,
-    may_reset_credentials,
+    may_act_on,
     permission_required,
     signed_in_user,
 )
@@ -393,7 +393,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "locked": username_locked(managed.username, now),
         "has_two_factor": TOTPDevice.objects.filter(user=managed, confirmed=True).exists(),
         "is_self": managed.pk == admin.pk,
-        "may_reset_credentials": may_reset_credentials(admin, managed),
+        "may_act": may_act_on(admin, managed, "change_user"),
     }
     return render(request, "accounts/users/detail.html", context)
 
@@ -409,10 +409,32 @@ SET_BY_ANOTHER = {
 OWN_ROLES = "You can give up a role here. Another administrator must give you a new one"
 
 
+def _refused(request: HttpRequest, action: str, managed: User, refusal: str) -> HttpResponse:
+    """Back to her page, told why, and logged as refused: nothing was done."""
+    _note_admin_action(request, action, managed, refused=True)
+    messages.error(request, refusal)
+    return redirect("accounts:user_detail", pk=managed.pk)
+
+
+def _role_above(name: str) -> str:
+    return (
+        f"You cannot do that: {name} holds a role you do not hold. "
+        "Ask an administrator who holds it, or a national administrator."
+    )
+
+
 @permission_required(Permission.MANAGE_USERS)
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     admin = signed_in_user(request)
-    managed = _managed_user(admin, pk)
+    # Under lock when saving: a role given her meanwhile waits, and is seen by the check below.
+    managed = _managed_user(admin, pk, locked=request.method == "POST")
+    if not may_act_on(admin, managed, "change_user"):
+        return _refused(
+            request,
+            "change_user",
+            managed,
+            _role_above(managed.get_full_name() or managed.username),
+        )
     grantable = grantable_roles(admin, to=managed)
     form = UserForm(
         request.POST if request.method == "POST" else None,
@@ -443,8 +465,6 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/users/form.html", {"form": form, "managed": managed})
 
 
-# Whoever resets these could take the account over, so only someone who could give its roles.
-CREDENTIAL_ACTIONS = {"setup-link", "reset-two-factor"}
 ALREADY_SUSPENDED = "{name} is already suspended. Nothing has been changed."
 USER_ACTIONS = {
     "suspend": (services.user_suspend, "{name} has been suspended and signed out everywhere"),
@@ -498,11 +518,8 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         return HttpResponseNotAllowed(["POST"])  # only a question is a page
     name = managed.get_full_name() or managed.username
     refusal = None
-    if action in CREDENTIAL_ACTIONS and not may_reset_credentials(admin, managed):
-        refusal = (
-            f"You cannot do that: {name} holds a role "
-            "you do not hold. Ask an administrator who holds it, or a national administrator."
-        )
+    if not may_act_on(admin, managed, action):
+        refusal = _role_above(name)
     elif managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
         refusal = "You cannot do that to your own account. Ask another administrator."
     elif action == "suspend" and managed.suspended_at is not None:
@@ -515,9 +532,7 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         # A repeat (a page left open) would move a recorded date, or sign her out for nothing.
         refusal = f"{name} {already}. Nothing has been changed."
     if refusal:
-        _note_admin_action(request, action, managed, refused=True)
-        messages.error(request, refusal)
-        return redirect("accounts:user_detail", pk=managed.pk)
+        return _refused(request, action, managed, refusal)
     if action in ASKED_FIRST and not confirmed(request):
         audit_note(
             request,

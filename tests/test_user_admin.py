@@ -30,6 +30,7 @@ from tests.personas import (
     northshire,
     operator,
     priya,
+    sam,
     sign_in,
     southshire,
     xavier,
@@ -80,6 +81,25 @@ def lee_client(client):
     sign_in(client, admin)
     client.admin = admin
     return client
+
+
+@pytest.fixture
+def lee_gives_practitioner(lee_client):
+    """Lee holding the practitioner role too: he could give Priya hers, so he may change her
+    details and checks, reactivate and unlock her (accounts.permissions.may_act_on)."""
+    lee_client.admin.roles = [Role.PRACTITIONER.value, Role.LA_ADMINISTRATOR.value]
+    lee_client.admin.save(update_fields=["roles"])
+    return lee_client
+
+
+def assert_link_does_not_work(link: str, user: User) -> None:
+    """Neither its page nor a password sent to it: hers is not changed."""
+    chosen = "a-long-and-unusual-passphrase"
+    browser = Client()
+    assert browser.get(link).status_code == 404
+    browser.post(link, {"new_password1": chosen, "new_password2": chosen})
+    user.refresh_from_db()
+    assert not user.check_password(chosen)
 
 
 def setup_path(html: str) -> str:
@@ -339,6 +359,7 @@ def test_a_role_sent_twice_is_given_once(lee_client):
 
 
 class TestChangingUsers:
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_lee_records_vetting_and_training_dates(self, lee_client):
         user = priya()
         form = new_user_form(
@@ -355,6 +376,7 @@ class TestChangingUsers:
         assert str(user.vetting_checked_on) == "2026-10-01"
         assert str(user.training_completed_on) == "2026-10-02"
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_a_check_too_old_to_give_access_is_refused_when_recorded(self, lee_client):
         """Vetting and training last 3 years: recording an older date is a mistake to correct,
         not a user left unable to sign in without being told."""
@@ -382,6 +404,7 @@ class TestChangingUsers:
         assert user.vetting_checked_on != long_ago and user.training_completed_on != long_ago
         assert not User.objects.filter(username="tom.baker").exists()
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_a_user_whose_check_has_run_out_can_still_have_other_details_changed(self, lee_client):
         user = priya()
         old = timezone.localdate() - timedelta(days=3 * 366)
@@ -397,14 +420,7 @@ class TestChangingUsers:
         user.refresh_from_db()
         assert (user.job_title, user.vetting_checked_on) == ("Head of year", old)
 
-    def test_editing_keeps_roles_lee_cannot_give(self, lee_client):
-        user = priya()
-        lee_client.post(
-            reverse("accounts:user_edit", args=[user.pk]), new_user_form(roles=["la_administrator"])
-        )
-        user.refresh_from_db()
-        assert user.roles == ["practitioner", "la_administrator"]
-
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_suspend_and_reactivate(self, lee_client):
         user = priya()
         assert action(lee_client, user, "suspend").status_code == 302
@@ -469,6 +485,7 @@ class TestChangingUsers:
         refused = AuditEvent.objects.filter(path__endswith="/suspend/").latest("id")
         assert (refused.detail or {}).get("refused") is True, "recorded as refused, not done"
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_reactivating_a_dormant_user_lets_them_back_in(self, lee_client):
         user = priya()
         last = timezone.now() - timedelta(days=120)
@@ -481,6 +498,7 @@ class TestChangingUsers:
         assert user.access_problem(timezone.now()) is None
         assert user.last_login == last, "no sign-in is made up: the page still shows the last"
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_a_dormant_user_whose_training_has_lapsed_can_be_reactivated(self, lee_client):
         """Away for months, her training lapsed too: Lee reactivates her and records her
         renewed training, in either order, and she can sign in. Her lapsed training must
@@ -553,12 +571,7 @@ class TestChangingUsers:
             services.user_suspend(user=lin)
         else:
             User.objects.filter(pk=lin.pk).update(vetting_checked_on=None)
-        chosen = "a-long-and-unusual-passphrase"
-        browser = Client()
-        assert browser.get(link).status_code == 404
-        browser.post(link, {"new_password1": chosen, "new_password2": chosen})
-        user.refresh_from_db()
-        assert not user.check_password(chosen)
+        assert_link_does_not_work(link, user)
 
     def test_an_administrator_cannot_vouch_for_his_own_checks(self, lee_client):
         admin = lee_client.admin
@@ -632,6 +645,7 @@ class TestChangingUsers:
         admin.refresh_from_db()
         assert admin.roles == ["la_administrator"]
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_a_suspension_made_while_lee_saves_her_details_stands(self, lee_client, monkeypatch):
         """Lin suspends Priya while Lee's change to her details is under way: saving his copy of
         her account must not make her active again, nor let her old sessions back in."""
@@ -651,28 +665,6 @@ class TestChangingUsers:
         user.refresh_from_db()
         assert user.suspended_at is not None and user.job_title == "Head"
         assert her_browser.get("/")["Location"].startswith(reverse("accounts:login"))
-
-    def test_a_role_nina_takes_away_while_lee_saves_her_details_stays_taken_away(
-        self, lee_client, monkeypatch
-    ):
-        """Lee cannot give the auditor role, so his save leaves it as it is when he saves, not
-        as his copy of her account, read before Nina took it away, had it."""
-        user = make_user("pria", Role.PRACTITIONER, Role.AUDITOR)
-        form = views.UserForm
-
-        def taken_away_meanwhile(*args, **kwargs):
-            fresh = User.objects.get(pk=user.pk)
-            profile = {name: getattr(fresh, name) for name in services.PROFILE}
-            services.user_update(user=fresh, roles=[Role.PRACTITIONER], **profile)
-            return form(*args, **kwargs)
-
-        monkeypatch.setattr(views, "UserForm", taken_away_meanwhile)
-        lee_client.post(
-            reverse("accounts:user_edit", args=[user.pk]),
-            new_user_form(username="pria", roles=[], job_title="Head"),
-        )
-        user.refresh_from_db()
-        assert (user.job_title, user.roles) == ("Head", [Role.PRACTITIONER.value])
 
     def test_a_user_who_forgot_her_password_is_given_a_link_to_choose_a_new_one(self, client):
         """There is no self-service reset: her administrator (one who could give her roles)
@@ -708,6 +700,83 @@ class TestChangingUsers:
 
     def test_an_unknown_action_is_not_found(self, lee_client):
         assert action(lee_client, priya(), "delete").status_code == 404
+
+
+class TestAUserHoldingARoleHeCannotGive:
+    """Lee holds only the LA administrator role; Sam is a shielding officer of his LA. He could
+    not have made her account, so he must not keep it open or open it again: recording her
+    checks, reactivating or unlocking her, a fresh second factor or a set-up link would let
+    him (or whoever he gives it to) into the shielded records. He may still suspend her: that
+    only takes access away, and an LA must be able to stop a leaver at once."""
+
+    @staticmethod
+    def ready_for(name: str) -> User:
+        """Sam, as she would be for ``name`` to change something."""
+        user = sam()
+        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        if name == "reactivate":
+            services.user_suspend(user=user)
+        if name == "unlock":
+            locked_out("sam")
+        return User.objects.get(pk=user.pk)
+
+    @pytest.mark.parametrize(
+        "name", ["change_user", "reactivate", "unlock", "reset-two-factor", "setup-link"]
+    )
+    def test_lee_is_refused_and_nothing_changes(self, lee_client, name):
+        user = self.ready_for(name)
+        before = User.objects.filter(pk=user.pk).values().get()
+        if name == "change_user":
+            url = reverse("accounts:user_edit", args=[user.pk])
+            assert lee_client.get(url)["Location"] == reverse(
+                "accounts:user_detail", args=[user.pk]
+            )
+            form = new_user_form(
+                username="sam", roles=["la_administrator"], vetting_checked_on_0="1"
+            )
+            response = lee_client.post(url, form, follow=True)
+        else:
+            url = reverse("accounts:user_action", args=[user.pk, name])
+            response = lee_client.post(url, CONFIRM, follow=True)
+        html = response.content.decode()
+        assert "Sam holds a role you do not hold" in html
+        assert "/accounts/set-up/" not in html
+        assert User.objects.filter(pk=user.pk).values().get() == before
+        assert TOTPDevice.objects.filter(user=user).exists()
+        assert not SetupLink.objects.filter(user=user).exists()
+        if name == "unlock":
+            assert "Locked" in html, "still locked out"
+        refused = AuditEvent.objects.filter(path=url, action="admin_action").latest("id")
+        assert refused.detail == {
+            "action": name,
+            "user_id": user.pk,
+            "username": "sam",
+            "refused": True,
+        }
+
+    def test_her_page_offers_lee_only_to_suspend_her(self, lee_client):
+        user = self.ready_for("unlock")
+        html = lee_client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+        assert "/suspend/" in html
+        for name in ("edit", "unlock", "reset-two-factor", "setup-link"):
+            assert f"/{user.pk}/{name}/" not in html, name
+        assert "You can suspend them" in html
+
+    def test_lee_suspends_her(self, lee_client):
+        user = sam()
+        her_browser = Client()
+        sign_in(her_browser, user)
+        action(lee_client, user, "suspend")
+        user.refresh_from_db()
+        assert user.suspended_at is not None
+        assert her_browser.get("/")["Location"].startswith(reverse("accounts:login"))
+
+    def test_an_administrator_holding_her_role_may_reactivate_her(self, client):
+        user = self.ready_for("reactivate")
+        sign_in(client, make_user("lin", Role.LA_ADMINISTRATOR, Role.SHIELDING_OFFICER))
+        action(client, user, "reactivate")
+        user.refresh_from_db()
+        assert user.suspended_at is None
 
 
 class TestCheckBeforeSuspendingOrResettingTwoFactor:
@@ -817,6 +886,7 @@ class TestChangeLog:
         before, after = suspension.changes_dict["suspended_at"]
         assert before == "None" and after != "None"
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_role_changes_are_recorded(self, lee_client):
         user = priya()
         lee_client.post(
@@ -1144,6 +1214,9 @@ class TestTheHomePostcodeIsNeverShown:
     @pytest.fixture(params=["lee", "nina"])
     def admin_client(self, request, client):
         client.admin = lee() if request.param == "lee" else nina()
+        if request.param == "lee":  # he could give Priya her role: he may change her details
+            client.admin.roles = [Role.PRACTITIONER.value, Role.LA_ADMINISTRATOR.value]
+            client.admin.save(update_fields=["roles"])
         sign_in(client, client.admin)
         return client
 
@@ -1195,6 +1268,7 @@ class TestTheHomePostcodeIsNeverShown:
         priya_at_home.refresh_from_db()
         assert priya_at_home.home_postcode == "NE1 4ST"
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_only_auditors_read_it_in_the_change_log(self, lee_client, priya_at_home):
         """Ada the auditor, whose report it feeds, reads its changes; Lee, who made them,
         has no change log to read, and another LA's auditor does not know Priya."""
