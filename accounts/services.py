@@ -92,7 +92,8 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
     """The usable link, or None. One whose maker could no longer give it (she has been given
     a role he does not hold since, or his own access has ended: he has been suspended, or his
     vetting or training has lapsed) is not: its holder would set up an account above him, or
-    on his behalf."""
+    on his behalf. One he made for himself is not either: he would choose his password
+    without giving the old one (views refuse to make it)."""
     link = (
         SetupLink.objects.select_related("user", "user__organisation", "created_by")
         .filter(token_hash=SetupLink.hash_token(token))
@@ -102,7 +103,9 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
         return None
     maker = link.created_by
     if maker is not None and (
-        maker.access_problem(now) is not None or not may_act_on(maker, link.user, "setup-link")
+        maker.pk == link.user_id
+        or maker.access_problem(now) is not None
+        or not may_act_on(maker, link.user, "setup-link")
     ):
         return None
     return link

@@ -466,6 +466,10 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 ALREADY_SUSPENDED = "{name} is already suspended. Nothing has been changed."
+OWN_SET_UP_LINK = (
+    "You cannot give yourself a link to choose a new password. "
+    "Ask another administrator to give you one."
+)
 USER_ACTIONS = {
     "suspend": (services.user_suspend, "{name} has been suspended and signed out everywhere"),
     "reactivate": (services.user_reactivate, "{name} can sign in again"),
@@ -520,6 +524,9 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     refusal = None
     if not may_act_on(admin, managed, action):
         refusal = _role_above(name)
+    elif managed.pk == admin.pk and action == "setup-link":
+        # He would choose a new password without giving his old one.
+        refusal = OWN_SET_UP_LINK
     elif managed.pk == admin.pk and action in {"suspend", "reset-two-factor"}:
         refusal = "You cannot do that to your own account. Ask another administrator."
     elif action == "suspend" and managed.suspended_at is not None:

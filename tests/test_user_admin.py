@@ -779,6 +779,28 @@ class TestAUserHoldingARoleHeCannotGive:
         assert user.suspended_at is None
 
 
+class TestAnAdministratorsOwnSetUpLink:
+    """A link to choose a new password for himself would let Lee change it without giving
+    the old one (to someone who found his session open, say): another administrator must."""
+
+    def test_he_is_refused_one(self, lee_client):
+        admin = lee_client.admin
+        page = lee_client.get(reverse("accounts:user_detail", args=[admin.pk])).content.decode()
+        assert "/setup-link/" not in page
+        response = lee_client.post(
+            reverse("accounts:user_action", args=[admin.pk, "setup-link"]), follow=True
+        )
+        html = response.content.decode()
+        assert "You cannot give yourself a link to choose a new password" in html
+        assert "/accounts/set-up/" not in html
+        assert not SetupLink.objects.filter(user=admin).exists()
+
+    def test_one_he_made_himself_does_not_work(self):
+        admin = lee()
+        link = services.setup_link_create(user=admin, by=admin)
+        assert_link_does_not_work(link, admin)
+
+
 class TestCheckBeforeSuspendingOrResettingTwoFactor:
     """GOV.UK's check before a destructive action: suspending a user or resetting their second
     factor signs them out everywhere, so the first press asks, and only the answer acts."""
