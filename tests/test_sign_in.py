@@ -15,8 +15,18 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services, views
 from accounts.models import SignInFailure, User
+from accounts.roles import Role
 from audit.models import Action, AuditEvent
-from tests.personas import PASSWORD, authenticator, current_code, lee, owen, priya, sign_in
+from tests.personas import (
+    PASSWORD,
+    authenticator,
+    current_code,
+    lee,
+    make_user,
+    owen,
+    priya,
+    sign_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -464,7 +474,8 @@ class TestLockout:
         for _ in range(5):
             give_password(client, password="x")
         admin = client.__class__()
-        sign_in(admin, lee())
+        # One who could give Priya her role: only he may unlock her.
+        sign_in(admin, make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER))
         admin.post(reverse("accounts:user_action", args=[user.pk, "unlock"]))
         assert give_password(client).status_code == 302
 

@@ -51,18 +51,20 @@ def forms_on(html: str, path: str) -> list[tuple[str, dict[str, str]]]:
 
 def user_for(name: str, row: Row) -> str:
     """Someone the matrix lets use the URL: anonymous or half-signed-in where that is whom it
-    is for, otherwise the first persona allowed."""
+    is for, otherwise the first persona allowed, preferring one shown the page."""
     if name == "accounts:enrol":
         return "unenrolled"  # signed in with a password, and no authenticator yet
     if row.expect.get("anonymous") == 200 or name == "accounts:setup":
         return "anonymous"
     if row.expect.get("unverified") == 200:
         return "unverified"
-    return next(
+    allowed = [
         persona
         for persona, result in row.expect.items()
         if result in (200, 302) and persona not in ("anonymous", "unverified", "xena")
-    )
+    ]
+    # One shown the page rather than sent away (Lee is sent back from Priya's edit page).
+    return next((persona for persona in allowed if row.expect[persona] == 200), allowed[0])
 
 
 def targets() -> list[tuple[str, str]]:
