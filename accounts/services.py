@@ -211,7 +211,13 @@ def user_two_factor_reset(*, user: User) -> None:
 
 @transaction.atomic
 def user_unlock(*, user: User) -> None:
+    """Her failures forgotten, and django-otp's pause after wrong codes with them: it doubles
+    with each wrong code in a row, and unlocked, her right code would still meet hours of it."""
     sign_in_failures_clear(user.username)
+    for devices in (TOTPDevice.objects, StaticDevice.objects):
+        devices.filter(user=user).update(
+            throttling_failure_count=0, throttling_failure_timestamp=None
+        )
     user.unlocked_at = timezone.now()
     user.save(update_fields=["unlocked_at"])
 

@@ -479,6 +479,22 @@ class TestLockout:
         admin.post(reverse("accounts:user_action", args=[user.pk, "unlock"]))
         assert give_password(client).status_code == 302
 
+    def test_an_unlock_ends_the_pause_after_her_wrong_codes(self, client):
+        """django-otp's pause doubles with each wrong code in a row (a dozen make it over half
+        an hour) and only a right code ended it: unlocked, her right code met the wait."""
+        user = priya()
+        device = authenticator(user)
+        TOTPDevice.objects.filter(pk=device.pk).update(
+            throttling_failure_count=12, throttling_failure_timestamp=timezone.now()
+        )
+        for _ in range(5):
+            give_password(client, password="x")
+        admin = client.__class__()
+        sign_in(admin, make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER))
+        admin.post(reverse("accounts:user_action", args=[user.pk, "unlock"]))
+        give_password(client)
+        assert client.post(TWO_FACTOR, {"otp_token": current_code(device)}).status_code == 302
+
     def test_the_lock_ignores_a_forged_forwarded_for_header(self, client, settings):
         settings.TRUSTED_PROXIES = []
         for n in range(settings.LOCKOUT_IP_FAILURES):
