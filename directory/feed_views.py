@@ -158,8 +158,8 @@ STILL_REFUSED = (
     "those rows out again"
 )
 NO_LONGER_WAITING = (
-    "That feed record is no longer waiting for review: it was removed when the record it was "
-    "most likely about was purged under the lifecycle rules. Your decision was not recorded"
+    "That feed record is no longer waiting for review: it is removed when the record it was "
+    "most likely about is purged under the lifecycle rules. Your decision was not recorded"
 )
 ARCHIVED_OUT_OF_SIGHT = (
     "The best match for this row is a record archived more than a year ago, which you cannot see. "
