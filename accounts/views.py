@@ -1,6 +1,7 @@
 """Signing in (password, then a second factor), setting up an account, and user administration."""
 
 import math
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,7 +47,7 @@ from accounts.lockout import (
     sign_in_refused,
     username_locked,
 )
-from accounts.middleware import access_ended_response, session_start
+from accounts.middleware import access_ended_response, duration_in_words, session_start
 from accounts.models import Organisation, SignInFailure, User
 from accounts.permissions import (
     Permission,
@@ -172,11 +173,22 @@ def _code_too_soon(request: HttpRequest, form: Any, pause: services.CodeTooSoon)
     """Her code came in the pause after a wrong one: it was not checked, so it is not counted
     against her, and she is told how long to wait rather than that a right code is wrong."""
     audit_note(request, action=Action.TWO_FACTOR_FAILED, detail={"too_soon": True})
-    seconds = max(1, math.ceil((pause.until - timezone.now()).total_seconds()))
     form.add_error(
         "otp_token",
-        f"You entered a wrong code just now. Wait {seconds} second{'s' if seconds > 1 else ''},"
+        f"You entered a wrong code just now. Wait {_pause_in_words(pause.until - timezone.now())},"
         " then enter the newest code",
+    )
+
+
+def _pause_in_words(left: timedelta) -> str:
+    """What is left of django-otp's pause, rounded up: seconds under a minute, then minutes,
+    then hours (the pause doubles with each wrong code in a row, to hours after a dozen)."""
+    seconds = max(1, math.ceil(left.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds > 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return duration_in_words(
+        timedelta(minutes=minutes if minutes < 60 else math.ceil(minutes / 60) * 60)
     )
 
 

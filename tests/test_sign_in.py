@@ -227,6 +227,20 @@ class TestTwoFactorSignIn:
         time.sleep(1.1)
         assert client.post(TWO_FACTOR, {"otp_token": current_code(device)}).status_code == 302
 
+    @pytest.mark.parametrize(("wrong_in_a_row", "wait"), [(12, "35 minutes"), (14, "3 hours")])
+    def test_a_long_pause_is_told_in_minutes_or_hours(self, client, wrong_in_a_row, wait):
+        """django-otp doubles the pause with each wrong code in a row, across lockouts: after
+        a dozen she was told to wait 2048 seconds, a number nobody can act on."""
+        device = authenticator(priya())
+        TOTPDevice.objects.filter(pk=device.pk).update(
+            throttling_failure_count=wrong_in_a_row, throttling_failure_timestamp=timezone.now()
+        )
+        give_password(client)
+        page = client.post(TWO_FACTOR, {"otp_token": current_code(device)}).content.decode()
+        assert f"You entered a wrong code just now. Wait {wait}, then enter the newest code" in (
+            page
+        )
+
 
 class TestEnrolment:
     def test_first_sign_in_shows_a_qr_code_then_ten_backup_codes_once(self, client):
