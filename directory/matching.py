@@ -152,6 +152,15 @@ def given_keys(given_name: str) -> set[str]:
     return {phonetic(form) for form in forms} - {""}
 
 
+def held_given_keys(given_name: str) -> set[str]:
+    """``given_keys``, and those of each part of a first name of two or more: Mary-Jane and
+    Mary Jane are found as Jane too, as Okafor-Hart is as Hart. Stored, never searched for: a
+    Mary-Jane searched for scores only against Mary-Jane, Mary and Maryjane, so keying the
+    search by Jane would bring in only children it cannot list."""
+    parts = name_parts(given_name)[1:]
+    return set().union(given_keys(given_name), *(given_keys(part) for part in parts))
+
+
 def _one_letter_off(normalised: str) -> set[str]:
     """Spellings one slip from this one: a letter left out, two neighbours swapped, or a
     letter too many (Tompson, Smtih, Hughs for Thompson, Smith, Hughes)."""
@@ -256,14 +265,15 @@ def given_similarity(searched: str, held: Iterable[str]) -> float:
     sounds = {phonetic(form) for form in query} - {""}
     best = 0.0
     for name in held:
-        first = name.split()[0] if name.split() else ""
-        forms = given_forms(first) - {""}
+        # The first name held whole and each of its parts: Mary Jane is a Jane, as Mary-Jane.
+        parts = [_first(name), *name_parts(name)]
+        forms = set().union(*(given_forms(part) for part in parts)) - {""}
         if query & forms:
             return 1.0
         # Without a nickname on either side, name_similarity below compares the same sounds.
         if (len(query) > 1 or len(forms) > 1) and sounds & {phonetic(f) for f in forms}:
             best = max(best, 0.92)
-        best = max(best, name_similarity(searched.split()[0], [first]))
+        best = max(best, name_similarity(searched.split()[0], [name]))
     return best
 
 
@@ -369,7 +379,7 @@ def search_keys(names: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     as her too."""
     names = list(names)
     families = set().union(*(family_keys(family_name) for _, family_name in names))
-    givens = set().union(*(given_keys(given_name) for given_name, _ in names)) or {""}
+    givens = set().union(*(held_given_keys(given_name) for given_name, _ in names)) or {""}
     return {(family, given) for family in families for given in givens}
 
 

@@ -387,6 +387,33 @@ class TestForgivingMatching:
         child(given=held)
         assert "1 child found" in found(priya_client, surname="Hart", forename=searched)
 
+    @pytest.mark.parametrize("held", ["Mary-Jane", "Mary Jane", "Mary\u2013Jane"])
+    def test_the_second_part_of_a_first_name_of_two_finds_her(self, priya_client, held):
+        """Mary-Jane Hart searched as Jane Hart, with no date of birth: she was keyed only as
+        Mary and Maryjane, and not found; a child held as Jane ranks above her."""
+        child(given=held)
+        child(given="Jane", born=date(2016, 5, 1))
+        html = found(priya_client, surname="Hart", forename="Jane")
+        assert "2 children found" in html
+        assert html.index("Jane Hart<") < html.index(f"{held} Hart<")
+
+    def test_it_finds_children_keyed_before_each_part_of_their_first_name(self, priya_client):
+        """Migration 0024 keys a Mary-Jane as a Jane too, and only the children it must."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        from directory.models import NameKey
+
+        wanted, other = child(given="Mary-Jane"), child(given="Ella")
+        NameKey.objects.filter(child=wanted, given_key="JN").delete()
+        NameKey.objects.filter(child=other).update(given_key="STALE")
+        import_module("directory.migrations.0024_rekey_each_part_of_first_names").rekey(apps, None)
+        assert "1 child found" in found(priya_client, surname="Hart", forename="Jane")
+        assert set(NameKey.objects.filter(child=other).values_list("given_key", flat=True)) == {
+            "STALE"
+        }
+
     def test_it_finds_children_keyed_before_their_first_name_was_keyed_whole(self, priya_client):
         """Migration 0021 keys a Mary-Jane as a Maryjane too."""
         from importlib import import_module
