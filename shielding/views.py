@@ -344,13 +344,18 @@ def _override_queue_page(
     )
 
 
-def _signed_off_meanwhile(request: HttpRequest, item: ShieldOverride) -> HttpResponseBase:
+def _sign_off_refused(request: HttpRequest, item: ShieldOverride, refused: str) -> None:
+    """The event says the sign-off of this override, naming its child, was refused."""
     audit_note(
         request,
         action=Action.ADMIN_ACTION,
         **audit_facts(item.child),
-        detail={"action": "override_sign_off", "override": item.pk, "refused": "signed_off"},
+        detail={"action": "override_sign_off", "override": item.pk, "refused": refused},
     )
+
+
+def _signed_off_meanwhile(request: HttpRequest, item: ShieldOverride) -> HttpResponseBase:
+    _sign_off_refused(request, item, "signed_off")
     messages.info(request, "Someone else signed off this override meanwhile. Their note stands.")
     return redirect("shielding:override_queue")
 
@@ -367,7 +372,10 @@ def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     if not form.is_valid():
         error = "The note must be 2,000 characters or fewer, as plain text"
         typed = request.POST.get("note", "").replace("\x00", "")
-        return _override_queue_page(request, officer, (item.pk, error, typed))
+        queue = _override_queue_page(request, officer, (item.pk, error, typed))
+        # The queue's event, with the children it lists, says what was refused.
+        _sign_off_refused(request, item, "note_invalid")
+        return queue
     try:
         services.override_sign_off(override=item, by=officer, note=form.cleaned_data["note"])
     except services.OverrideSignedOff:

@@ -1345,6 +1345,17 @@ class TestOverride:
         assert "The note must be 2,000 characters or fewer" in response.content.decode()
         item.refresh_from_db()
         assert item.reviewed_at is None
+        # Its event says the sign-off of this override, for this child, was refused: it was
+        # a plain view of the queue, which an auditor could not tell from one.
+        refused = AuditEvent.objects.get(path=url)
+        assert refused.action == Action.ADMIN_ACTION
+        assert refused.detail == {
+            "action": "override_sign_off",
+            "override": item.pk,
+            "refused": "note_invalid",
+        }
+        assert refused.child_contactpoint_id == child.contactpoint_id and refused.child_shielded
+        assert refused.result_ids == [child.contactpoint_id], "the queue it shows"
 
     def test_a_sign_off_sent_after_a_colleagues_says_theirs_stands(self, client):
         """Sam's queue was shown before a colleague signed the override off: she is told their
