@@ -8,11 +8,13 @@ the action, the child viewed, the search criteria and results — with ``audit_n
 """
 
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.messages import get_messages
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
@@ -22,6 +24,7 @@ from accounts.models import User
 from audit.models import Action, AuditEvent
 from contactpoint.client import client_ip
 from contactpoint.secret_paths import path_without_secrets
+from directory import contactpoint_id
 
 logger = logging.getLogger(__name__)
 # Show no data: the load balancer's probe, and the load test's ceiling (only routed for it).
@@ -63,6 +66,26 @@ def sign_out_note(request: HttpRequest, user: User) -> None:
     request.session_ended = request.session.session_key  # type: ignore[attr-defined]
 
 
+# A ContactPoint ID as pages show it (``contactpoint_id.display``): three groups of four digits.
+_SHOWN_ID = re.compile(r"\b\d{4} \d{4} \d{4}\b")
+
+
+def _ids_in_messages(request: HttpRequest | None, note: AuditNote) -> list[str]:
+    """The ContactPoint IDs in the messages this page showed, which the view that added them
+    (before a redirect) could not name in this page's event: "now a record of its own: …",
+    "merged into record …". Only messages shown count, and only IDs the event lacks."""
+    storage = get_messages(request) if request is not None else []
+    if not getattr(storage, "used", False):
+        return []
+    shown = (
+        contactpoint_id.normalise(typed)
+        for message in storage
+        for typed in _SHOWN_ID.findall(str(message))
+    )
+    named = {*note.result_ids, note.child_contactpoint_id}
+    return [cpid for cpid in dict.fromkeys(shown) if cpid and cpid not in named]
+
+
 def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | None) -> None:
     """Inserts one event; raises if it cannot, so the caller's transaction fails with it."""
     user = note.user
@@ -89,7 +112,7 @@ def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | 
         child_shielded=note.child_shielded,
         child_local_authority_id=note.child_local_authority_id,
         search_criteria=_storable_json(note.search_criteria),
-        result_ids=note.result_ids,
+        result_ids=[*note.result_ids, *_ids_in_messages(request, note)],
         result_count=note.result_count,
         reason=_storable(note.reason),
         detail=_storable_json(note.detail),

@@ -3448,6 +3448,9 @@ class TestSeparateAFeedRecord:
         page = self.separate(client, ella, ellies.pk).content.decode()
         ellie = Child.objects.exclude(pk=ella.pk).get()
         assert f"now a record of its own: {ellie.contactpoint_id_display}" in page
+        # The page that says so lists it in its event, as every ID a page shows.
+        shown = AuditEvent.objects.filter(path=reverse("directory:separate")).latest("id")
+        assert shown.method == "GET" and ellie.contactpoint_id in shown.result_ids
         assert (ellie.given_name, ellie.date_of_birth) == ("Ellie", date(2015, 9, 12))
         assert [i.service.kind for i in ellie.involvements.all()] == ["social_care"]
         assert [i.service.kind for i in ella.involvements.all()] == ["school"]

@@ -464,6 +464,10 @@ class TestMyInvolvement:
             assert response.status_code == 302 and response.url == record_url(kept, suffix)
         followed = client.get(response.url).content.decode()
         assert f"merged into record {kept.contactpoint_id_display}" in followed
+        # The kept record's page names the merged one too: its event lists it.
+        shown = AuditEvent.objects.filter(path=response.url).latest("id")
+        assert shown.child_contactpoint_id == kept.contactpoint_id
+        assert shown.result_ids == [absorbed.contactpoint_id]
         assert not Involvement.objects.filter(practitioner__username="priya").exists()
         assert Involvement.objects.filter(lead_professional=True, ended_on=None).count() == 1
 
