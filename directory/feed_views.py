@@ -759,7 +759,14 @@ def merges(request: HttpRequest) -> HttpResponse:
         request,
         action=Action.PAGE_VIEW,
         detail={"page": "merges"},
-        result_ids=[c.contactpoint_id for m in recent for c in (m.kept, m.absorbed)],
+        # A kept record merged on since is named too ("has since been merged into"), though
+        # that later merge may be older than the 50 listed.
+        result_ids=[
+            c.contactpoint_id
+            for m in recent
+            for c in (m.kept, m.absorbed, m.kept.merged_into)
+            if c is not None
+        ],
     )
     rows = [(merge, _undo_refused(merge, manager)) for merge in recent]
     return render(request, "directory/merges.html", {"merges": rows})

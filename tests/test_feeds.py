@@ -2158,6 +2158,21 @@ class TestMergeAndUnmerge:
         assert event.detail == {"unmerge": earlier.pk, "refused": True}
         assert third.contactpoint_id in event.result_ids
 
+    def test_the_list_names_in_its_event_a_later_merge_it_does_not_list(self, client):
+        """The list shows the 50 newest merges; one of them may say its record has since been
+        merged into a record that no listed merge names: the page's event lists it too."""
+        first, second, third = make_child(given_name="Ann"), make_child(), make_child()
+        earlier = children_merge(kept=second, absorbed=first, by=None)
+        later = children_merge(kept=third, absorbed=second, by=None)
+        Merge.objects.filter(pk=later.pk).update(merged_at=earlier.merged_at - timedelta(days=1))
+        for _ in range(49):
+            children_merge(kept=make_child(), absorbed=make_child(given_name="Ann"), by=None)
+        sign_in(client, dana())
+        listed = client.get(reverse("directory:merges")).content.decode()
+        assert f"has since been merged into {third.contactpoint_id_display}" in listed
+        event = AuditEvent.objects.filter(path=reverse("directory:merges")).latest("id")
+        assert third.contactpoint_id in event.result_ids
+
     def test_a_merge_merged_on_while_she_answers_the_question_is_still_refused(
         self, client, monkeypatch
     ):
