@@ -187,8 +187,11 @@ def misspelt_family_keys(family_name: str) -> set[str]:
 
 def misspelt_given_keys(given_name: str) -> set[str]:
     """As ``misspelt_family_keys`` for a first name: Sean and Shaun, Aisha and Ayesha."""
-    first = _PART_SEPARATORS.split(given_name.strip())[0] if given_name.strip() else ""
-    slips = {phonetic(slip) for slip in _one_letter_off(normalise(first))}
+    # The first part in letters the keys can read: one in another script reads as nothing,
+    # and the slips of nothing are every one-letter name (Jay, Kay, Ray ...).
+    parts = (normalise(part) for part in _PART_SEPARATORS.split(given_name))
+    first = next((part for part in parts if part), "")
+    slips = {phonetic(slip) for slip in _one_letter_off(first)} if first else set()
     return (given_keys(given_name) | slips) - {""}
 
 

@@ -207,6 +207,16 @@ class TestForgivingMatching:
         child(**held)
         assert "1 child found" in found(priya_client, **searched)
 
+    def test_a_misspelt_first_name_after_a_part_in_another_script(self):
+        """李 Aisha was keyed by its first part, which reads as nothing: the slips tried were
+        every one-letter name (bringing in every Jay, Kay and Ray Hart, towards too many
+        matches), and never Aisha's."""
+        from directory.matching import misspelt_given_keys
+
+        keys = misspelt_given_keys("李 Aisha")
+        assert keys == misspelt_given_keys("Aisha")
+        assert not keys & {"J", "K", "R"}  # Jay, Kay, Ray
+
     @pytest.mark.parametrize("surname", ["Ee", "Aa"])
     def test_it_finds_a_surname_metaphone_has_no_key_for(self, priya_client, surname):
         """Metaphone spells a name of vowels alone as nothing: she had no key to be found by."""
