@@ -207,6 +207,18 @@ class TestForgivingMatching:
         child(**held)
         assert "1 child found" in found(priya_client, **searched)
 
+    def test_slips_are_asked_for_only_when_the_name_as_typed_finds_no_one(
+        self, priya_client, settings
+    ):
+        """Hat, Har and Art are each one slip from Hart. Asked for on every search, they made
+        a search for Hart too many matches; they are asked for only when Hart finds no one."""
+        settings.SEARCH_MAX_CANDIDATES = 3
+        for family in ("Hart", "Hat", "Har", "Art"):
+            child(family=family)
+        html = found(priya_client, surname="Hart", date_of_birth="14 3 2015")
+        assert "1 child found" in html and "Amelia Hart" in html
+        assert "1 child found" in found(priya_client, surname="Hrat", date_of_birth="14 3 2015")
+
     def test_a_misspelt_first_name_after_a_part_in_another_script(self):
         """李 Aisha was keyed by its first part, which reads as nothing: the slips tried were
         every one-letter name (bringing in every Jay, Kay and Ray Hart, towards too many
