@@ -158,15 +158,34 @@ class SearchForm(GovukMessages, forms.Form):
             raise forms.ValidationError("First name must include letters")
         return forename
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Dates typed month first and read day first, said on the page: "12 25 2015 as ...".
+        self.dates_read_day_first: list[str] = []
+
+    def _date_read_day_first(self, name: str, error_name: str, said_as: str) -> date | None:
+        typed: str = self.cleaned_data[name]
+        read = _month_first_read_day_first(typed)
+        parsed = parse_date(read, error_name)
+        if parsed and read != typed:
+            self.dates_read_day_first.append(
+                f"We read {said_as}, {typed.strip()}, as {parsed.day} {parsed:%B %Y}: "
+                f"there is no month {parsed.day}"
+            )
+        return parsed
+
     def clean_date_of_birth(self) -> date | None:
-        typed = _month_first_read_day_first(self.cleaned_data["date_of_birth"])
-        return parse_date(typed, "Date of birth")
+        return self._date_read_day_first("date_of_birth", "Date of birth", "the date of birth")
 
     def clean_dob_from(self) -> date | None:
-        return parse_date(self.cleaned_data["dob_from"], "The start of the date of birth range")
+        return self._date_read_day_first(
+            "dob_from", "The start of the date of birth range", "the start of the range"
+        )
 
     def clean_dob_to(self) -> date | None:
-        return parse_date(self.cleaned_data["dob_to"], "The end of the date of birth range")
+        return self._date_read_day_first(
+            "dob_to", "The end of the date of birth range", "the end of the range"
+        )
 
     def clean_postcode(self) -> str:
         typed: str = self.cleaned_data["postcode"]

@@ -517,6 +517,24 @@ class TestForgivingMatching:
         child(born=date(2015, 12, 25))
         html = found(priya_client, surname="Hart", date_of_birth=typed)
         assert "govuk-error-summary" not in html and "Amelia Hart" in html
+        # She is told how it was read, so a wrong reading can be seen and mended.
+        assert (
+            f"We read the date of birth, {typed}, as 25 December 2015: there is no month 25" in html
+        )
+
+    def test_a_range_typed_month_first(self, priya_client):
+        """Told the start of the range "must be a real date" for 12 25 2014, as the date of
+        birth itself is not."""
+        child(born=date(2015, 6, 1))
+        html = found(priya_client, surname="Hart", dob_from="12 25 2014", dob_to="12 20 2015")
+        assert "govuk-error-summary" not in html and "Amelia Hart" in html
+        assert "We read the start of the range, 12 25 2014, as 25 December 2014" in html
+        assert "We read the end of the range, 12 20 2015, as 20 December 2015" in html
+
+    def test_a_date_read_as_typed_is_not_explained(self, priya_client):
+        child(born=date(2015, 3, 14))
+        html = found(priya_client, surname="Hart", date_of_birth="14 3 2015")
+        assert "Amelia Hart" in html and "We read" not in html
 
     @pytest.mark.parametrize("typed", ["14 March 2015", "14 mar 2015", "14 Sept 2015"])
     def test_a_date_of_birth_with_the_month_in_words(self, priya_client, typed):
