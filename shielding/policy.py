@@ -1281,8 +1281,29 @@ def _without_care_of(parts: list[str]) -> list[str]:
 _POSTCODE = re.compile(r"\b[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}\b")
 
 
+_UNITS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORDS = re.compile(
+    rf"\b(?:({'|'.join(_TENS)})(?:[\s-]+({'|'.join(_UNITS[:9])}))?|({'|'.join(_UNITS)}))\b"
+)
+
+
+def _number_in_words(words: re.Match[str]) -> str:
+    """ "Fourteen", "twenty-one" or "twenty one" as its digits."""
+    tens, unit, alone = words.groups()
+    if alone:
+        return str(_UNITS.index(alone) + 1)
+    return str(20 + 10 * _TENS.index(tens) + (_UNITS.index(unit) + 1 if unit else 0))
+
+
 def _home(line_1: str, line_2: str) -> _Home:
     text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
+    # "Fourteen Quillfeather Lane" is "14 Quillfeather Lane"; "Seven Oaks" read as "7 Oaks"
+    # widens, as a home too many is safer than one too few.
+    text = _NUMBER_WORDS.sub(_number_in_words, text)
     text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", re.sub(r"\bno\W*(?=\d)", "", text))
     # Its postcode, if a line holds it, is no number of the home's; "F2" is "Flat 2".
     text = re.sub(r"\bf\W*(?=\d)", "flat ", _POSTCODE.sub(" ", text))
@@ -1334,7 +1355,8 @@ def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     however shortened ("Rose Cottage, Quillfeather Ln"), and whatever follows a building's name
     in its part ("Refuge House Quillfeather Lane Quibbleton"), in brackets or after "c/o". A
     number before a building's name is a flat's ("2 Refuge House", "F2 Refuge House"); "14A"
-    is at "14"; digits count however typed; a postcode in a line is no number of the home's.
+    is at "14"; digits count however typed, and a number in words as its digits; a postcode
+    in a line is no number of the home's.
     Wide on purpose: within a postcode, a home too many is shielded for review, one too few
     shows her refuge."""
     return _one_home(_home(*a), _home(*b))

@@ -622,6 +622,12 @@ class TestRecordsAlongside:
             ("Rose Bank, 14 Quillfeather Lane", "Rose Bank Quillfeather Lane Quibbleton", True),
             ("Rose Bank, 14 Quillfeather Lane", "Ivy Bank Quillfeather Lane Quibbleton", False),
             ("11 Refuge Road", "Refuge Road Cottage", False),
+            # A number written in words, as a letter or a form may give it.
+            ("Fourteen Quillfeather Lane", "14 Quillfeather Lane", True),
+            ("Twenty-One Refuge Road", "21 Refuge Rd", True),
+            ("Flat Two, Forty Five Refuge Road", "Flat 2, 45 Refuge Road", True),
+            ("Twenty-One Refuge Road", "20 Refuge Road", False),
+            ("Flat Two, Refuge House", "Refuge House, Fourteen Quillfeather Lane", True),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
