@@ -1091,6 +1091,18 @@ SHARES_WITH_SHIELDED = (
 )
 
 
+def sharing_told(shield: Shield, viewer: User) -> bool:
+    """Whether the officer may be told that this shield is only for sharing a home or carer
+    with a shielded child: only one who sees that child in full. To another LA's officer, who
+    sees this record's home and carers in full, it would say that a shielded child lives there
+    (``FOR_ANOTHER_RECORD``); and whom it protects, if she has been purged since, fails closed."""
+    return (
+        shield.for_sharing
+        and shield.protects is not None
+        and sees_in_full(viewer, shielding_authority(shield.protects))
+    )
+
+
 def shield_for_review(
     child: Child, why: str = RESEMBLES_SHIELDED, *, protects: Child | None = None
 ) -> Shield:

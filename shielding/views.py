@@ -32,6 +32,7 @@ from shielding.policy import (
     audit_facts,
     is_masked_for,
     sharing_fingerprint,
+    sharing_told,
     visible_child,
 )
 
@@ -71,16 +72,22 @@ def _shielded_message(alongside: int) -> str:
 
 
 def _shielded_meanwhile(
-    request: HttpRequest, child: Child, *, for_sharing: bool = False
+    request: HttpRequest, child: Child, *, in_force: Shield | None = None
 ) -> HttpResponseBase:
     audit_note(request, **audit_facts(child), detail={"refused": "shielded_since"})
-    messages.error(
-        request,
-        "This record was shielded a moment ago, for sharing a home or carer with a shielded "
-        "child. Nothing has been saved: make the shield the record's own below if it needs one"
-        if for_sharing
-        else "Someone else shielded this record a moment ago",
-    )
+    message = "Someone else shielded this record a moment ago"
+    if in_force is not None and in_force.for_sharing:
+        # Another LA's officer is not told that a shielded child lives there (``sharing_told``).
+        why = (
+            "for sharing a home or carer with a shielded child"
+            if sharing_told(in_force, signed_in_user(request))
+            else "to keep another record's details safe"
+        )
+        message = (
+            f"This record was shielded a moment ago, {why}. Nothing has been saved: make the "
+            "shield the record's own below if it needs one"
+        )
+    messages.error(request, message)
     return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
 
 
@@ -114,7 +121,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         and in_force is not None
         and (not in_force.for_sharing or "own-reason" not in posted)
     ):
-        return _shielded_meanwhile(request, child, for_sharing=in_force.for_sharing)
+        return _shielded_meanwhile(request, child, in_force=in_force)
     reviewing = decided and in_force is not None
     # A shield held only for sharing a home with a shielded child can also be made the
     # officer's own, for the child itself (and then followed to its own family).
@@ -170,10 +177,15 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         except services.LiftedSince:
             return _lifted_meanwhile(request, child)
         except services.SharingChanged:
+            shared_with = (
+                "of the child it shares them with"
+                if sharing_told(in_force, officer)
+                else "the details its shield keeps safe"
+            )
             review_form.add_error(
                 None,
-                "The homes or carers of this record, or of the child it shares them with, have "
-                "changed since this page was shown. Look at them again before lifting.",
+                f"The homes or carers of this record, or {shared_with}, have changed since "
+                "this page was shown. Look at them again before lifting.",
             )
         else:
             audit_note(
@@ -209,6 +221,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             "own_form": own_form,
             "record": record,
             "shield": in_force,
+            "sharing_told": in_force is not None and sharing_told(in_force, officer),
             # IDs and whether each is shielded: nothing else of those children reaches the page.
             "alongside": [
                 (other.contactpoint_id, other.contactpoint_id_display, shielded)

@@ -295,7 +295,7 @@ class TestShieldWorkflow:
         child = make_child()
         Shield.objects.create(
             child=child, reason="other", justification="Shares a home",
-            review_on=date(2027, 5, 1), for_sharing=True,
+            review_on=date(2027, 5, 1), for_sharing=True, protects=make_child(given_name="Amy"),
         )  # fmt: skip
         sign_in(client, sam())
         response = client.post(
@@ -752,6 +752,33 @@ class TestRecordsAlongside:
                           "own-review_on": SOON})  # fmt: skip
         made = in_force(cal)
         assert (made.for_sharing, made.justification) == (False, "Cal too")
+
+    def test_another_las_officer_is_not_told_that_a_shielded_child_shares_the_home(self, client):
+        """Eve, Southshire's, lives at Amy's refuge: Sol, Southshire's officer, sees Eve's home
+        in full and must not learn that a shielded child lives there, or shares her carer, from
+        the shield page, its refusals or its messages; Sam, Amy's officer, is told."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        sign_in(client, User.objects.get(username="sam"))
+        told = client.get(reverse("shielding:shield", args=[cal.contactpoint_id])).content.decode()
+        assert "shares a home or a parent or carer with a shielded child" in told
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        url = reverse("shielding:shield", args=[eve.contactpoint_id])
+        pages = [client.get(url)]
+        assert "Shield this record for the child's own sake" in pages[0].content.decode()
+        pages.append(client.post(url, {"form": "review", "seen": "0" * 64, "decision": "lift",
+                                       "note": "Moved out"}))  # fmt: skip
+        pages.append(client.post(url, {"reason": "child_protection", "justification": "Eve too",
+                                       "review_on": SOON}, follow=True))  # fmt: skip
+        assert "have changed since this page was shown" in pages[1].content.decode()
+        assert "Nothing has been saved" in pages[2].content.decode()
+        for page in pages:
+            text = page.content.decode()
+            for why in ("shielded child", "share a home", "shares a home", "child it shares"):
+                assert why not in text, f"{why!r} told to another LA's officer"
+        assert in_force(eve) is not None and in_force(eve).for_sharing
 
     @pytest.mark.parametrize(
         ("hers", "his"),
