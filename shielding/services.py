@@ -160,6 +160,11 @@ def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None)
         follow_shields_after_commit(timezone.now(), children=[shield.protects_id])
     shield.lifted_at, shield.lifted_by, shield.lift_note = _database_now(), by, note
     shield.save(update_fields=["lifted_at", "lifted_by", "lift_note", "lifted_seeing"])
+    # Lifted, the record may still show the home or carers of a child shielded for herself
+    # (her brother, no longer at risk, still at her refuge): her shield follows to it again
+    # now, for review, not at the night's shields_follow. A lift of a shield for sharing her
+    # home stands (``_lifted_by_a_person``).
+    shield_follows_home_and_carers(shield.child)
     return shield
 
 

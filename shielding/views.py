@@ -71,21 +71,24 @@ def _shielded_message(alongside: int) -> str:
     )
 
 
+def _for_sharing_why(shield: Shield, officer: User) -> str:
+    """Why a shield for sharing is on the record, as the officer may be told it: another
+    LA's officer is not told that a shielded child lives there (``sharing_told``)."""
+    if sharing_told(shield, officer):
+        return "for sharing a home or carer with a shielded child"
+    return "to keep another record's details safe"
+
+
 def _shielded_meanwhile(
     request: HttpRequest, child: Child, *, in_force: Shield | None = None
 ) -> HttpResponseBase:
     audit_note(request, **audit_facts(child), detail={"refused": "shielded_since"})
     message = "Someone else shielded this record a moment ago"
     if in_force is not None and in_force.for_sharing:
-        # Another LA's officer is not told that a shielded child lives there (``sharing_told``).
-        why = (
-            "for sharing a home or carer with a shielded child"
-            if sharing_told(in_force, signed_in_user(request))
-            else "to keep another record's details safe"
-        )
         message = (
-            f"This record was shielded a moment ago, {why}. Nothing has been saved: make the "
-            "shield the record's own below if it needs one"
+            f"This record was shielded a moment ago, "
+            f"{_for_sharing_why(in_force, signed_in_user(request))}. Nothing has been saved: "
+            "make the shield the record's own below if it needs one"
         )
     messages.error(request, message)
     return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
@@ -194,7 +197,17 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 **audit_facts(child),
                 detail={"change": f"shield_{data['decision']}"},
             )
-            return redirect(_record_url(child))
+            # Her brother's own shield lifted, hers follows him again: he still lives at her
+            # refuge (``shield_lift``). The officer reviews that shield on this page.
+            again = Shield.objects.filter(child=child, lifted_at__isnull=True).first()
+            if data["decision"] != "lift" or again is None:
+                return redirect(_record_url(child))
+            messages.success(
+                request,
+                f"The record is still shielded, {_for_sharing_why(again, officer)}. "
+                "Review that shield here",
+            )
+            return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
     # The error summary is the submitted form's.
     form: ShieldForm | ShieldReviewForm | None = (
         review_form if reviewing or own_form is None else own_form

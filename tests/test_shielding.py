@@ -753,6 +753,27 @@ class TestRecordsAlongside:
         made = in_force(cal)
         assert (made.for_sharing, made.justification) == (False, "Cal too")
 
+    def test_lifting_his_own_shield_leaves_him_shielded_for_sharing_her_home(self, client):
+        """Cal and Amy were each shielded for their own sake; Sam lifts Cal's, as Cal is no
+        longer at risk. Cal still lives at Amy's refuge: his record showed it to every
+        practitioner until the night's shields_follow. It is shielded again at once, for
+        sharing her home, for Sam to review, and Sam is told so."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(cal)
+        shield_by_sam(amy)
+        assert not in_force(cal).for_sharing and not in_force(amy).for_sharing
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield", args=[cal.contactpoint_id])
+        lifted = client.post(url, {"form": "review", "decision": "lift", "note": "Not at risk"},
+                             follow=True)  # fmt: skip
+        assert "still shielded, for sharing a home or carer with a shielded child" in (
+            lifted.content.decode()
+        )
+        again = in_force(cal)
+        assert again is not None and again.for_sharing and again.protects_id == amy.pk
+        sign_in(client, priya())
+        assert "Refuge Road" not in client.get(record(cal)).content.decode()
+
     def test_another_las_officer_is_not_told_that_a_shielded_child_shares_the_home(self, client):
         """Eve, Southshire's, lives at Amy's refuge: Sol, Southshire's officer, sees Eve's home
         in full and must not learn that a shielded child lives there, or shares her carer, from
