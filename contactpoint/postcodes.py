@@ -24,3 +24,22 @@ def normalise_postcode(value: str) -> str | None:
 def outward_code(postcode: str) -> str:
     """The part before the space: the postcode district ("SW1A")."""
     return postcode.split(" ", 1)[0]
+
+
+_POSTCODE_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def one_slip_away(postcode: str) -> set[str]:
+    """The valid postcodes a slip from this one, in stored form: one character typed wrong
+    ("ZE2 9QY" for "ZE2 9QX") or two side by side swapped ("ZE2 9XQ")."""
+    compact = postcode.replace(" ", "")
+    slips = {
+        compact[:at] + typed + compact[at + 1 :]
+        for at in range(len(compact))
+        for typed in _POSTCODE_CHARACTERS
+    } | {
+        compact[:at] + compact[at + 1] + compact[at] + compact[at + 2 :]
+        for at in range(len(compact) - 1)
+    }
+    found = {normalise_postcode(slip) for slip in slips}
+    return {slip for slip in found if slip and slip != postcode}

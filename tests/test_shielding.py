@@ -574,6 +574,42 @@ class TestRecordsAlongside:
         assert "ZE2" not in page.content.decode()
 
     @pytest.mark.parametrize(
+        ("his_postcode", "his_line", "shielded"),
+        [
+            ("ZE2 9QY", "9 Refuge Rd", True),
+            ("ZE2 9XQ", "Flat 2, 9 Refuge Road", True),
+            ("ZE3 9QX", "9 Refuge Road Quibbleton", True),
+            # A postcode a slip away is a neighbour's unless the street is hers too.
+            ("ZE2 9QY", "9 Mill Lane", False),
+            ("ZE2 9QY", "11 Refuge Road", False),
+            ("ZE2 8QY", "9 Refuge Road", False),
+        ],
+    )
+    def test_her_home_with_its_postcode_mistyped(self, client, his_postcode, his_line, shielded):
+        """A feed gave her brother's postcode with one letter wrong: his record, at her refuge,
+        showed "9 Refuge Rd, ZE2 9QY" to every practitioner, as homes were compared only at
+        one postcode."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="9 Refuge Road")
+        make_address(cal, his_postcode, line_1=his_line)
+        shield_by_sam(amy)
+        assert (in_force(cal) is not None) is shielded
+        sign_in(client, priya())
+        page = client.get(reverse("directory:child_record", args=[cal.contactpoint_id]))
+        assert (his_postcode not in page.content.decode()) is shielded
+
+    def test_his_postcode_mistyped_when_he_moves_in(self):
+        """The other way round: she was shielded first, and his record comes to show her home
+        with its postcode mistyped."""
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        cal = make_child(given_name="Cal")
+        make_address(cal, "ZE2 9QY", line_1="9 Refuge Rd")
+        shield_follows_home_and_carers(cal)
+        assert in_force(cal) is not None
+
+    @pytest.mark.parametrize(
         ("one", "other", "same"),
         [
             ("Flat 2, Refuge House", "Refuge House", True),
