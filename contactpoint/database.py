@@ -35,11 +35,19 @@ def embedded_server_url(data_dir: Path = EMBEDDED_DATA_DIR) -> str:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     data_dir.parent.chmod(data_dir.parent.stat().st_mode | 0o755)
     server = pgserver.get_server(data_dir, cleanup_mode=None)
-    _create_database_if_missing(str(server.get_uri()), EMBEDDED_DATABASE)
+    _prepare_server(str(server.get_uri()), EMBEDDED_DATABASE)
     return str(server.get_uri(EMBEDDED_DATABASE))
 
 
-def _create_database_if_missing(maintenance_url: str, name: str) -> None:
+# What the server's own log (var/pgdata/log) keeps of an error: its message, but neither the
+# refused row's values (DETAIL) nor the failed statement with its values written in
+# (STATEMENT), either of which may hold a child's name. docs/deployment.md asks the same of a
+# production server.
+SERVER_LOG_SETTINGS = {"log_error_verbosity": "terse", "log_min_error_statement": "panic"}
+
+
+def _prepare_server(maintenance_url: str, name: str) -> None:
+    """Creates the database if missing, and keeps children's details out of the server's log."""
     import psycopg
 
     with psycopg.connect(maintenance_url, autocommit=True) as connection:
@@ -48,6 +56,14 @@ def _create_database_if_missing(maintenance_url: str, name: str) -> None:
         ).fetchone()
         if not found:
             connection.execute(f'CREATE DATABASE "{name}"')
+        changed = False
+        for setting, value in SERVER_LOG_SETTINGS.items():
+            held = connection.execute("SELECT current_setting(%s)", [setting]).fetchone()
+            if held is None or held[0] != value:
+                connection.execute(f"ALTER SYSTEM SET {setting} = '{value}'")
+                changed = True
+        if changed:
+            connection.execute("SELECT pg_reload_conf()")
 
 
 def stop_embedded_server(data_dir: Path = EMBEDDED_DATA_DIR) -> None:

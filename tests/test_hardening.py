@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import os
+import secrets
 import string
 import subprocess
 import sys
@@ -500,6 +501,27 @@ def test_it_keeps_the_values_of_a_row_the_database_refused_out_of_the_log():
     line = console.format(record)
     assert 'violates check constraint "refused_age_check"' in line
     assert name not in line
+
+
+@pytest.mark.skipif(
+    settings.DATABASE_URL is not None, reason="the embedded server's log; another is the operator's"
+)
+def test_no_child_name_reaches_the_embedded_database_servers_log():
+    """PostgreSQL logs an error with the refused row's values (DETAIL) and the statement that
+    failed, its values written in (STATEMENT): a child's name, refused or in a search cancelled
+    by a lock timeout, was kept in var/pgdata/log. The error is logged, the name is not."""
+    from django.db import IntegrityError, transaction
+
+    name = "Quarter" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(12))
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE refused (name text, age int CHECK (age >= 0))")
+        cursor.execute("INSERT INTO refused VALUES (%s, -1)", [name])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('data_directory')")
+        server_log = Path(cursor.fetchone()[0]) / "log"
+    logged = server_log.read_text(errors="replace")
+    assert 'violates check constraint "refused_age_check"' in logged
+    assert name not in logged
 
 
 def _production(*arguments: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
