@@ -7,6 +7,12 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
+        from django.core import checks
+
+        from contactpoint.database import server_log_check
+
+        # Like the access log, the database server's own log may hold no child's details.
+        checks.register(server_log_check, deploy=True)
 
         from audit.recorder import sign_out_note
 

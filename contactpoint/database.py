@@ -41,9 +41,34 @@ def embedded_server_url(data_dir: Path = EMBEDDED_DATA_DIR) -> str:
 
 # What the server's own log (var/pgdata/log) keeps of an error: its message, but neither the
 # refused row's values (DETAIL) nor the failed statement with its values written in
-# (STATEMENT), either of which may hold a child's name. docs/deployment.md asks the same of a
-# production server.
+# (STATEMENT), either of which may hold a child's name. A production server must say the same
+# (server_log_check, docs/deployment.md).
 SERVER_LOG_SETTINGS = {"log_error_verbosity": "terse", "log_min_error_statement": "panic"}
+
+
+def server_log_check(**kwargs: Any) -> list[Any]:
+    """``check --deploy``: the server ContactPoint uses keeps children's details out of its log
+    (``SERVER_LOG_SETTINGS``), as the embedded one does."""
+    from django.core.checks import Error
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        held = {}
+        for setting in SERVER_LOG_SETTINGS:
+            cursor.execute("SELECT current_setting(%s)", [setting])
+            held[setting] = cursor.fetchone()[0]
+    wrong = [
+        f"{key} = '{value}'" for key, value in SERVER_LOG_SETTINGS.items() if held[key] != value
+    ]
+    if not wrong:
+        return []
+    return [
+        Error(
+            "The database server's log would keep the values of a row it refuses and the "
+            "statements that fail, which may hold a child's name: set " + ", ".join(wrong),
+            id="contactpoint.E001",
+        )
+    ]
 
 
 def _prepare_server(maintenance_url: str, name: str) -> None:

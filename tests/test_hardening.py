@@ -582,6 +582,19 @@ def test_production_refuses_to_start_half_configured(overrides, message):
     assert message in result.stderr
 
 
+def test_production_refuses_a_database_server_whose_log_keeps_row_values():
+    """A server left with PostgreSQL's logging defaults would log a refused row's values and
+    the failed statement, a child's name with them (the embedded server sets its own)."""
+    db = connection.settings_dict
+    verbose = (
+        f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}"
+        "&options=-c%20log_min_error_statement%3Derror%20-c%20log_error_verbosity%3Ddefault"
+    )
+    result = _check_deploy(DATABASE_URL=verbose)
+    assert result.returncode != 0
+    assert "log_error_verbosity = 'terse', log_min_error_statement = 'panic'" in result.stderr
+
+
 def test_production_refuses_to_turn_the_search_rate_limit_off():
     result = _check_deploy(SEARCH_RATE_LIMIT="0")
     assert result.returncode != 0
