@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from auditlog.context import set_actor
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -106,9 +106,28 @@ class ImportOutcome:
     # an older file imported late, whose rows do not move back what that file's rows set.
     extracted_later: FeedImport | None = None
     # A file imported before keeps the extract date it came with: the other one entered for it
-    # now (None when the same, or none, was entered), and that first one.
+    # now (None when the same, or none, was entered), and that first import.
     extract_date_not_used: date | None = None
-    extracted_first: date | None = None
+    imported_first: FeedImport | None = None
+    # The same file imported before, now imported again as a newer extract of it: that import.
+    newer_extract_of: FeedImport | None = None
+
+    def date_not_used_said(self, day: str) -> str:
+        """Why the date entered was not used, ``day`` formatting dates: "as extracted on 3
+        March 2026, so it keeps that date"."""
+        first = self.imported_first
+        assert first is not None
+        kept = "keeps that date" if first.extracted_on else "counts as extracted that day"
+        return f"{first.extracted_said(day)}, so it {kept}"
+
+    @property
+    def date_not_used_words(self) -> str:
+        return self.date_not_used_said("%-d %B %Y")
+
+    @property
+    def newer_extract_of_words(self) -> str:
+        """When the same file was imported before, in words (as the page says dates)."""
+        return self.newer_extract_of.extracted_said("%-d %B %Y") if self.newer_extract_of else ""
 
     @property
     def now_imported(self) -> int:
@@ -195,19 +214,26 @@ def feed_check(
 
     A file imported before with rows left out is sent again (``resend_of``) for the same local
     authority: only the rows left out until now are checked, and will be imported as any
-    file's, the others having been imported already."""
+    file's, the others having been imported already. The same file imported whole, sent as
+    extracted later, is a newer extract (``newer_extract_of``): imported as any new file."""
     digest = hashlib.sha256(content).hexdigest()
-    first = FeedImport.objects.filter(
-        source=source, file_sha256=digest, resend_of__isnull=True
-    ).first()
+    first = _newest(
+        FeedImport.objects.filter(source=source, file_sha256=digest, resend_of__isnull=True)
+    )
+    newer_extract_of = first if _newer_extract(first, local_authority, extracted_on) else None
+    if newer_extract_of is not None:
+        first = None
     # The same file sent again was extracted when it was the first time.
     extracted = first.extracted if first else extracted_on
     validation, not_utf8 = feed_file_check(source=source, content=content, extracted_on=extracted)
-    outcome = ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
+    outcome = ImportOutcome(
+        validation=validation, digest=digest, not_utf8=not_utf8,
+        newer_extract_of=newer_extract_of,
+    )  # fmt: skip
     if first is not None:
         _resend_check(outcome, first, local_authority)
         if extracted_on is not None and extracted_on != extracted:
-            outcome.extract_date_not_used, outcome.extracted_first = extracted_on, extracted
+            outcome.extract_date_not_used, outcome.imported_first = extracted_on, first
     outcome.extracted_later = _extracted_later(source, local_authority, extracted)
     outcome.importable = not outcome.already_imported and (
         not validation.errors or (skip_invalid and not not_utf8 and bool(validation.rows))
@@ -231,6 +257,24 @@ def _resend_check(
     _only_rows(outcome.validation, set(left_out))
 
 
+def _newer_extract(
+    first: FeedImport | None, local_authority: Organisation | None, extracted_on: date | None
+) -> bool:
+    """Whether the file imported before as ``first`` is sent now as a newer extract of it:
+    for the same local authority, extracted after it, and with no rows of it left out (sent
+    again for those, it is the same file, no newer whatever date is entered: its rows imported
+    then would otherwise count as newer than they are)."""
+    if first is None or extracted_on is None or extracted_on <= first.extracted:
+        return False
+    la_id = local_authority.pk if local_authority else None
+    return first.local_authority_id == la_id and left_out_now(first) == []
+
+
+def _newest(files: QuerySet[FeedImport]) -> FeedImport | None:
+    """The file extracted last (the one imported last, of two extracted the same day)."""
+    return max(files, key=lambda file: (file.extracted, file.pk), default=None)
+
+
 def oldest_extract() -> date:
     """The earliest extract date a file may be given: a year ago. An older one is a mistyped
     year far more often than a real file, and its rows, not applied over anything newer, would
@@ -252,7 +296,7 @@ def _extracted_later(
         local_authority=local_authority,
         resend_of__isnull=True,
     )
-    return max(files, key=lambda file: (file.extracted, file.pk), default=None)
+    return _newest(files)
 
 
 def left_out_now(first: FeedImport) -> list[int] | None:
@@ -314,7 +358,9 @@ def feed_import(
     except IntegrityError:
         # The same file uploaded twice at once: the other upload imported it after the check
         # above. Nothing of this one is kept; it is told so, as for a file imported before.
-        imported = FeedImport.objects.filter(source=source, file_sha256=outcome.digest)
+        imported = FeedImport.objects.filter(
+            source=source, file_sha256=outcome.digest, extracted_on=extracted_on
+        )
         if outcome.resend_of is not None or not imported.exists():
             raise  # re-sends take turns (_rows_import): this is no double click
         outcome.already_imported, outcome.importable = True, False

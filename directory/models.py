@@ -12,7 +12,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower, Now
+from django.db.models.functions import Coalesce, Lower, Now
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -601,7 +601,9 @@ class FeedImport(models.Model):
     """One file from a feed, imported whole or not at all, or with the rows left out that a
     data manager chose to leave out. The same file sent again changes nothing, except to bring
     in rows left out of it that now pass: each such re-send is an import of its own
-    (``resend_of``), so the history says who sent it again and when."""
+    (``resend_of``), so the history says who sent it again and when. The same bytes extracted
+    later (nothing changed at the source) are a newer extract, imported as a file of their own
+    so that ordering by extract date stays right."""
 
     source = models.CharField(max_length=20, choices=Source.choices)
     file_name = models.CharField(max_length=255)
@@ -649,11 +651,15 @@ class FeedImport(models.Model):
 
     class Meta:
         constraints = [
-            # A file is imported once; sent again, only the rows left out of it come in.
+            # A file is imported once for each day it was extracted (a system can extract the
+            # same bytes again later); sent again, only the rows left out of it come in. A file
+            # without an extract date is one of its own (null would not clash with null).
             models.UniqueConstraint(
-                fields=["source", "file_sha256"],
+                "source",
+                "file_sha256",
+                Coalesce("extracted_on", models.Value(date.min)),
                 condition=models.Q(resend_of__isnull=True),
-                name="feed_file_once",
+                name="feed_file_once_per_extract",
             ),
         ]
 
@@ -665,6 +671,13 @@ class FeedImport(models.Model):
         """The day the file was extracted: files arrive out of order, so this, not when it was
         received, says which of two files is newer."""
         return self.extracted_on or timezone.localdate(self.imported_at)
+
+    def extracted_said(self, day: str) -> str:
+        """When the file was extracted, in words that are true of a file imported before
+        ContactPoint asked (the day it was received stands in): ``day`` formats the date."""
+        if self.extracted_on is None:
+            return f"on {self.extracted:{day}}, before ContactPoint asked when files were extracted"
+        return f"as extracted on {self.extracted_on:{day}}"
 
     @staticmethod
     def describe(counts: dict[str, int]) -> str:

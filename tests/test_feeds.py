@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -546,6 +547,25 @@ class TestImportCommand:
             f"census.csv was imported before, as extracted on {timezone.localdate()}, so it "
             f"keeps that date: --extracted-on {earlier} was not used." in out
         )
+
+    def test_the_same_file_extracted_later_is_imported_as_the_newer_extract(
+        self, tmp_path, school, capsys
+    ):
+        path = self.write(tmp_path, census({}))
+        earlier = timezone.localdate() - timedelta(days=3)
+        call_command(
+            "import_feed", "--source", "school_census", "--extracted-on", earlier.isoformat(),
+            str(path),
+        )  # fmt: skip
+        import_feed_today("--source", "school_census", str(path))
+        out = capsys.readouterr().out
+        assert (
+            f"census.csv was imported before, as extracted on {earlier}: it is imported again "
+            f"as extracted on {timezone.localdate()}." in out
+        )
+        assert "Read 1 row of census.csv: 1 unchanged." in out
+        dates = FeedImport.objects.order_by("extracted_on").values_list("extracted_on", flat=True)
+        assert list(dates) == [earlier, timezone.localdate()]
 
     def test_skip_invalid_writes_the_rejected_rows_to_a_report(self, tmp_path, school, capsys):
         path = self.write(tmp_path, census({}, {"upn": upn("352214300102"), "gender": "x"}))
@@ -3371,7 +3391,6 @@ def test_a_sensitive_lead_from_before_the_upgrade_is_stood_down_and_kept():
     """Migration 0013: a sensitive service is never the lead professional. One that was loses
     the lead, not the involvement, and the rule then holds in the database."""
     from auditlog.models import LogEntry
-    from django.db import IntegrityError, transaction
 
     before = migrate_to("0012_parentcarer_phone_key")
     child = make_child()
@@ -3427,6 +3446,33 @@ def test_going_back_before_0018_stops_while_a_file_sent_again_is_held():
     )  # fmt: skip
     with pytest.raises(RuntimeError, match="Migration 0018 cannot be undone: 1 imports"):
         migrate_to("0017_rekey_names_beyond_ascii")
+
+
+def test_going_back_before_0025_stops_while_a_file_is_held_for_two_extract_dates():
+    """The rule of before, one import for each file, cannot hold the same file imported again
+    as a newer extract, and deleting either would lose who sent what."""
+    for days in (10, 2):
+        FeedImport.objects.create(
+            source=Source.SCHOOL_CENSUS, file_name="a.csv", file_sha256="a" * 64,
+            local_authority=northshire(), rows_read=1, rows_rejected=0, left_out=[],
+            extracted_on=timezone.localdate() - timedelta(days=days),
+        )  # fmt: skip
+    with pytest.raises(RuntimeError, match="Migration 0025 cannot be undone: 1 files"):
+        migrate_to("0024_rekey_each_part_of_first_names")
+
+
+def test_a_file_is_imported_once_for_each_extract_date():
+    """PostgreSQL holds the rule, also for a file without an extract date: two uploads of it
+    at once cannot both be its first import."""
+    for extracted_on in (timezone.localdate(), None):
+        made = {
+            "source": Source.SCHOOL_CENSUS, "file_name": "a.csv", "file_sha256": "b" * 64,
+            "local_authority": northshire(), "rows_read": 1, "rows_rejected": 0,
+            "extracted_on": extracted_on,
+        }  # fmt: skip
+        FeedImport.objects.create(**made)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            FeedImport.objects.create(**made)
 
 
 class TestSeparateAFeedRecord:
@@ -3851,14 +3897,14 @@ class TestAnOlderFileImportedLate:
     def homes(self) -> list[str]:
         return list(Address.objects.filter(ended_on__isnull=True).values_list("line_1", flat=True))
 
-    def test_the_same_file_with_another_extract_date_says_the_date_was_not_used(self, client):
-        """The first import's extract date was kept for the file sent again, and the date the
-        data manager entered was dropped without a word."""
+    def test_the_same_file_with_an_earlier_extract_date_says_the_date_was_not_used(self, client):
+        """The file is no newer for being sent again: the first import's extract date is kept,
+        and the data manager is told that the date she entered was not used."""
         sign_in(client, dana())
         today = timezone.localdate()
-        self.upload(client, self.MARCH, today - timedelta(days=10), "march.csv")
-        page = self.upload(client, self.MARCH, today - timedelta(days=2), "march.csv")
-        first, entered = today - timedelta(days=10), today - timedelta(days=2)
+        first, entered = today - timedelta(days=10), today - timedelta(days=12)
+        self.upload(client, self.MARCH, first, "march.csv")
+        page = self.upload(client, self.MARCH, entered, "march.csv")
         assert (
             f"This file was imported before, as extracted on {first:%-d %B %Y}, so it keeps "
             f"that date: the date you entered, {entered:%-d %B %Y}, was not used."
@@ -3866,6 +3912,57 @@ class TestAnOlderFileImportedLate:
         assert FeedImport.objects.get().extracted_on == first
         page = self.upload(client, self.MARCH, first, "march.csv")
         assert "was not used" not in page and "This file was imported before." in page
+
+    def test_the_same_file_extracted_later_is_imported_as_the_newer_extract(self, client):
+        """Zed moved in April and back in May: Northshire's system extracted May's file byte
+        for byte as March's. Refused as 'imported before', it left him at his April home, and
+        April's word stood above May's for any file imported late."""
+        sign_in(client, dana())
+        today = timezone.localdate()
+        march, may = today - timedelta(days=30), today - timedelta(days=2)
+        self.upload(client, self.MARCH, march, "march.csv")
+        april = la_system(address_line_1="5 April Close", postcode="NE1 3AB")
+        self.upload(client, april, today - timedelta(days=20), "april.csv")
+        assert self.homes() == ["5 April Close"]
+        page = self.upload(client, self.MARCH, may, "may.csv")
+        assert (
+            f"This file was imported before, as extracted on {march:%-d %B %Y}. It has been "
+            f"imported again as extracted on {may:%-d %B %Y}, the date you entered"
+        ) in page
+        assert "File imported" in page and "1 updated" in page
+        assert self.homes() == ["9 New Street"]
+        assert sorted(FeedImport.objects.values_list("file_name", "extracted_on")) == [
+            ("april.csv", today - timedelta(days=20)), ("march.csv", march), ("may.csv", may),
+        ]  # fmt: skip
+        # A file extracted between April and May, imported late, is older than May's word.
+        page = self.upload(client, april + b"\n", today - timedelta(days=10), "late.csv")
+        assert "1 row was not applied, as a file extracted later has sent that record" in page
+        assert self.homes() == ["9 New Street"]
+        page = self.upload(client, self.MARCH, may, "may.csv")
+        assert "This file was imported before. Nothing has changed." in page
+        assert FeedImport.objects.count() == 4
+
+    def test_a_file_imported_before_extract_dates_is_said_to_be_dated_when_received(self, client):
+        """Its first import has no extract date: the day it was received stands in, and the
+        page says so rather than calling that day its extract date."""
+        la_import(self.MARCH, name="march.csv")  # before the page asked: no extract date
+        received = timezone.now() - timedelta(days=30)
+        FeedImport.objects.update(imported_at=received)
+        sign_in(client, dana())
+        day = timezone.localdate(received)
+        entered = day - timedelta(days=3)
+        before = (
+            f"This file was imported before, on {day:%-d %B %Y}, before ContactPoint asked "
+            "when files were extracted"
+        )
+        page = self.upload(client, self.MARCH, entered, "march.csv")
+        said = f"{before}, so it counts as extracted that day: the date you entered, "
+        assert f"{said}{entered:%-d %B %Y}, was not used." in page
+        assert "as extracted on" not in page
+        later = day + timedelta(days=3)
+        page = self.upload(client, self.MARCH, later, "march.csv")
+        said = f"{before}. It has been imported again as extracted on {later:%-d %B %Y}"
+        assert said in page
 
     def test_it_leaves_her_newer_home_and_says_why(self, client):
         sign_in(client, dana())

@@ -84,8 +84,7 @@ class Command(BaseCommand):
         validation = outcome.validation
         if outcome.extract_date_not_used is not None:
             self.stdout.write(
-                f"{path.name} was imported before, as extracted on "
-                f"{outcome.extracted_first:%Y-%m-%d}, so it keeps that date: "
+                f"{path.name} was imported before, {outcome.date_not_used_said('%Y-%m-%d')}: "
                 f"--extracted-on {outcome.extract_date_not_used:%Y-%m-%d} was not used."
             )
         if outcome.already_imported:
@@ -134,6 +133,11 @@ class Command(BaseCommand):
         if outcome.resend_of is not None:
             self.stdout.write(f"{path.name} sent again: {outcome.feed_import.outcome_text}.")
             return
+        if (before := outcome.newer_extract_of) is not None:
+            self.stdout.write(
+                f"{path.name} was imported before, {before.extracted_said('%Y-%m-%d')}: it is "
+                f"imported again as extracted on {outcome.feed_import.extracted_on:%Y-%m-%d}."
+            )
         summary = FeedImport.describe(outcome.counts)
         rows = len(validation.rows)
         # "Read", not "imported": some rows may have been found older than what is held.
