@@ -51,6 +51,7 @@ from directory.services import (
     lifecycle_apply,
 )
 from shielding.models import Shield
+from shielding.policy import is_shielded
 from shielding.services import shield_create
 from tests.commands import run_manage
 from tests.feed_forms import extracted_today, extracted_today_argument, import_feed_today
@@ -4146,7 +4147,9 @@ class TestAnOlderFileImportedLate:
 
     ZEDD = {"given_name": "Zedd", "address_line_1": "2 North Road"}
 
-    def zedd_matched_by_dana(self, client) -> Child:
+    def zedd_matched_by_dana(self, client, *, shielded: bool = False) -> Child:
+        """Zed, shielded if ``shielded`` once Southshire's file has sent him, matched by Dana to
+        Northshire's older row."""
         today = timezone.localdate()
         south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA"}
         for la, row, days in (
@@ -4157,6 +4160,8 @@ class TestAnOlderFileImportedLate:
                 source=Source.LA_SYSTEM, file_name=f"{la.code}.csv", content=row,
                 local_authority=la, by=None, extracted_on=today - timedelta(days=days),
             )  # fmt: skip
+            if shielded and la == southshire():
+                shield(Child.objects.get())
         zed, review = Child.objects.get(), MatchReview.objects.get()
         sign_in(client, dana())
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
@@ -4166,6 +4171,36 @@ class TestAnOlderFileImportedLate:
             {"choice": f"match:{zed.contactpoint_id}", "seen": seen},
         )
         return zed
+
+    def test_dana_matching_an_older_row_of_a_shielded_child_who_moved_holds_back_his_home(
+        self, client
+    ):
+        """Zed is shielded, and moved to Southshire. Dana decides Northshire's older 'Zedd' row
+        is his: what it says of where he lives is held back, so his Southshire home stays, and
+        she is told only that her decision was recorded (that it was not added would tell her
+        another LA holds him now)."""
+        zed = self.zedd_matched_by_dana(client, shielded=True)
+        assert SourceRecord.objects.get(record_id__endswith="/1001").child == zed
+        assert self.homes() == ["9 South Street"]
+        assert is_shielded(zed)
+        told = client.get(reverse("directory:review_queue")).content.decode()
+        assert "Your decision has been recorded" in told
+        assert "not added" not in told and "another local authority" not in told
+        review = MatchReview.objects.get()
+        for page in (
+            reverse("directory:review", args=[review.pk]),
+            reverse("directory:child_record", args=[zed.contactpoint_id]),
+        ):
+            shown = client.get(page).content.decode()
+            assert "Zed" in shown and "North Road" not in shown and "South Street" not in shown
+        # Northshire's newer file sends the same row: it is the newer word, and takes him back.
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="north-2.csv", content=la_system(**self.ZEDD),
+            local_authority=northshire(), by=None,
+            extracted_on=timezone.localdate() - timedelta(days=2),
+        )  # fmt: skip
+        assert dict(outcome.counts) == {"unchanged": 1}, "a shielded child's move never shows"
+        assert self.homes() == ["2 North Road"]
 
     def test_the_same_row_in_a_newer_file_of_the_la_he_left_is_applied(self, client):
         """Dana matched Northshire's older row to Zed, and it was not applied (Southshire's
