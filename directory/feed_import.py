@@ -811,10 +811,9 @@ def _review_refresh(source_record: SourceRecord, row: FeedRow) -> None:
     """A row that changed while it waits for a decision is compared afresh (its new details may
     be a shielded child's), and its review opens again with the new candidates."""
     _, scored = _placement(row)
-    MatchReview.objects.filter(
-        source_record=source_record,
-        status__in=[MatchReview.Status.OPEN, MatchReview.Status.DEFERRED],
-    ).update(candidates=_shortlist(scored), status=MatchReview.Status.OPEN)
+    MatchReview.objects.filter(source_record=source_record, status__in=MatchReview.WAITING).update(
+        candidates=_shortlist(scored), status=MatchReview.Status.OPEN
+    )
 
 
 def reviews_compare_afresh(*, child_ids: list[int]) -> None:
@@ -862,7 +861,7 @@ def _iso_forms(day: date) -> list[str]:
 def _compare_afresh(reviews: Any, *, offering: int | None = None) -> None:
     """Each of these reviews still waiting is compared afresh; one whose candidates change
     (to offer ``offering``, if given) opens again (its page's decision is refused)."""
-    waiting = [MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
+    waiting = MatchReview.WAITING
     reviews = reviews.filter(status__in=waiting)
     # The feed record before its review, as an import and a decision lock them; one a file
     # is importing now is left to it (waiting could deadlock with the file).
@@ -1342,8 +1341,9 @@ class Decided(NamedTuple):
 def review_decide(
     *, review: MatchReview, decision: str, child: Child | None, by: User, seen: str
 ) -> Decided:
-    """ "match" (to ``child``, or the record it has since been merged into), "new" or
-    "defer"; the row is applied for the first two. A new record that could be a shielded
+    """ "match" (to ``child``, or the record it has since been merged into), "new", "defer"
+    or "set_aside" (its best match archived out of sight: the caller checks); the row is
+    applied for the first two. A new record that could be a shielded
     child is shielded too (``decision_shielded``). ``seen`` is the ``review_version`` the
     data manager's page showed: a review that changed since is not decided."""
     # The row, then its review, locked in the order an import locks them; decided once.
@@ -1353,9 +1353,11 @@ def review_decide(
         raise ReviewDecided
     if seen != review_version(review, source_record):
         raise ReviewChanged
-    applied = decision != "defer"
-    if decision == "defer":
-        review.status = MatchReview.Status.DEFERRED
+    applied = decision not in ("defer", "set_aside")
+    if not applied:
+        review.status = (
+            MatchReview.Status.DEFERRED if decision == "defer" else MatchReview.Status.SET_ASIDE
+        )
     else:
         row = row_from_record(source_record)
         # The LA whose file it was; the national team's files name none.

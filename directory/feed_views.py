@@ -163,8 +163,9 @@ NO_LONGER_WAITING = (
 )
 ARCHIVED_OUT_OF_SIGHT = (
     "The best match for this row is a record archived more than a year ago, which you cannot see. "
-    "It is most likely that person, so it cannot be made a new record: select decide later. "
-    "It is removed with that record when the record is purged"
+    "It is most likely that person, so it cannot be made a new record: set it aside with that "
+    "record. It then leaves the records to review, and is removed with that record when the "
+    "record is purged"
 )
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
 NOT_APPLIED_MOVED_ON = (
@@ -191,7 +192,16 @@ class ReviewDecisionForm(GovukMessages, forms.Form):
     )
     seen = forms.CharField(max_length=16, required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, candidates: list[str], version: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        candidates: list[str],
+        version: str,
+        out_of_sight: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """``out_of_sight``: the row's best match is archived out of sight
+        (``_best_archived_out_of_sight``), and the row may be set aside with it."""
         super().__init__(*args, **kwargs)
         self.version = version
         choice = self.fields["choice"]
@@ -200,6 +210,7 @@ class ReviewDecisionForm(GovukMessages, forms.Form):
             *((f"match:{contactpoint_id}", contactpoint_id) for contactpoint_id in candidates),
             ("new", "new"),
             ("defer", "defer"),
+            *[("set_aside", "set_aside")] * out_of_sight,
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -458,13 +469,14 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
         )
     shown = _comparison(item, row, manager)
     version = review_version(item, item.source_record)
+    open_ = item.status in (MatchReview.Status.OPEN, MatchReview.Status.DEFERRED)
+    out_of_sight = open_ and _best_archived_out_of_sight(item, manager)
     form = ReviewDecisionForm(
         request.POST if request.method == "POST" else None,
         candidates=[c.contactpoint_id for c in shown.candidates],
         version=version,
+        out_of_sight=out_of_sight,
     )
-    open_ = item.status in (MatchReview.Status.OPEN, MatchReview.Status.DEFERRED)
-    out_of_sight = open_ and _best_archived_out_of_sight(item, manager)
     if request.method == "POST" and open_ and form.is_valid():
         decision, _, wanted = form.cleaned_data["choice"].partition(":")
         chosen = Child.objects.filter(contactpoint_id=wanted).first() if wanted else None
@@ -497,7 +509,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                 messages.success(
                     request,
                     "Your decision has been recorded"
-                    if applied or decision == "defer"
+                    if applied or decision in ("defer", "set_aside")
                     else NOT_APPLIED_MOVED_ON,
                 )
                 return redirect("directory:review_queue")

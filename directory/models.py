@@ -808,6 +808,13 @@ class MatchReview(models.Model):
         MATCHED = "matched", "Matched to an existing child"
         CREATED = "created", "Made a new child"
         DEFERRED = "deferred", "Deferred"
+        # Most likely a record archived out of every data manager's sight: no one can decide
+        # on it, so it leaves the queue and goes with that record when it is purged.
+        SET_ASIDE = "set_aside", "Set aside with a record archived out of sight"
+
+    # Not yet decided: compared afresh when the row or its candidates change, and purged with
+    # the record it is most likely about.
+    WAITING = (Status.OPEN, Status.DEFERRED, Status.SET_ASIDE)
 
     source_record = models.OneToOneField(
         SourceRecord, on_delete=models.CASCADE, related_name="review"

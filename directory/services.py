@@ -777,8 +777,7 @@ def _waiting_offering(ids: list[int]) -> QuerySet[MatchReview]:
     offering = Q()
     for pk in ids:
         offering |= Q(candidates__contains=[{"child_id": pk}])
-    waiting = [MatchReview.Status.OPEN, MatchReview.Status.DEFERRED]
-    return MatchReview.objects.filter(offering, status__in=waiting).order_by("pk")
+    return MatchReview.objects.filter(offering, status__in=MatchReview.WAITING).order_by("pk")
 
 
 def _waiting_rows_hold(expiring: QuerySet[Child]) -> None:

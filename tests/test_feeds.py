@@ -21,7 +21,7 @@ from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.feed_import import feed_import, review_version, waiting_uploads_import
-from directory.feed_views import ARCHIVED_OUT_OF_SIGHT
+from directory.feed_views import ARCHIVED_OUT_OF_SIGHT, DECISION_NEEDED
 from directory.feeds import (
     ADDED_LATER,
     COLUMNS,
@@ -2092,6 +2092,56 @@ class TestMergeAndUnmerge:
         assert MatchReview.objects.get().status == MatchReview.Status.OPEN
         decide(client, review, "defer")
         assert MatchReview.objects.get().status == MatchReview.Status.DEFERRED
+
+    def test_a_row_most_likely_a_record_archived_out_of_sight_is_set_aside_with_it(self, client):
+        """No one can see that record or decide on the row, so 'decide later' kept it in Dana's
+        queue until the record's purge, up to five years on. Set aside, it leaves the queue,
+        stays with the record, and goes when the record is purged."""
+        today = timezone.localdate()
+        archived = make_child(status=Child.Status.ARCHIVED,
+                              archived_on=today - timedelta(days=400))  # fmt: skip
+        review = feed_review(archived)
+        sign_in(client, dana())
+        link = reverse("directory:review", args=[review.pk])
+        assert link in client.get(reverse("directory:review_queue")).content.decode()
+        page = client.get(link).content.decode()
+        assert "Set it aside with that record" in page
+        response = decide(client, review, "set_aside")
+        assert response.status_code == 302
+        assert MatchReview.objects.get().status == MatchReview.Status.SET_ASIDE
+        queue = client.get(reverse("directory:review_queue")).content.decode()
+        assert "Your decision has been recorded" in queue and link not in queue
+        feeds_page = client.get(reverse("directory:feeds")).content.decode()
+        assert "0 records wait for review" in feeds_page
+        assert Child.objects.count() == 1
+        Child.objects.filter(pk=archived.pk).update(archived_on=years_before(today, 6))
+        lifecycle_apply(today=today)
+        assert not MatchReview.objects.exists() and not SourceRecord.objects.exists()
+
+    def test_a_row_set_aside_that_changes_is_decided_afresh(self, client):
+        """Its LA corrects the row: the new details may be someone else, so it is compared
+        again and comes back to the queue."""
+        archived = make_child(status=Child.Status.ARCHIVED,
+                              archived_on=timezone.localdate() - timedelta(days=400))  # fmt: skip
+        review = feed_review(archived)
+        sign_in(client, dana())
+        decide(client, review, "set_aside")
+        corrected = {**review.source_record.payload, "address_line_1": "3 Other Road"}
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="la-2.csv", content=la_system(**corrected),
+            local_authority=None, by=None, extracted_on=timezone.localdate(),
+        )  # fmt: skip
+        assert dict(outcome.counts) == {"still_waiting_for_review": 1}
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
+
+    def test_a_row_whose_best_match_she_can_see_is_not_set_aside(self, client):
+        review = feed_review(make_child())
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "Set it aside" not in page
+        html = decide(client, review, "set_aside").content.decode()
+        assert DECISION_NEEDED in html
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
 
     def test_a_new_record_from_a_review_whose_candidate_has_gone(self, client):
         candidate = make_child()
