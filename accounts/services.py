@@ -88,17 +88,28 @@ def _end_setup_links(user: User, now: datetime) -> None:
     SetupLink.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
 
 
+def _setup_link(token: str) -> SetupLink | None:
+    return (
+        SetupLink.objects.select_related("user", "user__organisation", "created_by")
+        .filter(token_hash=SetupLink.hash_token(token))
+        .first()
+    )
+
+
+def setup_link_account(token: str) -> User | None:
+    """The account ``token``'s link was made for, usable or not: the events of its page name
+    her, so that her LA's auditors see a link used, or tried again once used or ended."""
+    link = _setup_link(token)
+    return link.user if link is not None else None
+
+
 def setup_link_find(token: str, now: datetime) -> SetupLink | None:
     """The usable link, or None. One whose maker could no longer give it (she has been given
     a role he does not hold since, or his own access has ended: he has been suspended, or his
     vetting or training has lapsed) is not: its holder would set up an account above him, or
     on his behalf. One he made for himself is not either: he would choose his password
     without giving the old one (views refuse to make it)."""
-    link = (
-        SetupLink.objects.select_related("user", "user__organisation", "created_by")
-        .filter(token_hash=SetupLink.hash_token(token))
-        .first()
-    )
+    link = _setup_link(token)
     if link is None or not link.is_usable(now):
         return None
     maker = link.created_by

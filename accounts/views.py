@@ -283,12 +283,14 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
     """A new user's one-time link: choose a password, then enrol the second factor."""
     link = services.setup_link_find(token, timezone.now())
     if link is None:
-        return render(request, "accounts/setup_invalid.html", status=404)
+        return _setup_link_refused(request, services.setup_link_account(token))
+    # Each visit is an event of her account, where her LA's auditors see it.
+    audit_note(request, user=link.user, detail={"set_up_link": True})
     form = ChoosePasswordForm(link.user, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = services.setup_link_redeem(link=link, password=form.cleaned_data["new_password1"])
         if user is None:  # used by another submission meanwhile
-            return render(request, "accounts/setup_invalid.html", status=404)
+            return _setup_link_refused(request, link.user)
         if problem := user.access_problem(timezone.now()):
             # Her password stands (a newcomer's training may come later), but as at sign-in
             # she is not let in, and the log does not say she signed in.
@@ -304,6 +306,14 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
         audit_note(request, action=Action.SIGN_IN, detail={"set_up_link": True})
         return redirect("accounts:enrol")
     return render(request, "accounts/setup.html", {"form": form, "new_user": link.user})
+
+
+def _setup_link_refused(request: HttpRequest, account: User | None) -> HttpResponse:
+    """A link used, ended or never made: its event names the account it was for, if any, as
+    a link tried again after it was used (or after she was suspended) may be someone else's
+    doing."""
+    audit_note(request, user=account, detail={"set_up_link": True, "refused": True})
+    return render(request, "accounts/setup_invalid.html", status=404)
 
 
 # User administration ---------------------------------------------------------------------

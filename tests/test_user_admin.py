@@ -284,6 +284,23 @@ class TestCreatingUsers:
         assert atoms["f"] == "https://contactpoint.example/accounts/set-up/[token]/"
         assert token not in str(atoms)
 
+    def test_opening_a_set_up_link_is_an_event_of_the_account_it_is_for(self, lee_client):
+        """Northshire's auditors see each visit to Tom's link, the one that sets his
+        password and those after it that it refuses: a link opened from an unexpected place,
+        or tried again once used, is theirs to notice."""
+        path = setup_path(lee_client.post(NEW_USER, new_user_form()).content.decode())
+        tom, chosen = User.objects.get(username="tom.baker"), "a-long-and-unusual-passphrase"
+        newcomer = Client()
+        newcomer.get(path)
+        newcomer.post(path, {"new_password1": "short", "new_password2": "short"})
+        newcomer.post(path, {"new_password1": chosen, "new_password2": chosen})
+        Client().get(path)  # used: refused
+        opened = AuditEvent.objects.filter(path__startswith="/accounts/set-up/").order_by("id")
+        assert [(event.user_id, event.organisation_id) for event in opened] == [
+            (tom.pk, northshire().pk)
+        ] * 4
+        assert opened.last().detail == {"set_up_link": True, "refused": True}
+
     def test_lee_cannot_give_a_role_he_does_not_hold(self, lee_client):
         response = lee_client.post(NEW_USER, new_user_form(roles=["practitioner"]))
         assert "Select only roles you are allowed to give" in response.content.decode()
