@@ -333,14 +333,21 @@ def _organisations_for(admin: User) -> QuerySet[Organisation]:
     return Organisation.objects.filter(pk=admin.organisation_id)
 
 
-def _managed_user(admin: User, pk: int, *, locked: bool = False) -> User:
+def _managed_user(request: HttpRequest, pk: int, *, locked: bool = False) -> User:
     """404 for a user outside the administrator's reach: their existence is not revealed.
-    ``locked``: read under lock until the request ends, so that what is checked of her
-    before an action (already suspended?) is still so when it is done (a double click)."""
-    users = _manageable_users(admin)
+    The request's event names her, as each of her pages shows her details. ``locked``: read
+    under lock until the request ends, so that what is checked of her before an action
+    (already suspended?) is still so when it is done (a double click)."""
+    users = _manageable_users(signed_in_user(request))
     if locked:
         users = users.select_for_update(of=("self",))
-    return get_object_or_404(users, pk=pk)
+    managed = get_object_or_404(users, pk=pk)
+    audit_note(request, detail=_named(managed))
+    return managed
+
+
+def _named(managed: User) -> dict[str, Any]:
+    return {"user_id": managed.pk, "username": managed.username}
 
 
 # The most users one page lists; a search finds the others.
@@ -406,7 +413,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.MANAGE_USERS)
 def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     admin = signed_in_user(request)
-    managed = _managed_user(admin, pk)
+    managed = _managed_user(request, pk)
     now = timezone.now()
     context = {
         "managed": managed,
@@ -449,7 +456,7 @@ def _role_above(name: str) -> str:
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     admin = signed_in_user(request)
     # Under lock when saving: a role given her meanwhile waits, and is seen by the check below.
-    managed = _managed_user(admin, pk, locked=request.method == "POST")
+    managed = _managed_user(request, pk, locked=request.method == "POST")
     if not may_act_on(admin, managed, "change_user"):
         return _refused(
             request,
@@ -537,9 +544,9 @@ ASKED_FIRST = {
 @permission_required(Permission.MANAGE_USERS)
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
-    managed = _managed_user(admin, pk, locked=request.method == "POST")
     if action not in USER_ACTIONS and action != "setup-link":
         raise Http404  # before any event: a made-up action is no administrative action
+    managed = _managed_user(request, pk, locked=request.method == "POST")
     if request.method != "POST" and action not in ASKED_FIRST:
         return HttpResponseNotAllowed(["POST"])  # only a question is a page
     name = managed.get_full_name() or managed.username
@@ -565,11 +572,7 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     if action in ASKED_FIRST and not confirmed(request):
         audit_note(
             request,
-            detail={
-                "page": f"confirm_{action}",
-                "user_id": managed.pk,
-                "username": managed.username,
-            },
+            detail={"page": f"confirm_{action}", **_named(managed)},
         )
         question, consequences, button = ASKED_FIRST[action]
         return confirmation_page(
@@ -622,8 +625,7 @@ def _note_admin_action(
     audit_note(
         request,
         action=Action.ADMIN_ACTION,
-        detail={"action": action, "user_id": managed.pk, "username": managed.username}
-        | ({"refused": True} if refused else {}),
+        detail={"action": action, **_named(managed)} | ({"refused": True} if refused else {}),
     )
 
 

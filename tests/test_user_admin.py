@@ -174,6 +174,16 @@ class TestListingUsers:
         assert "2 November 2026" in html
         assert "5 January 2029" in html, "vetting valid for 3 years from 5 January 2026"
 
+    def test_the_event_of_a_users_page_or_form_names_her(self, lee_gives_practitioner):
+        """Her page and her details form show her email, phone, checks and last sign-in: an
+        auditor reading Lee's events must see whose, as he does for an action on her."""
+        user = priya()
+        for name in ("accounts:user_detail", "accounts:user_edit"):
+            url = reverse(name, args=[user.pk])
+            assert lee_gives_practitioner.get(url).status_code == 200
+            shown = AuditEvent.objects.filter(path=url).get()
+            assert shown.detail == {"user_id": user.pk, "username": "priya"}, name
+
     def test_the_detail_page_says_access_ends_on_the_day_a_check_runs_out(self, lee_client):
         """Vetting checked on 5 January 2026 lets her in up to 4 January 2029: on 5 January
         she is turned away, so that day is not shown as one she is "valid until"."""
