@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -66,12 +67,24 @@ def duration_in_words(span: timedelta) -> str:
 
 
 def access_ended_response(
-    request: HttpRequest, user: User, problem: str, *, password_set: bool = False
+    request: HttpRequest,
+    user: User,
+    problem: str,
+    *,
+    at_sign_in: bool = False,
+    password_set: bool = False,
 ) -> HttpResponse:
-    """Ends the session and tells the user why and whom to contact (403); ``password_set``:
-    she has just chosen her password through a set-up link, which stands."""
+    """Ends the session and tells the user why and whom to contact (403). ``at_sign_in``: she
+    was refused as she signed in (``password_set``: through a set-up link, and the password
+    she chose stands). Whatever session the browser held then ends as a sign-in would replace
+    it, without a sign-out: the request's event stays the refused sign-in, where her LA's
+    auditors see it, even on a shared computer someone else was still signed in on."""
     organisation = user.organisation
-    logout(request)
+    if at_sign_in:
+        request.session.flush()
+        request.user = AnonymousUser()
+    else:
+        logout(request)
     return render(
         request,
         "accounts/access_ended.html",

@@ -108,7 +108,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                         user=user,
                         detail={"username": username, "access_ended": problem},
                     )
-                    return access_ended_response(request, user, problem)
+                    return access_ended_response(request, user, problem, at_sign_in=True)
                 # Nothing from before is kept: login() alone would keep the session of the
                 # same user, second factor and all, even one timed out and not yet ended.
                 request.session.flush()
@@ -300,7 +300,7 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
                 user=user,
                 detail={"set_up_link": True, "access_ended": problem},
             )
-            return access_ended_response(request, user, problem, password_set=True)
+            return access_ended_response(request, user, problem, at_sign_in=True, password_set=True)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         session_start(request, user)
         audit_note(request, action=Action.SIGN_IN, detail={"set_up_link": True})

@@ -20,6 +20,7 @@ from tests.personas import (
     current_code,
     lee,
     priya,
+    sam,
     sign_in,
 )
 from tests.walk import forms_on, open_as_allowed_user, targets
@@ -77,6 +78,23 @@ class TestEveryRequestIsAnEvent:
         assert failed.detail == {"username": "priya"}
         assert failed.organisation_id == device.user.organisation_id, "her LA's auditors see it"
         assert events(action=Action.SIGN_OUT)[0].username == "priya"
+
+    @pytest.mark.parametrize("left_signed_in", ["priya", "sam"])
+    def test_a_refused_sign_in_where_someone_is_still_signed_in_is_the_refused_one(
+        self, client, left_signed_in
+    ):
+        """Priya left herself signed in on a shared computer (or Sam did, before he was
+        suspended), and suspended Sam tries to sign in there: the event is Sam's refused
+        sign-in, where his LA's auditors see it, not a sign-out that hides it."""
+        suspended = sam()
+        sign_in(client, suspended if left_signed_in == "sam" else priya())
+        suspended.suspended_at = timezone.now()
+        suspended.save(update_fields=["suspended_at"])
+        client.post(reverse("accounts:login"), {"username": "sam", "password": PASSWORD})
+        (event,) = events(path=reverse("accounts:login"))
+        assert (event.action, event.user_id) == (Action.SIGN_IN_FAILED, suspended.pk)
+        assert event.detail == {"username": "sam", "access_ended": "suspended"}
+        assert client.get("/").status_code == 302, "nobody is left signed in there"
 
     def test_a_username_that_names_no_account_is_not_kept(self, client):
         """It is often the password, typed in the username box."""

@@ -239,6 +239,20 @@ class TestCreatingUsers:
         assert failed.detail == {"set_up_link": True, "access_ended": "training"}
         assert tom.get(reverse("accounts:enrol")).status_code == 302  # not signed in
 
+    def test_a_newcomer_not_let_in_is_the_event_though_someone_was_signed_in_there(
+        self, lee_client
+    ):
+        """Tom opens his link on a computer Priya is still signed in on: the event is his
+        refused sign-in, not a sign-out of hers."""
+        path = setup_path(lee_client.post(NEW_USER, new_user_form()).content.decode())
+        browser, chosen = Client(), "a-long-and-unusual-passphrase"
+        sign_in(browser, priya())
+        browser.post(path, {"new_password1": chosen, "new_password2": chosen})
+        tom = User.objects.get(username="tom.baker")
+        event = AuditEvent.objects.filter(path__startswith="/accounts/set-up/").get()
+        assert (event.action, event.user_id) == ("sign_in_failed", tom.pk)
+        assert browser.get("/").status_code == 302, "nobody is left signed in there"
+
     def test_a_suspended_user_is_given_no_set_up_link(self, lee_client):
         """A link is a way in: its holder would choose the password she is let in with once
         reactivated. Lee is told to reactivate her first."""
