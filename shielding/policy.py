@@ -1104,6 +1104,16 @@ def sharing_told(shield: Shield, viewer: User) -> bool:
     )
 
 
+def may_lift(shield: Shield, viewer: User) -> bool:
+    """Whether the officer may lift this shield. A shield for sharing protects the child whose
+    home or carer the record shares: only an officer who sees her in full (``sharing_told``)
+    can judge whether the record still leads to her. Once she is purged, nothing is left for
+    it to protect, and the record's own team decides."""
+    if shield.for_sharing and shield.protects_id is not None:
+        return sharing_told(shield, viewer)
+    return True
+
+
 def shield_for_review(
     child: Child, why: str = RESEMBLES_SHIELDED, *, protects: Child | None = None
 ) -> Shield:

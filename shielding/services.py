@@ -15,6 +15,7 @@ from directory.models import Child
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     follow_shields_after_commit,
+    may_lift,
     reviews_offer_shielded,
     sharing_fingerprint,
     sharing_records,
@@ -140,6 +141,10 @@ def shield_review(*, shield: Shield, by: User, review_on: date, note: str) -> Sh
     return shield
 
 
+class NotTheirsToLift(Exception):
+    """The shield protects a child this officer does not see in full (``may_lift``)."""
+
+
 class SharingChanged(Exception):
     """The homes or carers of a record shielded for sharing, or of the child it protects,
     have changed since the officer's page was shown."""
@@ -149,8 +154,11 @@ class SharingChanged(Exception):
 def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None) -> Shield:
     """Lifting restores the ordinary view; the shield stays in the record's history. A
     shield for sharing keeps what the officer saw (``seen``, from their page), and the lift
-    stands only while the two records' homes and carers are so."""
+    stands only while the two records' homes and carers are so, and only an officer who sees
+    the child it protects in full may lift it (``may_lift``)."""
     shield = _still_in_force(shield)
+    if not may_lift(shield, by):
+        raise NotTheirsToLift
     if shield.for_sharing and shield.protects_id is not None:
         now_seen = sharing_fingerprint(shield.child_id, shield.protects_id)
         if seen is not None and seen != now_seen:

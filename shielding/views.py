@@ -108,6 +108,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     in_force = next((s for s in child.shields.all() if s.lifted_at is None), None)
     record = visible_child(child, officer)
     mentioned: list[Child] = []  # other children named on the page
+    refused = ""  # a decision the officer may not take, for the page's event
     initial = {
         "review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")
     }
@@ -179,6 +180,14 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 messages.success(request, "The shield has been reviewed")
         except services.LiftedSince:
             return _lifted_meanwhile(request, child)
+        except services.NotTheirsToLift:
+            refused = "not_theirs_to_lift"
+            review_form.add_error(
+                "decision",
+                "You cannot lift this shield: it keeps another record's details safe, and only "
+                "the team that keeps that record's shield can lift it. Ask the national "
+                "ContactPoint team to arrange it",
+            )
         except services.SharingChanged:
             shared_with = (
                 "of the child it shares them with"
@@ -217,7 +226,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         request,
         action=Action.VIEW_RECORD,
         **audit_facts(child),
-        detail={"page": "shield"},
+        detail={"page": "shield", **({"refused": refused} if refused else {})},
         result_ids=[other.contactpoint_id for other, _ in alongside.shown]
         + [other.contactpoint_id for other in mentioned],
     )

@@ -829,13 +829,43 @@ class TestRecordsAlongside:
                                        "note": "Moved out"}))  # fmt: skip
         pages.append(client.post(url, {"reason": "child_protection", "justification": "Eve too",
                                        "review_on": SOON}, follow=True))  # fmt: skip
-        assert "have changed since this page was shown" in pages[1].content.decode()
+        assert "You cannot lift this shield" in pages[1].content.decode()
         assert "Nothing has been saved" in pages[2].content.decode()
         for page in pages:
             text = page.content.decode()
             for why in ("shielded child", "share a home", "shares a home", "child it shares"):
                 assert why not in text, f"{why!r} told to another LA's officer"
         assert in_force(eve) is not None and in_force(eve).for_sharing
+
+    def test_only_an_officer_who_sees_the_child_it_protects_lifts_a_shield_for_sharing(
+        self, client
+    ):
+        """Eve, Southshire's, lives at Amy's refuge, so Eve's record is shielded to keep Amy's
+        home safe. Sol, Southshire's officer, who does not see Amy, cannot lift it: lifted,
+        Eve's record would show the refuge to every practitioner. He is told whom to ask, and
+        nothing changes; Sam, Amy's officer, may lift it."""
+        amy, _ = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        sol = make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire())
+        sign_in(client, sol)
+        url = reverse("shielding:shield", args=[eve.contactpoint_id])
+        refused = client.post(url, {"form": "review", "decision": "lift", "note": "Moved out"})
+        page = refused.content.decode()
+        assert "Ask the national ContactPoint team to arrange it" in page
+        assert 'href="#id_decision_0"' in page, "in the error summary"
+        assert "Amy" not in page and "Northshire" not in page
+        assert in_force(eve) is not None
+        event = AuditEvent.objects.filter(path=url, method="POST").get()
+        assert (event.detail or {}).get("refused") == "not_theirs_to_lift"
+        sign_in(client, xavier())
+        assert "Refuge Road" not in client.get(record(eve)).content.decode()
+        held = Shield.objects.get(child=eve, lifted_at__isnull=True)
+        with pytest.raises(services.NotTheirsToLift):
+            services.shield_lift(shield=held, by=sol, note="Moved out")
+        services.shield_lift(shield=held, by=User.objects.get(username="sam"), note="")
+        assert in_force(eve) is None
 
     @pytest.mark.parametrize(
         ("hers", "his"),
