@@ -80,6 +80,14 @@ class Shield(models.Model):
     def in_force(self) -> bool:
         return self.lifted_at is None
 
+    @property
+    def automatic(self) -> bool:
+        """Put on by the service (for sharing a home with a shielded child, or for a feed row
+        that could be one), not by an officer: an officer may make it their own, for the
+        child's own sake. Its page offers that whatever the shield is for, so that another
+        LA's officer does not learn from it that a shielded child shares the home."""
+        return self.shielded_by_id is None
+
 
 class ShieldOverride(models.Model):
     """An override practitioner's one-visit look at a shielded record, and the LA's review.

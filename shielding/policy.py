@@ -134,6 +134,9 @@ class ChangesContext:
     # Whose each row of a child's (an address, an involvement) is now, by model and id as
     # logged: a merge undone gives rows back to the other record, whose they then are.
     owners: dict[tuple[str, str], int] = field(default_factory=dict)
+    # For each shield for sharing among the entries, by its id as logged, the authority of the
+    # child it protects: only her officers are told what the shield is for (``sharing_told``).
+    protected_by: dict[str, int | None] = field(default_factory=dict)
 
     def about(self, entry: Any) -> set[int]:
         """The children an entry is about: those it named when written; for a parent or
@@ -171,6 +174,7 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
         carers_children=carers_children,
         carers_alongside=_shielded_alongside(carers),
         owners=_owners(entries),
+        protected_by=_protected_by(entries),
     )
     ids = {child_id for entry in entries for child_id in context.about(entry)}
     return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
@@ -195,6 +199,27 @@ def _owners(entries: Sequence[Any]) -> dict[tuple[str, str], int]:
         for pk, owner in model.objects.filter(pk__in=pks).values_list("pk", "child_id")
     }
 
+
+def _protected_by(entries: Sequence[Any]) -> dict[str, int | None]:
+    """``ChangesContext.protected_by``: the shields for sharing among these entries, and the
+    authority of the child each protects, in two queries."""
+    logged = {
+        int(entry.object_pk)
+        for entry in entries
+        if _model(entry) == SHIELD and str(entry.object_pk).isdigit()
+    }
+    protects = dict(
+        Shield.objects.filter(pk__in=logged, for_sharing=True, protects__isnull=False).values_list(
+            "pk", "protects_id"
+        )
+    )
+    authorities = shielding_authorities(protects.values())
+    return {str(pk): authorities.get(child) for pk, child in protects.items()}
+
+
+# What a shield's change log says of whether it is for sharing a home with a shielded child:
+# told only to her officers, as the shield page tells it (``sharing_told``).
+SHARING_FIELDS = frozenset({"for_sharing", "lifted_seeing"})
 
 _CONTACT = ("line_1", "line_2", "postcode", "phone", "email")
 
@@ -485,6 +510,12 @@ def change_shown(
         # What moved, by id, counts the involvements with sensitive services among them
         # (whose own entries are left out): shown to no one else, so its absence says nothing.
         changes.pop("moved", None)
+    if model == SHIELD and not (
+        str(entry.object_pk) in context.protected_by
+        and sees_in_full(viewer, context.protected_by[str(entry.object_pk)])
+    ):
+        # Left out of every shield's entries, not masked in some: a mask would say which.
+        changes = {name: values for name, values in changes.items() if name not in SHARING_FIELDS}
     if protect or hidden_service:
         allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())
         changes = {

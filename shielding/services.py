@@ -82,8 +82,8 @@ def shield_create(
 ) -> tuple[Shield, list[Child]]:
     """Shields the child, and every record that shares a home or a parent or carer with it,
     for review. Returns the shield and those of the records that are the LA's own (another
-    LA's are shielded without saying why). A shield the child had only for sharing a home
-    with another becomes this one."""
+    LA's are shielded without saying why). A shield the service put on the child (for sharing
+    a home with another, or for a feed row that could be another) becomes this one."""
     # Her row and those alongside, locked in one order: a merge of this record waits for the
     # shield, or the shield for the merge; two officers shielding a brother and his sister at
     # once take turns rather than deadlock.
@@ -96,7 +96,7 @@ def shield_create(
     shield = Shield.objects.filter(child=child, lifted_at__isnull=True).first()
     if shield is None:
         shield = Shield.objects.create(child=child, shielded_by=by, **decided)
-    elif shield.for_sharing:
+    elif shield.automatic:
         for name, value in {
             **decided,
             "shielded_by": by,

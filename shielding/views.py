@@ -31,6 +31,7 @@ from shielding.policy import (
     SHARED_BY_AT_MOST,
     audit_facts,
     is_masked_for,
+    may_lift,
     sharing_fingerprint,
     sharing_told,
     visible_child,
@@ -84,12 +85,12 @@ def _shielded_meanwhile(
 ) -> HttpResponseBase:
     audit_note(request, **audit_facts(child), detail={"refused": "shielded_since"})
     message = "Someone else shielded this record a moment ago"
+    own_below = "Nothing has been saved: make the shield the record's own below if it needs one"
     if in_force is not None and in_force.for_sharing:
-        message = (
-            f"This record was shielded a moment ago, "
-            f"{_for_sharing_why(in_force, signed_in_user(request))}. Nothing has been saved: "
-            "make the shield the record's own below if it needs one"
-        )
+        why = _for_sharing_why(in_force, signed_in_user(request))
+        message = f"This record was shielded a moment ago, {why}. {own_below}"
+    elif in_force is not None and in_force.automatic:
+        message = f"{message}. {own_below}"
     messages.error(request, message)
     return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
 
@@ -118,19 +119,20 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     # form she sent is not the one the record now takes.
     if decided and in_force is None:
         return _lifted_meanwhile(request, child)
-    # (The own-sake form beside a shield for sharing names its fields apart: "own-reason".)
+    # (The own-sake form beside a shield the service put on names its fields apart:
+    # "own-reason".)
     if (
         posted is not None
         and not decided
         and in_force is not None
-        and (not in_force.for_sharing or "own-reason" not in posted)
+        and (not in_force.automatic or "own-reason" not in posted)
     ):
         return _shielded_meanwhile(request, child, in_force=in_force)
     reviewing = decided and in_force is not None
-    # A shield held only for sharing a home with a shielded child can also be made the
-    # officer's own, for the child itself (and then followed to its own family).
+    # A shield the service put on (for sharing a home with a shielded child, say) can also be
+    # made the officer's own, for the child itself (and then followed to its own family).
     own_form = None
-    if in_force is None or in_force.for_sharing:
+    if in_force is None or in_force.automatic:
         # Beside the review form, its fields named apart (one id per field on the page).
         own_form = ShieldForm(
             None if reviewing else posted, initial=initial, prefix="own" if in_force else None
@@ -237,8 +239,9 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             "form": form,
             "review_form": review_form,
             # What the officer sees now, for a shield for sharing: a lift stands while it is so.
+            # Only for one who may lift it: to anyone else, the field would say what it is for.
             "seen": sharing_fingerprint(child.pk, in_force.protects_id)
-            if in_force is not None and in_force.for_sharing and in_force.protects_id
+            if in_force is not None and in_force.protects_id and may_lift(in_force, officer)
             else "",
             "own_form": own_form,
             "record": record,

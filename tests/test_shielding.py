@@ -39,6 +39,7 @@ from shielding.policy import (
     same_home,
     shield_carry,
     shield_follows_home_and_carers,
+    shield_for_review,
     shield_sources_among,
     shielded_lookalike,
 )
@@ -866,6 +867,45 @@ class TestRecordsAlongside:
             services.shield_lift(shield=held, by=sol, note="Moved out")
         services.shield_lift(shield=held, by=User.objects.get(username="sam"), note="")
         assert in_force(eve) is None
+
+    def test_another_las_officer_cannot_tell_a_shield_for_sharing_from_the_page_or_history(
+        self, client
+    ):
+        """Sol, Southshire's officer and auditor, sees Eve's shield (for sharing Amy's refuge)
+        laid out as the shield a feed put on Fay's record, which could be a shielded child:
+        the same offer to shield it for the child's own sake, no hidden field that only
+        shields for sharing carry, and no ``for_sharing`` in Eve's change history. Sam, who
+        shields Amy and audits Northshire, is told of Cal's."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        fay = make_child(given_name="Fay", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        shield_for_review(fay)
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, Role.AUDITOR,
+                                  organisation=southshire()))  # fmt: skip
+
+        def layout(child: Child) -> list[str]:
+            page = client.get(reverse("shielding:shield", args=[child.contactpoint_id]))
+            html = page.content.decode()
+            return [*re.findall(r"<h2[^>]*>[^<]*</h2>", html), *re.findall(r'name="\w+"', html)]
+
+        assert layout(eve) == layout(fay)
+        assert "Shield this record for the child's own sake" in "".join(layout(eve))
+        history = reverse("audit:child_history", args=[eve.contactpoint_id])
+        html = client.get(history).content.decode()
+        assert "Shielded automatically" in html, "the shield's entry is shown"
+        assert "for_sharing" not in html
+        client.post(reverse("shielding:shield", args=[fay.contactpoint_id]),
+                    {"own-reason": "child_protection", "own-justification": "Fay is at risk",
+                     "own-review_on": SOON})  # fmt: skip
+        assert in_force(fay).justification == "Fay is at risk", "the offer is a real one"
+        User.objects.filter(username="sam").update(
+            roles=[Role.SHIELDING_OFFICER.value, Role.AUDITOR.value]
+        )
+        sign_in(client, User.objects.get(username="sam"))
+        told = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        assert "for_sharing: None → True" in told.content.decode()
 
     @pytest.mark.parametrize(
         ("hers", "his"),
