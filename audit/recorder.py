@@ -46,13 +46,32 @@ class AuditNote:
     result_count: int | None = None
     reason: str = ""
     detail: dict[str, Any] | None = None
+    # Events about other children, written with this one (``audit_also``).
+    also: list["AuditNote"] = field(default_factory=list)
+
+
+# An event that tells a child's own LA what a request did to her through another record (an
+# override of a record shielded to keep her home safe): only her LA's auditors, and national
+# ones, see it (``audit.selectors``), as only her officers are told what that shield is for.
+THROUGH_ANOTHER_RECORD = "through_another_record"
+
+
+def audit_also(request: HttpRequest, **facts: Any) -> None:
+    """Adds an event about another child to this request's, written in the same transaction:
+    if either cannot be written, nothing is shown."""
+    _request_note(request).also.append(AuditNote(**facts))
+
+
+def _request_note(request: HttpRequest) -> AuditNote:
+    note = getattr(request, "audit", None)
+    if note is None:  # a request that did not pass through AuditMiddleware (a unit test)
+        note = request.audit = AuditNote()  # type: ignore[attr-defined]
+    return note
 
 
 def audit_note(request: HttpRequest, **facts: Any) -> None:
     """Adds facts to this request's event (see AuditNote for the names)."""
-    note = getattr(request, "audit", None)
-    if note is None:  # a request that did not pass through AuditMiddleware (a unit test)
-        note = request.audit = AuditNote()  # type: ignore[attr-defined]
+    note = _request_note(request)
     for name, value in facts.items():
         if not hasattr(note, name):
             raise TypeError(f"audit events have no field {name!r}")
@@ -164,6 +183,8 @@ class AuditMiddleware:
                 if response.status_code >= 500:
                     raise _Failed(response)  # nothing a failed request did is kept
                 record_event(request, request.audit, status=response.status_code)  # type: ignore[attr-defined]
+                for also in request.audit.also:  # type: ignore[attr-defined]
+                    record_event(request, also, status=response.status_code)
             return response
         except _Failed as failure:
             self._sign_out_stands(request)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from accounts.permissions import is_national
 from audit.models import Action, AuditEvent
+from audit.recorder import THROUGH_ANOTHER_RECORD
 from directory.matching import name_parts
 from directory.models import CareRelationship, Child, ChildName, Merge, ParentCarer
 from shielding.policy import criteria_shown
@@ -29,7 +30,20 @@ def events_visible_to(auditor: User) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.all()
     if is_national(auditor):
         return events
-    return events.filter(organisation_id=auditor.organisation_id)
+    return events.filter(organisation_id=auditor.organisation_id).filter(
+        _not_anothers_child(auditor)
+    )
+
+
+def _not_anothers_child(auditor: User) -> Q:
+    """Leaves out the events that tell another LA what was done to its child through a record
+    of theirs (``THROUGH_ANOTHER_RECORD``): which child a shield for sharing protects is not
+    theirs to know. As ``NOT_ANOTHERS_CHILD`` in the reports."""
+    return (
+        Q(detail__isnull=True)
+        | ~Q(detail__has_key=THROUGH_ANOTHER_RECORD)
+        | Q(child_local_authority_id=auditor.organisation_id)
+    )
 
 
 def organisations_visible_to(auditor: User) -> QuerySet[Organisation]:
@@ -171,7 +185,15 @@ ANOMALY_ROWS = 1000
 
 
 # The only text formatted into the report queries below (constants); every value is a parameter.
-PERIOD = "(%s OR e.organisation_id = %s) AND e.occurred_at >= %s AND e.occurred_at < %s"
+# And, as ``_not_anothers_child``, not another LA's child's events about her, for an LA auditor.
+NOT_ANOTHERS_CHILD = (
+    f" AND (%s OR e.detail IS NULL OR NOT e.detail ? '{THROUGH_ANOTHER_RECORD}'"
+    " OR e.child_local_authority_id = %s)"
+)
+PERIOD = (
+    "(%s OR e.organisation_id = %s) AND e.occurred_at >= %s AND e.occurred_at < %s"
+    + NOT_ANOTHERS_CHILD
+)
 # What counts as use of the directory out of hours: whatever reads or changes a child's record.
 OUT_OF_HOURS_ACTIONS = (
     "('search', 'view_record', 'override', 'export', 'change', 'brokered_contact')"
@@ -181,7 +203,7 @@ OUT_OF_HOURS_ACTIONS = (
 # shield reaches her.
 CHILDREN_PERIOD = (
     "(%s OR e.organisation_id = %s OR e.child_local_authority_id = %s)"
-    " AND e.occurred_at >= %s AND e.occurred_at < %s"
+    " AND e.occurred_at >= %s AND e.occurred_at < %s" + NOT_ANOTHERS_CHILD
 )
 
 
@@ -252,7 +274,9 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
     zone_info = timezone.get_current_timezone()
     last = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone_info)
     period = PERIOD
+    # PERIOD's, in its order; NOT_ANOTHERS_CHILD's last.
     params = [is_national(auditor), auditor.organisation_id, first, last]
+    params += params[:2]
     about_children = [is_national(auditor), auditor.organisation_id, *params[1:]]
     many = settings.AUDIT_MANY_VIEWS
     reports = [

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User
 from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
-from audit.recorder import audit_note
+from audit.recorder import THROUGH_ANOTHER_RECORD, audit_also, audit_note
 from contactpoint.confirmation import confirmation_page, confirmed
 from contactpoint.routers import replica_reads
 from directory import services
@@ -31,6 +31,7 @@ from directory.search import (
 from shielding.policy import (
     audit_facts,
     lead_professional_named,
+    protected_through,
     visible_child,
     visible_search_result,
 )
@@ -119,6 +120,18 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             reason=override.reason,
             detail={"past_addresses": True} if record.past_addresses else None,
         )
+        # A record shielded to keep another child's home safe shows that home: her LA's
+        # auditors read this override in her access history and reports, and no one else
+        # learns from it who she is.
+        protected = protected_through(child)
+        if protected is not None:
+            audit_also(
+                request,
+                action=Action.OVERRIDE,
+                **audit_facts(protected),
+                reason=override.reason,
+                detail={THROUGH_ANOTHER_RECORD: child.contactpoint_id},
+            )
     else:
         audit_note(
             request,

@@ -1135,6 +1135,21 @@ def sharing_told(shield: Shield, viewer: User) -> bool:
     )
 
 
+def protected_through(child: Child) -> Child | None:
+    """The child whose home or carer this record shows, if its shield in force (or that of
+    the record it was merged into) is one for sharing them with her: an override of it shows
+    her whereabouts too, and her LA must hear of it."""
+    held = (
+        Shield.objects.filter(
+            child=child.record_kept(), lifted_at__isnull=True, for_sharing=True,
+            protects__isnull=False,
+        )
+        .select_related("protects")
+        .first()
+    )  # fmt: skip
+    return held.protects if held is not None else None
+
+
 def may_lift(shield: Shield, viewer: User) -> bool:
     """Whether the officer may lift this shield. A shield for sharing protects the child whose
     home or carer the record shares: only an officer who sees her in full (``sharing_told``)

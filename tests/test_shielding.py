@@ -1354,6 +1354,38 @@ class TestOverride:
         event = AuditEvent.objects.get(action=Action.OVERRIDE)
         assert event.reason == "Section 47 enquiry, police attending today" and event.child_shielded
 
+    def test_an_override_of_a_record_shielded_for_sharing_reaches_the_la_of_the_child_it_protects(
+        self, client
+    ):
+        """Owen, a Southshire override practitioner, overrides Eve's record, shielded because
+        Eve lives at Northshire's Amy's refuge, and sees the refuge. Ada, Northshire's auditor,
+        finds the override in Amy's access history and the overrides report; Sue, Southshire's
+        auditor, reads it under Eve alone, in every screen and the export."""
+        amy, _ = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        sign_in(client, make_user("owen", Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER,
+                                  organisation=southshire()))  # fmt: skip
+        visit = self.override(client, eve)["Location"]
+        seen = client.get(visit).content.decode()
+        assert "Refuge Road" in seen and amy.contactpoint_id_display not in seen
+        sign_in(client, ada())
+        history = client.get(reverse("audit:child_history", args=[amy.contactpoint_id]))
+        assert "Section 47 enquiry, police attending today" in history.content.decode()
+        report = client.get(reverse("audit:anomalies")).content.decode()
+        assert amy.contactpoint_id in report.split("Shield overrides", 1)[1]
+        sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        pages = [
+            client.get(reverse("audit:events")).content.decode(),
+            client.get(reverse("audit:child_history", args=[eve.contactpoint_id])).content.decode(),
+            client.get(reverse("audit:anomalies")).content.decode(),
+            b"".join(client.get(reverse("audit:export")).streaming_content).decode(),
+        ]
+        assert "Section 47 enquiry" in pages[1], "Eve's history lists the override"
+        for page in pages:
+            assert amy.contactpoint_id not in page
+
     def test_a_head_request_does_not_spend_the_visit(self, client):
         """A HEAD request (a link checker's, a browser's preflight) gets no page: it neither
         spends the one visit nor records an override nobody saw."""
