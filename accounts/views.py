@@ -371,6 +371,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
         audit_note(request, search_criteria={"query": "users", "q": query})
     now = timezone.now()
     rows = [(user, user.access_problem(now)) for user in users[:USERS_SHOWN]]
+    # The list shows each user's name, roles and last sign-in: its event says whose.
+    audit_note(request, detail={"users_listed": [user.pk for user, _ in rows]})
     # Those not listed are said to exist, or Lee would take the list for all his users.
     total = users.count() if len(rows) == USERS_SHOWN else len(rows)
     context = {"form": form, "rows": rows, "query": query, "total": total}

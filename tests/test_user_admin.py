@@ -184,6 +184,17 @@ class TestListingUsers:
             shown = AuditEvent.objects.filter(path=url).get()
             assert shown.detail == {"user_id": user.pk, "username": "priya"}, name
 
+    def test_the_event_of_the_list_names_the_users_it_shows(self, lee_client):
+        """Names, roles and last sign-ins: an auditor reading Lee's events must see whose,
+        with or without a search."""
+        user, other = priya(), User.objects.get(username="lee")
+        for query in ("", "?q=priya"):
+            url = reverse("accounts:user_list") + query
+            assert lee_client.get(url).status_code == 200
+            shown = AuditEvent.objects.filter(path=reverse("accounts:user_list")).latest("id")
+            listed = set((shown.detail or {}).get("users_listed", []))
+            assert user.pk in listed and (other.pk in listed) is (query == ""), query
+
     def test_the_detail_page_says_access_ends_on_the_day_a_check_runs_out(self, lee_client):
         """Vetting checked on 5 January 2026 lets her in up to 4 January 2029: on 5 January
         she is turned away, so that day is not shown as one she is "valid until"."""
