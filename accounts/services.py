@@ -73,7 +73,7 @@ def user_create(
 def setup_link_create(*, user: User, by: User | None) -> str:
     """Replaces any unused link with a new one, valid for 72 hours; returns its full URL."""
     now = timezone.now()
-    _end_setup_links(user, now)
+    setup_links_end(user, now)
     token = secrets.token_urlsafe(32)
     SetupLink.objects.create(
         user=user,
@@ -84,7 +84,9 @@ def setup_link_create(*, user: User, by: User | None) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("accounts:setup", args=[token])
 
 
-def _end_setup_links(user: User, now: datetime) -> None:
+def setup_links_end(user: User, now: datetime) -> None:
+    """Her unused links end: on suspension, on a new link, and once she signs in with both
+    factors, when a link left in an email would only let whoever finds it choose her password."""
     SetupLink.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
 
 
@@ -196,7 +198,7 @@ def user_suspend(*, user: User) -> None:
     if held.values_list("suspended_at", flat=True).get() is not None:
         raise AlreadySuspended
     user.suspended_at = timezone.now()
-    _end_setup_links(user, user.suspended_at)
+    setup_links_end(user, user.suspended_at)
     _end_sessions(user)
     user.save(update_fields=["suspended_at", "session_stamp"])
 

@@ -200,6 +200,7 @@ def _signed_in_fully(request: HttpRequest, user: User, device: Any) -> None:
     sign_in_failures_clear(user.username, signed_in_from=client_ip(request))
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
+    services.setup_links_end(user, user.last_login)
 
 
 # Only a reset of her two-factor sign-in, which she cannot make herself, gives new codes.

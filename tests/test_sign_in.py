@@ -4,6 +4,7 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
@@ -106,6 +107,18 @@ class TestTwoFactorSignIn:
         client.post(TWO_FACTOR, {"otp_token": current_code(device)})
         user.refresh_from_db()
         assert user.last_login > before
+
+    def test_signing_in_ends_a_set_up_link_she_no_longer_needs(self, client):
+        """Lee made Priya a link when she forgot her password; she remembered it and signed
+        in. The link, left in her email, still let whoever found it choose her password for
+        72 hours."""
+        user = priya()
+        device = authenticator(user)
+        link = services.setup_link_create(user=user, by=None)
+        give_password(client)
+        client.post(TWO_FACTOR, {"otp_token": current_code(device)})
+        assert "You are signed in as Priya" in client.get("/").content.decode()
+        assert Client().get(urlsplit(link).path).status_code == 404
 
     def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(self, client):
         device = authenticator(priya())
