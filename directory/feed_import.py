@@ -1158,6 +1158,16 @@ def _life_apply(row: FeedRow, child: Child) -> None:
             changed += ["status", "archived_on"]
     if changed:
         child.save(update_fields=[*changed, "updated_at"])
+    if "archived_on" in changed:
+        reviews_back_in_sight(child)
+
+
+def reviews_back_in_sight(child: Child) -> None:
+    """A record archived out of sight is live again: the rows set aside with it (most likely
+    hers) wait in the queue again, or nothing would ever decide them, as she is not purged."""
+    MatchReview.objects.filter(
+        status=MatchReview.Status.SET_ASIDE, candidates__contains=[{"child_id": child.pk}]
+    ).update(status=MatchReview.Status.OPEN)
 
 
 def _elsewhere_apply(row: FeedRow, child: Child, fact: dict[str, Any]) -> None:

@@ -581,6 +581,10 @@ def _life_taken_back(child: Child, row: Any, still: list[Any], today: date) -> N
         changed += ["status", "archived_on"]
     if changed:
         child.save(update_fields=[*changed, "updated_at"])
+    if "archived_on" in changed:
+        from directory.feed_import import reviews_back_in_sight  # it uses this module's services
+
+        reviews_back_in_sight(child)
 
 
 def _carer_phone_taken_back(child: Child, row: Any, still: list[Any]) -> None:

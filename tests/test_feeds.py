@@ -2134,6 +2134,25 @@ class TestMergeAndUnmerge:
         assert dict(outcome.counts) == {"still_waiting_for_review": 1}
         assert MatchReview.objects.get().status == MatchReview.Status.OPEN
 
+    def test_a_row_set_aside_comes_back_when_its_record_does(self, client):
+        """Her LA then records her consent to 25, so she is live again and will not be purged
+        with the row: set aside, it would never have been decided."""
+        born = {"date_of_birth": "2007-06-01"}
+        la_import(la_system(**born), name="a.csv")
+        archived = Child.objects.get()
+        Child.objects.filter(pk=archived.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=timezone.localdate() - timedelta(days=400)
+        )
+        review = feed_review(archived)
+        sign_in(client, dana())
+        decide(client, review, "set_aside")
+        assert MatchReview.objects.get().status == MatchReview.Status.SET_ASIDE
+        la_import(la_system(**born, consent_to_25="yes"), name="b.csv")
+        assert Child.objects.get(pk=archived.pk).status == Child.Status.ACTIVE
+        assert MatchReview.objects.get().status == MatchReview.Status.OPEN
+        link = reverse("directory:review", args=[review.pk])
+        assert link in client.get(reverse("directory:review_queue")).content.decode()
+
     def test_a_row_whose_best_match_she_can_see_is_not_set_aside(self, client):
         review = feed_review(make_child())
         sign_in(client, dana())
