@@ -1,6 +1,7 @@
 """UK postcodes: validation and the one stored form ("SW1A 1AA")."""
 
 import re
+from functools import lru_cache
 
 # Outward code (area, district, optional sub-district letter), then inward code (sector, unit).
 # Letters never used in particular positions are excluded, as Royal Mail's format defines.
@@ -29,9 +30,11 @@ def outward_code(postcode: str) -> str:
 _POSTCODE_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
-def one_slip_away(postcode: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def one_slip_away(postcode: str) -> frozenset[str]:
     """The valid postcodes a slip from this one, in stored form: one character typed wrong
-    ("ZE2 9QY" for "ZE2 9QX") or two side by side swapped ("ZE2 9XQ")."""
+    ("ZE2 9QY" for "ZE2 9QX") or two side by side swapped ("ZE2 9XQ"). Kept once worked
+    out: a home's are asked for by each look for records at or near it."""
     compact = postcode.replace(" ", "")
     slips = {
         compact[:at] + typed + compact[at + 1 :]
@@ -42,4 +45,4 @@ def one_slip_away(postcode: str) -> set[str]:
         for at in range(len(compact) - 1)
     }
     found = {normalise_postcode(slip) for slip in slips}
-    return {slip for slip in found if slip and slip != postcode}
+    return frozenset(slip for slip in found if slip and slip != postcode)
