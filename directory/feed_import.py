@@ -85,6 +85,18 @@ from shielding.policy import (
 logger = logging.getLogger(__name__)
 
 
+# Why a file was not imported, on the upload page and in a waiting file's result.
+FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
+NOTHING_PASSES_YET = (
+    "The rows left out of this file before ({left_out}) cannot be imported yet: put right in "
+    "ContactPoint (or the file) what the report says, then send it again"
+)
+STILL_REFUSED = (
+    "Some of the rows left out of this file before still have errors: correct them, or leave "
+    "those rows out again"
+)
+
+
 @dataclass
 class ImportOutcome:
     validation: Validation
@@ -125,6 +137,19 @@ class ImportOutcome:
         return self.date_not_used_said("%-d %B %Y")
 
     @property
+    def already_imported_words(self) -> str:
+        """Why a file imported before changed nothing, as the page says it."""
+        if self.other_la:
+            return "This file was imported before for another local authority. Nothing has changed."
+        if self.left_out_not_noted:
+            return (
+                "This file was imported before with rows left out, before ContactPoint noted "
+                "which rows they were. Nothing has changed: send the rows left out in a file of "
+                "their own."
+            )
+        return "This file was imported before. Nothing has changed."
+
+    @property
     def newer_extract_of_words(self) -> str:
         """When the same file was imported before, in words (as the page says dates)."""
         return self.newer_extract_of.extracted_said("%-d %B %Y") if self.newer_extract_of else ""
@@ -148,6 +173,16 @@ class ImportOutcome:
     def purged(self) -> int:
         """Of the rows left out before, how many are about records the lifecycle purged."""
         return self.counts[PURGED]
+
+
+def refused_because(outcome: ImportOutcome | None, skip_invalid: bool) -> str:
+    """Why a file was not imported: what the upload page's file field says, and a waiting
+    file's result. Sent again, of the rows left out."""
+    if outcome is None or outcome.resend_of is None:
+        return FILE_REFUSED
+    if skip_invalid:
+        return NOTHING_PASSES_YET.format(left_out=outcome.left_out_before)
+    return STILL_REFUSED
 
 
 def known_codes() -> dict[str, set[str]]:
@@ -443,17 +478,18 @@ def feed_upload_queue(
     source: str,
     file_name: str,
     content: bytes,
-    validation: Validation,
+    rows: int | None,
     local_authority: Organisation | None,
     by: User,
     skip_invalid: bool,
     extracted_on: date | None = None,
 ) -> FeedUpload:
-    """Keeps a checked file for ``waiting_uploads_import``."""
+    """Keeps a file for ``waiting_uploads_import``: checked, with the ``rows`` found, or too
+    large to check while the data manager waits (None), checked when it is imported."""
     return FeedUpload.objects.create(
-        source=source, file_name=file_name[:255], content=content,
-        rows=validation.rows_read, skip_invalid=skip_invalid, local_authority=local_authority,
-        uploaded_by=by, extracted_on=extracted_on,
+        source=source, file_name=file_name[:255], content=content, rows=rows,
+        skip_invalid=skip_invalid, local_authority=local_authority, uploaded_by=by,
+        extracted_on=extracted_on,
     )  # fmt: skip
 
 
@@ -537,14 +573,42 @@ def _upload_apply(upload: FeedUpload) -> None:
     imported = outcome.feed_import is not None
     upload.status = FeedUpload.Status.IMPORTED if imported else FeedUpload.Status.NOT_IMPORTED
     upload.feed_import = outcome.feed_import
+    if upload.rows is None:  # too large to check when it was uploaded: counted now
+        upload.rows = outcome.validation.rows_read
+    upload.result = _kept_short(_upload_result(outcome, upload.skip_invalid))
+
+
+def _upload_result(outcome: ImportOutcome, skip_invalid: bool) -> list[str]:
+    """What became of a waiting file, line by line, as the upload page would have said it:
+    the extract date it kept, what its rows did (with any left out, and why: some rows are
+    refused only as they apply), or why it was not imported."""
+    lines = []
+    if outcome.extract_date_not_used is not None:
+        lines.append(
+            f"This file was imported before, {outcome.date_not_used_words}: the date entered, "
+            f"{outcome.extract_date_not_used:%-d %B %Y}, was not used."
+        )
     if outcome.already_imported:
-        upload.result = "This file was imported before. Nothing has changed."
-    elif imported:  # with what was left out, and why: some rows are refused only as they apply
-        assert outcome.feed_import is not None
-        report = error_report(outcome.validation.errors)
-        upload.result = _kept_short([outcome.feed_import.outcome_text, *report.splitlines()])
-    else:
-        upload.result = _kept_short(error_report(outcome.validation.errors).splitlines())
+        return [*lines, outcome.already_imported_words]
+    if outcome.feed_import is None:
+        return [*lines, f"{refused_because(outcome, skip_invalid)}.", *_report(outcome)]
+    if outcome.newer_extract_of is not None:
+        lines.append(
+            f"This file was imported before, {outcome.newer_extract_of_words}. It has been "
+            f"imported again as extracted on {outcome.feed_import.extracted_on:%-d %B %Y}, so "
+            "its rows are the newer word on their records."
+        )
+    if (later := outcome.extracted_later) is not None:
+        lines.append(
+            f"This file was extracted on {outcome.feed_import.extracted:%-d %B %Y}, before "
+            f"{later.file_name} (extracted on {later.extracted:%-d %B %Y}), imported before "
+            "it: its rows about records that file has sent were not applied."
+        )
+    return [*lines, outcome.feed_import.outcome_text, *_report(outcome)]
+
+
+def _report(outcome: ImportOutcome) -> list[str]:
+    return error_report(outcome.validation.errors).splitlines()
 
 
 def _kept_short(lines: list[str], longest: int = 10_000) -> str:

@@ -1,5 +1,6 @@
 """Data managers' screens: upload a feed file, work the review queue, merge and unmerge."""
 
+import hashlib
 from collections import Counter
 from datetime import date
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from directory.feed_import import (
     feed_import,
     feed_upload_queue,
     oldest_extract,
+    refused_because,
     review_decide,
     review_version,
     row_from_record,
@@ -147,15 +149,6 @@ NATIONAL_FEED = (
 ACROSS_LAS = (
     "A shielded record can only be merged with a record of its own local authority: ask that "
     "local authority's shielding team"
-)
-FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
-NOTHING_PASSES_YET = (
-    "The rows left out of this file before ({left_out}) cannot be imported yet: put right in "
-    "ContactPoint (or the file) what the report says, then send it again"
-)
-STILL_REFUSED = (
-    "Some of the rows left out of this file before still have errors: correct them, or leave "
-    "those rows out again"
 )
 NO_LONGER_WAITING = (
     "That feed record is no longer waiting for review: it is removed when the record it was "
@@ -287,11 +280,13 @@ def feeds(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload, data = form.cleaned_data["file"], form.cleaned_data
         content = upload.read()
-        # Checked once, here: a 50 MB file takes seconds to check.
-        checked = feed_check(
-            source=data["source"], content=content, skip_invalid=data["skip_invalid"],
-            local_authority=data["local_authority"], extracted_on=data["extracted_on"],
-        )  # fmt: skip
+        # Checked once, here, unless it is too large to check while the data manager waits.
+        checked = None
+        if len(content) <= settings.FEED_WEB_CHECK_BYTES:
+            checked = feed_check(
+                source=data["source"], content=content, skip_invalid=data["skip_invalid"],
+                local_authority=data["local_authority"], extracted_on=data["extracted_on"],
+            )  # fmt: skip
         queued = _queued_if_large(checked, data, upload.name, content, manager)
         if queued is None:
             outcome = feed_import(
@@ -311,12 +306,12 @@ def feeds(request: HttpRequest) -> HttpResponse:
             # and the access log outlives any shield put on a child it might name.
             detail={
                 "action": "queue_feed" if queued else "import_feed",
-                "file_sha256": checked.digest,
+                "file_sha256": hashlib.sha256(content).hexdigest(),
                 "imported": bool(outcome and outcome.feed_import),
             }
             | ({"upload": queued.pk} if queued else {})
             | ({"feed_import": outcome.feed_import.pk} if outcome and outcome.feed_import else {})
-            | ({"resend_of": checked.resend_of.pk} if checked.resend_of else {}),
+            | ({"resend_of": checked.resend_of.pk} if checked and checked.resend_of else {}),
         )
     refused = bool(outcome and not outcome.already_imported and outcome.feed_import is None)
     return render(
@@ -338,7 +333,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
             # summary's link leads to the file field, which says the same.
             "page_has_errors": refused,
             "file_error": (
-                _refused_because(outcome, form.cleaned_data["skip_invalid"]) if refused else ""
+                refused_because(outcome, form.cleaned_data["skip_invalid"]) if refused else ""
             ),
             "queued": queued,
             "imports": _imports(manager)
@@ -352,27 +347,26 @@ def feeds(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _refused_because(outcome: ImportOutcome | None, skip_invalid: bool) -> str:
-    """What the file field says of a file not imported: sent again, of the rows left out."""
-    if outcome is None or outcome.resend_of is None:
-        return FILE_REFUSED
-    if skip_invalid:
-        return NOTHING_PASSES_YET.format(left_out=outcome.left_out_before)
-    return STILL_REFUSED
-
-
 def _queued_if_large(
-    checked: ImportOutcome, data: dict[str, Any], file_name: str, content: bytes, manager: User
+    checked: ImportOutcome | None,
+    data: dict[str, Any],
+    file_name: str,
+    content: bytes,
+    manager: User,
 ) -> FeedUpload | None:
-    """A file that will be imported (``checked``), with more rows than can be imported while
-    the data manager waits (``FEED_WEB_IMPORT_ROWS``), is imported within minutes by
-    ``manage.py import_waiting_feeds``; None for any other file, imported (or refused) now."""
-    if not checked.importable or len(checked.validation.rows) <= settings.FEED_WEB_IMPORT_ROWS:
+    """A file too large to check while the data manager waits (``checked`` None), or one that
+    will be imported with more rows than can be imported while they wait
+    (``FEED_WEB_IMPORT_ROWS``), is imported within minutes by ``manage.py
+    import_waiting_feeds``; None for any other file, imported (or refused) now."""
+    if checked is not None and (
+        not checked.importable or len(checked.validation.rows) <= settings.FEED_WEB_IMPORT_ROWS
+    ):
         return None
     return feed_upload_queue(
         source=data["source"], file_name=file_name, content=content,
-        validation=checked.validation, local_authority=data["local_authority"], by=manager,
-        skip_invalid=data["skip_invalid"], extracted_on=data["extracted_on"],
+        rows=checked.validation.rows_read if checked else None,
+        local_authority=data["local_authority"], by=manager, skip_invalid=data["skip_invalid"],
+        extracted_on=data["extracted_on"],
     )  # fmt: skip
 
 

@@ -714,9 +714,10 @@ class FeedImport(models.Model):
 
 
 class FeedUpload(models.Model):
-    """A file a data manager uploaded that has too many rows to import while they wait: it
-    waits for ``manage.py import_waiting_feeds`` (run every minute), which imports it exactly as
-    the upload page would have. Its content is let go once it has been dealt with."""
+    """A file a data manager uploaded that has too many rows to import while they wait, or is
+    too large even to check: it waits for ``manage.py import_waiting_feeds`` (run every minute),
+    which imports it exactly as the upload page would have. Its content is let go once it has
+    been dealt with."""
 
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting to be imported"
@@ -726,7 +727,9 @@ class FeedUpload(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices)
     file_name = models.CharField(max_length=255)
     content = models.BinaryField()
-    rows = models.IntegerField(help_text="Rows found when it was uploaded")
+    rows = models.IntegerField(
+        null=True, blank=True, help_text="Rows found; none until a file too large to check is"
+    )
     skip_invalid = models.BooleanField()
     local_authority = models.ForeignKey(
         "accounts.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.services import setup_link_create
+from directory.feed_import import waiting_uploads_import
 from shielding.models import ContactRequest
 from tests.personas import (
     PASSWORD,
@@ -111,7 +112,8 @@ def test_a_shielding_officers_forms_with_errors(page):
     )
 
 
-def test_a_data_managers_pages_in_every_state(page):
+def test_a_data_managers_pages_in_every_state(page, settings):
+    settings.FEED_WEB_CHECK_BYTES = 10
     review = feed_review(make_child())
     kept, absorbed = make_child(given_name="Keep"), make_child(given_name="Absorb")
     keep, merge = (
@@ -120,6 +122,18 @@ def test_a_data_managers_pages_in_every_state(page):
     )
     sign_in_as(page, dana())
     filled(page, {}, "Check and import", "upload errors", url="/feeds/")
+    today = timezone.localdate()
+    page.get_by_label("Which feed").select_option("la_system")
+    page.locator("#id_extracted_on_0").fill(str(today.day))
+    page.locator("#id_extracted_on_1").fill(str(today.month))
+    page.locator("#id_extracted_on_2").fill(str(today.year))
+    page.locator("#id_file").set_input_files(
+        files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": b"not,a,feed\n1,2,3\n"}]
+    )
+    filled(page, {}, "Check and import", "upload: too large to check")
+    waiting_uploads_import()
+    shown(page, "/feeds/", "upload: not imported, with its errors")
+    assert "The file has errors" in page.content()
     filled(page, {}, "Save decision", "review errors", url=f"/feeds/reviews/{review.pk}/")
     filled(page, {}, "Continue", "merge: nothing entered", url="/feeds/merge/")
     filled(page, {keep: "123", merge: "123"}, "Continue", "merge: bad IDs")

@@ -2951,6 +2951,60 @@ class TestUploadScreen:
         done = AuditEvent.objects.filter(detail__upload=waiting.pk, path="").get()
         assert done.user_id == manager.pk and (done.detail or {}).get("imported") is True
 
+    def test_a_file_too_large_to_check_waits_and_is_checked_as_it_is_imported(
+        self, client, school, settings
+    ):
+        """A file of about 45 MB took 74 to 171 s to check while the data manager waited,
+        past gunicorn's 30 s: she got no page, and the file was neither imported nor kept."""
+        from directory.models import FeedUpload
+
+        settings.FEED_WEB_CHECK_BYTES = 100
+        manager = dana()
+        sign_in(client, manager)
+        content = census({}, {"upn": upn("352214300102"), "given_name": "Ella"})
+        assert len(content) > 100
+        html = client.post(
+            reverse("directory:feeds"),
+            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
+             "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
+        ).content.decode()  # fmt: skip
+        assert "File waiting to be checked and imported" in html and "Not counted yet" in html
+        waiting = FeedUpload.objects.get()
+        assert waiting.rows is None and not Child.objects.exists()
+        queued = AuditEvent.objects.get(detail__action="queue_feed").detail or {}
+        assert queued["upload"] == waiting.pk
+        assert queued["file_sha256"] == hashlib.sha256(content).hexdigest()
+        call_command("import_waiting_feeds", stdout=io.StringIO())
+        waiting.refresh_from_db()
+        assert waiting.status == FeedUpload.Status.IMPORTED and waiting.rows == 2
+        assert Child.objects.exists() and waiting.feed_import.imported_by == manager
+        assert ">2</td>" in client.get(reverse("directory:feeds")).content.decode()
+
+    def test_a_file_too_large_to_check_with_errors_is_not_imported_and_says_why(
+        self, client, school, settings
+    ):
+        from directory.models import FeedUpload
+
+        settings.FEED_WEB_CHECK_BYTES = 100
+        sign_in(client, dana())
+        content = census({}, {"upn": upn("352214300102"), "gender": "x"})
+        client.post(
+            reverse("directory:feeds"),
+            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
+             "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
+        )  # fmt: skip
+        call_command("import_waiting_feeds", stdout=io.StringIO())
+        upload = FeedUpload.objects.get()
+        result = upload.result.splitlines()
+        assert upload.status == FeedUpload.Status.NOT_IMPORTED and not Child.objects.exists()
+        assert result[0] == (
+            "The file has errors: correct them and upload it again, or leave those rows out."
+        )
+        assert result[1].startswith("Row 3: gender: unknown code") and len(result) == 2
+        assert upload.rows == 2 and bytes(upload.content) == b""
+        page = client.get(reverse("directory:feeds")).content.decode()
+        assert "Row 3: gender: unknown code" in page
+
     def test_a_waiting_files_long_report_says_how_much_it_does_not_show(self, school):
         """Cut at 10,000 characters, the report of rows left out stopped mid-row, and did not
         say that hundreds more were left out."""
@@ -2962,7 +3016,7 @@ class TestUploadScreen:
         checked = feed_check(source=Source.SCHOOL_CENSUS, content=content, skip_invalid=True)
         feed_upload_queue(
             source=Source.SCHOOL_CENSUS, file_name="big.csv", content=content,
-            validation=checked.validation, local_authority=northshire(), by=dana(),
+            rows=checked.validation.rows_read, local_authority=northshire(), by=dana(),
             skip_invalid=True,
         )  # fmt: skip
         waiting_uploads_import()
@@ -4011,6 +4065,32 @@ class TestAnOlderFileImportedLate:
         page = self.upload(client, self.MARCH, may, "may.csv")
         assert "This file was imported before. Nothing has changed." in page
         assert FeedImport.objects.count() == 4
+
+    def test_a_waiting_file_says_it_was_imported_as_the_newer_extract(self, client, settings):
+        """A file too large to import while Dana waits said only what its rows did: not that
+        it had been imported before, nor that it was imported again as the newer extract."""
+        from directory.feed_import import waiting_uploads_import
+        from directory.models import FeedUpload
+
+        sign_in(client, dana())
+        today = timezone.localdate()
+        march, may = today - timedelta(days=30), today - timedelta(days=2)
+        self.upload(client, self.MARCH, march, "march.csv")
+        settings.FEED_WEB_CHECK_BYTES = 10
+        self.upload(client, self.MARCH, march - timedelta(days=1), "again.csv")
+        self.upload(client, self.MARCH, may, "may.csv")
+        waiting_uploads_import()
+        again, newer = (upload.result for upload in FeedUpload.objects.order_by("pk"))
+        assert newer.splitlines()[0] == (
+            f"This file was imported before, as extracted on {march:%-d %B %Y}. It has been "
+            f"imported again as extracted on {may:%-d %B %Y}, so its rows are the newer word "
+            "on their records."
+        )
+        assert again.splitlines() == [
+            f"This file was imported before, as extracted on {march:%-d %B %Y}, so it keeps "
+            f"that date: the date entered, {march - timedelta(days=1):%-d %B %Y}, was not used.",
+            "This file was imported before. Nothing has changed.",
+        ]
 
     def test_a_file_imported_before_extract_dates_is_said_to_be_dated_when_received(self, client):
         """Its first import has no extract date: the day it was received stands in, and the
