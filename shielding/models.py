@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
+from directory import contactpoint_id
+
 
 class Shield(models.Model):
     """A shielding officer's decision to mask a child's whereabouts, reviewed every 6 months.
@@ -109,6 +111,10 @@ class ShieldOverride(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     review_note = models.TextField(blank=True)
+    # An override of a record shielded for sharing a home or carer with this child showed them:
+    # it is hers too, through that record (its ContactPoint ID), for her LA's team to sign off.
+    # Its token was never given out: it opens nothing.
+    seen_through = models.CharField(max_length=12, blank=True)
 
     class Meta:
         constraints = [
@@ -120,6 +126,9 @@ class ShieldOverride(models.Model):
 
     def get_additional_data(self) -> dict[str, object]:
         return {"child_ids": [self.child_id]}
+
+    def seen_through_display(self) -> str:
+        return contactpoint_id.display(self.seen_through)
 
     @staticmethod
     def hash_token(token: str) -> str:

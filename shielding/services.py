@@ -16,6 +16,7 @@ from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     follow_shields_after_commit,
     may_lift,
+    protected_through,
     reviews_offer_shielded,
     sharing_fingerprint,
     sharing_records,
@@ -224,6 +225,14 @@ def override_visit(*, child: Child, practitioner: User, token: str) -> ShieldOve
         return None
     override.viewed_at = timezone.now()
     override.save(update_fields=["viewed_at"])
+    protected = protected_through(child)
+    if protected is not None:
+        # The visit shows her home or carer: her LA's team signs it off as an override of hers.
+        ShieldOverride.objects.create(
+            child=protected, practitioner=practitioner, reason=override.reason,
+            visit_token_hash=ShieldOverride.hash_token(secrets.token_urlsafe(24)),
+            viewed_at=override.viewed_at, seen_through=override.child.contactpoint_id,
+        )  # fmt: skip
     return override
 
 

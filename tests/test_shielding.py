@@ -1354,13 +1354,9 @@ class TestOverride:
         event = AuditEvent.objects.get(action=Action.OVERRIDE)
         assert event.reason == "Section 47 enquiry, police attending today" and event.child_shielded
 
-    def test_an_override_of_a_record_shielded_for_sharing_reaches_the_la_of_the_child_it_protects(
-        self, client
-    ):
-        """Owen, a Southshire override practitioner, overrides Eve's record, shielded because
-        Eve lives at Northshire's Amy's refuge, and sees the refuge. Ada, Northshire's auditor,
-        finds the override in Amy's access history and the overrides report; Sue, Southshire's
-        auditor, reads it under Eve alone, in every screen and the export."""
+    def eve_overridden_by_owen(self, client) -> tuple[Child, Child, str]:
+        """Amy (Northshire) shielded at her refuge, Eve (Southshire) living there too, and
+        Owen (Southshire) overriding Eve's record: Amy, Eve, and what Owen's visit showed."""
         amy, _ = amy_and_cal_at_the_refuge()
         eve = make_child(given_name="Eve", local_authority=southshire())
         make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
@@ -1368,7 +1364,16 @@ class TestOverride:
         sign_in(client, make_user("owen", Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER,
                                   organisation=southshire()))  # fmt: skip
         visit = self.override(client, eve)["Location"]
-        seen = client.get(visit).content.decode()
+        return amy, eve, client.get(visit).content.decode()
+
+    def test_an_override_of_a_record_shielded_for_sharing_reaches_the_la_of_the_child_it_protects(
+        self, client
+    ):
+        """Owen, a Southshire override practitioner, overrides Eve's record, shielded because
+        Eve lives at Northshire's Amy's refuge, and sees the refuge. Ada, Northshire's auditor,
+        finds the override in Amy's access history and the overrides report; Sue, Southshire's
+        auditor, reads it under Eve alone, in every screen and the export."""
+        amy, eve, seen = self.eve_overridden_by_owen(client)
         assert "Refuge Road" in seen and amy.contactpoint_id_display not in seen
         sign_in(client, ada())
         history = client.get(reverse("audit:child_history", args=[amy.contactpoint_id]))
@@ -1385,6 +1390,28 @@ class TestOverride:
         assert "Section 47 enquiry" in pages[1], "Eve's history lists the override"
         for page in pages:
             assert amy.contactpoint_id not in page
+
+    def test_an_override_of_a_record_shielded_for_sharing_waits_for_her_las_team_too(self, client):
+        """Owen's override of Eve's record showed Amy's refuge, but it waited only in
+        Southshire's queue: Sam, Amy's officer, was never asked to sign it off. It now waits in
+        Northshire's queue as an override of Amy's, through Eve's record, and Sol's queue still
+        names Eve alone."""
+        amy, eve, seen = self.eve_overridden_by_owen(client)
+        assert "Refuge Road" in seen
+        sign_in(client, User.objects.get(username="sam"))
+        queue = client.get(reverse("shielding:override_queue")).content.decode()
+        assert amy.contactpoint_id_display in queue
+        assert f"seen through record {eve.contactpoint_id_display}" in queue
+        assert "Section 47 enquiry, police attending today" in queue
+        hers = ShieldOverride.objects.get(child=amy)
+        client.post(reverse("shielding:override_sign_off", args=[hers.pk]), {"note": "Moved her"})
+        hers.refresh_from_db()
+        assert hers.reviewed_by is not None and hers.review_note == "Moved her"
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        queue = client.get(reverse("shielding:override_queue")).content.decode()
+        assert eve.contactpoint_id_display in queue and amy.contactpoint_id_display not in queue
+        assert "seen through" not in queue
+        assert ShieldOverride.objects.get(child=eve).reviewed_at is None, "Sol signs off his own"
 
     def test_a_head_request_does_not_spend_the_visit(self, client):
         """A HEAD request (a link checker's, a browser's preflight) gets no page: it neither
