@@ -3057,6 +3057,26 @@ class TestUploadScreen:
         assert upload.status == FeedUpload.Status.NOT_IMPORTED and "Not imported" in upload.result
         assert not Child.objects.exists() and bytes(upload.content) == b""
 
+    def test_a_file_never_checked_is_not_said_to_wait_to_be_counted(self, client, settings):
+        """Its uploader suspended before the command ran, the file was set aside unread: the
+        list said "Not counted yet", as if it were still to be."""
+        from accounts.services import user_suspend
+        from directory.feed_import import waiting_uploads_import
+
+        settings.FEED_WEB_CHECK_BYTES = 10
+        manager = dana()
+        sign_in(client, manager)
+        client.post(
+            reverse("directory:feeds"),
+            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
+             "file": SimpleUploadedFile("big.csv", census({}), content_type="text/csv")},
+        )  # fmt: skip
+        user_suspend(user=manager)
+        waiting_uploads_import()
+        sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=northshire()))
+        page = client.get(reverse("directory:feeds")).content.decode()
+        assert "big.csv" in page and ">Not counted</td>" in page and "Not counted yet" not in page
+
     def test_a_waiting_national_file_is_not_imported_once_its_uploader_joins_an_la(
         self, client, settings
     ):
