@@ -339,7 +339,8 @@ def feeds(request: HttpRequest) -> HttpResponse:
             "imports": _imports(manager)
             .select_related("imported_by")
             .order_by("-imported_at")[:20],
-            "uploads": _in_own_la(FeedUpload.objects.all(), manager, "local_authority")
+            # Not the files themselves: a waiting one can be 50 MB, and any number may wait.
+            "uploads": _in_own_la(FeedUpload.objects.defer("content"), manager, "local_authority")
             .select_related("uploaded_by")
             .order_by("-uploaded_at")[:20],
             "open_reviews": _reviews(manager).filter(status=MatchReview.Status.OPEN).count(),

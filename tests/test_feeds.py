@@ -2900,6 +2900,15 @@ class TestServiceRegister:
 
 
 class TestUploadScreen:
+    @staticmethod
+    def big_census(client, content: bytes) -> str:
+        """The upload page after Northshire's census file big.csv, extracted today."""
+        return client.post(
+            reverse("directory:feeds"),
+            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
+             "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
+        ).content.decode()  # fmt: skip
+
     def test_a_data_manager_uploads_a_file(self, client, school):
         sign_in(client, dana())
         upload = SimpleUploadedFile("census.csv", census({}), content_type="text/csv")
@@ -2963,11 +2972,7 @@ class TestUploadScreen:
         sign_in(client, manager)
         content = census({}, {"upn": upn("352214300102"), "given_name": "Ella"})
         assert len(content) > 100
-        html = client.post(
-            reverse("directory:feeds"),
-            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
-             "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
-        ).content.decode()  # fmt: skip
+        html = self.big_census(client, content)
         assert "File waiting to be checked and imported" in html and "Not counted yet" in html
         waiting = FeedUpload.objects.get()
         assert waiting.rows is None and not Child.objects.exists()
@@ -2988,11 +2993,7 @@ class TestUploadScreen:
         settings.FEED_WEB_CHECK_BYTES = 100
         sign_in(client, dana())
         content = census({}, {"upn": upn("352214300102"), "gender": "x"})
-        client.post(
-            reverse("directory:feeds"),
-            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
-             "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
-        )  # fmt: skip
+        self.big_census(client, content)
         call_command("import_waiting_feeds", stdout=io.StringIO())
         upload = FeedUpload.objects.get()
         result = upload.result.splitlines()
@@ -3004,6 +3005,23 @@ class TestUploadScreen:
         assert upload.rows == 2 and bytes(upload.content) == b""
         page = client.get(reverse("directory:feeds")).content.decode()
         assert "Row 3: gender: unknown code" in page
+
+    def test_the_upload_page_does_not_read_the_files_waiting(self, client, settings):
+        """Every view of the page read each waiting file whole from the database (a file too
+        large to check can be 50 MB, and 20 were listed): the page was as slow as the files
+        were large, and a few large files could exhaust the web server's memory."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        settings.FEED_WEB_CHECK_BYTES = 100
+        sign_in(client, dana())
+        content = census({}, {"upn": upn("352214300102"), "given_name": "Ella"})
+        self.big_census(client, content)
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(reverse("directory:feeds")).content.decode()
+        assert "big.csv" in page and "Waiting to be imported" in page
+        read = [q["sql"] for q in queries.captured_queries if "feedupload" in q["sql"]]
+        assert read and not [sql for sql in read if '"directory_feedupload"."content"' in sql]
 
     def test_a_waiting_files_long_report_says_how_much_it_does_not_show(self, school):
         """Cut at 10,000 characters, the report of rows left out stopped mid-row, and did not
@@ -3039,11 +3057,7 @@ class TestUploadScreen:
         manager = dana()
         sign_in(client, manager)
         content = census({}, {"upn": upn("352214300102"), "given_name": "Ella"})
-        client.post(
-            reverse("directory:feeds"),
-            {**extracted_today(), "source": "school_census", "local_authority": northshire().pk,
-             "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
-        )  # fmt: skip
+        self.big_census(client, content)
         if since == "suspended":
             user_suspend(user=manager)
         elif since == "no longer a data manager":
