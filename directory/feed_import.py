@@ -515,10 +515,11 @@ def waiting_uploads_import() -> list[FeedUpload]:
 
 def _upload_import(upload: FeedUpload) -> None:
     refused = _uploader_refused(upload)
+    resent = None
     if refused:
         upload.status, upload.result = FeedUpload.Status.NOT_IMPORTED, refused
     else:
-        _upload_apply(upload)
+        resent = _upload_apply(upload)
     upload.content, upload.finished_at = b"", timezone.now()
     upload.save()
     record_event(
@@ -532,15 +533,10 @@ def _upload_import(upload: FeedUpload) -> None:
                 "feed_import": upload.feed_import_id,
                 "imported": upload.status == FeedUpload.Status.IMPORTED,
             }
-            | ({"resend_of": resent} if (resent := _resend_of(upload)) else {}),
+            | ({"resend_of": resent} if resent else {}),
         ),
         status=None,
     )
-
-
-def _resend_of(upload: FeedUpload) -> int | None:
-    """The first import of the file an upload imported, when it was that file sent again."""
-    return upload.feed_import.resend_of_id if upload.feed_import else None
 
 
 def _uploader_refused(upload: FeedUpload) -> str:
@@ -557,7 +553,10 @@ def _uploader_refused(upload: FeedUpload) -> str:
     return ""
 
 
-def _upload_apply(upload: FeedUpload) -> None:
+def _upload_apply(upload: FeedUpload) -> int | None:
+    """Imports a waiting file as the upload page would have. Returns the first import of the
+    file, when it was that file sent again (imported or not: the access event says so, as
+    the page's does)."""
     try:
         with transaction.atomic(), set_actor(upload.uploaded_by):
             outcome = feed_import(
@@ -569,13 +568,14 @@ def _upload_apply(upload: FeedUpload) -> None:
         logger.exception("feed upload %s could not be imported", upload.pk)
         upload.status = FeedUpload.Status.NOT_IMPORTED
         upload.result = "Something went wrong in ContactPoint. Nothing was imported."
-        return
+        return None
     imported = outcome.feed_import is not None
     upload.status = FeedUpload.Status.IMPORTED if imported else FeedUpload.Status.NOT_IMPORTED
     upload.feed_import = outcome.feed_import
     if upload.rows is None:  # too large to check when it was uploaded: counted now
         upload.rows = outcome.validation.rows_read
     upload.result = _kept_short(_upload_result(outcome, upload.skip_invalid))
+    return outcome.resend_of.pk if outcome.resend_of else None
 
 
 def _upload_result(outcome: ImportOutcome, skip_invalid: bool) -> list[str]:

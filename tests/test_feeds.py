@@ -36,6 +36,7 @@ from directory.models import (
     Child,
     ChildIdentifier,
     FeedImport,
+    FeedUpload,
     Involvement,
     MatchReview,
     Merge,
@@ -3427,6 +3428,24 @@ class TestSendingAFileAgain:
         done = AuditEvent.objects.filter(detail__upload=upload.pk, path="").get()
         assert done.user_id == manager.pk
         assert (done.detail or {})["resend_of"] == upload.feed_import.resend_of_id
+
+    def test_a_large_file_sent_again_too_soon_is_noted_as_sent_again(
+        self, client, school, settings
+    ):
+        """Too large to check while Dana waited, the file sent again before its row left out
+        could come in was noted only as a file not imported: the auditors could not tell it
+        from a first sending, as they can on the page's own event."""
+        sign_in(client, dana())
+        self.upload(client, self.PARTLY)
+        first = FeedImport.objects.get()
+        settings.FEED_WEB_CHECK_BYTES = 10
+        assert "File waiting to be checked and imported" in self.upload(client, self.PARTLY)
+        waiting_uploads_import()
+        upload = FeedUpload.objects.get()
+        assert upload.status == FeedUpload.Status.NOT_IMPORTED
+        assert upload.result.startswith("The rows left out of this file before (1) cannot")
+        done = AuditEvent.objects.filter(detail__upload=upload.pk, path="").get()
+        assert (done.detail or {})["resend_of"] == first.pk
 
     def test_the_import_command_sends_a_file_again(self, tmp_path, school, capsys):
         path = self.imported_partly_by_command(tmp_path)
