@@ -39,6 +39,7 @@ from directory.feeds import (
     RowErrors,
     Validation,
     error_report,
+    feed_header_validate,
     feed_row,
     feed_validate,
 )
@@ -196,16 +197,18 @@ def known_codes() -> dict[str, set[str]]:
 
 
 def feed_file_check(
-    *, source: str, content: bytes, extracted_on: date | None = None
+    *, source: str, content: bytes, extracted_on: date | None = None, header_only: bool = False
 ) -> tuple[Validation, bool]:
-    """Validation of a whole file, extracted on ``extracted_on``; the flag says it is not
-    UTF-8 text."""
+    """Validation of a whole file, extracted on ``extracted_on`` (or, ``header_only``, of
+    whether it is UTF-8 text with the feed's header); the flag says it is not UTF-8 text."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as problem:
         validation = Validation()
         validation.errors.append(_not_utf8(content, problem.start))
         return validation, True
+    if header_only:
+        return feed_header_validate(source, text), False
     validation = feed_validate(
         source, text, today=timezone.localdate(), known=known_codes(), extracted_on=extracted_on
     )
@@ -233,6 +236,17 @@ def _not_utf8(content: bytes, start: int) -> tuple[int, str]:
         return 1, f"the file is not UTF-8 text: {SAVE_AS_CSV}"
     row = rows + 1 if not before or before.endswith(("\n", "\r")) else rows
     return row, f"this row is not UTF-8 text, so nor is the file: {SAVE_AS_CSV}"
+
+
+def feed_unreadable(*, source: str, content: bytes) -> ImportOutcome | None:
+    """A file too large to check whole while its data manager waits, refused at once (as
+    ``feed_check`` would refuse it) where that is quick to tell: it is not UTF-8 text (a
+    workbook, say), or its columns are not the feed's. None for any other file."""
+    validation, not_utf8 = feed_file_check(source=source, content=content, header_only=True)
+    if not validation.errors:
+        return None
+    digest = hashlib.sha256(content).hexdigest()
+    return ImportOutcome(validation=validation, digest=digest, not_utf8=not_utf8)
 
 
 def feed_check(

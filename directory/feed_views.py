@@ -32,6 +32,7 @@ from directory.feed_import import (
     decision_shielded,
     feed_check,
     feed_import,
+    feed_unreadable,
     feed_upload_queue,
     oldest_extract,
     refused_because,
@@ -280,13 +281,16 @@ def feeds(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload, data = form.cleaned_data["file"], form.cleaned_data
         content = upload.read()
-        # Checked once, here, unless it is too large to check while the data manager waits.
-        checked = None
+        # Checked once, here, unless it is too large to check while the data manager waits:
+        # then only what is quick to tell, that it is not the feed's CSV at all (None if not).
+        checked: ImportOutcome | None
         if len(content) <= settings.FEED_WEB_CHECK_BYTES:
             checked = feed_check(
                 source=data["source"], content=content, skip_invalid=data["skip_invalid"],
                 local_authority=data["local_authority"], extracted_on=data["extracted_on"],
             )  # fmt: skip
+        else:
+            checked = feed_unreadable(source=data["source"], content=content)
         queued = _queued_if_large(checked, data, upload.name, content, manager)
         if queued is None:
             outcome = feed_import(

@@ -530,11 +530,31 @@ def feed_validate(
     except csv.Error as problem:
         # The CSV itself breaks (a cell of over 128 KB, say): nothing after it can be read, so
         # nothing of the file is imported, whatever the valid rows before.
-        result.errors.append(
-            (reader.next_number, f"the file cannot be read as CSV from this row on ({problem})")
-        )
+        result.errors.append(_unreadable(reader, problem))
         result.rows, result.rows_read = [], 0
     return result
+
+
+# A header is a few hundred characters: this much of a file holds it, however large the file,
+# and more than the longest cell the CSV reader takes (128 KB), so that a file whose first cell
+# is longer is refused for it here as it is when read whole.
+HEADER_CHARACTERS = 2**18
+
+
+def feed_header_validate(source: str, text: str) -> Validation:
+    """The header alone checked, as ``feed_validate`` checks it: a file too large to check
+    whole while its data manager waits is still told at once that it is not the feed's."""
+    result = Validation()
+    reader = CsvRows(text[:HEADER_CHARACTERS])
+    try:
+        _header_checked(source, reader.header, result)
+    except csv.Error as problem:
+        result.errors.append(_unreadable(reader, problem))
+    return result
+
+
+def _unreadable(reader: CsvRows, problem: csv.Error) -> tuple[int, str]:
+    return reader.next_number, f"the file cannot be read as CSV from this row on ({problem})"
 
 
 def _header_problems(source: str, header: Sequence[str]) -> list[str]:

@@ -11,6 +11,8 @@ from django.utils import timezone
 from accounts.roles import Role
 from accounts.services import setup_link_create
 from directory.feed_import import waiting_uploads_import
+from directory.feeds import COLUMNS
+from directory.models import Source
 from shielding.models import ContactRequest
 from tests.personas import (
     PASSWORD,
@@ -114,6 +116,7 @@ def test_a_shielding_officers_forms_with_errors(page):
 
 def test_a_data_managers_pages_in_every_state(page, settings):
     settings.FEED_WEB_CHECK_BYTES = 10
+    la_system_header = ",".join(COLUMNS[Source.LA_SYSTEM]).encode() + b"\n"
     review = feed_review(make_child())
     kept, absorbed = make_child(given_name="Keep"), make_child(given_name="Absorb")
     keep, merge = (
@@ -128,7 +131,7 @@ def test_a_data_managers_pages_in_every_state(page, settings):
     page.locator("#id_extracted_on_1").fill(str(today.month))
     page.locator("#id_extracted_on_2").fill(str(today.year))
     page.locator("#id_file").set_input_files(
-        files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": b"not,a,feed\n1,2,3\n"}]
+        files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": la_system_header + b"1,2\n"}]
     )
     filled(page, {}, "Check and import", "upload: too large to check")
     waiting_uploads_import()

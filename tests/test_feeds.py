@@ -3007,6 +3007,25 @@ class TestUploadScreen:
         page = client.get(reverse("directory:feeds")).content.decode()
         assert "Row 3: gender: unknown code" in page
 
+    @pytest.mark.parametrize(
+        ("content", "said"),
+        [
+            (b"PK\x03\x04" + bytes(range(256)) * 4, "Row 1: the file is a spreadsheet workbook"),
+            (la_system(given_name="Ella"), "these are the columns of a local authority system"),
+        ],
+        ids=["a workbook", "another feed's file"],
+    )
+    def test_a_file_too_large_to_check_that_is_not_the_feeds_csv_is_refused_at_once(
+        self, client, settings, content, said
+    ):
+        """A workbook uploaded for its CSV, or a file of another feed, waited minutes to be
+        told what the page can tell at once, whatever the file's size: Dana had gone."""
+        settings.FEED_WEB_CHECK_BYTES = 100
+        sign_in(client, dana())
+        page = self.big_census(client, content)
+        assert "The file has errors: correct them" in page and said in page
+        assert "File waiting" not in page and not FeedUpload.objects.exists()
+
     def test_the_upload_page_does_not_read_the_files_waiting(self, client, settings):
         """Every view of the page read each waiting file whole from the database (a file too
         large to check can be 50 MB, and 20 were listed): the page was as slow as the files
