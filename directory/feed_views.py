@@ -437,6 +437,7 @@ def _comparison(review: MatchReview, row: FeedRow, viewer: User) -> ReviewShown:
         candidates=[by_id[pk] for pk in ids if pk in by_id],
         decided=source_record.child,
         viewer=viewer,
+        unseen=[pk for pk in ids if pk not in by_id],
     )
 
 

@@ -993,11 +993,16 @@ def review_shown(
     candidates: list[Child],
     decided: Child | None,
     viewer: User,
+    unseen: Iterable[int] = (),
 ) -> ReviewShown:
-    """``candidates`` with their names, addresses and shields prefetched. The row is hidden
-    beside a shielded candidate, and where it could be a shielded child who is not among them
-    (shielded since it came, say, when better candidates had kept her off its shortlist)."""
-    hidden = any(is_masked_for(child, viewer) for child in [*candidates, *filter(None, [decided])])
+    """``candidates`` with their names, addresses and shields prefetched; ``unseen``, the ids
+    of those on its shortlist the viewer may not see at all (archived out of sight). The row
+    is hidden beside a shielded candidate, seen or not (as the review queue hides it), and
+    where it could be a shielded child who is not among them (shielded since it came, say,
+    when better candidates had kept her off its shortlist)."""
+    hidden = bool(shielded_among(unseen)) or any(
+        is_masked_for(child, viewer) for child in [*candidates, *filter(None, [decided])]
+    )
     if not hidden:
         lookalike = shielded_lookalike(incoming)
         hidden = lookalike is not None and is_masked_for(lookalike, viewer)

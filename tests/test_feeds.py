@@ -2094,6 +2094,25 @@ class TestMergeAndUnmerge:
         decide(client, review, "defer")
         assert MatchReview.objects.get().status == MatchReview.Status.DEFERRED
 
+    def test_a_row_beside_a_shielded_record_archived_out_of_sight_hides_where_it_lives(
+        self, client
+    ):
+        """The queue hid the row's pupil number beside the shielded candidate, but its page,
+        which leaves out a record archived over a year ago, showed its number and postcode."""
+        older = make_child(date_of_birth=date(2003, 1, 2), status=Child.Status.ARCHIVED,
+                           archived_on=timezone.localdate() - timedelta(days=400))  # fmt: skip
+        shield(older)
+        review = feed_review(make_child())
+        review.candidates = [*review.candidates, {"child_id": older.pk, "weight": 2.0}]
+        review.save(update_fields=["candidates"])
+        sign_in(client, dana())
+        queue = client.get(reverse("directory:review_queue")).content.decode()
+        assert review.source_record.record_id not in queue
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "NE5 5AB" not in page and review.source_record.record_id not in page
+        assert "A possible match is shielded" in page
+        assert older.contactpoint_id_display not in page
+
     def test_a_row_most_likely_a_record_archived_out_of_sight_is_set_aside_with_it(self, client):
         """No one can see that record or decide on the row, so 'decide later' kept it in Dana's
         queue until the record's purge, up to five years on. Set aside, it leaves the queue,
