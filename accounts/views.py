@@ -16,7 +16,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    HttpResponseNotAllowed,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +23,6 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -63,6 +61,7 @@ from audit.models import Action
 from audit.recorder import audit_note
 from contactpoint.client import client_ip
 from contactpoint.confirmation import confirmation_page, confirmed
+from contactpoint.middleware import method_refused
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -543,7 +542,6 @@ ASKED_FIRST = {
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
 @permission_required(Permission.MANAGE_USERS)
 def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     admin = signed_in_user(request)
@@ -551,7 +549,7 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         raise Http404  # before any event: a made-up action is no administrative action
     managed = _managed_user(request, pk, locked=request.method == "POST")
     if request.method != "POST" and action not in ASKED_FIRST:
-        return HttpResponseNotAllowed(["POST"])  # only a question is a page
+        return method_refused(request, ("POST",))  # only a question is a page
     name = managed.get_full_name() or managed.username
     refusal = None
     if not may_act_on(admin, managed, action):

@@ -1,5 +1,5 @@
-"""Response headers that belong on every page, request bodies the service will not read, and
-the change log's view of the client."""
+"""Response headers that belong on every page, requests and request bodies the service will
+not read, and the change log's view of the client."""
 
 import codecs
 from collections.abc import Callable
@@ -13,6 +13,8 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import parse_header_parameters
 from whitenoise.middleware import WhiteNoiseFileResponse
 
+from audit.models import Action
+from audit.recorder import audit_note
 from contactpoint.client import client_ip
 
 
@@ -67,6 +69,74 @@ class RequestBodyMiddleware:
         if refused is not None:
             return refused
         return self.get_response(request)
+
+
+# The pages that take a form as well as showing one; every other page is only shown.
+FORM_VIEWS = frozenset(
+    {
+        "accounts:login",
+        "accounts:two_factor",
+        "accounts:enrol",
+        "accounts:setup",
+        "accounts:user_create",
+        "accounts:user_edit",
+        "accounts:user_action",
+        "accounts:organisation_create",
+        "accounts:organisation_edit",
+        "directory:search",
+        "directory:my_involvement",
+        "directory:end_my_involvement",
+        "directory:feeds",
+        "directory:review",
+        "directory:merge",
+        "directory:separate",
+        "directory:unmerge",
+        "shielding:shield",
+        "shielding:override",
+        "shielding:request_contact",
+        "shielding:contact_request",
+    }
+)
+# Forms with no page of their own: a button on another page sends them.
+FORM_ONLY_VIEWS = frozenset({"accounts:logout", "shielding:override_sign_off"})
+SHOWN = ("GET", "HEAD")
+
+
+def allowed_methods(view_name: str) -> tuple[str, ...]:
+    """What the page named ``view_name`` answers (the ``Allow`` header of a 405)."""
+    if view_name in FORM_ONLY_VIEWS:
+        return ("POST",)
+    return (*SHOWN, "POST") if view_name in FORM_VIEWS else SHOWN
+
+
+class MethodMiddleware:
+    """Each page answers only what it is for: GET and HEAD to show it, POST as well where it
+    takes a form. Anything else, PUT or OPTIONS or a form sent to a page that has none, is
+    no request a page of the service sends, and is refused (405) before anyone reads it: the
+    views would otherwise answer it as a GET, showing a child's record to it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponseBase | None:
+        match = request.resolver_match
+        allowed = allowed_methods(match.view_name if match else "")
+        return None if request.method in allowed else method_refused(request, allowed)
+
+
+def method_refused(request: HttpRequest, allowed: tuple[str, ...]) -> HttpResponse:
+    """The 405 page: its event is a refused request, not a page view."""
+    audit_note(request, action=Action.ERROR, detail={"refused": "method_not_allowed"})
+    response = _refusal(
+        405, "Go back and use the page's own links and buttons. Nothing has been changed."
+    )
+    response["Allow"] = ", ".join(allowed)
+    return response
 
 
 def _body_refused(request: HttpRequest) -> HttpResponse | None:

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "audit.recorder.AuditMiddleware",
     # Before anything reads a body: too large, of no stated length, or not UTF-8.
     "contactpoint.middleware.RequestBodyMiddleware",
+    # Before any other view check: only the methods each page is for (GET, HEAD; POST).
+    "contactpoint.middleware.MethodMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
 
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, permission_required, signed_in_user
@@ -785,7 +784,6 @@ def merges(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
 @permission_required(Permission.MERGE_RECORDS)
 def unmerge(request: HttpRequest, pk: int) -> HttpResponseBase:
     """Asks first (GOV.UK's check before a destructive action): undoing a merge splits what

@@ -11,7 +11,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from accounts.permissions import Permission, permission_required, signed_in_user
@@ -307,7 +306,6 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
 @permission_required(Permission.RECORD_OWN_INVOLVEMENT)
 def end_my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     """Asks first (GOV.UK's check before a destructive action): the child's record stops

@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.permissions import Permission, permission_required, signed_in_user
@@ -398,7 +397,6 @@ def _signed_off_meanwhile(request: HttpRequest, item: ShieldOverride) -> HttpRes
     return redirect("shielding:override_queue")
 
 
-@require_POST
 @permission_required(Permission.MANAGE_SHIELDS)
 def override_sign_off(request: HttpRequest, pk: int) -> HttpResponseBase:
     officer = signed_in_user(request)
