@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import User
-from audit.recorder import audit_note
+from audit.recorder import audit_note, session_replaced_note
 
 # Reachable by anyone: signing in, a new user's set-up link, and the health check.
 PUBLIC_VIEWS = frozenset({"accounts:login", "accounts:setup", "health", "loadtest_ceiling"})
@@ -30,6 +30,14 @@ FIRST_FACTOR_VIEWS = frozenset({"accounts:two_factor", "accounts:enrol", "accoun
 SIGNED_IN_AT = "signed_in_at"
 LAST_SEEN_AT = "last_seen_at"
 SESSION_STAMP = "session_stamp"
+
+
+def session_replace(request: HttpRequest, by: User) -> None:
+    """Ends whatever session the browser held, as ``by`` signs in (or is refused) there:
+    nothing from before is kept (login() alone would keep the session of the same user,
+    second factor and all, even one timed out and not yet ended), and its user's log says so."""
+    session_replaced_note(request, by=by)
+    request.session.flush()
 
 
 def session_start(request: HttpRequest, user: User) -> None:
@@ -81,7 +89,7 @@ def access_ended_response(
     auditors see it, even on a shared computer someone else was still signed in on."""
     organisation = user.organisation
     if at_sign_in:
-        request.session.flush()
+        session_replace(request, user)
         request.user = AnonymousUser()
     else:
         logout(request)

@@ -45,7 +45,12 @@ from accounts.lockout import (
     sign_in_refused,
     username_locked,
 )
-from accounts.middleware import access_ended_response, duration_in_words, session_start
+from accounts.middleware import (
+    access_ended_response,
+    duration_in_words,
+    session_replace,
+    session_start,
+)
 from accounts.models import Organisation, SignInFailure, User
 from accounts.permissions import (
     Permission,
@@ -108,9 +113,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                         detail={"username": username, "access_ended": problem},
                     )
                     return access_ended_response(request, user, problem, at_sign_in=True)
-                # Nothing from before is kept: login() alone would keep the session of the
-                # same user, second factor and all, even one timed out and not yet ended.
-                request.session.flush()
+                session_replace(request, user)
                 login(request, user)
                 session_start(request, user)
                 audit_note(request, action=Action.SIGN_IN)
@@ -301,6 +304,7 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
                 detail={"set_up_link": True, "access_ended": problem},
             )
             return access_ended_response(request, user, problem, at_sign_in=True, password_set=True)
+        session_replace(request, user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         session_start(request, user)
         audit_note(request, action=Action.SIGN_IN, detail={"set_up_link": True})

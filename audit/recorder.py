@@ -57,8 +57,8 @@ THROUGH_ANOTHER_RECORD = "through_another_record"
 
 
 def audit_also(request: HttpRequest, **facts: Any) -> None:
-    """Adds an event about another child to this request's, written in the same transaction:
-    if either cannot be written, nothing is shown."""
+    """Adds an event about another child (or another user) to this request's, written in the
+    same transaction: if either cannot be written, nothing is shown."""
     _request_note(request).also.append(AuditNote(**facts))
 
 
@@ -83,6 +83,20 @@ def sign_out_note(request: HttpRequest, user: User) -> None:
     the request fails (see ``AuditMiddleware._sign_out_stands``)."""
     audit_note(request, action=Action.SIGN_OUT, user=user)
     request.session_ended = request.session.session_key  # type: ignore[attr-defined]
+
+
+def session_replaced_note(request: HttpRequest, *, by: User) -> None:
+    """The session the browser held, if signed in, ends as ``by`` signs in (or is refused)
+    over it: an event on its user says so, where her LA's auditors see her session end and
+    why. Not her sign-out, which she did not make; and no session key, which is a secret."""
+    held = getattr(request, "user", None)
+    if isinstance(held, User):
+        audit_also(
+            request,
+            action=Action.SESSION_REPLACED,
+            user=held,
+            detail={"sign_in_user_id": by.pk, "sign_in_username": by.username},
+        )
 
 
 # A ContactPoint ID as pages show it (``contactpoint_id.display``): three groups of four digits.

@@ -91,10 +91,49 @@ class TestEveryRequestIsAnEvent:
         suspended.suspended_at = timezone.now()
         suspended.save(update_fields=["suspended_at"])
         client.post(reverse("accounts:login"), {"username": "sam", "password": PASSWORD})
-        (event,) = events(path=reverse("accounts:login"))
-        assert (event.action, event.user_id) == (Action.SIGN_IN_FAILED, suspended.pk)
+        (event,) = events(path=reverse("accounts:login"), action=Action.SIGN_IN_FAILED)
+        assert event.user_id == suspended.pk
         assert event.detail == {"username": "sam", "access_ended": "suspended"}
+        assert not events(action=Action.SIGN_OUT)
         assert client.get("/").status_code == 302, "nobody is left signed in there"
+
+    @pytest.mark.parametrize("left_signed_in", ["priya", "sam"])
+    def test_a_sign_in_over_a_session_still_open_there_ends_it_on_its_users_log(
+        self, client, left_signed_in
+    ):
+        """Priya signs in again on a computer where her own earlier session (or Sam's) was
+        still open: that session ends, and its user's log says so and why, with no secret."""
+        signing_in = priya()
+        left = signing_in if left_signed_in == "priya" else sam()
+        sign_in(client, left)
+        replaced_key = client.session.session_key
+        client.post(reverse("accounts:login"), {"username": "priya", "password": PASSWORD})
+        (ended,) = events(action=Action.SESSION_REPLACED)
+        assert (ended.user_id, ended.organisation_id) == (left.pk, left.organisation_id)
+        assert ended.detail == {"sign_in_user_id": signing_in.pk, "sign_in_username": "priya"}
+        assert ended.request_id == events(action=Action.SIGN_IN)[0].request_id
+        assert replaced_key not in str(AuditEvent.objects.values().get(pk=ended.pk))
+        assert not Session.objects.filter(session_key=replaced_key).exists()
+
+    def test_a_refused_sign_in_over_a_session_still_open_there_ends_it_on_its_users_log(
+        self, client
+    ):
+        """Suspended Sam is refused on a computer where Priya was still signed in: her
+        session ends all the same, and her log says why."""
+        left, suspended = priya(), sam()
+        suspended.suspended_at = timezone.now()
+        suspended.save(update_fields=["suspended_at"])
+        sign_in(client, left)
+        client.post(reverse("accounts:login"), {"username": "sam", "password": PASSWORD})
+        (ended,) = events(action=Action.SESSION_REPLACED)
+        assert ended.user_id == left.pk
+        assert ended.detail == {"sign_in_user_id": suspended.pk, "sign_in_username": "sam"}
+
+    def test_a_sign_in_on_a_browser_nobody_was_signed_in_on_ends_no_session(self, client):
+        authenticator(priya())
+        client.get(reverse("accounts:login"))
+        client.post(reverse("accounts:login"), {"username": "priya", "password": PASSWORD})
+        assert not events(action=Action.SESSION_REPLACED)
 
     def test_a_username_that_names_no_account_is_not_kept(self, client):
         """It is often the password, typed in the username box."""

@@ -260,9 +260,28 @@ class TestCreatingUsers:
         sign_in(browser, priya())
         browser.post(path, {"new_password1": chosen, "new_password2": chosen})
         tom = User.objects.get(username="tom.baker")
-        event = AuditEvent.objects.filter(path__startswith="/accounts/set-up/").get()
-        assert (event.action, event.user_id) == ("sign_in_failed", tom.pk)
+        event = AuditEvent.objects.filter(path__startswith="/accounts/set-up/").get(
+            action="sign_in_failed"
+        )
+        assert event.user_id == tom.pk
         assert browser.get("/").status_code == 302, "nobody is left signed in there"
+
+    def test_a_newcomer_signing_in_where_someone_was_signed_in_ends_her_session_on_her_log(
+        self, lee_client
+    ):
+        """Tom, trained, opens his link on a computer Priya is still signed in on: her session
+        ends, and her LA's auditors see that his sign-in ended it."""
+        trained = {"training_completed_on_0": "2", "training_completed_on_1": "3",
+                   "training_completed_on_2": "2026"}  # fmt: skip
+        path = setup_path(lee_client.post(NEW_USER, new_user_form(**trained)).content.decode())
+        browser, chosen, left = Client(), "a-long-and-unusual-passphrase", priya()
+        sign_in(browser, left)
+        browser.post(path, {"new_password1": chosen, "new_password2": chosen})
+        tom = User.objects.get(username="tom.baker")
+        ended = AuditEvent.objects.get(action="session_replaced")
+        assert (ended.user_id, ended.path) == (left.pk, "/accounts/set-up/[token]/")
+        assert ended.detail == {"sign_in_user_id": tom.pk, "sign_in_username": "tom.baker"}
+        assert AuditEvent.objects.get(action="sign_in").user_id == tom.pk
 
     def test_a_suspended_user_is_given_no_set_up_link(self, lee_client):
         """A link is a way in: its holder would choose the password she is let in with once
