@@ -625,12 +625,14 @@ def _already_done(action: str, managed: User) -> str | None:
 
 
 def _note_admin_action(
-    request: HttpRequest, action: str, managed: User, *, refused: bool = False
+    request: HttpRequest, action: str, about: User | dict[str, Any], *, refused: bool = False
 ) -> None:
+    """An administrative action's event, naming whom (a user) or what ``about`` it is."""
+    named = _named(about) if isinstance(about, User) else about
     audit_note(
         request,
         action=Action.ADMIN_ACTION,
-        detail={"action": action, **_named(managed)} | ({"refused": True} if refused else {}),
+        detail={"action": action, **named} | ({"refused": True} if refused else {}),
     )
 
 
@@ -644,9 +646,22 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _managed_organisation(request: HttpRequest, pk: int) -> Organisation:
+    """The organisation the page shows and its form changes: the request's event names it,
+    as ``_managed_user`` names a user, so an auditor reads which one it was."""
+    organisation = get_object_or_404(Organisation, pk=pk)
+    audit_note(request, detail=_organisation_named(organisation))
+    return organisation
+
+
+def _organisation_named(organisation: Organisation) -> dict[str, Any]:
+    return {"organisation_id": organisation.pk, "organisation_code": organisation.code}
+
+
 @permission_required(Permission.MANAGE_ORGANISATIONS)
 def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    organisation = get_object_or_404(Organisation, pk=pk) if pk is not None else None
+    organisation = _managed_organisation(request, pk) if pk is not None else None
+    action = "create_organisation" if organisation is None else "change_organisation"
     form = OrganisationForm(
         request.POST if request.method == "POST" else None, instance=organisation
     )
@@ -658,13 +673,15 @@ def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
         except services.CodeTaken:
             form.add_error("code", CODE_TAKEN)
         else:
-            audit_note(
-                request,
-                action=Action.ADMIN_ACTION,
-                detail={"action": "save_organisation", "organisation": saved.code},
+            # What changed by field name only: a team's phone or email is not the log's to copy.
+            _note_admin_action(
+                request, action, _organisation_named(saved) | {"changed": form.changed_data}
             )
             messages.success(request, f"{saved.name} has been saved")
             return redirect("accounts:organisation_list")
+    if request.method == "POST":
+        named = _organisation_named(organisation) if organisation is not None else {}
+        _note_admin_action(request, action, named | {"changed": form.changed_data}, refused=True)
     return render(
         request, "accounts/organisations/form.html", {"form": form, "organisation": organisation}
     )

@@ -1116,6 +1116,60 @@ class TestOrganisations:
         assert org.name == "Northshire Council"
         assert LogEntry.objects.get_for_object(org).filter(actor=admin).exists()
 
+    def test_the_event_of_a_change_names_the_organisation_and_the_fields_not_their_values(
+        self, client
+    ):
+        """An auditor reads which organisation Nina changed, and what: its team's new phone
+        number is not the log's to copy."""
+        sign_in(client, nina())
+        org = northshire()
+        form = {
+            "code": org.code, "name": org.name, "kind": org.kind, "team_name": org.team_name,
+            "team_phone": "01632 960123", "team_email": org.team_email,
+        }  # fmt: skip
+        client.post(reverse("accounts:organisation_edit", args=[org.pk]), form)
+        (event,) = AuditEvent.objects.filter(action="admin_action")
+        assert event.detail == {
+            "action": "change_organisation",
+            "organisation_id": org.pk,
+            "organisation_code": org.code,
+            "changed": ["team_phone"],
+        }
+        assert "960123" not in str(AuditEvent.objects.values().get(pk=event.pk))
+
+    def test_the_event_of_a_new_organisation_names_it(self, client):
+        sign_in(client, nina())
+        form = {
+            "code": "E06000047", "name": "County Durham", "kind": "national_partner",
+            "team_name": "", "team_phone": "", "team_email": "",
+        }  # fmt: skip
+        client.post(reverse("accounts:organisation_create"), form)
+        created = Organisation.objects.get(code="E06000047")
+        detail = AuditEvent.objects.get(action="admin_action").detail or {}
+        assert detail["action"] == "create_organisation"
+        assert detail["organisation_id"] == created.pk
+        assert {"code", "name", "kind"} <= set(detail["changed"])
+
+    def test_an_organisations_page_and_a_refused_change_name_it(self, client):
+        """Nina opens Northshire's page, then sends a change that is refused: both events say
+        which organisation, and the refusal that nothing was changed."""
+        sign_in(client, nina())
+        org = northshire()
+        url = reverse("accounts:organisation_edit", args=[org.pk])
+        client.get(url)
+        form = {
+            "code": org.code, "name": "", "kind": org.kind, "team_name": org.team_name,
+            "team_phone": org.team_phone, "team_email": org.team_email,
+        }  # fmt: skip
+        assert "Enter a name" in client.post(url, form).content.decode()
+        opened, refused = AuditEvent.objects.filter(path=url).order_by("id")
+        named = {"organisation_id": org.pk, "organisation_code": org.code}
+        assert opened.detail == named
+        assert (refused.action, refused.detail) == (
+            "admin_action",
+            {"action": "change_organisation", **named, "changed": ["name"], "refused": True},
+        )
+
     @pytest.mark.parametrize("code", ["e06000047", "ce.charity"])
     def test_an_organisation_made_before_codes_were_capitals_keeps_its_code(self, client, code):
         """An LA system's feed records are filed under its code (E06000047/123): changing its
