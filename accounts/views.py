@@ -413,6 +413,10 @@ def user_create(request: HttpRequest) -> HttpResponse:
             return render(
                 request, "accounts/users/link.html", {"managed": user, "link": link, "new": True}
             )
+    if request.method == "POST":
+        # Which account he tried to add (a second one for himself, say), though none was.
+        tried = {"username": form.data.get("username", "")[:150]}
+        _note_admin_action(request, "create_user", tried | _fields_changed(form), refused=True)
     return render(request, "accounts/users/form.html", {"form": form, "managed": None})
 
 
@@ -494,10 +498,21 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             may_give=grantable,
             **_profile(data),
         )
-        _note_admin_action(request, "change_user", managed)
+        _note_admin_action(request, "change_user", _named(managed) | _fields_changed(form))
         messages.success(request, f"{managed.get_full_name()}'s details have been updated")
         return redirect("accounts:user_detail", pk=managed.pk)
+    if request.method == "POST":
+        # Refused, by a mistake in the form or a change that is not his to make (his own
+        # checks): the log says which fields he tried, as of a change made.
+        refused = _named(managed) | _fields_changed(form)
+        _note_admin_action(request, "change_user", refused, refused=True)
     return render(request, "accounts/users/form.html", {"form": form, "managed": managed})
+
+
+def _fields_changed(form: Any) -> dict[str, Any]:
+    """The names of the fields an administrator's form changes, for its event: not their
+    values, which may be personal (a home postcode, a phone number) and are the change log's."""
+    return {"changed": form.changed_data}
 
 
 ALREADY_SUSPENDED = "{name} is already suspended. Nothing has been changed."
@@ -641,9 +656,10 @@ def _note_admin_action(
 
 @permission_required(Permission.MANAGE_ORGANISATIONS)
 def organisation_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "accounts/organisations/list.html", {"organisations": Organisation.objects.all()}
-    )
+    organisations = list(Organisation.objects.all())
+    # The list shows each one's ContactPoint team and its phone and email: its event says whose.
+    audit_note(request, detail={"organisations_listed": [each.pk for each in organisations]})
+    return render(request, "accounts/organisations/list.html", {"organisations": organisations})
 
 
 def _managed_organisation(request: HttpRequest, pk: int) -> Organisation:
@@ -673,15 +689,12 @@ def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
         except services.CodeTaken:
             form.add_error("code", CODE_TAKEN)
         else:
-            # What changed by field name only: a team's phone or email is not the log's to copy.
-            _note_admin_action(
-                request, action, _organisation_named(saved) | {"changed": form.changed_data}
-            )
+            _note_admin_action(request, action, _organisation_named(saved) | _fields_changed(form))
             messages.success(request, f"{saved.name} has been saved")
             return redirect("accounts:organisation_list")
     if request.method == "POST":
         named = _organisation_named(organisation) if organisation is not None else {}
-        _note_admin_action(request, action, named | {"changed": form.changed_data}, refused=True)
+        _note_admin_action(request, action, named | _fields_changed(form), refused=True)
     return render(
         request, "accounts/organisations/form.html", {"form": form, "organisation": organisation}
     )

@@ -1,5 +1,6 @@
 """LA administrators manage their own organisation's users; national administrators, everyone."""
 
+import json
 import re
 from datetime import timedelta
 from types import SimpleNamespace
@@ -655,10 +656,53 @@ class TestChangingUsers:
             training_completed_on_1=str(admin.training_completed_on.month),
             training_completed_on_2=str(admin.training_completed_on.year),
         )
-        response = lee_client.post(reverse("accounts:user_edit", args=[admin.pk]), form)
+        url = reverse("accounts:user_edit", args=[admin.pk])
+        response = lee_client.post(url, form)
         assert "Another administrator must record your own checks" in response.content.decode()
         admin.refresh_from_db()
         assert str(admin.vetting_checked_on) == "2026-01-05"
+        # The log says he tried, and which fields, not only that he looked at his own page.
+        refused = AuditEvent.objects.get(path=url, method="POST").detail or {}
+        assert (refused["action"], refused["user_id"], refused["refused"]) == (
+            "change_user", admin.pk, True,
+        )  # fmt: skip
+        assert "vetting_checked_on" in refused["changed"]
+        assert "2026-10-01" not in json.dumps(refused)
+
+    def test_a_change_names_the_fields_changed_not_their_values(
+        self, lee_client, lee_gives_practitioner
+    ):
+        user = priya()
+        user.last_name, user.email = "Patel", "priya.patel@northshire.example.org"
+        user.save(update_fields=["last_name", "email"])
+        form = new_user_form(
+            roles=["practitioner"], first_name=user.first_name, last_name=user.last_name,
+            email=user.email, job_title=user.job_title, phone="01632 960555",
+            vetting_checked_on_0=str(user.vetting_checked_on.day),
+            vetting_checked_on_1=str(user.vetting_checked_on.month),
+            vetting_checked_on_2=str(user.vetting_checked_on.year),
+            training_completed_on_0=str(user.training_completed_on.day),
+            training_completed_on_1=str(user.training_completed_on.month),
+            training_completed_on_2=str(user.training_completed_on.year),
+        )  # fmt: skip
+        url = reverse("accounts:user_edit", args=[user.pk])
+        assert lee_client.post(url, form).status_code == 302
+        changed = AuditEvent.objects.get(path=url, method="POST")
+        assert changed.detail == {
+            "action": "change_user", "user_id": user.pk, "username": "priya",
+            "changed": ["phone"],
+        }  # fmt: skip
+
+    def test_an_account_he_was_refused_adding_is_named_on_the_log(self, lee_client):
+        """Lee tries to add a username already taken: the log says which he tried."""
+        priya()
+        lee_client.post(NEW_USER, new_user_form(username="priya"))
+        refused = AuditEvent.objects.get(path=NEW_USER, method="POST", action="admin_action")
+        detail = refused.detail or {}
+        assert (detail["action"], detail["username"], detail["refused"]) == (
+            "create_user", "priya", True,
+        )  # fmt: skip
+        assert User.objects.filter(username="priya").count() == 1
 
     def test_an_administrator_cannot_change_his_own_home_postcode(self, lee_client):
         """It is there to catch his searches of his own street (the auditors' report compares
@@ -1188,6 +1232,14 @@ class TestOrganisations:
         assert response.status_code == 302, response.content.decode()[-2000:]
         org.refresh_from_db()
         assert (org.code, org.team_phone) == (code, "03000 260001")
+
+    def test_the_list_of_organisations_names_those_it_shows(self, client):
+        """Each row shows an LA team's phone and email: the event says whose."""
+        sign_in(client, nina())
+        shown = {northshire().pk, southshire().pk, operator().pk}
+        client.get(reverse("accounts:organisation_list"))
+        (event,) = AuditEvent.objects.filter(path=reverse("accounts:organisation_list"))
+        assert set((event.detail or {})["organisations_listed"]) == shown
 
     def test_lee_cannot_manage_organisations(self, lee_client):
         assert lee_client.get(reverse("accounts:organisation_list")).status_code == 403
