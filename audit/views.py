@@ -278,6 +278,8 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     auditor = signed_in_user(request)
     form = EventFilterForm(request.GET, organisations=selectors.organisations_visible_to(auditor))
     if not form.is_valid():
+        # What was asked cannot be read back from a form that made no sense, but that it was.
+        _note_query(request, "events_csv", {"refused": "invalid"})
         return render(request, "audit/events.html", {"form": form, "events": []}, status=400)
     criteria = form.criteria()
     events = selectors.events_filtered(auditor, form.cleaned_data).order_by("id")

@@ -899,6 +899,14 @@ class TestChartsAndExport:
         response = ada_client.get(reverse("audit:export"), {"username": "priya"})
         assert response.streaming and len(b"".join(response.streaming_content).splitlines()) == 4
 
+    def test_an_export_refused_for_a_form_that_makes_no_sense_is_an_auditor_query(self, ada_client):
+        """Ada's refused download is hers on the log, as a refused query, not a page view."""
+        response = ada_client.get(reverse("audit:export"), {"date_from": "2026-13-40"})
+        assert response.status_code == 400
+        refused = AuditEvent.objects.filter(path=reverse("audit:export")).get()
+        assert refused.action == Action.AUDITOR_QUERY
+        assert refused.search_criteria == {"query": "events_csv", "refused": "invalid"}
+
     def test_each_page_of_events_read_is_recorded(self, ada_client):
         user = priya()
         for _ in range(3):
