@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, logout
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -20,7 +20,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import User
-from audit.recorder import audit_note, session_replaced_note
+from audit.models import Action
+from audit.recorder import audit_also, audit_note, session_replaced_note
 
 # Reachable by anyone: signing in, a new user's set-up link, and the health check.
 PUBLIC_VIEWS = frozenset({"accounts:login", "accounts:setup", "health", "loadtest_ceiling"})
@@ -110,11 +111,27 @@ def _to_sign_in(request: HttpRequest, step: str = "accounts:login") -> HttpRespo
     return redirect_to_login(request.get_full_path(), step)
 
 
+def _ended_by_new_password(request: HttpRequest) -> None:
+    """A session signed in before her password was chosen anew (through a set-up link, which
+    signs her out everywhere else) ends at its next request, when Django finds that it no
+    longer matches her password and silently empties it. An event of her sign-out says why, or
+    her LA's auditors would never see that session end. Read before anything asks who is
+    signed in (the change log's middleware does, before any view): the asking ends it."""
+    held, password_was = request.session.get(SESSION_KEY), request.session.get(HASH_SESSION_KEY)
+    if held is None or isinstance(request.user, User):
+        return
+    account = User.objects.filter(pk=User._meta.pk.to_python(held)).first()
+    if account is not None and password_was != account.get_session_auth_hash():
+        # An event of its own: the request goes on as someone else's, or nobody's.
+        audit_also(request, action=Action.SIGN_OUT, user=account, detail={"password_changed": True})
+
+
 class AccessControlMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        _ended_by_new_password(request)
         response = self.get_response(request)
         if request.resolver_match is None and isinstance(getattr(request, "user", None), User):
             # No page matched (the "page not found" page): a session that has ended, or an

@@ -22,6 +22,7 @@ from audit.models import AuditEvent
 from tests.commands import run_manage
 from tests.personas import (
     CONFIRM,
+    PASSWORD,
     authenticator,
     current_code,
     lee,
@@ -812,6 +813,22 @@ class TestChangingUsers:
         chosen = "a-long-and-unusual-passphrase"
         Client().post(link, {"new_password1": chosen, "new_password2": chosen})
         assert elsewhere.get("/")["Location"].startswith(reverse("accounts:login"))
+        # Her LA's auditors see that session end, and why.
+        ended = AuditEvent.objects.get(path="/", action="sign_out")
+        assert ended.user_id == user.pk and ended.detail == {"password_changed": True}
+
+    def test_a_sign_in_where_her_session_ended_by_her_new_password_was_is_the_signers(self):
+        """Sam signs in on the computer where Priya's session was left open before she chose
+        a new password: his sign-in is his, and her log says her session ended, and why."""
+        user, signer = priya(), sam()
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        user.set_password("a-long-and-unusual-passphrase")
+        user.save(update_fields=["password"])
+        elsewhere.post(reverse("accounts:login"), {"username": "sam", "password": PASSWORD})
+        login = AuditEvent.objects.filter(path=reverse("accounts:login"))
+        assert login.get(action="sign_in").user_id == signer.pk
+        assert login.get(action="sign_out").user_id == user.pk
 
     def test_an_unknown_action_is_not_found(self, lee_client):
         assert action(lee_client, priya(), "delete").status_code == 404
