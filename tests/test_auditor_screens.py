@@ -606,6 +606,9 @@ class TestChildHistory:
         assert absorbed.contactpoint_id in ada_client.get(url).content.decode(), "a national may"
 
 
+ANOMALIES = reverse("audit:anomalies")
+
+
 class TestAnomalies:
     def report(self, ada_client, title):
         html = ada_client.get(reverse("audit:anomalies")).content.decode()
@@ -734,6 +737,18 @@ class TestAnomalies:
         event(user, action=Action.SEARCH, result_count=3, at=timezone.now() - timedelta(hours=2))
         assert "Section 47 enquiry" in self.report(ada_client, "Shield overrides")
         assert "priya" in self.report(ada_client, "Searches with no record viewed")
+
+    def test_the_children_a_report_lists_are_named_in_its_event(self, ada_client):
+        """The overrides report shows the child's ContactPoint ID: Ada's read of it is in her
+        access history, as any page's that lists children."""
+        child = make_child()
+        event(priya(), action=Action.OVERRIDE, child_contactpoint_id=child.contactpoint_id,
+              reason="Section 47 enquiry")  # fmt: skip
+        assert child.contactpoint_id in self.report(ada_client, "Shield overrides")
+        read = AuditEvent.objects.get(user_id=ada_client.auditor.pk, path=ANOMALIES)
+        assert read.result_ids == [child.contactpoint_id]
+        history = reverse("audit:child_history", args=[child.contactpoint_id])
+        assert ANOMALIES in ada_client.get(history).content.decode()
 
     def test_a_search_followed_by_a_view_is_not_an_anomaly(self, ada_client):
         user, at = priya(), timezone.now() - timedelta(hours=2)
