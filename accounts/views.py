@@ -693,7 +693,12 @@ def organisation_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
             messages.success(request, f"{saved.name} has been saved")
             return redirect("accounts:organisation_list")
     if request.method == "POST":
-        named = _organisation_named(organisation) if organisation is not None else {}
+        # A new one is named by the code tried (one taken, say), as none was made.
+        named = (
+            _organisation_named(organisation)
+            if organisation is not None
+            else {"organisation_code": form.data.get("code", "")[:20]}
+        )
         _note_admin_action(request, action, named | _fields_changed(form), refused=True)
     return render(
         request, "accounts/organisations/form.html", {"form": form, "organisation": organisation}

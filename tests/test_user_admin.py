@@ -1211,6 +1211,23 @@ class TestOrganisations:
         assert detail["organisation_id"] == created.pk
         assert {"code", "name", "kind"} <= set(detail["changed"])
 
+    def test_a_refused_new_organisation_is_named_by_the_code_tried(self, client):
+        org = northshire()
+        sign_in(client, nina())
+        form = {
+            "code": org.code, "name": "North Shire", "kind": "national_partner",
+            "team_name": "", "team_phone": "", "team_email": "",
+        }  # fmt: skip
+        url = reverse("accounts:organisation_create")
+        assert (
+            "An organisation with that code already exists"
+            in client.post(url, form).content.decode()
+        )
+        detail = AuditEvent.objects.get(path=url, action="admin_action").detail or {}
+        assert (detail["action"], detail["organisation_code"], detail["refused"]) == (
+            "create_organisation", org.code, True,
+        )  # fmt: skip
+
     def test_an_organisations_page_and_a_refused_change_name_it(self, client):
         """Nina opens Northshire's page, then sends a change that is refused: both events say
         which organisation, and the refusal that nothing was changed."""
