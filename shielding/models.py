@@ -7,8 +7,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
-from directory import contactpoint_id
-
 
 class Shield(models.Model):
     """A shielding officer's decision to mask a child's whereabouts, reviewed every 6 months.
@@ -113,7 +111,10 @@ class ShieldOverride(models.Model):
     review_note = models.TextField(blank=True)
     # An override of a record shielded for sharing a home or carer with this child showed them:
     # it is hers too, through that record (its ContactPoint ID), for her LA's team to sign off.
-    # Its token was never given out: it opens nothing.
+    # Its token was never given out: it opens nothing. The queue does not show that record's ID:
+    # its page's event could not name that record without telling the record's own LA's
+    # auditors that a shielded child of another LA shares its home; her LA's auditors read it
+    # in the override's event (``through_another_record``).
     seen_through = models.CharField(max_length=12, blank=True)
 
     class Meta:
@@ -126,9 +127,6 @@ class ShieldOverride(models.Model):
 
     def get_additional_data(self) -> dict[str, object]:
         return {"child_ids": [self.child_id]}
-
-    def seen_through_display(self) -> str:
-        return contactpoint_id.display(self.seen_through)
 
     @staticmethod
     def hash_token(token: str) -> str:
