@@ -30,7 +30,6 @@ from directory.search import (
 from shielding.policy import (
     audit_facts,
     lead_professional_named,
-    protected_through,
     visible_child,
     visible_search_result,
 )
@@ -100,35 +99,35 @@ def child_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
     viewer = signed_in_user(request)
     with replica_reads():
         child = _record_child(request, contactpoint_id)
-    override = None
+    spent = None
     # A HEAD request gets no page: it must not spend the one visit nobody would see.
     visit = request.GET.get("visit") if request.method != "HEAD" else None
     if visit:
         # An override shows the record unmasked for this one visit; a reload spends nothing.
-        override = override_visit(child=child, practitioner=viewer, token=visit)
+        spent = override_visit(child=child, practitioner=viewer, token=visit)
+    override = spent.override if spent is not None else None
     # An override's one visit shows the past addresses too: a link to them would end it.
     past = request.GET.get("past") == "1" or override is not None
     record = visible_child(child, viewer, past_addresses=past, overridden=bool(override))
     if visit and override is None and record.masked:
         messages.info(request, "The override has been used. The record is shielded again.")
-    if override is not None:
+    if spent is not None:
         audit_note(
             request,
             action=Action.OVERRIDE,
             **audit_facts(child),
-            reason=override.reason,
+            reason=spent.override.reason,
             detail={"past_addresses": True} if record.past_addresses else None,
         )
         # A record shielded to keep another child's home safe shows that home: her LA's
         # auditors read this override in her access history and reports, and no one else
         # learns from it who she is.
-        protected = protected_through(child)
-        if protected is not None:
+        if spent.protected is not None:
             audit_also(
                 request,
                 action=Action.OVERRIDE,
-                **audit_facts(protected),
-                reason=override.reason,
+                **audit_facts(spent.protected),
+                reason=spent.override.reason,
                 detail={THROUGH_ANOTHER_RECORD: child.contactpoint_id},
             )
     else:

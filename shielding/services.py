@@ -200,8 +200,16 @@ def override_request(
     return override, token
 
 
+@dataclass(frozen=True)
+class OverrideVisit:
+    override: ShieldOverride
+    # The child whose home or carer the record shows, if it is shielded for sharing them with
+    # her: the visit is an override of hers too.
+    protected: Child | None
+
+
 @transaction.atomic
-def override_visit(*, child: Child, practitioner: User, token: str) -> ShieldOverride | None:
+def override_visit(*, child: Child, practitioner: User, token: str) -> OverrideVisit | None:
     """Spends the token on this visit: the record shows unmasked now and never again with it.
 
     Only the practitioner who asked, for the child asked about, shortly after asking, while
@@ -233,7 +241,7 @@ def override_visit(*, child: Child, practitioner: User, token: str) -> ShieldOve
             visit_token_hash=ShieldOverride.hash_token(secrets.token_urlsafe(24)),
             viewed_at=override.viewed_at, seen_through=override.child.contactpoint_id,
         )  # fmt: skip
-    return override
+    return OverrideVisit(override=override, protected=protected)
 
 
 class OverrideSignedOff(Exception):
