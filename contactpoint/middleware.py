@@ -92,6 +92,7 @@ FORM_VIEWS = frozenset(
         "directory:separate",
         "directory:unmerge",
         "shielding:shield",
+        "shielding:shield_protecting",
         "shielding:override",
         "shielding:request_contact",
         "shielding:contact_request",

@@ -7,7 +7,7 @@ right to see the record in full; every other field — and any field added later
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -1118,8 +1118,8 @@ RESEMBLES_SHIELDED = (
     "whether it needs to stay shielded."
 )
 FOR_ANOTHER_RECORD = (
-    "Shielded automatically, to keep another record's details safe. Ask the "
-    "national ContactPoint team before lifting it."
+    "Shielded automatically, to keep another record's details safe. Only the team that keeps "
+    "that record's shield can lift it, and they review it on their own pages."
 )
 SHARES_WITH_SHIELDED = (
     "Shielded automatically: it shares a current home, or a parent or carer (the same person or "
@@ -1611,17 +1611,8 @@ def sharing_records(child: Child) -> Sharing:
         (every, _places(~own, None, ended=False, near=every), sharing.shown_by),
     ):
         for home in {(postcode, l1, l2) for _, postcode, l1, l2 in mine}:
-            slips = one_slip_away(home[0])
-            sharing.add(
-                {
-                    other
-                    for other, postcode, l1, l2 in theirs
-                    if (postcode == home[0] and same_home(home[1:], (l1, l2)))
-                    or (postcode in slips and same_home_and_street(home[1:], (l1, l2)))
-                },
-                into,
-                capped=False,
-            )
+            shows = _shows_home(home)
+            sharing.add({place[0] for place in theirs if shows(place)}, into, capped=False)
     links = CareRelationship.objects.filter(ended_on__isnull=True)
     carers = links.filter(child=child)
     for carer_id in carers.values_list("carer_id", flat=True):
@@ -1638,6 +1629,65 @@ def sharing_records(child: Child) -> Sharing:
     sharing.show_hers -= merged
     sharing.shown_by -= merged
     return sharing
+
+
+def _shows_home(home: tuple[str, str, str]) -> Callable[[Place], bool]:
+    """Whether a place is this home (postcode and lines), however written (``same_home``), or
+    at a postcode a slip away and naming its street or house (``same_home_and_street``)."""
+    postcode, lines = home[0], home[1:]
+    slips = one_slip_away(postcode)
+
+    def shows(place: Place) -> bool:
+        _, at, line_1, line_2 = place
+        return (at == postcode and same_home(lines, (line_1, line_2))) or (
+            at in slips and same_home_and_street(lines, (line_1, line_2))
+        )
+
+    return shows
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What of a child's, that her shielding officer sees, another record shows: her current
+    homes and her parents' and carers' addresses, and those parents and carers themselves."""
+
+    addresses: list[str]
+    carers: list[str]
+
+
+def shared_with(child: Child, record: Child) -> Shared:
+    """Which of her current homes and parents and carers (``sharing_records``'s ``show_hers``)
+    ``record`` shows: what her officer judges a shield for sharing them by. Nothing of the
+    record's own that she does not share."""
+    theirs = _places(Q(child=record), None, ended=True)
+    addresses = []
+    for _, postcode, line_1, line_2 in _places(Q(child=child), None, ended=False):
+        shows = _shows_home((postcode, line_1, line_2))
+        written = ", ".join(part for part in (line_1, line_2, postcode) if part)
+        if written not in addresses and any(shows(place) for place in theirs):
+            addresses.append(written)
+    links = CareRelationship.objects.filter(ended_on__isnull=True)
+    on_record = links.filter(child=record)
+    carers = []
+    for link in links.filter(child=child).select_related("carer").order_by("pk"):
+        mine = links.filter(pk=link.pk)
+        if on_record.filter(carer_id=link.carer_id).exists() or any(
+            _with_contacts(on_record).filter(reached).exists()
+            for _, reached in _carers_reached(mine)
+        ):
+            carers.append(f"{link.carer.given_name} {link.carer.family_name}")
+    return Shared(addresses, carers)
+
+
+def shields_protecting_elsewhere(child: Child) -> QuerySet[Shield]:
+    """The shields in force on other LAs' records for sharing a home or carer with this child:
+    their own LA's officers may not lift them (``may_lift``); her officer may."""
+    return (
+        Shield.objects.filter(lifted_at__isnull=True, for_sharing=True, protects=child)
+        .exclude(child__local_authority_id=child.local_authority_id)
+        .select_related("child")
+        .order_by("child__date_of_birth", "child_id")
+    )
 
 
 def _both(sharing: Sharing) -> tuple[set[int], set[int]]:

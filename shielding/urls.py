@@ -15,6 +15,11 @@ urlpatterns = [
         "shielding/contact-requests/<int:pk>/", views.contact_request_detail, name="contact_request"
     ),
     path("children/<cpid:contactpoint_id>/shield/", views.shield, name="shield"),
+    path(
+        "children/<cpid:contactpoint_id>/shield/protecting/",
+        views.shield_protecting,
+        name="shield_protecting",
+    ),
     path("children/<cpid:contactpoint_id>/override/", views.override, name="override"),
     path(
         "children/<cpid:contactpoint_id>/contact-request/",

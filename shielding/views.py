@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,9 +31,12 @@ from shielding.policy import (
     SHARED_BY_AT_MOST,
     audit_facts,
     is_masked_for,
+    is_shielded,
     may_lift,
+    shared_with,
     sharing_fingerprint,
     sharing_told,
+    shields_protecting_elsewhere,
     visible_child,
 )
 
@@ -94,10 +98,32 @@ def _shielded_meanwhile(
     return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
 
 
-def _lifted_meanwhile(request: HttpRequest, child: Child) -> HttpResponseBase:
+def _lifted_meanwhile(
+    request: HttpRequest, child: Child, *, back_to: Child | None = None
+) -> HttpResponseBase:
+    """Back to the record's shield page, or to that of ``back_to``, the child its shield for
+    sharing protected, for her officer from another LA."""
     audit_note(request, **audit_facts(child), detail={"refused": "lifted_since"})
     messages.error(request, "Someone else lifted this shield meanwhile. Nothing has been changed.")
-    return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
+    return redirect(reverse("shielding:shield", args=[(back_to or child).contactpoint_id]))
+
+
+def _sharing_changed(form: ShieldReviewForm, *, told: bool) -> None:
+    """A lift of a shield for sharing refused: the homes or carers changed since the page was
+    shown. Only an officer ``sharing_told`` hears that there is a child it shares them with."""
+    shared_with = (
+        "of the child it shares them with" if told else "the details its shield keeps safe"
+    )
+    form.add_error(
+        None,
+        f"The homes or carers of this record, or {shared_with}, have changed since this page "
+        "was shown. Look at them again before lifting.",
+    )
+
+
+def _review_initial() -> dict[str, str]:
+    """The next review date a shield's forms offer: six months on."""
+    return {"review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")}
 
 
 @never_cache
@@ -109,9 +135,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     record = visible_child(child, officer)
     mentioned: list[Child] = []  # other children named on the page
     refused = ""  # a decision the officer may not take, for the page's event
-    initial = {
-        "review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")
-    }
+    initial = _review_initial()
     posted = request.POST if request.method == "POST" else None
     decided = posted is not None and (posted.get("form") == "review" or "decision" in posted)
     # Her page was shown before a colleague lifted the shield, or shielded the record: the
@@ -186,20 +210,11 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             review_form.add_error(
                 "decision",
                 "You cannot lift this shield: it keeps another record's details safe, and only "
-                "the team that keeps that record's shield can lift it. Ask the national "
-                "ContactPoint team to arrange it",
+                "the team that keeps that record's shield can lift it. They review it on "
+                "their own pages",
             )
         except services.SharingChanged:
-            shared_with = (
-                "of the child it shares them with"
-                if sharing_told(in_force, officer)
-                else "the details its shield keeps safe"
-            )
-            review_form.add_error(
-                None,
-                f"The homes or carers of this record, or {shared_with}, have changed since "
-                "this page was shown. Look at them again before lifting.",
-            )
+            _sharing_changed(review_form, told=sharing_told(in_force, officer))
         else:
             audit_note(
                 request,
@@ -223,13 +238,14 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         review_form if reviewing or own_form is None else own_form
     )
     alongside = services.records_alongside(child)
+    elsewhere = [shield.child for shield in shields_protecting_elsewhere(child)]
     audit_note(
         request,
         action=Action.VIEW_RECORD,
         **audit_facts(child),
         detail={"page": "shield", **({"refused": refused} if refused else {})},
         result_ids=[other.contactpoint_id for other, _ in alongside.shown]
-        + [other.contactpoint_id for other in mentioned],
+        + [other.contactpoint_id for other in [*mentioned, *elsewhere]],
     )
     return render(
         request,
@@ -252,10 +268,89 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 for other, shielded in alongside.shown
             ],
             "alongside_more": alongside.total - len(alongside.shown),
+            "elsewhere": [
+                (other.contactpoint_id, other.contactpoint_id_display) for other in elsewhere
+            ],
             "too_common": alongside.too_common,
             "shared_by_at_most": SHARED_BY_AT_MOST,
         },
     )
+
+
+@never_cache
+@permission_required(Permission.MANAGE_SHIELDS)
+def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
+    """Another LA's record, shielded for sharing a home or carer with a child of hers: its own
+    LA's officers may not lift the shield (``may_lift``), so she reviews it here. She sees only
+    what of her child's the record shows (``shared_with``), and the record as any practitioner
+    outside its LA does: not its own homes and carers, which could lead to someone else."""
+    officer = signed_in_user(request)
+    child = _child(request, contactpoint_id)
+    if child.local_authority_id == officer.organisation_id:
+        return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
+    in_force = next((s for s in child.shields.all() if s.lifted_at is None), None)
+    if in_force is None or not in_force.for_sharing or not may_lift(in_force, officer):
+        raise Http404
+    protected = in_force.protects
+    assert protected is not None  # may_lift: her officer sees her in full
+    posted = request.POST if request.method == "POST" else None
+    form = ShieldReviewForm(posted, initial=_review_initial())
+    if posted is not None and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["decision"] == "lift":
+                services.shield_lift(
+                    shield=in_force, by=officer, note=data["note"], seen=posted.get("seen", "")
+                )
+                done = "The shield has been lifted"
+            else:
+                services.shield_review(
+                    shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
+                )
+                done = "The shield has been reviewed"
+        except services.LiftedSince:
+            return _lifted_meanwhile(request, child, back_to=protected)
+        except services.SharingChanged:
+            _sharing_changed(form, told=True)
+        else:
+            audit_note(
+                request,
+                action=Action.CHANGE,
+                **audit_facts(child),
+                detail={"change": f"shield_{data['decision']}", "page": "shield_protecting"},
+                result_ids=[protected.contactpoint_id],
+            )
+            messages.success(request, done)
+            return redirect(reverse("shielding:shield", args=[protected.contactpoint_id]))
+    audit_note(
+        request,
+        action=Action.VIEW_RECORD,
+        **audit_facts(child),
+        detail={"page": "shield_protecting"},
+        result_ids=[protected.contactpoint_id],
+    )
+    return render(
+        request,
+        "shielding/shield_protecting.html",
+        {
+            "form": form,
+            "record": visible_child(child, officer),
+            "shield": in_force,
+            "protected": protected,
+            "protected_shielded": is_shielded(protected),
+            "shared": shared_with(protected, child),
+            "seen": sharing_fingerprint(child.pk, protected.pk),
+        },
+    )
+
+
+def _due_row(shield: Shield, officer: User) -> tuple[Shield, str, str, bool]:
+    """A shield due for review, where she reviews it, its record's ID, and whether that is
+    another LA's record (shielded to protect a child of hers)."""
+    ours = shield.child.local_authority_id == officer.organisation_id
+    page = "shielding:shield" if ours else "shielding:shield_protecting"
+    url = reverse(page, args=[shield.child.contactpoint_id])
+    return shield, url, shield.child.contactpoint_id_display, not ours
 
 
 @permission_required(Permission.MANAGE_SHIELDS)
@@ -263,11 +358,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The LA team's work: shields due for review, overrides and contact requests waiting."""
     officer = signed_in_user(request)
     today = timezone.localdate()
+    ours = Q(child__local_authority=officer.organisation)
+    # Other LAs' records shielded to protect a child of hers: only she may lift them.
+    protecting = Q(for_sharing=True, protects__local_authority=officer.organisation)
     due = (
         Shield.objects.filter(
+            ours | protecting,
             lifted_at__isnull=True,
             review_on__lte=today + timedelta(days=14),
-            child__local_authority=officer.organisation,
             # Only records she can open: an archived one stays shielded, out of sight.
             child__in=findable_children(officer, today),
         )
@@ -284,10 +382,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "shielding/dashboard.html",
         {
-            "due": [
-                (shield, shield.child.contactpoint_id, shield.child.contactpoint_id_display)
-                for shield in due
-            ],
+            "due": [_due_row(shield, officer) for shield in due],
             "today": today,
             "overrides_waiting": _overrides(officer).filter(reviewed_at__isnull=True).count(),
             "requests_waiting": _requests(officer).filter(handled_at__isnull=True).count(),

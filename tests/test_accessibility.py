@@ -219,7 +219,7 @@ def test_more_of_each_roles_pages(browser, live_app):
     something in them."""
     from shielding.models import ContactRequest, ShieldOverride
     from tests.personas import ada, dana, lee, make_child, nina, owen, priya, sam, shield
-    from tests.test_shielding import shielded_child
+    from tests.test_shielding import shielded_child, shielded_for_sharing_elsewhere
 
     practitioner = priya()
     child = make_child(given_name="Olive")
@@ -245,6 +245,7 @@ def test_more_of_each_roles_pages(browser, live_app):
             f"/shielding/contact-requests/{request.pk}/",
             f"/children/{hidden.contactpoint_id}/shield/",
             f"/children/{hidden.contactpoint_id}/",
+            f"/children/{shielded_for_sharing_elsewhere().contactpoint_id}/shield/protecting/",
         ],
         owen: [f"/children/{hidden.contactpoint_id}/override/"],
         dana: ["/feeds/reviews/"],

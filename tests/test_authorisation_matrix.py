@@ -32,7 +32,7 @@ from tests.personas import (
     southshire,
     xavier,
 )
-from tests.test_shielding import record, shielded_child
+from tests.test_shielding import record, shielded_child, shielded_for_sharing_elsewhere
 
 PERSONAS = [
     "anonymous",
@@ -54,7 +54,8 @@ LOGIN, TWO_FACTOR, OK, DENIED, GONE, NOT_ALLOWED = "login", "two_factor", 200, 4
 class Row:
     method: str
     # What the URL names: "", "priya" (a Northshire user), "child", "shielded_child", "override",
-    # "contact_request" (each about a Northshire child), "organisation" or "token".
+    # "contact_request" (each about a Northshire child), "shared_shield" (a Southshire record
+    # shielded for sharing a Northshire child's home), "organisation" or "token".
     args: str
     expect: dict[str, object]
 
@@ -109,6 +110,8 @@ MATRIX: dict[str, Row] = {
     "shielding:contact_queue": Row("GET", "", only({"sam": OK})),
     "shielding:contact_request": Row("GET", "contact_request", only({"sam": OK})),
     "shielding:shield": Row("GET", "child", only({"sam": OK})),
+    # Sam sees the Northshire child it protects in full; Southshire's record is not his LA's.
+    "shielding:shield_protecting": Row("GET", "shared_shield", only({"sam": OK})),
     "shielding:override": Row("GET", "shielded_child", only({"owen": OK})),
     "shielding:request_contact": Row("GET", "shielded_child", only(CHILD_FACING)),
     "directory:feeds": Row("GET", "", only({"dana": OK})),
@@ -151,6 +154,8 @@ def _url(name: str, row: Row, target) -> str:
         child = make_child()
         shield(child)
         return reverse(name, args=[child.contactpoint_id])
+    if row.args == "shared_shield":
+        return reverse(name, args=[shielded_for_sharing_elsewhere().contactpoint_id])
     if row.args in {"override", "contact_request"}:
         child = make_child()
         model = ShieldOverride if row.args == "override" else ContactRequest

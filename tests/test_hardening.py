@@ -783,7 +783,8 @@ HOSTILE_FORM = {
         "username", "first_name", "last_name", "email", "roles", "organisation", "code", "name",
         "kind", "team_phone", "team_email", "note", "reason", "outcome", "choice", "record",
         "feed_record", "separating", "kept", "absorbed", "role", "service", "started_on",
-        "involvement", "lead_professional", "reply_to", "confirm",
+        "involvement", "lead_professional", "reply_to", "confirm", "decision", "review_on",
+        "seen",
     )
 }  # fmt: skip
 
@@ -792,7 +793,7 @@ HOSTILE_FORM = {
     "name",
     [name for name, _ in EMPTY_POSTS]
     + ["directory:review", "directory:separate", "directory:unmerge", "shielding:shield",
-       "shielding:override_sign_off"],
+       "shielding:shield_protecting", "shielding:override_sign_off"],
 )  # fmt: skip
 def test_a_hostile_post_by_someone_not_allowed_is_refused_and_changes_nothing(client, name):
     """Each persona the matrix refuses a page, posting hostile values to it: the same refusal

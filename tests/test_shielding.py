@@ -21,6 +21,7 @@ from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.matching import Person
 from directory.models import (
+    Address,
     CareRelationship,
     Child,
     Involvement,
@@ -108,6 +109,20 @@ def shielded_child() -> Child:
     rebuild_keys(child)
     shield(child)
     return child
+
+
+def shielded_for_sharing_elsewhere() -> Child:
+    """Eve, Southshire's, at the refuge of Amy, a Northshire child shielded: Eve's record is
+    shielded to keep Amy's home safe, and only Northshire's team may lift that shield."""
+    amy, eve = (
+        make_child(given_name="Amy"),
+        make_child(given_name="Eve", local_authority=southshire()),
+    )
+    for child in (amy, eve):
+        make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+    shield(amy)
+    shield_follows_home_and_carers(amy)
+    return eve
 
 
 def record(child: Child, query: str = "") -> str:
@@ -854,7 +869,7 @@ class TestRecordsAlongside:
         url = reverse("shielding:shield", args=[eve.contactpoint_id])
         refused = client.post(url, {"form": "review", "decision": "lift", "note": "Moved out"})
         page = refused.content.decode()
-        assert "Ask the national ContactPoint team to arrange it" in page
+        assert "They review it on their own pages" in page
         assert 'href="#id_decision_0"' in page, "in the error summary"
         assert "Amy" not in page and "Northshire" not in page
         assert in_force(eve) is not None
@@ -867,6 +882,122 @@ class TestRecordsAlongside:
             services.shield_lift(shield=held, by=sol, note="Moved out")
         services.shield_lift(shield=held, by=User.objects.get(username="sam"), note="")
         assert in_force(eve) is None
+
+    def test_her_officer_lifts_the_shield_on_another_las_record_that_protects_her(self, client):
+        """Eve, Southshire's, lives where Amy's refuge was: Amy has moved on, and Eve's record
+        is still shielded to keep the refuge safe; Sol, Southshire's officer, may not lift it.
+        Sam, Amy's officer, finds it on Amy's shield page, sees what of Amy's it shares
+        (nothing now) but not Eve's own past home, and lifts it; the night's following leaves
+        his decision standing."""
+        amy, _ = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        make_address(eve, "SO1 1AA", line_1="4 Quiet Close", ended_on=date(2025, 1, 1))
+        shield_by_sam(amy)
+        Address.objects.filter(child=amy).update(ended_on=date(2026, 10, 1))
+        make_address(amy, "ZE9 1AB", line_1="2 Safe Street")
+        officer = User.objects.get(username="sam")
+        sign_in(client, officer)
+        amys = client.get(reverse("shielding:shield", args=[amy.contactpoint_id])).content
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        assert f'href="{url}"'.encode() in amys
+        page = client.get(url).content.decode()
+        assert "Eve" in page and "no longer shares any of this child" in page
+        assert "Quiet Close" not in page and "SO1 1AA" not in page, "Eve's own home"
+        shown = AuditEvent.objects.filter(path=url, method="GET").get()
+        assert (shown.action, shown.child_contactpoint_id) == (
+            Action.VIEW_RECORD,
+            eve.contactpoint_id,
+        )
+        assert shown.result_ids == [amy.contactpoint_id]
+        seen = re.search(r'name="seen" value="(\w+)"', page).group(1)
+        done = client.post(url, {"seen": seen, "decision": "lift", "note": "Eve moved out"})
+        assert done.url == reverse("shielding:shield", args=[amy.contactpoint_id])
+        assert in_force(eve) is None
+        lifted = Shield.objects.get(child=eve)
+        assert (lifted.lifted_by, lifted.lift_note) == (officer, "Eve moved out")
+        changed = AuditEvent.objects.filter(path=url, method="POST").get()
+        assert (changed.action, (changed.detail or {}).get("change")) == (
+            Action.CHANGE,
+            "shield_lift",
+        )
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(eve) is None, "Sam's decision stands"
+        sign_in(client, xavier())
+        assert "9 Refuge Road" in client.get(record(eve)).content.decode()
+
+    def test_her_officer_sees_what_of_hers_the_other_record_shares_and_may_keep_it(self, client):
+        """Eve still lives at Amy's refuge, and shares Amy's mother's phone number: Sam is
+        shown the refuge and the mother, and keeps the shield until the next review."""
+        amy, _ = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="Flat 2, 9 Refuge Rd")
+        make_address(eve, "SO1 1AA", line_1="4 Quiet Close", ended_on=date(2025, 1, 1))
+        jo = ParentCarer.objects.create(given_name="Jo", family_name="Hart", phone="07700 987654",
+                                        source=Source.CHILD_BENEFIT)  # fmt: skip
+        mother_of(amy, jo)
+        mother_of(eve, ParentCarer.objects.create(given_name="J", family_name="H",
+                                                  phone="+44 7700 987654",
+                                                  source=Source.CHILD_BENEFIT))  # fmt: skip
+        shield_by_sam(amy)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        page = client.get(url).content.decode()
+        assert "9 Refuge Road, ZE2 9QX" in page and "Jo Hart" in page
+        assert "Quiet Close" not in page and "Flat 2" not in page, "Eve's own, as she writes it"
+        kept = client.post(url, {"decision": "extend", "review_on": SOON, "note": "Still there"})
+        assert kept.status_code == 302
+        assert (in_force(eve).review_on, in_force(eve).review_note) == (IN_90_DAYS, "Still there")
+
+    def test_her_officer_is_told_when_the_homes_changed_since_her_page(self, client):
+        amy, _ = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
+        make_address(amy, "ZE2 9QX", line_1="11 Refuge Road")
+        refused = client.post(url, {"seen": seen, "decision": "lift", "note": "Moved out"})
+        assert "have changed since this page was shown" in refused.content.decode()
+        assert in_force(eve) is not None
+
+    def test_the_page_is_only_for_the_officer_of_the_child_it_protects(self, client):
+        """Sol, Eve's own LA's officer, is not told on it whom Eve's shield protects; Sam's
+        own LA's record has its own shield page; a shield not for sharing is not reviewed
+        here; practitioners never reach it."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        fay = make_child(given_name="Fay", local_authority=southshire())
+        shield_by_sam(amy)
+        shield_for_review(fay)
+        protecting = "shielding:shield_protecting"
+
+        def answer(child: Child) -> int:
+            return client.get(reverse(protecting, args=[child.contactpoint_id])).status_code
+
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        assert answer(eve) == 302, "his own LA's record: its own shield page"
+        sol_saw = client.get(reverse("shielding:shield", args=[eve.contactpoint_id])).content
+        assert reverse(protecting, args=[eve.contactpoint_id]).encode() not in sol_saw
+        sign_in(client, User.objects.get(username="sam"))
+        assert answer(fay) == 404 and answer(amy) == 302
+        to = client.get(reverse(protecting, args=[cal.contactpoint_id]))
+        assert to.url == reverse("shielding:shield", args=[cal.contactpoint_id])
+        sign_in(client, priya())
+        assert answer(eve) == 403
+
+    def test_her_dashboard_lists_the_shields_protecting_her_due_for_review(self, client):
+        amy, _ = amy_and_cal_at_the_refuge()
+        eve = make_child(given_name="Eve", local_authority=southshire())
+        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+        shield_by_sam(amy)
+        Shield.objects.filter(child=eve).update(review_on=timezone.localdate())
+        sign_in(client, User.objects.get(username="sam"))
+        page = client.get(reverse("shielding:dashboard")).content.decode()
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        assert f'href="{url}"' in page and "Another authority's record" in page
 
     def test_another_las_officer_cannot_tell_a_shield_for_sharing_from_the_page_or_history(
         self, client
