@@ -108,6 +108,20 @@ def _lifted_meanwhile(
     return redirect(reverse("shielding:shield", args=[(back_to or child).contactpoint_id]))
 
 
+def _lifted_message(child: Child) -> str:
+    """Her shield lifted, the records shielded to keep her details safe stay so until her
+    officer lifts each (her shield page lists them): she is told how many."""
+    still = Shield.objects.filter(lifted_at__isnull=True, for_sharing=True, protects=child).count()
+    if not still:
+        return "The shield has been lifted"
+    one = still == 1
+    return (
+        f"The shield has been lifted. {still} record{'' if one else 's'} shielded to keep this "
+        f"child's details safe {'is' if one else 'are'} still shielded: review "
+        f"{'it' if one else 'them'} on this child's shield page"
+    )
+
+
 def _sharing_changed(form: ShieldReviewForm, *, told: bool) -> None:
     """A lift of a shield for sharing refused: the homes or carers changed since the page was
     shown. Only an officer ``sharing_told`` hears that there is a child it shares them with."""
@@ -197,7 +211,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                     note=data["note"],
                     seen=request.POST.get("seen", ""),
                 )
-                messages.success(request, "The shield has been lifted")
+                messages.success(request, _lifted_message(child))
             else:
                 services.shield_review(
                     shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]

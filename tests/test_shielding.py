@@ -412,6 +412,16 @@ def amy_and_cal_at_the_refuge() -> tuple[Child, Child]:
     return amy, cal
 
 
+def eve_at_amys_refuge_shielded_by_sam() -> tuple[Child, Child, Child]:
+    """Amy and Cal at the refuge, and Eve, Southshire's, there too; Sam shields Amy, so Cal's
+    and Eve's records are shielded for sharing her home."""
+    amy, cal = amy_and_cal_at_the_refuge()
+    eve = make_child(given_name="Eve", local_authority=southshire())
+    make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
+    shield_by_sam(amy)
+    return amy, cal, eve
+
+
 def her_records_moved_to_the_refuge(amy: Child, cal: Child) -> tuple[ParentCarer, ParentCarer]:
     """Two feeds' records of one mother, Jo, one each: his moves to the refuge, then his link
     to her ends (he went to his father's)."""
@@ -830,10 +840,7 @@ class TestRecordsAlongside:
         """Eve, Southshire's, lives at Amy's refuge: Sol, Southshire's officer, sees Eve's home
         in full and must not learn that a shielded child lives there, or shares her carer, from
         the shield page, its refusals or its messages; Sam, Amy's officer, is told."""
-        amy, cal = amy_and_cal_at_the_refuge()
-        eve = make_child(given_name="Eve", local_authority=southshire())
-        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
-        shield_by_sam(amy)
+        _, cal, eve = eve_at_amys_refuge_shielded_by_sam()
         sign_in(client, User.objects.get(username="sam"))
         told = client.get(reverse("shielding:shield", args=[cal.contactpoint_id])).content.decode()
         assert "shares a home or a parent or carer with a shielded child" in told
@@ -860,10 +867,7 @@ class TestRecordsAlongside:
         home safe. Sol, Southshire's officer, who does not see Amy, cannot lift it: lifted,
         Eve's record would show the refuge to every practitioner. He is told whom to ask, and
         nothing changes; Sam, Amy's officer, may lift it."""
-        amy, _ = amy_and_cal_at_the_refuge()
-        eve = make_child(given_name="Eve", local_authority=southshire())
-        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
-        shield_by_sam(amy)
+        *_, eve = eve_at_amys_refuge_shielded_by_sam()
         sol = make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire())
         sign_in(client, sol)
         url = reverse("shielding:shield", args=[eve.contactpoint_id])
@@ -926,6 +930,21 @@ class TestRecordsAlongside:
         sign_in(client, xavier())
         assert "9 Refuge Road" in client.get(record(eve)).content.decode()
 
+    def test_lifting_her_own_shield_says_which_shields_kept_for_her_remain(self, client):
+        """Amy is no longer at risk: Sam lifts her shield, and is told that Cal's record and
+        Eve's, shielded to keep her home safe, still are, and where to review them."""
+        amy, cal, eve = eve_at_amys_refuge_shielded_by_sam()
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield", args=[amy.contactpoint_id])
+        lifted = client.post(url, {"form": "review", "decision": "lift", "note": "Safe now"},
+                             follow=True)  # fmt: skip
+        assert in_force(amy) is None and in_force(cal) and in_force(eve)
+        assert "2 records shielded to keep this child&#x27;s details safe are still shielded" in (
+            lifted.content.decode()
+        )
+        page = client.get(url).content.decode()
+        assert reverse("shielding:shield_protecting", args=[eve.contactpoint_id]) in page
+
     def test_her_officer_sees_what_of_hers_the_other_record_shares_and_may_keep_it(self, client):
         """Eve still lives at Amy's refuge, and shares Amy's mother's phone number: Sam is
         shown the refuge and the mother, and keeps the shield until the next review."""
@@ -950,10 +969,7 @@ class TestRecordsAlongside:
         assert (in_force(eve).review_on, in_force(eve).review_note) == (IN_90_DAYS, "Still there")
 
     def test_her_officer_is_told_when_the_homes_changed_since_her_page(self, client):
-        amy, _ = amy_and_cal_at_the_refuge()
-        eve = make_child(given_name="Eve", local_authority=southshire())
-        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
-        shield_by_sam(amy)
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
         sign_in(client, User.objects.get(username="sam"))
         url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
         seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
@@ -989,10 +1005,7 @@ class TestRecordsAlongside:
         assert answer(eve) == 403
 
     def test_her_dashboard_lists_the_shields_protecting_her_due_for_review(self, client):
-        amy, _ = amy_and_cal_at_the_refuge()
-        eve = make_child(given_name="Eve", local_authority=southshire())
-        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
-        shield_by_sam(amy)
+        *_, eve = eve_at_amys_refuge_shielded_by_sam()
         Shield.objects.filter(child=eve).update(review_on=timezone.localdate())
         sign_in(client, User.objects.get(username="sam"))
         page = client.get(reverse("shielding:dashboard")).content.decode()
@@ -1488,10 +1501,7 @@ class TestOverride:
     def eve_overridden_by_owen(self, client) -> tuple[Child, Child, str]:
         """Amy (Northshire) shielded at her refuge, Eve (Southshire) living there too, and
         Owen (Southshire) overriding Eve's record: Amy, Eve, and what Owen's visit showed."""
-        amy, _ = amy_and_cal_at_the_refuge()
-        eve = make_child(given_name="Eve", local_authority=southshire())
-        make_address(eve, "ZE2 9QX", line_1="9 Refuge Road")
-        shield_by_sam(amy)
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
         sign_in(client, make_user("owen", Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER,
                                   organisation=southshire()))  # fmt: skip
         visit = self.override(client, eve)["Location"]
