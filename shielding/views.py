@@ -125,12 +125,10 @@ def _lifted_message(child: Child) -> str:
 def _sharing_changed(form: ShieldReviewForm, *, told: bool) -> None:
     """A lift of a shield for sharing refused: the homes or carers changed since the page was
     shown. Only an officer ``sharing_told`` hears that there is a child it shares them with."""
-    shared_with = (
-        "of the child it shares them with" if told else "the details its shield keeps safe"
-    )
+    whose = "of the child it shares them with" if told else "the details its shield keeps safe"
     form.add_error(
         None,
-        f"The homes or carers of this record, or {shared_with}, have changed since this page "
+        f"The homes or carers of this record, or {whose}, have changed since this page "
         "was shown. Look at them again before lifting.",
     )
 
@@ -303,10 +301,11 @@ def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpRespons
     if child.local_authority_id == officer.organisation_id:
         return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
     in_force = next((s for s in child.shields.all() if s.lifted_at is None), None)
-    if in_force is None or not in_force.for_sharing or not may_lift(in_force, officer):
+    # Only a shield for sharing with a child still held: once she is purged, nothing is left
+    # for it to protect, and the record's own team decides (``may_lift``).
+    protected = in_force.protects if in_force is not None and in_force.for_sharing else None
+    if in_force is None or protected is None or not may_lift(in_force, officer):
         raise Http404
-    protected = in_force.protects
-    assert protected is not None  # may_lift: her officer sees her in full
     posted = request.POST if request.method == "POST" else None
     form = ShieldReviewForm(posted, initial=_review_initial())
     if posted is not None and form.is_valid():
@@ -350,7 +349,9 @@ def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpRespons
             "form": form,
             "record": visible_child(child, officer),
             "shield": in_force,
-            "protected": protected,
+            # Her ID only: nothing else of hers reaches the page.
+            "protected_id": protected.contactpoint_id,
+            "protected_id_display": protected.contactpoint_id_display,
             "protected_shielded": is_shielded(protected),
             "shared": shared_with(protected, child),
             "seen": sharing_fingerprint(child.pk, protected.pk),

@@ -1003,6 +1003,10 @@ class TestRecordsAlongside:
         assert to.url == reverse("shielding:shield", args=[cal.contactpoint_id])
         sign_in(client, priya())
         assert answer(eve) == 403
+        # Amy purged since: nothing is left for Eve's shield to protect, and Sol decides.
+        Shield.objects.filter(child=eve).update(protects=None)
+        sign_in(client, User.objects.get(username="sam"))
+        assert answer(eve) == 404
 
     def test_her_dashboard_lists_the_shields_protecting_her_due_for_review(self, client):
         *_, eve = eve_at_amys_refuge_shielded_by_sam()
