@@ -764,10 +764,17 @@ def _apply_row(
     existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
     if existing is not None and sent_first is not None and _sent_since(existing, sent_first):
         return GIVEN_SINCE  # what a later file said is newer than this row
-    if existing is not None and record.extracted < existing.last_import.extracted:
-        return EXTRACTED_BEFORE  # an older file imported late: what the record holds is newer
     held = _held_back(existing.child, key, source, record) if existing is not None else False
     if held is None:
+        return EXTRACTED_BEFORE
+    # An older file imported late: what the record holds is newer. Of a shielded child whose
+    # record (a UPN or NHS number) another LA's file sent, the row is held back instead.
+    older = existing is not None and record.extracted < existing.last_import.extracted
+    ours = (
+        existing is not None
+        and existing.last_import.local_authority_id == record.local_authority_id
+    )
+    if older and (ours or not held):
         return EXTRACTED_BEFORE
     if existing is not None:
         # What the rows say: a column a file leaves out (one added to the format later) says
@@ -778,8 +785,9 @@ def _apply_row(
         # outrun since by that LA's: this row is newer than that LA's word, and says again
         # what the record must hold.
         outrun = _moved_on_since(existing.child, key, source, existing.last_import)
-        existing.payload, existing.last_import = row.payload, record
-        existing.save(update_fields=["payload", "last_import", "received_at"])
+        if not older:  # held back, it leaves the record the other LA's newer row
+            existing.payload, existing.last_import = row.payload, record
+            existing.save(update_fields=["payload", "last_import", "received_at"])
         if existing.child_id is None:
             if not unchanged:
                 _review_refresh(existing, row)
@@ -827,23 +835,28 @@ def _apply_row(
 
 
 def _moved_on_since(child: Child | None, key: str, source: str, record: FeedImport) -> bool:
-    """Whether another LA's system has sent the child in a file extracted after this LA
-    system's file: she has moved there since, and its record speaks for her now (its home
-    ends this LA's), so this older row must not take her back.
+    """Whether another LA's file of the feed has sent the child since ``record`` was
+    extracted: she has moved there since, and its word speaks for her now, so this older row
+    must not take her back. An LA system numbers its own records: another LA's system sends
+    her under its own id (its home ends this LA's). A school census or GP file numbers her by
+    her UPN or NHS number, which every LA's file sends: it is this very feed record, last
+    sent by another LA's file (its row is kept, and this one is not applied).
 
     Of a shielded child, that she has moved is itself where she is: her row is not refused
     (which would tell the data manager who sent it that another LA holds her now, and, file
-    by file, since when) but kept and reported as any row is, with what it says of where she
-    lives held back (``facts_apply``'s ``where``)."""
-    if child is None or source != Source.LA_SYSTEM:
+    by file, since when) but reported as any row is, with what it says of where she lives
+    held back (``facts_apply``'s ``where``)."""
+    if child is None:
         return False
-    la_code, _, _ = key.partition("/")
-    elsewhere = (
-        SourceRecord.objects.filter(child=child, source=Source.LA_SYSTEM)
-        .exclude(record_id__startswith=f"{la_code}/")
-        .select_related("last_import")
+    elsewhere = SourceRecord.objects.filter(child=child, source=source).exclude(
+        last_import__local_authority=record.local_authority_id
     )
-    return any(other.last_import.extracted > record.extracted for other in elsewhere)
+    if source != Source.LA_SYSTEM:
+        elsewhere = elsewhere.filter(record_id=key)
+    return any(
+        other.last_import.extracted > record.extracted
+        for other in elsewhere.select_related("last_import")
+    )
 
 
 def _held_back(child: Child | None, key: str, source: str, record: FeedImport) -> bool | None:

@@ -102,6 +102,28 @@ def census(*rows: dict[str, str]) -> bytes:
     return out.getvalue().encode()
 
 
+GP_OLIVIA = {
+    "nhs_number": "9434765005", "given_name": "Olivia", "family_name": "Brennan",
+    "date_of_birth": "2015-09-12", "gender": "female", "address_line_1": "14 Ashgrove Road",
+    "address_line_2": "", "town": "Northtown", "postcode": "NE1 4ST",
+    "gp_practice_code": "A81001", "registered_on": "2016-01-04",
+}  # fmt: skip
+
+
+def gp_registration(**cells: str) -> bytes:
+    """A GP registration file of one row: Olivia, at practice A81001."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS[Source.GP_REGISTRATION])
+    writer.writeheader()
+    writer.writerow(GP_OLIVIA | cells)
+    return out.getvalue().encode()
+
+
+def national_id_file(source: str, **cells: str) -> bytes:
+    """A census or GP registration file of one row: Olivia, by her UPN or NHS number."""
+    return census(cells) if source == Source.SCHOOL_CENSUS else gp_registration(**cells)
+
+
 @pytest.fixture
 def school():
     return make_service(Service.Kind.SCHOOL, name="Northshire Primary", identifier="100000")
@@ -234,29 +256,19 @@ class TestValidation:
         """The NHS writes a number "943 476 5005": a GP file sending it so was refused whole;
         and a file spacing it and one not are the same person."""
         make_service(Service.Kind.GP_PRACTICE, name="Northtown Surgery", identifier="A81001")
-        out = io.StringIO()
-        writer = csv.DictWriter(out, COLUMNS[Source.GP_REGISTRATION])
-        writer.writeheader()
-        row = {
-            "nhs_number": "943 476 5005", "given_name": "Olivia", "family_name": "Brennan",
-            "date_of_birth": "2015-09-12", "gender": "female", "address_line_1": "14 Ashgrove Road",
-            "address_line_2": "", "town": "Northtown", "postcode": "NE1 4ST",
-            "gp_practice_code": "A81001", "registered_on": "2016-01-04",
-        }  # fmt: skip
-        writer.writerow(row)
 
-        def gp(content: str, name: str):
+        def gp(content: bytes, name: str):
             return feed_import(
-                source=Source.GP_REGISTRATION, file_name=name, content=content.encode(),
+                source=Source.GP_REGISTRATION, file_name=name, content=content,
                 local_authority=northshire(), by=None,
             )  # fmt: skip
 
-        first = gp(out.getvalue(), "gp.csv")
+        first = gp(gp_registration(nhs_number="943 476 5005"), "gp.csv")
         assert first.validation.errors == [] and dict(first.counts) == {"new_child": 1}
-        again = gp(out.getvalue().replace("943 476 5005", "9434765005"), "gp2.csv")
+        again = gp(gp_registration(), "gp2.csv")
         assert dict(again.counts) == {"unchanged": 1}
         assert ChildIdentifier.objects.get().value == "9434765005"
-        olivia = {k: v for k, v in row.items() if k in COLUMNS[Source.LA_SYSTEM]}
+        olivia = {k: v for k, v in GP_OLIVIA.items() if k in COLUMNS[Source.LA_SYSTEM]}
         spaced_la = la_import(la_system(**{**olivia, "nhs_number": "943-476-5005"}))
         assert dict(spaced_la.counts) == {"matched_by_identifier": 1}
 
@@ -4121,10 +4133,13 @@ class TestAnOlderFileImportedLate:
     JANUARY = la_system()  # Zed at 1 North Road
     MARCH = la_system(address_line_1="9 New Street", postcode="NE1 2BB")
 
-    def upload(self, client, content: bytes, extracted_on: date | None, name: str) -> str:
+    def upload(
+        self, client, content: bytes, extracted_on: date | None, name: str,
+        source: str = Source.LA_SYSTEM,
+    ) -> str:  # fmt: skip
         day = {"extracted_on_0": extracted_on.day, "extracted_on_1": extracted_on.month,
                "extracted_on_2": extracted_on.year} if extracted_on else {}  # fmt: skip
-        form = {"source": "la_system", "local_authority": northshire().pk, **day}
+        form = {"source": source, "local_authority": northshire().pk, **day}
         upload = SimpleUploadedFile(name, content, content_type="text/csv")
         return client.post(reverse("directory:feeds"), {**form, "file": upload}).content.decode()
 
@@ -4333,6 +4348,74 @@ class TestAnOlderFileImportedLate:
         assert self.homes() == (["9 South Street"] if moved else ["2 North Road"])
         self.upload(client, older + b"\n", today - timedelta(days=5), "north-5.csv")
         assert self.homes() == ["2 North Road"]
+
+    @pytest.mark.parametrize("source", [Source.SCHOOL_CENSUS, Source.GP_REGISTRATION])
+    @pytest.mark.parametrize("moved", [False, True], ids=["still_here", "sent_by_another_la"])
+    def test_nor_from_another_las_census_or_gp_file(self, client, source, moved):
+        """Olivia is shielded. A census or GP file numbers her by her UPN or NHS number, the
+        same in every LA's file: Southshire's, extracted after Northshire's older file, has
+        sent her record. "Not applied, as a file extracted later has sent that record" on
+        that older file (on the upload page or in the history), Northshire sending no later
+        one, would tell Dana another LA's school or practice has her now. What it says of
+        where she lives is held back all the same; a newer Northshire file takes her back."""
+        today = timezone.localdate()
+        kind, code = {
+            Source.SCHOOL_CENSUS: (Service.Kind.SCHOOL, "school_urn"),
+            Source.GP_REGISTRATION: (Service.Kind.GP_PRACTICE, "gp_practice_code"),
+        }[source]
+        make_service(kind, name="North Service", identifier="A81001", local_authority=northshire())
+        make_service(kind, name="South Service", identifier="B81001", local_authority=southshire())
+        olivia = {code: "A81001"}
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
+                 code: "B81001"}  # fmt: skip
+        self.national_import(source, national_id_file(source, **olivia), northshire(), 100)
+        shield(Child.objects.get())
+        if moved:
+            self.national_import(source, national_id_file(source, **south), southshire(), 10)
+        older = national_id_file(source, **olivia, address_line_1="2 North Road")
+        sign_in(client, dana())
+        if source == Source.SCHOOL_CENSUS:  # an LA's data managers upload its census
+            page = self.upload(client, older, today - timedelta(days=60), "north-60.csv", source)
+            assert "not applied" not in page and "1 updated" in page
+        else:  # the national team's GP files for Northshire are in its history
+            self.national_import(source, older, northshire(), 60, name="north-60.csv")
+        assert FeedImport.objects.get(file_name="north-60.csv").outcome == {"updated": 1}
+        history = client.get(reverse("directory:feeds")).content.decode()
+        assert "not applied" not in history and "1 updated" in history
+        assert self.homes() == (["9 South Street"] if moved else ["2 North Road"])
+        services = Involvement.objects.filter(ended_on__isnull=True).values_list(
+            "service__name", flat=True
+        )
+        assert list(services) == (["South Service"] if moved else ["North Service"])
+        # The record keeps Southshire's newer row: a Northshire file extracted between is older.
+        self.national_import(source, older + b"\n", northshire(), 30)
+        assert self.homes() == (["9 South Street"] if moved else ["2 North Road"])
+        self.national_import(source, older + b"\n\n", northshire(), 5)
+        assert self.homes() == ["2 North Road"]
+
+    def test_a_census_row_not_shielded_is_not_applied_over_another_las_newer_one(self):
+        """Without a shield, another LA's newer census row on the child stands, and the older
+        row is counted as not applied."""
+        make_service(Service.Kind.SCHOOL, name="North", identifier="A81001")
+        make_service(Service.Kind.SCHOOL, name="South", identifier="B81001",
+                     local_authority=southshire())  # fmt: skip
+        census_ = Source.SCHOOL_CENSUS
+        self.national_import(census_, national_id_file(census_, school_urn="A81001"),
+                             northshire(), 100)  # fmt: skip
+        south = {"address_line_1": "9 South Street", "postcode": "SE1 1AA", "school_urn": "B81001"}
+        self.national_import(census_, national_id_file(census_, **south), southshire(), 10)
+        older = national_id_file(census_, school_urn="A81001", address_line_1="2 North Road")
+        outcome = self.national_import(census_, older, northshire(), 60)
+        assert dict(outcome.counts) == {EXTRACTED_BEFORE: 1}
+        assert self.homes() == ["9 South Street"]
+
+    def national_import(self, source: str, content: bytes, la: Organisation, days: int,
+                        name: str = ""):  # fmt: skip
+        """A census or GP file for ``la``, extracted ``days`` ago."""
+        return feed_import(
+            source=source, file_name=name or f"{la.code}-{days}.csv", content=content,
+            local_authority=la, by=None, extracted_on=timezone.localdate() - timedelta(days=days),
+        )  # fmt: skip
 
     @pytest.mark.parametrize("south_days", [100, 10], ids=["before_north", "after_north"])
     def test_nor_when_northshire_had_not_sent_her_before(self, client, south_days):
