@@ -762,19 +762,21 @@ def _apply_row(
     # Locked before the review's row, as a data manager's decision locks them (no deadlock).
     # Not joined to its import: a row locked after another file changed it would drop out.
     existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
-    if existing is not None and sent_first is not None and _sent_since(existing, sent_first):
-        return GIVEN_SINCE  # what a later file said is newer than this row
-    held = _held_back(existing.child, key, source, record) if existing is not None else False
-    if held is None:
-        return EXTRACTED_BEFORE
-    # An older file imported late: what the record holds is newer. Of a shielded child whose
-    # record (a UPN or NHS number) another LA's file sent, the row is held back instead.
-    older = existing is not None and record.extracted < existing.last_import.extracted
+    outdone = _outdone(existing, record, sent_first) if existing is not None else None
+    held = (
+        _held_back(existing.child, key, source, record, sent_first)
+        if existing is not None
+        else False
+    )
+    # What the record holds is newer than this row. Of a shielded child whose record (a UPN or
+    # NHS number) another LA's file sent, the row is held back instead (``_moved_on_since``).
     ours = (
         existing is not None
         and existing.last_import.local_authority_id == record.local_authority_id
     )
-    if older and (ours or not held):
+    if outdone is not None and (ours or not held):
+        return outdone
+    if held is None:
         return EXTRACTED_BEFORE
     if existing is not None:
         # What the rows say: a column a file leaves out (one added to the format later) says
@@ -785,7 +787,7 @@ def _apply_row(
         # outrun since by that LA's: this row is newer than that LA's word, and says again
         # what the record must hold.
         outrun = _moved_on_since(existing.child, key, source, existing.last_import)
-        if not older:  # held back, it leaves the record the other LA's newer row
+        if outdone is None:  # held back, it leaves the record the other LA's newer row
             existing.payload, existing.last_import = row.payload, record
             existing.save(update_fields=["payload", "last_import", "received_at"])
         if existing.child_id is None:
@@ -834,13 +836,20 @@ def _apply_row(
     return "new_child"
 
 
-def _moved_on_since(child: Child | None, key: str, source: str, record: FeedImport) -> bool:
+def _moved_on_since(
+    child: Child | None,
+    key: str,
+    source: str,
+    record: FeedImport,
+    sent_first: FeedImport | None = None,
+) -> bool:
     """Whether another LA's file of the feed has sent the child since ``record`` was
     extracted: she has moved there since, and its word speaks for her now, so this older row
     must not take her back. An LA system numbers its own records: another LA's system sends
     her under its own id (its home ends this LA's). A school census or GP file numbers her by
     her UPN or NHS number, which every LA's file sends: it is this very feed record, last
-    sent by another LA's file (its row is kept, and this one is not applied).
+    sent by another LA's file newer than this row (``_outdone``: ``sent_first``, the file
+    this row was left out of, now sent again), whose row is kept.
 
     Of a shielded child, that she has moved is itself where she is: her row is not refused
     (which would tell the data manager who sent it that another LA holds her now, and, file
@@ -848,23 +857,41 @@ def _moved_on_since(child: Child | None, key: str, source: str, record: FeedImpo
     held back (``facts_apply``'s ``where``)."""
     if child is None:
         return False
-    elsewhere = SourceRecord.objects.filter(child=child, source=source).exclude(
-        last_import__local_authority=record.local_authority_id
+    elsewhere = (
+        SourceRecord.objects.filter(child=child, source=source)
+        .exclude(last_import__local_authority=record.local_authority_id)
+        .select_related("last_import")
     )
     if source != Source.LA_SYSTEM:
-        elsewhere = elsewhere.filter(record_id=key)
-    return any(
-        other.last_import.extracted > record.extracted
-        for other in elsewhere.select_related("last_import")
-    )
+        return any(_outdone(same, record, sent_first) for same in elsewhere.filter(record_id=key))
+    return any(other.last_import.extracted > record.extracted for other in elsewhere)
 
 
-def _held_back(child: Child | None, key: str, source: str, record: FeedImport) -> bool | None:
+def _held_back(
+    child: Child | None,
+    key: str,
+    source: str,
+    record: FeedImport,
+    sent_first: FeedImport | None = None,
+) -> bool | None:
     """Whether what ``record``'s row says of where the child lives is held back, she being
     shielded and ``_moved_on_since``; None where, she not being shielded, none of it applies."""
-    if child is None or not _moved_on_since(child, key, source, record):
+    if child is None or not _moved_on_since(child, key, source, record, sent_first):
         return False
     return True if is_shielded(child) else None
+
+
+def _outdone(
+    source_record: SourceRecord, record: FeedImport, sent_first: FeedImport | None
+) -> str | None:
+    """Why a row of ``record`` is not applied over the feed record's last row, that row being
+    the newer word: a later file has sent the record since the row was left out of
+    ``sent_first`` (now sent again), or a file extracted after ``record`` has."""
+    if sent_first is not None and _sent_since(source_record, sent_first):
+        return GIVEN_SINCE  # what a later file said is newer than this row
+    if record.extracted < source_record.last_import.extracted:
+        return EXTRACTED_BEFORE  # an older file imported late: what the record holds is newer
+    return None
 
 
 def _sent_since(source_record: SourceRecord, first: FeedImport) -> bool:

@@ -3403,6 +3403,38 @@ class TestSendingAFileAgain:
         assert FeedImport.objects.latest("pk").outcome == {"sent_since_in_a_later_file": 1}
         assert "This file was imported before" in self.upload(client, self.PARTLY)
 
+    @pytest.mark.parametrize("shielded", [True, False], ids=["shielded", "not_shielded"])
+    def test_a_shielded_childs_row_sent_again_does_not_say_another_las_file_has_her(
+        self, client, school, shielded
+    ):
+        """Ella was in Northshire's census; its next file left her row out (her new school not
+        yet held), and Southshire's census, imported since, sends her UPN. Sent again, "not
+        imported, as a later file has sent that record since" would tell Dana, of a shielded
+        child, that another LA's school has her: her row comes in as any row does, with what
+        it says of where she lives held back. Not shielded, it is not imported, as before."""
+        sign_in(client, dana())
+        self.upload(client, census({**self.ELLA, "school_urn": "100000"}))
+        if shielded:
+            shield(Child.objects.get())
+        self.upload(client, self.PARTLY)  # her row left out: school 100001 is not held
+        make_service(Service.Kind.SCHOOL, name="Southshire Primary", identifier="200000",
+                     local_authority=southshire())  # fmt: skip
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
+                 "school_urn": "200000"}  # fmt: skip
+        feed_import(
+            source=Source.SCHOOL_CENSUS, file_name="south.csv", content=census(self.ELLA | south),
+            local_authority=southshire(), by=None, extracted_on=timezone.localdate(),
+        )  # fmt: skip
+        self.juniors()
+        page = self.upload(client, self.PARTLY)
+        history = client.get(reverse("directory:feeds")).content.decode()
+        said = "1 row was not imported, as a later file has sent that record since"
+        assert (said in page) is not shielded
+        assert ("a later file has sent that record since" in history) is not shielded
+        ella = Child.objects.get(given_name="Ella")
+        homes = ella.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True)
+        assert list(homes) == ["9 South Street"]
+
     def two_months_each_leaving_ella_out(self, client) -> tuple[bytes, bytes]:
         """January's file and February's (Ella has moved), each imported with Ella's row left
         out for want of her school, which is then added."""
