@@ -4431,13 +4431,12 @@ class TestAnOlderFileImportedLate:
         make_service(Service.Kind.SCHOOL, name="North", identifier="A81001")
         make_service(Service.Kind.SCHOOL, name="South", identifier="B81001",
                      local_authority=southshire())  # fmt: skip
-        census_ = Source.SCHOOL_CENSUS
-        self.national_import(census_, national_id_file(census_, school_urn="A81001"),
-                             northshire(), 100)  # fmt: skip
+        north = {"school_urn": "A81001"}
         south = {"address_line_1": "9 South Street", "postcode": "SE1 1AA", "school_urn": "B81001"}
-        self.national_import(census_, national_id_file(census_, **south), southshire(), 10)
-        older = national_id_file(census_, school_urn="A81001", address_line_1="2 North Road")
-        outcome = self.national_import(census_, older, northshire(), 60)
+        self.national_import(Source.SCHOOL_CENSUS, census(north), northshire(), 100)
+        self.national_import(Source.SCHOOL_CENSUS, census(south), southshire(), 10)
+        older = census(north | {"address_line_1": "2 North Road"})
+        outcome = self.national_import(Source.SCHOOL_CENSUS, older, northshire(), 60)
         assert dict(outcome.counts) == {EXTRACTED_BEFORE: 1}
         assert self.homes() == ["9 South Street"]
 
