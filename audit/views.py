@@ -65,6 +65,25 @@ def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
     return events
 
 
+def _ids_shown(events: list[AuditEvent], *also: str) -> list[str]:
+    """The ContactPoint IDs a page of ``_shown`` events shows (each event's child, and an ID
+    searched for), with ``also``, for the auditor's own event: each child's access history
+    then lists who read her ID here. Not the IDs in a path or a detail: the record an override
+    went through names the child it protects only to her own LA (``THROUGH_ANOTHER_RECORD``),
+    and this event would put that link in the record's history."""
+    shown = [
+        cpid
+        for event in events
+        for cpid in (
+            event.child_contactpoint_id,
+            str((getattr(event, "criteria_shown", None) or {}).get("contactpoint_id", "")),
+        )
+    ]
+    return [
+        cpid for cpid in dict.fromkeys([*shown, *also]) if contactpoint_id_normalise(cpid) == cpid
+    ]
+
+
 def _outcome(event: AuditEvent) -> str:
     """What the event's path and status do not say: that it was refused (a refused
     suspension redirects as a done one does), or that it was the question asked first."""
@@ -104,9 +123,13 @@ def event_list(request: HttpRequest) -> HttpResponse:
     elif not form.is_bound:
         events, more = _page(selectors.events_visible_to(auditor), request)
     _note_query(request, "events", criteria)
+    shown = _shown(events)
+    # Each event listed names the child filtered for, in its results if not as its child.
+    filtered = [criteria["contactpoint_id"]] if shown and "contactpoint_id" in criteria else []
+    audit_note(request, result_ids=_ids_shown(shown, *filtered))
     context = {
         "form": form,
-        "events": _shown(events),
+        "events": shown,
         "next_query": urlencode({**criteria, "before": more}) if more else "",
         "export_query": urlencode(criteria),
         "national": is_national(auditor),
@@ -181,6 +204,8 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
     events_of_user = visible.filter(user_id=subject.pk)
     _note_query(request, "user_activity", {"user_id": subject.pk})
     events, more = _page(events_of_user, request)
+    shown = _shown(events)
+    audit_note(request, result_ids=_ids_shown(shown))
     # Who gave which roles, suspended, reactivated, reset two-factor sign-in, and when: for an
     # LA auditor, what their own organisation or the service operator did, not another LA's
     # administrators (the user may have worked there before).
@@ -204,7 +229,7 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
             "elsewhere_now": not is_national(auditor)
             and subject.organisation_id != auditor.organisation_id,
             "summary": selectors.user_activity_summary(events_of_user),
-            "events": _shown(events),
+            "events": shown,
             "next_query": urlencode({"before": more}) if more else "",
             "changes": account_changes,
         },

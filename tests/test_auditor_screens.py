@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
+from audit.views import PAGE_SIZE
 from directory.models import (
     Address,
     CareRelationship,
@@ -207,6 +208,63 @@ class TestFilters:
         html = ada_client.get(EVENTS, {"username": "lee"}).content.decode()
         assert html.count("Refused: nothing was changed") == 1
         assert html.count("Asked to confirm: suspend") == 1
+
+
+class TestTheChildrenAnAuditorReads:
+    """Ada's own events name the children whose ContactPoint IDs her pages show her, so that a
+    child's access history (for a subject access request) lists Ada's reading too."""
+
+    def read_by_ada(self, ada_client, path):
+        return AuditEvent.objects.filter(user_id=ada_client.auditor.pk, path=path).latest("id")
+
+    def test_a_page_of_events_names_the_children_it_shows_and_not_the_next_pages(self, ada_client):
+        user, older, newer = priya(), make_child(), make_child(given_name="Ben")
+        event(user, child_contactpoint_id=older.contactpoint_id, path="/older")
+        for n in range(PAGE_SIZE):
+            event(user, path=f"/page-{n}")
+        event(user, child_contactpoint_id=newer.contactpoint_id, path="/newer")
+        first = ada_client.get(EVENTS).content.decode()
+        assert newer.contactpoint_id in first and older.contactpoint_id not in first
+        assert self.read_by_ada(ada_client, EVENTS).result_ids == [newer.contactpoint_id]
+        link = first.split('href="?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        second = ada_client.get(f"{EVENTS}?{link}").content.decode()
+        assert older.contactpoint_id in second
+        assert self.read_by_ada(ada_client, EVENTS).result_ids == [older.contactpoint_id]
+
+    def test_a_users_activity_names_the_children_it_shows_and_not_the_next_pages(self, ada_client):
+        user, older, newer = priya(), make_child(), make_child(given_name="Ben")
+        event(user, child_contactpoint_id=older.contactpoint_id)
+        for _ in range(PAGE_SIZE):
+            event(user)
+        event(user, child_contactpoint_id=newer.contactpoint_id)
+        page = reverse("audit:user_activity", args=[user.pk])
+        assert newer.contactpoint_id in ada_client.get(page).content.decode()
+        assert self.read_by_ada(ada_client, page).result_ids == [newer.contactpoint_id]
+
+    def test_a_child_searched_for_by_her_id_is_named(self, ada_client):
+        """Priya's search by ContactPoint ID found no one (the record is archived), but the
+        list shows the ID she typed."""
+        child = make_child()
+        event(priya(), action=Action.SEARCH, result_count=0,
+              search_criteria={"contactpoint_id": child.contactpoint_id})  # fmt: skip
+        assert child.contactpoint_id in ada_client.get(EVENTS).content.decode()
+        assert self.read_by_ada(ada_client, EVENTS).result_ids == [child.contactpoint_id]
+
+    def test_the_child_filtered_for_is_named_where_events_were_found(self, ada_client):
+        """The list says that Priya's search found her, though it shows no ID for it."""
+        child, nobody = make_child(), make_child(given_name="Ben")
+        event(priya(), action=Action.SEARCH, result_ids=[child.contactpoint_id], result_count=1)
+        ada_client.get(EVENTS, {"contactpoint_id": child.contactpoint_id})
+        assert self.read_by_ada(ada_client, EVENTS).result_ids == [child.contactpoint_id]
+        ada_client.get(EVENTS, {"contactpoint_id": nobody.contactpoint_id})
+        assert self.read_by_ada(ada_client, EVENTS).result_ids == [], "no event was shown"
+
+    def test_her_access_history_lists_ada_reading_her_id(self, ada_client):
+        child = make_child()
+        event(priya(), child_contactpoint_id=child.contactpoint_id)
+        ada_client.get(EVENTS, {"username": "priya"})
+        history = history_of(ada_client, child)
+        assert "Auditor query" in history and "Asked for: query events, username priya" in history
 
 
 def sees_the_clinic(child: Child) -> None:
