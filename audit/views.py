@@ -19,7 +19,7 @@ from audit import selectors
 from audit.charts import bar_chart_svg
 from audit.forms import EventFilterForm, PeriodForm
 from audit.models import Action, AuditEvent
-from audit.recorder import audit_note
+from audit.recorder import audit_also, audit_note
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
 from shielding.policy import (
@@ -39,15 +39,42 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> None:
-    """What the auditor asked for, with the page of results (``before``) where there is one."""
+def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> dict[str, Any]:
+    """What the auditor asked for, with the page of results (``before``) where there is one;
+    returned as noted."""
     before = request.GET.get("before", "")
     paged = {"before": before[:20]} if before else {}
-    audit_note(
-        request,
-        action=Action.AUDITOR_QUERY,
-        search_criteria={"query": query, **criteria, **paged},
-    )
+    noted = {"query": query, **criteria, **paged}
+    audit_note(request, action=Action.AUDITOR_QUERY, search_criteria=noted)
+    return noted
+
+
+# An event naming the children read beside the one the auditor asked for (``_note_read``).
+LISTED_BESIDE = "listed_beside_child_asked_for"
+
+
+def _note_read(
+    request: HttpRequest, ids: list[str], *, action: Action, asked: dict[str, Any]
+) -> None:
+    """Names in the auditor's event the children whose ContactPoint IDs she read (``ids``),
+    so that each one's access history lists her reading. Where she ``asked`` for one child's
+    events, the event that says so names that child alone, and the others are named by an
+    event of their own that does not say whom she asked for: their LAs' auditors read it in
+    their histories, and the child asked for beside theirs may be the one that a shield for
+    sharing protects (``THROUGH_ANOTHER_RECORD``), which is not theirs to know."""
+    child = asked.get("contactpoint_id")
+    audit_note(request, result_ids=[cpid for cpid in ids if not child or cpid == child])
+    beside = [cpid for cpid in ids if child and cpid != child]
+    if beside:
+        audit_also(
+            request,
+            action=action,
+            search_criteria={
+                name: value for name, value in asked.items() if name != "contactpoint_id"
+            },
+            result_ids=beside,
+            detail={LISTED_BESIDE: True},
+        )
 
 
 def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
@@ -88,6 +115,8 @@ def _outcome(event: AuditEvent) -> str:
     """What the event's path and status do not say: that it was refused (a refused
     suspension redirects as a done one does), or that it was the question asked first."""
     detail = event.detail if isinstance(event.detail, dict) else {}
+    if detail.get(LISTED_BESIDE):
+        return "Listed with the child asked for"
     page = detail.get("page")
     if isinstance(page, str) and page.startswith("confirm_"):
         return f"Asked to confirm: {page.removeprefix('confirm_')}"
@@ -122,11 +151,11 @@ def event_list(request: HttpRequest) -> HttpResponse:
         events, more = _page(selectors.events_filtered(auditor, form.cleaned_data), request)
     elif not form.is_bound:
         events, more = _page(selectors.events_visible_to(auditor), request)
-    _note_query(request, "events", criteria)
+    asked = _note_query(request, "events", criteria)
     shown = _shown(events)
     # Each event listed names the child filtered for, in its results if not as its child.
     filtered = [criteria["contactpoint_id"]] if shown and "contactpoint_id" in criteria else []
-    audit_note(request, result_ids=_ids_shown(shown, *filtered))
+    _note_read(request, _ids_shown(shown, *filtered), action=Action.AUDITOR_QUERY, asked=asked)
     context = {
         "form": form,
         "events": shown,

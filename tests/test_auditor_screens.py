@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from auditlog.context import set_actor
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -215,7 +216,9 @@ class TestTheChildrenAnAuditorReads:
     child's access history (for a subject access request) lists Ada's reading too."""
 
     def read_by_ada(self, ada_client, path):
-        return AuditEvent.objects.filter(user_id=ada_client.auditor.pk, path=path).latest("id")
+        """Ada's latest event at the path, not one naming the children listed beside it."""
+        read = AuditEvent.objects.filter(user_id=ada_client.auditor.pk, path=path)
+        return read.filter(detail__isnull=True).latest("id")
 
     def test_a_page_of_events_names_the_children_it_shows_and_not_the_next_pages(self, ada_client):
         user, older, newer = priya(), make_child(), make_child(given_name="Ben")
@@ -258,6 +261,23 @@ class TestTheChildrenAnAuditorReads:
         assert self.read_by_ada(ada_client, EVENTS).result_ids == [child.contactpoint_id]
         ada_client.get(EVENTS, {"contactpoint_id": nobody.contactpoint_id})
         assert self.read_by_ada(ada_client, EVENTS).result_ids == [], "no event was shown"
+
+    def test_another_las_auditors_do_not_learn_which_child_ada_asked_for_beside_theirs(
+        self, ada_client
+    ):
+        """Sam's page of Southshire's record lists Ada's child beside it (a shield for sharing
+        protecting her). Ada reads her child's events: Southshire's auditors read, in their
+        child's history, that Ada read their child's ID, and not whom she asked for."""
+        ours, theirs = make_child(), make_child(local_authority=southshire())
+        event(sam(), child_contactpoint_id=theirs.contactpoint_id,
+              result_ids=[ours.contactpoint_id])  # fmt: skip
+        ada_client.get(EVENTS, {"contactpoint_id": ours.contactpoint_id})
+        assert self.read_by_ada(ada_client, EVENTS).result_ids == [ours.contactpoint_id]
+        southern = Client()
+        sign_in(southern, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        history = history_of(southern, theirs)
+        assert "ada" in history and "Listed with the child asked for" in history
+        assert ours.contactpoint_id not in history
 
     def test_her_access_history_lists_ada_reading_her_id(self, ada_client):
         child = make_child()
