@@ -356,7 +356,11 @@ def export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         )
         _note_query(request, "events_csv", {**criteria, "refused": "too_many"})
         return render(request, "audit/events.html", {"form": form, "events": []}, status=400)
-    audit_note(request, action=Action.EXPORT, search_criteria={"query": "events_csv", **criteria})
+    # Written before any row leaves (fail closed), naming every child the file names, so that
+    # her access history lists the download.
+    asked = {"query": "events_csv", **criteria}
+    audit_note(request, action=Action.EXPORT, search_criteria=asked)
+    _note_read(request, selectors.contactpoint_ids_named(events), action=Action.EXPORT, asked=asked)
 
     criteria_at, found_at = CSV_COLUMNS.index("search_criteria"), CSV_COLUMNS.index("result_ids")
     organisation_at, roles_at = CSV_COLUMNS.index("organisation_id"), CSV_COLUMNS.index("roles")

@@ -279,6 +279,38 @@ class TestTheChildrenAnAuditorReads:
         assert "ada" in history and "Listed with the child asked for" in history
         assert ours.contactpoint_id not in history
 
+    def test_the_export_names_every_child_in_the_file(self, ada_client):
+        """The file's rows name the children viewed, found or searched for by ID; the event,
+        written before any row leaves, names them all, and no one else."""
+        user = priya()
+        viewed, found, typed, other = (make_child(given_name=name) for name in "ABCD")
+        event(user, child_contactpoint_id=viewed.contactpoint_id)
+        event(
+            user, action=Action.SEARCH, result_ids=[found.contactpoint_id, viewed.contactpoint_id]
+        )
+        event(
+            user, action=Action.SEARCH, search_criteria={"contactpoint_id": typed.contactpoint_id}
+        )
+        event(user, action=Action.SEARCH, search_criteria={"contactpoint_id": "not an ID"})
+        event(xavier(), child_contactpoint_id=other.contactpoint_id)
+        response = ada_client.get(reverse("audit:export"), {"username": "priya"})
+        download = self.read_by_ada(ada_client, reverse("audit:export"))
+        named = {viewed.contactpoint_id, found.contactpoint_id, typed.contactpoint_id}
+        assert sorted(download.result_ids) == sorted(named)
+        body = b"".join(response.streaming_content).decode()
+        assert all(cpid in body for cpid in named) and other.contactpoint_id not in body
+        assert reverse("audit:export") in history_of(ada_client, found)
+
+    def test_an_export_of_one_childs_events_names_the_others_apart(self, ada_client):
+        child, beside = make_child(), make_child(given_name="Ben")
+        event(priya(), action=Action.SEARCH,
+              result_ids=[child.contactpoint_id, beside.contactpoint_id])  # fmt: skip
+        export = reverse("audit:export")
+        ada_client.get(export, {"contactpoint_id": child.contactpoint_id})
+        assert self.read_by_ada(ada_client, export).result_ids == [child.contactpoint_id]
+        apart = AuditEvent.objects.get(path=export, detail__has_key="listed_beside_child_asked_for")
+        assert apart.result_ids == [beside.contactpoint_id] and apart.action == Action.EXPORT
+
     def test_her_access_history_lists_ada_reading_her_id(self, ada_client):
         child = make_child()
         event(priya(), child_contactpoint_id=child.contactpoint_id)
