@@ -299,7 +299,17 @@ class TestTheChildrenAnAuditorReads:
         assert sorted(download.result_ids) == sorted(named)
         body = b"".join(response.streaming_content).decode()
         assert all(cpid in body for cpid in named) and other.contactpoint_id not in body
-        assert reverse("audit:export") in history_of(ada_client, found)
+        history = history_of(ada_client, found)
+        assert reverse("audit:export") in history
+
+    def test_her_access_history_says_the_auditor_asked_for_the_download(self, ada_client):
+        """Not that Ada searched for "query events_csv", as if in the directory."""
+        child = make_child()
+        event(priya(), child_contactpoint_id=child.contactpoint_id)
+        ada_client.get(reverse("audit:export"), {"username": "priya"})
+        history = history_of(ada_client, child)
+        assert "Asked for: query events_csv, username priya" in history
+        assert "Searched for: query" not in history
 
     def test_an_export_of_one_childs_events_names_the_others_apart(self, ada_client):
         child, beside = make_child(), make_child(given_name="Ben")
