@@ -54,6 +54,9 @@ class AuditNote:
 # override of a record shielded to keep her home safe): only her LA's auditors, and national
 # ones, see it (``audit.selectors``), as only her officers are told what that shield is for.
 THROUGH_ANOTHER_RECORD = "through_another_record"
+# An auditor's second event for one request, naming the children she read beside the one she
+# asked for, without saying whom she asked for (``audit.views._note_read``).
+LISTED_BESIDE = "listed_beside_child_asked_for"
 
 
 def audit_also(request: HttpRequest, **facts: Any) -> None:

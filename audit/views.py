@@ -19,7 +19,7 @@ from audit import selectors
 from audit.charts import bar_chart_svg
 from audit.forms import EventFilterForm, PeriodForm
 from audit.models import Action, AuditEvent
-from audit.recorder import audit_also, audit_note
+from audit.recorder import LISTED_BESIDE, audit_also, audit_note
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
 from shielding.policy import (
@@ -47,10 +47,6 @@ def _note_query(request: HttpRequest, query: str, criteria: dict[str, Any]) -> d
     noted = {"query": query, **criteria, **paged}
     audit_note(request, action=Action.AUDITOR_QUERY, search_criteria=noted)
     return noted
-
-
-# An event naming the children read beside the one the auditor asked for (``_note_read``).
-LISTED_BESIDE = "listed_beside_child_asked_for"
 
 
 def _note_read(

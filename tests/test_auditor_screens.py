@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
+from audit.recorder import LISTED_BESIDE
 from audit.views import PAGE_SIZE
 from directory.models import (
     Address,
@@ -276,7 +277,7 @@ class TestTheChildrenAnAuditorReads:
         southern = Client()
         sign_in(southern, make_user("sue", Role.AUDITOR, organisation=southshire()))
         history = history_of(southern, theirs)
-        assert "ada" in history and "Listed with the child asked for" in history
+        assert ">ada</a>" in history and "Listed with the child asked for" in history
         assert ours.contactpoint_id not in history
 
     def test_the_export_names_every_child_in_the_file(self, ada_client):
@@ -318,7 +319,7 @@ class TestTheChildrenAnAuditorReads:
         export = reverse("audit:export")
         ada_client.get(export, {"contactpoint_id": child.contactpoint_id})
         assert self.read_by_ada(ada_client, export).result_ids == [child.contactpoint_id]
-        apart = AuditEvent.objects.get(path=export, detail__has_key="listed_beside_child_asked_for")
+        apart = AuditEvent.objects.get(path=export, detail__has_key=LISTED_BESIDE)
         assert apart.result_ids == [beside.contactpoint_id] and apart.action == Action.EXPORT
 
     def test_her_access_history_lists_ada_reading_her_id(self, ada_client):
@@ -816,6 +817,20 @@ class TestAnomalies:
         ).content.decode()
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
         assert "23:30" in section and "11:00" not in section
+
+    def test_one_download_out_of_hours_is_one_use(self, ada_client):
+        """An export of one child's events names the others she read with them in a second
+        event (``LISTED_BESIDE``): one download, not two."""
+        night = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
+        asked = {"query": "events_csv", "contactpoint_id": "111111111116"}
+        event(ada_client.auditor, at=night, action=Action.EXPORT, search_criteria=asked)
+        event(ada_client.auditor, at=night, action=Action.EXPORT,
+              search_criteria={"query": "events_csv"}, detail={LISTED_BESIDE: True})  # fmt: skip
+        html = ada_client.get(
+            reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
+        ).content.decode()
+        section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
+        assert section.count("23:30") == 1
 
     def test_changes_to_records_out_of_hours_are_use_too(self, ada_client):
         """A shield lifted, a merge or an involvement recorded at 2am is as much use of the
