@@ -198,6 +198,11 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             .order_by("timestamp")
         )
         changes = changes_shown(entries, auditor)
+    else:
+        # Her ID, and not her facts (whether she is shielded is her own LA's to know): her LA's
+        # auditors read in her history that this auditor asked for it. Not the other IDs the
+        # page shows, which its path, naming her, would link to her in their histories.
+        audit_note(request, result_ids=[contactpoint_id])
     return render(
         request,
         "audit/child_history.html",

@@ -597,6 +597,19 @@ class TestChildHistory:
         assert "/ours-saw-theirs" in html and "/outsider-saw-theirs" not in html
         assert "lists only your organisation's users" in html
 
+    def test_ada_reading_another_las_childs_history_is_in_it_for_that_la(self, ada_client):
+        """For that LA's answer to the child's subject access request; without whether she is
+        shielded, which Ada's own auditors would otherwise read from Ada's event."""
+        theirs = make_child(local_authority=southshire())
+        shield(theirs)
+        url = reverse("audit:child_history", args=[theirs.contactpoint_id])
+        ada_client.get(url)
+        read = AuditEvent.objects.get(user_id=ada_client.auditor.pk, path=url)
+        assert read.result_ids == [theirs.contactpoint_id] and read.child_shielded is None
+        southern = Client()
+        sign_in(southern, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        assert ">ada</a>" in history_of(southern, theirs)
+
     def test_a_malformed_id_is_not_found(self, ada_client):
         assert ada_client.get("/audit/children/12345/").status_code == 404
 
