@@ -133,6 +133,16 @@ def _sharing_changed(form: ShieldReviewForm, *, told: bool) -> None:
     )
 
 
+def _protecting_elsewhere(records: list[Child]) -> dict[str, list[str]]:
+    """Other LAs' records shielded to keep a child of hers safe, as her officer's page event
+    names them: in its detail, which only her LA's auditors and national ones read, not in its
+    results, where the records' own LA's auditors would find the event in their access history
+    (a subject access request) and with it whom their shield protects."""
+    return (
+        {"protecting_elsewhere": [record.contactpoint_id for record in records]} if records else {}
+    )
+
+
 def _review_initial() -> dict[str, str]:
     """The next review date a shield's forms offer: six months on."""
     return {"review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")}
@@ -255,9 +265,13 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         request,
         action=Action.VIEW_RECORD,
         **audit_facts(child),
-        detail={"page": "shield", **({"refused": refused} if refused else {})},
+        detail={
+            "page": "shield",
+            **({"refused": refused} if refused else {}),
+            **_protecting_elsewhere(elsewhere),
+        },
         result_ids=[other.contactpoint_id for other, _ in alongside.shown]
-        + [other.contactpoint_id for other in [*mentioned, *elsewhere]],
+        + [other.contactpoint_id for other in mentioned],
     )
     return render(
         request,
@@ -387,17 +401,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .select_related("child")
         .order_by("review_on")
     )
+    rows = [_due_row(shield, officer) for shield in due]
     audit_note(
         request,
         action=Action.PAGE_VIEW,
-        detail={"page": "shielding_dashboard"},
-        result_ids=[shield.child.contactpoint_id for shield in due],
+        detail={
+            "page": "shielding_dashboard",
+            **_protecting_elsewhere([shield.child for shield, *_, theirs in rows if theirs]),
+        },
+        result_ids=[shield.child.contactpoint_id for shield, *_, theirs in rows if not theirs],
     )
     return render(
         request,
         "shielding/dashboard.html",
         {
-            "due": [_due_row(shield, officer) for shield in due],
+            "due": rows,
             "today": today,
             "overrides_waiting": _overrides(officer).filter(reviewed_at__isnull=True).count(),
             "requests_waiting": _requests(officer).filter(handled_at__isnull=True).count(),

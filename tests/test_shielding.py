@@ -422,6 +422,18 @@ def eve_at_amys_refuge_shielded_by_sam() -> tuple[Child, Child, Child]:
     return amy, cal, eve
 
 
+def southshire_auditors_screens(client, eve: Child) -> list[str]:
+    """What Sue, Southshire's auditor, reads: the events, Eve's access history (for a subject
+    access request), the anomaly reports and the export."""
+    sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
+    return [
+        client.get(reverse("audit:events")).content.decode(),
+        client.get(reverse("audit:child_history", args=[eve.contactpoint_id])).content.decode(),
+        client.get(reverse("audit:anomalies")).content.decode(),
+        b"".join(client.get(reverse("audit:export")).streaming_content).decode(),
+    ]
+
+
 def her_records_moved_to_the_refuge(amy: Child, cal: Child) -> tuple[ParentCarer, ParentCarer]:
     """Two feeds' records of one mother, Jo, one each: his moves to the refuge, then his link
     to her ends (he went to his father's)."""
@@ -1008,6 +1020,31 @@ class TestRecordsAlongside:
         sign_in(client, User.objects.get(username="sam"))
         assert answer(eve) == 404
 
+    def test_her_officers_lists_of_other_las_records_do_not_tell_their_auditors_who_she_is(
+        self, client
+    ):
+        """Sam opens Amy's shield page and his dashboard, which list Eve's record (Southshire's)
+        as shielded to keep Amy's refuge safe. Sue, Southshire's auditor, reads Eve's access
+        history for a subject access request: nothing in it, nor in any of her screens, names
+        Amy, or tells her that Eve's record is on another LA's shielding dashboard. Ada,
+        Northshire's auditor, still reads in the events what Sam was shown."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        Shield.objects.filter(child=eve).update(review_on=timezone.localdate())
+        sign_in(client, User.objects.get(username="sam"))
+        amys_page = reverse("shielding:shield", args=[amy.contactpoint_id])
+        assert eve.contactpoint_id_display in client.get(amys_page).content.decode()
+        assert (
+            eve.contactpoint_id_display
+            in client.get(reverse("shielding:dashboard")).content.decode()
+        )
+        pages = southshire_auditors_screens(client, eve)
+        for page in pages:
+            assert amy.contactpoint_id not in page
+            assert reverse("shielding:dashboard") not in page
+        for shown in (amys_page, reverse("shielding:dashboard")):
+            event = AuditEvent.objects.filter(path=shown, method="GET").get()
+            assert eve.contactpoint_id in str(event.detail), "Northshire's auditors read it"
+
     def test_her_dashboard_lists_the_shields_protecting_her_due_for_review(self, client):
         *_, eve = eve_at_amys_refuge_shielded_by_sam()
         Shield.objects.filter(child=eve).update(review_on=timezone.localdate())
@@ -1525,13 +1562,7 @@ class TestOverride:
         assert "Section 47 enquiry, police attending today" in history.content.decode()
         report = client.get(reverse("audit:anomalies")).content.decode()
         assert amy.contactpoint_id in report.split("Shield overrides", 1)[1]
-        sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
-        pages = [
-            client.get(reverse("audit:events")).content.decode(),
-            client.get(reverse("audit:child_history", args=[eve.contactpoint_id])).content.decode(),
-            client.get(reverse("audit:anomalies")).content.decode(),
-            b"".join(client.get(reverse("audit:export")).streaming_content).decode(),
-        ]
+        pages = southshire_auditors_screens(client, eve)
         assert "Section 47 enquiry" in pages[1], "Eve's history lists the override"
         for page in pages:
             assert amy.contactpoint_id not in page
