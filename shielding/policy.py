@@ -1705,17 +1705,18 @@ def shield_sources_among(child_ids: Iterable[int]) -> set[int]:
 
 
 def sharing_fingerprint(child_id: int, other_id: int) -> str:
-    """The homes, past homes and parents and carers (with their addresses and phone numbers)
-    of two records, as one digest: what an officer saw when deciding about a shield one of
-    them has for sharing with the other."""
+    """The homes, past homes and parents and carers (with everything ``sharing_records``
+    reads of them: their addresses and countries, phone numbers and emails) of two records, as
+    one digest: what an officer saw when deciding about a shield one of them has for sharing
+    with the other."""
     ids = sorted({child_id, other_id})
     homes = Address.objects.filter(child_id__in=ids).order_by("pk")
     carers = CareRelationship.objects.filter(child_id__in=ids).order_by("pk")
     facts = [
         *homes.values_list("child_id", "kind", "postcode", "line_1", "line_2", "ended_on"),
         *carers.values_list(
-            "child_id", "carer_id", "ended_on", "carer__phone", "carer__postcode",
-            "carer__line_1", "carer__line_2",
+            "child_id", "carer_id", "ended_on", "carer__phone", "carer__email",
+            "carer__country", "carer__postcode", "carer__line_1", "carer__line_2",
         ),
     ]  # fmt: skip
     # Keyed: the page carries it, and a plain digest would let its reader test guesses.

@@ -1020,6 +1020,45 @@ class TestRecordsAlongside:
         sign_in(client, User.objects.get(username="sam"))
         assert answer(eve) == 404
 
+    def eve_moved_out_with_her_own_record_of_amys_mother(self) -> tuple[Child, ParentCarer]:
+        """Eve, shielded at Amy's refuge, has moved out; her record of her mother, from another
+        feed, has no email yet. Amy's record of her mother (the same woman) has one."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        mother_of(amy, ParentCarer.objects.create(given_name="Jo", family_name="Hart",
+                                                  email="jo.hart@quill.example.org",
+                                                  source=Source.CHILD_BENEFIT))  # fmt: skip
+        theirs = ParentCarer.objects.create(given_name="J", family_name="Hart",
+                                            source=Source.LA_SYSTEM)  # fmt: skip
+        mother_of(eve, theirs)
+        Address.objects.filter(child=eve).update(ended_on=date(2026, 10, 1))
+        make_address(eve, "SO1 1AA", line_1="4 Quiet Close")
+        return eve, theirs
+
+    def test_a_lift_from_a_page_shown_before_her_mothers_email_was_shared_is_refused(self, client):
+        eve, theirs = self.eve_moved_out_with_her_own_record_of_amys_mother()
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
+        theirs.email = "Jo.Hart@quill.example.org"  # a feed, while the page is open
+        theirs.save()
+        refused = client.post(url, {"seen": seen, "decision": "lift", "note": "Moved out"})
+        assert "have changed since this page was shown" in refused.content.decode()
+        assert in_force(eve) is not None
+
+    def test_her_officers_lift_stands_only_until_the_record_shares_her_mothers_email(self):
+        """Sam lifted Eve's shield once she had moved out; then a feed gives Eve's record of
+        her mother Amy's mother's email: Eve's page would tell everyone how to reach the
+        refuge, so her record is shielded again for Sam to review."""
+        eve, theirs = self.eve_moved_out_with_her_own_record_of_amys_mother()
+        held = Shield.objects.get(child=eve, lifted_at__isnull=True)
+        services.shield_lift(shield=held, by=User.objects.get(username="sam"), note="Moved out")
+        shield_follows_home_and_carers(eve)
+        assert in_force(eve) is None, "Sam's decision stands"
+        theirs.email = "Jo.Hart@quill.example.org"
+        theirs.save()
+        shield_follows_home_and_carers(eve)
+        assert in_force(eve) is not None
+
     def test_her_officers_lists_of_other_las_records_do_not_tell_their_auditors_who_she_is(
         self, client
     ):
