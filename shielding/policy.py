@@ -1679,12 +1679,14 @@ def shared_with(child: Child, record: Child) -> Shared:
     return Shared(addresses, carers)
 
 
-def shields_protecting_elsewhere(child: Child) -> QuerySet[Shield]:
-    """The shields in force on other LAs' records for sharing a home or carer with this child:
-    their own LA's officers may not lift them (``may_lift``); her officer may."""
+def shields_kept_for(child: Child, *, alongside: set[int]) -> QuerySet[Shield]:
+    """The shields in force on other records for sharing a home or carer with this child that
+    her shield page does not list among her LA's records ``alongside`` her: other LAs' records,
+    whose own officers may not lift them (``may_lift``), and her LA's records that no longer
+    share them (she moved on), left shielded until her officer lifts each."""
     return (
         Shield.objects.filter(lifted_at__isnull=True, for_sharing=True, protects=child)
-        .exclude(child__local_authority_id=child.local_authority_id)
+        .exclude(child_id__in=alongside, child__local_authority_id=child.local_authority_id)
         .select_related("child")
         .order_by("child__date_of_birth", "child_id")
     )

@@ -38,6 +38,7 @@ class Alongside:
     shown: list[tuple[Child, bool]]
     total: int
     too_common: int
+    sharing: set[int]  # every record that shares a home or carer with her, whatever its LA
 
 
 def records_alongside(child: Child) -> Alongside:
@@ -48,7 +49,10 @@ def records_alongside(child: Child) -> Alongside:
     shown = list(others[:ALONGSIDE_SHOWN])
     shielded = shielded_among(other.pk for other in shown)
     return Alongside(
-        [(other, other.pk in shielded) for other in shown], others.count(), sharing.too_common
+        [(other, other.pk in shielded) for other in shown],
+        others.count(),
+        sharing.too_common,
+        sharing.show_hers,
     )
 
 

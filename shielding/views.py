@@ -36,7 +36,7 @@ from shielding.policy import (
     shared_with,
     sharing_fingerprint,
     sharing_told,
-    shields_protecting_elsewhere,
+    shields_kept_for,
     visible_child,
 )
 
@@ -260,7 +260,10 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         review_form if reviewing or own_form is None else own_form
     )
     alongside = services.records_alongside(child)
-    elsewhere = [shield.child for shield in shields_protecting_elsewhere(child)]
+    kept = [
+        _kept_row(shield, officer)
+        for shield in shields_kept_for(child, alongside=alongside.sharing)
+    ]
     audit_note(
         request,
         action=Action.VIEW_RECORD,
@@ -268,9 +271,10 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
         detail={
             "page": "shield",
             **({"refused": refused} if refused else {}),
-            **_protecting_elsewhere(elsewhere),
+            **_protecting_elsewhere([shield.child for shield, *_, theirs in kept if theirs]),
         },
         result_ids=[other.contactpoint_id for other, _ in alongside.shown]
+        + [shield.child.contactpoint_id for shield, *_, theirs in kept if not theirs]
         + [other.contactpoint_id for other in mentioned],
     )
     return render(
@@ -294,9 +298,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 for other, shielded in alongside.shown
             ],
             "alongside_more": alongside.total - len(alongside.shown),
-            "elsewhere": [
-                (other.contactpoint_id, other.contactpoint_id_display) for other in elsewhere
-            ],
+            "kept_for_her": [(url, shown_id, theirs) for _, url, shown_id, theirs in kept],
             "too_common": alongside.too_common,
             "shared_by_at_most": SHARED_BY_AT_MOST,
         },
@@ -373,9 +375,9 @@ def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpRespons
     )
 
 
-def _due_row(shield: Shield, officer: User) -> tuple[Shield, str, str, bool]:
-    """A shield due for review, where she reviews it, its record's ID, and whether that is
-    another LA's record (shielded to protect a child of hers)."""
+def _kept_row(shield: Shield, officer: User) -> tuple[Shield, str, str, bool]:
+    """A shield, where she reviews it, its record's ID, and whether that is another LA's
+    record (shielded to protect a child of hers)."""
     ours = shield.child.local_authority_id == officer.organisation_id
     page = "shielding:shield" if ours else "shielding:shield_protecting"
     url = reverse(page, args=[shield.child.contactpoint_id])
@@ -401,7 +403,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .select_related("child")
         .order_by("review_on")
     )
-    rows = [_due_row(shield, officer) for shield in due]
+    rows = [_kept_row(shield, officer) for shield in due]
     audit_note(
         request,
         action=Action.PAGE_VIEW,

@@ -401,6 +401,14 @@ def shield_by_sam(child: Child) -> Shield:
     return made
 
 
+def sam_lifts_the_shield_on(client, child: Child, note: str) -> str:
+    """Sam lifts the child's shield on its shield page: the page he is sent on to."""
+    sign_in(client, User.objects.get(username="sam"))
+    url = reverse("shielding:shield", args=[child.contactpoint_id])
+    decided = {"form": "review", "decision": "lift", "note": note}
+    return client.post(url, decided, follow=True).content.decode()
+
+
 def in_force(child: Child) -> Shield | None:
     return Shield.objects.filter(child=child, lifted_at__isnull=True).first()
 
@@ -836,13 +844,8 @@ class TestRecordsAlongside:
         shield_by_sam(cal)
         shield_by_sam(amy)
         assert not in_force(cal).for_sharing and not in_force(amy).for_sharing
-        sign_in(client, User.objects.get(username="sam"))
-        url = reverse("shielding:shield", args=[cal.contactpoint_id])
-        lifted = client.post(url, {"form": "review", "decision": "lift", "note": "Not at risk"},
-                             follow=True)  # fmt: skip
-        assert "still shielded, for sharing a home or carer with a shielded child" in (
-            lifted.content.decode()
-        )
+        lifted = sam_lifts_the_shield_on(client, cal, "Not at risk")
+        assert "still shielded, for sharing a home or carer with a shielded child" in lifted
         again = in_force(cal)
         assert again is not None and again.for_sharing and again.protects_id == amy.pk
         sign_in(client, priya())
@@ -956,6 +959,25 @@ class TestRecordsAlongside:
         )
         page = client.get(url).content.decode()
         assert reverse("shielding:shield_protecting", args=[eve.contactpoint_id]) in page
+
+    def test_lifting_her_shield_after_she_moved_on_lists_the_records_left_shielded_for_her(
+        self, client
+    ):
+        """Amy moved to a new refuge and Cal stayed at the old one, his record still shielded
+        for her. Sam lifts Amy's shield, is told that one record kept shielded for her still is,
+        and finds Cal's on her shield page, though Cal no longer shares her home."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        Address.objects.filter(child=amy).update(ended_on=date(2026, 10, 1))
+        make_address(amy, "ZE9 1AB", line_1="2 Safe Street")
+        lifted = sam_lifts_the_shield_on(client, amy, "Safe now")
+        assert "1 record shielded to keep this child&#x27;s details safe" in lifted
+        assert in_force(cal) is not None
+        url = reverse("shielding:shield", args=[amy.contactpoint_id])
+        page = client.get(url).content.decode()
+        assert reverse("shielding:shield", args=[cal.contactpoint_id]) in page
+        shown = AuditEvent.objects.filter(path=url, method="GET").last()
+        assert cal.contactpoint_id in shown.result_ids, "her own LA's record, named"
 
     def test_her_officer_sees_what_of_hers_the_other_record_shares_and_may_keep_it(self, client):
         """Eve still lives at Amy's refuge, and shares Amy's mother's phone number: Sam is
