@@ -127,12 +127,21 @@ class LiftedSince(Exception):
     """Someone lifted the shield since the officer's page was shown: their lift stands."""
 
 
+class ChangedSince(Exception):
+    """The shield the officer's page showed, one for sharing, has been made an officer's own
+    since (``shield_create``): a decision about the one is not a decision about the other."""
+
+
 def _still_in_force(shield: Shield) -> Shield:
     """The shield read again under a lock: a lift made since the officer's page was shown
-    stands, with its note, rather than being replaced or reviewed over."""
+    stands, with its note, rather than being replaced or reviewed over; so does a shield
+    for sharing that an officer made their own meanwhile (another LA's, it may be one that
+    the officer deciding could never lift)."""
     held = Shield.objects.select_for_update().get(pk=shield.pk)
     if held.lifted_at is not None:
         raise LiftedSince
+    if (held.for_sharing, held.protects_id) != (shield.for_sharing, shield.protects_id):
+        raise ChangedSince
     return held
 
 

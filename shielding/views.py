@@ -103,8 +103,16 @@ def _lifted_meanwhile(
 ) -> HttpResponseBase:
     """Back to the record's shield page, or to that of ``back_to``, the child its shield for
     sharing protected, for her officer from another LA."""
-    audit_note(request, **audit_facts(child), detail={"refused": "lifted_since"})
-    messages.error(request, "Someone else lifted this shield meanwhile. Nothing has been changed.")
+    return _refused_meanwhile(
+        request, child, "lifted_since", "Someone else lifted this shield meanwhile", back_to
+    )
+
+
+def _refused_meanwhile(
+    request: HttpRequest, child: Child, refused: str, what: str, back_to: Child | None
+) -> HttpResponseBase:
+    audit_note(request, **audit_facts(child), detail={"refused": refused})
+    messages.error(request, f"{what}. Nothing has been changed.")
     return redirect(reverse("shielding:shield", args=[(back_to or child).contactpoint_id]))
 
 
@@ -227,6 +235,9 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                 messages.success(request, "The shield has been reviewed")
         except services.LiftedSince:
             return _lifted_meanwhile(request, child)
+        except services.ChangedSince:  # made an officer's own: its event says so
+            fresh = Child.objects.get(pk=child.pk)
+            return _shielded_meanwhile(request, fresh, in_force=fresh.shields.get(lifted_at=None))
         except services.NotTheirsToLift:
             refused = "not_theirs_to_lift"
             review_form.add_error(
@@ -339,6 +350,9 @@ def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpRespons
                 done = "The shield has been reviewed"
         except services.LiftedSince:
             return _lifted_meanwhile(request, child, back_to=protected)
+        except services.ChangedSince:  # made its own LA's officer's: not hers to review
+            what = "The shield on this record has changed since this page was shown"
+            return _refused_meanwhile(request, child, "changed_since", what, protected)
         except services.SharingChanged:
             _sharing_changed(form, told=True)
         else:

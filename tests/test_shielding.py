@@ -409,6 +409,12 @@ def sam_lifts_the_shield_on(client, child: Child, note: str) -> str:
     return client.post(url, decided, follow=True).content.decode()
 
 
+def sols_own_shield_on(child: Child, sol: User) -> None:
+    """Sol, the child's own LA's officer, makes its shield his own, for the child's sake."""
+    services.shield_create(child=child, by=sol, reason="child_protection",
+                           justification="At risk herself", review_on=IN_90_DAYS)  # fmt: skip
+
+
 def in_force(child: Child) -> Shield | None:
     return Shield.objects.filter(child=child, lifted_at__isnull=True).first()
 
@@ -1105,6 +1111,47 @@ class TestRecordsAlongside:
         for shown in (amys_page, reverse("shielding:dashboard")):
             event = AuditEvent.objects.filter(path=shown, method="GET").get()
             assert eve.contactpoint_id in str(event.detail), "Northshire's auditors read it"
+
+    @pytest.mark.parametrize("decision", ["lift", "extend"])
+    def test_her_officers_decision_does_not_undo_a_shield_its_own_team_made_meanwhile(
+        self, decision
+    ):
+        """Sam's page read Eve's shield as one for sharing Amy's refuge; before his decision
+        reached it, Sol, Southshire's officer, made it his own, for Eve's sake. Sam's decision
+        was about another shield: Sol's stands, unlifted and as he dated it."""
+        _, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        as_sam_saw_it = Shield.objects.get(child=eve, lifted_at__isnull=True)
+        sol = make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire())
+        sols_own_shield_on(eve, sol)
+        sam = User.objects.get(username="sam")
+        with pytest.raises(services.ChangedSince):
+            if decision == "lift":
+                services.shield_lift(shield=as_sam_saw_it, by=sam, note="Moved out")
+            else:
+                services.shield_review(shield=as_sam_saw_it, by=sam, review_on=date(2027, 1, 1),
+                                       note="Still there")  # fmt: skip
+        held = in_force(eve)
+        assert held is not None and held.shielded_by == sol and held.review_on == IN_90_DAYS
+
+    def test_and_her_officer_is_told_his_decision_was_not_taken(self, client, monkeypatch):
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        sol = make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire())
+        lift = services.shield_lift
+
+        def sol_first(**decided):  # Sol's shield commits as Sam's lift starts
+            sols_own_shield_on(eve, sol)
+            return lift(**decided)
+
+        monkeypatch.setattr(services, "shield_lift", sol_first)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
+        told = client.post(url, {"seen": seen, "decision": "lift", "note": "Moved"}, follow=True)
+        assert told.redirect_chain[0][0] == reverse("shielding:shield", args=[amy.contactpoint_id])
+        assert "has changed since this page was shown. Nothing has been changed" in (
+            told.content.decode()
+        )
+        assert in_force(eve).shielded_by == sol
 
     def test_her_dashboard_lists_the_shields_protecting_her_due_for_review(self, client):
         *_, eve = eve_at_amys_refuge_shielded_by_sam()
