@@ -223,6 +223,9 @@ SHARING_FIELDS = frozenset({"for_sharing", "lifted_seeing"})
 
 _CONTACT = ("line_1", "line_2", "postcode", "phone", "email")
 
+# What a shield's change log says in an officer's own words, or of who she is.
+OFFICERS_OWN = frozenset({"review_note", "reviewed_by", "lift_note", "lifted_by", "shielded_by"})
+
 
 def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
     """For each parent or carer, the shielded children whose home (``same_home`` at the same
@@ -523,7 +526,8 @@ def change_shown(
             for field, values in changes.items()
         }
     # A shield made on another LA's record for sharing a home with a shielded child names,
-    # through its actor, the officer who shielded her: only their own organisation sees it.
+    # through its actor, the officer who shielded her, and her officer's notes and account in
+    # a review or lift of it speak of her: only their own organisation sees them.
     actor = entry.actor
     if (
         actor is not None
@@ -532,6 +536,7 @@ def change_shown(
         and actor.organisation_id != viewer.organisation_id
     ):
         actor = None
+        changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}
     return ChangeShown(
         timestamp=entry.timestamp,
         actor=actor.username if actor else "system",

@@ -1153,6 +1153,27 @@ class TestRecordsAlongside:
         )
         assert in_force(eve).shielded_by == sol
 
+    def test_her_officers_notes_on_the_other_las_shield_stay_with_her_la(self, client):
+        """Sam keeps, then lifts, Eve's shield, noting why: his notes speak of Amy. Sol,
+        Southshire's officer and auditor, reads in Eve's change history that the shield was
+        reviewed and lifted, but not Sam's words, nor who he is."""
+        _, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        client.post(url, {"decision": "extend", "review_on": SOON,
+                          "note": "Amy Hart still at the refuge"})  # fmt: skip
+        seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
+        client.post(url, {"seen": seen, "decision": "lift", "note": "Amy Hart moved to Leeds"})
+        assert in_force(eve) is None
+        sam_id = str(User.objects.get(username="sam").pk)
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, Role.AUDITOR,
+                                  organisation=southshire()))  # fmt: skip
+        history = client.get(reverse("audit:child_history", args=[eve.contactpoint_id]))
+        changes = history.content.decode().split("lifted_at", 1)
+        assert len(changes) == 2, "the lift is shown"
+        assert "Amy Hart" not in history.content.decode()
+        assert f"lifted_by: None → {sam_id}" not in changes[1]
+
     def test_her_dashboard_lists_the_shields_protecting_her_due_for_review(self, client):
         *_, eve = eve_at_amys_refuge_shielded_by_sam()
         Shield.objects.filter(child=eve).update(review_on=timezone.localdate())
