@@ -41,7 +41,18 @@ class ShieldForm(GovukMessages, forms.Form):
         return review_date(self.cleaned_data["review_on"], "review date")
 
 
-class ShieldReviewForm(GovukMessages, forms.Form):
+class ShieldLiftForm(GovukMessages, forms.Form):
+    """A lift alone: of another LA's record's shield for sharing, whose own team reviews it."""
+
+    note = WrittenText(
+        label="Reasons for your decision", widget=forms.Textarea, max_length=2000,
+        error_messages={"required": "Enter the reasons for your decision"},
+    )  # fmt: skip
+
+
+class ShieldReviewForm(ShieldLiftForm):
+    field_order = ["decision", "review_on", "note"]
+
     decision = forms.ChoiceField(
         choices=[("extend", "Keep the shield until the next review"), ("lift", "Lift the shield")],
         widget=forms.RadioSelect,
@@ -50,10 +61,6 @@ class ShieldReviewForm(GovukMessages, forms.Form):
     review_on = forms.CharField(
         label="Next review date", max_length=20, required=False,
         help_text="Needed to keep the shield. For example, 27 5 2027",
-    )  # fmt: skip
-    note = WrittenText(
-        label="Reasons for your decision", widget=forms.Textarea, max_length=2000,
-        error_messages={"required": "Enter the reasons for your decision"},
     )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,6 +22,7 @@ from shielding.forms import (
     ContactRequestForm,
     OverrideForm,
     ShieldForm,
+    ShieldLiftForm,
     ShieldReviewForm,
     SignOffForm,
 )
@@ -98,22 +98,21 @@ def _shielded_meanwhile(
     return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
 
 
-def _lifted_meanwhile(
-    request: HttpRequest, child: Child, *, back_to: Child | None = None
-) -> HttpResponseBase:
-    """Back to the record's shield page, or to that of ``back_to``, the child its shield for
-    sharing protected, for her officer from another LA."""
+def _lifted_meanwhile(request: HttpRequest, child: Child) -> HttpResponseBase:
     return _refused_meanwhile(
-        request, child, "lifted_since", "Someone else lifted this shield meanwhile", back_to
+        request, child, "lifted_since", "Someone else lifted this shield meanwhile"
     )
 
 
 def _refused_meanwhile(
-    request: HttpRequest, child: Child, refused: str, what: str, back_to: Child | None
+    request: HttpRequest, child: Child, refused: str, what: str, *, about: Child | None = None
 ) -> HttpResponseBase:
-    audit_note(request, **audit_facts(child), detail={"refused": refused})
+    """Back to the child's shield page, told that nothing was changed; ``about``: the other
+    LA's record, shielded for her, whose shield her officer's decision was about."""
+    detail = {"refused": refused, **_protecting_elsewhere([about] if about else [])}
+    audit_note(request, **audit_facts(child), detail=detail)
     messages.error(request, f"{what}. Nothing has been changed.")
-    return redirect(reverse("shielding:shield", args=[(back_to or child).contactpoint_id]))
+    return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
 
 
 def _lifted_message(child: Child) -> str:
@@ -130,7 +129,7 @@ def _lifted_message(child: Child) -> str:
     )
 
 
-def _sharing_changed(form: ShieldReviewForm, *, told: bool) -> None:
+def _sharing_changed(form: ShieldLiftForm, *, told: bool) -> None:
     """A lift of a shield for sharing refused: the homes or carers changed since the page was
     shown. Only an officer ``sharing_told`` hears that there is a child it shares them with."""
     whose = "of the child it shares them with" if told else "the details its shield keeps safe"
@@ -320,9 +319,15 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
 @permission_required(Permission.MANAGE_SHIELDS)
 def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     """Another LA's record, shielded for sharing a home or carer with a child of hers: its own
-    LA's officers may not lift the shield (``may_lift``), so she reviews it here. She sees only
-    what of her child's the record shows (``shared_with``), and the record as any practitioner
-    outside its LA does: not its own homes and carers, which could lead to someone else."""
+    LA's officers may not lift the shield (``may_lift``), so she may lift it here. She sees
+    only what of her child's the record shows (``shared_with``), and the record as any
+    practitioner outside its LA does: not its own homes and carers, which could lead to
+    someone else.
+
+    That the shield is kept for another LA's child is not the record's LA's to know: its
+    events are her child's, naming the record only in their detail (``_protecting_elsewhere``),
+    and she does not keep the shield (a new review date), which its team would see; its own
+    team reviews it as any shield the service put on."""
     officer = signed_in_user(request)
     child = _child(request, contactpoint_id)
     if child.local_authority_id == officer.organisation_id:
@@ -333,45 +338,30 @@ def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpRespons
     protected = in_force.protects if in_force is not None and in_force.for_sharing else None
     if in_force is None or protected is None or not may_lift(in_force, officer):
         raise Http404
+    about = {**audit_facts(protected), "detail": _protecting_elsewhere([child])}
     posted = request.POST if request.method == "POST" else None
-    form = ShieldReviewForm(posted, initial=_review_initial())
+    form = ShieldLiftForm(posted)
     if posted is not None and form.is_valid():
-        data = form.cleaned_data
         try:
-            if data["decision"] == "lift":
-                services.shield_lift(
-                    shield=in_force, by=officer, note=data["note"], seen=posted.get("seen", "")
-                )
-                done = "The shield has been lifted"
-            else:
-                services.shield_review(
-                    shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
-                )
-                done = "The shield has been reviewed"
+            services.shield_lift(
+                shield=in_force, by=officer, note=form.cleaned_data["note"],
+                seen=posted.get("seen", ""),
+            )  # fmt: skip
         except services.LiftedSince:
-            return _lifted_meanwhile(request, child, back_to=protected)
-        except services.ChangedSince:  # made its own LA's officer's: not hers to review
+            what = "Someone else lifted this shield meanwhile"
+            return _refused_meanwhile(request, protected, "lifted_since", what, about=child)
+        except services.ChangedSince:  # made its own LA's officer's: not hers to lift
             what = "The shield on this record has changed since this page was shown"
-            return _refused_meanwhile(request, child, "changed_since", what, protected)
+            return _refused_meanwhile(request, protected, "changed_since", what, about=child)
         except services.SharingChanged:
             _sharing_changed(form, told=True)
         else:
-            audit_note(
-                request,
-                action=Action.CHANGE,
-                **audit_facts(child),
-                detail={"change": f"shield_{data['decision']}", "page": "shield_protecting"},
-                result_ids=[protected.contactpoint_id],
-            )
-            messages.success(request, done)
+            about["detail"] |= {"change": "shield_lift", "page": "shield_protecting"}
+            audit_note(request, action=Action.CHANGE, **about)
+            messages.success(request, "The shield has been lifted")
             return redirect(reverse("shielding:shield", args=[protected.contactpoint_id]))
-    audit_note(
-        request,
-        action=Action.VIEW_RECORD,
-        **audit_facts(child),
-        detail={"page": "shield_protecting"},
-        result_ids=[protected.contactpoint_id],
-    )
+    about["detail"] |= {"page": "shield_protecting"}
+    audit_note(request, action=Action.VIEW_RECORD, **about)
     return render(
         request,
         "shielding/shield_protecting.html",
@@ -403,35 +393,31 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The LA team's work: shields due for review, overrides and contact requests waiting."""
     officer = signed_in_user(request)
     today = timezone.localdate()
-    ours = Q(child__local_authority=officer.organisation)
-    # Other LAs' records shielded to protect a child of hers: only she may lift them.
-    protecting = Q(for_sharing=True, protects__local_authority=officer.organisation)
     due = (
         Shield.objects.filter(
-            ours | protecting,
             lifted_at__isnull=True,
             review_on__lte=today + timedelta(days=14),
+            child__local_authority=officer.organisation,
             # Only records she can open: an archived one stays shielded, out of sight.
             child__in=findable_children(officer, today),
         )
         .select_related("child")
         .order_by("review_on")
     )
-    rows = [_kept_row(shield, officer) for shield in due]
     audit_note(
         request,
         action=Action.PAGE_VIEW,
-        detail={
-            "page": "shielding_dashboard",
-            **_protecting_elsewhere([shield.child for shield, *_, theirs in rows if theirs]),
-        },
-        result_ids=[shield.child.contactpoint_id for shield, *_, theirs in rows if not theirs],
+        detail={"page": "shielding_dashboard"},
+        result_ids=[shield.child.contactpoint_id for shield in due],
     )
     return render(
         request,
         "shielding/dashboard.html",
         {
-            "due": rows,
+            "due": [
+                (shield, shield.child.contactpoint_id, shield.child.contactpoint_id_display)
+                for shield in due
+            ],
             "today": today,
             "overrides_waiting": _overrides(officer).filter(reviewed_at__isnull=True).count(),
             "requests_waiting": _requests(officer).filter(handled_at__isnull=True).count(),
