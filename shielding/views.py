@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -115,10 +116,17 @@ def _refused_meanwhile(
     return redirect(reverse("shielding:shield", args=[child.contactpoint_id]))
 
 
-def _lifted_message(child: Child) -> str:
+def _kept_in_sight(shields: QuerySet[Shield], officer: User) -> QuerySet[Shield]:
+    """Those on records she can open: an archived one stays shielded, out of sight, until it
+    is purged, and its page is not found."""
+    return shields.filter(child__in=findable_children(officer, timezone.localdate()))
+
+
+def _lifted_message(child: Child, officer: User) -> str:
     """Her shield lifted, the records shielded to keep her details safe stay so until her
     officer lifts each (her shield page lists them): she is told how many."""
-    still = Shield.objects.filter(lifted_at__isnull=True, for_sharing=True, protects=child).count()
+    kept = Shield.objects.filter(lifted_at__isnull=True, for_sharing=True, protects=child)
+    still = _kept_in_sight(kept, officer).count()
     if not still:
         return "The shield has been lifted"
     one = still == 1
@@ -226,7 +234,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
                     note=data["note"],
                     seen=request.POST.get("seen", ""),
                 )
-                messages.success(request, _lifted_message(child))
+                messages.success(request, _lifted_message(child, officer))
             else:
                 services.shield_review(
                     shield=in_force, by=officer, review_on=data["review_on"], note=data["note"]
@@ -272,7 +280,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
     alongside = services.records_alongside(child)
     kept = [
         _kept_row(shield, officer)
-        for shield in shields_kept_for(child, alongside=alongside.sharing)
+        for shield in _kept_in_sight(shields_kept_for(child, alongside=alongside.sharing), officer)
     ]
     audit_note(
         request,

@@ -989,6 +989,21 @@ class TestRecordsAlongside:
         shown = AuditEvent.objects.filter(path=url, method="GET").last()
         assert cal.contactpoint_id in shown.result_ids, "her own LA's record, named"
 
+    def test_a_record_archived_since_is_neither_listed_nor_counted_for_her(self, client):
+        """Eve's record, shielded for Amy, is archived: it stays shielded, out of sight, and
+        its page is not found; Amy's page does not list it, nor the lift's message count it."""
+        amy, cal, eve = eve_at_amys_refuge_shielded_by_sam()
+        Child.objects.filter(pk=eve.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=timezone.localdate()
+        )
+        url = reverse("shielding:shield", args=[amy.contactpoint_id])
+        lifted = sam_lifts_the_shield_on(client, amy, "Safe now")
+        assert "1 record shielded to keep this child&#x27;s details safe is" in lifted, "Cal's"
+        page = client.get(url).content.decode()
+        assert reverse("shielding:shield_protecting", args=[eve.contactpoint_id]) not in page
+        assert reverse("shielding:shield", args=[cal.contactpoint_id]) in page
+        assert in_force(eve) is not None
+
     def test_her_officer_sees_what_of_hers_the_other_record_shares_and_may_only_lift_it(
         self, client
     ):
