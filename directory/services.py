@@ -39,6 +39,8 @@ from shielding.policy import (
     shield_follows_home_and_carers,
     shield_for_review,
     shielded_among,
+    shields_kept_for_move,
+    shields_kept_for_split,
 )
 
 
@@ -284,6 +286,7 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
         target=kept,
         why=f"Carried over when record {absorbed.contactpoint_id} was merged into this one.",
     )
+    shields_kept_for_move(from_child=absorbed, to=kept)
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])
     from directory.feed_import import shield_if_lookalike  # it uses this module's services
 
@@ -372,6 +375,7 @@ def children_unmerge(*, merge: Merge, by: User | None) -> None:
     _shield_split(
         kept, absorbed, f"Carried over when this record was unmerged from {kept.contactpoint_id}."
     )
+    shields_kept_for_split(kept=kept, absorbed=absorbed)
     merge.unmerged_at, merge.unmerged_by = timezone.now(), by
     merge.save(update_fields=["unmerged_at", "unmerged_by"])
     child_search_keys_rebuild(child_ids=[kept.pk, absorbed.pk])

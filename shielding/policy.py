@@ -1843,6 +1843,29 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
     transaction.on_commit(follow, robust=True)
 
 
+def shields_kept_for_move(*, from_child: Child, to: Child, only: set[int] | None = None) -> None:
+    """The shields in force on other records for sharing a home or carer with ``from_child``
+    protect ``to`` from then on (only those on the records ``only``, if given): her homes and
+    carers moved to it in a merge or unmerge, and its officer finds them on its shield page and
+    judges each by what it shares with it. Whom a shield protects is kept out of its change
+    log (another LA's record's), so an update that bypasses the log loses nothing."""
+    kept = Shield.objects.filter(lifted_at__isnull=True, for_sharing=True, protects=from_child)
+    if only is not None:
+        kept = kept.filter(child_id__in=only)
+    kept.exclude(child_id__in=[from_child.pk, to.pk]).update(protects=to)
+
+
+def shields_kept_for_split(*, kept: Child, absorbed: Child) -> None:
+    """An unmerge: the shields kept for the merged record that share her homes or carers only
+    with the record split off it now protect that record, if it is shielded for itself."""
+    if not shield_sources_among([absorbed.pk]):
+        return
+    with_absorbed = sharing_records(absorbed).show_hers
+    if with_absorbed:
+        only = with_absorbed - sharing_records(kept).show_hers
+        shields_kept_for_move(from_child=kept, to=absorbed, only=only)
+
+
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:
     """When records are merged or unmerged, ``source``'s shield in force is put on ``target``
     too, unless it has one: the child's facts move between the two, and the shield must

@@ -1004,6 +1004,40 @@ class TestRecordsAlongside:
         assert reverse("shielding:shield", args=[cal.contactpoint_id]) in page
         assert in_force(eve) is not None
 
+    def test_shields_kept_for_her_follow_her_record_into_the_one_it_is_merged_into(self, client):
+        """Amy's record is merged into Amelia's, a duplicate of hers: the refuge Eve's record
+        (Southshire's) shares is Amelia's record's now. Sam finds Eve's record on that record's
+        shield page, and its page shows him the refuge it shares: not that it shares nothing,
+        which would have him lift the shield. Southshire is told nothing of it."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        amelia = make_child(given_name="Amelia")
+        children_merge(kept=amelia, absorbed=amy, by=None)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        amelias = reverse("shielding:shield", args=[amelia.contactpoint_id])
+        assert f'href="{url}"' in client.get(amelias).content.decode()
+        page = client.get(url).content.decode()
+        assert "9 Refuge Road, ZE2 9QX" in page and "no longer shares" not in page
+        assert f"Back to {amelia.contactpoint_id_display}" in page
+        shown = AuditEvent.objects.filter(path=url, method="GET").get()
+        assert shown.child_contactpoint_id == amelia.contactpoint_id
+        assert len(LogEntry.objects.get_for_object(in_force(eve))) == 1, "only its shielding"
+        for page in southshire_auditors_screens(client, eve):
+            assert amelia.contactpoint_id not in page and amy.contactpoint_id not in page
+
+    def test_and_follow_her_back_when_her_record_is_unmerged(self, client):
+        """The merge undone, the refuge is Amy's again: Eve's record is listed on her page,
+        not on Amelia's, which shares nothing with it."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        amelia = make_child(given_name="Amelia")
+        children_unmerge(merge=children_merge(kept=amelia, absorbed=amy, by=None), by=None)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        for child, listed in ((amy, True), (amelia, False)):
+            page = client.get(reverse("shielding:shield", args=[child.contactpoint_id]))
+            assert (f'href="{url}"' in page.content.decode()) is listed
+        assert "9 Refuge Road, ZE2 9QX" in client.get(url).content.decode()
+
     def test_her_officer_sees_what_of_hers_the_other_record_shares_and_may_only_lift_it(
         self, client
     ):
