@@ -118,8 +118,10 @@ def _refused_meanwhile(
 
 def _kept_in_sight(shields: QuerySet[Shield], officer: User) -> QuerySet[Shield]:
     """Those on records she can open: an archived one stays shielded, out of sight, until it
-    is purged, and its page is not found."""
-    return shields.filter(child__in=findable_children(officer, timezone.localdate()))
+    is purged, and its page is not found. A merged-away one holds nothing of hers: the shield
+    carried to the record it joined is the one she reviews."""
+    findable = findable_children(officer, timezone.localdate())
+    return shields.filter(child__in=findable, child__merged_into__isnull=True)
 
 
 def _lifted_message(child: Child, officer: User) -> str:

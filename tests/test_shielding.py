@@ -1038,6 +1038,20 @@ class TestRecordsAlongside:
             assert (f'href="{url}"' in page.content.decode()) is listed
         assert "9 Refuge Road, ZE2 9QX" in client.get(url).content.decode()
 
+    def test_a_record_kept_for_her_merged_away_is_listed_as_the_record_it_joined(self, client):
+        """Eve's record is merged into Evie's, its duplicate, which takes its shield for Amy:
+        Amy's page lists Evie's record, not the merged-away one, nor counts it."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        evie = make_child(given_name="Evie", local_authority=southshire())
+        children_merge(kept=evie, absorbed=eve, by=None)
+        sign_in(client, User.objects.get(username="sam"))
+        page = client.get(reverse("shielding:shield", args=[amy.contactpoint_id])).content
+        protecting = "shielding:shield_protecting"
+        assert reverse(protecting, args=[evie.contactpoint_id]).encode() in page
+        assert reverse(protecting, args=[eve.contactpoint_id]).encode() not in page
+        lifted = sam_lifts_the_shield_on(client, amy, "Safe now")
+        assert "2 records shielded to keep this child&#x27;s details safe are" in lifted, "Cal's"
+
     def test_her_officer_sees_what_of_hers_the_other_record_shares_and_may_only_lift_it(
         self, client
     ):
