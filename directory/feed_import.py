@@ -762,7 +762,7 @@ def _apply_row(
     # Locked before the review's row, as a data manager's decision locks them (no deadlock).
     # Not joined to its import: a row locked after another file changed it would drop out.
     existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
-    outdone = _outdone(existing, record, sent_first) if existing is not None else None
+    outdone = _outdone(existing.last_import, record, sent_first) if existing is not None else None
     held = (
         _held_back(existing.child, key, source, record, sent_first)
         if existing is not None
@@ -779,17 +779,30 @@ def _apply_row(
     if held is None:
         return EXTRACTED_BEFORE
     if existing is not None:
-        # What the rows say: a column a file leaves out (one added to the format later) says
-        # what an empty one does, so the same row with and without it is unchanged.
-        unchanged = _said(existing.payload) == _said(row.payload)
+        said_before = existing.payload
         # Stored without being applied (another LA's system had sent the child in a file
         # extracted after it, ``review_decide``), held back (``_held_back``), or applied and
         # outrun since by that LA's: this row is newer than that LA's word, and says again
         # what the record must hold.
         outrun = _moved_on_since(existing.child, key, source, existing.last_import)
-        if outdone is None:  # held back, it leaves the record the other LA's newer row
-            existing.payload, existing.last_import = row.payload, record
-            existing.save(update_fields=["payload", "last_import", "received_at"])
+        own = None if ours else existing.la_last_row(record.local_authority_id)
+        if own is not None and existing.child is not None and (held or is_shielded(existing.child)):
+            # Her UPN, NHS number or claim, sent last by another LA's file: this LA's row is
+            # compared with its own last row, as had no other LA sent her (that it differs
+            # from the other LA's row says she has moved).
+            if outdone is not None:  # held back: the LA's own later file outdoes it, if any
+                own_import = FeedImport.objects.select_related("resend_of").get(pk=own["import"])
+                if (own_outdone := _outdone(own_import, record, sent_first)) is not None:
+                    return own_outdone
+            # A row newer than the other LA's takes her back: applied, however it compares.
+            said_before, outrun = own["payload"], outrun or outdone is None
+        # What the rows say: a column a file leaves out (one added to the format later) says
+        # what an empty one does, so the same row with and without it is unchanged.
+        unchanged = _said(said_before) == _said(row.payload)
+        if outdone is not None:  # held back, it leaves the record the other LA's newer row
+            existing.row_held_back(row.payload, record)
+        else:
+            existing.row_received(row.payload, record)
         if existing.child_id is None:
             if not unchanged:
                 _review_refresh(existing, row)
@@ -863,7 +876,8 @@ def _moved_on_since(
         .select_related("last_import")
     )
     if source != Source.LA_SYSTEM:
-        return any(_outdone(same, record, sent_first) for same in elsewhere.filter(record_id=key))
+        same = elsewhere.filter(record_id=key)
+        return any(_outdone(other.last_import, record, sent_first) for other in same)
     return any(other.last_import.extracted > record.extracted for other in elsewhere)
 
 
@@ -881,25 +895,23 @@ def _held_back(
     return True if is_shielded(child) else None
 
 
-def _outdone(
-    source_record: SourceRecord, record: FeedImport, sent_first: FeedImport | None
-) -> str | None:
-    """Why a row of ``record`` is not applied over the feed record's last row, that row being
-    the newer word: a later file has sent the record since the row was left out of
-    ``sent_first`` (now sent again), or a file extracted after ``record`` has."""
-    if sent_first is not None and _sent_since(source_record, sent_first):
+def _outdone(last: FeedImport, record: FeedImport, sent_first: FeedImport | None) -> str | None:
+    """Why a row of ``record`` is not applied over the feed record's row that ``last`` sent,
+    that row being the newer word: a later file has sent the record since the row was left
+    out of ``sent_first`` (now sent again), or a file extracted after ``record`` has."""
+    if sent_first is not None and _sent_since(last, sent_first):
         return GIVEN_SINCE  # what a later file said is newer than this row
-    if record.extracted < source_record.last_import.extracted:
+    if record.extracted < last.extracted:
         return EXTRACTED_BEFORE  # an older file imported late: what the record holds is newer
     return None
 
 
-def _sent_since(source_record: SourceRecord, first: FeedImport) -> bool:
-    """Whether a file received after ``first`` (not the same file sent again) has sent the
-    feed record: a row left out of ``first`` would put back what that newer file replaced.
-    A file is as new as when it first came: an older file sent again since is not newer, nor
-    is one extracted before ``first`` and imported late (its row is the older word)."""
-    last = source_record.last_import
+def _sent_since(last: FeedImport, first: FeedImport) -> bool:
+    """Whether ``last``, a file received after ``first`` (not the same file sent again), has
+    sent the feed record: a row left out of ``first`` would put back what that newer file
+    replaced. A file is as new as when it first came: an older file sent again since is not
+    newer, nor is one extracted before ``first`` and imported late (its row is the older
+    word)."""
     sent = last.resend_of if last.resend_of_id is not None else last
     assert sent is not None
     return sent.imported_at > first.imported_at and sent.extracted >= first.extracted

@@ -6,6 +6,7 @@ database constraint, not only form validation.
 """
 
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -764,6 +765,14 @@ class SourceRecord(models.Model):
     first_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
     last_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField(auto_now=True)
+    # A UPN, NHS number or claim is sent by every LA's file: a shielded child's row is held
+    # back against another LA's newer one, and compared with her LA's own (feed_import.py).
+    la_last_rows = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The last row each other LA's file sent, with its import, by the LA's id "
+        '("" for a file of none): kept once another LA\'s row has replaced it',
+    )
 
     class Meta:
         constraints = [
@@ -772,6 +781,38 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} record {self.record_id}"
+
+    def la_last_row(self, la_id: int | None) -> dict[str, Any] | None:
+        """The last row an LA's files sent (``payload``, and its ``import``'s id), where another
+        LA's row has replaced it since; None where none is kept (it was replaced before
+        ContactPoint kept them, or the LA's files never sent the record)."""
+        return self.la_last_rows.get(self._la_key(la_id))
+
+    def row_held_back(self, payload: dict[str, str], feed_import: FeedImport) -> None:
+        """A row not applied over another LA's newer one is kept as its LA's last row: the
+        record keeps the newer row."""
+        self.la_last_rows[self._la_key(feed_import.local_authority_id)] = {
+            "payload": payload,
+            "import": feed_import.pk,
+        }
+        self.save(update_fields=["la_last_rows"])
+
+    def row_received(self, payload: dict[str, str], feed_import: FeedImport) -> None:
+        """The record now holds the row ``feed_import`` sent; another LA's row it replaces is
+        kept as that LA's last row, for that LA's later rows to be compared with."""
+        replaced = self.last_import
+        if replaced.local_authority_id != feed_import.local_authority_id:
+            self.la_last_rows[self._la_key(replaced.local_authority_id)] = {
+                "payload": self.payload,
+                "import": replaced.pk,
+            }
+            self.la_last_rows.pop(self._la_key(feed_import.local_authority_id), None)
+        self.payload, self.last_import = payload, feed_import
+        self.save(update_fields=["payload", "last_import", "received_at", "la_last_rows"])
+
+    @staticmethod
+    def _la_key(la_id: int | None) -> str:
+        return "" if la_id is None else str(la_id)  # JSON's keys are text
 
 
 class PurgedFeedRecord(models.Model):

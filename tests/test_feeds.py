@@ -3297,9 +3297,14 @@ class TestSendingAFileAgain:
     }  # fmt: skip
     PARTLY = census({}, ELLA)
 
-    def upload(self, client, content: bytes, skip_invalid: bool = True, la=None) -> str:
+    def upload(
+        self, client, content: bytes, skip_invalid: bool = True, la=None, days_ago: int = 0
+    ) -> str:
+        extracted_on = timezone.localdate() - timedelta(days=days_ago)
         form = {
-            **extracted_today(),
+            "extracted_on_0": extracted_on.day,
+            "extracted_on_1": extracted_on.month,
+            "extracted_on_2": extracted_on.year,
             "source": "school_census",
             "local_authority": (la or northshire()).pk,
         }
@@ -3434,6 +3439,40 @@ class TestSendingAFileAgain:
         ella = Child.objects.get(given_name="Ella")
         homes = ella.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True)
         assert list(homes) == ["9 South Street"]
+
+    @pytest.mark.parametrize("moved", [False, True], ids=["still_here", "sent_by_another_la"])
+    def test_a_shielded_childs_row_sent_again_is_compared_with_her_las_own_last_row(
+        self, client, school, moved
+    ):
+        """Ella is shielded. Northshire's census of 60 days ago left her row out (her school,
+        100001, not yet held); once it was, a file of 70 days ago sent the very same row.
+        Southshire's census of 10 days ago has sent her UPN since. Sent again, her row read "1
+        updated", compared with Southshire's row: other details of her since, so she has
+        moved. It reads "unchanged", as had Southshire sent nothing."""
+        sign_in(client, dana())
+        self.upload(client, census({**self.ELLA, "school_urn": "100000"}), days_ago=100)
+        shield(Child.objects.get())
+        self.upload(client, self.PARTLY, days_ago=60)  # her row left out
+        self.juniors()
+        self.upload(client, census(self.ELLA), days_ago=70)
+        if moved:
+            make_service(Service.Kind.SCHOOL, name="Southshire Primary", identifier="200000",
+                         local_authority=southshire())  # fmt: skip
+            south = {"address_line_1": "9 South Street", "town": "Southtown",
+                     "postcode": "SE1 1AA", "school_urn": "200000"}  # fmt: skip
+            feed_import(
+                source=Source.SCHOOL_CENSUS, file_name="south.csv",
+                content=census(self.ELLA | south), local_authority=southshire(), by=None,
+                extracted_on=timezone.localdate() - timedelta(days=10),
+            )  # fmt: skip
+        page = self.upload(client, self.PARTLY, days_ago=60)
+        assert "1 row that was left out before has now been imported" in page
+        assert '<p class="govuk-body">1 unchanged.</p>' in page
+        said = "Sent again: 1 row left out before now imported (1 unchanged); 0 still left out"
+        assert said in client.get(reverse("directory:feeds")).content.decode()
+        ella = Child.objects.get(given_name="Ella")
+        homes = ella.addresses.filter(ended_on__isnull=True).values_list("line_1", flat=True)
+        assert list(homes) == (["9 South Street"] if moved else ["3 Mill Lane"])
 
     def two_months_each_leaving_ella_out(self, client) -> tuple[bytes, bytes]:
         """January's file and February's (Ella has moved), each imported with Ella's row left
@@ -4391,19 +4430,7 @@ class TestAnOlderFileImportedLate:
         one, would tell Dana another LA's school or practice has her now. What it says of
         where she lives is held back all the same; a newer Northshire file takes her back."""
         today = timezone.localdate()
-        kind, code = {
-            Source.SCHOOL_CENSUS: (Service.Kind.SCHOOL, "school_urn"),
-            Source.GP_REGISTRATION: (Service.Kind.GP_PRACTICE, "gp_practice_code"),
-        }[source]
-        make_service(kind, name="North Service", identifier="A81001", local_authority=northshire())
-        make_service(kind, name="South Service", identifier="B81001", local_authority=southshire())
-        olivia = {code: "A81001"}
-        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
-                 code: "B81001"}  # fmt: skip
-        self.national_import(source, national_id_file(source, **olivia), northshire(), 100)
-        shield(Child.objects.get())
-        if moved:
-            self.national_import(source, national_id_file(source, **south), southshire(), 10)
+        olivia = self.shielded_in_northshire(source, moved)
         older = national_id_file(source, **olivia, address_line_1="2 North Road")
         sign_in(client, dana())
         if source == Source.SCHOOL_CENSUS:  # an LA's data managers upload its census
@@ -4425,6 +4452,52 @@ class TestAnOlderFileImportedLate:
         self.national_import(source, older + b"\n\n", northshire(), 5)
         assert self.homes() == ["2 North Road"]
 
+    @pytest.mark.parametrize("source", [Source.SCHOOL_CENSUS, Source.GP_REGISTRATION])
+    @pytest.mark.parametrize("moved", [False, True], ids=["still_here", "sent_by_another_la"])
+    def test_her_rows_are_compared_with_her_las_own_last_row(
+        self, client, capsys, tmp_path, source, moved
+    ):
+        """Olivia is shielded, and Southshire's file, extracted after Northshire's, has sent her
+        UPN or NHS number. Northshire's older file repeating its own last row on her read "1
+        updated", compared with Southshire's row: someone has sent other details of her since,
+        so she has moved. Each of Northshire's files now reads, on the upload page (census),
+        in the command's output (GP) and in the history, as it would had Southshire sent
+        nothing, its newest taking her back."""
+        at_home = self.shielded_in_northshire(source, moved)
+        moved_in_northshire = at_home | {"address_line_1": "2 North Road"}
+        sign_in(client, dana())
+        not_applied = f"1 {EXTRACTED_BEFORE.replace('_', ' ')}"
+        files = [  # what her row says, extracted how many days ago, and what Dana is told
+            (at_home, 60, "1 unchanged"),
+            (moved_in_northshire, 50, "1 updated"),
+            (moved_in_northshire, 40, "1 unchanged"),
+            (at_home, 70, not_applied),  # Northshire's own files of 60 to 40 days ago are later
+            (moved_in_northshire, 5, "1 unchanged"),
+        ]
+        for blank_lines, (cells, days, told) in enumerate(files, start=1):
+            name = f"north-{days}.csv"
+            content = national_id_file(source, **cells) + b"\n" * blank_lines
+            extracted_on = timezone.localdate() - timedelta(days=days)
+            if source == Source.SCHOOL_CENSUS:  # an LA's data managers upload its census
+                page = self.upload(client, content, extracted_on, name, source)
+                said = f'<p class="govuk-body">{told}.</p>'  # the page's, not the history's
+                if told == not_applied:
+                    said = "1 row was not applied, as a file extracted later has sent that record"
+                assert said in page, name
+            else:  # the national team's GP files for Northshire, by the command
+                path = tmp_path / name
+                path.write_bytes(content)
+                call_command(
+                    "import_feed", "--source", source, "--extracted-on", extracted_on.isoformat(),
+                    "--local-authority", northshire().code, str(path),
+                )  # fmt: skip
+                assert f"Read 1 row of {name}: {told}." in capsys.readouterr().out, name
+        history = client.get(reverse("directory:feeds")).content.decode()
+        for _, days, told in files:  # its row: the file, when extracted, rows, and outcome
+            row = rf"north-{days}\.csv</td>(<td[^>]*>[^<]*</td>){{2}}<td[^>]*>{told}</td>"
+            assert re.search(row, history), days
+        assert self.homes() == ["2 North Road"]
+
     def test_a_census_row_not_shielded_is_not_applied_over_another_las_newer_one(self):
         """Without a shield, another LA's newer census row on the child stands, and the older
         row is counted as not applied."""
@@ -4439,6 +4512,30 @@ class TestAnOlderFileImportedLate:
         outcome = self.national_import(Source.SCHOOL_CENSUS, older, northshire(), 60)
         assert dict(outcome.counts) == {EXTRACTED_BEFORE: 1}
         assert self.homes() == ["9 South Street"]
+        # A newer file takes him back, repeating Northshire's first row: that it moved him
+        # shows, as for an LA system's row on a child who is not shielded.
+        newer = self.national_import(Source.SCHOOL_CENSUS, census(north) + b"\n", northshire(), 5)
+        assert dict(newer.counts) == {"updated": 1}
+        assert self.homes() == ["14 Ashgrove Road"]
+
+    def shielded_in_northshire(self, source: Source, moved: bool) -> dict[str, str]:
+        """Olivia, shielded, from Northshire's census or GP file of 100 days ago (at North
+        Service, A81001: her cells, returned); ``moved``, Southshire's of 10 days ago has sent
+        her since, at South Service (B81001) and 9 South Street."""
+        kind, code = {
+            Source.SCHOOL_CENSUS: (Service.Kind.SCHOOL, "school_urn"),
+            Source.GP_REGISTRATION: (Service.Kind.GP_PRACTICE, "gp_practice_code"),
+        }[source]
+        make_service(kind, name="North Service", identifier="A81001", local_authority=northshire())
+        make_service(kind, name="South Service", identifier="B81001", local_authority=southshire())
+        olivia = {code: "A81001"}
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
+                 code: "B81001"}  # fmt: skip
+        self.national_import(source, national_id_file(source, **olivia), northshire(), 100)
+        shield(Child.objects.get())
+        if moved:
+            self.national_import(source, national_id_file(source, **south), southshire(), 10)
+        return olivia
 
     def national_import(self, source: str, content: bytes, la: Organisation, days: int,
                         name: str = ""):  # fmt: skip
