@@ -1711,29 +1711,34 @@ def shield_sources_among(child_ids: Iterable[int]) -> set[int]:
     )
 
 
-def sharing_fingerprint(child_id: int, other_id: int) -> str:
-    """The homes, past homes and parents and carers (with everything ``sharing_records``
-    reads of them: their addresses and countries, phone numbers and emails) of two records, as
-    one digest: what an officer saw when deciding about a shield one of them has for sharing
-    with the other."""
-    ids = sorted({child_id, other_id})
-    homes = Address.objects.filter(child_id__in=ids).order_by("pk")
-    carers = CareRelationship.objects.filter(child_id__in=ids).order_by("pk")
+def sharing_fingerprint(record_id: int, protects_id: int) -> str:
+    """What an officer saw when deciding about the shield a record has for sharing a home or
+    carer with a child, as one digest: the record's homes, past homes and parents and carers
+    (with everything ``sharing_records`` reads of them: their addresses and countries, phone
+    numbers and emails), and what of hers it shares (``shared_with``). Not her record's id or
+    its other homes and carers: merged into another record, which brings its own, a decision
+    stands while the record shares no more with it than the officer saw."""
+    homes = Address.objects.filter(child_id=record_id).order_by("pk")
+    carers = CareRelationship.objects.filter(child_id=record_id).order_by("pk")
+    shared = shared_with(Child(pk=protects_id), Child(pk=record_id))
     facts = [
-        *homes.values_list("child_id", "kind", "postcode", "line_1", "line_2", "ended_on"),
+        *homes.values_list("kind", "postcode", "line_1", "line_2", "ended_on"),
         *carers.values_list(
-            "child_id", "carer_id", "ended_on", "carer__phone", "carer__email",
-            "carer__country", "carer__postcode", "carer__line_1", "carer__line_2",
+            "carer_id", "ended_on", "carer__phone", "carer__email", "carer__country",
+            "carer__postcode", "carer__line_1", "carer__line_2",
         ),
+        sorted(shared.addresses),
+        sorted(shared.carers),
     ]  # fmt: skip
     # Keyed: the page carries it, and a plain digest would let its reader test guesses.
     return salted_hmac("shielding.sharing_fingerprint", repr(facts), algorithm="sha256").hexdigest()
 
 
 def _lifted_by_a_person(child_id: int, protects: int) -> bool:
-    """An officer has lifted this record's shield for that child, and the two records' homes
-    and carers are as the officer saw them: their decision stands, but not for a new home
-    (Cal, lifted because he lived with his father, moving in with her at her next refuge)."""
+    """An officer has lifted this record's shield for that child, and the record's homes and
+    carers, and what of hers it shares, are as the officer saw them (``sharing_fingerprint``):
+    their decision stands, but not for a new home (Cal, lifted because he lived with his
+    father, moving in with her at her next refuge)."""
     seen = (
         Shield.objects.filter(child_id=child_id, protects_id=protects, lifted_by__isnull=False)
         .order_by("-lifted_at")
@@ -1844,20 +1849,23 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
 
 
 def shields_kept_for_move(*, from_child: Child, to: Child, only: set[int] | None = None) -> None:
-    """The shields in force on other records for sharing a home or carer with ``from_child``
-    protect ``to`` from then on (only those on the records ``only``, if given): her homes and
-    carers moved to it in a merge or unmerge, and its officer finds them on its shield page and
-    judges each by what it shares with it. Whom a shield protects is kept out of its change
-    log (another LA's record's), so an update that bypasses the log loses nothing."""
-    kept = Shield.objects.filter(lifted_at__isnull=True, for_sharing=True, protects=from_child)
+    """The shields on other records for sharing a home or carer with ``from_child`` protect
+    ``to`` from then on (only those on the records ``only``, if given): her homes and carers
+    moved to it in a merge or unmerge, and its officer finds those in force on its shield page
+    and judges each by what it shares with it. Those lifted move too: an officer's lift stands
+    while the record shares no more with her than they saw (``_lifted_by_a_person``), whichever
+    record holds her homes. Whom a shield protects is kept out of its change log (another
+    LA's record's), so an update that bypasses the log loses nothing."""
+    kept = Shield.objects.filter(for_sharing=True, protects=from_child)
     if only is not None:
         kept = kept.filter(child_id__in=only)
     kept.exclude(child_id__in=[from_child.pk, to.pk]).update(protects=to)
 
 
 def shields_kept_for_split(*, kept: Child, absorbed: Child) -> None:
-    """An unmerge: the shields kept for the merged record that share her homes or carers only
-    with the record split off it now protect that record, if it is shielded for itself."""
+    """An unmerge: the shields kept for the merged record (and those lifted) that share her
+    homes or carers only with the record split off it now protect that record, if it is
+    shielded for itself."""
     if not shield_sources_among([absorbed.pk]):
         return
     with_absorbed = sharing_records(absorbed).show_hers

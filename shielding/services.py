@@ -168,8 +168,9 @@ class SharingChanged(Exception):
 def shield_lift(*, shield: Shield, by: User, note: str, seen: str | None = None) -> Shield:
     """Lifting restores the ordinary view; the shield stays in the record's history. A
     shield for sharing keeps what the officer saw (``seen``, from their page), and the lift
-    stands only while the two records' homes and carers are so, and only an officer who sees
-    the child it protects in full may lift it (``may_lift``)."""
+    stands only while the record's homes and carers, and what of the child's it shares, are
+    so (``sharing_fingerprint``), and only an officer who sees the child it protects in full
+    may lift it (``may_lift``)."""
     shield = _still_in_force(shield)
     if not may_lift(shield, by):
         raise NotTheirsToLift

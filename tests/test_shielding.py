@@ -1038,6 +1038,45 @@ class TestRecordsAlongside:
             assert (f'href="{url}"' in page.content.decode()) is listed
         assert "9 Refuge Road, ZE2 9QX" in client.get(url).content.decode()
 
+    def eve_lifted_by_sam_while_at_amys_refuge(self) -> tuple[Child, Child]:
+        """Sam lifts the shield on Eve's record, still at Amy's refuge: he judged it cannot
+        lead to her. Eve once lived at 4 Haven Close."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        make_address(eve, "ZE3 1AA", line_1="4 Haven Close", ended_on=date(2025, 1, 1))
+        held = Shield.objects.get(child=eve, lifted_at__isnull=True)
+        services.shield_lift(shield=held, by=User.objects.get(username="sam"), note="Not hers")
+        return amy, eve
+
+    def test_her_officers_lift_stands_when_her_record_is_merged_into_another(
+        self, django_capture_on_commit_callbacks
+    ):
+        """Amy's record is merged into Amelia's, which brings a home and a mother of its own
+        that Eve's record does not share: it shares with the merged record only the refuge
+        Sam judged, so his decision stands, then and at the night's follow, and after the
+        merge is undone."""
+        amy, eve = self.eve_lifted_by_sam_while_at_amys_refuge()
+        amelia = make_child(given_name="Amelia")
+        make_address(amelia, "NE1 4ST", line_1="1 Mill Lane")
+        mother_of(amelia, ParentCarer.objects.create(given_name="Jo", family_name="Hart",
+                                                     phone="07700 900123",
+                                                     source=Source.CHILD_BENEFIT))  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            merge = children_merge(kept=amelia, absorbed=amy, by=None)
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(eve) is None, "Sam's decision stands"
+        with django_capture_on_commit_callbacks(execute=True):
+            children_unmerge(merge=merge, by=None)
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(eve) is None, "and stands for Amy, her record apart again"
+
+    def test_but_not_when_the_record_she_is_merged_into_brings_a_home_it_shares(self):
+        """Amelia's record brings 4 Haven Close, where Eve once lived: Sam never judged that."""
+        amy, eve = self.eve_lifted_by_sam_while_at_amys_refuge()
+        amelia = make_child(given_name="Amelia")
+        make_address(amelia, "ZE3 1AA", line_1="4 Haven Close")
+        children_merge(kept=amelia, absorbed=amy, by=None)
+        assert in_force(eve) is not None and in_force(eve).protects == amelia
+
     def test_a_record_kept_for_her_merged_away_is_listed_as_the_record_it_joined(self, client):
         """Eve's record is merged into Evie's, its duplicate, which takes its shield for Amy:
         Amy's page lists Evie's record, not the merged-away one, nor counts it."""
@@ -1081,14 +1120,31 @@ class TestRecordsAlongside:
         assert in_force(eve) is not None and in_force(eve).review_on == before
 
     def test_her_officer_is_told_when_the_homes_changed_since_her_page(self, client):
+        """A feed gives Amy a home Eve's record shows (Eve lived there once) while Sam's page
+        is open: it is not what he saw."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        make_address(eve, "ZE3 1AA", line_1="4 Haven Close", ended_on=date(2025, 1, 1))
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
+        make_address(amy, "ZE3 1AA", line_1="4 Haven Close")
+        refused = client.post(url, {"seen": seen, "decision": "lift", "note": "Moved out"})
+        assert "have changed since this page was shown" in refused.content.decode()
+        assert in_force(eve) is not None
+
+    def test_a_home_of_hers_the_record_does_not_show_leaves_her_officers_page_as_it_was(
+        self, client
+    ):
+        """Amy's new home next door to the refuge is not on Eve's record: Sam's page for it
+        would show him the same, and his lift from it stands."""
         amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
         sign_in(client, User.objects.get(username="sam"))
         url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
         seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
         make_address(amy, "ZE2 9QX", line_1="11 Refuge Road")
-        refused = client.post(url, {"seen": seen, "decision": "lift", "note": "Moved out"})
-        assert "have changed since this page was shown" in refused.content.decode()
-        assert in_force(eve) is not None
+        client.post(url, {"seen": seen, "decision": "lift", "note": "Cannot lead to her"})
+        shield_follows_home_and_carers(amy)
+        assert in_force(eve) is None
 
     def test_the_page_is_only_for_the_officer_of_the_child_it_protects(self, client):
         """Sol, Eve's own LA's officer, is not told on it whom Eve's shield protects; Sam's
