@@ -1813,6 +1813,8 @@ def follow_every_shield() -> tuple[int, int]:
     made before shields were followed. Each child in a transaction of its own. Returns how
     many shields it followed and how many records it shielded."""
     followed = made = 0
+    with transaction.atomic():
+        shields_kept_for_record_kept(Shield.objects.all())
     sources = Shield.objects.filter(lifted_at__isnull=True, for_sharing=False)
     for child_id in sources.order_by("child_id").values_list("child_id", flat=True).iterator():
         with transaction.atomic():
@@ -1837,6 +1839,9 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
 
     def follow() -> None:
         with transaction.atomic():
+            shields_kept_for_record_kept(
+                Shield.objects.filter(shielded_at__gte=since - AFTER_COMMIT_MARGIN)
+            )
             recent = Child.objects.filter(
                 Q(shields__shielded_at__gte=since - AFTER_COMMIT_MARGIN) | Q(pk__in=named),
                 shields__lifted_at__isnull=True,
@@ -1860,6 +1865,17 @@ def shields_kept_for_move(*, from_child: Child, to: Child, only: set[int] | None
     if only is not None:
         kept = kept.filter(child_id__in=only)
     kept.exclude(child_id__in=[from_child.pk, to.pk]).update(protects=to)
+
+
+def shields_kept_for_record_kept(shields: QuerySet[Shield]) -> None:
+    """Those of these shields for sharing that protect a record merged away since protect the
+    record it joined, which holds her homes and carers: a merge moves the shields it sees
+    (``shields_kept_for_move``), and a feed's transaction may make one for her that commits
+    after it. Left on the merged-away record, her officer's page would say the record shares
+    nothing with her, and her shield page would not list it."""
+    stale = shields.filter(for_sharing=True, protects__merged_into__isnull=False)
+    for merged_away in Child.objects.filter(pk__in=stale.values("protects_id")):
+        shields_kept_for_move(from_child=merged_away, to=merged_away.record_kept())
 
 
 def shields_kept_for_split(*, kept: Child, absorbed: Child) -> None:

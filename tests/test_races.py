@@ -1378,6 +1378,64 @@ def test_the_lifecycle_job_and_a_merge_of_two_of_its_records_never_deadlock(
     assert statuses == {Child.Status.ARCHIVED}
 
 
+@pytest.fixture
+def shielded_and_her_other_record(brother_and_sister, django_db_blocker):
+    """Amy, shielded at her refuge; Cal, not there yet; and Amelia, another record of Amy's;
+    committed."""
+    from directory.models import Child, Merge
+
+    officer, amy, cal = brother_and_sister
+    with django_db_blocker.unblock(), disable_auditlog():
+        shield_on_its_own_connection(officer, amy)
+        amelia = amelia_of(officer.organisation)
+        try:
+            yield amy, cal, amelia
+        finally:
+            Merge.objects.filter(kept=amelia).delete()
+            Child.objects.filter(merged_into=amelia).delete()
+
+
+def test_a_shield_a_feed_puts_on_for_her_as_her_record_is_merged_protects_the_record_kept(
+    shielded_and_her_other_record, monkeypatch
+):
+    """A feed file puts Cal at Amy's refuge and shields his record for her; before it
+    commits, her record is merged into Amelia's, which moves the shields kept for her that
+    it sees, not the file's. Once the file has committed, Cal's shield protects Amelia's
+    record, which holds the refuge: not the merged-away one, whose officer's page for Cal's
+    record would say it shares nothing with her, inviting a lift."""
+    from directory import services
+    from directory.models import Address
+    from shielding import policy
+    from shielding.models import Shield
+
+    amy, cal, amelia = shielded_and_her_other_record
+    decided, merged = threading.Event(), threading.Event()
+    shield_for_review = policy.shield_for_review
+
+    def shielded_after_the_merge(child, *args, **kwargs):
+        if child.pk == cal.pk:
+            decided.set()
+            merged.wait(3)  # unless something holds the merge, it has committed by now
+        return shield_for_review(child, *args, **kwargs)
+
+    monkeypatch.setattr(policy, "shield_for_review", shielded_after_the_merge)
+
+    def feed_file() -> None:
+        policy.follow_shields_after_commit(timezone.now())  # feed_import's first step
+        Address.objects.create(
+            child=cal, line_1="9 Refuge Rd", town="Town", postcode="ZE2 9QX", source="la_system"
+        )
+        policy.shield_follows_home_and_carers(cal)
+
+    one_then_the_other(
+        ("feed", feed_file),
+        ("merge", lambda: services.children_merge(kept=amelia, absorbed=amy, by=None)),
+        started=decided,
+        finished=merged,
+    )
+    assert Shield.objects.get(child=cal, lifted_at__isnull=True).protects_id == amelia.pk
+
+
 def test_an_override_signed_off_twice_at_once_keeps_the_first_sign_off(
     practitioner_and_child, monkeypatch
 ):

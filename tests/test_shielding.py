@@ -1077,6 +1077,20 @@ class TestRecordsAlongside:
         children_merge(kept=amelia, absorbed=amy, by=None)
         assert in_force(eve) is not None and in_force(eve).protects == amelia
 
+    def test_the_nights_follow_points_a_shield_left_on_her_merged_away_record_at_the_one_kept(
+        self,
+    ):
+        """A feed committing after the merge (tests/test_races.py) left Eve's shield
+        protecting Amy's merged-away record: the night's shields_follow points it at Amelia's,
+        which holds the refuge, and Southshire's change log says nothing of it."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        amelia = make_child(given_name="Amelia")
+        children_merge(kept=amelia, absorbed=amy, by=None)
+        Shield.objects.filter(child=eve).update(protects=amy)  # as the feed left it
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(eve).protects == amelia
+        assert len(LogEntry.objects.get_for_object(in_force(eve))) == 1, "only its shielding"
+
     def test_a_record_kept_for_her_merged_away_is_listed_as_the_record_it_joined(self, client):
         """Eve's record is merged into Evie's, its duplicate, which takes its shield for Amy:
         Amy's page lists Evie's record, not the merged-away one, nor counts it."""
