@@ -236,6 +236,22 @@ class Child(Provenance):
         lead professional could sit unseen), nor on an archived one."""
         return self.status not in (self.Status.MERGED, self.Status.ARCHIVED)
 
+    @classmethod
+    def archiving_due(cls, today: date) -> dict[str, Q]:
+        """The live records the lifecycle archives on ``today``, by why (DESIGN.md "record
+        lifecycle"): at 18, at 25 with consent, a year after death. Until its nightly run has
+        archived them, practitioners already find none of them (``findable_children``)."""
+        active = Q(status=cls.Status.ACTIVE)
+        return {
+            "archived_at_18": active
+            & Q(date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False),
+            "archived_at_25": active
+            & Q(date_of_birth__lte=years_before(today, 25), kept_to_25_with_consent=True),
+            "archived_after_death": Q(
+                status=cls.Status.DECEASED, date_of_death__lte=years_before(today, 1)
+            ),
+        }
+
     def record_kept(self) -> "Child":
         """This record, or the one it was merged into (followed through later merges)."""
         child = self

@@ -9,6 +9,8 @@ The rules that keep search from leaking or trawling live here:
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.conf import settings
@@ -56,12 +58,15 @@ class SearchOutcome:
 
 def findable_children(viewer: User, today: date) -> QuerySet[Child]:
     """Children this viewer may find at all: never archived ones, except for data managers,
-    who see a record for one year after it was archived (not on its first anniversary)."""
+    who see a record for one year after it was archived (not on its first anniversary). A
+    record the lifecycle archives tonight (18 today, or brought in by a feed at 19) is
+    archived already for everyone else: the job's hour must not decide who finds an adult."""
     children = Child.objects.all()
     if has_permission(viewer, Permission.SEE_ARCHIVED_RECORDS):
         recently = Q(status=Child.Status.ARCHIVED, archived_on__gt=years_before(today, 1))
         return children.filter(~Q(status=Child.Status.ARCHIVED) | recently)
-    return children.exclude(status=Child.Status.ARCHIVED)
+    due = reduce(or_, Child.archiving_due(today).values())
+    return children.exclude(Q(status=Child.Status.ARCHIVED) | due)
 
 
 NEAR_AGE = timedelta(days=2 * 366)

@@ -3,6 +3,8 @@
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from functools import reduce
+from operator import or_
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -701,25 +703,15 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     # record she chose): held after the record, a decision on one waited for the job as the
     # job waited for it, and PostgreSQL ended one (her request, or the night's job).
     _waiting_rows_hold(Child.objects.filter(expired))
-    active = Q(status=Child.Status.ACTIVE)
-    at_18 = active & Q(date_of_birth__lte=years_before(today, 18), kept_to_25_with_consent=False)
-    at_25 = active & Q(date_of_birth__lte=years_before(today, 25), kept_to_25_with_consent=True)
-    after_death = Q(status=Child.Status.DECEASED, date_of_death__lte=years_before(today, 1))
+    due = Child.archiving_due(today)
     # All of them held at once, in id order: held as each one's turn came, one held while
     # waiting for a lower one could wait for a merge that holds the lower and waits for it.
-    list(children.filter(at_18 | at_25 | after_death | expired).values_list("pk", flat=True))
-    for child in children.filter(at_18):
-        _archive(child, today)
-        archived.append(child.contactpoint_id)
-        done["archived_at_18"] += 1
-    for child in children.filter(at_25):
-        _archive(child, today)
-        archived.append(child.contactpoint_id)
-        done["archived_at_25"] += 1
-    for child in children.filter(after_death):
-        _archive(child, today)
-        archived.append(child.contactpoint_id)
-        done["archived_after_death"] += 1
+    list(children.filter(reduce(or_, due.values(), expired)).values_list("pk", flat=True))
+    for why, rule in due.items():
+        for child in children.filter(rule):
+            _archive(child, today)
+            archived.append(child.contactpoint_id)
+            done[why] += 1
     for child in children.filter(expired):
         # Records merged into this one (and those merged into them), the merges themselves,
         # and the feed rows that described any of them (names, birth dates and addresses as the

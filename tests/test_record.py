@@ -508,25 +508,40 @@ class TestMyInvolvement:
         assert not Involvement.objects.filter(child=archived).exists()
 
     def test_an_involvement_cannot_start_after_the_child_died(self, client):
-        child = make_child(status=Child.Status.DECEASED, date_of_death=date(2025, 8, 31))
+        # Within the year her record stays live: later, it is archived and found by no one.
+        died = timezone.localdate() - timedelta(days=60)
+        child = make_child(status=Child.Status.DECEASED, date_of_death=died)
         sign_in(client, priya())
-        html = client.post(record_url(child, "my-involvement/"), self.form()).content.decode()
+        later = died + timedelta(days=1)
+        html = client.post(
+            record_url(child, "my-involvement/"),
+            self.form(started_on=f"{later.day} {later.month} {later.year}"),
+        ).content.decode()
         assert "govuk-error-summary" in html
-        assert "The start date must be on or before the date the child died, 31 August 2025" in (
-            html
+        assert (
+            f"The start date must be on or before the date the child died, {died.day} {died:%B %Y}"
+            in html
         )
         assert not Involvement.objects.filter(child=child).exists()
-        client.post(record_url(child, "my-involvement/"), self.form(started_on="31 8 2025"))
+        client.post(
+            record_url(child, "my-involvement/"),
+            self.form(started_on=f"{died.day} {died.month} {died.year}"),
+        )
         assert Involvement.objects.filter(child=child).exists()
 
     def test_an_involvement_ended_after_the_child_died_ends_on_the_day_she_died(self, client):
-        """Priya closes her work with a child who died in August: the record does not say
-        she worked with the child until today, months after."""
-        child = make_child(status=Child.Status.DECEASED, date_of_death=date(2025, 8, 31))
+        """Priya closes her work with a child who died two months ago: the record does not
+        say she worked with the child until today, months after."""
+        died = timezone.localdate() - timedelta(days=60)
+        child = make_child(status=Child.Status.DECEASED, date_of_death=died)
         sign_in(client, priya())
-        client.post(record_url(child, "my-involvement/"), self.form(started_on="1 3 2025"))
+        started = died - timedelta(days=100)
+        client.post(
+            record_url(child, "my-involvement/"),
+            self.form(started_on=f"{started.day} {started.month} {started.year}"),
+        )
         client.post(record_url(child, "my-involvement/end/"), CONFIRM)
-        assert Involvement.objects.get(child=child).ended_on == date(2025, 8, 31)
+        assert Involvement.objects.get(child=child).ended_on == died
 
     def test_a_death_recorded_while_she_ended_it_is_seen_under_the_lock(self):
         """A feed recorded the death while Priya's request waited for the record (read before
