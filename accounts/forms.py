@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.roles import Role
-from contactpoint.govuk_forms import DateInputField, GovukMessages, TelephoneInput, WrittenText
+from contactpoint.govuk_forms import DateInputField, GovukMessages, TelephoneNumber, WrittenText
 from contactpoint.postcodes import normalise_postcode
 
 # The longest password sign-in takes; set-up takes no longer, or it could never be used.
@@ -111,11 +111,11 @@ class UserForm(GovukMessages, forms.Form):
         },
     )
     job_title = WrittenText(max_length=200, required=False)
-    phone = forms.CharField(
+    phone = TelephoneNumber(
         label="Work phone number",
+        number_named="a work phone number",
         max_length=40,
         required=False,
-        widget=TelephoneInput,
         help_text="Shown on the records of the children they work with",
     )
     home_postcode = forms.CharField(
@@ -259,11 +259,11 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
     # What practitioners read on a shielded record to reach the LA team: never invisible.
     name = WrittenText(max_length=200, error_messages={"required": "Enter a name"})
     team_name = WrittenText(label="ContactPoint team name", max_length=200, required=False)
-    team_phone = WrittenText(
+    team_phone = TelephoneNumber(
         label="ContactPoint team phone number",
+        number_named="the ContactPoint team phone number",
         max_length=40,
         required=False,
-        widget=TelephoneInput,
     )
 
     class Meta:

@@ -397,6 +397,9 @@ class TestCreatingUsers:
             ("job_title", "Nurse\x00", "Job title must not contain a null character"),
             ("roles", ["wizard"], "Select only roles you are allowed to give"),
             ("home_postcode", "XYZ 123", "Enter a real postcode, like NE1 4ST"),
+            # Shown as "Telephone:" on the records of the children they work with.
+            ("phone", "ask at reception", "Enter a work phone number, like 01632 960 001"),
+            ("phone", "960123", "Enter a work phone number, like 01632 960 001"),
         ],
     )
     def test_bad_input_gets_a_clear_message_and_creates_nothing(
@@ -424,6 +427,14 @@ def test_a_work_phone_and_a_home_postcode_can_be_recorded(lee_client, client):
     lee_client.post(reverse("accounts:user_edit", args=[created.pk]), edit)
     created.refresh_from_db()
     assert (created.phone, created.home_postcode) == ("01632 960999", "")
+
+
+@pytest.mark.parametrize(
+    "phone", ["01632 960123", "(01632) 960-123", "+44 (0)191 383 3000", "01632 960123 ext 214"]
+)
+def test_a_work_phone_is_taken_as_people_write_it(lee_client, phone):
+    lee_client.post(NEW_USER, new_user_form(phone=phone))
+    assert User.objects.get(username="tom.baker").phone == phone
 
 
 def test_a_role_sent_twice_is_given_once(lee_client):
@@ -1085,6 +1096,7 @@ class TestOrganisations:
             ("code", "E06 000047", "Code must be letters and numbers, like E06000047"),
             ("name", "\u200b\u200b", "Enter a name"),
             ("team_phone", "\u200b", "Enter the phone number of the local authority"),
+            ("team_phone", "ask for Jo", "Enter the ContactPoint team phone number, like 01632"),
             ("team_email", "contactpoint.durham.example.org", "Enter the ContactPoint team"),
             ("kind", "council", "Select a kind of organisation"),
         ],
