@@ -197,6 +197,33 @@ class TestListingUsers:
             listed = set((shown.detail or {}).get("users_listed", []))
             assert user.pk in listed and (other.pk in listed) is (query == ""), query
 
+    def test_a_check_never_recorded_is_not_called_expired(self, lee_client):
+        """Tom, just added, has no vetting date and Una no training date: "Vetting expired"
+        sent Lee looking for a check that had run out, not for one still to be done."""
+        lapsed = timezone.localdate() - timedelta(days=3 * 366)
+        for username, fields in (
+            ("tom", {"vetting_checked_on": None}),
+            ("una", {"training_completed_on": None}),
+            ("vic", {"vetting_checked_on": lapsed}),
+            ("wes", {"training_completed_on": lapsed}),
+        ):
+            User.objects.filter(pk=make_user(username, Role.PRACTITIONER).pk).update(**fields)
+        html = lee_client.get(USERS).content.decode()
+        rows = {
+            name: html.split(f">{name}<", 1)[1].split("</tr>", 1)[0]
+            for name in "tom una vic wes".split()
+        }
+        status = {
+            name: re.sub(r"<[^>]+>", "", row.rsplit("<td", 1)[1].split(">", 1)[1]).strip()
+            for name, row in rows.items()
+        }
+        assert status == {
+            "tom": "Vetting not recorded",
+            "una": "Training not recorded",
+            "vic": "Vetting expired",
+            "wes": "Training expired",
+        }
+
     def test_the_detail_page_says_access_ends_on_the_day_a_check_runs_out(self, lee_client):
         """Vetting checked on 5 January 2026 lets her in up to 4 January 2029: on 5 January
         she is turned away, so that day is not shown as one she is "valid until"."""
