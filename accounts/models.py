@@ -116,6 +116,14 @@ class User(AbstractUser):
             return None
         return _years_after(self.training_completed_on, settings.TRAINING_VALID_YEARS)
 
+    def access_runs_out(self) -> tuple[date, str] | None:
+        """The day her first check to run out stops letting her in, and which ("vetting" or
+        "training"): what her home page warns her of. None while either is not recorded."""
+        vetting, training = self.vetting_expires_on(), self.training_expires_on()
+        if vetting is None or training is None:
+            return None
+        return min((vetting, "vetting"), (training, "training"))
+
     def access_problem(self, now: datetime) -> str | None:
         """Why this user may not use ContactPoint now (DESIGN.md "Users and roles"), or None."""
         # Checks and training are dated in England: they end at midnight there, not in UTC.

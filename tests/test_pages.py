@@ -1,13 +1,16 @@
 """Every page is a GOV.UK page under a strict Content Security Policy; signing in and out works."""
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
-from tests.personas import priya, sign_in
+from directory.models import years_before
+from tests.personas import lee, priya, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +111,40 @@ class TestSigningInAndOut:
         assert "You are signed in as Priya" in html
         assert "Northshire" in html
         assert "Practitioner" in html
+
+    def test_a_practitioner_sees_what_others_see_of_her_and_when_her_access_ends(self, client):
+        """Her work phone and email are shown on the records of the children she works with,
+        and her access ends when a check runs out: both are hers to see, and to have put
+        right by her administrator before a colleague rings the wrong number or she is
+        turned away mid-case."""
+        user = priya()
+        user.job_title, user.phone, user.email = "Health visitor", "01632 960123", "p@n.example"
+        user.save()
+        sign_in(client, user)
+        html = client.get("/").content.decode()
+        for shown in ("Health visitor", "01632 960123", "p@n.example", "5 January 2029"):
+            assert shown in html, shown
+        assert "1 February 2029" in html, "training recorded 1 February 2026 runs out in 3 years"
+        assert "Your access to ContactPoint ends on" not in html
+
+    def test_she_is_warned_a_month_before_a_check_runs_out(self, client):
+        user = priya()
+        today = timezone.localdate()
+        checked = years_before(today, 3) + timedelta(days=20)
+        user.vetting_checked_on = checked
+        user.save()
+        sign_in(client, user)
+        html = client.get("/").content.decode()
+        runs_out = user.vetting_expires_on()
+        assert (
+            f"Your access to ContactPoint ends on {runs_out.day} {runs_out:%B %Y}, when your "
+            "enhanced vetting check runs out" in html
+        )
+
+    def test_someone_who_records_no_involvement_is_not_told_of_child_records(self, client):
+        sign_in(client, lee())
+        html = client.get("/").content.decode()
+        assert "children&#x27;s records" not in html and "5 January 2029" in html
 
     def test_sign_out_is_a_post(self, client):
         sign_in(client, priya())
