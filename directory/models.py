@@ -6,6 +6,8 @@ database constraint, not only form validation.
 """
 
 from datetime import date
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.conf import settings
@@ -237,10 +239,9 @@ class Child(Provenance):
         return self.status not in (self.Status.MERGED, self.Status.ARCHIVED)
 
     @classmethod
-    def archiving_due(cls, today: date) -> dict[str, Q]:
+    def archiving_rules(cls, today: date) -> dict[str, Q]:
         """The live records the lifecycle archives on ``today``, by why (DESIGN.md "record
-        lifecycle"): at 18, at 25 with consent, a year after death. Until its nightly run has
-        archived them, practitioners already find none of them (``findable_children``)."""
+        lifecycle"): at 18, at 25 with consent, a year after death."""
         active = Q(status=cls.Status.ACTIVE)
         return {
             "archived_at_18": active
@@ -251,6 +252,12 @@ class Child(Provenance):
                 status=cls.Status.DECEASED, date_of_death__lte=years_before(today, 1)
             ),
         }
+
+    @classmethod
+    def due_for_archiving(cls, today: date) -> Q:
+        """Any of ``archiving_rules``: until the day's run has archived them, practitioners
+        already find none of these records (``findable_children``)."""
+        return reduce(or_, cls.archiving_rules(today).values())
 
     def record_kept(self) -> "Child":
         """This record, or the one it was merged into (followed through later merges)."""

@@ -9,8 +9,6 @@ The rules that keep search from leaking or trawling live here:
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from django.conf import settings
@@ -65,8 +63,7 @@ def findable_children(viewer: User, today: date) -> QuerySet[Child]:
     if has_permission(viewer, Permission.SEE_ARCHIVED_RECORDS):
         recently = Q(status=Child.Status.ARCHIVED, archived_on__gt=years_before(today, 1))
         return children.filter(~Q(status=Child.Status.ARCHIVED) | recently)
-    due = reduce(or_, Child.archiving_due(today).values())
-    return children.exclude(Q(status=Child.Status.ARCHIVED) | due)
+    return children.exclude(Q(status=Child.Status.ARCHIVED) | Child.due_for_archiving(today))
 
 
 NEAR_AGE = timedelta(days=2 * 366)

@@ -3,8 +3,6 @@
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from functools import reduce
-from operator import or_
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -703,11 +701,10 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     # record she chose): held after the record, a decision on one waited for the job as the
     # job waited for it, and PostgreSQL ended one (her request, or the night's job).
     _waiting_rows_hold(Child.objects.filter(expired))
-    due = Child.archiving_due(today)
     # All of them held at once, in id order: held as each one's turn came, one held while
     # waiting for a lower one could wait for a merge that holds the lower and waits for it.
-    list(children.filter(reduce(or_, due.values(), expired)).values_list("pk", flat=True))
-    for why, rule in due.items():
+    list(children.filter(Child.due_for_archiving(today) | expired).values_list("pk", flat=True))
+    for why, rule in Child.archiving_rules(today).items():
         for child in children.filter(rule):
             _archive(child, today)
             archived.append(child.contactpoint_id)

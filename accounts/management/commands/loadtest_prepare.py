@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, SignInFailure, User
@@ -67,6 +68,8 @@ class Command(BaseCommand):
         shielded = Exists(Shield.objects.filter(child=OuterRef("pk"), lifted_at__isnull=True))
         sample = list(
             Child.objects.filter(status=Child.Status.ACTIVE)
+            # Not one the day's lifecycle run archives: practitioners no longer find it.
+            .exclude(Child.due_for_archiving(timezone.localdate()))
             .annotate(shielded=shielded)
             .order_by("?")
             .values("contactpoint_id", "given_name", "family_name", "date_of_birth", "shielded")[

@@ -36,6 +36,8 @@ class Command(BaseCommand):
         total = Child.objects.count()
         ids = list(
             Child.objects.filter(status=Child.Status.ACTIVE)
+            # Not one the day's lifecycle run archives: practitioners no longer find it.
+            .exclude(Child.due_for_archiving(timezone.localdate()))
             .order_by("?")
             .values("contactpoint_id", "given_name", "family_name", "date_of_birth")[:samples]
         )
