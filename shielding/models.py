@@ -49,8 +49,9 @@ class Shield(models.Model):
     protects = models.ForeignKey(
         "directory.Child", on_delete=models.SET_NULL, related_name="+", null=True, blank=True
     )
-    # For a shield for sharing that an officer lifted: the homes and carers of the two records
-    # as the officer saw them (``sharing_fingerprint``). The lift stands while they are so.
+    # For a shield for sharing that an officer lifted: the record's homes and carers, and what
+    # of the child's it shares, as the officer saw them (``sharing_fingerprint``). The lift
+    # stands while they are so.
     lifted_seeing = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:

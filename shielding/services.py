@@ -160,8 +160,8 @@ class NotTheirsToLift(Exception):
 
 
 class SharingChanged(Exception):
-    """The homes or carers of a record shielded for sharing, or of the child it protects,
-    have changed since the officer's page was shown."""
+    """The homes or carers of a record shielded for sharing, or what of the child's it shares,
+    have changed since the officer's page was shown (``sharing_fingerprint``)."""
 
 
 @transaction.atomic
