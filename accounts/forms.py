@@ -88,6 +88,36 @@ class ChoosePasswordForm(GovukMessages, SetPasswordForm):
                 self.add_error("new_password1", " ".join(error.messages))
 
 
+class ChangePasswordForm(ChoosePasswordForm):
+    """A signed-in user's new password, under the same rules as the set-up link's, given with
+    her current one (which the view checks, counting a wrong one towards the lockout)."""
+
+    current_password = forms.CharField(
+        label="Current password",
+        max_length=LONGEST_PASSWORD,
+        widget=forms.PasswordInput,
+        strip=False,
+        error_messages={"required": "Enter your current password"},
+    )
+    field_order = ["current_password", "new_password1", "new_password2"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = "New password"
+        self.fields["new_password1"].error_messages["required"] = "Enter a new password"
+        self.fields["new_password2"].label = "Confirm your new password"
+        self.fields["new_password2"].error_messages["required"] = "Confirm your new password"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        current, new = data.get("current_password"), data.get("new_password1")
+        if current and new and current == new:
+            self.add_error(
+                "new_password1", "Your new password must be different from your current one"
+            )
+        return data
+
+
 class UserForm(GovukMessages, forms.Form):
     """Creating or editing a user. ``roles`` offers only what the administrator may grant."""
 

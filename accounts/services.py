@@ -140,6 +140,15 @@ def setup_link_redeem(*, link: SetupLink, password: str) -> User | None:
     return user
 
 
+@transaction.atomic
+def password_change(*, user: User, password: str) -> None:
+    """The new password a signed-in user chose, having given her current one. Her other
+    sessions end with the old password, as after a set-up link: Django checks each against it
+    (and accounts.middleware writes each one's sign-out)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
 # A user's profile as the administrator's form gives it and user_update saves it.
 PROFILE = (
     "first_name", "last_name", "email", "job_title", "phone", "home_postcode",

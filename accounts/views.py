@@ -9,7 +9,7 @@ import django_otp
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.db.models import Q, QuerySet
 from django.http import (
     Http404,
@@ -30,6 +30,7 @@ from accounts import services
 from accounts.forms import (
     CODE_TAKEN,
     USERNAME_TAKEN,
+    ChangePasswordForm,
     ChoosePasswordForm,
     EnrolmentCodeForm,
     OrganisationForm,
@@ -318,6 +319,47 @@ def _setup_link_refused(request: HttpRequest, account: User | None) -> HttpRespo
     doing."""
     audit_note(request, user=account, detail={"set_up_link": True, "refused": True})
     return render(request, "accounts/setup_invalid.html", status=404)
+
+
+# Her own account -----------------------------------------------------------------------------
+
+# What the event of a wrong password says, given not at sign-in but on this page.
+CHANGING_PASSWORD = {"changing_password": True}
+
+
+@sensitive_post_parameters("current_password", "new_password1", "new_password2")
+@never_cache
+def password_change(request: HttpRequest) -> HttpResponse:
+    """She chooses a new password, giving her current one. A wrong one is a failed sign-in,
+    counted towards the lockout: a session left open is no way to guess her password. Her
+    other sessions end; this one stays signed in."""
+    user = signed_in_user(request)
+    form = ChangePasswordForm(user, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        ip = client_ip(request)
+        refused = sign_in_refused(username=user.username, ip_address=ip, now=timezone.now())
+        if refused:
+            audit_note(
+                request, action=Action.SIGN_IN_FAILED, detail=CHANGING_PASSWORD | {refused: True}
+            )
+            form.add_error("current_password", refusal_message(refused))
+        elif not user.check_password(form.cleaned_data["current_password"]):
+            sign_in_failure_record(
+                username=user.username, ip_address=ip, stage=SignInFailure.Stage.PASSWORD
+            )
+            audit_note(request, action=Action.SIGN_IN_FAILED, detail=CHANGING_PASSWORD)
+            form.add_error("current_password", "Your current password is not correct")
+        else:
+            services.password_change(user=user, password=form.cleaned_data["new_password1"])
+            update_session_auth_hash(request, user)
+            audit_note(request, action=Action.PASSWORD_CHANGED)
+            messages.success(
+                request,
+                "Your password has been changed. Anyone signed in as you elsewhere has been "
+                "signed out.",
+            )
+            return redirect("home")
+    return render(request, "accounts/password_change.html", {"form": form})
 
 
 # User administration ---------------------------------------------------------------------

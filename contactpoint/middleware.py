@@ -78,6 +78,7 @@ FORM_VIEWS = frozenset(
         "accounts:two_factor",
         "accounts:enrol",
         "accounts:setup",
+        "accounts:password_change",
         "accounts:user_create",
         "accounts:user_edit",
         "accounts:user_action",

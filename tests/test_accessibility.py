@@ -68,8 +68,12 @@ def test_a_practitioners_pages(page):
         f"/children/{child.contactpoint_id}/my-involvement/end/",
         f"/children/{hidden.contactpoint_id}/",
         f"/children/{hidden.contactpoint_id}/contact-request/",
+        "/accounts/password/",
     ):
         check(page, path)
+    page.goto("/accounts/password/")
+    page.get_by_role("button", name="Change password").click()
+    assert violations(page) == [], "changing her password, with errors"
     page.goto("/search/")
     page.get_by_label("Surname").fill("Hart")
     page.get_by_label("First name").fill("Amelia")

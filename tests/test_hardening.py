@@ -14,6 +14,7 @@ from urllib.parse import quote, urlparse
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -699,7 +700,10 @@ EMPTY_POSTS = [
     ("directory:my_involvement", "priya"), ("directory:feeds", "dana"),
     ("directory:merge", "dana"), ("shielding:override", "owen"),
     ("shielding:request_contact", "priya"), ("shielding:contact_request", "sam"),
+    ("accounts:password_change", "priya"),
 ]  # fmt: skip
+# Her own account's pages, which every role may use: refused only without both factors.
+OWN_ACCOUNT = ("accounts:password_change",)
 
 
 @pytest.mark.parametrize(("name", "persona"), EMPTY_POSTS)
@@ -791,7 +795,7 @@ HOSTILE_FORM = {
 
 @pytest.mark.parametrize(
     "name",
-    [name for name, _ in EMPTY_POSTS]
+    [name for name, _ in EMPTY_POSTS if name not in OWN_ACCOUNT]
     + ["directory:review", "directory:separate", "directory:unmerge", "shielding:shield",
        "shielding:shield_protecting", "shielding:override_sign_off"],
 )  # fmt: skip
@@ -812,6 +816,32 @@ def test_a_hostile_post_by_someone_not_allowed_is_refused_and_changes_nothing(cl
         before = data_fingerprint()
         assert client.post(url, HOSTILE_FORM).status_code == 403, persona
         assert data_fingerprint() == before, persona
+
+
+@pytest.mark.parametrize("name", OWN_ACCOUNT)
+def test_her_own_accounts_forms_posted_without_both_factors_change_nothing(client, name):
+    """Someone with her password alone, or no session, posting her current password and a
+    code from her app: sent to sign in (or to the second factor), and nothing changed."""
+    from tests.personas import PASSWORD, authenticator, current_code
+
+    user = priya()
+    device = authenticator(user)
+    form = HOSTILE_FORM | {
+        "current_password": PASSWORD,
+        "new_password1": "a-long-and-unusual-passphrase",
+        "new_password2": "a-long-and-unusual-passphrase",
+        "otp_token": current_code(device),
+    }
+    for verified in (None, False):
+        browser = Client()
+        if verified is not None:
+            sign_in(browser, user, verified=verified)
+        before = data_fingerprint()
+        response = browser.post(reverse(name), form)
+        assert response.status_code == 302
+        step = "accounts:login" if verified is None else "accounts:two_factor"
+        assert response["Location"].startswith(reverse(step))
+        assert data_fingerprint() == before
 
 
 def test_another_las_objects_are_not_found_by_the_right_role_and_nothing_changes(client):
