@@ -329,6 +329,17 @@ def backup_codes_create(*, user: User) -> list[str]:
     return codes
 
 
+@transaction.atomic
+def backup_codes_renew(*, user: User, token: str) -> list[str] | None:
+    """Ten new backup codes, for a code from her authenticator app, replacing the old ones;
+    None if the code is not right. Not for a backup code: whoever holds her old codes could
+    otherwise swap them for new ones. Read under lock, as checking a code saves the device."""
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+    if device is None or not _code_checked(device, token):
+        return None
+    return backup_codes_create(user=user)
+
+
 class CodeTaken(Exception):
     """Another organisation took the code after the form checked it (a double click on "Save")."""
 

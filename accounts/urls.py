@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("two-factor/", views.two_factor, name="two_factor"),
     path("two-factor/set-up/", views.enrol, name="enrol"),
+    path("two-factor/backup-codes/", views.backup_codes_renew, name="backup_codes_renew"),
     path("password/", views.password_change, name="password_change"),
     path("set-up/<str:token>/", views.setup, name="setup"),
     path("users/", views.user_list, name="user_list"),

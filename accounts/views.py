@@ -206,10 +206,10 @@ def _signed_in_fully(request: HttpRequest, user: User, device: Any) -> None:
     services.setup_links_end(user, user.last_login)
 
 
-# Only a reset of her two-factor sign-in, which she cannot make herself, gives new codes.
+# She gets new ones herself, with a code from her app (backup_codes_renew).
 NO_BACKUP_CODES_LEFT = (
-    "You have used your last backup code. To get new backup codes, ask your administrator "
-    "to reset your two-factor sign-in. You will then set it up again the next time you sign in."
+    "You have used your last backup code. Get new backup codes now, from your home page, "
+    "with a code from your authenticator app."
 )
 
 
@@ -323,8 +323,9 @@ def _setup_link_refused(request: HttpRequest, account: User | None) -> HttpRespo
 
 # Her own account -----------------------------------------------------------------------------
 
-# What the event of a wrong password says, given not at sign-in but on this page.
+# What the events of a wrong password or code say, given not at sign-in but on these pages.
 CHANGING_PASSWORD = {"changing_password": True}
+RENEWING = {"renewing_backup_codes": True}
 
 
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
@@ -360,6 +361,37 @@ def password_change(request: HttpRequest) -> HttpResponse:
             )
             return redirect("home")
     return render(request, "accounts/password_change.html", {"form": form})
+
+
+@sensitive_post_parameters("otp_token")
+@never_cache
+def backup_codes_renew(request: HttpRequest) -> HttpResponse:
+    """New backup codes for a code from her authenticator app, shown once; the old ones stop
+    working. A wrong code counts towards the lockout, as at sign-in."""
+    user = signed_in_user(request)
+    form = EnrolmentCodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        ip = client_ip(request)
+        refused = sign_in_refused(username=user.username, ip_address=ip, now=timezone.now())
+        if refused:
+            audit_note(request, action=Action.TWO_FACTOR_FAILED, detail=RENEWING | {refused: True})
+            form.add_error("otp_token", refusal_message(refused))
+        else:
+            try:
+                codes = services.backup_codes_renew(user=user, token=form.cleaned_data["otp_token"])
+            except services.CodeTooSoon as pause:
+                _code_too_soon(request, form, pause)
+            else:
+                if codes is not None:
+                    audit_note(request, action=Action.BACKUP_CODES_RENEWED)
+                    context = {"codes": codes, "next": reverse("home"), "renewed": True}
+                    return render(request, "accounts/backup_codes.html", context)
+                sign_in_failure_record(
+                    username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR
+                )
+                audit_note(request, action=Action.TWO_FACTOR_FAILED, detail=RENEWING)
+                form.add_error("otp_token", "The security code is not correct. Try the newest code")
+    return render(request, "accounts/backup_codes_renew.html", {"form": form})
 
 
 # User administration ---------------------------------------------------------------------

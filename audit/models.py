@@ -26,6 +26,7 @@ class Action(models.TextChoices):
     TWO_FACTOR_FAILED = "two_factor_failed", "Second factor failed"
     TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Two-factor sign-in set up"
     PASSWORD_CHANGED = "password_changed", "Password changed"
+    BACKUP_CODES_RENEWED = "backup_codes_renewed", "New backup codes"
     SIGN_OUT = "sign_out", "Signed out"
     SESSION_REPLACED = "session_replaced", "Signed out by a sign-in on the same browser"
     ERROR = "error", "Request failed"

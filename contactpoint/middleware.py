@@ -79,6 +79,7 @@ FORM_VIEWS = frozenset(
         "accounts:enrol",
         "accounts:setup",
         "accounts:password_change",
+        "accounts:backup_codes_renew",
         "accounts:user_create",
         "accounts:user_edit",
         "accounts:user_action",

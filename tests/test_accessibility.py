@@ -69,6 +69,7 @@ def test_a_practitioners_pages(page):
         f"/children/{hidden.contactpoint_id}/",
         f"/children/{hidden.contactpoint_id}/contact-request/",
         "/accounts/password/",
+        "/accounts/two-factor/backup-codes/",
     ):
         check(page, path)
     page.goto("/accounts/password/")

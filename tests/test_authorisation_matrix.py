@@ -87,6 +87,7 @@ MATRIX: dict[str, Row] = {
     "accounts:setup": Row("GET", "token", {name: GONE for name in PERSONAS}),
     # Her own account: anyone signed in with both factors, never with the password alone.
     "accounts:password_change": Row("GET", "", everyone(OK)),
+    "accounts:backup_codes_renew": Row("GET", "", everyone(OK)),
     "accounts:user_list": Row("GET", "", only({"lee": OK, "nina": OK, "xena": OK})),
     "accounts:user_create": Row("GET", "", only({"lee": OK, "nina": OK, "xena": OK})),
     "accounts:user_detail": Row("GET", "priya", only({"lee": OK, "nina": OK, "xena": GONE})),

@@ -700,10 +700,10 @@ EMPTY_POSTS = [
     ("directory:my_involvement", "priya"), ("directory:feeds", "dana"),
     ("directory:merge", "dana"), ("shielding:override", "owen"),
     ("shielding:request_contact", "priya"), ("shielding:contact_request", "sam"),
-    ("accounts:password_change", "priya"),
+    ("accounts:password_change", "priya"), ("accounts:backup_codes_renew", "priya"),
 ]  # fmt: skip
 # Her own account's pages, which every role may use: refused only without both factors.
-OWN_ACCOUNT = ("accounts:password_change",)
+OWN_ACCOUNT = ("accounts:password_change", "accounts:backup_codes_renew")
 
 
 @pytest.mark.parametrize(("name", "persona"), EMPTY_POSTS)

@@ -1,16 +1,24 @@
-"""A signed-in user changes her own password without asking her administrator; it needs her
-second factor, and a wrong current password counts towards the lockout as at sign-in."""
+"""A signed-in user changes her own password and gets new backup codes, without asking her
+administrator; both need her second factor, and a wrong password or code counts towards the
+lockout as at sign-in."""
+
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import services
 from accounts.models import SignInFailure
 from audit.models import Action, AuditEvent
 from tests.personas import (
     PASSWORD,
     authenticator,
     break_the_access_log,
+    current_code,
     priya,
     sign_in,
 )
@@ -18,6 +26,7 @@ from tests.personas import (
 pytestmark = pytest.mark.django_db
 
 CHANGE = reverse("accounts:password_change")
+RENEW = reverse("accounts:backup_codes_renew")
 LOGIN = reverse("accounts:login")
 TWO_FACTOR = reverse("accounts:two_factor")
 CHOSEN = "a-long-and-unusual-passphrase"
@@ -137,3 +146,96 @@ class TestChangingHerPassword:
         user.refresh_from_db()
         assert user.check_password(PASSWORD)
         assert not AuditEvent.objects.filter(action=Action.PASSWORD_CHANGED).exists()
+
+
+class TestGettingNewBackupCodes:
+    def test_it_is_reached_from_her_home_page(self, client):
+        sign_in(client, priya())
+        assert f'href="{RENEW}"' in client.get("/").content.decode()
+        assert "Get new backup codes" in client.get(RENEW).content.decode()
+
+    def test_a_code_from_her_app_replaces_her_backup_codes_shown_once(self, client):
+        user = priya()
+        sign_in(client, user)
+        device = TOTPDevice.objects.get(user=user)
+        old = services.backup_codes_create(user=user)
+        response = client.post(RENEW, {"otp_token": current_code(device)})
+        page = response.content.decode()
+        assert response.status_code == 200 and "You have new backup codes" in page
+        new = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+        assert len(new) == 10 and not new & set(old)
+        assert all(code in page for code in new)
+        event = AuditEvent.objects.get(action=Action.BACKUP_CODES_RENEWED)
+        assert event.user_id == user.pk and not any(code in str(event.detail) for code in new)
+        # Shown once: the page asks for a code again, and lists none.
+        again = client.get(RENEW).content.decode()
+        assert not any(code in again for code in new)
+
+    def test_no_code_is_shown_or_changed_if_its_event_cannot_be_written(self, client):
+        user = priya()
+        sign_in(client, user)
+        device = TOTPDevice.objects.get(user=user)
+        old = services.backup_codes_create(user=user)
+        break_the_access_log()
+        response = client.post(RENEW, {"otp_token": current_code(device)})
+        assert response.status_code == 503
+        kept = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
+        assert sorted(kept) == sorted(old)
+
+    def test_a_new_backup_code_signs_her_in(self, client):
+        user = priya()
+        sign_in(client, user)
+        device = TOTPDevice.objects.get(user=user)
+        client.post(RENEW, {"otp_token": current_code(device)})
+        code = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)[0]
+        browser = Client()
+        browser.post(LOGIN, {"username": "priya", "password": PASSWORD})
+        assert browser.post(TWO_FACTOR, {"otp_token": code}).status_code == 302
+        assert browser.get("/").status_code == 200
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            ("000000", "The security code is not correct"),
+            ("", "Enter the security code from your authenticator app"),
+            ("backup", "The security code is not correct"),  # an old backup code will not do
+        ],
+    )
+    def test_a_wrong_code_is_shown_and_changes_nothing(self, client, typed, message):
+        user = priya()
+        sign_in(client, user)
+        old = services.backup_codes_create(user=user)
+        page = error_shown(
+            client.post(RENEW, {"otp_token": old[0] if typed == "backup" else typed})
+        )
+        assert message in page
+        kept = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
+        assert sorted(kept) == sorted(old)
+        assert not AuditEvent.objects.filter(action=Action.BACKUP_CODES_RENEWED).exists()
+
+    def test_a_wrong_code_counts_towards_the_lockout(self, client):
+        user = priya()
+        sign_in(client, user)
+        device = TOTPDevice.objects.get(user=user)
+        for _ in range(5):
+            client.post(RENEW, {"otp_token": "000000"})
+            # Past django-otp's pause after a wrong code, so that each one is checked.
+            TOTPDevice.objects.filter(pk=device.pk).update(
+                throttling_failure_timestamp=timezone.now() - timedelta(minutes=1)
+            )
+        assert SignInFailure.objects.filter(stage="second_factor").count() == 5
+        locked = error_shown(client.post(RENEW, {"otp_token": current_code(device)}))
+        assert "signing in is locked" in locked
+        assert not AuditEvent.objects.filter(action=Action.BACKUP_CODES_RENEWED).exists()
+
+    def test_it_is_refused_without_a_second_factor(self, client):
+        """Someone with her password alone cannot swap her backup codes for his own."""
+        user = priya()
+        device = authenticator(user)
+        old = services.backup_codes_create(user=user)
+        sign_in(client, user, verified=False)
+        assert client.get(RENEW)["Location"].startswith(TWO_FACTOR)
+        response = client.post(RENEW, {"otp_token": current_code(device)})
+        assert response["Location"].startswith(TWO_FACTOR)
+        kept = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
+        assert sorted(kept) == sorted(old)

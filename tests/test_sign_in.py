@@ -192,7 +192,8 @@ class TestTwoFactorSignIn:
         client.post(TWO_FACTOR, {"otp_token": last})
         page = client.get("/").content.decode()
         assert "You have used your last backup code" in page and "0 left" not in page
-        assert "ask your administrator to reset your two-factor sign-in" in page
+        assert "Get new backup codes now, from your home page" in page
+        assert f'href="{reverse("accounts:backup_codes_renew")}"' in page
 
     def test_mistyped_app_codes_do_not_lock_her_backup_codes(self, client):
         """Each code was tried on every device, and a wrong try slows the device it was tried
