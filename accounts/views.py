@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.db.models import Q, QuerySet
+from django.forms import Form
 from django.http import (
     Http404,
     HttpRequest,
@@ -328,6 +329,22 @@ CHANGING_PASSWORD = {"changing_password": True}
 RENEWING = {"renewing_backup_codes": True}
 
 
+def _locked_out(
+    request: HttpRequest, form: Form, field: str, action: Action, detail: dict[str, Any]
+) -> bool:
+    """Whether signing in is locked for her (or from here): the page's answer is then the
+    sign-in's refusal, with the event (``action``) a wrong password or code would write, and
+    hers is not even checked."""
+    user = signed_in_user(request)
+    refused = sign_in_refused(
+        username=user.username, ip_address=client_ip(request), now=timezone.now()
+    )
+    if refused:
+        audit_note(request, action=action, detail=detail | {refused: True})
+        form.add_error(field, refusal_message(refused))
+    return bool(refused)
+
+
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
 @never_cache
 def password_change(request: HttpRequest) -> HttpResponse:
@@ -336,17 +353,18 @@ def password_change(request: HttpRequest) -> HttpResponse:
     other sessions end; this one stays signed in."""
     user = signed_in_user(request)
     form = ChangePasswordForm(user, request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        ip = client_ip(request)
-        refused = sign_in_refused(username=user.username, ip_address=ip, now=timezone.now())
-        if refused:
-            audit_note(
-                request, action=Action.SIGN_IN_FAILED, detail=CHANGING_PASSWORD | {refused: True}
-            )
-            form.add_error("current_password", refusal_message(refused))
-        elif not user.check_password(form.cleaned_data["current_password"]):
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and not _locked_out(
+            request, form, "current_password", Action.SIGN_IN_FAILED, CHANGING_PASSWORD
+        )
+    ):
+        if not user.check_password(form.cleaned_data["current_password"]):
             sign_in_failure_record(
-                username=user.username, ip_address=ip, stage=SignInFailure.Stage.PASSWORD
+                username=user.username,
+                ip_address=client_ip(request),
+                stage=SignInFailure.Stage.PASSWORD,
             )
             audit_note(request, action=Action.SIGN_IN_FAILED, detail=CHANGING_PASSWORD)
             form.add_error("current_password", "Your current password is not correct")
@@ -370,27 +388,27 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
     working. A wrong code counts towards the lockout, as at sign-in."""
     user = signed_in_user(request)
     form = EnrolmentCodeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        ip = client_ip(request)
-        refused = sign_in_refused(username=user.username, ip_address=ip, now=timezone.now())
-        if refused:
-            audit_note(request, action=Action.TWO_FACTOR_FAILED, detail=RENEWING | {refused: True})
-            form.add_error("otp_token", refusal_message(refused))
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and not _locked_out(request, form, "otp_token", Action.TWO_FACTOR_FAILED, RENEWING)
+    ):
+        try:
+            codes = services.backup_codes_renew(user=user, token=form.cleaned_data["otp_token"])
+        except services.CodeTooSoon as pause:
+            _code_too_soon(request, form, pause)
         else:
-            try:
-                codes = services.backup_codes_renew(user=user, token=form.cleaned_data["otp_token"])
-            except services.CodeTooSoon as pause:
-                _code_too_soon(request, form, pause)
-            else:
-                if codes is not None:
-                    audit_note(request, action=Action.BACKUP_CODES_RENEWED)
-                    context = {"codes": codes, "next": reverse("home"), "renewed": True}
-                    return render(request, "accounts/backup_codes.html", context)
-                sign_in_failure_record(
-                    username=user.username, ip_address=ip, stage=SignInFailure.Stage.SECOND_FACTOR
-                )
-                audit_note(request, action=Action.TWO_FACTOR_FAILED, detail=RENEWING)
-                form.add_error("otp_token", "The security code is not correct. Try the newest code")
+            if codes is not None:
+                audit_note(request, action=Action.BACKUP_CODES_RENEWED)
+                context = {"codes": codes, "next": reverse("home"), "renewed": True}
+                return render(request, "accounts/backup_codes.html", context)
+            sign_in_failure_record(
+                username=user.username,
+                ip_address=client_ip(request),
+                stage=SignInFailure.Stage.SECOND_FACTOR,
+            )
+            audit_note(request, action=Action.TWO_FACTOR_FAILED, detail=RENEWING)
+            form.add_error("otp_token", "The security code is not correct. Try the newest code")
     return render(request, "accounts/backup_codes_renew.html", {"form": form})
 
 
