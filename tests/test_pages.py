@@ -127,6 +127,14 @@ class TestSigningInAndOut:
         assert "1 February 2029" in html, "training recorded 1 February 2026 runs out in 3 years"
         assert "Your access to ContactPoint ends on" not in html
 
+    def test_she_is_told_when_records_show_no_phone_or_email_of_hers(self, client):
+        user = priya()
+        user.phone, user.email = "", ""
+        user.save()
+        sign_in(client, user)
+        html = client.get("/").content.decode()
+        assert "Telephone: none recorded" in html and "Email: none recorded" in html
+
     def test_she_is_warned_a_month_before_a_check_runs_out(self, client):
         user = priya()
         today = timezone.localdate()
