@@ -46,6 +46,25 @@ REFUSALS = {
 }
 
 
+# The same refusals, told to someone signed in who is changing her own account ("{doing}":
+# "change your password"): her session stands, only what she asked for waits.
+OWN_ACCOUNT_REFUSALS = {
+    "locked": (
+        "You cannot {doing} for now, because too many wrong passwords or security codes have "
+        "been entered for your account. You are still signed in. Try again in {left}, or ask "
+        "your local authority's ContactPoint administrator to unlock your account."
+    ),
+    "address_locked": (
+        "You cannot {doing} for now, because too many wrong passwords or security codes have "
+        "been entered from your network. You are still signed in. Try again in {left}."
+    ),
+    "busy": (
+        "Too many passwords and security codes from your network are being checked at this "
+        "moment. Wait a few seconds, then try again."
+    ),
+}
+
+
 def refusal_message(refused: str) -> str:
     """What the user is told of a refusal (a key of ``REFUSALS``), with the lockout period
     as it is set (LOCKOUT_MINUTES), not as it is by default."""
@@ -127,6 +146,23 @@ def _address_refusal(ip_address: str, now: datetime) -> str:
         if time.monotonic() >= deadline:
             return "busy"
         time.sleep(0.05)
+
+
+def lock_lifts_at(refused: str, *, username: str, ip_address: str, now: datetime) -> datetime:
+    """When a lock (``refused``: "locked" or "address_locked") lifts by itself: when the
+    newest failure of those that reach the limit ages out of the period. Refused attempts
+    are not failures, so trying again meanwhile does not put it off."""
+    if refused == "locked":
+        failures, limit = _username_failures(username, now), settings.LOCKOUT_USERNAME_FAILURES
+    else:
+        failures = SignInFailure.objects.filter(
+            ip_address=_address_key(ip_address), failed_at__gte=now - settings.LOCKOUT_PERIOD
+        )
+        limit = settings.LOCKOUT_IP_FAILURES
+    newest = failures.order_by("-failed_at").values_list("failed_at", flat=True)
+    reaching = list(newest[limit - 1 : limit])
+    # Gone since the attempt was refused: it has lifted.
+    return reaching[0] + settings.LOCKOUT_PERIOD if reaching else now
 
 
 def username_locked(username: str, now: datetime) -> bool:

@@ -41,6 +41,8 @@ from accounts.forms import (
     UserSearchForm,
 )
 from accounts.lockout import (
+    OWN_ACCOUNT_REFUSALS,
+    lock_lifts_at,
     refusal_message,
     sign_in_failure_record,
     sign_in_failures_clear,
@@ -185,8 +187,9 @@ def _code_too_soon(request: HttpRequest, form: Any, pause: services.CodeTooSoon)
 
 
 def _pause_in_words(left: timedelta) -> str:
-    """What is left of django-otp's pause, rounded up: seconds under a minute, then minutes,
-    then hours (the pause doubles with each wrong code in a row, to hours after a dozen)."""
+    """What is left of a wait, rounded up: seconds under a minute, then minutes, then hours
+    (django-otp's pause doubles with each wrong code in a row, to hours after a dozen; a
+    lockout lasts up to its period)."""
     seconds = max(1, math.ceil(left.total_seconds()))
     if seconds < 60:
         return f"{seconds} second{'s' if seconds > 1 else ''}"
@@ -330,18 +333,20 @@ RENEWING = {"renewing_backup_codes": True}
 
 
 def _locked_out(
-    request: HttpRequest, form: Form, field: str, action: Action, detail: dict[str, Any]
+    request: HttpRequest, form: Form, doing: str, action: Action, detail: dict[str, Any]
 ) -> bool:
-    """Whether signing in is locked for her (or from here): the page's answer is then the
-    sign-in's refusal, with the event (``action``) a wrong password or code would write, and
-    hers is not even checked."""
-    user = signed_in_user(request)
-    refused = sign_in_refused(
-        username=user.username, ip_address=client_ip(request), now=timezone.now()
-    )
+    """Whether signing in is locked for her (or from here): she is then told, in words for
+    someone signed in, that she cannot do this (``doing``) for now and until when, with the
+    event (``action``) a wrong password or code would write, and hers is not even checked."""
+    user, ip, now = signed_in_user(request), client_ip(request), timezone.now()
+    refused = sign_in_refused(username=user.username, ip_address=ip, now=now)
     if refused:
         audit_note(request, action=action, detail=detail | {refused: True})
-        form.add_error(field, refusal_message(refused))
+        left = ""
+        if refused != "busy":
+            lifts = lock_lifts_at(refused, username=user.username, ip_address=ip, now=now)
+            left = _pause_in_words(lifts - now)
+        form.add_error(None, OWN_ACCOUNT_REFUSALS[refused].format(doing=doing, left=left))
     return bool(refused)
 
 
@@ -357,7 +362,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         request.method == "POST"
         and form.is_valid()
         and not _locked_out(
-            request, form, "current_password", Action.SIGN_IN_FAILED, CHANGING_PASSWORD
+            request, form, "change your password", Action.SIGN_IN_FAILED, CHANGING_PASSWORD
         )
     ):
         if not user.check_password(form.cleaned_data["current_password"]):
@@ -391,7 +396,9 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
     if (
         request.method == "POST"
         and form.is_valid()
-        and not _locked_out(request, form, "otp_token", Action.TWO_FACTOR_FAILED, RENEWING)
+        and not _locked_out(
+            request, form, "get new backup codes", Action.TWO_FACTOR_FAILED, RENEWING
+        )
     ):
         try:
             codes = services.backup_codes_renew(user=user, token=form.cleaned_data["otp_token"])

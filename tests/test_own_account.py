@@ -12,6 +12,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
+from accounts.lockout import sign_in_failure_record
 from accounts.models import SignInFailure
 from audit.models import Action, AuditEvent
 from tests.personas import (
@@ -128,7 +129,7 @@ class TestChangingHerPassword:
                 change(client, current="wrong-password-here")
             )
         assert SignInFailure.objects.filter(username="priya", stage="password").count() == 5
-        assert "signing in is locked" in error_shown(change(client))
+        assert "You cannot change your password for now" in error_shown(change(client))
         user.refresh_from_db()
         assert user.check_password(PASSWORD)
         failed = AuditEvent.objects.filter(action=Action.SIGN_IN_FAILED, user_id=user.pk)
@@ -225,7 +226,7 @@ class TestGettingNewBackupCodes:
             )
         assert SignInFailure.objects.filter(stage="second_factor").count() == 5
         locked = error_shown(client.post(RENEW, {"otp_token": current_code(device)}))
-        assert "signing in is locked" in locked
+        assert "You cannot get new backup codes for now" in locked
         assert not AuditEvent.objects.filter(action=Action.BACKUP_CODES_RENEWED).exists()
 
     def test_it_is_refused_without_a_second_factor(self, client):
@@ -239,3 +240,53 @@ class TestGettingNewBackupCodes:
         assert response["Location"].startswith(TWO_FACTOR)
         kept = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
         assert sorted(kept) == sorted(old)
+
+
+class TestWhenSheIsLockedOut:
+    """Too many wrong passwords or codes lock her account (or her network) as at sign-in, but
+    she is signed in: the page says what she cannot do, that she is still signed in, and
+    when she can try again, not that signing in is locked."""
+
+    def locked(self, user, minutes_ago: int) -> None:
+        for _ in range(5):
+            sign_in_failure_record(username=user.username, ip_address="127.0.0.1", stage="password")
+        SignInFailure.objects.update(failed_at=timezone.now() - timedelta(minutes=minutes_ago))
+
+    def test_the_password_page_says_she_cannot_change_it_until_the_lock_lifts(self, client):
+        user = priya()
+        sign_in(client, user)
+        self.locked(user, minutes_ago=20)
+        page = error_shown(change(client))
+        assert "You cannot change your password for now" in page
+        assert "You are still signed in. Try again in 10 minutes, or ask your local " in page
+        assert "signing in is locked" not in page and "attempts to sign in" not in page
+        user.refresh_from_db()
+        assert user.check_password(PASSWORD)
+
+    def test_the_backup_codes_page_says_she_cannot_get_new_ones_until_the_lock_lifts(self, client):
+        user = priya()
+        sign_in(client, user)
+        old = services.backup_codes_create(user=user)
+        self.locked(user, minutes_ago=1)
+        device = TOTPDevice.objects.get(user=user)
+        page = error_shown(client.post(RENEW, {"otp_token": current_code(device)}))
+        assert "You cannot get new backup codes for now" in page
+        assert "You are still signed in. Try again in 29 minutes" in page
+        assert "signing in is locked" not in page
+        kept = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
+        assert sorted(kept) == sorted(old)
+
+    def test_a_locked_network_is_told_as_hers_with_no_administrator_to_ask(self, client, settings):
+        """An administrator's unlock is of her account, not of her network."""
+        settings.LOCKOUT_IP_FAILURES = 3
+        user = priya()
+        sign_in(client, user)
+        for n in range(3):
+            sign_in_failure_record(username=f"guess{n}", ip_address="127.0.0.1", stage="password")
+        page = error_shown(change(client))
+        assert (
+            "because too many wrong passwords or security codes have been entered from your "
+            in page
+        )
+        assert "network. You are still signed in. Try again in 30 minutes." in page
+        assert "signing in from it is locked" not in page and "administrator" not in page
