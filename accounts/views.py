@@ -21,6 +21,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -386,13 +387,33 @@ def password_change(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/password_change.html", {"form": form})
 
 
+# The code from her app that last got her new backup codes in this session, as a keyed hash.
+RENEWED_WITH = "backup_codes_renewed_with"
+
+
+def _renewed_with(token: str) -> str:
+    return salted_hmac("accounts.backup_codes_renew", token).hexdigest()
+
+
 @sensitive_post_parameters("otp_token")
 @never_cache
 def backup_codes_renew(request: HttpRequest) -> HttpResponse:
     """New backup codes for a code from her authenticator app, shown once; the old ones stop
-    working. A wrong code counts towards the lockout, as at sign-in."""
+    working. A wrong code counts towards the lockout, as at sign-in; the code that got her
+    the codes, sent again by a refresh of their page (django-otp refuses a code used once),
+    does not."""
     user = signed_in_user(request)
     form = EnrolmentCodeForm(request.POST if request.method == "POST" else None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _renewed_with(form.cleaned_data["otp_token"]) == request.session.get(RENEWED_WITH)
+    ):
+        # The page that showed her codes, sent again (a refresh): the code is no guess, and
+        # the codes are not shown twice, nor replaced unasked.
+        audit_note(request, detail=RENEWING | {"sent_again": True})
+        context = {"form": EnrolmentCodeForm(), "shown_once": True}
+        return render(request, "accounts/backup_codes_renew.html", context)
     if (
         request.method == "POST"
         and form.is_valid()
@@ -406,6 +427,7 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
             _code_too_soon(request, form, pause)
         else:
             if codes is not None:
+                request.session[RENEWED_WITH] = _renewed_with(form.cleaned_data["otp_token"])
                 audit_note(request, action=Action.BACKUP_CODES_RENEWED)
                 context = {"codes": codes, "next": reverse("home"), "renewed": True}
                 return render(request, "accounts/backup_codes.html", context)

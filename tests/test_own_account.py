@@ -172,6 +172,31 @@ class TestGettingNewBackupCodes:
         again = client.get(RENEW).content.decode()
         assert not any(code in again for code in new)
 
+    def test_refreshing_the_page_of_her_new_codes_shows_none_changes_none_counts_nothing(
+        self, client
+    ):
+        """Her browser sends the code again, which django-otp refuses as used: that is no
+        guess, so it is not counted towards the lockout (nor slows her app's next code), and
+        she is told the codes were shown once, without a second set made."""
+        user = priya()
+        sign_in(client, user)
+        device = TOTPDevice.objects.get(user=user)
+        code = current_code(device)
+        client.post(RENEW, {"otp_token": code})
+        shown = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+        response = client.post(RENEW, {"otp_token": code})
+        page = response.content.decode()
+        assert response.status_code == 200 and "govuk-error-summary" not in page
+        assert "Your new backup codes were shown once" in page
+        assert not any(code in page for code in shown)
+        kept = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
+        assert set(kept) == shown
+        assert not SignInFailure.objects.exists()
+        assert not AuditEvent.objects.filter(action=Action.TWO_FACTOR_FAILED).exists()
+        assert AuditEvent.objects.filter(action=Action.BACKUP_CODES_RENEWED).count() == 1
+        device.refresh_from_db()
+        assert device.throttling_failure_count == 0
+
     def test_no_code_is_shown_or_changed_if_its_event_cannot_be_written(self, client):
         user = priya()
         sign_in(client, user)
