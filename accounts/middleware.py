@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, logout
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, logout, update_session_auth_hash
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -47,6 +47,26 @@ def session_start(request: HttpRequest, user: User) -> None:
     request.session[SIGNED_IN_AT] = now
     request.session[LAST_SEEN_AT] = now
     request.session[SESSION_STAMP] = str(user.session_stamp)
+
+
+# What is left under a session's old key when a new password renews it (session_renew).
+RENEWED_HERE = "renewed_by_new_password"
+
+
+def session_renew(request: HttpRequest, user: User) -> None:
+    """After her new password, her session goes on under a new key, marked with the new
+    password (a copy of its old cookie, taken before, no longer works). For a minute its old
+    key holds only that it was renewed, signed in as nobody: a double click's second request,
+    sent with it (JavaScript off), is then sent home rather than to the sign-in page, which
+    would end the cookie of the new key in her browser, and sign her out there."""
+    replaced = request.session.session_key
+    update_session_auth_hash(request, user)
+    if replaced is not None:
+        left = request.session.__class__(replaced)
+        left.clear()  # not read: the old key's session has just been deleted
+        left[RENEWED_HERE] = True
+        left.set_expiry(60)
+        left.save(must_create=True)
 
 
 def _session_problem(request: HttpRequest, user: User, now: datetime) -> str | None:
@@ -152,6 +172,8 @@ class AccessControlMiddleware:
             return None
         user = request.user
         if not isinstance(user, User):
+            if request.method == "POST" and request.session.get(RENEWED_HERE):
+                return redirect("home")  # with the renewed session, in her browser now
             return _to_sign_in(request)
         now = timezone.now()
         problem = _session_problem(request, user, now)

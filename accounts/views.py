@@ -9,7 +9,7 @@ import django_otp
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, update_session_auth_hash
+from django.contrib.auth import authenticate, login
 from django.db.models import Q, QuerySet
 from django.forms import Form
 from django.http import (
@@ -53,6 +53,7 @@ from accounts.lockout import (
 from accounts.middleware import (
     access_ended_response,
     duration_in_words,
+    session_renew,
     session_replace,
     session_start,
 )
@@ -376,7 +377,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
             form.add_error("current_password", "Your current password is not correct")
         else:
             services.password_change(user=user, password=form.cleaned_data["new_password1"])
-            update_session_auth_hash(request, user)
+            session_renew(request, user)
             audit_note(request, action=Action.PASSWORD_CHANGED)
             messages.success(
                 request,

@@ -2,9 +2,11 @@
 administrator; both need her second factor, and a wrong password or code counts towards the
 lockout as at sign-in."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -109,6 +111,40 @@ class TestChangingHerPassword:
         assert not AuditEvent.objects.filter(action=Action.PASSWORD_CHANGED).exists()
         for browser in (client, elsewhere):
             assert browser.get("/").status_code == 200
+
+    def test_a_double_click_keeps_her_signed_in_here_and_counts_no_failure(self):
+        """With JavaScript off her browser sends the form twice, each time with the session
+        cookie it held when she clicked. The first request changes her password and gives
+        her session a new key (a copy of the old cookie no longer works); the second, with
+        the old key, was answered as signed out and ended the browser's session cookie."""
+        user = priya()
+        browser = Client(enforce_csrf_checks=True)
+        sign_in(browser, user)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(CHANGE).text)
+        form = {
+            "csrfmiddlewaretoken": token and token[1],
+            "current_password": PASSWORD,
+            "new_password1": CHOSEN,
+            "new_password2": CHOSEN,
+        }
+        held = {name: cookie.value for name, cookie in browser.cookies.items()}
+        assert browser.post(CHANGE, form).status_code == 302
+        second_click = Client(enforce_csrf_checks=True)
+        for name, value in held.items():
+            second_click.cookies[name] = value
+        answer = second_click.post(CHANGE, form)
+        browser.cookies.update(answer.cookies)  # her browser keeps the second answer's cookies
+        assert answer["Location"] == reverse("home")
+        home = browser.get("/")
+        assert home.status_code == 200 and "Your password has been changed" in home.text
+        user.refresh_from_db()
+        assert user.check_password(CHOSEN)
+        assert not SignInFailure.objects.exists()
+        assert AuditEvent.objects.filter(action=Action.PASSWORD_CHANGED).count() == 1
+        # A copy of the cookie she held before still signs nobody in.
+        copied = Client()
+        copied.cookies[settings.SESSION_COOKIE_NAME] = held[settings.SESSION_COOKIE_NAME]
+        assert copied.get("/")["Location"].startswith(LOGIN)
 
     def test_it_changes_nothing_if_its_event_cannot_be_written(self, client):
         user = priya()
