@@ -140,13 +140,28 @@ def setup_link_redeem(*, link: SetupLink, password: str) -> User | None:
     return user
 
 
+class PasswordAlreadyChanged(Exception):
+    """Her password became the one asked for after the request read her account: a double
+    click's first request changed it (JavaScript off), and wrote its event."""
+
+
 @transaction.atomic
-def password_change(*, user: User, password: str) -> None:
-    """The new password a signed-in user chose, having given her current one. Her other
-    sessions end with the old password, as after a set-up link: Django checks each against it
-    (and accounts.middleware writes each one's sign-out)."""
+def password_change(*, user: User, current: str, password: str) -> bool:
+    """The new password a signed-in user chose, having given her ``current`` one; False, and
+    nothing changed, if that is not correct. Her other sessions end with the old password, as
+    after a set-up link: Django checks each against it (and accounts.middleware writes each
+    one's sign-out). Checked against her account read afresh under lock, not as the request
+    read it: a double click's second request would otherwise change it again once its first
+    had (PasswordAlreadyChanged: ``user`` then has the new password, to keep her session)."""
+    held = User.objects.select_for_update().only("password").get(pk=user.pk)
+    if held.password != user.password and held.check_password(password):
+        user.password = held.password
+        raise PasswordAlreadyChanged
+    if not held.check_password(current):
+        return False
     user.set_password(password)
     user.save(update_fields=["password"])
+    return True
 
 
 # A user's profile as the administrator's form gives it and user_update saves it.

@@ -1,6 +1,7 @@
 """Signing in (password, then a second factor), setting up an account, and user administration."""
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -329,27 +330,57 @@ def _setup_link_refused(request: HttpRequest, account: User | None) -> HttpRespo
 
 # Her own account -----------------------------------------------------------------------------
 
-# What the events of a wrong password or code say, given not at sign-in but on these pages.
-CHANGING_PASSWORD = {"changing_password": True}
-RENEWING = {"renewing_backup_codes": True}
+
+@dataclass(frozen=True)
+class _OwnAccountStep:
+    """What a wrong password or code on one of her own pages is: a failed sign-in at
+    ``stage``, counted towards the lockout, with the event ``action`` (the sign-in's) marked
+    ``detail``, and, while the lockout holds, what she is told she cannot do (``doing``)."""
+
+    doing: str
+    stage: str
+    action: Action
+    detail: dict[str, Any]
 
 
-def _locked_out(
-    request: HttpRequest, form: Form, doing: str, action: Action, detail: dict[str, Any]
-) -> bool:
+CHANGING_PASSWORD = _OwnAccountStep(
+    "change your password",
+    SignInFailure.Stage.PASSWORD,
+    Action.SIGN_IN_FAILED,
+    {"changing_password": True},
+)
+RENEWING = _OwnAccountStep(
+    "get new backup codes",
+    SignInFailure.Stage.SECOND_FACTOR,
+    Action.TWO_FACTOR_FAILED,
+    {"renewing_backup_codes": True},
+)
+
+
+def _locked_out(request: HttpRequest, form: Form, step: _OwnAccountStep) -> bool:
     """Whether signing in is locked for her (or from here): she is then told, in words for
-    someone signed in, that she cannot do this (``doing``) for now and until when, with the
-    event (``action``) a wrong password or code would write, and hers is not even checked."""
+    someone signed in, that she cannot take this ``step`` for now and until when, with the
+    event a wrong password or code would write, and hers is not even checked."""
     user, ip, now = signed_in_user(request), client_ip(request), timezone.now()
     refused = sign_in_refused(username=user.username, ip_address=ip, now=now)
     if refused:
-        audit_note(request, action=action, detail=detail | {refused: True})
+        audit_note(request, action=step.action, detail=step.detail | {refused: True})
         left = ""
         if refused != "busy":
             lifts = lock_lifts_at(refused, username=user.username, ip_address=ip, now=now)
             left = _pause_in_words(lifts - now)
-        form.add_error(None, OWN_ACCOUNT_REFUSALS[refused].format(doing=doing, left=left))
+        form.add_error(None, OWN_ACCOUNT_REFUSALS[refused].format(doing=step.doing, left=left))
     return bool(refused)
+
+
+def _wrong_answer(
+    request: HttpRequest, form: Form, step: _OwnAccountStep, field: str, message: str
+) -> None:
+    sign_in_failure_record(
+        username=signed_in_user(request).username, ip_address=client_ip(request), stage=step.stage
+    )
+    audit_note(request, action=step.action, detail=step.detail)
+    form.add_error(field, message)
 
 
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
@@ -363,28 +394,36 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if (
         request.method == "POST"
         and form.is_valid()
-        and not _locked_out(
-            request, form, "change your password", Action.SIGN_IN_FAILED, CHANGING_PASSWORD
-        )
+        and not _locked_out(request, form, CHANGING_PASSWORD)
     ):
-        if not user.check_password(form.cleaned_data["current_password"]):
-            sign_in_failure_record(
-                username=user.username,
-                ip_address=client_ip(request),
-                stage=SignInFailure.Stage.PASSWORD,
+        try:
+            changed = services.password_change(
+                user=user,
+                current=form.cleaned_data["current_password"],
+                password=form.cleaned_data["new_password1"],
             )
-            audit_note(request, action=Action.SIGN_IN_FAILED, detail=CHANGING_PASSWORD)
-            form.add_error("current_password", "Your current password is not correct")
+        except services.PasswordAlreadyChanged:
+            # Answered as its first request was; that one wrote the change's event.
+            audit_note(request, detail=CHANGING_PASSWORD.detail | {"sent_again": True})
+            changed = True
         else:
-            services.password_change(user=user, password=form.cleaned_data["new_password1"])
+            if changed:
+                audit_note(request, action=Action.PASSWORD_CHANGED)
+        if changed:
             session_renew(request, user)
-            audit_note(request, action=Action.PASSWORD_CHANGED)
             messages.success(
                 request,
                 "Your password has been changed. Anyone signed in as you elsewhere has been "
                 "signed out.",
             )
             return redirect("home")
+        _wrong_answer(
+            request,
+            form,
+            CHANGING_PASSWORD,
+            "current_password",
+            "Your current password is not correct",
+        )
     return render(request, "accounts/password_change.html", {"form": form})
 
 
@@ -412,16 +451,10 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
     ):
         # The page that showed her codes, sent again (a refresh): the code is no guess, and
         # the codes are not shown twice, nor replaced unasked.
-        audit_note(request, detail=RENEWING | {"sent_again": True})
+        audit_note(request, detail=RENEWING.detail | {"sent_again": True})
         context = {"form": EnrolmentCodeForm(), "shown_once": True}
         return render(request, "accounts/backup_codes_renew.html", context)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and not _locked_out(
-            request, form, "get new backup codes", Action.TWO_FACTOR_FAILED, RENEWING
-        )
-    ):
+    if request.method == "POST" and form.is_valid() and not _locked_out(request, form, RENEWING):
         try:
             codes = services.backup_codes_renew(user=user, token=form.cleaned_data["otp_token"])
         except services.CodeTooSoon as pause:
@@ -432,13 +465,13 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
                 audit_note(request, action=Action.BACKUP_CODES_RENEWED)
                 context = {"codes": codes, "next": reverse("home"), "renewed": True}
                 return render(request, "accounts/backup_codes.html", context)
-            sign_in_failure_record(
-                username=user.username,
-                ip_address=client_ip(request),
-                stage=SignInFailure.Stage.SECOND_FACTOR,
+            _wrong_answer(
+                request,
+                form,
+                RENEWING,
+                "otp_token",
+                "The security code is not correct. Try the newest code",
             )
-            audit_note(request, action=Action.TWO_FACTOR_FAILED, detail=RENEWING)
-            form.add_error("otp_token", "The security code is not correct. Try the newest code")
     return render(request, "accounts/backup_codes_renew.html", {"form": form})
 
 

@@ -16,7 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 from auditlog.context import disable_auditlog
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import DataError, connection, connections, transaction
@@ -29,6 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import views
 from accounts.lockout import sign_in_refused
 from accounts.models import Organisation, SignInFailure, User
+from audit.models import Action
 from contactpoint import serialise
 from contactpoint.serialise import Turn
 from tests.feed_forms import extracted_today
@@ -1786,3 +1789,56 @@ def test_a_match_decided_while_the_lifecycle_job_purges_its_record_is_no_deadloc
     )
     assert not Child.objects.filter(pk=candidate.pk).exists()
     assert not SourceRecord.objects.filter(pk=review.source_record_id).exists()
+
+
+def test_her_new_password_sent_twice_at_once_is_set_once_and_keeps_her_signed_in(
+    committed, monkeypatch
+):
+    """A double click on "Change password" with JavaScript off: both requests read her session
+    and her account before either changed her password. The second waited for the first, then
+    checked her current password against the account it had read, and changed it again (a
+    second event). Now it finds the password already the one it asks for: no second change,
+    no failure counted, and the session her browser keeps is signed in with it."""
+    before = set(Session.objects.values_list("session_key", flat=True))
+    browser = her_browser()
+    held = SessionStore(session_key=browser)
+    held[SESSION_KEY], held[BACKEND_SESSION_KEY] = (
+        str(committed.pk),
+        "django.contrib.auth.backends.ModelBackend",
+    )
+    held[HASH_SESSION_KEY] = committed.get_session_auth_hash()
+    held.save()
+    forms_checked_side_by_side(monkeypatch, views.ChangePasswordForm)
+    chosen = "a-long-and-unusual-passphrase"
+    answers: list[tuple[HttpResponse, HttpRequest]] = []
+
+    def change() -> None:
+        request = RequestFactory().post(
+            "/accounts/password/",
+            {
+                "current_password": "the-right-password-1",
+                "new_password1": chosen,
+                "new_password2": chosen,
+            },
+        )
+        request.user = User.objects.get(pk=committed.pk)
+        request.session = SessionStore(session_key=browser)
+        request.session.load()
+        request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+        response = views.password_change(request)
+        request.session.save()
+        answers.append((response, request))
+
+    try:
+        assert at_once(change) == []
+        assert [answer.status_code for answer, _ in answers] == [302, 302]
+        changed = [request.audit.action for _, request in answers]  # type: ignore[attr-defined]
+        assert changed.count(Action.PASSWORD_CHANGED) == 1, changed
+        assert not SignInFailure.objects.filter(username=committed.username).exists()
+        user = User.objects.get(pk=committed.pk)
+        assert user.check_password(chosen)
+        # Her browser keeps the cookie of the answer it got last.
+        kept = SessionStore(session_key=answers[-1][1].session.session_key)
+        assert kept[HASH_SESSION_KEY] == user.get_session_auth_hash()
+    finally:
+        Session.objects.exclude(session_key__in=before).delete()
