@@ -11,6 +11,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
+from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import Q, QuerySet
 from django.forms import Form
 from django.http import (
@@ -440,28 +441,25 @@ def _renewed_with(token: str) -> str:
 def backup_codes_renew(request: HttpRequest) -> HttpResponse:
     """New backup codes for a code from her authenticator app, shown once; the old ones stop
     working. A wrong code counts towards the lockout, as at sign-in; the code that got her
-    the codes, sent again by a refresh of their page (django-otp refuses a code used once),
-    does not."""
+    the codes, sent again (django-otp refuses a code used once), does not."""
     user = signed_in_user(request)
     form = EnrolmentCodeForm(request.POST if request.method == "POST" else None)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _renewed_with(form.cleaned_data["otp_token"]) == request.session.get(RENEWED_WITH)
-    ):
-        # The page that showed her codes, sent again (a refresh): the code is no guess, and
-        # the codes are not shown twice, nor replaced unasked.
-        audit_note(request, detail=RENEWING.detail | {"sent_again": True})
-        context = {"form": EnrolmentCodeForm(), "shown_once": True}
-        return render(request, "accounts/backup_codes_renew.html", context)
     if request.method == "POST" and form.is_valid() and not _locked_out(request, form, RENEWING):
+        renewed_with = _renewed_with(form.cleaned_data["otp_token"])
+        if renewed_with == _session_as_saved(request).get(RENEWED_WITH):
+            # A refresh of the page of her codes, or a double click's second request: the
+            # code is no guess, and the codes are neither shown twice nor replaced unasked.
+            request.session[RENEWED_WITH] = renewed_with  # kept, if this copy is saved last
+            audit_note(request, detail=RENEWING.detail | {"sent_again": True})
+            context = {"form": EnrolmentCodeForm(), "shown_once": True}
+            return render(request, "accounts/backup_codes_renew.html", context)
         try:
             codes = services.backup_codes_renew(user=user, token=form.cleaned_data["otp_token"])
         except services.CodeTooSoon as pause:
             _code_too_soon(request, form, pause)
         else:
             if codes is not None:
-                request.session[RENEWED_WITH] = _renewed_with(form.cleaned_data["otp_token"])
+                request.session[RENEWED_WITH] = renewed_with
                 audit_note(request, action=Action.BACKUP_CODES_RENEWED)
                 context = {"codes": codes, "next": reverse("home"), "renewed": True}
                 return render(request, "accounts/backup_codes.html", context)
@@ -473,6 +471,12 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
                 "The security code is not correct. Try the newest code",
             )
     return render(request, "accounts/backup_codes_renew.html", {"form": form})
+
+
+def _session_as_saved(request: HttpRequest) -> SessionBase:
+    """Her session as it is saved now, not as this request read it: a double click's first
+    request, which this one waited for (the lockout's turn), has saved it since."""
+    return type(request.session)(request.session.session_key)
 
 
 # User administration ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import views
@@ -1840,5 +1841,41 @@ def test_her_new_password_sent_twice_at_once_is_set_once_and_keeps_her_signed_in
         # Her browser keeps the cookie of the answer it got last.
         kept = SessionStore(session_key=answers[-1][1].session.session_key)
         assert kept[HASH_SESSION_KEY] == user.get_session_auth_hash()
+    finally:
+        Session.objects.exclude(session_key__in=before).delete()
+
+
+def test_new_backup_codes_asked_for_twice_at_once_are_made_once_and_count_no_failure(
+    committed, monkeypatch
+):
+    """A double click on "Get new backup codes" with JavaScript off: her browser shows the
+    second answer. The second request waited for the first, then found her app's code used
+    (by the first) and counted it as a wrong code, under "not correct", while the codes the
+    first made were never seen. Now it finds that code got her codes in this session, and
+    tells her they were shown once: no failure, no second set."""
+    before = set(Session.objects.values_list("session_key", flat=True))
+    browser = her_browser()
+    device = TOTPDevice.objects.create(user=committed, name="Phone", confirmed=True)
+    code = current_code(device)
+    forms_checked_side_by_side(monkeypatch, views.EnrolmentCodeForm)
+    pages: list[str] = []
+
+    def renew() -> None:
+        request = RequestFactory().post("/accounts/two-factor/backup-codes/", {"otp_token": code})
+        request.user = User.objects.get(pk=committed.pk)
+        request.session = SessionStore(session_key=browser)
+        request.session.load()
+        pages.append(views.backup_codes_renew(request).content.decode())
+        if request.session.modified:
+            request.session.save()
+
+    try:
+        assert at_once(renew) == []
+        assert not any("not correct" in page for page in pages)
+        assert "You have new backup codes" in pages[0]
+        assert "Your new backup codes were shown once" in pages[1]
+        assert not SignInFailure.objects.filter(username=committed.username).exists()
+        made = StaticToken.objects.filter(device__user=committed).values_list("token", flat=True)
+        assert len(made) == 10 and not any(code in pages[1] for code in made)
     finally:
         Session.objects.exclude(session_key__in=before).delete()
