@@ -337,6 +337,16 @@ class TestWhenSheIsLockedOut:
         kept = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
         assert sorted(kept) == sorted(old)
 
+    def test_she_is_told_when_enough_failures_age_out_to_lift_the_lock(self, client):
+        """Four failures 25 minutes ago and one 5 minutes ago: in 5 minutes only one counts."""
+        user = priya()
+        sign_in(client, user)
+        self.locked(user, minutes_ago=25)
+        SignInFailure.objects.filter(pk=SignInFailure.objects.order_by("pk").first().pk).update(
+            failed_at=timezone.now() - timedelta(minutes=5)
+        )
+        assert "Try again in 5 minutes" in error_shown(change(client))
+
     def test_a_locked_network_is_told_as_hers_with_no_administrator_to_ask(self, client, settings):
         """An administrator's unlock is of her account, not of her network."""
         settings.LOCKOUT_IP_FAILURES = 3
