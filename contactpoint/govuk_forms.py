@@ -1,6 +1,5 @@
 """Form fields that behave like the GOV.UK Design System's components."""
 
-import re
 import unicodedata
 from datetime import date
 from typing import Any
@@ -9,6 +8,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.forms.utils import pretty_name
+
+from contactpoint.telephone_numbers import EXAMPLES, telephone_number_is_valid
 
 
 class TelephoneInput(forms.TextInput):
@@ -123,14 +124,6 @@ class WrittenText(forms.CharField):
         return visible if any(character.isalnum() for character in visible) else ""
 
 
-# A number as people write one: digits, spaces, brackets, dots and hyphens, "+" first for a
-# country code, and perhaps an extension ("ext 214", "x214").
-_TELEPHONE = re.compile(
-    r"\+?[0-9 ().-]+?(?:\s*(?:ext\.?|extension|x)\s*[0-9]{1,6})?", re.IGNORECASE
-)
-_EXTENSION = re.compile(r"(?:ext\.?|extension|x)\s*[0-9]{1,6}$", re.IGNORECASE)
-
-
 class TelephoneNumber(WrittenText):
     """A telephone number someone will ring, as GOV.UK's telephone input asks for one: a UK
     number of 10 or 11 digits, or an international one of up to 15 after its "+"."""
@@ -139,14 +132,9 @@ class TelephoneNumber(WrittenText):
 
     def __init__(self, *, number_named: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.invalid = (
-            f"Enter {number_named}, like 01632 960 001, 07700 900 982 or +44 808 157 0192"
-        )
+        self.invalid = f"Enter {number_named}, like {EXAMPLES}"
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if not value:
-            return
-        digits = sum(c.isdigit() for c in _EXTENSION.sub("", value) if c.isascii())
-        if not _TELEPHONE.fullmatch(value) or not 10 <= digits <= 15:
+        if value and not telephone_number_is_valid(value):
             raise ValidationError(self.invalid)

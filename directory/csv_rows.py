@@ -1,9 +1,12 @@
-"""A feed or register file's rows, numbered as a spreadsheet shows them."""
+"""A feed or register file's rows, numbered as a spreadsheet shows them, and what its report
+says of a cell both kinds of file check alike."""
 
 import csv
 import io
 from collections.abc import Iterator
 from typing import NamedTuple
+
+from contactpoint.telephone_numbers import EXAMPLES, telephone_number_is_valid
 
 WRONG_WIDTH = "the row has a different number of fields from the header"
 NEVER_CLOSED = 'a quote (") that opens a value in this row is never closed'
@@ -15,6 +18,17 @@ _READABLE = {
     ),
     "field larger than field limit": "a value in this row is longer than 128 KB",
 }
+
+
+def telephone_number_problems(values: dict[str, str], *columns: str) -> list[str]:
+    """What a report says of each of these columns whose cell holds something that is not a
+    telephone number ("call me", "n/a"), which would be shown on child records as one. An
+    empty cell is no number, which each of these columns allows."""
+    return [
+        f"{column}: {values[column]!r} is not a telephone number (write one like {EXAMPLES})"
+        for column in columns
+        if values.get(column) and not telephone_number_is_valid(values[column])
+    ]
 
 
 class CsvRow(NamedTuple):

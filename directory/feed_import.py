@@ -1082,7 +1082,7 @@ def row_from_record(source_record: SourceRecord) -> FeedRow:
     return feed_row(
         source_record.source, 0, source_record.payload,
         today=timezone.localdate(record.imported_at), known=known_codes(),
-        extracted_on=record.extracted_on,
+        extracted_on=record.extracted_on, stored=True,
     )  # fmt: skip
 
 

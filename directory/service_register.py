@@ -17,7 +17,7 @@ from django.db import transaction
 
 from accounts.models import Organisation
 from contactpoint.postcodes import normalise_postcode
-from directory.csv_rows import WRONG_WIDTH, CsvRows
+from directory.csv_rows import WRONG_WIDTH, CsvRows, telephone_number_problems
 from directory.models import Service, Source
 
 COLUMNS = (
@@ -91,6 +91,9 @@ def _row(cells: dict[str, str], las: dict[str, int]) -> tuple[list[str], dict]:
         postcode = normalise_postcode(values["postcode"]) or ""
         if not postcode:
             problems.append(f"postcode: {values['postcode']!r} is not a UK postcode")
+    # One too long, or with a null character, is reported already.
+    if not any(problem.startswith("phone:") for problem in problems):
+        problems.extend(telephone_number_problems(values, "phone"))
     if values["email"]:
         try:
             validate_email(values["email"])

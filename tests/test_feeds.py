@@ -33,6 +33,7 @@ from directory.linkage_evaluation import evaluate
 from directory.models import (
     EXTRACTED_BEFORE,
     Address,
+    CareRelationship,
     Child,
     ChildIdentifier,
     FeedImport,
@@ -40,6 +41,7 @@ from directory.models import (
     Involvement,
     MatchReview,
     Merge,
+    ParentCarer,
     Service,
     Source,
     SourceRecord,
@@ -129,7 +131,9 @@ def school():
     return make_service(Service.Kind.SCHOOL, name="Northshire Primary", identifier="100000")
 
 
-def la_system(**cells: str) -> bytes:
+def la_system(*more: dict[str, str], **cells: str) -> bytes:
+    """An LA system file: Zed's row with ``cells`` over it, then a row for each of ``more``
+    (its cells over Zed's)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS[Source.LA_SYSTEM])
     writer.writeheader()
@@ -138,9 +142,34 @@ def la_system(**cells: str) -> bytes:
         la_record_id="1001", given_name="Zed", family_name="Quill", date_of_birth="2012-01-01",
         gender="male", address_line_1="1 North Road", town="Northtown", postcode="NE1 1AA",
     )  # fmt: skip
-    values.update(cells)
-    writer.writerow(values)
+    for row in (cells, *more):
+        writer.writerow(values | row)
     return out.getvalue().encode()
+
+
+def child_benefit(*rows: dict[str, str]) -> bytes:
+    """A child benefit file: a row for each of ``rows``, its cells over Olivia's, whose
+    mother Kirsty claims."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS[Source.CHILD_BENEFIT])
+    writer.writeheader()
+    olivia = {
+        "claim_reference": "CHB1001", "child_number": "1", "given_name": "Olivia",
+        "family_name": "Brennan", "date_of_birth": "2015-09-12", "gender": "female",
+        "address_line_1": "14 Ashgrove Road", "address_line_2": "", "town": "Northtown",
+        "postcode": "NE1 4ST", "claimant_given_name": "Kirsty", "claimant_family_name": "Brennan",
+        "claimant_relationship": "mother", "claimant_phone": "", "claimant_country": "",
+    }  # fmt: skip
+    for row in rows:
+        writer.writerow(olivia | row)
+    return out.getvalue().encode()
+
+
+def child_benefit_import(content: bytes):
+    return feed_import(
+        source=Source.CHILD_BENEFIT, file_name="cb.csv", content=content,
+        local_authority=northshire(), by=None,
+    )  # fmt: skip
 
 
 def la_import(content: bytes, la: Organisation | None = None, name: str = "la.csv"):
@@ -532,23 +561,89 @@ class TestValidation:
     def test_a_claim_reference_with_a_slash_is_an_error(self):
         """A child benefit record is kept as claim/child: "AB/1" child "2" and "AB" child "1/2"
         were one record, so the second child's row updated the first child."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, COLUMNS[Source.CHILD_BENEFIT])
-        writer.writeheader()
-        values = {
-            "claim_reference": "AB/1", "child_number": "2", "given_name": "Olivia",
-            "family_name": "Brennan", "date_of_birth": "2015-09-12", "gender": "female",
-            "address_line_1": "14 Ashgrove Road", "address_line_2": "", "town": "Northtown",
-            "postcode": "NE1 4ST", "claimant_given_name": "Kirsty", "claimant_family_name":
-            "Brennan", "claimant_relationship": "mother", "claimant_phone": "",
-            "claimant_country": "",
-        }  # fmt: skip
-        writer.writerow(values)
-        outcome = feed_import(
-            source=Source.CHILD_BENEFIT, file_name="cb.csv", content=out.getvalue().encode(),
-            local_authority=northshire(), by=None,
-        )  # fmt: skip
+        outcome = child_benefit_import(
+            child_benefit({"claim_reference": "AB/1", "child_number": "2"})
+        )
         assert outcome.validation.errors == [(2, "claim_reference: must not contain '/'")]
+
+
+class TestPhoneNumbers:
+    """A feed's phone is shown on child records as the number to ring a parent or carer on:
+    "call me" or "ask at reception" is an error of its row, as the forms refuse it, and a file
+    with one changes nothing."""
+
+    def held(self) -> tuple[int, int, int, list[tuple[str, str]]]:
+        phones = ParentCarer.objects.order_by("pk").values_list("family_name", "phone")
+        return (
+            Child.objects.count(), ParentCarer.objects.count(), CareRelationship.objects.count(),
+            list(phones),
+        )  # fmt: skip
+
+    @pytest.mark.parametrize("phone", ["call me", "ask at reception", "n/a", "960123"])
+    def test_a_carer_phone_that_is_not_a_number_is_an_error_and_nothing_changes(self, phone):
+        mother = {"carer_family_name": "Quill", "carer_relationship": "mother"}
+        la_import(la_system(**mother, carer_phone="07700 900123"))
+        before = self.held()
+        ada = {"la_record_id": "1002", "given_name": "Ada", **mother, "carer_phone": phone}
+        outcome = la_import(la_system(ada, **mother, carer_phone="07700 900456"))
+        assert error_report(outcome.validation.errors) == (
+            f"Row 3: carer_phone: {phone!r} is not a telephone number (write one like "
+            "01632 960 001, 07700 900 982 or +44 808 157 0192)"
+        )
+        assert outcome.feed_import is None and self.held() == before
+
+    def test_a_claimant_phone_that_is_not_a_number_is_an_error_and_nothing_changes(self):
+        child_benefit_import(child_benefit({}))
+        before = self.held()
+        outcome = child_benefit_import(
+            child_benefit(
+                {"claimant_phone": "07700 900456"},
+                {"child_number": "2", "given_name": "Mia", "claimant_phone": "call me"},
+            )
+        )
+        assert error_report(outcome.validation.errors) == (
+            "Row 3: claimant_phone: 'call me' is not a telephone number (write one like "
+            "01632 960 001, 07700 900 982 or +44 808 157 0192)"
+        )
+        assert outcome.feed_import is None and self.held() == before
+
+    @pytest.mark.parametrize(
+        "phone",
+        [
+            "01632 960 001", "07700900982", "(01632) 960-001", "0191 383.3000",
+            "+44 808 157 0192", "+44 (0)191 383 3000", "+91 20 2612 0000", "01632 960001 ext 214",
+            "01632 960001 x21",
+        ],
+    )  # fmt: skip
+    def test_a_phone_written_as_people_write_one_is_imported(self, phone):
+        la_import(
+            la_system(carer_family_name="Quill", carer_relationship="mother", carer_phone=phone)
+        )
+        child_benefit_import(child_benefit({"claimant_phone": phone}))
+        assert sorted(ParentCarer.objects.values_list("family_name", "phone")) == [
+            ("Brennan", phone),
+            ("Quill", phone),
+        ]
+
+    def test_an_empty_phone_is_no_phone(self):
+        la_import(la_system(carer_family_name="Quill", carer_relationship="mother"))
+        child_benefit_import(child_benefit({"claimant_phone": ""}))
+        assert list(ParentCarer.objects.values_list("phone", flat=True)) == ["", ""]
+
+    def test_a_row_stored_before_phones_were_checked_can_still_be_decided(self, client):
+        """A row waiting for review since before the check: Dana decides it as before, rather
+        than a page saying it cannot be read any more; the phone is as its file gave it."""
+        review = feed_review(make_child())
+        record = review.source_record
+        record.payload = {
+            **record.payload, "carer_family_name": "Hart", "carer_relationship": "mother",
+            "carer_phone": "ask at reception",
+        }  # fmt: skip
+        record.save()
+        sign_in(client, dana())
+        assert "cannot be read any more" not in decide(client, review, "new").content.decode()
+        assert MatchReview.objects.get().status == MatchReview.Status.CREATED
+        assert ParentCarer.objects.get().phone == "ask at reception"
 
 
 class TestImportCommand:
@@ -2944,6 +3039,41 @@ class TestServiceRegister:
         ):
             assert expected in problems, expected
         assert not Service.objects.exists()
+
+    @pytest.mark.parametrize("phone", ["n/a", "ask at reception", "0161 496"])
+    def test_a_phone_that_is_not_a_number_is_an_error_and_changes_nothing(self, tmp_path, phone):
+        """A service's phone is shown on the records of the children it works with."""
+        manage("import_services", self.register(tmp_path, "school,100000,Ashgrove,,,,,,,"))
+        before = list(Service.objects.values_list("identifier", "name", "phone"))
+        path = self.register(
+            tmp_path,
+            "school,100000,Ashgrove Primary School,,,,,0161 496 0000,,",
+            f"school,100001,Stockport Road Primary School,,,,,{phone},,",
+        )
+        code, _, problems = manage("import_services", path)
+        assert code == 1 and "Nothing has changed" in problems
+        assert (
+            f"Row 3: phone: {phone!r} is not a telephone number (write one like 01632 960 001, "
+            "07700 900 982 or +44 808 157 0192)"
+        ) in problems
+        assert list(Service.objects.values_list("identifier", "name", "phone")) == before
+
+    def test_a_phone_as_people_write_one_is_loaded_and_one_too_long_is_reported_once(
+        self, tmp_path
+    ):
+        numbers = ("0161 496 0000", "(0161) 496-0001 ext 12", "+44 161 496 0002", "")
+        path = self.register(
+            tmp_path,
+            *(f"school,10000{n},School {n},,,,,{phone},," for n, phone in enumerate(numbers)),
+        )
+        assert manage("import_services", path)[0] == 0
+        assert list(Service.objects.order_by("identifier").values_list("phone", flat=True)) == list(
+            numbers
+        )
+        too_long = self.register(tmp_path, f"school,100009,School 9,,,,,{'0' * 41},,")
+        problems = manage("import_services", too_long)[2]
+        assert "Row 2: phone: longer than 40 characters\n" in problems
+        assert "not a telephone number" not in problems
 
     def test_bad_arguments_are_one_line_and_exit_code_2(self, tmp_path):
         done = run_manage("import_services", str(tmp_path / "missing.csv"))
