@@ -17,4 +17,6 @@ def telephone_number_is_valid(text: str) -> bool:
     """A UK number of 10 or 11 digits, or an international one of up to 15 after its "+",
     as GOV.UK's telephone input asks for one."""
     digits = sum(c.isdigit() for c in _EXTENSION.sub("", text) if c.isascii())
-    return bool(_TELEPHONE.fullmatch(text)) and 10 <= digits <= 15
+    # Without its "+", a number is a UK one: "01632 960 0012" is a digit too many, not foreign.
+    longest = 15 if text.startswith("+") else 11
+    return bool(_TELEPHONE.fullmatch(text)) and 10 <= digits <= longest

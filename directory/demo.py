@@ -41,7 +41,13 @@ class DemoLocalAuthority:
     weight: int
     towns: tuple[str, ...]
     outward_codes: tuple[str, ...]
-    dialling_code: str
+    # Its area's numbers, each "#" a digit: 11 digits in all, as every UK number has.
+    phone_pattern: str
+
+    def phone(self, digits: str) -> str:
+        """A number of its area, its "#"s the first of ``digits`` (7 are enough for any)."""
+        filling = iter(digits)
+        return "".join(next(filling) if c == "#" else c for c in self.phone_pattern)
 
     @property
     def team_email(self) -> str:
@@ -55,32 +61,32 @@ LOCAL_AUTHORITIES = (
         "E08000003", "Manchester", 5, ("Manchester", "Didsbury", "Gorton", "Moss Side"),
         ("M1", "M4", "M8", "M9", "M11", "M12", "M13", "M14", "M15", "M16", "M18", "M19", "M20",
          "M21", "M22", "M23", "M40"),
-        "0161",
+        "0161 ### ####",
     ),
     DemoLocalAuthority(
         "E08000035", "Leeds", 4, ("Leeds", "Headingley", "Chapeltown", "Morley"),
         ("LS1", "LS2", "LS4", "LS6", "LS7", "LS8", "LS9", "LS11", "LS12", "LS15", "LS27"),
-        "0113",
+        "0113 ### ####",
     ),
     DemoLocalAuthority(
         "E09000007", "Camden", 2, ("London", "Kentish Town", "Hampstead"),
         ("NW1", "NW3", "NW5", "NW6", "WC1H", "WC1N", "WC1X"),
-        "020",
+        "020 7### ####",
     ),
     DemoLocalAuthority(
         "E06000023", "Bristol", 3, ("Bristol", "Bedminster", "Easton", "Southmead"),
         ("BS1", "BS2", "BS3", "BS4", "BS5", "BS6", "BS7", "BS10", "BS13", "BS14", "BS16"),
-        "0117",
+        "0117 ### ####",
     ),
     DemoLocalAuthority(
         "E10000016", "Kent", 5, ("Maidstone", "Canterbury", "Ashford", "Tunbridge Wells", "Dover"),
         ("ME14", "ME15", "ME16", "CT1", "CT2", "CT16", "CT17", "TN23", "TN24", "TN1", "TN2"),
-        "01622",
+        "01622 ######",
     ),
     DemoLocalAuthority(
         "E08000025", "Birmingham", 6, ("Birmingham", "Sparkbrook", "Erdington", "Selly Oak"),
         ("B5", "B6", "B8", "B10", "B11", "B12", "B13", "B14", "B23", "B24", "B29", "B31"),
-        "0121",
+        "0121 ### ####",
     ),
 )
 # fmt: on
@@ -350,7 +356,7 @@ class DemoDirectory:
     def phone(self, la: DemoLocalAuthority | None = None) -> str:
         if la is None:
             return f"07{self.rng.randint(100, 999)} {self.rng.randint(100000, 999999)}"
-        return f"{la.dialling_code} {self.rng.randint(100, 999)} {self.rng.randint(1000, 9999)}"
+        return la.phone(f"{self.rng.randint(100, 999)}{self.rng.randint(1000, 9999)}")
 
     def _service(
         self, la: DemoLocalAuthority, la_id: int, kind: Service.Kind, name: str, identifier: str
@@ -868,6 +874,6 @@ def local_authority_defaults(la: DemoLocalAuthority) -> dict[str, str]:
         "name": la.name,
         "kind": Organisation.Kind.LOCAL_AUTHORITY,
         "team_name": f"{la.name} ContactPoint team",
-        "team_phone": f"{la.dialling_code} 496 0{LOCAL_AUTHORITIES.index(la)}00",
+        "team_phone": la.phone(f"4960{LOCAL_AUTHORITIES.index(la)}00"),
         "team_email": la.team_email,
     }

@@ -579,7 +579,9 @@ class TestPhoneNumbers:
             list(phones),
         )  # fmt: skip
 
-    @pytest.mark.parametrize("phone", ["call me", "ask at reception", "n/a", "960123"])
+    @pytest.mark.parametrize(
+        "phone", ["call me", "ask at reception", "n/a", "960123", "01632 960 0012"]
+    )
     def test_a_carer_phone_that_is_not_a_number_is_an_error_and_nothing_changes(self, phone):
         mother = {"carer_family_name": "Quill", "carer_relationship": "mother"}
         la_import(la_system(**mother, carer_phone="07700 900123"))

@@ -8,8 +8,9 @@ from django.core.management import call_command
 from django.db.models import Count, Q
 
 from accounts import demo as accounts_demo
-from accounts.models import User
+from accounts.models import Organisation, User
 from accounts.roles import Role
+from contactpoint.telephone_numbers import telephone_number_is_valid
 from directory.models import Address, Child, Involvement, ParentCarer, Service
 from shielding.models import Shield
 from shielding.policy import sharing_records
@@ -40,6 +41,19 @@ class TestDemoData:
     def test_it_loads_the_requested_number_of_children(self):
         seed("--children", "1500", "--seed", "7")
         assert Child.objects.count() == 1500
+
+    def test_every_phone_is_a_telephone_number(self):
+        """The load test's million children come from here: each phone as a form or a feed
+        would take it (Kent's were "01622 496 0400", a digit too many)."""
+        seed("--children", "300", "--seed", "7")
+        phones = [
+            *ParentCarer.objects.values_list("phone", flat=True),
+            *Service.objects.values_list("phone", flat=True),
+            *Organisation.objects.values_list("team_phone", flat=True),
+            *User.objects.values_list("phone", flat=True),
+        ]
+        assert [phone for phone in phones if phone and not telephone_number_is_valid(phone)] == []
+        assert {"01622", "020 7"} <= {phone[:5] for phone in phones}
 
     def test_the_same_seed_gives_the_same_children(self):
         seed("--children", "300", "--seed", "7")
