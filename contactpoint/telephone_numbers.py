@@ -14,9 +14,13 @@ EXAMPLES = "01632 960 001, 07700 900 982 or +44 808 157 0192"
 
 
 def telephone_number_is_valid(text: str) -> bool:
-    """A UK number of 10 or 11 digits, or an international one of up to 15 after its "+",
-    as GOV.UK's telephone input asks for one."""
-    digits = sum(c.isdigit() for c in _EXTENSION.sub("", text) if c.isascii())
-    # Without its "+", a number is a UK one: "01632 960 0012" is a digit too many, not foreign.
-    longest = 15 if text.startswith("+") else 11
-    return bool(_TELEPHONE.fullmatch(text)) and 10 <= digits <= longest
+    """A UK number of 10 or 11 digits from its 0, or an international one of up to 15 after
+    its "+", as GOV.UK's telephone input asks for one."""
+    digits = "".join(c for c in _EXTENSION.sub("", text) if c.isascii() and c.isdigit())
+    if not _TELEPHONE.fullmatch(text):
+        return False
+    if text.startswith("+"):
+        return 10 <= len(digits) <= 15
+    # Without its "+", a number is a UK one: "01632 960 0012" is a digit too many, not foreign,
+    # and "7700 900982" a mobile whose 0 a spreadsheet took off, which no one can ring.
+    return digits.startswith("0") and 10 <= len(digits) <= 11

@@ -580,7 +580,7 @@ class TestPhoneNumbers:
         )  # fmt: skip
 
     @pytest.mark.parametrize(
-        "phone", ["call me", "ask at reception", "n/a", "960123", "01632 960 0012"]
+        "phone", ["call me", "ask at reception", "n/a", "960123", "01632 960 0012", "7700 900982"]
     )
     def test_a_carer_phone_that_is_not_a_number_is_an_error_and_nothing_changes(self, phone):
         mother = {"carer_family_name": "Quill", "carer_relationship": "mother"}

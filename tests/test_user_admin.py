@@ -428,6 +428,7 @@ class TestCreatingUsers:
             ("phone", "ask at reception", "Enter a work phone number, like 01632 960 001"),
             ("phone", "960123", "Enter a work phone number, like 01632 960 001"),
             ("phone", "01632 960 0012", "Enter a work phone number, like 01632 960 001"),
+            ("phone", "7700 900982", "Enter a work phone number, like 01632 960 001"),
         ],
     )
     def test_bad_input_gets_a_clear_message_and_creates_nothing(
