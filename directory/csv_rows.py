@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from contactpoint.telephone_numbers import EXAMPLES, telephone_number_is_valid
+from contactpoint.telephone_numbers import EXAMPLES, telephone_numbers_are_valid
 
 WRONG_WIDTH = "the row has a different number of fields from the header"
 NEVER_CLOSED = 'a quote (") that opens a value in this row is never closed'
@@ -23,11 +23,13 @@ _READABLE = {
 def telephone_number_problems(values: dict[str, str], *columns: str) -> list[str]:
     """What a report says of each of these columns whose cell holds something that is not a
     telephone number ("call me", "n/a"), which would be shown on child records as one. An
-    empty cell is no number, which each of these columns allows."""
+    empty cell is no number, which each of these columns allows; so are several numbers, each
+    one someone can ring, between "/", ";", "," or "or"."""
     return [
-        f"{column}: {values[column]!r} is not a telephone number (write one like {EXAMPLES})"
+        f"{column}: {values[column]!r} is not a telephone number (write one like {EXAMPLES}; "
+        'several between "/")'
         for column in columns
-        if values.get(column) and not telephone_number_is_valid(values[column])
+        if values.get(column) and not telephone_numbers_are_valid(values[column])
     ]
 
 

@@ -580,8 +580,12 @@ class TestPhoneNumbers:
         )  # fmt: skip
 
     @pytest.mark.parametrize(
-        "phone", ["call me", "ask at reception", "n/a", "960123", "01632 960 0012", "7700 900982"]
-    )
+        "phone",
+        [
+            "call me", "ask at reception", "n/a", "960123", "01632 960 0012", "7700 900982",
+            "07700 900982 / call me", "07700 900982 or", "/", "07700 900982, 7700 900983",
+        ],
+    )  # fmt: skip
     def test_a_carer_phone_that_is_not_a_number_is_an_error_and_nothing_changes(self, phone):
         mother = {"carer_family_name": "Quill", "carer_relationship": "mother"}
         la_import(la_system(**mother, carer_phone="07700 900123"))
@@ -590,7 +594,7 @@ class TestPhoneNumbers:
         outcome = la_import(la_system(ada, **mother, carer_phone="07700 900456"))
         assert error_report(outcome.validation.errors) == (
             f"Row 3: carer_phone: {phone!r} is not a telephone number (write one like "
-            "01632 960 001, 07700 900 982 or +44 808 157 0192)"
+            '01632 960 001, 07700 900 982 or +44 808 157 0192; several between "/")'
         )
         assert outcome.feed_import is None and self.held() == before
 
@@ -605,7 +609,7 @@ class TestPhoneNumbers:
         )
         assert error_report(outcome.validation.errors) == (
             "Row 3: claimant_phone: 'call me' is not a telephone number (write one like "
-            "01632 960 001, 07700 900 982 or +44 808 157 0192)"
+            '01632 960 001, 07700 900 982 or +44 808 157 0192; several between "/")'
         )
         assert outcome.feed_import is None and self.held() == before
 
@@ -614,7 +618,8 @@ class TestPhoneNumbers:
         [
             "01632 960 001", "07700900982", "(01632) 960-001", "0191 383.3000",
             "+44 808 157 0192", "+44 (0)191 383 3000", "+91 20 2612 0000", "01632 960001 ext 214",
-            "01632 960001 x21",
+            "01632 960001 x21", "07700 900982 / 01632 960001", "07700 900982 or 01632 960001",
+            "07700900982;+448081570192,01632960001 x2",
         ],
     )  # fmt: skip
     def test_a_phone_written_as_people_write_one_is_imported(self, phone):
@@ -3056,7 +3061,7 @@ class TestServiceRegister:
         assert code == 1 and "Nothing has changed" in problems
         assert (
             f"Row 3: phone: {phone!r} is not a telephone number (write one like 01632 960 001, "
-            "07700 900 982 or +44 808 157 0192)"
+            '07700 900 982 or +44 808 157 0192; several between "/")'
         ) in problems
         assert list(Service.objects.values_list("identifier", "name", "phone")) == before
 
