@@ -3,6 +3,7 @@ says of a cell both kinds of file check alike."""
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -18,6 +19,39 @@ _READABLE = {
     ),
     "field larger than field limit": "a value in this row is longer than 128 KB",
 }
+
+
+_BREAK = re.compile(r"[^\S ]")  # any space but the plain one: a line break, a tab
+# A character that is not text (an escape, a bell), left once a cell's line breaks are spaces.
+_CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
+
+
+def cell_as_one_line(value: str) -> str:
+    """A cell as one line: a line break in a spreadsheet cell (Alt+Enter in Excel) is layout, and
+    kept it put a break in a name or an address line, one saved with CR and one with LF apart."""
+    value = value.strip()
+    return " ".join(value.split()) if _BREAK.search(value) else value
+
+
+def cell_problems(
+    values: dict[str, str], longest: dict[str, int], otherwise: int
+) -> tuple[list[str], dict[str, str]]:
+    """What a report says of cells (as one line) too long for their column (``longest``, else
+    ``otherwise``) or holding a null or control character, which no name, number or code has;
+    and the cells with those emptied, so that nothing checks, or quotes, them any further."""
+    problems = []
+    for name, value in values.items():
+        most = longest.get(name, otherwise)
+        if len(value) > most:
+            problems.append(f"{name}: longer than {most} characters")
+        elif "\x00" in value:
+            problems.append(f"{name}: contains a null character")
+        elif _CONTROL.search(value):
+            problems.append(f"{name}: contains a control character, which no name or code has")
+        else:
+            continue
+        values = {**values, name: ""}
+    return problems, values
 
 
 def telephone_number_problems(values: dict[str, str], *columns: str) -> list[str]:

@@ -13,7 +13,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from contactpoint.postcodes import normalise_postcode
-from directory.csv_rows import WRONG_WIDTH, CsvRows, telephone_number_problems
+from directory.csv_rows import (
+    WRONG_WIDTH,
+    CsvRows,
+    cell_as_one_line,
+    cell_problems,
+    telephone_number_problems,
+)
 from directory.matching import Person
 from directory.models import (
     Address,
@@ -94,8 +100,6 @@ NAMES = (
 )  # fmt: skip
 
 _UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
-# A character that is not text (an escape, a bell), left once a cell's line breaks are spaces.
-_CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
 _YES_NO = {"yes": True, "no": False}
 _CODES = (
     "gender", "claimant_relationship", "carer_relationship", "service_kind", "sensitive_basis",
@@ -234,17 +238,8 @@ def feed_row(
         for name in COLUMNS[source]
         if name not in OPTIONAL and not values.get(name) and not (elsewhere and name in ADDRESS)
     ]
-    for name, value in values.items():
-        longest = LONGEST.get(name, LONGEST_OTHERWISE)
-        if len(value) > longest:
-            errors.append(f"{name}: longer than {longest} characters")
-            values = {**values, name: ""}  # not checked, nor quoted, any further
-        elif "\x00" in value:
-            errors.append(f"{name}: contains a null character")
-            values = {**values, name: ""}
-        elif _CONTROL.search(value):
-            errors.append(f"{name}: contains a control character, which no name or code has")
-            values = {**values, name: ""}
+    unreadable, values = cell_problems(values, LONGEST, LONGEST_OTHERWISE)
+    errors.extend(unreadable)
     errors.extend(
         f"{name}: {values[name]!r} has no letters, so it is not a name"
         for name in NAMES
@@ -614,7 +609,7 @@ def _rows_check(
             result.errors.append((number, WRONG_WIDTH))
             result.rejected[number] = cells
             continue
-        values = {key: _cell(value) for key, value in cells.items()}
+        values = {key: cell_as_one_line(value) for key, value in cells.items()}
         # Read as feed_row reads it: a code in any case ("Significant_Harm").
         basis = values.get("sensitive_basis", "").lower()
         if source == Source.LA_SYSTEM and basis == Involvement.SensitiveBasis.SIGNIFICANT_HARM:
@@ -653,16 +648,6 @@ def _rows_check(
         seen[row.record_id] = number
         held.update(dict.fromkeys(row.identifiers.items(), number))
         result.rows.append(row)
-
-
-_BREAK = re.compile(r"[^\S ]")  # any space but the plain one: a line break, a tab
-
-
-def _cell(value: str) -> str:
-    """A cell as one line: a line break in a spreadsheet cell (Alt+Enter in Excel) is layout, and
-    kept it put a break in a name or an address line, one saved with CR and one with LF apart."""
-    value = value.strip()
-    return " ".join(value.split()) if _BREAK.search(value) else value
 
 
 def error_report(errors: Iterable[tuple[int, str]]) -> str:

@@ -17,7 +17,13 @@ from django.db import transaction
 
 from accounts.models import Organisation
 from contactpoint.postcodes import normalise_postcode
-from directory.csv_rows import WRONG_WIDTH, CsvRows, telephone_number_problems
+from directory.csv_rows import (
+    WRONG_WIDTH,
+    CsvRows,
+    cell_as_one_line,
+    cell_problems,
+    telephone_number_problems,
+)
 from directory.models import Service, Source
 
 COLUMNS = (
@@ -73,13 +79,10 @@ def register_check(text: str) -> RegisterCheck:
 
 
 def _row(cells: dict[str, str], las: dict[str, int]) -> tuple[list[str], dict]:
-    values = {name: value.strip() for name, value in cells.items()}
+    values = {name: cell_as_one_line(value) for name, value in cells.items()}
     problems = [f"{name}: required but empty" for name in REQUIRED if not values[name]]
-    for name, value in values.items():
-        if len(value) > LONGEST.get(name, 100):
-            problems.append(f"{name}: longer than {LONGEST.get(name, 100)} characters")
-        elif "\x00" in value:
-            problems.append(f"{name}: contains a null character")
+    unreadable, values = cell_problems(values, LONGEST, 100)
+    problems.extend(unreadable)
     kind, code = values["kind"], values["identifier"].upper()
     if kind and kind not in CODES:
         problems.append(f"kind: {kind!r} is not one of {', '.join(CODES)}")
@@ -91,9 +94,7 @@ def _row(cells: dict[str, str], las: dict[str, int]) -> tuple[list[str], dict]:
         postcode = normalise_postcode(values["postcode"]) or ""
         if not postcode:
             problems.append(f"postcode: {values['postcode']!r} is not a UK postcode")
-    # One too long, or with a null character, is reported already.
-    if not any(problem.startswith("phone:") for problem in problems):
-        problems.extend(telephone_number_problems(values, "phone"))
+    problems.extend(telephone_number_problems(values, "phone"))  # one unreadable is empty now
     if values["email"]:
         try:
             validate_email(values["email"])

@@ -3082,6 +3082,26 @@ class TestServiceRegister:
         assert "Row 2: phone: longer than 40 characters\n" in problems
         assert "not a telephone number" not in problems
 
+    def test_a_control_character_is_an_error_and_a_cell_over_two_lines_is_one_line(self, tmp_path):
+        """A name with a bell or an escape in it would be shown on child records as it came;
+        a line break in a spreadsheet cell is layout, as in a feed's rows."""
+        bad = self.register(tmp_path, "school,100000,Ashgrove\x07 School,,,,,,,")
+        code, _, problems = manage("import_services", bad)
+        assert (
+            code == 1
+            and ("Row 2: name: contains a control character, which no name or code has") in problems
+        )
+        assert not Service.objects.exists()
+        good = self.register(tmp_path, '"school","100000","Ashgrove\r\nPrimary School",,,,,,,')
+        assert manage("import_services", good)[0] == 0
+        assert Service.objects.get().name == "Ashgrove Primary School"
+
+    def test_a_postcode_too_long_is_reported_once(self, tmp_path):
+        path = self.register(tmp_path, f"school,100000,Ashgrove,,,,{'N' * 101},,,")
+        problems = manage("import_services", path)[2]
+        assert "Row 2: postcode: longer than 100 characters\n" in problems
+        assert "not a UK postcode" not in problems
+
     def test_bad_arguments_are_one_line_and_exit_code_2(self, tmp_path):
         done = run_manage("import_services", str(tmp_path / "missing.csv"))
         assert done.returncode == 2 and done.stderr.count("\n") == 1
