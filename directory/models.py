@@ -619,6 +619,8 @@ PURGED = "not_imported_as_its_record_was_purged"
 # late): not applied, so that it cannot move a child's home or school back.
 EXTRACTED_BEFORE = "not_applied_as_a_file_extracted_later_sent_its_record"
 NOT_APPLIED = (GIVEN_SINCE, PURGED, EXTRACTED_BEFORE)
+# Row outcomes as said of more than one row: "3 new children", not "3 new child".
+ROW_OUTCOME_PLURALS = {"new_child": "new_children"}
 
 
 class FeedImport(models.Model):
@@ -705,8 +707,11 @@ class FeedImport(models.Model):
 
     @staticmethod
     def describe(counts: dict[str, int]) -> str:
-        """What happened to a file's rows, in words: "3 new child, 1 unchanged"."""
-        return ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in sorted(counts.items()))
+        """What happened to a file's rows, in words: "3 new children, 1 unchanged"."""
+        return ", ".join(
+            f"{n} {ROW_OUTCOME_PLURALS.get(what, what) if n != 1 else what}".replace("_", " ")
+            for what, n in sorted(counts.items())
+        )
 
     @property
     def outcome_text(self) -> str:

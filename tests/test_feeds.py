@@ -3131,6 +3131,16 @@ class TestUploadScreen:
         ).content.decode()
         assert "File imported" in html and Child.objects.count() == 1
 
+    def test_it_says_new_children_in_plain_english(self, client, school):
+        """Two new children read "2 new children", after the upload and in the recent imports."""
+        sign_in(client, dana())
+        ella = {"upn": upn("352214300102"), "given_name": "Ella", "date_of_birth": "2013-02-27"}
+        html = self.big_census(client, census({}, ella))
+        assert Child.objects.count() == 2
+        assert "2 new children." in html
+        assert "2 new children</td>" in html
+        assert "new child." not in html and "new child</td>" not in html
+
     def test_a_large_file_is_checked_now_and_imported_within_minutes(
         self, client, school, settings
     ):
