@@ -288,6 +288,15 @@ class UserSearchForm(GovukMessages, forms.Form):
 class OrganisationForm(GovukMessages, forms.ModelForm):
     # What practitioners read on a shielded record to reach the LA team: never invisible.
     name = WrittenText(max_length=200, error_messages={"required": "Enter a name"})
+    kind = forms.ChoiceField(
+        label="Kind",
+        # Django's "---------" is no words at all: say what to do, as the service's other selects.
+        choices=[("", "Choose a kind of organisation"), *Organisation.Kind.choices],
+        error_messages={
+            "required": "Select a kind of organisation",
+            "invalid_choice": "Select a kind of organisation",
+        },
+    )
     team_name = WrittenText(label="ContactPoint team name", max_length=200, required=False)
     team_phone = TelephoneNumber(
         label="ContactPoint team phone number",
@@ -311,10 +320,6 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
                 "unique": CODE_TAKEN,
             },
             "name": {"required": "Enter a name"},
-            "kind": {
-                "required": "Select a kind of organisation",
-                "invalid_choice": "Select a kind of organisation",
-            },
             "team_email": {
                 "invalid": "Enter the ContactPoint team's email address in the correct "
                 "format, like contactpoint@durham.example.org",

@@ -1118,6 +1118,14 @@ class TestOrganisations:
         assert Organisation.objects.get(code="E06000047").team_phone == "03000 260000"
         assert "County Durham" in client.get(reverse("accounts:organisation_list")).content.decode()
 
+    def test_the_kind_of_organisation_is_chosen_with_words_not_dashes(self, client):
+        """Nina's list of kinds opened on "---------", Django's blank, where the service's other
+        selects say what to choose."""
+        sign_in(client, nina())
+        html = client.get(reverse("accounts:organisation_create")).content.decode()
+        assert '<option value="">Choose a kind of organisation</option>' in html
+        assert "---------" not in html
+
     @pytest.mark.parametrize(
         ("field", "value", "message"),
         [
