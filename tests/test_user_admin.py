@@ -1126,6 +1126,16 @@ class TestOrganisations:
         assert '<option value="">Choose a kind of organisation</option>' in html
         assert "---------" not in html
 
+    def test_an_organisation_with_no_contactpoint_team_says_not_recorded(self, client):
+        """The operator has no ContactPoint team: its cell said nothing at all, beside Northshire's
+        phone number and email."""
+        northshire()
+        sign_in(client, nina())
+        html = client.get(reverse("accounts:organisation_list")).content.decode()
+        operator_row = html[html.index("ContactPoint National Service</a>") :].split("</tr>")[0]
+        assert operator_row.rstrip().endswith('<td class="govuk-table__cell">Not recorded</td>')
+        assert "01632 960000<br>contactpoint@northshire.example.org" in html
+
     @pytest.mark.parametrize(
         ("field", "value", "message"),
         [
