@@ -362,6 +362,20 @@ class TestShieldWorkflow:
         page = client.get(reverse("directory:child_record", args=[child.contactpoint_id]))
         assert shield_url in page.content.decode(), "her own LA's team is offered it"
 
+    def test_the_team_is_not_told_to_contact_itself(self, client):
+        """Sam, of Northshire's ContactPoint team, read on his own LA's shielded record that he
+        should contact Northshire's ContactPoint team to reach the child; another LA's officer
+        and practitioners still are told whom to contact."""
+        child = shielded_child()
+        told = "To contact this child or the people working with them, contact Northshire"
+        sign_in(client, sam())
+        page = client.get(record(child)).content.decode()
+        assert "Review or lift the shield" in page and told not in page
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        assert told in client.get(record(child)).content.decode()
+        sign_in(client, priya())
+        assert told in client.get(record(child)).content.decode()
+
     def test_shields_due_for_review_are_listed(self, client):
         due = shielded_child()
         Shield.objects.filter(child=due).update(review_on=timezone.localdate() + timedelta(days=3))
