@@ -239,6 +239,24 @@ class SearchForm(GovukMessages, forms.Form):
             gender=data.get("gender", ""),
         )
 
+    def more_detail(self) -> str:
+        """What a search of too many matches could add, from what it was not given: asking
+        for the postcode she has just typed tells her nothing."""
+        data = self.cleaned_data
+        postcode: str = data.get("postcode", "")
+        wanted = [
+            "a first name" if not data.get("forename") else "",
+            "a date of birth" if not (data.get("date_of_birth") or data.get("dob_from")) else "",
+            "an exact date of birth" if data.get("dob_from") else "",
+            "a postcode" if not postcode else "",
+            # An outward code alone (NE1) is kept without a space; a full postcode has one.
+            "the full postcode" if postcode and " " not in postcode else "",
+        ]
+        wanted = [detail for detail in wanted if detail]
+        if len(wanted) < 2:
+            return "".join(wanted)
+        return f"{', '.join(wanted[:-1])} or {wanted[-1]}"
+
     def audit_criteria(self) -> dict[str, str]:
         """What was searched for, as the audit log keeps it."""
         return {

@@ -666,6 +666,27 @@ class TestAntiTrawling:
             priya_client, surname="Hart", forename="Amelia"
         )
 
+    @pytest.mark.parametrize(
+        ("given", "asked"),
+        [
+            ({"forename": "Amelia"}, "such as a date of birth or a postcode, and"),
+            ({"postcode": "NE1"}, "such as a first name, a date of birth or the full postcode,"),
+            (
+                {"forename": "Amelia", "dob_from": "1 1 2015", "dob_to": "1 1 2016"},
+                "such as an exact date of birth or a postcode, and",
+            ),
+        ],
+    )
+    def test_too_many_matches_asks_for_what_was_not_given(
+        self, priya_client, settings, given, asked
+    ):
+        """Priya, who had typed a postcode, was asked to add "a first name, date of birth or
+        postcode"."""
+        settings.SEARCH_RESULT_CAP = 3
+        self.twins(4)
+        html = found(priya_client, surname="Hart", **given)
+        assert "There are too many matches" in html and asked in html
+
     def test_a_child_of_several_names_is_counted_once(self, priya_client, settings):
         """Each of her surnames is keyed with each of her first names: she is still one
         candidate, and one match, however many keys the search finds her by."""
