@@ -79,13 +79,31 @@ class ChoosePasswordForm(GovukMessages, SetPasswordForm):
 
     def validate_password_for_user(self, user: Any, password_field_name: str = "") -> None:
         """What is wrong with the password chosen goes on "Create a password", as one message:
-        Django puts each of its validators' on the confirmation."""
+        Django puts each of its validators' on the confirmation, in words of its own."""
         password = self.cleaned_data.get("new_password1")
         if password:
             try:
                 password_validation.validate_password(password, user)
             except ValidationError as error:
-                self.add_error("new_password1", " ".join(error.messages))
+                self.add_error("new_password1", password_problem(error.error_list[0]))
+
+
+# Django's validators' messages ("This password is too short. It must contain at least 12
+# characters."), in GOV.UK's words, by the code each gives its error.
+PASSWORD_PROBLEMS = {
+    "password_too_short": "Your password must be {min_length} characters or more",
+    "password_too_similar": "Your password must not be like your {verbose_name}",
+    "password_too_common": "Your password must not be a commonly used password",
+    "password_entirely_numeric": "Your password must include letters or symbols, not only numbers",
+}
+
+
+def password_problem(error: ValidationError) -> str:
+    """The first thing wrong with a password, as the page says it (one message a field)."""
+    said = PASSWORD_PROBLEMS.get(error.code or "")
+    if said is None:
+        return " ".join(error.messages)
+    return said.format(**(error.params or {}))
 
 
 class ChangePasswordForm(ChoosePasswordForm):

@@ -93,9 +93,10 @@ class TestChangingHerPassword:
             ({"current": ""}, "Enter your current password"),
             ({"new": ""}, "Enter a new password"),
             ({"again": "another-long-passphrase"}, "The passwords do not match"),
-            ({"new": "short"}, "This password is too short"),
-            ({"new": "password1234"}, "This password is too common"),
-            ({"new": "483920571638"}, "This password is entirely numeric"),
+            ({"new": "short"}, "Your password must be 12 characters or more"),
+            ({"new": "password1234"}, "Your password must not be a commonly used password"),
+            ({"new": "483920571638"}, "Your password must include letters or symbols, not only"),
+            ({"new": "Priya"}, "Your password must not be like your username"),
             ({"new": PASSWORD}, "Your new password must be different from your current one"),
         ],
     )

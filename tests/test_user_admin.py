@@ -249,7 +249,7 @@ class TestCreatingUsers:
         page = newcomer.get(path).content.decode()
         assert "Your username is <strong>tom.baker</strong>" in page
         short = newcomer.post(path, {"new_password1": "short", "new_password2": "short"})
-        assert "This password is too short" in short.content.decode()
+        assert "Your password must be 12 characters or more" in short.content.decode()
         # Longer than sign-in takes: it could never be used.
         huge = "a-long-and-unusual-passphrase" * 40
         too_long = newcomer.post(path, {"new_password1": huge, "new_password2": huge})
