@@ -2139,6 +2139,22 @@ class TestBrokeredContact:
             not in team.get(reverse("shielding:contact_queue")).content.decode()
         )
 
+    def test_the_request_says_which_child_it_is_about_before_the_outcome_is_asked(self, client):
+        """Sam's page of a request named the child only below the form, under "The full
+        record": he had to scroll past the outcome to learn whom it was about."""
+        child = shielded_child()
+        item = ContactRequest.objects.create(
+            child=child, requester=priya(), service="Health visiting",
+            reason="Missed immunisations", reply_to="01632 960555",
+        )  # fmt: skip
+        sign_in(client, sam())
+        html = client.get(reverse("shielding:contact_request", args=[item.pk])).content.decode()
+        named = (
+            '<dt class="govuk-summary-list__key">Child</dt><dd class="govuk-summary-list__value">'
+            f"Amelia Hart, ContactPoint ID {child.contactpoint_id_display}</dd>"
+        )
+        assert named in html and html.index(named) < html.index("Record the outcome")
+
     def test_an_outcome_recorded_meanwhile_is_not_overwritten(self):
         """Sam and a colleague both open the request and answer it at once: the first outcome
         stands, and the second is refused rather than silently replacing it."""
