@@ -627,6 +627,11 @@ class InvolvementShown:
     provenance: Provenance
 
 
+def full_name(given_name: str, middle_names: str, family_name: str) -> str:
+    """A child's names in order, as the record and the search results both give them."""
+    return " ".join(part for part in (given_name, middle_names, family_name) if part)
+
+
 @dataclass(frozen=True)
 class ChildRecord:
     """A child as this viewer may see it. Masked records carry only the allowed fields;
@@ -670,6 +675,11 @@ class ChildRecord:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # Whether the viewer's team shields this record: another LA's officer is not offered it.
     may_shield: bool = False
+
+    @property
+    def full_name(self) -> str:
+        """Her first, middle and family names, as every page that names her says them."""
+        return full_name(self.given_name, self.middle_names, self.family_name)
 
 
 def _team(organisation: Organisation) -> ContactTeam:
@@ -900,9 +910,7 @@ def visible_search_result(child: Child, score: int, viewer: User) -> SearchResul
     return SearchResultShown(
         contactpoint_id=child.contactpoint_id,
         contactpoint_id_display=child.contactpoint_id_display,
-        name=" ".join(
-            part for part in (child.given_name, child.middle_names, child.family_name) if part
-        ),
+        name=full_name(child.given_name, child.middle_names, child.family_name),
         gender=child.get_gender_display(),
         date_of_birth=child.date_of_birth,
         age=child.age_on(timezone.localdate()),

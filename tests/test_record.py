@@ -878,3 +878,25 @@ def test_no_page_title_names_the_child(client):
         html = client.get(record_url(child, suffix)).content.decode()
         title = html.split("<title>", 1)[1].split("</title>", 1)[0]
         assert child.contactpoint_id_display in title and "Zenobia" not in title, title
+
+
+def test_a_child_is_named_the_same_on_her_record_and_the_pages_about_her(client):
+    """Emily Rose Lane was "Emily Rose Lane" on her record but "Emily Lane" on the page that
+    records Priya's work with her, and on the team's request for contact."""
+    from shielding.models import ContactRequest
+
+    child = make_child(given_name="Emily", middle_names="Rose", family_name="Lane")
+    practitioner = priya()
+    sign_in(client, practitioner)
+    pages = [client.get(record_url(child)), client.get(record_url(child, "my-involvement/"))]
+    shield(child)
+    asked = ContactRequest.objects.create(
+        child=child, requester=practitioner, service="Health visiting",
+        reason="Missed immunisations", reply_to="01632 960555",
+    )  # fmt: skip
+    sign_in(client, sam())
+    pages.append(client.get(reverse("shielding:contact_request", args=[asked.pk])))
+    for page in pages:
+        html = page.content.decode()
+        assert page.status_code == 200 and "Emily Rose Lane" in html, page.request["PATH_INFO"]
+        assert "Emily Lane" not in html, page.request["PATH_INFO"]
