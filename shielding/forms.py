@@ -83,9 +83,11 @@ class OverrideForm(GovukMessages, forms.Form):
 
 
 class ContactRequestForm(GovukMessages, forms.Form):
+    # Filled in with her job title ("Social worker"), which "Your service" did not describe.
     service = WrittenText(
-        label="Your service", max_length=200,
-        error_messages={"required": "Enter the service you work for"},
+        label="Your job or service", max_length=200,
+        help_text="For example, health visitor or school nursing service",
+        error_messages={"required": "Enter your job or the service you work for"},
     )  # fmt: skip
     reason = WrittenText(
         label="Why you need to contact the child or their family", widget=forms.Textarea,

@@ -140,7 +140,7 @@ def test_a_shielded_child_is_masked_then_contact_is_brokered_and_an_override_is_
     assert "Zqxv" not in page.content()
     screenshot("shielded-record")
     page.get_by_role("button", name="Ask the team to put you in touch").click()
-    page.get_by_label("Your service").fill("Health visiting")
+    page.get_by_label("Your job or service").fill("Health visiting")
     page.get_by_label("Why you need to contact the child or their family").fill("Missed checks")
     page.get_by_label("How the team can reach you").fill("01632 960555")
     page.get_by_role("button", name="Send the request").click()

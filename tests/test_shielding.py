@@ -44,6 +44,7 @@ from shielding.policy import (
     shield_sources_among,
     shielded_lookalike,
 )
+from tests.html import input_tag
 from tests.personas import (
     ada,
     dana,
@@ -2138,6 +2139,20 @@ class TestBrokeredContact:
             "Missed immunisations"
             not in team.get(reverse("shielding:contact_queue")).content.decode()
         )
+
+    def test_the_job_title_it_is_filled_in_with_is_asked_for_as_a_job(self, client):
+        """Owen's request form offered "Social worker" as "Your service"; left empty it asked
+        for "the service you work for", where his job would do as well."""
+        child = shielded_child()
+        user = make_user("owen", Role.PRACTITIONER)
+        User.objects.filter(pk=user.pk).update(job_title="Social worker")
+        sign_in(client, user)
+        url = reverse("shielding:request_contact", args=[child.contactpoint_id])
+        html = client.get(url).content.decode()
+        assert '<label class="govuk-label" for="id_service">Your job or service</label>' in html
+        assert input_tag(html, "id_service").count('value="Social worker"') == 1
+        refused = client.post(url, {"service": "", "reason": "x", "reply_to": "01632 960555"})
+        assert "Enter your job or the service you work for" in refused.content.decode()
 
     def test_the_request_says_which_child_it_is_about_before_the_outcome_is_asked(self, client):
         """Sam's page of a request named the child only below the form, under "The full
