@@ -4,9 +4,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from contactpoint.govuk_forms import GovukMessages, WrittenText
+from contactpoint.telephone_numbers import telephone_number_is_valid
 from directory.forms import parse_future_date
 from shielding.models import ContactRequest, Shield
 
@@ -98,6 +101,19 @@ class ContactRequestForm(GovukMessages, forms.Form):
         help_text="A work telephone number or email address",
         error_messages={"required": "Enter how the team can reach you"},
     )  # fmt: skip
+
+    def clean_reply_to(self) -> str:
+        """The team replies by it: "ask at reception" would leave them no way to."""
+        reply_to: str = self.cleaned_data["reply_to"]
+        try:
+            validate_email(reply_to)
+        except ValidationError:
+            if not telephone_number_is_valid(reply_to):
+                raise ValidationError(
+                    "Enter a work telephone number or email address, like 01632 960 001 or "
+                    "name@example.org"
+                ) from None
+        return reply_to
 
 
 class ContactOutcomeForm(GovukMessages, forms.Form):

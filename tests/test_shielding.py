@@ -2154,6 +2154,29 @@ class TestBrokeredContact:
         refused = client.post(url, {"service": "", "reason": "x", "reply_to": "01632 960555"})
         assert "Enter your job or the service you work for" in refused.content.decode()
 
+    @pytest.mark.parametrize(
+        ("reply_to", "sent"),
+        [
+            ("ask at reception", False),
+            ("0161", False),
+            ("owen@", False),
+            ("0161 496 0123 ext 214", True),
+            ("owen@manchester.example.org", True),
+        ],
+    )
+    def test_the_team_is_given_a_way_to_reply(self, client, reply_to, sent):
+        """A request reached the team with "not a phone" as how to reach its sender: the form
+        asked for a telephone number or email address, and took anything."""
+        child = shielded_child()
+        sign_in(client, priya())
+        url = reverse("shielding:request_contact", args=[child.contactpoint_id])
+        page = client.post(
+            url, {"service": "Health visiting", "reason": "Missed checks", "reply_to": reply_to}
+        )
+        refused = "Enter a work telephone number or email address, like 01632 960 001"
+        assert ContactRequest.objects.exists() is sent
+        assert (refused in page.content.decode()) is not sent
+
     def test_the_request_says_which_child_it_is_about_before_the_outcome_is_asked(self, client):
         """Sam's page of a request named the child only below the form, under "The full
         record": he had to scroll past the outcome to learn whom it was about."""
