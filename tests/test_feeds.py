@@ -3981,6 +3981,15 @@ class TestSeparateAFeedRecord:
             data |= {"feed_record": feed_record, "separating": "yes"}
         return client.post(reverse("directory:separate"), data, follow=True)
 
+    def test_after_a_record_no_feed_record_joined_another_can_be_looked_up(self, client):
+        """The page said "No feed record has joined this record" and offered no button:
+        Dana, who had typed the wrong ID, was left with nowhere to go."""
+        sign_in(client, dana())
+        page = self.separate(client, make_child()).content.decode()
+        assert "No feed record has joined this record." in page
+        button = '<button type="submit" class="govuk-button" data-module="govuk-button">'
+        assert f"{button}Continue</button>" in page
+
     def test_a_feed_record_that_joined_another_child_becomes_a_record_of_its_own(
         self, client, school
     ):
