@@ -76,6 +76,10 @@ class ShieldReviewForm(ShieldLiftForm):
         return data
 
 
+# The fewest characters a reason to override a shield may have ("Section 47", "s47 visit").
+OVERRIDE_REASON_SHORTEST = 10
+
+
 class OverrideForm(GovukMessages, forms.Form):
     reason = WrittenText(
         label="Why you need to see this record", widget=forms.Textarea, max_length=2000,
@@ -83,6 +87,17 @@ class OverrideForm(GovukMessages, forms.Form):
         "The local authority's ContactPoint team will review it.",
         error_messages={"required": "Enter why you need to see this shielded record"},
     )  # fmt: skip
+
+    def clean_reason(self) -> str:
+        """The LA's team and the auditors review each override by its reason: "x" or "ok"
+        would tell them nothing, and lets the override through without a thought."""
+        reason: str = self.cleaned_data["reason"]
+        if len(reason) < OVERRIDE_REASON_SHORTEST:
+            raise ValidationError(
+                f"Why you need to see this record must be {OVERRIDE_REASON_SHORTEST} characters "
+                "or more, like the enquiry or emergency it is for"
+            )
+        return reason
 
 
 class ContactRequestForm(GovukMessages, forms.Form):

@@ -1783,6 +1783,12 @@ class TestOverride:
                 "Enter why you need to see this shielded record"
                 in self.override(client, child, reason=reason).content.decode()
             )
+        # Too short to tell the LA's team or an auditor why: "x", "ok", and 9 characters.
+        for reason in ("x", "ok", "s47 visit", "\u200bs47\u200b visit\u200b"):
+            assert (
+                "Why you need to see this record must be 10 characters or more"
+                in self.override(client, child, reason=reason).content.decode()
+            )
         assert not ShieldOverride.objects.exists()
         self.override(client, child, reason="\u202eSection 47 enquiry\u200b")
         assert ShieldOverride.objects.get().reason == "Section 47 enquiry", "what can be seen"
