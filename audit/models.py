@@ -9,6 +9,8 @@ refuses every UPDATE, DELETE and TRUNCATE. Old months leave only by dropping who
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from directory import contactpoint_id
+
 
 class Action(models.TextChoices):
     PAGE_VIEW = "page_view", "Page view"
@@ -72,6 +74,11 @@ class AuditEvent(models.Model):
         return (
             f"{self.get_action_display()} by {self.username or 'anonymous'} at {self.occurred_at}"
         )
+
+    @property
+    def child_contactpoint_id_display(self) -> str:
+        """The child's ID as every other page shows it, in groups of four."""
+        return contactpoint_id.display(self.child_contactpoint_id)
 
 
 class AuditSeal(models.Model):

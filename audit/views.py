@@ -20,6 +20,7 @@ from audit.charts import bar_chart_svg
 from audit.forms import EventFilterForm, PeriodForm
 from audit.models import Action, AuditEvent
 from audit.recorder import LISTED_BESIDE, audit_also, audit_note
+from directory.contactpoint_id import display as contactpoint_id_display
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
 from shielding.policy import (
@@ -208,6 +209,7 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
         "audit/child_history.html",
         {
             "contactpoint_id": contactpoint_id,
+            "contactpoint_id_display": contactpoint_id_display(contactpoint_id),
             "events": _shown(events),
             "total": total,
             "merged": merged,

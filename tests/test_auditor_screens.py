@@ -371,6 +371,15 @@ class TestChildHistory:
         assert "/viewed" in html and "/found" in html
         assert "NE1 4ST" in html and "Print this page" in html
 
+    def test_the_childs_id_is_shown_in_groups_of_four_as_on_every_other_page(self, ada_client):
+        """An auditor reads the ID out, or types it, as the record page prints it."""
+        child = make_child()
+        event(priya(), child_contactpoint_id=child.contactpoint_id, path="/viewed")
+        spaced = child.contactpoint_id_display
+        assert f"Access history of ContactPoint ID {spaced}</h1>" in history_of(ada_client, child)
+        listed = ada_client.get(reverse("audit:events")).content.decode()
+        assert f">{spaced}</a>" in listed
+
     def test_it_includes_the_accesses_to_records_merged_into_the_childs(self, ada_client):
         """Two records of one child, merged: a subject access request is about the child,
         and who saw her under the record that was merged away saw her."""
