@@ -620,7 +620,11 @@ PURGED = "not_imported_as_its_record_was_purged"
 EXTRACTED_BEFORE = "not_applied_as_a_file_extracted_later_sent_its_record"
 NOT_APPLIED = (GIVEN_SINCE, PURGED, EXTRACTED_BEFORE)
 # Row outcomes as said of more than one row: "3 new children", not "3 new child".
-ROW_OUTCOME_PLURALS = {"new_child": "new_children"}
+ROW_OUTCOME_PLURALS = {
+    "new_child": "new_children",
+    PURGED: "not_imported_as_their_records_were_purged",
+    EXTRACTED_BEFORE: "not_applied_as_files_extracted_later_sent_their_records",
+}
 
 
 class FeedImport(models.Model):

@@ -3141,6 +3141,15 @@ class TestUploadScreen:
         assert "2 new children</td>" in html
         assert "new child." not in html and "new child</td>" not in html
 
+    def test_every_outcome_of_more_than_one_row_reads_as_plural(self):
+        from directory.models import EXTRACTED_BEFORE, PURGED, FeedImport
+
+        told = FeedImport.describe({PURGED: 2, EXTRACTED_BEFORE: 3, "new_child": 1})
+        assert told == (
+            "1 new child, 3 not applied as files extracted later sent their records, "
+            "2 not imported as their records were purged"
+        )
+
     def test_a_large_file_is_checked_now_and_imported_within_minutes(
         self, client, school, settings
     ):
