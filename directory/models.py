@@ -273,6 +273,20 @@ class Child(Provenance):
         born = self.date_of_birth
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
+    def age_in_words(self, day: date) -> str:
+        """Her age on ``day`` as pages give it: whole years, or under a year in months ("(age
+        0)" tells a health visitor nothing about a baby)."""
+        years = self.age_on(day)
+        if years >= 1:
+            return str(years)
+        if self.date_of_death is not None and self.date_of_death < day:
+            day = self.date_of_death
+        born = self.date_of_birth
+        months = (day.year - born.year) * 12 + day.month - born.month - (day.day < born.day)
+        if months < 1:
+            return "under 1 month"
+        return f"{months} month{'s' if months > 1 else ''}"
+
 
 class ChildName(Provenance, FedBy):
     """A former name (before adoption or a change of name) or another name the child is known by."""

@@ -645,7 +645,7 @@ class ChildRecord:
     other_names: tuple[NameShown, ...]
     gender: str
     date_of_birth: date
-    age: int
+    age: str  # in words: "10", "5 months"
     status: str
     date_of_death: date | None
     shielded: bool
@@ -792,7 +792,7 @@ def visible_child(
         ),
         gender=child.get_gender_display(),
         date_of_birth=child.date_of_birth,
-        age=child.age_on(today),
+        age=child.age_in_words(today),
         status=child.get_status_display(),
         date_of_death=child.date_of_death,
         shielded=shielded,
@@ -887,7 +887,7 @@ class SearchResultShown:
     name: str
     gender: str
     date_of_birth: date
-    age: int
+    age: str  # in words: "10", "5 months"
     date_of_death: date | None  # shown on a masked record too: it says nothing of where
     archived_on: date | None  # found only by data managers, for a year: a status, not a place
     shielded: bool
@@ -913,7 +913,7 @@ def visible_search_result(child: Child, score: int, viewer: User) -> SearchResul
         name=full_name(child.given_name, child.middle_names, child.family_name),
         gender=child.get_gender_display(),
         date_of_birth=child.date_of_birth,
-        age=child.age_on(timezone.localdate()),
+        age=child.age_in_words(timezone.localdate()),
         date_of_death=child.date_of_death,
         archived_on=child.archived_on if child.status == Child.Status.ARCHIVED else None,
         shielded=is_shielded(child),

@@ -242,6 +242,18 @@ class TestTheRecord:
         assert "(age 9)" in html and "(age 10)" not in html
         assert f"(died {died.day} {died:%B %Y})" in html
 
+    def test_a_babys_age_is_in_months(self, client):
+        """ "(age 0)" tells a health visitor nothing about a baby of four months."""
+        sign_in(client, priya())
+        today = timezone.localdate()
+        month, year = (
+            (today.month - 4, today.year) if today.month > 4 else (today.month + 8, today.year - 1)
+        )
+        baby = make_child(date_of_birth=date(year, month, 1))
+        assert "(age 4 months)" in client.get(record_url(baby)).content.decode()
+        newborn = make_child(given_name="Ivy", date_of_birth=today - timedelta(days=3))
+        assert "(age under 1 month)" in client.get(record_url(newborn)).content.decode()
+
     def test_the_number_of_queries_does_not_grow_with_the_record(self, client):
         sign_in(client, priya())
         small = make_child(given_name="Solo")
