@@ -47,6 +47,7 @@ from directory.models import (
     Child,
     FeedImport,
     FeedUpload,
+    Gender,
     MatchReview,
     Merge,
     Source,
@@ -559,12 +560,28 @@ def _merge_pair(
     return (None, None) if form.errors else (kept, absorbed)
 
 
+_GENDER_UNSAID = (Gender.NOT_KNOWN, Gender.NOT_SPECIFIED)
+
+
+def _merge_differences(kept: Child, absorbed: Child) -> str:
+    """What two records about to be merged disagree on that one child could not ("date of
+    birth and gender"): a girl born in 2015 and a boy born in 2013 are two children, and a
+    data manager who typed one digit wrong should be told before, not after."""
+    differ = []
+    if kept.date_of_birth != absorbed.date_of_birth:
+        differ.append("date of birth")
+    genders = {kept.gender, absorbed.gender}
+    if len(genders) > 1 and not genders & set(_GENDER_UNSAID):
+        differ.append("gender")
+    return " and ".join(differ)
+
+
 @never_cache
 @permission_required(Permission.MERGE_RECORDS)
 def merge(request: HttpRequest) -> HttpResponseBase:
     manager = signed_in_user(request)
     form = MergeForm(request.POST if request.method == "POST" else None)
-    pair = None
+    pair, differ = None, ""
     mentioned: list[Child] = []  # children named in a message
     if request.method == "POST" and form.is_valid():
         kept, absorbed = _merge_pair(form, manager, mentioned)
@@ -584,6 +601,7 @@ def merge(request: HttpRequest) -> HttpResponseBase:
                 return redirect("directory:merges")
         if kept and absorbed:
             pair = [record_named(kept, manager), record_named(absorbed, manager)]
+            differ = _merge_differences(kept, absorbed)
     audit_note(
         request,
         action=Action.PAGE_VIEW,
@@ -591,7 +609,8 @@ def merge(request: HttpRequest) -> HttpResponseBase:
         result_ids=[child.contactpoint_id for child in pair or []]
         + [child.contactpoint_id for child in mentioned],
     )
-    return render(request, "directory/merge.html", {"form": form, "pair": pair})
+    context = {"form": form, "pair": pair, "differ": differ}
+    return render(request, "directory/merge.html", context)
 
 
 @never_cache

@@ -2519,6 +2519,28 @@ class TestMergeAndUnmerge:
         absorbed.refresh_from_db()
         assert absorbed.status == "active"
 
+    @pytest.mark.parametrize(
+        ("hers", "told"),
+        [
+            ({"given_name": "Amy"}, None),
+            ({"gender": "not_known"}, None),
+            ({"date_of_birth": date(2013, 6, 2)}, "date of birth"),
+            ({"gender": "male"}, "gender"),
+            ({"gender": "male", "date_of_birth": date(2013, 6, 2)}, "date of birth and gender"),
+        ],
+    )
+    def test_a_merge_of_records_that_disagree_on_who_she_is_warns_first(self, client, hers, told):
+        kept = make_child(gender="female", date_of_birth=date(2015, 3, 14))
+        absorbed = make_child(**{"gender": "female", "date_of_birth": date(2015, 3, 14), **hers})
+        sign_in(client, dana())
+        form = {"kept": kept.contactpoint_id, "absorbed": absorbed.contactpoint_id}
+        preview = client.post(reverse("directory:merge"), form).content.decode()
+        assert "Check these are the same child" in preview
+        if told is None:
+            assert "These records give a different" not in preview
+        else:
+            assert f"These records give a different {told}. Merge them only if" in preview
+
 
 def manage(*arguments: str) -> tuple[int, str, str]:
     """A command run in the test's own database: its exit code, output and errors."""
