@@ -317,6 +317,8 @@ class TestCreatingUsers:
         reactivated. Lee is told to reactivate her first."""
         user = make_user("lara", Role.LA_ADMINISTRATOR)
         action(lee_client, user, "suspend")
+        page = lee_client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+        assert "Reactivate" in page and "set-up link" not in page and "new password" not in page
         response = lee_client.post(
             reverse("accounts:user_action", args=[user.pk, "setup-link"]), follow=True
         )
