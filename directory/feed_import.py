@@ -88,6 +88,11 @@ logger = logging.getLogger(__name__)
 
 # Why a file was not imported, on the upload page and in a waiting file's result.
 FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
+# Its first row is not this feed's header (or it is no CSV text at all): no row can be left out.
+FILE_UNREADABLE = (
+    "The file cannot be read as this feed's file: correct its first row, or choose the feed it "
+    "is from, and upload it again"
+)
 NOTHING_PASSES_YET = (
     "The rows left out of this file before ({left_out}) cannot be imported yet: put right in "
     "ContactPoint (or the file) what the report says, then send it again"
@@ -179,6 +184,8 @@ class ImportOutcome:
 def refused_because(outcome: ImportOutcome | None, skip_invalid: bool) -> str:
     """Why a file was not imported: what the upload page's file field says, and a waiting
     file's result. Sent again, of the rows left out."""
+    if outcome is not None and any(number == 1 for number, _ in outcome.validation.errors):
+        return FILE_UNREADABLE
     if outcome is None or outcome.resend_of is None:
         return FILE_REFUSED
     if skip_invalid:
