@@ -39,6 +39,7 @@ from directory.models import (
     Address,
     CareRelationship,
     Child,
+    Gender,
     Involvement,
     NameKey,
     ParentCarer,
@@ -998,6 +999,11 @@ class ReviewShown:
     candidates: tuple[CandidateShown, ...]
 
 
+def _gender_said(code: str) -> str:
+    """A row's gender code ("female", in any case) as the candidates' is shown ("Female")."""
+    return dict(Gender.choices).get(code.lower(), code)
+
+
 def review_shown(
     *,
     incoming: Person,
@@ -1053,7 +1059,7 @@ def review_shown(
         given_name=payload.get("given_name", ""),
         family_name=payload.get("family_name", ""),
         date_of_birth=payload.get("date_of_birth", ""),
-        gender=payload.get("gender", ""),
+        gender=_gender_said(payload.get("gender", "")),
         postcode=HIDDEN if hidden else payload.get("postcode", ""),
         location_hidden=hidden,
         candidates=tuple(shown),

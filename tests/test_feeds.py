@@ -1088,6 +1088,8 @@ class TestMatching:
         review = MatchReview.objects.get()
         page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
         assert child.contactpoint_id_display in page and "Olive" in page and "NE9 9ZZ" in page
+        # The row's gender as the candidate's is shown, not as its file spells the code.
+        assert '<td class="govuk-table__cell">Female</td>' in page and ">female<" not in page
         decide(client, review, f"match:{child.contactpoint_id}")
         review.refresh_from_db()
         assert review.status == "matched" and child.addresses.filter(postcode="NE1 4ST").exists()
