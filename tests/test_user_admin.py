@@ -1137,6 +1137,8 @@ class TestOrganisations:
         operator_row = html[html.index("ContactPoint National Service</a>") :].split("</tr>")[0]
         assert operator_row.rstrip().endswith('<td class="govuk-table__cell">Not recorded</td>')
         assert "01632 960000<br>contactpoint@northshire.example.org" in html
+        # The operator is listed too, so the table's caption names it.
+        assert "Local authorities, national partners and the service operator</caption>" in html
 
     @pytest.mark.parametrize(
         ("field", "value", "message"),
