@@ -153,6 +153,8 @@ class TestSigningInAndOut:
         sign_in(client, lee())
         html = client.get("/").content.decode()
         assert "children&#x27;s records" not in html and "5 January 2029" in html
+        # He may not record his own checks (accounts.views: another administrator vouches).
+        assert "contact another administrator" in html and "your administrator" not in html
 
     def test_sign_out_is_a_post(self, client):
         sign_in(client, priya())
