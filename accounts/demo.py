@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, User
 from accounts.roles import Role
-from accounts.services import backup_codes_create
+from accounts.services import authenticator_key, backup_codes_create
 
 DEMO_CODES_SHOWN = 5
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / "var" / "demo-credentials.txt"
@@ -95,11 +95,12 @@ def demo_users_create(*, home_la: str, other_la: str, operator: str, today: date
         user.last_login = timezone.now()  # a demo user is never dormant
         user.save(update_fields=["password", "last_login"])
         TOTPDevice.objects.filter(user=user).delete()
-        TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
+        app = TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
         codes = backup_codes_create(user=user)
         roles = ", ".join(role.label for role in persona.roles)
         lines.append(f"  {persona.username:<8} {password}   {roles} ({user.organisation.name})")
         lines.append(f"           backup codes: {' '.join(codes[:DEMO_CODES_SHOWN])}")
+        lines.append(f"           authenticator key: {authenticator_key(app)}")
     return lines
 
 
@@ -108,7 +109,9 @@ def credentials_write(lines: list[str]) -> str:
         "Demo users (demo data only; passwords and backup codes change every time they are made):\n"
         "  username password                      roles (organisation)\n" + "\n".join(lines) + "\n"
         "Sign in at http://127.0.0.1:8000/accounts/login/ with the password, then a backup code\n"
-        "(each works once) as the security code.\n"
+        "(each works once) as the security code. Or add the authenticator key to an\n"
+        "authenticator app (time-based, 6 digits, 30 s) and type its code: getting new backup\n"
+        "codes asks for one.\n"
     )
     CREDENTIALS_FILE.parent.mkdir(exist_ok=True)
     CREDENTIALS_FILE.write_text(text)

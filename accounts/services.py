@@ -5,6 +5,7 @@ for requests and by ``auditlog.context.set_actor`` in commands), so "who changed
 is answered for suspensions, 2FA resets, unlocks, roles and dates alike.
 """
 
+import base64
 import secrets
 import uuid
 from collections.abc import Collection
@@ -333,6 +334,13 @@ def second_factor_match(
 
 
 @transaction.atomic
+def authenticator_key(device: TOTPDevice) -> str:
+    """The key an authenticator app is set up with by hand, as the QR code gives it, in
+    groups of four to be typed ("ABCD EFGH ...")."""
+    key = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
+
+
 def backup_codes_create(*, user: User) -> list[str]:
     """Ten new single-use backup codes, replacing any old ones; shown to the user once."""
     device, _ = StaticDevice.objects.get_or_create(

@@ -275,16 +275,13 @@ def enrol(request: HttpRequest) -> HttpResponse:
             audit_note(request, action=Action.TWO_FACTOR_FAILED)
             form.add_error("otp_token", "The security code is not correct. Try the newest code")
     qr = segno.make(shown.config_url, error="m")
-    secret = " ".join(
-        shown.config_url.split("secret=")[1].split("&")[0][i : i + 4] for i in range(0, 32, 4)
-    )
     return render(
         request,
         "accounts/enrol.html",
         {
             "form": form,
             "qr_svg": qr.svg_inline(scale=5, title="QR code for your authenticator app"),
-            "secret": secret.strip(),
+            "secret": services.authenticator_key(shown),
         },
     )
 

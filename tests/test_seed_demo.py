@@ -1,11 +1,14 @@
 """`seed_demo` loads realistic, deterministic demo data and refuses bad input in one line."""
 
+import base64
 from datetime import date
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Q
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import demo as accounts_demo
 from accounts.models import Organisation, User
@@ -110,6 +113,18 @@ class TestDemoData:
         line = next(line for line in output.splitlines() if line.strip().startswith("priya"))
         password = line.split()[1]
         assert client.login(username="priya", password=password)
+
+    def test_the_printed_authenticator_key_gives_codes_her_device_accepts(self):
+        """Getting new backup codes asks for a code from her app: a demo user sets one up by
+        hand with the printed key."""
+        output = seed("--children", "10")
+        lines = output.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.strip().startswith("priya"))
+        key = next(line for line in lines[at:] if "authenticator key:" in line).split(":")[1]
+        secret = base64.b32decode(key.replace(" ", "").strip())
+        code = f"{TOTP(secret).token():06d}"
+        device = TOTPDevice.objects.get(user__username="priya")
+        assert device.verify_token(code)
 
     def test_if_empty_leaves_a_loaded_directory_alone(self):
         seed("--children", "40")
