@@ -676,6 +676,9 @@ class ChildRecord:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # Whether the viewer's team shields this record: another LA's officer is not offered it.
     may_shield: bool = False
+    # Whether the viewer is of the contact_team, which passes on requests to reach the child
+    # (for a record merged into another, the kept record's): it is not told to contact itself.
+    contact_team_is_viewers: bool = False
 
     @property
     def full_name(self) -> str:
@@ -801,6 +804,8 @@ def visible_child(
         contact_team=_team(kept.local_authority) if shielded else None,
         may_shield=has_permission(viewer, Permission.MANAGE_SHIELDS)
         and viewer.organisation_id == child.local_authority_id,
+        contact_team_is_viewers=has_permission(viewer, Permission.BROKER_CONTACT)
+        and viewer.organisation_id == kept.local_authority_id,
     )
     if child.merged_into_id is not None:
         identity = replace(

@@ -76,6 +76,17 @@ SECRETS = (
 )  # fmt: skip
 
 
+def southshire_duplicate_merged_into_shielded_amelia() -> tuple[Child, Child]:
+    """Amelia's Northshire record, shielded by Sam after a Southshire duplicate of her was
+    merged into it: (Amelia, the duplicate)."""
+    amelia = shielded_child()
+    duplicate = make_child(local_authority=southshire())
+    in_force(amelia).delete()
+    children_merge(kept=amelia, absorbed=duplicate, by=None)
+    shield_by_sam(amelia)
+    return amelia, duplicate
+
+
 def mother_of(child: Child, mother: ParentCarer) -> None:
     CareRelationship.objects.create(
         child=child, carer=mother, relationship="mother", parental_responsibility=True,
@@ -1924,11 +1935,7 @@ class TestOverride:
         """A Southshire record merged into Amelia's Northshire one: overriding it through the
         old ID is an override of her shield, for Northshire's team to sign off, and it shows
         her record, where her details are now."""
-        amelia = shielded_child()
-        duplicate = make_child(local_authority=southshire())
-        in_force(amelia).delete()
-        children_merge(kept=amelia, absorbed=duplicate, by=None)
-        shield_by_sam(amelia)
+        amelia, duplicate = southshire_duplicate_merged_into_shielded_amelia()
         sign_in(
             client,
             make_user(
@@ -2069,11 +2076,7 @@ class TestBrokeredContact:
     ):
         """A Southshire record merged into Amelia's Northshire one: a Southshire practitioner
         who finds it asks Northshire's team, which sees her in full, not Southshire's."""
-        amelia = shielded_child()
-        duplicate = make_child(local_authority=southshire())
-        in_force(amelia).delete()
-        children_merge(kept=amelia, absorbed=duplicate, by=None)
-        shield_by_sam(amelia)
+        amelia, duplicate = southshire_duplicate_merged_into_shielded_amelia()
         sign_in(client, make_user("xena", Role.PRACTITIONER, organisation=southshire()))
         url = reverse("shielding:request_contact", args=[duplicate.contactpoint_id])
         assert "Northshire" in client.get(url).content.decode()
@@ -2342,6 +2345,16 @@ class TestMergesAndTheShield:
         assert page.status_code == 200 and amelia.contactpoint_id_display in page.content.decode()
         for secret in ("Marguerite", "07700 987654", "ZE2 9QX"):
             assert secret not in page.content.decode(), secret
+
+    def test_her_las_officer_is_told_whom_to_contact_on_a_record_merged_into_hers(self, client):
+        """Southshire's shielding officer, opening the Southshire duplicate merged into
+        Amelia's Northshire record, sees it masked: Northshire's team keeps her shield and
+        passes on requests, so she is told to contact it, not left with no way to reach her."""
+        _, duplicate = southshire_duplicate_merged_into_shielded_amelia()
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        page = client.get(record(duplicate)).content.decode()
+        assert "Details that could show where the child is are hidden" in page
+        assert "To contact this child or the people working with them, contact Northshire" in page
 
     def seen_by_priya(self, client, *children: Child) -> str:
         sign_in(client, priya())
