@@ -15,6 +15,7 @@ from accounts.models import User
 from accounts.permissions import Permission, permission_required, signed_in_user
 from audit.models import Action
 from audit.recorder import audit_note
+from contactpoint.telephone_numbers import telephone_number_is_valid
 from directory.models import Child
 from directory.search import child_for_record, findable_children
 from shielding import services
@@ -587,9 +588,11 @@ def contact_request(request: HttpRequest, contactpoint_id: str) -> HttpResponseB
                 "The record now shows who works with the child.",
             )
         return redirect(_record_url(child))
+    # Her work phone, unless it was saved before the rule it would now be refused by.
+    phone = requester.phone if telephone_number_is_valid(requester.phone) else ""
     form = ContactRequestForm(
         request.POST if request.method == "POST" else None,
-        initial={"service": requester.job_title, "reply_to": requester.phone or requester.email},
+        initial={"service": requester.job_title, "reply_to": phone or requester.email},
     )
     if request.method == "POST" and form.is_valid():
         # To the team that keeps her shield: for a record merged into another, the kept one's,

@@ -2186,6 +2186,23 @@ class TestBrokeredContact:
         assert ContactRequest.objects.exists() is sent
         assert (refused in page.content.decode()) is not sent
 
+    def test_the_form_is_not_filled_in_with_a_phone_it_refuses(self, client):
+        """Priya's work phone was saved as "7700 900982" before a UK number had to start with
+        its 0: her request form offered it as how to reach her, then refused it. It now offers
+        her work email, and the form sent as it came is sent."""
+        child = shielded_child()
+        user = priya()
+        User.objects.filter(pk=user.pk).update(phone="7700 900982", email="priya@example.org")
+        sign_in(client, user)
+        url = reverse("shielding:request_contact", args=[child.contactpoint_id])
+        offered = re.search(
+            r'value="([^"]*)"', input_tag(client.get(url).content.decode(), "id_reply_to")
+        )
+        assert offered and offered[1] == "priya@example.org"
+        form = {"service": "Health visiting", "reason": "Missed checks", "reply_to": offered[1]}
+        client.post(url, form)
+        assert ContactRequest.objects.get().reply_to == "priya@example.org"
+
     def test_the_request_says_which_child_it_is_about_before_the_outcome_is_asked(self, client):
         """Sam's page of a request named the child only below the form, under "The full
         record": he had to scroll past the outcome to learn whom it was about."""
