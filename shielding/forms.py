@@ -76,8 +76,9 @@ class ShieldReviewForm(ShieldLiftForm):
         return data
 
 
-# The fewest characters a reason to override a shield may have ("Section 47", "s47 visit").
-OVERRIDE_REASON_SHORTEST = 10
+# The fewest letters and numbers a reason to override a shield may have, spaces and marks not
+# counted: "Section 47" and "s47 visit" are reasons, "x........." is not.
+OVERRIDE_REASON_SHORTEST = 8
 
 
 class OverrideForm(GovukMessages, forms.Form):
@@ -92,10 +93,10 @@ class OverrideForm(GovukMessages, forms.Form):
         """The LA's team and the auditors review each override by its reason: "x" or "ok"
         would tell them nothing, and lets the override through without a thought."""
         reason: str = self.cleaned_data["reason"]
-        if len(reason) < OVERRIDE_REASON_SHORTEST:
+        if sum(character.isalnum() for character in reason) < OVERRIDE_REASON_SHORTEST:
             raise ValidationError(
-                f"Why you need to see this record must be {OVERRIDE_REASON_SHORTEST} characters "
-                "or more, like the enquiry or emergency it is for"
+                f"Why you need to see this record must have {OVERRIDE_REASON_SHORTEST} letters "
+                "or numbers or more, like the enquiry or emergency it is for"
             )
         return reason
 
