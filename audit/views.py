@@ -213,6 +213,7 @@ def child_history(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
             "events": _shown(events),
             "total": total,
             "merged": merged,
+            "merged_display": [contactpoint_id_display(merged_id) for merged_id in merged],
             "national": is_national(auditor),
             "changes": changes,
             "theirs": theirs,
