@@ -90,8 +90,8 @@ logger = logging.getLogger(__name__)
 FILE_REFUSED = "The file has errors: correct them and upload it again, or leave those rows out"
 # Its first row is not this feed's header (or it is no CSV text at all): no row can be left out.
 FILE_UNREADABLE = (
-    "The file cannot be read as this feed's file: correct its first row, or choose the feed it "
-    "is from, and upload it again"
+    "The file cannot be read as this feed's file: correct its header (the row that names the "
+    "columns), or choose the feed it is from, and upload it again"
 )
 NOTHING_PASSES_YET = (
     "The rows left out of this file before ({left_out}) cannot be imported yet: put right in "

@@ -3274,7 +3274,7 @@ class TestUploadScreen:
         sign_in(client, dana())
         page = self.big_census(client, content)
         assert said in page and "The file has errors: correct them" not in page
-        assert "The file cannot be read as this feed&#x27;s file: correct its first row" in page
+        assert "The file cannot be read as this feed&#x27;s file: correct its header" in page
         assert "File waiting" not in page and not FeedUpload.objects.exists()
 
     def test_the_upload_page_does_not_read_the_files_waiting(self, client, settings):
