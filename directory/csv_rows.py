@@ -97,12 +97,13 @@ class _ReadableErrors:
 
 
 class CsvRows:
-    """The header is row 1 and every line after it counts, a blank one too (a spreadsheet
-    shows an empty row there); blank rows are then left out, also one of empty cells only (a
-    spreadsheet saves a row it once held, or a cleared one, as ",,,,"). Lines may end however
-    the file was saved: CR (Excel for Mac), LF or CR LF. ``csv.Error`` is raised by reading the
-    header or the rows, where the CSV itself breaks: also a quote never closed, which a lenient
-    reader would take as one cell holding every line after it (rows silently lost)."""
+    """The header is row 1 (or the line it is on, after blank ones) and every line after it
+    counts, a blank one too (a spreadsheet shows an empty row there); blank rows are then left
+    out, also one of empty cells only (a spreadsheet saves a row it once held, or a cleared
+    one, as ",,,,"). Lines may end however the file was saved: CR (Excel for Mac), LF or CR LF.
+    ``csv.Error`` is raised by reading the header or the rows, where the CSV itself breaks:
+    also a quote never closed, which a lenient reader would take as one cell holding every line
+    after it (rows silently lost)."""
 
     def __init__(self, text: str) -> None:
         self._reader = _ReadableErrors(csv.reader(io.StringIO(text, newline=""), strict=True))
@@ -124,6 +125,12 @@ class CsvRows:
                         self._header.pop()
                     break
         return self._header
+
+    @property
+    def header_number(self) -> int:
+        """The row the header is on: 1, or later where blank lines come before it."""
+        _ = self.header
+        return max(self._number, 1) if self._header else 1
 
     @property
     def next_number(self) -> int:

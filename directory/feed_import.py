@@ -184,7 +184,9 @@ class ImportOutcome:
 def refused_because(outcome: ImportOutcome | None, skip_invalid: bool) -> str:
     """Why a file was not imported: what the upload page's file field says, and a waiting
     file's result. Sent again, of the rows left out."""
-    if outcome is not None and any(number == 1 for number, _ in outcome.validation.errors):
+    if outcome is not None and any(
+        number == 1 or said.startswith("header:") for number, said in outcome.validation.errors
+    ):
         return FILE_UNREADABLE
     if outcome is None or outcome.resend_of is None:
         return FILE_REFUSED

@@ -520,7 +520,7 @@ def feed_validate(
     result = Validation()
     reader = CsvRows(text)
     try:
-        if _header_checked(source, reader.header, result):
+        if _header_checked(source, reader, result):
             _rows_check(
                 source, reader, result, {}, today=today, known=known, extracted_on=extracted_on
             )
@@ -549,7 +549,7 @@ def feed_header_validate(source: str, text: str) -> Validation:
     result = Validation()
     reader = CsvRows(text[:HEADER_CHARACTERS])
     try:
-        _header_checked(source, reader.header, result)
+        _header_checked(source, reader, result)
     except csv.Error as problem:
         result.errors.append(_unreadable(reader, problem))
     return result
@@ -575,7 +575,8 @@ def _header_problems(source: str, header: Sequence[str]) -> list[str]:
     return problems
 
 
-def _header_checked(source: str, header: Sequence[str], result: Validation) -> bool:
+def _header_checked(source: str, reader: CsvRows, result: Validation) -> bool:
+    header = reader.header
     problems = _header_problems(source, header)
     if not problems:
         return True
@@ -587,7 +588,8 @@ def _header_checked(source: str, header: Sequence[str], result: Validation) -> b
             f"these are the columns of a {Source(other).label.lower()} file, not a "
             f"{Source(source).label.lower()} file: check which feed the file comes from"
         )
-    result.errors.append((1, "header: " + "; ".join(problems)))
+    # Its own row, where blank lines come before it: "Row 1" would point at one of those.
+    result.errors.append((reader.header_number, "header: " + "; ".join(problems)))
     return False
 
 

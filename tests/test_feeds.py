@@ -20,7 +20,12 @@ from django.utils import timezone
 from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
-from directory.feed_import import feed_import, review_version, waiting_uploads_import
+from directory.feed_import import (
+    feed_import,
+    refused_because,
+    review_version,
+    waiting_uploads_import,
+)
 from directory.feed_views import ARCHIVED_OUT_OF_SIGHT, DECISION_NEEDED
 from directory.feeds import (
     ADDED_LATER,
@@ -308,6 +313,15 @@ class TestValidation:
         outcome = load(content)
         assert outcome.validation.errors == [(1, "header: columns named twice: given_name")]
         assert not Child.objects.exists()
+
+    def test_a_bad_header_after_blank_lines_is_reported_on_its_own_row(self, school):
+        """Two blank lines above the header: "Row 1" would send her to an empty line."""
+        header, row = census({}).decode().splitlines()
+        outcome = load(f"\n\n{header},given_name\n{row},Olive\n".encode())
+        assert outcome.validation.errors == [(3, "header: columns named twice: given_name")]
+        assert refused_because(outcome, skip_invalid=False).startswith(
+            "The file cannot be read as this feed's file: correct its header"
+        )
 
     def test_a_header_is_read_as_a_person_reads_it(self, school):
         """Spaces around a name ("upn, given_name") were part of it, so every column was
