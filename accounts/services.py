@@ -165,6 +165,12 @@ def password_change(*, user: User, current: str, password: str) -> bool:
     return True
 
 
+def password_is_current(*, user: User, current: str) -> bool:
+    """Whether ``current`` is her password as saved now: checked even when the new one she
+    chose is refused, so that the page lists both mistakes at once."""
+    return User.objects.only("password").get(pk=user.pk).check_password(current)
+
+
 # A user's profile as the administrator's form gives it and user_update saves it.
 PROFILE = (
     "first_name", "last_name", "email", "job_title", "phone", "home_postcode",

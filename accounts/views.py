@@ -389,39 +389,40 @@ def password_change(request: HttpRequest) -> HttpResponse:
     other sessions end; this one stays signed in."""
     user = signed_in_user(request)
     form = ChangePasswordForm(user, request.POST if request.method == "POST" else None)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and not _locked_out(request, form, CHANGING_PASSWORD)
-    ):
-        try:
-            changed = services.password_change(
-                user=user,
-                current=form.cleaned_data["current_password"],
-                password=form.cleaned_data["new_password1"],
-            )
-        except services.PasswordAlreadyChanged:
-            # Answered as its first request was; that one wrote the change's event.
-            audit_note(request, detail=CHANGING_PASSWORD.detail | {"sent_again": True})
-            changed = True
-        else:
+    complete = form.is_bound and form.is_valid()
+    # Her current password is checked whatever else is wrong, so that the page lists every
+    # mistake at once; a wrong one counts once each time she sends the form.
+    current = form.cleaned_data.get("current_password") if form.is_bound else None
+    if current and not _locked_out(request, form, CHANGING_PASSWORD):
+        if complete:
+            try:
+                changed = services.password_change(
+                    user=user, current=current, password=form.cleaned_data["new_password1"]
+                )
+            except services.PasswordAlreadyChanged:
+                # Answered as its first request was; that one wrote the change's event.
+                audit_note(request, detail=CHANGING_PASSWORD.detail | {"sent_again": True})
+                changed = True
+            else:
+                if changed:
+                    audit_note(request, action=Action.PASSWORD_CHANGED)
             if changed:
-                audit_note(request, action=Action.PASSWORD_CHANGED)
-        if changed:
-            session_renew(request, user)
-            messages.success(
+                session_renew(request, user)
+                messages.success(
+                    request,
+                    "Your password has been changed. Anyone signed in as you elsewhere has "
+                    "been signed out.",
+                )
+                return redirect("home")
+        # Complete and not changed: the service found her current password wrong.
+        if complete or not services.password_is_current(user=user, current=current):
+            _wrong_answer(
                 request,
-                "Your password has been changed. Anyone signed in as you elsewhere has been "
-                "signed out.",
+                form,
+                CHANGING_PASSWORD,
+                "current_password",
+                "Your current password is not correct",
             )
-            return redirect("home")
-        _wrong_answer(
-            request,
-            form,
-            CHANGING_PASSWORD,
-            "current_password",
-            "Your current password is not correct",
-        )
     return render(request, "accounts/password_change.html", {"form": form})
 
 

@@ -174,6 +174,25 @@ class TestChangingHerPassword:
         at_sign_in = Client().post(LOGIN, {"username": "priya", "password": PASSWORD})
         assert "signing in is locked" in at_sign_in.content.decode()
 
+    def test_a_wrong_current_password_is_listed_with_a_mistake_in_the_new_one(self, client):
+        """GOV.UK lists every error at once: she is not told of her wrong current password
+        only once her new one is right. Each submission with a wrong one counts once towards
+        the lockout, whatever else is wrong; a right one with a mistaken new one, not at all."""
+        user = priya()
+        sign_in(client, user)
+        for _ in range(2):
+            page = error_shown(change(client, current="wrong-password-here", new="short"))
+            assert "Your current password is not correct" in page
+            assert "Your password must be 12 characters or more" in page
+        assert SignInFailure.objects.filter(username="priya", stage="password").count() == 2
+        failed = AuditEvent.objects.filter(action=Action.SIGN_IN_FAILED, user_id=user.pk)
+        assert failed.filter(detail__changing_password=True).count() == 2
+        page = error_shown(change(client, new="short"))
+        assert "Your current password is not correct" not in page
+        assert SignInFailure.objects.count() == 2
+        user.refresh_from_db()
+        assert user.check_password(PASSWORD)
+
     def test_it_is_refused_without_a_second_factor(self, client):
         """Someone with her password alone cannot change it, and lock her out."""
         user = priya()
