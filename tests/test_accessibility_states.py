@@ -6,7 +6,9 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import Role
 from accounts.services import setup_link_create
@@ -17,6 +19,7 @@ from shielding.models import ContactRequest
 from tests.personas import (
     PASSWORD,
     ada,
+    current_code,
     dana,
     feed_review,
     lee,
@@ -35,6 +38,8 @@ from tests.test_browser import sign_in_as
 from tests.test_shielding import shielded_child
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
+
+RENEW = reverse("accounts:backup_codes_renew")
 
 
 def passes(page, state: str) -> None:
@@ -209,3 +214,18 @@ def test_setting_up_an_account_and_signing_in_in_every_state(page):
         url="/accounts/login/",
     )
     page.console_errors.clear()  # the access-ended page is a 403, as it should be
+
+
+def test_getting_new_backup_codes_and_the_page_that_says_they_were_shown_once(page):
+    """Her new codes, then the same code sent again (a refresh, a double click): the
+    "shown once" banner, not the codes a second time."""
+    user = priya()
+    sign_in_as(page, user)
+    device = TOTPDevice.objects.get(user=user)
+    # Signing in used the code her app still shows; django-otp takes each code once.
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
+    code = {"Security code": current_code(device)}
+    filled(page, code, "Get new backup codes", "her new backup codes", url=RENEW)
+    assert page.get_by_role("heading", name="You have new backup codes").is_visible()
+    filled(page, code, "Get new backup codes", "the codes were shown once", url=RENEW)
+    assert page.get_by_text("Your new backup codes were shown once").is_visible()
