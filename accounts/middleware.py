@@ -88,6 +88,19 @@ def _session_problem(request: HttpRequest, user: User, now: datetime) -> str | N
     return None
 
 
+def _stamp_changed_by(request: HttpRequest, user: User) -> dict[str, Any] | None:
+    """What changed her account's stamp since this session signed in (accounts.services
+    ends her sessions so), for its sign-out's event: auditors would otherwise read a
+    sign-out like one she made."""
+    if request.session.get(SESSION_STAMP) == str(user.session_stamp):
+        return None
+    signed_in_at = request.session.get(SIGNED_IN_AT, 0)
+    reset_at = user.two_factor_reset_at
+    if reset_at is not None and reset_at.timestamp() >= signed_in_at:
+        return {"two_factor_reset": True}
+    return None
+
+
 def duration_in_words(span: timedelta) -> str:
     """Whole hours as hours, anything else as minutes: "10 hours", "20 minutes", "1 minute"."""
     minutes = int(span.total_seconds() // 60)
@@ -178,7 +191,10 @@ class AccessControlMiddleware:
         now = timezone.now()
         problem = _session_problem(request, user, now)
         if problem:
+            ended_by = _stamp_changed_by(request, user)
             logout(request)
+            if ended_by:
+                audit_note(request, detail=ended_by)
             messages.info(request, problem)
             return _to_sign_in(request)
         access_problem = user.access_problem(now)

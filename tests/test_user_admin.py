@@ -859,6 +859,21 @@ class TestChangingUsers:
         ended = AuditEvent.objects.get(path="/", action="sign_out")
         assert ended.user_id == user.pk and ended.detail == {"password_changed": True}
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
+    def test_resetting_her_two_factor_sign_in_signs_her_out_everywhere_saying_why(self, lee_client):
+        """Her authenticator key no longer lets anyone in: each session she had ends at its
+        next request, and her LA's auditors read that it ended for the reset, not a sign-out
+        she made."""
+        user = priya()
+        sessions = [Client(), Client()]
+        for browser in sessions:
+            sign_in(browser, user)
+        action(lee_client, user, "reset-two-factor")
+        for browser in sessions:
+            assert browser.get("/")["Location"].startswith(reverse("accounts:login"))
+        ended = AuditEvent.objects.filter(action="sign_out", user_id=user.pk)
+        assert [event.detail for event in ended] == [{"two_factor_reset": True}] * 2
+
     def test_a_sign_in_where_her_session_ended_by_her_new_password_was_is_the_signers(self):
         """Sam signs in on the computer where Priya's session was left open before she chose
         a new password: his sign-in is his, and her log says her session ended, and why."""
