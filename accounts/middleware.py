@@ -95,10 +95,13 @@ def _stamp_changed_by(request: HttpRequest, user: User) -> dict[str, Any] | None
     if request.session.get(SESSION_STAMP) == str(user.session_stamp):
         return None
     signed_in_at = request.session.get(SIGNED_IN_AT, 0)
-    reset_at = user.two_factor_reset_at
+    why: dict[str, Any] = {}
+    reset_at, suspended_at = user.two_factor_reset_at, user.suspended_at
     if reset_at is not None and reset_at.timestamp() >= signed_in_at:
-        return {"two_factor_reset": True}
-    return None
+        why["two_factor_reset"] = True
+    if suspended_at is not None and suspended_at.timestamp() >= signed_in_at:
+        why["access_ended"] = "suspended"  # as the sign-out of any access ended says
+    return why or None
 
 
 def duration_in_words(span: timedelta) -> str:

@@ -874,6 +874,18 @@ class TestChangingUsers:
         ended = AuditEvent.objects.filter(action="sign_out", user_id=user.pk)
         assert [event.detail for event in ended] == [{"two_factor_reset": True}] * 2
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
+    def test_suspending_her_signs_her_out_everywhere_saying_why(self, lee_client):
+        """As when her vetting lapses as she works: her LA's auditors read that her session
+        ended for the suspension, not a sign-out she made."""
+        user = priya()
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        action(lee_client, user, "suspend")
+        assert elsewhere.get("/")["Location"].startswith(reverse("accounts:login"))
+        ended = AuditEvent.objects.get(action="sign_out", user_id=user.pk)
+        assert ended.detail == {"access_ended": "suspended"}
+
     def test_a_sign_in_where_her_session_ended_by_her_new_password_was_is_the_signers(self):
         """Sam signs in on the computer where Priya's session was left open before she chose
         a new password: his sign-in is his, and her log says her session ended, and why."""
