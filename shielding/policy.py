@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.text import capfirst
 
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission, is_national
@@ -49,6 +50,8 @@ from directory.models import (
 from shielding.models import Shield
 
 MASK = "[shielded]"
+# What a change history says in place of a field's values that the viewer may not see.
+WITHHELD = "details withheld (shielded record)"
 
 # Who the child is may be shown; nothing that says where they are or who is around them.
 VISIBLE_WHEN_SHIELDED: dict[str, frozenset[str]] = {
@@ -431,8 +434,11 @@ class ChangeShown:
     actor: str
     action: str
     model: str
-    object_repr: str
+    object_repr: str  # blank where it is withheld
     changes: dict[str, tuple[str, str]]
+    # The fields whose values are withheld, said with their plain names ("Review note: details
+    # withheld (shielded record)"): the viewer reads what was changed, not what it says.
+    withheld: tuple[str, ...]
     masked: bool
 
 
@@ -520,12 +526,10 @@ def change_shown(
     ):
         # Left out of every shield's entries, not masked in some: a mask would say which.
         changes = {name: values for name, values in changes.items() if name not in SHARING_FIELDS}
+    masked: set[str] = set()
     if protect or hidden_service:
         allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())
-        changes = {
-            field: (values if field in allowed else (MASK, MASK))
-            for field, values in changes.items()
-        }
+        masked = set(changes) - allowed
     # A shield made on another LA's record for sharing a home with a shielded child names,
     # through its actor, the officer who shielded her, and her officer's notes and account in
     # a review or lift of it speak of her: only their own organisation sees them.
@@ -543,12 +547,31 @@ def change_shown(
         actor=actor.username if actor else "system",
         action=entry.get_action_display(),
         model=entry.content_type.name,
-        object_repr=MASK
+        object_repr=""
         if hidden_service or (protect and model not in VISIBLE_WHEN_SHIELDED)
         else entry.object_repr,
-        changes={field: (str(old), str(new)) for field, (old, new) in changes.items()},
+        changes={
+            field: (str(old), str(new))
+            for field, (old, new) in changes.items()
+            if field not in masked
+        },
+        withheld=tuple(
+            f"{_field_label(entry, field)}: {WITHHELD}" for field in changes if field in masked
+        ),
         masked=bool(protect) or hidden_service,
     )
+
+
+def _field_label(entry: Any, name: str) -> str:
+    """A logged field's plain name, as its model calls it ("Review note" for review_note)."""
+    model = entry.content_type.model_class()
+    try:
+        field = model._meta.get_field(name) if model is not None else None
+    except FieldDoesNotExist:
+        field = None
+    # A reverse relation (a merge's "moved" rows) has no verbose name of its own.
+    label = str(getattr(field, "verbose_name", name))
+    return capfirst(label.replace("_", " ")) or name
 
 
 # What a view or template receives instead of a Child ------------------------------------------

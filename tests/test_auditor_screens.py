@@ -25,6 +25,7 @@ from directory.models import (
     Source,
 )
 from shielding.models import Shield
+from shielding.policy import WITHHELD
 from tests.personas import (
     ada,
     dana,
@@ -36,6 +37,7 @@ from tests.personas import (
     make_user,
     northshire,
     operator,
+    owen,
     priya,
     sam,
     shield,
@@ -407,7 +409,7 @@ class TestChildHistory:
             shield(kept)
         html = history_of(ada_client, kept)
         assert ("1 Mill Lane" in html) is not shielded
-        assert ("[shielded]" in html) is shielded
+        assert (WITHHELD in html) is shielded
 
     def test_a_change_made_while_merged_is_masked_once_the_record_it_went_back_to_is_shielded(
         self, ada_client
@@ -435,7 +437,7 @@ class TestChildHistory:
         shield(absorbed)
         html = history_of(ada_client, kept)
         assert "5 Refuge Road" not in html and "NE7 7HW" not in html
-        assert "[shielded]" in html
+        assert WITHHELD in html
 
     @pytest.mark.parametrize("undone", [False, True])
     def test_her_history_includes_changes_to_her_rows_made_while_she_was_merged(
@@ -506,7 +508,7 @@ class TestChildHistory:
         mother.save()
         html = history_of(ada_client, amy)
         assert ("07700 987654" in html) is not shielded
-        assert ("[shielded]" in html) is shielded
+        assert (WITHHELD in html) is shielded
 
     def test_her_changes_made_while_merged_are_masked_as_her_record_is(self, ada_client):
         """Amy is shielded: her address, changed by Sam while merged, is masked for Ada as on
@@ -529,10 +531,30 @@ class TestChildHistory:
         url = reverse("audit:child_history", args=[absorbed.contactpoint_id])
         html = ada_client.get(url).content.decode()
         assert "5 Refuge Road" not in html and "Asked at the clinic" not in html
-        assert "[shielded]" in html
+        assert WITHHELD in html
         sign_in(ada_client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
         html = ada_client.get(url).content.decode()
         assert "5 Refuge Road" in html and "Asked at the clinic" in html
+
+    def test_an_overrides_entries_say_in_plain_words_what_is_withheld(self, ada_client):
+        """Owen overrode Amy's shield and Sam signed it off: Ada reads each field of those
+        entries by its name, and that its details are withheld, not ``reason: [shielded] →
+        [shielded]``; the reason and the note, which may say where Amy is, stay hidden."""
+        from shielding.services import override_request, override_sign_off
+
+        amy, practitioner, officer = make_child(given_name="Amy"), owen(), sam()
+        shield(amy)
+        with set_actor(practitioner):
+            override, _ = override_request(
+                child=amy, practitioner=practitioner, reason="Seen at Mill Lane school"
+            )
+        with set_actor(officer):
+            override_sign_off(override=override, by=officer, note="Owen was at the school")
+        html = history_of(ada_client, amy)
+        assert "Mill Lane" not in html and "at the school" not in html
+        assert "[shielded] → [shielded]" not in html
+        assert "review_note" not in html and "requested_at" not in html
+        assert f"Reason: {WITHHELD}" in html and f"Review note: {WITHHELD}" in html
 
     def test_a_history_too_long_for_one_page_says_so(self, ada_client, monkeypatch):
         """Printed for a subject access request, a page cut short without a word would look
@@ -561,7 +583,7 @@ class TestChildHistory:
             child.save()
         html = history_of(ada_client, child)
         assert "Secret Row" not in html and "NE9 9ZZ" not in html and "Fled abuse" not in html
-        assert "[shielded]" in html
+        assert WITHHELD in html
         assert "Amy" in html, "names stay visible on a shielded record"
 
     def test_a_mothers_changes_are_not_in_the_history_of_a_child_she_no_longer_cares_for(

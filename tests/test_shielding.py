@@ -35,6 +35,7 @@ from shielding import services
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
     SHARED_BY_AT_MOST,
+    WITHHELD,
     changes_context,
     phone_keys,
     same_home,
@@ -2432,7 +2433,7 @@ class TestMergesAndTheShield:
         history = client.get(reverse("audit:child_history", args=[absorbed.contactpoint_id]))
         assert history.status_code == 200
         text = history.content.decode()
-        assert "[shielded]" in text
+        assert WITHHELD in text
         assert "Zqxv Secret Lane" not in text and "ZE2 9QX" not in text
 
     def test_a_merged_record_cannot_be_shielded_in_place_of_the_child(self, client):
