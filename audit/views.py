@@ -89,6 +89,28 @@ def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
     return events
 
 
+# How an event named the child filtered for, where it is not its child (``_name_where_found``).
+FOUND_SAID = {
+    Action.SEARCH: "Found by this search",
+    Action.AUDITOR_QUERY: "Read in this query",
+    Action.EXPORT: "Read in this download",
+}
+
+
+def _name_where_found(events: list[AuditEvent], contactpoint_id: str) -> None:
+    """Names the child filtered for in the Child column of the events that found or read
+    her without naming her as their child (a search's results, an auditor's query): a blank
+    there would hide why the event is listed. Her ID is the auditor's own filter, and says
+    nothing of where she is."""
+    shown = contactpoint_id_display(contactpoint_id)
+    for event in events:
+        if not event.child_contactpoint_id and contactpoint_id in (event.result_ids or []):
+            event.found_child = contactpoint_id  # type: ignore[attr-defined]
+            event.found_child_display = shown  # type: ignore[attr-defined]
+            said = FOUND_SAID.get(Action(event.action), "Listed on this page")
+            event.found_said = said  # type: ignore[attr-defined]
+
+
 def _ids_shown(events: list[AuditEvent], *also: str) -> list[str]:
     """The ContactPoint IDs a page of ``_shown`` events shows (each event's child, and an ID
     searched for), with ``also``, for the auditor's own event: each child's access history
@@ -150,6 +172,8 @@ def event_list(request: HttpRequest) -> HttpResponse:
         events, more = _page(selectors.events_visible_to(auditor), request)
     asked = _note_query(request, "events", criteria)
     shown = _shown(events)
+    if "contactpoint_id" in criteria:
+        _name_where_found(shown, criteria["contactpoint_id"])
     # Each event listed names the child filtered for, in its results if not as its child.
     filtered = [criteria["contactpoint_id"]] if shown and "contactpoint_id" in criteria else []
     _note_read(request, _ids_shown(shown, *filtered), action=Action.AUDITOR_QUERY, asked=asked)

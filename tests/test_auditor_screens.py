@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -264,6 +265,22 @@ class TestTheChildrenAnAuditorReads:
         assert self.read_by_ada(ada_client, EVENTS).result_ids == [child.contactpoint_id]
         ada_client.get(EVENTS, {"contactpoint_id": nobody.contactpoint_id})
         assert self.read_by_ada(ada_client, EVENTS).result_ids == [], "no event was shown"
+
+    def test_events_that_found_the_child_filtered_for_name_her_in_the_child_column(
+        self, ada_client
+    ):
+        """Filtered by Amy's ID, the list shows Priya's search that found her and another
+        auditor's query that read her ID with Amy's ID in the Child column, saying how each
+        named her, not with a blank where the child should be."""
+        amy = make_child(given_name="Amy")
+        event(priya(), action=Action.SEARCH, result_ids=[amy.contactpoint_id], result_count=1)
+        event(make_user("ava", Role.AUDITOR), action=Action.AUDITOR_QUERY,
+              result_ids=[amy.contactpoint_id], search_criteria={"query": "events"})  # fmt: skip
+        html = ada_client.get(EVENTS, {"contactpoint_id": amy.contactpoint_id}).content.decode()
+        cells = re.findall(r'<td class="govuk-table__cell">(.*?)</td>', html, re.S)
+        said = [cell for cell in cells if amy.contactpoint_id_display in cell]
+        assert len(said) == 2, "each event names her"
+        assert "Found by this search" in said[1] and "Read in this query" in said[0]
 
     def test_another_las_auditors_do_not_learn_which_child_ada_asked_for_beside_theirs(
         self, ada_client
