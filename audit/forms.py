@@ -8,15 +8,8 @@ from django.utils import timezone
 
 from accounts.models import Organisation
 from audit.models import Action
-from contactpoint.govuk_forms import GovukMessages
+from contactpoint.govuk_forms import DateInputField, GovukMessages
 from directory.forms import ContactPointIdField
-
-
-class NativeDateInput(forms.DateInput):
-    """The browser's own date picker, which sends year-month-day."""
-
-    input_type = "date"
-
 
 # No access event is older than the service; a date outside these bounds is a typing error.
 EARLIEST = date(2000, 1, 1)
@@ -28,31 +21,24 @@ class PeriodForm(GovukMessages, forms.Form):
 
     longest: timedelta | None = timedelta(days=366)
 
-    date_from = forms.DateField(
-        label="From",
-        required=False,
-        widget=NativeDateInput,
-        error_messages={"invalid": "Enter the start date as year-month-day, like 2026-11-01"},
-    )
-    date_to = forms.DateField(
-        label="To",
-        required=False,
-        widget=NativeDateInput,
-        error_messages={"invalid": "Enter the end date as year-month-day, like 2026-11-30"},
-    )
+    # GOV.UK's day, month and year, as every other date in the service; a link that gives the
+    # date in one value (``date_from=2026-11-01``, as links made before did) is read too.
+    date_from = DateInputField(label="Date from", subject="Date from", required=False)
+    date_to = DateInputField(label="Date to", subject="Date to", required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         today = timezone.localdate()
-        for name, which in (("date_from", "start"), ("date_to", "end")):
+        for name in ("date_from", "date_to"):
             day = data.get(name)
             if day and not EARLIEST <= day <= today:
-                self.add_error(name, f"The {which} date must be between 1 January 2000 and today")
+                label = self.fields[name].label
+                self.add_error(name, f"{label} must be between 1 January 2000 and today")
         if self.errors:
             return data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", "The end date must be the same as or after the start date")
+            self.add_error("date_to", "Date to must be the same as or after date from")
         elif self.longest and (start or end):
             first, last = start or (end or today) - timedelta(days=6), end or today
             if last - first >= self.longest:

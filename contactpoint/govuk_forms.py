@@ -1,5 +1,6 @@
 """Form fields that behave like the GOV.UK Design System's components."""
 
+import re
 import unicodedata
 from datetime import date
 from typing import Any
@@ -27,14 +28,30 @@ class DateInputWidget(forms.MultiWidget):
     def decompress(self, value: date | None) -> list[Any]:
         return [value.day, value.month, value.year] if value else [None, None, None]
 
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        parts = super().value_from_datadict(data, files, name)
+        said = data.get(name)
+        if any(parts) or not isinstance(said, str) or not said.strip():
+            return parts
+        # The date in one value, as a link made before the three inputs (a bookmarked filter,
+        # "2026-11-01") or typed in one go ("1 11 2026"): read as the three would be.
+        numbers = re.split(r"[-/\s.]+", said.strip())
+        if len(numbers) == 3:
+            return numbers[::-1] if len(numbers[0]) == 4 else numbers
+        return [said, "", ""]
+
 
 class DateInputField(forms.MultiValueField):
     """A date typed as day, month and year, with the GOV.UK pattern's error messages."""
 
     widget = DateInputWidget
 
-    def __init__(self, *, label: str, required: bool = True, **kwargs: Any) -> None:
-        self.name_in_errors = label[0].lower() + label[1:]
+    def __init__(
+        self, *, label: str, required: bool = True, subject: str = "", **kwargs: Any
+    ) -> None:
+        # How an error message names the date: "The date of birth", or ``subject`` where the
+        # label reads better alone ("Date from must be a real date").
+        self.subject = subject or f"The {label[0].lower()}{label[1:]}"
         parts = [forms.CharField(required=False) for _ in range(3)]
         super().__init__(parts, label=label, required=required, require_all_fields=False, **kwargs)
 
@@ -42,7 +59,7 @@ class DateInputField(forms.MultiValueField):
         day, month, year = ((part or "").strip() for part in (data_list or ["", "", ""]))
         if not (day or month or year):
             if self.required:
-                raise ValidationError(f"Enter the {self.name_in_errors}")
+                raise ValidationError(f"Enter {self.subject[0].lower()}{self.subject[1:]}")
             return None
         missing = [
             name
@@ -50,17 +67,15 @@ class DateInputField(forms.MultiValueField):
             if not part
         ]
         if missing:
-            raise ValidationError(
-                f"The {self.name_in_errors} must include a {' and a '.join(missing)}"
-            )
+            raise ValidationError(f"{self.subject} must include a {' and a '.join(missing)}")
         # ASCII digits only ("²" is a digit to isdigit()), and no more of them than a date has.
         numbers = all(part.isascii() and part.isdigit() for part in (day, month, year))
         if not numbers or len(day) > 2 or len(month) > 2 or len(year) != 4:
-            raise ValidationError(f"The {self.name_in_errors} must be a real date")
+            raise ValidationError(f"{self.subject} must be a real date")
         try:
             return date(int(year), int(month), int(day))
         except ValueError:
-            raise ValidationError(f"The {self.name_in_errors} must be a real date") from None
+            raise ValidationError(f"{self.subject} must be a real date") from None
 
     def clean(self, value: Any) -> date | None:
         # MultiValueField's own checks would give Django's generic messages; compress() gives ours.

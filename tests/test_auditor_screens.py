@@ -164,14 +164,55 @@ class TestFilters:
         [
             ({"contactpoint_id": "12345"}, "Enter a ContactPoint ID of 12 digits"),
             ({"contactpoint_id": "1234 5678 9012"}, "a digit is wrong or two are swapped"),
-            ({"date_from": "yesterday"}, "Enter the start date as year-month-day"),
-            ({"date_from": "2026-11-20", "date_to": "2026-11-01"}, "must be the same as or after"),
+            (
+                {"date_from_0": "31", "date_from_1": "2", "date_from_2": "2026"},
+                "Date from must be a real date",
+            ),
+            ({"date_from_0": "1", "date_from_2": "2026"}, "Date from must include a month"),
+            ({"date_from": "2026-13-40"}, "Date from must be a real date"),
+            ({"date_from": "yesterday"}, "Date from must include a month and a year"),
+            (
+                {
+                    "date_from_0": "20",
+                    "date_from_1": "11",
+                    "date_from_2": "2026",
+                    "date_to_0": "1",
+                    "date_to_1": "11",
+                    "date_to_2": "2026",
+                },
+                "Date to must be the same as or after date from",
+            ),
             ({"action": "steal"}, "Select one of the options for action"),
         ],
     )
     def test_bad_filters_get_a_clear_message(self, ada_client, query, message):
         html = ada_client.get(EVENTS, query).content.decode()
         assert message in html and "govuk-error-summary" in html
+
+    @pytest.mark.parametrize("page", ["audit:events", "audit:anomalies", "audit:charts"])
+    def test_dates_are_typed_as_day_month_and_year(self, ada_client, page):
+        """The GOV.UK date input, as everywhere else in the service, not the browser's own
+        picker (which reads "mm/dd/yyyy" in an American browser); the days chosen are kept
+        in the inputs, and the next page's link keeps them."""
+        html = ada_client.get(
+            reverse(page),
+            {"date_from_0": "2", "date_from_1": "11", "date_from_2": "2026",
+             "date_to_0": "3", "date_to_1": "11", "date_to_2": "2026"},
+        ).content.decode()  # fmt: skip
+        assert 'type="date"' not in html and "govuk-error-summary" not in html
+        for name, value in (("date_from_0", "2"), ("date_from_1", "11"), ("date_to_0", "3")):
+            assert re.search(
+                rf'name="{name}" type="text" inputmode="numeric" value="{value}"', html
+            )
+
+    def test_a_period_typed_as_day_month_and_year_filters_the_events(self, ada_client):
+        user = priya()
+        event(user, at=timezone.now() - timedelta(days=3), path="/three-days-ago")
+        event(user, at=timezone.now() - timedelta(days=40), path="/too-old")
+        since = timezone.localdate() - timedelta(days=7)
+        query = {"date_from_0": since.day, "date_from_1": since.month, "date_from_2": since.year}
+        html = ada_client.get(EVENTS, query).content.decode()
+        assert "/three-days-ago" in html and "/too-old" not in html
 
     def test_each_query_is_itself_an_event(self, ada_client):
         ada_client.get(EVENTS, {"username": "priya"})
@@ -1132,15 +1173,15 @@ def test_a_reversed_report_period_gets_a_clear_message(ada_client):
     html = ada_client.get(
         reverse("audit:anomalies"), {"date_from": "2026-11-20", "date_to": "2026-11-01"}
     ).content.decode()
-    assert "The end date must be the same as or after the start date" in html
+    assert "Date to must be the same as or after date from" in html
 
 
 @pytest.mark.parametrize("page", ["audit:anomalies", "audit:charts", "audit:events"])
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"date_to": "9999-12-31"}, "The end date must be between 1 January 2000 and today"),
-        ({"date_from": "0001-01-03"}, "The start date must be between 1 January 2000 and today"),
+        ({"date_to": "9999-12-31"}, "Date to must be between 1 January 2000 and today"),
+        ({"date_from": "0001-01-03"}, "Date from must be between 1 January 2000 and today"),
     ],
 )
 def test_dates_outside_the_services_life_get_a_clear_message(ada_client, page, query, message):

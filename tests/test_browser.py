@@ -97,6 +97,16 @@ def test_an_auditor_reads_the_charts_without_script_or_style_errors(page, screen
     expect(page).to_have_title("Access events – ContactPoint")
     assert page.locator("table.govuk-table tbody tr").count() >= 4  # her own sign-in, at least
     screenshot("audit-events")
+    # The GOV.UK date input, as everywhere else, not the browser's own (American) date picker.
+    since = page.get_by_role("group", name="Date from")
+    for part, value in (("Day", "31"), ("Month", "2"), ("Year", "2026")):
+        since.get_by_label(part).fill(value)
+    page.get_by_role("button", name="Filter events").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Date from must be a real date")
+    since.get_by_label("Day").fill("1")
+    page.get_by_role("button", name="Filter events").click()
+    expect(page.locator(".govuk-error-summary")).to_have_count(0)
+    expect(since.get_by_label("Month")).to_have_value("2")
 
 
 def test_a_practitioner_finds_a_child_and_opens_the_record(page, screenshot):
