@@ -10,6 +10,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+import pycountry
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -446,6 +447,15 @@ class ParentCarer(Provenance, PostalAddress):
     @property
     def is_overseas(self) -> bool:
         return self.country != "GB"
+
+    @property
+    def country_name(self) -> str:
+        """Her country as a practitioner says it ("Poland", "South Korea"); a code ISO does not
+        name (a feed's "XK") is shown as given rather than lost."""
+        country = pycountry.countries.get(alpha_2=self.country)
+        if country is None:
+            return self.country
+        return str(getattr(country, "common_name", country.name))
 
 
 class CareRelationship(Provenance, FedBy):

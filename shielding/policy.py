@@ -879,7 +879,7 @@ def visible_child(
                 phone=link.carer.phone,
                 email=link.carer.email,
                 address=(*_lines(link.carer), link.carer.postcode),
-                country=link.carer.country,
+                country=link.carer.country_name,
                 overseas=link.carer.is_overseas,
                 provenance=_provenance(link),
             )

@@ -174,6 +174,15 @@ class TestTheRecord:
         assert said[Source.GP_REGISTRATION] == "From GP registrations"
         assert said[Source.PRACTITIONER] == "Recorded by a practitioner"
 
+    def test_an_overseas_carers_country_is_named_not_coded(self, client):
+        """A practitioner reads "Poland", not "PL"; a code with no name is shown as given."""
+        sign_in(client, priya())
+        child = full_child()
+        ParentCarer.objects.update(country="PL")
+        assert "(Poland, overseas)" in client.get(record_url(child)).content.decode()
+        ParentCarer.objects.update(country="XK")
+        assert "(XK, overseas)" in client.get(record_url(child)).content.decode()
+
     def test_sensitive_services_are_hidden_from_practitioners(self, client):
         child = full_child()
         sign_in(client, priya())
