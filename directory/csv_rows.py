@@ -54,16 +54,24 @@ def cell_problems(
     return problems, values
 
 
+def not_telephone_numbers(values: dict[str, str], *columns: str) -> list[str]:
+    """Those of these columns whose cell holds something that is not a telephone number
+    ("call me", "n/a"), which would be shown on child records as one. An empty cell is no
+    number, which each of these columns allows; so are several numbers, each one someone can
+    ring, between "/", ";", "," or "or"."""
+    return [
+        column
+        for column in columns
+        if values.get(column) and not telephone_numbers_are_valid(values[column])
+    ]
+
+
 def telephone_number_problems(values: dict[str, str], *columns: str) -> list[str]:
-    """What a report says of each of these columns whose cell holds something that is not a
-    telephone number ("call me", "n/a"), which would be shown on child records as one. An
-    empty cell is no number, which each of these columns allows; so are several numbers, each
-    one someone can ring, between "/", ";", "," or "or"."""
+    """What a report says of each column ``not_telephone_numbers`` finds."""
     return [
         f"{column}: {values[column]!r} is not a telephone number (write one like {EXAMPLES}; "
         'several between "/")'
-        for column in columns
-        if values.get(column) and not telephone_numbers_are_valid(values[column])
+        for column in not_telephone_numbers(values, *columns)
     ]
 
 

@@ -162,6 +162,11 @@ ARCHIVED_OUT_OF_SIGHT = (
     "record is purged"
 )
 DECISION_NEEDED = "Select one of the records, make a new record, or decide later"
+# A row kept from before phones were checked: its carer is recorded without it.
+DECIDED_WITHOUT_PHONE = (
+    "Your decision has been recorded. The row's {column} is not a telephone number, so it was "
+    "not added to the record"
+)
 NOT_APPLIED_MOVED_ON = (
     "Your decision has been recorded. The row's details were not added to the record: "
     "another local authority's system has sent this child in a file extracted after it, so "
@@ -486,7 +491,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             form.add_error("choice", ARCHIVED_OUT_OF_SIGHT)
         else:
             try:
-                child, applied = review_decide(
+                child, applied, left_out = review_decide(
                     review=item, decision=decision, child=chosen, by=manager, seen=version
                 )
             except ReviewChanged:  # by a file imported in the moment since this request began
@@ -500,18 +505,20 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                 form.add_error("choice", DECISION_REFUSED[type(refused)])
             else:
                 facts = audit_facts(child) if child else {}
+                not_applied = {"not_applied": list(left_out)} if left_out else {}
                 audit_note(
                     request,
                     action=Action.CHANGE,
-                    detail={"review": item.pk, "decision": decision},
+                    detail={"review": item.pk, "decision": decision, **not_applied},
                     **facts,
                 )
-                messages.success(
-                    request,
-                    "Your decision has been recorded"
-                    if applied or decision in ("defer", "set_aside")
-                    else NOT_APPLIED_MOVED_ON,
-                )
+                if not applied and decision not in ("defer", "set_aside"):
+                    said = NOT_APPLIED_MOVED_ON
+                elif left_out:
+                    said = DECIDED_WITHOUT_PHONE.format(column=" and ".join(left_out))
+                else:
+                    said = "Your decision has been recorded"
+                messages.success(request, said)
                 return redirect("directory:review_queue")
     audit_note(
         request,

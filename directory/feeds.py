@@ -8,7 +8,7 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from directory.csv_rows import (
     CsvRows,
     cell_as_one_line,
     cell_problems,
+    not_telephone_numbers,
     telephone_number_problems,
 )
 from directory.matching import Person
@@ -272,7 +273,8 @@ def feed_row(
             )  # fmt: skip
     if not stored:
         # A row kept from a file imported before phones were checked reads as it did (a review
-        # waiting on it, a merge to separate), its phone matched and applied as it was.
+        # waiting on it, a merge to separate), its phone matched as it was; a decision leaves
+        # out one that is not a number (``stored_phone_left_out``).
         errors.extend(telephone_number_problems(values, *_PHONES))
     identifiers: dict[str, str] = {}
     carer: dict[str, Any] | None = None
@@ -399,6 +401,17 @@ def feed_row(
         payload=values,
         **la_only,
     )
+
+
+def stored_phone_left_out(row: FeedRow) -> tuple[FeedRow, list[str]]:
+    """A stored row (``feed_row``'s ``stored``) as a data manager's decision applies it: its
+    carer without a phone that is not a telephone number ("ask at reception"), kept from a file
+    imported before phones were checked, rather than shown on her record as one; and the
+    column left out, for the data manager and the access log to be told."""
+    left_out = not_telephone_numbers(row.payload, *_PHONES)
+    if row.carer is None or not left_out:
+        return row, []
+    return replace(row, carer={**row.carer, "phone": ""}), left_out
 
 
 def _sensitive_basis(values: dict[str, str], kind: str, errors: list[str]) -> str:

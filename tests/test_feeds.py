@@ -651,20 +651,42 @@ class TestPhoneNumbers:
         child_benefit_import(child_benefit({"claimant_phone": ""}))
         assert list(ParentCarer.objects.values_list("phone", flat=True)) == ["", ""]
 
-    def test_a_row_stored_before_phones_were_checked_can_still_be_decided(self, client):
-        """A row waiting for review since before the check: Dana decides it as before, rather
-        than a page saying it cannot be read any more; the phone is as its file gave it."""
+    def waiting_since_before_the_check(self, phone: str) -> MatchReview:
+        """A row with a mother and her phone, waiting for review since before phones were
+        checked (stored as its file gave it)."""
         review = feed_review(make_child())
         record = review.source_record
         record.payload = {
             **record.payload, "carer_family_name": "Hart", "carer_relationship": "mother",
-            "carer_phone": "ask at reception",
+            "carer_phone": phone,
         }  # fmt: skip
         record.save()
+        return review
+
+    def test_a_row_stored_before_phones_were_checked_is_decided_without_its_bad_phone(self, client):
+        """A row waiting for review since before the check: Dana decides it as before, rather
+        than a page saying it cannot be read any more. Its carer is recorded, but not "ask at
+        reception" as her telephone number, and Dana and the access log are told so."""
+        review = self.waiting_since_before_the_check("ask at reception")
         sign_in(client, dana())
-        assert "cannot be read any more" not in decide(client, review, "new").content.decode()
+        decided = decide(client, review, "new")
+        assert "cannot be read any more" not in decided.content.decode()
         assert MatchReview.objects.get().status == MatchReview.Status.CREATED
-        assert ParentCarer.objects.get().phone == "ask at reception"
+        assert list(ParentCarer.objects.values_list("family_name", "phone")) == [("Hart", "")]
+        told = client.get(decided.url).content.decode()
+        assert (
+            "Your decision has been recorded. The row&#x27;s carer_phone is not a telephone "
+            "number, so it was not added to the record" in told
+        ), told
+        event = AuditEvent.objects.get(action=Action.CHANGE, detail__review=review.pk)
+        assert (event.detail or {})["not_applied"] == ["carer_phone"]
+
+    def test_a_stored_rows_good_phone_is_applied_when_decided(self, client):
+        review = self.waiting_since_before_the_check("07700 900123")
+        sign_in(client, dana())
+        told = client.get(decide(client, review, "new").url).content.decode()
+        assert "not a telephone number" not in told
+        assert ParentCarer.objects.get().phone == "07700 900123"
 
 
 class TestImportCommand:
