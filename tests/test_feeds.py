@@ -961,6 +961,23 @@ class TestMatching:
         current = child.addresses.filter(ended_on__isnull=True)
         assert [(a.postcode, a.source) for a in current] == [("NE2 1AB", Source.LA_SYSTEM)]
 
+    def test_a_feeds_home_says_since_when_it_is_recorded_not_that_she_moved_in_then(
+        self, school, client
+    ):
+        """No feed gives the day a child moved in: her record says since when ContactPoint
+        has recorded her home, not "Since" the day its file came as if she moved in that day."""
+        load(census({}))
+        load(census({"address_line_1": "3 New Street", "postcode": "NE2 1AB"}))
+        child = Child.objects.get()
+        sign_in(client, priya())
+        url = reverse("directory:child_record", args=[child.contactpoint_id])
+        page = client.get(url + "?past=1").content.decode()
+        homes = page.split("Where the child lives", 1)[1].split("<h2", 1)[0]
+        today = timezone.localdate()
+        assert f"Recorded since {today:%-d %B %Y}" in homes, homes
+        assert re.search(r"\bSince\b", homes) is None, "no claim of a move-in day"
+        assert f"(recorded {today:%b %Y} to {today:%b %Y})" in homes, "a past home alike"
+
     def test_an_older_census_row_does_not_move_a_child_back_to_the_school_she_left(self, school):
         load(census({}))  # at school 100000 since 2020
         make_service(Service.Kind.SCHOOL, name="Northshire Academy", identifier="100001")
