@@ -9,7 +9,7 @@ import random
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
@@ -341,6 +341,12 @@ class DemoDirectory:
     def _provenance(self, source: Source, row: int) -> tuple[str, str, datetime]:
         return (source.value, f"demo seed {self.seed}, row {row}", self.received_at)
 
+    def _home_provenance(self, row: int, since: date) -> tuple[str, str, datetime]:
+        """A home from child benefit, received the day it is recorded since, as a feed's is:
+        no feed gives the day a child moved in."""
+        source, reference, _ = self._provenance(Source.CHILD_BENEFIT, row)
+        return (source, reference, datetime.combine(since, time(6), tzinfo=UTC))
+
     # Places and services -----------------------------------------------------------------
 
     def postcode(self, la: DemoLocalAuthority) -> str:
@@ -610,7 +616,7 @@ class DemoDirectory:
                         None,
                         born,
                         None,
-                        *self._provenance(Source.CHILD_BENEFIT, n),
+                        *self._home_provenance(n, born),
                     )
         self._involvements(la, child, born, age, n, practitioner)
         if shielded:
@@ -634,6 +640,7 @@ class DemoDirectory:
     ) -> None:
         rng = self.rng
         provenance = self._provenance(Source.CHILD_BENEFIT, row)
+        received = self.received_at.date()
         roll = rng.random()
         if roll < 0.003:
             self.addresses.add(
@@ -644,7 +651,7 @@ class DemoDirectory:
                 "",
                 "",
                 None,
-                self.today,
+                received,
                 None,
                 *provenance,
             )
@@ -658,7 +665,7 @@ class DemoDirectory:
                 "",
                 "",
                 self.today + timedelta(days=rng.randint(200, 1000)),
-                self.today,
+                received,
                 None,
                 *provenance,
             )
@@ -675,14 +682,26 @@ class DemoDirectory:
                 None,
                 born,
                 moved,
-                *provenance,
+                *self._home_provenance(row, born),
             )
             self.addresses.add(
-                child, Address.Kind.RESIDENTIAL.value, *home, None, moved, None, *provenance
+                child,
+                Address.Kind.RESIDENTIAL.value,
+                *home,
+                None,
+                moved,
+                None,
+                *self._home_provenance(row, moved),
             )
         else:
             self.addresses.add(
-                child, Address.Kind.RESIDENTIAL.value, *home, None, born, None, *provenance
+                child,
+                Address.Kind.RESIDENTIAL.value,
+                *home,
+                None,
+                born,
+                None,
+                *self._home_provenance(row, born),
             )
 
     def _involve(

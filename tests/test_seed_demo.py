@@ -6,7 +6,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncDate
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -89,6 +90,15 @@ class TestDemoData:
         adults = [c for c in Child.objects.all() if c.age_on(today) >= 18]
         assert adults, "some 18+ for the archiving job"
         assert all(c.age_on(today) <= 20 for c in Child.objects.all())
+
+    def test_a_home_is_recorded_since_the_day_it_was_received_as_a_feeds_is(self):
+        """No feed gives the day a child moved in: a demo home's date is the day ContactPoint
+        received it, not a move-in day its provenance contradicts ("since 2015, received
+        this month")."""
+        seed("--children", "1000", "--seed", "7")
+        homes = Address.objects.annotate(received_on=TruncDate("received_at"))
+        assert homes.filter(ended_on__isnull=False).exists()
+        assert not homes.exclude(started_on=F("received_on")).exists()
 
     def test_about_half_a_percent_of_children_are_shielded(self):
         seed("--children", "6000", "--seed", "7")
