@@ -42,7 +42,6 @@ from directory.feeds import (
     feed_header_validate,
     feed_row,
     feed_validate,
-    stored_phone_left_out,
 )
 from directory.matching import (
     date_variants,
@@ -1498,7 +1497,7 @@ class Decided(NamedTuple):
     details were applied to it (not when another LA's system has sent the child since, she
     not being shielded: of a shielded child what it says of where she lives is held back,
     and the data manager is told nothing that differs); and the columns of its carer's phone
-    left out as not a telephone number (``stored_phone_left_out``)."""
+    left out as not a telephone number (``FeedRow.phones_left_out``)."""
 
     child: Child | None
     applied: bool
@@ -1522,13 +1521,13 @@ def review_decide(
     if seen != review_version(review, source_record):
         raise ReviewChanged
     applied = decision not in ("defer", "set_aside")
-    left_out: list[str] = []
+    left_out: tuple[str, ...] = ()
     if not applied:
         review.status = (
             MatchReview.Status.DEFERRED if decision == "defer" else MatchReview.Status.SET_ASIDE
         )
     else:
-        row, left_out = stored_phone_left_out(row_from_record(source_record))
+        row = row_from_record(source_record)
         # The LA whose file it was; the national team's files name none.
         la = source_record.last_import.local_authority
         if decision == "new":
@@ -1557,13 +1556,13 @@ def review_decide(
             applied = False
         else:  # what it says of where a shielded child lives may be held back (``_held_back``)
             link(source_record, row, child, record, la or child.local_authority, where=not held)
-        if not applied or held:  # its carer, and so her phone, not applied
-            left_out = []
+            if not held:  # its carer applied, without the phone left out
+                left_out = row.phones_left_out
     review.decided_by, review.decided_at = by, timezone.now()
     # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
     # this one among them, and would have listed the record just made from its own row.
     review.save(update_fields=["status", "decided_by", "decided_at", "candidates"])
-    return Decided(child, applied, tuple(left_out))
+    return Decided(child, applied, left_out)
 
 
 def _best_candidate_la(review: MatchReview) -> Organisation | None:

@@ -8,7 +8,7 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -155,6 +155,8 @@ class FeedRow:
     date_of_death: date | None = None
     consent_to_25: bool | None = None
     former_name: tuple[str, str] | None = None  # given, family
+    # A stored row's phone columns that are not telephone numbers, left out (``feed_row``).
+    phones_left_out: tuple[str, ...] = ()
 
     def person(self) -> Person:
         """What record linkage compares, as Child.person() gives it for a held record."""
@@ -271,11 +273,14 @@ def feed_row(
                 values.get("address_line_1", ""), values.get("address_line_2", ""),
                 values.get("town", ""), postcode,
             )  # fmt: skip
+    phones_left_out: list[str] = []
     if not stored:
-        # A row kept from a file imported before phones were checked reads as it did (a review
-        # waiting on it, a merge to separate), its phone matched as it was; a decision leaves
-        # out one that is not a number (``stored_phone_left_out``).
         errors.extend(telephone_number_problems(values, *_PHONES))
+    else:
+        # A row kept from a file imported before phones were checked reads as it did (a review
+        # waiting on it, a merge to separate), but "ask at reception" is no phone to apply.
+        phones_left_out = not_telephone_numbers(values, *_PHONES)
+        values = {**values, **dict.fromkeys(phones_left_out, "")}
     identifiers: dict[str, str] = {}
     carer: dict[str, Any] | None = None
     service: dict[str, Any] | None = None
@@ -399,19 +404,9 @@ def feed_row(
         carer=carer,
         service=service,
         payload=values,
+        phones_left_out=tuple(phones_left_out),
         **la_only,
     )
-
-
-def stored_phone_left_out(row: FeedRow) -> tuple[FeedRow, list[str]]:
-    """A stored row (``feed_row``'s ``stored``) as a data manager's decision applies it: its
-    carer without a phone that is not a telephone number ("ask at reception"), kept from a file
-    imported before phones were checked, rather than shown on her record as one; and the
-    column left out, for the data manager and the access log to be told."""
-    left_out = not_telephone_numbers(row.payload, *_PHONES)
-    if row.carer is None or not left_out:
-        return row, []
-    return replace(row, carer={**row.carer, "phone": ""}), left_out
 
 
 def _sensitive_basis(values: dict[str, str], kind: str, errors: list[str]) -> str:

@@ -4105,6 +4105,20 @@ class TestSeparateAFeedRecord:
         assert event.child_contactpoint_id == ella.contactpoint_id
         assert event.result_ids == [ellie.contactpoint_id]
 
+    def test_a_row_stored_before_phones_were_checked_gives_no_bad_phone_when_separated(
+        self, client, school
+    ):
+        """Ellie's row, kept since before phones were checked, says her mother's phone is "ask
+        at reception": separated, her mother keeps the number she has, not that."""
+        mother = {"carer_family_name": "Brennan", "carer_relationship": "mother"}
+        ella = self.twins_joined(**mother, carer_phone="07700 900123")
+        ellies = SourceRecord.objects.get(source=Source.LA_SYSTEM)
+        ellies.payload = {**ellies.payload, "carer_phone": "ask at reception"}
+        ellies.save(update_fields=["payload"])
+        sign_in(client, dana())
+        self.separate(client, ella, ellies.pk)
+        assert list(ParentCarer.objects.values_list("phone", flat=True)) == ["07700 900123"]
+
     def test_what_cannot_be_separated_is_refused_with_a_reason(self, client, school):
         ella = self.twins_joined()
         census_record = SourceRecord.objects.get(source=Source.SCHOOL_CENSUS)
