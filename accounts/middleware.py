@@ -69,39 +69,27 @@ def session_renew(request: HttpRequest, user: User) -> None:
         left.save(must_create=True)
 
 
-def _session_problem(request: HttpRequest, user: User, now: datetime) -> str | None:
+def _session_problem(
+    request: HttpRequest, user: User, now: datetime
+) -> tuple[str, dict[str, Any] | None] | None:
+    """Why her session has ended, if it has: what she is told, and what her sign-out event
+    says (``_signed_out``)."""
     session = request.session
     if session.get(SESSION_STAMP) != str(user.session_stamp):
-        return "You have been signed out because your account was changed. Sign in again."
+        return "You have been signed out because your account was changed. Sign in again.", None
     moment = now.timestamp()
     longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
     if moment - session.get(SIGNED_IN_AT, 0) > longest.total_seconds():
         return (
             "You have been signed out because you were signed in for "
             f"{duration_in_words(longest)}. Sign in again."
-        )
+        ), {"timed_out": "session_length"}
     if moment - session.get(LAST_SEEN_AT, 0) > idle.total_seconds():
         return (
             f"You have been signed out because you did nothing for {duration_in_words(idle)}, "
             "to protect children's information. Sign in again."
-        )
+        ), {"timed_out": "idle"}
     return None
-
-
-def _stamp_changed_by(request: HttpRequest, user: User) -> dict[str, Any] | None:
-    """What changed her account's stamp since this session signed in (accounts.services
-    ends her sessions so), for its sign-out's event: auditors would otherwise read a
-    sign-out like one she made."""
-    if request.session.get(SESSION_STAMP) == str(user.session_stamp):
-        return None
-    signed_in_at = request.session.get(SIGNED_IN_AT, 0)
-    why: dict[str, Any] = {}
-    reset_at, suspended_at = user.two_factor_reset_at, user.suspended_at
-    if reset_at is not None and reset_at.timestamp() >= signed_in_at:
-        why["two_factor_reset"] = True
-    if suspended_at is not None and suspended_at.timestamp() >= signed_in_at:
-        why["access_ended"] = "suspended"  # as the sign-out of any access ended says
-    return why or None
 
 
 def duration_in_words(span: timedelta) -> str:
@@ -129,13 +117,20 @@ def access_ended_response(
         session_replace(request, user)
         request.user = AnonymousUser()
     else:
-        logout(request)
+        _signed_out(request, {"access_ended": problem})
     return render(
         request,
         "accounts/access_ended.html",
         {"problem": problem, "organisation": organisation, "password_set": password_set},
         status=403,
     )
+
+
+def _signed_out(request: HttpRequest, why: dict[str, Any] | None) -> None:
+    """Ends her session, and her sign-out event says ``why`` (``timed_out``, ``access_ended``
+    ...): auditors would otherwise read it as a sign-out she made herself."""
+    logout(request)
+    audit_note(request, detail=why)
 
 
 def _to_sign_in(request: HttpRequest, step: str = "accounts:login") -> HttpResponseBase:
@@ -192,20 +187,15 @@ class AccessControlMiddleware:
                 return redirect("home")  # with the renewed session, in her browser now
             return _to_sign_in(request)
         now = timezone.now()
-        problem = _session_problem(request, user, now)
-        if problem:
-            ended_by = _stamp_changed_by(request, user)
-            logout(request)
-            if ended_by:
-                audit_note(request, detail=ended_by)
-            messages.info(request, problem)
+        ended = _session_problem(request, user, now)
+        if ended:
+            told, why = ended
+            _signed_out(request, why)
+            messages.info(request, told)
             return _to_sign_in(request)
         access_problem = user.access_problem(now)
         if access_problem:
-            response = access_ended_response(request, user, access_problem)
-            # Its sign-out says why, or auditors would read one like any other.
-            audit_note(request, detail={"access_ended": access_problem})
-            return response
+            return access_ended_response(request, user, access_problem)
         if name in FIRST_FACTOR_VIEWS:
             # Not noted as seen: these replace her session or end it, and a double click's
             # second request would save the one its first had deleted (400 "Bad Request").

@@ -605,6 +605,22 @@ class TestSessions:
         session.save()
         assert "signed in for 10 hours" in client.get("/", follow=True).content.decode()
 
+    @pytest.mark.parametrize(
+        ("clock", "back", "why"),
+        [("last_seen_at", 21 * 60, "idle"), ("signed_in_at", 10 * 3600 + 1, "session_length")],
+    )
+    def test_the_sign_out_of_a_timed_out_session_says_why(self, client, clock, back, why):
+        """Auditors tell a time-out from a sign-out Priya made herself."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session[clock] -= back
+        session.save()
+        client.get("/")
+        event = AuditEvent.objects.latest("id")
+        assert event.action == "sign_out" and event.user_id == user.pk
+        assert event.detail == {"timed_out": why}
+
     @pytest.mark.parametrize("clock", ["last_seen_at", "signed_in_at"])
     def test_a_timed_out_session_needs_both_factors_again(self, client, clock):
         user = priya()
