@@ -76,7 +76,8 @@ def _session_problem(
     says (``_signed_out``)."""
     session = request.session
     if session.get(SESSION_STAMP) != str(user.session_stamp):
-        return "You have been signed out because your account was changed. Sign in again.", None
+        why = _account_changed(user, session.get(SIGNED_IN_AT, 0), now)
+        return "You have been signed out because your account was changed. Sign in again.", why
     moment = now.timestamp()
     longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
     if moment - session.get(SIGNED_IN_AT, 0) > longest.total_seconds():
@@ -90,6 +91,22 @@ def _session_problem(
             "to protect children's information. Sign in again."
         ), {"timed_out": "idle"}
     return None
+
+
+def _account_changed(user: User, signed_in_at: float, now: datetime) -> dict[str, Any]:
+    """Why her account's sessions were ended (a new ``session_stamp``) since this one signed
+    in at ``signed_in_at``: a two-factor reset, or access that has ended — or that ended and
+    was given back, as a reactivation since she signed in says (a suspended user cannot sign
+    in), before this session's next request."""
+    why: dict[str, Any] = {}
+    if user.two_factor_reset_at is not None and user.two_factor_reset_at.timestamp() > signed_in_at:
+        why["two_factor_reset"] = True
+    problem = user.access_problem(now)
+    if problem:
+        why["access_ended"] = problem
+    elif not why and user.reactivated_at and user.reactivated_at.timestamp() > signed_in_at:
+        why.update(access_ended="suspended", reactivated=True)
+    return why or {"account_changed": True}
 
 
 def duration_in_words(span: timedelta) -> str:

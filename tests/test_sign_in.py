@@ -699,6 +699,32 @@ class TestAccessEnds:
         assert event.action == "sign_out" and event.user_id == user.pk
         assert (event.detail or {}).get("access_ended") == "vetting"
 
+    @pytest.mark.parametrize(
+        ("changes", "why"),
+        [
+            (["user_suspend"], {"access_ended": "suspended"}),
+            (["user_two_factor_reset"], {"two_factor_reset": True}),
+            (
+                ["user_suspend", "user_reactivate"],
+                {"access_ended": "suspended", "reactivated": True},
+            ),
+        ],
+        ids=["suspended", "two_factor_reset", "suspension_lifted"],
+    )
+    def test_the_sign_out_of_a_session_ended_by_an_administrator_says_why(
+        self, client, changes, why
+    ):
+        """Lee suspends Priya (and perhaps reactivates her before her next click) or resets her
+        two-factor sign-in while she works: auditors read why her session ended."""
+        user = priya()
+        sign_in(client, user)
+        for change in changes:
+            getattr(services, change)(user=User.objects.get(pk=user.pk))
+        client.get("/")
+        event = AuditEvent.objects.latest("id")
+        assert event.action == "sign_out" and event.user_id == user.pk
+        assert event.detail == why
+
     def test_the_reason_is_only_shown_after_the_right_password(self, client):
         user = priya()
         user.suspended_at = timezone.now()
