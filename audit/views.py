@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from accounts.middleware import duration_in_words
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, is_national, permission_required, signed_in_user
 from audit import selectors
@@ -132,7 +133,8 @@ def _ids_shown(events: list[AuditEvent], *also: str) -> list[str]:
 
 def _outcome(event: AuditEvent) -> str:
     """What the event's path and status do not say: that it was refused (a refused
-    suspension redirects as a done one does), or that it was the question asked first."""
+    suspension redirects as a done one does), that it was the question asked first, or why
+    a session ended that its user did not end herself."""
     detail = event.detail if isinstance(event.detail, dict) else {}
     if detail.get(LISTED_BESIDE):
         return "Listed with the child asked for"
@@ -142,7 +144,28 @@ def _outcome(event: AuditEvent) -> str:
     if detail.get("refused"):
         changing = event.action in (Action.ADMIN_ACTION, Action.CHANGE)
         return "Refused: nothing was changed" if changing else "Refused"
+    if event.action == Action.SIGN_OUT:
+        return _sign_out_reason(detail)
     return ""
+
+
+def _sign_out_reason(detail: dict[str, Any]) -> str:
+    """Why a session ended that she did not end herself (``accounts.middleware``), or ""."""
+    timed_out = {
+        "idle": f"idle for {duration_in_words(settings.SESSION_IDLE_TIMEOUT)}",
+        "session_length": f"signed in for {duration_in_words(settings.SESSION_ABSOLUTE_TIMEOUT)}",
+    }
+    ended = detail.get("access_ended")
+    lifted = ", since reactivated" if detail.get("reactivated") else ""
+    reasons = [
+        timed_out.get(str(detail.get("timed_out")), ""),
+        "password changed" if detail.get("password_changed") else "",
+        "two-factor sign-in reset" if detail.get("two_factor_reset") else "",
+        f"access ended ({ended}{lifted})" if ended else "",
+        "account changed" if detail.get("account_changed") else "",
+    ]
+    said = ", ".join(reason for reason in reasons if reason)
+    return f"Signed out: {said}" if said else ""
 
 
 def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | None]:

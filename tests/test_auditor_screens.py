@@ -255,6 +255,28 @@ class TestFilters:
         assert html.count("Refused: nothing was changed") == 1
         assert html.count("Asked to confirm: suspend") == 1
 
+    def test_a_sign_out_says_why_the_session_ended(self, ada_client):
+        """Priya's sign-outs by time-out, new password, reset or ended access are not ones she
+        made herself: Ada reads why in the list, not only in the export."""
+        user = priya()
+        reasons = {
+            "Signed out: idle for 20 minutes": {"timed_out": "idle"},
+            "Signed out: signed in for 10 hours": {"timed_out": "session_length"},
+            "Signed out: password changed": {"password_changed": True},
+            "Signed out: access ended (suspended)<": {"access_ended": "suspended"},
+            "Signed out: access ended (suspended, since reactivated)": {
+                "access_ended": "suspended",
+                "reactivated": True,
+            },
+            "Signed out: two-factor sign-in reset": {"two_factor_reset": True},
+        }
+        for detail in (None, *reasons.values()):
+            event(user, Action.SIGN_OUT, path="/", status=302, detail=detail)
+        html = ada_client.get(EVENTS, {"username": "priya"}).content.decode()
+        for said in reasons:
+            assert html.count(said) == 1, said
+        assert html.count("Signed out:") == len(reasons), "her own sign-out gives no reason"
+
 
 class TestTheChildrenAnAuditorReads:
     """Ada's own events name the children whose ContactPoint IDs her pages show her, so that a
