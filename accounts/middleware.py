@@ -71,26 +71,38 @@ def session_renew(request: HttpRequest, user: User) -> None:
 
 def _session_problem(
     request: HttpRequest, user: User, now: datetime
-) -> tuple[str, dict[str, Any] | None] | None:
-    """Why her session has ended, if it has: what she is told, and what her sign-out event
-    says (``_signed_out``)."""
+) -> tuple[str | None, dict[str, Any]] | None:
+    """Why her session has ended, if it has: what she is told (None: that her access has
+    ended, by ``access_ended_response``), and what her sign-out event says (``_signed_out``)."""
     session = request.session
-    if session.get(SESSION_STAMP) != str(user.session_stamp):
-        why = _account_changed(user, session.get(SIGNED_IN_AT, 0), now)
-        return "You have been signed out because your account was changed. Sign in again.", why
     moment = now.timestamp()
     longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
+    timed_out: tuple[str, dict[str, Any]] | None = None
     if moment - session.get(SIGNED_IN_AT, 0) > longest.total_seconds():
-        return (
-            "You have been signed out because you were signed in for "
-            f"{duration_in_words(longest)}. Sign in again."
-        ), {"timed_out": "session_length"}
-    if moment - session.get(LAST_SEEN_AT, 0) > idle.total_seconds():
-        return (
-            f"You have been signed out because you did nothing for {duration_in_words(idle)}, "
-            "to protect children's information. Sign in again."
-        ), {"timed_out": "idle"}
-    return None
+        timed_out = (
+            (
+                "You have been signed out because you were signed in for "
+                f"{duration_in_words(longest)}. Sign in again."
+            ),
+            {"timed_out": "session_length"},
+        )
+    elif moment - session.get(LAST_SEEN_AT, 0) > idle.total_seconds():
+        timed_out = (
+            (
+                f"You have been signed out because you did nothing for {duration_in_words(idle)}, "
+                "to protect children's information. Sign in again."
+            ),
+            {"timed_out": "idle"},
+        )
+    if session.get(SESSION_STAMP) != str(user.session_stamp):
+        why = _account_changed(user, session.get(SIGNED_IN_AT, 0), now)
+        if timed_out is None and "access_ended" in why and not why.get("reactivated"):
+            # Suspended as she worked: told so, and whom to contact, not to sign in again,
+            # which she cannot. Not after a time-out: whoever is at her computer then learns
+            # nothing of her account that her password would not show them.
+            return None, why
+        return "You have been signed out because your account was changed. Sign in again.", why
+    return timed_out
 
 
 def _account_changed(user: User, signed_in_at: float, now: datetime) -> dict[str, Any]:
@@ -123,18 +135,20 @@ def access_ended_response(
     *,
     at_sign_in: bool = False,
     password_set: bool = False,
+    why: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """Ends the session and tells the user why and whom to contact (403). ``at_sign_in``: she
     was refused as she signed in (``password_set``: through a set-up link, and the password
     she chose stands). Whatever session the browser held then ends as a sign-in would replace
     it, without a sign-out: the request's event stays the refused sign-in, where her LA's
-    auditors see it, even on a shared computer someone else was still signed in on."""
+    auditors see it, even on a shared computer someone else was still signed in on. ``why``:
+    what her sign-out's event says, where more than her access ended (a two-factor reset)."""
     organisation = user.organisation
     if at_sign_in:
         session_replace(request, user)
         request.user = AnonymousUser()
     else:
-        _signed_out(request, {"access_ended": problem})
+        _signed_out(request, why or {"access_ended": problem})
     return render(
         request,
         "accounts/access_ended.html",
@@ -207,6 +221,8 @@ class AccessControlMiddleware:
         ended = _session_problem(request, user, now)
         if ended:
             told, why = ended
+            if told is None:
+                return access_ended_response(request, user, why["access_ended"], why=why)
             _signed_out(request, why)
             messages.info(request, told)
             return _to_sign_in(request)

@@ -644,7 +644,25 @@ class TestSessions:
         sign_in(other_browser, user)
         services.user_suspend(user=user)
         for browser in (client, other_browser):
-            assert browser.get("/")["Location"].startswith(LOGIN)
+            response = browser.get("/")
+            # Told she is suspended and whom to contact, not to sign in again: she cannot.
+            assert response.status_code == 403
+            assert "Your account has been suspended" in response.content.decode()
+            assert "01632 960000" in response.content.decode()
+            assert browser.get("/")["Location"].startswith(LOGIN), "the session has ended"
+
+    def test_a_suspension_found_after_a_time_out_is_not_told(self, client):
+        """Whoever sits at her computer after she left it is told to sign in, as for any
+        time-out, and learns nothing of her account."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        services.user_suspend(user=user)
+        response = client.get("/")
+        assert response["Location"].startswith(LOGIN)
+        assert "suspended" not in client.get(response["Location"]).content.decode()
 
     def test_a_two_factor_reset_ends_every_session_and_removes_the_devices(self, client):
         user = priya()

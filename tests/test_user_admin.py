@@ -44,6 +44,15 @@ USERS = reverse("accounts:user_list")
 NEW_USER = reverse("accounts:user_create")
 
 
+def assert_told_suspended_and_signed_out(browser: Client) -> None:
+    """Her next page says she is suspended, and whom to contact; the one after asks her to
+    sign in: her session has ended."""
+    response = browser.get("/")
+    assert response.status_code == 403
+    assert "Your account has been suspended" in response.content.decode()
+    assert browser.get("/")["Location"].startswith(reverse("accounts:login"))
+
+
 def new_user_form(**overrides):
     data = {
         "username": "tom.baker",
@@ -822,7 +831,7 @@ class TestChangingUsers:
         )
         user.refresh_from_db()
         assert user.suspended_at is not None and user.job_title == "Head"
-        assert her_browser.get("/")["Location"].startswith(reverse("accounts:login"))
+        assert_told_suspended_and_signed_out(her_browser)
 
     def test_a_user_who_forgot_her_password_is_given_a_link_to_choose_a_new_one(self, client):
         """There is no self-service reset: her administrator (one who could give her roles)
@@ -882,7 +891,7 @@ class TestChangingUsers:
         elsewhere = Client()
         sign_in(elsewhere, user)
         action(lee_client, user, "suspend")
-        assert elsewhere.get("/")["Location"].startswith(reverse("accounts:login"))
+        assert_told_suspended_and_signed_out(elsewhere)
         ended = AuditEvent.objects.get(action="sign_out", user_id=user.pk)
         assert ended.detail == {"access_ended": "suspended"}
 
@@ -970,7 +979,7 @@ class TestAUserHoldingARoleHeCannotGive:
         action(lee_client, user, "suspend")
         user.refresh_from_db()
         assert user.suspended_at is not None
-        assert her_browser.get("/")["Location"].startswith(reverse("accounts:login"))
+        assert_told_suspended_and_signed_out(her_browser)
 
     def test_an_administrator_holding_her_role_may_reactivate_her(self, client):
         user = self.ready_for("reactivate")
