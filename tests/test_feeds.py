@@ -3194,6 +3194,22 @@ class TestUploadScreen:
              "file": SimpleUploadedFile("big.csv", content, content_type="text/csv")},
         ).content.decode()  # fmt: skip
 
+    def test_the_lists_name_the_data_manager_not_her_username(self, client, school, settings):
+        """Dana Whitfield sees her name beside the files she sent and the merges she made, as
+        every other page names people: a username is for signing in."""
+        settings.FEED_WEB_IMPORT_ROWS = 1
+        manager = dana()
+        manager.last_name = "Whitfield"
+        manager.save(update_fields=["last_name"])
+        sign_in(client, manager)
+        self.big_census(client, census({}, {"upn": upn("352214300102"), "given_name": "Ella"}))
+        call_command("import_waiting_feeds", stdout=io.StringIO())
+        children_merge(kept=make_child(), absorbed=make_child(given_name="Ann"), by=manager)
+        for page, rows in (("directory:feeds", 2), ("directory:merges", 1)):
+            html = client.get(reverse(page)).content.decode()
+            assert html.count('<td class="govuk-table__cell">Dana Whitfield</td>') == rows, page
+            assert '<td class="govuk-table__cell">dana</td>' not in html
+
     def test_a_data_manager_uploads_a_file(self, client, school):
         sign_in(client, dana())
         upload = SimpleUploadedFile("census.csv", census({}), content_type="text/csv")
@@ -3598,7 +3614,7 @@ class TestSendingAFileAgain:
         assert "Sent again: 1 row left out before now imported (1 new child); 0 still left out" in (
             history
         )
-        assert ">dana<" in history.replace(" ", "")
+        assert ">Dana<" in history.replace(" ", ""), "her name, not her username"
         event = AuditEvent.objects.filter(path="/feeds/", method="POST").latest("id")
         assert (event.detail or {})["feed_import"] == resent.pk
         assert (event.detail or {})["resend_of"] == first.pk
