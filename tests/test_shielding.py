@@ -45,7 +45,7 @@ from shielding.policy import (
     shield_sources_among,
     shielded_lookalike,
 )
-from tests.html import input_tag
+from tests.html import input_tag, title_problems
 from tests.personas import (
     ada,
     dana,
@@ -402,6 +402,17 @@ class TestShieldWorkflow:
         sign_in(client, sam())
         html = client.get(reverse("shielding:dashboard")).content.decode()
         assert due.contactpoint_id_display in html and later.contactpoint_id_display not in html
+
+    def test_the_dashboard_is_named_as_the_link_to_it_names_it(self, client):
+        """Sam follows "Shields due for review" and lands on a page headed and titled so, not
+        on one called "Shielding" that she might take for somewhere else."""
+        sign_in(client, sam())
+        url = reverse("shielding:dashboard")
+        html = client.get(url).content.decode()
+        link = re.search(rf'href="{url}" aria-current="page">([^<]+)</a>', html)
+        heading = re.search(r"<h1 [^>]*>([^<]+)</h1>", html)
+        assert link and heading and link[1] == heading[1] == "Shields due for review"
+        assert title_problems(html, url) == []
 
     def test_a_shield_on_an_archived_record_is_not_listed_for_review(self, client):
         """The shield stays in force on the archived record, but the officer cannot open it
