@@ -972,6 +972,15 @@ def linkage_weight(levels: dict[str, str | None]) -> float:
     return match_weight(levels, settings.FEED_MATCH_LEVELS or DEFAULT_LEVELS)
 
 
+def linkage_strength(weight: float) -> str:
+    """A candidate's weight as a data manager reads it, by the thresholds the import decides
+    with (``match_decision``): strong enough to be joined without her, had no other record come
+    as close; possible, so sent to her; or weak, too little to be sent to her on its own."""
+    if weight >= settings.FEED_MATCH_UPPER:
+        return "Strong match"
+    return "Possible match" if weight >= settings.FEED_MATCH_LOWER else "Weak match"
+
+
 @dataclass(frozen=True)
 class RecordNamed:
     """A record as a data manager picks it out to merge or separate: who, never where."""
@@ -1005,6 +1014,7 @@ class CandidateShown:
     gender: str
     postcodes: str
     weight: float
+    strength: str
     levels: dict[str, str | None]
     shielded: bool
 
@@ -1060,6 +1070,7 @@ def review_shown(
         levels = agreement(incoming, person)
         if hidden:
             levels["postcode"] = None  # not shown, so not counted in the weight shown
+        weight = linkage_weight(levels)
         shown.append(
             CandidateShown(
                 contactpoint_id=child.contactpoint_id,
@@ -1073,7 +1084,8 @@ def review_shown(
                 postcodes="Hidden: the record is shielded"
                 if masked
                 else ", ".join(person.postcodes),
-                weight=linkage_weight(levels),
+                weight=weight,
+                strength=linkage_strength(weight),
                 levels=levels,
                 shielded=is_shielded(child),
             )

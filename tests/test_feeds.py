@@ -1147,6 +1147,22 @@ class TestMatching:
         review.refresh_from_db()
         assert review.status == "matched" and child.addresses.filter(postcode="NE1 4ST").exists()
 
+    def test_each_possible_match_says_in_words_how_close_it_is(self, client):
+        """Dana reads "Strong match", "Possible match" or "Weak match" under each candidate,
+        and what they mean, not a linkage weight: a number only the import's thresholds give a
+        meaning to."""
+        strong = make_child()
+        possible = make_child(date_of_birth=date(2015, 11, 2))  # only the year agrees
+        weak = make_child(given_name="Zoe", date_of_birth=date(2009, 1, 1))
+        review = feed_review(strong)
+        review.candidates += [{"child_id": child.pk, "weight": 0.0} for child in (possible, weak)]
+        review.save(update_fields=["candidates"])
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        said = re.findall(r'<span class="govuk-hint">(\w+ match)</span></th>', page)
+        assert said == ["Strong match", "Possible match", "Weak match"]
+        assert "a weak match agrees on little" in page and "weight" not in page
+
     def test_an_unknown_child_is_created(self, school):
         outcome = load(census({}))
         assert outcome.counts == {"new_child": 1}
@@ -1229,7 +1245,7 @@ class TestTheShieldFollowsTheChild:
         """A data manager who knows a shielded child's names and date of birth uploads rows
         with a misspelt surname and guessed postcodes: hers, her district's, and elsewhere."""
         self.shielded()
-        outcomes, weights = [], []
+        outcomes, strengths = [], []
         for n, guess in enumerate(("ZE2 9QX", "ZE2 1AA", "NE7 7HW")):
             row = {"family_name": "Brenan", "postcode": guess, "upn": upn(f"35221430010{n}")}
             outcomes.append(dict(load(census(row)).counts))
@@ -1237,9 +1253,10 @@ class TestTheShieldFollowsTheChild:
         for review in MatchReview.objects.order_by("pk"):
             page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
             assert "A possible match is shielded" in page
-            weights.append(page.split("weight ", 1)[1].split("<", 1)[0])
+            strengths.append(re.findall(r'<span class="govuk-hint">(\w+ match)</span>', page))
         assert outcomes[0] == outcomes[1] == outcomes[2], outcomes
-        assert len(weights) == 3 and len(set(weights)) == 1, weights
+        assert len(strengths) == 3 and strengths[0], strengths
+        assert strengths[0] == strengths[1] == strengths[2], strengths
 
     def test_the_order_of_the_candidates_does_not_say_where_the_hidden_row_lives(
         self, school, client
