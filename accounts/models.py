@@ -185,6 +185,13 @@ class SetupLink(models.Model):
     account that is waiting to be set up.
     """
 
+    class Ending(models.TextChoices):
+        """Why a link was ended before its 72 hours ran out: its holder is told which."""
+
+        REPLACED = "replaced", "A newer link was made"
+        SUSPENDED = "suspended", "The account was suspended"
+        SIGNED_IN = "signed_in", "She signed in"
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="setup_links")
     token_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(
@@ -193,6 +200,10 @@ class SetupLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # Set by the database: a node still running the code from before it inserts links too.
+    ended_because = models.CharField(
+        max_length=20, choices=Ending.choices, blank=True, db_default=""
+    )
 
     def __str__(self) -> str:
         return f"Set-up link for {self.user}"

@@ -74,7 +74,7 @@ def user_create(
 def setup_link_create(*, user: User, by: User | None) -> str:
     """Replaces any unused link with a new one, valid for 72 hours; returns its full URL."""
     now = timezone.now()
-    setup_links_end(user, now)
+    setup_links_end(user, now, because=SetupLink.Ending.REPLACED)
     token = secrets.token_urlsafe(32)
     SetupLink.objects.create(
         user=user,
@@ -85,25 +85,26 @@ def setup_link_create(*, user: User, by: User | None) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("accounts:setup", args=[token])
 
 
-def setup_links_end(user: User, now: datetime) -> None:
+def setup_links_end(user: User, now: datetime, *, because: SetupLink.Ending) -> None:
     """Her unused links end: on suspension, on a new link, and once she signs in with both
-    factors, when a link left in an email would only let whoever finds it choose her password."""
-    SetupLink.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
+    factors, when a link left in an email would only let whoever finds it choose her password.
+    Each records why, so that whoever follows it later is told the truth: one ended by a
+    suspension did not expire, and does not work again once she is reactivated. One already
+    run out is left as it ended."""
+    SetupLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now, ended_because=because
+    )
 
 
-def _setup_link(token: str) -> SetupLink | None:
+def setup_link_any(token: str) -> SetupLink | None:
+    """``token``'s link, usable or not: the events of its page name the account it was made
+    for, so that her LA's auditors see a link used, or tried again once used or ended, and the
+    page says why it no longer works."""
     return (
         SetupLink.objects.select_related("user", "user__organisation", "created_by")
         .filter(token_hash=SetupLink.hash_token(token))
         .first()
     )
-
-
-def setup_link_account(token: str) -> User | None:
-    """The account ``token``'s link was made for, usable or not: the events of its page name
-    her, so that her LA's auditors see a link used, or tried again once used or ended."""
-    link = _setup_link(token)
-    return link.user if link is not None else None
 
 
 def setup_link_find(token: str, now: datetime) -> SetupLink | None:
@@ -112,7 +113,7 @@ def setup_link_find(token: str, now: datetime) -> SetupLink | None:
     vetting or training has lapsed) is not: its holder would set up an account above him, or
     on his behalf. One he made for himself is not either: he would choose his password
     without giving the old one (views refuse to make it)."""
-    link = _setup_link(token)
+    link = setup_link_any(token)
     if link is None or not link.is_usable(now):
         return None
     maker = link.created_by
@@ -229,7 +230,7 @@ def user_suspend(*, user: User) -> None:
     if held.values_list("suspended_at", flat=True).get() is not None:
         raise AlreadySuspended
     user.suspended_at = timezone.now()
-    setup_links_end(user, user.suspended_at)
+    setup_links_end(user, user.suspended_at, because=SetupLink.Ending.SUSPENDED)
     _end_sessions(user)
     user.save(update_fields=["suspended_at", "session_stamp"])
 

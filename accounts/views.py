@@ -59,7 +59,7 @@ from accounts.middleware import (
     session_replace,
     session_start,
 )
-from accounts.models import Organisation, SignInFailure, User
+from accounts.models import Organisation, SetupLink, SignInFailure, User
 from accounts.permissions import (
     Permission,
     grantable_roles,
@@ -211,7 +211,7 @@ def _signed_in_fully(request: HttpRequest, user: User, device: Any) -> None:
     sign_in_failures_clear(user.username, signed_in_from=client_ip(request))
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
-    services.setup_links_end(user, user.last_login)
+    services.setup_links_end(user, user.last_login, because=SetupLink.Ending.SIGNED_IN)
 
 
 # She gets new ones herself, with a code from her app (backup_codes_renew).
@@ -292,14 +292,14 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
     """A new user's one-time link: choose a password, then enrol the second factor."""
     link = services.setup_link_find(token, timezone.now())
     if link is None:
-        return _setup_link_refused(request, services.setup_link_account(token))
+        return _setup_link_refused(request, services.setup_link_any(token))
     # Each visit is an event of her account, where her LA's auditors see it.
     audit_note(request, user=link.user, detail={"set_up_link": True})
     form = ChoosePasswordForm(link.user, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = services.setup_link_redeem(link=link, password=form.cleaned_data["new_password1"])
         if user is None:  # used by another submission meanwhile
-            return _setup_link_refused(request, link.user)
+            return _setup_link_refused(request, link)
         if problem := user.access_problem(timezone.now()):
             # Her password stands (a newcomer's training may come later), but as at sign-in
             # she is not let in, and the log does not say she signed in.
@@ -318,12 +318,13 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "accounts/setup.html", {"form": form, "new_user": link.user})
 
 
-def _setup_link_refused(request: HttpRequest, account: User | None) -> HttpResponse:
+def _setup_link_refused(request: HttpRequest, link: SetupLink | None) -> HttpResponse:
     """A link used, ended or never made: its event names the account it was for, if any, as
     a link tried again after it was used (or after she was suspended) may be someone else's
     doing."""
+    account = link.user if link is not None else None
     audit_note(request, user=account, detail={"set_up_link": True, "refused": True})
-    return render(request, "accounts/setup_invalid.html", status=404)
+    return render(request, "accounts/setup_invalid.html", {"link": link}, status=404)
 
 
 # Her own account -----------------------------------------------------------------------------

@@ -602,6 +602,38 @@ class TestChangingUsers:
         assert not user.check_password(chosen)
         assert not AuditEvent.objects.filter(action="sign_in", user_id=user.pk).exists()
 
+    def test_a_link_ended_by_her_suspension_says_so_once_she_is_reactivated(self, lee_client):
+        """Lara follows the link she was sent before Lee suspended her, now that he has
+        reactivated her: it did not expire, it was withdrawn, and she is told so, and whom to
+        ask for a new one."""
+        user = make_user("lara", Role.LA_ADMINISTRATOR)  # roles Lee holds: he may give a link
+        path = setup_path(action(lee_client, user, "setup-link").content.decode())
+        action(lee_client, user, "suspend")
+        action(lee_client, user, "reactivate")
+        user.refresh_from_db()
+        assert user.suspended_at is None
+        response = Client().get(path)
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert "This link was withdrawn when your account was suspended" in page
+        assert "Ask your local authority's ContactPoint administrator for a new link" in page
+        assert "expired" not in page
+
+    def test_a_link_replaced_or_used_says_which(self, lee_client):
+        """Lara holds two links, the first replaced by the second, which she then uses: each
+        says why it no longer works, neither that it expired."""
+        user = make_user("lara", Role.LA_ADMINISTRATOR)  # roles Lee holds: he may give a link
+        first = setup_path(action(lee_client, user, "setup-link").content.decode())
+        second = setup_path(action(lee_client, user, "setup-link").content.decode())
+        chosen = "a-long-and-unusual-passphrase"
+        Client().post(second, {"new_password1": chosen, "new_password2": chosen})
+        for path, told in (
+            (first, "A newer link has been made for your account"),
+            (second, "This link has already been used"),
+        ):
+            page = Client().get(path).content.decode()
+            assert told in page and "expired" not in page, path
+
     def test_lee_cannot_suspend_himself(self, lee_client):
         action(lee_client, lee_client.admin, "suspend")
         lee_client.admin.refresh_from_db()
