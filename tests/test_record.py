@@ -528,6 +528,20 @@ class TestMyInvolvement:
         assert (refused.child_id, refused.detail) == (archived.pk, {"refused": "record_archived"})
         assert not Involvement.objects.filter(child=archived).exists()
 
+    def test_a_child_who_died_is_offered_work_recorded_in_the_past(self, client):
+        """Her record stays live for a year after her death, so that whoever worked with her
+        can be found: Priya is asked to record that she worked with the child, not that she
+        works with her, and told until when it may have started."""
+        died = timezone.localdate() - timedelta(days=60)
+        child = make_child(status=Child.Status.DECEASED, date_of_death=died)
+        sign_in(client, priya())
+        page = client.get(record_url(child)).content.decode()
+        assert "Record that I worked with this child" in page
+        assert "Record that I work with this child" not in page
+        form = client.get(record_url(child, "my-involvement/")).content.decode()
+        assert "Record that you worked with this child</h1>" in form
+        assert f"This child died on {died.day} {died:%B %Y}." in form
+
     def test_an_involvement_cannot_start_after_the_child_died(self, client):
         # Within the year her record stays live: later, it is archived and found by no one.
         died = timezone.localdate() - timedelta(days=60)
