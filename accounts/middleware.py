@@ -96,10 +96,14 @@ def _session_problem(
         )
     if session.get(SESSION_STAMP) != str(user.session_stamp):
         why = _account_changed(user, session.get(SIGNED_IN_AT, 0), now)
-        if timed_out is None and "access_ended" in why and not why.get("reactivated"):
+        if timed_out is not None:
+            # Whoever is at her computer after a time-out is told only of the time-out, and
+            # learns nothing of her account; her sign-out says both.
+            told, timed_out_why = timed_out
+            return told, timed_out_why | why
+        if "access_ended" in why and not why.get("reactivated"):
             # Suspended as she worked: told so, and whom to contact, not to sign in again,
-            # which she cannot. Not after a time-out: whoever is at her computer then learns
-            # nothing of her account that her password would not show them.
+            # which she cannot.
             return None, why
         return "You have been signed out because your account was changed. Sign in again.", why
     return timed_out

@@ -664,6 +664,33 @@ class TestSessions:
         assert response["Location"].startswith(LOGIN)
         assert "suspended" not in client.get(response["Location"]).content.decode()
 
+    @pytest.mark.parametrize(
+        ("change", "why"),
+        [
+            ("user_suspend", {"access_ended": "suspended"}),
+            ("user_two_factor_reset", {"two_factor_reset": True}),
+        ],
+        ids=["suspended", "two_factor_reset"],
+    )
+    def test_a_session_timed_out_before_her_account_changed_says_only_that_it_timed_out(
+        self, client, change, why
+    ):
+        """Priya left her computer 21 minutes ago, then Lee suspended her or reset her two-factor
+        sign-in: whoever sits there is told of the time-out, as for any, not that her account
+        was changed; her LA's auditors read both reasons in her sign-out."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        getattr(services, change)(user=User.objects.get(pk=user.pk))
+        response = client.get("/")
+        page = client.get(response["Location"]).content.decode()
+        assert "did nothing for 20 minutes" in page
+        assert "account was changed" not in page
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"timed_out": "idle", **why}
+
     def test_a_two_factor_reset_ends_every_session_and_removes_the_devices(self, client):
         user = priya()
         sign_in(client, user)
