@@ -1258,6 +1258,21 @@ class TestTheShieldFollowsTheChild:
         assert len(strengths) == 3 and strengths[0], strengths
         assert strengths[0] == strengths[1] == strengths[2], strengths
 
+    def test_a_shielded_review_does_not_say_its_matches_are_ranked_by_postcode(
+        self, school, client
+    ):
+        """Beside a shielded candidate postcodes are not compared, as the page says: its hint
+        does not tell Dana that they rank the matches, which would make her read a strong
+        match's missing postcode agreement as a weaker match."""
+        self.shielded()
+        load(census({"family_name": "Brenan", "postcode": "ZE2 9QX"}))
+        sign_in(client, dana())
+        review = MatchReview.objects.get()
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "postcodes are not compared" in page
+        assert "date of birth and gender agree" in page
+        assert "gender and postcode agree" not in page
+
     def test_the_order_of_the_candidates_does_not_say_where_the_hidden_row_lives(
         self, school, client
     ):
