@@ -23,8 +23,10 @@ class PeriodForm(GovukMessages, forms.Form):
 
     # GOV.UK's day, month and year, as every other date in the service; a link that gives the
     # date in one value (``date_from=2026-11-01``, as links made before did) is read too.
-    date_from = DateInputField(label="Date from", subject="Date from", required=False)
-    date_to = DateInputField(label="Date to", subject="Date to", required=False)
+    date_from = DateInputField(
+        label="Date from", subject="Date from", required=False, one_value=True
+    )
+    date_to = DateInputField(label="Date to", subject="Date to", required=False, one_value=True)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -19,10 +19,17 @@ class TelephoneInput(forms.TextInput):
     input_type = "tel"
 
 
-class DateInputWidget(forms.MultiWidget):
-    """Day, month and year as three inputs (the GOV.UK date input)."""
+# A date given in one value by a link made before the three inputs (``DateInputWidget``).
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
-    def __init__(self) -> None:
+
+class DateInputWidget(forms.MultiWidget):
+    """Day, month and year as three inputs (the GOV.UK date input). ``one_value``: a filter
+    whose links were made before the three inputs, and give "2026-11-01" in one value (a
+    bookmark, the next page, a download), reads that value too."""
+
+    def __init__(self, *, one_value: bool = False) -> None:
+        self.one_value = one_value
         super().__init__([forms.TextInput(), forms.TextInput(), forms.TextInput()])
 
     def decompress(self, value: date | None) -> list[Any]:
@@ -30,15 +37,15 @@ class DateInputWidget(forms.MultiWidget):
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         parts = super().value_from_datadict(data, files, name)
-        said = data.get(name)
+        said = data.get(name) if self.one_value else None
         if any(parts) or not isinstance(said, str) or not said.strip():
             return parts
-        # The date in one value, as a link made before the three inputs (a bookmarked filter,
-        # "2026-11-01") or typed in one go ("1 11 2026"): read as the three would be.
-        numbers = re.split(r"[-/\s.]+", said.strip())
-        if len(numbers) == 3:
-            return numbers[::-1] if len(numbers[0]) == 4 else numbers
-        return [said, "", ""]
+        if match := ISO_DATE.fullmatch(said.strip()):
+            year, month, day = match.groups()
+            return [day, month, year]
+        # Anything else in one value ("11/01/2026": 11 January, or 1 November?) is read as no
+        # real date, rather than guessed.
+        return [said] * 3
 
 
 class DateInputField(forms.MultiValueField):
@@ -47,12 +54,19 @@ class DateInputField(forms.MultiValueField):
     widget = DateInputWidget
 
     def __init__(
-        self, *, label: str, required: bool = True, subject: str = "", **kwargs: Any
+        self,
+        *,
+        label: str,
+        required: bool = True,
+        subject: str = "",
+        one_value: bool = False,
+        **kwargs: Any,
     ) -> None:
         # How an error message names the date: "The date of birth", or ``subject`` where the
         # label reads better alone ("Date from must be a real date").
         self.subject = subject or f"The {label[0].lower()}{label[1:]}"
         parts = [forms.CharField(required=False) for _ in range(3)]
+        kwargs.setdefault("widget", DateInputWidget(one_value=one_value))
         super().__init__(parts, label=label, required=required, require_all_fields=False, **kwargs)
 
     def compress(self, data_list: list[str]) -> date | None:

@@ -4670,6 +4670,19 @@ class TestAnOlderFileImportedLate:
             assert message in self.upload(client, self.JANUARY, extracted_on, "january.csv")
         assert not FeedImport.objects.exists() and not Child.objects.exists()
 
+    @pytest.mark.parametrize("one_value", ["2026-01-11", "11/01/2026"])
+    def test_an_extract_date_sent_in_one_value_is_not_read(self, client, one_value):
+        """Only the auditors' filters read a date from one value (their old links): a script
+        sending "11/01/2026" here must not have it taken as 11 January, or 1 November."""
+        sign_in(client, dana())
+        form = {"source": Source.LA_SYSTEM, "local_authority": northshire().pk}
+        upload = SimpleUploadedFile("january.csv", self.JANUARY, content_type="text/csv")
+        html = client.post(
+            reverse("directory:feeds"), {**form, "extracted_on": one_value, "file": upload}
+        ).content.decode()
+        assert "Enter the date the file was extracted" in html
+        assert not FeedImport.objects.exists() and not Child.objects.exists()
+
     def test_a_file_imported_before_extract_dates_counts_as_extracted_when_received(self, client):
         la_import(self.MARCH, name="march.csv")  # before the page asked: no extract date
         FeedImport.objects.update(imported_at=timezone.now() - timedelta(days=30))
