@@ -124,6 +124,15 @@ class User(AbstractUser):
             return None
         return min((vetting, "vetting"), (training, "training"))
 
+    # Each ``access_problem`` in an auditor's words ("Signed out: access ended (vetting ...)").
+    ACCESS_PROBLEMS = {
+        "deactivated": "account deactivated",
+        "suspended": "suspended",
+        "vetting": "vetting check expired or not recorded",
+        "training": "training expired or not recorded",
+        "dormant": "90 days without signing in",
+    }
+
     def access_problem(self, now: datetime) -> str | None:
         """Why this user may not use ContactPoint now (DESIGN.md "Users and roles"), or None."""
         # Checks and training are dated in England: they end at midnight there, not in UTC.

@@ -161,7 +161,7 @@ def _sign_out_reason(detail: dict[str, Any]) -> str:
         timed_out.get(str(detail.get("timed_out")), ""),
         "password changed" if detail.get("password_changed") else "",
         "two-factor sign-in reset" if detail.get("two_factor_reset") else "",
-        f"access ended ({ended}{lifted})" if ended else "",
+        f"access ended ({User.ACCESS_PROBLEMS.get(str(ended), ended)}{lifted})" if ended else "",
         "account changed" if detail.get("account_changed") else "",
     ]
     said = ", ".join(reason for reason in reasons if reason)

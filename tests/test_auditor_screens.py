@@ -270,6 +270,10 @@ class TestFilters:
                 "reactivated": True,
             },
             "Signed out: two-factor sign-in reset": {"two_factor_reset": True},
+            "Signed out: access ended (vetting check expired or not recorded)": {
+                "access_ended": "vetting"
+            },
+            "Signed out: access ended (90 days without signing in)": {"access_ended": "dormant"},
         }
         for detail in (None, *reasons.values()):
             event(user, Action.SIGN_OUT, path="/", status=302, detail=detail)
