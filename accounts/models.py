@@ -99,6 +99,12 @@ class User(AbstractUser):
         """
         return False
 
+    @property
+    def display_name(self) -> str:
+        """How every page names her: her full name, or her username where none is recorded
+        (the create_user command makes users without one)."""
+        return self.get_full_name() or self.username
+
     def has_role(self, role: Role) -> bool:
         return role in self.roles
 

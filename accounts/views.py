@@ -630,7 +630,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             "change_user",
             managed,
-            _role_above(managed.get_full_name() or managed.username),
+            _role_above(managed.display_name),
         )
     grantable = grantable_roles(admin, to=managed)
     form = UserForm(
@@ -657,7 +657,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             **_profile(data),
         )
         _note_admin_action(request, "change_user", _named(managed) | _fields_changed(form))
-        messages.success(request, f"{managed.get_full_name()}'s details have been updated")
+        messages.success(request, f"{managed.display_name}'s details have been updated")
         return redirect("accounts:user_detail", pk=managed.pk)
     if request.method == "POST":
         # Refused, by a mistake in the form or a change that is not his to make (his own
@@ -727,7 +727,7 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     managed = _managed_user(request, pk, locked=request.method == "POST")
     if request.method != "POST" and action not in ASKED_FIRST:
         return method_refused(request, ("POST",))  # only a question is a page
-    name = managed.get_full_name() or managed.username
+    name = managed.display_name
     refusal = None
     if not may_act_on(admin, managed, action):
         refusal = _role_above(name)

@@ -583,12 +583,12 @@ def _uploader_refused(upload: FeedUpload) -> str:
     they no longer work on feeds, or no longer for the file's LA."""
     user = upload.uploaded_by
     if user.access_problem(timezone.now()) or not has_permission(user, Permission.REVIEW_MATCHES):
-        return f"Not imported: {user.username} may no longer import files."
+        return f"Not imported: {user.display_name} may no longer import files."
     la = data_manager_la(user)
     if la is not None and upload.local_authority_id != la.pk:
-        return f"Not imported: {user.username} no longer works on this local authority's files."
+        return f"Not imported: {user.display_name} no longer works on this local authority's files."
     if la is not None and upload.source not in LA_FEED_SOURCES:
-        return f"Not imported: {user.username} no longer works on national feeds."
+        return f"Not imported: {user.display_name} no longer works on national feeds."
     return ""
 
 

@@ -747,7 +747,7 @@ def _involvement(involvement: Involvement, viewer: User) -> InvolvementShown:
         service_phone=service.phone if service else "",
         service_email=service.email if service else "",
         service_address=(*_lines(service), service.postcode) if service else (),
-        practitioner=practitioner.get_full_name() if practitioner else "",
+        practitioner=practitioner.display_name if practitioner else "",
         practitioner_job=practitioner.job_title if practitioner else "",
         practitioner_phone=practitioner.phone if practitioner else "",
         practitioner_email=practitioner.email if practitioner else "",
@@ -904,7 +904,7 @@ def lead_professional_named(holder: Involvement) -> str:
     """Who holds the lead, for a practitioner told they cannot take it. Never a sensitive
     service, which only those who broker contact may know of: the database refuses one as lead
     (``involvement_sensitive_never_lead``)."""
-    who = holder.practitioner.get_full_name() if holder.practitioner else ""
+    who = holder.practitioner.display_name if holder.practitioner else ""
     where = holder.service.name if holder.service else ""
     return " at ".join(part for part in (who, where) if part)
 

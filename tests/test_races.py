@@ -1638,7 +1638,7 @@ def test_a_user_suspended_twice_at_once_is_suspended_once(committed_la_administr
         )
 
     assert at_once(suspend) == []
-    name = priya.get_full_name() or priya.username
+    name = priya.display_name
     assert User.objects.get(pk=priya.pk).suspended_at is not None
     assert sorted(told) == sorted(
         [

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory import services
@@ -392,6 +393,25 @@ class TestMyInvolvement:
         ).content.decode()
         assert "Owen at Children&#x27;s Services is already the lead professional" in html
         assert not Involvement.objects.filter(child=child, practitioner__username="priya").exists()
+
+    def test_a_practitioner_with_no_name_recorded_is_named_by_their_username(self, client):
+        """Owen, made by the create_user command, has no first or last name: his involvement
+        had no practitioner row and the lead professional was his service; his username names
+        him, as on every other page."""
+        child = make_child()
+        nameless = owen()
+        User.objects.filter(pk=nameless.pk).update(first_name="", last_name="")
+        Involvement.objects.create(
+            child=child,
+            practitioner=nameless,
+            lead_professional=True,
+            started_on=date(2025, 1, 1),
+            source=Source.PRACTITIONER,
+        )
+        sign_in(client, priya())
+        html = client.get(record_url(child)).content.decode()
+        assert "The lead professional is owen." in html
+        assert 'govuk-summary-card__title">owen</h3>' in html
 
     @pytest.mark.parametrize("gone", ["suspended", "vetting", "dormant"])
     def test_the_lead_of_someone_whose_access_has_ended_passes_to_who_takes_it(self, client, gone):

@@ -2091,6 +2091,26 @@ class TestOverride:
             event = AuditEvent.objects.filter(path=reverse(f"shielding:{name}")).get()
             assert event.result_ids == [child.contactpoint_id], name
 
+    def test_the_queues_name_someone_with_no_name_recorded_by_their_username(self, client):
+        """Users made by the create_user command may have no first or last name: the team's
+        queues named them ", School (Northshire)", where every other page gives the username."""
+        child = shielded_child()
+        asking, overriding = priya(), owen()
+        User.objects.filter(pk__in=[asking.pk, overriding.pk]).update(first_name="", last_name="")
+        ShieldOverride.objects.create(
+            child=child, practitioner=overriding, reason="Section 47", visit_token_hash="x" * 64
+        )
+        asked = ContactRequest.objects.create(
+            child=child, requester=asking, service="School", reason="r", reply_to="t"
+        )
+        sign_in(client, sam())
+        for url, named in (
+            (reverse("shielding:override_queue"), "owen (Northshire)"),
+            (reverse("shielding:contact_queue"), "priya, School (Northshire)"),
+            (reverse("shielding:contact_request", args=[asked.pk]), "priya, School (Northshire)"),
+        ):
+            assert named in client.get(url).content.decode(), url
+
 
 class TestBrokeredContact:
     def test_a_request_about_a_record_merged_into_hers_goes_to_the_team_that_keeps_her(
