@@ -205,7 +205,7 @@ class SetupLink(models.Model):
 
         REPLACED = "replaced", "A newer link was made"
         SUSPENDED = "suspended", "The account was suspended"
-        SIGNED_IN = "signed_in", "She signed in"
+        SIGNED_IN = "signed_in", "The user signed in"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="setup_links")
     token_hash = models.CharField(max_length=64, unique=True)

@@ -15,7 +15,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services, views
-from accounts.models import SignInFailure, User
+from accounts.models import SetupLink, SignInFailure, User
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from tests.personas import (
@@ -119,6 +119,17 @@ class TestTwoFactorSignIn:
         client.post(TWO_FACTOR, {"otp_token": current_code(device)})
         assert "You are signed in as Priya" in client.get("/").content.decode()
         assert Client().get(urlsplit(link).path).status_code == 404
+
+    def test_a_link_ended_by_her_sign_in_is_said_so_of_anyone(self, client):
+        """Why a link ended is a label administrators may be shown, of any user: it read
+        "She signed in"."""
+        user = priya()
+        device = authenticator(user)
+        services.setup_link_create(user=user, by=None)
+        give_password(client)
+        client.post(TWO_FACTOR, {"otp_token": current_code(device)})
+        ended = SetupLink.objects.get(user=user)
+        assert ended.get_ended_because_display() == "The user signed in"
 
     def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(self, client):
         device = authenticator(priya())
