@@ -5,6 +5,7 @@ allow-list: for a shielded child, only the fields named here are shown to someon
 right to see the record in full; every other field — and any field added later — is masked.
 """
 
+import ast
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +17,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -141,6 +142,8 @@ class ChangesContext:
     # For each shield for sharing among the entries, by its id as logged, the authority of the
     # child it protects: only her officers are told what the shield is for (``sharing_told``).
     protected_by: dict[str, int | None] = field(default_factory=dict)
+    # The users the entries' fields name (a shield's lifted_by), by id as logged: their names.
+    users: dict[str, str] = field(default_factory=dict)
 
     def about(self, entry: Any) -> set[int]:
         """The children an entry is about: those it named when written; for a parent or
@@ -179,6 +182,7 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
         carers_alongside=_shielded_alongside(carers),
         owners=_owners(entries),
         protected_by=_protected_by(entries),
+        users=_users_named(entries),
     )
     ids = {child_id for entry in entries for child_id in context.about(entry)}
     return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
@@ -219,6 +223,23 @@ def _protected_by(entries: Sequence[Any]) -> dict[str, int | None]:
     )
     authorities = shielding_authorities(protects.values())
     return {str(pk): authorities.get(child) for pk, child in protects.items()}
+
+
+def _users_named(entries: Iterable[Any]) -> dict[str, str]:
+    """``ChangesContext.users``: each user the entries' fields name, by id as logged, with
+    the name every page gives her (``User.display_name``), in one query."""
+    ids = {
+        value
+        for entry in entries
+        for name, values in entry.changes_dict.items()
+        if _names_a_user(_logged_field(entry, name))
+        for value in map(_logged, values)
+        if value.isdigit()
+    }
+    named = User.objects.filter(pk__in=[int(pk) for pk in ids]).only(
+        "username", "first_name", "last_name"
+    )
+    return {str(user.pk): user.display_name for user in named}
 
 
 # What a shield's change log says of whether it is for sharing a home with a shielded child:
@@ -542,6 +563,9 @@ def change_shown(
     ):
         actor = None
         changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}
+    # A masked entry's shown fields (names, dates, a shield's reason) name no one; were one
+    # added that did, its user would stay an id rather than be named.
+    users = {} if protect or hidden_service else context.users
     return ChangeShown(
         timestamp=entry.timestamp,
         actor=actor.username if actor else "system",
@@ -551,9 +575,12 @@ def change_shown(
         if hidden_service or (protect and model not in VISIBLE_WHEN_SHIELDED)
         else entry.object_repr,
         changes={
-            field: (str(old), str(new))
-            for field, (old, new) in changes.items()
-            if field not in masked
+            _field_label(entry, name): (
+                _value_said(entry, name, old, users),
+                _value_said(entry, name, new, users),
+            )
+            for name, (old, new) in changes.items()
+            if name not in masked
         },
         withheld=tuple(
             f"{_field_label(entry, field)}: {WITHHELD}" for field in changes if field in masked
@@ -562,16 +589,58 @@ def change_shown(
     )
 
 
-def _field_label(entry: Any, name: str) -> str:
-    """A logged field's plain name, as its model calls it ("Review note" for review_note)."""
+def _logged_field(entry: Any, name: str) -> Any:
+    """The model field a logged change is of, or None (a field removed since)."""
     model = entry.content_type.model_class()
     try:
-        field = model._meta.get_field(name) if model is not None else None
+        return model._meta.get_field(name) if model is not None else None
     except FieldDoesNotExist:
-        field = None
+        return None
+
+
+def _field_label(entry: Any, name: str) -> str:
+    """A logged field's plain name, as its model calls it ("Review note" for review_note)."""
     # A reverse relation (a merge's "moved" rows) has no verbose name of its own.
-    label = str(getattr(field, "verbose_name", name))
+    label = str(getattr(_logged_field(entry, name), "verbose_name", name))
     return capfirst(label.replace("_", " ")) or name
+
+
+NOT_SET = "not set"
+
+
+def _names_a_user(model_field: Any) -> bool:
+    return bool(
+        model_field is not None
+        and (model_field.many_to_one or model_field.one_to_one)
+        and model_field.related_model is User
+    )
+
+
+def _value_said(entry: Any, name: str, logged: Any, users: dict[str, str]) -> str:
+    """A logged value as a change history says it: "not set" for none, a choice's label
+    ("Domestic abuse", not domestic_abuse), Yes or No, and a user by her name where ``users``
+    has it; other values (dates, other records' ids) as logged."""
+    value, model_field = _logged(logged), _logged_field(entry, name)
+    if not value:
+        return NOT_SET
+    if _names_a_user(model_field):
+        return users.get(value, value)
+    base_field = getattr(model_field, "base_field", None)  # an array: a user's roles
+    choices = {
+        str(code): str(label)
+        for code, label in getattr(base_field or model_field, "flatchoices", None) or ()
+    }
+    if base_field is not None:
+        try:  # logged as Python writes a list: "['practitioner', 'auditor']"
+            codes = [str(code) for code in ast.literal_eval(value)]
+        except (ValueError, SyntaxError, TypeError):
+            return value
+        return ", ".join(choices.get(code, code) for code in codes) or NOT_SET
+    if choices:
+        return choices.get(value, value)
+    if isinstance(model_field, BooleanField):
+        return {"True": "Yes", "False": "No"}.get(value, value)
+    return value
 
 
 # What a view or template receives instead of a Child ------------------------------------------

@@ -102,8 +102,8 @@ class TestScope:
             services.user_suspend(user=user)
         html = ada_client.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
         section = html.split("Changes to the account", 1)[1]
-        assert "roles:" in section and "override_practitioner" in section
-        assert "suspended_at:" in section and "lee" in section
+        assert "Roles: Practitioner → Practitioner, Override practitioner" in section
+        assert "Suspended at: not set → " in section and "lee" in section
 
     def test_a_user_who_moved_here_brings_no_other_las_history_onto_ada_s_screen(self, ada_client):
         from accounts import services
@@ -621,6 +621,22 @@ class TestChildHistory:
         html = ada_client.get(url).content.decode()
         assert "5 Refuge Road" in html and "Asked at the clinic" in html
 
+    def test_a_change_is_said_in_plain_words(self, ada_client):
+        """Sam shielded Amy and lifted the shield: Ada read ``reason: None → domestic_abuse``
+        and ``lifted_by: None → 17``. Each field is said by its name, no value as "not set", a
+        reason by its label and the officer by his name."""
+        from shielding.services import shield_lift
+
+        amy, officer = make_child(given_name="Amy"), sam()
+        shield(amy)
+        with set_actor(officer):
+            shield_lift(shield=Shield.objects.get(child=amy), by=officer, note="Moved away")
+        html = history_of(ada_client, amy)
+        assert "Reason: not set → Domestic abuse" in html
+        assert "Lifted by: not set → Sam" in html and "Lift note: not set → Moved away" in html
+        assert "domestic_abuse" not in html and "lifted_by" not in html
+        assert "None →" not in html and "→ None" not in html
+
     def test_an_overrides_entries_say_in_plain_words_what_is_withheld(self, ada_client):
         """Owen overrode Amy's shield and Sam signed it off: Ada reads each field of those
         entries by its name, and that its details are withheld, not ``reason: [shielded] →
@@ -776,12 +792,14 @@ class TestChildHistory:
         url = reverse("audit:child_history", args=[child.contactpoint_id])
         html = ada_client.get(url).content.decode()
         assert "Class teacher" in html, "other involvements' changes are listed"
-        assert "sexual_health" not in html and "Brookside" not in html and "→ consent" not in html
+        assert "Sexual health" not in html and "Brookside" not in html
         assert "Asked at the clinic" not in html and "[shielded]" not in html
-        assert html.count("sensitive_category") == 1, "only the school's, empty"
+        assert "consented" not in html
+        assert "Sensitive category: not set → not set" in html, "only the school's, empty"
+        assert html.count("Sensitive category") == 1
         sign_in(ada_client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
         html = ada_client.get(url).content.decode()
-        assert "sexual_health" in html and "Asked at the clinic" in html, "who brokers sees it"
+        assert "Sexual health" in html and "Asked at the clinic" in html, "who brokers sees it"
 
     def test_a_merge_in_the_history_does_not_count_the_sensitive_services_that_moved(
         self, ada_client
