@@ -17,7 +17,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, ForeignObjectRel, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -533,7 +533,13 @@ def change_shown(
         and not sees_in_full(viewer, local_authorities.get(child_id))
     ]
     hidden_service = _service_hidden(entry, viewer, context, sensitive)
-    changes = dict(entry.changes_dict)
+    # A reverse relation (a child's addresses) is logged as its manager's name, such as
+    # "directory.Address.None", which says nothing: its rows' own entries say what changed.
+    changes = {
+        name: values
+        for name, values in entry.changes_dict.items()
+        if not isinstance(_logged_field(entry, name), ForeignObjectRel)
+    }
     child_ids = (entry.additional_data or {}).get("child_ids", [])
     if model == MERGE and not all(
         sees_sensitive(viewer, local_authorities.get(c)) for c in child_ids
@@ -600,7 +606,7 @@ def _logged_field(entry: Any, name: str) -> Any:
 
 def _field_label(entry: Any, name: str) -> str:
     """A logged field's plain name, as its model calls it ("Review note" for review_note)."""
-    # A reverse relation (a merge's "moved" rows) has no verbose name of its own.
+    # A field removed since has no verbose name left.
     label = str(getattr(_logged_field(entry, name), "verbose_name", name))
     return capfirst(label.replace("_", " ")) or name
 

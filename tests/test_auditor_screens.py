@@ -637,6 +637,17 @@ class TestChildHistory:
         assert "domestic_abuse" not in html and "lifted_by" not in html
         assert "None →" not in html and "→ None" not in html
 
+    def test_a_records_creation_does_not_list_its_related_rows_by_their_managers_name(
+        self, ada_client
+    ):
+        """Amy's record was logged with ``Addresses: not set → directory.Address.None`` and
+        the like for each kind of row that belongs to her: words that say nothing. Her
+        address's own entry says what was recorded."""
+        amy = amy_at_mill_lane()
+        html = history_of(ada_client, amy)
+        assert "Given name: not set → Amy" in html and "1 Mill Lane" in html
+        assert ".None" not in html and "Addresses:" not in html
+
     def test_an_overrides_entries_say_in_plain_words_what_is_withheld(self, ada_client):
         """Owen overrode Amy's shield and Sam signed it off: Ada reads each field of those
         entries by its name, and that its details are withheld, not ``reason: [shielded] →
