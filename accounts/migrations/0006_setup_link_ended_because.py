@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 choices=[
                     ("replaced", "A newer link was made"),
                     ("suspended", "The account was suspended"),
-                    ("signed_in", "She signed in"),
+                    ("signed_in", "The user signed in"),
                 ],
                 db_default="",
                 max_length=20,
