@@ -179,6 +179,36 @@ def child_history(
     return naming & events_visible_to(auditor)
 
 
+def account_changes(auditor: User, subject: User) -> list[LogEntry]:
+    """The change-log entries of a user's account that an auditor reads, oldest first: all,
+    for a national auditor. An LA auditor reads those that left the account one of their
+    organisation's, made by their own organisation, the service operator or the system: not
+    another LA's administrators' (she may have worked there before), nor any made once she
+    had left, which say where she works now and as what (her new organisation's business)."""
+    entries = list(
+        LogEntry.objects.get_for_object(subject)
+        .select_related("actor__organisation", "content_type")
+        .order_by("timestamp", "pk")
+    )
+    if is_national(auditor):
+        return entries
+    ours = str(auditor.organisation_id)
+    shown = []
+    # Her organisation after each entry, read back from now: a move is logged as a change.
+    organisation = str(subject.organisation_id)
+    for entry in reversed(entries):
+        actor = entry.actor
+        by_whom = actor is None or (
+            actor.organisation_id == auditor.organisation_id
+            or actor.organisation.kind == Organisation.Kind.SERVICE_OPERATOR
+        )
+        if organisation == ours and by_whom:
+            shown.append(entry)
+        if moved := entry.changes_dict.get("organisation"):
+            organisation = str(moved[0])
+    return shown[::-1]
+
+
 def user_activity_summary(events: QuerySet[AuditEvent]) -> list[tuple[str, int]]:
     labels = dict(Action.choices)
     rows = events.values("action").annotate(n=Count("id")).order_by("-n")

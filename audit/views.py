@@ -7,14 +7,13 @@ from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
-from auditlog.models import LogEntry
 from django.conf import settings
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.middleware import duration_in_words
-from accounts.models import Organisation, User
+from accounts.models import User
 from accounts.permissions import Permission, is_national, permission_required, signed_in_user
 from audit import selectors
 from audit.charts import bar_chart_svg
@@ -286,19 +285,10 @@ def user_activity(request: HttpRequest, pk: int) -> HttpResponse:
     events, more = _page(events_of_user, request)
     shown = _shown(events)
     audit_note(request, result_ids=_ids_shown(shown))
-    # Who gave which roles, suspended, reactivated, reset two-factor sign-in, and when: for an
-    # LA auditor, what their own organisation or the service operator did, not another LA's
-    # administrators (the user may have worked there before).
-    entries = LogEntry.objects.get_for_object(subject).select_related("actor", "content_type")
-    if not is_national(auditor):
-        entries = entries.filter(
-            Q(actor__isnull=True)
-            | Q(actor__organisation=auditor.organisation_id)
-            | Q(actor__organisation__kind=Organisation.Kind.SERVICE_OPERATOR)
-        )
+    # Who gave which roles, suspended, reactivated, reset two-factor sign-in, and when.
     account_changes = [
         change_shown(entry, auditor, ChangesContext(), set())
-        for entry in entries.order_by("timestamp")
+        for entry in selectors.account_changes(auditor, subject)
     ]
     return render(
         request,

@@ -36,6 +36,7 @@ from tests.personas import (
     make_child,
     make_service,
     make_user,
+    nina,
     northshire,
     operator,
     owen,
@@ -138,6 +139,40 @@ class TestScope:
         assert "/before" in html and "/since" not in html
         assert "Southshire" not in html and "Roles now" not in html
         assert "No longer" in html
+
+    def test_a_leavers_account_changes_since_she_left_are_not_ada_s_to_read(self, ada_client):
+        """Priya moved to Southshire, where Nina gave her the shielding officer's role and a
+        new job title and phone: Ada's page said she was 'No longer Northshire', and its
+        change table then listed those changes, the service operator's. Ada reads what was
+        changed while Priya was hers, not where she went or what she does there."""
+        from accounts import services
+
+        leaver = priya()
+        with set_actor(lee()):
+            services.user_update(
+                user=leaver, first_name="Priya", last_name="Patel", email="",
+                job_title="School nurse", phone="", home_postcode="",
+                roles=[Role.PRACTITIONER], vetting_checked_on=leaver.vetting_checked_on,
+                training_completed_on=leaver.training_completed_on,
+            )  # fmt: skip
+        event(leaver, path="/before")
+        leaver.organisation = southshire()
+        leaver.save()
+        with set_actor(nina()):
+            services.user_update(
+                user=leaver, first_name="Priya", last_name="Patel",
+                email="priya@southshire.example.org", job_title="Refuge liaison officer",
+                phone="01632 960999", home_postcode="",
+                roles=[Role.PRACTITIONER, Role.SHIELDING_OFFICER],
+                vetting_checked_on=leaver.vetting_checked_on,
+                training_completed_on=leaver.training_completed_on,
+            )  # fmt: skip
+        html = ada_client.get(reverse("audit:user_activity", args=[leaver.pk])).content.decode()
+        section = html.split("Changes to the account", 1)[1]
+        assert "School nurse" in section
+        for since in ("Shielding officer", "Refuge liaison", "01632 960999", "southshire"):
+            assert since not in section
+        assert f"Organisation: {northshire().pk} → {southshire().pk}" not in section
 
 
 class TestFilters:
