@@ -113,3 +113,32 @@ def test_proxies_are_addresses_or_ranges_and_anything_else_stops_start_up(monkey
         monkeypatch.setenv("PROXIES", wrong)
         with pytest.raises(ImproperlyConfigured, match=said):
             env_networks("PROXIES")
+
+
+def test_the_set_up_checks_the_python_it_builds_with_not_one_that_does_not_run(tmp_path):
+    """A pyenv shim named python3.12, for a version not selected, fails to run: the set-up
+    took it for the Python without venv, and ran apt-get (which failed on a machine where
+    another apt-get held the lock), though the Python 3.11 the Makefile uses has venv."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for name, script in {
+        "python3.12": "#!/bin/sh\necho 'python3.12: command not found' >&2\nexit 127\n",
+        "python3.11": f'#!/bin/sh\nexec "{sys.executable}" "$@"\n',
+        "apt-get": "#!/bin/sh\necho apt-get was run\nexit 100\n",
+        "sudo": '#!/bin/sh\nexec "$@"\n',
+    }.items():
+        (tmp_path / name).write_text(script)
+        (tmp_path / name).chmod(0o755)
+    setup = Path(__file__).resolve().parent.parent / "scripts" / "ensure-system-packages"
+    result = subprocess.run(
+        [str(setup), "python-venv"],
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "apt-get was run" not in result.stdout
