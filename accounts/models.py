@@ -206,6 +206,7 @@ class SetupLink(models.Model):
         REPLACED = "replaced", "A newer link was made"
         SUSPENDED = "suspended", "The account was suspended"
         SIGNED_IN = "signed_in", "The user signed in"
+        TWO_FACTOR_RESET = "two_factor_reset", "Two-factor sign-in was reset"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="setup_links")
     token_hash = models.CharField(max_length=64, unique=True)

@@ -85,13 +85,13 @@ def setup_link_create(*, user: User, by: User | None) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("accounts:setup", args=[token])
 
 
-def setup_links_end(user: User, now: datetime, *, because: SetupLink.Ending) -> None:
-    """Her unused links end: on suspension, on a new link, and once she signs in with both
-    factors, when a link left in an email would only let whoever finds it choose her password.
-    Each records why, so that whoever follows it later is told the truth: one ended by a
-    suspension did not expire, and does not work again once she is reactivated. One already
-    run out is left as it ended."""
-    SetupLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
+def setup_links_end(user: User, now: datetime, *, because: SetupLink.Ending) -> int:
+    """Her unused links end, and how many did: on suspension, on a two-factor reset, on a new
+    link, and once she signs in with both factors, when a link left in an email would only let
+    whoever finds it choose her password. Each records why, so that whoever follows it later
+    is told the truth: one ended by a suspension did not expire, and does not work again once
+    she is reactivated. One already run out is left as it ended."""
+    return SetupLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
         expires_at=now, ended_because=because
     )
 
@@ -245,13 +245,20 @@ def user_reactivate(*, user: User) -> None:
 
 
 @transaction.atomic
-def user_two_factor_reset(*, user: User) -> None:
-    """Removes every device, so the user enrols again at their next sign-in."""
+def user_two_factor_reset(*, user: User) -> bool:
+    """Removes every device, so the user enrols again at their next sign-in, signs her out
+    everywhere, and ends any set-up link she has not used; whether one was. Whoever holds such
+    a link could otherwise choose her password and then set up an authenticator of their own,
+    the only other thing the reset leaves asked of them."""
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
     user.two_factor_reset_at = timezone.now()
+    ended = setup_links_end(
+        user, user.two_factor_reset_at, because=SetupLink.Ending.TWO_FACTOR_RESET
+    )
     _end_sessions(user)
     user.save(update_fields=["two_factor_reset_at", "session_stamp"])
+    return ended > 0
 
 
 @transaction.atomic

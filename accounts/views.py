@@ -687,6 +687,11 @@ USER_ACTIONS = {
     ),
     "unlock": (services.user_unlock, "{name} can try to sign in again"),
 }
+# What an administrator resetting her two-factor sign-in is told of a link it ended.
+SET_UP_LINK_WITHDRAWN = (
+    "The set-up link they had not used yet no longer works: give them a new one if they "
+    "still need it"
+)
 
 
 # What a reactivated user still needs before she can sign in.
@@ -767,7 +772,7 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         return render(request, "accounts/users/link.html", context)
     service, done = USER_ACTIONS[action]
     try:
-        service(user=managed)
+        links_ended = service(user=managed)
     except services.AlreadySuspended:  # by a suspension confirmed at the same moment
         _note_admin_action(request, action, managed, refused=True)
         messages.error(request, ALREADY_SUSPENDED.format(name=name))
@@ -776,6 +781,9 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     if action == "reactivate" and still:
         # Reactivated while her checks have lapsed: "can sign in again" would not be true yet.
         done = "{name} has been reactivated, but cannot sign in until " + still
+    if action == "reset-two-factor" and links_ended:
+        # Withdrawn by the reset (services.user_two_factor_reset): she may still need one.
+        done += ". " + SET_UP_LINK_WITHDRAWN
     messages.success(request, done.format(name=name))
     return redirect("accounts:user_detail", pk=managed.pk)
 

@@ -621,6 +621,41 @@ class TestChangingUsers:
         assert "Ask your local authority's ContactPoint administrator for a new link" in page
         assert "expired" not in page
 
+    @pytest.mark.usefixtures("lee_gives_practitioner")
+    def test_resetting_her_two_factor_sign_in_withdraws_a_set_up_link_she_has_not_used(
+        self, lee_client
+    ):
+        """Priya was given a link to choose a new password, then her two-factor sign-in was
+        reset (her phone lost, say, with her email on it). Whoever holds the link would choose
+        her password and set up an authenticator of their own: all it takes to be her once
+        the reset has removed hers. The link is withdrawn, its page says so (not why), and
+        Lee is told to give her a new one."""
+        user = priya()
+        authenticator(user)
+        path = setup_path(action(lee_client, user, "setup-link").content.decode())
+        response = action(lee_client, user, "reset-two-factor")
+        told = lee_client.get(response.url).content.decode()
+        assert "two-factor sign-in has been reset" in told
+        assert "The set-up link they had not used yet no longer works" in told
+        assert_link_does_not_work(path, user)
+        assert not AuditEvent.objects.filter(action="sign_in", user_id=user.pk).exists()
+        page = Client().get(path).content.decode()
+        assert "This link has been withdrawn by your local authority" in page
+        assert "two-factor" not in page and "expired" not in page
+        ended = SetupLink.objects.get(user=user)
+        assert ended.get_ended_because_display() == "Two-factor sign-in was reset"
+
+    @pytest.mark.usefixtures("lee_gives_practitioner")
+    def test_resetting_her_two_factor_sign_in_says_nothing_of_a_link_she_was_not_given(
+        self, lee_client
+    ):
+        user = priya()
+        authenticator(user)
+        response = action(lee_client, user, "reset-two-factor")
+        told = lee_client.get(response.url).content.decode()
+        assert "two-factor sign-in has been reset" in told
+        assert "set-up link" not in told
+
     def test_a_link_replaced_or_used_says_which(self, lee_client):
         """Lara holds two links, the first replaced by the second, which she then uses: each
         says why it no longer works, neither that it expired."""

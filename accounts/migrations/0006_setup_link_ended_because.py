@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
                     ("replaced", "A newer link was made"),
                     ("suspended", "The account was suspended"),
                     ("signed_in", "The user signed in"),
+                    ("two_factor_reset", "Two-factor sign-in was reset"),
                 ],
                 db_default="",
                 max_length=20,
