@@ -61,7 +61,9 @@ class TestSignInPage:
         assert re.search(r"govuk-service-navigation__service-name.*?ContactPoint", html, re.S)
         assert 'class="govuk-skip-link"' in html and 'href="#main-content"' in html
         assert 'id="main-content"' in html
-        assert "govuk-phase-banner" in html
+        # In the header, as GOV.UK Frontend 6 places it: outside, it is in no landmark.
+        header = re.search(r"<header .*?</header>", html, re.S)
+        assert header and "govuk-phase-banner" in header.group(0)
         assert 'class="govuk-footer"' in html
         assert '<html lang="en"' in html
         assert "<title>Sign in to ContactPoint</title>" in html
