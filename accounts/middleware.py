@@ -6,8 +6,8 @@ what it takes to get that far. Roles are checked afterwards, by each view's
 ``@permission_required`` (accounts/permissions.py).
 """
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -107,6 +107,21 @@ def _session_problem(
             return None, why
         return "You have been signed out because your account was changed. Sign in again.", why
     return timed_out
+
+
+def session_ended_unseen(session: Mapping[str, Any], user: User) -> tuple[datetime, dict[str, Any]]:
+    """When a session nobody came back to ended, and what its sign-out event says, as this
+    middleware would have said it at a request just after: the first of its time-outs, its
+    absolute limit or its idle time-out (a closed browser's session ends by that one, to
+    within the minute ``LAST_SEEN_AT`` may lag), and what changed on her account meanwhile."""
+    signed_in_at = session.get(SIGNED_IN_AT, 0)
+    by_length = signed_in_at + settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
+    by_idle = session.get(LAST_SEEN_AT, 0) + settings.SESSION_IDLE_TIMEOUT.total_seconds()
+    ended = datetime.fromtimestamp(min(by_length, by_idle), tz=UTC)
+    why: dict[str, Any] = {"timed_out": "session_length" if by_length <= by_idle else "idle"}
+    if session.get(SESSION_STAMP) != str(user.session_stamp):
+        why |= _account_changed(user, signed_in_at, ended)
+    return ended, why
 
 
 def _account_changed(user: User, signed_in_at: float, now: datetime) -> dict[str, Any]:

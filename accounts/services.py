@@ -10,9 +10,12 @@ import secrets
 import uuid
 from collections.abc import Collection
 from datetime import date, datetime
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -20,9 +23,13 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lockout import sign_in_failures_clear
+from accounts.middleware import SIGNED_IN_AT, session_ended_unseen
 from accounts.models import Organisation, SetupLink, User
 from accounts.permissions import may_act_on
 from accounts.roles import Role
+from audit.integrity import events_open_from
+from audit.models import Action
+from audit.recorder import AuditNote, record_event
 
 
 class UsernameTaken(Exception):
@@ -259,6 +266,37 @@ def user_two_factor_reset(*, user: User) -> bool:
     _end_sessions(user)
     user.save(update_fields=["two_factor_reset_at", "session_stamp"])
     return ended > 0
+
+
+def sessions_expired_clear(*, now: datetime) -> int:
+    """Deletes every stored session past its expiry, as Django's ``clearsessions`` does, and
+    first writes the sign-out event of each that someone was signed in to; how many. A
+    session whose browser was closed, or left idle, is never seen again by the middleware
+    that writes a sign-out, and her LA's auditors would read a sign-in that never ended.
+    Its event is dated when it ended, unless that day may be sealed already: then it is
+    dated now, and says when it ended (``ended_at``). Each session is ended in a transaction
+    of its own, under lock, so two runs at once write one event for it."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    signed_out = 0
+    expired = Session.objects.filter(expire_date__lt=now)
+    for key in list(expired.values_list("session_key", flat=True)):
+        with transaction.atomic():
+            session = expired.select_for_update(skip_locked=True).filter(session_key=key).first()
+            if session is None:  # ended by another run meanwhile
+                continue
+            data = store().decode(session.session_data)
+            session.delete()
+            held = data.get(SESSION_KEY)
+            user = User.objects.filter(pk=User._meta.pk.to_python(held)).first() if held else None
+            if user is None or SIGNED_IN_AT not in data:
+                continue
+            ended, why = session_ended_unseen(data, user)
+            if ended < events_open_from(now):
+                ended, why = now, why | {"ended_at": ended.isoformat()}
+            note = AuditNote(action=Action.SIGN_OUT, user=user, detail=why)
+            record_event(None, note, status=None, at=ended)
+            signed_out += 1
+    return signed_out
 
 
 @transaction.atomic

@@ -147,6 +147,13 @@ def seal_day(day: date, previous: str) -> AuditSeal:
     )
 
 
+def events_open_from(now: datetime) -> datetime:
+    """The earliest moment an event may still be written at, ``now``: the start of the first
+    day (UTC) that ``seal_closed_days`` would not seal. An event dated before it may fall in
+    a day sealed already (or being sealed), where verification would find it inserted."""
+    return _day_bounds((now - timedelta(hours=1)).astimezone(UTC).date())[0]
+
+
 def seal_closed_days(*, now: datetime) -> list[AuditSeal]:
     """Seals every day (UTC) that ended at least an hour ago and is not sealed yet.
 
@@ -167,7 +174,7 @@ def seal_closed_days(*, now: datetime) -> list[AuditSeal]:
         if not firsts:
             return []
         day, previous = min(first[0] for first in firsts).astimezone(UTC).date(), GENESIS
-    last_closed = (now - timedelta(hours=1)).astimezone(UTC).date() - timedelta(days=1)
+    last_closed = events_open_from(now).date() - timedelta(days=1)
     seals = []
     while day <= last_closed:
         seal = seal_day(day, previous)

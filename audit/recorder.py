@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.messages import get_messages
@@ -122,14 +123,22 @@ def _ids_in_messages(request: HttpRequest | None, note: AuditNote) -> list[str]:
     return [cpid for cpid in dict.fromkeys(shown) if cpid and cpid not in named]
 
 
-def record_event(request: HttpRequest | None, note: AuditNote, *, status: int | None) -> None:
-    """Inserts one event; raises if it cannot, so the caller's transaction fails with it."""
+def record_event(
+    request: HttpRequest | None,
+    note: AuditNote,
+    *,
+    status: int | None,
+    at: datetime | None = None,
+) -> None:
+    """Inserts one event, dated now or ``at``; raises if it cannot, so the caller's
+    transaction fails with it. ``at`` only for what a command finds happened earlier, and
+    never before ``audit.integrity.events_open_from``: a sealed day gains no event."""
     user = note.user
     if user is None and request is not None and isinstance(getattr(request, "user", None), User):
         user = request.user  # type: ignore[assignment]
     meta = request.META if request is not None else {}
     AuditEvent.objects.create(
-        occurred_at=timezone.now(),
+        occurred_at=at or timezone.now(),
         request_id=getattr(request, "request_id", None),
         user_id=user.pk if user else None,
         username=user.username if user else "",

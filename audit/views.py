@@ -3,6 +3,7 @@
 import csv
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
@@ -11,6 +12,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.middleware import duration_in_words
 from accounts.models import User
@@ -162,9 +165,22 @@ def _sign_out_reason(detail: dict[str, Any]) -> str:
         "two-factor sign-in reset" if detail.get("two_factor_reset") else "",
         f"access ended ({User.ACCESS_PROBLEMS.get(str(ended), ended)}{lifted})" if ended else "",
         "account changed" if detail.get("account_changed") else "",
+        _found_later(detail.get("ended_at")),
     ]
     said = ", ".join(reason for reason in reasons if reason)
     return f"Signed out: {said}" if said else ""
+
+
+def _found_later(ended_at: Any) -> str:
+    """When a session ended that the daily clean-up found in a day that may be sealed, and
+    so recorded when it found it (``accounts.services.sessions_expired_clear``), or ""."""
+    try:
+        shown = date_format(
+            timezone.localtime(datetime.fromisoformat(str(ended_at))), "j M Y H:i:s"
+        )
+    except ValueError:  # none recorded (or not a time with its zone)
+        return ""
+    return f"ended {shown}, recorded when its session was cleared"
 
 
 def _page(events: Any, request: HttpRequest) -> tuple[list[AuditEvent], int | None]:

@@ -62,7 +62,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
@@ -72,6 +71,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "auditlog",
     "accounts",
+    # After accounts: its clearsessions, which records each expired session's sign-out,
+    # replaces Django's (of two apps with a command of the same name, the first listed wins).
+    "django.contrib.sessions",
     "directory",
     "shielding",
     "audit",

@@ -1,5 +1,6 @@
 """Signing in takes a password and a second factor; lockout, session limits and access expiry."""
 
+import io
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -7,9 +8,12 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -20,6 +24,7 @@ from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from tests.personas import (
     PASSWORD,
+    ada,
     authenticator,
     current_code,
     lee,
@@ -714,6 +719,120 @@ class TestSessions:
         sign_in(client, priya())
         client.post(reverse("accounts:logout"))
         assert client.get("/")["Location"].startswith(LOGIN)
+
+
+class TestSessionsNobodyCameBackTo:
+    """The daily ``clearsessions`` (docs/deployment.md) records the sign-out of each expired
+    session a user was signed in to: one whose browser was closed, or left idle, never makes
+    the request that would record it, and her LA's auditors would read a sign-in with no end."""
+
+    @staticmethod
+    def left(client: Client, *, signed_in: timedelta, last_seen: timedelta) -> str:
+        """Her session as she left it, ``signed_in`` and ``last_seen`` ago, and past its
+        expiry in the session table; its key."""
+        session = client.session
+        now = time.time()
+        session["signed_in_at"] = now - signed_in.total_seconds()
+        session["last_seen_at"] = now - last_seen.total_seconds()
+        session.save()
+        key = str(session.session_key)
+        Session.objects.filter(session_key=key).update(
+            expire_date=timezone.now() - timedelta(seconds=1)
+        )
+        return key
+
+    @staticmethod
+    def clear_sessions() -> str:
+        out = io.StringIO()
+        call_command("clearsessions", stdout=out)
+        return out.getvalue()
+
+    def test_a_closed_browsers_session_ends_when_it_would_have_timed_out(self, client):
+        """Priya closed her browser 30 minutes ago: her session ended 20 minutes after, as
+        the idle time-out would have ended it, and its sign-out says so, dated then."""
+        user = priya()
+        sign_in(client, user)
+        key = self.left(client, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=30))
+        before = timezone.now()
+        assert "1 sign-outs recorded" in self.clear_sessions()
+        assert not Session.objects.filter(session_key=key).exists()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"timed_out": "idle"}
+        assert event.username == "priya" and event.organisation_id == user.organisation_id
+        ended = before - timedelta(minutes=10)
+        assert abs(event.occurred_at - ended) < timedelta(seconds=5)
+
+    def test_a_session_ended_by_its_length_says_so(self, client, settings):
+        settings.SESSION_ABSOLUTE_TIMEOUT = timedelta(minutes=40)
+        user = priya()
+        sign_in(client, user)
+        self.left(client, signed_in=timedelta(minutes=50), last_seen=timedelta(minutes=15))
+        before = timezone.now()
+        self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"timed_out": "session_length"}
+        assert abs(event.occurred_at - (before - timedelta(minutes=10))) < timedelta(seconds=5)
+
+    def test_a_session_whose_account_changed_meanwhile_says_both(self, client):
+        user = priya()
+        sign_in(client, user)
+        self.left(client, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=30))
+        services.user_two_factor_reset(user=User.objects.get(pk=user.pk))
+        self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"timed_out": "idle", "two_factor_reset": True}
+
+    def test_one_that_ended_in_a_day_that_may_be_sealed_is_recorded_now_saying_when(self, client):
+        """A sealed day gains no event (audit_verify would find it inserted): one that ended
+        two days ago is dated when it was found, and says when it ended."""
+        user = priya()
+        sign_in(client, user)
+        self.left(client, signed_in=timedelta(days=2, hours=1), last_seen=timedelta(days=2))
+        before = timezone.now()
+        self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.occurred_at >= before
+        ended = datetime.fromisoformat(event.detail.pop("ended_at"))
+        assert abs(ended - (before - timedelta(days=2) + timedelta(minutes=20))) < timedelta(
+            seconds=5
+        )
+        assert event.detail == {"timed_out": "idle"}
+        auditor = Client()
+        sign_in(auditor, ada())
+        page = auditor.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        shown = date_format(timezone.localtime(ended), "j M Y H:i:s")
+        assert (
+            f"Signed out: idle for 20 minutes, ended {shown}, recorded when its session was cleared"
+        ) in page
+
+    def test_a_session_nobody_signed_in_to_goes_without_an_event(self, client):
+        client.get(LOGIN)
+        session = client.session
+        session["anything"] = True
+        session.save()
+        Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+        assert "0 sign-outs recorded" in self.clear_sessions()
+        assert not Session.objects.exists()
+        assert not AuditEvent.objects.filter(action=Action.SIGN_OUT).exists()
+
+    def test_a_session_not_yet_expired_is_left_alone(self, client):
+        user = priya()
+        sign_in(client, user)
+        self.clear_sessions()
+        assert client.get("/").status_code == 200
+        assert not AuditEvent.objects.filter(action=Action.SIGN_OUT).exists()
+
+    def test_a_session_ended_at_its_next_request_is_recorded_once(self, client):
+        """Priya came back after her time-out: the middleware recorded her sign-out, and
+        the job finds no session of hers to record again."""
+        user = priya()
+        sign_in(client, user)
+        self.left(client, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=30))
+        Session.objects.update(expire_date=timezone.now() + timedelta(hours=1))
+        client.get("/")
+        Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+        self.clear_sessions()
+        assert AuditEvent.objects.filter(action=Action.SIGN_OUT, user_id=user.pk).count() == 1
 
 
 class TestAccessEnds:
