@@ -715,7 +715,8 @@ ASKED_FIRST = {
         "Are you sure you want to reset {name}'s two-factor sign-in?",
         [
             "Their authenticator app and backup codes will stop working, and they will be "
-            "signed out everywhere straight away.",
+            "signed out everywhere straight away. Any set-up link they have not used yet will "
+            "stop working.",
             "They will set up two-factor sign-in again the next time they sign in.",
         ],
         "Reset two-factor sign-in",

@@ -633,6 +633,9 @@ class TestChangingUsers:
         user = priya()
         authenticator(user)
         path = setup_path(action(lee_client, user, "setup-link").content.decode())
+        url = reverse("accounts:user_action", args=[user.pk, "reset-two-factor"])
+        asked = lee_client.get(url).content.decode()
+        assert "Any set-up link they have not used yet will stop working" in asked
         response = action(lee_client, user, "reset-two-factor")
         told = lee_client.get(response.url).content.decode()
         assert "two-factor sign-in has been reset" in told
