@@ -4,6 +4,7 @@ import io
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
@@ -804,6 +805,25 @@ class TestSessionsNobodyCameBackTo:
         assert (
             f"Signed out: idle for 20 minutes, ended {shown}, recorded when its session was cleared"
         ) in page
+
+    def test_one_that_ended_yesterday_is_not_dated_then_within_the_hour_before_sealing(
+        self, client
+    ):
+        """At 00:45 UTC the sealing job (from 01:00) may seal yesterday while the clean-up's
+        transaction is still open: a session that ended at 23:50 is dated when it was found,
+        not in the day about to be sealed."""
+        found = datetime.combine(timezone.now().astimezone(UTC).date(), time_of_day(0, 45), UTC)
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session["signed_in_at"] = (found - timedelta(hours=2)).timestamp()
+        session["last_seen_at"] = (found - timedelta(minutes=75)).timestamp()
+        session.save()
+        Session.objects.update(expire_date=found - timedelta(seconds=1))
+        assert services.sessions_expired_clear(now=found) == 1
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.occurred_at == found
+        assert (event.detail or {})["ended_at"] == (found - timedelta(minutes=55)).isoformat()
 
     def test_a_session_nobody_signed_in_to_goes_without_an_event(self, client):
         client.get(LOGIN)
