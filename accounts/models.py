@@ -105,6 +105,13 @@ class User(AbstractUser):
         (the create_user command makes users without one)."""
         return self.get_full_name() or self.username
 
+    @property
+    def audit_name(self) -> str:
+        """How the auditors' screens name her: as every page does, with her username, which
+        tells apart two people of one name ("Ann Smith (asmith)")."""
+        name = self.display_name
+        return name if name == self.username else f"{name} ({self.username})"
+
     def has_role(self, role: Role) -> bool:
         return role in self.roles
 

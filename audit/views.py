@@ -3,6 +3,7 @@
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -79,7 +80,9 @@ def _note_read(
 
 def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
     """The events with their search criteria as an auditor may see them (``criteria_shown``),
-    in ``criteria_shown`` on each; nothing is saved."""
+    in ``criteria_shown`` on each, and their users named (``user_named``); nothing is
+    saved."""
+    names = selectors.audit_names(event.username for event in events)
     shown = criteria_shown(
         [
             (event.search_criteria, event.result_ids, event.organisation_id, event.roles)
@@ -88,6 +91,7 @@ def _shown(events: list[AuditEvent]) -> list[AuditEvent]:
     )
     for event, criteria in zip(events, shown, strict=True):
         event.criteria_shown = criteria  # type: ignore[attr-defined]
+        event.user_named = names.get(event.username, event.username)  # type: ignore[attr-defined]
         event.outcome_shown = _outcome(event)  # type: ignore[attr-defined]
     return events
 
@@ -329,6 +333,7 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
     start, end = form.period()
     _note_query(request, "anomalies", {"date_from": start.isoformat(), "date_to": end.isoformat()})
     reports = selectors.anomalies(auditor, start, end)
+    reports = _users_named_in(reports)
     # Overrides and views of shielded records are listed by the child's ContactPoint ID: the
     # event names each, so that her access history shows who read it here.
     listed = [
@@ -347,6 +352,20 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
 
 # How an anomaly report heads the column of the children it lists (``selectors.anomalies``).
 CHILD_COLUMN = "ContactPoint ID"
+# And of its users, by the username their events record.
+USER_COLUMN = "User"
+
+
+def _users_named_in(reports: list[selectors.Anomaly]) -> list[selectors.Anomaly]:
+    """The reports with each user named as every auditor's table names her."""
+    listed = [row[report.columns.index(USER_COLUMN)] for report in reports for row in report.rows]
+    names = selectors.audit_names(listed)
+    named = []
+    for report in reports:
+        at = report.columns.index(USER_COLUMN)
+        rows = [(*row[:at], names.get(row[at], row[at]), *row[at + 1 :]) for row in report.rows]
+        named.append(replace(report, rows=rows))
+    return named
 
 
 @permission_required(Permission.READ_AUDIT)

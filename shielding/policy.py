@@ -227,7 +227,7 @@ def _protected_by(entries: Sequence[Any]) -> dict[str, int | None]:
 
 def _users_named(entries: Iterable[Any]) -> dict[str, str]:
     """``ChangesContext.users``: each user the entries' fields name, by id as logged, with
-    the name every page gives her (``User.display_name``), in one query."""
+    the name the auditors' screens give her (``User.audit_name``), in one query."""
     ids = {
         value
         for entry in entries
@@ -239,7 +239,7 @@ def _users_named(entries: Iterable[Any]) -> dict[str, str]:
     named = User.objects.filter(pk__in=[int(pk) for pk in ids]).only(
         "username", "first_name", "last_name"
     )
-    return {str(user.pk): user.display_name for user in named}
+    return {str(user.pk): user.audit_name for user in named}
 
 
 # What a shield's change log says of whether it is for sharing a home with a shielded child:
@@ -574,7 +574,7 @@ def change_shown(
     users = {} if protect or hidden_service else context.users
     return ChangeShown(
         timestamp=entry.timestamp,
-        actor=actor.username if actor else "system",
+        actor=actor.audit_name if actor else "system",
         action=entry.get_action_display(),
         model=entry.content_type.name,
         object_repr=""

@@ -318,6 +318,64 @@ class TestFilters:
         assert html.count("Signed out:") == len(reasons), "her own sign-out gives no reason"
 
 
+class TestUsersNamed:
+    """Ada read only usernames ("asmith2"), where every other page names people: each table
+    of hers names a user as the service does, with the username that tells apart two people
+    of one name."""
+
+    def two_ann_smiths(self):
+        anns = [make_user(username, Role.PRACTITIONER) for username in ("asmith", "asmith2")]
+        for ann in anns:
+            ann.first_name, ann.last_name = "Ann", "Smith"
+            ann.save()
+        return anns
+
+    def test_the_event_list_and_a_users_page_name_each_user(self, ada_client):
+        ann, other = self.two_ann_smiths()
+        for user in (ann, other):
+            event(user, path=f"/by-{user.username}")
+        html = ada_client.get(EVENTS).content.decode()
+        assert ">Ann Smith (asmith)</a>" in html and ">Ann Smith (asmith2)</a>" in html
+        activity = ada_client.get(reverse("audit:user_activity", args=[other.pk]))
+        assert ">Ann Smith (asmith2)</a>" in activity.content.decode()
+
+    def test_a_change_history_names_who_made_each_change(self, ada_client):
+        from shielding.services import shield_lift
+
+        amy, officer = make_child(given_name="Amy"), sam()
+        officer.last_name = "Okafor"
+        officer.save()
+        shield(amy)
+        with set_actor(officer):
+            shield_lift(shield=Shield.objects.get(child=amy), by=officer, note="Moved away")
+        html = history_of(ada_client, amy)
+        assert '<td class="govuk-table__cell">Sam Okafor (sam)</td>' in html
+        assert "Lifted by: not set → Sam Okafor (sam)" in html
+
+    def test_the_anomaly_reports_name_each_user(self, ada_client):
+        ann, _ = self.two_ann_smiths()
+        event(ann, Action.OVERRIDE, child_contactpoint_id="111111111111", reason="Police call")
+        html = ada_client.get(ANOMALIES).content.decode()
+        overrides = html.split("Shield overrides", 1)[1].split("<h2", 1)[0]
+        assert ">Ann Smith (asmith)</td>" in overrides
+
+    def test_a_page_of_many_users_looks_them_up_at_once(self, ada_client):
+        """Named by a query for each row, a page of 50 events would cost 50 more queries."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        def queries_for_a_page_of(users):
+            for n, user in enumerate(users):
+                event(user, path=f"/row-{n}")
+            with CaptureQueriesContext(connection) as queries:
+                ada_client.get(EVENTS)
+            return len(queries)
+
+        one = queries_for_a_page_of([make_user("one", Role.PRACTITIONER)] * 5)
+        many = queries_for_a_page_of([make_user(f"many{n}", Role.PRACTITIONER) for n in range(5)])
+        assert one == many
+
+
 class TestTheChildrenAnAuditorReads:
     """Ada's own events name the children whose ContactPoint IDs her pages show her, so that a
     child's access history (for a subject access request) lists Ada's reading too."""
@@ -399,7 +457,7 @@ class TestTheChildrenAnAuditorReads:
         southern = Client()
         sign_in(southern, make_user("sue", Role.AUDITOR, organisation=southshire()))
         history = history_of(southern, theirs)
-        assert ">ada</a>" in history and "Listed with the child asked for" in history
+        assert ">Ada (ada)</a>" in history and "Listed with the child asked for" in history
         assert ours.contactpoint_id not in history
 
     def test_the_export_names_every_child_in_the_file(self, ada_client):
@@ -787,7 +845,7 @@ class TestChildHistory:
         assert read.result_ids == [theirs.contactpoint_id] and read.child_shielded is None
         southern = Client()
         sign_in(southern, make_user("sue", Role.AUDITOR, organisation=southshire()))
-        assert ">ada</a>" in history_of(southern, theirs)
+        assert ">Ada (ada)</a>" in history_of(southern, theirs)
 
     def test_a_malformed_id_is_not_found(self, ada_client):
         assert ada_client.get("/audit/children/12345/").status_code == 404
