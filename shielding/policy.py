@@ -10,14 +10,21 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ForeignObjectRel, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    DateField,
+    DateTimeField,
+    ForeignObjectRel,
+    Q,
+    QuerySet,
+)
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -26,6 +33,7 @@ from django.utils.text import capfirst
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission, is_national
 from accounts.roles import Role
+from contactpoint.dates import day_said, moment_said
 from contactpoint.postcodes import one_slip_away
 from directory.matching import (
     DEFAULT_LEVELS,
@@ -624,8 +632,8 @@ def _names_a_user(model_field: Any) -> bool:
 
 def _value_said(entry: Any, name: str, logged: Any, users: dict[str, str]) -> str:
     """A logged value as a change history says it: "not set" for none, a choice's label
-    ("Domestic abuse", not domestic_abuse), Yes or No, and a user by her name where ``users``
-    has it; other values (dates, other records' ids) as logged."""
+    ("Domestic abuse", not domestic_abuse), Yes or No, a date as pages write it, and a user by
+    her name where ``users`` has it; other values (other records' ids) as logged."""
     value, model_field = _logged(logged), _logged_field(entry, name)
     if not value:
         return NOT_SET
@@ -646,7 +654,21 @@ def _value_said(entry: Any, name: str, logged: Any, users: dict[str, str]) -> st
         return choices.get(value, value)
     if isinstance(model_field, BooleanField):
         return {"True": "Yes", "False": "No"}.get(value, value)
+    if isinstance(model_field, DateField):
+        return _date_said(value, moment=isinstance(model_field, DateTimeField))
     return value
+
+
+def _date_said(value: str, *, moment: bool) -> str:
+    """A logged date as pages say it ("30 November 2026"), and a moment, which the change log
+    keeps in UTC without its zone ("2026-11-30 18:26:15.470081"), in UK time with it ("30
+    November 2026, 6:26pm"); anything else as logged."""
+    try:
+        if moment:
+            return moment_said(datetime.fromisoformat(value).replace(tzinfo=UTC))
+        return day_said(date.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 # What a view or template receives instead of a Child ------------------------------------------

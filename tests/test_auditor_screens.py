@@ -376,6 +376,50 @@ class TestUsersNamed:
         assert one == many
 
 
+class TestDatesSaid:
+    """Ada read a change made "2026-11-30 18:26:15.470081", as the change log keeps it, in
+    UTC: every table of hers says it as GOV.UK pages do, in UK time."""
+
+    def test_a_change_history_says_its_dates_in_words_in_uk_time(self, ada_client):
+        user = priya()
+        with set_actor(lee()):
+            user.suspended_at = datetime(2026, 11, 30, 18, 26, 15, 470081, tzinfo=UTC)
+            user.vetting_checked_on = date(2026, 3, 2)
+            user.save()
+            user.suspended_at = datetime(2026, 7, 1, 11, 5, tzinfo=UTC)  # 12:05pm, summer time
+            user.save()
+        html = ada_client.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        section = html.split("Changes to the account", 1)[1]
+        assert "Suspended at: not set → 30 November 2026, 6:26pm" in section
+        assert "Suspended at: 30 November 2026, 6:26pm → 1 July 2026, 12:05pm" in section
+        assert "Vetting checked on: 5 January 2026 → 2 March 2026" in section
+        assert "2026-" not in section
+        first_cells = r'<tr class="govuk-table__row">\s*<td class="govuk-table__cell">(.*?)</td>'
+        when = re.findall(first_cells, section)
+        assert when and all(
+            re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}, (\d{1,2}(:\d\d)?[ap]m|midday|midnight)", said)
+            for said in when
+        ), when
+
+    def test_the_access_events_and_reports_say_when_in_words_in_uk_time(self, ada_client):
+        user = owen()
+        event(user, at=datetime(2026, 11, 30, 18, 26, 15, tzinfo=UTC))
+        event(user, Action.OVERRIDE, at=datetime(2026, 7, 1, 11, 5, 9, tzinfo=UTC),
+              child_contactpoint_id="111111111111", reason="Police call")  # fmt: skip
+        html = ada_client.get(EVENTS, {"username": "owen"}).content.decode()
+        assert "30 November 2026, 6:26:15pm" in html and "1 July 2026, 12:05:09pm" in html
+        report = ada_client.get(
+            ANOMALIES, {"date_from": "2026-07-01", "date_to": "2026-07-01"}
+        ).content.decode()
+        assert ">1 July 2026, 12:05pm</td>" in report
+
+    def test_the_csv_export_keeps_its_machine_readable_times(self, ada_client):
+        event(priya(), at=datetime(2026, 11, 30, 18, 26, 15, tzinfo=UTC))
+        body = b"".join(ada_client.get(reverse("audit:export")).streaming_content).decode()
+        rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
+        assert "2026-11-30 18:26:15+00:00" in [row["occurred_at"] for row in rows]
+
+
 class TestTheChildrenAnAuditorReads:
     """Ada's own events name the children whose ContactPoint IDs her pages show her, so that a
     child's access history (for a subject access request) lists Ada's reading too."""
@@ -1068,7 +1112,7 @@ class TestAnomalies:
             reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
         ).content.decode()
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
-        assert "23:30" in section and "11:00" not in section
+        assert "11:30pm" in section and "11am" not in section
 
     def test_one_download_out_of_hours_is_one_use(self, ada_client):
         """An export of one child's events names the others she read with them in a second
@@ -1082,7 +1126,7 @@ class TestAnomalies:
             reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
         ).content.decode()
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
-        assert section.count("23:30") == 1
+        assert section.count("11:30pm") == 1
 
     def test_changes_to_records_out_of_hours_are_use_too(self, ada_client):
         """A shield lifted, a merge or an involvement recorded at 2am is as much use of the
@@ -1096,7 +1140,7 @@ class TestAnomalies:
             reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
         ).content.decode()
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
-        assert "02:00" in section and "02:10" in section and "02:20" not in section
+        assert "2am" in section and "2:10am" in section and "2:20am" not in section
 
     def test_a_long_report_lists_its_first_rows_and_says_there_are_more(
         self, ada_client, monkeypatch
@@ -1110,7 +1154,7 @@ class TestAnomalies:
             reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
         ).content.decode()
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
-        assert "02:01" in section and "02:02" in section and "02:03" not in section
+        assert "2:01am" in section and "2:02am" in section and "2:03am" not in section
         assert "Only the first 2 are listed. Choose a shorter period" in section
 
     def test_overrides_and_searches_without_a_view(self, ada_client):

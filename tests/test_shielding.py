@@ -1343,7 +1343,7 @@ class TestRecordsAlongside:
         rows = re.findall(
             r"<tr class=\"govuk-table__row\">.*?</tr>", history.content.decode(), re.S
         )
-        lifts = [row for row in rows if "Lifted at: not set → 2" in row]
+        lifts = [row for row in rows if re.search(r"Lifted at: not set → \d", row)]
         assert len(lifts) == 1, "the lift is shown"
         assert "Amy Hart" not in history.content.decode()
         assert "Lifted by" not in lifts[0] and "Sam" not in lifts[0]

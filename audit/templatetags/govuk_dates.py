@@ -1,0 +1,17 @@
+"""``contactpoint.dates`` for the auditors' templates: ``{{ event.occurred_at|moment_said }}``."""
+
+from datetime import datetime
+
+from django import template
+
+from contactpoint import dates
+
+register = template.Library()
+
+
+@register.filter
+def moment_said(moment: datetime | None, precision: str = "") -> str:
+    """ "30 November 2026, 6:26pm"; ``moment_said:"seconds"`` for "6:26:15pm"."""
+    if moment is None:
+        return ""
+    return dates.moment_said(moment, seconds=precision == "seconds")
