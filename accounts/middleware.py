@@ -31,6 +31,8 @@ FIRST_FACTOR_VIEWS = frozenset({"accounts:two_factor", "accounts:enrol", "accoun
 SIGNED_IN_AT = "signed_in_at"
 LAST_SEEN_AT = "last_seen_at"
 SESSION_STAMP = "session_stamp"
+# In a timed-out session's sign-out event: the minutes it was allowed.
+TIMED_OUT_MINUTES = "minutes"
 
 
 def session_replace(request: HttpRequest, by: User) -> None:
@@ -84,7 +86,7 @@ def _session_problem(
                 "You have been signed out because you were signed in for "
                 f"{duration_in_words(longest)}. Sign in again."
             ),
-            {"timed_out": "session_length"},
+            {"timed_out": "session_length", **_limit(longest)},
         )
     elif moment - session.get(LAST_SEEN_AT, 0) > idle.total_seconds():
         timed_out = (
@@ -92,7 +94,7 @@ def _session_problem(
                 f"You have been signed out because you did nothing for {duration_in_words(idle)}, "
                 "to protect children's information. Sign in again."
             ),
-            {"timed_out": "idle"},
+            {"timed_out": "idle", **_limit(idle)},
         )
     if session.get(SESSION_STAMP) != str(user.session_stamp):
         why = _account_changed(user, session.get(SIGNED_IN_AT, 0), now)
@@ -109,16 +111,27 @@ def _session_problem(
     return timed_out
 
 
+def _limit(span: timedelta) -> dict[str, int]:
+    """The time-out as her sign-out event keeps it: auditors read it as it was then, not as
+    the setting is when they read it (``audit.views._sign_out_reason``)."""
+    return {TIMED_OUT_MINUTES: int(span.total_seconds() // 60)}
+
+
 def session_ended_unseen(session: Mapping[str, Any], user: User) -> tuple[datetime, dict[str, Any]]:
     """When a session nobody came back to ended, and what its sign-out event says, as this
     middleware would have said it at a request just after: the first of its time-outs, its
     absolute limit or its idle time-out (a closed browser's session ends by that one, to
     within the minute ``LAST_SEEN_AT`` may lag), and what changed on her account meanwhile."""
+    longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
     signed_in_at = session.get(SIGNED_IN_AT, 0)
-    by_length = signed_in_at + settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
-    by_idle = session.get(LAST_SEEN_AT, 0) + settings.SESSION_IDLE_TIMEOUT.total_seconds()
+    by_length = signed_in_at + longest.total_seconds()
+    by_idle = session.get(LAST_SEEN_AT, 0) + idle.total_seconds()
     ended = datetime.fromtimestamp(min(by_length, by_idle), tz=UTC)
-    why: dict[str, Any] = {"timed_out": "session_length" if by_length <= by_idle else "idle"}
+    why: dict[str, Any] = (
+        {"timed_out": "session_length", **_limit(longest)}
+        if by_length <= by_idle
+        else {"timed_out": "idle", **_limit(idle)}
+    )
     if session.get(SESSION_STAMP) != str(user.session_stamp):
         why |= _account_changed(user, signed_in_at, ended)
     return ended, why

@@ -4,7 +4,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
@@ -13,10 +13,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
-from django.utils.formats import date_format
 
-from accounts.middleware import duration_in_words
+from accounts.middleware import TIMED_OUT_MINUTES, duration_in_words
 from accounts.models import User
 from accounts.permissions import Permission, is_national, permission_required, signed_in_user
 from audit import selectors
@@ -24,6 +22,7 @@ from audit.charts import bar_chart_svg
 from audit.forms import EventFilterForm, PeriodForm
 from audit.models import Action, AuditEvent
 from audit.recorder import LISTED_BESIDE, audit_also, audit_note
+from contactpoint.dates import moment_said
 from directory.contactpoint_id import display as contactpoint_id_display
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
@@ -156,11 +155,13 @@ def _outcome(event: AuditEvent) -> str:
 
 
 def _sign_out_reason(detail: dict[str, Any]) -> str:
-    """Why a session ended that she did not end herself (``accounts.middleware``), or ""."""
-    timed_out = {
-        "idle": f"idle for {duration_in_words(settings.SESSION_IDLE_TIMEOUT)}",
-        "session_length": f"signed in for {duration_in_words(settings.SESSION_ABSOLUTE_TIMEOUT)}",
-    }
+    """Why a session ended that she did not end herself (``accounts.middleware``), or "". A
+    time-out is said with the time allowed then, as its event keeps it; one kept without it
+    (before it was) is said without, not with today's setting, which may not be that."""
+    minutes = detail.get(TIMED_OUT_MINUTES)
+    allowed = duration_in_words(timedelta(minutes=minutes)) if isinstance(minutes, int) else ""
+    how_long = f"for {allowed}" if allowed else "for longer than allowed"
+    timed_out = {"idle": f"idle {how_long}", "session_length": f"signed in {how_long}"}
     ended = detail.get("access_ended")
     lifted = ", since reactivated" if detail.get("reactivated") else ""
     reasons = [
@@ -179,9 +180,7 @@ def _found_later(ended_at: Any) -> str:
     """When a session ended that the daily clean-up found in a day that may be sealed, and
     so recorded when it found it (``accounts.services.sessions_expired_clear``), or ""."""
     try:
-        shown = date_format(
-            timezone.localtime(datetime.fromisoformat(str(ended_at))), "j M Y H:i:s"
-        )
+        shown = moment_said(datetime.fromisoformat(str(ended_at)), seconds=True)
     except ValueError:  # none recorded (or not a time with its zone)
         return ""
     return f"ended {shown}, recorded when its session was cleared"

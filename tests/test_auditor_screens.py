@@ -296,8 +296,11 @@ class TestFilters:
         made herself: Ada reads why in the list, not only in the export."""
         user = priya()
         reasons = {
-            "Signed out: idle for 20 minutes": {"timed_out": "idle"},
-            "Signed out: signed in for 10 hours": {"timed_out": "session_length"},
+            "Signed out: idle for 20 minutes": {"timed_out": "idle", "minutes": 20},
+            "Signed out: signed in for 10 hours": {"timed_out": "session_length", "minutes": 600},
+            # Kept before the time allowed was, which today's setting may not be.
+            "Signed out: idle for longer than allowed": {"timed_out": "idle"},
+            "Signed out: signed in for longer than allowed": {"timed_out": "session_length"},
             "Signed out: password changed": {"password_changed": True},
             "Signed out: access ended (suspended)<": {"access_ended": "suspended"},
             "Signed out: access ended (suspended, since reactivated)": {
@@ -316,6 +319,19 @@ class TestFilters:
         for said in reasons:
             assert html.count(said) == 1, said
         assert html.count("Signed out:") == len(reasons), "her own sign-out gives no reason"
+
+    def test_a_time_out_is_said_as_it_was_set_then(self, ada_client, settings):
+        """Priya's session timed out after 20 idle minutes; the service now allows 30. Ada
+        read "idle for 30 minutes": the event is said with the time allowed when it ended."""
+        user, theirs = priya(), Client()
+        sign_in(theirs, user)
+        session = theirs.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        theirs.get("/")
+        settings.SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+        html = ada_client.get(EVENTS, {"username": "priya"}).content.decode()
+        assert "Signed out: idle for 20 minutes" in html and "30 minutes" not in html
 
 
 class TestUsersNamed:

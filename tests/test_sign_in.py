@@ -623,11 +623,15 @@ class TestSessions:
         assert "signed in for 10 hours" in client.get("/", follow=True).content.decode()
 
     @pytest.mark.parametrize(
-        ("clock", "back", "why"),
-        [("last_seen_at", 21 * 60, "idle"), ("signed_in_at", 10 * 3600 + 1, "session_length")],
+        ("clock", "back", "why", "minutes"),
+        [
+            ("last_seen_at", 21 * 60, "idle", 20),
+            ("signed_in_at", 10 * 3600 + 1, "session_length", 600),
+        ],
     )
-    def test_the_sign_out_of_a_timed_out_session_says_why(self, client, clock, back, why):
-        """Auditors tell a time-out from a sign-out Priya made herself."""
+    def test_the_sign_out_of_a_timed_out_session_says_why(self, client, clock, back, why, minutes):
+        """Auditors tell a time-out from a sign-out Priya made herself, and read the time
+        allowed then, whatever it is set to when they read it."""
         user = priya()
         sign_in(client, user)
         session = client.session
@@ -636,7 +640,7 @@ class TestSessions:
         client.get("/")
         event = AuditEvent.objects.latest("id")
         assert event.action == "sign_out" and event.user_id == user.pk
-        assert event.detail == {"timed_out": why}
+        assert event.detail == {"timed_out": why, "minutes": minutes}
 
     @pytest.mark.parametrize("clock", ["last_seen_at", "signed_in_at"])
     def test_a_timed_out_session_needs_both_factors_again(self, client, clock):
@@ -706,7 +710,7 @@ class TestSessions:
         assert "did nothing for 20 minutes" in page
         assert "account was changed" not in page
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
-        assert event.detail == {"timed_out": "idle", **why}
+        assert event.detail == {"timed_out": "idle", "minutes": 20, **why}
 
     def test_a_two_factor_reset_ends_every_session_and_removes_the_devices(self, client):
         user = priya()
