@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
-from audit.recorder import LISTED_BESIDE
+from audit.recorder import LISTED_BESIDE, THROUGH_ANOTHER_RECORD
 from audit.views import PAGE_SIZE
 from directory.models import (
     Address,
@@ -1268,6 +1268,30 @@ class TestChartsAndExport:
         assert html.count('<svg class="app-chart"') == 2
         assert '<title id="chart-events-per-day">Events per day</title>' in html
         assert "Northshire" in html
+
+    def test_a_filtered_read_counts_once_in_the_charts_and_on_her_page(self, ada_client):
+        """Ada's read of Amy's events, which list Ben beside her, is written as two events
+        (``LISTED_BESIDE``), so that Ben's history lists it without naming Amy: one read,
+        which the charts and Ada's own page counted twice. So is Owen's override of a record
+        shielded for sharing Cal's home (``THROUGH_ANOTHER_RECORD``)."""
+        amy, ben = make_child(given_name="Amy"), make_child(given_name="Ben")
+        now = timezone.now()
+        event(priya(), at=now, child_contactpoint_id=ben.contactpoint_id,
+              result_ids=[amy.contactpoint_id])  # fmt: skip
+        practitioner = owen()
+        event(practitioner, Action.OVERRIDE, at=now, child_contactpoint_id="111111111116")
+        event(practitioner, Action.OVERRIDE, at=now, child_contactpoint_id="222222222226",
+              child_local_authority_id=practitioner.organisation_id,
+              detail={THROUGH_ANOTHER_RECORD: "111111111116"})  # fmt: skip
+        ada_client.get(EVENTS, {"contactpoint_id": amy.contactpoint_id})
+        assert AuditEvent.objects.filter(user_id=ada_client.auditor.pk).count() == 2
+        html = ada_client.get(reverse("audit:charts")).content.decode()
+        per_organisation = html.split("Events per organisation", 2)[2]
+        assert re.search(r">Northshire</td><td [^>]*>3</td>", per_organisation)
+        today = re.escape(f"{timezone.localdate():%-d %b %Y}")
+        assert re.search(rf">{today}</td><td [^>]*>3</td>", html)
+        ada_page = reverse("audit:user_activity", args=[ada_client.auditor.pk])
+        assert "Auditor query: 2<" in ada_client.get(ada_page).content.decode(), "and the charts"
 
     def test_the_csv_export_streams_the_filtered_events(self, ada_client):
         user = priya()
