@@ -332,7 +332,7 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
     start, end = form.period()
     _note_query(request, "anomalies", {"date_from": start.isoformat(), "date_to": end.isoformat()})
     reports = selectors.anomalies(auditor, start, end)
-    reports = _users_named_in(reports)
+    reports = _reports_said(reports)
     # Overrides and views of shielded records are listed by the child's ContactPoint ID: the
     # event names each, so that her access history shows who read it here.
     listed = [
@@ -351,20 +351,34 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
 
 # How an anomaly report heads the column of the children it lists (``selectors.anomalies``).
 CHILD_COLUMN = "ContactPoint ID"
-# And of its users, by the username their events record.
-USER_COLUMN = "User"
+# And of its users, by the username their events record, and of actions, by their codes.
+USER_COLUMN, ACTION_COLUMN = "User", "Action"
 
 
-def _users_named_in(reports: list[selectors.Anomaly]) -> list[selectors.Anomaly]:
-    """The reports with each user named as every auditor's table names her."""
-    listed = [row[report.columns.index(USER_COLUMN)] for report in reports for row in report.rows]
-    names = selectors.audit_names(listed)
-    named = []
-    for report in reports:
-        at = report.columns.index(USER_COLUMN)
-        rows = [(*row[:at], names.get(row[at], row[at]), *row[at + 1 :]) for row in report.rows]
-        named.append(replace(report, rows=rows))
-    return named
+def _reports_said(reports: list[selectors.Anomaly]) -> list[selectors.Anomaly]:
+    """The reports with each user named as every auditor's table names her, and each action
+    by its label ("Brokered-contact request", not brokered_contact)."""
+    listed = [
+        value
+        for report in reports
+        for row in report.rows
+        for column, value in zip(report.columns, row, strict=True)
+        if column == USER_COLUMN
+    ]
+    said = {USER_COLUMN: selectors.audit_names(listed), ACTION_COLUMN: dict(Action.choices)}
+    return [
+        replace(
+            report,
+            rows=[
+                tuple(
+                    said.get(column, {}).get(value, value)
+                    for column, value in zip(report.columns, row, strict=True)
+                )
+                for row in report.rows
+            ],
+        )
+        for report in reports
+    ]
 
 
 @permission_required(Permission.READ_AUDIT)

@@ -1158,6 +1158,18 @@ class TestAnomalies:
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
         assert "2am" in section and "2:10am" in section and "2:20am" not in section
 
+    def test_out_of_hours_use_says_what_was_done_in_words(self, ada_client):
+        """Ada read "brokered_contact" and "change", the codes the log keeps."""
+        night = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+        event(sam(), at=night, action=Action.BROKERED_CONTACT)
+        event(dana(), at=night, action=Action.CHANGE)
+        html = ada_client.get(
+            reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
+        ).content.decode()
+        section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
+        assert ">Brokered-contact request</td>" in section and ">Change to a record</td>" in section
+        assert "brokered_contact" not in section and ">change<" not in section
+
     def test_a_long_report_lists_its_first_rows_and_says_there_are_more(
         self, ada_client, monkeypatch
     ):
