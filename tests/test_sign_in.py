@@ -14,7 +14,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -23,6 +22,7 @@ from accounts import services, views
 from accounts.models import SetupLink, SignInFailure, User
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
+from contactpoint.dates import moment_said
 from tests.personas import (
     PASSWORD,
     ada,
@@ -762,7 +762,7 @@ class TestSessionsNobodyCameBackTo:
         assert "1 sign-outs recorded" in self.clear_sessions()
         assert not Session.objects.filter(session_key=key).exists()
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
-        assert event.detail == {"timed_out": "idle"}
+        assert event.detail == {"timed_out": "idle", "minutes": 20}
         assert event.username == "priya" and event.organisation_id == user.organisation_id
         ended = before - timedelta(minutes=10)
         assert abs(event.occurred_at - ended) < timedelta(seconds=5)
@@ -775,7 +775,7 @@ class TestSessionsNobodyCameBackTo:
         before = timezone.now()
         self.clear_sessions()
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
-        assert event.detail == {"timed_out": "session_length"}
+        assert event.detail == {"timed_out": "session_length", "minutes": 40}
         assert abs(event.occurred_at - (before - timedelta(minutes=10))) < timedelta(seconds=5)
 
     def test_a_session_whose_account_changed_meanwhile_says_both(self, client):
@@ -785,7 +785,7 @@ class TestSessionsNobodyCameBackTo:
         services.user_two_factor_reset(user=User.objects.get(pk=user.pk))
         self.clear_sessions()
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
-        assert event.detail == {"timed_out": "idle", "two_factor_reset": True}
+        assert event.detail == {"timed_out": "idle", "minutes": 20, "two_factor_reset": True}
 
     def test_one_that_ended_in_a_day_that_may_be_sealed_is_recorded_now_saying_when(self, client):
         """A sealed day gains no event (audit_verify would find it inserted): one that ended
@@ -801,11 +801,11 @@ class TestSessionsNobodyCameBackTo:
         assert abs(ended - (before - timedelta(days=2) + timedelta(minutes=20))) < timedelta(
             seconds=5
         )
-        assert event.detail == {"timed_out": "idle"}
+        assert event.detail == {"timed_out": "idle", "minutes": 20}
         auditor = Client()
         sign_in(auditor, ada())
         page = auditor.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
-        shown = date_format(timezone.localtime(ended), "j M Y H:i:s")
+        shown = moment_said(ended, seconds=True)
         assert (
             f"Signed out: idle for 20 minutes, ended {shown}, recorded when its session was cleared"
         ) in page
