@@ -48,6 +48,9 @@ class DateInputWidget(forms.MultiWidget):
         return [said] * 3
 
 
+BOX_NAMES = ("day", "month", "year")
+
+
 class DateInputField(forms.MultiValueField):
     """A date typed as day, month and year, with the GOV.UK pattern's error messages."""
 
@@ -65,30 +68,45 @@ class DateInputField(forms.MultiValueField):
         # How an error message names the date: "The date of birth", or ``subject`` where the
         # label reads better alone ("Date from must be a real date").
         self.subject = subject or f"The {label[0].lower()}{label[1:]}"
+        # The boxes (0 day, 1 month, 2 year) the last error is about, as GOV.UK asks: the error
+        # summary links to the first and only they are outlined; none means the whole date.
+        self.boxes_wrong: tuple[int, ...] = ()
         parts = [forms.CharField(required=False) for _ in range(3)]
         kwargs.setdefault("widget", DateInputWidget(one_value=one_value))
         super().__init__(parts, label=label, required=required, require_all_fields=False, **kwargs)
 
     def compress(self, data_list: list[str]) -> date | None:
-        day, month, year = ((part or "").strip() for part in (data_list or ["", "", ""]))
+        self.boxes_wrong = ()
+        parts = [(part or "").strip() for part in (data_list or ["", "", ""])]
+        day, month, year = parts
         if not (day or month or year):
             if self.required:
                 raise ValidationError(f"Enter {self.subject[0].lower()}{self.subject[1:]}")
             return None
-        missing = [
-            name
-            for name, part in zip(("day", "month", "year"), (day, month, year), strict=True)
-            if not part
-        ]
+        missing = [index for index, part in enumerate(parts) if not part]
         if missing:
-            raise ValidationError(f"{self.subject} must include a {' and a '.join(missing)}")
+            self.boxes_wrong = tuple(missing)
+            names = " and a ".join(BOX_NAMES[index] for index in missing)
+            raise ValidationError(f"{self.subject} must include a {names}")
         # ASCII digits only ("²" is a digit to isdigit()), and no more of them than a date has.
-        numbers = all(part.isascii() and part.isdigit() for part in (day, month, year))
-        if not numbers or len(day) > 2 or len(month) > 2 or len(year) != 4:
+        # Python refuses to read a number of thousands of digits: no box holds more than 4.
+        numbers = [
+            int(part) if part.isascii() and part.isdigit() and len(part) <= 4 else None
+            for part in parts
+        ]
+        fits = (
+            numbers[0] is not None and len(day) <= 2 and 1 <= numbers[0] <= 31,
+            numbers[1] is not None and len(month) <= 2 and 1 <= numbers[1] <= 12,
+            numbers[2] is not None and len(year) == 4 and numbers[2] >= 1,
+        )
+        if not all(fits):
+            self.boxes_wrong = tuple(index for index, fit in enumerate(fits) if not fit)
             raise ValidationError(f"{self.subject} must be a real date")
         try:
             return date(int(year), int(month), int(day))
         except ValueError:
+            # 31 in February, 29 out of a leap year: the day is the one to mend.
+            self.boxes_wrong = (0,)
             raise ValidationError(f"{self.subject} must be a real date") from None
 
     def clean(self, value: Any) -> date | None:

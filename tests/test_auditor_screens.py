@@ -27,6 +27,7 @@ from directory.models import (
 )
 from shielding.models import Shield
 from shielding.policy import WITHHELD
+from tests.html import input_tag
 from tests.personas import (
     ada,
     dana,
@@ -224,6 +225,27 @@ class TestFilters:
     def test_bad_filters_get_a_clear_message(self, ada_client, query, message):
         html = ada_client.get(EVENTS, query).content.decode()
         assert message in html and "govuk-error-summary" in html
+
+    @pytest.mark.parametrize(
+        ("boxes", "first_wrong", "outlined"),
+        [
+            (("1", "", "2026"), "date_from_1", ["date_from_1"]),
+            (("", "", "2026"), "date_from_0", ["date_from_0", "date_from_1"]),
+            (("1", "13", "2026"), "date_from_1", ["date_from_1"]),
+            (("1", "11", "26"), "date_from_2", ["date_from_2"]),
+            (("31", "2", "2026"), "date_from_0", ["date_from_0"]),
+            (("9" * 5000, "2", "2026"), "date_from_0", ["date_from_0"]),
+        ],
+    )
+    def test_a_date_error_points_at_the_box_to_mend(self, ada_client, boxes, first_wrong, outlined):
+        """GOV.UK: the summary's link goes to the first box with the problem, and only the boxes
+        with the problem are outlined; a missing month linked to the day, all three in red."""
+        query = {f"date_from_{index}": value for index, value in enumerate(boxes)}
+        html = ada_client.get(EVENTS, query).content.decode()
+        assert f'href="#id_{first_wrong}"' in html
+        for index in range(3):
+            tag = input_tag(html, f"id_date_from_{index}")
+            assert ("govuk-input--error" in tag) == (f"date_from_{index}" in outlined), tag
 
     @pytest.mark.parametrize("page", ["audit:events", "audit:anomalies", "audit:charts"])
     def test_dates_are_typed_as_day_month_and_year(self, ada_client, page):
