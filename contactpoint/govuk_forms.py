@@ -49,6 +49,23 @@ class DateInputWidget(forms.MultiWidget):
 
 
 BOX_NAMES = ("day", "month", "year")
+# Months in words, in full or cut to their first three letters (and Sept), as GOV.UK's date
+# input accepts them in the month box.
+MONTHS = {
+    name: number
+    for number, month in enumerate(
+        "january february march april may june july august september october november "
+        "december".split(),
+        start=1,
+    )
+    for name in (month, month[:3])
+} | {"sept": 9}
+
+
+def _month_number(typed: str) -> str:
+    """The month box as a number: "March", "mar" and "Mar." are 3; anything else as typed."""
+    named = MONTHS.get(typed.lower().rstrip("."))
+    return str(named) if named else typed
 
 
 class DateInputField(forms.MultiValueField):
@@ -78,6 +95,7 @@ class DateInputField(forms.MultiValueField):
     def compress(self, data_list: list[str]) -> date | None:
         self.boxes_wrong = ()
         parts = [(part or "").strip() for part in (data_list or ["", "", ""])]
+        parts[1] = _month_number(parts[1])
         day, month, year = parts
         if not (day or month or year):
             if self.required:

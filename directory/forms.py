@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from contactpoint.govuk_forms import GovukMessages, WrittenText
+from contactpoint.govuk_forms import MONTHS, DateInputField, GovukMessages, WrittenText
 from contactpoint.postcodes import normalise_postcode
 from directory import contactpoint_id
 from directory.matching import Criteria, normalise
@@ -16,16 +16,6 @@ from directory.models import Gender, Service
 _DATE_PARTS = re.compile(r"^\s*(\d{1,2})[\s/.\-]+(\d{1,2})[\s/.\-]+(\d{4})\s*$")
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 _WORDED_DATE = re.compile(r"^\s*(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\s*$")
-# Months in words, in full or cut to their first three letters (and Sept), as GOV.UK accepts.
-_MONTHS = {
-    name: number
-    for number, month in enumerate(
-        "january february march april may june july august september october november "
-        "december".split(),
-        start=1,
-    )
-    for name in (month, month[:3])
-} | {"sept": 9}
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 
@@ -35,24 +25,13 @@ def _read_date(value: str) -> date:
     match, iso, worded = _DATE_PARTS.match(value), _ISO_DATE.match(value), _WORDED_DATE.match(value)
     if match:
         day, month, year = (int(part) for part in match.groups())
-    elif worded and worded[2].lower() in _MONTHS:
-        day, month, year = int(worded[1]), _MONTHS[worded[2].lower()], int(worded[3])
+    elif worded and worded[2].lower() in MONTHS:
+        day, month, year = int(worded[1]), MONTHS[worded[2].lower()], int(worded[3])
     elif iso:
         year, month, day = (int(part) for part in iso.groups())
     else:
         raise ValueError(value)
     return date(year, month, day)
-
-
-def _month_first_read_day_first(value: str) -> str:
-    """A date of birth typed month first ("12 25 2015"): no month is 25, so it can only be
-    the day and month swapped, the slip search forgives; read day first, else as typed."""
-    match, iso = _DATE_PARTS.match(value), _ISO_DATE.match(value)
-    if match and int(match[2]) > 12 >= int(match[1]):
-        return f"{match[2]} {match[1]} {match[3]}"
-    if iso and int(iso[2]) > 12 >= int(iso[3]):
-        return f"{iso[2]} {iso[3]} {iso[1]}"
-    return value
 
 
 def _two_years_after(day: date) -> date:
@@ -101,11 +80,46 @@ def parse_date(value: str, name: str) -> date | None:
         parsed = _read_date(value)
     except ValueError:
         raise forms.ValidationError(f"{name} must be a real date, like 27 3 2015") from None
-    if parsed > timezone.localdate():
-        raise forms.ValidationError(f"{name} must be today or in the past")
-    if parsed.year < 1900:
-        raise forms.ValidationError(f"{name} must be after 1900")
-    return parsed
+    return in_the_past(parsed, name)
+
+
+def in_the_past(day: date | None, subject: str) -> date | None:
+    """A date that has happened (a birth, a start of work): today or before, and after 1900."""
+    if day and day > timezone.localdate():
+        raise forms.ValidationError(f"{subject} must be today or in the past")
+    if day and day.year < 1900:
+        raise forms.ValidationError(f"{subject} must be after 1900")
+    return day
+
+
+class DateOfBirthInput(DateInputField):
+    """A date of birth, or an end of a range of them, as the search reads it. A month past 12
+    with a day of 12 or less can only be the two swapped (typed month first), the slip search
+    forgives: it is read day first, and ``read_day_first`` says so on the page, so that a wrong
+    reading can be seen and mended. One value is read too, if it is an ISO date (a request
+    made for the single box the search had, from a page open or a script written before)."""
+
+    def __init__(self, *, said_as: str, **kwargs: Any) -> None:
+        super().__init__(required=False, one_value=True, **kwargs)
+        self.said_as = said_as
+        self.read_day_first = ""
+
+    def compress(self, data_list: list[str]) -> date | None:
+        self.read_day_first = ""
+        day, month, year = ((part or "").strip() for part in (data_list or ["", "", ""]))
+        numbers = all(part.isascii() and part.isdigit() and len(part) <= 2 for part in (day, month))
+        if numbers and int(month) > 12 >= int(day):
+            try:
+                read = super().compress([month, day, year])
+            except forms.ValidationError:
+                read = None  # not a real date either way: its error is for what was typed
+            if read:
+                self.read_day_first = (
+                    f"We read {self.said_as}, {day} {month} {year}, as {read.day} "
+                    f"{read:%B %Y}: there is no month {read.day}"
+                )
+                return read
+        return super().compress(data_list)
 
 
 def parse_future_date(value: str, name: str) -> date:
@@ -126,14 +140,23 @@ class SearchForm(GovukMessages, forms.Form):
 
     surname = forms.CharField(required=False, max_length=100)
     forename = forms.CharField(label="First name", required=False, max_length=100)
-    date_of_birth = forms.CharField(
-        required=False, max_length=20, help_text="For example, 27 3 2015"
+    date_of_birth = DateOfBirthInput(
+        label="Date of birth",
+        subject="Date of birth",
+        said_as="the date of birth",
+        help_text="For example, 27 3 2015",
     )
-    dob_from = forms.CharField(
-        label="Born from", required=False, max_length=20, help_text="For example, 1 9 2014"
+    dob_from = DateOfBirthInput(
+        label="Born from",
+        subject="The start of the date of birth range",
+        said_as="the start of the range",
+        help_text="For example, 1 9 2014",
     )
-    dob_to = forms.CharField(
-        label="Born to", required=False, max_length=20, help_text="For example, 31 8 2016"
+    dob_to = DateOfBirthInput(
+        label="Born to",
+        subject="The end of the date of birth range",
+        said_as="the end of the range",
+        help_text="For example, 31 8 2016",
     )
     postcode = forms.CharField(
         required=False, max_length=10, help_text="The full postcode, or its first part, like NE1"
@@ -163,29 +186,22 @@ class SearchForm(GovukMessages, forms.Form):
         # Dates typed month first and read day first, said on the page: "12 25 2015 as ...".
         self.dates_read_day_first: list[str] = []
 
-    def _date_read_day_first(self, name: str, error_name: str, said_as: str) -> date | None:
-        typed: str = self.cleaned_data[name]
-        read = _month_first_read_day_first(typed)
-        parsed = parse_date(read, error_name)
-        if parsed and read != typed:
-            self.dates_read_day_first.append(
-                f"We read {said_as}, {typed.strip()}, as {parsed.day} {parsed:%B %Y}: "
-                f"there is no month {parsed.day}"
-            )
-        return parsed
+    def _born(self, name: str) -> date | None:
+        field = self.fields[name]
+        assert isinstance(field, DateOfBirthInput)
+        born = in_the_past(self.cleaned_data[name], field.subject)
+        if field.read_day_first:
+            self.dates_read_day_first.append(field.read_day_first)
+        return born
 
     def clean_date_of_birth(self) -> date | None:
-        return self._date_read_day_first("date_of_birth", "Date of birth", "the date of birth")
+        return self._born("date_of_birth")
 
     def clean_dob_from(self) -> date | None:
-        return self._date_read_day_first(
-            "dob_from", "The start of the date of birth range", "the start of the range"
-        )
+        return self._born("dob_from")
 
     def clean_dob_to(self) -> date | None:
-        return self._date_read_day_first(
-            "dob_to", "The end of the date of birth range", "the end of the range"
-        )
+        return self._born("dob_to")
 
     def clean_postcode(self) -> str:
         typed: str = self.cleaned_data["postcode"]

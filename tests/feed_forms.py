@@ -3,15 +3,12 @@
 from django.core.management import call_command
 from django.utils import timezone
 
+from tests.date_input import date_boxes
 
-def extracted_today() -> dict[str, int]:
+
+def extracted_today() -> dict[str, str]:
     """The upload form's date input, for a file extracted today."""
-    today = timezone.localdate()
-    return {
-        "extracted_on_0": today.day,
-        "extracted_on_1": today.month,
-        "extracted_on_2": today.year,
-    }
+    return date_boxes("extracted_on", timezone.localdate())
 
 
 def extracted_today_argument() -> list[str]:

@@ -120,7 +120,10 @@ def test_a_practitioner_finds_a_child_and_opens_the_record(page, screenshot):
     sign_in_as(page, priya(), "/search/")
     expect(page).to_have_title("Find a child – ContactPoint")
     page.get_by_label("Surname").fill("obrien")
-    page.get_by_label("Date of birth").fill("4 5 2016")
+    born = page.get_by_role("group", name="Date of birth")
+    born.get_by_label("Day").fill("4")
+    born.get_by_label("Month").fill("5")
+    born.get_by_label("Year").fill("2016")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#results")).to_be_visible()
     assert page.url.endswith("/search/"), "criteria never go into the address"

@@ -221,6 +221,14 @@ def _hint_of(html: str, element_id: str) -> str:
     return hint.group(1)
 
 
+def _date_hint_of(html: str, element_id: str) -> str:
+    """A GOV.UK date input's hint, which describes the fieldset of its three boxes."""
+    assert re.search(rf'<fieldset[^>]*aria-describedby="{element_id}-hint', html), element_id
+    hint = re.search(rf'id="{element_id}-hint"[^>]*>(.*?)</div>', html, re.S)
+    assert hint
+    return hint.group(1)
+
+
 def test_every_typed_date_has_a_hint_giving_its_format(client):
     """GOV.UK: a date typed in a text input has a hint such as 'For example, 27 3 2015' (WCAG
     3.3.2): the search's range and the shield review's next date had a label alone."""
@@ -231,7 +239,7 @@ def test_every_typed_date_has_a_hint_giving_its_format(client):
     sign_in(client, priya())
     search = client.get("/search/").content.decode()
     for element_id in ("id_date_of_birth", "id_dob_from", "id_dob_to"):
-        assert "For example, " in _hint_of(search, element_id), element_id
+        assert "For example, " in _date_hint_of(search, element_id), element_id
     sign_in(client, sam())
     review = client.get(f"/children/{hidden.contactpoint_id}/shield/").content.decode()
     assert "For example, " in _hint_of(review, "id_review_on")

@@ -12,6 +12,8 @@ from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from directory.models import Child, ChildName, Source, years_before
 from directory.search import findable_children
+from tests.date_input import date_boxes
+from tests.html import input_tag
 from tests.personas import (
     dana,
     make_address,
@@ -51,8 +53,16 @@ def formerly(made: Child, given="Kayla", family="Hart") -> Child:
     return made
 
 
+DATES = ("date_of_birth", "dob_from", "dob_to")
+
+
 def found(client, **criteria) -> str:
-    response = client.post(SEARCH, criteria)
+    """The search page filled in as she fills it: a date ("14 3 2015") in its three boxes."""
+    posted = {name: value for name, value in criteria.items() if name not in DATES}
+    for name in DATES:
+        if name in criteria:
+            posted |= date_boxes(name, criteria[name])
+    response = client.post(SEARCH, posted)
     assert response.status_code == 200, response.status_code
     return response.content.decode()
 
@@ -70,7 +80,11 @@ class TestMinimumCriteria:
                 {"surname": "Hart", "date_of_birth": "31 2 2015"},
                 "Date of birth must be a real date",
             ),
-            ({"surname": "Hart", "date_of_birth": "tomorrow"}, "Date of birth must be a real date"),
+            ({"surname": "Hart", "date_of_birth": "14 3 15"}, "Date of birth must be a real date"),
+            (
+                {"surname": "Hart", "date_of_birth": "14  2015"},
+                "Date of birth must include a month",
+            ),
             ({"surname": "Hart", "date_of_birth": "1 1 2099"}, "must be today or in the past"),
             ({"surname": "Hart", "dob_from": "1 1 2012", "dob_to": "1 1 2015"}, "2 years or less"),
             (
@@ -109,7 +123,7 @@ class TestMinimumCriteria:
         child(born=date(2015, 1, 2))
         html = found(priya_client, surname="Hart", dob_from=start, dob_to=end)
         assert "The date of birth range must be 2 years or less" in html
-        assert 'href="#id_dob_to"' in html and 'id="results"' not in html
+        assert 'href="#id_dob_to_0"' in html and 'id="results"' not in html
 
     @pytest.mark.parametrize(
         ("start", "end"),
@@ -499,8 +513,7 @@ class TestForgivingMatching:
         "typed",
         [
             "14 3 2015",
-            "14/03/2015",
-            "2015-03-14",
+            "14 03 2015",
             "14 3 2016",
             "24 3 2015",
             "14 8 2015",
@@ -510,7 +523,7 @@ class TestForgivingMatching:
         child()
         assert "Amelia Hart" in found(priya_client, surname="Hart", date_of_birth=typed)
 
-    @pytest.mark.parametrize("typed", ["12 25 2015", "12/25/2015", "2015-25-12"])
+    @pytest.mark.parametrize("typed", ["12 25 2015"])
     def test_day_and_month_swapped_past_the_twelfth(self, priya_client, typed):
         """Born on Christmas Day and typed month first: told the date "must be a real
         date", when a swap is exactly the slip search forgives."""
@@ -917,9 +930,78 @@ class TestRecordOfTheSearch:
         assert event.path == "/search/" and "Hart" not in event.path
         assert "no-store" in response["Cache-Control"]
 
+    def test_the_date_of_birth_searched_on_is_audited(self, priya_client):
+        child(born=date(2015, 3, 14))
+        found(priya_client, surname="Hart", date_of_birth="14 3 2015")
+        event = AuditEvent.objects.get(action=Action.SEARCH)
+        assert event.search_criteria == {"surname": "Hart", "date_of_birth": "2015-03-14"}
+
     def test_other_roles_cannot_search(self, client):
         sign_in(client, make_user("lee", Role.LA_ADMINISTRATOR))
         assert client.post(SEARCH, {"surname": "Hart", "forename": "Amelia"}).status_code == 403
+
+
+class TestDateInput:
+    """Dates of birth are typed as day, month and year in three boxes (the GOV.UK date input),
+    as everywhere else in the service."""
+
+    def test_a_date_of_birth_typed_in_the_three_boxes_finds_the_child(self, priya_client):
+        child(born=date(2015, 3, 14))
+        html = found(priya_client, surname="Hart", date_of_birth="14 3 2015")
+        assert "govuk-error-summary" not in html and "Amelia Hart" in html
+        for box, value in enumerate(("14", "3", "2015")):
+            assert f'value="{value}"' in input_tag(html, f"id_date_of_birth_{box}")
+
+    def test_a_range_typed_in_the_boxes(self, priya_client):
+        child(born=date(2015, 6, 1))
+        html = found(priya_client, surname="Hart", dob_from="1 1 2015", dob_to="31 12 2016")
+        assert "govuk-error-summary" not in html and "Amelia Hart" in html
+        assert 'class="govuk-details" open' in html, "the range she gave is shown, not folded"
+
+    @pytest.mark.parametrize(
+        ("typed", "message", "box"),
+        [
+            ("14  2015", "Date of birth must include a month", 1),
+            ("  2015", "Date of birth must include a day and a month", 0),
+            ("14 13 2015", "Date of birth must be a real date", 1),
+            ("31 2 2015", "Date of birth must be a real date", 0),
+            ("14 3 15", "Date of birth must be a real date", 2),
+            ("1 1 2099", "Date of birth must be today or in the past", 0),
+            ("1 1 1899", "Date of birth must be after 1900", 0),
+        ],
+    )
+    def test_a_wrong_date_of_birth_says_what_to_mend_and_links_to_its_box(
+        self, priya_client, typed, message, box
+    ):
+        html = found(priya_client, surname="Hart", date_of_birth=typed)
+        assert message in html and f'href="#id_date_of_birth_{box}"' in html
+        assert 'id="results"' not in html
+        assert not AuditEvent.objects.filter(action=Action.SEARCH).exists()
+
+    @pytest.mark.parametrize(
+        ("one_value", "born"),
+        [("2015-03-14", date(2015, 3, 14)), ("2015-25-12", date(2015, 12, 25))],
+    )
+    def test_an_iso_date_of_birth_in_one_value_is_still_read(self, priya_client, one_value, born):
+        """A request made for the one box the search had (a page left open over the change, a
+        script) still searches on the date it gives, and the search is audited as before."""
+        child(born=born)
+        response = priya_client.post(SEARCH, {"surname": "Hart", "date_of_birth": one_value})
+        html = response.content.decode()
+        assert "govuk-error-summary" not in html and "Amelia Hart" in html
+        event = AuditEvent.objects.get(action=Action.SEARCH)
+        assert event.search_criteria == {"surname": "Hart", "date_of_birth": born.isoformat()}
+
+    @pytest.mark.parametrize("one_value", ["01/02/2010", "1 2 2010", "1 February 2010"])
+    def test_any_other_one_value_date_is_refused_not_guessed(self, priya_client, one_value):
+        """ "01/02/2010" is 1 February to one person and 2 January to another: she is asked for
+        the date in the boxes rather than searched on a date she may not have meant."""
+        child(born=date(2010, 2, 1))
+        child(given="Other", born=date(2010, 1, 2))
+        response = priya_client.post(SEARCH, {"surname": "Hart", "date_of_birth": one_value})
+        html = response.content.decode()
+        assert "Date of birth must be a real date" in html and 'id="results"' not in html
+        assert not AuditEvent.objects.filter(action=Action.SEARCH).exists()
 
 
 def test_the_number_of_queries_does_not_grow_with_the_results(priya_client):

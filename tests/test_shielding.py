@@ -45,6 +45,7 @@ from shielding.policy import (
     shield_sources_among,
     shielded_lookalike,
 )
+from tests.date_input import date_boxes
 from tests.html import input_tag, title_problems
 from tests.personas import (
     ada,
@@ -2522,7 +2523,7 @@ SEARCHES = (
     {"surname": "Hart", "forename": "Amelia"},
     {"surname": "Hart", "postcode": "ZE2 9QX"},
     {"surname": "Hart", "postcode": "ZE2"},
-    {"surname": "Hart", "date_of_birth": "14 3 2015"},
+    {"surname": "Hart", **date_boxes("date_of_birth", "14 3 2015")},
     {"surname": "Quillfeather", "forename": "Amelia"},
 )
 

@@ -16,6 +16,7 @@ from directory.services import children_merge
 from shielding import services
 from shielding.models import ContactRequest, ShieldOverride
 from shielding.policy import shield_follows_home_and_carers
+from tests.date_input import date_boxes
 from tests.personas import (
     ada,
     dana,
@@ -157,7 +158,7 @@ def test_the_walk(persona):
     for criteria in (
         {"surname": "Hart", "forename": "Amy"},
         {"surname": "Hart", "postcode": "ZE2 9QX"},
-        {"surname": "Hart", "date_of_birth": "14 3 2015"},
+        {"surname": "Hart", **date_boxes("date_of_birth", "14 3 2015")},
     ):
         response = client.post(reverse("directory:search"), criteria)
         # The form shows back what the user typed; what the service adds is the results.
