@@ -85,6 +85,8 @@ class DateInputField(forms.MultiValueField):
         # How an error message names the date: "The date of birth", or ``subject`` where the
         # label reads better alone ("Date from must be a real date").
         self.subject = subject or f"The {label[0].lower()}{label[1:]}"
+        said = (kwargs.get("error_messages") or {}).get("required")
+        self.missing = said or f"Enter {self.subject[0].lower()}{self.subject[1:]}"
         # The boxes (0 day, 1 month, 2 year) the last error is about, as GOV.UK asks: the error
         # summary links to the first and only they are outlined; none means the whole date.
         self.boxes_wrong: tuple[int, ...] = ()
@@ -99,7 +101,7 @@ class DateInputField(forms.MultiValueField):
         day, month, year = parts
         if not (day or month or year):
             if self.required:
-                raise ValidationError(f"Enter {self.subject[0].lower()}{self.subject[1:]}")
+                raise ValidationError(self.missing)
             return None
         missing = [index for index, part in enumerate(parts) if not part]
         if missing:

@@ -72,17 +72,6 @@ class ContactPointIdField(forms.CharField):
         return contactpoint_id_typed(typed) if typed else ""
 
 
-def parse_date(value: str, name: str) -> date | None:
-    """A date in the past typed as people type them; a clear error for anything else."""
-    if not value.strip():
-        return None
-    try:
-        parsed = _read_date(value)
-    except ValueError:
-        raise forms.ValidationError(f"{name} must be a real date, like 27 3 2015") from None
-    return in_the_past(parsed, name)
-
-
 def in_the_past(day: date | None, subject: str) -> date | None:
     """A date that has happened (a birth, a start of work): today or before, and after 1900."""
     if day and day > timezone.localdate():
@@ -297,9 +286,9 @@ class InvolvementForm(GovukMessages, forms.Form):
         required=False,
         empty_label="No service (I work with the child myself)",
     )
-    started_on = forms.CharField(
+    started_on = DateInputField(
         label="When you started working with the child",
-        max_length=20,
+        subject="The start date",
         help_text="For example, 3 9 2025",
         error_messages={"required": "Enter when you started working with the child"},
     )
@@ -320,7 +309,7 @@ class InvolvementForm(GovukMessages, forms.Form):
         self.born, self.died = born, died
 
     def clean_started_on(self) -> date | None:
-        started = parse_date(self.cleaned_data["started_on"], "The start date")
+        started = in_the_past(self.cleaned_data["started_on"], "The start date")
         if started and started < self.born:
             born = f"{self.born.day} {self.born:%B %Y}"
             raise forms.ValidationError(

@@ -225,7 +225,7 @@ def my_involvement(request: HttpRequest, contactpoint_id: str) -> HttpResponseBa
         initial = {
             "involvement": mine.id,
             "role": mine.role,
-            "started_on": mine.started_on.strftime("%-d %-m %Y"),
+            "started_on": mine.started_on,
             "caf_held": mine.caf_held,
             "lead_professional": mine.lead_professional,
         }

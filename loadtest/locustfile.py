@@ -118,7 +118,10 @@ class Practitioner(_SignedIn):
             {
                 "csrfmiddlewaretoken": self.csrf(),
                 "role": "Load test worker",
-                "started_on": f"{today.day} {today.month} {today.year}",
+                # The GOV.UK date input's day, month and year boxes.
+                "started_on_0": today.day,
+                "started_on_1": today.month,
+                "started_on_2": today.year,
             },
             headers=self.headers(url), name="involvement", catch_response=True,
         ) as reply:  # fmt: skip

@@ -35,6 +35,7 @@ from accounts.models import Organisation, SignInFailure, User
 from audit.models import Action
 from contactpoint import serialise
 from contactpoint.serialise import Turn
+from tests.date_input import date_boxes
 from tests.feed_forms import extracted_today
 from tests.personas import CONFIRM, current_code
 from tests.test_migrations import server_url
@@ -853,7 +854,7 @@ def test_my_involvement_saved_twice_at_once_is_recorded_once(practitioner_and_ch
     def submit() -> None:
         request = RequestFactory().post(
             f"/children/{child.contactpoint_id}/my-involvement/",
-            {"role": "Health visitor", "service": "", "started_on": "3 9 2025"},
+            {"role": "Health visitor", "service": "", **date_boxes("started_on", "3 9 2025")},
         )
         request.user, request.session = User.objects.get(pk=priya.pk), SessionStore()
         request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
@@ -1560,7 +1561,7 @@ def test_my_involvement_saved_as_the_child_is_shielded_is_refused_and_names_no_s
         told = officer_post(
             priya, directory_views.my_involvement,
             f"/children/{child.contactpoint_id}/my-involvement/",
-            {"role": "Health visitor", "service": "", "started_on": "3 9 2025",
+            {"role": "Health visitor", "service": "", **date_boxes("started_on", "3 9 2025"),
              "lead_professional": "on"},
             contactpoint_id=child.contactpoint_id,
         )  # fmt: skip

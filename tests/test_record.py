@@ -25,6 +25,7 @@ from directory.models import (
     Service,
     Source,
 )
+from tests.date_input import date_boxes
 from tests.html import input_tag
 from tests.personas import (
     CONFIRM,
@@ -356,7 +357,9 @@ class TestMyInvolvement:
             "lead_professional": "",
         }
         data.update(overrides)
-        return {key: value for key, value in data.items() if value != ""}
+        posted = {key: value for key, value in data.items() if value != "" and key != "started_on"}
+        # The start date as she types it in the date input's three boxes.
+        return posted | (date_boxes("started_on", data["started_on"]) if data["started_on"] else {})
 
     def test_a_practitioner_records_updates_and_ends_their_own_involvement(self, client):
         user = priya()
@@ -468,7 +471,10 @@ class TestMyInvolvement:
         ("field", "value", "message"),
         [
             ("role", "", "Enter your role with the child"),
-            ("started_on", "soon", "The start date must be a real date"),
+            ("started_on", "", "Enter when you started working with the child"),
+            ("started_on", "1  2025", "The start date must include a month"),
+            ("started_on", "1 13 2025", "The start date must be a real date"),
+            ("started_on", "1 9 2099", "The start date must be today or in the past"),
             (
                 "started_on",
                 "13 3 2015",
@@ -486,6 +492,18 @@ class TestMyInvolvement:
         ).content.decode()
         assert message in html and "govuk-error-summary" in html
         assert not Involvement.objects.filter(child=child).exists()
+
+    def test_the_start_date_is_typed_in_the_govuk_date_input(self, client):
+        """Day, month and year boxes, as every other date in the service: an error links to
+        the box to mend, and changing her involvement shows her start date in the boxes."""
+        sign_in(client, priya())
+        url = record_url(make_child(), "my-involvement/")
+        html = client.post(url, self.form(started_on="1  2025")).content.decode()
+        assert "The start date must include a month" in html and 'href="#id_started_on_1"' in html
+        client.post(url, self.form(started_on="1 9 2025"))
+        page = client.get(url).content.decode()
+        for box, value in enumerate(("1", "9", "2025")):
+            assert f'value="{value}"' in input_tag(page, f"id_started_on_{box}")
 
     def test_a_record_merged_into_another_takes_no_involvement(self, client):
         """An involvement left on the merged-away record would be seen by nobody looking at the
