@@ -7,31 +7,13 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from contactpoint.govuk_forms import MONTHS, DateInputField, GovukMessages, WrittenText
+from contactpoint.govuk_forms import DateInputField, GovukMessages, WrittenText
 from contactpoint.postcodes import normalise_postcode
 from directory import contactpoint_id
 from directory.matching import Criteria, normalise
 from directory.models import Gender, Service
 
-_DATE_PARTS = re.compile(r"^\s*(\d{1,2})[\s/.\-]+(\d{1,2})[\s/.\-]+(\d{4})\s*$")
-_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
-_WORDED_DATE = re.compile(r"^\s*(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\s*$")
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
-
-
-def _read_date(value: str) -> date:
-    """'27 3 2015', '27/03/2015', '2015-03-27' or '27 March 2015'; ValueError for anything
-    else."""
-    match, iso, worded = _DATE_PARTS.match(value), _ISO_DATE.match(value), _WORDED_DATE.match(value)
-    if match:
-        day, month, year = (int(part) for part in match.groups())
-    elif worded and worded[2].lower() in MONTHS:
-        day, month, year = int(worded[1]), MONTHS[worded[2].lower()], int(worded[3])
-    elif iso:
-        year, month, day = (int(part) for part in iso.groups())
-    else:
-        raise ValueError(value)
-    return date(year, month, day)
 
 
 def _two_years_after(day: date) -> date:
@@ -109,19 +91,6 @@ class DateOfBirthInput(DateInputField):
                 )
                 return read
         return super().compress(data_list)
-
-
-def parse_future_date(value: str, name: str) -> date:
-    """A date after today (a review date, say), required."""
-    if not value.strip():
-        raise forms.ValidationError(f"Enter the {name}")
-    try:
-        parsed = _read_date(value)
-    except ValueError:
-        raise forms.ValidationError(f"The {name} must be a real date, like 27 3 2027") from None
-    if parsed <= timezone.localdate():
-        raise forms.ValidationError(f"The {name} must be in the future")
-    return parsed
 
 
 class SearchForm(GovukMessages, forms.Form):

@@ -8,16 +8,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from contactpoint.govuk_forms import GovukMessages, WrittenText
+from contactpoint.govuk_forms import DateInputField, GovukMessages, WrittenText
 from contactpoint.telephone_numbers import telephone_number_is_valid
-from directory.forms import parse_future_date
 from shielding.models import ContactRequest, Shield
 
 
-def review_date(typed: str, name: str) -> date:
+def review_date(day: date, name: str) -> date:
     """A shield's next review: after today, and within a year (every 6 months by default), so
     that no shield goes unreviewed."""
-    day = parse_future_date(typed, name)
+    if day <= timezone.localdate():
+        raise forms.ValidationError(f"The {name} must be in the future")
     if day > timezone.localdate() + timedelta(days=366):
         raise forms.ValidationError(f"The {name} must be within a year from today")
     return day
@@ -34,11 +34,10 @@ class ShieldForm(GovukMessages, forms.Form):
         help_text="What makes showing where the child is a risk of significant harm",
         error_messages={"required": "Enter the justification for shielding the record"},
     )  # fmt: skip
-    review_on = forms.CharField(
-        label="Review date", max_length=20,
+    review_on = DateInputField(
+        label="Review date",
         help_text="Shields are reviewed every 6 months. For example, 27 5 2027",
-        error_messages={"required": "Enter the review date"},
-    )  # fmt: skip
+    )
 
     def clean_review_on(self) -> date:
         return review_date(self.cleaned_data["review_on"], "review date")
@@ -61,16 +60,22 @@ class ShieldReviewForm(ShieldLiftForm):
         widget=forms.RadioSelect,
         error_messages={"required": "Select whether to keep or lift the shield"},
     )
-    review_on = forms.CharField(
-        label="Next review date", max_length=20, required=False,
+    review_on = DateInputField(
+        label="Next review date",
+        required=False,
         help_text="Needed to keep the shield. For example, 27 5 2027",
-    )  # fmt: skip
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("decision") == "extend":
+        if data.get("decision") != "extend":
+            # Lifting keeps no review date: what its boxes hold is neither read nor refused.
+            self.errors.pop("review_on", None)
+        elif "review_on" not in self.errors:
             try:
-                data["review_on"] = review_date(data.get("review_on") or "", "next review date")
+                if data.get("review_on") is None:
+                    raise forms.ValidationError("Enter the next review date")
+                data["review_on"] = review_date(data["review_on"], "next review date")
             except forms.ValidationError as error:
                 self.add_error("review_on", error)
         return data

@@ -1,6 +1,6 @@
 """Shielding officers' screens, the override warning, and requests for brokered contact."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -161,9 +161,9 @@ def _protecting_elsewhere(records: list[Child]) -> dict[str, list[str]]:
     )
 
 
-def _review_initial() -> dict[str, str]:
+def _review_initial() -> dict[str, date]:
     """The next review date a shield's forms offer: six months on."""
-    return {"review_on": services.default_review_date(timezone.localdate()).strftime("%-d %-m %Y")}
+    return {"review_on": services.default_review_date(timezone.localdate())}
 
 
 @never_cache

@@ -242,7 +242,7 @@ def test_every_typed_date_has_a_hint_giving_its_format(client):
         assert "For example, " in _date_hint_of(search, element_id), element_id
     sign_in(client, sam())
     review = client.get(f"/children/{hidden.contactpoint_id}/shield/").content.decode()
-    assert "For example, " in _hint_of(review, "id_review_on")
+    assert "For example, " in _date_hint_of(review, "id_review_on")
 
 
 def test_an_error_about_the_whole_form_links_to_its_first_radio_not_their_group():

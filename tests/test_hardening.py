@@ -788,7 +788,8 @@ HOSTILE_FORM = {
         "kind", "team_phone", "team_email", "note", "reason", "outcome", "choice", "record",
         "feed_record", "separating", "kept", "absorbed", "role", "service", "started_on",
         "involvement", "lead_professional", "reply_to", "confirm", "decision", "review_on",
-        "seen",
+        "seen", "started_on_0", "started_on_1", "started_on_2", "review_on_0", "review_on_1",
+        "review_on_2",
     )
 }  # fmt: skip
 

@@ -152,13 +152,15 @@ class TestShieldWorkflow:
         ).content.decode()
         today = timezone.localdate()
         six_months = date(today.year + (today.month + 5) // 12, (today.month + 5) % 12 + 1, 1)
-        assert f"{six_months.month} {six_months.year}" in page
+        offered = [input_tag(page, f"id_review_on_{box}") for box in (1, 2)]
+        assert f'value="{six_months.month}"' in offered[0]
+        assert f'value="{six_months.year}"' in offered[1]
         response = client.post(
             reverse("shielding:shield", args=[child.contactpoint_id]),
             {
                 "reason": "domestic_abuse",
                 "justification": "Fled violence",
-                "review_on": f"1 {six_months.month} {six_months.year}",
+                **date_boxes("review_on", f"1 {six_months.month} {six_months.year}"),
             },
         )
         assert response.status_code == 302
@@ -170,24 +172,36 @@ class TestShieldWorkflow:
         ("data", "message"),
         [
             (
-                {"justification": "x", "review_on": SOON},
+                {"justification": "x", **date_boxes("review_on", SOON)},
                 "Select why the record must be shielded",
             ),
-            ({"reason": "other", "review_on": SOON}, "Enter the justification"),
+            ({"reason": "other", **date_boxes("review_on", SOON)}, "Enter the justification"),
             (
-                {"reason": "other", "justification": "\u200b\u200b", "review_on": SOON},
+                {
+                    "reason": "other",
+                    "justification": "\u200b\u200b",
+                    **date_boxes("review_on", SOON),
+                },
                 "Enter the justification",
             ),
             (
-                {"reason": "other", "justification": "x", "review_on": "1 1 2020"},
+                {"reason": "other", "justification": "x", **date_boxes("review_on", "1 1 2020")},
                 "must be in the future",
             ),
             (
-                {"reason": "other", "justification": "x", "review_on": "someday"},
-                "must be a real date",
+                {"reason": "other", "justification": "x", **date_boxes("review_on", "1 x 2027")},
+                "The review date must be a real date",
             ),
             (
-                {"reason": "other", "justification": "x", "review_on": "31 12 9999"},
+                {"reason": "other", "justification": "x", **date_boxes("review_on", "1  2027")},
+                "The review date must include a month",
+            ),
+            (
+                {"reason": "other", "justification": "x"},
+                "Enter the review date",
+            ),
+            (
+                {"reason": "other", "justification": "x", **date_boxes("review_on", "31 12 9999")},
                 "The review date must be within a year from today",
             ),
         ],
@@ -239,7 +253,9 @@ class TestShieldWorkflow:
         sign_in(client, sam())
         url = reverse("shielding:shield", args=[amy.contactpoint_id])
         response = client.post(
-            url, {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": SOON},
+            url,
+            {"reason": "domestic_abuse", "justification": "Fled violence",
+             **date_boxes("review_on", SOON)},
             follow=True,
         )  # fmt: skip
         assert "and so are 2 records that share a home or a parent or carer" in (
@@ -273,7 +289,9 @@ class TestShieldWorkflow:
         child = shielded_child()
         sign_in(client, sam())
         url = reverse("shielding:shield", args=[child.contactpoint_id])
-        client.post(url, {"decision": "extend", "review_on": SOON, "note": "Risk continues"})
+        client.post(
+            url, {"decision": "extend", **date_boxes("review_on", SOON), "note": "Risk continues"}
+        )
         current = Shield.objects.get(child=child)
         assert current.review_on == IN_90_DAYS and current.reviewed_by.username == "sam"
         practitioner = client.__class__()
@@ -283,6 +301,40 @@ class TestShieldWorkflow:
         assert "Zqxv Secret Lane" in practitioner.get(record(child)).content.decode()
         assert Shield.objects.get(child=child).lifted_by.username == "sam"
 
+    @pytest.mark.parametrize(
+        ("typed", "message", "box"),
+        [
+            ("", "Enter the next review date", 0),
+            ("1  2027", "The next review date must include a month", 1),
+            ("31 2 2027", "The next review date must be a real date", 0),
+            ("1 1 2020", "The next review date must be in the future", 0),
+        ],
+    )
+    def test_a_wrong_next_review_date_keeps_the_shield_as_it_was(self, client, typed, message, box):
+        """The next review date is the GOV.UK date input: its message links to the box to
+        mend, and the shield's review date and reviewer are left as they were."""
+        child = shielded_child()
+        before = Shield.objects.get(child=child).review_on
+        sign_in(client, sam())
+        url = reverse("shielding:shield", args=[child.contactpoint_id])
+        boxes = date_boxes("review_on", typed) if typed else {}
+        html = client.post(
+            url, {"decision": "extend", **boxes, "note": "Risk continues"}
+        ).content.decode()
+        assert message in html and f'href="#id_review_on_{box}"' in html
+        current = Shield.objects.get(child=child)
+        assert current.review_on == before and current.reviewed_by is None
+
+    def test_lifting_reads_no_next_review_date(self, client):
+        """Lifting keeps no review date: what the boxes hold does not stop the lift."""
+        child = shielded_child()
+        sign_in(client, sam())
+        url = reverse("shielding:shield", args=[child.contactpoint_id])
+        client.post(
+            url, {"decision": "lift", **date_boxes("review_on", "1 x 2027"), "note": "Safe now"}
+        )
+        assert Shield.objects.get(child=child).lifted_by.username == "sam"
+
     def test_a_decision_sent_after_a_colleague_lifted_the_shield_says_so(self, client):
         """Sam's review page was shown before a colleague lifted the shield: she is told it was
         lifted and nothing changed, not asked for a reason and justification she never saw."""
@@ -290,7 +342,10 @@ class TestShieldWorkflow:
         sign_in(client, sam())
         Shield.objects.filter(child=child).update(lifted_at=timezone.now(), lift_note="Safe")
         url = reverse("shielding:shield", args=[child.contactpoint_id])
-        for decision in ({"decision": "extend", "review_on": SOON}, {"decision": "lift"}):
+        for decision in (
+            {"decision": "extend", **date_boxes("review_on", SOON)},
+            {"decision": "lift"},
+        ):
             response = client.post(
                 url, {"form": "review", "note": "Risk continues", **decision}, follow=True
             )
@@ -308,7 +363,7 @@ class TestShieldWorkflow:
         url = reverse("shielding:shield", args=[child.contactpoint_id])
         response = client.post(
             url,
-            {"reason": "other", "justification": "Her own words", "review_on": SOON},
+            {"reason": "other", "justification": "Her own words", **date_boxes("review_on", SOON)},
             follow=True,
         )
         assert "Someone else shielded this record a moment ago" in response.content.decode()
@@ -330,7 +385,7 @@ class TestShieldWorkflow:
         sign_in(client, sam())
         response = client.post(
             reverse("shielding:shield", args=[child.contactpoint_id]),
-            {"reason": "other", "justification": "Her own words", "review_on": SOON},
+            {"reason": "other", "justification": "Her own words", **date_boxes("review_on", SOON)},
             follow=True,
         )
         page = response.content.decode()
@@ -876,7 +931,7 @@ class TestRecordsAlongside:
         url = reverse("shielding:shield", args=[cal.contactpoint_id])
         assert "Shield this record for the child's own sake" in client.get(url).content.decode()
         client.post(url, {"own-reason": "child_protection", "own-justification": "Cal too",
-                          "own-review_on": SOON})  # fmt: skip
+                          **date_boxes("own-review_on", SOON)})  # fmt: skip
         made = in_force(cal)
         assert (made.for_sharing, made.justification) == (False, "Cal too")
 
@@ -911,7 +966,7 @@ class TestRecordsAlongside:
         pages.append(client.post(url, {"form": "review", "seen": "0" * 64, "decision": "lift",
                                        "note": "Moved out"}))  # fmt: skip
         pages.append(client.post(url, {"reason": "child_protection", "justification": "Eve too",
-                                       "review_on": SOON}, follow=True))  # fmt: skip
+                                       **date_boxes("review_on", SOON)}, follow=True))  # fmt: skip
         assert "You cannot lift this shield" in pages[1].content.decode()
         assert "Nothing has been saved" in pages[2].content.decode()
         for page in pages:
@@ -1166,9 +1221,9 @@ class TestRecordsAlongside:
         page = client.get(url).content.decode()
         assert "9 Refuge Road, ZE2 9QX" in page and "Jo Hart" in page
         assert "Quiet Close" not in page and "Flat 2" not in page, "Eve's own, as she writes it"
-        assert 'name="decision"' not in page and 'name="review_on"' not in page
+        assert 'name="decision"' not in page and 'name="review_on_0"' not in page
         before = in_force(eve).review_on
-        kept = client.post(url, {"decision": "extend", "review_on": SOON})
+        kept = client.post(url, {"decision": "extend", **date_boxes("review_on", SOON)})
         assert "Enter the reasons for your decision" in kept.content.decode()
         assert in_force(eve) is not None and in_force(eve).review_on == before
 
@@ -1379,7 +1434,7 @@ class TestRecordsAlongside:
         assert "For sharing" not in html
         client.post(reverse("shielding:shield", args=[fay.contactpoint_id]),
                     {"own-reason": "child_protection", "own-justification": "Fay is at risk",
-                     "own-review_on": SOON})  # fmt: skip
+                     **date_boxes("own-review_on", SOON)})  # fmt: skip
         assert in_force(fay).justification == "Fay is at risk", "the offer is a real one"
         User.objects.filter(username="sam").update(
             roles=[Role.SHIELDING_OFFICER.value, Role.AUDITOR.value]
@@ -1540,7 +1595,11 @@ class TestRecordsAlongside:
         sign_in(client, sam())
         client.post(
             reverse("shielding:shield", args=[amy.contactpoint_id]),
-            {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": SOON},
+            {
+                "reason": "domestic_abuse",
+                "justification": "Fled violence",
+                **date_boxes("review_on", SOON),
+            },
         )
         assert in_force(theirs) is not None
         sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
@@ -2477,7 +2536,11 @@ class TestMergesAndTheShield:
         sign_in(client, sam())
         response = client.post(
             reverse("shielding:shield", args=[absorbed.contactpoint_id]),
-            {"reason": "domestic_abuse", "justification": "Fled violence", "review_on": SOON},
+            {
+                "reason": "domestic_abuse",
+                "justification": "Fled violence",
+                **date_boxes("review_on", SOON),
+            },
         )
         assert response.status_code == 200
         assert f"This record was merged into {kept.contactpoint_id_display}" in (
