@@ -1127,7 +1127,7 @@ class ReviewShown:
     record_id: str
     given_name: str
     family_name: str
-    date_of_birth: str
+    date_of_birth: date
     gender: str
     postcode: str
     location_hidden: bool
@@ -1195,7 +1195,8 @@ def review_shown(
         record_id=HIDDEN if hidden else record_id,
         given_name=payload.get("given_name", ""),
         family_name=payload.get("family_name", ""),
-        date_of_birth=payload.get("date_of_birth", ""),
+        # As read from the row, so that it is shown as the candidates' dates are.
+        date_of_birth=incoming.date_of_birth,
         gender=_gender_said(payload.get("gender", "")),
         postcode=HIDDEN if hidden else payload.get("postcode", ""),
         location_hidden=hidden,

@@ -2224,6 +2224,18 @@ class TestMergeAndUnmerge:
         assert f'name="seen" value="{hashlib.sha256(shown.encode()).hexdigest()[:16]}"' not in page
         assert 'name="seen" value="' in page
 
+    def test_the_review_shows_dates_of_birth_as_the_record_page_does(self, client):
+        """ "2015-03-14" beside "2015-03-15" on the comparison, when every other page says
+        14 March 2015: both sides are written the service's way, so they still compare."""
+        review = feed_review(make_child(date_of_birth=date(2015, 3, 15)))
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        row = re.search(r"Date of birth</th>(.*?)</tr>", page, re.S)
+        assert row is not None
+        cells = re.findall(r'<td class="govuk-table__cell">([^<]*)', row.group(1))
+        assert cells == ["14 March 2015", "15 March 2015"]
+        assert "2015-03-1" not in page
+
     @pytest.mark.parametrize("choice", [None, "", "match:123456789012", "maybe"])
     def test_a_review_without_a_real_choice_gets_a_govuk_error_and_changes_nothing(
         self, client, choice
