@@ -79,13 +79,17 @@ class _SignedIn(HttpUser):
 
 def search_for_a_child(user: _SignedIn) -> None:
     child = random.choice(FIXTURES["children"])
+    # The date of birth in the three boxes of the GOV.UK date input, as a browser sends it.
+    year, month, day = child["date_of_birth"].split("-")
     user.client.post(
         "/search/",
         {
             "csrfmiddlewaretoken": user.csrf(),
             "surname": child["family_name"],
             "forename": child["given_name"],
-            "date_of_birth": child["date_of_birth"],
+            "date_of_birth_0": day,
+            "date_of_birth_1": month,
+            "date_of_birth_2": year,
         },
         headers=user.headers("/search/"),
         name="search",
