@@ -35,6 +35,7 @@ from accounts.permissions import Permission, has_permission, is_national
 from accounts.roles import Role
 from contactpoint.dates import day_said, moment_said
 from contactpoint.postcodes import one_slip_away
+from contactpoint.telephone_numbers import telephone_numbers_are_valid
 from directory.matching import (
     DEFAULT_LEVELS,
     Person,
@@ -714,6 +715,9 @@ class CarerShown:
     relationship: str
     parental_responsibility: bool
     phone: str
+    # False for what a feed applied before phones were checked ("ask at reception"): kept,
+    # but not shown as a number someone can ring.
+    phone_is_a_number: bool
     email: str
     address: tuple[str, ...]
     country: str
@@ -974,6 +978,7 @@ def visible_child(
                 relationship=link.get_relationship_display(),
                 parental_responsibility=link.parental_responsibility,
                 phone=link.carer.phone,
+                phone_is_a_number=telephone_numbers_are_valid(link.carer.phone),
                 email=link.carer.email,
                 address=(*_lines(link.carer), link.carer.postcode),
                 country=link.carer.country_name,

@@ -185,6 +185,25 @@ class TestTheRecord:
         ParentCarer.objects.update(country="XK")
         assert "(XK, overseas)" in client.get(record_url(child)).content.decode()
 
+    @pytest.mark.parametrize("held", ["ask at reception", "n/a", "7700 900123"])
+    def test_a_carers_phone_that_is_no_number_is_not_shown_as_one(self, client, held):
+        """A feed applied before phones were checked left "ask at reception" as a mother's
+        telephone: her record said "Telephone: ask at reception", as if someone could ring it.
+        It is kept, and shown as what it is."""
+        child = make_child()
+        mother = ParentCarer.objects.create(
+            given_name="Marie", family_name="Laurent", phone=held, source=Source.CHILD_BENEFIT
+        )
+        CareRelationship.objects.create(
+            child=child, carer=mother, relationship="mother", parental_responsibility=True,
+            source=Source.CHILD_BENEFIT,
+        )  # fmt: skip
+        sign_in(client, priya())
+        html = client.get(record_url(child)).content.decode()
+        shown = " ".join(re.sub(r"<[^>]+>", " ", html).replace("&quot;", '"').split())
+        assert f"Telephone: {held}" not in shown
+        assert f'Telephone: not a valid telephone number (recorded as "{held}")' in shown
+
     def test_sensitive_services_are_hidden_from_practitioners(self, client):
         child = full_child()
         sign_in(client, priya())
