@@ -1527,18 +1527,46 @@ _NUMBER_WORDS = re.compile(
 )
 
 
+# Before a number in words that is a flat's ("Flat Two", "No. Seven").
+_BEFORE_A_NUMBER = frozenset({*_PART_OF_A_HOUSE, "no", "number"})
+
+
 def _number_in_words(words: re.Match[str]) -> str:
-    """ "Fourteen", "twenty-one" or "twenty one" as its digits."""
+    """ "Fourteen", "twenty-one" or "twenty one" as its digits, where it is a number of the
+    home's: a flat's ("Flat Two"), or first in its part before a street's name ("Fourteen
+    Quillfeather Lane"). Else it is part of a name, kept as written: "Seven Oaks" is a
+    house, not the 7 on its street, nor "14 Seven Sisters Road" a 7."""
     tens, unit, alone = words.groups()
+    before = _BETWEEN_PARTS.split(words.string[: words.start()])[-1]
+    after = _BETWEEN_PARTS.split(words.string[words.end() :])[0]
+    last = re.findall(r"[a-z]+", before)[-1:]
+    flats = bool(last) and _SHORTENED.get(last[0], last[0]) in _BEFORE_A_NUMBER
+    on_a_street = (
+        not re.search(r"[a-z0-9]", before)
+        and _building(after) is None
+        and bool(_readings(after)[1] & _STREET)
+    )
+    if not (flats or on_a_street):
+        return words.group()
     if alone:
         return str(_UNITS.index(alone) + 1)
     return str(20 + 10 * _TENS.index(tens) + (_UNITS.index(unit) + 1 if unit else 0))
 
 
+def _in_words(number: str) -> str:
+    """A house number ("7", "21a") as it may be written in words ("seven", "twenty one"), for
+    a house whose name holds it ("7 Oaks" for "Seven Oaks"); "" past ninety-nine."""
+    value = int(re.sub("[^0-9]", "", number))
+    if not 0 < value < 100:
+        return ""
+    if value < 20:
+        return _UNITS[value - 1]
+    return " ".join([_TENS[value // 10 - 2], *([_UNITS[value % 10 - 1]] if value % 10 else [])])
+
+
 def _home(line_1: str, line_2: str) -> _Home:
     text = _ascii_digits(unicodedata.normalize("NFKC", f"{line_1}, {line_2}").lower())
-    # "Fourteen Quillfeather Lane" is "14 Quillfeather Lane"; "Seven Oaks" read as "7 Oaks"
-    # widens, as a home too many is safer than one too few.
+    # "Fourteen Quillfeather Lane" is "14 Quillfeather Lane", "Seven Oaks" still "Seven Oaks".
     text = _NUMBER_WORDS.sub(_number_in_words, text)
     text = re.sub(r"\b(\d+)\s+([a-z])\b", r"\1\2", re.sub(r"\bno\W*(?=\d)", "", text))
     # Its postcode, if a line holds it, is no number of the home's; "F2" is "Flat 2".
@@ -1570,7 +1598,9 @@ def _home(line_1: str, line_2: str) -> _Home:
         numbers=numbers,
         # A letter joined to a number ("flat 3c block") is still a word another address's
         # name may hold ("C Block"); only a name leaves it out ("2a, Refuge House").
-        words=_words(text) | _words(re.sub(r"(\d)([a-z])\b", r"\1 \2", text)),
+        words=_words(text)
+        | _words(re.sub(r"(\d)([a-z])\b", r"\1 \2", text))
+        | _words(" ".join(_in_words(number) for number in numbers)),
         name=name or _readings(text),
         named=name is not None,
         numbered_flats_only=bool(numbers) and numbers <= flat_numbers,
@@ -1591,8 +1621,9 @@ def same_home(a: tuple[str, str], b: tuple[str, str]) -> bool:
     however shortened ("Rose Cottage, Quillfeather Ln"), and whatever follows a building's name
     in its part ("Refuge House Quillfeather Lane Quibbleton"), in brackets or after "c/o". A
     number before a building's name is a flat's ("2 Refuge House", "F2 Refuge House"); "14A"
-    is at "14"; digits count however typed, and a number in words as its digits; a postcode
-    in a line is no number of the home's.
+    is at "14"; digits count however typed, and a number in words as its digits where it is
+    a number ("Fourteen Quillfeather Lane", not "Seven Oaks"); a postcode in a line is no
+    number of the home's.
     Wide on purpose: within a postcode, a home too many is shielded for review, one too few
     shows her refuge."""
     return _one_home(_home(*a), _home(*b))

@@ -744,6 +744,15 @@ class TestRecordsAlongside:
         page = client.get(reverse("directory:child_record", args=[cal.contactpoint_id]))
         assert (his_postcode not in page.content.decode()) is shielded
 
+    def test_a_neighbour_numbered_as_her_house_is_named_is_not_shielded(self):
+        """Her refuge is "Seven Oaks": the family at 7 Quillfeather Lane, in the same postcode,
+        were shielded for review as if they lived with her, and their records masked."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="Seven Oaks", line_2="Quillfeather Lane")
+        make_address(cal, "ZE2 9QX", line_1="7 Quillfeather Lane")
+        shield_by_sam(amy)
+        assert in_force(cal) is None
+
     def test_his_postcode_mistyped_when_he_moves_in(self):
         """The other way round: she was shielded first, and his record comes to show her home
         with its postcode mistyped."""
@@ -810,6 +819,18 @@ class TestRecordsAlongside:
             ("Flat Two, Forty Five Refuge Road", "Flat 2, 45 Refuge Road", True),
             ("Twenty-One Refuge Road", "20 Refuge Road", False),
             ("Flat Two, Refuge House", "Refuge House, Fourteen Quillfeather Lane", True),
+            # A number word in a house's or a street's name is no house number.
+            ("Seven Oaks", "7 Quillfeather Lane", False),
+            ("Seven Oaks, Quillfeather Lane", "7 Quillfeather Lane", False),
+            ("Seven Oaks Cottage, Quillfeather Lane", "7 Quillfeather Lane", False),
+            ("14 Seven Sisters Road", "7 Seven Sisters Road", False),
+            ("Seven Oaks", "7 Oaks", True),
+            ("Seven Oaks, Quillfeather Lane", "Flat 2, 7 Oaks", True),
+            ("Room Three, Seven Oaks", "Seven Oaks, Quillfeather Lane", True),
+            ("Seven Quillfeather Lane", "7 Quillfeather Ln", True),
+            # A full stop after a shortened word.
+            ("Ref. House", "Ref House", True),
+            ("Flat 2, Ref. House", "Ref House, 14 Quillfeather Lane", True),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
