@@ -4,7 +4,9 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts.models import Organisation
 
 
 class _OneLineErrorParser(CommandParser):
@@ -34,3 +36,11 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return number
+
+
+def local_authority(code: str) -> Organisation:
+    """The local authority a ``--local-authority CODE`` names; exit code 2 if none."""
+    la = Organisation.objects.filter(code=code, kind=Organisation.Kind.LOCAL_AUTHORITY).first()
+    if la is None:
+        raise CommandError(f"No local authority has the code {code!r}", returncode=2)
+    return la

@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.middleware import LAST_SEEN_AT, SESSION_STAMP, SIGNED_IN_AT
 from accounts.models import Organisation, User
 from accounts.roles import Role
-from directory.models import Address, Child, Gender, Service, Source
+from directory.models import Address, CareRelationship, Child, Gender, ParentCarer, Service, Source
 
 PASSWORD = "correct-horse-battery-staple"
 # The answer a "check before a destructive action" page posts (contactpoint.confirmation).
@@ -167,6 +167,20 @@ def make_address(child: Child, postcode: str = "NE1 4ST", **fields: object) -> A
     }
     values.update(fields)
     return Address.objects.create(**values)
+
+
+def make_carer(child: Child, **fields: object) -> ParentCarer:
+    """Marie Quill, the child's mother, with parental responsibility, from an LA's system."""
+    values: dict[str, object] = {
+        "given_name": "Marie", "family_name": "Quill", "source": Source.LA_SYSTEM,
+    }  # fmt: skip
+    values.update(fields)
+    carer = ParentCarer.objects.create(**values)
+    CareRelationship.objects.create(
+        child=child, carer=carer, relationship="mother", parental_responsibility=True,
+        source=carer.source,
+    )  # fmt: skip
+    return carer
 
 
 def rebuild_keys(*children: Child) -> None:

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
+from directory.contactpoint_id import display
 from directory.feed_import import (
     feed_import,
     refused_because,
@@ -70,6 +72,7 @@ from tests.personas import (
     decide,
     feed_review,
     make_address,
+    make_carer,
     make_child,
     make_service,
     make_user,
@@ -687,6 +690,28 @@ class TestPhoneNumbers:
         told = client.get(decide(client, review, "new").url).content.decode()
         assert "not a telephone number" not in told
         assert ParentCarer.objects.get().phone == "07700 900123"
+
+    def test_data_managers_can_list_the_records_whose_carer_phone_is_no_number(self):
+        """Phones a feed applied before the check stay as they were received; a command lists,
+        per LA, the records to put right, by ContactPoint ID only."""
+        amy, mia = make_child(given_name="Amy"), make_child(given_name="Mia")
+        ben = make_child(given_name="Ben", local_authority=southshire())
+        for child, phone in ((amy, "ask at reception"), (mia, "07700 900123"), (ben, "n/a")):
+            make_carer(child, phone=phone)
+        code, out, _ = manage("carer_phones_to_check")
+        assert code == 0
+        assert out.splitlines() == [
+            f"{amy.local_authority.name}: 1 to check",
+            f"  {display(amy.contactpoint_id)}  mother",
+            "Southshire: 1 to check",
+            f"  {display(ben.contactpoint_id)}  mother",
+        ]
+        assert "reception" not in out and "Quill" not in out
+        assert ParentCarer.objects.filter(phone="ask at reception").exists()
+        code, out, _ = manage("carer_phones_to_check", "--local-authority", southshire().code)
+        assert out.splitlines()[0] == "Southshire: 1 to check"
+        with pytest.raises(CommandError, match="No local authority has the code 'E99'"):
+            manage("carer_phones_to_check", "--local-authority", "E99")
 
 
 class TestImportCommand:

@@ -31,6 +31,7 @@ from tests.personas import (
     CONFIRM,
     lee,
     make_address,
+    make_carer,
     make_child,
     make_service,
     make_user,
@@ -191,13 +192,7 @@ class TestTheRecord:
         telephone: her record said "Telephone: ask at reception", as if someone could ring it.
         It is kept, and shown as what it is."""
         child = make_child()
-        mother = ParentCarer.objects.create(
-            given_name="Marie", family_name="Laurent", phone=held, source=Source.CHILD_BENEFIT
-        )
-        CareRelationship.objects.create(
-            child=child, carer=mother, relationship="mother", parental_responsibility=True,
-            source=Source.CHILD_BENEFIT,
-        )  # fmt: skip
+        make_carer(child, phone=held, source=Source.CHILD_BENEFIT)
         sign_in(client, priya())
         html = client.get(record_url(child)).content.decode()
         shown = " ".join(re.sub(r"<[^>]+>", " ", html).replace("&quot;", '"').split())

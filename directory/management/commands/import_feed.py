@@ -13,8 +13,8 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from accounts.models import Organisation
 from contactpoint.commands import Command as BaseCommand
+from contactpoint.commands import local_authority
 from directory.feed_import import feed_import, oldest_extract
 from directory.feeds import COLUMNS, FEED_SOURCES, error_report
 from directory.models import FeedImport, Source
@@ -60,13 +60,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not a file", returncode=2)
         la = None
         if options["local_authority"]:
-            la = Organisation.objects.filter(
-                code=options["local_authority"], kind=Organisation.Kind.LOCAL_AUTHORITY
-            ).first()
-            if la is None:
-                raise CommandError(
-                    f"No local authority has the code {options['local_authority']!r}", returncode=2
-                )
+            la = local_authority(options["local_authority"])
         elif source in (Source.CHILD_BENEFIT, Source.LA_SYSTEM):
             raise CommandError(
                 "--local-authority is needed for child benefit and LA system files", returncode=2
