@@ -35,6 +35,7 @@ from audit.models import Action
 from audit.recorder import AuditNote, record_event
 from directory.feeds import (
     LA_FEED_SOURCES,
+    RECORD_ID_COLUMN,
     FeedRow,
     RowErrors,
     Validation,
@@ -44,6 +45,7 @@ from directory.feeds import (
     feed_validate,
 )
 from directory.matching import (
+    agreement,
     date_variants,
     family_keys,
     given_keys,
@@ -808,6 +810,13 @@ def _apply_row(
         # What the rows say: a column a file leaves out (one added to the format later) says
         # what an empty one does, so the same row with and without it is unchanged.
         unchanged = _said(said_before) == _said(row.payload)
+        if not unchanged and existing.child is not None and _someone_else(row, existing.child):
+            raise RowRefused(
+                row.number,
+                f"{RECORD_ID_COLUMN[source]}: {row.record_id!r} was sent before for a child with "
+                "another name and date of birth. A record id stays one child's: check it, and "
+                "give a new child an id of its own",
+            )
         if outdone is not None:  # held back, it leaves the record the other LA's newer row
             existing.row_held_back(row.payload, record)
         else:
@@ -856,6 +865,16 @@ def _apply_row(
         raise RowRefused(row.number, NO_LA_FOR_NEW_CHILD) from None
     link(source_record, row, child, record, la)
     return "new_child"
+
+
+def _someone_else(row: FeedRow, child: Child) -> bool:
+    """Whether the row, under the id of the child's feed record, is another child: none of
+    her names and not her birthday (a system that gave a retired id to a new child, or a
+    mistyped id). A correction of her birthday, or of her name, is still hers."""
+    levels = agreement(row.person(), child.person())
+    return all(
+        levels[name] == "different" for name in ("family_name", "given_name", "date_of_birth")
+    )
 
 
 def _moved_on_since(

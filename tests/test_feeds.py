@@ -968,6 +968,57 @@ class TestAllOrNothing:
         assert not Child.objects.exists() and not FeedImport.objects.exists()
 
 
+class TestAFeedsIdIsOneChilds:
+    """An LA's system that gives a record id it used before to another child ("1001", Zed's,
+    now Ada's): applied, Ada became a name Zed is known by and Zed's home became hers."""
+
+    ADA = {
+        "given_name": "Ada", "family_name": "Brennan", "date_of_birth": "2019-05-05",
+        "gender": "female", "address_line_1": "7 South Road", "postcode": "NE2 1AB",
+    }  # fmt: skip
+
+    def zed(self) -> tuple[object, ...]:
+        """Who Zed's record says he is, and where."""
+        zed = Child.objects.get(given_name="Zed")
+        names = list(zed.other_names.values_list("given_name", "family_name"))
+        homes = list(zed.addresses.filter(ended_on__isnull=True).values_list("line_1", "postcode"))
+        return zed.date_of_birth, zed.gender, names, homes
+
+    def test_a_row_for_another_child_under_an_id_already_used_is_refused(self):
+        la_import(la_system(), name="a.csv")
+        before = self.zed()
+        outcome = la_import(la_system(**self.ADA), name="b.csv")
+        assert outcome.feed_import is None
+        assert error_report(outcome.validation.errors) == (
+            "Row 2: la_record_id: '1001' was sent before for a child with another name and "
+            "date of birth. A record id stays one child's: check it, and give a new child an "
+            "id of its own"
+        )
+        assert self.zed() == before
+        assert before[3] == [("1 North Road", "NE1 1AA")]
+
+    def test_left_out_the_rest_of_the_file_imports(self):
+        la_import(la_system(), name="a.csv")
+        before = self.zed()
+        mia = {**self.ADA, "la_record_id": "1002", "given_name": "Mia"}
+        outcome = feed_import(
+            source=Source.LA_SYSTEM, file_name="b.csv", content=la_system(mia, **self.ADA),
+            local_authority=northshire(), by=None, skip_invalid=True,
+        )  # fmt: skip
+        assert dict(outcome.counts) == {"new_child": 1}
+        assert [number for number, _ in outcome.validation.errors] == [2]
+        assert self.zed() == before
+
+    @pytest.mark.parametrize(
+        "corrected",
+        [{"date_of_birth": "2012-10-01"}, {"given_name": "Zeb", "family_name": "Brennan"}],
+    )
+    def test_a_childs_details_corrected_under_her_id_still_apply(self, corrected):
+        la_import(la_system(), name="a.csv")
+        outcome = la_import(la_system(**corrected), name="b.csv")
+        assert dict(outcome.counts) == {"updated": 1}
+
+
 class TestMatching:
     def test_a_pupil_number_seen_before_updates_the_same_child(self, school):
         load(census({}))
