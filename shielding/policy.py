@@ -1459,6 +1459,8 @@ def _building(part: str) -> str | None:
     lane quibbleton" is "refuge house", "refuge house 2" all of it); None if no building is
     named in it ("14 mill lane")."""
     words = list(re.finditer(r"[a-z]+", part))
+    if not words:  # "-" or "." for an empty line, "45" alone: no name at all
+        return None
     read = [_SHORTENED.get(word.group(), word.group()) for word in words]
     ends = [
         word.end()
@@ -1543,8 +1545,8 @@ def _number_in_words(words: re.Match[str]) -> str:
     flats = bool(last) and _SHORTENED.get(last[0], last[0]) in _BEFORE_A_NUMBER
     on_a_street = (
         not re.search(r"[a-z0-9]", before)
-        and _building(after) is None
         and bool(_readings(after)[1] & _STREET)
+        and _building(after) is None
     )
     if not (flats or on_a_street):
         return words.group()

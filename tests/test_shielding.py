@@ -744,6 +744,15 @@ class TestRecordsAlongside:
         page = client.get(reverse("directory:child_record", args=[cal.contactpoint_id]))
         assert (his_postcode not in page.content.decode()) is shielded
 
+    def test_a_brothers_line_2_of_a_dash_does_not_stop_her_shield(self):
+        """Cal's system writes "-" for an empty second line: comparing his home with hers
+        raised an error, so Sam could not shield Amy at all."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="9 Refuge Road")
+        make_address(cal, "ZE2 9QX", line_1="Flat 2, 9 Refuge Road", line_2="-")
+        shield_by_sam(amy)
+        assert in_force(amy) is not None and in_force(cal) is not None
+
     def test_a_neighbour_numbered_as_her_house_is_named_is_not_shielded(self):
         """Her refuge is "Seven Oaks": the family at 7 Quillfeather Lane, in the same postcode,
         were shielded for review as if they lived with her, and their records masked."""
@@ -828,6 +837,12 @@ class TestRecordsAlongside:
             ("Seven Oaks, Quillfeather Lane", "Flat 2, 7 Oaks", True),
             ("Room Three, Seven Oaks", "Seven Oaks, Quillfeather Lane", True),
             ("Seven Quillfeather Lane", "7 Quillfeather Ln", True),
+            ("Seven, Quillfeather Lane", "7 Quillfeather Lane", True),
+            ("Seven, Quillfeather Lane", "9 Quillfeather Lane", False),
+            # A part with no word in it: "-" or "." for an empty line, a number alone.
+            ("Refuge House, -", "Flat 2, Refuge House", True),
+            ("45", "45 Refuge Road", True),
+            ("14 Quillfeather Lane, .", "16 Quillfeather Lane", False),
             # A full stop after a shortened word.
             ("Ref. House", "Ref House", True),
             ("Flat 2, Ref. House", "Ref House, 14 Quillfeather Lane", True),
