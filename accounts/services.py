@@ -274,10 +274,13 @@ def sessions_expired_clear(*, now: datetime) -> int:
     session whose browser was closed, or left idle, is never seen again by the middleware
     that writes a sign-out, and her LA's auditors would read a sign-in that never ended.
     Its event is dated when it ended, unless that day may be sealed already: then it is
-    dated now, and says when it ended (``ended_at``). Each session is ended in a transaction
-    of its own, under lock, so two runs at once write one event for it."""
+    dated when it was found, and says when it ended (``ended_at``). Each session is ended in
+    a transaction of its own, under lock, so two runs at once write one event for it.
+    ``now``: when the run started; each session is found that long after it as it runs on,
+    so a long run that reaches the hour the sealing job seals yesterday dates nothing in it."""
     store = import_module(settings.SESSION_ENGINE).SessionStore
     signed_out = 0
+    clock_started = timezone.now()
     expired = Session.objects.filter(expire_date__lt=now)
     for key in list(expired.values_list("session_key", flat=True)):
         with transaction.atomic():
@@ -291,9 +294,10 @@ def sessions_expired_clear(*, now: datetime) -> int:
             if user is None or SIGNED_IN_AT not in data:
                 continue
             ended, why = session_ended_unseen(data, user)
+            found = now + (timezone.now() - clock_started)
             # Half an hour short of the seal job's hour: a day is never sealed as this commits.
-            if ended < events_open_from(now + timedelta(minutes=30)):
-                ended, why = now, why | {"ended_at": ended.isoformat()}
+            if ended < events_open_from(found + timedelta(minutes=30)):
+                ended, why = found, why | {"ended_at": ended.isoformat()}
             note = AuditNote(action=Action.SIGN_OUT, user=user, detail=why)
             record_event(None, note, status=None, at=ended)
             signed_out += 1

@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services, views
 from accounts.models import SetupLink, SignInFailure, User
 from accounts.roles import Role
+from audit.integrity import seal_closed_days, verify
 from audit.models import Action, AuditEvent
 from contactpoint.dates import moment_said
 from tests.personas import (
@@ -747,6 +748,20 @@ class TestSessionsNobodyCameBackTo:
         return key
 
     @staticmethod
+    def left_before(
+        client: Client, found: datetime, *, signed_in: timedelta, last_seen: timedelta
+    ) -> None:
+        """Her session as the clean-up finds it at ``found``: signed in and last seen that
+        long before, and expired by then."""
+        session = client.session
+        session["signed_in_at"] = (found - signed_in).timestamp()
+        session["last_seen_at"] = (found - last_seen).timestamp()
+        session.save()
+        Session.objects.filter(session_key=session.session_key).update(
+            expire_date=found - timedelta(seconds=1)
+        )
+
+    @staticmethod
     def clear_sessions() -> str:
         out = io.StringIO()
         call_command("clearsessions", stdout=out)
@@ -819,15 +834,45 @@ class TestSessionsNobodyCameBackTo:
         found = datetime.combine(timezone.now().astimezone(UTC).date(), time_of_day(0, 45), UTC)
         user = priya()
         sign_in(client, user)
-        session = client.session
-        session["signed_in_at"] = (found - timedelta(hours=2)).timestamp()
-        session["last_seen_at"] = (found - timedelta(minutes=75)).timestamp()
-        session.save()
-        Session.objects.update(expire_date=found - timedelta(seconds=1))
+        self.left_before(
+            client, found, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=75)
+        )
         assert services.sessions_expired_clear(now=found) == 1
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
-        assert event.occurred_at == found
+        assert found <= event.occurred_at < found + timedelta(seconds=5)
         assert (event.detail or {})["ended_at"] == (found - timedelta(minutes=55)).isoformat()
+
+    def test_a_clean_up_still_running_when_yesterday_is_sealed_dates_nothing_in_it(
+        self, client, monkeypatch
+    ):
+        """The clean-up starts at 00:20 UTC and is still going at 01:05, when the sealing job
+        seals yesterday: a session that ended at 23:50, found after that, is dated when it was
+        found, not in the sealed day, and audit_verify finds nothing inserted there."""
+        started = datetime.combine(timezone.now().astimezone(UTC).date(), time_of_day(0, 20), UTC)
+        for user in (priya(), owen()):
+            browser = Client()
+            sign_in(browser, user)
+            self.left_before(
+                browser, started, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=50)
+            )
+        # The clock stands still but for the 45 minutes the first sign-out takes.
+        clock = [timezone.now()]
+        monkeypatch.setattr(timezone, "now", lambda: clock[-1])
+        recorded = services.record_event
+
+        def then_the_sealing_job_runs(*args, **kwargs):
+            recorded(*args, **kwargs)
+            if len(clock) == 1:
+                clock.append(clock[0] + timedelta(minutes=45))
+                seal_closed_days(now=started + timedelta(minutes=45))
+
+        monkeypatch.setattr(services, "record_event", then_the_sealing_job_runs)
+        assert services.sessions_expired_clear(now=started) == 2
+        first, second = AuditEvent.objects.filter(action=Action.SIGN_OUT).order_by("id")
+        assert first.occurred_at == started - timedelta(minutes=30)
+        assert second.occurred_at == started + timedelta(minutes=45)
+        assert (second.detail or {})["ended_at"] == (started - timedelta(minutes=30)).isoformat()
+        assert verify().ok
 
     def test_a_session_nobody_signed_in_to_goes_without_an_event(self, client):
         client.get(LOGIN)
