@@ -196,12 +196,29 @@ def child_history(
     return naming & events_visible_to(auditor)
 
 
+def _organisation_then(user: User, moment: datetime, moves: dict[int, list[LogEntry]]) -> str:
+    """The organisation ``user`` was in at ``moment``, read back from now through the moves
+    her change log records (a move is logged as a change of ``organisation``); ``moves``
+    keeps each user's change log, read once for a page."""
+    if user.pk not in moves:
+        moves[user.pk] = list(LogEntry.objects.get_for_object(user).order_by("-timestamp", "-pk"))
+    organisation = str(user.organisation_id)
+    for entry in moves[user.pk]:
+        if entry.timestamp <= moment:
+            break
+        if moved := entry.changes_dict.get("organisation"):
+            organisation = str(moved[0])
+    return organisation
+
+
 def account_changes(auditor: User, subject: User) -> list[LogEntry]:
     """The change-log entries of a user's account that an auditor reads, oldest first: all,
     for a national auditor. An LA auditor reads those that left the account one of their
-    organisation's, made by their own organisation, the service operator or the system: not
-    another LA's administrators' (she may have worked there before), nor any made once she
-    had left, which say where she works now and as what (her new organisation's business)."""
+    organisation's, made by their own organisation (as the maker's was then: an
+    administrator who has since left made it as theirs), the service operator or the
+    system: not another LA's administrators' (she may have worked there before), nor any
+    made once she had left, which say where she works now and as what (her new
+    organisation's business)."""
     entries = list(
         LogEntry.objects.get_for_object(subject)
         .select_related("actor__organisation", "content_type")
@@ -213,11 +230,13 @@ def account_changes(auditor: User, subject: User) -> list[LogEntry]:
     shown = []
     # Her organisation after each entry, read back from now: a move is logged as a change.
     organisation = str(subject.organisation_id)
+    moves: dict[int, list[LogEntry]] = {}
     for entry in reversed(entries):
         actor = entry.actor
-        by_whom = actor is None or (
-            actor.organisation_id == auditor.organisation_id
+        by_whom = (
+            actor is None
             or actor.organisation.kind == Organisation.Kind.SERVICE_OPERATOR
+            or (organisation == ours and _organisation_then(actor, entry.timestamp, moves) == ours)
         )
         if organisation == ours and by_whom:
             shown.append(entry)

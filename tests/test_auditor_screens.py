@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.roles import Role
 from audit.models import Action, AuditEvent
 from audit.recorder import LISTED_BESIDE, THROUGH_ANOTHER_RECORD
@@ -67,6 +68,19 @@ def event(user, action=Action.VIEW_RECORD, at=None, **fields):
     return event_at(at or timezone.now() - timedelta(minutes=5), **values)
 
 
+def override_given(user: User) -> None:
+    """Her roles made practitioner and override practitioner, as her administrator does."""
+    from accounts import services
+
+    services.user_update(
+        user=user, first_name=user.first_name, last_name=user.last_name,
+        email=user.email, job_title=user.job_title, phone="", home_postcode="",
+        roles=[Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER],
+        vetting_checked_on=user.vetting_checked_on,
+        training_completed_on=user.training_completed_on,
+    )  # fmt: skip
+
+
 @pytest.fixture
 def ada_client(client):
     auditor = ada()
@@ -94,18 +108,28 @@ class TestScope:
 
         user, admin = priya(), lee()
         with set_actor(admin):
-            services.user_update(
-                user=user, first_name=user.first_name, last_name=user.last_name,
-                email=user.email, job_title=user.job_title, phone="", home_postcode="",
-                roles=[Role.PRACTITIONER, Role.OVERRIDE_PRACTITIONER],
-                vetting_checked_on=user.vetting_checked_on,
-                training_completed_on=user.training_completed_on,
-            )  # fmt: skip
+            override_given(user)
             services.user_suspend(user=user)
         html = ada_client.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
         section = html.split("Changes to the account", 1)[1]
         assert "Roles: Practitioner → Practitioner, Override practitioner" in section
         assert "Suspended at: not set → " in section and "lee" in section
+
+    def test_what_her_administrator_changed_stays_on_ada_s_screen_once_he_has_left(
+        self, ada_client
+    ):
+        """Lee, Northshire's administrator, made Priya an override practitioner and then
+        moved to Southshire: the change left Priya's page, read as another LA's
+        administrator's, and Ada could no longer see who gave her the right to override."""
+        user, admin = priya(), lee()
+        with set_actor(admin):
+            override_given(user)
+        admin.organisation = southshire()
+        admin.save()
+        html = ada_client.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        section = html.split("Changes to the account", 1)[1]
+        assert "Roles: Practitioner → Practitioner, Override practitioner" in section
+        assert "lee" in section
 
     def test_a_user_who_moved_here_brings_no_other_las_history_onto_ada_s_screen(self, ada_client):
         from accounts import services
