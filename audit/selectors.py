@@ -57,12 +57,15 @@ def audit_names(usernames: Iterable[str]) -> dict[str, str]:
     }
 
 
+# What marks a request's second event, naming the children its first does not: one read,
+# counted once, in the charts (``_first_of_each_request``) and the reports
+# (``FIRST_OF_EACH_REQUEST``). Whoever may see the second sees the first.
+SECOND_OF_A_REQUEST = (LISTED_BESIDE, THROUGH_ANOTHER_RECORD)
+
+
 def _first_of_each_request() -> Q:
-    """Leaves out a request's second event naming the children its first does not
-    (``LISTED_BESIDE``, ``THROUGH_ANOTHER_RECORD``): one read, counted once. Whoever may see
-    the second sees the first."""
-    second = Q(detail__has_key=LISTED_BESIDE) | Q(detail__has_key=THROUGH_ANOTHER_RECORD)
-    return Q(detail__isnull=True) | ~second
+    """Leaves out a request's second event (``SECOND_OF_A_REQUEST``)."""
+    return Q(detail__isnull=True) | ~Q(detail__has_any_keys=list(SECOND_OF_A_REQUEST))
 
 
 def organisations_visible_to(auditor: User) -> QuerySet[Organisation]:
@@ -279,6 +282,12 @@ NOT_ANOTHERS_CHILD = (
     f" AND (%s OR e.detail IS NULL OR NOT e.detail ? '{THROUGH_ANOTHER_RECORD}'"
     " OR e.child_local_authority_id = %s)"
 )
+# As ``_first_of_each_request``, in a report's query.
+FIRST_OF_EACH_REQUEST = (
+    " AND (e.detail IS NULL OR NOT e.detail ?| array["
+    + ", ".join(f"'{key}'" for key in SECOND_OF_A_REQUEST)
+    + "])"
+)
 PERIOD = (
     "(%s OR e.organisation_id = %s) AND e.occurred_at >= %s AND e.occurred_at < %s"
     + NOT_ANOTHERS_CHILD
@@ -423,8 +432,8 @@ def anomalies(auditor: User, start: date, end: date) -> list[Anomaly]:
             _report_rows(
                 f"SELECT e.username, e.occurred_at AT TIME ZONE %s, e.action FROM audit_event e"  # noqa: S608
                 f" WHERE {period} AND e.action IN {OUT_OF_HOURS_ACTIONS}"
-                # One download, though its children are named by two events.
-                f" AND (e.detail IS NULL OR NOT e.detail ? '{LISTED_BESIDE}')"
+                # One download or override, though its children are named by two events.
+                f"{FIRST_OF_EACH_REQUEST}"
                 f" AND (extract(hour FROM e.occurred_at AT TIME ZONE %s) NOT BETWEEN 7 AND 19"
                 f"  OR extract(isodow FROM e.occurred_at AT TIME ZONE %s) >= 6) ORDER BY 2",
                 [zone, *params, zone, zone],

@@ -1190,6 +1190,21 @@ class TestAnomalies:
         section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
         assert section.count("11:30pm") == 1
 
+    def test_one_override_through_another_record_out_of_hours_is_one_use(self, ada_client):
+        """Owen's override at 2am of a record shielded for sharing Cal's home is written as two
+        events, the second naming Cal to her LA (``THROUGH_ANOTHER_RECORD``): one override,
+        which the report listed twice, as the charts no longer count it."""
+        night, practitioner = datetime(2026, 11, 25, 2, 0, tzinfo=UTC), owen()
+        event(practitioner, Action.OVERRIDE, at=night, child_contactpoint_id="111111111116")
+        event(practitioner, Action.OVERRIDE, at=night, child_contactpoint_id="222222222226",
+              child_local_authority_id=practitioner.organisation_id,
+              detail={THROUGH_ANOTHER_RECORD: "111111111116"})  # fmt: skip
+        html = ada_client.get(
+            reverse("audit:anomalies"), {"date_from": "2026-11-25", "date_to": "2026-11-25"}
+        ).content.decode()
+        section = html.split("Use out of hours", 1)[1].split("<h2", 1)[0]
+        assert section.count("2am") == 1 and "owen" in section
+
     def test_changes_to_records_out_of_hours_are_use_too(self, ada_client):
         """A shield lifted, a merge or an involvement recorded at 2am is as much use of the
         directory as a search, and brokering contact names a shielded child."""
