@@ -398,8 +398,10 @@ def activity_charts(request: HttpRequest) -> HttpResponse:
             "end": end,
             "per_day": per_day,
             "per_organisation": per_organisation,
+            # Short on the chart's axis ("30 Nov"): up to 15 labels share its 720 points, and
+            # "30 November 2026" would run into the next. The table below says each day in full.
             "day_chart": bar_chart_svg(
-                "Events per day", [(day.strftime("%d %b"), n) for day, n in per_day]
+                "Events per day", [(f"{day:%-d %b}", n) for day, n in per_day]
             ),
             "organisation_chart": bar_chart_svg("Events per organisation", per_organisation),
         },

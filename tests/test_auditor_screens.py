@@ -1342,6 +1342,18 @@ class TestChartsAndExport:
         assert '<title id="chart-events-per-day">Events per day</title>' in html
         assert "Northshire" in html
 
+    def test_the_days_are_said_in_full_in_the_table_and_short_on_the_chart(self, ada_client):
+        """The table beside the chart said "3 Nov 2026", where every other auditors' screen
+        says "3 November 2026"; the chart's axis, with room for a few letters, says "3 Nov"."""
+        event(priya(), at=datetime(2026, 11, 3, 12, 0, tzinfo=UTC))
+        html = ada_client.get(
+            reverse("audit:charts"), {"date_from": "2026-11-03", "date_to": "2026-11-03"}
+        ).content.decode()
+        assert re.search(r">3 November 2026</td><td [^>]*>1</td>", html)
+        assert "3 Nov 2026" not in html
+        assert re.search(r"<text [^>]*>3 Nov</text>", html)
+        assert "From 3 November 2026 to 3 November 2026." in html
+
     def test_a_filtered_read_counts_once_in_the_charts_and_on_her_page(self, ada_client):
         """Ada's read of Amy's events, which list Ben beside her, is written as two events
         (``LISTED_BESIDE``), so that Ben's history lists it without naming Amy: one read,
@@ -1361,7 +1373,7 @@ class TestChartsAndExport:
         html = ada_client.get(reverse("audit:charts")).content.decode()
         per_organisation = html.split("Events per organisation", 2)[2]
         assert re.search(r">Northshire</td><td [^>]*>3</td>", per_organisation)
-        today = re.escape(f"{timezone.localdate():%-d %b %Y}")
+        today = re.escape(f"{timezone.localdate():%-d %B %Y}")
         assert re.search(rf">{today}</td><td [^>]*>3</td>", html)
         ada_page = reverse("audit:user_activity", args=[ada_client.auditor.pk])
         assert "Auditor query: 2<" in ada_client.get(ada_page).content.decode(), "and the charts"

@@ -1,6 +1,7 @@
-"""``contactpoint.dates`` for the auditors' templates: ``{{ event.occurred_at|moment_said }}``."""
+"""``contactpoint.dates`` for the auditors' templates: ``{{ event.occurred_at|moment_said }}``,
+``{{ day|day_said }}``."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django import template
 
@@ -15,3 +16,11 @@ def moment_said(moment: datetime | None, precision: str = "") -> str:
     if moment is None:
         return ""
     return dates.moment_said(moment, seconds=precision == "seconds")
+
+
+@register.filter
+def day_said(day: date | None) -> str:
+    """ "30 November 2026"."""
+    if day is None:
+        return ""
+    return dates.day_said(day)
