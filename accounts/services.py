@@ -229,17 +229,19 @@ class AlreadySuspended(Exception):
 
 
 @transaction.atomic
-def user_suspend(*, user: User) -> None:
-    """Signs her out everywhere, and ends any set-up link she was given: whoever holds it
-    would otherwise choose her password, to be let in once she is reactivated."""
+def user_suspend(*, user: User) -> bool:
+    """Signs her out everywhere, and ends any set-up link she was given; whether one was.
+    Whoever holds it would otherwise choose her password, to be let in once she is
+    reactivated."""
     # Read under her row's lock: a suspension confirmed at the same moment waits, then sees it.
     held = User.objects.select_for_update().filter(pk=user.pk)
     if held.values_list("suspended_at", flat=True).get() is not None:
         raise AlreadySuspended
     user.suspended_at = timezone.now()
-    setup_links_end(user, user.suspended_at, because=SetupLink.Ending.SUSPENDED)
+    ended = setup_links_end(user, user.suspended_at, because=SetupLink.Ending.SUSPENDED)
     _end_sessions(user)
     user.save(update_fields=["suspended_at", "session_stamp"])
+    return ended > 0
 
 
 @transaction.atomic

@@ -687,7 +687,9 @@ USER_ACTIONS = {
     ),
     "unlock": (services.user_unlock, "{name} can try to sign in again"),
 }
-# What an administrator resetting her two-factor sign-in is told of a link it ended.
+# What an administrator suspending her or resetting her two-factor sign-in is asked of a link
+# it would end, and told of one it ended (``user_suspend``, ``user_two_factor_reset``).
+SET_UP_LINK_WILL_STOP = "Any set-up link they have not used yet will stop working."
 SET_UP_LINK_WITHDRAWN = (
     "The set-up link they had not used yet no longer works: give them a new one if they "
     "still need it"
@@ -708,6 +710,7 @@ ASKED_FIRST = {
         [
             "They will be signed out everywhere straight away, and will not be able to sign "
             "in until an administrator reactivates their account.",
+            SET_UP_LINK_WILL_STOP,
         ],
         "Suspend {name}",
     ),
@@ -715,8 +718,8 @@ ASKED_FIRST = {
         "Are you sure you want to reset {name}'s two-factor sign-in?",
         [
             "Their authenticator app and backup codes will stop working, and they will be "
-            "signed out everywhere straight away. Any set-up link they have not used yet will "
-            "stop working.",
+            "signed out everywhere straight away.",
+            SET_UP_LINK_WILL_STOP,
             "They will set up two-factor sign-in again the next time they sign in.",
         ],
         "Reset two-factor sign-in",
@@ -782,8 +785,9 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     if action == "reactivate" and still:
         # Reactivated while her checks have lapsed: "can sign in again" would not be true yet.
         done = "{name} has been reactivated, but cannot sign in until " + still
-    if action == "reset-two-factor" and links_ended:
-        # Withdrawn by the reset (services.user_two_factor_reset): she may still need one.
+    if links_ended:
+        # Withdrawn by the suspension or the reset (each says whether it ended one): she may
+        # still need one.
         done += ". " + SET_UP_LINK_WITHDRAWN
     messages.success(request, done.format(name=name))
     return redirect("accounts:user_detail", pk=managed.pk)

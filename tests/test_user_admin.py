@@ -602,6 +602,25 @@ class TestChangingUsers:
         assert not user.check_password(chosen)
         assert not AuditEvent.objects.filter(action="sign_in", user_id=user.pk).exists()
 
+    def test_suspending_her_tells_lee_of_the_set_up_link_it_withdraws(self, lee_client):
+        """The question and the message said nothing of the link Lee gave Lara and she had not
+        used: he would not know to give her a new one once she is reactivated. As a two-factor
+        reset says, both now tell him."""
+        user = make_user("lara", Role.LA_ADMINISTRATOR)  # roles Lee holds: he may give a link
+        action(lee_client, user, "setup-link")
+        url = reverse("accounts:user_action", args=[user.pk, "suspend"])
+        asked = lee_client.get(url).content.decode()
+        assert "Any set-up link they have not used yet will stop working" in asked
+        told = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
+        assert "has been suspended and signed out everywhere" in told
+        assert "The set-up link they had not used yet no longer works" in told
+
+    def test_suspending_her_says_nothing_of_a_link_she_was_not_given(self, lee_client):
+        user = make_user("lara", Role.LA_ADMINISTRATOR)
+        told = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
+        assert "has been suspended and signed out everywhere" in told
+        assert "set-up link" not in told
+
     def test_a_link_ended_by_her_suspension_says_so_once_she_is_reactivated(self, lee_client):
         """Lara follows the link she was sent before Lee suspended her, now that he has
         reactivated her: it did not expire, it was withdrawn, and she is told so, and whom to
