@@ -133,24 +133,35 @@ def session_ended_unseen(session: Mapping[str, Any], user: User) -> tuple[dateti
         else {"timed_out": "idle", **_limit(idle)}
     )
     if session.get(SESSION_STAMP) != str(user.session_stamp):
-        why |= _account_changed(user, signed_in_at, ended)
+        why |= _account_changed(user, signed_in_at, ended, ended_unseen=True)
     return ended, why
 
 
-def _account_changed(user: User, signed_in_at: float, now: datetime) -> dict[str, Any]:
+def _account_changed(
+    user: User, signed_in_at: float, now: datetime, *, ended_unseen: bool = False
+) -> dict[str, Any]:
     """Why her account's sessions were ended (a new ``session_stamp``) since this one signed
     in at ``signed_in_at``: a two-factor reset, or access that has ended — or that ended and
     was given back, as a reactivation since she signed in says (a suspended user cannot sign
-    in), before this session's next request."""
+    in), before this session's next request. ``ended_unseen``: the session ended by itself at
+    ``now`` (the daily clean-up's), so only a change made before then is named, and nothing
+    is said of one that cannot be dated, which may have come after."""
+    before = now.timestamp() if ended_unseen else float("inf")
+
+    def since_sign_in(moment: datetime | None) -> bool:
+        return moment is not None and signed_in_at < moment.timestamp() <= before
+
     why: dict[str, Any] = {}
-    if user.two_factor_reset_at is not None and user.two_factor_reset_at.timestamp() > signed_in_at:
+    if since_sign_in(user.two_factor_reset_at):
         why["two_factor_reset"] = True
     problem = user.access_problem(now)
+    if problem == "suspended" and ended_unseen and not since_sign_in(user.suspended_at):
+        problem = None
     if problem:
         why["access_ended"] = problem
-    elif not why and user.reactivated_at and user.reactivated_at.timestamp() > signed_in_at:
+    elif not why and since_sign_in(user.reactivated_at):
         why.update(access_ended="suspended", reactivated=True)
-    return why or {"account_changed": True}
+    return why or ({} if ended_unseen else {"account_changed": True})
 
 
 def duration_in_words(span: timedelta) -> str:

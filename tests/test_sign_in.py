@@ -793,14 +793,30 @@ class TestSessionsNobodyCameBackTo:
         assert event.detail == {"timed_out": "session_length", "minutes": 40}
         assert abs(event.occurred_at - (before - timedelta(minutes=10))) < timedelta(seconds=5)
 
-    def test_a_session_whose_account_changed_meanwhile_says_both(self, client):
+    def test_a_session_whose_account_changed_before_it_ended_says_both(self, client):
+        """Her two-factor sign-in was reset 15 minutes ago, before her idle session ended."""
         user = priya()
         sign_in(client, user)
         self.left(client, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=30))
         services.user_two_factor_reset(user=User.objects.get(pk=user.pk))
+        User.objects.filter(pk=user.pk).update(
+            two_factor_reset_at=timezone.now() - timedelta(minutes=15)
+        )
         self.clear_sessions()
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
         assert event.detail == {"timed_out": "idle", "minutes": 20, "two_factor_reset": True}
+
+    @pytest.mark.parametrize("change", ["user_two_factor_reset", "user_suspend"])
+    def test_a_change_after_it_ended_is_not_said_to_have_ended_it(self, client, change):
+        """Her idle session ended 10 minutes ago; her account was changed since: the change
+        did not end it, and her sign-out does not say it did."""
+        user = priya()
+        sign_in(client, user)
+        self.left(client, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=30))
+        getattr(services, change)(user=User.objects.get(pk=user.pk))
+        self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"timed_out": "idle", "minutes": 20}
 
     def test_one_that_ended_in_a_day_that_may_be_sealed_is_recorded_now_saying_when(self, client):
         """A sealed day gains no event (audit_verify would find it inserted): one that ended
