@@ -17,6 +17,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -98,9 +99,17 @@ def setup_links_end(user: User, now: datetime, *, because: SetupLink.Ending) -> 
     whoever finds it choose her password. Each records why, so that whoever follows it later
     is told the truth: one ended by a suspension did not expire, and does not work again once
     she is reactivated. One already run out is left as it ended."""
-    return SetupLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
-        expires_at=now, ended_because=because
-    )
+    return _links_unused(user, now).update(expires_at=now, ended_because=because)
+
+
+def setup_link_unused(user: User, now: datetime) -> bool:
+    """Whether she holds a link she has not used that still works: one a suspension or a
+    two-factor reset would end, which the administrator is told of before he confirms."""
+    return _links_unused(user, now).exists()
+
+
+def _links_unused(user: User, now: datetime) -> QuerySet[SetupLink]:
+    return SetupLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now)
 
 
 def setup_link_any(token: str) -> SetupLink | None:

@@ -688,8 +688,9 @@ USER_ACTIONS = {
     "unlock": (services.user_unlock, "{name} can try to sign in again"),
 }
 # What an administrator suspending her or resetting her two-factor sign-in is asked of a link
-# it would end, and told of one it ended (``user_suspend``, ``user_two_factor_reset``).
-SET_UP_LINK_WILL_STOP = "Any set-up link they have not used yet will stop working."
+# it would end (only if she holds one), and told of one it ended (``user_suspend``,
+# ``user_two_factor_reset``).
+SET_UP_LINK_WILL_STOP = "The set-up link they have not used yet will stop working."
 SET_UP_LINK_WITHDRAWN = (
     "The set-up link they had not used yet no longer works: give them a new one if they "
     "still need it"
@@ -762,6 +763,8 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
             detail={"page": f"confirm_{action}", **_named(managed)},
         )
         question, consequences, button = ASKED_FIRST[action]
+        if not services.setup_link_unused(managed, timezone.now()):
+            consequences = [said for said in consequences if said != SET_UP_LINK_WILL_STOP]
         return confirmation_page(
             request,
             question=question.format(name=name),

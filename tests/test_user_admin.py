@@ -610,13 +610,18 @@ class TestChangingUsers:
         action(lee_client, user, "setup-link")
         url = reverse("accounts:user_action", args=[user.pk, "suspend"])
         asked = lee_client.get(url).content.decode()
-        assert "Any set-up link they have not used yet will stop working" in asked
+        assert "The set-up link they have not used yet will stop working" in asked
         told = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
         assert "has been suspended and signed out everywhere" in told
         assert "The set-up link they had not used yet no longer works" in told
 
     def test_suspending_her_says_nothing_of_a_link_she_was_not_given(self, lee_client):
+        """Neither the question nor the message speaks of a link Lara never had, which
+        would leave Lee wondering whether one had gone out."""
         user = make_user("lara", Role.LA_ADMINISTRATOR)
+        asked = lee_client.get(reverse("accounts:user_action", args=[user.pk, "suspend"]))
+        assert "Are you sure you want to suspend" in asked.content.decode()
+        assert "set-up link" not in asked.content.decode()
         told = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
         assert "has been suspended and signed out everywhere" in told
         assert "set-up link" not in told
@@ -654,7 +659,7 @@ class TestChangingUsers:
         path = setup_path(action(lee_client, user, "setup-link").content.decode())
         url = reverse("accounts:user_action", args=[user.pk, "reset-two-factor"])
         asked = lee_client.get(url).content.decode()
-        assert "Any set-up link they have not used yet will stop working" in asked
+        assert "The set-up link they have not used yet will stop working" in asked
         response = action(lee_client, user, "reset-two-factor")
         told = lee_client.get(response.url).content.decode()
         assert "two-factor sign-in has been reset" in told
@@ -673,6 +678,9 @@ class TestChangingUsers:
     ):
         user = priya()
         authenticator(user)
+        url = reverse("accounts:user_action", args=[user.pk, "reset-two-factor"])
+        asked = lee_client.get(url).content.decode()
+        assert "Are you sure you want to reset" in asked and "set-up link" not in asked
         response = action(lee_client, user, "reset-two-factor")
         told = lee_client.get(response.url).content.decode()
         assert "two-factor sign-in has been reset" in told
