@@ -708,6 +708,9 @@ class TestPhoneNumbers:
         ]
         assert "reception" not in out and "Quill" not in out
         assert ParentCarer.objects.filter(phone="ask at reception").exists()
+        # The records it named are an access event, as any read of them is.
+        listed = AuditEvent.objects.get(detail__action="carer_phones_to_check")
+        assert sorted(listed.result_ids) == sorted([amy.contactpoint_id, ben.contactpoint_id])
         code, out, _ = manage("carer_phones_to_check", "--local-authority", southshire().code)
         assert out.splitlines()[0] == "Southshire: 1 to check"
         with pytest.raises(CommandError, match="No local authority has the code 'E99'"):
