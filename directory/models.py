@@ -5,7 +5,7 @@ services and practitioners work with them — never case notes. What must never 
 database constraint, not only form validation.
 """
 
-from datetime import date
+from datetime import date, datetime
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -628,6 +628,13 @@ class Involvement(Provenance, FedBy):
     @property
     def is_current(self) -> bool:
         return self.ended_on is None
+
+    def practitioner_access_ended(self, now: datetime) -> bool:
+        """Whether it names a practitioner who may no longer use ContactPoint (left and
+        suspended, vetting or training run out, or 90 days without signing in): she can no
+        longer end it or stand down as lead, and her details may no longer reach her."""
+        who = self.practitioner
+        return who is not None and who.access_problem(now) is not None
 
 
 # Data feeds ---------------------------------------------------------------------------------

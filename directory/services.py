@@ -140,7 +140,7 @@ def involvement_record_mine(
         # does whoever has lost access and can never step down (the change log says who
         # took it from whom). Anyone else must hand it over themselves.
         if holder.practitioner_id != practitioner.pk:
-            if not _access_ended(holder):
+            if not holder.practitioner_access_ended(timezone.now()):
                 raise LeadProfessionalTaken(holder)
             taken_from = holder
         holder.lead_professional = False
@@ -163,13 +163,6 @@ def involvement_record_mine(
             raise
         raise LeadProfessionalTaken(holder) from None
     return InvolvementRecorded(involvement, lead_taken_from=taken_from)
-
-
-def _access_ended(lead: Involvement) -> bool:
-    """Whether the lead is held by a practitioner who may no longer use ContactPoint (left
-    and suspended, vetting or training run out, or 90 days without signing in)."""
-    who = lead.practitioner
-    return who is not None and who.access_problem(timezone.now()) is not None
 
 
 @transaction.atomic

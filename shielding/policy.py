@@ -738,6 +738,9 @@ class InvolvementShown:
     practitioner_phone: str
     practitioner_email: str
     practitioner_organisation: str
+    # Her ContactPoint access has ended (suspended, left, checks run out): her details may no
+    # longer reach her, so the record says so rather than send others to ring her.
+    practitioner_access_ended: bool
     role: str
     started_on: date
     ended_on: date | None
@@ -853,6 +856,7 @@ def _involvement(involvement: Involvement, viewer: User) -> InvolvementShown:
         practitioner_phone=practitioner.phone if practitioner else "",
         practitioner_email=practitioner.email if practitioner else "",
         practitioner_organisation=practitioner.organisation.name if practitioner else "",
+        practitioner_access_ended=involvement.practitioner_access_ended(timezone.now()),
         role=involvement.role,
         started_on=involvement.started_on,
         ended_on=involvement.ended_on,

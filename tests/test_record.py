@@ -463,6 +463,57 @@ class TestMyInvolvement:
         assert "You are now the lead professional" in html
         assert "Owen" in html and "ContactPoint access has ended" in html
 
+    @pytest.mark.parametrize("gone", ["suspended", "vetting"])
+    def test_a_practitioner_whose_access_has_ended_is_not_offered_as_a_contact(self, client, gone):
+        """Owen has left (suspended) or his check has run out: his involvement stays on the
+        record with his details, but Priya is told his access has ended and whom to contact
+        instead, rather than ring a number that may no longer reach him."""
+        owen_now = owen()
+        owen_now.phone = "01632 960 555"
+        if gone == "suspended":
+            owen_now.suspended_at = timezone.now()
+        else:
+            owen_now.vetting_checked_on = timezone.localdate() - timedelta(days=3 * 366)
+        owen_now.save()
+        child = make_child()
+        Involvement.objects.create(
+            child=child, practitioner=owen_now, lead_professional=True,
+            service=make_service(Service.Kind.SOCIAL_CARE, name="Children's Services"),
+            started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        sign_in(client, priya())
+        html = client.get(record_url(child)).content.decode()
+        assert "01632 960 555" in html  # the history is kept
+        assert (
+            "The lead professional is Owen, whose ContactPoint access has ended: they may no "
+            "longer be able to act as lead professional. Contact Children&#x27;s Services "
+            "instead, or, if you now lead the work with this child, record your involvement as "
+            "lead professional." in html
+        )
+        assert "ContactPoint access ended</strong>" in html
+        assert "Their ContactPoint access has ended</strong>: they may have left" in html
+
+    def test_a_practitioner_with_access_and_a_past_involvement_are_not_flagged(self, client):
+        """Only a current involvement of someone who can no longer sign in is flagged: Priya's
+        own is not, nor one Owen ended before he left."""
+        owen_now = owen()
+        owen_now.suspended_at = timezone.now()
+        owen_now.save()
+        child = make_child()
+        user = priya()
+        Involvement.objects.create(
+            child=child, practitioner=user, lead_professional=True,
+            started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        Involvement.objects.create(
+            child=child, practitioner=owen_now, started_on=date(2025, 1, 1),
+            ended_on=date(2025, 6, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        sign_in(client, user)
+        html = client.get(record_url(child)).content.decode()
+        assert "Owen" in html
+        assert "access has ended" not in html and "access ended" not in html
+
     def test_a_sensitive_service_is_never_the_hidden_lead(self, client):
         """A lead hidden from practitioners would leave the record saying there is none, and
         refuse anyone asking to take it without saying why: the database refuses it."""
