@@ -213,6 +213,9 @@ class UserForm(GovukMessages, forms.Form):
         organisation.queryset = organisations
         if editing is not None:
             del self.fields["username"]
+            phone = self.fields["phone"]
+            assert isinstance(phone, TelephoneNumber)
+            phone.keep_recorded(editing.phone)
         # The stored postcode is never put back on the page: the field starts empty and an
         # empty one keeps it, so the form can be saved without anyone reading it.
         self.initial.pop("home_postcode", None)
@@ -343,6 +346,13 @@ class OrganisationForm(GovukMessages, forms.ModelForm):
                 "format, like contactpoint@durham.example.org",
             },
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            team_phone = self.fields["team_phone"]
+            assert isinstance(team_phone, TelephoneNumber)
+            team_phone.keep_recorded(self.instance.team_phone)
 
     def clean_code(self) -> str:
         """In capitals, as ONS codes are written: a lower-case code would be a second

@@ -200,8 +200,21 @@ class TelephoneNumber(WrittenText):
     def __init__(self, *, number_named: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.invalid = f"Enter {number_named}, like {EXAMPLES}"
+        self.recorded = ""
+
+    def keep_recorded(self, recorded: str) -> None:
+        """The number already held, kept as it is when sent back unchanged, though it was
+        stored before this check: whoever changes only a job title or an email must not be
+        refused over a number he did not touch. He is told it is no number to ring."""
+        self.recorded = self.to_python(recorded)
+        if self.recorded and not telephone_number_is_valid(self.recorded):
+            told = f"{self.help_text}. " if self.help_text else ""
+            self.help_text = (
+                f"{told}The number recorded is not a phone number anyone can ring: correct it "
+                f"if you can, like {EXAMPLES}"
+            )
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if value and not telephone_number_is_valid(value):
+        if value and value != self.recorded and not telephone_number_is_valid(value):
             raise ValidationError(self.invalid)

@@ -844,6 +844,31 @@ class TestChangingUsers:
             "changed": ["phone"],
         }  # fmt: skip
 
+    def test_a_phone_number_stored_before_the_check_does_not_stop_other_changes(
+        self, lee_client, lee_gives_practitioner
+    ):
+        """Priya's number was stored before numbers were checked: Lee, changing only her job
+        title, has it saved, and is told on the phone field that the number is none to ring.
+        A new number he types is checked as ever."""
+        user = priya()
+        User.objects.filter(pk=user.pk).update(phone="ask at reception")
+        url = reverse("accounts:user_edit", args=[user.pk])
+        html = lee_client.get(url).content.decode()
+        assert (
+            "Shown on the records of the children they work with. The number recorded is not "
+            "a phone number anyone can ring: correct it if you can, like 01632 960 001" in html
+        )
+        form = edit_form(user, lee_client.admin, job_title="School nurse")
+        form["phone"] = "ask at reception"
+        assert lee_client.post(url, form).status_code == 302
+        user.refresh_from_db()
+        assert (user.job_title, user.phone) == ("School nurse", "ask at reception")
+        form.update(job_title="Health visitor", phone="ask at the desk")
+        html = lee_client.post(url, form).content.decode()
+        assert "Enter a work phone number, like 01632 960 001" in html
+        user.refresh_from_db()
+        assert (user.job_title, user.phone) == ("School nurse", "ask at reception")
+
     def test_an_account_he_was_refused_adding_is_named_on_the_log(self, lee_client):
         """Lee tries to add a username already taken: the log says which he tried."""
         priya()
@@ -1254,6 +1279,23 @@ class TestOrganisations:
         assert client.post(url, form).status_code == 302
         assert Organisation.objects.get(code="E06000047").team_phone == "03000 260000"
         assert "County Durham" in client.get(reverse("accounts:organisation_list")).content.decode()
+
+    def test_a_team_phone_stored_before_the_check_does_not_stop_other_changes(self, client):
+        """Northshire's team phone was stored before numbers were checked: Nina, changing only
+        its team's email, has it saved, and is told the number is none to ring."""
+        la = northshire()
+        Organisation.objects.filter(pk=la.pk).update(team_phone="ring the switchboard")
+        sign_in(client, nina())
+        url = reverse("accounts:organisation_edit", args=[la.pk])
+        html = client.get(url).content.decode()
+        assert "The number recorded is not a phone number anyone can ring" in html
+        form = {
+            "code": la.code, "name": la.name, "kind": la.kind, "team_name": la.team_name,
+            "team_phone": "ring the switchboard", "team_email": "cp@northshire.example.org",
+        }  # fmt: skip
+        assert client.post(url, form).status_code == 302
+        la.refresh_from_db()
+        assert (la.team_phone, la.team_email) == ("ring the switchboard", form["team_email"])
 
     def test_the_kind_of_organisation_is_chosen_with_words_not_dashes(self, client):
         """Nina's list of kinds opened on "---------", Django's blank, where the service's other
