@@ -18,6 +18,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from audit.models import Action
@@ -84,7 +85,7 @@ def _session_problem(
         timed_out = (
             (
                 "You have been signed out because you were signed in for "
-                f"{duration_in_words(longest)}. Sign in again."
+                f"{duration_in_words(longest)}. {_sign_in_again(user)}"
             ),
             {"timed_out": "session_length", **_limit(longest)},
         )
@@ -92,7 +93,7 @@ def _session_problem(
         timed_out = (
             (
                 f"You have been signed out because you did nothing for {duration_in_words(idle)}, "
-                "to protect children's information. Sign in again."
+                f"to protect children's information. {_sign_in_again(user)}"
             ),
             {"timed_out": "idle", **_limit(idle)},
         )
@@ -109,6 +110,22 @@ def _session_problem(
             return None, why
         return "You have been signed out because your account was changed. Sign in again.", why
     return timed_out
+
+
+# What a new user timed out while setting up two-factor sign-in (finding her phone, say) is
+# told: her set-up link is used, but her password stands; the key she may have scanned does not.
+FINISH_SETTING_UP = (
+    "Sign in again with your username and the password you chose, then finish setting up "
+    "two-factor sign-in. You will be shown a new QR code: scan that one."
+)
+
+
+def _sign_in_again(user: User) -> str:
+    """What a timed-out user is asked to do: sign in again, and, one who had not finished
+    setting up two-factor sign-in, finish it with a new key."""
+    if user.is_verified() or TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return "Sign in again."
+    return FINISH_SETTING_UP
 
 
 def _limit(span: timedelta) -> dict[str, int]:

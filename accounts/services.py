@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from importlib import import_module
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -329,7 +330,14 @@ def user_unlock(*, user: User) -> None:
 
 
 @transaction.atomic
-def enrolment_device(*, user: User, shown: int | None) -> TOTPDevice:
+class Enrolment(NamedTuple):
+    device: TOTPDevice
+    # It ended another key being set up, which she may have scanned (before her session timed
+    # out, say): codes from that one no longer work, and she is told so.
+    replaced: bool
+
+
+def enrolment_device(*, user: User, shown: int | None) -> Enrolment:
     """The authenticator this session is setting up: the one it was shown (``shown``, kept in
     the session), else a new one. Its key is shown to that session only: another signing in
     with her password while she enrols would otherwise hold her second factor for good. A new
@@ -337,9 +345,10 @@ def enrolment_device(*, user: User, shown: int | None) -> TOTPDevice:
     if shown is not None:
         device = TOTPDevice.objects.filter(user=user, confirmed=False, pk=shown).first()
         if device is not None:
-            return device
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
+            return Enrolment(device, replaced=False)
+    ended, _ = TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, confirmed=False, name="Authenticator app")
+    return Enrolment(device, replaced=ended > 0)
 
 
 class CodeTooSoon(Exception):

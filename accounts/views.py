@@ -237,6 +237,8 @@ def _second_factor_passed(
 
 # The authenticator this session is setting up: its key is shown to no other session.
 ENROLLING = "enrolling_device_id"
+# Whether it replaced a key she may have scanned before (``services.Enrolment``).
+ENROLLING_REPLACED = "enrolling_replaced_a_key"
 
 
 @sensitive_post_parameters("otp_token")
@@ -246,10 +248,11 @@ def enrol(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return _to_step(request, "accounts:two_factor")
-    shown = services.enrolment_device(user=user, shown=request.session.get(ENROLLING))
+    shown, replaced = services.enrolment_device(user=user, shown=request.session.get(ENROLLING))
     if request.session.get(ENROLLING) != shown.pk:
         # Only then: a double click's first request, enrolling her, ends this session's key.
         request.session[ENROLLING] = shown.pk
+        request.session[ENROLLING_REPLACED] = replaced
     form = EnrolmentCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -260,6 +263,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             if proved is not None:
                 codes = services.backup_codes_create(user=user)
                 del request.session[ENROLLING]
+                request.session.pop(ENROLLING_REPLACED, None)
                 _signed_in_fully(request, user, proved)
                 audit_note(request, action=Action.TWO_FACTOR_ENROLLED)
                 context = {"codes": codes, "next": _safe_next(request)}
@@ -282,6 +286,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             "form": form,
             "qr_svg": qr.svg_inline(scale=5, title="QR code for your authenticator app"),
             "secret": services.authenticator_key(shown),
+            "replaced": request.session.get(ENROLLING_REPLACED, False),
         },
     )
 

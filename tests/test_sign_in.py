@@ -396,6 +396,48 @@ class TestEnrolment:
         client.post(ENROL, {"otp_token": current_code(device)})
         assert not TOTPDevice.objects.filter(user=user).exists()
 
+    def test_a_new_user_timed_out_while_setting_up_is_told_how_to_finish(self, client):
+        """Priya, new, chooses her password through her set-up link and takes 21 minutes to
+        find her phone and scan the QR code: the idle time-out signs her out. She is told to
+        sign in with the password she chose and scan a new code; the set-up page then says
+        the one she scanned no longer works, and the new one sets her up."""
+        user = priya()
+        link = urlsplit(services.setup_link_create(user=user, by=None)).path
+        chosen = "a-long-and-unusual-passphrase"
+        client.post(link, {"new_password1": chosen, "new_password2": chosen})
+        assert "This is a new QR code" not in client.get(ENROL).content.decode()
+        scanned = TOTPDevice.objects.get(user=user)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        told = client.post(ENROL, {"otp_token": current_code(scanned)}, follow=True)
+        assert told.redirect_chain[-1][0].startswith(LOGIN)
+        assert (
+            "did nothing for 20 minutes, to protect children&#x27;s information. Sign in again "
+            "with your username and the password you chose, then finish setting up two-factor "
+            "sign-in. You will be shown a new QR code: scan that one." in told.content.decode()
+        )
+        assert "If you chose your password with it, sign in" in client.get(link).content.decode()
+        assert give_password(client, password=chosen)["Location"] == ENROL
+        page = client.get(ENROL).content.decode()
+        assert (
+            "This is a new QR code. If you scanned a QR code for ContactPoint before, delete it "
+            "from your authenticator app: its codes no longer work. Scan this one instead."
+        ) in page
+        shown = TOTPDevice.objects.get(user=user)
+        done = client.post(ENROL, {"otp_token": current_code(shown)}).content.decode()
+        assert "Two-factor sign-in is set up" in done
+
+    def test_a_timed_out_user_who_has_set_up_is_only_asked_to_sign_in_again(self, client):
+        user = priya()
+        authenticator(user)
+        sign_in(client, user, verified=False)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        told = client.get(TWO_FACTOR, follow=True).content.decode()
+        assert "information. Sign in again.<" in told and "QR code" not in told
+
     def test_an_unverified_user_cannot_see_another_qr_code_once_enrolled(self, client):
         authenticator(priya())
         give_password(client)
