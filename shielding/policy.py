@@ -62,6 +62,11 @@ from shielding.models import Shield
 MASK = "[shielded]"
 # What a change history says in place of a field's values that the viewer may not see.
 WITHHELD = "details withheld (shielded record)"
+# Who made a change the viewer is not told of (another LA's officer's shield): a person did,
+# where "system" would have an auditor believe an automatic process had.
+ACTOR_WITHHELD = "an officer of another organisation"
+# Who made a change no one made: a feed, a merge, a scheduled job.
+NO_ACTOR = "system"
 
 # Who the child is may be shown; nothing that says where they are or who is around them.
 VISIBLE_WHEN_SHIELDED: dict[str, frozenset[str]] = {
@@ -570,20 +575,21 @@ def change_shown(
     # through its actor, the officer who shielded her, and her officer's notes and account in
     # a review or lift of it speak of her: only their own organisation sees them.
     actor = entry.actor
+    actor_said = actor.audit_name if actor is not None else NO_ACTOR
     if (
         actor is not None
         and model == SHIELD
         and not is_national(viewer)
         and actor.organisation_id != viewer.organisation_id
     ):
-        actor = None
+        actor_said = ACTOR_WITHHELD
         changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}
     # A masked entry's shown fields (names, dates, a shield's reason) name no one; were one
     # added that did, its user would stay an id rather than be named.
     users = {} if protect or hidden_service else context.users
     return ChangeShown(
         timestamp=entry.timestamp,
-        actor=actor.audit_name if actor else "system",
+        actor=actor_said,
         action=entry.get_action_display(),
         model=entry.content_type.name,
         object_repr=""

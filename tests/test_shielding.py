@@ -1625,6 +1625,8 @@ class TestRecordsAlongside:
         assert made.justification == "Fled violence"
 
     def test_another_las_auditor_does_not_learn_which_officer_shielded_her(self, client):
+        """Sue, Southshire's auditor, reads that an officer elsewhere shielded their record, not
+        who, nor that no one did: "system" would have her believe an automatic process had."""
         amy, theirs = make_child(given_name="Amy"), make_child(local_authority=southshire())
         for child in (amy, theirs):
             make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
@@ -1640,8 +1642,14 @@ class TestRecordsAlongside:
         assert in_force(theirs) is not None
         sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
         page = client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
-        cells = re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', page.content.decode())
-        assert "system" in cells and "sam" not in cells
+        rows = [
+            re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', row)
+            for row in re.findall(r"<tr [^>]*>(.*?)</tr>", page.content.decode(), re.S)
+        ]
+        by = {what.split(" (")[0]: who for _, who, what, *_ in filter(None, rows)}
+        assert by["create: shield"] == "an officer of another organisation"
+        assert by["create: child"] == "system", "made by no one signed in"
+        assert not any("sam" in cell or "Northshire" in cell for row in rows for cell in row)
 
     def test_her_brothers_change_history_masks_their_mothers_move_to_her_refuge(self, client):
         """Jo moved to the refuge with Amy and Cal, then Cal went to his father's (his link to
