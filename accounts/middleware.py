@@ -78,25 +78,19 @@ def _session_problem(
     """Why her session has ended, if it has: what she is told (None: that her access has
     ended, by ``access_ended_response``), and what her sign-out event says (``_signed_out``)."""
     session = request.session
-    moment = now.timestamp()
-    longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
     timed_out: tuple[str, dict[str, Any]] | None = None
-    if moment - session.get(SIGNED_IN_AT, 0) > longest.total_seconds():
-        timed_out = (
-            (
-                "You have been signed out because you were signed in for "
-                f"{duration_in_words(longest)}. {_sign_in_again(user)}"
-            ),
-            {"timed_out": "session_length", **_limit(longest)},
-        )
-    elif moment - session.get(LAST_SEEN_AT, 0) > idle.total_seconds():
-        timed_out = (
-            (
-                f"You have been signed out because you did nothing for {duration_in_words(idle)}, "
+    ends, timed_out_why = session_time_out(session)
+    if now > ends:
+        allowed = duration_in_words(timedelta(minutes=timed_out_why[TIMED_OUT_MINUTES]))
+        told = (
+            f"You have been signed out because you were signed in for {allowed}. {_sign_in_again(user)}"
+            if timed_out_why["timed_out"] == "session_length"
+            else (
+                f"You have been signed out because you did nothing for {allowed}, "
                 f"to protect children's information. {_sign_in_again(user)}"
-            ),
-            {"timed_out": "idle", **_limit(idle)},
+            )
         )
+        timed_out = told, timed_out_why
     if session.get(SESSION_STAMP) != str(user.session_stamp):
         why = _account_changed(user, session.get(SIGNED_IN_AT, 0), now)
         if timed_out is not None:
@@ -134,23 +128,30 @@ def _limit(span: timedelta) -> dict[str, int]:
     return {TIMED_OUT_MINUTES: int(span.total_seconds() // 60)}
 
 
+def session_time_out(session: Mapping[str, Any]) -> tuple[datetime, dict[str, Any]]:
+    """When a session times out, and what its sign-out event says of that: the first of its
+    limits it reaches, its absolute limit or its idle time-out, and the time that one allows.
+    A session past both ended at the first: she was not signed in for ten hours if she left
+    after one, and the middleware and the daily clean-up say the same of it."""
+    longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
+    by_length = session.get(SIGNED_IN_AT, 0) + longest.total_seconds()
+    by_idle = session.get(LAST_SEEN_AT, 0) + idle.total_seconds()
+    ends, why = (
+        (by_length, {"timed_out": "session_length", **_limit(longest)})
+        if by_length <= by_idle
+        else (by_idle, {"timed_out": "idle", **_limit(idle)})
+    )
+    return datetime.fromtimestamp(ends, tz=UTC), why
+
+
 def session_ended_unseen(session: Mapping[str, Any], user: User) -> tuple[datetime, dict[str, Any]]:
     """When a session nobody came back to ended, and what its sign-out event says, as this
-    middleware would have said it at a request just after: the first of its time-outs, its
-    absolute limit or its idle time-out (a closed browser's session ends by that one, to
-    within the minute ``LAST_SEEN_AT`` may lag), and what changed on her account meanwhile."""
-    longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
-    signed_in_at = session.get(SIGNED_IN_AT, 0)
-    by_length = signed_in_at + longest.total_seconds()
-    by_idle = session.get(LAST_SEEN_AT, 0) + idle.total_seconds()
-    ended = datetime.fromtimestamp(min(by_length, by_idle), tz=UTC)
-    why: dict[str, Any] = (
-        {"timed_out": "session_length", **_limit(longest)}
-        if by_length <= by_idle
-        else {"timed_out": "idle", **_limit(idle)}
-    )
+    middleware would have said it at a request just after: its time-out (a closed browser's
+    session ends by the idle one, to within the minute ``LAST_SEEN_AT`` may lag), and what
+    changed on her account meanwhile."""
+    ended, why = session_time_out(session)
     if session.get(SESSION_STAMP) != str(user.session_stamp):
-        why |= _account_changed(user, signed_in_at, ended, ended_unseen=True)
+        why |= _account_changed(user, session.get(SIGNED_IN_AT, 0), ended, ended_unseen=True)
     return ended, why
 
 

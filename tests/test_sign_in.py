@@ -685,6 +685,21 @@ class TestSessions:
         assert event.action == "sign_out" and event.user_id == user.pk
         assert event.detail == {"timed_out": why, "minutes": minutes}
 
+    def test_a_session_past_both_limits_is_said_to_have_ended_by_the_first(self, client):
+        """Priya signed in 11 hours ago and left her computer half an hour later: her session
+        ended 20 minutes after that, by the idle time-out, not by its length 10 hours in, and
+        she and her LA's auditors are told so, as the daily clean-up would have said it."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session["signed_in_at"] -= 11 * 3600
+        session["last_seen_at"] -= 10 * 3600 + 30 * 60
+        session.save()
+        page = client.get("/", follow=True).content.decode()
+        assert "did nothing for 20 minutes" in page and "signed in for 10 hours" not in page
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"timed_out": "idle", "minutes": 20}
+
     @pytest.mark.parametrize("clock", ["last_seen_at", "signed_in_at"])
     def test_a_timed_out_session_needs_both_factors_again(self, client, clock):
         user = priya()
