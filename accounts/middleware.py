@@ -18,6 +18,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
@@ -34,6 +35,8 @@ LAST_SEEN_AT = "last_seen_at"
 SESSION_STAMP = "session_stamp"
 # In a timed-out session's sign-out event: the minutes it was allowed.
 TIMED_OUT_MINUTES = "minutes"
+# A session's sign-out event, where a new password chosen elsewhere ended it.
+PASSWORD_CHANGED = {"password_changed": True}
 
 
 def session_replace(request: HttpRequest, by: User) -> None:
@@ -144,15 +147,30 @@ def session_time_out(session: Mapping[str, Any]) -> tuple[datetime, dict[str, An
     return datetime.fromtimestamp(ends, tz=UTC), why
 
 
-def session_ended_unseen(session: Mapping[str, Any], user: User) -> tuple[datetime, dict[str, Any]]:
+def session_ended_unseen(
+    session: Mapping[str, Any], user: User, *, password_changed_at: datetime | None
+) -> tuple[datetime, dict[str, Any]]:
     """When a session nobody came back to ended, and what its sign-out event says, as this
     middleware would have said it at a request just after: its time-out (a closed browser's
-    session ends by the idle one, to within the minute ``LAST_SEEN_AT`` may lag), and what
-    changed on her account meanwhile."""
+    session ends by the idle one, to within the minute ``LAST_SEEN_AT`` may lag), or the new
+    password chosen elsewhere before that (``password_changed_at``: when, if it no longer
+    matches her password), which ended it then, and what changed on her account meanwhile."""
     ended, why = session_time_out(session)
+    if password_changed_at is not None and password_changed_at < ended:
+        ended, why = password_changed_at, dict(PASSWORD_CHANGED)
     if session.get(SESSION_STAMP) != str(user.session_stamp):
         why |= _account_changed(user, session.get(SIGNED_IN_AT, 0), ended, ended_unseen=True)
     return ended, why
+
+
+def session_password_current(held: str | None, user: User) -> bool:
+    """Whether a session holding ``held`` (its ``HASH_SESSION_KEY``) was signed in with her
+    password as it is now, as Django checks it at each request (with the secret key, or one
+    it falls back to): a new password ends every session signed in with the old one."""
+    return held is not None and any(
+        constant_time_compare(held, current)
+        for current in (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash())
+    )
 
 
 def _account_changed(
@@ -244,9 +262,9 @@ def _ended_by_new_password(request: HttpRequest) -> None:
     if held is None or isinstance(request.user, User):
         return
     account = User.objects.filter(pk=User._meta.pk.to_python(held)).first()
-    if account is not None and password_was != account.get_session_auth_hash():
+    if account is not None and not session_password_current(password_was, account):
         # An event of its own: the request goes on as someone else's, or nobody's.
-        audit_also(request, action=Action.SIGN_OUT, user=account, detail={"password_changed": True})
+        audit_also(request, action=Action.SIGN_OUT, user=account, detail=dict(PASSWORD_CHANGED))
 
 
 class AccessControlMiddleware:

@@ -9,28 +9,28 @@ import base64
 import secrets
 import uuid
 from collections.abc import Collection
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
 from typing import NamedTuple
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lockout import sign_in_failures_clear
-from accounts.middleware import SIGNED_IN_AT, session_ended_unseen
+from accounts.middleware import SIGNED_IN_AT, session_ended_unseen, session_password_current
 from accounts.models import Organisation, SetupLink, User
 from accounts.permissions import may_act_on
 from accounts.roles import Role
 from audit.integrity import events_open_from
-from audit.models import Action
+from audit.models import Action, AuditEvent
 from audit.recorder import AuditNote, record_event
 
 
@@ -305,7 +305,13 @@ def sessions_expired_clear(*, now: datetime) -> int:
             user = User.objects.filter(pk=User._meta.pk.to_python(held)).first() if held else None
             if user is None or SIGNED_IN_AT not in data:
                 continue
-            ended, why = session_ended_unseen(data, user)
+            ended, why = session_ended_unseen(
+                data,
+                user,
+                password_changed_at=None
+                if session_password_current(data.get(HASH_SESSION_KEY), user)
+                else _password_chosen_after(user, data[SIGNED_IN_AT]),
+            )
             found = now + (timezone.now() - clock_started)
             # Half an hour short of the seal job's hour: a day is never sealed as this commits.
             if ended < events_open_from(found + timedelta(minutes=30)):
@@ -314,6 +320,21 @@ def sessions_expired_clear(*, now: datetime) -> int:
             record_event(None, note, status=None, at=ended)
             signed_out += 1
     return signed_out
+
+
+def _password_chosen_after(user: User, signed_in_at: float) -> datetime | None:
+    """When her password was first chosen anew after ``signed_in_at``: through a set-up link
+    (when it was used) or on her own account page (its event); None if neither, as after
+    ``manage.py changepassword``, which leaves no time to tell whether it came before or after
+    a session ended by itself."""
+    since = datetime.fromtimestamp(signed_in_at, tz=UTC)
+    through_link = SetupLink.objects.filter(user=user, used_at__gt=since).aggregate(
+        first=Min("used_at")
+    )["first"]
+    on_her_page = AuditEvent.objects.filter(
+        user_id=user.pk, action=Action.PASSWORD_CHANGED, occurred_at__gt=since
+    ).aggregate(first=Min("occurred_at"))["first"]
+    return min(filter(None, (through_link, on_her_page)), default=None)
 
 
 @transaction.atomic

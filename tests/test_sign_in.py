@@ -875,6 +875,59 @@ class TestSessionsNobodyCameBackTo:
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
         assert event.detail == {"timed_out": "idle", "minutes": 20}
 
+    def test_a_session_ended_by_a_new_password_chosen_before_it_timed_out_says_so(self, client):
+        """Priya left her computer 30 minutes ago; 15 minutes ago, before it would have timed
+        out, she chose a new password through a link Lin gave her: that ended the session,
+        and its sign-out says so, dated then, as the middleware says it when she comes back."""
+        user = priya()
+        sign_in(client, user)
+        self.left(client, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=30))
+        chosen = "a-long-and-unusual-passphrase"
+        lin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
+        link = services.setup_link_create(user=user, by=lin)
+        Client().post(link, {"new_password1": chosen, "new_password2": chosen})
+        chosen_at = timezone.now() - timedelta(minutes=15)
+        assert SetupLink.objects.filter(user=user).update(used_at=chosen_at) == 1
+        self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"password_changed": True}
+        assert event.occurred_at == chosen_at
+        auditor = Client()
+        sign_in(auditor, ada())
+        page = auditor.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        assert "Signed out: password changed" in page and "idle for" not in page
+
+    @pytest.mark.parametrize(
+        ("last_seen", "why"),
+        [
+            (timedelta(minutes=30), {"timed_out": "idle", "minutes": 20}),
+            (timedelta(minutes=5), {"password_changed": True}),
+        ],
+        ids=["after_its_time_out", "before_its_time_out"],
+    )
+    def test_a_new_password_chosen_on_her_page_is_said_to_end_it_only_if_it_did(
+        self, client, last_seen, why
+    ):
+        """Priya left her first browser ``last_seen`` ago and has just changed her password
+        on her account page in a second: a session idle for 30 minutes had timed out 10
+        minutes before, and the change did not end it; one idle for 5 (expired, though its
+        time-out had not come) ended when she changed it, and its sign-out is dated then."""
+        user = priya()
+        sign_in(client, user)
+        self.left(client, signed_in=timedelta(hours=2), last_seen=last_seen)
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        chosen = "a-long-and-unusual-passphrase"
+        elsewhere.post(
+            reverse("accounts:password_change"),
+            {"current_password": PASSWORD, "new_password1": chosen, "new_password2": chosen},
+        )
+        changed = AuditEvent.objects.get(action=Action.PASSWORD_CHANGED, user_id=user.pk)
+        self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == why
+        assert (event.occurred_at == changed.occurred_at) == ("password_changed" in why)
+
     def test_one_that_ended_in_a_day_that_may_be_sealed_is_recorded_now_saying_when(self, client):
         """A sealed day gains no event (audit_verify would find it inserted): one that ended
         two days ago is dated when it was found, and says when it ended."""
