@@ -37,6 +37,10 @@ SESSION_STAMP = "session_stamp"
 TIMED_OUT_MINUTES = "minutes"
 # A session's sign-out event, where a new password chosen elsewhere ended it.
 PASSWORD_CHANGED = {"password_changed": True}
+# One whose user's account was deleted before it timed out (``session_ended_unseen``).
+ACCOUNT_DELETED = {"account_deleted": True}
+# One with no sign-in time, which cannot tell when it timed out (``session_ended_unseen``).
+SIGN_IN_UNRECORDED = {"sign_in_unrecorded": True}
 
 
 def session_replace(request: HttpRequest, by: User) -> None:
@@ -148,17 +152,21 @@ def session_time_out(session: Mapping[str, Any]) -> tuple[datetime, dict[str, An
 
 
 def session_ended_unseen(
-    session: Mapping[str, Any], user: User, *, password_changed_at: datetime | None
+    session: Mapping[str, Any],
+    user: User | None,
+    *,
+    ended_by: tuple[datetime, dict[str, Any]] | None,
 ) -> tuple[datetime, dict[str, Any]]:
     """When a session nobody came back to ended, and what its sign-out event says, as this
     middleware would have said it at a request just after: its time-out (a closed browser's
-    session ends by the idle one, to within the minute ``LAST_SEEN_AT`` may lag), or the new
-    password chosen elsewhere before that (``password_changed_at``: when, if it no longer
-    matches her password), which ended it then, and what changed on her account meanwhile."""
+    session ends by the idle one, to within the minute ``LAST_SEEN_AT`` may lag), or what
+    ended it before that (``ended_by``: when, and what its event says: a new password chosen
+    elsewhere, her account deleted), and what changed on her account meanwhile (``user``:
+    None once her account is deleted, when nothing more is known)."""
     ended, why = session_time_out(session)
-    if password_changed_at is not None and password_changed_at < ended:
-        ended, why = password_changed_at, dict(PASSWORD_CHANGED)
-    if session.get(SESSION_STAMP) != str(user.session_stamp):
+    if ended_by is not None and ended_by[0] < ended:
+        ended, why = ended_by[0], dict(ended_by[1])
+    if user is not None and session.get(SESSION_STAMP) != str(user.session_stamp):
         why |= _account_changed(user, session.get(SIGNED_IN_AT, 0), ended, ended_unseen=True)
     return ended, why
 

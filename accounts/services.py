@@ -11,10 +11,12 @@ import uuid
 from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
@@ -25,7 +27,14 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lockout import sign_in_failures_clear
-from accounts.middleware import SIGNED_IN_AT, session_ended_unseen, session_password_current
+from accounts.middleware import (
+    ACCOUNT_DELETED,
+    PASSWORD_CHANGED,
+    SIGN_IN_UNRECORDED,
+    SIGNED_IN_AT,
+    session_ended_unseen,
+    session_password_current,
+)
 from accounts.models import Organisation, SetupLink, User
 from accounts.permissions import may_act_on
 from accounts.roles import Role
@@ -302,16 +311,9 @@ def sessions_expired_clear(*, now: datetime) -> int:
             data = store().decode(session.session_data)
             session.delete()
             held = data.get(SESSION_KEY)
-            user = User.objects.filter(pk=User._meta.pk.to_python(held)).first() if held else None
-            if user is None or SIGNED_IN_AT not in data:
+            if held is None:  # nobody signed in to it
                 continue
-            ended, why = session_ended_unseen(
-                data,
-                user,
-                password_changed_at=None
-                if session_password_current(data.get(HASH_SESSION_KEY), user)
-                else _password_chosen_after(user, data[SIGNED_IN_AT]),
-            )
+            user, ended, why = _session_ended(data, User._meta.pk.to_python(held), session)
             found = now + (timezone.now() - clock_started)
             # Half an hour short of the seal job's hour: a day is never sealed as this commits.
             if ended < events_open_from(found + timedelta(minutes=30)):
@@ -320,6 +322,49 @@ def sessions_expired_clear(*, now: datetime) -> int:
             record_event(None, note, status=None, at=ended)
             signed_out += 1
     return signed_out
+
+
+def _session_ended(
+    data: dict[str, Any], pk: int, session: Session
+) -> tuple[User, datetime, dict[str, Any]]:
+    """Whose a session nobody came back to was (her account, or, deleted since, as her last
+    event recorded her), when it ended and what its sign-out event says. One with no sign-in
+    time (signed in before it was kept) cannot say when it timed out: it is dated when its
+    session expired, the latest it can have ended, and says so."""
+    user = User.objects.filter(pk=pk).first()
+    signed_out = user or _user_as_last_recorded(pk)
+    if SIGNED_IN_AT not in data:
+        return signed_out, session.expire_date, dict(SIGN_IN_UNRECORDED)
+    if user is None:
+        ended_by = _account_deleted(pk)
+    elif session_password_current(data.get(HASH_SESSION_KEY), user):
+        ended_by = None
+    else:
+        changed = _password_chosen_after(user, data[SIGNED_IN_AT])
+        ended_by = (changed, PASSWORD_CHANGED) if changed else None
+    ended, why = session_ended_unseen(data, user, ended_by=ended_by)
+    return signed_out, ended, why
+
+
+def _user_as_last_recorded(pk: int) -> User:
+    """A deleted user as her last event recorded her (username, roles, organisation), not
+    saved: her sign-out is then among her organisation's events, where her LA's auditors read
+    her sign-in. Known by id alone if no event of hers is left."""
+    last = AuditEvent.objects.filter(user_id=pk).order_by("-occurred_at", "-id").first()
+    if last is None or (organisation := last.organisation_id) is None:
+        return User(pk=pk)
+    return User(pk=pk, username=last.username, roles=last.roles, organisation_id=organisation)
+
+
+def _account_deleted(pk: int) -> tuple[datetime, dict[str, Any]] | None:
+    """When her account was deleted, as its change log dated it, and what a session it ended
+    says; None if it was not logged."""
+    deleted = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User),
+        object_pk=str(pk),
+        action=LogEntry.Action.DELETE,
+    ).aggregate(first=Min("timestamp"))["first"]
+    return (deleted, ACCOUNT_DELETED) if deleted else None
 
 
 def _password_chosen_after(user: User, signed_in_at: float) -> datetime | None:

@@ -170,6 +170,10 @@ def _sign_out_reason(detail: dict[str, Any]) -> str:
         "two-factor sign-in reset" if detail.get("two_factor_reset") else "",
         f"access ended ({User.ACCESS_PROBLEMS.get(str(ended), ended)}{lifted})" if ended else "",
         "account changed" if detail.get("account_changed") else "",
+        "account deleted" if detail.get("account_deleted") else "",
+        "no sign-in time recorded, dated when its session expired"
+        if detail.get("sign_in_unrecorded")
+        else "",
         _found_later(detail.get("ended_at")),
     ]
     said = ", ".join(reason for reason in reasons if reason)

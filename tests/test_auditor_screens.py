@@ -348,6 +348,10 @@ class TestFilters:
             "Signed out: idle for longer than allowed": {"timed_out": "idle"},
             "Signed out: signed in for longer than allowed": {"timed_out": "session_length"},
             "Signed out: password changed": {"password_changed": True},
+            "Signed out: account deleted": {"account_deleted": True},
+            "Signed out: no sign-in time recorded, dated when its session expired": {
+                "sign_in_unrecorded": True
+            },
             "Signed out: access ended (suspended)<": {"access_ended": "suspended"},
             "Signed out: access ended (suspended, since reactivated)": {
                 "access_ended": "suspended",

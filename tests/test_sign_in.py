@@ -9,6 +9,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.test import Client
@@ -927,6 +928,61 @@ class TestSessionsNobodyCameBackTo:
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
         assert event.detail == why
         assert (event.occurred_at == changed.occurred_at) == ("password_changed" in why)
+
+    @pytest.mark.parametrize(
+        ("last_seen", "why"),
+        [
+            (timedelta(minutes=30), {"timed_out": "idle", "minutes": 20}),
+            (timedelta(minutes=5), {"account_deleted": True}),
+        ],
+        ids=["after_its_time_out", "before_its_time_out"],
+    )
+    def test_a_deleted_users_session_is_signed_out_as_she_was_recorded(
+        self, client, last_seen, why
+    ):
+        """Priya left her computer ``last_seen`` ago, and her account has just been deleted:
+        after her session timed out (30 minutes idle), or before (5; expired, though its
+        time-out had not come), which ended it then. Her LA's auditors still read the end of
+        the sign-in they saw, and why, under the name, roles and organisation her sign-in
+        recorded."""
+        user = priya()
+        sign_in(client, user)
+        assert client.get("/").status_code == 200  # an event of hers, naming her
+        self.left(client, signed_in=timedelta(hours=2), last_seen=last_seen)
+        User.objects.get(pk=user.pk).delete()
+        deleted_at = LogEntry.objects.get(
+            object_pk=str(user.pk), action=LogEntry.Action.DELETE
+        ).timestamp
+        assert "1 sign-outs recorded" in self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == why
+        assert (event.username, event.roles, event.organisation_id) == (
+            "priya",
+            list(user.roles),
+            user.organisation_id,
+        )
+        timed_out = timezone.now() - timedelta(minutes=10)
+        ends = deleted_at if "account_deleted" in why else timed_out
+        assert abs(event.occurred_at - ends) < timedelta(seconds=5)
+
+    def test_a_session_with_no_sign_in_time_is_signed_out_when_its_session_expired(self, client):
+        """A session signed in with no sign-in time kept (before it was kept) cannot say when
+        it timed out: its sign-out is dated when its session expired, the latest it can have
+        ended, and says so."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        del session["signed_in_at"]
+        session.save()
+        expired = timezone.now() - timedelta(minutes=5)
+        Session.objects.update(expire_date=expired)
+        assert "1 sign-outs recorded" in self.clear_sessions()
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"sign_in_unrecorded": True} and event.occurred_at == expired
+        auditor = Client()
+        sign_in(auditor, ada())
+        page = auditor.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        assert "Signed out: no sign-in time recorded, dated when its session expired" in page
 
     def test_one_that_ended_in_a_day_that_may_be_sealed_is_recorded_now_saying_when(self, client):
         """A sealed day gains no event (audit_verify would find it inserted): one that ended
