@@ -65,7 +65,7 @@ WITHHELD = "details withheld (shielded record)"
 # Who made a change the viewer is not told of (another LA's officer's shield): a person did,
 # where "system" would have an auditor believe an automatic process had.
 ACTOR_WITHHELD = "an officer of another organisation"
-# Who made a change no one made: a feed, a merge, a scheduled job.
+# Who made a change no one signed in made: a scheduled job's or a command's.
 NO_ACTOR = "system"
 
 # Who the child is may be shown; nothing that says where they are or who is around them.
