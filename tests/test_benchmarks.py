@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -38,6 +39,22 @@ def test_bench_directory_times_search_and_record_pages(directory):
         median, p95, p99, slowest = (float(figures[i]) for i in (2, 4, 6, 8))
         # With a few samples a percentile past the slowest request would be made up.
         assert median <= p95 <= p99 <= slowest, line
+
+
+@pytest.mark.django_db
+def test_bench_directory_measures_a_single_sample(directory):
+    out = StringIO()
+    call_command("bench_directory", "--samples", "1", stdout=out)
+    search = out.getvalue().splitlines()[2].split()
+    assert search[0] == "search"
+    assert search[2] == search[4] == search[6] == search[8], "one time, every percentile"
+
+
+@pytest.mark.django_db
+def test_bench_directory_on_an_empty_directory_says_to_load_one():
+    with pytest.raises(CommandError, match="load demo data first") as refused:
+        call_command("bench_directory", "--samples", "3", stdout=StringIO())
+    assert refused.value.returncode == 2
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ import statistics
 import time
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.test import Client
 from django.utils import timezone
 
@@ -29,10 +29,6 @@ class Command(BaseCommand):
 
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
         settings.SEARCH_RATE_LIMIT = 0  # no limit: it searches without pause
-        user = self._user()
-        client = Client()
-        client.force_login(user)
-        self._verify(client, user)
         total = Child.objects.count()
         ids = list(
             Child.objects.filter(status=Child.Status.ACTIVE)
@@ -41,6 +37,16 @@ class Command(BaseCommand):
             .order_by("?")
             .values("contactpoint_id", "given_name", "family_name", "date_of_birth")[:samples]
         )
+        if not ids:
+            raise CommandError(
+                "The directory holds no child a practitioner can find: load demo data first "
+                "(make run, or seed_demo)",
+                returncode=2,
+            )
+        user = self._user()
+        client = Client()
+        client.force_login(user)
+        self._verify(client, user)
         search, record = [], []
         found = too_many = 0
         for child in ids:
@@ -67,7 +73,10 @@ class Command(BaseCommand):
         for name, times in (("search", search), ("record", record)):
             # "inclusive": the percentiles of the times measured. The default ("exclusive")
             # reaches past the slowest request with few samples (p99 above the max).
-            cuts = statistics.quantiles(times, n=100, method="inclusive")
+            # One sample is every percentile of itself (quantiles needs two).
+            cuts = (
+                statistics.quantiles(times, n=100, method="inclusive") if times[1:] else times * 99
+            )
             self.stdout.write(
                 f"  {name:7} median {statistics.median(times):6.1f}  p95 {cuts[94]:6.1f}  "
                 f"p99 {cuts[98]:6.1f}  max {max(times):6.1f}"
