@@ -41,16 +41,26 @@ class Command(BaseCommand):
     help = "Create a user and print their one-time set-up link."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("username")
-        parser.add_argument("--organisation", required=True, metavar="CODE")
+        parser.add_argument("username", help="the name she signs in with")
         parser.add_argument(
-            "--role", action="append", required=True, choices=Role.values, dest="roles"
-        )
-        parser.add_argument("--email", default="")
-        parser.add_argument("--first-name", default="")
-        parser.add_argument("--last-name", default="")
-        parser.add_argument("--vetting-checked-on", type=_past_date, metavar="YYYY-MM-DD")
-        parser.add_argument("--training-completed-on", type=_past_date, metavar="YYYY-MM-DD")
+            "--organisation", required=True, metavar="CODE",
+            help="her organisation's code (an LA's ONS code, such as E08000003)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--role", action="append", required=True, choices=Role.values, dest="roles",
+            help="a role she holds; give --role again for each other role",
+        )  # fmt: skip
+        parser.add_argument("--email", default="", help="her work email address")
+        parser.add_argument("--first-name", default="", help="her first name")
+        parser.add_argument("--last-name", default="", help="her last name")
+        parser.add_argument(
+            "--vetting-checked-on", type=_past_date, metavar="YYYY-MM-DD",
+            help="the day her vetting check was made; without it she cannot get past sign-in",
+        )  # fmt: skip
+        parser.add_argument(
+            "--training-completed-on", type=_past_date, metavar="YYYY-MM-DD",
+            help="the day she completed ContactPoint training; without it, as for vetting",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         username: str = options["username"]

@@ -29,8 +29,14 @@ class Command(BaseCommand):
     help = "Prepare users and sample children for make loadtest."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--users", type=positive_int, default=60)
-        parser.add_argument("--children", type=positive_int, default=5000)
+        parser.add_argument(
+            "--users", type=positive_int, default=60,
+            help="load-test users to make, load0000 on (default %(default)s)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--children", type=positive_int, default=5000,
+            help="children to sample for the searches and record pages (default %(default)s)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, users: int, children: int, **options: Any) -> None:
         if settings.PRODUCTION:

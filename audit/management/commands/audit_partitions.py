@@ -22,8 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--months-ahead", type=positive_int, default=settings.AUDIT_PARTITION_MONTHS_AHEAD
-        )
+            "--months-ahead", type=positive_int, default=settings.AUDIT_PARTITION_MONTHS_AHEAD,
+            help="months after this one to have partitions for (default %(default)s)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, months_ahead: int, **options: Any) -> None:
         created = partitions_ensure(today=timezone.now().date(), months_ahead=months_ahead)

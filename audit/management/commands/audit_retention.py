@@ -20,10 +20,16 @@ class Command(BaseCommand):
     Run it as the database role that owns the tables (the application's role cannot drop).
     """
 
-    help = "Drop access-log months older than the retention period, after verifying them."
+    help = (
+        "Drop access-log months older than the retention period, and the change log's entries "
+        "of those months, after verifying them."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--years", type=positive_int, default=settings.AUDIT_RETENTION_YEARS)
+        parser.add_argument(
+            "--years", type=positive_int, default=settings.AUDIT_RETENTION_YEARS,
+            help="years to keep (default AUDIT_RETENTION_YEARS: %(default)s)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, years: int, **options: Any) -> None:
         result = retention_apply(now=timezone.now(), years=years)

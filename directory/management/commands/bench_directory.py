@@ -22,7 +22,10 @@ class Command(BaseCommand):
     help = "Measure search and record page latency on the current directory."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--samples", type=positive_int, default=300)
+        parser.add_argument(
+            "--samples", type=positive_int, default=300,
+            help="children to search for and open, one at a time (default %(default)s)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, samples: int, **options: Any) -> None:
         from django.conf import settings

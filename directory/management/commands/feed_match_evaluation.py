@@ -21,8 +21,14 @@ class Command(BaseCommand):
     help = "Measure the feed matcher's precision and recall on a generated labelled set."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--families", type=positive_int, default=2000)
-        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--families", type=positive_int, default=2000,
+            help="families in the generated set (default %(default)s)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--seed", type=int, default=7,
+            help="the same seed always gives the same set (default %(default)s)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, families: int, seed: int, **options: Any) -> None:
         try:

@@ -37,8 +37,11 @@ class Command(BaseCommand):
     help = "Import a feed file: school_census, child_benefit, gp_registration or la_system."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path, metavar="FILE")
-        parser.add_argument("--source", required=True, choices=[s.value for s in FEED_SOURCES])
+        parser.add_argument("file", type=Path, metavar="FILE", help="the CSV file (docs/feeds.md)")
+        parser.add_argument(
+            "--source", required=True, choices=[s.value for s in FEED_SOURCES],
+            help="the feed the file comes from",
+        )  # fmt: skip
         parser.add_argument(
             "--local-authority", metavar="CODE",
             help="the LA the file comes from (needed for child benefit and LA system files)",
@@ -47,7 +50,10 @@ class Command(BaseCommand):
             "--extracted-on", required=True, type=_extract_date, metavar="YYYY-MM-DD",
             help="the day the feed's system extracted the file",
         )  # fmt: skip
-        parser.add_argument("--skip-invalid", action="store_true")
+        parser.add_argument(
+            "--skip-invalid", action="store_true",
+            help="import the valid rows and leave out those with errors (see --report)",
+        )  # fmt: skip
         parser.add_argument(
             "--report", type=Path, metavar="FILE",
             help="where --skip-invalid writes rejected rows (default: FILE.rejected.csv)",

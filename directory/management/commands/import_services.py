@@ -20,7 +20,9 @@ class Command(BaseCommand):
     help = "Load the register of schools and GP practices that feed rows name."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path, metavar="FILE")
+        parser.add_argument(
+            "file", type=Path, metavar="FILE", help="the register's CSV file (docs/feeds.md)"
+        )
 
     def handle(self, *args: Any, file: Path, **options: Any) -> None:
         if not file.is_file():

@@ -42,7 +42,10 @@ class Command(BaseCommand):
     help = "Load deterministic demo children and one demo user per role."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--children", type=positive_int, default=1000, metavar="N")
+        parser.add_argument(
+            "--children", type=positive_int, default=1000, metavar="N",
+            help="how many children to load (default %(default)s)",
+        )  # fmt: skip
         parser.add_argument(
             "--seed",
             type=int,
@@ -54,12 +57,14 @@ class Command(BaseCommand):
         group.add_argument(
             "--if-empty",
             action="store_true",
-            help="do nothing (but print the demo sign-in details) if children are loaded already",
+            help="if children are loaded already, keep them: only make the demo users' "
+            "passwords and codes afresh and print them",
         )
         group.add_argument(
             "--replace",
             action="store_true",
-            help="empty the directory first",
+            help="empty the directory (and its feeds and shields, not users or the audit "
+            "log) first",
         )
 
     def handle(
