@@ -1554,25 +1554,44 @@ class TestCreateUserCommand:
         user = User.objects.get(username="tom")
         assert user.roles == ["practitioner", "auditor"]
 
-    def test_the_first_administrator_can_be_given_their_checks(self, client):
-        """No one else can vouch for the first administrator of a new deployment."""
+    def test_a_new_deployment_makes_its_first_administrator_and_her_organisation(self, client):
+        """A new deployment holds no organisation, and only a national administrator adds one
+        on a page: the command makes the service operator with its first administrator, and
+        records her checks, as no one else can vouch for her."""
         from django.core.management import call_command
 
         from tests.personas import PASSWORD, authenticator
 
+        assert not Organisation.objects.exists()
         call_command(
-            "create_user", "boot", "--organisation", operator().code,
+            "create_user", "boot", "--organisation", "cpnational",
+            "--new-organisation", "ContactPoint National Service",
             "--role", "national_administrator",
             "--vetting-checked-on", "2026-01-05", "--training-completed-on", "2026-02-01",
         )  # fmt: skip
         user = User.objects.get(username="boot")
         assert str(user.vetting_checked_on) == "2026-01-05"
+        assert (user.organisation.code, user.organisation.kind) == (
+            "CPNATIONAL", "service_operator"
+        )  # fmt: skip
         user.set_password(PASSWORD)  # as the set-up link would
         user.save()
         device = authenticator(user)
         client.post(reverse("accounts:login"), {"username": "boot", "password": PASSWORD})
         client.post(reverse("accounts:two_factor"), {"otp_token": current_code(device)})
-        assert client.get(reverse("accounts:organisation_list")).status_code == 200
+        assert client.get(reverse("accounts:organisation_create")).status_code == 200
+
+    def test_a_new_organisation_is_refused_under_a_code_taken(self):
+        from django.core.management import CommandError, call_command
+
+        northshire()
+        with pytest.raises(CommandError, match="An organisation with that code already exists"):
+            call_command(
+                "create_user", "boot", "--organisation", "E06000099",
+                "--new-organisation", "Another", "--role", "national_administrator",
+            )  # fmt: skip
+        assert not User.objects.filter(username="boot").exists()
+        assert Organisation.objects.get(code="E06000099").name != "Another"
 
     @pytest.mark.parametrize("day", ["2099-01-01", "5 Jan 2026"])
     def test_it_refuses_a_check_date_in_the_future_or_not_a_date(self, day):

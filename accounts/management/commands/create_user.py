@@ -1,5 +1,5 @@
-"""`python manage.py create_user USERNAME --organisation CODE --role ROLE [--role ROLE …]
-[--vetting-checked-on YYYY-MM-DD --training-completed-on YYYY-MM-DD]`."""
+"""`python manage.py create_user USERNAME --organisation CODE [--new-organisation NAME] --role ROLE
+[--role ROLE …] [--vetting-checked-on YYYY-MM-DD --training-completed-on YYYY-MM-DD]`."""
 
 from argparse import ArgumentTypeError
 from datetime import date
@@ -9,11 +9,12 @@ from auditlog.context import set_actor
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.core.validators import validate_email
+from django.db import transaction
 from django.db.models import CharField
 from django.utils import timezone
 
 from accounts import services
-from accounts.forms import UserForm
+from accounts.forms import OrganisationForm, UserForm
 from accounts.models import Organisation, User
 from accounts.roles import Role
 from contactpoint.commands import Command as BaseCommand
@@ -35,7 +36,9 @@ class Command(BaseCommand):
     The link is valid for 72 hours; the user chooses a password and enrols two-factor sign-in.
     Until their vetting and training dates are recorded the user cannot get past sign-in: an
     administrator records them, or, for the first administrator of a new deployment (whom no
-    one else can vouch for), this command, from the checks made before it was run.
+    one else can vouch for), this command, from the checks made before it was run. A new
+    deployment holds no organisation either, and only a national administrator adds one: with
+    ``--new-organisation NAME`` the command makes the service operator her organisation.
     """
 
     help = "Create a user and print their one-time set-up link."
@@ -45,6 +48,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--organisation", required=True, metavar="CODE",
             help="her organisation's code (an LA's ONS code, such as E08000003)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--new-organisation", metavar="NAME",
+            help="a new deployment's first administrator: make the service operator, named "
+            "NAME, under --organisation CODE",
         )  # fmt: skip
         parser.add_argument(
             "--role", action="append", required=True, choices=Role.values, dest="roles",
@@ -80,9 +88,16 @@ class Command(BaseCommand):
         if User.objects.filter(username__iexact=username).exists():
             raise CommandError(f"A user called {username!r} already exists", returncode=2)
         organisation = Organisation.objects.filter(code=options["organisation"]).first()
-        if organisation is None:
+        new_organisation = None
+        if options["new_organisation"] is not None:
+            new_organisation = self._new_organisation(
+                options["organisation"], options["new_organisation"]
+            )
+        elif organisation is None:
             raise CommandError(
-                f"No organisation has the code {options['organisation']!r}", returncode=2
+                f"No organisation has the code {options['organisation']!r} (a new deployment's "
+                "first administrator makes hers with --new-organisation NAME)",
+                returncode=2,
             )
         # As the administrators' form has it: a check too old to give access is a mistake.
         checked = User(
@@ -105,7 +120,10 @@ class Command(BaseCommand):
                     f"{options['email']!r} is not an email address", returncode=2
                 ) from None
         try:
-            with set_actor(None):
+            with set_actor(None), transaction.atomic():
+                if new_organisation is not None:
+                    organisation = services.organisation_save(organisation=new_organisation)
+                assert organisation is not None
                 user, link = services.user_create(
                     username=username,
                     organisation=organisation,
@@ -119,5 +137,24 @@ class Command(BaseCommand):
                 )
         except services.UsernameTaken:  # taken by someone else since the check above
             raise CommandError(f"A user called {username!r} already exists", returncode=2) from None
+        except services.CodeTaken:
+            raise CommandError(
+                f"An organisation has the code {options['organisation']!r} already", returncode=2
+            ) from None
+        if new_organisation is not None:
+            self.stdout.write(
+                f"Created the organisation {organisation.name} ({organisation.code})."
+            )
         self.stdout.write(f"Created {user.username} at {organisation.name}.")
         self.stdout.write(f"Set-up link (valid for 72 hours, works once): {link}")
+
+    @staticmethod
+    def _new_organisation(code: str, name: str) -> Organisation:
+        """The service operator, checked as a national administrator's form checks a new
+        organisation (not saved yet): an LA needs its team's contact details, which she adds
+        on the organisations page once she can sign in."""
+        form = OrganisationForm({"code": code, "name": name, "kind": "service_operator"})
+        if not form.is_valid():
+            said = [str(message) for messages in form.errors.values() for message in messages]
+            raise CommandError(" ".join(said), returncode=2)
+        return form.save(commit=False)
