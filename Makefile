@@ -15,10 +15,11 @@ STATIC_SOURCES := $(shell find static frontend -type f 2>/dev/null)
 
 help:
 	@echo "make run    set up everything, load demo data and serve on http://127.0.0.1:8000/"
-	@echo "make test   set up everything and run the whole suite, lint and type checks"
+	@echo "make test   set up everything, then lint, type checks, migration check and the whole suite"
 	@echo "make loadtest  load test with 1,000,000 demo children (not part of make test)"
 	@echo "make faulttest PostgreSQL stopped and started under load (not part of make test)"
 	@echo "make db-stop   stop the embedded PostgreSQL server"
+	@echo "make clean     stop it, and remove .venv/, node_modules/ and built assets (not var/pgdata/)"
 
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then echo "ContactPoint needs Python 3.11 or 3.12 on the PATH." >&2; exit 1; fi
