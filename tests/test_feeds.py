@@ -779,6 +779,26 @@ class TestImportCommand:
         assert report[1][0] == "3" and report[1][1].startswith("gender: unknown code 'x'")
         assert "Read 1 row of" in capsys.readouterr().out
 
+    @pytest.mark.parametrize(
+        ("rows", "options", "told"),
+        [
+            ([{"gender": "x"}], [], "1 row has errors. Nothing has been imported. Correct the "
+             "file, or use --skip-invalid."),
+            ([{"gender": "x"}, {"upn": upn("352214300102"), "gender": "y"}], ["--skip-invalid"],
+             "2 rows have errors. Nothing has been imported. Correct the file."),
+        ],
+    )  # fmt: skip
+    def test_a_rejected_file_is_told_what_would_import_it(
+        self, tmp_path, school, capsys, rows, options, told
+    ):
+        """--skip-invalid is offered only where it would import something."""
+        path = self.write(tmp_path, census(*rows))
+        with pytest.raises(SystemExit) as exited:
+            import_feed_today("--source", "school_census", *options, str(path))
+        assert exited.value.code == 1
+        assert f"census.csv was rejected: {told}" in capsys.readouterr().err
+        assert not FeedImport.objects.exists()
+
     def test_the_rejected_rows_never_hand_a_spreadsheet_a_formula(self, tmp_path, school):
         """The report is opened in a spreadsheet, and a file's cells are anyone's text."""
         formula = '=HYPERLINK("http://example.com","Open")'

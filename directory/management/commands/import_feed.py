@@ -114,9 +114,14 @@ class Command(BaseCommand):
             )
             sys.exit(1)
         if outcome.feed_import is None:
+            wrong = len(validation.rejected)
+            said = f"{wrong} row{'s have' if wrong != 1 else ' has'} errors" if wrong else "errors"
+            # --skip-invalid is no way on where it was given (no row was valid) or where the
+            # file itself is wrong (its header, its encoding), which no row can be left out for.
+            advice = "" if options["skip_invalid"] or not wrong else ", or use --skip-invalid"
             self.stderr.write(
-                f"{path.name} was rejected: {len(validation.rejected) or 1} rows have errors. "
-                "Nothing has been imported. Correct the file, or use --skip-invalid."
+                f"{path.name} was rejected: {said}. Nothing has been imported. "
+                f"Correct the file{advice}."
             )
             sys.exit(1)
         if validation.rejected:
