@@ -2,8 +2,8 @@
 --
 -- Run as the owner role, which created the tables by running the migrations, with psql:
 --   psql "$OWNER_DATABASE_URL" -v app_role=contactpoint_app -f docs/database-roles.sql
--- The application (gunicorn, and the audit_seal and audit_verify commands) connects as
--- app_role. Re-run after every migration and every audit_partitions run (both as the owner).
+-- The application (gunicorn, and every scheduled command but audit_partitions and
+-- audit_retention) connects as app_role. Re-run after every migration and every audit_partitions run (both as the owner).
 
 GRANT USAGE ON SCHEMA public TO :"app_role";
 -- Only the owner creates tables. This takes effect only where the owner owns the database and
