@@ -90,7 +90,8 @@ def _session_problem(
     if now > ends:
         allowed = duration_in_words(timedelta(minutes=timed_out_why[TIMED_OUT_MINUTES]))
         told = (
-            f"You have been signed out because you were signed in for {allowed}. {_sign_in_again(user)}"
+            "You have been signed out because you were signed in for "
+            f"{allowed}. {_sign_in_again(user)}"
             if timed_out_why["timed_out"] == "session_length"
             else (
                 f"You have been signed out because you did nothing for {allowed}, "
