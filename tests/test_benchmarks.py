@@ -42,6 +42,16 @@ def test_bench_directory_times_search_and_record_pages(directory):
 
 
 @pytest.mark.django_db
+def test_bench_directory_leaves_the_search_limit_as_it_found_it(directory, settings):
+    """It searches without a limit; the tests run after it in the same process keep theirs."""
+    settings.SEARCH_RATE_LIMIT = 30
+    hosts = list(settings.ALLOWED_HOSTS)
+    call_command("bench_directory", "--samples", "2", stdout=StringIO())
+    assert settings.SEARCH_RATE_LIMIT == 30
+    assert hosts == settings.ALLOWED_HOSTS
+
+
+@pytest.mark.django_db
 def test_bench_directory_measures_a_single_sample(directory):
     out = StringIO()
     call_command("bench_directory", "--samples", "1", stdout=out)

@@ -5,7 +5,7 @@ import time
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -30,8 +30,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, samples: int, **options: Any) -> None:
         from django.conf import settings
 
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-        settings.SEARCH_RATE_LIMIT = 0  # no limit: it searches without pause
+        # For this run only: a caller in the same process (the tests) keeps its own settings.
+        # No rate limit, as it searches without pause.
+        with override_settings(
+            ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"], SEARCH_RATE_LIMIT=0
+        ):
+            self._measure(samples)
+
+    def _measure(self, samples: int) -> None:
         total = Child.objects.count()
         ids = list(
             Child.objects.filter(status=Child.Status.ACTIVE)
