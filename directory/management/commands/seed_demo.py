@@ -51,7 +51,7 @@ class Command(BaseCommand):
             type=int,
             default=settings.DEMO_SEED,
             metavar="S",
-            help="the same seed always gives the same children",
+            help="the same seed always gives the same children (default DEMO_SEED: %(default)s)",
         )
         group = parser.add_mutually_exclusive_group()
         group.add_argument(
