@@ -4,13 +4,16 @@ import logging
 import multiprocessing
 import os
 
+from contactpoint.env import env_int
 from contactpoint.secret_paths import path_without_secrets
 
 wsgi_app = "contactpoint.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Read as every setting is (contactpoint/env.py): a mistyped value stops start-up with its
+# name, and none may be 0, which gunicorn takes as no worker at all, or (the timeout) none.
+workers = env_int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1, minimum=1)
+threads = env_int("GUNICORN_THREADS", 1, minimum=1)
+timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=1)
 graceful_timeout = 20
 # Workers are recycled now and then so that a slow leak can never take the service down.
 max_requests = 2000

@@ -66,3 +66,32 @@ def test_gunicorn_serves_the_sign_in_page_and_its_static_files(tmp_path: Path):
     assert '"GET /accounts/login/" 200' in access_log
     assert "Invalid request from ip=127.0.0.1 (its text is not logged)" in access_log
     assert "Archer" not in access_log and "Quennell" not in access_log, "no name in a log line"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("GUNICORN_WORKERS", "0", "GUNICORN_WORKERS must be at least 1, not 0"),
+        ("GUNICORN_WORKERS", "four", "GUNICORN_WORKERS must be a whole number, not 'four'"),
+        ("GUNICORN_TIMEOUT", "0", "GUNICORN_TIMEOUT must be at least 1, not 0"),
+    ],
+)
+def test_gunicorn_stops_at_start_up_on_a_value_it_cannot_use(variable, value, message):
+    """0 workers would listen and never answer, and a timeout of 0 is none: as every other
+    setting, the value is refused with its name (README "Configuration")."""
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{free_port()}", variable: value}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    try:
+        result = subprocess.run(
+            [str(gunicorn), "-c", "contactpoint/gunicorn.conf.py"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"gunicorn ran with {variable}={value}")
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
