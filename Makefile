@@ -80,5 +80,8 @@ faulttest: setup
 db-stop: $(VENV)/.installed
 	$(BIN)/python -m contactpoint.database stop
 
-clean: db-stop
+# Stops the embedded PostgreSQL only if the virtual environment that runs it is there: with
+# none, no server of this checkout can be running, and building one just to delete it is waste.
+clean:
+	if [ -x $(BIN)/python ]; then $(BIN)/python -m contactpoint.database stop; fi
 	rm -rf $(VENV) node_modules build var/staticfiles
