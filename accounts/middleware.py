@@ -22,6 +22,7 @@ from django.utils.crypto import constant_time_compare
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from accounts.sessions import RENEWED_HERE, kept_if_renewed
 from audit.models import Action
 from audit.recorder import audit_also, audit_note, session_replaced_note
 
@@ -57,10 +58,6 @@ def session_start(request: HttpRequest, user: User) -> None:
     request.session[SIGNED_IN_AT] = now
     request.session[LAST_SEEN_AT] = now
     request.session[SESSION_STAMP] = str(user.session_stamp)
-
-
-# What is left under a session's old key when a new password renews it (session_renew).
-RENEWED_HERE = "renewed_by_new_password"
 
 
 def session_renew(request: HttpRequest, user: User) -> None:
@@ -267,8 +264,14 @@ def _ended_by_new_password(request: HttpRequest) -> None:
     longer matches her password and silently empties it. An event of her sign-out says why, or
     her LA's auditors would never see that session end. Read before anything asks who is
     signed in (the change log's middleware does, before any view): the asking ends it."""
-    held, password_was = request.session.get(SESSION_KEY), request.session.get(HASH_SESSION_KEY)
-    if held is None or isinstance(request.user, User):
+    session = request.session
+    held, password_was = session.get(SESSION_KEY), session.get(HASH_SESSION_KEY)
+    if held is None:
+        return
+    with kept_if_renewed(session):
+        signed_in = isinstance(request.user, User)
+    if signed_in or session.get(RENEWED_HERE):
+        # Renewed meanwhile by a double click's first request: her browser holds that session.
         return
     account = User.objects.filter(pk=User._meta.pk.to_python(held)).first()
     if account is not None and not session_password_current(password_was, account):

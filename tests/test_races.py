@@ -17,21 +17,26 @@ import psycopg
 import pytest
 from auditlog.context import disable_auditlog
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.contrib.sessions.models import Session
 from django.db import DataError, connection, connections, transaction
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import views
 from accounts.lockout import sign_in_refused
+from accounts.middleware import AccessControlMiddleware, _ended_by_new_password
 from accounts.models import Organisation, SignInFailure, User
+from accounts.sessions import RENEWED_HERE
 from audit.models import Action
 from contactpoint import serialise
 from contactpoint.serialise import Turn
@@ -1793,6 +1798,19 @@ def test_a_match_decided_while_the_lifecycle_job_purges_its_record_is_no_deadloc
     assert not SourceRecord.objects.filter(pk=review.source_record_id).exists()
 
 
+def her_browser_signed_in(user: User) -> str:
+    """The key of a session of hers signed in with her password as it is now."""
+    browser = her_browser()
+    held = SessionStore(session_key=browser)
+    held[SESSION_KEY], held[BACKEND_SESSION_KEY] = (
+        str(user.pk),
+        "django.contrib.auth.backends.ModelBackend",
+    )
+    held[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    held.save()
+    return browser
+
+
 def test_her_new_password_sent_twice_at_once_is_set_once_and_keeps_her_signed_in(
     committed, monkeypatch
 ):
@@ -1802,14 +1820,7 @@ def test_her_new_password_sent_twice_at_once_is_set_once_and_keeps_her_signed_in
     second event). Now it finds the password already the one it asks for: no second change,
     no failure counted, and the session her browser keeps is signed in with it."""
     before = set(Session.objects.values_list("session_key", flat=True))
-    browser = her_browser()
-    held = SessionStore(session_key=browser)
-    held[SESSION_KEY], held[BACKEND_SESSION_KEY] = (
-        str(committed.pk),
-        "django.contrib.auth.backends.ModelBackend",
-    )
-    held[HASH_SESSION_KEY] = committed.get_session_auth_hash()
-    held.save()
+    browser = her_browser_signed_in(committed)
     forms_checked_side_by_side(monkeypatch, views.ChangePasswordForm)
     chosen = "a-long-and-unusual-passphrase"
     answers: list[tuple[HttpResponse, HttpRequest]] = []
@@ -1842,6 +1853,54 @@ def test_her_new_password_sent_twice_at_once_is_set_once_and_keeps_her_signed_in
         # Her browser keeps the cookie of the answer it got last.
         kept = SessionStore(session_key=answers[-1][1].session.session_key)
         assert kept[HASH_SESSION_KEY] == user.get_session_auth_hash()
+    finally:
+        Session.objects.exclude(session_key__in=before).delete()
+
+
+def test_her_new_password_sent_twice_keeps_her_signed_in_when_the_second_read_her_session_first(
+    committed, settings
+):
+    """A double click on "Change password" with JavaScript off: the second request read her
+    session before the first committed, and her account after it. Django found the session's
+    password old and ended it, deleting the key the first had left for it, and told her
+    browser to drop its cookie: she was signed out of the session the first had renewed, and
+    shown the sign-in page. Now the second finds the key renewed and sends her home."""
+    before = set(Session.objects.values_list("session_key", flat=True))
+    browser = her_browser_signed_in(committed)
+    chosen = "a-long-and-unusual-passphrase"
+    form = {"current_password": "the-right-password-1", "new_password1": chosen}
+    form["new_password2"] = chosen
+
+    def sent_from_her_browser() -> HttpRequest:
+        request = RequestFactory().post("/accounts/password/", form)
+        request.COOKIES[settings.SESSION_COOKIE_NAME] = browser
+        SessionMiddleware(HttpResponse).process_request(request)
+        request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+        return request
+
+    second = sent_from_her_browser()
+    assert second.session.get(SESSION_KEY) == str(committed.pk)  # read before the first commits
+    first = sent_from_her_browser()
+    first.user = User.objects.get(pk=committed.pk)
+    try:
+        with disable_auditlog(), transaction.atomic():
+            assert views.password_change(first).status_code == 302
+            SessionMiddleware(HttpResponse).process_response(first, HttpResponse())
+        renewed = first.session.session_key
+        with disable_auditlog(), transaction.atomic():
+            AuthenticationMiddleware(HttpResponse).process_request(second)
+            _ended_by_new_password(second)
+            answer = AccessControlMiddleware._refusal(second, "accounts:password_change")
+            assert isinstance(answer, HttpResponse)
+            answer = SessionMiddleware(HttpResponse).process_response(second, answer)
+        assert answer["Location"] == reverse("home")
+        assert settings.SESSION_COOKIE_NAME not in answer.cookies, "her cookie is left alone"
+        noted = getattr(second, "audit", None)  # no sign-out of hers is written
+        assert noted is None or Action.SIGN_OUT not in [also.action for also in noted.also]
+        kept = SessionStore(session_key=renewed)
+        user = User.objects.get(pk=committed.pk)
+        assert kept[HASH_SESSION_KEY] == user.get_session_auth_hash()
+        assert SessionStore(session_key=browser).get(RENEWED_HERE), "left for a third click"
     finally:
         Session.objects.exclude(session_key__in=before).delete()
 

@@ -1,0 +1,48 @@
+"""Where sessions are kept: Django's database store, with the one exception a double click on
+"Change password" needs (``SessionStore.flush``)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+
+# What is left under a session's old key when a new password renews it
+# (accounts.middleware.session_renew).
+RENEWED_HERE = "renewed_by_new_password"
+
+
+class SessionStore(DatabaseSessionStore):
+    """Django's database sessions (``SESSION_ENGINE``)."""
+
+    # Set while accounts.middleware asks Django who is signed in (``flush``).
+    keep_if_renewed = False
+
+    def flush(self) -> None:
+        """Ends the session, unless ``keep_if_renewed`` and another request renewed it after
+        this one read it: a double click's first request, changing her password, left this
+        key holding only that (``RENEWED_HERE``). Django, finding the password this copy was
+        signed in with old, would delete what the first left and drop her browser's cookie,
+        signing her out of the session the first renewed; this request takes what the first
+        left instead, signed in as nobody, and changes nothing."""
+        if self.keep_if_renewed and self.session_key is not None:
+            stored = self.__class__(self.session_key)
+            if stored.get(RENEWED_HERE):
+                self.clear()
+                self.update(dict(stored.items()))
+                self.modified = False
+                return
+        super().flush()
+
+
+@contextmanager
+def kept_if_renewed(session: SessionBase) -> Iterator[None]:
+    """While Django asks who is signed in (accounts.middleware): see ``SessionStore.flush``."""
+    if not isinstance(session, SessionStore):  # a test's request, made without the middleware
+        yield
+        return
+    session.keep_if_renewed = True
+    try:
+        yield
+    finally:
+        session.keep_if_renewed = False
