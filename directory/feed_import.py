@@ -737,12 +737,23 @@ def _identifier_differs(row: FeedRow, child: Child) -> bool:
 
 
 def _by_identifier(row: FeedRow) -> Child | None:
+    """The child (the record kept, after a merge) a feed linked the row's NHS number or UPN
+    to. Refused, as an error of the row, when she is someone else (``_someone_else``): a
+    mistyped or reused number would otherwise give another child's home and carers to her."""
     for kind, value in row.identifiers.items():
         found = (
             ChildIdentifier.objects.filter(kind=kind, value=value).select_related("child").first()
         )
-        if found:
-            return found.child.record_kept()
+        if found is None:
+            continue
+        child = found.child.record_kept()
+        if _someone_else(row, child):
+            raise RowRefused(
+                row.number,
+                f"{kind}: {value!r} was sent before for a child with another name and date of "
+                "birth. An NHS number or UPN is one child's alone: check it",
+            )
+        return child
     return None
 
 

@@ -1041,6 +1041,31 @@ class TestAFeedsIdIsOneChilds:
         outcome = la_import(la_system(**corrected), name="b.csv")
         assert dict(outcome.counts) == {"updated": 1}
 
+    @pytest.mark.parametrize("feed", [Source.GP_REGISTRATION, Source.LA_SYSTEM])
+    def test_a_row_for_another_child_under_her_nhs_number_is_refused(self, feed):
+        """A new record (a GP's, another LA's) with Zed's NHS number, mistyped or reused, for
+        Ada, who shares none of his names and not his birthday: it joined Zed, shielded as he
+        is, and her home became his."""
+        la_import(la_system(nhs_number="9434765005"), name="a.csv")
+        shield(Child.objects.get(given_name="Zed"))
+        before = self.zed()
+        ada = {**self.ADA, "nhs_number": "943 476 5005", "town": "Southtown"}
+        if feed == Source.GP_REGISTRATION:
+            make_service(Service.Kind.GP_PRACTICE, name="Southtown Surgery", identifier="A81001")
+            outcome = feed_import(
+                source=feed, file_name="gp.csv", content=gp_registration(**ada),
+                local_authority=southshire(), by=None,
+            )  # fmt: skip
+        else:
+            outcome = la_import(la_system(la_record_id="2001", **ada), southshire(), "b.csv")
+        assert outcome.feed_import is None
+        assert error_report(outcome.validation.errors) == (
+            "Row 2: nhs_number: '9434765005' was sent before for a child with another name and "
+            "date of birth. An NHS number or UPN is one child's alone: check it"
+        )
+        assert self.zed() == before
+        assert SourceRecord.objects.count() == 1
+
 
 class TestMatching:
     def test_a_pupil_number_seen_before_updates_the_same_child(self, school):
