@@ -736,10 +736,12 @@ def _identifier_differs(row: FeedRow, child: Child) -> bool:
     )
 
 
-def _by_identifier(row: FeedRow) -> Child | None:
+def _by_identifier(row: FeedRow) -> tuple[Child | None, Child | None]:
     """The child (the record kept, after a merge) a feed linked the row's NHS number or UPN
-    to. Refused, as an error of the row, when she is someone else (``_someone_else``): a
-    mistyped or reused number would otherwise give another child's home and carers to her."""
+    to, and none; or, where the row may be another child (``_whose``), none, and her, to be
+    offered to the data manager who decides. Refused, as an error of the row, when it is
+    another child's: a mistyped or reused number would otherwise give another child's home
+    and carers to her."""
     for kind, value in row.identifiers.items():
         found = (
             ChildIdentifier.objects.filter(kind=kind, value=value).select_related("child").first()
@@ -747,14 +749,15 @@ def _by_identifier(row: FeedRow) -> Child | None:
         if found is None:
             continue
         child = found.child.record_kept()
-        if _someone_else(row, child):
+        whose = _whose(row, child)
+        if whose == ANOTHER_CHILDS:
             raise RowRefused(
                 row.number,
                 f"{kind}: {value!r} was sent before for a child with another name and date of "
                 "birth. An NHS number or UPN is one child's alone: check it",
             )
-        return child
-    return None
+        return (None, child) if whose == IN_DOUBT else (child, None)
+    return None, None
 
 
 def _record_key(row: FeedRow, source: str, la: Organisation | None) -> str:
@@ -821,7 +824,8 @@ def _apply_row(
         # What the rows say: a column a file leaves out (one added to the format later) says
         # what an empty one does, so the same row with and without it is unchanged.
         unchanged = _said(said_before) == _said(row.payload)
-        if not unchanged and existing.child is not None and _someone_else(row, existing.child):
+        whose = HERS if unchanged or existing.child is None else _whose(row, existing.child)
+        if whose == ANOTHER_CHILDS:
             raise RowRefused(
                 row.number,
                 f"{RECORD_ID_COLUMN[source]}: {row.record_id!r} was sent before for a child with "
@@ -832,6 +836,9 @@ def _apply_row(
             existing.row_held_back(row.payload, record)
         else:
             existing.row_received(row.payload, record)
+        if whose == IN_DOUBT and outdone is None and existing.child is not None:
+            _held_for_review(existing, row, pointed_to=existing.child)
+            return "waiting_for_review"
         if existing.child_id is None:
             if not unchanged:
                 _review_refresh(existing, row)
@@ -845,8 +852,10 @@ def _apply_row(
         return "unchanged" if hidden else "updated"
     if PurgedFeedRecord.is_purged(source, key):
         return PURGED  # nothing of the row is kept: the person's record was purged
-    child = _by_identifier(row)
-    decision, scored = ("identifier", []) if child is not None else _placement(row)
+    child, pointed_to = _by_identifier(row)
+    decision, scored = (
+        ("identifier", []) if child is not None else _placement(row, pointed_to=pointed_to)
+    )
     if decision == "merge":
         child = scored[0].child
     # Whether she was found by an identifier or by her name and birthday, an older file of
@@ -858,7 +867,7 @@ def _apply_row(
     # waits for it, and once it is committed its record is the one this row updates.
     SourceRecord.objects.bulk_create(
         [SourceRecord(source=source, record_id=key, payload=row.payload, first_import=record,
-                      last_import=record)],
+                      last_import=record, pointed_to=pointed_to)],
         ignore_conflicts=True,
     )  # fmt: skip
     source_record = SourceRecord.objects.select_for_update().get(source=source, record_id=key)
@@ -868,7 +877,9 @@ def _apply_row(
         link(source_record, row, child, record, la, where=not held)
         return "matched_by_identifier" if decision == "identifier" else "matched_automatically"
     if decision == "review":
-        MatchReview.objects.create(source_record=source_record, candidates=_shortlist(scored))
+        MatchReview.objects.create(
+            source_record=source_record, candidates=_shortlist(scored, pointed_to=pointed_to)
+        )
         return "waiting_for_review"
     try:
         child = child_create_from_row(row, source, record, la)
@@ -878,13 +889,41 @@ def _apply_row(
     return "new_child"
 
 
-def _someone_else(row: FeedRow, child: Child) -> bool:
-    """Whether the row, under the id of the child's feed record, is another child: none of
-    her names and not her birthday (a system that gave a retired id to a new child, or a
-    mistyped id). A correction of her birthday, or of her name, is still hers."""
+HERS, ANOTHER_CHILDS, IN_DOUBT = "hers", "another child's", "in doubt"
+
+
+def _whose(row: FeedRow, child: Child) -> str:
+    """Whether a row under the id of the child's feed record, or her NHS number or UPN, is
+    ``HERS``; ``ANOTHER_CHILDS``: none of her names and not her birthday, nor close to either
+    (a system that gave a retired id to a new child, or a mistyped id); or ``IN_DOUBT``:
+    another birthday, not a slip of hers, and a name she does not hold, not even close. That
+    is a brother or sister under her id as much as her name and birthday corrected at once,
+    and a data manager decides. A correction of her birthday, or of her name, is still hers."""
     levels = agreement(row.person(), child.person())
-    return all(
-        levels[name] == "different" for name in ("family_name", "given_name", "date_of_birth")
+    names = {levels["family_name"], levels["given_name"]}
+    if levels["date_of_birth"] in ("exact", "close") or "different" not in names:
+        return HERS
+    if names == {"different"} and levels["date_of_birth"] == "different":
+        return ANOTHER_CHILDS
+    return IN_DOUBT
+
+
+def _held_for_review(source_record: SourceRecord, row: FeedRow, *, pointed_to: Child) -> None:
+    """The feed record's row, which may be another child than ``pointed_to`` (the child it was
+    linked to), waits for a data manager, who is offered her; until then nothing of it is
+    applied, and what its earlier rows gave her stays hers."""
+    source_record.child, source_record.pointed_to = None, pointed_to
+    source_record.save(update_fields=["child", "pointed_to"])
+    _, scored = _placement(row, pointed_to=pointed_to)
+    # A feed record has one review: one decided before waits again.
+    MatchReview.objects.update_or_create(
+        source_record=source_record,
+        defaults={
+            "candidates": _shortlist(scored, pointed_to=pointed_to),
+            "status": MatchReview.Status.OPEN,
+            "decided_by": None,
+            "decided_at": None,
+        },
     )
 
 
@@ -956,29 +995,40 @@ def _sent_since(last: FeedImport, first: FeedImport) -> bool:
     return sent.imported_at > first.imported_at and sent.extracted >= first.extracted
 
 
-def _placement(row: FeedRow) -> tuple[str, list[Scored]]:
-    """Where a row goes ("merge", "review" or "new"), and its candidates, best first."""
+def _placement(row: FeedRow, *, pointed_to: Child | None = None) -> tuple[str, list[Scored]]:
+    """Where a row goes ("merge", "review" or "new"), and its candidates, best first.
+    ``pointed_to``: the child the row's id, NHS number or UPN points to, though it may be
+    another child (``_whose``): a person decides, offered her."""
     scored = feed_candidates(row)
     decision = match_decision(scored)
     if decision == "merge" and _identifier_differs(row, scored[0].child):
+        decision = "review"
+    if pointed_to is not None:
+        _offered(scored, row, pointed_to.record_kept())
         decision = "review"
     lookalike = shielded_lookalike(row.person())
     if lookalike is not None and (decision == "new" or scored[0].child.pk != lookalike.pk):
         # It may be a shielded child under a new name or address: a person decides, and
         # nothing of it is visible until then.
-        if all(s.child.pk != lookalike.pk for s in scored):
-            levels = linkage_levels(row.person(), lookalike, shielded=True)
-            scored.append(Scored(lookalike, linkage_weight(levels), levels))
-            scored.sort(key=lambda s: -s.weight)
+        _offered(scored, row, lookalike)
         decision = "review"
     return decision, scored
 
 
-def _shortlist(scored: list[Scored]) -> list[dict[str, Any]]:
+def _offered(scored: list[Scored], row: FeedRow, child: Child) -> None:
+    """``child`` among the candidates, in her place by weight, however her names were keyed."""
+    if all(s.child.pk != child.pk for s in scored):
+        levels = linkage_levels(row.person(), child, shielded=is_shielded(child))
+        scored.append(Scored(child, linkage_weight(levels), levels))
+        scored.sort(key=lambda s: -s.weight)
+
+
+def _shortlist(scored: list[Scored], *, pointed_to: Child | None = None) -> list[dict[str, Any]]:
     """The best six candidates, and every shielded one however far down: the review hides
-    the row's location because of them, and must never lose one. Beside a shielded one, the
-    six are the best without the postcode, which the review hides: chosen by it, which of
-    them were left out would say where the row lives."""
+    the row's location because of them, and must never lose one; nor the child the row's id,
+    NHS number or UPN points to (``_placement``). Beside a shielded one, the six are the best
+    without the postcode, which the review hides: chosen by it, which of them were left out
+    would say where the row lives."""
     shielded = shielded_among(s.child.pk for s in scored)
     if shielded:
         scored = sorted(
@@ -988,16 +1038,18 @@ def _shortlist(scored: list[Scored]) -> list[dict[str, Any]]:
                 s.child.contactpoint_id,
             ),
         )
-    kept = [*scored[:6], *(s for s in scored[6:] if s.child.pk in shielded)]
+    never_lost = {*shielded, *([pointed_to.record_kept().pk] if pointed_to else [])}
+    kept = [*scored[:6], *(s for s in scored[6:] if s.child.pk in never_lost)]
     return [{"child_id": s.child.pk, "weight": s.weight} for s in kept]
 
 
 def _review_refresh(source_record: SourceRecord, row: FeedRow) -> None:
     """A row that changed while it waits for a decision is compared afresh (its new details may
     be a shielded child's), and its review opens again with the new candidates."""
-    _, scored = _placement(row)
+    pointed_to = source_record.pointed_to
+    _, scored = _placement(row, pointed_to=pointed_to)
     MatchReview.objects.filter(source_record=source_record, status__in=MatchReview.WAITING).update(
-        candidates=_shortlist(scored), status=MatchReview.Status.OPEN
+        candidates=_shortlist(scored, pointed_to=pointed_to), status=MatchReview.Status.OPEN
     )
 
 
@@ -1054,14 +1106,17 @@ def _compare_afresh(reviews: Any, *, offering: int | None = None) -> None:
         pk__in=reviews.values("source_record")
     ):
         try:
-            _, scored = _placement(row_from_record(source_record))
+            _, scored = _placement(
+                row_from_record(source_record), pointed_to=source_record.pointed_to
+            )
         except RowErrors:
             continue  # its row no longer passes the feed's checks: it waits as it is
         if offering is not None and all(s.child.pk != offering for s in scored):
             continue  # the row could not be her: it waits as it is
+        shortlist = _shortlist(scored, pointed_to=source_record.pointed_to)
         MatchReview.objects.filter(source_record=source_record, status__in=waiting).exclude(
-            candidates=_shortlist(scored)
-        ).update(candidates=_shortlist(scored), status=MatchReview.Status.OPEN)
+            candidates=shortlist
+        ).update(candidates=shortlist, status=MatchReview.Status.OPEN)
 
 
 class NoLocalAuthority(Exception):
@@ -1108,8 +1163,8 @@ def link(
     source_record: SourceRecord, row: FeedRow, child: Child, record: FeedImport,
     la: Organisation | None, *, where: bool = True,
 ) -> None:  # fmt: skip
-    source_record.child = child
-    source_record.save(update_fields=["child"])
+    source_record.child, source_record.pointed_to = child, None
+    source_record.save(update_fields=["child", "pointed_to"])
     facts_apply(row, child, source_record, record, la, where=where)
 
 
@@ -1581,8 +1636,8 @@ def review_decide(
         )
         if held is None:
             # Hers, but older than another LA's system's word on her: it must not take her back.
-            source_record.child = child
-            source_record.save(update_fields=["child"])
+            source_record.child, source_record.pointed_to = child, None
+            source_record.save(update_fields=["child", "pointed_to"])
             applied = False
         else:  # what it says of where a shielded child lives may be held back (``_held_back``)
             link(source_record, row, child, record, la or child.local_authority, where=not held)

@@ -825,6 +825,17 @@ class SourceRecord(models.Model):
         Child, on_delete=models.SET_NULL, null=True, blank=True, related_name="source_records"
     )
     payload = models.JSONField(help_text="The last row received, as validated")
+    # A row that may be another child than the one its id, NHS number or UPN points to (a
+    # sister under her brother's id) waits for a data manager, who must be offered him.
+    pointed_to = models.ForeignKey(
+        Child,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The child the row's id, NHS number or UPN points to, while a data manager "
+        "decides whether the row is theirs",
+    )
     first_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
     last_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField(auto_now=True)

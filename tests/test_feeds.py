@@ -1041,6 +1041,64 @@ class TestAFeedsIdIsOneChilds:
         outcome = la_import(la_system(**corrected), name="b.csv")
         assert dict(outcome.counts) == {"updated": 1}
 
+    # Zed's sister: his surname, another first name and birthday, her own home.
+    MIA = {
+        "given_name": "Mia", "date_of_birth": "2014-06-01", "gender": "female",
+        "address_line_1": "3 West Road", "postcode": "NE3 3AA",
+    }  # fmt: skip
+
+    def test_a_row_that_may_be_a_sister_under_his_id_waits_for_a_data_manager(self, client):
+        """Mia under Zed's id "1001" looks like his first name and birthday both corrected:
+        taken so, Mia became a name Zed is known by and her home his. A data manager decides,
+        offered Zed; Mia made a record of her own, the id's later rows are hers."""
+        la_import(la_system(), name="a.csv")
+        before = self.zed()
+        outcome = la_import(la_system(**self.MIA), name="b.csv")
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        assert self.zed() == before
+        review = MatchReview.objects.get()
+        zed = Child.objects.get(given_name="Zed")
+        assert zed.pk in [candidate["child_id"] for candidate in review.candidates]
+        sign_in(client, dana())
+        decide(client, review, "new")
+        mia = Child.objects.get(given_name="Mia")
+        assert list(mia.addresses.values_list("line_1", flat=True)) == ["3 West Road"]
+        assert self.zed() == before
+        moved = la_import(la_system(**{**self.MIA, "address_line_1": "5 West Road"}), name="c.csv")
+        assert dict(moved.counts) == {"updated": 1}
+        assert self.zed() == before
+
+    def test_a_sister_under_a_shielded_childs_id_is_shielded_as_a_record_of_her_own(self, client):
+        """Her home may be his refuge: the data manager decides blind to where he lives."""
+        la_import(la_system(), name="a.csv")
+        shield(Child.objects.get(given_name="Zed"))
+        la_import(la_system(**self.MIA), name="b.csv")
+        sign_in(client, dana())
+        decide(client, MatchReview.objects.get(), "new")
+        assert is_shielded(Child.objects.get(given_name="Mia"))
+        assert self.zed()[3] == [("1 North Road", "NE1 1AA")]
+
+    def test_a_data_manager_may_find_it_is_him_corrected(self, client):
+        la_import(la_system(), name="a.csv")
+        la_import(la_system(**self.MIA), name="b.csv")
+        zed = Child.objects.get(given_name="Zed")
+        sign_in(client, dana())
+        decide(client, MatchReview.objects.get(), f"match:{zed.contactpoint_id}")
+        assert zed.other_names.filter(given_name="Mia", family_name="Quill").exists()
+        later = la_system(**{**self.MIA, "address_line_1": "5 West Road"})
+        assert dict(la_import(later, name="c.csv").counts) == {"updated": 1}
+        assert not MatchReview.objects.filter(status=MatchReview.Status.OPEN).exists()
+
+    def test_a_row_that_may_be_a_sister_under_his_nhs_number_waits_too(self):
+        la_import(la_system(nhs_number="9434765005"), name="a.csv")
+        before = self.zed()
+        row = {**self.MIA, "la_record_id": "2001", "nhs_number": "9434765005"}
+        outcome = la_import(la_system(**row), southshire(), "b.csv")
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        assert self.zed() == before
+        zed = Child.objects.get(given_name="Zed")
+        assert zed.pk in [c["child_id"] for c in MatchReview.objects.get().candidates]
+
     @pytest.mark.parametrize("feed", [Source.GP_REGISTRATION, Source.LA_SYSTEM])
     def test_a_row_for_another_child_under_her_nhs_number_is_refused(self, feed):
         """A new record (a GP's, another LA's) with Zed's NHS number, mistyped or reused, for
