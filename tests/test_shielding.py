@@ -708,6 +708,8 @@ class TestRecordsAlongside:
             (("Refuge House", "14 Quillfeather Lane"), ("Refuge House c/o Women's Aid", "")),
             (("Refuge House", "14 Quillfeather Lane"), ("F2 Refuge House", "")),
             (("Refuge House", "14 Quillfeather Lane"), ("F.2,  Refuge  House", "")),
+            # A word cut short with a full stop.
+            (("Refuge House", "14 Quillfeather Lane"), ("Flat 2, Ref. House", "")),
         ],
     )  # fmt: skip
     def test_her_house_named_in_either_line_however_the_street_is_written(self, client, hers, his):
@@ -725,6 +727,7 @@ class TestRecordsAlongside:
             ("ZE2 9QY", "9 Refuge Rd", True),
             ("ZE2 9XQ", "Flat 2, 9 Refuge Road", True),
             ("ZE3 9QX", "9 Refuge Road Quibbleton", True),
+            ("ZE2 9QY", "9 Ref. Road", True),
             # A postcode a slip away is a neighbour's unless the street is hers too.
             ("ZE2 9QY", "9 Mill Lane", False),
             ("ZE2 9QY", "11 Refuge Road", False),
@@ -846,6 +849,12 @@ class TestRecordsAlongside:
             # A full stop after a shortened word.
             ("Ref. House", "Ref House", True),
             ("Flat 2, Ref. House", "Ref House, 14 Quillfeather Lane", True),
+            # A full stop says a word was cut short: "Ref." stands for any word it begins.
+            ("Ref. House", "Refuge House", True),
+            ("Flat 2, Ref. House", "Refuge House, 14 Quillfeather Lane", True),
+            ("Rose Cott., Quillfeather Lane", "Rose Cottage, Quillfeather Lane", True),
+            ("Ref. House", "Rose House", False),
+            ("Refuge House.", "Refuge Houses", False),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
