@@ -38,9 +38,10 @@ SESSION_STAMP = "session_stamp"
 TIMED_OUT_MINUTES = "minutes"
 # A session's sign-out event, where a new password chosen elsewhere ended it.
 PASSWORD_CHANGED = {"password_changed": True}
-# One whose user's account was deleted before it timed out (``session_ended_unseen``).
+# One whose user's account was deleted before it timed out, found by the daily clean-up
+# (``accounts.services.sessions_expired_clear``), as is one with no sign-in time kept, which
+# cannot tell when it timed out.
 ACCOUNT_DELETED = {"account_deleted": True}
-# One with no sign-in time, which cannot tell when it timed out (``session_ended_unseen``).
 SIGN_IN_UNRECORDED = {"sign_in_unrecorded": True}
 
 
