@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.permissions import is_national
+from accounts.selectors import user_organisation_then
 from audit.models import Action, AuditEvent
 from audit.recorder import LISTED_BESIDE, THROUGH_ANOTHER_RECORD
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
@@ -199,21 +200,6 @@ def child_history(
     return naming & events_visible_to(auditor)
 
 
-def _organisation_then(user: User, moment: datetime, moves: dict[int, list[LogEntry]]) -> str:
-    """The organisation ``user`` was in at ``moment``, read back from now through the moves
-    her change log records (a move is logged as a change of ``organisation``); ``moves``
-    keeps each user's change log, read once for a page."""
-    if user.pk not in moves:
-        moves[user.pk] = list(LogEntry.objects.get_for_object(user).order_by("-timestamp", "-pk"))
-    organisation = str(user.organisation_id)
-    for entry in moves[user.pk]:
-        if entry.timestamp <= moment:
-            break
-        if moved := entry.changes_dict.get("organisation"):
-            organisation = str(moved[0])
-    return organisation
-
-
 def account_changes(auditor: User, subject: User) -> list[LogEntry]:
     """The change-log entries of a user's account that an auditor reads, oldest first: all,
     for a national auditor. An LA auditor reads those that left the account one of their
@@ -239,7 +225,10 @@ def account_changes(auditor: User, subject: User) -> list[LogEntry]:
         by_whom = (
             actor is None
             or actor.organisation.kind == Organisation.Kind.SERVICE_OPERATOR
-            or (organisation == ours and _organisation_then(actor, entry.timestamp, moves) == ours)
+            or (
+                organisation == ours
+                and user_organisation_then(actor, entry.timestamp, moves) == ours
+            )
         )
         if organisation == ours and by_whom:
             shown.append(entry)

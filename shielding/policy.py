@@ -33,6 +33,7 @@ from django.utils.text import capfirst
 from accounts.models import Organisation, User
 from accounts.permissions import Permission, has_permission, is_national
 from accounts.roles import Role
+from accounts.selectors import user_organisation_then
 from contactpoint.dates import day_said, moment_said
 from contactpoint.postcodes import one_slip_away
 from contactpoint.telephone_numbers import telephone_numbers_are_valid
@@ -158,6 +159,9 @@ class ChangesContext:
     protected_by: dict[str, int | None] = field(default_factory=dict)
     # The users the entries' fields name (a shield's lifted_by), by id as logged: their names.
     users: dict[str, str] = field(default_factory=dict)
+    # Each actor's change log, read once for a page, to tell where she worked when she acted
+    # (``user_organisation_then``).
+    moves: dict[int, list[LogEntry]] = field(default_factory=dict)
 
     def about(self, entry: Any) -> set[int]:
         """The children an entry is about: those it named when written; for a parent or
@@ -573,14 +577,16 @@ def change_shown(
         masked = set(changes) - allowed
     # A shield made on another LA's record for sharing a home with a shielded child names,
     # through its actor, the officer who shielded her, and her officer's notes and account in
-    # a review or lift of it speak of her: only their own organisation sees them.
+    # a review or lift of it speak of her: only their own organisation sees them, as it was
+    # when she acted (one who moves to the record's LA since brings none of it with her).
     actor = entry.actor
     actor_said = actor.audit_name if actor is not None else NO_ACTOR
     if (
         actor is not None
         and model == SHIELD
         and not is_national(viewer)
-        and actor.organisation_id != viewer.organisation_id
+        and user_organisation_then(actor, entry.timestamp, context.moves)
+        != str(viewer.organisation_id)
     ):
         actor_said = ACTOR_WITHHELD
         changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from auditlog.context import set_actor
 from auditlog.models import LogEntry
 from django.core.management import call_command
 from django.db import connection
@@ -1659,6 +1660,37 @@ class TestRecordsAlongside:
         assert by["create: shield"] == "an officer of another organisation"
         assert by["create: child"] == "system", "made by no one signed in"
         assert not any("sam" in cell or "Northshire" in cell for row in rows for cell in row)
+
+    def test_an_officer_who_moved_to_the_records_la_is_not_named_for_what_she_did_before(
+        self, client
+    ):
+        """Sam shielded Southshire's record for sharing Amy's refuge, and lifted it saying why,
+        while at Northshire; he has since moved to Southshire. Its auditors read that shield
+        as made and lifted elsewhere, as they did before he moved: not his name, nor his note
+        about Northshire's shielded child."""
+        amy, theirs = make_child(given_name="Amy"), make_child(local_authority=southshire())
+        for child in (amy, theirs):
+            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+        officer = sam()
+        sign_in(client, officer)
+        client.post(
+            reverse("shielding:shield", args=[amy.contactpoint_id]),
+            {
+                "reason": "domestic_abuse",
+                "justification": "Fled violence",
+                **date_boxes("review_on", SOON),
+            },
+        )
+        theirs_shield = Shield.objects.get(child=theirs, lifted_at__isnull=True)
+        with set_actor(officer):
+            services.shield_lift(shield=theirs_shield, by=officer, note="Amy moved to Elm Road")
+        officer.organisation = southshire()
+        officer.save()
+        sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        page = client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
+        html = page.content.decode()
+        assert html.count("an officer of another organisation") == 2, "made and lifted"
+        assert "Sam" not in html and "Elm Road" not in html
 
     def test_her_brothers_change_history_masks_their_mothers_move_to_her_refuge(self, client):
         """Jo moved to the refuge with Amy and Cal, then Cal went to his father's (his link to
