@@ -369,8 +369,7 @@ def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpRespons
         else:
             about["detail"] |= {"change": "shield_lift", "page": "shield_protecting"}
             audit_note(request, action=Action.CHANGE, **about)
-            messages.success(request, "The shield has been lifted")
-            return redirect(reverse("shielding:shield", args=[protected.contactpoint_id]))
+            return _lifted_protecting(request, child, protected, officer)
     about["detail"] |= {"page": "shield_protecting"}
     audit_note(request, action=Action.VIEW_RECORD, **about)
     return render(
@@ -388,6 +387,32 @@ def shield_protecting(request: HttpRequest, contactpoint_id: str) -> HttpRespons
             "seen": sharing_fingerprint(child.pk, protected.pk),
         },
     )
+
+
+def _lifted_protecting(
+    request: HttpRequest, record: Child, protected: Child, officer: User
+) -> HttpResponseBase:
+    """Her officer lifted another LA's record's shield for her: the record may still share a
+    home or carer with a second shielded child, and be shielded again at once for that child
+    (``shield_lift``). Only an officer who sees that child in full is told why, and sent to
+    review it; to any other, that it is still shielded is all the record's page shows too."""
+    again = Shield.objects.filter(child=record, lifted_at__isnull=True).first()
+    if again is None:
+        messages.success(request, "The shield has been lifted")
+    elif sharing_told(again, officer):
+        messages.success(
+            request,
+            "The shield has been lifted. The record is still shielded, "
+            f"{_for_sharing_why(again, officer)}. Review that shield here",
+        )
+        return redirect(reverse("shielding:shield_protecting", args=[record.contactpoint_id]))
+    else:
+        messages.success(
+            request,
+            "The shield has been lifted. The record is still shielded, by a shield that is not "
+            "yours to review",
+        )
+    return redirect(reverse("shielding:shield", args=[protected.contactpoint_id]))
 
 
 def _kept_row(shield: Shield, officer: User) -> tuple[Shield, str, str, bool]:

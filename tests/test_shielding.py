@@ -1095,6 +1095,50 @@ class TestRecordsAlongside:
         sign_in(client, xavier())
         assert "9 Refuge Road" in client.get(record(eve)).content.decode()
 
+    @pytest.mark.parametrize("zoes", ["northshire", "southshire"])
+    def test_her_officers_lift_says_the_record_is_still_shielded_for_a_second_child(
+        self, client, zoes
+    ):
+        """Eve's record, shielded for Amy's refuge, also shares a mother with Zoe, shielded
+        too. Sam lifts it for Amy: it is shielded again at once for Zoe, and Sam is told so,
+        not that the shield has been lifted and nothing more. Zoe his, he is told why and sent
+        to review that shield; Southshire's, he is told only that it is not his to review,
+        nothing of her."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        zoe = make_child(given_name="Zoe", local_authority=southshire() if zoes == "southshire"
+                         else amy.local_authority)  # fmt: skip
+        jo = ParentCarer.objects.create(given_name="Jo", family_name="Hart", phone="07700 912345",
+                                        source=Source.CHILD_BENEFIT)  # fmt: skip
+        for child in (zoe, eve):
+            mother_of(child, jo)
+        if zoes == "southshire":
+            sol = make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire())
+            sols_own_shield_on(zoe, sol)
+        else:
+            shield_by_sam(zoe)
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
+        done = client.post(url, {"seen": seen, "note": "Eve moved out"}, follow=True)
+        page = done.content.decode()
+        again = in_force(eve)
+        assert again is not None and again.protects_id == zoe.pk
+        if zoes == "northshire":
+            assert (
+                "The record is still shielded, for sharing a home or carer with a shielded "
+                "child. Review that shield here" in page
+            )
+            assert done.redirect_chain[-1][0] == url
+            assert zoe.contactpoint_id_display in page
+        else:
+            assert "The record is still shielded, by a shield that is not yours to review" in page
+            assert done.redirect_chain[-1][0] == reverse(
+                "shielding:shield", args=[amy.contactpoint_id]
+            )
+            told = re.search(r'banner__heading">(.*?)</p>', page).group(1)
+            for said in ("shielded child", "share", "another record", zoe.contactpoint_id_display):
+                assert said not in told, f"{said!r} told of Zoe"
+
     def test_lifting_her_own_shield_says_which_shields_kept_for_her_remain(self, client):
         """Amy is no longer at risk: Sam lifts her shield, and is told that Cal's record and
         Eve's, shielded to keep her home safe, still are, and where to review them."""
