@@ -21,6 +21,7 @@ from django.db.models import (
     BooleanField,
     DateField,
     DateTimeField,
+    F,
     ForeignObjectRel,
     Q,
     QuerySet,
@@ -2108,8 +2109,13 @@ def shields_kept_for_record_kept(shields: QuerySet[Shield]) -> None:
     record it joined, which holds her homes and carers: a merge moves the shields it sees
     (``shields_kept_for_move``), and a feed's transaction may make one for her that commits
     after it. Left on the merged-away record, her officer's page would say the record shares
-    nothing with her, and her shield page would not list it."""
-    stale = shields.filter(for_sharing=True, protects__merged_into__isnull=False)
+    nothing with her, and her shield page would not list it. One on the record she joined (a
+    lift for her, say) stays hers: it cannot protect the record it is on, and a merge never
+    moves it (``shields_kept_for_move``); pointed on at a record that one joins later, the
+    unmerges would lose the lift."""
+    stale = shields.filter(for_sharing=True, protects__merged_into__isnull=False).exclude(
+        child_id=F("protects__merged_into_id")
+    )
     for merged_away in Child.objects.filter(pk__in=stale.values("protects_id")):
         shields_kept_for_move(from_child=merged_away, to=merged_away.record_kept())
 

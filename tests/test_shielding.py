@@ -1275,6 +1275,30 @@ class TestRecordsAlongside:
         assert in_force(eve).protects == amelia
         assert len(LogEntry.objects.get_for_object(in_force(eve))) == 1, "only its shielding"
 
+    def test_a_lift_on_the_record_she_joined_stays_hers_when_that_record_is_merged_on(self):
+        """Cal's record, at Amy's refuge, is shielded for her, and Sam lifts that shield. Amy's
+        record (a duplicate of Cal's, as it proves) is merged into Cal's, which takes her own
+        shield; then Cal's into Bea's, and the night's shields_follow runs. Both merges undone,
+        Sam lifts the shield Cal's record took: his earlier lift for Amy stands, as it did
+        before the merges, rather than being read as a lift for Bea and Cal's record shielded
+        for Amy again."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        officer = User.objects.get(username="sam")
+        held = Shield.objects.get(child=cal, lifted_at__isnull=True)
+        services.shield_lift(shield=held, by=officer, note="Judged: not hers")
+        into_cal = children_merge(kept=cal, absorbed=amy, by=None)
+        bea = make_child(given_name="Bea")
+        into_bea = children_merge(kept=bea, absorbed=cal, by=None)
+        call_command("shields_follow", stdout=io.StringIO())
+        children_unmerge(merge=into_bea, by=None)
+        children_unmerge(merge=into_cal, by=None)
+        carried = Shield.objects.get(child=cal, lifted_at__isnull=True)
+        services.shield_lift(shield=carried, by=officer, note="Not at risk himself")
+        assert in_force(cal) is None, "Sam's lift for Amy stands"
+        lifted = Shield.objects.filter(child=cal, lifted_by=officer).order_by("lifted_at").first()
+        assert lifted.protects == amy
+
     def test_a_record_kept_for_her_merged_away_is_listed_as_the_record_it_joined(self, client):
         """Eve's record is merged into Evie's, its duplicate, which takes its shield for Amy:
         Amy's page lists Evie's record, not the merged-away one, nor counts it."""
