@@ -66,6 +66,7 @@ from shielding.policy import (
     HIDDEN,
     ReviewShown,
     audit_facts,
+    kept_within_la,
     record_named,
     review_shown,
     rows_resembling_shielded,
@@ -148,8 +149,9 @@ NATIONAL_FEED = (
     "files are uploaded by the national data-quality team"
 )
 ACROSS_LAS = (
-    "A shielded record can only be merged with a record of its own local authority: ask that "
-    "local authority's shielding team"
+    "A shielded record can only be merged with a record of its own local authority, and so can "
+    "a record that other records are still shielded to protect: ask that local authority's "
+    "shielding team"
 )
 NO_LONGER_WAITING = (
     "That feed record is no longer waiting for review: it is removed when the record it was "
@@ -562,7 +564,7 @@ def _merge_pair(
             into = child.merged_into.contactpoint_id_display
             form.add_error(name, f"That record has been merged into {into} already")
     across = kept and absorbed and kept.local_authority_id != absorbed.local_authority_id
-    if not form.errors and across and shielded_among([kept.pk, absorbed.pk]):  # type: ignore[union-attr]
+    if not form.errors and across and kept_within_la([kept.pk, absorbed.pk]):  # type: ignore[union-attr]
         form.add_error("absorbed", ACROSS_LAS)
     return (None, None) if form.errors else (kept, absorbed)
 

@@ -35,6 +35,7 @@ from shielding.policy import (
     FOR_ANOTHER_RECORD,
     follow_shields_after_commit,
     is_masked_for,
+    kept_within_la,
     shield_carry,
     shield_follows_home_and_carers,
     shield_for_review,
@@ -236,7 +237,7 @@ def children_merge(*, kept: Child, absorbed: Child, by: User | None) -> Merge:
     if kept.pk == absorbed.pk or Child.Status.MERGED in (kept.status, absorbed.status):
         raise ValueError("only two different, unmerged records can be merged")
     if kept.local_authority_id != absorbed.local_authority_id and (
-        shielded_among([kept.pk, absorbed.pk])
+        kept_within_la([kept.pk, absorbed.pk])
     ):
         # The result is the kept record's LA's: its shielding officers would see in full a
         # child another LA's team shielded, and hers would lose sight of her.
@@ -327,7 +328,8 @@ def _facts_given_back(kept: Child, absorbed: Child, before: dict[str, Any]) -> N
 
 
 class ShieldedAcrossLas(Exception):
-    """A shielded record is merged only with a record of its own local authority."""
+    """A shielded record, or one that records are still shielded for (``kept_within_la``), is
+    merged only with a record of its own local authority."""
 
 
 class MergedOnSince(Exception):

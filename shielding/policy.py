@@ -108,6 +108,21 @@ def shielded_among(child_ids: Iterable[int]) -> set[int]:
     return shielded
 
 
+def kept_within_la(child_ids: Iterable[int]) -> bool:
+    """Whether a merge of these records must stay within their own local authority: one is
+    shielded (``shielded_among``), or records are still shielded to keep its details safe
+    (her own shield lifted, her officer has yet to lift theirs). Merged into another LA's
+    record, that LA's team would decide whether those records, her LA's own among them, show
+    her home, and her team could no longer lift them."""
+    ids = [child_id for child_id in child_ids if child_id is not None]
+    return (
+        bool(shielded_among(ids))
+        or Shield.objects.filter(
+            lifted_at__isnull=True, for_sharing=True, protects_id__in=ids
+        ).exists()
+    )
+
+
 def sees_in_full(viewer: User, local_authority_id: int | None) -> bool:
     """Shielding officers of the child's local authority see its shielded records in full.
     For a record merged into another, that is the kept record's authority

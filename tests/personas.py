@@ -200,6 +200,15 @@ def shield(child: Child) -> None:
     )
 
 
+def merge_asked_by_nat(client: Client, *, kept: Child, absorbed: Child) -> str:
+    """Nat, a national data manager, confirms on the merge page that ``absorbed`` is to be
+    merged into ``kept`` (records of two LAs, which only the national team may merge): the
+    page he is shown."""
+    sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
+    asked = {"kept": kept.contactpoint_id, "absorbed": absorbed.contactpoint_id, "confirmed": "yes"}
+    return client.post(reverse("directory:merge"), asked).content.decode()
+
+
 def feed_review(candidate: Child) -> Any:
     """An LA system row waiting for a data manager, with ``candidate`` as its possible match."""
     from directory.feeds import COLUMNS

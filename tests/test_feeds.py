@@ -76,6 +76,7 @@ from tests.personas import (
     make_child,
     make_service,
     make_user,
+    merge_asked_by_nat,
     northshire,
     operator,
     priya,
@@ -2010,11 +2011,7 @@ class TestTheShieldFollowsTheChild:
     def test_a_shielded_record_is_merged_only_within_its_la(self, client):
         amy = self.amy()
         theirs = make_child(given_name="Amy", family_name="Jones", local_authority=southshire())
-        sign_in(client, make_user("nat", Role.DATA_MANAGER, organisation=operator()))
-        page = client.post(
-            reverse("directory:merge"),
-            {"kept": theirs.contactpoint_id, "absorbed": amy.contactpoint_id, "confirmed": "yes"},
-        ).content.decode()
+        page = merge_asked_by_nat(client, kept=theirs, absorbed=amy)
         assert "A shielded record can only be merged with a record of its own local" in page
         assert not Merge.objects.exists()
 

@@ -31,7 +31,7 @@ from directory.models import (
     Service,
     Source,
 )
-from directory.services import children_merge, children_unmerge
+from directory.services import ShieldedAcrossLas, children_merge, children_unmerge
 from shielding import services
 from shielding.models import ContactRequest, Shield, ShieldOverride
 from shielding.policy import (
@@ -56,6 +56,7 @@ from tests.personas import (
     make_child,
     make_service,
     make_user,
+    merge_asked_by_nat,
     owen,
     priya,
     rebuild_keys,
@@ -2654,6 +2655,25 @@ class TestMergesAndTheShield:
         assert "This record is shielded" in page
         for secret in SECRETS:
             assert secret not in page, secret
+
+    def test_a_record_still_protected_by_shields_kept_for_her_stays_within_her_la(self, client):
+        """Sam lifts Amy's own shield; Cal's record, Northshire's, and Eve's, Southshire's, stay
+        shielded to keep her refuge safe until he lifts each. Until then her record is merged
+        only within Northshire: merged into Southshire's record of her, Sam could no longer
+        lift the shield on Cal's record, his own LA's, and Southshire's team would decide
+        whether Cal's record shows the refuge. The national data manager is told so, and
+        nothing is merged."""
+        amy, cal, eve = eve_at_amys_refuge_shielded_by_sam()
+        officer = User.objects.get(username="sam")
+        held = Shield.objects.get(child=amy, lifted_at__isnull=True)
+        services.shield_lift(shield=held, by=officer, note="Safe now")
+        theirs = make_child(given_name="Amy", local_authority=southshire())
+        page = merge_asked_by_nat(client, kept=theirs, absorbed=amy)
+        assert "and so can a record that other records are still shielded to protect" in page
+        assert not Merge.objects.exists()
+        with pytest.raises(ShieldedAcrossLas):
+            children_merge(kept=theirs, absorbed=amy, by=None)
+        assert in_force(cal).protects == amy and in_force(eve).protects == amy
 
     def test_a_shield_put_on_the_merged_record_goes_back_with_an_unmerge(self, client):
         kept = make_child()
