@@ -21,8 +21,10 @@ from django.db.models import (
     BooleanField,
     DateField,
     DateTimeField,
+    Exists,
     F,
     ForeignObjectRel,
+    OuterRef,
     Q,
     QuerySet,
 )
@@ -54,6 +56,7 @@ from directory.models import (
     Child,
     Gender,
     Involvement,
+    Merge,
     NameKey,
     ParentCarer,
     PhoneKeys,
@@ -2067,6 +2070,7 @@ def follow_every_shield() -> tuple[int, int]:
     followed = made = 0
     with transaction.atomic():
         shields_kept_for_record_kept(Shield.objects.all())
+        shields_kept_for_splits(Merge.objects.all())
     sources = Shield.objects.filter(lifted_at__isnull=True, for_sharing=False)
     for child_id in sources.order_by("child_id").values_list("child_id", flat=True).iterator():
         with transaction.atomic():
@@ -2093,6 +2097,9 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
         with transaction.atomic():
             shields_kept_for_record_kept(
                 Shield.objects.filter(shielded_at__gte=since - AFTER_COMMIT_MARGIN)
+            )
+            shields_kept_for_splits(
+                Merge.objects.filter(unmerged_at__gte=since - AFTER_COMMIT_MARGIN)
             )
             recent = Child.objects.filter(
                 Q(shields__shielded_at__gte=since - AFTER_COMMIT_MARGIN) | Q(pk__in=named),
@@ -2145,6 +2152,18 @@ def shields_kept_for_split(*, kept: Child, absorbed: Child) -> None:
     if with_absorbed:
         only = with_absorbed - sharing_records(kept).show_hers
         shields_kept_for_move(from_child=kept, to=absorbed, only=only)
+
+
+def shields_kept_for_splits(merges: QuerySet[Merge]) -> None:
+    """``shields_kept_for_split`` again for those of these merges that have been undone, where
+    shields for sharing still protect the record kept: an unmerge moves the shields it sees,
+    and a feed's transaction may make one for the merged record, which held her refuge, that
+    commits after it. Left so, it would protect a record that no longer shares her home, and
+    her own record's shield page would not list it."""
+    protecting = Shield.objects.filter(for_sharing=True, protects_id=OuterRef("kept_id"))
+    undone = merges.filter(unmerged_at__isnull=False).filter(Exists(protecting))
+    for merge in undone.select_related("kept", "absorbed").order_by("unmerged_at"):
+        shields_kept_for_split(kept=merge.kept, absorbed=merge.absorbed)
 
 
 def shield_carry(*, source: Child, target: Child, why: str) -> Shield | None:

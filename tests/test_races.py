@@ -1405,6 +1405,36 @@ def shielded_and_her_other_record(brother_and_sister, django_db_blocker):
             Child.objects.filter(merged_into=amelia).delete()
 
 
+def cal_moved_to_the_refuge_while(
+    cal, monkeypatch, other: tuple[str, Callable[[], object]]
+) -> None:
+    """A feed file puts Cal at the refuge and, as it shields his record for the record that
+    holds the refuge as far as it saw, waits while ``other`` runs and commits (unless
+    something holds it) before committing itself."""
+    from directory.models import Address
+    from shielding import policy
+
+    decided, finished = threading.Event(), threading.Event()
+    shield_for_review = policy.shield_for_review
+
+    def shielded_after_the_other(child, *args, **kwargs):
+        if child.pk == cal.pk:
+            decided.set()
+            finished.wait(3)  # unless something holds the other, it has committed by now
+        return shield_for_review(child, *args, **kwargs)
+
+    monkeypatch.setattr(policy, "shield_for_review", shielded_after_the_other)
+
+    def feed_file() -> None:
+        policy.follow_shields_after_commit(timezone.now())  # feed_import's first step
+        Address.objects.create(
+            child=cal, line_1="9 Refuge Rd", town="Town", postcode="ZE2 9QX", source="la_system"
+        )
+        policy.shield_follows_home_and_carers(cal)
+
+    one_then_the_other(("feed", feed_file), other, started=decided, finished=finished)
+
+
 def test_a_shield_a_feed_puts_on_for_her_as_her_record_is_merged_protects_the_record_kept(
     shielded_and_her_other_record, monkeypatch
 ):
@@ -1414,36 +1444,32 @@ def test_a_shield_a_feed_puts_on_for_her_as_her_record_is_merged_protects_the_re
     record, which holds the refuge: not the merged-away one, whose officer's page for Cal's
     record would say it shares nothing with her, inviting a lift."""
     from directory import services
-    from directory.models import Address
-    from shielding import policy
     from shielding.models import Shield
 
     amy, cal, amelia = shielded_and_her_other_record
-    decided, merged = threading.Event(), threading.Event()
-    shield_for_review = policy.shield_for_review
-
-    def shielded_after_the_merge(child, *args, **kwargs):
-        if child.pk == cal.pk:
-            decided.set()
-            merged.wait(3)  # unless something holds the merge, it has committed by now
-        return shield_for_review(child, *args, **kwargs)
-
-    monkeypatch.setattr(policy, "shield_for_review", shielded_after_the_merge)
-
-    def feed_file() -> None:
-        policy.follow_shields_after_commit(timezone.now())  # feed_import's first step
-        Address.objects.create(
-            child=cal, line_1="9 Refuge Rd", town="Town", postcode="ZE2 9QX", source="la_system"
-        )
-        policy.shield_follows_home_and_carers(cal)
-
-    one_then_the_other(
-        ("feed", feed_file),
-        ("merge", lambda: services.children_merge(kept=amelia, absorbed=amy, by=None)),
-        started=decided,
-        finished=merged,
-    )
+    merge = ("merge", lambda: services.children_merge(kept=amelia, absorbed=amy, by=None))
+    cal_moved_to_the_refuge_while(cal, monkeypatch, merge)
     assert Shield.objects.get(child=cal, lifted_at__isnull=True).protects_id == amelia.pk
+
+
+def test_a_shield_a_feed_puts_on_for_her_as_her_record_is_unmerged_protects_her_record(
+    shielded_and_her_other_record, monkeypatch
+):
+    """Amy's record was merged into Amelia's. A feed file puts Cal at the refuge and shields
+    his record for the record that holds it, Amelia's; before it commits, the merge is undone,
+    which gives the refuge back to Amy's record and moves the shields kept for her that it
+    sees, not the file's. Once both have committed, Cal's shield protects Amy's record, which
+    holds the refuge again: not Amelia's, which shares nothing with it, whose officer would
+    find it listed as left shielded for Amelia."""
+    from directory import services
+    from shielding.models import Shield
+
+    amy, cal, amelia = shielded_and_her_other_record
+    with disable_auditlog():
+        merge = services.children_merge(kept=amelia, absorbed=amy, by=None)
+    unmerge = ("unmerge", lambda: services.children_unmerge(merge=merge, by=None))
+    cal_moved_to_the_refuge_while(cal, monkeypatch, unmerge)
+    assert Shield.objects.get(child=cal, lifted_at__isnull=True).protects_id == amy.pk
 
 
 def test_an_override_signed_off_twice_at_once_keeps_the_first_sign_off(

@@ -1300,6 +1300,23 @@ class TestRecordsAlongside:
         lifted = Shield.objects.filter(child=cal, lifted_by=officer).order_by("lifted_at").first()
         assert lifted.protects == amy
 
+    def test_the_nights_follow_points_a_shield_left_on_the_record_split_from_hers_at_hers(
+        self, client
+    ):
+        """A feed committing as Amy's record was unmerged from Amelia's (tests/test_races.py)
+        left Eve's shield protecting Amelia's record, which no longer holds the refuge: the
+        night's shields_follow points it at Amy's again, whose shield page lists Eve's."""
+        amy, _, eve = eve_at_amys_refuge_shielded_by_sam()
+        amelia = make_child(given_name="Amelia")
+        children_unmerge(merge=children_merge(kept=amelia, absorbed=amy, by=None), by=None)
+        Shield.objects.filter(child=eve).update(protects=amelia)  # as the feed left it
+        call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(eve).protects == amy
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield_protecting", args=[eve.contactpoint_id])
+        amys = client.get(reverse("shielding:shield", args=[amy.contactpoint_id])).content
+        assert f'href="{url}"'.encode() in amys
+
     def test_a_record_kept_for_her_merged_away_is_listed_as_the_record_it_joined(self, client):
         """Eve's record is merged into Evie's, its duplicate, which takes its shield for Amy:
         Amy's page lists Evie's record, not the merged-away one, nor counts it."""
