@@ -2090,24 +2090,28 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
     """When this transaction commits, follows every shield made since ``since`` (less a
     margin for the transactions that made them), and those of ``children``, to the records
     alongside again. A feed file, a merge or a shield in another transaction may have changed
-    a home or carer that this transaction could not see; whichever commits second sees both."""
+    a home or carer that this transaction could not see; whichever commits second sees both.
+    The records of every merge made or undone since are looked at again too, whether shielded
+    or not: a shielded child's new home, given by a file as a merge moved the home she shares
+    to another record, is on a record the file never saw hold it."""
     named = list(children)
 
     def follow() -> None:
+        after = since - AFTER_COMMIT_MARGIN
         with transaction.atomic():
-            shields_kept_for_record_kept(
-                Shield.objects.filter(shielded_at__gte=since - AFTER_COMMIT_MARGIN)
-            )
-            shields_kept_for_splits(
-                Merge.objects.filter(unmerged_at__gte=since - AFTER_COMMIT_MARGIN)
-            )
+            shields_kept_for_record_kept(Shield.objects.filter(shielded_at__gte=after))
+            moved = Merge.objects.filter(Q(merged_at__gte=after) | Q(unmerged_at__gte=after))
+            shields_kept_for_splits(moved)
             recent = Child.objects.filter(
-                Q(shields__shielded_at__gte=since - AFTER_COMMIT_MARGIN) | Q(pk__in=named),
+                Q(shields__shielded_at__gte=after) | Q(pk__in=named),
                 shields__lifted_at__isnull=True,
                 shields__for_sharing=False,
             ).distinct()
             for shielded in recent:
                 shield_follows_home_and_carers(shielded)
+            records = {pk for merge in moved.values_list("kept_id", "absorbed_id") for pk in merge}
+            for record in Child.objects.filter(pk__in=records).order_by("pk"):
+                shield_follows_home_and_carers(record)
 
     transaction.on_commit(follow, robust=True)
 

@@ -1405,12 +1405,12 @@ def shielded_and_her_other_record(brother_and_sister, django_db_blocker):
             Child.objects.filter(merged_into=amelia).delete()
 
 
-def cal_moved_to_the_refuge_while(
-    cal, monkeypatch, other: tuple[str, Callable[[], object]]
+def moved_in_while(
+    mover, line_1: str, postcode: str, *, shielding, monkeypatch, other: tuple[str, Any]
 ) -> None:
-    """A feed file puts Cal at the refuge and, as it shields his record for the record that
-    holds the refuge as far as it saw, waits while ``other`` runs and commits (unless
-    something holds it) before committing itself."""
+    """A feed file gives ``mover`` a home and, as it shields the record ``shielding`` for
+    it, as far as it saw, waits while ``other`` runs and commits (unless something holds it)
+    before committing itself."""
     from directory.models import Address
     from shielding import policy
 
@@ -1418,7 +1418,7 @@ def cal_moved_to_the_refuge_while(
     shield_for_review = policy.shield_for_review
 
     def shielded_after_the_other(child, *args, **kwargs):
-        if child.pk == cal.pk:
+        if child.pk == shielding.pk:
             decided.set()
             finished.wait(3)  # unless something holds the other, it has committed by now
         return shield_for_review(child, *args, **kwargs)
@@ -1428,11 +1428,18 @@ def cal_moved_to_the_refuge_while(
     def feed_file() -> None:
         policy.follow_shields_after_commit(timezone.now())  # feed_import's first step
         Address.objects.create(
-            child=cal, line_1="9 Refuge Rd", town="Town", postcode="ZE2 9QX", source="la_system"
+            child=mover, line_1=line_1, town="Town", postcode=postcode, source="la_system"
         )
-        policy.shield_follows_home_and_carers(cal)
+        policy.shield_follows_home_and_carers(mover)
 
     one_then_the_other(("feed", feed_file), other, started=decided, finished=finished)
+
+
+def cal_moved_to_the_refuge_while(cal, monkeypatch, other: tuple[str, Any]) -> None:
+    """A feed file puts Cal at the refuge while ``other`` runs (``moved_in_while``)."""
+    moved_in_while(
+        cal, "9 Refuge Rd", "ZE2 9QX", shielding=cal, monkeypatch=monkeypatch, other=other
+    )
 
 
 def test_a_shield_a_feed_puts_on_for_her_as_her_record_is_merged_protects_the_record_kept(
@@ -1470,6 +1477,41 @@ def test_a_shield_a_feed_puts_on_for_her_as_her_record_is_unmerged_protects_her_
     unmerge = ("unmerge", lambda: services.children_unmerge(merge=merge, by=None))
     cal_moved_to_the_refuge_while(cal, monkeypatch, unmerge)
     assert Shield.objects.get(child=cal, lifted_at__isnull=True).protects_id == amy.pk
+
+
+@pytest.mark.parametrize("undone", [False, True], ids=["merged", "unmerged"])
+def test_her_new_home_given_as_a_merge_moves_it_is_shielded_on_the_record_that_holds_it(
+    shielded_and_her_other_record, monkeypatch, undone
+):
+    """Amy, shielded two days ago (only the night's shields_follow looks at her shield again
+    unless something names her), moves to 1 Mill Lane, the home on Cal's record: a feed file
+    gives it to her and shields the record that holds it as far as the file saw. Before the
+    file commits, Cal's record is merged into Amelia's, taken for his, or that merge is undone:
+    1 Mill Lane moves to the other record, which the merge saw unshielded. Once both have
+    committed, the record that holds 1 Mill Lane is shielded for her: not open to every
+    practitioner until the night."""
+    from directory import services
+    from directory.models import Address
+    from shielding.models import Shield
+
+    amy, cal, amelia = shielded_and_her_other_record
+    with disable_auditlog():
+        Shield.objects.filter(child=amy).update(shielded_at=timezone.now() - timedelta(days=2))
+        Address.objects.create(
+            child=cal, line_1="1 Mill Lane", town="Town", postcode="NE1 4ST", source="la_system"
+        )
+        merge = services.children_merge(kept=amelia, absorbed=cal, by=None) if undone else None
+    other: tuple[str, Any] = (
+        ("unmerge", lambda: services.children_unmerge(merge=merge, by=None))
+        if merge
+        else ("merge", lambda: services.children_merge(kept=amelia, absorbed=cal, by=None))
+    )
+    seen, holds = (amelia, cal) if undone else (cal, amelia)
+    moved_in_while(
+        amy, "1 Mill Lane", "NE1 4ST", shielding=seen, monkeypatch=monkeypatch, other=other
+    )
+    assert Address.objects.filter(child=holds, line_1="1 Mill Lane").exists()
+    assert Shield.objects.get(child=holds, lifted_at__isnull=True).protects_id == amy.pk
 
 
 def test_an_override_signed_off_twice_at_once_keeps_the_first_sign_off(
