@@ -75,6 +75,7 @@ from audit.recorder import audit_note
 from contactpoint.client import client_ip
 from contactpoint.confirmation import confirmation_page, confirmed
 from contactpoint.middleware import method_refused
+from directory.models import Involvement
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -588,9 +589,12 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     admin = signed_in_user(request)
     managed = _managed_user(request, pk)
     now = timezone.now()
+    problem = managed.access_problem(now)
     context = {
         "managed": managed,
-        "problem": managed.access_problem(now),
+        "problem": problem,
+        # Her access has ended (suspended, lapsed, dormant): who takes over her children?
+        "handover": _caseload_said(managed, ended=True) if problem else [],
         "dormant": managed.is_dormant(now),
         "locked": username_locked(managed.username, now),
         "has_two_factor": TOTPDevice.objects.filter(user=managed, confirmed=True).exists(),
@@ -702,6 +706,35 @@ SET_UP_LINK_WITHDRAWN = (
 )
 
 
+# What whoever takes over from a practitioner whose access ends does on each child's record
+# (``directory.services.involvement_record_mine`` passes the lead to them).
+HANDOVER = (
+    "Ask their team to arrange a handover: whoever takes over records their own involvement "
+    "with each child, as lead professional where this user was the lead."
+)
+
+
+def _caseload_said(managed: User, *, ended: bool) -> list[str]:
+    """What her current involvements mean for an administrator ending her access (``ended``:
+    or finding it ended): nothing where she has none. Counts only (``caseload_of``)."""
+    caseload = Involvement.caseload_of(managed)
+    if not caseload.children:
+        return []
+    children = "1 child" if caseload.children == 1 else f"{caseload.children} children"
+    held = f"involved with {children}"
+    if caseload.leading:
+        of_them = "that child" if caseload.children == 1 else f"{caseload.leading} of them"
+        held += f", and the lead professional for {of_them}"
+    if ended:
+        said = f"They are still recorded as {held}, but their ContactPoint access has ended."
+    else:
+        said = (
+            f"They are currently {held}. Once they are suspended, each child's record will "
+            "say that their ContactPoint access has ended."
+        )
+    return [said, HANDOVER]
+
+
 # What a reactivated user still needs before she can sign in.
 STILL_CANNOT_SIGN_IN = {
     "vetting": "a current enhanced vetting check is recorded",
@@ -770,6 +803,8 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         question, consequences, button = ASKED_FIRST[action]
         if not services.setup_link_unused(managed, timezone.now()):
             consequences = [said for said in consequences if said != SET_UP_LINK_WILL_STOP]
+        if action == "suspend":
+            consequences = consequences + _caseload_said(managed, ended=False)
         return confirmation_page(
             request,
             question=question.format(name=name),

@@ -8,7 +8,7 @@ database constraint, not only form validation.
 from datetime import date, datetime
 from functools import reduce
 from operator import or_
-from typing import Any
+from typing import Any, NamedTuple
 
 import pycountry
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce, Lower, Now
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts.models import User
 from contactpoint.postcodes import STORED_POSTCODE_PATTERN
 from directory import contactpoint_id
 from directory.matching import Person
@@ -140,6 +141,9 @@ class Child(Provenance):
         DECEASED = "deceased", "Deceased"
         MERGED = "merged", "Merged into another record"
 
+    # Records nobody records, changes or ends an involvement on (``takes_involvements``).
+    CLOSED_TO_INVOLVEMENTS = (Status.MERGED, Status.ARCHIVED)
+
     # Issued by PostgreSQL so that no code path can create a child with a made-up or reused ID.
     contactpoint_id = models.CharField(
         "ContactPoint ID",
@@ -237,7 +241,7 @@ class Child(Provenance):
         """Whether practitioners may record, change or end involvements on this record: not on
         one merged into another, where nobody looking at the child would see them (and a second
         lead professional could sit unseen), nor on an archived one."""
-        return self.status not in (self.Status.MERGED, self.Status.ARCHIVED)
+        return self.status not in self.CLOSED_TO_INVOLVEMENTS
 
     @classmethod
     def archiving_rules(cls, today: date) -> dict[str, Q]:
@@ -560,6 +564,13 @@ class Service(Provenance, PostalAddress):
         return SensitiveCategory(self.kind) if self.kind in SensitiveCategory.values else None
 
 
+class Caseload(NamedTuple):
+    """``Involvement.caseload_of``: children, and of them those she is lead professional for."""
+
+    children: int
+    leading: int
+
+
 class Involvement(Provenance, FedBy):
     """A service or practitioner working with a child: since when, CAF held, lead professional.
 
@@ -628,6 +639,23 @@ class Involvement(Provenance, FedBy):
     @property
     def is_current(self) -> bool:
         return self.ended_on is None
+
+    @classmethod
+    def caseload_of(cls, practitioner: User) -> Caseload:
+        """How many children ``practitioner`` is currently involved with, and lead professional
+        for: what an administrator ending her access is told, so that her team hands them
+        over. Counts only, every record alike, shielded or not: a child's name or ID would be
+        child data he may not be entitled to, and a count told apart would say she is
+        shielded. Not on a record that takes no involvements (archived, merged), where nobody
+        could take over."""
+        counted = cls.objects.filter(practitioner=practitioner, ended_on__isnull=True).exclude(
+            child__status__in=Child.CLOSED_TO_INVOLVEMENTS
+        )
+        counts = counted.aggregate(
+            children=models.Count("child", distinct=True),
+            leading=models.Count("child", distinct=True, filter=Q(lead_professional=True)),
+        )
+        return Caseload(children=counts["children"], leading=counts["leading"])
 
     def practitioner_access_ended(self, now: datetime) -> bool:
         """Whether it names a practitioner who may no longer use ContactPoint (left and

@@ -2,7 +2,7 @@
 and capped search results, a shielded result, the record after an override, merges, the
 access-ended page. Each state is reached as a user reaches it, in the browser."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import urlparse
 
 import pytest
@@ -14,7 +14,7 @@ from accounts.roles import Role
 from accounts.services import setup_link_create
 from directory.feed_import import waiting_uploads_import
 from directory.feeds import COLUMNS
-from directory.models import Source
+from directory.models import Involvement, Source
 from shielding.models import ContactRequest
 from tests.personas import (
     PASSWORD,
@@ -181,6 +181,17 @@ def test_administrators_and_auditors_pages_in_every_state(page, persona):
             page, bad, "Save changes", "edit user errors", url=f"/accounts/users/{user.pk}/edit/"
         )
         shown(page, "/accounts/users/?q=zzzzzz", "no user found")
+        gone = priya()
+        Involvement.objects.create(
+            child=child, practitioner=gone, role="Health visitor", lead_professional=True,
+            started_on=date(2025, 1, 1), source=Source.PRACTITIONER,
+        )  # fmt: skip
+        shown(page, f"/accounts/users/{gone.pk}/suspend/", "suspend: she has children")
+        assert "currently involved with 1 child" in page.content()
+        gone.suspended_at = timezone.now()
+        gone.save(update_fields=["suspended_at"])
+        shown(page, f"/accounts/users/{gone.pk}/", "suspended: her children to hand over")
+        assert "still recorded as involved with 1 child" in page.content()
     elif persona == "nina":
         filled(page, {}, "Save", "add organisation errors", url="/accounts/organisations/new/")
     else:

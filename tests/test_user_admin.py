@@ -2,7 +2,8 @@
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from html import unescape
 from types import SimpleNamespace
 
 import pytest
@@ -19,6 +20,7 @@ from accounts.models import Organisation, SetupLink, User
 from accounts.permissions import grantable_roles
 from accounts.roles import Role
 from audit.models import AuditEvent
+from directory.models import Involvement, Source
 from tests.commands import run_manage
 from tests.personas import (
     CONFIRM,
@@ -33,6 +35,7 @@ from tests.personas import (
     operator,
     priya,
     sam,
+    shield,
     sign_in,
     southshire,
     xavier,
@@ -480,6 +483,102 @@ def test_a_work_phone_is_taken_as_people_write_it(lee_client, phone):
 def test_a_role_sent_twice_is_given_once(lee_client):
     lee_client.post(NEW_USER, new_user_form(roles=["la_administrator", "la_administrator"]))
     assert User.objects.get(username="tom.baker").roles == ["la_administrator"]
+
+
+def involved(practitioner: User, child, **fields) -> Involvement:
+    """``practitioner``'s involvement with ``child``, current unless ``ended_on`` is given."""
+    values = {"role": "Health visitor", "started_on": date(2025, 1, 1)} | fields
+    return Involvement.objects.create(
+        child=child, practitioner=practitioner, source=Source.PRACTITIONER, **values
+    )
+
+
+def said(html: str) -> list[str]:
+    """The page's paragraphs of body text, without the markup around them."""
+    return [unescape(p) for p in re.findall(r'<p class="govuk-body">(.*?)</p>', html, re.S)]
+
+
+class TestHandingOverHerChildren:
+    """Suspended, Priya still stands on her children's records as involved, and as lead
+    professional, marked "ContactPoint access ended": Lee is told how many, so that her team
+    arranges a handover. Counts only: never which children (child data Lee may not see), and
+    a shielded child's counted as any other's."""
+
+    def asked(self, client: Client, user: User) -> list[str]:
+        return said(
+            client.get(reverse("accounts:user_action", args=[user.pk, "suspend"])).content.decode()
+        )
+
+    def her_page(self, client: Client, user: User) -> str:
+        return client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+
+    @pytest.mark.usefixtures("lee_gives_practitioner")
+    def test_lee_is_told_how_many_children_she_is_involved_with_before_and_after(self, lee_client):
+        user = priya()
+        led = make_child(given_name="Ruby", family_name="Lowe")
+        involved(user, led, lead_professional=True)
+        hidden = make_child(given_name="Esme", family_name="Vale")
+        shield(hidden)
+        involved(user, hidden)
+        involved(user, make_child(given_name="Ivy"), ended_on=date(2025, 6, 1))  # not counted
+        archived = make_child(given_name="Nell", status="archived", archived_on=date(2026, 1, 1))
+        involved(user, archived)  # nobody could take over on an archived record
+        asked = self.asked(lee_client, user)
+        assert (
+            "They are currently involved with 2 children, and the lead professional for 1 of "
+            "them. Once they are suspended, each child's record will say that their "
+            "ContactPoint access has ended."
+        ) in asked
+        assert views.HANDOVER in asked
+        assert "involved with" not in self.her_page(lee_client, user), "not while she has access"
+        page = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
+        assert (
+            "They are still recorded as involved with 2 children, and the lead professional "
+            "for 1 of them, but their ContactPoint access has ended."
+        ) in said(page)
+        assert views.HANDOVER in said(page)
+        for child in (led, hidden):
+            for asked_or_told in (" ".join(asked), page):
+                assert child.given_name not in asked_or_told
+                assert child.family_name not in asked_or_told
+                assert child.contactpoint_id not in asked_or_told
+        assert "shield" not in page.lower() and "shield" not in " ".join(asked).lower()
+
+    def test_a_shielded_childs_involvement_reads_as_any_others(self, lee_client):
+        """Counted alike and said alike: shielding the one child she leads changes nothing
+        Lee reads, or the question would tell him that child is shielded."""
+        user = priya()
+        child = make_child()
+        involved(user, child, lead_professional=True)
+        before = self.asked(lee_client, user)
+        assert (
+            "They are currently involved with 1 child, and the lead professional for that "
+            "child. Once they are suspended, each child's record will say that their "
+            "ContactPoint access has ended."
+        ) in before
+        shield(child)
+        assert self.asked(lee_client, user) == before
+
+    def test_nothing_is_said_of_a_handover_where_none_is_needed(self, lee_client):
+        """Her involvements all ended (or none ever recorded): no handover to arrange."""
+        user = priya()
+        involved(user, make_child(), ended_on=date(2025, 6, 1), lead_professional=True)
+        assert views.HANDOVER not in self.asked(lee_client, user)
+        page = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
+        assert "involved with" not in page and views.HANDOVER not in said(page)
+
+    def test_her_page_asks_for_a_handover_once_her_vetting_has_run_out(self, lee_client):
+        """Her access ends without a suspension too: her records say so all the same."""
+        user = priya()
+        involved(user, make_child())
+        user.vetting_checked_on = date(2020, 1, 5)
+        user.save(update_fields=["vetting_checked_on"])
+        page = said(self.her_page(lee_client, user))
+        assert (
+            "They are still recorded as involved with 1 child, but their ContactPoint access "
+            "has ended."
+        ) in page
+        assert views.HANDOVER in page
 
 
 class TestChangingUsers:
