@@ -804,7 +804,9 @@ def user_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
         if not services.setup_link_unused(managed, timezone.now()):
             consequences = [said for said in consequences if said != SET_UP_LINK_WILL_STOP]
         if action == "suspend":
-            consequences = consequences + _caseload_said(managed, ended=False)
+            # Her access may have ended already (dormant, a check lapsed): her records say so.
+            ended = managed.access_problem(timezone.now()) is not None
+            consequences = consequences + _caseload_said(managed, ended=ended)
         return confirmation_page(
             request,
             question=question.format(name=name),

@@ -559,6 +559,20 @@ class TestHandingOverHerChildren:
         shield(child)
         assert self.asked(lee_client, user) == before
 
+    def test_suspending_someone_whose_access_has_ended_already_says_so(self, lee_client):
+        """Dormant, Priya's records say her access has ended already: the question does not
+        say they will once she is suspended."""
+        user = priya()
+        involved(user, make_child())
+        user.last_login = timezone.now() - timedelta(days=120)
+        user.save(update_fields=["last_login"])
+        asked = self.asked(lee_client, user)
+        assert (
+            "They are still recorded as involved with 1 child, but their ContactPoint access "
+            "has ended."
+        ) in asked
+        assert views.HANDOVER in asked
+
     def test_nothing_is_said_of_a_handover_where_none_is_needed(self, lee_client):
         """Her involvements all ended (or none ever recorded): no handover to arrange."""
         user = priya()
