@@ -832,13 +832,16 @@ def _apply_row(
                 "another name and date of birth. A record id stays one child's: check it, and "
                 "give a new child an id of its own",
             )
+        if whose == IN_DOUBT and existing.child is not None:
+            # Held back or not, it waits (that another LA's newer row held it back must not
+            # show): as the record's row, that LA's kept until she decides (``review_decide``).
+            existing.row_received(row.payload, record)
+            _held_for_review(existing, row, pointed_to=existing.child)
+            return "waiting_for_review"
         if outdone is not None:  # held back, it leaves the record the other LA's newer row
             existing.row_held_back(row.payload, record)
         else:
             existing.row_received(row.payload, record)
-        if whose == IN_DOUBT and outdone is None and existing.child is not None:
-            _held_for_review(existing, row, pointed_to=existing.child)
-            return "waiting_for_review"
         if existing.child_id is None:
             if not unchanged:
                 _review_refresh(existing, row)
@@ -1634,6 +1637,13 @@ def review_decide(
         held = decision == "match" and _held_back(
             child, source_record.record_id, source_record.source, record
         )
+        newer = _newer_row_kept(source_record) if decision == "match" else None
+        if newer is not None and held is False:
+            held = True if is_shielded(child) else None  # as had it been held back then
+        if decision == "new" and source_record.pointed_to_id is not None:
+            # What other LAs' files sent under the id was the other child's, not hers.
+            source_record.la_last_rows = {}
+            source_record.save(update_fields=["la_last_rows"])
         if held is None:
             # Hers, but older than another LA's system's word on her: it must not take her back.
             source_record.child, source_record.pointed_to = child, None
@@ -1643,11 +1653,27 @@ def review_decide(
             link(source_record, row, child, record, la or child.local_authority, where=not held)
             if not held:  # its carer applied, without the phone left out
                 left_out = row.phones_left_out
+        if newer is not None:  # the newer word on her is the record's again
+            source_record.row_received(*newer)
     review.decided_by, review.decided_at = by, timezone.now()
     # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
     # this one among them, and would have listed the record just made from its own row.
     review.save(update_fields=["status", "decided_by", "decided_at", "candidates"])
     return Decided(child, applied, left_out)
+
+
+def _newer_row_kept(source_record: SourceRecord) -> tuple[dict[str, str], FeedImport] | None:
+    """The newest row another LA's file sent the record, where its file was extracted after
+    the record's own row's: a row in doubt waits as the record's row however old
+    (``_apply_row``), and the newer row is the record's word again once a person decides."""
+    kept = source_record.la_last_rows.values()
+    imports = FeedImport.objects.in_bulk([row["import"] for row in kept])
+    newer = [
+        (row["payload"], imports[row["import"]])
+        for row in kept
+        if imports[row["import"]].extracted > source_record.last_import.extracted
+    ]
+    return max(newer, key=lambda pair: (pair[1].extracted, pair[1].pk), default=None)
 
 
 def _best_candidate_la(review: MatchReview) -> Organisation | None:

@@ -5074,6 +5074,62 @@ class TestAnOlderFileImportedLate:
             local_authority=la, by=None, extracted_on=timezone.localdate() - timedelta(days=days),
         )  # fmt: skip
 
+    # Olivia's sister: her surname, another first name and birthday.
+    MIA = {"given_name": "Mia", "date_of_birth": "2012-03-03", "address_line_1": "2 North Road",
+           "gp_practice_code": "A81001"}  # fmt: skip
+
+    def olivias_sister_sent_by_an_older_northshire_file(self, moved: bool):
+        """Olivia, shielded (sent by Southshire's file of 10 days ago since, if ``moved``), and
+        Mia under her NHS number in Northshire's GP file of 60 days ago: its outcome."""
+        self.shielded_in_northshire(Source.GP_REGISTRATION, moved)
+        mia = national_id_file(Source.GP_REGISTRATION, **self.MIA)
+        return self.national_import(Source.GP_REGISTRATION, mia, northshire(), 60)
+
+    @pytest.mark.parametrize("moved", [False, True], ids=["still_here", "sent_by_another_la"])
+    def test_her_sister_under_her_number_waits_whoever_sent_her_last(self, client, moved):
+        """Mia, Olivia's sister, comes under Olivia's NHS number in Northshire's older file.
+        Held back against Southshire's newer row, it was applied as before: Mia became a name
+        Olivia is known by. It waits for Dana in Northshire's queue, as had Southshire sent
+        nothing (that it did not would tell her Olivia had moved), and nothing of it is
+        Olivia's until she decides."""
+        outcome = self.olivias_sister_sent_by_an_older_northshire_file(moved)
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        olivia = Child.objects.get()
+        assert olivia.date_of_birth == date(2015, 9, 12)
+        assert not olivia.other_names.exists()
+        assert self.homes() == (["9 South Street"] if moved else ["14 Ashgrove Road"])
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[MatchReview.objects.get().pk]))
+        assert page.status_code == 200 and "Mia" in page.content.decode()
+
+    def test_dana_finding_she_is_olivia_corrected_does_not_take_her_back(self, client):
+        """It is Olivia, corrected, as Dana decides: Mia is a name she is known by, but her
+        Southshire home stays (the row is older), and a Northshire file extracted between
+        the two is older than Southshire's word on her too."""
+        self.olivias_sister_sent_by_an_older_northshire_file(moved=True)
+        olivia = Child.objects.get()
+        sign_in(client, dana())
+        decide(client, MatchReview.objects.get(), f"match:{olivia.contactpoint_id}")
+        assert olivia.other_names.filter(given_name="Mia").exists()
+        assert self.homes() == ["9 South Street"]
+        between = national_id_file(Source.GP_REGISTRATION, **self.MIA) + b"\n"
+        self.national_import(Source.GP_REGISTRATION, between, northshire(), 30)
+        assert self.homes() == ["9 South Street"]
+
+    def test_once_dana_finds_mia_a_new_child_southshires_olivia_is_not_taken_for_her(self, client):
+        """Dana decides Mia is a new child: the NHS number's later rows are compared with her.
+        Southshire's row on Olivia, kept beside it, was still taken as the record's own, so
+        Southshire's next file repeating it was counted "unchanged" on Mia's record."""
+        self.olivias_sister_sent_by_an_older_northshire_file(moved=True)
+        sign_in(client, dana())
+        decide(client, MatchReview.objects.get(), "new")
+        assert is_shielded(Child.objects.get(given_name="Mia"))
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
+                 "gp_practice_code": "B81001"}  # fmt: skip
+        again = national_id_file(Source.GP_REGISTRATION, **south) + b"\n"
+        outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+
     @pytest.mark.parametrize("south_days", [100, 10], ids=["before_north", "after_north"])
     def test_nor_when_northshire_had_not_sent_her_before(self, client, south_days):
         """Zed came from Southshire's system only: Northshire's older file finds him by his NHS
