@@ -1590,6 +1590,9 @@ class Decided(NamedTuple):
     child: Child | None
     applied: bool
     phones_left_out: tuple[str, ...] = ()
+    # Of a new record: the row's NHS number or UPN another record holds, and keeps (its kind
+    # and value, with that record's ContactPoint ID).
+    numbers_kept: tuple[tuple[str, str, str], ...] = ()
 
 
 @transaction.atomic
@@ -1610,6 +1613,7 @@ def review_decide(
         raise ReviewChanged
     applied = decision not in ("defer", "set_aside")
     left_out: tuple[str, ...] = ()
+    numbers_kept: tuple[tuple[str, str, str], ...] = ()
     if not applied:
         review.status = (
             MatchReview.Status.DEFERRED if decision == "defer" else MatchReview.Status.SET_ASIDE
@@ -1627,6 +1631,7 @@ def review_decide(
             if shielded:
                 shield_for_review(child)
             review.status = MatchReview.Status.CREATED
+            numbers_kept = _numbers_held_elsewhere(row, child)
         else:
             assert child is not None
             child = child.record_kept()
@@ -1659,7 +1664,23 @@ def review_decide(
     # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
     # this one among them, and would have listed the record just made from its own row.
     review.save(update_fields=["status", "decided_by", "decided_at", "candidates"])
-    return Decided(child, applied, left_out)
+    return Decided(child, applied, left_out, numbers_kept)
+
+
+def _numbers_held_elsewhere(row: FeedRow, child: Child) -> tuple[tuple[str, str, str], ...]:
+    """The row's NHS number or UPN that another record holds: a number is one child's, so
+    the new record made from a row in doubt does not take it (``_whose``); it stays with the
+    record given it first, which other feeds may have given it too."""
+    held = [
+        found
+        for kind, value in row.identifiers.items()
+        if (found := ChildIdentifier.objects.filter(kind=kind, value=value).first()) is not None
+        and found.child_id != child.pk
+    ]
+    return tuple(
+        (found.kind, found.value, found.child.record_kept().contactpoint_id_display)
+        for found in held
+    )
 
 
 def _newer_row_kept(source_record: SourceRecord) -> tuple[dict[str, str], FeedImport] | None:

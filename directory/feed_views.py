@@ -169,6 +169,13 @@ DECIDED_WITHOUT_PHONE = (
     "Your decision has been recorded. The row's {column} is not a telephone number, so it was "
     "not added to the record"
 )
+# A new record made from a row whose NHS number or UPN another record holds.
+NUMBER_KEPT = (
+    "The new record does not have the row's {kind}, {value}, as a number is one child's: it "
+    "stays with the record that held it, ContactPoint ID {holder}. If it is the new child's, "
+    "ask whoever sent the row to check it"
+)
+NUMBER_NAMED = {"nhs_number": "NHS number", "upn": "unique pupil number"}
 NOT_APPLIED_MOVED_ON = (
     "Your decision has been recorded. The row's details were not added to the record: "
     "another local authority's system has sent this child in a file extracted after it, so "
@@ -493,7 +500,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             form.add_error("choice", ARCHIVED_OUT_OF_SIGHT)
         else:
             try:
-                child, applied, left_out = review_decide(
+                child, applied, left_out, numbers_kept = review_decide(
                     review=item, decision=decision, child=chosen, by=manager, seen=version
                 )
             except ReviewChanged:  # by a file imported in the moment since this request began
@@ -520,7 +527,11 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                     said = DECIDED_WITHOUT_PHONE.format(column=" and ".join(left_out))
                 else:
                     said = "Your decision has been recorded"
-                messages.success(request, said)
+                kept = [
+                    NUMBER_KEPT.format(kind=NUMBER_NAMED[kind], value=value, holder=holder)
+                    for kind, value, holder in numbers_kept
+                ]
+                messages.success(request, ". ".join([said, *kept]))
                 return redirect("directory:review_queue")
     audit_note(
         request,

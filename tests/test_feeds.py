@@ -1100,6 +1100,26 @@ class TestAFeedsIdIsOneChilds:
         zed = Child.objects.get(given_name="Zed")
         assert zed.pk in [c["child_id"] for c in MatchReview.objects.get().candidates]
 
+    def test_dana_finding_her_a_new_child_is_told_zed_keeps_his_nhs_number(self, client):
+        """A number is one child's: Mia's new record cannot have it too, and it stays with Zed,
+        who held it (other feeds may have given it him). Dana was told only "Your decision has
+        been recorded", so she believed Mia's record had the number the row gave."""
+        la_import(la_system(nhs_number="9434765005"), name="a.csv")
+        row = {**self.MIA, "la_record_id": "2001", "nhs_number": "9434765005"}
+        la_import(la_system(**row), name="b.csv")
+        zed = Child.objects.get(given_name="Zed")
+        sign_in(client, dana())
+        told = client.get(decide(client, MatchReview.objects.get(), "new").url).content.decode()
+        assert (
+            "Your decision has been recorded. The new record does not have the row&#x27;s NHS "
+            "number, 9434765005, as a number is one child&#x27;s: it stays with the record that "
+            f"held it, ContactPoint ID {zed.contactpoint_id_display}. If it is the new "
+            "child&#x27;s, ask whoever sent the row to check it" in told
+        ), told
+        mia = Child.objects.get(given_name="Mia")
+        assert not mia.identifiers.exists()
+        assert list(zed.identifiers.values_list("value", flat=True)) == ["9434765005"]
+
     @pytest.mark.parametrize("feed", [Source.GP_REGISTRATION, Source.LA_SYSTEM])
     def test_a_row_for_another_child_under_her_nhs_number_is_refused(self, feed):
         """A new record (a GP's, another LA's) with Zed's NHS number, mistyped or reused, for
