@@ -1631,7 +1631,7 @@ def review_decide(
             if shielded:
                 shield_for_review(child)
             review.status = MatchReview.Status.CREATED
-            numbers_kept = _numbers_held_elsewhere(row, child)
+            numbers_kept = numbers_held_elsewhere(row, child)
         else:
             assert child is not None
             child = child.record_kept()
@@ -1667,15 +1667,17 @@ def review_decide(
     return Decided(child, applied, left_out, numbers_kept)
 
 
-def _numbers_held_elsewhere(row: FeedRow, child: Child) -> tuple[tuple[str, str, str], ...]:
-    """The row's NHS number or UPN that another record holds: a number is one child's, so
-    the new record made from a row in doubt does not take it (``_whose``); it stays with the
-    record given it first, which other feeds may have given it too."""
+def numbers_held_elsewhere(
+    row: FeedRow, child: Child | None = None
+) -> tuple[tuple[str, str, str], ...]:
+    """The row's NHS number or UPN that a record other than ``child`` holds: a number is one
+    child's, so a new record made from a row in doubt does not take it (``_whose``); it stays
+    with the record given it first, which other feeds may have given it too."""
     held = [
         found
         for kind, value in row.identifiers.items()
         if (found := ChildIdentifier.objects.filter(kind=kind, value=value).first()) is not None
-        and found.child_id != child.pk
+        and (child is None or found.child_id != child.pk)
     ]
     return tuple(
         (found.kind, found.value, found.child.record_kept().contactpoint_id_display)

@@ -33,6 +33,7 @@ from directory.feed_import import (
     feed_import,
     feed_unreadable,
     feed_upload_queue,
+    numbers_held_elsewhere,
     oldest_extract,
     refused_because,
     review_decide,
@@ -176,6 +177,8 @@ NUMBER_KEPT = (
     "ask whoever sent the row to check it"
 )
 NUMBER_NAMED = {"nhs_number": "NHS number", "upn": "unique pupil number"}
+# Beside "make a new record", of such a row, where the record that holds it is on the page.
+NUMBER_HELD = "The new record will not have the row's {kind}, {value}: it stays with {holder}"
 NOT_APPLIED_MOVED_ON = (
     "Your decision has been recorded. The row's details were not added to the record: "
     "another local authority's system has sent this child in a file extracted after it, so "
@@ -553,6 +556,11 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "form": form,
             "version": version,
             "shielded_candidate": decision_shielded(item, row),
+            "numbers_held": [
+                NUMBER_HELD.format(kind=NUMBER_NAMED[kind], value=value, holder=holder)
+                for kind, value, holder in numbers_held_elsewhere(row)
+                if holder in {c.contactpoint_id_display for c in shown.candidates}
+            ],
             "archived_out_of_sight": ARCHIVED_OUT_OF_SIGHT if out_of_sight else "",
             "source": Source(item.source_record.source).label,
         },

@@ -1102,14 +1102,19 @@ class TestAFeedsIdIsOneChilds:
 
     def test_dana_finding_her_a_new_child_is_told_zed_keeps_his_nhs_number(self, client):
         """A number is one child's: Mia's new record cannot have it too, and it stays with Zed,
-        who held it (other feeds may have given it him). Dana was told only "Your decision has
-        been recorded", so she believed Mia's record had the number the row gave."""
+        who held it (other feeds may have given it him). Dana was told neither as she decided
+        nor after ("Your decision has been recorded"), so she believed Mia's record had it."""
         la_import(la_system(nhs_number="9434765005"), name="a.csv")
         row = {**self.MIA, "la_record_id": "2001", "nhs_number": "9434765005"}
         la_import(la_system(**row), name="b.csv")
-        zed = Child.objects.get(given_name="Zed")
+        zed, review = Child.objects.get(given_name="Zed"), MatchReview.objects.get()
         sign_in(client, dana())
-        told = client.get(decide(client, MatchReview.objects.get(), "new").url).content.decode()
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert (
+            "The new record will not have the row&#x27;s NHS number, 9434765005: it stays with "
+            f"{zed.contactpoint_id_display}." in page
+        )
+        told = client.get(decide(client, review, "new").url).content.decode()
         assert (
             "Your decision has been recorded. The new record does not have the row&#x27;s NHS "
             "number, 9434765005, as a number is one child&#x27;s: it stays with the record that "
