@@ -899,15 +899,19 @@ def _whose(row: FeedRow, child: Child) -> str:
     """Whether a row under the id of the child's feed record, or her NHS number or UPN, is
     ``HERS``; ``ANOTHER_CHILDS``: none of her names and not her birthday, nor close to either
     (a system that gave a retired id to a new child, or a mistyped id); or ``IN_DOUBT``:
-    another birthday, not a slip of hers, and a name she does not hold, not even close. That
-    is a brother or sister under her id as much as her name and birthday corrected at once,
-    and a data manager decides. A correction of her birthday, or of her name, is still hers."""
+    another birthday, not a slip of hers, and a name she does not hold, not even close; or
+    another first name and gender, whatever her birthday. That is a brother or sister (a twin)
+    under her id as much as her name and birthday (or gender) corrected at once, and a data
+    manager decides. A correction of her birthday, or of her name, is still hers."""
     levels = agreement(row.person(), child.person())
     names = {levels["family_name"], levels["given_name"]}
-    if levels["date_of_birth"] in ("exact", "close") or "different" not in names:
-        return HERS
     if names == {"different"} and levels["date_of_birth"] == "different":
         return ANOTHER_CHILDS
+    if levels["given_name"] == "different" and levels["gender"] == "different":
+        # Her twin brother under her id, as much as her first name and gender corrected at once.
+        return IN_DOUBT
+    if levels["date_of_birth"] in ("exact", "close") or "different" not in names:
+        return HERS
     return IN_DOUBT
 
 

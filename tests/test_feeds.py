@@ -1069,6 +1069,26 @@ class TestAFeedsIdIsOneChilds:
         assert dict(moved.counts) == {"updated": 1}
         assert self.zed() == before
 
+    def test_a_twin_sister_under_his_id_waits_for_a_data_manager_too(self):
+        """Mia, Zed's twin: his surname and birthday, another first name, a girl. Taken as his
+        first name and gender corrected at once, Mia became a name Zed is known by and her home
+        replaced his. On his NHS number, a new record of hers joined him so too."""
+        la_import(la_system(nhs_number="9434765005"), name="a.csv")
+        before = self.zed()
+        twin = {**self.MIA, "date_of_birth": "2012-01-01"}
+        outcome = la_import(la_system(**twin), name="b.csv")
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        assert self.zed() == before
+        by_number = {**twin, "la_record_id": "2001", "nhs_number": "9434765005"}
+        outcome = la_import(la_system(**by_number), southshire(), "c.csv")
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        assert self.zed() == before
+
+    def test_his_first_name_corrected_alone_is_still_his(self):
+        la_import(la_system(), name="a.csv")
+        outcome = la_import(la_system(given_name="Xavier"), name="b.csv")
+        assert dict(outcome.counts) == {"updated": 1}
+
     def test_a_sister_under_a_shielded_childs_id_is_shielded_as_a_record_of_her_own(self, client):
         """Her home may be his refuge: the data manager decides blind to where he lives."""
         la_import(la_system(), name="a.csv")
