@@ -1775,9 +1775,10 @@ def _street_words(line_1: str, line_2: str) -> set[str]:
     ("refuge" of "Flat 2, 9 Refuge Rd"), as a database's "contains" finds them ("Mary's"
     holds "mary")."""
     _, apart = _readings(f"{line_1} {line_2}")
-    # "ref." without its stop: "Refuge" holds "ref".
-    words = {word.rstrip(".") for word in apart}
-    return {word for word in words if len(word) > 2 and word not in _COMMON_WORDS}
+    # Of three letters or more, or two cut short ("re.", as ``_found`` reads it); without its
+    # stop: "Refuge" holds "ref" and "re".
+    words = {word.rstrip(".") for word in apart if len(word) > 2}
+    return {word for word in words if word not in _COMMON_WORDS}
 
 
 def _cut_short(word: str) -> list[str]:
