@@ -5111,6 +5111,34 @@ class TestAnOlderFileImportedLate:
             self.national_import(source, national_id_file(source, **south), southshire(), 10)
         return olivia
 
+    @pytest.mark.parametrize("source", [Source.SCHOOL_CENSUS, Source.GP_REGISTRATION])
+    @pytest.mark.parametrize("moved", [False, True], ids=["still_here", "sent_by_another_la"])
+    def test_a_sister_under_her_number_waits_whether_or_not_she_has_moved(
+        self, client, source, moved
+    ):
+        """Olivia is shielded. Northshire's older file sends, under her UPN or NHS number, Mia:
+        her surname, another first name and birthday. Where Southshire's file had sent her since,
+        Mia's name and birthday were applied to Olivia at once, "1 updated", where otherwise the
+        row waits for a data manager: Olivia took a stranger's name, and Dana, told one thing or
+        the other, learnt whether Olivia had moved to another LA. The row waits either way."""
+        olivia = self.shielded_in_northshire(source, moved)
+        sister = {"given_name": "Mia", "date_of_birth": "2017-03-20"}
+        row = national_id_file(source, **olivia, **sister)
+        outcome = self.national_import(source, row, northshire(), 60)
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        child = Child.objects.get()
+        assert (child.given_name, child.date_of_birth) == ("Olivia", date(2015, 9, 12))
+        assert not child.other_names.filter(given_name="Mia").exists()
+        review = MatchReview.objects.get()
+        assert child.pk in [candidate["child_id"] for candidate in review.candidates]
+        assert self.homes() == (["9 South Street"] if moved else ["14 Ashgrove Road"])
+        # Found to be her, her name corrected: what the older row says of where she lives is
+        # still held back.
+        sign_in(client, dana())
+        decide(client, review, f"match:{child.contactpoint_id}")
+        assert child.other_names.filter(given_name="Mia").exists()
+        assert self.homes() == (["9 South Street"] if moved else ["14 Ashgrove Road"])
+
     def national_import(self, source: str, content: bytes, la: Organisation, days: int,
                         name: str = ""):  # fmt: skip
         """A census or GP file for ``la``, extracted ``days`` ago."""
