@@ -307,10 +307,11 @@ def test_a_brief_turn_given_up_is_never_left_held():
     (a session's lock outlives the request on a kept connection)."""
     for _ in range(20):
         with held_elsewhere("pg_advisory_lock", Turn.SIGN_IN_ADDRESS, "192.0.2.12") as holder:
-            threading.Timer(0.05, lambda: holder.execute(
+            letting_go = threading.Timer(0.05, lambda: holder.execute(
                 serialise.LOCKS["pg_advisory_unlock"],
                 [serialise.lock_key(Turn.SIGN_IN_ADDRESS, "192.0.2.12")],
-            )).start()  # fmt: skip
+            ))  # fmt: skip
+            letting_go.start()
             try:
                 with serialise.brief_turn(
                     Turn.SIGN_IN_ADDRESS, "192.0.2.12", timeout=timedelta(seconds=0.05)
@@ -318,6 +319,9 @@ def test_a_brief_turn_given_up_is_never_left_held():
                     pass
             except serialise.TurnTimeout:
                 pass
+            # The holder lets go before its connection closes: a wait given up first would
+            # otherwise close it under the timer, whose thread then fails on it.
+            letting_go.join()
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
