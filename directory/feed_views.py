@@ -65,9 +65,11 @@ from directory.services import (
 )
 from shielding.policy import (
     HIDDEN,
+    NumberHeld,
     ReviewShown,
     audit_facts,
     kept_within_la,
+    numbers_held_shown,
     record_named,
     review_shown,
     rows_resembling_shielded,
@@ -170,15 +172,30 @@ DECIDED_WITHOUT_PHONE = (
     "Your decision has been recorded. The row's {column} is not a telephone number, so it was "
     "not added to the record"
 )
-# A new record made from a row whose NHS number or UPN another record holds.
+# A new record made from a row whose NHS number or UPN another record holds: the number
+# ("NHS number, 9434765005") and its holder as the policy lets the page say them
+# (``numbers_held_shown``).
 NUMBER_KEPT = (
-    "The new record does not have the row's {kind}, {value}, as a number is one child's: it "
-    "stays with the record that held it, ContactPoint ID {holder}. If it is the new child's, "
-    "ask whoever sent the row to check it"
+    "The new record does not have the row's {number}, as a number is one child's: it stays "
+    "with the record that held it{holder}. If it is the new child's, ask whoever sent the row "
+    "to check it"
 )
 NUMBER_NAMED = {"nhs_number": "NHS number", "upn": "unique pupil number"}
-# Beside "make a new record", of such a row, where the record that holds it is on the page.
-NUMBER_HELD = "The new record will not have the row's {kind}, {value}: it stays with {holder}"
+# Beside "make a new record", of such a row.
+NUMBER_HELD = "The new record will not have the row's {number}: {kept}"
+
+
+def _number_held_said(held: NumberHeld, *, decided: bool) -> str:
+    """``held`` as the review page (``decided``: the decision's outcome) says it."""
+    number = NUMBER_NAMED[held.kind] + (f", {held.value}" if held.value else "")
+    if decided:
+        return NUMBER_KEPT.format(
+            number=number, holder=f", ContactPoint ID {held.holder}" if held.holder else ""
+        )
+    kept = f"it stays with {held.holder}" if held.holder else "another record keeps it"
+    return NUMBER_HELD.format(number=number, kept=kept)
+
+
 NOT_APPLIED_MOVED_ON = (
     "Your decision has been recorded. The row's details were not added to the record: "
     "another local authority's system has sent this child in a file extracted after it, so "
@@ -531,8 +548,8 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                 else:
                     said = "Your decision has been recorded"
                 kept = [
-                    NUMBER_KEPT.format(kind=NUMBER_NAMED[kind], value=value, holder=holder)
-                    for kind, value, holder in numbers_kept
+                    _number_held_said(held, decided=True)
+                    for held in numbers_held_shown(numbers_kept, shown)
                 ]
                 messages.success(request, ". ".join([said, *kept]))
                 return redirect("directory:review_queue")
@@ -557,9 +574,8 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "version": version,
             "shielded_candidate": decision_shielded(item, row),
             "numbers_held": [
-                NUMBER_HELD.format(kind=NUMBER_NAMED[kind], value=value, holder=holder)
-                for kind, value, holder in numbers_held_elsewhere(row)
-                if holder in {c.contactpoint_id_display for c in shown.candidates}
+                _number_held_said(held, decided=False)
+                for held in numbers_held_shown(numbers_held_elsewhere(row), shown)
             ],
             "archived_out_of_sight": ARCHIVED_OUT_OF_SIGHT if out_of_sight else "",
             "source": Source(item.source_record.source).label,

@@ -1244,6 +1244,39 @@ def review_shown(
     )
 
 
+@dataclass(frozen=True)
+class NumberHeld:
+    """The row's NHS number or UPN that another record holds and keeps, as a data manager
+    deciding on the row is told of it: ``value`` and ``holder`` (a ContactPoint ID, displayed)
+    empty where withheld (``numbers_held_shown``)."""
+
+    kind: str
+    value: str
+    holder: str
+
+
+def numbers_held_shown(
+    held: Iterable[tuple[str, str, str]], shown: ReviewShown
+) -> tuple[NumberHeld, ...]:
+    """``held`` (each number's kind, value and holder: ``numbers_held_elsewhere``) as the
+    review ``shown`` may say it, beside "make a new record" and in the decision's outcome.
+    Beside a shielded possible match neither the number nor who holds it: the page hides the
+    row's record id there, as a pupil number names the school, and the number with the record
+    that keeps it would name a shielded child's school. Otherwise the holder only where the
+    page lists it among the candidates, whose access event names them: one out of the data
+    manager's sight (archived long ago) is not named."""
+    hidden = shown.location_hidden
+    on_page = {candidate.contactpoint_id_display for candidate in shown.candidates}
+    return tuple(
+        NumberHeld(
+            kind=kind,
+            value="" if hidden else value,
+            holder=holder if not hidden and holder in on_page else "",
+        )
+        for kind, value, holder in held
+    )
+
+
 # The shield follows the child -----------------------------------------------------------------
 
 

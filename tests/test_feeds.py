@@ -1145,6 +1145,37 @@ class TestAFeedsIdIsOneChilds:
         assert not mia.identifiers.exists()
         assert list(zed.identifiers.values_list("value", flat=True)) == ["9434765005"]
 
+    @pytest.mark.usefixtures("school")
+    def test_beside_a_shielded_child_the_pupil_number_she_keeps_is_not_shown(self, client):
+        """Olivia is shielded; a census row sends Mia (another first name and birthday) under
+        her UPN, and waits. The review page hides the row's record id beside her, as a pupil
+        number names the school: telling Dana that the UPN stays with Olivia's record, and
+        which it is, would name her school. Dana is told only that another record keeps it,
+        as she decides and after."""
+        load(census({}))
+        olivia = Child.objects.get()
+        shield(olivia)
+        number = upn("352214300101")
+        outcome = load(census({"given_name": "Mia", "date_of_birth": "2017-03-20"}))
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        review = MatchReview.objects.get()
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert "Hidden: a possible match is shielded" in page
+        assert number not in page
+        assert (
+            "The new record will not have the row&#x27;s unique pupil number: another record "
+            "keeps it." in page
+        )
+        told = client.get(decide(client, review, "new").url).content.decode()
+        assert number not in told
+        assert (
+            "The new record does not have the row&#x27;s unique pupil number, as a number is "
+            "one child&#x27;s: it stays with the record that held it. If it is the new "
+            "child&#x27;s, ask whoever sent the row to check it" in told
+        ), told
+        assert list(olivia.identifiers.values_list("value", flat=True)) == [number]
+
     @pytest.mark.parametrize("feed", [Source.GP_REGISTRATION, Source.LA_SYSTEM])
     def test_a_row_for_another_child_under_her_nhs_number_is_refused(self, feed):
         """A new record (a GP's, another LA's) with Zed's NHS number, mistyped or reused, for
