@@ -1430,15 +1430,28 @@ def reviews_offer_shielded(child: Child) -> None:
     reviews_resembling_compare_afresh(shielded=child)
 
 
-# Words systems shorten, read the same whoever wrote them ("Quillfeather Ln"); "St" is a
-# street or a saint, so both are read as "st".
+# Words systems shorten, read the same whoever wrote them ("Quillfeather Ln", "Acacia Tce"),
+# most to letters that begin no word of theirs, which a full stop after them ("Tce.") could
+# not say (``_found``). "St" is a street or a saint, which cannot always be told, so both are
+# read as "st": "St Mary's Street" is "St Mary's", a home too many rather than one too few.
+# All of them are words every address may have (``_COMMON_WORDS``).
 _SHORTENED = {
     "rd": "road", "ln": "lane", "street": "st", "saint": "st", "ave": "avenue", "av": "avenue",
     "cl": "close", "ct": "court", "cres": "crescent", "dr": "drive", "gdns": "gardens",
     "gro": "grove", "pl": "place", "sq": "square", "ter": "terrace", "terr": "terrace",
-    "hse": "house", "ho": "house", "cott": "cottage", "pk": "park", "bldgs": "buildings",
+    "tce": "terrace", "pde": "parade", "wk": "walk", "grn": "green", "mws": "mews",
+    "hse": "house", "ho": "house", "cott": "cottage", "cotts": "cottages", "pk": "park",
+    "bldgs": "buildings", "hts": "heights", "upr": "upper", "lwr": "lower",
     "rm": "room", "flt": "flat", "fl": "flat",
 }  # fmt: skip
+
+
+# Words of a street's or a house's own name shortened so ("Mt Pleasant"): read as the word,
+# which still names one street or house ("Mount Road" at a postcode a slip from hers,
+# ``_at_or_near``), so it is no common word, and is looked for however written.
+_SHORTENED_IN_NAMES = {"mt": "mount", "gt": "great", "nth": "north", "sth": "south"}
+
+_READ_AS = {**_SHORTENED, **_SHORTENED_IN_NAMES}
 
 
 # Words that join a home's name to its flat's, not part of either ("Room 2 at Refuge House",
@@ -1463,8 +1476,8 @@ def _readings(text: str) -> Reading:
     plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
     def word_read(word: str, stop: str) -> str:
-        if word in _SHORTENED:
-            return _SHORTENED[word]
+        if word in _READ_AS:
+            return _READ_AS[word]
         return word + stop if len(word) > 1 and word not in _COMMON_WORDS else word
 
     def read(written: str) -> frozenset[str]:
@@ -1544,7 +1557,7 @@ def _building(part: str) -> str | None:
     words = list(re.finditer(r"[a-z]+", part))
     if not words:  # "-" or "." for an empty line, "45" alone: no name at all
         return None
-    read = [_SHORTENED.get(word.group(), word.group()) for word in words]
+    read = [_READ_AS.get(word.group(), word.group()) for word in words]
     ends = [
         word.end()
         for word, this, after in zip(words, read, [*read[1:], ""], strict=True)
@@ -1625,7 +1638,7 @@ def _number_in_words(words: re.Match[str]) -> str:
     before = _BETWEEN_PARTS.split(words.string[: words.start()])[-1]
     after = _BETWEEN_PARTS.split(words.string[words.end() :])[0]
     last = re.findall(r"[a-z]+", before)[-1:]
-    flats = bool(last) and _SHORTENED.get(last[0], last[0]) in _BEFORE_A_NUMBER
+    flats = bool(last) and _READ_AS.get(last[0], last[0]) in _BEFORE_A_NUMBER
     on_a_street = (
         not re.search(r"[a-z0-9]", before)
         and bool(_readings(after)[1] & _STREET)
@@ -1814,9 +1827,11 @@ def _street_words(line_1: str, line_2: str) -> set[str]:
     return {word for word in words if word not in _COMMON_WORDS}
 
 
-def _cut_short(word: str) -> list[str]:
-    """The word as it may be written cut short, with a full stop: "re.", "ref." ... "refug."."""
-    return [f"{word[:end]}." for end in range(2, len(word))]
+def _written_short(word: str) -> list[str]:
+    """The word as it may be written shortened: cut short with a full stop ("re.", "ref." ...
+    "refug."), or as a name's word is ("mt" for "mount", ``_SHORTENED_IN_NAMES``)."""
+    short = [short for short, full in _SHORTENED_IN_NAMES.items() if full == word]
+    return [*(f"{word[:end]}." for end in range(2, len(word))), *short]
 
 
 def _at_or_near(places: list[Place], to: str = "") -> Q:
@@ -1830,8 +1845,8 @@ def _at_or_near(places: list[Place], to: str = "") -> Q:
     near = Q(**{f"{to}postcode__in": exact})
     if slips and words:
         naming = Q()
-        # Each word as written, or cut short with a full stop ("Ref." for "Refuge").
-        written = {cut for word in words for cut in (word, *_cut_short(word))}
+        # Each word as written, or shortened ("Ref." for "Refuge", "Mt" for "Mount").
+        written = {short for word in words for short in (word, *_written_short(word))}
         for word in sorted(written):
             naming |= Q(**{f"{to}line_1__icontains": word}) | Q(**{f"{to}line_2__icontains": word})
         near |= Q(**{f"{to}postcode__in": slips}) & naming

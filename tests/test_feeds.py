@@ -2034,6 +2034,25 @@ class TestTheShieldFollowsTheChild:
         assert ben.shields.filter(lifted_at__isnull=True).exists()
         self.refuge_hidden_from_priya(client)
 
+    @pytest.mark.parametrize(
+        ("hers", "written", "postcode"),
+        [
+            ("Mount Pleasant, Refuge Road", "Mt. Pleasant", "so12bb"),
+            ("9 Mount Road", "9 Mt Rd", "so12bd"),  # her postcode mistyped
+            ("9 Acacia Terrace", "9 Acacia Tce", "so12bd"),
+        ],
+    )
+    def test_her_home_with_a_word_shortened_is_still_her_home(
+        self, client, hers, written, postcode
+    ):
+        """ "Mt" for "Mount" and "Tce" for "Terrace" begin no word of theirs."""
+        make_address(self.amy(), "SO1 2BB", line_1=hers)
+        ben = self.ben()
+        la_import(
+            la_system(**self.BEN, address_line_1=written, town="Southtown", postcode=postcode)
+        )
+        assert ben.shields.filter(lifted_at__isnull=True).exists()
+
     @pytest.mark.parametrize("existing_carer", [False, True])
     def test_her_mothers_phone_written_another_way_or_added_later_shields_him(
         self, client, existing_carer
