@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from auditlog.models import LogEntry
@@ -1819,18 +1820,37 @@ Place = tuple[int, str, str, str]  # a child, and a postcode and lines it is sho
 def _street_words(line_1: str, line_2: str) -> set[str]:
     """The words of an address that name its street or house, not what every address has
     ("refuge" of "Flat 2, 9 Refuge Rd"), as a database's "contains" finds them ("Mary's"
-    holds "mary")."""
+    holds "mary"); a street's or a building's word too where it names one (``_naming``)."""
     _, apart = _readings(f"{line_1} {line_2}")
     # Of three letters or more, or two cut short ("re.", as ``_found`` reads it); without its
     # stop: "Refuge" holds "ref" and "re".
     words = {word.rstrip(".") for word in apart if len(word) > 2}
-    return {word for word in words if word not in _COMMON_WORDS}
+    return {word for word in words if word not in _COMMON_WORDS} | _naming(f"{line_1}, {line_2}")
+
+
+_STREET_OR_BUILDING = _STREET | _BUILDING
+
+
+def _naming(text: str) -> set[str]:
+    """The street's and building's words that name a street or house where they stand: before
+    another ("park" of "Park Road", "manor" of "Manor House") or alone in their part ("The
+    Green"); not "road" of "Refuge Road", which every street may end with."""
+    named = set()
+    for part in _BETWEEN_PARTS.split(text.lower()):
+        words = re.findall(r"(?<![0-9])[a-z]+", part)
+        read = [_READ_AS.get(word, word) for word in words if word not in _JOINING]
+        named |= {
+            this
+            for this, after in pairwise([*read, ""])
+            if this in _STREET_OR_BUILDING and (after in _STREET_OR_BUILDING or len(read) == 1)
+        }
+    return {word for word in named if len(word) > 2}
 
 
 def _written_short(word: str) -> list[str]:
     """The word as it may be written shortened: cut short with a full stop ("re.", "ref." ...
-    "refug."), or as a name's word is ("mt" for "mount", ``_SHORTENED_IN_NAMES``)."""
-    short = [short for short, full in _SHORTENED_IN_NAMES.items() if full == word]
+    "refug."), or as ``_READ_AS`` reads it ("mt" for "mount", "pk" for "park")."""
+    short = [short for short, full in _READ_AS.items() if full == word]
     return [*(f"{word[:end]}." for end in range(2, len(word))), *short]
 
 
@@ -1845,7 +1865,8 @@ def _at_or_near(places: list[Place], to: str = "") -> Q:
     near = Q(**{f"{to}postcode__in": exact})
     if slips and words:
         naming = Q()
-        # Each word as written, or shortened ("Ref." for "Refuge", "Mt" for "Mount").
+        # Each word as written, or shortened ("Ref." for "Refuge", "Mt" for "Mount", "Pk" for
+        # "Park").
         written = {short for word in words for short in (word, *_written_short(word))}
         for word in sorted(written):
             naming |= Q(**{f"{to}line_1__icontains": word}) | Q(**{f"{to}line_2__icontains": word})
