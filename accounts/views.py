@@ -75,7 +75,7 @@ from audit.recorder import audit_note
 from contactpoint.client import client_ip
 from contactpoint.confirmation import confirmation_page, confirmed
 from contactpoint.middleware import method_refused
-from directory.models import Involvement
+from directory.models import Caseload, Involvement
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -712,6 +712,35 @@ HANDOVER = (
     "Ask their team to arrange a handover: whoever takes over records their own involvement "
     "with each child, as lead professional where this user was the lead."
 )
+# Her involvements through a sensitive service are hidden from everyone but the child's LA's
+# shielding officers, her team and the administrator among them: those officers hand them over.
+# Counts only, never which service or local authority (``Caseload.sensitive``).
+SENSITIVE_HANDOVER = (
+    "which only shielding officers can see: the shielding officers of {whose} local authority "
+    "arrange {handover}."
+)
+OTHERS_HANDOVER = "For their other involvements, ask their team to arrange a handover" + (
+    HANDOVER.removeprefix("Ask their team to arrange a handover")
+)
+
+
+def _sensitive_said(caseload: Caseload) -> str:
+    """How many of her children she works with through a sensitive service, and who hands
+    those over."""
+    if caseload.children == 1:
+        involvement = "Their involvement with that child is through a sensitive service"
+    elif caseload.sensitive == 1:
+        involvement = "Their involvement with 1 of them is through a sensitive service"
+    else:
+        involvement = (
+            f"Their involvements with {caseload.sensitive} of them are through sensitive services"
+        )
+    whose, handover = (
+        ("the child's" if caseload.children == 1 else "that child's", "its handover")
+        if caseload.sensitive == 1
+        else ("each child's", "their handover")
+    )
+    return f"{involvement}, " + SENSITIVE_HANDOVER.format(whose=whose, handover=handover)
 
 
 def _caseload_said(managed: User, *, ended: bool) -> list[str]:
@@ -732,7 +761,9 @@ def _caseload_said(managed: User, *, ended: bool) -> list[str]:
             f"They are currently {held}. Once they are suspended, each child's record will "
             "say that their ContactPoint access has ended."
         )
-    return [said, HANDOVER]
+    if not caseload.sensitive:
+        return [said, HANDOVER]
+    return [said, _sensitive_said(caseload)] + ([OTHERS_HANDOVER] if caseload.seen else [])
 
 
 # What a reactivated user still needs before she can sign in.

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce, Lower, Now
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -565,10 +565,15 @@ class Service(Provenance, PostalAddress):
 
 
 class Caseload(NamedTuple):
-    """``Involvement.caseload_of``: children, and of them those she is lead professional for."""
+    """``Involvement.caseload_of``: children, and of them those she is lead professional for,
+    those she works with through a sensitive service (``sensitive``: only shielding officers
+    see it, so they broker its handover), and those she works with otherwise (``seen``: her
+    team hands them over). A child may be among both."""
 
     children: int
     leading: int
+    sensitive: int
+    seen: int
 
 
 class Involvement(Provenance, FedBy):
@@ -641,21 +646,34 @@ class Involvement(Provenance, FedBy):
         return self.ended_on is None
 
     @classmethod
-    def caseload_of(cls, practitioner: User) -> Caseload:
-        """How many children ``practitioner`` is currently involved with, and lead professional
-        for: what an administrator ending her access is told, so that her team hands them
-        over. Counts only, every record alike, shielded or not: a child's name or ID would be
-        child data he may not be entitled to, and a count told apart would say she is
-        shielded. Not on a record that takes no involvements (archived, merged), where nobody
-        could take over."""
-        counted = cls.objects.filter(practitioner=practitioner, ended_on__isnull=True).exclude(
+    def to_hand_over(cls) -> QuerySet["Involvement"]:
+        """The involvements someone must take over once their practitioner's access ends:
+        current ones, not on a record that takes no involvements (archived, merged), where
+        nobody could take over."""
+        return cls.objects.filter(practitioner__isnull=False, ended_on__isnull=True).exclude(
             child__status__in=Child.CLOSED_TO_INVOLVEMENTS
         )
-        counts = counted.aggregate(
-            children=models.Count("child", distinct=True),
-            leading=models.Count("child", distinct=True, filter=Q(lead_professional=True)),
+
+    @classmethod
+    def caseload_of(cls, practitioner: User) -> Caseload:
+        """How many children ``practitioner`` is currently involved with, lead professional
+        for, and involved with through a sensitive service: what an administrator ending her
+        access is told, so that her team, and for a sensitive service the child's LA's
+        shielding officers, hand them over. Counts only, every record alike, shielded or not:
+        a child's name or ID, or which service, would be child data he may not be entitled
+        to, and a count told apart would say she is shielded (``to_hand_over``)."""
+        sensitive = ~Q(sensitive_category="")
+        counts = (
+            cls.to_hand_over()
+            .filter(practitioner=practitioner)
+            .aggregate(
+                children=models.Count("child", distinct=True),
+                leading=models.Count("child", distinct=True, filter=Q(lead_professional=True)),
+                sensitive=models.Count("child", distinct=True, filter=sensitive),
+                seen=models.Count("child", distinct=True, filter=~sensitive),
+            )
         )
-        return Caseload(children=counts["children"], leading=counts["leading"])
+        return Caseload(**counts)
 
     def practitioner_access_ended(self, now: datetime) -> bool:
         """Whether it names a practitioner who may no longer use ContactPoint (left and

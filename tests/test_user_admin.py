@@ -498,19 +498,25 @@ def said(html: str) -> list[str]:
     return [unescape(p) for p in re.findall(r'<p class="govuk-body">(.*?)</p>', html, re.S)]
 
 
+def asked_to_suspend(client: Client, user: User) -> list[str]:
+    """What the question before suspending ``user`` says."""
+    return said(
+        client.get(reverse("accounts:user_action", args=[user.pk, "suspend"])).content.decode()
+    )
+
+
+def user_page(client: Client, user: User) -> str:
+    return client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+
+
 class TestHandingOverHerChildren:
     """Suspended, Priya still stands on her children's records as involved, and as lead
     professional, marked "ContactPoint access ended": Lee is told how many, so that her team
     arranges a handover. Counts only: never which children (child data Lee may not see), and
     a shielded child's counted as any other's."""
 
-    def asked(self, client: Client, user: User) -> list[str]:
-        return said(
-            client.get(reverse("accounts:user_action", args=[user.pk, "suspend"])).content.decode()
-        )
-
-    def her_page(self, client: Client, user: User) -> str:
-        return client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+    asked = staticmethod(asked_to_suspend)
+    her_page = staticmethod(user_page)
 
     @pytest.mark.usefixtures("lee_gives_practitioner")
     def test_lee_is_told_how_many_children_she_is_involved_with_before_and_after(self, lee_client):
@@ -593,6 +599,114 @@ class TestHandingOverHerChildren:
             "has ended."
         ) in page
         assert views.HANDOVER in page
+
+
+def through_sensitive_service(practitioner: User, child, category="sexual_health", **fields):
+    """``practitioner``'s involvement with ``child`` through a sensitive service, recorded (as
+    the constraint asks) with the child's consent."""
+    sensitive = {"sensitive_category": category, "sensitive_basis": "consent"}
+    return involved(practitioner, child, **sensitive, **fields)
+
+
+class TestHandingOverSensitiveServices:
+    """Priya's involvements through a sensitive service (sexual health, mental health,
+    substance misuse) are hidden from everyone but the child's LA's shielding officers: Lee
+    cannot hand them over, so he is told how many there are and that those officers arrange
+    their handover. Counts only: never which child, which service or which local authority."""
+
+    asked = staticmethod(asked_to_suspend)
+
+    def test_lee_is_told_how_many_are_with_sensitive_services_and_who_hands_them_over(
+        self, lee_client
+    ):
+        user = priya()
+        involved(user, make_child(given_name="Ruby"), lead_professional=True)
+        hidden = make_child(given_name="Esme", family_name="Vale")
+        shield(hidden)
+        through_sensitive_service(user, hidden, "mental_health")
+        elsewhere = make_child(given_name="Nell", family_name="Quill", local_authority=southshire())
+        through_sensitive_service(user, elsewhere, "substance_misuse")
+        both = make_child(given_name="Ivy", family_name="Rowe")
+        involved(user, both)
+        through_sensitive_service(user, both)
+        asked = self.asked(lee_client, user)
+        assert asked[-3:] == [
+            "They are currently involved with 4 children, and the lead professional for 1 of "
+            "them. Once they are suspended, each child's record will say that their "
+            "ContactPoint access has ended.",
+            "Their involvements with 3 of them are through sensitive services, which only "
+            "shielding officers can see: the shielding officers of each child's local "
+            "authority arrange their handover.",
+            "For their other involvements, ask their team to arrange a handover: whoever takes "
+            "over records their own involvement with each child, as lead professional where "
+            "this user was the lead.",
+        ]
+        page = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
+        assert (
+            "Their involvements with 3 of them are through sensitive services, which only "
+            "shielding officers can see: the shielding officers of each child's local "
+            "authority arrange their handover."
+        ) in said(page)
+        told = " ".join(asked) + page
+        for child in (hidden, elsewhere, both):
+            assert child.given_name not in told and child.family_name not in told
+            assert child.contactpoint_id not in told
+        for never in ("Sexual health", "Mental health", "Substance misuse", "Southshire"):
+            assert never.lower() not in told.lower()
+        assert "shielded" not in told.lower()
+
+    def test_one_sensitive_involvement_among_others(self, lee_client):
+        user = priya()
+        involved(user, make_child(given_name="Ruby"))
+        through_sensitive_service(user, make_child(given_name="Esme"))
+        asked = self.asked(lee_client, user)
+        assert (
+            "Their involvement with 1 of them is through a sensitive service, which only "
+            "shielding officers can see: the shielding officers of that child's local "
+            "authority arrange its handover."
+        ) in asked
+        assert views.OTHERS_HANDOVER in asked and views.HANDOVER not in asked
+
+    def test_only_sensitive_involvements_ask_nothing_of_her_team(self, lee_client):
+        """Her one child is through a sensitive service: her team has nothing to hand over,
+        and could not see it if it had."""
+        user = priya()
+        through_sensitive_service(user, make_child())
+        user.vetting_checked_on = date(2020, 1, 5)
+        user.save(update_fields=["vetting_checked_on"])
+        for told in (self.asked(lee_client, user), said(user_page(lee_client, user))):
+            held = told.index(
+                "They are still recorded as involved with 1 child, but their ContactPoint "
+                "access has ended."
+            )
+            assert told[held + 1] == (
+                "Their involvement with that child is through a sensitive service, which only "
+                "shielding officers can see: the shielding officers of the child's local "
+                "authority arrange its handover."
+            )
+            assert views.HANDOVER not in told and views.OTHERS_HANDOVER not in told
+
+    def test_a_sensitive_involvement_ended_or_on_an_archived_record_is_not_counted(
+        self, lee_client
+    ):
+        user = priya()
+        involved(user, make_child(given_name="Ruby"))
+        through_sensitive_service(user, make_child(given_name="Esme"), ended_on=date(2025, 6, 1))
+        archived = make_child(given_name="Nell", status="archived", archived_on=date(2026, 1, 1))
+        through_sensitive_service(user, archived)
+        asked = self.asked(lee_client, user)
+        assert "sensitive" not in " ".join(asked) and views.HANDOVER in asked
+
+    def test_the_sensitive_count_is_the_same_whether_the_child_is_shielded(self, lee_client):
+        """Shielding a child she works with through a sensitive service changes nothing Lee
+        reads."""
+        user = priya()
+        involved(user, make_child(given_name="Ruby"))
+        child = make_child(given_name="Esme")
+        through_sensitive_service(user, child)
+        before = self.asked(lee_client, user)
+        shield(child)
+        assert self.asked(lee_client, user) == before
 
 
 class TestChangingUsers:
