@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.contrib.sessions.backends.base import SessionBase
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms import Form
 from django.http import (
     Http404,
@@ -538,7 +538,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
     if query:
         audit_note(request, search_criteria={"query": "users", "q": query})
     now = timezone.now()
-    rows = [(user, user.access_problem(now)) for user in users[:USERS_SHOWN]]
+    # Whether each has involvements to hand over, in the list's one query: flagged where her
+    # access has ended, so that Lee finds whose children need a handover (counts on her page).
+    listed = users.annotate(
+        to_hand_over=Exists(Involvement.to_hand_over().filter(practitioner=OuterRef("pk")))
+    )
+    rows = [(user, user.access_problem(now)) for user in listed[:USERS_SHOWN]]
     # The list shows each user's name, roles and last sign-in: its event says whose.
     audit_note(request, detail={"users_listed": [user.pk for user, _ in rows]})
     # Those not listed are said to exist, or Lee would take the list for all his users.

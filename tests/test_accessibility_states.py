@@ -192,6 +192,8 @@ def test_administrators_and_auditors_pages_in_every_state(page, persona):
         gone.save(update_fields=["suspended_at"])
         shown(page, f"/accounts/users/{gone.pk}/", "suspended: her children to hand over")
         assert "still recorded as involved with 1 child" in page.content()
+        shown(page, "/accounts/users/", "users: one whose involvements need handing over")
+        assert "Involvements need handing over" in page.content()
     elif persona == "nina":
         filled(page, {}, "Save", "add organisation errors", url="/accounts/organisations/new/")
     else:

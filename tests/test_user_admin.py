@@ -9,7 +9,9 @@ from types import SimpleNamespace
 import pytest
 from auditlog.models import LogEntry
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -161,6 +163,54 @@ class TestListingUsers:
         assert f"{shown} of {total} users" in html
         assert "Search by name, username or email to find the others" in html
         assert f">{shown} users<" not in html
+
+    def test_users_whose_access_ended_with_children_to_hand_over_are_flagged(self, lee_client):
+        """Suspended, lapsed or dormant, a practitioner still stands on her children's
+        records: the list marks her, so that Lee finds whose involvements need handing over.
+        Not one whose access goes on, nor one with nothing current to hand over. One query
+        for the lot, however many users are listed."""
+        flag = "Involvements need handing over"
+        suspended = make_user("una", Role.PRACTITIONER)
+        suspended.suspended_at = timezone.now()
+        lapsed = make_user("vic", Role.PRACTITIONER)
+        lapsed.vetting_checked_on = date(2020, 1, 5)
+        dormant = make_user("wyn", Role.PRACTITIONER)
+        dormant.last_login = timezone.now() - timedelta(days=120)
+        for user in (suspended, lapsed, dormant):
+            user.save()
+        active = make_user("zoe", Role.PRACTITIONER)
+        all_ended = make_user("yan", Role.PRACTITIONER)
+        all_ended.suspended_at = timezone.now()
+        all_ended.save()
+        involved(suspended, make_child(), lead_professional=True)
+        involved(lapsed, make_child(given_name="Esme"))
+        through_sensitive_service(dormant, make_child(given_name="Ivy"))  # counted all the same
+        involved(active, make_child(given_name="Ruby"))
+        involved(all_ended, make_child(given_name="Nell"), ended_on=date(2025, 6, 1))
+        archived = make_child(given_name="Ada", status="archived", archived_on=date(2026, 1, 1))
+        involved(all_ended, archived)
+
+        def flagged() -> tuple[set[str], int]:
+            with CaptureQueriesContext(connection) as queries:
+                html = lee_client.get(USERS).content.decode()
+            rows = html.split('<tr class="govuk-table__row">')[2:]
+            found = {
+                re.search(r'<td class="govuk-table__cell">([a-z0-9.]+)</td>', row).group(1)
+                for row in rows
+                if flag in row
+            }
+            return found, len(queries)
+
+        found, queries = flagged()
+        assert found == {"una", "vic", "wyn"}
+        for number in range(5):  # more users whose access ended, and children to hand over
+            more = make_user(f"more{number}", Role.PRACTITIONER)
+            more.suspended_at = timezone.now()
+            more.save()
+            involved(more, make_child(given_name=f"Child{number}"))
+        found, more_queries = flagged()
+        assert found == {"una", "vic", "wyn"} | {f"more{number}" for number in range(5)}
+        assert more_queries == queries, "no query per user listed"
 
     def test_another_las_user_does_not_exist_for_lee(self, lee_client):
         outsider = xavier()
