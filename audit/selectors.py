@@ -207,7 +207,9 @@ def account_changes(auditor: User, subject: User) -> list[LogEntry]:
     administrator who has since left made it as theirs), the service operator or the
     system: not another LA's administrators' (she may have worked there before), nor any
     made once she had left, which say where she works now and as what (her new
-    organisation's business)."""
+    organisation's business). One made by a user since deleted, whose organisation is not
+    known, is read as the system's was: while she was theirs, only their own or the service
+    operator's administrators could change her account."""
     entries = list(
         LogEntry.objects.get_for_object(subject)
         .select_related("actor__organisation", "content_type")

@@ -73,6 +73,10 @@ WITHHELD = "details withheld (shielded record)"
 ACTOR_WITHHELD = "an officer of another organisation"
 # Who made a change no one signed in made: a scheduled job's or a command's.
 NO_ACTOR = "system"
+# Who made a change whose user has since been deleted: a person did, not the system.
+# django-auditlog keeps her email beside the actor it sets (blank where she had none), and
+# neither her id nor her username, which go with her account.
+ACTOR_DELETED = "a user since deleted"
 
 # Who the child is may be shown; nothing that says where they are or who is around them.
 VISIBLE_WHEN_SHIELDED: dict[str, frozenset[str]] = {
@@ -553,6 +557,18 @@ def _service_hidden(entry: Any, viewer: User, context: ChangesContext, sensitive
     )
 
 
+def actor_named(entry: Any) -> str:
+    """Who made a change-log entry, as the auditors' screens name her; ``NO_ACTOR`` only for
+    an entry no one signed in made (django-auditlog sets an actor's email with the actor, so
+    an entry without an actor but with an email, even a blank one, was hers until her
+    account was deleted)."""
+    if entry.actor is not None:
+        return str(entry.actor.audit_name)
+    if entry.actor_email is None:
+        return NO_ACTOR
+    return f"{ACTOR_DELETED} ({entry.actor_email})" if entry.actor_email else ACTOR_DELETED
+
+
 def change_shown(
     entry: Any, viewer: User, context: ChangesContext, sensitive: set[str]
 ) -> ChangeShown:
@@ -599,16 +615,20 @@ def change_shown(
     # through its actor, the officer who shielded her, and her officer's notes and account in
     # a review or lift of it speak of her: only their own organisation sees them, as it was
     # when she acted (one who moves to the record's LA since brings none of it with her).
+    # A user since deleted is of no organisation known now: she may have been another's, so
+    # neither her email (whose address may say which) nor her notes are told.
     actor = entry.actor
-    actor_said = actor.audit_name if actor is not None else NO_ACTOR
-    if (
-        actor is not None
-        and model == SHIELD
-        and not is_national(viewer)
-        and user_organisation_then(actor, entry.timestamp, context.moves)
-        != str(viewer.organisation_id)
-    ):
-        actor_said = ACTOR_WITHHELD
+    actor_said = actor_named(entry)
+    withheld_as = None
+    if model == SHIELD and not is_national(viewer):
+        if actor is None and actor_said != NO_ACTOR:
+            withheld_as = ACTOR_DELETED
+        elif actor is not None and user_organisation_then(
+            actor, entry.timestamp, context.moves
+        ) != str(viewer.organisation_id):
+            withheld_as = ACTOR_WITHHELD
+    if withheld_as is not None:
+        actor_said = withheld_as
         changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}
     # A masked entry's shown fields (names, dates, a shield's reason) name no one; were one
     # added that did, its user would stay an id rather than be named.

@@ -296,3 +296,19 @@ def unreachable_database(alias: str) -> Any:
 
     config = {**connections[alias].settings_dict, "NAME": "contactpoint_no_such_database"}
     return load_backend(config["ENGINE"]).DatabaseWrapper(config, f"{alias}_unreachable")
+
+
+def deleted_by_the_database_owner(user: User) -> None:
+    """Deletes ``user`` as only the change log's owner could, in the test's transaction:
+    django-auditlog clears the actor of her entries (SET_NULL), an UPDATE that the change log's
+    append-only trigger refuses to the application, so the trigger is off meanwhile."""
+    from django.db import connection
+
+    trigger = "auditlog_logentry DISABLE TRIGGER auditlog_logentry_append_only"
+    with connection.cursor() as cursor:
+        # No table is altered with checks of its foreign keys still to come.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"ALTER TABLE {trigger}")
+        User.objects.get(pk=user.pk).delete()
+        cursor.execute(f"ALTER TABLE {trigger.replace('DISABLE', 'ENABLE')}")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")

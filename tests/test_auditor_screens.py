@@ -5,6 +5,7 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 
 import pytest
 from auditlog.context import set_actor
@@ -32,6 +33,7 @@ from tests.html import input_tag
 from tests.personas import (
     ada,
     dana,
+    deleted_by_the_database_owner,
     event_at,
     lee,
     make_address,
@@ -440,6 +442,53 @@ class TestUsersNamed:
         one = queries_for_a_page_of([make_user("one", Role.PRACTITIONER)] * 5)
         many = queries_for_a_page_of([make_user(f"many{n}", Role.PRACTITIONER) for n in range(5)])
         assert one == many
+
+
+class TestChangesByAUserSinceDeleted:
+    """django-auditlog clears the actor of a deleted user's entries, keeping her email (blank
+    where she had none): the change history said "system", and an auditor would believe an
+    automatic process had made the change. A person did."""
+
+    def test_a_childs_history_says_a_user_since_deleted_made_the_change(self, ada_client):
+        child = make_child()  # by no one signed in: "system"
+        named, unnamed = make_user("tom", Role.PRACTITIONER), make_user("una", Role.PRACTITIONER)
+        named.email = "tom.baker@northshire.example.org"
+        named.save()
+        for user, line_1 in ((named, "1 Mill Lane"), (unnamed, "2 Mill Lane")):
+            with set_actor(user):
+                make_address(child, line_1=line_1)
+        for user in (named, unnamed):
+            deleted_by_the_database_owner(user)
+        by = [who for who, _ in changes_by(history_of(ada_client, child))]
+        assert by == [
+            "system",
+            "a user since deleted (tom.baker@northshire.example.org)",
+            "a user since deleted",
+        ], "the child, then the addresses"
+
+    def test_a_users_page_says_a_user_since_deleted_changed_her_account(self, ada_client):
+        from accounts import services
+
+        user, admin = priya(), make_user("lena", Role.LA_ADMINISTRATOR)
+        admin.email = "lena@northshire.example.org"
+        admin.save()
+        with set_actor(admin):
+            services.user_suspend(user=user)
+        deleted_by_the_database_owner(admin)
+        html = ada_client.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        assert "Suspended at: not set → " in html.split("Changes to the account", 1)[1]
+        suspended = [who for who, what in changes_by(html) if what.startswith("update")]
+        assert suspended == ["a user since deleted (lena@northshire.example.org)"]
+
+
+def changes_by(html: str) -> list[tuple[str, str]]:
+    """Who made each change in a page's change table, and what it was, oldest first."""
+    table = html.split('<h2 class="govuk-heading-m">Changes to', 1)[1].split("</table>", 1)[0]
+    rows = [
+        re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', row)
+        for row in re.findall(r"<tr [^>]*>(.*?)</tr>", table, re.S)
+    ]
+    return [(unescape(who), unescape(what)) for _, who, what, *_ in filter(None, rows)]
 
 
 class TestDatesSaid:

@@ -52,12 +52,14 @@ from tests.html import input_tag, title_problems
 from tests.personas import (
     ada,
     dana,
+    deleted_by_the_database_owner,
     lee,
     make_address,
     make_child,
     make_service,
     make_user,
     merge_asked_by_nat,
+    operator,
     owen,
     priya,
     rebuild_keys,
@@ -514,6 +516,24 @@ def sols_own_shield_on(child: Child, sol: User) -> None:
 
 def in_force(child: Child) -> Shield | None:
     return Shield.objects.filter(child=child, lifted_at__isnull=True).first()
+
+
+def refuge_shared_with_southshire(client, officer: User) -> Child:
+    """A Southshire record at Amy's refuge (Northshire's): ``officer`` shields Amy through the
+    shield page, which shields Southshire's record for sharing her home; that record."""
+    amy, theirs = make_child(given_name="Amy"), make_child(local_authority=southshire())
+    for child in (amy, theirs):
+        make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
+    sign_in(client, officer)
+    client.post(
+        reverse("shielding:shield", args=[amy.contactpoint_id]),
+        {
+            "reason": "domestic_abuse",
+            "justification": "Fled violence",
+            **date_boxes("review_on", SOON),
+        },
+    )
+    return theirs
 
 
 def amy_and_cal_at_the_refuge() -> tuple[Child, Child]:
@@ -1832,18 +1852,7 @@ class TestRecordsAlongside:
     def test_another_las_auditor_does_not_learn_which_officer_shielded_her(self, client):
         """Sue, Southshire's auditor, reads that an officer elsewhere shielded their record, not
         who, nor that no one did: "system" would have her believe an automatic process had."""
-        amy, theirs = make_child(given_name="Amy"), make_child(local_authority=southshire())
-        for child in (amy, theirs):
-            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
-        sign_in(client, sam())
-        client.post(
-            reverse("shielding:shield", args=[amy.contactpoint_id]),
-            {
-                "reason": "domestic_abuse",
-                "justification": "Fled violence",
-                **date_boxes("review_on", SOON),
-            },
-        )
+        theirs = refuge_shared_with_southshire(client, sam())
         assert in_force(theirs) is not None
         sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
         page = client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
@@ -1856,6 +1865,29 @@ class TestRecordsAlongside:
         assert by["create: child"] == "system", "made by no one signed in"
         assert not any("sam" in cell or "Northshire" in cell for row in rows for cell in row)
 
+    def test_an_officer_since_deleted_is_not_named_nor_her_notes_told_to_another_la(self, client):
+        """Sal, a Northshire officer since deleted, noted Amy's move on the shield Southshire's
+        record got for sharing her refuge. Her organisation then is not known now: Southshire's
+        auditor reads that a user since deleted changed it, without her email (whose address
+        says Northshire) or her note; a national auditor reads her email."""
+        theirs = refuge_shared_with_southshire(client, sam())
+        officer = make_user("sal", Role.SHIELDING_OFFICER)
+        officer.email = "sal@northshire.example.org"
+        officer.save()
+        theirs_shield = Shield.objects.get(child=theirs, lifted_at__isnull=True)
+        with set_actor(officer):
+            theirs_shield.review_note = "Amy moved to Elm Road"
+            theirs_shield.save(update_fields=["review_note"])
+        deleted_by_the_database_owner(officer)
+        sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        html = client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
+        html = html.content.decode()
+        assert '<td class="govuk-table__cell">a user since deleted</td>' in html
+        assert "northshire" not in html.lower() and "Elm Road" not in html
+        sign_in(client, make_user("nadia", Role.AUDITOR, organisation=operator()))
+        html = client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
+        assert "a user since deleted (sal@northshire.example.org)" in html.content.decode()
+
     def test_an_officer_who_moved_to_the_records_la_is_not_named_for_what_she_did_before(
         self, client
     ):
@@ -1863,19 +1895,8 @@ class TestRecordsAlongside:
         while at Northshire; he has since moved to Southshire. Its auditors read that shield
         as made and lifted elsewhere, as they did before he moved: not his name, nor his note
         about Northshire's shielded child."""
-        amy, theirs = make_child(given_name="Amy"), make_child(local_authority=southshire())
-        for child in (amy, theirs):
-            make_address(child, "ZE2 9QX", line_1="9 Refuge Road")
         officer = sam()
-        sign_in(client, officer)
-        client.post(
-            reverse("shielding:shield", args=[amy.contactpoint_id]),
-            {
-                "reason": "domestic_abuse",
-                "justification": "Fled violence",
-                **date_boxes("review_on", SOON),
-            },
-        )
+        theirs = refuge_shared_with_southshire(client, officer)
         theirs_shield = Shield.objects.get(child=theirs, lifted_at__isnull=True)
         with set_actor(officer):
             services.shield_lift(shield=theirs_shield, by=officer, note="Amy moved to Elm Road")
