@@ -39,9 +39,10 @@ TIMED_OUT_MINUTES = "minutes"
 # A session's sign-out event, where a new password chosen elsewhere ended it.
 PASSWORD_CHANGED = {"password_changed": True}
 # One whose user's account was deleted before it timed out, found by the daily clean-up
-# (``accounts.services.sessions_expired_clear``), as is one with no sign-in time kept, which
-# cannot tell when it timed out.
+# (``accounts.services.sessions_expired_clear``).
 ACCOUNT_DELETED = {"account_deleted": True}
+# One with no sign-in time kept, which cannot tell when it timed out, whether the request
+# that comes back with it or the daily clean-up finds it (``session_time_out``).
 SIGN_IN_UNRECORDED = {"sign_in_unrecorded": True}
 
 
@@ -86,17 +87,7 @@ def _session_problem(
     timed_out: tuple[str, dict[str, Any]] | None = None
     ends, timed_out_why = session_time_out(session)
     if now > ends:
-        allowed = duration_in_words(timedelta(minutes=timed_out_why[TIMED_OUT_MINUTES]))
-        told = (
-            "You have been signed out because you were signed in for "
-            f"{allowed}. {_sign_in_again(user)}"
-            if timed_out_why["timed_out"] == "session_length"
-            else (
-                f"You have been signed out because you did nothing for {allowed}, "
-                f"to protect children's information. {_sign_in_again(user)}"
-            )
-        )
-        timed_out = told, timed_out_why
+        timed_out = f"{_time_out_told(timed_out_why)} {_sign_in_again(user)}", timed_out_why
     if session.get(SESSION_STAMP) != str(user.session_stamp):
         why = _account_changed(user, session.get(SIGNED_IN_AT, 0), now)
         if timed_out is not None:
@@ -110,6 +101,20 @@ def _session_problem(
             return None, why
         return "You have been signed out because your account was changed. Sign in again.", why
     return timed_out
+
+
+def _time_out_told(why: dict[str, Any]) -> str:
+    """What she is told of her session's time-out (``session_time_out``): the limit it
+    reached, or, where it kept no sign-in time to tell which, only that she was signed out."""
+    if "timed_out" not in why:
+        return "You have been signed out, to protect children's information."
+    allowed = duration_in_words(timedelta(minutes=why[TIMED_OUT_MINUTES]))
+    if why["timed_out"] == "session_length":
+        return f"You have been signed out because you were signed in for {allowed}."
+    return (
+        f"You have been signed out because you did nothing for {allowed}, "
+        "to protect children's information."
+    )
 
 
 # What a new user timed out while setting up two-factor sign-in (finding her phone, say) is
@@ -138,9 +143,14 @@ def session_time_out(session: Mapping[str, Any]) -> tuple[datetime, dict[str, An
     """When a session times out, and what its sign-out event says of that: the first of its
     limits it reaches, its absolute limit or its idle time-out, and the time that one allows.
     A session past both ended at the first: she was not signed in for ten hours if she left
-    after one, and the middleware and the daily clean-up say the same of it."""
+    after one, and the middleware and the daily clean-up say the same of it. A session that
+    kept no sign-in time (signed in before it was kept) cannot say when it timed out, nor by
+    which limit: it has ended (as long ago as can be), and both say that it kept none
+    (``SIGN_IN_UNRECORDED``); the clean-up dates it when its session expired."""
+    if SIGNED_IN_AT not in session:
+        return datetime.fromtimestamp(0, tz=UTC), dict(SIGN_IN_UNRECORDED)
     longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
-    by_length = session.get(SIGNED_IN_AT, 0) + longest.total_seconds()
+    by_length = session[SIGNED_IN_AT] + longest.total_seconds()
     by_idle = session.get(LAST_SEEN_AT, 0) + idle.total_seconds()
     ends, why = (
         (by_length, {"timed_out": "session_length", **_limit(longest)})

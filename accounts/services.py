@@ -34,6 +34,7 @@ from accounts.middleware import (
     SIGNED_IN_AT,
     session_ended_unseen,
     session_password_current,
+    session_time_out,
 )
 from accounts.models import Organisation, SetupLink, User
 from accounts.permissions import may_act_on
@@ -333,8 +334,9 @@ def _session_ended(
     session expired, the latest it can have ended, and says so."""
     user = User.objects.filter(pk=pk).first()
     signed_out = user or _user_as_last_recorded(pk)
-    if SIGNED_IN_AT not in data:
-        return signed_out, session.expire_date, dict(SIGN_IN_UNRECORDED)
+    _, timed_out = session_time_out(data)
+    if timed_out == SIGN_IN_UNRECORDED:
+        return signed_out, session.expire_date, timed_out
     if user is None:
         ended_by = _account_deleted(pk)
     elif session_password_current(data.get(HASH_SESSION_KEY), user):

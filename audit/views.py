@@ -150,14 +150,17 @@ def _outcome(event: AuditEvent) -> str:
         changing = event.action in (Action.ADMIN_ACTION, Action.CHANGE)
         return "Refused: nothing was changed" if changing else "Refused"
     if event.action == Action.SIGN_OUT:
-        return _sign_out_reason(detail)
+        # The daily clean-up's (``sessions_expired_clear``) has no request, and so no path.
+        return _sign_out_reason(detail, cleared=not event.path)
     return ""
 
 
-def _sign_out_reason(detail: dict[str, Any]) -> str:
+def _sign_out_reason(detail: dict[str, Any], *, cleared: bool = False) -> str:
     """Why a session ended that she did not end herself (``accounts.middleware``), or "". A
     time-out is said with the time allowed then, as its event keeps it; one kept without it
-    (before it was) is said without, not with today's setting, which may not be that."""
+    (before it was) is said without, not with today's setting, which may not be that.
+    ``cleared``: recorded by the daily clean-up, which dates a session that kept no sign-in
+    time when it expired (the request that comes back with one dates it then)."""
     minutes = detail.get(TIMED_OUT_MINUTES)
     allowed = duration_in_words(timedelta(minutes=minutes)) if isinstance(minutes, int) else ""
     how_long = f"for {allowed}" if allowed else "for longer than allowed"
@@ -171,7 +174,7 @@ def _sign_out_reason(detail: dict[str, Any]) -> str:
         f"access ended ({User.ACCESS_PROBLEMS.get(str(ended), ended)}{lifted})" if ended else "",
         "account changed" if detail.get("account_changed") else "",
         "account deleted" if detail.get("account_deleted") else "",
-        "no sign-in time recorded, dated when its session expired"
+        ("no sign-in time recorded" + (", dated when its session expired" if cleared else ""))
         if detail.get("sign_in_unrecorded")
         else "",
         _found_later(detail.get("ended_at")),

@@ -984,6 +984,29 @@ class TestSessionsNobodyCameBackTo:
         page = auditor.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
         assert "Signed out: no sign-in time recorded, dated when its session expired" in page
 
+    def test_one_with_no_sign_in_time_that_comes_back_is_named_as_the_clean_up_names_it(
+        self, client
+    ):
+        """The same session, with no sign-in time kept, brought back by its browser rather
+        than found by the clean-up: the request called it a 10-hour time-out, which nothing
+        showed; both now say that it kept no sign-in time (``session_time_out``). Dated by
+        its request, its auditors' row does not say it was dated when its session expired."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        del session["signed_in_at"]
+        session.save()
+        page = client.get("/", follow=True).content.decode()
+        assert "You have been signed out, to protect children&#x27;s information." in page
+        assert "signed in for" not in page and "did nothing for" not in page
+        event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
+        assert event.detail == {"sign_in_unrecorded": True} and event.path == "/"
+        auditor = Client()
+        sign_in(auditor, ada())
+        rows = auditor.get(reverse("audit:user_activity", args=[user.pk])).content.decode()
+        assert "Signed out: no sign-in time recorded<" in rows
+        assert "dated when its session expired" not in rows
+
     def test_one_that_ended_in_a_day_that_may_be_sealed_is_recorded_now_saying_when(self, client):
         """A sealed day gains no event (audit_verify would find it inserted): one that ended
         two days ago is dated when it was found, and says when it ended."""
