@@ -101,6 +101,16 @@ def mother_of(child: Child, mother: ParentCarer) -> None:
     )  # fmt: skip
 
 
+def jo_mother_of(child: Child) -> ParentCarer:
+    """Jo Hart, the child's mother, at 1 Mill Lane until she moves."""
+    jo = ParentCarer.objects.create(
+        given_name="Jo", family_name="Hart", line_1="1 Mill Lane", postcode="NE1 4ST",
+        source=Source.LA_SYSTEM,
+    )  # fmt: skip
+    mother_of(child, jo)
+    return jo
+
+
 def shielded_child() -> Child:
     """Amelia Hart, shielded; everything that could say where she is, unique."""
     child = make_child()
@@ -800,6 +810,37 @@ class TestRecordsAlongside:
         make_address(cal, "ZE2 9QY", line_1=his_line)
         shield_follows_home_and_carers(cal)
         assert in_force(cal) is not None
+
+    @pytest.mark.parametrize("postcode", ["ZE2 9QX", "ZE2 9QY"])
+    @pytest.mark.parametrize("way_in", ["carer moved in", "shielded after", "the night's run"])
+    def test_his_mothers_address_at_her_home_with_its_postcode_mistyped(
+        self, client, postcode, way_in
+    ):
+        """Jo, Cal's mother, lives with Amy at her refuge, and Cal's record gives Jo's address
+        as "9 Refuge Road" with its postcode one slip from Amy's (or exactly hers): Priya must
+        not read it on Cal's page, whether Jo's address changed after Sam shielded Amy (and
+        the change was followed, as a feed's is), before it, or the night's shields_follow
+        found it."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="9 Refuge Road")
+        make_address(cal, "NE1 4ST", line_1="1 Mill Lane")
+        jo = jo_mother_of(cal)
+        if way_in == "shielded after":
+            jo.line_1, jo.postcode = "9 Refuge Road", postcode
+            jo.save()
+            shield_by_sam(amy)
+        else:
+            shield_by_sam(amy)
+            jo.line_1, jo.postcode = "9 Refuge Road", postcode
+            jo.save()
+            if way_in == "carer moved in":
+                shield_follows_home_and_carers(cal)
+            else:
+                call_command("shields_follow", stdout=io.StringIO())
+        assert in_force(cal) is not None
+        sign_in(client, priya())
+        page = client.get(record(cal)).content.decode()
+        assert "Refuge Road" not in page and postcode not in page
 
     @pytest.mark.parametrize(
         ("one", "other", "same"),
