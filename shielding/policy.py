@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
@@ -295,10 +296,10 @@ OFFICERS_OWN = frozenset({"review_note", "reviewed_by", "lift_note", "lifted_by"
 
 
 def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
-    """For each parent or carer, the shielded children whose home (``same_home`` at the same
-    postcode), or whose current parent's or carer's address, phone number or email (one that
-    no more records share than the shield follows), her record shows now or showed before
-    any change the log holds."""
+    """For each parent or carer, the shielded children whose home (``_shows_home``: at the
+    same postcode, or at one a slip away naming its street or house), or whose current
+    parent's or carer's address, phone number or email (one that no more records share than
+    the shield follows), her record shows now or showed before any change the log holds."""
     rows = ParentCarer.objects.filter(pk__in=carers).values_list("pk", *_CONTACT)
     now = {str(pk): dict(zip(_CONTACT, values, strict=True)) for pk, *values in rows}
     shown: dict[str, list[dict[str, str]]] = {pk: [values] for pk, values in now.items()}
@@ -317,10 +318,15 @@ def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
         shown.setdefault(str(entry.object_pk), []).extend((before, after))
         state[str(entry.object_pk)] = before
     every = [values for each in shown.values() for values in each]
-    postcodes = {values["postcode"] for values in every if values["postcode"]}
+    addresses: list[Place] = [
+        (0, values["postcode"], values["line_1"], values["line_2"])
+        for values in every
+        if values["postcode"]
+    ]
     keys = {key for values in every for key in phone_keys(values["phone"])}
     emails = {values["email"].lower() for values in every if values["email"]}
-    places = _places(Q(), postcodes, ended=False) if postcodes else []
+    # A mistyped postcode must not make her refuge another home, here as on the records.
+    places = _places(Q(), None, ended=False, near=addresses) if addresses else []
     contacts: list[tuple[int, str, str]] = []
     if keys or emails:
         reached = Q(carer_phone_keys__overlap=sorted(keys)) | Q(carer_email__in=emails)
@@ -341,12 +347,12 @@ def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
     }
     # Each home read once for this history, and kept no longer than it (a refuge's address
     # among them).
-    homes = {(l1, l2): _home(l1, l2) for _, _, l1, l2 in places}
+    read = cache(_home)
     return {
         carer: {
             child
             for values in {tuple(values.items()): values for values in each}.values()
-            for child in _shown_by(values, places, homes, contacts, common)
+            for child in _shown_by(values, places, read, contacts, common)
             if child in shielded
         }
         for carer, each in shown.items()
@@ -374,22 +380,18 @@ def _logged(value: Any) -> str:
 def _shown_by(
     values: dict[str, str],
     places: list["Place"],
-    homes: dict[tuple[str, str], "_Home"],
+    read: Callable[[str, str], "_Home"],
     contacts: list[tuple[int, str, str]],
     common: set[str],
 ) -> set[int]:
     """The children whose home, or parent's or carer's address or contacts, ``values`` (an
-    address, a phone number and an email) show; ``homes`` are the places' homes, read."""
-    home, keys, email = (
-        _home(values["line_1"], values["line_2"]),
+    address, a phone number and an email) show (``_shows_home``); ``read`` reads a home."""
+    keys, email = (
         phone_keys(values["phone"]) - common,
         "" if values["email"].lower() in common else values["email"].lower(),
     )
-    at_home = {
-        child
-        for child, postcode, l1, l2 in places
-        if postcode == values["postcode"] and _one_home(home, homes[(l1, l2)])
-    }
+    shows = _shows_home((values["postcode"], values["line_1"], values["line_2"]), read)
+    at_home = {place[0] for place in places if values["postcode"] and shows(place)}
     reached = {
         child
         for child, phone, their_email in contacts
@@ -1764,7 +1766,11 @@ def same_home_and_street(a: tuple[str, str], b: tuple[str, str]) -> bool:
     """``same_home`` for two addresses whose postcodes are a slip apart ("9 Refuge Road, ZE2
     9QX" and "9 Refuge Rd, ZE2 9QY"), where a number shared is not enough ("9 Mill Lane" is
     near "9 Refuge Road"): one must also name its street or house as the other does."""
-    one, other = _home(*a), _home(*b)
+    return _one_home_and_street(_home(*a), _home(*b))
+
+
+def _one_home_and_street(one: _Home, other: _Home) -> bool:
+    """``same_home_and_street`` of two addresses already read."""
     return _one_home(one, other) and (
         _within(one.name, other.words) or _within(other.name, one.words)
     )
@@ -1981,17 +1987,22 @@ def sharing_records(child: Child) -> Sharing:
     return sharing
 
 
-def _shows_home(home: tuple[str, str, str]) -> Callable[[Place], bool]:
+def _shows_home(
+    home: tuple[str, str, str], read: Callable[[str, str], _Home] = _home
+) -> Callable[[Place], bool]:
     """Whether a place is this home (postcode and lines), however written (``same_home``), or
-    at a postcode a slip away and naming its street or house (``same_home_and_street``)."""
-    postcode, lines = home[0], home[1:]
+    at a postcode a slip away and naming its street or house (``same_home_and_street``).
+    ``read`` reads a home's lines: a cache of ``_home`` where the same homes are compared
+    again and again."""
+    postcode, line_1, line_2 = home
     slips = one_slip_away(postcode)
+    mine = read(line_1, line_2)
 
     def shows(place: Place) -> bool:
-        _, at, line_1, line_2 = place
-        return (at == postcode and same_home(lines, (line_1, line_2))) or (
-            at in slips and same_home_and_street(lines, (line_1, line_2))
-        )
+        _, at, theirs_1, theirs_2 = place
+        if at == postcode:
+            return _one_home(mine, read(theirs_1, theirs_2))
+        return at in slips and _one_home_and_street(mine, read(theirs_1, theirs_2))
 
     return shows
 

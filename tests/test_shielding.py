@@ -1972,6 +1972,39 @@ class TestRecordsAlongside:
             assert "Quillfeather" not in page.content.decode(), child.given_name
             assert "ZE2 9QX" not in page.content.decode(), child.given_name
 
+    @pytest.mark.parametrize(
+        ("postcode", "line_1", "masked"),
+        [
+            ("ZE2 9QX", "Refuge House, 14 Quillfeather Lane", True),
+            ("ZE2 9QY", "Refuge House, 14 Quillfeather Lane", True),
+            ("ZE2 9XQ", "Flat 2, Refuge House", True),
+            # A postcode a slip away is a neighbour's unless it names her street or house.
+            ("ZE2 9QY", "14 Mill Lane", False),
+        ],
+    )
+    def test_their_mothers_move_to_her_refuge_with_its_postcode_mistyped(
+        self, client, postcode, line_1, masked
+    ):
+        """Jo moved to Amy's refuge, Cal's record giving it at a postcode one slip from hers
+        (or exactly hers); then Cal went to his father's and Amy was shielded. Cal's page shows
+        nothing of Jo, but his history does: Ada read the move to "Refuge House, 14
+        Quillfeather Lane, ZE2 9QY" in full, as a carer's address was compared with shielded
+        children's homes at its own postcode only. It is masked, as Cal's record would be if
+        he lived there still; a neighbour's address there is not."""
+        amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        jo = jo_mother_of(cal)
+        jo.line_1, jo.postcode = line_1, postcode
+        jo.save()
+        CareRelationship.objects.filter(child=cal).update(ended_on=date(2026, 1, 1))
+        shield_by_sam(amy)
+        assert in_force(cal) is None, "his page shows nothing of Jo"
+        sign_in(client, ada())
+        page = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert (line_1 not in html and postcode not in html) is masked
+
     def test_and_when_each_child_has_a_record_of_their_mother_from_another_feed(self, client):
         """Feeds make one record of a mother for each child: his and hers are the same person
         by her phone number, as sharing_records finds her."""
