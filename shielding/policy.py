@@ -455,10 +455,13 @@ def criteria_shown(searches: Sequence[SearchLogged]) -> list[dict[str, Any] | No
 
 def _shielded_homes(typed: set[str]) -> dict[str, set[int | None]]:
     """Of these full postcodes and districts (outward codes), those where a shielded child
-    lives now, or a current parent or carer of hers does, each with the authorities whose
-    officers see those children in full (``shielding_authority``)."""
+    lives now, or a current parent or carer of hers does, or a slip from where she does, each
+    with the authorities whose officers see those children in full (``shielding_authority``)."""
     full = {postcode for postcode in typed if " " in postcode}
-    places = [(child, postcode) for child, postcode, _, _ in _places(Q(), full, ended=False)]
+    # A postcode a slip from her home's (ZE2 9QY for ZE2 9QX), typed by someone who knows
+    # where she is, says where she is as her own does.
+    near = {slip for postcode in full for slip in one_slip_away(postcode)}
+    places = [(child, postcode) for child, postcode, _, _ in _places(Q(), full | near, ended=False)]
     districts = typed - full
     if districts:
         in_force = Shield.objects.filter(lifted_at__isnull=True).values("child_id")
@@ -477,7 +480,7 @@ def _shielded_homes(typed: set[str]) -> dict[str, set[int | None]]:
     found: dict[str, set[int | None]] = {}
     for child, postcode in places:
         if child in shielded:
-            for where in (postcode, postcode.split(" ")[0]):
+            for where in (postcode, postcode.split(" ")[0], *one_slip_away(postcode)):
                 found.setdefault(where, set()).add(authorities.get(child))
     return found
 

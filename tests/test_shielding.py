@@ -2117,6 +2117,23 @@ class TestRecordsAlongside:
             body = _text(client.get(url))
             assert "ZE2" not in body and "NE1" in body, url
 
+    def test_her_officers_search_a_slip_from_her_postcode_is_masked_on_the_audit_screens(
+        self, client
+    ):
+        """Her postcode mistyped by her officer (ZE2 9QY, ZE2 9XQ for ZE2 9QX) says where she
+        is as her postcode does; one further off is his search as he made it."""
+        amy = make_child(given_name="Amy")
+        make_address(amy, "ZE2 9QX", line_1="Refuge House, 14 Quillfeather Lane")
+        shield_by_sam(amy)
+        sign_in(client, User.objects.get(username="sam"))
+        for postcode in ("ZE2 9QY", "ZE2 9XQ", "ZE2 8AB"):
+            client.post(reverse("directory:search"), {"surname": "Hart", "postcode": postcode})
+        sign_in(client, ada())
+        for url in (reverse("audit:events"), reverse("audit:export")):
+            body = _text(client.get(url))
+            assert "ZE2 9QY" not in body and "ZE2 9XQ" not in body, url
+            assert "ZE2 8AB" in body, url
+
     def test_the_audit_screens_never_say_whether_a_postcode_searched_is_her_home(self, client):
         """Lee searches and audits: if his search of a postcode came back masked only where a
         shielded child lives there, he could try any postcode and read the answer in the log.
