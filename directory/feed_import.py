@@ -870,7 +870,9 @@ def _apply_row(
     # waits for it, and once it is committed its record is the one this row updates.
     SourceRecord.objects.bulk_create(
         [SourceRecord(source=source, record_id=key, payload=row.payload, first_import=record,
-                      last_import=record, pointed_to=pointed_to)],
+                      last_import=record, pointed_to=pointed_to,
+                      # Her UPN or NHS number as the feed's id, or one an LA's row carries.
+                      pointed_to_by_id=pointed_to is not None and key in row.identifiers.values())],
         ignore_conflicts=True,
     )  # fmt: skip
     source_record = SourceRecord.objects.select_for_update().get(source=source, record_id=key)
@@ -920,7 +922,8 @@ def _held_for_review(source_record: SourceRecord, row: FeedRow, *, pointed_to: C
     linked to), waits for a data manager, who is offered her; until then nothing of it is
     applied, and what its earlier rows gave her stays hers."""
     source_record.child, source_record.pointed_to = None, pointed_to
-    source_record.save(update_fields=["child", "pointed_to"])
+    source_record.pointed_to_by_id = True  # her own feed record: its id is hers
+    source_record.save(update_fields=["child", "pointed_to", "pointed_to_by_id"])
     _, scored = _placement(row, pointed_to=pointed_to)
     # A feed record has one review: one decided before waits again.
     MatchReview.objects.update_or_create(
@@ -1170,8 +1173,7 @@ def link(
     source_record: SourceRecord, row: FeedRow, child: Child, record: FeedImport,
     la: Organisation | None, *, where: bool = True,
 ) -> None:  # fmt: skip
-    source_record.child, source_record.pointed_to = child, None
-    source_record.save(update_fields=["child", "pointed_to"])
+    source_record.linked_to(child)
     facts_apply(row, child, source_record, record, la, where=where)
 
 
@@ -1655,8 +1657,7 @@ def review_decide(
             source_record.save(update_fields=["la_last_rows"])
         if held is None:
             # Hers, but older than another LA's system's word on her: it must not take her back.
-            source_record.child, source_record.pointed_to = child, None
-            source_record.save(update_fields=["child", "pointed_to"])
+            source_record.linked_to(child)
             applied = False
         else:  # what it says of where a shielded child lives may be held back (``_held_back``)
             link(source_record, row, child, record, la or child.local_authority, where=not held)

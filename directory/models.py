@@ -882,6 +882,14 @@ class SourceRecord(models.Model):
         help_text="The child the row's id, NHS number or UPN points to, while a data manager "
         "decides whether the row is theirs",
     )
+    # The feed record is that child's (its id is theirs: the record they were linked to, or
+    # their UPN or NHS number), not a record of its own whose row carries their NHS number: a
+    # purge of theirs takes it, whoever the row is (services.py, ``lifecycle_apply``).
+    pointed_to_by_id = models.BooleanField(
+        default=False,
+        help_text="Whether the feed's id for the person, not only an NHS number the row "
+        "carries, is the pointed-to child's",
+    )
     first_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
     last_import = models.ForeignKey(FeedImport, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField(auto_now=True)
@@ -901,6 +909,11 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} record {self.record_id}"
+
+    def linked_to(self, child: Child) -> None:
+        """The row is ``child``'s, a data manager decided or a feed found: it points to no one."""
+        self.child, self.pointed_to, self.pointed_to_by_id = child, None, False
+        self.save(update_fields=["child", "pointed_to", "pointed_to_by_id"])
 
     def la_last_row(self, la_id: int | None) -> dict[str, Any] | None:
         """The last row an LA's files sent (``payload``, and its ``import``'s id), where another

@@ -750,18 +750,29 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
 def _reviews_offering_purged(ids: list[int]) -> list[int]:
     """The feed records waiting for a data manager's decision whose best match is one of
     these records, being purged: the row is most likely the purged person, so it goes with
-    her linked rows (a decision to make it a new record would bring her back). A waiting row
-    offering her below a better match is another child's: she is taken off its shortlist,
-    and its review opens again, so a decision made on the page that offered her is refused."""
+    her linked rows (a decision to make it a new record would bring her back). So does a row
+    waiting under her own id, whatever its best match (a sister's row under her UPN, NHS
+    number or LA record id, ``SourceRecord.pointed_to_by_id``): the id is hers, and kept, a
+    file of hers sent again would update the row instead of being refused as purged, and the
+    other LAs' rows kept beside it (``la_last_rows``) are hers. A waiting row offering her
+    below a better match is another child's: she is taken off its shortlist, and its review
+    opens again, so a decision made on the page that offered her is refused."""
+    under_her_id = set(_rows_under_the_id_of(ids).values_list("pk", flat=True))
     about_her = []
     for review in _waiting_offering(ids).select_for_update():
-        if review.candidates[0]["child_id"] in ids:
+        if review.candidates[0]["child_id"] in ids or review.source_record_id in under_her_id:
             about_her.append(review.source_record_id)
             continue
         review.candidates = [c for c in review.candidates if c["child_id"] not in ids]
         review.status = MatchReview.Status.OPEN
         review.save(update_fields=["candidates", "status"])
-    return about_her
+    return sorted({*about_her, *under_her_id})
+
+
+def _rows_under_the_id_of(ids: list[int]) -> QuerySet[SourceRecord]:
+    """The rows waiting for review under the feed id of one of these records (its UPN, NHS
+    number, or a feed record it was linked to), though they may be another child's."""
+    return SourceRecord.objects.filter(pointed_to_id__in=ids, pointed_to_by_id=True)
 
 
 def _waiting_offering(ids: list[int]) -> QuerySet[MatchReview]:
@@ -774,14 +785,19 @@ def _waiting_offering(ids: list[int]) -> QuerySet[MatchReview]:
 
 def _waiting_rows_hold(expiring: QuerySet[Child]) -> None:
     """Holds the rows waiting for review that offer a record about to be purged (or one
-    merged into it), then their reviews."""
+    merged into it), or wait under its id, then their reviews."""
     ids = [pk for child in expiring for pk in _merged_tree(child)]
     if not ids:
         return
-    reviews = _waiting_offering(ids)
-    rows = SourceRecord.objects.select_for_update().filter(review__in=reviews).order_by("pk")
-    list(rows.values_list("pk", flat=True))
-    list(reviews.select_for_update().values_list("pk", flat=True))
+    rows = SourceRecord.objects.select_for_update().filter(
+        Q(pk__in=_waiting_offering(ids).values("source_record"))
+        | Q(pk__in=_rows_under_the_id_of(ids))
+    )
+    list(rows.order_by("pk").values_list("pk", flat=True))
+    reviews = MatchReview.objects.filter(
+        Q(pk__in=_waiting_offering(ids)) | Q(source_record_id__in=_rows_under_the_id_of(ids))
+    )
+    list(reviews.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
 def _merged_tree(child: Child) -> list[int]:

@@ -4227,6 +4227,24 @@ def migrate_to(name: str | None):
     return executor.loader.project_state(targets).apps
 
 
+def test_rows_waiting_before_the_upgrade_are_told_apart_by_whose_id_they_wait_under():
+    """Migration 0030 marks the rows already waiting under a child's own id, which a purge of
+    the child takes with him: Mia's row under Zed's LA record id, not her row under an LA
+    record id of her own that points to Zed only by the NHS number it carries."""
+    mia = {"given_name": "Mia", "date_of_birth": "2014-06-01", "gender": "female",
+           "address_line_1": "3 West Road", "postcode": "NE3 3AA"}  # fmt: skip
+    la_import(la_system(nhs_number="9434765005"), name="a.csv")
+    la_import(la_system(**mia), name="b.csv")
+    la_import(la_system(**mia, la_record_id="2001", nhs_number="9434765005"), name="c.csv")
+    zed = Child.objects.get(given_name="Zed")
+    waiting = SourceRecord.objects.filter(pointed_to=zed).order_by("record_id")
+    marked = list(waiting.values_list("record_id", "pointed_to_by_id"))
+    assert marked == [("E06000099/1001", True), ("E06000099/2001", False)]
+    migrate_to("0029_source_record_pointed_to")
+    migrate_to(None)
+    assert list(waiting.values_list("record_id", "pointed_to_by_id")) == marked
+
+
 def test_files_imported_before_the_upgrade_stay_with_their_la():
     """Migration 0008 gives each earlier file the LA of the data manager who imported it, so
     the reviews it left waiting stay in that LA's queue."""

@@ -2,12 +2,13 @@
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from directory.feed_import import feed_import, review_version
@@ -27,13 +28,18 @@ from directory.services import children_merge, lifecycle_apply
 from tests.feed_forms import extracted_today
 from tests.personas import (
     dana,
+    decide,
     event_at,
     feed_review,
     make_address,
     make_child,
+    make_service,
     northshire,
+    rebuild_keys,
     sign_in,
+    southshire,
 )
+from tests.test_feeds import census, upn
 
 pytestmark = pytest.mark.django_db
 
@@ -270,6 +276,133 @@ class TestAPurgedPersonDoesNotComeBackFromAnOldFile:
         )  # fmt: skip
         assert dict(outcome.counts) == {"new_child": 1, PURGED: 1}
         assert list(Child.objects.values_list("given_name", flat=True)) == ["Ada"]
+
+
+class TestARowWaitingUnderAPurgedChildsIdGoesWithHer:
+    """Olivia's UPN: Southshire's census sent her, then Northshire's newer census sent under it
+    Mia, her surname but another first name and birthday, who may be her sister. The row waits
+    for Dana, pointed at Olivia, with Southshire's row on Olivia kept beside it; Olivia's record,
+    archived long ago, is then purged. Nothing that described her may stay: her row from
+    Southshire, her UPN free for an old file of hers to bring her back, her id on the row. Where
+    a record of Mia's own was the row's best match, the purge took Olivia off its shortlist and
+    left the row waiting under her UPN, with her Southshire row beside it."""
+
+    UPN = upn("352214300101")
+    MIA = {"given_name": "Mia", "date_of_birth": "2017-03-20"}
+
+    def census_file(self, la, content: bytes, *, days: int):
+        return feed_import(
+            source=Source.SCHOOL_CENSUS, file_name=f"{la.code}-{days}.csv", content=content,
+            local_authority=la, by=None, extracted_on=timezone.localdate() - timedelta(days=days),
+        )  # fmt: skip
+
+    @pytest.mark.parametrize(
+        "mia_known", [False, True], ids=["she_was_its_best_match", "below_a_record_of_mias_own"]
+    )
+    def test_nothing_of_her_stays_and_her_old_file_does_not_bring_her_back(self, client, mia_known):
+        make_service(identifier="100000")
+        self.census_file(southshire(), census({}), days=100)
+        olivia = Child.objects.get(given_name="Olivia")
+        mia = None
+        if mia_known:
+            mia = make_child(
+                given_name="Mia", family_name="Brennan", date_of_birth=date(2017, 3, 20)
+            )
+            make_address(mia, line_1="14 Ashgrove Road")  # Olivia's home: hers too
+            rebuild_keys(mia)
+        waits = self.census_file(northshire(), census(self.MIA), days=60)
+        assert dict(waits.counts) == {"waiting_for_review": 1}
+        review = MatchReview.objects.get()
+        assert "Olivia" in str(review.source_record.la_last_rows), "Southshire's row kept"
+        best = mia if mia is not None else olivia
+        assert review.candidates[0]["child_id"] == best.pk
+        assert olivia.pk in [c["child_id"] for c in review.candidates]
+        seen = review_version(review, review.source_record)
+        Child.objects.filter(pk=olivia.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1)
+        )
+        done = lifecycle_apply(today=TODAY)
+        assert (done["purged"], done["rows_waiting_for_review_purged"]) == (1, 1)
+        assert not SourceRecord.objects.exists(), "no row under her UPN, nor hers beside it"
+        assert not MatchReview.objects.exists()
+        assert PurgedFeedRecord.is_purged(Source.SCHOOL_CENSUS, self.UPN)
+        # Southshire's old file, sent again, does not bring her back.
+        again = self.census_file(southshire(), census({}) + b"\n", days=100)
+        assert dict(again.counts) == {PURGED: 1}
+        assert not Child.objects.filter(given_name="Olivia").exists()
+        # Dana's decision on the page she had open is told the row has gone.
+        sign_in(client, dana())
+        choice = f"match:{mia.contactpoint_id}" if mia is not None else "new"
+        response = client.post(
+            reverse("directory:review", args=[review.pk]), {"choice": choice, "seen": seen},
+            follow=True,
+        )  # fmt: skip
+        assert "That feed record is no longer waiting for review" in response.content.decode()
+        assert not SourceRecord.objects.exists()
+        assert list(Child.objects.values_list("given_name", flat=True)) == (["Mia"] if mia else [])
+
+    ZED = TestAPurgedPersonDoesNotComeBackFromAnOldFile.ZED
+    # Zed's sister, with a record of her own at the home the row gives: its best match.
+    SISTER = {"given_name": "Mia", "date_of_birth": "2015-03-03", "gender": "female",
+              "address_line_1": "3 West Road"}  # fmt: skip
+
+    def la_import(self, name: str, content: bytes):
+        return feed_import(
+            source=Source.LA_SYSTEM, file_name=name, content=content,
+            local_authority=northshire(), by=None,
+        )  # fmt: skip
+
+    def zeds_sister_waits(self, zed_file: bytes, sister: dict[str, str]) -> tuple[Child, Child]:
+        """Zed from his LA's file, then Mia's row waiting for review, with Zed on its
+        shortlist below Mia's own record; Zed's record then archived long ago."""
+        self.la_import("2017.csv", zed_file)
+        zed = Child.objects.get(given_name="Zed")
+        mia = make_child(given_name="Mia", family_name="Quill", date_of_birth=date(2015, 3, 3))
+        make_address(mia, "NE1 1AA", line_1="3 West Road")
+        rebuild_keys(mia)
+        outcome = self.la_import("2018.csv", la_file({**self.SISTER, **sister}))
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        review = MatchReview.objects.get()
+        assert review.candidates[0]["child_id"] == mia.pk
+        assert review.source_record.pointed_to == zed
+        Child.objects.filter(pk=zed.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1)
+        )
+        return zed, mia
+
+    def test_a_row_under_his_la_record_id_goes_with_him_too(self):
+        """Zed's LA record "1001": his LA's next file sends Mia under it. Purged with Zed, his
+        LA's old file sent again is not imported."""
+        zed_file = la_file(self.ZED)
+        self.zeds_sister_waits(zed_file, {"la_record_id": "1001"})
+        assert lifecycle_apply(today=TODAY)["rows_waiting_for_review_purged"] == 1
+        assert not SourceRecord.objects.exists()
+        outcome = self.la_import("2017-copy.csv", zed_file + b"\n")
+        assert dict(outcome.counts) == {PURGED: 1}
+        assert list(Child.objects.values_list("given_name", flat=True)) == ["Mia"]
+
+    def test_a_row_of_its_own_carrying_his_nhs_number_waits_on_without_him(self, client):
+        """Mia's own LA record "2002" carries Zed's NHS number, mistyped or not: it points to
+        him by that number alone. The purge takes Zed off its shortlist and leaves it waiting
+        for Dana, who matches it to Mia; the id is Mia's, and her LA's next row under it is
+        hers."""
+        number = {"nhs_number": "9434765005"}
+        sister = {"la_record_id": "2002", **number}
+        _, mia = self.zeds_sister_waits(la_file({**self.ZED, **number}), sister)
+        review = MatchReview.objects.get()
+        assert lifecycle_apply(today=TODAY)["rows_waiting_for_review_purged"] == 0
+        review.refresh_from_db()
+        assert [c["child_id"] for c in review.candidates] == [mia.pk], "Zed is off it"
+        assert review.status == MatchReview.Status.OPEN
+        assert SourceRecord.objects.get(pk=review.source_record_id).pointed_to_id is None
+        assert not PurgedFeedRecord.objects.filter(
+            digest=PurgedFeedRecord.digest_of(Source.LA_SYSTEM, f"{northshire().code}/2002")
+        ).exists()
+        sign_in(client, dana())
+        decide(client, review, f"match:{mia.contactpoint_id}")
+        assert SourceRecord.objects.get(record_id__endswith="/2002").child == mia
+        moved = la_file({**self.SISTER, **sister, "address_line_1": "5 West Road"})
+        assert dict(self.la_import("2019.csv", moved).counts) == {"updated": 1}
 
 
 def la_file(*rows: dict[str, str]) -> bytes:
