@@ -1176,6 +1176,35 @@ class TestAFeedsIdIsOneChilds:
         ), told
         assert list(olivia.identifiers.values_list("value", flat=True)) == [number]
 
+    def test_dana_is_not_told_of_a_record_out_of_her_sight_that_keeps_the_number(self, client):
+        """Zed's record, holding the NHS number, was archived two years ago: out of Dana's
+        sight, it is not on the row's page, nor named in the hint beside "make a new record".
+        The message after her decision named it all the same, with its ContactPoint ID."""
+        la_import(la_system(nhs_number="9434765005"), name="a.csv")
+        zed = Child.objects.get(given_name="Zed")
+        mia = make_child(given_name="Mia", family_name="Quill", date_of_birth=date(2014, 6, 1))
+        make_address(mia, "NE3 3AA", line_1="3 West Road")
+        rebuild_keys(mia)
+        row = {**self.MIA, "la_record_id": "2001", "nhs_number": "9434765005"}
+        la_import(la_system(**row), name="b.csv")
+        review = MatchReview.objects.get()
+        assert review.candidates[0]["child_id"] == mia.pk, "not archived out of sight: new allowed"
+        assert zed.pk in [c["child_id"] for c in review.candidates]
+        Child.objects.filter(pk=zed.pk).update(
+            status=Child.Status.ARCHIVED, archived_on=years_before(timezone.localdate(), 2)
+        )
+        sign_in(client, dana())
+        page = client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        assert zed.contactpoint_id_display not in page
+        assert "9434765005: another record keeps it" in page
+        told = client.get(decide(client, review, "new").url).content.decode()
+        assert "Your decision has been recorded" in told
+        assert zed.contactpoint_id_display not in told, "a record she may not see is not named"
+        assert list(zed.identifiers.values_list("value", flat=True)) == ["9434765005"]
+        assert not Child.objects.get(
+            given_name="Mia", source_records__isnull=False
+        ).identifiers.exists()
+
     @pytest.mark.parametrize("feed", [Source.GP_REGISTRATION, Source.LA_SYSTEM])
     def test_a_row_for_another_child_under_her_nhs_number_is_refused(self, feed):
         """A new record (a GP's, another LA's) with Zed's NHS number, mistyped or reused, for
