@@ -932,13 +932,17 @@ class SourceRecord(models.Model):
 
     def row_received(self, payload: dict[str, str], feed_import: FeedImport) -> None:
         """The record now holds the row ``feed_import`` sent; another LA's row it replaces is
-        kept as that LA's last row, for that LA's later rows to be compared with."""
+        kept as that LA's last row, for that LA's later rows to be compared with. Not a row
+        still waiting for a data manager (no child's, a sister's under her brother's number
+        as much as his): kept, that LA's next row repeating it was taken as its word on the
+        child unchanged, and applied to her unreviewed (feed_import.py, ``_apply_row``)."""
         replaced = self.last_import
         if replaced.local_authority_id != feed_import.local_authority_id:
-            self.la_last_rows[self._la_key(replaced.local_authority_id)] = {
-                "payload": self.payload,
-                "import": replaced.pk,
-            }
+            if self.child_id is not None:
+                self.la_last_rows[self._la_key(replaced.local_authority_id)] = {
+                    "payload": self.payload,
+                    "import": replaced.pk,
+                }
             self.la_last_rows.pop(self._la_key(feed_import.local_authority_id), None)
         self.payload, self.last_import = payload, feed_import
         self.save(update_fields=["payload", "last_import", "received_at", "la_last_rows"])

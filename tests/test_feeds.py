@@ -5300,6 +5300,30 @@ class TestAnOlderFileImportedLate:
         outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
         assert dict(outcome.counts) == {"waiting_for_review": 1}
 
+    def test_mia_left_undecided_when_southshire_took_the_row_is_not_applied_to_olivia(self, client):
+        """Mia waits in Dana's queue under shielded Olivia's NHS number. Southshire's newer file
+        sends Olivia under it: the row, and its review, are Southshire's now, and Dora there
+        matches it to Olivia. Northshire's next file sends Mia again. Mia's row, kept as
+        Northshire's last word on the record though no one had decided it was Olivia's, was
+        taken as that word unchanged and applied to Olivia, unreviewed: Mia a name she is known
+        by, and Mia's home hers. It waits for Dana again instead."""
+        self.olivias_sister_sent_by_an_older_northshire_file(moved=True)
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
+                 "gp_practice_code": "B81001"}  # fmt: skip
+        again = national_id_file(Source.GP_REGISTRATION, **south) + b"\n"
+        outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
+        assert dict(outcome.counts) == {"still_waiting_for_review": 1}
+        olivia, review = Child.objects.get(), MatchReview.objects.get()
+        sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
+        decide(client, review, f"match:{olivia.contactpoint_id}")
+        assert MatchReview.objects.get().status == MatchReview.Status.MATCHED
+        mia = national_id_file(Source.GP_REGISTRATION, **self.MIA)
+        outcome = self.national_import(Source.GP_REGISTRATION, mia, northshire(), 1)
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+        assert not olivia.other_names.exists()
+        assert self.homes() == ["9 South Street"]
+        assert MatchReview.objects.get().source_record.last_import.local_authority == northshire()
+
     @pytest.mark.parametrize("south_days", [100, 10], ids=["before_north", "after_north"])
     def test_nor_when_northshire_had_not_sent_her_before(self, client, south_days):
         """Zed came from Southshire's system only: Northshire's older file finds him by his NHS
