@@ -1648,11 +1648,14 @@ def review_decide(
         held = decision == "match" and _held_back(
             child, source_record.record_id, source_record.source, record
         )
-        newer = _newer_row_kept(source_record) if decision == "match" else None
+        # A row in doubt put on a record other than the child its id pointed to (a new one, or
+        # another child's): what other LAs' files sent under the id was that child's, not hers.
+        pointed = source_record.pointed_to
+        theirs = pointed is None or pointed.record_kept().pk == child.pk
+        newer = _newer_row_kept(source_record) if decision == "match" and theirs else None
         if newer is not None and held is False:
             held = True if is_shielded(child) else None  # as had it been held back then
-        if decision == "new" and source_record.pointed_to_id is not None:
-            # What other LAs' files sent under the id was the other child's, not hers.
+        if not theirs:
             source_record.la_last_rows = {}
             source_record.save(update_fields=["la_last_rows"])
         if held is None:

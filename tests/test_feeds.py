@@ -5300,6 +5300,33 @@ class TestAnOlderFileImportedLate:
         outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
         assert dict(outcome.counts) == {"waiting_for_review": 1}
 
+    def test_dana_matching_it_to_mias_own_record_gives_it_mias_row_not_olivias(self, client):
+        """Mia has a record of her own, and Dana matches the row to it. Southshire's newer row
+        on Olivia, kept beside the row, was taken as the newer word on Mia: her row was not
+        applied ("another local authority's system has sent this child" since, which it had
+        not), and Olivia's row, her Southshire home in it, became the row of Mia's feed record,
+        on which Southshire's next row on Olivia then counted "unchanged"."""
+        self.shielded_in_northshire(Source.GP_REGISTRATION, moved=True)
+        mia = make_child(given_name="Mia", family_name="Brennan", date_of_birth=date(2012, 3, 3))
+        rebuild_keys(mia)
+        row = national_id_file(Source.GP_REGISTRATION, **self.MIA)
+        self.national_import(Source.GP_REGISTRATION, row, northshire(), 60)
+        review = MatchReview.objects.get()
+        assert mia.pk in [c["child_id"] for c in review.candidates]
+        sign_in(client, dana())
+        told = client.get(decide(client, review, f"match:{mia.contactpoint_id}").url)
+        assert "Your decision has been recorded" in told.content.decode()
+        assert "details were not added" not in told.content.decode()
+        assert list(mia.addresses.values_list("line_1", flat=True)) == ["2 North Road"]
+        source_record = SourceRecord.objects.get(child=mia)
+        assert source_record.payload["given_name"] == "Mia"
+        assert "Olivia" not in json.dumps(source_record.la_last_rows)
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
+                 "gp_practice_code": "B81001"}  # fmt: skip
+        again = national_id_file(Source.GP_REGISTRATION, **south) + b"\n"
+        outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
+        assert dict(outcome.counts) == {"waiting_for_review": 1}
+
     def test_mia_left_undecided_when_southshire_took_the_row_is_not_applied_to_olivia(self, client):
         """Mia waits in Dana's queue under shielded Olivia's NHS number. Southshire's newer file
         sends Olivia under it: the row, and its review, are Southshire's now, and Dora there
