@@ -5255,6 +5255,14 @@ class TestAnOlderFileImportedLate:
         mia = national_id_file(Source.GP_REGISTRATION, **self.MIA)
         return self.national_import(Source.GP_REGISTRATION, mia, northshire(), 60)
 
+    def southshires_next_row_on_olivia(self):
+        """Southshire's GP file of 5 days ago, sending Olivia at South Service as before: its
+        outcome."""
+        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
+                 "gp_practice_code": "B81001"}  # fmt: skip
+        again = national_id_file(Source.GP_REGISTRATION, **south) + b"\n"
+        return self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
+
     @pytest.mark.parametrize("moved", [False, True], ids=["still_here", "sent_by_another_la"])
     def test_her_sister_under_her_number_waits_whoever_sent_her_last(self, client, moved):
         """Mia, Olivia's sister, comes under Olivia's NHS number in Northshire's older file.
@@ -5294,10 +5302,7 @@ class TestAnOlderFileImportedLate:
         sign_in(client, dana())
         decide(client, MatchReview.objects.get(), "new")
         assert is_shielded(Child.objects.get(given_name="Mia"))
-        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
-                 "gp_practice_code": "B81001"}  # fmt: skip
-        again = national_id_file(Source.GP_REGISTRATION, **south) + b"\n"
-        outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
+        outcome = self.southshires_next_row_on_olivia()
         assert dict(outcome.counts) == {"waiting_for_review": 1}
 
     def test_dana_matching_it_to_mias_own_record_gives_it_mias_row_not_olivias(self, client):
@@ -5321,10 +5326,7 @@ class TestAnOlderFileImportedLate:
         source_record = SourceRecord.objects.get(child=mia)
         assert source_record.payload["given_name"] == "Mia"
         assert "Olivia" not in json.dumps(source_record.la_last_rows)
-        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
-                 "gp_practice_code": "B81001"}  # fmt: skip
-        again = national_id_file(Source.GP_REGISTRATION, **south) + b"\n"
-        outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
+        outcome = self.southshires_next_row_on_olivia()
         assert dict(outcome.counts) == {"waiting_for_review": 1}
 
     def test_mia_left_undecided_when_southshire_took_the_row_is_not_applied_to_olivia(self, client):
@@ -5335,10 +5337,7 @@ class TestAnOlderFileImportedLate:
         taken as that word unchanged and applied to Olivia, unreviewed: Mia a name she is known
         by, and Mia's home hers. It waits for Dana again instead."""
         self.olivias_sister_sent_by_an_older_northshire_file(moved=True)
-        south = {"address_line_1": "9 South Street", "town": "Southtown", "postcode": "SE1 1AA",
-                 "gp_practice_code": "B81001"}  # fmt: skip
-        again = national_id_file(Source.GP_REGISTRATION, **south) + b"\n"
-        outcome = self.national_import(Source.GP_REGISTRATION, again, southshire(), 5)
+        outcome = self.southshires_next_row_on_olivia()
         assert dict(outcome.counts) == {"still_waiting_for_review": 1}
         olivia, review = Child.objects.get(), MatchReview.objects.get()
         sign_in(client, make_user("dora", Role.DATA_MANAGER, organisation=southshire()))
