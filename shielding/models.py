@@ -3,6 +3,7 @@
 import hashlib
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
@@ -88,6 +89,21 @@ class Shield(models.Model):
         child's own sake. Its page offers that whatever the shield is for, so that another
         LA's officer does not learn from it that a shielded child shares the home."""
         return self.shielded_by_id is None
+
+
+class ShieldsToFollow(models.Model):
+    """A look again at the shields near the homes and carers a transaction changed, owed once
+    it has committed (``follow_shields_after_commit``). Written inside that transaction, so
+    that it commits with the change or not at all, and deleted by the look that succeeds. One
+    left behind (the look failed past its retries, or the process ended between commit and
+    look) is taken up by ``shields_follow --pending``, every minute. Record ids only."""
+
+    since = models.DateTimeField()
+    children = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    made_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"Shields to follow since {self.since:%Y-%m-%d %H:%M:%S}"
 
 
 class ShieldOverride(models.Model):

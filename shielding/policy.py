@@ -6,7 +6,9 @@ right to see the record in full; every other field — and any field added later
 """
 
 import ast
+import logging
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +20,14 @@ from typing import Any
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db import IntegrityError, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import (
     BooleanField,
     DateField,
@@ -64,7 +73,9 @@ from directory.models import (
     PhoneKeys,
     Service,
 )
-from shielding.models import Shield
+from shielding.models import Shield, ShieldsToFollow
+
+logger = logging.getLogger(__name__)
 
 MASK = "[shielded]"
 # What a change history says in place of a field's values that the viewer may not see.
@@ -2190,6 +2201,12 @@ def follow_every_shield() -> tuple[int, int]:
 AFTER_COMMIT_MARGIN = timedelta(hours=1)
 
 
+# How long the look after commit waits before each try again, in seconds. A deadlock or a
+# serialization failure is over at once, a database's failover in seconds; past these the
+# look is ``shields_follow --pending``'s, within the minute, not the request's to wait for.
+FOLLOW_RETRY_WAITS = (0.2, 1.0)
+
+
 def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -> None:
     """When this transaction commits, follows every shield made since ``since`` (less a
     margin for the transactions that made them), and those of ``children``, to the records
@@ -2197,27 +2214,89 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
     a home or carer that this transaction could not see; whichever commits second sees both.
     The records of every merge made or undone since are looked at again too, whether shielded
     or not: a shielded child's new home, given by a file as a merge moved the home she shares
-    to another record, is on a record the file never saw hold it."""
-    named = list(children)
+    to another record, is on a record the file never saw hold it.
 
-    def follow() -> None:
-        after = since - AFTER_COMMIT_MARGIN
-        with transaction.atomic():
-            shields_kept_for_record_kept(Shield.objects.filter(shielded_at__gte=after))
-            moved = Merge.objects.filter(Q(merged_at__gte=after) | Q(unmerged_at__gte=after))
-            shields_kept_for_splits(moved)
-            recent = Child.objects.filter(
-                Q(shields__shielded_at__gte=after) | Q(pk__in=named),
-                shields__lifted_at__isnull=True,
-                shields__for_sharing=False,
-            ).distinct()
-            for shielded in recent:
-                shield_follows_home_and_carers(shielded)
-            records = {pk for merge in moved.values_list("kept_id", "absorbed_id") for pk in merge}
-            for record in Child.objects.filter(pk__in=records).order_by("pk"):
-                shield_follows_home_and_carers(record)
+    The look is owed in a row written in this transaction (``ShieldsToFollow``), so it commits
+    with the change or not at all. A look that fails (a deadlock, a lock or the database away)
+    is tried again twice (``FOLLOW_RETRY_WAITS``); past that, or if the process ended between
+    the commit and the look, the row waits for ``shields_follow --pending``, run every minute,
+    and a record showing her home is open to every practitioner for a minute or so, not until
+    the night's ``shields_follow``. It costs a small insert and delete for each feed file,
+    merge and shield, and no one waits while the look succeeds; a retry alone would not
+    survive the database staying away or the process ending, and a check on each request
+    would cost every request a query."""
+    owed = ShieldsToFollow.objects.create(since=since, children=list(children))
+    transaction.on_commit(lambda: _follow_with_retries(owed.pk), robust=True)
 
-    transaction.on_commit(follow, robust=True)
+
+def _follow_with_retries(owed_id: int) -> None:
+    for wait in (*FOLLOW_RETRY_WAITS, None):
+        try:
+            _follow_owed(owed_id)
+            return
+        except (OperationalError, InterfaceError) as error:
+            if wait is None:
+                # Ids and the error's kind only: no child's name or address in a log line.
+                logger.warning(
+                    "Shields to follow #%s left for shields_follow --pending: %s",
+                    owed_id,
+                    type(error).__name__,
+                )
+                return
+            _connect_afresh_if_lost()
+            time.sleep(wait)
+
+
+def _connect_afresh_if_lost() -> None:
+    """After a failed look: a connection the database dropped is closed, so that the next
+    try connects again rather than fail on it too."""
+    if connection.in_atomic_block or connection.connection is None:
+        return  # within a transaction it is the caller's; without one, the next query connects
+    if not connection.is_usable():
+        connection.close()
+
+
+def _follow_owed(owed_id: int) -> bool:
+    """Does the look owed (``follow_shields_after_commit``) and deletes its row, in one
+    transaction: whether it did. Not if it is done already, or being done on another
+    connection (the minute's ``shields_follow --pending`` taking it as it commits)."""
+    with transaction.atomic():
+        owed = ShieldsToFollow.objects.select_for_update(skip_locked=True).filter(pk=owed_id)
+        found = owed.first()
+        if found is None:
+            return False
+        after = found.since - AFTER_COMMIT_MARGIN
+        shields_kept_for_record_kept(Shield.objects.filter(shielded_at__gte=after))
+        moved = Merge.objects.filter(Q(merged_at__gte=after) | Q(unmerged_at__gte=after))
+        shields_kept_for_splits(moved)
+        recent = Child.objects.filter(
+            Q(shields__shielded_at__gte=after) | Q(pk__in=found.children),
+            shields__lifted_at__isnull=True,
+            shields__for_sharing=False,
+        ).distinct()
+        for shielded in recent:
+            shield_follows_home_and_carers(shielded)
+        records = {pk for merge in moved.values_list("kept_id", "absorbed_id") for pk in merge}
+        for record in Child.objects.filter(pk__in=records).order_by("pk"):
+            shield_follows_home_and_carers(record)
+        found.delete()
+    return True
+
+
+def follow_owed_shields() -> tuple[int, int]:
+    """The looks after commit still owed (``follow_shields_after_commit``), each in a
+    transaction of its own, oldest first: how many it did, and how many failed again (left
+    for its next run)."""
+    done = failed = 0
+    for owed_id in ShieldsToFollow.objects.order_by("pk").values_list("pk", flat=True):
+        try:
+            if _follow_owed(owed_id):
+                done += 1
+        except DatabaseError as error:
+            failed += 1
+            logger.warning("Shields to follow #%s failed again: %s", owed_id, type(error).__name__)
+            _connect_afresh_if_lost()
+    return done, failed
 
 
 def shields_kept_for_move(*, from_child: Child, to: Child, only: set[int] | None = None) -> None:

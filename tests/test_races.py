@@ -5,6 +5,7 @@ inside a transaction as the audit middleware does, but without it, so that no au
 the database refuses to delete) is left behind. Everything they make is deleted at the end.
 """
 
+import io
 import itertools
 import threading
 import time
@@ -23,6 +24,7 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.contrib.sessions.models import Session
+from django.core.management import call_command
 from django.db import DataError, connection, connections, transaction
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
@@ -430,6 +432,108 @@ def test_a_brother_moving_in_while_she_is_shielded_is_shielded_when_both_have_co
         thread.join(timeout=60)
     assert Shield.objects.filter(child=amy, lifted_at__isnull=True).exists()
     assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
+
+
+@contextmanager
+def her_record_locked(amy, *, until_a_wait_gives_up: bool) -> Iterator[None]:
+    """Amy's record locked on a connection of its own, as her officer's merge of it would
+    hold it: a shield put on for her waits (to protect her, it names her record) and, with a
+    short lock_timeout, fails. Let go once one such wait has given up, or at the end."""
+    from django.db import connection as here
+
+    locked, waited = threading.Event(), threading.Event()
+    follower = here.connection.info.backend_pid if here.connection else None
+
+    def hold() -> None:
+        with psycopg.connect(server_url(here.settings_dict["NAME"])) as holder:
+            holder.execute("SELECT 1 FROM directory_child WHERE id = %s FOR UPDATE", [amy.pk])
+            locked.set()
+            if until_a_wait_gives_up:
+                waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = %s"
+                seen = False
+                for _ in range(3000):
+                    row = holder.execute(waiting, [follower]).fetchone()
+                    if row and row[0] and not seen:
+                        seen = True
+                    elif seen and row and not row[0]:
+                        break  # its lock_timeout passed: that look failed
+                    time.sleep(0.005)
+            else:
+                waited.wait(60)
+            holder.rollback()
+
+    holding = threading.Thread(target=hold)
+    holding.start()
+    try:
+        assert locked.wait(30)
+        yield
+    finally:
+        waited.set()
+        holding.join(timeout=60)
+
+
+def cal_moved_to_her_refuge_unseen(cal) -> None:
+    """A feed file puts Cal at Amy's refuge, committed, without the file having seen her
+    shield as it checked his record (a shield committed as it checked): only the look again
+    after commit can find it."""
+    from directory.models import Address
+    from shielding.policy import follow_shields_after_commit
+
+    with disable_auditlog(), transaction.atomic():
+        follow_shields_after_commit(timezone.now())  # feed_import's first step
+        Address.objects.create(
+            child=cal, line_1="9 Refuge Rd", town="Town", postcode="ZE2 9QX", source="la_system"
+        )
+
+
+def test_a_look_after_commit_that_fails_on_a_lock_is_tried_again_at_once(brother_and_sister):
+    """The look again after the file commits meets Amy's record locked (a merge of it, say)
+    and gives up waiting: it is tried again a moment later and shields Cal's record then, not
+    at the night's shields_follow, leaving nothing owed."""
+    from shielding.models import Shield, ShieldsToFollow
+
+    officer, amy, cal = brother_and_sister
+    shield_on_its_own_connection(officer, amy)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+        with her_record_locked(amy, until_a_wait_gives_up=True):
+            cal_moved_to_her_refuge_unseen(cal)
+        assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
+        assert not ShieldsToFollow.objects.exists()
+    finally:
+        ShieldsToFollow.objects.all().delete()
+
+
+def test_a_look_after_commit_that_keeps_failing_is_done_within_the_minute(
+    brother_and_sister, monkeypatch, caplog
+):
+    """Amy's record stays locked through every try of the look after the file commits: the
+    look is left owed, in a row the file committed, and the next run of shields_follow
+    --pending (every minute) shields Cal's record. The log line names no child."""
+    from shielding import policy
+    from shielding.models import Shield, ShieldsToFollow
+
+    officer, amy, cal = brother_and_sister
+    shield_on_its_own_connection(officer, amy)
+    monkeypatch.setattr(policy, "FOLLOW_RETRY_WAITS", (0.01, 0.01))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+        with her_record_locked(amy, until_a_wait_gives_up=False):
+            cal_moved_to_her_refuge_unseen(cal)
+            assert not Shield.objects.filter(child=cal, lifted_at__isnull=True).exists()
+        assert ShieldsToFollow.objects.count() == 1
+        assert "left for shields_follow --pending: OperationalError" in caplog.text
+        assert "Hart" not in caplog.text and "Refuge" not in caplog.text
+        said = io.StringIO()
+        with disable_auditlog():
+            call_command("shields_follow", "--pending", stdout=said)
+        assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
+        assert not ShieldsToFollow.objects.exists()
+        assert "1 looks after commit done; 0 failed" in said.getvalue()
+    finally:
+        ShieldsToFollow.objects.all().delete()
 
 
 def test_two_officers_shielding_a_brother_and_sister_at_once_both_succeed(brother_and_sister):

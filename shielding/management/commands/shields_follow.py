@@ -3,19 +3,34 @@
 from typing import Any
 
 from auditlog.context import set_actor
+from django.core.management.base import CommandError, CommandParser
 
 from contactpoint.commands import Command as BaseCommand
-from shielding.policy import follow_every_shield
+from shielding.policy import follow_every_shield, follow_owed_shields
 
 
 class Command(BaseCommand):
     """Shields, for review, each record that shares a home or a parent or carer with a child
     shielded for itself (``shield_follows_home_and_carers``). Run it daily, and once after
-    upgrading to a version that follows shields; running it again changes nothing more."""
+    upgrading to a version that follows shields; running it again changes nothing more.
+    With ``--pending``, every minute: only the looks again that a feed file, merge or shield
+    owes once it has committed and that failed (``follow_shields_after_commit``)."""
 
     help = "Shield the records that share a home or a carer with a shielded child."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--pending",
+            action="store_true",
+            help="Only the looks after commit that failed (run it every minute).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         with set_actor(None):
-            followed, made = follow_every_shield()
-        self.stdout.write(f"{followed} shields followed; {made} records alongside shielded")
+            if not options["pending"]:
+                followed, made = follow_every_shield()
+                self.stdout.write(f"{followed} shields followed; {made} records alongside shielded")
+            done, failed = follow_owed_shields()
+        self.stdout.write(f"{done} looks after commit done; {failed} failed, left for the next run")
+        if failed:
+            raise CommandError(f"{failed} looks after commit failed")
