@@ -288,6 +288,55 @@ def decide(client: Client, review: Any, choice: str) -> Any:
     )
 
 
+def sister_sent_under_her_numbers(child: Child, upn: str, nhs_number: str, **bea: str) -> list[Any]:
+    """``child``'s school census and GP know her by ``upn`` and ``nhs_number``; each sends
+    Bea, her sister, under that number (a slip), with ``bea`` over Bea's row: each row waits
+    beside ``child`` for a data manager, and the number stays hers. The two reviews."""
+    import csv
+    import io
+
+    from directory.feed_import import feed_import
+    from directory.feeds import COLUMNS
+    from directory.models import ChildIdentifier, MatchReview
+
+    ChildIdentifier.objects.create(child=child, kind="upn", value=upn)
+    ChildIdentifier.objects.create(child=child, kind="nhs_number", value=nhs_number)
+    make_service(Service.Kind.SCHOOL, identifier="131313")
+    make_service(Service.Kind.GP_PRACTICE, name="Northtown Surgery", identifier="Z99001")
+    row = {
+        "given_name": "Bea", "family_name": child.family_name, "date_of_birth": "2017-09-02",
+        "gender": "female", "address_line_1": "2 New Road", "town": "Northtown",
+        "postcode": "NE5 5AB", **bea,
+    }  # fmt: skip
+    for source, own in (
+        (Source.SCHOOL_CENSUS, {"upn": upn, "school_urn": "131313", "entry_date": "2021-09-02"}),
+        (Source.GP_REGISTRATION, {"nhs_number": nhs_number, "gp_practice_code": "Z99001"}),
+    ):
+        out = io.StringIO()
+        writer = csv.DictWriter(out, COLUMNS[source])
+        writer.writeheader()
+        writer.writerow(dict.fromkeys(COLUMNS[source], "") | row | own)
+        sent = feed_import(
+            source=source, file_name="bea.csv", content=out.getvalue().encode(),
+            local_authority=child.local_authority, by=None,
+        )  # fmt: skip
+        assert dict(sent.counts) == {"waiting_for_review": 1}, sent.validation.errors
+    return list(MatchReview.objects.filter(source_record__payload__given_name="Bea").order_by("pk"))
+
+
+def new_records_decided(client: Client, reviews: list[Any]) -> list[Any]:
+    """'A different child: make a new record', tried on each of ``reviews`` as its page now
+    shows it: each answer and, for a decision made, the page it leads to, which tells its
+    outcome (what became of the row's numbers among it)."""
+    answers = []
+    for review in reviews:
+        answer = decide(client, review, "new")
+        answers.append(answer)
+        if answer.status_code == 302:
+            answers.append(client.get(answer.url))
+    return answers
+
+
 def unreachable_database(alias: str) -> Any:
     """A connection to a database that does not exist: it fails as a database that is down.
     Put in place with ``connections[alias] = unreachable_database(alias)``."""

@@ -59,6 +59,7 @@ from tests.personas import (
     make_service,
     make_user,
     merge_asked_by_nat,
+    new_records_decided,
     operator,
     owen,
     priya,
@@ -66,6 +67,7 @@ from tests.personas import (
     sam,
     shield,
     sign_in,
+    sister_sent_under_her_numbers,
     southshire,
     xavier,
 )
@@ -2993,6 +2995,9 @@ def every_get_url(child: Child, ids: dict[str, int]) -> list[str]:
     return [*urls, record(child, "?past=1"), record(child, "?visit=forged")]
 
 
+# Hers, given to her sister's rows by mistake: the pupil number names her school.
+HER_UPN, HER_NHS_NUMBER = "B938765400017", "9735600005"
+HER_NUMBERS = (HER_UPN, HER_UPN[1:], HER_NHS_NUMBER, "973 560 0005")
 SEARCHES = (
     {"surname": "Hart", "forename": "Amelia"},
     {"surname": "Hart", "postcode": "ZE2 9QX"},
@@ -3005,8 +3010,13 @@ SEARCHES = (
 @pytest.mark.parametrize("persona", ["priya", "owen", "dana", "lee", "ada", "xavier"])
 def test_no_surface_reveals_where_a_shielded_child_is(client, persona):
     """Every page, search and export each of these users can reach, for a shielded child
-    whose address, postcode, carer, school and GP are unique strings: none of them appears."""
+    whose address, postcode, carer, school and GP are unique strings: none of them appears,
+    nor her pupil number (it names her school) or NHS number, on the review of her sister's
+    rows sent under them or in a data manager's decision on each."""
     child = shielded_child()
+    sisters = sister_sent_under_her_numbers(
+        child, HER_UPN, HER_NHS_NUMBER, address_line_1="Zqxv Secret Lane", postcode="ZE2 9QX"
+    )
     maker = {"priya": priya, "owen": owen, "dana": dana, "lee": lee, "ada": ada, "xavier": xavier}[
         persona
     ]
@@ -3026,13 +3036,17 @@ def test_no_surface_reveals_where_a_shielded_child_is(client, persona):
     }
     responses = [client.get(url) for url in every_get_url(child, ids)]
     responses += [client.get(reverse("audit:export"))]
-    pages = [(response, _text(response)) for response in responses]
+    responses += [client.get(reverse("directory:review", args=[s.pk])) for s in sisters]
+    decided = new_records_decided(client, sisters)
+    if persona == "dana":
+        assert [r.status_code for r in decided] == [302, 200, 302, 200], "decided, and told"
+    pages = [(response, _text(response)) for response in [*responses, *decided]]
     for criteria in SEARCHES:
         # The search form shows back what the user typed; what the service adds is the results.
         response = client.post(reverse("directory:search"), criteria)
         pages.append((response, _text(response).split('id="results"', 1)[-1]))
     for response, text in pages:
-        for secret in SECRETS:
+        for secret in (*SECRETS, *HER_NUMBERS):
             assert secret not in text, f"{secret!r} leaked by {response.request['PATH_INFO']}"
     assert sum(r.status_code == 200 for r, _ in pages) >= 3, "the walk reached real pages"
 

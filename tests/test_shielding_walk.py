@@ -2,8 +2,10 @@
 places: her mother's record; her half-brother Cal's own record of the same mother (another
 feed's), which moved to her refuge a field at a time before his link to her ended; a
 Southshire duplicate of Amy merged into her record; a contact request, an override, a feed
-review naming her, and her officer's own search at her postcode. Only her LA's shielding
-officer sees where she is."""
+review naming her, her sister Bea sent under Amy's unique pupil number and NHS number (which
+say her school and GP) waiting for review, with a data manager's decision on each row, and
+her officer's own search at her postcode. Only her LA's shielding officer sees where she
+is."""
 
 from datetime import date
 
@@ -24,23 +26,25 @@ from tests.personas import (
     lee,
     make_address,
     make_child,
+    new_records_decided,
     nina,
     northshire,
     owen,
     priya,
     sam,
     sign_in,
+    sister_sent_under_her_numbers,
     southshire,
     xavier,
 )
-from tests.test_shielding import _text, all_url_names
+from tests.test_shielding import HER_NHS_NUMBER, HER_NUMBERS, HER_UPN, _text, all_url_names
 
 pytestmark = pytest.mark.django_db
 
 REFUGE = "Refuge House, 14 Quillfeather Lane"
 SECRETS = (
     "Quillfeather", "Refuge House", "Quibbleton", "ZE2 9QX", "ZE29QX", "Marguerite",
-    "Vexwright", "07700 987654", "07700987654", "mq@quill.example.org",
+    "Vexwright", "07700 987654", "07700987654", "mq@quill.example.org", *HER_NUMBERS,
 )  # fmt: skip
 
 
@@ -104,18 +108,23 @@ def scenario():
         address_line_1=REFUGE, town="Quibbleton", postcode="ZE2 9QX"
     )
     review.source_record.save()
+    # Her school's census and her GP each send Bea, her sister at the refuge, under Amy's
+    # numbers, which say her school and GP: both rows wait beside her.
+    sisters = sister_sent_under_her_numbers(
+        amy, HER_UPN, HER_NHS_NUMBER, address_line_1=REFUGE, town="Quibbleton", postcode="ZE2 9QX"
+    )
     # Sam's own work is in the access log: her record viewed, a search that found her.
     officer = Client()
     sign_in(officer, people["sam"])
     officer.get(reverse("directory:child_record", args=[amy.contactpoint_id]))
     officer.post(reverse("directory:search"), {"surname": "Hart", "postcode": "ZE2 9QX"})
-    return people, amy, cal, dup, merge, request, override, review
+    return people, amy, cal, dup, merge, request, override, [review, *sisters]
 
 
-def urls(people, user, amy, cal, dup, merge, request, override, review):
+def urls(people, user, amy, cal, dup, merge, request, override, reviews):
     users = [user.pk, *(people[n].pk for n in ("sam", "owen", "priya", "dana", "xavier"))]
     pks = {
-        "directory:review": [review.pk],
+        "directory:review": [review.pk for review in reviews],
         "directory:unmerge": [merge.pk],
         "shielding:override_sign_off": [override.pk],
         "shielding:contact_request": [request.pk],
@@ -147,12 +156,12 @@ def urls(people, user, amy, cal, dup, merge, request, override, review):
     "persona", ["priya", "owen", "sam", "dana", "lee", "ada", "nina", "xavier"]
 )
 def test_the_walk(persona):
-    people, amy, cal, dup, merge, request, override, review = scenario()
+    people, amy, cal, dup, merge, request, override, reviews = scenario()
     client = Client()
     user = people[persona]
     sign_in(client, user)
     pages = []
-    for url in urls(people, user, amy, cal, dup, merge, request, override, review):
+    for url in urls(people, user, amy, cal, dup, merge, request, override, reviews):
         response = client.get(url)
         pages.append((url, response.status_code, _text(response)))
     for criteria in (
@@ -173,6 +182,10 @@ def test_the_walk(persona):
     for child in (amy, cal, dup):
         response = client.post(reverse("directory:separate"), {"record": child.contactpoint_id})
         pages.append((f"separate {child.given_name}", response.status_code, _text(response)))
+    answers = new_records_decided(client, reviews[1:])
+    for answer in answers:
+        said = f"{answer.request['REQUEST_METHOD']} {answer.request['PATH_INFO']}"
+        pages.append((said, answer.status_code, _text(answer)))
     leaks = sorted(
         {
             (url, status, secret)
@@ -182,6 +195,9 @@ def test_the_walk(persona):
         }
     )
     assert sum(status == 200 for _, status, _ in pages) >= 3
+    if persona == "dana":
+        made = [answer.status_code for answer in answers]
+        assert made == [302, 200, 302, 200], "Dana's decisions were made, their outcome walked"
     if persona == "sam":
         assert leaks, "Sam, Northshire's shielding officer, sees Amy in full"
     else:
