@@ -1,6 +1,7 @@
 """Records are archived at 18 (25 with consent) and a year after death, and purged 6 years on."""
 
 import csv
+import importlib
 import io
 from datetime import UTC, date, datetime, timedelta
 
@@ -417,3 +418,33 @@ def la_file(*rows: dict[str, str]) -> bytes:
         )  # fmt: skip
         writer.writerow(values | cells)
     return out.getvalue().encode()
+
+
+class TestMigration0030MarksRowsAlreadyWaitingAsTheImportWould:
+    """Rows waiting for review before ``pointed_to_by_id`` was kept are marked by migration
+    0030 as the import marks them now: Mia's row under Zed's own LA record "1001" (held for
+    Dana as his record's row) is under his id though it carries his NHS number; Mia's row
+    under an LA record of her own, "2002", carrying his NHS number, points to him by that
+    number alone."""
+
+    NUMBER = {"nhs_number": "9434765005"}
+    waits = TestARowWaitingUnderAPurgedChildsIdGoesWithHer
+
+    @pytest.mark.parametrize(
+        ("la_record_id", "by_id"), [("1001", True), ("2002", False)], ids=["his_id", "her_own"]
+    )
+    def test_as_the_import_marked_them(self, la_record_id, by_id):
+        from django.apps import apps
+
+        waits = self.waits()
+        zed_file = la_file({**waits.ZED, **self.NUMBER})
+        waits.zeds_sister_waits(zed_file, {"la_record_id": la_record_id, **self.NUMBER})
+        row = SourceRecord.objects.get(pointed_to__isnull=False)
+        assert row.pointed_to_by_id is by_id, "as the import marks it"
+        SourceRecord.objects.filter(pk=row.pk).update(pointed_to_by_id=False)  # before 0030
+        migration = importlib.import_module(
+            "directory.migrations.0030_source_record_pointed_to_by_id"
+        )
+        migration.by_id(apps, None)
+        row.refresh_from_db()
+        assert row.pointed_to_by_id is by_id

@@ -2,13 +2,17 @@
 child's, or its id is their UPN or NHS number) or only by an NHS number it carries (a record of
 an LA's system of its own): a purge of that child takes the first kind of row with them, as
 its id is theirs. Rows already waiting are told apart as the import would have: a census, GP
-or child benefit row points by its id; an LA's row does unless its NHS number is the child's.
-Going back drops the mark.
+or child benefit row points by its id; so does an LA's row whose record was the child's (held
+for review as her record's row: it gave her facts), and one whose NHS number is no record's;
+not one of a record never hers that carries her NHS number. Going back drops the mark.
 """
 
 from typing import Any
 
 from django.db import migrations, models
+
+# The facts a feed record gives the child it is linked to, each naming it (``FedBy``).
+FED = ("ChildIdentifier", "ChildName", "Address", "CareRelationship", "Involvement")
 
 
 def by_id(apps: Any, schema_editor: Any) -> None:
@@ -16,10 +20,12 @@ def by_id(apps: Any, schema_editor: Any) -> None:
     identifier = apps.get_model("directory", "ChildIdentifier")
     for row in source_record.objects.filter(pointed_to__isnull=False):
         number = row.payload.get("nhs_number", "")
-        carries_theirs = identifier.objects.filter(
-            child_id=row.pointed_to_id, kind="nhs_number", value=number
-        ).exists()
-        if row.source != "la_system" or not carries_theirs:
+        carries_one = identifier.objects.filter(kind="nhs_number", value=number).exists()
+        was_hers = any(
+            apps.get_model("directory", model).objects.filter(source_record_id=row.pk).exists()
+            for model in FED
+        )
+        if row.source != "la_system" or was_hers or not carries_one:
             row.pointed_to_by_id = True
             row.save(update_fields=["pointed_to_by_id"])
 
