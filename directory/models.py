@@ -566,9 +566,11 @@ class Service(Provenance, PostalAddress):
 
 class Caseload(NamedTuple):
     """``Involvement.caseload_of``: children, and of them those she is lead professional for,
-    those she works with through a sensitive service (``sensitive``: only shielding officers
-    see it, so they broker its handover), and those she works with otherwise (``seen``: her
-    team hands them over). A child may be among both."""
+    those she works with only through a sensitive service (``sensitive``: only shielding
+    officers see it, so they broker its handover), and those she works with otherwise
+    (``seen``: her team hands them over). A child among the second is never among the third:
+    her team sees her with that child, and a count saying so would tell them which child a
+    sensitive service works with."""
 
     children: int
     leading: int
@@ -657,23 +659,22 @@ class Involvement(Provenance, FedBy):
     @classmethod
     def caseload_of(cls, practitioner: User) -> Caseload:
         """How many children ``practitioner`` is currently involved with, lead professional
-        for, and involved with through a sensitive service: what an administrator ending her
-        access is told, so that her team, and for a sensitive service the child's LA's
+        for, and involved with only through a sensitive service: what an administrator ending
+        her access is told, so that her team, and for a sensitive service the child's LA's
         shielding officers, hand them over. Counts only, every record alike, shielded or not:
         a child's name or ID, or which service, would be child data he may not be entitled
         to, and a count told apart would say she is shielded (``to_hand_over``)."""
-        sensitive = ~Q(sensitive_category="")
         counts = (
             cls.to_hand_over()
             .filter(practitioner=practitioner)
             .aggregate(
                 children=models.Count("child", distinct=True),
                 leading=models.Count("child", distinct=True, filter=Q(lead_professional=True)),
-                sensitive=models.Count("child", distinct=True, filter=sensitive),
-                seen=models.Count("child", distinct=True, filter=~sensitive),
+                seen=models.Count("child", distinct=True, filter=Q(sensitive_category="")),
             )
         )
-        return Caseload(**counts)
+        # Only through a sensitive service: one she is seen with too is her team's to know of.
+        return Caseload(**counts, sensitive=counts["children"] - counts["seen"])
 
     def practitioner_access_ended(self, now: datetime) -> bool:
         """Whether it names a practitioner who may no longer use ContactPoint (left and

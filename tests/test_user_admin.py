@@ -684,7 +684,8 @@ class TestHandingOverSensitiveServices:
             "They are currently involved with 4 children, and the lead professional for 1 of "
             "them. Once they are suspended, each child's record will say that their "
             "ContactPoint access has ended.",
-            "Their involvements with 3 of them are through sensitive services, which only "
+            # Ivy, whom her team sees her with, is not said to be one of them.
+            "Their involvements with 2 of them are through sensitive services, which only "
             "shielding officers can see: the shielding officers of each child's local "
             "authority arrange their handover.",
             "For their other involvements, ask their team to arrange a handover: whoever takes "
@@ -693,7 +694,7 @@ class TestHandingOverSensitiveServices:
         ]
         page = lee_client.get(action(lee_client, user, "suspend").url).content.decode()
         assert (
-            "Their involvements with 3 of them are through sensitive services, which only "
+            "Their involvements with 2 of them are through sensitive services, which only "
             "shielding officers can see: the shielding officers of each child's local "
             "authority arrange their handover."
         ) in said(page)
@@ -746,6 +747,26 @@ class TestHandingOverSensitiveServices:
         through_sensitive_service(user, archived)
         asked = self.asked(lee_client, user)
         assert "sensitive" not in " ".join(asked) and views.HANDOVER in asked
+
+    def test_a_child_her_team_sees_her_with_is_not_said_to_be_through_a_sensitive_service(
+        self, lee_client
+    ):
+        """Ivy, Priya's only child, is on Priya's team's screens through her ordinary
+        involvement; her involvement with Ivy through a sensitive service too is hidden from
+        them. Told "their involvement with that child is through a sensitive service", Lee
+        (and her team, whom he asks to hand Ivy over) would learn that Ivy has one: a child
+        her team sees is counted with the others, never as a sensitive service's."""
+        user = priya()
+        ivy = make_child(given_name="Ivy", family_name="Rowe")
+        involved(user, ivy)
+        through_sensitive_service(user, ivy)
+        asked = self.asked(lee_client, user)
+        assert "sensitive" not in " ".join(asked).lower()
+        assert asked[-2:] == [
+            "They are currently involved with 1 child. Once they are suspended, each child's "
+            "record will say that their ContactPoint access has ended.",
+            views.HANDOVER,
+        ]
 
     def test_the_sensitive_count_is_the_same_whether_the_child_is_shielded(self, lee_client):
         """Shielding a child she works with through a sensitive service changes nothing Lee
