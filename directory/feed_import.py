@@ -871,7 +871,8 @@ def _apply_row(
     SourceRecord.objects.bulk_create(
         [SourceRecord(source=source, record_id=key, payload=row.payload, first_import=record,
                       last_import=record, pointed_to=pointed_to,
-                      # Her UPN or NHS number as the feed's id, or one an LA's row carries.
+                      # Her UPN or NHS number as the feed's id; an LA's row, under an id
+                      # of its own system's, points to her only by the NHS number it carries.
                       pointed_to_by_id=pointed_to is not None and key in row.identifiers.values())],
         ignore_conflicts=True,
     )  # fmt: skip
