@@ -68,7 +68,7 @@ pytest: setup
 
 test: lint typecheck check-migrations pytest
 
-# Not part of make test: about 6 and 2 minutes, plus 2 to load 1,000,000 demo children once.
+# Not part of make test: about 6 and 2 minutes, plus about 10 to load 1,000,000 demo children once.
 loadtest: setup
 	$(BIN)/python manage.py migrate --noinput
 	scripts/loadtest load
