@@ -21,7 +21,6 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import (
-    DatabaseError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -2286,13 +2285,14 @@ def _follow_owed(owed_id: int) -> bool:
 def follow_owed_shields() -> tuple[int, int]:
     """The looks after commit still owed (``follow_shields_after_commit``), each in a
     transaction of its own, oldest first: how many it did, and how many failed again (left
-    for its next run)."""
+    for its next run). One that fails on a fault of its own, not the database's, is left too:
+    stopping there would leave every look owed after it undone, run after run."""
     done = failed = 0
     for owed_id in ShieldsToFollow.objects.order_by("pk").values_list("pk", flat=True):
         try:
             if _follow_owed(owed_id):
                 done += 1
-        except DatabaseError as error:
+        except Exception as error:  # anything at all: the look is left owed; the run exits 1
             failed += 1
             logger.warning("Shields to follow #%s failed again: %s", owed_id, type(error).__name__)
             _connect_afresh_if_lost()

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from auditlog.context import set_actor
 from auditlog.models import LogEntry
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -32,8 +32,8 @@ from directory.models import (
     Source,
 )
 from directory.services import ShieldedAcrossLas, children_merge, children_unmerge
-from shielding import services
-from shielding.models import ContactRequest, Shield, ShieldOverride
+from shielding import policy, services
+from shielding.models import ContactRequest, Shield, ShieldOverride, ShieldsToFollow
 from shielding.policy import (
     SHARED_BY_AT_MOST,
     WITHHELD,
@@ -1869,6 +1869,29 @@ class TestRecordsAlongside:
         shield_follows_home_and_carers(half)
         call_command("shields_follow", stdout=io.StringIO())
         assert in_force(half) is None
+
+    def test_a_look_owed_that_fails_on_a_fault_of_its_own_leaves_the_rest_to_be_done(
+        self, monkeypatch
+    ):
+        """Two looks after commit are owed (their files committed; the process ended before
+        it looked). The first fails on a fault of its own, not the database's: shields_follow
+        --pending still does the second, shielding Cal's record for sharing Amy's refuge, and
+        exits 1, the first left owed for its next run."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield(amy)
+        first = ShieldsToFollow.objects.create(since=timezone.now())
+        ShieldsToFollow.objects.create(since=timezone.now(), children=[amy.pk])
+        sound = policy.shields_kept_for_record_kept
+
+        def faulty_once(shields):
+            monkeypatch.setattr(policy, "shields_kept_for_record_kept", sound)
+            raise ValueError("a fault of the look's own")
+
+        monkeypatch.setattr(policy, "shields_kept_for_record_kept", faulty_once)
+        with pytest.raises(CommandError, match="1 looks after commit failed"):
+            call_command("shields_follow", "--pending", stdout=io.StringIO())
+        assert in_force(cal).protects == amy
+        assert list(ShieldsToFollow.objects.values_list("pk", flat=True)) == [first.pk]
 
     def test_shields_made_before_are_followed_daily_and_a_lift_stands(self):
         amy, cal = amy_and_cal_at_the_refuge()
