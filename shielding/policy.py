@@ -2223,7 +2223,12 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
     the night's ``shields_follow``. It costs a small insert and delete for each feed file,
     merge and shield, and no one waits while the look succeeds; a retry alone would not
     survive the database staying away or the process ending, and a check on each request
-    would cost every request a query."""
+    would cost every request a query.
+
+    Only within a transaction: outside one the look would be done at once, before the change
+    it is owed for."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("a look after commit is owed by a transaction: there must be one")
     owed = ShieldsToFollow.objects.create(since=since, children=list(children))
     transaction.on_commit(lambda: _follow_with_retries(owed.pk), robust=True)
 

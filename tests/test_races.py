@@ -536,6 +536,23 @@ def test_a_look_after_commit_that_keeps_failing_is_done_within_the_minute(
         ShieldsToFollow.objects.all().delete()
 
 
+def test_a_look_after_commit_owed_outside_a_transaction_is_refused(brother_and_sister):
+    """Owed outside any transaction, the look would be done at once, before the change it is
+    owed for (a file's homes, written after its first step), and its row deleted: Cal's move
+    to Amy's refuge would wait for the night's shields_follow. It is refused, and nothing is
+    owed."""
+    from shielding.models import ShieldsToFollow
+    from shielding.policy import follow_shields_after_commit
+
+    _officer, amy, _cal = brother_and_sister
+    try:
+        with pytest.raises(RuntimeError, match="there must be one"):
+            follow_shields_after_commit(timezone.now(), children=[amy.pk])
+        assert not ShieldsToFollow.objects.exists()
+    finally:
+        ShieldsToFollow.objects.all().delete()
+
+
 def test_two_officers_shielding_a_brother_and_sister_at_once_both_succeed(brother_and_sister):
     from directory.models import Address
     from shielding.models import Shield
