@@ -2221,9 +2221,10 @@ def follow_shields_after_commit(since: datetime, children: Iterable[int] = ()) -
     the commit and the look, the row waits for ``shields_follow --pending``, run every minute,
     and a record showing her home is open to every practitioner for a minute or so, not until
     the night's ``shields_follow``. It costs a small insert and delete for each feed file,
-    merge and shield, and no one waits while the look succeeds; a retry alone would not
-    survive the database staying away or the process ending, and a check on each request
-    would cost every request a query.
+    merge and shield; the request that committed waits for the look, as it did, and when the
+    look fails for the tries again too (1.2 s of waits, and the two looks). A retry alone
+    would not survive the database staying away or the process ending, and a check on each
+    request would cost every request a query.
 
     Only within a transaction: outside one the look would be done at once, before the change
     it is owed for."""
