@@ -536,6 +536,36 @@ def test_a_look_after_commit_that_keeps_failing_is_done_within_the_minute(
         ShieldsToFollow.objects.all().delete()
 
 
+def test_a_look_after_commit_that_fails_on_a_fault_of_its_own_is_left_owed(
+    brother_and_sister, monkeypatch
+):
+    """The look after the file commits fails on a fault of its own, not the database's (not
+    tried again, and only logged: the file has committed). Its row is left, and the next
+    shields_follow --pending shields Cal's record."""
+    from shielding import policy
+    from shielding.models import Shield, ShieldsToFollow
+
+    officer, amy, cal = brother_and_sister
+    shield_on_its_own_connection(officer, amy)
+    sound = policy.shields_kept_for_record_kept
+
+    def faulty_once(shields):
+        monkeypatch.setattr(policy, "shields_kept_for_record_kept", sound)
+        raise ValueError("a fault of the look's own")
+
+    monkeypatch.setattr(policy, "shields_kept_for_record_kept", faulty_once)
+    try:
+        cal_moved_to_her_refuge_unseen(cal)
+        assert ShieldsToFollow.objects.count() == 1
+        assert not Shield.objects.filter(child=cal, lifted_at__isnull=True).exists()
+        with disable_auditlog():
+            call_command("shields_follow", "--pending", stdout=io.StringIO())
+        assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
+        assert not ShieldsToFollow.objects.exists()
+    finally:
+        ShieldsToFollow.objects.all().delete()
+
+
 def test_a_look_after_commit_owed_outside_a_transaction_is_refused(brother_and_sister):
     """Owed outside any transaction, the look would be done at once, before the change it is
     owed for (a file's homes, written after its first step), and its row deleted: Cal's move
