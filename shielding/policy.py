@@ -2279,7 +2279,9 @@ def _follow_owed(owed_id: int) -> bool:
             shields__lifted_at__isnull=True,
             shields__for_sharing=False,
         ).distinct()
-        for shielded in recent:
+        # In id order, as the records of the merges below: two looks at once take their
+        # locks in one order, rather than each wait for the other (PostgreSQL ending one).
+        for shielded in recent.order_by("pk"):
             shield_follows_home_and_carers(shielded)
         records = {pk for merge in moved.values_list("kept_id", "absorbed_id") for pk in merge}
         for record in Child.objects.filter(pk__in=records).order_by("pk"):
