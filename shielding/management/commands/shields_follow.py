@@ -1,11 +1,13 @@
 """`python manage.py shields_follow`: every shield in force, followed to the records alongside."""
 
+from datetime import UTC
 from typing import Any
 
 from auditlog.context import set_actor
 from django.core.management.base import CommandError, CommandParser
 
 from contactpoint.commands import Command as BaseCommand
+from shielding.models import ShieldsToFollow
 from shielding.policy import follow_every_shield, follow_owed_shields
 
 
@@ -33,4 +35,9 @@ class Command(BaseCommand):
             done, failed = follow_owed_shields()
         self.stdout.write(f"{done} looks after commit done; {failed} failed, left for the next run")
         if failed:
-            raise CommandError(f"{failed} looks after commit failed")
+            # How long a record may have been open says how urgent it is, to whoever is paged.
+            oldest = ShieldsToFollow.objects.order_by("made_at").values_list("made_at", flat=True)
+            raise CommandError(
+                f"{failed} looks after commit failed; the oldest still owed is of "
+                f"{oldest[0].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+            )
