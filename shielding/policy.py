@@ -622,6 +622,13 @@ def change_shown(
     ):
         # Left out of every shield's entries, not masked in some: a mask would say which.
         changes = {name: values for name, values in changes.items() if name not in SHARING_FIELDS}
+        # A shield for sharing made within her own LA says why in its justification: said as
+        # it is across LAs, where a record's LA is not told that a shielded child lives there.
+        if "justification" in changes:
+            changes["justification"] = tuple(
+                str(value).replace(SHARES_WITH_SHIELDED, FOR_ANOTHER_RECORD)
+                for value in changes["justification"]
+            )
     masked: set[str] = set()
     if protect or hidden_service:
         allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())

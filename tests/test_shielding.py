@@ -35,6 +35,7 @@ from directory.services import ShieldedAcrossLas, children_merge, children_unmer
 from shielding import policy, services
 from shielding.models import ContactRequest, Shield, ShieldOverride, ShieldsToFollow
 from shielding.policy import (
+    FOR_ANOTHER_RECORD,
     SHARED_BY_AT_MOST,
     WITHHELD,
     changes_context,
@@ -1746,6 +1747,40 @@ class TestRecordsAlongside:
         sign_in(client, User.objects.get(username="sam"))
         told = client.get(reverse("audit:child_history", args=[cal.contactpoint_id]))
         assert "For sharing: not set → Yes" in told.content.decode()
+
+    def test_a_lifted_shield_for_sharing_does_not_tell_her_las_auditor_what_it_was_for(
+        self, client
+    ):
+        """Cal's record, at Amy's refuge, is shielded for sharing her home; Sam lifts that
+        shield. Ada, Northshire's auditor, then reads Cal's change history in full (his homes
+        among it), and that a shield was put on and lifted: not that it was for sharing a home
+        with a shielded child, which with his homes says where Amy lives. ``for_sharing`` is
+        left out for her, and the shield's justification, which said the same, is said as it
+        is across LAs.
+        Sam, who shields Amy and audits Northshire, reads both."""
+        amy, cal = amy_and_cal_at_the_refuge()
+        shield_by_sam(amy)
+        assert in_force(cal).for_sharing
+        sign_in(client, User.objects.get(username="sam"))
+        url = reverse("shielding:shield", args=[cal.contactpoint_id])
+        seen = re.search(r'name="seen" value="(\w+)"', client.get(url).content.decode()).group(1)
+        client.post(url, {"form": "review", "seen": seen, "decision": "lift", "note": "Safe"})
+        assert in_force(cal) is None
+        history = reverse("audit:child_history", args=[cal.contactpoint_id])
+        sign_in(client, ada())
+        html = client.get(history).content.decode()
+        assert "Refuge Road" in html, "Cal's history is read in full"
+        assert re.search(r"Lifted at: not set → \d", html), "the lift is shown"
+        assert "For sharing" not in html
+        assert "shielded child" not in html
+        said = FOR_ANOTHER_RECORD.replace("'", "&#x27;")
+        assert f"Justification: not set → {said}" in html, "as across LAs"
+        User.objects.filter(username="sam").update(
+            roles=[Role.SHIELDING_OFFICER.value, Role.AUDITOR.value]
+        )
+        sign_in(client, User.objects.get(username="sam"))
+        told = client.get(history).content.decode()
+        assert "For sharing: not set → Yes" in told and "with a shielded child" in told
 
     @pytest.mark.parametrize(
         ("hers", "his"),
