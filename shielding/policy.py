@@ -626,7 +626,9 @@ def change_shown(
         # it is across LAs, where a record's LA is not told that a shielded child lives there.
         if "justification" in changes:
             changes["justification"] = tuple(
-                str(value).replace(SHARES_WITH_SHIELDED, FOR_ANOTHER_RECORD)
+                value.replace(SHARES_WITH_SHIELDED, FOR_ANOTHER_RECORD)
+                if isinstance(value, str)
+                else value
                 for value in changes["justification"]
             )
     masked: set[str] = set()
