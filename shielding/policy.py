@@ -626,9 +626,7 @@ def change_shown(
         # it is across LAs, where a record's LA is not told that a shielded child lives there.
         if "justification" in changes:
             changes["justification"] = tuple(
-                value.replace(SHARES_WITH_SHIELDED, FOR_ANOTHER_RECORD)
-                if isinstance(value, str)
-                else value
+                said_across_las(value) if isinstance(value, str) else value
                 for value in changes["justification"]
             )
     masked: set[str] = set()
@@ -1401,6 +1399,21 @@ SHARES_WITH_SHIELDED = (
     "phone number), with a shielded child, and its page would show them. Review whether it "
     "needs to stay shielded."
 )
+
+
+def said_across_las(justification: str) -> str:
+    """A justification as it is said to one not told what a shield for sharing is for: made
+    within her LA, it says so (``SHARES_WITH_SHIELDED``); across LAs it does not."""
+    return justification.replace(SHARES_WITH_SHIELDED, FOR_ANOTHER_RECORD)
+
+
+def justification_shown(shield: Shield, viewer: User) -> str:
+    """The shield's justification as its page shows it to this officer. One for sharing made
+    within her LA says that a shielded child shares the home: an officer not ``sharing_told``
+    (the record moved to another LA since, by a feed) reads it as across LAs."""
+    if shield.for_sharing and not sharing_told(shield, viewer):
+        return said_across_las(shield.justification)
+    return shield.justification
 
 
 def sharing_told(shield: Shield, viewer: User) -> bool:

@@ -34,6 +34,7 @@ from shielding.policy import (
     audit_facts,
     is_masked_for,
     is_shielded,
+    justification_shown,
     may_lift,
     shared_with,
     sharing_fingerprint,
@@ -313,6 +314,7 @@ def shield(request: HttpRequest, contactpoint_id: str) -> HttpResponseBase:
             "record": record,
             "shield": in_force,
             "sharing_told": in_force is not None and sharing_told(in_force, officer),
+            "justification": justification_shown(in_force, officer) if in_force else "",
             # IDs and whether each is shielded: nothing else of those children reaches the page.
             "alongside": [
                 (other.contactpoint_id, other.contactpoint_id_display, shielded)

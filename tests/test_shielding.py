@@ -1195,6 +1195,23 @@ class TestRecordsAlongside:
                 assert why not in text, f"{why!r} told to another LA's officer"
         assert in_force(eve) is not None and in_force(eve).for_sharing
 
+    def test_a_record_moved_to_another_la_since_its_shield_does_not_tell_its_new_officer_why(
+        self, client
+    ):
+        """Cal's record was shielded for sharing Amy's refuge while both were Northshire's, so
+        its shield says why. A feed has since made Cal Southshire's: Sol, Southshire's officer,
+        sees Cal's homes in full, and reads the shield as another LA's officer would, not
+        that a shielded child shares them."""
+        _, cal, _ = eve_at_amys_refuge_shielded_by_sam()
+        assert in_force(cal).justification == policy.SHARES_WITH_SHIELDED
+        Child.objects.filter(pk=cal.pk).update(local_authority=southshire())
+        url = reverse("shielding:shield", args=[cal.contactpoint_id])
+        sign_in(client, make_user("sol", Role.SHIELDING_OFFICER, organisation=southshire()))
+        page = _text(client.get(url))
+        assert "Review the shield" in page
+        assert "shielded child" not in page
+        assert "Shielded automatically, to keep another record" in page
+
     def test_only_an_officer_who_sees_the_child_it_protects_lifts_a_shield_for_sharing(
         self, client
     ):
