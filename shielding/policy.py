@@ -2270,17 +2270,9 @@ def _follow_with_retries(owed_id: int) -> None:
                     type(error).__name__,
                 )
                 return
-            _connect_afresh_if_lost()
+            # A connection the database ended is closed by the look's atomic block, whose
+            # rollback on it fails: the next try connects afresh.
             time.sleep(wait)
-
-
-def _connect_afresh_if_lost() -> None:
-    """After a failed look: a connection the database dropped is closed, so that the next
-    try connects again rather than fail on it too."""
-    if connection.in_atomic_block or connection.connection is None:
-        return  # within a transaction it is the caller's; without one, the next query connects
-    if not connection.is_usable():
-        connection.close()
 
 
 def _follow_owed(owed_id: int) -> bool:
@@ -2325,7 +2317,6 @@ def follow_owed_shields() -> tuple[int, int]:
         except Exception as error:  # anything at all: the look is left owed; the run exits 1
             failed += 1
             logger.warning("Shields to follow #%s failed again: %s", owed_id, type(error).__name__)
-            _connect_afresh_if_lost()
     return done, failed
 
 

@@ -435,10 +435,12 @@ def test_a_brother_moving_in_while_she_is_shielded_is_shielded_when_both_have_co
 
 
 @contextmanager
-def her_record_locked(amy, *, until_a_wait_gives_up: bool) -> Iterator[None]:
+def her_record_locked(amy, *, until_a_wait_gives_up: bool, cut_off: bool = False) -> Iterator[None]:
     """Amy's record locked on a connection of its own, as her officer's merge of it would
     hold it: a shield put on for her waits (to protect her, it names her record) and, with a
-    short lock_timeout, fails. Let go once one such wait has given up, or at the end."""
+    short lock_timeout, fails. Let go once one such wait has given up, or at the end; or,
+    ``cut_off``, once one waits, its connection ended by the database (a restart, a
+    failover)."""
     from django.db import connection as here
 
     locked, waited = threading.Event(), threading.Event()
@@ -448,11 +450,14 @@ def her_record_locked(amy, *, until_a_wait_gives_up: bool) -> Iterator[None]:
         with psycopg.connect(server_url(here.settings_dict["NAME"])) as holder:
             holder.execute("SELECT 1 FROM directory_child WHERE id = %s FOR UPDATE", [amy.pk])
             locked.set()
-            if until_a_wait_gives_up:
+            if until_a_wait_gives_up or cut_off:
                 waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = %s"
                 seen = False
                 for _ in range(3000):
                     row = holder.execute(waiting, [follower]).fetchone()
+                    if row and row[0] and cut_off:
+                        holder.execute("SELECT pg_terminate_backend(%s)", [follower])
+                        break
                     if row and row[0] and not seen:
                         seen = True
                     elif seen and row and not row[0]:
@@ -498,6 +503,26 @@ def test_a_look_after_commit_that_fails_on_a_lock_is_tried_again_at_once(brother
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '100ms'")
         with her_record_locked(amy, until_a_wait_gives_up=True):
+            cal_moved_to_her_refuge_unseen(cal)
+        assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
+        assert not ShieldsToFollow.objects.exists()
+    finally:
+        ShieldsToFollow.objects.all().delete()
+
+
+def test_a_look_after_commit_whose_connection_is_ended_is_tried_again_on_a_new_one(
+    brother_and_sister,
+):
+    """The database ends the look's connection as it waits for Amy's record (a restart, a
+    failover): the look is tried again on a new connection, not on the dead one, and shields
+    Cal's record, leaving nothing owed."""
+    from shielding.models import Shield, ShieldsToFollow
+
+    officer, amy, cal = brother_and_sister
+    shield_on_its_own_connection(officer, amy)
+    connection.ensure_connection()
+    try:
+        with her_record_locked(amy, until_a_wait_gives_up=False, cut_off=True):
             cal_moved_to_her_refuge_unseen(cal)
         assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
         assert not ShieldsToFollow.objects.exists()
