@@ -491,38 +491,26 @@ def cal_moved_to_her_refuge_unseen(cal) -> None:
         )
 
 
-def test_a_look_after_commit_that_fails_on_a_lock_is_tried_again_at_once(brother_and_sister):
+@pytest.mark.parametrize(
+    ("lock_timeout", "cut_off"),
+    [("100ms", False), ("0", True)],
+    ids=["its-wait-gives-up", "its-connection-is-ended"],
+)
+def test_a_look_after_commit_that_fails_is_tried_again_at_once(
+    brother_and_sister, lock_timeout, cut_off
+):
     """The look again after the file commits meets Amy's record locked (a merge of it, say)
-    and gives up waiting: it is tried again a moment later and shields Cal's record then, not
-    at the night's shields_follow, leaving nothing owed."""
+    and gives up waiting, or the database ends its connection as it waits (a restart, a
+    failover): it is tried again a moment later, on a new connection if need be, and shields
+    Cal's record then, not at the night's shields_follow, leaving nothing owed."""
     from shielding.models import Shield, ShieldsToFollow
 
     officer, amy, cal = brother_and_sister
     shield_on_its_own_connection(officer, amy)
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '100ms'")
-        with her_record_locked(amy, until_a_wait_gives_up=True):
-            cal_moved_to_her_refuge_unseen(cal)
-        assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
-        assert not ShieldsToFollow.objects.exists()
-    finally:
-        ShieldsToFollow.objects.all().delete()
-
-
-def test_a_look_after_commit_whose_connection_is_ended_is_tried_again_on_a_new_one(
-    brother_and_sister,
-):
-    """The database ends the look's connection as it waits for Amy's record (a restart, a
-    failover): the look is tried again on a new connection, not on the dead one, and shields
-    Cal's record, leaving nothing owed."""
-    from shielding.models import Shield, ShieldsToFollow
-
-    officer, amy, cal = brother_and_sister
-    shield_on_its_own_connection(officer, amy)
-    connection.ensure_connection()
-    try:
-        with her_record_locked(amy, until_a_wait_gives_up=False, cut_off=True):
+            cursor.execute(f"SET lock_timeout = '{lock_timeout}'")
+        with her_record_locked(amy, until_a_wait_gives_up=not cut_off, cut_off=cut_off):
             cal_moved_to_her_refuge_unseen(cal)
         assert Shield.objects.filter(child=cal, lifted_at__isnull=True, protects=amy).exists()
         assert not ShieldsToFollow.objects.exists()
