@@ -31,8 +31,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    """No setting is a negative number; many make sense only from 1 (``minimum``)."""
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """No setting is a negative number; many make sense only from 1 (``minimum``), and some
+    only up to a bound (``maximum``: a score out of 100)."""
     value = os.environ.get(name)
     if value is None or value == "":
         return default
@@ -42,6 +43,8 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {number}")
     return number
 
 
@@ -56,6 +59,15 @@ def env_float(name: str, default: float) -> float:
     if not math.isfinite(number):
         raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}")
     return number
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (written in capitals), whatever the case it is given in."""
+    value = os.environ.get(name, "").strip().upper() or default
+    if value not in choices:
+        said = os.environ[name]
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {said!r}")
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

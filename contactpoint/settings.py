@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from contactpoint.database import database_config, embedded_server_url
 from contactpoint.env import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -241,6 +242,7 @@ if PRODUCTION:
     # The TLS-terminating proxy in front of gunicorn says whether the request was HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -260,7 +262,7 @@ LOGGING = {
             "filters": ["secret_paths"],
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"faker": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
 
@@ -293,7 +295,7 @@ AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 500_000, minimum=1)
 # shown, and each user's search rate limit.
 SEARCH_RESULT_CAP = env_int("SEARCH_RESULT_CAP", 20, minimum=1)
 SEARCH_MAX_CANDIDATES = env_int("SEARCH_MAX_CANDIDATES", 500, minimum=1)
-SEARCH_MIN_SCORE = env_int("SEARCH_MIN_SCORE", 70)
+SEARCH_MIN_SCORE = env_int("SEARCH_MIN_SCORE", 70, maximum=100)  # scores are out of 100
 SEARCH_RATE_LIMIT = env_int("SEARCH_RATE_LIMIT", 30)
 # 0 turns the limit off: only for the load test, whose users search without pause.
 if SEARCH_RATE_LIMIT == 0 and PRODUCTION and not LOADTEST_ON_PRODUCTION_SETTINGS:
@@ -310,6 +312,10 @@ FEED_MATCH_LEVELS = None
 FEED_MATCH_UPPER = env_float("FEED_MATCH_UPPER", 17)
 FEED_MATCH_LOWER = env_float("FEED_MATCH_LOWER", 8)
 FEED_MATCH_MARGIN = env_float("FEED_MATCH_MARGIN", 4)
+if FEED_MATCH_MARGIN < 0:
+    raise ImproperlyConfigured("FEED_MATCH_MARGIN must not be negative")
+if FEED_MATCH_LOWER > FEED_MATCH_UPPER:
+    raise ImproperlyConfigured("FEED_MATCH_LOWER must not be above FEED_MATCH_UPPER")
 # A file with more rows than this is imported by `manage.py import_waiting_feeds`, not while the
 # data manager waits: a row can take 30 ms against 1,000,000 children, and gunicorn gives a
 # request 30 s.

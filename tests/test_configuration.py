@@ -72,19 +72,45 @@ def test_a_negative_or_too_small_number_fails_at_start_up(monkeypatch):
             env_float("SOME_WEIGHT", 1.5)
 
 
-def test_the_settings_refuse_a_negative_search_limit():
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"SEARCH_RATE_LIMIT": "-1"}, "SEARCH_RATE_LIMIT must be at least 0, not -1"),
+        ({"SEARCH_MIN_SCORE": "150"}, "SEARCH_MIN_SCORE must be at most 100, not 150"),
+        (
+            {"LOG_LEVEL": "loud"},
+            "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'loud'",
+        ),
+        ({"FEED_MATCH_LOWER": "18"}, "FEED_MATCH_LOWER must not be above FEED_MATCH_UPPER"),
+        ({"FEED_MATCH_MARGIN": "-2"}, "FEED_MATCH_MARGIN must not be negative"),
+    ],
+)
+def test_the_settings_refuse_a_value_that_would_make_nonsense_of_the_service(variables, said):
+    """Each would start a service that misbehaves quietly: a search that lists no one, rows
+    joining children the review was meant for. Start-up stops and names the variable."""
+    assert _settings_start_up(variables) == (False, said)
+
+
+def test_a_log_level_in_small_letters_is_read_as_in_capitals():
+    assert _settings_start_up({"LOG_LEVEL": "warning"}) == (True, "WARNING")
+
+
+def _settings_start_up(variables):
+    """Whether the settings load with these variables, and what start-up said (the error's
+    last line) or, if they loaded, the log level they chose."""
     import os
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "contactpoint.settings",
-             "SEARCH_RATE_LIMIT": "-1"},
+        [sys.executable, "-c", "import django; django.setup();"
+         "from django.conf import settings; print(settings.LOGGING['root']['level'])"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "contactpoint.settings", **variables},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert result.returncode != 0
-    assert "SEARCH_RATE_LIMIT must be at least 0, not -1" in result.stderr
+    if result.returncode == 0:
+        return True, result.stdout.strip()
+    return False, result.stderr.strip().splitlines()[-1].split(": ", 1)[1]
 
 
 def test_lists(monkeypatch):
