@@ -1492,7 +1492,9 @@ def reviews_offer_shielded(child: Child) -> None:
 # most to letters that begin no word of theirs, which a full stop after them ("Tce.") could
 # not say (``_found``). "St" is a street or a saint, which cannot always be told, so both are
 # read as "st": "St Mary's Street" is "St Mary's", a home too many rather than one too few.
-# All of them are words every address may have (``_COMMON_WORDS``).
+# All of them are words every address may have (``_COMMON_WORDS``). Not read so: a shortening
+# that stands for more than one word ("Gr" for "Green", "Grove" or "Grange", "Circ" for
+# "Circus" or "Circle"), which cut short with a full stop ("Gr.") stands for each of them.
 _SHORTENED = {
     "rd": "road", "ln": "lane", "street": "st", "saint": "st", "ave": "avenue", "av": "avenue",
     "cl": "close", "ct": "court", "cres": "crescent", "dr": "drive", "gdns": "gardens",
@@ -1500,14 +1502,21 @@ _SHORTENED = {
     "tce": "terrace", "pde": "parade", "wk": "walk", "grn": "green", "mws": "mews",
     "hse": "house", "ho": "house", "cott": "cottage", "cotts": "cottages", "pk": "park",
     "bldgs": "buildings", "hts": "heights", "upr": "upper", "lwr": "lower",
-    "rm": "room", "flt": "flat", "fl": "flat",
+    "rm": "room", "flt": "flat", "fl": "flat", "clo": "close", "crt": "court", "yd": "yard",
+    "vw": "view", "blvd": "boulevard", "hl": "hill", "pkwy": "parkway", "whf": "wharf",
+    "appr": "approach", "psge": "passage", "bldg": "building", "blk": "block", "twr": "tower",
+    "twrs": "towers", "apt": "apartment", "apts": "apartments", "fm": "farm", "ldg": "lodge",
+    "mnr": "manor", "ctr": "centre", "cntr": "centre", "flr": "floor", "gnd": "ground",
+    "grd": "ground", "bsmt": "basement",
 }  # fmt: skip
 
 
 # Words of a street's or a house's own name shortened so ("Mt Pleasant"): read as the word,
 # which still names one street or house ("Mount Road" at a postcode a slip from hers,
 # ``_at_or_near``), so it is no common word, and is looked for however written.
-_SHORTENED_IN_NAMES = {"mt": "mount", "gt": "great", "nth": "north", "sth": "south"}
+_SHORTENED_IN_NAMES = {
+    "mt": "mount", "gt": "great", "lt": "little", "nth": "north", "sth": "south",
+}  # fmt: skip
 
 _READ_AS = {**_SHORTENED, **_SHORTENED_IN_NAMES}
 

@@ -2069,18 +2069,25 @@ class TestTheShieldFollowsTheChild:
             ("Mount Pleasant, Refuge Road", "Mt. Pleasant", "so12bb"),
             ("9 Mount Road", "9 Mt Rd", "so12bd"),  # her postcode mistyped
             ("9 Acacia Terrace", "9 Acacia Tce", "so12bd"),
+            ("9 Little Lane", "9 Lt Lane", "so12bd"),
+            ("Riverside Tower", "Flat 2, Riverside Twr", "so12bb"),
         ],
     )
     def test_her_home_with_a_word_shortened_is_still_her_home(
         self, client, hers, written, postcode
     ):
-        """ "Mt" for "Mount" and "Tce" for "Terrace" begin no word of theirs."""
+        """ "Mt" for "Mount", "Tce" for "Terrace", "Lt" for "Little" and "Twr" for "Tower"
+        begin no word of theirs. Priya, who does not see Amy, sees nothing of Ben's home."""
         make_address(self.amy(), "SO1 2BB", line_1=hers)
         ben = self.ben()
         la_import(
             la_system(**self.BEN, address_line_1=written, town="Southtown", postcode=postcode)
         )
         assert ben.shields.filter(lifted_at__isnull=True).exists()
+        sign_in(client, priya())
+        page = client.get(reverse("directory:child_record", args=[ben.contactpoint_id]))
+        assert page.status_code == 200
+        assert written not in page.content.decode() and "SO1" not in page.content.decode()
 
     @pytest.mark.parametrize("existing_carer", [False, True])
     def test_her_mothers_phone_written_another_way_or_added_later_shields_him(

@@ -933,6 +933,15 @@ class TestRecordsAlongside:
             ("Mt Pleasant", "Mount Zion", False),
             ("Gt Oak House", "Oak House", True),  # one name within the other, as ever
             ("Nth Lodge", "Sth Lodge", False),
+            ("Lt Oak House", "Little Oak House", True),
+            ("Flat 2, Riverside Twr", "Riverside Tower, Quillfeather Lane", True),
+            ("Apt 2, Riverside Apts", "Riverside Apartments, Quillfeather Lane", True),
+            ("Blk C, Quillfeather Lane", "Flat 3, C Block", True),
+            ("Flat 2, Riverside Bldg", "Riverside Building", True),
+            ("Oak Fm, Quillfeather Lane", "Oak Farm", True),
+            ("Fourteen Acacia Yd", "14 Acacia Yard", True),
+            ("Flat 2, Riverside Twr", "Riverside Court", False),
+            ("Oak Fm, Quillfeather Lane", "Elm Farm", False),
         ],
     )
     def test_what_counts_as_the_same_home(self, one, other, same):
@@ -949,6 +958,11 @@ class TestRecordsAlongside:
             ("Terrace", "Tce."), ("Terrace", "Terr"), ("House", "Hse"), ("House", "Hse."),
             ("Parade", "Pde"), ("Walk", "Wk"), ("Green", "Grn"), ("Mews", "Mws"),
             ("Cottages", "Cotts"), ("Buildings", "Bldgs"), ("Heights", "Hts"),
+            ("Close", "Clo"), ("Court", "Crt"), ("Yard", "Yd"), ("View", "Vw"),
+            ("Boulevard", "Blvd"), ("Hill", "Hl"), ("Parkway", "Pkwy"), ("Wharf", "Whf"),
+            ("Approach", "Appr"), ("Passage", "Psge"), ("Building", "Bldg"), ("Block", "Blk"),
+            ("Tower", "Twr"), ("Towers", "Twrs"), ("Apartments", "Apts"), ("Farm", "Fm"),
+            ("Lodge", "Ldg"), ("Manor", "Mnr"), ("Centre", "Ctr"), ("Centre", "Cntr"),
         ],
     )  # fmt: skip
     def test_a_street_shortened_at_a_postcode_a_slip_away(self, full, short):
@@ -979,11 +993,12 @@ class TestRecordsAlongside:
         assert same_home_and_street((other, ""), (one, "")) is same
 
     @staticmethod
-    def shielded_a_slip_from_hers(hers: str, his: str) -> bool:
-        """Whether her brother's record, at a postcode a slip from hers, is shielded with her."""
+    def shielded_with_her(hers: str, his: str, at: str = "ZE2 9QY") -> bool:
+        """Whether her brother's record, at a postcode a slip from hers (or ``at`` hers), is
+        shielded with her."""
         amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
         make_address(amy, "ZE2 9QX", line_1=hers)
-        make_address(cal, "ZE2 9QY", line_1=his)
+        make_address(cal, at, line_1=his)
         shield_by_sam(amy)
         return in_force(cal) is not None
 
@@ -999,6 +1014,12 @@ class TestRecordsAlongside:
             ("9 Upper Acacia Road", "9 Upr Acacia Rd", True),
             ("9 Lower Acacia Road", "9 Lwr Acacia Rd", True),
             ("9 Acacia Terrace", "9 Acacia Tce", True),
+            ("9 Little Lane", "9 Lt Lane", True),
+            ("9 Lt Lane", "9 Little Lane", True),
+            ("9 View Road", "9 Vw Rd", True),
+            ("9 Acacia Yard", "9 Acacia Yd", True),
+            ("Flat 2, Riverside Tower", "Flat 2, Riverside Twr", True),
+            ("9 Little Lane", "9 Mill Lane", False),
             # "Mount" still names her street: a neighbour's does not.
             ("9 Mount Road", "9 Mill Road", False),
             ("9 Mt Rd", "9 Mill Road", False),
@@ -1011,7 +1032,22 @@ class TestRecordsAlongside:
         which begins no word. At a postcode a slip away the database looks for the words that
         name her street ("mount" of "9 Mount Road"): "mount" must stay one of them, not a word
         every address may have ("road"), and be looked for as "Mt" too."""
-        assert self.shielded_a_slip_from_hers(hers, his) is shielded
+        assert self.shielded_with_her(hers, his) is shielded
+
+    @pytest.mark.parametrize(
+        ("hers", "his"),
+        [
+            ("Riverside Tower", "Flat 2, Riverside Twr"),
+            ("Riverside Apartments", "Riverside Apts"),
+            ("Oak Farm, Quillfeather Lane", "Oak Fm"),
+            ("C Block, Quillfeather Lane", "Flat 3, Blk C"),
+            ("Little Oak House", "Lt Oak House"),
+        ],
+    )
+    def test_a_word_shortened_at_her_postcode(self, hers, his):
+        """Her brother's record at her postcode names her house with a word shortened
+        ("Twr" for "Tower", "Lt" for "Little") and no house number: it is her home."""
+        assert self.shielded_with_her(hers, his, at="ZE2 9QX")
 
     @pytest.mark.parametrize(
         ("hers", "his", "shielded"),
@@ -1034,7 +1070,7 @@ class TestRecordsAlongside:
         and such words were never looked for at a postcode a slip from hers: her brother's
         record at "9 Park Rd", its postcode mistyped, stayed open. Where it names the street
         or house it is looked for too."""
-        assert self.shielded_a_slip_from_hers(hers, his) is shielded
+        assert self.shielded_with_her(hers, his) is shielded
 
     def test_at_a_refuge_everyone_who_lives_or_lived_there_is_shielded(self):
         """However many: a cap would have switched shielding off at every refuge that had had
