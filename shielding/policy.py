@@ -1687,8 +1687,12 @@ _UNITS = (
     "sixteen seventeen eighteen nineteen"
 ).split()
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_DIGIT = "|".join(_UNITS[:9])
+_BELOW_A_HUNDRED = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]+(?:{_DIGIT}))?|{'|'.join(_UNITS)})"
+# "Seven", "Forty-Five", "Two Hundred", "One Hundred and Two".
 _NUMBER_WORDS = re.compile(
-    rf"\b(?:({'|'.join(_TENS)})(?:[\s-]+({'|'.join(_UNITS[:9])}))?|({'|'.join(_UNITS)}))\b"
+    rf"\b(?:({_DIGIT})[\s-]+hundred(?:[\s-]+(?:and[\s-]+)?({_BELOW_A_HUNDRED}))?"
+    rf"|({_BELOW_A_HUNDRED}))\b"
 )
 
 
@@ -1697,11 +1701,11 @@ _BEFORE_A_NUMBER = frozenset({*_PART_OF_A_HOUSE, "no", "number"})
 
 
 def _number_in_words(words: re.Match[str]) -> str:
-    """ "Fourteen", "twenty-one" or "twenty one" as its digits, where it is a number of the
-    home's: a flat's ("Flat Two"), or first in its part before a street's name ("Fourteen
-    Quillfeather Lane"). Else it is part of a name, kept as written: "Seven Oaks" is a
-    house, not the 7 on its street, nor "14 Seven Sisters Road" a 7."""
-    tens, unit, alone = words.groups()
+    """ "Fourteen", "twenty-one", "twenty one" or "one hundred and two" as its digits, where
+    it is a number of the home's: a flat's ("Flat Two"), or first in its part before a
+    street's name ("Fourteen Quillfeather Lane"). Else it is part of a name, kept as written:
+    "Seven Oaks" is a house, not the 7 on its street, nor "14 Seven Sisters Road" a 7."""
+    hundreds, rest, alone = words.groups()
     before = _BETWEEN_PARTS.split(words.string[: words.start()])[-1]
     after = _BETWEEN_PARTS.split(words.string[words.end() :])[0]
     last = re.findall(r"[a-z]+", before)[-1:]
@@ -1714,8 +1718,16 @@ def _number_in_words(words: re.Match[str]) -> str:
     if not (flats or on_a_street):
         return words.group()
     if alone:
-        return str(_UNITS.index(alone) + 1)
-    return str(20 + 10 * _TENS.index(tens) + (_UNITS.index(unit) + 1 if unit else 0))
+        return str(_below_a_hundred(alone))
+    return str(100 * (_UNITS.index(hundreds) + 1) + (_below_a_hundred(rest) if rest else 0))
+
+
+def _below_a_hundred(words: str) -> int:
+    """ "Seven", "forty-five" or "forty five" as its value."""
+    tens, *unit = re.split(r"[\s-]+", words)
+    if tens not in _TENS:
+        return _UNITS.index(tens) + 1
+    return 20 + 10 * _TENS.index(tens) + (_UNITS.index(unit[0]) + 1 if unit else 0)
 
 
 def _in_words(number: str) -> str:

@@ -900,6 +900,12 @@ class TestRecordsAlongside:
             ("Flat Two, Forty Five Refuge Road", "Flat 2, 45 Refuge Road", True),
             ("Twenty-One Refuge Road", "20 Refuge Road", False),
             ("Flat Two, Refuge House", "Refuge House, Fourteen Quillfeather Lane", True),
+            ("One Hundred Refuge Road", "100 Refuge Road", True),
+            ("One Hundred and Two Refuge Road", "102 Refuge Rd", True),
+            ("Flat 3, Two Hundred Forty-Five Refuge Road", "245 Refuge Road", True),
+            ("One Hundred and Two Refuge Road", "1 Refuge Road", False),
+            ("One Hundred and Two Refuge Road", "2 Refuge Road", False),
+            ("One Hundred Acres, Quillfeather Lane", "100 Quillfeather Lane", False),
             # A number word in a house's or a street's name is no house number.
             ("Seven Oaks", "7 Quillfeather Lane", False),
             ("Seven Oaks, Quillfeather Lane", "7 Quillfeather Lane", False),
@@ -1047,6 +1053,19 @@ class TestRecordsAlongside:
     def test_a_word_shortened_at_her_postcode(self, hers, his):
         """Her brother's record at her postcode names her house with a word shortened
         ("Twr" for "Tower", "Lt" for "Little") and no house number: it is her home."""
+        assert self.shielded_with_her(hers, his, at="ZE2 9QX")
+
+    @pytest.mark.parametrize(
+        ("hers", "his"),
+        [
+            ("14 Ash Mount", "Fourteen Ash Mount"),
+            ("Flat 2, 14 Ash Mount", "Flat Two, 14 Ash Mt"),
+            ("102 Refuge Road", "One Hundred and Two Refuge Road"),
+        ],
+    )
+    def test_a_house_number_in_words_at_her_postcode(self, hers, his):
+        """Her brother's record at her postcode gives her house or flat number in words, as a
+        letter or a form may: it is her home."""
         assert self.shielded_with_her(hers, his, at="ZE2 9QX")
 
     @pytest.mark.parametrize(
