@@ -33,6 +33,11 @@ FIRST_FACTOR_VIEWS = frozenset({"accounts:two_factor", "accounts:enrol", "accoun
 
 SIGNED_IN_AT = "signed_in_at"
 LAST_SEEN_AT = "last_seen_at"
+# How often her activity is noted (``LAST_SEEN_AT``): saving the session on every request
+# would be a write per page. A request this soon after the time noted is not noted, so her
+# idle time-out counts from the time noted plus this: never before the time allowed has
+# passed since her last request, and at most this much after.
+LAST_SEEN_EVERY = timedelta(minutes=1)
 SESSION_STAMP = "session_stamp"
 # In a timed-out session's sign-out event: the minutes it was allowed.
 TIMED_OUT_MINUTES = "minutes"
@@ -142,16 +147,18 @@ def _limit(span: timedelta) -> dict[str, int]:
 def session_time_out(session: Mapping[str, Any]) -> tuple[datetime, dict[str, Any]]:
     """When a session times out, and what its sign-out event says of that: the first of its
     limits it reaches, its absolute limit or its idle time-out, and the time that one allows.
-    A session past both ended at the first: she was not signed in for ten hours if she left
-    after one, and the middleware and the daily clean-up say the same of it. A session that
-    kept no sign-in time (signed in before it was kept) cannot say when it timed out, nor by
-    which limit: it has ended (as long ago as can be), and both say that it kept none
-    (``SIGN_IN_UNRECORDED``); the clean-up dates it when its session expired."""
+    The idle time-out counts from her activity as last noted, plus ``LAST_SEEN_EVERY``, the
+    most a later request of hers may not have been noted. A session past both ended at the
+    first: she was not signed in for ten hours if she left after one, and the middleware and
+    the daily clean-up say the same of it. A session that kept no sign-in time (signed in
+    before it was kept) cannot say when it timed out, nor by which limit: it has ended (as
+    long ago as can be), and both say that it kept none (``SIGN_IN_UNRECORDED``); the
+    clean-up dates it when its session expired."""
     if SIGNED_IN_AT not in session:
         return datetime.fromtimestamp(0, tz=UTC), dict(SIGN_IN_UNRECORDED)
     longest, idle = settings.SESSION_ABSOLUTE_TIMEOUT, settings.SESSION_IDLE_TIMEOUT
     by_length = session[SIGNED_IN_AT] + longest.total_seconds()
-    by_idle = session.get(LAST_SEEN_AT, 0) + idle.total_seconds()
+    by_idle = session.get(LAST_SEEN_AT, 0) + (idle + LAST_SEEN_EVERY).total_seconds()
     ends, why = (
         (by_length, {"timed_out": "session_length", **_limit(longest)})
         if by_length <= by_idle
@@ -168,7 +175,7 @@ def session_ended_unseen(
 ) -> tuple[datetime, dict[str, Any]]:
     """When a session nobody came back to ended, and what its sign-out event says, as this
     middleware would have said it at a request just after: its time-out (a closed browser's
-    session ends by the idle one, to within the minute ``LAST_SEEN_AT`` may lag), or what
+    session ends by the idle one, as timed there: ``session_time_out``), or what
     ended it before that (``ended_by``: when, and what its event says: a new password chosen
     elsewhere, her account deleted), and what changed on her account meanwhile (``user``:
     None once her account is deleted, when nothing more is known)."""
@@ -337,7 +344,6 @@ class AccessControlMiddleware:
             return None
         if not user.is_verified():
             return _to_sign_in(request, "accounts:two_factor")
-        # Saving the session on every request would be a write per page; once a minute will do.
-        if now.timestamp() - request.session.get(LAST_SEEN_AT, 0) > 60:
+        if now.timestamp() - request.session.get(LAST_SEEN_AT, 0) > LAST_SEEN_EVERY.total_seconds():
             request.session[LAST_SEEN_AT] = now.timestamp()
         return None

@@ -659,6 +659,31 @@ class TestSessions:
         assert client.get("/").status_code == 200
         assert client.get("/").status_code == 200
 
+    def test_the_idle_time_out_counts_from_her_last_request_not_from_when_it_was_noted(
+        self, client
+    ):
+        """Priya's activity is noted at most once a minute: the page she opens half a minute
+        after it was last noted is not. 20 minutes less a second after that page she is still
+        signed in (she was signed out up to a minute early); once a page is noted, her next
+        request over 21 minutes after it signs her out, told of the 20 minutes."""
+        sign_in(client, priya())
+        session = client.session
+        session["last_seen_at"] -= 30
+        session.save()
+        noted = client.session["last_seen_at"]
+        assert client.get("/").status_code == 200
+        assert client.session["last_seen_at"] == noted, "a page this soon is not noted"
+        session = client.session
+        for clock in ("signed_in_at", "last_seen_at"):
+            session[clock] -= 20 * 60 - 1
+        session.save()
+        assert client.get("/").status_code == 200
+        session = client.session
+        assert session["last_seen_at"] > noted, "a page over a minute later is noted"
+        session["last_seen_at"] -= 21 * 60 + 1
+        session.save()
+        assert "did nothing for 20 minutes" in client.get("/", follow=True).content.decode()
+
     def test_ten_hours_sign_you_out_however_busy(self, client):
         sign_in(client, priya())
         session = client.session
@@ -826,8 +851,10 @@ class TestSessionsNobodyCameBackTo:
         return out.getvalue()
 
     def test_a_closed_browsers_session_ends_when_it_would_have_timed_out(self, client):
-        """Priya closed her browser 30 minutes ago: her session ended 20 minutes after, as
-        the idle time-out would have ended it, and its sign-out says so, dated then."""
+        """Priya's activity was last noted 30 minutes ago, and she closed her browser: her
+        session ended 21 minutes after that, as the idle time-out would have ended it (20
+        minutes after her last request, which may have come up to a minute after it was
+        noted), and its sign-out says so, dated then."""
         user = priya()
         sign_in(client, user)
         key = self.left(client, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=30))
@@ -837,7 +864,7 @@ class TestSessionsNobodyCameBackTo:
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
         assert event.detail == {"timed_out": "idle", "minutes": 20}
         assert event.username == "priya" and event.organisation_id == user.organisation_id
-        ended = before - timedelta(minutes=10)
+        ended = before - timedelta(minutes=9)
         assert abs(event.occurred_at - ended) < timedelta(seconds=5)
 
     def test_a_session_ended_by_its_length_says_so(self, client, settings):
@@ -961,7 +988,7 @@ class TestSessionsNobodyCameBackTo:
             list(user.roles),
             user.organisation_id,
         )
-        timed_out = timezone.now() - timedelta(minutes=10)
+        timed_out = timezone.now() - timedelta(minutes=9)
         ends = deleted_at if "account_deleted" in why else timed_out
         assert abs(event.occurred_at - ends) < timedelta(seconds=5)
 
@@ -1018,7 +1045,7 @@ class TestSessionsNobodyCameBackTo:
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
         assert event.occurred_at >= before
         ended = datetime.fromisoformat(event.detail.pop("ended_at"))
-        assert abs(ended - (before - timedelta(days=2) + timedelta(minutes=20))) < timedelta(
+        assert abs(ended - (before - timedelta(days=2) + timedelta(minutes=21))) < timedelta(
             seconds=5
         )
         assert event.detail == {"timed_out": "idle", "minutes": 20}
@@ -1040,7 +1067,7 @@ class TestSessionsNobodyCameBackTo:
         user = priya()
         sign_in(client, user)
         self.left_before(
-            client, found, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=75)
+            client, found, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=76)
         )
         assert services.sessions_expired_clear(now=found) == 1
         event = AuditEvent.objects.get(action=Action.SIGN_OUT, user_id=user.pk)
@@ -1058,7 +1085,7 @@ class TestSessionsNobodyCameBackTo:
             browser = Client()
             sign_in(browser, user)
             self.left_before(
-                browser, started, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=50)
+                browser, started, signed_in=timedelta(hours=2), last_seen=timedelta(minutes=51)
             )
         # The clock stands still but for the 45 minutes the first sign-out takes.
         clock = [timezone.now()]
