@@ -24,7 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import User
 from accounts.sessions import RENEWED_HERE, kept_if_renewed
 from audit.models import Action
-from audit.recorder import audit_also, audit_note, session_replaced_note
+from audit.recorder import audit_also, audit_note, session_replaced_note, sign_out_noted
 
 # Reachable by anyone: signing in, a new user's set-up link, and the health check.
 PUBLIC_VIEWS = frozenset({"accounts:login", "accounts:setup", "health", "loadtest_ceiling"})
@@ -262,9 +262,12 @@ def access_ended_response(
 
 def _signed_out(request: HttpRequest, why: dict[str, Any] | None) -> None:
     """Ends her session, and her sign-out event says ``why`` (``timed_out``, ``access_ended``
-    ...): auditors would otherwise read it as a sign-out she made herself."""
+    ...): auditors would otherwise read it as a sign-out she made herself. Where another
+    request (or the daily clean-up) ended it as this one ran, that one's event is its
+    sign-out, and says why; this one's says nothing of it (``audit.recorder.sign_out_note``)."""
     logout(request)
-    audit_note(request, detail=why)
+    if sign_out_noted(request):
+        audit_note(request, detail=why)
 
 
 def _to_sign_in(request: HttpRequest, step: str = "accounts:login") -> HttpResponseBase:

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db import transaction
 
 # What is left under a session's old key when a new password renews it
 # (accounts.middleware.session_renew).
@@ -33,6 +34,19 @@ class SessionStore(DatabaseSessionStore):
                 self.modified = False
                 return
         super().flush()
+
+
+def still_stored(session: SessionBase) -> bool:
+    """Whether the session a request is about to end is still stored, its row then locked
+    until the request's transaction ends, so that another waits for it: False once another
+    request ended it meanwhile (her sign-out in one tab as a page in another finds her
+    10 hours up, two pages finding it at once) or the daily clean-up did, each recording its
+    end. One that was never saved, or is not kept in the database, is taken as stored."""
+    if not isinstance(session, DatabaseSessionStore) or session.session_key is None:
+        return True
+    with transaction.atomic():  # a lock outside a transaction is refused
+        held = session.model.objects.select_for_update().filter(session_key=session.session_key)
+        return held.values_list("session_key").first() is not None
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.sessions import still_stored
 from audit.models import Action, AuditEvent
 from contactpoint.client import client_ip
 from contactpoint.secret_paths import path_without_secrets
@@ -84,9 +85,18 @@ def audit_note(request: HttpRequest, **facts: Any) -> None:
 
 def sign_out_note(request: HttpRequest, user: User) -> None:
     """The request ends ``user``'s session: its event says so, and the session ends even if
-    the request fails (see ``AuditMiddleware._sign_out_stands``)."""
+    the request fails (see ``AuditMiddleware._sign_out_stands``). Unless another request, or
+    the daily clean-up, ended it as this one ran (``still_stored``): that one's event is its
+    sign-out, and a session is signed out once."""
+    if not still_stored(request.session):
+        return
     audit_note(request, action=Action.SIGN_OUT, user=user)
     request.session_ended = request.session.session_key  # type: ignore[attr-defined]
+
+
+def sign_out_noted(request: HttpRequest) -> bool:
+    """Whether this request's event is the sign-out of the session it ended (``sign_out_note``)."""
+    return _request_note(request).action == Action.SIGN_OUT
 
 
 def session_replaced_note(request: HttpRequest, *, by: User) -> None:

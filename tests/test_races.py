@@ -20,6 +20,7 @@ from auditlog.context import disable_auditlog
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -27,16 +28,23 @@ from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.db import DataError, connection, connections, transaction
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.middleware import OTPMiddleware
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import views
+from accounts import middleware, views
 from accounts.lockout import sign_in_refused
-from accounts.middleware import AccessControlMiddleware, _ended_by_new_password
+from accounts.middleware import (
+    LAST_SEEN_AT,
+    SESSION_STAMP,
+    SIGNED_IN_AT,
+    AccessControlMiddleware,
+    _ended_by_new_password,
+)
 from accounts.models import Organisation, SignInFailure, User
 from accounts.sessions import RENEWED_HERE
 from audit.models import Action
@@ -2186,5 +2194,59 @@ def test_new_backup_codes_asked_for_twice_at_once_are_made_once_and_count_no_fai
         assert not SignInFailure.objects.filter(username=committed.username).exists()
         made = StaticToken.objects.filter(device__user=committed).values_list("token", flat=True)
         assert len(made) == 10 and not any(code in pages[1] for code in made)
+    finally:
+        Session.objects.exclude(session_key__in=before).delete()
+
+
+def test_two_pages_finding_her_10_hours_up_at_once_sign_her_out_once(
+    committed, monkeypatch, settings
+):
+    """Priya's 10 hours are up as two tabs of hers each ask for a page at once: both read her
+    session before either ended it, found it timed out and recorded her sign-out, and her LA's
+    auditors read two. Now the second waits for the first to end it, and records none."""
+    before = set(Session.objects.values_list("session_key", flat=True))
+    browser = her_browser_signed_in(committed)
+    held = SessionStore(session_key=browser)
+    held[SIGNED_IN_AT] = time.time() - 10 * 3600 - 1
+    held[LAST_SEEN_AT] = time.time()
+    held[SESSION_STAMP] = str(committed.session_stamp)
+    held.save()
+    both_found_it = side_by_side()
+    found = middleware._session_problem
+
+    def found_side_by_side(*args: Any) -> Any:
+        problem = found(*args)
+        both_found_it()
+        return problem
+
+    monkeypatch.setattr(middleware, "_session_problem", found_side_by_side)
+
+    def home(request: HttpRequest) -> HttpResponseBase:
+        return AccessControlMiddleware._refusal(request, "home") or HttpResponse()
+
+    requests: list[HttpRequest] = []
+
+    def page() -> None:
+        """The home page asked for in her session, through the middleware before the access
+        checks, as settings.MIDDLEWARE has them."""
+        request = RequestFactory().get("/")
+        request.COOKIES[settings.SESSION_COOKIE_NAME] = browser
+        requests.append(request)
+        SessionMiddleware(HttpResponse).process_request(request)
+        AuthenticationMiddleware(HttpResponse).process_request(request)
+        MessageMiddleware(HttpResponse).process_request(request)
+        response = OTPMiddleware(home)(request)
+        MessageMiddleware(HttpResponse).process_response(request, response)
+        SessionMiddleware(HttpResponse).process_response(request, response)
+        assert response["Location"].startswith(reverse("accounts:login"))
+
+    try:
+        assert at_once(page) == []
+        noted = [getattr(request, "audit", None) for request in requests]
+        sign_outs = [note for note in noted if note is not None and note.action == Action.SIGN_OUT]
+        assert [note.detail for note in sign_outs] == [
+            {"timed_out": "session_length", "minutes": 600}
+        ]
+        assert not Session.objects.filter(session_key=browser).exists()
     finally:
         Session.objects.exclude(session_key__in=before).delete()

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.auth import logout
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.test import Client
@@ -19,9 +20,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import services, views
+from accounts import middleware, services, views
 from accounts.models import SetupLink, SignInFailure, User
 from accounts.roles import Role
+from accounts.sessions import SessionStore
 from audit.integrity import seal_closed_days, verify
 from audit.models import Action, AuditEvent
 from contactpoint.dates import moment_said
@@ -808,6 +810,72 @@ class TestSessions:
         sign_in(client, priya())
         client.post(reverse("accounts:logout"))
         assert client.get("/")["Location"].startswith(LOGIN)
+
+    @staticmethod
+    def other_tab(client: Client) -> Client:
+        """Another tab of her browser, sending her session."""
+        tab = Client()
+        tab.cookies = SimpleCookie(client.cookies.output(header="", sep=";"))
+        return tab
+
+    @staticmethod
+    def sign_outs(user: User) -> list[dict]:
+        events = AuditEvent.objects.filter(action=Action.SIGN_OUT, user_id=user.pk)
+        return [event.detail or {} for event in events.order_by("id")]
+
+    @pytest.mark.parametrize("other", ["page_in_another_tab", "daily_clean_up"])
+    def test_a_session_ended_by_another_as_a_page_finds_it_timed_out_is_signed_out_once(
+        self, client, monkeypatch, other
+    ):
+        """Priya's 10 hours are up as a page she opens finds it, and, as that request runs,
+        a page she opens in another tab at the same moment finds it too, or the daily
+        clean-up finds her session expired, and ends it first: her LA's auditors read one
+        sign-out, not two."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session["signed_in_at"] -= 10 * 3600 + 1
+        session.save()
+        tab, found = self.other_tab(client), middleware._session_problem
+
+        def found_once_the_other_has_ended_it(*args, **kwargs):
+            monkeypatch.setattr(middleware, "_session_problem", found)
+            if other == "page_in_another_tab":
+                assert tab.get("/")["Location"].startswith(LOGIN)
+            else:
+                Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+                assert "1 sign-outs recorded" in TestSessionsNobodyCameBackTo.clear_sessions()
+            return found(*args, **kwargs)
+
+        monkeypatch.setattr(middleware, "_session_problem", found_once_the_other_has_ended_it)
+        response = client.get("/", follow=True)
+        assert "signed in for 10 hours" in response.content.decode()
+        assert self.sign_outs(user) == [{"timed_out": "session_length", "minutes": 600}]
+
+    def test_signing_out_as_another_tab_finds_her_10_hours_up_is_one_sign_out(
+        self, client, monkeypatch
+    ):
+        """Priya presses "Sign out" a moment before her 10 hours are up; as that request runs
+        they are, and a page she opens in another tab finds it and ends her session first. Her
+        LA's auditors read that time-out, not a sign-out of her own as well."""
+        user = priya()
+        sign_in(client, user)
+        tab = self.other_tab(client)
+
+        def when_the_other_tab_has_ended_it(request):
+            stored = SessionStore(client.session.session_key)
+            stored["signed_in_at"] -= 10 * 3600 + 1
+            stored.save()
+            assert tab.get("/")["Location"].startswith(LOGIN)
+            logout(request)
+
+        # What the sign-out page calls to end her session.
+        monkeypatch.setattr(
+            "django.contrib.auth.views.auth_logout", when_the_other_tab_has_ended_it
+        )
+        assert client.post(reverse("accounts:logout")).status_code == 302
+        assert client.get("/")["Location"].startswith(LOGIN), "she is signed out"
+        assert self.sign_outs(user) == [{"timed_out": "session_length", "minutes": 600}]
 
 
 class TestSessionsNobodyCameBackTo:
