@@ -756,11 +756,27 @@ def _reviews_offering_purged(ids: list[int]) -> list[int]:
     file of hers sent again would update the row instead of being refused as purged, and the
     other LAs' rows kept beside it (``la_last_rows``) are hers. A waiting row offering her
     below a better match is another child's: she is taken off its shortlist, and its review
-    opens again, so a decision made on the page that offered her is refused."""
+    opens again, so a decision made on the page that offered her is refused. So does a row
+    waiting under another child's own id (his UPN, NHS number or LA record id), whatever its
+    best match: the id is his, and purged with her, his LA's later rows under it would be
+    refused as hers."""
     under_her_id = set(_rows_under_the_id_of(ids).values_list("pk", flat=True))
+    reviews = list(_waiting_offering(ids).select_for_update())
+    under_anothers_id = set(
+        SourceRecord.objects.filter(
+            pk__in=[review.source_record_id for review in reviews],
+            pointed_to_by_id=True,
+            pointed_to__isnull=False,
+        )
+        .exclude(pointed_to_id__in=ids)
+        .values_list("pk", flat=True)
+    )
     about_her = []
-    for review in _waiting_offering(ids).select_for_update():
-        if review.candidates[0]["child_id"] in ids or review.source_record_id in under_her_id:
+    for review in reviews:
+        best_match_hers = review.candidates[0]["child_id"] in ids
+        if review.source_record_id in under_her_id or (
+            best_match_hers and review.source_record_id not in under_anothers_id
+        ):
             about_her.append(review.source_record_id)
             continue
         review.candidates = [c for c in review.candidates if c["child_id"] not in ids]
