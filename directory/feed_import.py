@@ -760,6 +760,23 @@ def _by_identifier(row: FeedRow) -> tuple[Child | None, Child | None]:
     return None, None
 
 
+# A row carrying the NHS number or UPN of a record since purged (``purged_number_refused``).
+PURGED_NUMBER = (
+    "{kind}: {value!r} was held by a record that has since been purged, and cannot be given "
+    "to another. An NHS number or UPN is one child's alone: check it"
+)
+
+
+def purged_number_refused(row: FeedRow) -> None:
+    """Refuses a row carrying an NHS number or UPN that a purged record held and no record
+    holds now (``PurgedFeedRecord.number_was_purged``), as an error of the row: applied, the
+    number would pass to another child (a new one, or the child its id is). The message says
+    neither whose it was nor when."""
+    for kind, value in row.identifiers.items():
+        if value and PurgedFeedRecord.number_was_purged(kind, value):
+            raise RowRefused(row.number, PURGED_NUMBER.format(kind=kind, value=value))
+
+
 def _record_key(row: FeedRow, source: str, la: Organisation | None) -> str:
     """The feed's id for the person, unique across the country: an LA system numbers its own
     records, so its ids are kept under the LA's code (otherwise one LA's file would update
@@ -832,6 +849,8 @@ def _apply_row(
                 "another name and date of birth. A record id stays one child's: check it, and "
                 "give a new child an id of its own",
             )
+        if not unchanged or outrun:  # what it says applies, or waits to
+            purged_number_refused(row)
         if whose == IN_DOUBT and existing.child is not None:
             # Held back or not, it waits (that another LA's newer row held it back must not
             # show): as the record's row, that LA's kept until she decides (``review_decide``).
@@ -855,6 +874,7 @@ def _apply_row(
         return "unchanged" if hidden else "updated"
     if PurgedFeedRecord.is_purged(source, key):
         return PURGED  # nothing of the row is kept: the person's record was purged
+    purged_number_refused(row)
     child, pointed_to = _by_identifier(row)
     decision, scored = (
         ("identifier", []) if child is not None else _placement(row, pointed_to=pointed_to)
@@ -1223,6 +1243,8 @@ def facts_apply(
     ):
         shield_for_review(child)
     for kind, value in row.identifiers.items():
+        if PurgedFeedRecord.number_was_purged(kind, value):
+            continue  # a purged record's is no one's (a row that waited since, decided now)
         ChildIdentifier.objects.get_or_create(
             kind=kind, value=value, defaults={"child": child, "source_record": source_record}
         )
@@ -1600,6 +1622,9 @@ class Decided(NamedTuple):
     # Of a new record: the row's NHS number or UPN another record holds, and keeps (its kind
     # and value, with that record's ContactPoint ID).
     numbers_kept: tuple[tuple[str, str, str], ...] = ()
+    # The kind of each NHS number or UPN the row carries that a purged record held: given to
+    # no one (``PurgedFeedRecord.number_was_purged``).
+    numbers_purged: tuple[str, ...] = ()
 
 
 @transaction.atomic
@@ -1621,12 +1646,19 @@ def review_decide(
     applied = decision not in ("defer", "set_aside")
     left_out: tuple[str, ...] = ()
     numbers_kept: tuple[tuple[str, str, str], ...] = ()
+    numbers_purged: tuple[str, ...] = ()
     if not applied:
         review.status = (
             MatchReview.Status.DEFERRED if decision == "defer" else MatchReview.Status.SET_ASIDE
         )
     else:
         row = row_from_record(source_record)
+        # A row that waited since before the record that held its number was purged.
+        numbers_purged = tuple(
+            kind
+            for kind, value in row.identifiers.items()
+            if PurgedFeedRecord.number_was_purged(kind, value)
+        )
         # The LA whose file it was; the national team's files name none.
         la = source_record.last_import.local_authority
         if decision == "new":
@@ -1673,7 +1705,7 @@ def review_decide(
     # The candidates as offered: a shield the decision put on compared waiting reviews afresh,
     # this one among them, and would have listed the record just made from its own row.
     review.save(update_fields=["status", "decided_by", "decided_at", "candidates"])
-    return Decided(child, applied, left_out, numbers_kept)
+    return Decided(child, applied, left_out, numbers_kept, numbers_purged if applied else ())
 
 
 def numbers_held_elsewhere(

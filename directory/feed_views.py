@@ -181,6 +181,11 @@ NUMBER_KEPT = (
     "to check it"
 )
 NUMBER_NAMED = {"nhs_number": "NHS number", "upn": "unique pupil number"}
+# A number the row carries that a record since purged held: given to no record.
+NUMBER_PURGED = (
+    "The record was not given the row's {number}: it was held by a record that has since been "
+    "purged, and cannot be given to another. Ask whoever sent the row to check it"
+)
 # Beside "make a new record", of such a row.
 NUMBER_HELD = "The new record will not have the row's {number}: {kept}"
 
@@ -520,9 +525,10 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             form.add_error("choice", ARCHIVED_OUT_OF_SIGHT)
         else:
             try:
-                child, applied, left_out, numbers_kept = review_decide(
+                outcome = review_decide(
                     review=item, decision=decision, child=chosen, by=manager, seen=version
                 )
+                child, applied, left_out = outcome.child, outcome.applied, outcome.phones_left_out
             except ReviewChanged:  # by a file imported in the moment since this request began
                 # Read again: the page as the row now is, "look again" on the decision (the
                 # form's check of what the page showed), as for a page shown before the change.
@@ -549,9 +555,13 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
                     said = "Your decision has been recorded"
                 kept = [
                     _number_held_said(held, decided=True)
-                    for held in numbers_held_shown(numbers_kept, shown)
+                    for held in numbers_held_shown(outcome.numbers_kept, shown)
                 ]
-                messages.success(request, ". ".join([said, *kept]))
+                gone = [
+                    NUMBER_PURGED.format(number=NUMBER_NAMED[kind])
+                    for kind in outcome.numbers_purged
+                ]
+                messages.success(request, ". ".join([said, *kept, *gone]))
                 return redirect("directory:review_queue")
     audit_note(
         request,

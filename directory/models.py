@@ -957,7 +957,10 @@ class PurgedFeedRecord(models.Model):
     """A feed record whose child the lifecycle purged, kept as a keyed digest of the feed's
     id for the person and nothing else: a row of an old file about them is then not imported
     (as a new child it would bring back a record purged by law). The digest keeps no name,
-    birth date or address, and without the key a guessed id cannot be tested against it."""
+    birth date or address, and without the key a guessed id cannot be tested against it. So
+    is each NHS number and UPN the purged record held (under its kind, ``ChildIdentifier``,
+    in place of the feed): a number is one child's for life, and given to no other
+    (``number_was_purged``)."""
 
     digest = models.CharField(max_length=64, unique=True)
     purged_on = models.DateField()
@@ -980,6 +983,15 @@ class PurgedFeedRecord(models.Model):
         keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
         digests = [cls.digest_of(source, record_id, secret=key) for key in keys]
         return cls.objects.filter(digest__in=digests).exists()
+
+    @classmethod
+    def number_was_purged(cls, kind: str, value: str) -> bool:
+        """Whether an NHS number or UPN was held by a record the lifecycle purged, and is held
+        by no record now: a row carrying it is an old one about the purged person, or its
+        number is mistyped or reused, and given to a child, it would make her the purged
+        person to every feed that numbers him so."""
+        held = ChildIdentifier.objects.filter(kind=kind, value=value).exists()
+        return not held and cls.is_purged(kind, value)
 
 
 class MatchReview(models.Model):

@@ -714,11 +714,14 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
         done["rows_waiting_for_review_purged"] += len(waiting_about_her)
         described = SourceRecord.objects.filter(Q(child_id__in=ids) | Q(pk__in=waiting_about_her))
         # Their ids kept only as keyed digests, so that an old file sent again cannot bring
-        # them back (directory/feed_import.py, ``_apply_row``).
+        # them back (directory/feed_import.py, ``_apply_row``); so are the NHS numbers and UPNs
+        # the records held, so that a row carrying one gives it to no other child
+        # (``purged_number_refused``).
+        numbers = ChildIdentifier.objects.filter(child_id__in=ids).values_list("kind", "value")
         PurgedFeedRecord.objects.bulk_create(
             [
                 PurgedFeedRecord(digest=PurgedFeedRecord.digest_of(source, key), purged_on=today)
-                for source, key in described.values_list("source", "record_id")
+                for source, key in [*described.values_list("source", "record_id"), *numbers]
             ],
             ignore_conflicts=True,
         )

@@ -1,6 +1,7 @@
 """Records are archived at 18 (25 with consent) and a year after death, and purged 6 years on."""
 
 import csv
+import html
 import importlib
 import io
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +19,7 @@ from directory.models import (
     PURGED,
     CareRelationship,
     Child,
+    ChildIdentifier,
     FeedImport,
     MatchReview,
     ParentCarer,
@@ -386,7 +388,8 @@ class TestARowWaitingUnderAPurgedChildsIdGoesWithHer:
         """Mia's own LA record "2002" carries Zed's NHS number, mistyped or not: it points to
         him by that number alone. The purge takes Zed off its shortlist and leaves it waiting
         for Dana, who matches it to Mia; the id is Mia's, and her LA's next row under it is
-        hers."""
+        hers. Zed's number is no one's: Mia is not given it, Dana is told so, and her LA's next
+        row that still carries it is refused (``TestAPurgedChildsNumberPassesToNoOneElse``)."""
         number = {"nhs_number": "9434765005"}
         sister = {"la_record_id": "2002", **number}
         _, mia = self.zeds_sister_waits(la_file({**self.ZED, **number}), sister)
@@ -400,10 +403,20 @@ class TestARowWaitingUnderAPurgedChildsIdGoesWithHer:
             digest=PurgedFeedRecord.digest_of(Source.LA_SYSTEM, f"{northshire().code}/2002")
         ).exists()
         sign_in(client, dana())
-        decide(client, review, f"match:{mia.contactpoint_id}")
+        response = decide(client, review, f"match:{mia.contactpoint_id}")
+        told = html.unescape(client.get(response.url).content.decode())
+        assert (
+            "The record was not given the row's NHS number: it was held by a record that has "
+            "since been purged, and cannot be given to another. Ask whoever sent the row to "
+            "check it"
+        ) in told
         assert SourceRecord.objects.get(record_id__endswith="/2002").child == mia
+        assert not ChildIdentifier.objects.exists(), "Zed's number is not Mia's"
         moved = la_file({**self.SISTER, **sister, "address_line_1": "5 West Road"})
-        assert dict(self.la_import("2019.csv", moved).counts) == {"updated": 1}
+        assert "was held by a record" in str(self.la_import("2019.csv", moved).validation.errors)
+        corrected = la_file({**self.SISTER, **sister, "address_line_1": "5 West Road",
+                             "nhs_number": ""})  # fmt: skip
+        assert dict(self.la_import("2019.csv", corrected).counts) == {"updated": 1}
 
     def test_a_row_under_another_childs_la_record_id_stays_with_that_child(self, client):
         """Mia's own LA record "2002": her LA's next file sends under it a row that looks like
@@ -436,6 +449,58 @@ class TestARowWaitingUnderAPurgedChildsIdGoesWithHer:
         moved = la_file({**mias, "address_line_1": "5 West Road"})
         assert dict(self.la_import("2019.csv", moved).counts) == {"updated": 1}
         assert list(Child.objects.values_list("given_name", flat=True)) == ["Mia"]
+
+
+class TestAPurgedChildsNumberPassesToNoOneElse:
+    """Zed's NHS number came in his LA's file; his record is purged 6 years after archiving.
+    A number is one child's for life: when Dana sends a file whose row carries it, under
+    Mia's own LA record or as a new row, the row is refused with a message that says why
+    (nothing of Zed), and no child takes the number."""
+
+    NUMBER = "9434765005"
+    ZED = {**TestAPurgedPersonDoesNotComeBackFromAnOldFile.ZED, "nhs_number": NUMBER}
+    MIA = {"la_record_id": "2002", "given_name": "Mia", "date_of_birth": "2015-03-03",
+           "gender": "female"}  # fmt: skip
+    ADA = {"la_record_id": "3003", "given_name": "Ada", "date_of_birth": "2016-04-04",
+           "gender": "female", "address_line_1": "9 South Road"}  # fmt: skip
+
+    def import_and_purge(self) -> None:
+        for name, row in [("2017.csv", self.ZED), ("2018.csv", self.MIA)]:
+            feed_import(
+                source=Source.LA_SYSTEM, file_name=name, content=la_file(row),
+                local_authority=northshire(), by=None,
+            )  # fmt: skip
+        Child.objects.filter(given_name="Zed").update(
+            status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1)
+        )
+        assert lifecycle_apply(today=TODAY)["purged"] == 1
+        assert PurgedFeedRecord.is_purged("nhs_number", self.NUMBER)
+        assert not PurgedFeedRecord.is_purged("nhs_number", "4010232137"), "his alone"
+
+    @pytest.mark.parametrize(
+        "row", [{**MIA, "nhs_number": NUMBER}, {**ADA, "nhs_number": f"{NUMBER[:3]} {NUMBER[3:6]} "
+        f"{NUMBER[6:]}"}], ids=["under_mias_own_record", "a_new_row"],
+    )  # fmt: skip
+    def test_the_row_is_refused_and_no_one_holds_his_number(self, client, row):
+        self.import_and_purge()
+        sign_in(client, dana())
+        page = TestAPurgedPersonDoesNotComeBackFromAnOldFile().upload(
+            client, la_file(row), "2019.csv"
+        )
+        said = html.unescape(page)
+        assert (
+            "nhs_number: '9434765005' was held by a record that has since been purged, and "
+            "cannot be given to another. An NHS number or UPN is one child's alone: check it"
+        ) in said
+        assert "Zed" not in said and "2002-01-01" not in said
+        assert not ChildIdentifier.objects.filter(value=self.NUMBER).exists()
+        assert list(Child.objects.values_list("given_name", flat=True)) == ["Mia"]
+        assert SourceRecord.objects.get().payload["nhs_number"] == "", "Mia's row as it was"
+        # Sent again without the number, the row comes in.
+        again = la_file({**row, "nhs_number": ""})
+        page = TestAPurgedPersonDoesNotComeBackFromAnOldFile().upload(client, again, "2019b.csv")
+        assert "was held by a record" not in html.unescape(page)
+        assert SourceRecord.objects.count() == (1 if row["given_name"] == "Mia" else 2)
 
 
 def la_file(*rows: dict[str, str]) -> bytes:
