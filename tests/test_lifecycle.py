@@ -418,11 +418,12 @@ class TestARowWaitingUnderAPurgedChildsIdGoesWithHer:
                              "nhs_number": ""})  # fmt: skip
         assert dict(self.la_import("2019.csv", corrected).counts) == {"updated": 1}
 
-    def test_a_row_under_another_childs_la_record_id_stays_with_that_child(self, client):
+    @pytest.mark.parametrize("set_aside", [False, True], ids=["waiting", "set_aside_with_him"])
+    def test_a_row_under_another_childs_la_record_id_stays_with_that_child(self, client, set_aside):
         """Mia's own LA record "2002": her LA's next file sends under it a row that looks like
         Zed (his name, birthday and home), Zed its best match. The id is Mia's: the purge takes
-        Zed off its shortlist and leaves it waiting for Dana, and Mia's LA's later rows under
-        "2002" are not refused as purged."""
+        Zed off its shortlist and leaves it waiting for Dana (set aside with him by her before,
+        it opens again), and Mia's LA's later rows under "2002" are not refused as purged."""
         self.la_import("2017.csv", la_file(self.ZED))
         zed = Child.objects.get(given_name="Zed")
         mias = {**self.SISTER, "la_record_id": "2002"}
@@ -439,12 +440,15 @@ class TestARowWaitingUnderAPurgedChildsIdGoesWithHer:
         Child.objects.filter(pk=zed.pk).update(
             status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1)
         )
+        sign_in(client, dana())
+        if set_aside:
+            decide(client, review, "set_aside")
+            assert MatchReview.objects.get().status == MatchReview.Status.SET_ASIDE
         assert lifecycle_apply(today=TODAY)["rows_waiting_for_review_purged"] == 0
         review.refresh_from_db()
         assert [c["child_id"] for c in review.candidates] == [mia.pk], "Zed is off it"
         assert review.status == MatchReview.Status.OPEN
         assert not PurgedFeedRecord.is_purged(Source.LA_SYSTEM, f"{northshire().code}/2002")
-        sign_in(client, dana())
         decide(client, review, f"match:{mia.contactpoint_id}")
         moved = la_file({**mias, "address_line_1": "5 West Road"})
         assert dict(self.la_import("2019.csv", moved).counts) == {"updated": 1}
