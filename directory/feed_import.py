@@ -772,9 +772,20 @@ def purged_number_refused(row: FeedRow) -> None:
     holds now (``PurgedFeedRecord.number_was_purged``), as an error of the row: applied, the
     number would pass to another child (a new one, or the child its id is). The message says
     neither whose it was nor when."""
-    for kind, value in row.identifiers.items():
-        if value and PurgedFeedRecord.number_was_purged(kind, value):
-            raise RowRefused(row.number, PURGED_NUMBER.format(kind=kind, value=value))
+    for kind in purged_numbers_carried(row):
+        value = row.identifiers[kind]
+        raise RowRefused(row.number, PURGED_NUMBER.format(kind=kind, value=value))
+
+
+def purged_numbers_carried(row: FeedRow) -> tuple[str, ...]:
+    """The kind of each NHS number or UPN the row carries that a purged record held and no
+    record holds now: of a row that waited for review since before the purge, given to no
+    record the data manager decides it is (``facts_apply``)."""
+    return tuple(
+        kind
+        for kind, value in row.identifiers.items()
+        if value and PurgedFeedRecord.number_was_purged(kind, value)
+    )
 
 
 def _record_key(row: FeedRow, source: str, la: Organisation | None) -> str:
@@ -1653,12 +1664,7 @@ def review_decide(
         )
     else:
         row = row_from_record(source_record)
-        # A row that waited since before the record that held its number was purged.
-        numbers_purged = tuple(
-            kind
-            for kind, value in row.identifiers.items()
-            if PurgedFeedRecord.number_was_purged(kind, value)
-        )
+        numbers_purged = purged_numbers_carried(row)
         # The LA whose file it was; the national team's files name none.
         la = source_record.last_import.local_authority
         if decision == "new":

@@ -35,6 +35,7 @@ from directory.feed_import import (
     feed_upload_queue,
     numbers_held_elsewhere,
     oldest_extract,
+    purged_numbers_carried,
     refused_because,
     review_decide,
     review_version,
@@ -181,7 +182,12 @@ NUMBER_KEPT = (
     "to check it"
 )
 NUMBER_NAMED = {"nhs_number": "NHS number", "upn": "unique pupil number"}
-# A number the row carries that a record since purged held: given to no record.
+# A number the row carries that a record since purged held: given to no record (on the
+# review page, then in the decision's outcome).
+NUMBER_PURGED_SHOWN = (
+    "The row's {number} was held by a record that has since been purged, and cannot be given "
+    "to another: the record you choose, or a new one, will not have it"
+)
 NUMBER_PURGED = (
     "The record was not given the row's {number}: it was held by a record that has since been "
     "purged, and cannot be given to another. Ask whoever sent the row to check it"
@@ -586,6 +592,10 @@ def review(request: HttpRequest, pk: int) -> HttpResponseBase:
             "numbers_held": [
                 _number_held_said(held, decided=False)
                 for held in numbers_held_shown(numbers_held_elsewhere(row), shown)
+            ],
+            "numbers_purged": [
+                NUMBER_PURGED_SHOWN.format(number=NUMBER_NAMED[kind])
+                for kind in purged_numbers_carried(row)
             ],
             "archived_out_of_sight": ARCHIVED_OUT_OF_SIGHT if out_of_sight else "",
             "source": Source(item.source_record.source).label,

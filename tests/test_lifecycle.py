@@ -403,6 +403,13 @@ class TestARowWaitingUnderAPurgedChildsIdGoesWithHer:
             digest=PurgedFeedRecord.digest_of(Source.LA_SYSTEM, f"{northshire().code}/2002")
         ).exists()
         sign_in(client, dana())
+        page = html.unescape(
+            client.get(reverse("directory:review", args=[review.pk])).content.decode()
+        )
+        assert (
+            "The row's NHS number was held by a record that has since been purged, and cannot "
+            "be given to another: the record you choose, or a new one, will not have it"
+        ) in page
         response = decide(client, review, f"match:{mia.contactpoint_id}")
         told = html.unescape(client.get(response.url).content.decode())
         assert (
