@@ -294,6 +294,8 @@ def _ended_by_new_password(request: HttpRequest) -> None:
     if signed_in or session.get(RENEWED_HERE):
         # Renewed meanwhile by a double click's first request: her browser holds that session.
         return
+    if getattr(session, "ended_here", None) is False:
+        return  # another tab's request, at the same moment, ended it and says so
     account = User.objects.filter(pk=User._meta.pk.to_python(held)).first()
     if account is not None and not session_password_current(password_was, account):
         # An event of its own: the request goes on as someone else's, or nobody's.

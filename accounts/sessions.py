@@ -18,6 +18,10 @@ class SessionStore(DatabaseSessionStore):
 
     # Set while accounts.middleware asks Django who is signed in (``flush``).
     keep_if_renewed = False
+    # Whether this request's ``delete`` ended the session: False when another request (another
+    # tab, at the same moment) or the daily clean-up ended it after this one read it; None
+    # until it deletes.
+    ended_here: bool | None = None
 
     def flush(self) -> None:
         """Ends the session, unless ``keep_if_renewed`` and another request renewed it after
@@ -34,6 +38,13 @@ class SessionStore(DatabaseSessionStore):
                 self.modified = False
                 return
         super().flush()
+
+    def delete(self, session_key: str | None = None) -> None:
+        """Django's, saying whether there was a row to delete (``ended_here``)."""
+        key = session_key if session_key is not None else self.session_key
+        if key is not None:
+            deleted, _ = self.model.objects.filter(session_key=key).delete()
+            self.ended_here = deleted > 0
 
 
 def still_stored(session: SessionBase) -> bool:

@@ -3,6 +3,7 @@
 import io
 import re
 import time
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from http.cookies import SimpleCookie
@@ -876,6 +877,32 @@ class TestSessions:
         assert client.post(reverse("accounts:logout")).status_code == 302
         assert client.get("/")["Location"].startswith(LOGIN), "she is signed out"
         assert self.sign_outs(user) == [{"timed_out": "session_length", "minutes": 600}]
+
+    def test_two_tabs_finding_her_password_chosen_anew_sign_her_out_once(self, client, monkeypatch):
+        """Priya chose a new password through a link Lin gave her, which ends her other
+        sessions. Two tabs of the browser she left signed in send a request at the same
+        moment; each finds her session's password old. Her LA's auditors read one sign-out
+        saying why, not two."""
+        user = priya()
+        sign_in(client, user)
+        tab = self.other_tab(client)
+        chosen = "a-long-and-unusual-passphrase"
+        lin = make_user("lin", Role.LA_ADMINISTRATOR, Role.PRACTITIONER)
+        link = services.setup_link_create(user=user, by=lin)
+        Client().post(link, {"new_password1": chosen, "new_password2": chosen})
+        asks = middleware.kept_if_renewed
+
+        @contextmanager
+        def once_the_other_tab_has_ended_it(session):
+            # This request has read her session; the other tab's ends it before this asks.
+            monkeypatch.setattr(middleware, "kept_if_renewed", asks)
+            assert tab.get("/")["Location"].startswith(LOGIN)
+            with asks(session):
+                yield
+
+        monkeypatch.setattr(middleware, "kept_if_renewed", once_the_other_tab_has_ended_it)
+        assert client.get("/")["Location"].startswith(LOGIN)
+        assert self.sign_outs(user) == [{"password_changed": True}]
 
 
 class TestSessionsNobodyCameBackTo:
