@@ -192,8 +192,9 @@ class ChangesContext:
     # For each shield for sharing among the entries, by its id as logged, the authority of the
     # child it protects: only her officers are told what the shield is for (``sharing_told``).
     protected_by: dict[str, int | None] = field(default_factory=dict)
-    # The users the entries' fields name (a shield's lifted_by), by id as logged: their names.
-    users: dict[str, str] = field(default_factory=dict)
+    # The users the entries' fields name (a shield's lifted_by), by id as logged: each, or
+    # None for one since deleted. An id not here (not looked up) is shown as logged.
+    users: dict[str, User | None] = field(default_factory=dict)
     # Each actor's change log, read once for a page, to tell where she worked when she acted
     # (``user_organisation_then``).
     moves: dict[int, list[LogEntry]] = field(default_factory=dict)
@@ -278,9 +279,9 @@ def _protected_by(entries: Sequence[Any]) -> dict[str, int | None]:
     return {str(pk): authorities.get(child) for pk, child in protects.items()}
 
 
-def _users_named(entries: Iterable[Any]) -> dict[str, str]:
-    """``ChangesContext.users``: each user the entries' fields name, by id as logged, with
-    the name the auditors' screens give her (``User.audit_name``), in one query."""
+def _users_named(entries: Iterable[Any]) -> dict[str, User | None]:
+    """``ChangesContext.users``: each user the entries' fields name, by id as logged, or None
+    for one since deleted, in one query."""
     ids = {
         value
         for entry in entries
@@ -290,9 +291,10 @@ def _users_named(entries: Iterable[Any]) -> dict[str, str]:
         if value.isdigit()
     }
     named = User.objects.filter(pk__in=[int(pk) for pk in ids]).only(
-        "username", "first_name", "last_name"
+        "username", "first_name", "last_name", "organisation_id"
     )
-    return {str(user.pk): user.audit_name for user in named}
+    found = {str(user.pk): user for user in named}
+    return {pk: found.get(pk) for pk in ids}
 
 
 # What a shield's change log says of whether it is for sharing a home with a shielded child:
@@ -572,16 +574,36 @@ def _service_hidden(entry: Any, viewer: User, context: ChangesContext, sensitive
     )
 
 
-def actor_named(entry: Any) -> str:
-    """Who made a change-log entry, as the auditors' screens name her; ``NO_ACTOR`` only for
-    an entry no one signed in made (django-auditlog sets an actor's email with the actor, so
-    an entry without an actor but with an email, even a blank one, was hers until her
-    account was deleted)."""
-    if entry.actor is not None:
-        return str(entry.actor.audit_name)
-    if entry.actor_email is None:
-        return NO_ACTOR
-    return f"{ACTOR_DELETED} ({entry.actor_email})" if entry.actor_email else ACTOR_DELETED
+def user_named(
+    entry: Any, viewer: User, context: ChangesContext, user: User | None, email: str | None
+) -> tuple[str, bool]:
+    """How a change history names a user: the one who made ``entry`` (its actor, with the
+    ``email`` django-auditlog keeps beside it) or one its fields name (a shield's lifted_by,
+    an involvement's practitioner; ``email`` blank); and whether she is withheld from this
+    viewer, and so her notes on the entry if she made it.
+
+    ``NO_ACTOR`` only for an entry no one signed in made (django-auditlog sets an actor's
+    email with the actor, so an entry without an actor but with an email, even a blank one,
+    was hers until her account was deleted); ``ACTOR_DELETED`` for a user since deleted,
+    with her email where the entry kept it. A shield made on another LA's record for sharing
+    a home with a shielded child names, through its actor or its fields, the officer who
+    shielded her, and her officer's notes in a review or lift of it speak of her: only their
+    own organisation sees who she is, as it was when the entry was written (one who moves to
+    the record's LA since brings none of it with her). A user since deleted is of no
+    organisation known now: she may have been another's, so neither her email (whose address
+    may say which) nor her notes are told."""
+    if user is None and email is None:
+        return NO_ACTOR, False
+    officers_apart = _model(entry) == SHIELD and not is_national(viewer)
+    if user is None:
+        if officers_apart:
+            return ACTOR_DELETED, True
+        return (f"{ACTOR_DELETED} ({email})" if email else ACTOR_DELETED), False
+    if officers_apart and user_organisation_then(user, entry.timestamp, context.moves) != str(
+        viewer.organisation_id
+    ):
+        return ACTOR_WITHHELD, True
+    return str(user.audit_name), False
 
 
 def change_shown(
@@ -633,28 +655,17 @@ def change_shown(
     if protect or hidden_service:
         allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())
         masked = set(changes) - allowed
-    # A shield made on another LA's record for sharing a home with a shielded child names,
-    # through its actor, the officer who shielded her, and her officer's notes and account in
-    # a review or lift of it speak of her: only their own organisation sees them, as it was
-    # when she acted (one who moves to the record's LA since brings none of it with her).
-    # A user since deleted is of no organisation known now: she may have been another's, so
-    # neither her email (whose address may say which) nor her notes are told.
-    actor = entry.actor
-    actor_said = actor_named(entry)
-    withheld_as = None
-    if model == SHIELD and not is_national(viewer):
-        if actor is None and actor_said != NO_ACTOR:
-            withheld_as = ACTOR_DELETED
-        elif actor is not None and user_organisation_then(
-            actor, entry.timestamp, context.moves
-        ) != str(viewer.organisation_id):
-            withheld_as = ACTOR_WITHHELD
-    if withheld_as is not None:
-        actor_said = withheld_as
+    actor_said, actor_withheld = user_named(entry, viewer, context, entry.actor, entry.actor_email)
+    if actor_withheld:
         changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}
-    # A masked entry's shown fields (names, dates, a shield's reason) name no one; were one
-    # added that did, its user would stay an id rather than be named.
-    users = {} if protect or hidden_service else context.users
+
+    def user_said(logged: str) -> str:
+        # A masked entry's shown fields (names, dates, a shield's reason) name no one; were
+        # one added that did, its user would stay an id rather than be named.
+        if protect or hidden_service or logged not in context.users:
+            return logged
+        return user_named(entry, viewer, context, context.users[logged], "")[0]
+
     return ChangeShown(
         timestamp=entry.timestamp,
         actor=actor_said,
@@ -665,8 +676,8 @@ def change_shown(
         else entry.object_repr,
         changes={
             _field_label(entry, name): (
-                _value_said(entry, name, old, users),
-                _value_said(entry, name, new, users),
+                _value_said(entry, name, old, user_said),
+                _value_said(entry, name, new, user_said),
             )
             for name, (old, new) in changes.items()
             if name not in masked
@@ -705,15 +716,15 @@ def _names_a_user(model_field: Any) -> bool:
     )
 
 
-def _value_said(entry: Any, name: str, logged: Any, users: dict[str, str]) -> str:
+def _value_said(entry: Any, name: str, logged: Any, user_said: Callable[[str], str]) -> str:
     """A logged value as a change history says it: "not set" for none, a choice's label
-    ("Domestic abuse", not domestic_abuse), Yes or No, a date as pages write it, and a user by
-    her name where ``users`` has it; other values (other records' ids) as logged."""
+    ("Domestic abuse", not domestic_abuse), Yes or No, a date as pages write it, and a user as
+    ``user_said`` names her (``user_named``); other values (other records' ids) as logged."""
     value, model_field = _logged(logged), _logged_field(entry, name)
     if not value:
         return NOT_SET
     if _names_a_user(model_field):
-        return users.get(value, value)
+        return user_said(value)
     base_field = getattr(model_field, "base_field", None)  # an array: a user's roles
     choices = {
         str(code): str(label)

@@ -482,6 +482,23 @@ class TestChangesByAUserSinceDeleted:
         suspended = [who for who, what in changes_by(html) if what.startswith("update")]
         assert suspended == ["a user since deleted (lena@northshire.example.org)"]
 
+    def test_a_user_since_deleted_named_by_a_change_is_said_to_be(self, ada_client):
+        """Tom worked with Amy and handed her over to Priya; his account was since deleted.
+        Ada read his id in the history ("Practitioner: 17 → Priya (priya)"): she reads that
+        a user since deleted worked with Amy, as the "By" column names one."""
+        amy, tom = make_child(given_name="Amy"), make_user("tom", Role.PRACTITIONER)
+        involvement = Involvement.objects.create(
+            child=amy, practitioner=tom, started_on=timezone.localdate(), source=Source.LA_SYSTEM
+        )
+        with set_actor(dana()):
+            involvement.practitioner = priya()
+            involvement.save()
+        deleted_by_the_database_owner(tom)
+        html = history_of(ada_client, amy)
+        assert "Practitioner: not set → a user since deleted" in html, "her first involvement"
+        assert "Practitioner: a user since deleted → Priya (priya)" in html, "its handover"
+        assert f"{tom.pk} →" not in html and f"→ {tom.pk}<" not in html
+
 
 def changes_by(html: str) -> list[tuple[str, str]]:
     """Who made each change in a page's change table, and what it was, oldest first."""

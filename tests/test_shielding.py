@@ -2065,6 +2065,25 @@ class TestRecordsAlongside:
         html = client.get(reverse("audit:child_history", args=[theirs.contactpoint_id]))
         assert "a user since deleted (sal@northshire.example.org)" in html.content.decode()
 
+    def test_an_officer_named_by_a_shield_carried_is_not_told_to_another_la(self, client):
+        """Sam, Northshire's officer, shielded Amy; a feed has since moved her record to
+        Southshire, whose data manager merged it into Southshire's other record of her. The
+        shield carried on to that record names Sam as who shielded her, in an entry Dee
+        made: Sol, Southshire's auditor and officer, read "Shielded by: Sam (sam)", where the
+        "By" column of Sam's own entries says "an officer of another organisation"."""
+        amy, theirs = make_child(given_name="Amy"), make_child(local_authority=southshire())
+        shield_by_sam(amy)
+        Child.objects.filter(pk=amy.pk).update(local_authority=southshire())
+        dee = make_user("dee", Role.DATA_MANAGER, organisation=southshire())
+        with set_actor(dee):
+            children_merge(kept=theirs, absorbed=Child.objects.get(pk=amy.pk), by=dee)
+        url = reverse("audit:child_history", args=[theirs.contactpoint_id])
+        sol = make_user("sol", Role.AUDITOR, Role.SHIELDING_OFFICER, organisation=southshire())
+        sign_in(client, sol)
+        html = client.get(url).content.decode()
+        assert "Shielded by: not set → an officer of another organisation" in html
+        assert "Sam" not in html and "Dee" in html, "Dee's merge and carry named"
+
     def test_an_officer_who_moved_to_the_records_la_is_not_named_for_what_she_did_before(
         self, client
     ):
