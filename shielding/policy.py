@@ -195,6 +195,9 @@ class ChangesContext:
     # The users the entries' fields name (a shield's lifted_by), by id as logged: each, or
     # None for one since deleted. An id not here (not looked up) is shown as logged.
     users: dict[str, User | None] = field(default_factory=dict)
+    # The organisations (a child's LA) the entries' fields name, by id as logged: their
+    # names. Only fields shown unmasked name one, where the child's addresses show too.
+    organisations: dict[str, str] = field(default_factory=dict)
     # Each actor's change log, read once for a page, to tell where she worked when she acted
     # (``user_organisation_then``).
     moves: dict[int, list[LogEntry]] = field(default_factory=dict)
@@ -237,6 +240,12 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
         owners=_owners(entries),
         protected_by=_protected_by(entries),
         users=_users_named(entries),
+        organisations={
+            str(pk): name
+            for pk, name in Organisation.objects.filter(
+                pk__in=_ids_of(Organisation, entries)
+            ).values_list("pk", "name")
+        },
     )
     ids = {child_id for entry in entries for child_id in context.about(entry)}
     return replace(context, shielded=shielded_among(ids), authorities=shielding_authorities(ids))
@@ -282,19 +291,24 @@ def _protected_by(entries: Sequence[Any]) -> dict[str, int | None]:
 def _users_named(entries: Iterable[Any]) -> dict[str, User | None]:
     """``ChangesContext.users``: each user the entries' fields name, by id as logged, or None
     for one since deleted, in one query."""
-    ids = {
-        value
-        for entry in entries
-        for name, values in entry.changes_dict.items()
-        if _names_a_user(_logged_field(entry, name))
-        for value in map(_logged, values)
-        if value.isdigit()
-    }
+    ids = _ids_of(User, entries)
     named = User.objects.filter(pk__in=[int(pk) for pk in ids]).only(
         "username", "first_name", "last_name", "organisation_id"
     )
     found = {str(user.pk): user for user in named}
     return {pk: found.get(pk) for pk in ids}
+
+
+def _ids_of(model: Any, entries: Iterable[Any]) -> set[str]:
+    """The ids of ``model``'s rows that the entries' fields name, as logged."""
+    return {
+        value
+        for entry in entries
+        for name, values in entry.changes_dict.items()
+        if _names_a(model, _logged_field(entry, name))
+        for value in map(_logged, values)
+        if value.isdigit()
+    }
 
 
 # What a shield's change log says of whether it is for sharing a home with a shielded child:
@@ -666,6 +680,7 @@ def change_shown(
             return logged
         return user_named(entry, viewer, context, context.users[logged], "")[0]
 
+    organisations = {} if protect or hidden_service else context.organisations
     return ChangeShown(
         timestamp=entry.timestamp,
         actor=actor_said,
@@ -676,8 +691,8 @@ def change_shown(
         else entry.object_repr,
         changes={
             _field_label(entry, name): (
-                _value_said(entry, name, old, user_said),
-                _value_said(entry, name, new, user_said),
+                _value_said(entry, name, old, user_said, organisations),
+                _value_said(entry, name, new, user_said, organisations),
             )
             for name, (old, new) in changes.items()
             if name not in masked
@@ -708,23 +723,33 @@ def _field_label(entry: Any, name: str) -> str:
 NOT_SET = "not set"
 
 
-def _names_a_user(model_field: Any) -> bool:
+def _names_a(model: Any, model_field: Any) -> bool:
     return bool(
         model_field is not None
         and (model_field.many_to_one or model_field.one_to_one)
-        and model_field.related_model is User
+        and model_field.related_model is model
     )
 
 
-def _value_said(entry: Any, name: str, logged: Any, user_said: Callable[[str], str]) -> str:
+def _value_said(
+    entry: Any,
+    name: str,
+    logged: Any,
+    user_said: Callable[[str], str],
+    organisations: dict[str, str],
+) -> str:
     """A logged value as a change history says it: "not set" for none, a choice's label
-    ("Domestic abuse", not domestic_abuse), Yes or No, a date as pages write it, and a user as
-    ``user_said`` names her (``user_named``); other values (other records' ids) as logged."""
+    ("Domestic abuse", not domestic_abuse), Yes or No, a date as pages write it, a user as
+    ``user_said`` names her (``user_named``) and an organisation by its name where
+    ``organisations`` has it; other values (other records' ids: a child's, which is not
+    named on purpose, a service's, a school's) as logged."""
     value, model_field = _logged(logged), _logged_field(entry, name)
     if not value:
         return NOT_SET
-    if _names_a_user(model_field):
+    if _names_a(User, model_field):
         return user_said(value)
+    if _names_a(Organisation, model_field):
+        return organisations.get(value, value)
     base_field = getattr(model_field, "base_field", None)  # an array: a user's roles
     choices = {
         str(code): str(label)

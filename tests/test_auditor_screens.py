@@ -500,6 +500,33 @@ class TestChangesByAUserSinceDeleted:
         assert f"{tom.pk} →" not in html and f"→ {tom.pk}<" not in html
 
 
+class TestOrganisationsNamed:
+    """A child's move between LAs read "Local authority: 1 → 2" in her history: Southshire's
+    auditor reads the LAs' names, where the change is hers to read at all."""
+
+    def moved_to_southshire(self, *, shielded: bool) -> Child:
+        amy = make_child(given_name="Amy")
+        if shielded:
+            shield(amy)
+        amy.local_authority = southshire()
+        amy.save()
+        return amy
+
+    def test_a_childs_move_names_the_las(self, client):
+        amy = self.moved_to_southshire(shielded=False)
+        sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        assert "Local authority: Northshire → Southshire" in history_of(client, amy)
+
+    def test_a_shielded_childs_move_stays_withheld(self, client):
+        amy = self.moved_to_southshire(shielded=True)
+        sign_in(client, make_user("sue", Role.AUDITOR, organisation=southshire()))
+        html = history_of(client, amy)
+        assert f"Local authority: {WITHHELD}" in html and "Northshire" not in html
+        sign_in(client, make_user("sol", Role.AUDITOR, Role.SHIELDING_OFFICER,
+                                  organisation=southshire()))  # fmt: skip
+        assert "Local authority: Northshire → Southshire" in history_of(client, amy)
+
+
 def changes_by(html: str) -> list[tuple[str, str]]:
     """Who made each change in a page's change table, and what it was, oldest first."""
     table = html.split('<h2 class="govuk-heading-m">Changes to', 1)[1].split("</table>", 1)[0]
