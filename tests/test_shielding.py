@@ -549,6 +549,19 @@ def refuge_shared_with_southshire(client, officer: User) -> Child:
     return theirs
 
 
+def tom_then_sam_reviewed_since_tom_was_deleted() -> Child:
+    """Amy, whose shield Tom, a Northshire officer, reviewed with a note, and then Sam; Tom's
+    account has since been deleted (by the database's owner)."""
+    amy = make_child(given_name="Amy")
+    amy_shield = shield_by_sam(amy)
+    tom = make_user("tom", Role.SHIELDING_OFFICER)
+    for officer, note in ((tom, "Still at the refuge"), (User.objects.get(username="sam"), "")):
+        with set_actor(officer):
+            services.shield_review(shield=amy_shield, by=officer, review_on=IN_90_DAYS, note=note)
+    deleted_by_the_database_owner(tom)
+    return amy
+
+
 def amy_and_cal_at_the_refuge() -> tuple[Child, Child]:
     amy, cal = make_child(given_name="Amy"), make_child(given_name="Cal")
     for child in (amy, cal):
@@ -2083,6 +2096,17 @@ class TestRecordsAlongside:
         html = client.get(url).content.decode()
         assert "Shielded by: not set → an officer of another organisation" in html
         assert "Sam" not in html and "Dee" in html, "Dee's merge and carry named"
+
+    def test_an_officer_since_deleted_named_by_a_review_is_not_an_id(self, client):
+        """Tom reviewed Amy's shield, then Sam did; Tom's account was since deleted. Sasha,
+        Northshire's auditor and officer, read "Reviewed by: 17 → Sam (sam)": she reads that
+        a user since deleted reviewed it."""
+        amy = tom_then_sam_reviewed_since_tom_was_deleted()
+        sign_in(client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
+        html = client.get(reverse("audit:child_history", args=[amy.contactpoint_id]))
+        html = html.content.decode()
+        assert "Reviewed by: a user since deleted → Sam (sam)" in html
+        assert re.search(r"Reviewed by: \d", html) is None
 
     def test_an_officer_who_moved_to_the_records_la_is_not_named_for_what_she_did_before(
         self, client
