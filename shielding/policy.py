@@ -319,6 +319,10 @@ _CONTACT = ("line_1", "line_2", "postcode", "phone", "email")
 
 # What a shield's change log says in an officer's own words, or of who she is.
 OFFICERS_OWN = frozenset({"review_note", "reviewed_by", "lift_note", "lifted_by", "shielded_by"})
+# Each note of an officer's on a shield, and the field naming who wrote it: saved together.
+NOTE_BY = {"review_note": "reviewed_by", "lift_note": "lifted_by"}
+# What a change history says in place of a note whose officer the viewer is not told of.
+NOTE_WITHHELD = "withheld (the note of an officer not named)"
 
 
 def _shielded_alongside(carers: set[int]) -> dict[str, set[int]]:
@@ -672,6 +676,15 @@ def change_shown(
     actor_said, actor_withheld = user_named(entry, viewer, context, entry.actor, entry.actor_email)
     if actor_withheld:
         changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}
+    # The next officer's review logs the note it replaced, written by the officer it names as
+    # the reviewer before: withheld where she is, as on her own entry.
+    for note, by in NOTE_BY.items():
+        wrote = _logged(changes[by][0]) if note in changes and by in changes else ""
+        if (
+            wrote in context.users
+            and user_named(entry, viewer, context, context.users[wrote], "")[1]
+        ):
+            changes[note] = (NOTE_WITHHELD, changes[note][1])
 
     def user_said(logged: str) -> str:
         # A masked entry's shown fields (names, dates, a shield's reason) name no one; were

@@ -36,6 +36,7 @@ from shielding import policy, services
 from shielding.models import ContactRequest, Shield, ShieldOverride, ShieldsToFollow
 from shielding.policy import (
     FOR_ANOTHER_RECORD,
+    NOTE_WITHHELD,
     SHARED_BY_AT_MOST,
     WITHHELD,
     changes_context,
@@ -555,7 +556,10 @@ def tom_then_sam_reviewed_since_tom_was_deleted() -> Child:
     amy = make_child(given_name="Amy")
     amy_shield = shield_by_sam(amy)
     tom = make_user("tom", Role.SHIELDING_OFFICER)
-    for officer, note in ((tom, "Still at the refuge"), (User.objects.get(username="sam"), "")):
+    for officer, note in (
+        (tom, "Still at the refuge"),
+        (User.objects.get(username="sam"), "Reviewed again"),
+    ):
         with set_actor(officer):
             services.shield_review(shield=amy_shield, by=officer, review_on=IN_90_DAYS, note=note)
     deleted_by_the_database_owner(tom)
@@ -2107,6 +2111,40 @@ class TestRecordsAlongside:
         html = html.content.decode()
         assert "Reviewed by: a user since deleted → Sam (sam)" in html
         assert re.search(r"Reviewed by: \d", html) is None
+
+    def test_a_note_withheld_with_its_officer_is_not_told_by_the_next_review(self, client):
+        """Tom's note on his review is withheld with him (his organisation then is not known
+        now), but Sam's review after it logged the note it replaced: Sasha read "Review note:
+        Still at the refuge → Reviewed again" there. She reads Sam's note, not Tom's."""
+        amy = tom_then_sam_reviewed_since_tom_was_deleted()
+        url = reverse("audit:child_history", args=[amy.contactpoint_id])
+        sign_in(client, make_user("sasha", Role.AUDITOR, Role.SHIELDING_OFFICER))
+        html = client.get(url).content.decode()
+        assert f"Review note: {NOTE_WITHHELD} → Reviewed again" in html
+        assert "Still at the refuge" not in html
+
+    def test_another_las_officers_note_is_not_told_by_the_next_review(self, client):
+        """Sam reviewed Amy's shield with a note while she was Northshire's; a feed has since
+        moved her record to Southshire, whose officer Sol reviewed it next. Sol, also its
+        auditor, read Sam's note as what his own review replaced, where Sam's own entry
+        withholds it and him."""
+        amy = make_child(given_name="Amy")
+        amy_shield = shield_by_sam(amy)
+        officer = User.objects.get(username="sam")
+        with set_actor(officer):
+            services.shield_review(
+                shield=amy_shield, by=officer, review_on=IN_90_DAYS, note="Mum asked us"
+            )
+        Child.objects.filter(pk=amy.pk).update(local_authority=southshire())
+        sol = make_user("sol", Role.AUDITOR, Role.SHIELDING_OFFICER, organisation=southshire())
+        with set_actor(sol):
+            services.shield_review(shield=amy_shield, by=sol, review_on=IN_90_DAYS, note="Seen")
+        sign_in(client, sol)
+        html = client.get(reverse("audit:child_history", args=[amy.contactpoint_id]))
+        html = html.content.decode()
+        assert f"Review note: {NOTE_WITHHELD} → Seen" in html
+        assert "Reviewed by: an officer of another organisation → Sol (sol)" in html
+        assert "Mum asked us" not in html and "Sam" not in html
 
     def test_an_officer_who_moved_to_the_records_la_is_not_named_for_what_she_did_before(
         self, client
