@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from itertools import pairwise
 from typing import Any
 
@@ -198,6 +198,9 @@ class ChangesContext:
     # The organisations (a child's LA) the entries' fields name, by id as logged: their
     # names. Only fields shown unmasked name one, where the child's addresses show too.
     organisations: dict[str, str] = field(default_factory=dict)
+    # For each shield's entry (by its pk) and field it changed, when the value it replaced
+    # was written (``_written_at``): the officer an old value names is judged as she was then.
+    written_at: dict[tuple[int, str], datetime] = field(default_factory=dict)
     # Each actor's change log, read once for a page, to tell where she worked when she acted
     # (``user_organisation_then``).
     moves: dict[int, list[LogEntry]] = field(default_factory=dict)
@@ -240,6 +243,7 @@ def changes_context(entries: Sequence[Any]) -> ChangesContext:
         owners=_owners(entries),
         protected_by=_protected_by(entries),
         users=_users_named(entries),
+        written_at=_written_at(entries),
         organisations={
             str(pk): name
             for pk, name in Organisation.objects.filter(
@@ -297,6 +301,20 @@ def _users_named(entries: Iterable[Any]) -> dict[str, User | None]:
     )
     found = {str(user.pk): user for user in named}
     return {pk: found.get(pk) for pk in ids}
+
+
+def _written_at(entries: Sequence[Any]) -> dict[tuple[int, str], datetime]:
+    """``ChangesContext.written_at``: for each shield's entry and field it changed, the time
+    of the entry before it, among these, that changed that field of that shield."""
+    last: dict[tuple[str, str], datetime] = {}
+    found: dict[tuple[int, str], datetime] = {}
+    shields = (entry for entry in entries if _model(entry) == SHIELD)
+    for entry in sorted(shields, key=lambda entry: (entry.timestamp, entry.pk)):
+        for name in entry.changes_dict:
+            if (key := (str(entry.object_pk), name)) in last:
+                found[(entry.pk, name)] = last[key]
+            last[key] = entry.timestamp
+    return found
 
 
 def _ids_of(model: Any, entries: Iterable[Any]) -> set[str]:
@@ -593,7 +611,12 @@ def _service_hidden(entry: Any, viewer: User, context: ChangesContext, sensitive
 
 
 def user_named(
-    entry: Any, viewer: User, context: ChangesContext, user: User | None, email: str | None
+    entry: Any,
+    viewer: User,
+    context: ChangesContext,
+    user: User | None,
+    email: str | None,
+    at: datetime | None,
 ) -> tuple[str, bool]:
     """How a change history names a user: the one who made ``entry`` (its actor, with the
     ``email`` django-auditlog keeps beside it) or one its fields name (a shield's lifted_by,
@@ -609,7 +632,8 @@ def user_named(
     own organisation sees who she is, as it was when the entry was written (one who moves to
     the record's LA since brings none of it with her). A user since deleted is of no
     organisation known now: she may have been another's, so neither her email (whose address
-    may say which) nor her notes are told."""
+    may say which) nor her notes are told. ``at`` is when the entry named her (an old value:
+    when it was written; None where that is not known, when a shield's officer is withheld)."""
     if user is None and email is None:
         return NO_ACTOR, False
     officers_apart = _model(entry) == SHIELD and not is_national(viewer)
@@ -617,8 +641,8 @@ def user_named(
         if officers_apart:
             return ACTOR_DELETED, True
         return (f"{ACTOR_DELETED} ({email})" if email else ACTOR_DELETED), False
-    if officers_apart and user_organisation_then(user, entry.timestamp, context.moves) != str(
-        viewer.organisation_id
+    if officers_apart and (
+        at is None or user_organisation_then(user, at, context.moves) != str(viewer.organisation_id)
     ):
         return ACTOR_WITHHELD, True
     return str(user.audit_name), False
@@ -673,25 +697,30 @@ def change_shown(
     if protect or hidden_service:
         allowed = frozenset() if hidden_service else VISIBLE_WHEN_SHIELDED.get(model, frozenset())
         masked = set(changes) - allowed
-    actor_said, actor_withheld = user_named(entry, viewer, context, entry.actor, entry.actor_email)
+    actor_said, actor_withheld = user_named(
+        entry, viewer, context, entry.actor, entry.actor_email, entry.timestamp
+    )
     if actor_withheld:
         changes = {name: values for name, values in changes.items() if name not in OFFICERS_OWN}
+
+    def named(name: str, side: int, logged: str) -> tuple[str, bool]:
+        # An old value names the user as she was when it was written.
+        at = entry.timestamp if side else context.written_at.get((entry.pk, name))
+        return user_named(entry, viewer, context, context.users[logged], "", at)
+
     # The next officer's review logs the note it replaced, written by the officer it names as
     # the reviewer before: withheld where she is, as on her own entry.
     for note, by in NOTE_BY.items():
         wrote = _logged(changes[by][0]) if note in changes and by in changes else ""
-        if (
-            wrote in context.users
-            and user_named(entry, viewer, context, context.users[wrote], "")[1]
-        ):
+        if wrote in context.users and named(by, 0, wrote)[1]:
             changes[note] = (NOTE_WITHHELD, changes[note][1])
 
-    def user_said(logged: str) -> str:
+    def user_said(name: str, side: int, logged: str) -> str:
         # A masked entry's shown fields (names, dates, a shield's reason) name no one; were
         # one added that did, its user would stay an id rather than be named.
         if protect or hidden_service or logged not in context.users:
             return logged
-        return user_named(entry, viewer, context, context.users[logged], "")[0]
+        return named(name, side, logged)[0]
 
     organisations = {} if protect or hidden_service else context.organisations
     return ChangeShown(
@@ -704,8 +733,8 @@ def change_shown(
         else entry.object_repr,
         changes={
             _field_label(entry, name): (
-                _value_said(entry, name, old, user_said, organisations),
-                _value_said(entry, name, new, user_said, organisations),
+                _value_said(entry, name, old, partial(user_said, name, 0), organisations),
+                _value_said(entry, name, new, partial(user_said, name, 1), organisations),
             )
             for name, (old, new) in changes.items()
             if name not in masked

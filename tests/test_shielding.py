@@ -2123,11 +2123,13 @@ class TestRecordsAlongside:
         assert f"Review note: {NOTE_WITHHELD} → Reviewed again" in html
         assert "Still at the refuge" not in html
 
-    def test_another_las_officers_note_is_not_told_by_the_next_review(self, client):
+    @pytest.mark.parametrize("sam_moved_too", [False, True])
+    def test_another_las_officers_note_is_not_told_by_the_next_review(self, client, sam_moved_too):
         """Sam reviewed Amy's shield with a note while she was Northshire's; a feed has since
         moved her record to Southshire, whose officer Sol reviewed it next. Sol, also its
         auditor, read Sam's note as what his own review replaced, where Sam's own entry
-        withholds it and him."""
+        withholds it and him; and, Sam having since moved to Southshire too, Sam's name, as
+        Sol's review named him then. Sam is judged as he was when he wrote it."""
         amy = make_child(given_name="Amy")
         amy_shield = shield_by_sam(amy)
         officer = User.objects.get(username="sam")
@@ -2136,6 +2138,9 @@ class TestRecordsAlongside:
                 shield=amy_shield, by=officer, review_on=IN_90_DAYS, note="Mum asked us"
             )
         Child.objects.filter(pk=amy.pk).update(local_authority=southshire())
+        if sam_moved_too:
+            officer.organisation = southshire()
+            officer.save()
         sol = make_user("sol", Role.AUDITOR, Role.SHIELDING_OFFICER, organisation=southshire())
         with set_actor(sol):
             services.shield_review(shield=amy_shield, by=sol, review_on=IN_90_DAYS, note="Seen")
