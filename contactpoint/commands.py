@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -36,6 +37,19 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return number
+
+
+def positive_int_up_to(most: int) -> Callable[[str], int]:
+    """An argparse type for counts from 1 to ``most``: past it, the months or years they count
+    would run beyond the dates Python can hold (a traceback, not a message), or to no purpose."""
+
+    def parse(value: str) -> int:
+        number = positive_int(value)
+        if number > most:
+            raise argparse.ArgumentTypeError(f"{value} must be at most {most}")
+        return number
+
+    return parse
 
 
 def local_authority(code: str) -> Organisation:

@@ -33,7 +33,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     """No setting is a negative number; many make sense only from 1 (``minimum``), and some
-    only up to a bound (``maximum``: a score out of 100)."""
+    only up to a ``maximum`` (a score out of 100, the years events are kept)."""
     value = os.environ.get(name)
     if value is None or value == "":
         return default

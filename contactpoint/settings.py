@@ -282,9 +282,15 @@ if LOADTEST_CEILING and PRODUCTION and not LOADTEST_ON_PRODUCTION_SETTINGS:
 # The demo data's fixed seed, so every newcomer sees the same children.
 DEMO_SEED = env_int("DEMO_SEED", 2009)
 
-# The access log (audit app): how long events are kept, and how far ahead partitions exist.
-AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 7, minimum=1)
+# The access log (audit app): how long events are kept, and how far ahead partitions exist,
+# each with the most it may be (audit_retention and audit_partitions refuse more): far more
+# counts back or on past the years a date can have.
+AUDIT_RETENTION_MOST_YEARS = 100
+AUDIT_RETENTION_YEARS = env_int(
+    "AUDIT_RETENTION_YEARS", 7, minimum=1, maximum=AUDIT_RETENTION_MOST_YEARS
+)
 AUDIT_PARTITION_MONTHS_AHEAD = 3
+AUDIT_PARTITION_MOST_MONTHS_AHEAD = 120
 # The "many records viewed in a short time" report: this many record views in 10 minutes.
 AUDIT_MANY_VIEWS = env_int("AUDIT_MANY_VIEWS", 30, minimum=1)
 # The most events one CSV export holds: streamed at about 35,000 a second, a larger one would

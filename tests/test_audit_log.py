@@ -300,6 +300,19 @@ class TestPartitions:
             day=1
         ) - timedelta(days=31)
 
+    @pytest.mark.parametrize(
+        "arguments",
+        [("audit_partitions", "--months-ahead", "999999"), ("audit_retention", "--years", "99999")],
+    )
+    def test_a_count_past_the_dates_a_month_can_have_is_refused_in_one_line(self, arguments):
+        """Partitions for ten thousand years on, or a retention reaching back before year 1,
+        were a ValueError's traceback from the date arithmetic; now a message, and exit 2."""
+        from tests.commands import run_manage
+
+        result = run_manage(*arguments)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().count("\n") == 0 and "must be at most" in result.stderr
+
     def test_an_event_in_a_month_without_a_partition_is_refused(self):
         with pytest.raises(DatabaseError, match="no partition"), transaction.atomic():
             AuditEvent.objects.create(

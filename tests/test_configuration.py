@@ -66,6 +66,10 @@ def test_a_negative_or_too_small_number_fails_at_start_up(monkeypatch):
     monkeypatch.setenv("SOME_NUMBER", "0")
     with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be at least 1, not 0"):
         env_int("SOME_NUMBER", 3, minimum=1)
+    # Seven hundred years of access log kept counts back past the first year a date can have.
+    monkeypatch.setenv("AUDIT_RETENTION_YEARS", "700")
+    with pytest.raises(ImproperlyConfigured, match="AUDIT_RETENTION_YEARS must be at most 100"):
+        env_int("AUDIT_RETENTION_YEARS", 7, minimum=1, maximum=100)
     for value in ("high", "nan", "inf"):
         monkeypatch.setenv("SOME_WEIGHT", value)
         with pytest.raises(ImproperlyConfigured, match="SOME_WEIGHT must be a"):

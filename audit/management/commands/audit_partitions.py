@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from audit.integrity import partitions, partitions_ensure
 from contactpoint.commands import Command as BaseCommand
-from contactpoint.commands import positive_int
+from contactpoint.commands import positive_int_up_to
 
 
 class Command(BaseCommand):
@@ -22,8 +22,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--months-ahead", type=positive_int, default=settings.AUDIT_PARTITION_MONTHS_AHEAD,
-            help="months after this one to have partitions for (default %(default)s)",
+            "--months-ahead", type=positive_int_up_to(settings.AUDIT_PARTITION_MOST_MONTHS_AHEAD),
+            default=settings.AUDIT_PARTITION_MONTHS_AHEAD,
+            help="months after this one to have partitions for (default %(default)s; at most "
+            f"{settings.AUDIT_PARTITION_MOST_MONTHS_AHEAD})",
         )  # fmt: skip
 
     def handle(self, *args: Any, months_ahead: int, **options: Any) -> None:

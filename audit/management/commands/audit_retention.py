@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.integrity import retention_apply
 from contactpoint.commands import Command as BaseCommand
-from contactpoint.commands import positive_int
+from contactpoint.commands import positive_int_up_to
 
 
 class Command(BaseCommand):
@@ -27,8 +27,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--years", type=positive_int, default=settings.AUDIT_RETENTION_YEARS,
-            help="years to keep (default AUDIT_RETENTION_YEARS: %(default)s)",
+            "--years", type=positive_int_up_to(settings.AUDIT_RETENTION_MOST_YEARS),
+            default=settings.AUDIT_RETENTION_YEARS,
+            help="years to keep (default AUDIT_RETENTION_YEARS: %(default)s; at most "
+            f"{settings.AUDIT_RETENTION_MOST_YEARS})",
         )  # fmt: skip
 
     def handle(self, *args: Any, years: int, **options: Any) -> None:
