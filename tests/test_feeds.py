@@ -780,6 +780,23 @@ class TestImportCommand:
         assert report[1][0] == "3" and report[1][1].startswith("gender: unknown code 'x'")
         assert "Read 1 row of" in capsys.readouterr().out
 
+    @pytest.mark.parametrize("report", ["a-folder", "no-such-folder/rejected.csv"])
+    def test_a_report_that_cannot_be_written_stops_the_import_before_it_starts(
+        self, tmp_path, school, report
+    ):
+        """The valid rows were imported and then the report failed, as a traceback: Dana
+        read that as nothing imported, and the rows left out were written nowhere."""
+        from django.core.management.base import CommandError
+
+        (tmp_path / "a-folder").mkdir()
+        path = self.write(tmp_path, census({}, {"upn": upn("352214300102"), "gender": "x"}))
+        with pytest.raises(CommandError, match="cannot be written, for the rows left out"):
+            import_feed_today(
+                "--source", "school_census", "--skip-invalid",
+                "--report", str(tmp_path / report), str(path),
+            )  # fmt: skip
+        assert not FeedImport.objects.exists() and not Child.objects.exists()
+
     @pytest.mark.parametrize(
         ("rows", "options", "told"),
         [

@@ -3,6 +3,7 @@ and apply a feed file."""
 
 import argparse
 import csv
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -71,6 +72,16 @@ class Command(BaseCommand):
             raise CommandError(
                 "--local-authority is needed for child benefit and LA system files", returncode=2
             )
+        # With --skip-invalid the rows found wanting are written out after the others are
+        # imported: a report that cannot be written must stop the import first, not follow it
+        # as a traceback that reads as though nothing was imported.
+        report = options["report"] or path.with_name(path.name + ".rejected.csv")
+        if options["skip_invalid"] and not _writable(report):
+            raise CommandError(
+                f"{report} cannot be written, for the rows left out (--report). Nothing has been "
+                "imported.",
+                returncode=2,
+            )
         content = path.read_bytes()
         with (
             tqdm(unit=" rows", desc="Importing", disable=None, file=sys.stderr) as bar,
@@ -125,7 +136,6 @@ class Command(BaseCommand):
             )
             sys.exit(1)
         if validation.rejected:
-            report = options["report"] or path.with_name(path.name + ".rejected.csv")
             self._write_rejected(report, source, validation)
             self.stdout.write(f"{len(validation.rejected)} rejected rows written to {report}")
         if outcome.extracted_later is not None:
@@ -166,6 +176,13 @@ class Command(BaseCommand):
                         *(_inert(values.get(c, "")) for c in COLUMNS[source]),
                     ]
                 )
+
+
+def _writable(report: Path) -> bool:
+    """Whether a file can be written at ``report`` (made anew, or over one there)."""
+    if report.exists():
+        return report.is_file() and os.access(report, os.W_OK)
+    return report.parent.is_dir() and os.access(report.parent, os.W_OK)
 
 
 def _extract_date(value: str) -> date:
