@@ -102,9 +102,11 @@ def sign_out_noted(request: HttpRequest) -> bool:
 def session_replaced_note(request: HttpRequest, *, by: User) -> None:
     """The session the browser held, if signed in, ends as ``by`` signs in (or is refused)
     over it: an event on its user says so, where her LA's auditors see her session end and
-    why. Not her sign-out, which she did not make; and no session key, which is a secret."""
+    why. Not her sign-out, which she did not make; and no session key, which is a secret.
+    Nor where another request ended it as this one ran (her "Sign out" in another tab): that
+    one's event says so, and a session ends once (``still_stored``)."""
     held = getattr(request, "user", None)
-    if isinstance(held, User):
+    if isinstance(held, User) and still_stored(request.session):
         audit_also(
             request,
             action=Action.SESSION_REPLACED,

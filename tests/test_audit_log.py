@@ -1,14 +1,17 @@
 """Every request is an access event, written in its own transaction and kept append-only."""
 
 from datetime import UTC, date, datetime, timedelta
+from http.cookies import SimpleCookie
 from ipaddress import ip_network
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import DatabaseError, connection, transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import middleware
 from accounts.models import User
 from audit.models import Action, AuditEvent, AuditSeal
 from directory.models import Child
@@ -114,6 +117,28 @@ class TestEveryRequestIsAnEvent:
         assert ended.request_id == events(action=Action.SIGN_IN)[0].request_id
         assert replaced_key not in str(AuditEvent.objects.values().get(pk=ended.pk))
         assert not Session.objects.filter(session_key=replaced_key).exists()
+
+    def test_a_session_she_signs_out_of_as_another_signs_in_over_it_ends_once(
+        self, client, monkeypatch
+    ):
+        """Priya clicks "Sign out" in one tab of a shared computer as Sam signs in in another,
+        at the same moment: the sign-in read her session before her sign-out ended it. Her
+        LA's auditors read her sign-out, and not her session replaced by Sam's as well."""
+        left, signing_in = priya(), sam()
+        sign_in(client, left)
+        tab = Client()
+        tab.cookies = SimpleCookie(client.cookies.output(header="", sep=";"))
+        noted = middleware.session_replaced_note
+
+        def once_she_has_signed_out(request, *, by):
+            # The sign-in has read her session; her other tab's "Sign out" ends it first.
+            assert tab.post(reverse("accounts:logout")).status_code == 302
+            noted(request, by=by)
+
+        monkeypatch.setattr(middleware, "session_replaced_note", once_she_has_signed_out)
+        client.post(reverse("accounts:login"), {"username": "sam", "password": PASSWORD})
+        assert [event.action for event in events(user_id=left.pk)] == [Action.SIGN_OUT]
+        assert events(action=Action.SIGN_IN)[0].user_id == signing_in.pk
 
     def test_a_refused_sign_in_over_a_session_still_open_there_ends_it_on_its_users_log(
         self, client
