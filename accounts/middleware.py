@@ -26,8 +26,19 @@ from accounts.sessions import RENEWED_HERE, kept_if_renewed
 from audit.models import Action
 from audit.recorder import audit_also, audit_note, session_replaced_note, sign_out_noted
 
-# Reachable by anyone: signing in, a new user's set-up link, and the health check.
-PUBLIC_VIEWS = frozenset({"accounts:login", "accounts:setup", "health", "loadtest_ceiling"})
+# Reachable by anyone: signing in, a new user's set-up link, the health check, and the footer's
+# pages, which show no data (someone who cannot sign in may need the accessibility statement).
+PUBLIC_VIEWS = frozenset(
+    {
+        "accounts:login",
+        "accounts:setup",
+        "health",
+        "loadtest_ceiling",
+        "accessibility",
+        "cookies",
+        "privacy",
+    }
+)
 # Reachable after the password but before the second factor.
 FIRST_FACTOR_VIEWS = frozenset({"accounts:two_factor", "accounts:enrol", "accounts:logout"})
 

@@ -7,6 +7,9 @@ from directory import converters  # noqa: F401 - registers the ContactPoint ID U
 urlpatterns = [
     path("health/", health.health, name="health"),
     path("", views.home, name="home"),
+    path("accessibility/", views.accessibility, name="accessibility"),
+    path("cookies/", views.cookies, name="cookies"),
+    path("privacy/", views.privacy, name="privacy"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
     path("", include("directory.urls")),

@@ -45,6 +45,8 @@ def test_the_sign_in_and_error_pages(page):
     assert violations(page) == [], "sign-in with errors"
     check(page, "/accounts/set-up/not-a-token/")
     page.console_errors.clear()  # that page is a 404 on purpose
+    for path in ("/accessibility/", "/cookies/", "/privacy/"):  # the footer's pages
+        check(page, path)
 
 
 def test_a_practitioners_pages(page):

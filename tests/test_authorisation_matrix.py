@@ -79,6 +79,10 @@ INVOLVED = {name: OK for name in ("priya", "owen", "xavier")}
 MATRIX: dict[str, Row] = {
     "home": Row("GET", "", everyone(OK)),
     "health": Row("GET", "", {name: OK for name in PERSONAS}),
+    # The footer's pages show no data; someone who cannot sign in may need them most.
+    "accessibility": Row("GET", "", {name: OK for name in PERSONAS}),
+    "cookies": Row("GET", "", {name: OK for name in PERSONAS}),
+    "privacy": Row("GET", "", {name: OK for name in PERSONAS}),
     "accounts:login": Row("GET", "", {name: OK for name in PERSONAS}),
     # Sign-out ends at the sign-in page, whether or not there was a session to end.
     "accounts:logout": Row("POST", "", {name: LOGIN for name in PERSONAS}),

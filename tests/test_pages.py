@@ -9,6 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from directory.models import years_before
 from tests.personas import lee, priya, sign_in
 
@@ -184,3 +185,63 @@ def test_an_unknown_page_is_a_govuk_404_that_repeats_nothing_from_the_request(cl
 
 def test_debug_is_off():
     assert settings.DEBUG is False
+
+
+FOOTER_PAGES = {
+    "accessibility": "Accessibility statement for ContactPoint",
+    "cookies": "Cookies",
+    "privacy": "Privacy",
+}
+
+
+class TestFooterPages:
+    """The accessibility statement (which the accessibility regulations require), the cookies
+    page and the privacy page: linked from every page's footer and readable without signing
+    in, as someone who cannot sign in may need them most."""
+
+    @pytest.mark.parametrize("name", FOOTER_PAGES)
+    def test_anyone_can_read_it_before_signing_in(self, client, name):
+        response = client.get(reverse(name))
+        assert response.status_code == 200
+        assert f'<h1 class="govuk-heading-l">{FOOTER_PAGES[name]}</h1>' in response.content.decode()
+
+    @pytest.mark.parametrize("name", FOOTER_PAGES)
+    def test_reading_it_is_an_audit_event_like_every_page(self, client, name):
+        client.get(reverse(name))
+        assert AuditEvent.objects.filter(path=reverse(name), status=200).exists()
+
+    def test_the_sign_in_page_and_a_signed_in_page_link_to_each_in_the_footer(self, client):
+        signed_out = client.get(reverse("accounts:login")).content.decode()
+        sign_in(client, priya())
+        signed_in = client.get("/").content.decode()
+        for html in (signed_out, signed_in):
+            footer = html[html.index('<footer class="govuk-footer">') :]
+            for name in FOOTER_PAGES:
+                assert f'class="govuk-footer__link" href="{reverse(name)}"' in footer
+
+    def test_the_cookies_page_names_every_cookie_the_service_sets(self, client):
+        """Signing in, using a form, and being told something on the next page (here, that an
+        idle session was signed out) sets every cookie the service uses."""
+        client.get(reverse("accounts:login"))
+        sign_in(client, priya())
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        client.get("/")  # signed out, with a message for the sign-in page
+        set_by_the_service = set(client.cookies)
+        assert {settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME, "messages"} <= (
+            set_by_the_service
+        )
+        html = client.get(reverse("cookies")).content.decode()
+        named = set(re.findall(r'<td class="govuk-table__cell">([\w-]+)</td>', html))
+        assert set_by_the_service <= named
+
+    def test_the_cookies_page_gives_the_session_time_outs_in_force(self, client, settings):
+        settings.SESSION_IDLE_TIMEOUT = timedelta(minutes=15)
+        html = client.get(reverse("cookies")).content.decode()
+        assert "after 15 minutes without using the service" in html
+
+    def test_the_privacy_page_gives_the_audit_retention_in_force(self, client, settings):
+        settings.AUDIT_RETENTION_YEARS = 8
+        html = client.get(reverse("privacy")).content.decode()
+        assert "They are kept for 8 years and cannot be changed." in html
