@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
 from accounts.middleware import TIMED_OUT_MINUTES, duration_in_words
 from accounts.models import User
@@ -338,22 +339,85 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
     form = PeriodForm(request.GET or None)
     start, end = form.period()
     _note_query(request, "anomalies", {"date_from": start.isoformat(), "date_to": end.isoformat()})
-    reports = selectors.anomalies(auditor, start, end)
-    reports = _reports_said(reports)
-    # Overrides and views of shielded records are listed by the child's ContactPoint ID: the
-    # event names each, so that her access history shows who read it here.
+    reports = _reports_said(selectors.anomalies(auditor, start, end))
+    audit_note(request, result_ids=_children_listed(reports))
+    context = {"form": form, "start": start, "end": end, "reports": reports}
+    if not form.is_bound or form.is_valid():
+        # The period shown, in the one-value form that the reports read back.
+        context["export_query"] = urlencode(
+            {"date_from": start.isoformat(), "date_to": end.isoformat()}
+        )
+    return render(request, "audit/anomalies.html", context)
+
+
+def _children_listed(reports: list[selectors.Anomaly]) -> list[str]:
+    """The ContactPoint IDs the reports list (overrides, views of shielded records), once
+    each: the auditor's event names each, so that the child's access history shows who read
+    it there."""
     listed = [
         row[report.columns.index(CHILD_COLUMN)]
         for report in reports
         if CHILD_COLUMN in report.columns
         for row in report.rows
     ]
-    audit_note(request, result_ids=[cpid for cpid in dict.fromkeys(listed) if cpid])
-    return render(
+    return [cpid for cpid in dict.fromkeys(listed) if cpid]
+
+
+@permission_required(Permission.READ_AUDIT)
+def anomaly_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The anomaly reports of the period as one CSV file (DESIGN.md: auditors run reports and
+    export them): a row for each row of each report, under the report's title, in the columns
+    of all the reports; the same rows, named the same way, as the page shows."""
+    auditor = signed_in_user(request)
+    # Bound even when empty (the last 7 days), so that a report too long can be its error.
+    form = PeriodForm(request.GET)
+    start, end = form.period()
+    criteria = {"date_from": start.isoformat(), "date_to": end.isoformat()}
+    refused = {"form": form, "start": start, "end": end, "reports": []}
+    if not form.is_valid():
+        _note_query(request, "anomalies_csv", {"refused": "invalid"})
+        return render(request, "audit/anomalies.html", refused, status=400)
+    reports = _reports_said(selectors.anomalies(auditor, start, end))
+    if any(report.more for report in reports):
+        # A file cut short would look whole: the page says so, a spreadsheet would not.
+        form.add_error(
+            None,
+            f"A report finds more than {selectors.ANOMALY_ROWS:,} rows. Choose a shorter "
+            "period and download again",
+        )
+        _note_query(request, "anomalies_csv", {**criteria, "refused": "too_many"})
+        return render(request, "audit/anomalies.html", refused, status=400)
+    audit_note(
         request,
-        "audit/anomalies.html",
-        {"form": form, "start": start, "end": end, "reports": reports},
+        action=Action.EXPORT,
+        search_criteria={"query": "anomalies_csv", **criteria},
+        result_ids=_children_listed(reports),
     )
+    columns = list(dict.fromkeys(column for report in reports for column in report.columns))
+
+    def rows() -> Iterator[str]:
+        writer = csv.writer(_Line())
+        # The byte-order mark, as ``export_csv``'s: spreadsheets read the file as UTF-8.
+        yield "\ufeff" + writer.writerow(["Report", *columns])
+        for report in reports:
+            for row in report.rows:
+                cells = dict(zip(report.columns, row, strict=True))
+                said = [report.title, *(_cell(cells.get(column, "")) for column in columns)]
+                yield writer.writerow([_inert(value) for value in said])
+
+    # Streamed as the event export is: every file the auditors' screens give is.
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="contactpoint-anomalies.csv"'
+    return response
+
+
+def _cell(value: Any) -> Any:
+    """A moment in UK time, to the second, as a spreadsheet reads it; a naive one is UK time
+    already, as the reports' queries give it (``moment_said``)."""
+    if isinstance(value, datetime):
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        return local.strftime("%Y-%m-%d %H:%M:%S")
+    return value
 
 
 # How an anomaly report heads the column of the children it lists (``selectors.anomalies``).

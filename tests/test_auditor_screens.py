@@ -1616,3 +1616,96 @@ def test_a_report_covers_a_year_at_most(ada_client, page):
 def test_the_event_list_may_cover_any_period(ada_client):
     html = ada_client.get(EVENTS, {"date_from": "2020-01-01"}).content.decode()
     assert "govuk-error-summary" not in html
+
+
+def anomalies_csv(response) -> list[dict[str, str]]:
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+class TestAnomalyExport:
+    """Auditors run reports and export them (DESIGN.md): Ada downloads the anomaly reports of
+    the period she is looking at, one row for each row the page lists."""
+
+    def test_each_reports_rows_are_in_the_file_under_its_title(self, ada_client):
+        user, child = priya(), make_child()
+        event(user, action=Action.OVERRIDE, child_contactpoint_id=child.contactpoint_id,
+              reason="Section 47 enquiry")  # fmt: skip
+        event(user, action=Action.SEARCH, result_count=3, at=timezone.now() - timedelta(hours=2))
+        rows = anomalies_csv(ada_client.get(reverse("audit:anomaly_export")))
+        overrides = [row for row in rows if row["Report"] == "Shield overrides"]
+        assert [(row["ContactPoint ID"], row["Reason"]) for row in overrides] == [
+            (child.contactpoint_id, "Section 47 enquiry")
+        ]
+        # Named as the page names her, at the moment the page shows, to the second.
+        page = ada_client.get(ANOMALIES).content.decode()
+        assert overrides[0]["User"] in page and "priya" in overrides[0]["User"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", overrides[0]["When"])
+        searches = [row for row in rows if row["Report"].startswith("Searches with no record")]
+        assert [row["Results"] for row in searches] == ["3"]
+
+    def test_it_covers_the_period_asked_for_only(self, ada_client):
+        event(priya(), action=Action.OVERRIDE, child_contactpoint_id="123456789018",
+              reason="Long ago", at=datetime(2026, 11, 3, 12, 0, tzinfo=UTC))  # fmt: skip
+        asked = {"date_from": "2026-11-03", "date_to": "2026-11-03"}
+        rows = anomalies_csv(ada_client.get(reverse("audit:anomaly_export"), asked))
+        assert [row["Reason"] for row in rows if row["Report"] == "Shield overrides"] == [
+            "Long ago"
+        ]
+        this_week = anomalies_csv(ada_client.get(reverse("audit:anomaly_export")))
+        assert [row for row in this_week if row["Report"] == "Shield overrides"] == []
+
+    def test_an_la_auditors_file_holds_only_what_her_page_shows(self, ada_client):
+        event(xavier(), action=Action.OVERRIDE, child_contactpoint_id="999999999999",
+              child_local_authority_id=southshire().pk, reason="Not Northshire's")  # fmt: skip
+        rows = anomalies_csv(ada_client.get(reverse("audit:anomaly_export")))
+        assert "Not Northshire's" not in str(rows)
+
+    def test_the_download_is_an_export_event_naming_the_children_it_lists(self, ada_client):
+        child = make_child()
+        event(priya(), action=Action.OVERRIDE, child_contactpoint_id=child.contactpoint_id,
+              reason="Section 47 enquiry")  # fmt: skip
+        ada_client.get(reverse("audit:anomaly_export"))
+        download = AuditEvent.objects.get(
+            user_id=ada_client.auditor.pk, path=reverse("audit:anomaly_export")
+        )
+        assert download.action == Action.EXPORT
+        assert download.result_ids == [child.contactpoint_id]
+        assert (download.search_criteria or {}).get("query") == "anomalies_csv"
+        history = reverse("audit:child_history", args=[child.contactpoint_id])
+        assert reverse("audit:anomaly_export") in ada_client.get(history).content.decode()
+
+    def test_the_page_offers_the_download_of_the_period_it_shows(self, ada_client):
+        html = ada_client.get(
+            ANOMALIES, {"date_from": "2026-11-03", "date_to": "2026-11-04"}
+        ).content.decode()
+        link = reverse("audit:anomaly_export") + "?date_from=2026-11-03&amp;date_to=2026-11-04"
+        assert f'href="{link}"' in html
+        wrong = ada_client.get(ANOMALIES, {"date_from": "2026-11-04", "date_to": "2026-11-03"})
+        assert reverse("audit:anomaly_export") not in wrong.content.decode()
+
+    def test_a_wrong_period_gets_a_clear_message_and_no_file(self, ada_client):
+        response = ada_client.get(
+            reverse("audit:anomaly_export"), {"date_from": "2026-11-04", "date_to": "2026-11-03"}
+        )
+        assert response.status_code == 400
+        assert "Date to must be the same as or after date from" in response.content.decode()
+        assert not AuditEvent.objects.filter(action=Action.EXPORT).exists()
+
+    def test_a_report_longer_than_the_page_lists_is_refused_not_cut_short(
+        self, ada_client, monkeypatch
+    ):
+        from audit import selectors
+
+        monkeypatch.setattr(selectors, "ANOMALY_ROWS", 1)
+        user = priya()
+        for reason in ("First", "Second"):
+            event(user, action=Action.OVERRIDE, child_contactpoint_id="123456789018",
+                  reason=reason)  # fmt: skip
+        response = ada_client.get(reverse("audit:anomaly_export"))
+        assert response.status_code == 400
+        html = response.content.decode()
+        assert "A report finds more than 1 rows. Choose a shorter period" in html
+        assert "Second" not in html and "First" not in html
+        assert not AuditEvent.objects.filter(action=Action.EXPORT).exists()

@@ -106,6 +106,7 @@ MATRIX: dict[str, Row] = {
     "audit:child_history": Row("GET", "child", only({"ada": OK})),
     "audit:user_activity": Row("GET", "priya", only({"ada": OK})),
     "audit:anomalies": Row("GET", "", only({"ada": OK})),
+    "audit:anomaly_export": Row("GET", "", only({"ada": OK})),
     "audit:charts": Row("GET", "", only({"ada": OK})),
     "directory:search": Row("GET", "", only(CHILD_FACING)),
     "directory:child_record": Row("GET", "child", only(CHILD_FACING)),
