@@ -863,6 +863,23 @@ class TestMyInvolvement:
         ).content.decode()
         assert "Select one of the options for your service" in html, "only hers is kept"
 
+    @pytest.mark.parametrize(
+        "kind",
+        [Service.Kind.SEXUAL_HEALTH, Service.Kind.MENTAL_HEALTH, Service.Kind.SUBSTANCE_MISUSE],
+    )
+    def test_a_sensitive_service_is_not_hers_to_record_from_the_record_page(self, client, kind):
+        """A sensitive service is recorded only with the child's consent or where significant
+        harm is suspected, with the reason (DESIGN.md): the record page asks for neither, so
+        it neither offers her LA's sensitive service nor takes one posted to it."""
+        user, child = priya(), make_child()
+        sensitive = make_service(kind, name="Northshire Confidential Service")
+        sign_in(client, user)
+        url = record_url(child, "my-involvement/")
+        assert "Northshire Confidential Service" not in client.get(url).content.decode()
+        response = client.post(url, self.form(service=str(sensitive.pk)))
+        assert "Select one of the options for your service" in response.content.decode()
+        assert not Involvement.objects.filter(child=child).exists()
+
     def test_a_change_from_a_tab_left_open_after_ending_it_records_nothing(self, client):
         """Priya ended her involvement in one tab, then saved the change form still open in
         another: she is told it has ended, rather than a new involvement being recorded that
