@@ -2814,6 +2814,30 @@ class TestBrokeredContact:
         assert event.child_local_authority_id == amelia.local_authority_id
         assert event.result_ids == [duplicate.contactpoint_id]
 
+    def test_another_las_officer_neither_sees_nor_answers_a_request(self, client):
+        """Contact is brokered by the child's own LA team (DESIGN.md): Southshire's shielding
+        officer is not told that a Northshire child has a request waiting, her queue does not
+        list it, and its page does not exist for her."""
+        child = shielded_child()
+        sign_in(client, priya())
+        client.post(
+            reverse("shielding:request_contact", args=[child.contactpoint_id]),
+            {"service": "Health visiting", "reason": "Missed immunisations",
+             "reply_to": "01632 960555"},
+        )  # fmt: skip
+        made = ContactRequest.objects.get()
+        sign_in(client, make_user("sian", Role.SHIELDING_OFFICER, organisation=southshire()))
+        dashboard = client.get(reverse("shielding:dashboard")).content.decode()
+        assert "0 requests for contact are waiting" in dashboard
+        queue = client.get(reverse("shielding:contact_queue")).content.decode()
+        assert child.contactpoint_id_display not in queue
+        assert client.get(reverse("shielding:contact_request", args=[made.pk])).status_code == 404
+        sign_in(client, sam())
+        assert (
+            child.contactpoint_id_display
+            in client.get(reverse("shielding:contact_queue")).content.decode()
+        )
+
     def test_a_request_sent_twice_is_kept_once_and_another_is_kept_too(self, client):
         child = shielded_child()
         sign_in(client, priya())
