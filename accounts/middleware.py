@@ -26,18 +26,14 @@ from accounts.sessions import RENEWED_HERE, kept_if_renewed
 from audit.models import Action
 from audit.recorder import audit_also, audit_note, session_replaced_note, sign_out_noted
 
+# The footer's pages, which show no data: readable by anyone (someone who cannot sign in may
+# need the accessibility statement), and a session that has ended ends there too
+# (``_ended_on_a_footer_page``).
+FOOTER_VIEWS = frozenset({"accessibility", "cookies", "privacy"})
 # Reachable by anyone: signing in, a new user's set-up link, the health check, and the footer's
-# pages, which show no data (someone who cannot sign in may need the accessibility statement).
+# pages.
 PUBLIC_VIEWS = frozenset(
-    {
-        "accounts:login",
-        "accounts:setup",
-        "health",
-        "loadtest_ceiling",
-        "accessibility",
-        "cookies",
-        "privacy",
-    }
+    {"accounts:login", "accounts:setup", "health", "loadtest_ceiling", *FOOTER_VIEWS}
 )
 # Reachable after the password but before the second factor.
 FIRST_FACTOR_VIEWS = frozenset({"accounts:two_factor", "accounts:enrol", "accounts:logout"})
@@ -313,6 +309,25 @@ def _ended_by_new_password(request: HttpRequest) -> None:
         audit_also(request, action=Action.SIGN_OUT, user=account, detail=dict(PASSWORD_CHANGED))
 
 
+def _ended_on_a_footer_page(request: HttpRequest) -> None:
+    """A session that has ended (timed out, her account changed or her access ended) ends on a
+    footer page as on any other, and the page shows nobody signed in: on a shared computer,
+    whoever opens it after her sees no menu of hers, and its event is her sign-out, saying
+    why, not a page she read. The page itself is still shown, with what she is told."""
+    user = request.user
+    if not isinstance(user, User):
+        return
+    now = timezone.now()
+    ended = _session_problem(request, user, now)
+    access_problem = None if ended else user.access_problem(now)
+    if ended is None and access_problem is None:
+        return
+    told, why = ended or (None, {"access_ended": access_problem})
+    _signed_out(request, why)
+    if told is not None:
+        messages.info(request, told)
+
+
 class AccessControlMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -336,6 +351,8 @@ class AccessControlMiddleware:
     def _refusal(request: HttpRequest, name: str) -> HttpResponseBase | None:
         """Why this request may not reach the page ``name``, as the response; None if it may."""
         if name in PUBLIC_VIEWS:
+            if name in FOOTER_VIEWS:
+                _ended_on_a_footer_page(request)
             return None
         user = request.user
         if not isinstance(user, User):

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from accounts.models import User
+from audit.models import Action, AuditEvent
 from directory.models import years_before
 from tests.personas import lee, priya, sign_in
 
@@ -218,6 +219,37 @@ class TestFooterPages:
             footer = html[html.index('<footer class="govuk-footer">') :]
             for name in FOOTER_PAGES:
                 assert f'class="govuk-footer__link" href="{reverse(name)}"' in footer
+
+    def test_her_own_session_shows_her_menu_there(self, client):
+        sign_in(client, priya())
+        html = client.get(reverse("privacy")).content.decode()
+        assert "Sign out" in html and "Find a child" in html
+
+    @pytest.mark.parametrize("name", FOOTER_PAGES)
+    def test_a_session_that_has_timed_out_ends_there_and_shows_nobody_signed_in(self, client, name):
+        """On a shared computer, whoever opens a footer page after Priya's session timed out
+        sees no menu of hers, and the page's event is her sign-out, not a page she read."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        html = client.get(reverse(name)).content.decode()
+        assert "Sign out" not in html and "Find a child" not in html
+        assert "You have been signed out because you did nothing for 20 minutes" in html
+        seen = AuditEvent.objects.get(path=reverse(name))
+        assert (seen.action, seen.user_id) == (Action.SIGN_OUT, user.pk)
+        assert (seen.detail or {}).get("timed_out")
+        assert client.get(reverse("home")).status_code == 302  # signed out, not only hidden
+
+    def test_an_account_whose_access_ended_is_signed_out_there(self, client):
+        user = priya()
+        sign_in(client, user)
+        User.objects.filter(pk=user.pk).update(suspended_at=timezone.now())
+        html = client.get(reverse("cookies")).content.decode()
+        assert "Sign out" not in html and "Find a child" not in html
+        seen = AuditEvent.objects.get(path=reverse("cookies"))
+        assert (seen.action, seen.user_id) == (Action.SIGN_OUT, user.pk)
 
     def test_the_cookies_page_names_every_cookie_the_service_sets(self, client):
         """Signing in, using a form, and being told something on the next page (here, that an
