@@ -1537,6 +1537,10 @@ class TestChartsAndExport:
               search_criteria={"surname": "Sharma", "postcode": "NE9 9ZZ"})  # fmt: skip
         report = ada_client.get(reverse("audit:anomalies")).content.decode()
         assert "Sharma [shielded]" in report and "NE9 9ZZ" not in report
+        # And the reports' CSV, as the page.
+        rows = anomalies_csv(ada_client.get(reverse("audit:anomaly_export")))
+        assert [row["Searched for"] for row in rows if row["Searched for"]] == ["Sharma [shielded]"]
+        assert "NE9 9ZZ" not in str(rows)
 
     def test_the_csv_export_never_hands_a_spreadsheet_a_formula(self, ada_client):
         event(priya(), user_agent='=HYPERLINK("http://x.example","click")', path="-2+3")
@@ -1709,3 +1713,27 @@ class TestAnomalyExport:
         assert "A report finds more than 1 rows. Choose a shorter period" in html
         assert "Second" not in html and "First" not in html
         assert not AuditEvent.objects.filter(action=Action.EXPORT).exists()
+
+    def test_the_file_never_hands_a_spreadsheet_a_formula(self, ada_client):
+        """The reasons given for overrides and the names searched for are anyone's to type."""
+        user = priya()
+        user.last_name = "=cmd"
+        user.save()
+        event(user, action=Action.OVERRIDE, child_contactpoint_id=make_child().contactpoint_id,
+              reason='=HYPERLINK("http://x.example","click")')  # fmt: skip
+        event(user, action=Action.SEARCH, search_criteria={"surname": "=cmd"})
+        response = ada_client.get(reverse("audit:anomaly_export"))
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        assert '\'=HYPERLINK("http://x.example","click")' in cells and "'=cmd" in cells
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+    def test_a_national_auditors_file_holds_every_las_rows(self, client):
+        sign_in(client, make_user("nadia", Role.AUDITOR, organisation=operator()))
+        event(priya(), action=Action.OVERRIDE, child_contactpoint_id="111111111111",
+              reason="Northshire's")  # fmt: skip
+        event(xavier(), action=Action.OVERRIDE, child_contactpoint_id="222222222222",
+              child_local_authority_id=southshire().pk, reason="Southshire's")  # fmt: skip
+        rows = anomalies_csv(client.get(reverse("audit:anomaly_export")))
+        reasons = {row["Reason"] for row in rows if row["Report"] == "Shield overrides"}
+        assert reasons == {"Northshire's", "Southshire's"}
