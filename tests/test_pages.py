@@ -220,6 +220,13 @@ class TestFooterPages:
             for name in FOOTER_PAGES:
                 assert f'class="govuk-footer__link" href="{reverse(name)}"' in footer
 
+    def test_the_accessibility_statement_says_when_it_was_prepared_and_how(self, client):
+        """The regulations' model statement ends with its preparation: the date it was
+        prepared, last reviewed, and how the service was tested."""
+        html = client.get(reverse("accessibility")).content.decode()
+        preparation = html[html.index("Preparation of this accessibility statement") :]
+        assert re.search(r"prepared on \d{1,2} \w+ \d{4}\. It was last reviewed on", preparation)
+
     def test_her_own_session_shows_her_menu_there(self, client):
         sign_in(client, priya())
         html = client.get(reverse("privacy")).content.decode()
