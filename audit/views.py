@@ -24,6 +24,7 @@ from audit.forms import EventFilterForm, PeriodForm
 from audit.models import Action, AuditEvent
 from audit.recorder import LISTED_BESIDE, audit_also, audit_note
 from contactpoint.dates import moment_said
+from contactpoint.spreadsheets import as_text
 from directory.contactpoint_id import display as contactpoint_id_display
 from directory.contactpoint_id import normalise as contactpoint_id_normalise
 from directory.models import Child
@@ -486,16 +487,13 @@ class _Line:
         return value
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _inert(value: Any) -> Any:
     """A cell as a spreadsheet should take it: criteria and details as JSON; and text a
     spreadsheet would run as a formula (a user agent is anyone's to choose) kept as text, with
     the apostrophe spreadsheets themselves use for that."""
     if isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+    return as_text(value) if isinstance(value, str) else value
 
 
 @permission_required(Permission.READ_AUDIT)

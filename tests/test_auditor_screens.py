@@ -1543,11 +1543,15 @@ class TestChartsAndExport:
         assert "NE9 9ZZ" not in str(rows)
 
     def test_the_csv_export_never_hands_a_spreadsheet_a_formula(self, ada_client):
-        event(priya(), user_agent='=HYPERLINK("http://x.example","click")', path="-2+3")
+        user = priya()
+        event(user, user_agent='=HYPERLINK("http://x.example","click")', path="-2+3")
+        # Spreadsheets pass over spaces and line breaks before a formula.
+        event(user, user_agent=" =1+1", path="\n@SUM(1)")
         body = b"".join(ada_client.get(reverse("audit:export")).streaming_content).decode()
         cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
         assert '\'=HYPERLINK("http://x.example","click")' in cells and "'-2+3" in cells
-        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+        assert "' =1+1" in cells and "'\n@SUM(1)" in cells
+        assert not [cell for cell in cells if cell.lstrip()[:1] in ("=", "+", "-", "@")]
 
     def test_the_csv_export_opens_as_utf_8_in_a_spreadsheet(self, ada_client):
         """Without a byte-order mark Excel reads a CSV file as Windows-1252, and a search for

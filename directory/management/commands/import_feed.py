@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from contactpoint.commands import Command as BaseCommand
 from contactpoint.commands import local_authority
+from contactpoint.spreadsheets import as_text
 from directory.feed_import import feed_import, oldest_extract
 from directory.feeds import COLUMNS, FEED_SOURCES, error_report
 from directory.models import FeedImport, Source
@@ -173,7 +174,7 @@ class Command(BaseCommand):
                     [
                         number,
                         "; ".join(messages.get(number, [])),
-                        *(_inert(values.get(c, "")) for c in COLUMNS[source]),
+                        *(as_text(values.get(c, "")) for c in COLUMNS[source]),
                     ]
                 )
 
@@ -200,14 +201,3 @@ def _extract_date(value: str) -> date:
             f"{value} is more than a year ago: ask the feed's supplier for a new extract"
         )
     return day
-
-
-# What a spreadsheet would run as a formula, as the auditors' CSV export guards against too.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: str) -> str:
-    """A rejected row's cell as a data manager's spreadsheet should show it: a value the file
-    sent (anyone's free text) that a spreadsheet would run as a formula is kept as text, with
-    the apostrophe spreadsheets themselves use for that."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
