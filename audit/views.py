@@ -342,8 +342,9 @@ def anomaly_report(request: HttpRequest) -> HttpResponse:
     _note_query(request, "anomalies", {"date_from": start.isoformat(), "date_to": end.isoformat()})
     reports = _reports_said(selectors.anomalies(auditor, start, end))
     audit_note(request, result_ids=_children_listed(reports))
-    context = {"form": form, "start": start, "end": end, "reports": reports}
-    if not form.is_bound or form.is_valid():
+    too_long = any(report.more for report in reports)  # the download would be refused
+    context = {"form": form, "start": start, "end": end, "reports": reports, "too_long": too_long}
+    if (not form.is_bound or form.is_valid()) and not too_long:
         # The period shown, in the one-value form that the reports read back.
         context["export_query"] = urlencode(
             {"date_from": start.isoformat(), "date_to": end.isoformat()}

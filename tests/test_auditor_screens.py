@@ -1717,6 +1717,10 @@ class TestAnomalyExport:
         assert "A report finds more than 1 rows. Choose a shorter period" in html
         assert "Second" not in html and "First" not in html
         assert not AuditEvent.objects.filter(action=Action.EXPORT).exists()
+        # The page offers no download it would refuse, and says why.
+        page = ada_client.get(ANOMALIES).content.decode()
+        assert reverse("audit:anomaly_export") not in page
+        assert "choose a shorter period to download the reports" in page
 
     def test_the_file_never_hands_a_spreadsheet_a_formula(self, ada_client):
         """The reasons given for overrides and the names searched for are anyone's to type."""
