@@ -10,6 +10,6 @@ def as_text(value: str) -> str:
     free text: a user agent, a name searched for, a feed's value), even after spaces or a line
     break ("\\n=1+1"), or that starts with a tab or carriage return, is kept as text with the
     apostrophe spreadsheets themselves use for that."""
-    if value[:1] in LEADING_SPACE[1:] or value.lstrip(LEADING_SPACE).startswith(FORMULA_STARTS):
+    if value.startswith(("\t", "\r")) or value.lstrip(LEADING_SPACE).startswith(FORMULA_STARTS):
         return f"'{value}"
     return value
