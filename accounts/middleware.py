@@ -27,8 +27,8 @@ from audit.models import Action
 from audit.recorder import audit_also, audit_note, session_replaced_note, sign_out_noted
 
 # The footer's pages, which show no data: readable by anyone (someone who cannot sign in may
-# need the accessibility statement), and a session that has ended ends there too
-# (``_ended_on_a_footer_page``).
+# need the accessibility statement), and a session that has ended ends there too, as on the
+# sign-in page (``_ended_on_an_open_page``).
 FOOTER_VIEWS = frozenset({"accessibility", "cookies", "privacy"})
 # Reachable by anyone: signing in, a new user's set-up link, the health check, and the footer's
 # pages.
@@ -309,9 +309,10 @@ def _ended_by_new_password(request: HttpRequest) -> None:
         audit_also(request, action=Action.SIGN_OUT, user=account, detail=dict(PASSWORD_CHANGED))
 
 
-def _ended_on_a_footer_page(request: HttpRequest) -> None:
+def _ended_on_an_open_page(request: HttpRequest) -> None:
     """A session that has ended (timed out, her account changed or her access ended) ends on a
-    footer page as on any other, and the page shows nobody signed in: on a shared computer,
+    footer page, and on the sign-in page as it is opened, as on any other, and the page shows
+    nobody signed in (signing in then replaces no session, hers having ended): on a shared computer,
     whoever opens it after her sees no menu of hers, and its event is her sign-out, saying
     why, not a page she read. The page itself is still shown, with what she is told."""
     user = request.user
@@ -351,8 +352,8 @@ class AccessControlMiddleware:
     def _refusal(request: HttpRequest, name: str) -> HttpResponseBase | None:
         """Why this request may not reach the page ``name``, as the response; None if it may."""
         if name in PUBLIC_VIEWS:
-            if name in FOOTER_VIEWS:
-                _ended_on_a_footer_page(request)
+            if name in FOOTER_VIEWS or (name == "accounts:login" and request.method == "GET"):
+                _ended_on_an_open_page(request)
             return None
         user = request.user
         if not isinstance(user, User):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import Action, AuditEvent
 from directory.models import years_before
-from tests.personas import lee, priya, sign_in
+from tests.personas import lee, priya, sign_in, xavier
 
 pytestmark = pytest.mark.django_db
 
@@ -248,6 +248,22 @@ class TestFooterPages:
         assert (seen.action, seen.user_id) == (Action.SIGN_OUT, user.pk)
         assert (seen.detail or {}).get("timed_out")
         assert client.get(reverse("home")).status_code == 302  # signed out, not only hidden
+
+    def test_the_sign_in_page_ends_a_session_that_has_timed_out_too(self, client):
+        """Whoever comes to the computer after Priya's session timed out and opens the sign-in
+        page sees no menu of hers; signing in then replaces no session, hers having ended."""
+        user = priya()
+        sign_in(client, user)
+        session = client.session
+        session["last_seen_at"] -= 21 * 60
+        session.save()
+        html = client.get(reverse("accounts:login")).content.decode()
+        assert "Sign out" not in html and "Find a child" not in html
+        seen = AuditEvent.objects.get(path=reverse("accounts:login"))
+        assert (seen.action, seen.user_id) == (Action.SIGN_OUT, user.pk)
+        assert (seen.detail or {}).get("timed_out")
+        sign_in(client, xavier())
+        assert not AuditEvent.objects.filter(action=Action.SESSION_REPLACED).exists()
 
     def test_an_account_whose_access_ended_is_signed_out_there(self, client):
         user = priya()
