@@ -259,7 +259,8 @@ class TestFooterPages:
         session.save()
         html = client.get(reverse("accounts:login")).content.decode()
         assert "Sign out" not in html and "Find a child" not in html
-        # Hers only: the browser tests' sign-ins are left on the log (it refuses deletion).
+        # Hers only: tests on connections of their own commit their events (an anonymous view
+        # of this page among them), and the log, which refuses deletion, keeps them.
         seen = AuditEvent.objects.get(path=reverse("accounts:login"), user_id=user.pk)
         assert seen.action == Action.SIGN_OUT and (seen.detail or {}).get("timed_out")
         sign_in(client, xavier())
