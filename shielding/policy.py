@@ -2095,6 +2095,8 @@ def sharing_records(child: Child) -> Sharing:
     own = Q(child=child)
     current = _places(own, None, ended=False)
     every = _places(own, None, ended=True)
+    # Each home read once for this look, compared with each of hers, and kept no longer.
+    read = cache(_home)
     # Everyone who lives or lived at her home: a brother who moved out to his father's, under
     # his father's name, still shows it as his past address.
     for mine, theirs, into in (
@@ -2102,7 +2104,7 @@ def sharing_records(child: Child) -> Sharing:
         (every, _places(~own, None, ended=False, near=every), sharing.shown_by),
     ):
         for home in {(postcode, l1, l2) for _, postcode, l1, l2 in mine}:
-            shows = _shows_home(home)
+            shows = _shows_home(home, read)
             sharing.add({place[0] for place in theirs if shows(place)}, into, capped=False)
     links = CareRelationship.objects.filter(ended_on__isnull=True)
     carers = links.filter(child=child)
