@@ -7,6 +7,7 @@ the database refuses to delete) is left behind. Everything they make is deleted 
 
 import io
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -2053,6 +2054,115 @@ def test_a_match_decided_while_the_lifecycle_job_purges_its_record_is_no_deadloc
     )
     assert not Child.objects.filter(pk=candidate.pk).exists()
     assert not SourceRecord.objects.filter(pk=review.source_record_id).exists()
+
+
+@pytest.fixture
+def purged_childs_number_in_mias_file(django_db_setup, django_db_blocker):
+    """Zed's NHS number, which came in his LA's file, on his record archived over 6 years ago
+    (the lifecycle job purges it today), and Mia's record from the same LA's file, committed:
+    Zed, Mia, and the number."""
+    from directory.feed_import import feed_import
+    from directory.models import (
+        Child,
+        ChildIdentifier,
+        FeedImport,
+        PurgedFeedRecord,
+        Source,
+        SourceRecord,
+    )
+    from tests.test_lifecycle import TestAPurgedChildsNumberPassesToNoOneElse as Numbers
+    from tests.test_lifecycle import la_file
+
+    with django_db_blocker.unblock(), disable_auditlog():
+        la, _ = la_and_user("RACE44", "racing-purge-number", "data_manager")
+        try:
+            for name, row in [("2017.csv", Numbers.ZED), ("2018.csv", Numbers.MIA)]:
+                feed_import(
+                    source=Source.LA_SYSTEM, file_name=name, content=la_file(row),
+                    local_authority=la, by=None,
+                )  # fmt: skip
+            zed = Child.objects.get(local_authority=la, given_name="Zed")
+            Child.objects.filter(pk=zed.pk).update(
+                status=Child.Status.ARCHIVED, archived_on=date(2019, 1, 1)
+            )
+            yield zed, Child.objects.get(local_authority=la, given_name="Mia"), Numbers
+        finally:
+            children = Child.objects.filter(local_authority=la)
+            ChildIdentifier.objects.filter(child__in=children).delete()
+            SourceRecord.objects.filter(last_import__local_authority=la).delete()
+            children.delete()
+            FeedImport.objects.filter(local_authority=la).delete()
+            PurgedFeedRecord.objects.filter(purged_on=date(2026, 11, 29)).delete()
+            User.objects.filter(username="racing-purge-number").delete()
+            la.delete()
+            connections.close_all()
+
+
+def test_a_purged_childs_number_in_a_row_applied_as_the_purge_commits_passes_to_no_one(
+    purged_childs_number_in_mias_file, monkeypatch
+):
+    """Dana's LA file changes Mia's address and carries Zed's NHS number (mistyped, or reused)
+    while the nightly job purges Zed. The import asked whether the number was a purged
+    record's just before the job committed (no: Zed held it), and gave it just after, when no
+    record held it: Mia became Zed to every feed that numbers him so. Now the row applies as
+    it would have just before the purge (Mia's new address, Zed's number given to no one) and
+    the number stays purged."""
+    from directory import feed_import, services
+    from directory.models import Address, Child, ChildIdentifier, PurgedFeedRecord, Source
+    from tests.test_lifecycle import la_file
+
+    zed, mia, numbers = purged_childs_number_in_mias_file
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
+    errors: list[tuple[str, BaseException]] = []
+    job = threading.Thread(name="job")  # started at the import's last look
+
+    def purge() -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                services.lifecycle_apply(today=date(2026, 11, 29))
+        except BaseException as error:
+            errors.append(("job", error))
+        finally:
+            connections.close_all()
+
+    asked = PurgedFeedRecord.number_was_purged
+
+    def asked_then_the_job_purges(kind: str, value: str) -> bool:
+        nonlocal job
+        answer = asked(kind, value)
+        # The import's last look before it gives a number (facts_apply): the job runs then,
+        # and commits, unless it waits for the import.
+        if sys._getframe(1).f_code.co_name == "facts_apply" and job.ident is None:
+            job = threading.Thread(target=purge, name="job")
+            job.start()
+            given_up_at = time.monotonic() + 30
+            while job.is_alive() and not job_waiting():
+                assert time.monotonic() < given_up_at, "the job never ended nor waited"
+                time.sleep(0.05)
+        return answer
+
+    def job_waiting() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)")
+            return cursor.fetchone() == (True,)
+
+    monkeypatch.setattr(PurgedFeedRecord, "number_was_purged", asked_then_the_job_purges)
+    moved = la_file({**numbers.MIA, "nhs_number": numbers.NUMBER, "address_line_1": "5 West Road"})
+    try:
+        with disable_auditlog(), transaction.atomic():
+            outcome = feed_import.feed_import(
+                source=Source.LA_SYSTEM, file_name="2019.csv", content=moved,
+                local_authority=mia.local_authority, by=None,
+            )  # fmt: skip
+    finally:
+        if job.ident is not None:
+            job.join(60)
+    assert errors == [], [f"{who}: {type(e).__name__}: {e}" for who, e in errors]
+    assert not Child.objects.filter(pk=zed.pk).exists(), "the job purged Zed"
+    assert dict(outcome.counts) == {"updated": 1}
+    assert Address.objects.filter(child=mia, line_1="5 West Road", ended_on=None).exists()
+    assert not ChildIdentifier.objects.filter(value=numbers.NUMBER).exists(), "Mia was given it"
+    assert PurgedFeedRecord.number_was_purged("nhs_number", numbers.NUMBER)
 
 
 def her_browser_signed_in(user: User) -> str:
