@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from auditlog.context import set_actor
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -897,6 +897,9 @@ def _apply_row(
     held = _held_back(child, key, source, record)
     if held is None:
         return EXTRACTED_BEFORE
+    if not _kept_until_imported(child, pointed_to):
+        # Purged by the lifecycle job since it was found: the row is read again, as after.
+        return _apply_row(row, source, record, la, sent_first=sent_first)
     # Another file imported at this moment may bring the same person in first: the insert
     # waits for it, and once it is committed its record is the one this row updates.
     SourceRecord.objects.bulk_create(
@@ -924,6 +927,23 @@ def _apply_row(
         raise RowRefused(row.number, NO_LA_FOR_NEW_CHILD) from None
     link(source_record, row, child, record, la)
     return "new_child"
+
+
+def _kept_until_imported(*children: Child | None) -> bool:
+    """Whether the records a new feed row is to join, or point to, are still there, each then
+    held until the file is imported as its link holds it once checked, at the commit (``FOR
+    KEY SHARE``): the lifecycle job purging one meanwhile waits for the file, or, having held
+    it first, is waited for, and the row finds it gone instead of joining a deleted record (a
+    file that failed as it was committed)."""
+    ids = sorted({child.pk for child in children if child is not None})
+    if not ids:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM directory_child WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            [ids],
+        )
+        return len(cursor.fetchall()) == len(ids)
 
 
 HERS, ANOTHER_CHILDS, IN_DOUBT = "hers", "another child's", "in doubt"

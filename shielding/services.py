@@ -91,9 +91,12 @@ def shield_create(
     a home with another, or for a feed row that could be another) becomes this one."""
     # Her row and those alongside, locked in one order: a merge of this record waits for the
     # shield, or the shield for the merge; two officers shielding a brother and his sister at
-    # once take turns rather than deadlock.
+    # once take turns rather than deadlock. Not against deletion (``no_key``): a file joining
+    # a new row to one holds it only against that, until it is imported, and she is shielded
+    # at once.
     alongside = sharing_records(child).show_hers | {child.pk}
-    list(Child.objects.select_for_update().filter(pk__in=alongside).order_by("pk").values("pk"))
+    held = Child.objects.select_for_update(no_key=True).filter(pk__in=alongside)
+    list(held.order_by("pk").values("pk"))
     locked = Child.objects.get(pk=child.pk)
     if locked.merged_into is not None:
         raise MergedRecord(locked.merged_into)

@@ -2098,6 +2098,86 @@ def purged_childs_number_in_mias_file(django_db_setup, django_db_blocker):
             connections.close_all()
 
 
+class NightlyJob:
+    """The lifecycle job (or other ``work``), started on a thread and connection of its own at
+    the first call of a function the import makes (``name``): it runs until it commits, or
+    until it waits for the import, before the import goes on."""
+
+    def __init__(
+        self,
+        monkeypatch,
+        owner: object,
+        name: str,
+        *,
+        called_from: str = "",
+        work: Callable[[], Any] | None = None,
+    ) -> None:
+        self.errors: list[tuple[str, BaseException]] = []
+        self.done: dict[str, int] = {}
+        self.ended_first = False  # whether it ended before the import went on
+        self.thread = threading.Thread(name="job")
+        self.work = work or self.purge
+        function = getattr(owner, name)
+
+        def the_job_runs_then(*args, **kwargs):
+            answer = function(*args, **kwargs)
+            caller = sys._getframe(1).f_code.co_name
+            if self.thread.ident is None and called_from in ("", caller):
+                self.thread = threading.Thread(target=self.run, name="job")
+                self.thread.start()
+                given_up_at = time.monotonic() + 30
+                while self.thread.is_alive() and not self.waiting():
+                    assert time.monotonic() < given_up_at, "the job never ended nor waited"
+                    time.sleep(0.05)
+                self.thread.join(0.5)  # waiting, it is still alive after
+                self.ended_first = not self.thread.is_alive()
+            return answer
+
+        monkeypatch.setattr(owner, name, the_job_runs_then)
+
+    def run(self) -> None:
+        try:
+            with disable_auditlog(), transaction.atomic():
+                self.work()
+        except BaseException as error:
+            self.errors.append(("job", error))
+        finally:
+            connections.close_all()
+
+    def purge(self) -> None:
+        from directory import services
+
+        self.done = services.lifecycle_apply(today=date(2026, 11, 29))
+
+    @staticmethod
+    def waiting() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)")
+            return cursor.fetchone() == (True,)
+
+    def import_alongside(self, la: Organisation, *rows: dict[str, str], **options: Any):
+        """Imports the rows as an LA file of ``la``'s, in a transaction that commits, the
+        job running at its call; both must end without an error."""
+        from directory import feed_import
+        from directory.models import Source
+        from tests.test_lifecycle import la_file
+
+        try:
+            with disable_auditlog(), transaction.atomic():
+                outcome = feed_import.feed_import(
+                    source=Source.LA_SYSTEM, file_name="2019.csv", content=la_file(*rows),
+                    local_authority=la, by=None, **options,
+                )  # fmt: skip
+        except BaseException as error:
+            self.errors.append(("import", error))
+        finally:
+            if self.thread.ident is not None:
+                self.thread.join(60)
+        assert self.thread.ident is not None, "the job ran"
+        assert self.errors == [], [f"{who}: {type(e).__name__}: {e}" for who, e in self.errors]
+        return outcome
+
+
 def test_a_purged_childs_number_in_a_row_applied_as_the_purge_commits_passes_to_no_one(
     purged_childs_number_in_mias_file, monkeypatch
 ):
@@ -2107,62 +2187,122 @@ def test_a_purged_childs_number_in_a_row_applied_as_the_purge_commits_passes_to_
     record held it: Mia became Zed to every feed that numbers him so. Now the row applies as
     it would have just before the purge (Mia's new address, Zed's number given to no one) and
     the number stays purged."""
-    from directory import feed_import, services
-    from directory.models import Address, Child, ChildIdentifier, PurgedFeedRecord, Source
-    from tests.test_lifecycle import la_file
+    from directory import services
+    from directory.models import Address, Child, ChildIdentifier, PurgedFeedRecord
 
     zed, mia, numbers = purged_childs_number_in_mias_file
     monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
-    errors: list[tuple[str, BaseException]] = []
-    job = threading.Thread(name="job")  # started at the import's last look
-
-    def purge() -> None:
-        try:
-            with disable_auditlog(), transaction.atomic():
-                services.lifecycle_apply(today=date(2026, 11, 29))
-        except BaseException as error:
-            errors.append(("job", error))
-        finally:
-            connections.close_all()
-
-    asked = PurgedFeedRecord.number_was_purged
-
-    def asked_then_the_job_purges(kind: str, value: str) -> bool:
-        nonlocal job
-        answer = asked(kind, value)
-        # The import's last look before it gives a number (facts_apply): the job runs then,
-        # and commits, unless it waits for the import.
-        if sys._getframe(1).f_code.co_name == "facts_apply" and job.ident is None:
-            job = threading.Thread(target=purge, name="job")
-            job.start()
-            given_up_at = time.monotonic() + 30
-            while job.is_alive() and not job_waiting():
-                assert time.monotonic() < given_up_at, "the job never ended nor waited"
-                time.sleep(0.05)
-        return answer
-
-    def job_waiting() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)")
-            return cursor.fetchone() == (True,)
-
-    monkeypatch.setattr(PurgedFeedRecord, "number_was_purged", asked_then_the_job_purges)
-    moved = la_file({**numbers.MIA, "nhs_number": numbers.NUMBER, "address_line_1": "5 West Road"})
-    try:
-        with disable_auditlog(), transaction.atomic():
-            outcome = feed_import.feed_import(
-                source=Source.LA_SYSTEM, file_name="2019.csv", content=moved,
-                local_authority=mia.local_authority, by=None,
-            )  # fmt: skip
-    finally:
-        if job.ident is not None:
-            job.join(60)
-    assert errors == [], [f"{who}: {type(e).__name__}: {e}" for who, e in errors]
+    # The import's last look before it gives a number (facts_apply).
+    job = NightlyJob(monkeypatch, PurgedFeedRecord, "number_was_purged", called_from="facts_apply")
+    moved = {**numbers.MIA, "nhs_number": numbers.NUMBER, "address_line_1": "5 West Road"}
+    outcome = job.import_alongside(mia.local_authority, moved)
     assert not Child.objects.filter(pk=zed.pk).exists(), "the job purged Zed"
     assert dict(outcome.counts) == {"updated": 1}
     assert Address.objects.filter(child=mia, line_1="5 West Road", ended_on=None).exists()
     assert not ChildIdentifier.objects.filter(value=numbers.NUMBER).exists(), "Mia was given it"
     assert PurgedFeedRecord.number_was_purged("nhs_number", numbers.NUMBER)
+
+
+def test_a_new_row_found_by_a_number_as_its_record_is_purged_is_refused_not_the_file(
+    purged_childs_number_in_mias_file, monkeypatch
+):
+    """Dana's LA file sends Zed under a new LA record id, with his NHS number, and moves Mia,
+    while the nightly job purges Zed: the import found Zed by the number just before the job
+    committed, and joined the row to the record the job had deleted. The file then failed as
+    it was committed (a server error for an upload). Now the row is refused as it would be
+    once Zed is purged (it carries a purged record's number), and the rest of the file is
+    imported."""
+    from directory import feed_import, services
+    from directory.models import Address, Child, ChildIdentifier, SourceRecord
+
+    zed, mia, numbers = purged_childs_number_in_mias_file
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
+    job = NightlyJob(monkeypatch, feed_import, "_by_identifier")
+    again = {**numbers.ZED, "la_record_id": "9009"}
+    moved = {**numbers.MIA, "address_line_1": "5 West Road"}
+    outcome = job.import_alongside(mia.local_authority, again, moved, skip_invalid=True)
+    assert not Child.objects.filter(pk=zed.pk).exists(), "the job purged Zed"
+    assert dict(outcome.counts) == {"updated": 1}
+    assert [message for _, message in outcome.validation.errors] == [
+        feed_import.PURGED_NUMBER.format(kind="nhs_number", value=numbers.NUMBER)
+    ]
+    assert Address.objects.filter(child=mia, line_1="5 West Road", ended_on=None).exists()
+    assert not ChildIdentifier.objects.filter(value=numbers.NUMBER).exists()
+    assert not SourceRecord.objects.filter(record_id__endswith="9009").exists()
+
+
+def test_a_new_row_joined_to_a_record_before_the_job_purges_it_goes_with_the_record(
+    purged_childs_number_in_mias_file, monkeypatch
+):
+    """The other way round: the import joined Zed's new row to his record before the job
+    came to it. The job waits for the file, then purges the row with his record, and a file
+    that sends it again is refused as his."""
+    from directory import feed_import, services
+    from directory.models import Child, Source, SourceRecord
+    from tests.test_lifecycle import la_file
+
+    zed, mia, numbers = purged_childs_number_in_mias_file
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
+    job = NightlyJob(monkeypatch, feed_import, "link")
+    again = {**numbers.ZED, "la_record_id": "9009"}
+    outcome = job.import_alongside(mia.local_authority, again)
+    assert dict(outcome.counts) == {"matched_by_identifier": 1}
+    assert not Child.objects.filter(pk=zed.pk).exists(), "the job purged Zed after the file"
+    assert not SourceRecord.objects.filter(record_id__endswith="9009").exists()
+    with disable_auditlog(), transaction.atomic():
+        resent = feed_import.feed_import(
+            source=Source.LA_SYSTEM, file_name="2020.csv", content=la_file(again, numbers.MIA),
+            local_authority=mia.local_authority, by=None,
+        )  # fmt: skip
+    assert dict(resent.counts) == {feed_import.PURGED: 1, "unchanged": 1}
+
+
+def test_a_child_is_shielded_at_once_while_a_file_joins_a_new_row_to_her_record(
+    purged_childs_number_in_mias_file, monkeypatch
+):
+    """A file joining a new row to Zed's record holds the record until it is imported, so
+    that the lifecycle job cannot purge it meanwhile; an officer shielding him then must not
+    wait for the file (a large one takes minutes, past the page's 30 s)."""
+    from directory import feed_import
+    from shielding.models import Shield
+    from shielding.services import shield_create
+
+    zed, mia, numbers = purged_childs_number_in_mias_file
+    officer = User.objects.get(username="racing-purge-number")
+    job = NightlyJob(
+        monkeypatch, feed_import, "link",
+        work=lambda: shield_create(
+            child=zed, by=officer, reason="domestic_abuse", justification="Fled",
+            review_on=date(2027, 6, 1),
+        ),
+    )  # fmt: skip
+    outcome = job.import_alongside(mia.local_authority, {**numbers.ZED, "la_record_id": "9009"})
+    assert dict(outcome.counts) == {"matched_by_identifier": 1}
+    assert job.ended_first, "the shield waited for the file"
+    assert Shield.objects.filter(child=zed, lifted_at=None).exists()
+
+
+def test_his_own_row_imported_as_the_job_purges_him_is_no_deadlock(
+    purged_childs_number_in_mias_file, monkeypatch
+):
+    """Dana's LA file moves Zed while the nightly job purges him: the import held his feed
+    row, and at its commit waited for his record, which the job held while it waited to
+    delete the feed row, so PostgreSQL ended one of them (a failed file, or a failed night's
+    job). The job now leaves a record whose feed row a file holds to its next run."""
+    from directory import feed_import, services
+    from directory.models import Address, Child
+
+    zed, mia, numbers = purged_childs_number_in_mias_file
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
+    job = NightlyJob(monkeypatch, feed_import, "_whose")
+    outcome = job.import_alongside(mia.local_authority, {**numbers.ZED, "address_line_1": "7 Bay"})
+    assert dict(outcome.counts) == {"updated": 1}
+    assert (job.done["purged"], job.done["purges_put_off"]) == (0, 1)
+    assert Address.objects.filter(child=zed, line_1="7 Bay", ended_on=None).exists()
+    with disable_auditlog(), transaction.atomic():  # the next run
+        assert services.lifecycle_apply(today=date(2026, 11, 29))["purged"] == 1
+    assert not Child.objects.filter(pk=zed.pk).exists(), "the next run purged Zed"
+    assert not Address.objects.filter(line_1="7 Bay").exists()
 
 
 def her_browser_signed_in(user: User) -> str:
