@@ -12,9 +12,12 @@ one address), a request instead holds the key only while it counts and joins tho
 (``attempts_under_way``).
 
 Each lock's key is a 64-bit hash of its kind and key: with 32 bits, two of 300,000 addresses
-already shared one, and one address's attempts counted against the other's.
+already shared one, and one address's attempts counted against the other's. It is hashed
+here, not by PostgreSQL: the query text, which a slow query's log line and
+``pg_stat_activity`` show, then holds no username, address or child's id, only the hash.
 """
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,18 +37,22 @@ class Turn(IntEnum):
 
 # What each kind of hold runs, on the 64-bit key of ``lock_key``.
 LOCKS = {
-    function: f"SELECT {function}(hashtextextended(%s, 0))"
+    function: f"SELECT {function}(%s::bigint)"
     for function in (
         "pg_advisory_xact_lock",
         "pg_advisory_xact_lock_shared",
         "pg_advisory_lock",
         "pg_advisory_unlock",
+        "pg_try_advisory_lock",
     )
 }
 
 
-def lock_key(kind: Turn, key: str) -> str:
-    return f"{int(kind)}:{key}"
+def lock_key(kind: Turn, key: str) -> int:
+    """The lock's key: a signed 64-bit hash of the kind and key (BLAKE2b, unkeyed, so that
+    every application server, whatever its ``SECRET_KEY``, takes the same lock)."""
+    digest = hashlib.blake2b(f"{int(kind)}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _in_transaction() -> None:
@@ -84,9 +91,7 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 def _try_lock(kind: Turn, key: str) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [lock_key(kind, key)]
-        )
+        cursor.execute(LOCKS["pg_try_advisory_lock"], [lock_key(kind, key)])
         (taken,) = cursor.fetchone()
     return bool(taken)
 
@@ -134,7 +139,7 @@ def attempts_under_way(kind: Turn, key: str) -> int:
     (``pg_locks`` shows a 64-bit key as its high and low 32 bits.)"""
     with connection.cursor() as cursor:
         cursor.execute(
-            "WITH k AS (SELECT hashtextextended(%s, 0) AS key) SELECT count(*) FROM pg_locks, k"
+            "WITH k AS (SELECT %s::bigint AS key) SELECT count(*) FROM pg_locks, k"
             " WHERE locktype = 'advisory' AND granted AND objsubid = 1"
             " AND classid = ((k.key >> 32) & 4294967295)::oid"
             " AND objid = (k.key & 4294967295)::oid"

@@ -534,6 +534,35 @@ def test_no_child_name_reaches_the_database_servers_log():
     assert name not in logged
 
 
+@pytest.mark.django_db
+def test_a_turns_key_is_sent_to_the_database_only_as_a_hash():
+    """A turn's key (a username, an address, a practitioner's and a child's ids) went to
+    PostgreSQL as text, in the query that ``pg_stat_activity`` shows while it waits. Only its
+    hash goes now; two keys still take two locks, the same key one."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from contactpoint import serialise
+    from contactpoint.serialise import Turn
+
+    key = "dana.quarterly@example.gov.uk"
+    with CaptureQueriesContext(connection) as sent, transaction.atomic():
+        serialise.wait_turn(Turn.SIGN_IN_USERNAME, key)
+        serialise.attempt_join(Turn.SIGN_IN_ADDRESS_ATTEMPT, key)
+        with serialise.brief_turn(Turn.SIGN_IN_ADDRESS, key, timeout=timedelta(seconds=1)):
+            pass
+        with serialise.brief_turn(Turn.SIGN_IN_ADDRESS, key):
+            pass
+        assert serialise.attempts_under_way(Turn.SIGN_IN_ADDRESS_ATTEMPT, key) == 0
+    assert len(sent) >= 6
+    assert not [query["sql"] for query in sent if "dana" in query["sql"]]
+    assert serialise.lock_key(Turn.SEARCH, "1") == serialise.lock_key(Turn.SEARCH, "1")
+    assert serialise.lock_key(Turn.SEARCH, "1") != serialise.lock_key(Turn.SEARCH, "2")
+    assert serialise.lock_key(Turn.SEARCH, "1") != serialise.lock_key(Turn.SIGN_IN_USERNAME, "1")
+
+
 def _production(*arguments: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
     """``manage.py`` with the production settings (on the test database), and any overrides
     (None leaves a variable out)."""
