@@ -1453,7 +1453,7 @@ def _life_apply(row: FeedRow, child: Child) -> None:
         # Her status as it is now, held: the lifecycle job may have archived her since this
         # row read the record, and what follows turns on whether she is archived.
         child.status, child.archived_on = (
-            Child.objects.select_for_update()
+            Child.objects.select_for_update(no_key=True)
             .filter(pk=child.pk)
             .values_list("status", "archived_on")
             .get()

@@ -208,8 +208,11 @@ def _ended(child: Child, practitioner: User) -> QuerySet[Involvement]:
 
 def _lock(*children: Child) -> None:
     """Holds the children's rows until the transaction ends, in one order (no deadlock), so
-    that a shield put on either meanwhile waits, and is then seen; their status is re-read."""
-    locked = Child.objects.select_for_update().filter(pk__in=[c.pk for c in children])
+    that a shield put on either meanwhile waits, and is then seen; their status is re-read.
+    Not against deletion (``no_key``), which only the lifecycle job's purge does: a file
+    joining a new feed row to one holds it only against that until it is imported
+    (``feed_import._kept_until_imported``), and must not hold this up for minutes."""
+    locked = Child.objects.select_for_update(no_key=True).filter(pk__in=[c.pk for c in children])
     statuses = dict(locked.order_by("pk").values_list("pk", "status"))
     for child in children:
         child.status = statuses[child.pk]

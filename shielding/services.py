@@ -91,9 +91,8 @@ def shield_create(
     a home with another, or for a feed row that could be another) becomes this one."""
     # Her row and those alongside, locked in one order: a merge of this record waits for the
     # shield, or the shield for the merge; two officers shielding a brother and his sister at
-    # once take turns rather than deadlock. Not against deletion (``no_key``): a file joining
-    # a new row to one holds it only against that, until it is imported, and she is shielded
-    # at once.
+    # once take turns rather than deadlock. Not against deletion (``no_key``, as
+    # ``directory.services._lock``): she is shielded at once, whatever file is importing.
     alongside = sharing_records(child).show_hers | {child.pk}
     held = Child.objects.select_for_update(no_key=True).filter(pk__in=alongside)
     list(held.order_by("pk").values("pk"))

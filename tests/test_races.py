@@ -2257,29 +2257,40 @@ def test_a_new_row_joined_to_a_record_before_the_job_purges_it_goes_with_the_rec
     assert dict(resent.counts) == {feed_import.PURGED: 1, "unchanged": 1}
 
 
-def test_a_child_is_shielded_at_once_while_a_file_joins_a_new_row_to_her_record(
-    purged_childs_number_in_mias_file, monkeypatch
+@pytest.mark.parametrize("change", ["shield", "involvement"])
+def test_a_record_is_changed_at_once_while_a_file_joins_a_new_row_to_it(
+    purged_childs_number_in_mias_file, monkeypatch, change
 ):
     """A file joining a new row to Zed's record holds the record until it is imported, so
-    that the lifecycle job cannot purge it meanwhile; an officer shielding him then must not
-    wait for the file (a large one takes minutes, past the page's 30 s)."""
+    that the lifecycle job cannot purge it meanwhile. An officer shielding him, or a
+    practitioner recording her work with him, must not wait for the file: a large one takes
+    minutes, past the page's 30 s."""
     from directory import feed_import
+    from directory.models import Child, Involvement
+    from directory.services import involvement_record_mine
     from shielding.models import Shield
     from shielding.services import shield_create
 
     zed, mia, numbers = purged_childs_number_in_mias_file
-    officer = User.objects.get(username="racing-purge-number")
-    job = NightlyJob(
-        monkeypatch, feed_import, "link",
-        work=lambda: shield_create(
-            child=zed, by=officer, reason="domestic_abuse", justification="Fled",
+    Child.objects.filter(pk=zed.pk).update(status=Child.Status.ACTIVE, archived_on=None)
+    zed.refresh_from_db()
+    someone = User.objects.get(username="racing-purge-number")
+    work = {
+        "shield": lambda: shield_create(
+            child=zed, by=someone, reason="domestic_abuse", justification="Fled",
             review_on=date(2027, 6, 1),
         ),
-    )  # fmt: skip
+        "involvement": lambda: involvement_record_mine(
+            child=zed, practitioner=someone, role="Class teacher", service=None,
+            started_on=date(2026, 11, 1), caf_held=False, lead_professional=False,
+        ),
+    }  # fmt: skip
+    job = NightlyJob(monkeypatch, feed_import, "link", work=work[change])
     outcome = job.import_alongside(mia.local_authority, {**numbers.ZED, "la_record_id": "9009"})
     assert dict(outcome.counts) == {"matched_by_identifier": 1}
-    assert job.ended_first, "the shield waited for the file"
-    assert Shield.objects.filter(child=zed, lifted_at=None).exists()
+    assert job.ended_first, f"the {change} waited for the file"
+    made = {"shield": Shield.objects, "involvement": Involvement.objects}[change]
+    assert made.filter(child=zed).exists()
 
 
 def test_his_own_row_imported_as_the_job_purges_him_is_no_deadlock(
