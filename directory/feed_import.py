@@ -815,6 +815,10 @@ def _apply_row(
     # Locked before the review's row, as a data manager's decision locks them (no deadlock).
     # Not joined to its import: a row locked after another file changed it would drop out.
     existing = SourceRecord.objects.select_for_update().filter(source=source, record_id=key).first()
+    if existing is not None and existing.child is not None and existing.child.merged_into_id:
+        # Joined to a record by a file imported as it was merged into another: the merge moved
+        # the rows it saw, not this one. It is the record kept's, as the rest of hers.
+        existing.linked_to(existing.child.record_kept())
     outdone = _outdone(existing.last_import, record, sent_first) if existing is not None else None
     held = (
         _held_back(existing.child, key, source, record, sent_first)

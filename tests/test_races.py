@@ -2293,6 +2293,50 @@ def test_a_record_is_changed_at_once_while_a_file_joins_a_new_row_to_it(
     assert made.filter(child=zed).exists()
 
 
+def test_a_new_row_joined_to_a_record_as_it_is_merged_follows_it_with_the_next_file(
+    purged_childs_number_in_mias_file, monkeypatch
+):
+    """Dana merges Zed's record into his other one while a file joins a new row of his to it:
+    the merge moves what it sees, not the row still being imported, which stays with the
+    merged record. The next file's row under its id updated that record, which no one sees,
+    while his record kept the old address. It now goes to the record Zed was merged into,
+    and the row with it."""
+    from directory import feed_import
+    from directory.models import Address, Child, Merge, Source, SourceRecord
+    from directory.services import children_merge
+    from tests.test_lifecycle import la_file
+
+    zed, mia, numbers = purged_childs_number_in_mias_file
+    Child.objects.filter(pk=zed.pk).update(status=Child.Status.ACTIVE, archived_on=None)
+    zed.refresh_from_db()
+    other = Child.objects.create(
+        given_name="Zed", family_name="Quill", gender="male", date_of_birth=zed.date_of_birth,
+        local_authority=zed.local_authority, source=zed.source,
+    )  # fmt: skip
+    manager = User.objects.get(username="racing-purge-number")
+    job = NightlyJob(
+        monkeypatch, feed_import, "link",
+        work=lambda: children_merge(kept=other, absorbed=zed, by=manager),
+    )  # fmt: skip
+    again = {**numbers.ZED, "la_record_id": "9009"}
+    try:
+        job.import_alongside(mia.local_authority, again)
+        assert job.ended_first, "the merge did not wait for the file"
+        monkeypatch.undo()
+        with disable_auditlog(), transaction.atomic():
+            later = feed_import.feed_import(
+                source=Source.LA_SYSTEM, file_name="2020.csv",
+                content=la_file({**again, "address_line_1": "9 New Road"}),
+                local_authority=mia.local_authority, by=None,
+            )  # fmt: skip
+        assert dict(later.counts) == {"updated": 1}, later.validation.errors
+        assert Address.objects.filter(child=other, line_1="9 New Road", ended_on=None).exists()
+        assert SourceRecord.objects.get(record_id__endswith="9009").child_id == other.pk
+    finally:
+        Merge.objects.filter(kept=other).delete()
+        Child.objects.filter(pk=zed.pk).update(merged_into=None, status=Child.Status.ACTIVE)
+
+
 def test_his_own_row_imported_as_the_job_purges_him_is_no_deadlock(
     purged_childs_number_in_mias_file, monkeypatch
 ):
