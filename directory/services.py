@@ -693,7 +693,11 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
     # Each record held from when it is read, in the order a merge takes them (``_lock``): a
     # merge or another run meanwhile waits, or is waited for and its change seen, instead of
     # the job writing over it (a record merged and archived at once, refused, fails the job).
-    children = Child.objects.select_for_update().order_by("pk")
+    # Not against deletion (``no_key``): a file joining a new feed row to one holds it against
+    # that alone until it is imported (``feed_import._kept_until_imported``), and the job,
+    # holding every record due at once, would wait minutes for the file, and the file for a
+    # record the job held before (PostgreSQL ending one of them).
+    children = Child.objects.select_for_update(no_key=True).order_by("pk")
     expired = Q(status=Child.Status.ARCHIVED, archived_on__lte=years_before(today, 6))
     # Before the records, the rows waiting for review that offer one to purge, each row then
     # its review, in the order a data manager's decision takes them (the row, the review, the
@@ -713,10 +717,10 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
         # and the feed rows that described any of them (names, birth dates and addresses as the
         # feeds sent them, those waiting for review as hers too) go with it.
         ids = _merged_tree(child)
-        if _feed_rows_being_imported(ids):
-            # A file being imported holds one, and at its commit checks the record its rows
-            # join: the job, deleting the row, would wait for the file as the file waited for
-            # it, and PostgreSQL would end one. Purged at the next run instead.
+        if not _held_for_deletion(ids) or _feed_rows_being_imported(ids):
+            # A file being imported holds one, or a new feed row's record, and at its commit
+            # checks the record its rows join: the job, deleting it, would wait for the file as
+            # the file waited for it, and PostgreSQL would end one. Purged at the next run.
             done["purges_put_off"] += 1
             continue
         Merge.objects.filter(Q(kept_id__in=ids) | Q(absorbed_id__in=ids)).delete()
@@ -758,6 +762,14 @@ def lifecycle_apply(*, today: date) -> dict[str, int]:
             status=None,
         )
     return done
+
+
+def _held_for_deletion(ids: list[int]) -> bool:
+    """Whether the job now holds these records against deletion too, none being held by
+    another transaction (a file that joined a new feed row to one, ``_kept_until_imported``):
+    held, a file that comes to one after waits for the job, and finds it gone."""
+    held = Child.objects.select_for_update(skip_locked=True).filter(pk__in=ids).order_by("pk")
+    return len(held.values_list("pk", flat=True)) == len(ids)
 
 
 def _feed_rows_being_imported(ids: list[int]) -> bool:

@@ -2235,8 +2235,8 @@ def test_a_new_row_joined_to_a_record_before_the_job_purges_it_goes_with_the_rec
     purged_childs_number_in_mias_file, monkeypatch
 ):
     """The other way round: the import joined Zed's new row to his record before the job
-    came to it. The job waits for the file, then purges the row with his record, and a file
-    that sends it again is refused as his."""
+    came to it. The job leaves him to its next run, which purges the row with his record,
+    and a file that sends it again is refused as his."""
     from directory import feed_import, services
     from directory.models import Child, Source, SourceRecord
     from tests.test_lifecycle import la_file
@@ -2247,7 +2247,11 @@ def test_a_new_row_joined_to_a_record_before_the_job_purges_it_goes_with_the_rec
     again = {**numbers.ZED, "la_record_id": "9009"}
     outcome = job.import_alongside(mia.local_authority, again)
     assert dict(outcome.counts) == {"matched_by_identifier": 1}
-    assert not Child.objects.filter(pk=zed.pk).exists(), "the job purged Zed after the file"
+    assert job.ended_first, "the job waited for the file"
+    assert (job.done["purged"], job.done["purges_put_off"]) == (0, 1)
+    with disable_auditlog(), transaction.atomic():  # the next run
+        assert services.lifecycle_apply(today=date(2026, 11, 29))["purged"] == 1
+    assert not Child.objects.filter(pk=zed.pk).exists(), "the next run purged Zed"
     assert not SourceRecord.objects.filter(record_id__endswith="9009").exists()
     with disable_auditlog(), transaction.atomic():
         resent = feed_import.feed_import(
@@ -2358,6 +2362,48 @@ def test_his_own_row_imported_as_the_job_purges_him_is_no_deadlock(
         assert services.lifecycle_apply(today=date(2026, 11, 29))["purged"] == 1
     assert not Child.objects.filter(pk=zed.pk).exists(), "the next run purged Zed"
     assert not Address.objects.filter(line_1="7 Bay").exists()
+
+
+@pytest.mark.parametrize("his_row", ["new", "own"])
+def test_a_row_joined_to_a_record_due_tonight_leaves_the_job_free_of_the_file(
+    purged_childs_number_in_mias_file, monkeypatch, his_row
+):
+    """Dana's LA file joins a new row to Mia's record (she died over a year ago: the nightly
+    job archives her tonight), then sends Zed (the job purges him tonight) a new row or his
+    own moved. The job held every record due tonight at once, for update: it held Zed's,
+    then waited for the file to be imported to hold Mia's, which the file held against
+    deletion, and the file waited for Zed's, so PostgreSQL ended one of them (a failed file,
+    or a failed night's job; until then the job held every record due tonight, and no one
+    could shield one). The job now holds records against deletion only as it purges them,
+    never waiting for a file: Mia is archived, and Zed purged, whatever the file holds."""
+    from directory import feed_import, services
+    from directory.models import Child, ChildIdentifier, Source
+    from tests.test_lifecycle import la_file
+
+    zed, mia, numbers = purged_childs_number_in_mias_file
+    monkeypatch.setattr(services, "record_event", lambda *args, **kwargs: None)
+    hers = "9434765013"
+    with disable_auditlog(), transaction.atomic():
+        feed_import.feed_import(
+            source=Source.LA_SYSTEM, file_name="2018b.csv",
+            content=la_file({**numbers.MIA, "nhs_number": hers}),
+            local_authority=mia.local_authority, by=None,
+        )  # fmt: skip
+    assert ChildIdentifier.objects.filter(child=mia, value=hers).exists()
+    Child.objects.filter(pk=mia.pk).update(
+        status=Child.Status.DECEASED, date_of_death=date(2020, 1, 1)
+    )
+    assert zed.pk < mia.pk, "the job holds Zed's record first"
+    job = NightlyJob(monkeypatch, feed_import, "link")  # once Mia's new row has joined her
+    zeds = {"new": {**numbers.ZED, "la_record_id": "9009"},
+            "own": {**numbers.ZED, "address_line_1": "7 Bay"}}[his_row]  # fmt: skip
+    joins_her = {**numbers.MIA, "la_record_id": "2003", "nhs_number": hers}
+    outcome = job.import_alongside(mia.local_authority, joins_her, zeds, skip_invalid=True)
+    assert job.ended_first, "the job waited for the file"
+    assert (job.done["archived_after_death"], job.done["purged"]) == (1, 1)
+    assert Child.objects.get(pk=mia.pk).status == Child.Status.ARCHIVED
+    assert not Child.objects.filter(pk=zed.pk).exists()
+    assert outcome.counts["matched_by_identifier"] == 1
 
 
 def her_browser_signed_in(user: User) -> str:
